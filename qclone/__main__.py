@@ -1,0 +1,3 @@
+from qclone.cli.main import run
+
+run()

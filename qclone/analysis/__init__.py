@@ -1,0 +1,1 @@
+"""Analyses on top of the engines: property verification, the demo, (later) leakage and sweeps."""

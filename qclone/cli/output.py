@@ -1,0 +1,43 @@
+"""Shared output helpers: JSON to stdout, warnings and errors to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+#: Human output goes to stdout through this console; JSON bypasses it.
+console = Console(highlight=False, soft_wrap=False)
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, complex):
+        return {"re": o.real, "im": o.imag}
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, default=_default)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"qclone: warning: {message}\n")
+
+
+def error_line(message: str) -> str:
+    """Collapse a message to one line (errors are one line on stderr)."""
+    return " ".join(str(message).split())

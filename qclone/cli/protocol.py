@@ -1,0 +1,163 @@
+"""``qclone demo``, ``qclone circuit`` and ``qclone verify``: thin layers over the library."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from qclone.analysis.demo import DemoResult, run_demo
+from qclone.analysis.verify import PROPERTY_TITLES, VerificationReport, verify_protocol
+from qclone.cli.options import Clones, Depth, Json, Seed
+from qclone.cli.output import console, print_json, warn
+from qclone.errors import InvalidArgumentError
+from qclone.protocol import (
+    FORMATS,
+    Layout,
+    check_depth,
+    protocol_circuit,
+    render,
+    single_clone_warning,
+    to_text,
+)
+
+#: The circuit picture is drawn for n up to this size.
+MAX_PICTURE_CLONES = 6
+
+
+def _warn_n1(clones: int) -> None:
+    w = single_clone_warning(clones)
+    if w:
+        warn(w)
+
+
+def _fmt_vec(v: tuple[float, ...] | None) -> str:
+    return "—" if v is None else "(" + ",".join(f"{x:+.3f}" for x in v) + ")"
+
+
+def demo(
+    clones: Clones = 5,
+    seed: Seed = None,
+    json_out: Json = False,
+    picture: Annotated[bool, typer.Option("--picture/--no-picture", help="Draw the circuit (n <= 6).")] = True,
+) -> None:
+    """Encrypt a random qubit into n clones, inspect every share, decrypt one clone, then try a second."""
+    _warn_n1(clones)
+    result = run_demo(clones=clones, seed=seed)
+    if json_out:
+        d = result.to_dict()
+        if picture and clones <= MAX_PICTURE_CLONES:
+            d["circuit_text"] = to_text(protocol_circuit(Layout(clones), decrypt=result.decrypted.clone))
+        print_json(d)
+        return
+    _print_demo(result, picture=picture)
+
+
+def _print_demo(r: DemoResult, *, picture: bool) -> None:
+    n = r.clones
+    console.print(f"[bold]Encrypted cloning demo[/bold]: {n} clones, seed {r.seed}")
+    console.print(f"Input |psi>: random pure state, Bloch vector {_fmt_vec(r.input_bloch)}\n")
+    t = Table(title="After encryption: what each share holds (computed)")
+    for col in ("share", "Bloch (x,y,z)", "entropy/max", "I(R:share)", "mixed?"):
+        t.add_column(col, no_wrap=True)
+    for s in r.shares:
+        t.add_row(s.name, _fmt_vec(s.bloch), f"{s.entropy_bits:.4f}/{s.max_entropy_bits:.0f}",
+                  f"{abs(s.information_bits):.2e}", "yes" if s.maximally_mixed else "[red]NO[/red]")
+    console.print(t)
+    console.print("entropy/max: von Neumann entropy in bits and its maximum (equal = maximally mixed). I(R:share): mutual information in bits "
+                  "with a reference qubit R entangled with the input (0 = knows nothing, 2 = holds the state).\n")
+    d = r.decrypted
+    console.print(f"[bold]Decrypt clone S{d.clone}[/bold] with the key N1..N{n}: Bloch vector {_fmt_vec(d.bloch)}, "
+                  f"fidelity with |psi> = {d.fidelity:.12f}, I(R : S{d.clone}) = {d.information_bits:.6f} bits")
+    pairs = ", ".join(f"({k}) {v:.6f}" for k, v in r.remainder.bell_pair_fidelities.items())
+    console.print(f"Left behind: I(R : every other qubit) = {abs(r.remainder.information_bits):.2e} bits; "
+                  f"fidelity with |Phi+> of {pairs}  -> the key is consumed.")
+    if r.second_attempt is not None:
+        s = r.second_attempt
+        console.print(f"[bold]Try to decrypt clone S{s.clone} as well[/bold]: Bloch vector {_fmt_vec(s.bloch)}, "
+                      f"fidelity with |psi> = {s.fidelity:.6f}, I(R : S{s.clone}) = {abs(s.information_bits):.2e} bits "
+                      "-> nothing about the input is left: only one clean copy ever exists.")
+    if picture and n <= MAX_PICTURE_CLONES:
+        console.print(f"\nCircuit (Bell pairs, encryption, decryption of S{d.clone}; the state ends on S[{d.clone - 1}]):")
+        console.print(to_text(protocol_circuit(Layout(n), decrypt=d.clone), fold=console.width or 100),
+                      markup=False, crop=False, overflow="ignore")
+
+
+def _parse_decrypt(value: str | None) -> int | str | None:
+    if value is None:
+        return None
+    if value.strip().upper() == "A":
+        return "A"
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidArgumentError(f"--decrypt takes a clone number or A, got {value!r}") from None
+
+
+def circuit(
+    clones: Clones,
+    decrypt: Annotated[str | None, typer.Option("--decrypt", help="Append decryption of clone J (1..n) or of A (even n).")] = None,
+    depth: Depth = "linear",
+    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "text",
+    json_out: Json = False,
+) -> None:
+    """Print the protocol circuit (Bell pairs, encryption, optional decryption)."""
+    if fmt not in FORMATS:
+        raise InvalidArgumentError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    lay = Layout(clones)
+    target = _parse_decrypt(decrypt)
+    circ = protocol_circuit(lay, decrypt=target, depth=check_depth(depth))
+    _warn_n1(clones)
+    text = render(circ, fmt)
+    if json_out:
+        print_json({
+            "clones": clones,
+            "decrypt": target,
+            "depth_variant": depth,
+            "format": fmt,
+            "num_qubits": circ.num_qubits,
+            "two_qubit_gates": circ.num_two_qubit_gates,
+            "depth": circ.depth,
+            "two_qubit_depth": circ.two_qubit_depth,
+            "output_qubit": None if target is None else lay.labels[lay.output_qubit(target)],
+            "circuit": text,
+        })
+        return
+    typer.echo(text)
+
+
+def verify(
+    clones: Clones,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
+    engine: Annotated[str, typer.Option("--engine", help="Verification engine.")] = "exact",
+    json_out: Json = False,
+) -> None:
+    """Check PROTOCOL.md properties 1-8 for n clones; exit status 1 on any failure."""
+    if engine != "exact":
+        raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of exact")
+    Layout(clones)
+    _warn_n1(clones)
+    report = verify_protocol(clones, seed=seed)
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        _print_report(report)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _print_report(report: VerificationReport) -> None:
+    t = Table(title=f"Encrypted cloning, n = {report.clones}: property checks (exact engine, seed {report.seed})")
+    for col in ("#", "check", "value", "expected", "result"):
+        t.add_column(col)
+    for c in report.checks:
+        value = "" if c.value is None else f"{c.value:.12g}"
+        expected = "" if c.expected is None else f"{c.expected:.12g}"
+        name = c.name + (f" [{c.detail}]" if c.detail else "")
+        t.add_row(str(c.property), name, value, expected, "pass" if c.passed else "[red]FAIL[/red]")
+    console.print(t)
+    for k, title in PROPERTY_TITLES.items():
+        ok = all(c.passed for c in report.checks if c.property == k)
+        console.print(f"property {k}: {title}: {'pass' if ok else 'FAIL'}")
+    console.print("all checks passed" if report.passed else f"[red]{len(report.failures)} check(s) failed[/red]")

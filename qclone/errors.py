@@ -1,0 +1,24 @@
+"""Exceptions raised by qclone.
+
+Every error a user can cause derives from :class:`QcloneError`; the CLI turns
+it into one line on stderr with exit status 2 and the HTTP API into a 4xx
+response. Anything else escaping is a bug.
+"""
+
+from __future__ import annotations
+
+
+class QcloneError(Exception):
+    """Base class of every error a caller can cause and act on."""
+
+
+class InvalidArgumentError(QcloneError, ValueError):
+    """An argument is out of range or malformed (e.g. ``clones < 1``)."""
+
+
+class TooLargeError(QcloneError):
+    """The request is valid but too large for the chosen engine."""
+
+
+class UnsupportedError(QcloneError):
+    """The operation does not exist for these parameters (e.g. decrypting A for odd n)."""

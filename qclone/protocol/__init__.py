@@ -1,0 +1,44 @@
+"""The mathematics of encrypted cloning: registers, circuits, dense operators, renderings.
+
+Pure: no I/O, no simulation. Everything a user needs is importable from here.
+"""
+
+from qclone.protocol.circuit import Circuit, Instruction, ONE_QUBIT_GATES, TWO_QUBIT_GATES, flat_pairs
+from qclone.protocol.circuits import (
+    DEPTHS,
+    bell_pairs,
+    check_depth,
+    clone_decryption,
+    decryption,
+    empty_circuit,
+    encryption,
+    input_decryption,
+    protocol_circuit,
+    registers_of,
+    two_qubit_gate_count,
+    x_parity_phase,
+    z_parity_phase,
+)
+from qclone.protocol.operators import (
+    MAX_DENSE_CLONES,
+    DenseOperator,
+    alphas,
+    bell_state,
+    clone_decryption_projector,
+    encryption_exponential,
+    encryption_sum,
+    input_decryption_exponential,
+)
+from qclone.protocol.registers import DecryptTarget, Layout, check_clones, single_clone_warning
+from qclone.protocol.render import FORMATS, QASM2_REGISTER_NAMES, from_qasm, render, stim_text, to_qasm2, to_qasm3, to_qiskit, to_stim, to_text
+
+__all__ = [
+    "Circuit", "Instruction", "ONE_QUBIT_GATES", "TWO_QUBIT_GATES", "flat_pairs",
+    "DEPTHS", "bell_pairs", "check_depth", "clone_decryption", "decryption", "empty_circuit",
+    "encryption", "input_decryption", "protocol_circuit", "registers_of", "two_qubit_gate_count",
+    "x_parity_phase", "z_parity_phase",
+    "MAX_DENSE_CLONES", "DenseOperator", "alphas", "bell_state", "clone_decryption_projector",
+    "encryption_exponential", "encryption_sum", "input_decryption_exponential",
+    "DecryptTarget", "Layout", "check_clones", "single_clone_warning",
+    "FORMATS", "QASM2_REGISTER_NAMES", "from_qasm", "render", "stim_text", "to_qasm2", "to_qasm3", "to_qiskit", "to_stim", "to_text",
+]

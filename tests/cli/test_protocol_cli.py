@@ -1,0 +1,115 @@
+"""CLI: every command, its JSON, and every bad input as one line on stderr with status 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from qiskit import qasm2
+
+from qclone.cli.main import main
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_demo_json_has_the_computed_facts(capsys):
+    code, out, err = run(capsys, "demo", "--clones", "4", "--seed", "3", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["clones"] == 4 and d["seed"] == 3
+    assert [s["name"] for s in d["shares"]][:2] == ["A", "clone S1"]
+    assert all(s["maximally_mixed"] for s in d["shares"])
+    assert d["decrypted"]["fidelity"] == pytest.approx(1)
+    assert d["second_attempt"]["information_bits"] == pytest.approx(0, abs=1e-9)
+    assert "circuit_text" in d
+
+
+def test_demo_tables(capsys):
+    code, out, _ = run(capsys, "demo", "--seed", "1")
+    assert code == 0
+    assert "After encryption" in out and "clone S5" in out and "key N1..N5" in out
+    assert "Try to decrypt clone" in out
+    assert "S_0" in out  # the circuit picture
+
+
+def test_n1_warns_everywhere(capsys):
+    for args in (["demo", "--clones", "1", "--no-picture"], ["circuit", "--clones", "1"], ["verify", "--clones", "1"]):
+        code, _, err = run(capsys, *args)
+        assert code == 0
+        assert "warning" in err and "Y component" in err
+
+
+@pytest.mark.parametrize("fmt", ["text", "qasm2", "qasm3", "stim"])
+def test_circuit_formats(capsys, fmt):
+    code, out, _ = run(capsys, "circuit", "--clones", "3", "--decrypt", "2", "--format", fmt, "--depth", "log")
+    assert code == 0 and out.strip()
+    if fmt == "qasm2":
+        assert qasm2.loads(out).num_nonlocal_gates() == 22
+
+
+def test_circuit_json(capsys):
+    code, out, _ = run(capsys, "circuit", "--clones", "4", "--decrypt", "A", "--json")
+    d = json.loads(out)
+    assert code == 0
+    assert d["two_qubit_gates"] == 36 and d["output_qubit"] == "A"
+    code, out, _ = run(capsys, "circuit", "--clones", "4", "--decrypt", "3", "--json")
+    assert json.loads(out)["two_qubit_gates"] == 29 and json.loads(out)["output_qubit"] == "S3"
+
+
+def test_verify_passes_and_json(capsys):
+    code, out, _ = run(capsys, "verify", "--clones", "3")
+    assert code == 0 and "all checks passed" in out
+    code, out, _ = run(capsys, "verify", "--clones", "2", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["passed"] and len(d["checks"]) > 10
+
+
+def test_verify_exits_1_on_failure(capsys, monkeypatch):
+    import qclone.analysis.verify as v
+    from qclone.protocol import clone_decryption
+
+    monkeypatch.setattr(v, "clone_decryption", lambda lay, j, circuit=None: clone_decryption(lay, j, circuit=circuit).append("X", [lay.S(j)]))
+    code, out, _ = run(capsys, "verify", "--clones", "2", "--json")
+    assert code == 1 and not json.loads(out)["passed"]
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["circuit", "--clones", "0"], "at least 1"),
+        (["circuit", "--clones", "-2"], "at least 1"),
+        (["circuit", "--clones", "3", "--decrypt", "4"], "1..3"),
+        (["circuit", "--clones", "3", "--decrypt", "0"], "1..3"),
+        (["circuit", "--clones", "3", "--decrypt", "B"], "clone number or A"),
+        (["circuit", "--clones", "3", "--decrypt", "A"], "even"),
+        (["circuit", "--clones", "3", "--format", "pdf"], "unknown format"),
+        (["circuit", "--clones", "3", "--depth", "cubic"], "depth"),
+        (["verify", "--clones", "9"], "n <= 8"),
+        (["verify", "--clones", "0"], "at least 1"),
+        (["verify", "--clones", "3", "--engine", "magic"], "unknown engine"),
+        (["demo", "--clones", "11"], "n <= 10"),
+        (["demo", "--clones", "0"], "at least 1"),
+        (["verify", "--clones", "many"], "integer"),
+        (["verify"], "Missing option"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(capsys, args, fragment):
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qclone: error:"), err
+    assert fragment in lines[0]
+    assert "Traceback" not in err
+
+
+def test_console_script_end_to_end():
+    """The installed entry point, in its own process."""
+    ok = subprocess.run([sys.executable, "-m", "qclone", "circuit", "--clones", "2", "--format", "stim"], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.startswith("H 1 2")
+    bad = subprocess.run([sys.executable, "-m", "qclone", "circuit", "--clones", "3", "--decrypt", "A"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
