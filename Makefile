@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not slow and not service"
-	$(BIN)/python -m pytest -m "slow or service"
+	$(BIN)/python -m pytest -m "slow or service"; rc=$$?; test $$rc -eq 0 -o $$rc -eq 5
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
