@@ -22,3 +22,7 @@ class TooLargeError(QcloneError):
 
 class UnsupportedError(QcloneError):
     """The operation does not exist for these parameters (e.g. decrypting A for odd n)."""
+
+
+class BackendUnavailableError(QcloneError):
+    """A requested quantum backend cannot be used (e.g. no IBM Quantum account is saved)."""
