@@ -1,0 +1,231 @@
+"""Running device circuits: Aer with a device's noise, or IBM hardware through SamplerV2.
+
+A *runner* takes ISA circuits (full device width, measured into classical
+registers) and returns counts, one dict per circuit, bitstrings as Qiskit
+prints them. Two runners share that interface:
+
+* :class:`AerRunner`: ``AerSimulator.from_backend`` of the device, whose noise
+  model has depolarizing gate errors, thermal relaxation (T1, T2, gate
+  durations) and readout errors. Building that model for all 156 qubits of a
+  Heron takes about 15 s and every run re-sends it (another 10 s), so the
+  runner builds it for the qubits the circuits touch only: a restricted copy
+  of the device target (same gate errors, durations, T1/T2, readout errors on
+  those qubits) is handed to ``AerSimulator.from_backend`` and the circuits are
+  renumbered onto it. Noiseless runs (``backend=None``) and runs with a
+  user-supplied Aer ``NoiseModel`` use the same renumbering. The method is the
+  density matrix up to :data:`MAX_DENSITY_MATRIX_QUBITS` active qubits and the
+  matrix-product-state method above.
+* :class:`SamplerRunner`: qiskit-ibm-runtime's ``SamplerV2(mode=...)``. With a
+  real backend (``get_backend("ibm_fez")``, needs a saved IBM Quantum account)
+  this runs on hardware; with a fake backend or an ``AerSimulator`` as mode,
+  qiskit-ibm-runtime runs the same code locally, which is how it is tested.
+
+Examples:
+    >>> from qiskit import QuantumCircuit
+    >>> qc = QuantumCircuit(3, 1); qc.x(2); qc.measure(2, 0)   # doctest: +ELLIPSIS
+    <...>
+    >>> AerRunner().run([qc], shots=10, seed=1)
+    [{'1': 10}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from qiskit import QuantumCircuit
+from qiskit.providers import BackendV2, Options
+from qiskit.transpiler import Target
+
+from qclone.errors import InvalidArgumentError
+
+#: Above this many active qubits Aer's density-matrix method is replaced by matrix product states.
+MAX_DENSITY_MATRIX_QUBITS = 12
+METHODS = ("auto", "density_matrix", "matrix_product_state", "statevector", "stabilizer")
+
+Counts = dict[str, int]
+
+
+class Runner(Protocol):
+    """Anything that runs measured circuits and returns their counts."""
+
+    name: str
+
+    def run(
+        self, circuits: Sequence[QuantumCircuit], *, shots: int, seed: int | None = None, order: Sequence[int] | None = None
+    ) -> list[Counts]: ...
+
+
+def check_shots(shots: object) -> int:
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+        raise InvalidArgumentError(f"shots must be a positive integer, got {shots!r}")
+    return shots
+
+
+def active_qubits(circuits: Sequence[QuantumCircuit]) -> tuple[int, ...]:
+    """Qubits any instruction other than a barrier or a delay acts on (sorted)."""
+    used: set[int] = set()
+    for qc in circuits:
+        for ins in qc.data:
+            if ins.operation.name not in ("barrier", "delay"):
+                used.update(qc.find_bit(q).index for q in ins.qubits)
+    return tuple(sorted(used))
+
+
+def renumber(circuit: QuantumCircuit, qubits: Sequence[int]) -> QuantumCircuit:
+    """The circuit on ``len(qubits)`` wires, wire i being ``circuit``'s qubit ``qubits[i]``."""
+    where = {q: i for i, q in enumerate(qubits)}
+    out = QuantumCircuit(len(qubits), name=circuit.name, metadata=dict(circuit.metadata or {}))
+    for creg in circuit.cregs:
+        out.add_register(creg)
+    for ins in circuit.data:
+        idx = [circuit.find_bit(q).index for q in ins.qubits]
+        if ins.operation.name == "barrier":
+            idx = [where[q] for q in idx if q in where]
+            if idx:
+                out.barrier(idx)
+            continue
+        if ins.operation.name == "delay" and any(q not in where for q in idx):
+            continue  # idle time of a qubit the circuits never use
+        out.append(ins.operation, [where[q] for q in idx], ins.clbits)
+    return out
+
+
+def restricted_target(target: Target, qubits: Sequence[int]) -> Target:
+    """A copy of ``target`` on ``qubits`` only (renumbered 0..k-1): same errors, durations, T1/T2."""
+    where = {q: i for i, q in enumerate(qubits)}
+    props = target.qubit_properties
+    sub = Target(
+        description=f"{target.description or 'device'} restricted to {len(qubits)} qubits",
+        num_qubits=len(qubits),
+        dt=target.dt,
+        qubit_properties=[props[q] for q in qubits] if props else None,
+    )
+    for name in target.operation_names:
+        op = target.operation_from_name(name)
+        if isinstance(op, type):  # control flow is registered as a class, not an instruction
+            continue
+        kept = {}
+        for qargs, ip in target[name].items():
+            if qargs is None:
+                kept[None] = ip
+            elif all(q in where for q in qargs):
+                kept[tuple(where[q] for q in qargs)] = ip
+        if kept:
+            sub.add_instruction(op, kept, name=name)
+    return sub
+
+
+class RestrictedBackend(BackendV2):
+    """A device seen through some of its qubits (for building noise models quickly)."""
+
+    def __init__(self, backend: BackendV2, qubits: Sequence[int]) -> None:
+        super().__init__(name=f"{backend.name}[{len(qubits)} qubits]", backend_version="restricted")
+        self._target = restricted_target(backend.target, qubits)
+        self.qubits = tuple(qubits)
+
+    @property
+    def target(self) -> Target:
+        return self._target
+
+    @property
+    def max_circuits(self) -> None:
+        return None
+
+    @classmethod
+    def _default_options(cls) -> Options:
+        return Options(shots=1024)
+
+    def run(self, run_input, **options):  # noqa: ANN001, ANN201 - only its noise model is used
+        raise NotImplementedError("a restricted backend only describes noise; run through AerRunner")
+
+
+def _counts_of(result, index: int) -> Counts:  # noqa: ANN001 - qiskit result types
+    return {k: int(v) for k, v in result.get_counts(index).items()}
+
+
+@dataclass
+class AerRunner:
+    """Aer simulation, with a device's noise (``backend``), a custom ``noise_model``, or none.
+
+    Args:
+        backend: device whose calibrated noise is simulated (``None``: no device noise).
+        noise_model: an Aer ``NoiseModel`` to use instead (qubit indices of the renumbered
+            circuits, i.e. positions in :func:`active_qubits`).
+        method: Aer method, or ``auto`` (density matrix up to 12 active qubits, else MPS).
+    """
+
+    backend: BackendV2 | None = None
+    noise_model: object | None = None
+    method: str = "auto"
+    name: str = field(default="aer")
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidArgumentError(f"unknown Aer method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.backend is not None and self.noise_model is not None:
+            raise InvalidArgumentError("give a device backend or a noise model, not both")
+        if self.backend is not None:
+            self.name = f"aer:{self.backend.name}"
+
+    def method_for(self, num_active: int) -> str:
+        if self.method != "auto":
+            return self.method
+        return "density_matrix" if num_active <= MAX_DENSITY_MATRIX_QUBITS else "matrix_product_state"
+
+    def simulator(self, qubits: tuple[int, ...]):  # noqa: ANN201 - AerSimulator
+        from qiskit_aer import AerSimulator
+
+        method = self.method_for(len(qubits))
+        key = (qubits, method)
+        if key not in self._cache:
+            if self.backend is not None:
+                self._cache[key] = AerSimulator.from_backend(RestrictedBackend(self.backend, qubits), method=method)
+            else:
+                self._cache[key] = AerSimulator(method=method, noise_model=self.noise_model)
+        return self._cache[key]
+
+    def run(
+        self, circuits: Sequence[QuantumCircuit], *, shots: int, seed: int | None = None, order: Sequence[int] | None = None
+    ) -> list[Counts]:
+        """Counts of every circuit. ``order``: preferred order of the active qubits (the layout path),
+        which keeps every gate between neighbours of the matrix-product-state chain."""
+        shots = check_shots(shots)
+        circuits = list(circuits)
+        if not circuits:
+            return []
+        qubits = active_qubits(circuits)
+        if order is not None:
+            first = [q for q in order if q in set(qubits)]
+            qubits = tuple(first + [q for q in qubits if q not in set(first)])
+        small = [renumber(qc, qubits) for qc in circuits]
+        result = self.simulator(qubits).run(small, shots=shots, seed_simulator=seed).result()
+        return [_counts_of(result, i) for i in range(len(small))]
+
+
+@dataclass
+class SamplerRunner:
+    """qiskit-ibm-runtime ``SamplerV2``: a real IBM backend, or locally a fake backend / AerSimulator."""
+
+    mode: object
+    name: str = field(default="sampler")
+
+    def __post_init__(self) -> None:
+        self.name = f"sampler:{getattr(self.mode, 'name', type(self.mode).__name__)}"
+
+    def run(
+        self, circuits: Sequence[QuantumCircuit], *, shots: int, seed: int | None = None, order: Sequence[int] | None = None
+    ) -> list[Counts]:
+        from qiskit_ibm_runtime import SamplerV2
+
+        shots = check_shots(shots)
+        circuits = list(circuits)
+        if not circuits:
+            return []
+        sampler = SamplerV2(mode=self.mode)
+        if seed is not None and hasattr(sampler.options, "simulator"):
+            sampler.options.simulator.seed_simulator = seed  # honoured by local (simulated) modes only
+        result = sampler.run(circuits, shots=shots).result()
+        return [{k: int(v) for k, v in pub.join_data().get_counts().items()} for pub in result]

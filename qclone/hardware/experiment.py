@@ -1,0 +1,204 @@
+"""Fidelity of the decrypted clone, measured the way an experiment measures it: from counts.
+
+For each n, :func:`measure_fidelity` compiles the protocol for the device
+(:mod:`qclone.hardware.compile`) and runs two tomography experiments
+(:mod:`qclone.hardware.tomography`):
+
+* **average fidelity**: for each of the six cardinal input states
+  (|0⟩, |1⟩, |±⟩, |±i⟩, a 2-design, so their mean is the average fidelity over
+  all pure inputs) the input is prepared on A, the protocol runs, and
+  single-qubit tomography of the decrypted clone gives F_ψ = ⟨ψ|ρ|ψ⟩. The
+  reported value is the mean of the six. Its confidence interval is a
+  percentile bootstrap: every bootstrap round resamples the counts of every
+  measurement basis of every input (multinomially, inside qiskit-experiments'
+  analysis) and refits; the interval holds the central ``confidence`` share of
+  the round means.
+* **entanglement**: A starts maximally entangled with the reference R (which
+  the protocol never touches); two-qubit tomography of (R, decrypted clone)
+  gives the fidelity with |Φ+⟩ (bootstrap interval as above) and the
+  concurrence. Pre-existing entanglement survives when the concurrence is > 0.
+
+The classical limit of the average fidelity (measure and re-prepare, or guess)
+is 2/3 (:data:`CLASSICAL_LIMIT`).
+
+Circuits are lowered to native gates with the layout fixed, and (for a
+simulated device, ``idle_noise=True``) scheduled as late as possible with
+explicit delays, so the simulator's thermal relaxation also acts on qubits that
+wait, as they do on hardware.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.providers import BackendV2
+from qiskit.quantum_info import Statevector
+
+from qclone.errors import InvalidArgumentError
+from qclone.hardware.backends import Runner, check_shots
+from qclone.hardware.compile import CARDINAL_STATES, CompiledProtocol, cardinal_vector, compile_protocol
+from qclone.hardware.tomography import TomographyFit, analyse, lower, tomography_experiment
+
+#: Average fidelity reachable without quantum memory (measure and re-prepare).
+CLASSICAL_LIMIT = 2 / 3
+#: |Φ+⟩ in qiskit's order for measurement_indices [R, clone] (symmetric, so the order does not matter).
+BELL_TARGET = np.array([1, 0, 0, 1], dtype=complex) / np.sqrt(2)
+
+
+@dataclass(frozen=True)
+class FidelityResult:
+    """Everything measured for one n (JSON-ready with :meth:`to_dict`)."""
+
+    backend: str
+    runner: str
+    clones: int
+    decrypt: int
+    shots: int
+    average_fidelity: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    bootstrap: int
+    state_fidelities: dict[str, float]
+    bell_fidelity: float | None
+    bell_ci_low: float | None
+    bell_ci_high: float | None
+    concurrence: float | None
+    two_qubit_gates: int
+    depth: int
+    two_qubit_depth: int
+    physical_qubits: tuple[int, ...]
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["physical_qubits"] = list(self.physical_qubits)
+        return d
+
+
+def _percentiles(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    lo, hi = np.quantile(samples, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(lo), float(hi)
+
+
+def _schedule_idle(circuits: list[QuantumCircuit], backend: BackendV2) -> list[QuantumCircuit]:
+    from qiskit.transpiler import PassManager
+    from qiskit.transpiler.passes import ALAPScheduleAnalysis, PadDelay
+
+    pm = PassManager([ALAPScheduleAnalysis(target=backend.target), PadDelay(target=backend.target)])
+    out = pm.run(circuits)
+    return out if isinstance(out, list) else [out]
+
+
+def _prepared(backend: BackendV2, circuits: list[QuantumCircuit], idle_noise: bool) -> list[QuantumCircuit]:
+    lowered = lower(circuits, backend)
+    return _schedule_idle(lowered, backend) if idle_noise else lowered
+
+
+def check_confidence(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise InvalidArgumentError(f"confidence must be between 0 and 1, got {confidence}")
+    return float(confidence)
+
+
+def measure_fidelity(
+    backend: BackendV2,
+    clones: int,
+    *,
+    shots: int,
+    runner: Runner,
+    decrypt: int = 1,
+    inputs: Sequence[str] = tuple(CARDINAL_STATES),
+    entangled: bool = True,
+    bootstrap: int = 200,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+    idle_noise: bool = True,
+    name: str | None = None,
+) -> FidelityResult:
+    """Average fidelity (and Bell fidelity, concurrence) of the decrypted clone from counts.
+
+    Args:
+        backend: the device the circuits are compiled for.
+        clones: n.
+        shots: shots per measurement basis and input.
+        runner: what runs the circuits (:mod:`qclone.hardware.backends`).
+        decrypt: which clone is decrypted.
+        inputs: cardinal input states (default: all six).
+        entangled: also run the (R, clone) two-qubit tomography.
+        bootstrap: bootstrap rounds for the confidence intervals.
+        confidence: central probability of the intervals.
+        seed: seed of the simulator and of the bootstrap.
+        idle_noise: schedule with explicit delays (thermal relaxation of waiting qubits).
+        name: backend name to report (default: ``backend.name``).
+    """
+    check_shots(shots)
+    confidence = check_confidence(confidence)
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 2:
+        raise InvalidArgumentError(f"bootstrap must be an integer >= 2, got {bootstrap!r}")
+    inputs = tuple(inputs)
+    if not inputs or any(s not in CARDINAL_STATES for s in inputs):
+        raise InvalidArgumentError(f"inputs must be cardinal states among {', '.join(CARDINAL_STATES)}, got {inputs!r}")
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    compiled: dict[str, CompiledProtocol] = {}
+    experiments, batches = [], []
+    for label in inputs:
+        comp = compile_protocol(backend, clones, decrypt, input=label, seed=0, name=name)
+        compiled[label] = comp
+        exp = tomography_experiment(comp.circuit, [comp.clone_qubit], Statevector(cardinal_vector(label)))
+        experiments.append(exp)
+        batches.append(_prepared(backend, exp.circuits(), idle_noise))
+    if entangled:
+        comp = compile_protocol(backend, clones, decrypt, input="bell", seed=0, name=name)
+        compiled["bell"] = comp
+        exp = tomography_experiment(comp.circuit, [comp.reference_qubit, comp.clone_qubit], Statevector(BELL_TARGET))
+        experiments.append(exp)
+        batches.append(_prepared(backend, exp.circuits(), idle_noise))
+
+    flat = [qc for batch in batches for qc in batch]
+    order = next(iter(compiled.values())).layout.path
+    counts = runner.run(flat, shots=shots, seed=seed, order=order)
+    fits: list[TomographyFit] = []
+    pos = 0
+    for exp, batch in zip(experiments, batches):
+        fits.append(analyse(exp, batch, counts[pos : pos + len(batch)], bootstrap=bootstrap, seed=int(rng.integers(2**31))))
+        pos += len(batch)
+
+    state_fits = fits[: len(inputs)]
+    samples = np.array([f.bootstrap for f in state_fits])  # (inputs, rounds): independent resamples per input
+    rounds = min(len(s) for s in samples) if len(samples) else 0
+    means = samples[:, :rounds].mean(axis=0)
+    lo, hi = _percentiles(means, confidence)
+    bell = fits[-1] if entangled else None
+    bell_lo = bell_hi = None
+    if bell is not None:
+        bell_lo, bell_hi = _percentiles(np.array(bell.bootstrap), confidence)
+    ref = compiled.get("bell") or compiled[inputs[0]]
+    return FidelityResult(
+        backend=name or getattr(backend, "name", "device"),
+        runner=runner.name,
+        clones=clones,
+        decrypt=decrypt,
+        shots=shots,
+        average_fidelity=float(np.mean([f.fidelity for f in state_fits])),
+        ci_low=lo,
+        ci_high=hi,
+        confidence=confidence,
+        bootstrap=bootstrap,
+        state_fidelities={label: f.fidelity for label, f in zip(inputs, state_fits)},
+        bell_fidelity=None if bell is None else bell.fidelity,
+        bell_ci_low=bell_lo,
+        bell_ci_high=bell_hi,
+        concurrence=None if bell is None else bell.concurrence,
+        two_qubit_gates=ref.stats.two_qubit_gates,
+        depth=ref.stats.depth,
+        two_qubit_depth=ref.stats.two_qubit_depth,
+        physical_qubits=tuple(ref.layout.path),
+        seconds=time.perf_counter() - start,
+    )
