@@ -114,8 +114,12 @@ def clone_decryption(layout: Layout, j: int, circuit: Circuit | None = None) -> 
     keys = np.arange(layout.clones + 1, 2 * layout.clones + 1, dtype=np.int64)
     others = keys[keys != t]
     c = c.append("CX", [s, t]).append("H", [s])
-    c = c.append("CZ", flat_pairs(np.full(others.size, s), others))
-    c = c.append("CX", flat_pairs(np.full(others.size, t), others))
+    fan = np.empty((others.size, 2), dtype=np.int64)
+    fan[:, 1] = others
+    fan[:, 0] = s
+    c = c.append("CZ", fan.ravel())
+    fan[:, 0] = t
+    c = c.append("CX", fan.ravel())
     c = c.append("S", [s, t]).append("CZ", [s, t]).append("H", [s])
     return c.append("CX", [s, t])
 
