@@ -56,21 +56,25 @@ def _label(noise: str, p: float | None, depth: str, decrypt: object = None) -> s
 
 
 def series_from_results(results: Iterable[SweepResult]) -> list[FidelitySeries]:
-    """Group sampled sweep results into one curve per (noise, p, depth, decrypted clone)."""
+    """Group sampled sweep results into one curve per (noise, p, depth); split by decrypted clone when n repeats."""
     groups: dict[tuple, list[SweepResult]] = {}
     for r in results:
-        pt = r.point
-        groups.setdefault((pt.noise, pt.p, pt.depth, pt.decrypt if pt.decrypt in (1, "A") else "j"), []).append(r)
+        groups.setdefault((r.point.noise, r.point.p, r.point.depth), []).append(r)
     out = []
-    for (noise, p, depth, dec), rs in groups.items():
-        rs = sorted(rs, key=lambda r: r.point.clones)
-        out.append(FidelitySeries(
-            _label(noise, p, depth, None if dec == 1 else dec) + " (sampled)",
-            tuple(r.point.clones for r in rs),
-            tuple(r.estimate.average_fidelity for r in rs),
-            tuple(r.estimate.ci_low for r in rs),
-            tuple(r.estimate.ci_high for r in rs),
-        ))
+    for (noise, p, depth), rs in groups.items():
+        repeated = len({r.point.clones for r in rs}) < len(rs)
+        parts: dict[object, list[SweepResult]] = {}
+        for r in rs:
+            parts.setdefault(r.point.decrypt if repeated else None, []).append(r)
+        for dec, part in parts.items():
+            part = sorted(part, key=lambda r: r.point.clones)
+            out.append(FidelitySeries(
+                _label(noise, p, depth, dec) + " (sampled)",
+                tuple(r.point.clones for r in part),
+                tuple(r.estimate.average_fidelity for r in part),
+                tuple(r.estimate.ci_low for r in part),
+                tuple(r.estimate.ci_high for r in part),
+            ))
     return out
 
 

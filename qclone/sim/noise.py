@@ -257,6 +257,8 @@ def parse_noise(spec: str, p: float | None = None, **extra: float) -> NoiseModel
     parts = [s.strip() for s in spec.split("+") if s.strip()]
     if not parts:
         raise InvalidArgumentError(f"empty noise specification {spec!r}")
+    if p is not None and all(name == "heron" for name in parts):
+        raise InvalidArgumentError("the heron preset takes no error rate p (its rates are the device's medians)")
     total = NoiseModel()
     for name in parts:
         if name == "heron":
