@@ -256,12 +256,26 @@ class PauliBatch:
         self._flag[a] = False
         return hit
 
-    def _fan(self, hub: np.ndarray, spokes: np.ndarray) -> int | None:
-        """The shared qubit if every gate pairs the same ``hub`` with distinct other ``spokes``."""
-        if hub.size < 2 or hub.min() != hub.max():
+    def _fan(self, hub: np.ndarray, spokes: np.ndarray) -> tuple[int, list[np.ndarray | slice]] | None:
+        """If every gate pairs one ``hub`` qubit with distinct other ``spokes``: the hub and the spokes as runs."""
+        if hub.size < 2 or hub[0] != hub[-1] or bool(np.any(hub != hub[0])):
             return None
         h = int(hub[0])
-        return h if bool(np.all(spokes != h)) and self._distinct(spokes) else None
+        if spokes.size > 1 and spokes[0] > spokes[-1]:
+            spokes = spokes[::-1]  # the gates of a fan commute: walk it in increasing order
+        step = np.diff(spokes)
+        if bool(np.all(step > 0)):  # increasing: distinct, and h is found by bisection
+            k = int(np.searchsorted(spokes, h))
+            if k < spokes.size and spokes[k] == h:
+                return None
+            breaks = np.flatnonzero(step != 1) + 1
+            if breaks.size <= 8:
+                bounds = [0, *breaks.tolist(), spokes.size]
+                return h, [slice(int(spokes[i]), int(spokes[j - 1]) + 1) for i, j in zip(bounds[:-1], bounds[1:])]
+            return h, [spokes]
+        if bool(np.all(spokes != h)) and self._distinct(spokes):
+            return h, _runs(spokes)
+        return None
 
     def _parity(self, rows: np.ndarray) -> np.ndarray:
         return self._bits(np.bitwise_xor.reduce(rows, axis=0)).astype(np.int64)
@@ -271,6 +285,8 @@ class PauliBatch:
             for q in t:  # a qubit repeated inside one instruction: apply one at a time
                 self._one_qubit(name, np.asarray([q]))
             return
+        if t.size > 1 and t[0] > t[-1]:
+            t = t[::-1]  # distinct targets: the order does not matter
         for run in _runs(t):
             self._one_qubit_rows(name, run)
 
@@ -304,9 +320,9 @@ class PauliBatch:
         if name == "CZ":
             # CZs commute and leave x unchanged: every gate sees the same x
             for hub, spokes in ((a, b), (b, a)):
-                h = self._fan(hub, spokes)
-                if h is not None:
-                    runs = _runs(spokes)
+                fan = self._fan(hub, spokes)
+                if fan is not None:
+                    h, runs = fan
                     x_spokes = _xor_rows(x, runs)
                     self.phase = (self.phase + 2 * self._bits(x[h] & x_spokes)) % 4
                     z[h] ^= x_spokes
@@ -332,16 +348,16 @@ class PauliBatch:
                     self._two_qubit(name, a[i : i + 1], b[i : i + 1])
             return
         # CX: X_c -> X_c X_t, Z_t -> Z_c Z_t; X-type images stay X-type, so no phase
-        c = self._fan(a, b)
-        if c is not None:  # fan-out from one control
-            runs = _runs(b)
+        fan = self._fan(a, b)
+        if fan is not None:  # fan-out from one control
+            c, runs = fan
             for r in runs:
                 x[r] ^= x[c]
             z[c] ^= _xor_rows(z, runs)
             return
-        t = self._fan(b, a)
-        if t is not None:  # many controls onto one target
-            runs = _runs(a)
+        fan = self._fan(b, a)
+        if fan is not None:  # many controls onto one target
+            t, runs = fan
             x[t] ^= _xor_rows(x, runs)
             for r in runs:
                 z[r] ^= z[t]
@@ -361,6 +377,8 @@ class PauliBatch:
             z[q] = np.bitwise_xor.accumulate(z[q][::-1], axis=0)[::-1]
             return
         if self._distinct_pair(a, b):
+            if a.size > 1 and a[0] > a[-1] and b[0] > b[-1]:
+                a, b = a[::-1], b[::-1]  # distinct qubits: the gates commute; keep each pair together
             ra, rb = _runs(a), _runs(b)
             if len(ra) == 1 and len(rb) == 1:  # one run each: views, no gathers
                 a, b = ra[0], rb[0]  # type: ignore[assignment]
