@@ -126,5 +126,6 @@ def scaling_table(
     *,
     max_clones: int = 100_000,
 ) -> list[ScalingAnswer]:
-    """:func:`largest_clones` for every combination."""
-    return [largest_clones(nz, p, depth=d, max_clones=max_clones) for nz in noises for p in ps for d in depths]
+    """:func:`largest_clones` for every combination (the heron preset takes no p)."""
+    return [largest_clones(nz, p, depth=d, max_clones=max_clones)
+            for nz in noises for p in ((None,) if nz == "heron" else ps) for d in depths]

@@ -150,7 +150,7 @@ def scaling(
     for col in ("noise", "p", "depth", "largest n", "F at n", "F at n+1", "law (n+1)p < 1/2", "law, compounded"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r.noise, f"{r.p:g}", r.depth,
+        t.add_row(r.noise, "-" if r.p is None else f"{r.p:g}", r.depth,
                   "none" if r.largest_clones is None else (f">= {r.largest_clones}" if r.capped else str(r.largest_clones)),
                   "-" if r.fidelity_at_largest is None else f"{r.fidelity_at_largest:.5f}",
                   "-" if r.fidelity_after is None else f"{r.fidelity_after:.5f}",
