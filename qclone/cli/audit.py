@@ -17,18 +17,29 @@ from qclone.analysis.leakage import (
     audit_placement,
     canonical_stage,
     enumerate_sets,
+    expand_label,
     placement_from_option,
     protocol_analyzer,
+    protocol_label_index,
     protocol_labels,
     subset_census,
 )
+from qclone.analysis.leakage.analyzer import abbreviate
 from qclone.analysis.leakage.census import METHODS
 from qclone.cli.options import Clones, Json
 from qclone.cli.output import console, print_json, warn
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import Layout, single_clone_warning
 
+#: Placements with more parties are shown abbreviated in the human output (JSON has them all).
+MAX_PARTIES_SHOWN = 12
+
 Stage = Annotated[str, typer.Option("--stage", help=f"Point of the lifecycle: {STAGE_HELP}.")]
+
+
+def _line(text: str) -> None:
+    """One plain line (no markup, no wrapping: scripts and docs match it exactly)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _warn_n1(clones: int) -> None:
@@ -82,34 +93,38 @@ def audit(
 def _print_audit(r: AuditReport) -> None:
     p = r.placement
     register = f", a register of {r.qubits} qubits" if r.qubits > 1 else ""
-    console.print(f"[bold]Leakage audit[/bold]: placement {p.name!r}, n = {r.clones} clones, stage {r.stage}{register}, "
-                  f"coalitions of up to {min(r.max_coalition, len(p.parties))} of {len(p.parties)} parties "
-                  f"({r.examined} examined)")
+    _line(f"Leakage audit: placement {p.name!r}, n = {r.clones} clones, stage {r.stage}{register}, "
+          f"coalitions of up to {min(r.max_coalition, len(p.parties))} of {len(p.parties)} parties ({r.examined} examined)")
     order = {label: i for i, label in enumerate(Layout(r.clones).labels)}
-    for party, held in p.parties.items():
-        console.print(f"  {party}: {' '.join(sorted(held, key=order.__getitem__)) or '(nothing)'}", markup=False)
+    shown = list(p.parties.items())
+    if len(shown) > MAX_PARTIES_SHOWN:
+        shown = shown[:MAX_PARTIES_SHOWN - 2] + [("...", frozenset())] + shown[-2:]
+    for party, held in shown:
+        if party == "..." and not held:
+            _line(f"  ... ({len(p.parties) - MAX_PARTIES_SHOWN + 2} more parties)")
+            continue
+        _line(f"  {party}: {abbreviate(sorted(held, key=order.__getitem__), limit=12, sep=' ') or '(nothing)'}")
     if r.findings:
         t = Table(title="Coalitions that learn something (* = minimal: every smaller part learns less)")
         for col in ("coalition", "qubits", "verdict", "learns", "I(R:C)", "intended"):
             t.add_column(col)
         for f in r.findings:
-            t.add_row(("* " if f.minimal else "  ") + " + ".join(f.coalition), " ".join(f.qubits), f.classification.kind,
+            t.add_row(("* " if f.minimal else "  ") + abbreviate(f.coalition), abbreviate(f.qubits, limit=12, sep=" "), f.classification.kind,
                       f.learns, _bits(f.classification.mutual_information_bits), "yes" if f.intended else "[red]NO[/red]")
         console.print(t)
         for f in r.findings:
             for w in f.witnesses:
-                console.print(f"{' + '.join(f.coalition)} measures {w}", markup=False)
+                _line(f"{abbreviate(f.coalition)} measures {w.text(limit=12)}")
     else:
-        console.print("No coalition examined learns anything about the state.")
+        _line("No coalition examined learns anything about the state.")
     if r.clone_holders_classification is not None:
         c = r.clone_holders_classification
         learns = "everything" if c.kind == "authorized" else (", ".join(c.leaked) or "nothing")
-        console.print(f"All clone holders together ({' + '.join(r.clone_holders)}): {c.kind}, learn {learns}, "
-                      f"{_bits(c.mutual_information_bits)}.", markup=False)
+        _line(f"All clone holders together ({abbreviate(r.clone_holders)}): {c.kind}, learn {learns}, "
+              f"{_bits(c.mutual_information_bits)}.")
     for note in r.notes:
-        console.print(f"note: {note}", markup=False)
-    console.print("verdict: safe (only intended coalitions learn anything)" if r.safe
-                  else "[red]verdict: NOT SAFE[/red] (see the warnings)")
+        _line(f"note: {note}")
+    _line("verdict: safe (only intended coalitions learn anything)" if r.safe else "verdict: NOT SAFE (see the warnings)")
 
 
 def _census(clones: int, stage: str, method: str, list_kind: str | None, json_out: bool) -> None:
@@ -126,32 +141,33 @@ def _census(clones: int, stage: str, method: str, list_kind: str | None, json_ou
         return
     _print_census(census)
     if list_kind:
-        console.print(f"\n{len(listed)} {list_kind} set(s):")
+        _line(f"{len(listed)} {list_kind} set(s):")
         for labels, c in listed:
             leaked = f"  leaks {', '.join(c.leaked)}" if c.kind == "partial" else ""
-            console.print(f"  {{{', '.join(labels)}}}{leaked}", markup=False)
+            _line(f"  {{{', '.join(labels)}}}{leaked}")
 
 
 def _print_census(c: SubsetCensus) -> None:
-    how = "every subset" if c.method == "enumeration" else "one query per orbit of the pair symmetry (checked)"
-    t = Table(title=f"All subsets of A, S1..S{c.clones}, N1..N{c.clones}: n = {c.clones}, stage {c.stage} "
-                    f"(exact; {how}; {c.queries} queries)")
-    for col in ("sets", "authorized", "partial", "none", "total", "partial sets leak"):
-        t.add_column(col)
+    how = "every subset" if c.method == "enumeration" else "one query per orbit of the pair symmetry, checked"
+    _line(f"All subsets of A, S1..S{c.clones}, N1..N{c.clones} (n = {c.clones}, stage {c.stage}; exact, {how}, "
+          f"{c.queries} queries):")
     for name, k in (("without A", c.without_input), ("with A", c.with_input)):
-        leaks = ", ".join(f"{leak}: {count}" for leak, count in k.partial_leaks) or "-"
-        t.add_row(name, str(k.authorized), str(k.partial), str(k.none), str(k.total), leaks)
-    console.print(t)
+        leaks = f" ({', '.join(f'{leak}: {count}' for leak, count in k.partial_leaks)})" if k.partial_leaks else ""
+        _line(f"  {name + ':':<10} {k.authorized} authorized, {k.partial} partial{leaks}, {k.none} none, {k.total} total")
 
 
 def classify(
-    qubits: Annotated[list[str], typer.Argument(help="Qubit labels (A, S1.., N1..); commas also separate.", show_default=False)],
+    qubits: Annotated[list[str], typer.Argument(
+        help="Qubit labels A, S1.., N1.. (commas also separate); patterns S*, N*, S1..S4.", show_default=False)],
     clones: Clones,
     stage: Stage = "encrypted",
     json_out: Json = False,
 ) -> None:
     """Classify one set of qubits: authorized, partial (and what leaks) or none, with I(R:set)."""
-    labels = protocol_labels(clones, [q for arg in qubits for q in arg.split(",") if q.strip()])
+    Layout(clones)
+    index = protocol_label_index(clones)
+    labels = tuple(sorted(protocol_labels(clones, [label for arg in qubits for q in arg.split(",") if q.strip()
+                                                   for label in expand_label(q, clones)]), key=index.__getitem__))
     if not labels:
         raise InvalidArgumentError("give at least one qubit label")
     analyzer = protocol_analyzer(clones, stage=stage)
@@ -164,6 +180,6 @@ def classify(
         return
     leaks = {"authorized": "the whole state can be recovered", "none": "independent of the input"}.get(
         c.kind, f"leaks {', '.join(c.leaked)}")
-    console.print(f"{{{', '.join(labels)}}}: {c.kind} ({leaks}), I(R:set) = {_bits(c.mutual_information_bits)}", markup=False)
+    _line(f"{{{abbreviate(labels, limit=12, sep=', ')}}}: {c.kind} ({leaks}), I(R:set) = {_bits(c.mutual_information_bits)}")
     for w in witnesses:
-        console.print(f"  {w}", markup=False)
+        _line(f"  {w.text(limit=12)}")

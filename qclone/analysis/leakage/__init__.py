@@ -37,6 +37,7 @@ from qclone.analysis.leakage.stages import (
     parse_stage,
     protocol_analyzer,
     protocol_encoding,
+    protocol_label_index,
     protocol_labels,
     stage_name,
 )
@@ -49,5 +50,5 @@ __all__ = [
     "BUILTIN_POLICIES", "Placement", "builtin_placement", "expand_label", "load_placement", "placement_from_option",
     "pair_counts", "published_classification",
     "STAGE_HELP", "canonical_stage", "classify", "normalize_protocol_label", "parse_stage", "protocol_analyzer",
-    "protocol_encoding", "protocol_labels", "stage_name",
+    "protocol_encoding", "protocol_label_index", "protocol_labels", "stage_name",
 ]

@@ -72,6 +72,21 @@ def pauli_name(vector: np.ndarray, num_inputs: int) -> str:
     return "".join(_LETTERS[(bool(v[i]), bool(v[num_inputs + i]))] for i in range(num_inputs))
 
 
+def abbreviate(names: Iterable[str], *, limit: int = 8, sep: str = " + ") -> str:
+    """Join names, keeping long lists readable: the first and last few around ``... (k more)``.
+
+    Examples:
+        >>> abbreviate([f"p{i}" for i in range(1, 21)], limit=4)
+        'p1 + p2 + ... (17 more) + p20'
+    """
+    items = list(names)
+    if len(items) <= limit:
+        return sep.join(items)
+    head = items[: limit - 1 - (limit - 1) // 3]
+    tail = items[len(items) - (limit - 1) // 3:]
+    return sep.join([*head, f"... ({len(items) - len(head) - len(tail)} more)", *tail])
+
+
 def _name_key(name: str) -> tuple[int, str]:
     return (sum(ch != "I" for ch in name), name)
 
@@ -126,11 +141,14 @@ class Witness:
     operator: tuple[tuple[str, str], ...]
     sign: int
 
-    def operator_text(self) -> str:
-        return " ".join(f"{p}({q})" for q, p in self.operator)
+    def text(self, *, limit: int | None = None) -> str:
+        """``<operator> = ±<logical>``; with ``limit``, long operators are abbreviated."""
+        factors = [f"{p}({q})" for q, p in self.operator]
+        shown = abbreviate(factors, limit=limit, sep=" ") if limit else " ".join(factors)
+        return f"<{shown}> = {'-' if self.sign < 0 else '+'}<{self.logical}>"
 
     def __str__(self) -> str:
-        return f"<{self.operator_text()}> = {'-' if self.sign < 0 else '+'}<{self.logical}>"
+        return self.text()
 
     def to_dict(self) -> dict[str, Any]:
         return {"logical": self.logical, "operator": dict(self.operator), "sign": self.sign, "text": str(self)}

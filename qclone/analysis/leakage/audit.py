@@ -39,7 +39,7 @@ from itertools import combinations
 from math import comb
 from typing import Any
 
-from qclone.analysis.leakage.analyzer import Classification, Witness
+from qclone.analysis.leakage.analyzer import Classification, Witness, abbreviate
 from qclone.analysis.leakage.placement import Placement, builtin_placement
 from qclone.analysis.leakage.stages import canonical_stage, parse_stage, protocol_analyzer
 from qclone.errors import InvalidArgumentError, TooLargeError
@@ -133,7 +133,7 @@ def _scaled(c: Classification, k: int) -> Classification:
 
 
 def _join(coalition: tuple[str, ...]) -> str:
-    return " + ".join(coalition)
+    return abbreviate(coalition)
 
 
 def audit_placement(clones: int, placement: Placement | str, *, max_coalition: int = 2, qubits: int = 1,
@@ -218,7 +218,7 @@ def audit_placement(clones: int, placement: Placement | str, *, max_coalition: i
         holders_class = classify_qubits(held)
         if holders_class.kind == "partial":
             holders_bad = True
-            shown = "; ".join(str(w) for w in analyzer.witnesses(held))
+            shown = "; ".join(w.text(limit=8) for w in analyzer.witnesses(held))
             count = sum(label.startswith("S") for label in held)
             warnings.append(
                 f"LEAK: the {len(holders)} part{'y' if len(holders) == 1 else 'ies'} holding clones ({_join(holders)}) "

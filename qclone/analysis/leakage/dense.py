@@ -77,16 +77,22 @@ class DenseLeakage:
         if not chosen:
             return ()
         rest = [q for q in range(self.state.num_qubits) if q not in chosen and q not in self.references]
-        # ψ as a matrix (R, C, rest) → Δ_P = Σ_{r,r',x} P[r',r] ψ[r,c,x] ψ*[r',c',x]
+        # ψ as (R, C, rest); Δ_P = Tr_{R,rest}[(P_R ⊗ 1)|ψ⟩⟨ψ|] = A Bᴴ with A = (P_R ψ) and B = ψ as (C, R·rest)
         psi = np.transpose(self.state.tensor, self.references + chosen + rest).reshape(2**k, 2 ** len(chosen), -1)
+        b = np.ascontiguousarray(psi.transpose(1, 0, 2)).reshape(2 ** len(chosen), -1)
+        gram_b = None if b.shape[0] <= b.shape[1] else b.conj().T @ b
         out = []
         for letters in product("IXYZ", repeat=k):
             name = "".join(letters)
             if set(name) == {"I"}:
                 continue
             chi = np.tensordot(pauli_matrix(name), psi, axes=(1, 0))
-            delta = np.einsum("rcx,rdx->cd", chi, psi.conj())
-            if np.abs(delta).max() > TOL:
+            a = np.ascontiguousarray(chi.transpose(1, 0, 2)).reshape(b.shape)
+            if gram_b is None:
+                norm2 = float(np.sum(np.abs(a @ b.conj().T) ** 2))
+            else:  # ‖A Bᴴ‖² = tr(AᴴA · BᴴB): work on the smaller side of the cut
+                norm2 = float(np.real(np.sum((a.conj().T @ a) * gram_b.T)))
+            if norm2 > TOL**2:
                 out.append(name)
         return tuple(sorted(out, key=lambda s: (sum(ch != "I" for ch in s), s)))
 
