@@ -130,8 +130,9 @@ def _print_audit(r: AuditReport) -> None:
 def _census(clones: int, stage: str, method: str, list_kind: str | None, json_out: bool) -> None:
     if list_kind is not None and list_kind not in KINDS:
         raise InvalidArgumentError(f"--list takes one of {', '.join(KINDS)}, got {list_kind!r}")
+    listing = enumerate_sets(clones, stage=stage, kind=list_kind) if list_kind else iter(())
     census = subset_census(clones, stage=stage, method=method)
-    listed = list(enumerate_sets(clones, stage=stage, kind=list_kind)) if list_kind else []
+    listed = list(listing)
     _warn_n1(clones)
     if json_out:
         d = census.to_dict()

@@ -122,14 +122,19 @@ def enumerate_sets(clones: int, *, stage: str = "encrypted", kind: str | None = 
     if kind is not None and kind not in KINDS:
         raise InvalidArgumentError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     if n > max_clones:
-        raise TooLargeError(f"listing all 2^{2 * n + 1} sets is limited to n <= {max_clones}; use the counts (orbits) instead")
+        raise TooLargeError(f"going through all 2^{2 * n + 1} sets is limited to n <= {max_clones}; "
+                            "counts for larger n come from the orbits of the pair symmetry")
     analyzer = protocol_analyzer(n, stage=stage)
     labels = Layout(n).labels
-    for size in range(len(labels) + 1):
-        for chosen in combinations(range(len(labels)), size):
-            c = analyzer.classify(chosen)
-            if kind is None or c.kind == kind:
-                yield tuple(labels[q] for q in chosen), c
+
+    def sets() -> Iterator[tuple[tuple[str, ...], Classification]]:
+        for size in range(len(labels) + 1):
+            for chosen in combinations(range(len(labels)), size):
+                c = analyzer.classify(chosen)
+                if kind is None or c.kind == kind:
+                    yield tuple(labels[q] for q in chosen), c
+
+    return sets()
 
 
 def subset_census(clones: int, *, stage: str = "encrypted", method: str = "auto") -> SubsetCensus:

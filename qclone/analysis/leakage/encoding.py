@@ -78,6 +78,10 @@ class CliffordEncoding:
         object.__setattr__(self, "num_qubits", m)
         object.__setattr__(self, "_index", {lab: i for i, lab in enumerate(labels)})
 
+    def __repr__(self) -> str:
+        kind = "Circuit" if isinstance(self.circuit, Circuit) else "stim.Circuit"
+        return f"CliffordEncoding({self.name or kind!r}, num_qubits={self.num_qubits}, inputs={self.inputs})"
+
     @property
     def num_inputs(self) -> int:
         return len(self.inputs)
