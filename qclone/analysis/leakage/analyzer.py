@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
 from typing import Any, Literal
 
@@ -197,11 +198,10 @@ class LogicalSubspace:
 class _Kernel:
     """For the Paulis X_q, Z_q (q in a set D): the combinations that are stabilizer × logical."""
 
-    size: int  # |D|
     combinations: np.ndarray  # (nullity, 2|D|) bool: rows over X_q.. then Z_q..
     logicals: np.ndarray  # (nullity, 2k) bool: logical part of each combination
 
-    @property
+    @cached_property
     def logical_basis(self) -> np.ndarray:
         return gf2.row_reduce(self.logicals).rows
 
@@ -267,13 +267,13 @@ class LeakageAnalyzer:
         d = qubits.size
         k = self.num_inputs
         if d == 0:
-            return _Kernel(0, np.zeros((0, 0), dtype=bool), np.zeros((0, 2 * k), dtype=bool))
+            return _Kernel(np.zeros((0, 0), dtype=bool), np.zeros((0, 2 * k), dtype=bool))
         xs, zs = self._pullbacks(qubits)
         # a combination is stabilizer × logical iff no X/Y is left on a qubit that starts in |0⟩
         combos = gf2.nullspace_packed(xs[self._ancillas], 2 * d)
         logical_rows = np.concatenate([gf2.unpack_rows(xs[self._inputs], 2 * d),
                                        gf2.unpack_rows(zs[self._inputs], 2 * d)])
-        return _Kernel(d, combos, gf2.matmul(combos, logical_rows.T))
+        return _Kernel(combos, gf2.matmul(combos, logical_rows.T))
 
     def _split(self, qubits: Iterable[str | int]) -> tuple[np.ndarray, np.ndarray, bool]:
         """The set, its complement, and whether the set is the smaller side."""
