@@ -111,8 +111,7 @@ def clone_decryption(layout: Layout, j: int, circuit: Circuit | None = None) -> 
     """
     c = empty_circuit(layout) if circuit is None else circuit
     s, t = layout.S(j), layout.N(j)
-    keys = np.arange(layout.clones + 1, 2 * layout.clones + 1, dtype=np.int64)
-    others = keys[keys != t]
+    others = np.concatenate([np.arange(layout.clones + 1, t, dtype=np.int64), np.arange(t + 1, 2 * layout.clones + 1, dtype=np.int64)])
     c = c.append("CX", [s, t]).append("H", [s])
     fan = np.empty((others.size, 2), dtype=np.int64)
     fan[:, 1] = others
