@@ -42,6 +42,7 @@ from qclone.protocol.circuit import Circuit
 from qclone.protocol.registers import DecryptTarget
 from qclone.protocol.render import to_stim
 from qclone.sim.noise import NoiseModel, noisy_stim_text
+from qclone.sim import gf2
 
 #: z of a two-sided 95 % interval.
 Z95 = 1.959963984540054
@@ -220,31 +221,13 @@ MAX_RDM_QUBITS = 8
 
 
 def gf2_rank(matrix: np.ndarray) -> int:
-    """Rank over GF(2) of a 0/1 matrix (Gaussian elimination on packed rows).
+    """Rank over GF(2) of a 0/1 matrix (see :mod:`qclone.sim.gf2`).
 
     Examples:
         >>> gf2_rank(np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]]))
         2
     """
-    m = np.packbits(np.asarray(matrix, dtype=bool), axis=1)
-    rows, cols = m.shape[0], np.asarray(matrix).shape[1] if np.asarray(matrix).ndim == 2 else 0
-    rank = 0
-    for col in range(cols):
-        byte, bit = divmod(col, 8)
-        mask = np.uint8(0x80 >> bit)
-        hits = np.flatnonzero(m[rank:, byte] & mask) + rank
-        if not hits.size:
-            continue
-        pivot = hits[0]
-        if pivot != rank:
-            m[[rank, pivot]] = m[[pivot, rank]]
-        others = np.flatnonzero(m[:, byte] & mask)
-        others = others[others != rank]
-        m[others] ^= m[rank]
-        rank += 1
-        if rank == rows:
-            break
-    return rank
+    return gf2.rank(np.asarray(matrix, dtype=bool))
 
 
 class StabilizerState:
