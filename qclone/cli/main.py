@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from qclone.cli import audit, protocol, scale
+from qclone.cli import audit, hardware, protocol, scale
 from qclone.cli.output import error_line
 from qclone.errors import QcloneError
 
@@ -49,6 +49,7 @@ app.command("classify")(audit.classify)
 app.command("sweep")(scale.sweep)
 app.command("plot")(scale.plot)
 app.command("scaling")(scale.scaling)
+app.add_typer(hardware.hardware_app, name="hardware")
 
 
 def main(args: list[str] | None = None) -> int:

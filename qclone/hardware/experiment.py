@@ -18,8 +18,8 @@ For each n, :func:`measure_fidelity` compiles the protocol for the device
   gives the fidelity with |Φ+⟩ (bootstrap interval as above) and the
   concurrence. Pre-existing entanglement survives when the concurrence is > 0.
 
-The classical limit of the average fidelity (measure and re-prepare, or guess)
-is 2/3 (:data:`CLASSICAL_LIMIT`).
+The classical limit of the average fidelity (measure and re-prepare) is 2/3
+(:data:`qclone.analysis.scaling.CLASSICAL_LIMIT`).
 
 Circuits are lowered to native gates with the layout fixed, and (for a
 simulated device, ``idle_noise=True``) scheduled as late as possible with
@@ -43,8 +43,6 @@ from qclone.hardware.backends import Runner, check_shots
 from qclone.hardware.compile import CARDINAL_STATES, CompiledProtocol, cardinal_vector, compile_protocol
 from qclone.hardware.tomography import TomographyFit, analyse, lower, tomography_experiment
 
-#: Average fidelity reachable without quantum memory (measure and re-prepare).
-CLASSICAL_LIMIT = 2 / 3
 #: |Φ+⟩ in qiskit's order for measurement_indices [R, clone] (symmetric, so the order does not matter).
 BELL_TARGET = np.array([1, 0, 0, 1], dtype=complex) / np.sqrt(2)
 
