@@ -34,7 +34,8 @@ U_dec(j) of PROTOCOL.md: CX(s,t) H(s), then CZ(s, N_k) and CX(t, N_k) for
 every other key qubit, then S S CZ H CX. The key qubits alternate with the
 other clones along the path, so (s, t) *walk* down the path: each step
 meets N_k, applies CZ then CX and swaps past it (a controlled gate followed
-by a SWAP on the same pair costs 2 CNOTs), then swaps past S_k. About 10
+by a SWAP on the same pair is written as the 2 CNOTs it equals), then swaps
+past S_k (two SWAPs). About 10
 CNOTs per pair and no pair is ever touched except by SWAPs and by the key
 gates, so the decryption is U_dec(j) ⊗ I up to where the qubits end up
 (tracked in ``final_slots``). The last pair is only met, not passed.
@@ -135,19 +136,24 @@ def decryption_schedule(clones: int) -> tuple[Circuit, dict[int, int]]:
     c = _empty(m)
     s_slot, t_slot = m - 2, m - 1
 
+    def exchange(x: int, y: int) -> None:
+        content[x], content[y] = content[y], content[x]
+
     def swap(x: int, y: int) -> None:
         nonlocal c
         c = c.append("SWAP", [x, y])
-        content[x], content[y] = content[y], content[x]
+        exchange(x, y)
 
     c = c.append("CX", [s_slot, t_slot]).append("H", [s_slot])
     i = s_slot  # s is at slot i, t at i + 1; the next key qubit at i - 1
     while i > 2:
         key = i - 1
-        c = c.append("CZ", [i, key])
-        swap(key, i)  # s at i - 1, key at i
-        c = c.append("CX", [i + 1, i])
-        swap(i, i + 1)  # t at i, key at i + 1
+        # CZ(s, key) then SWAP, as two CNOTs: H(key) CX(key→s) CX(s→key) H(s); s moves to i - 1
+        c = c.append("H", [key]).append("CX", [key, i]).append("CX", [i, key]).append("H", [i])
+        exchange(key, i)
+        # CX(t→key) then SWAP, as two CNOTs: CX(key→t) CX(t→key); t moves to i
+        c = c.append("CX", [i, i + 1]).append("CX", [i + 1, i])
+        exchange(i, i + 1)
         if i - 2 == 2:  # the last pair is only met, not passed
             i -= 1
             break
