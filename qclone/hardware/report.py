@@ -54,8 +54,9 @@ def plot_results(results: Sequence[FidelityResult], path: str | pathlib.Path, *,
             f"{label}: average fidelity (6 cardinal inputs, tomography)",
             tuple(r.clones for r in rs),
             tuple(r.average_fidelity for r in rs),
-            tuple(r.ci_low for r in rs),
-            tuple(r.ci_high for r in rs),
+            # a percentile interval of a small sample may miss the estimate; error bars cannot be negative
+            tuple(min(r.ci_low, r.average_fidelity) for r in rs),
+            tuple(max(r.ci_high, r.average_fidelity) for r in rs),
         )
     ]
     bell = [r for r in rs if r.bell_fidelity is not None]
@@ -65,8 +66,8 @@ def plot_results(results: Sequence[FidelityResult], path: str | pathlib.Path, *,
                 f"{label}: from Bell fidelity of (R, clone), (2F+1)/3",
                 tuple(r.clones for r in bell),
                 tuple((2 * r.bell_fidelity + 1) / 3 for r in bell),
-                tuple((2 * r.bell_ci_low + 1) / 3 for r in bell),
-                tuple((2 * r.bell_ci_high + 1) / 3 for r in bell),
+                tuple((2 * min(r.bell_ci_low, r.bell_fidelity) + 1) / 3 for r in bell),
+                tuple((2 * max(r.bell_ci_high, r.bell_fidelity) + 1) / 3 for r in bell),
             )
         )
     return plot_fidelity(series, [path], title=title or f"Decrypted clone on {label} (from counts)")[0]

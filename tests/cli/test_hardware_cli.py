@@ -1,0 +1,55 @@
+"""``qclone hardware``: JSON per n, CSV and plot written, errors as one line with status 2."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qclone.cli.main import main
+
+
+def test_run_json_csv_and_plot(tmp_path, capsys):
+    code = main(["hardware", "run", "--backend", "fake_torino", "--clones", "1,2", "--shots", "100",
+                 "--bootstrap", "10", "--no-entangled", "--out", str(tmp_path), "--json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["clones"] for r in rows] == [1, 2]
+    for r in rows:
+        assert r["shots"] == 100 and r["ci_low"] <= r["average_fidelity"] <= r["ci_high"]
+        assert r["bell_fidelity"] is None
+    assert "Y component" in err  # n = 1 warns
+    with (tmp_path / "hardware_fake_torino.csv").open() as fh:
+        assert [int(row["clones"]) for row in csv.DictReader(fh)] == [1, 2]
+    png = tmp_path / "hardware_fake_torino.png"
+    assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size < 200_000
+
+
+@pytest.mark.slow
+def test_run_table(tmp_path, capsys):
+    code = main(["hardware", "run", "--backend", "fake_fez", "--clones", "2", "--shots", "50", "--bootstrap", "5",
+                 "--out", str(tmp_path)])  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert code == 0 and "average fidelity" in out and "concurrence" in out and "wrote" in out
+
+
+def test_errors_are_one_line(capsys, tmp_path):
+    for args in (["--backend", "fake_nowhere", "--clones", "2", "--shots", "10"],
+                 ["--backend", "fake_fez", "--clones", "0", "--shots", "10"],
+                 ["--backend", "fake_fez", "--clones", "2", "--shots", "0"],
+                 ["--backend", "fake_fez", "--clones", "64", "--shots", "10"],
+                 ["--backend", "fake_fez", "--clones", "2", "--shots", "10", "--runner", "magic"]):  # fmt: skip
+        code = main(["hardware", "run", *args, "--out", str(tmp_path)])
+        _, err = capsys.readouterr()
+        assert code == 2 and err.count("\n") == 1 and err.startswith("qclone: error:"), (args, err)
+
+
+def test_layout_subprocess():
+    proc = subprocess.run([sys.executable, "-m", "qclone", "hardware", "layout", "--backend", "fake_torino", "--clones", "3", "--json"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    assert row["schedule_check"] and row["max_clones"] == 55
+    assert row["ours"]["two_qubit_gates"] <= row["qiskit_o3"]["two_qubit_gates"]

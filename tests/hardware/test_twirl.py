@@ -1,0 +1,25 @@
+import pytest
+
+from qclone.hardware.twirl import routed_fidelity_circuit, twirled_prediction
+from qclone.sim.noise import noise_model
+from qclone.sim.stabilizer import exact_pauli_channel, sample_counts
+
+
+def test_noiseless_routed_circuit_measures_deterministic_bell_observables():
+    for n in (1, 2, 7):
+        assert exact_pauli_channel(routed_fidelity_circuit(n, noise=noise_model("depolarizing", p=0)))["p_I"] == 1
+        assert sample_counts(routed_fidelity_circuit(n, noise=noise_model("readout", p=0)), 100, seed=1)["p_I"] == 100
+
+
+def test_routing_costs_fidelity_and_readout_does_not_depend_on_it():
+    t = twirled_prediction(8, noise=noise_model("depolarizing", p=1e-3))
+    assert t.routed < t.textbook < 1
+    r = twirled_prediction(8, noise=noise_model("readout", p=0.02))
+    assert r.routed == pytest.approx(r.textbook)
+
+
+def test_sampling_agrees_with_the_exact_channel():
+    c = routed_fidelity_circuit(5, noise=noise_model("heron"))
+    exact = exact_pauli_channel(c)["p_I"]
+    counts = sample_counts(c, 20_000, seed=3)
+    assert counts["p_I"] / 20_000 == pytest.approx(exact, abs=0.01)
