@@ -133,3 +133,47 @@ def layout(
                   str(o["depth"]), str(q["depth"]), str(o["two_qubit_depth"]), str(q["two_qubit_depth"]),
                   "pass" if r["schedule_check"] else "FAIL")  # fmt: skip
     _wide().print(t)
+
+
+@hardware_app.command("compare")
+def compare(
+    csv: Annotated[Path | None, typer.Option("--csv", help="Results of `qclone hardware run` (Aer or hardware) to compare.")] = None,
+    clones: Annotated[str | None, typer.Option("--clones", "-n", help="Also predict these n (stim only).")] = None,
+    json_out: Json = False,
+) -> None:
+    """Measured fidelities against the Pauli-twirled stim model (heron preset): textbook and routed circuit."""
+    from qclone.hardware.report import read_csv
+    from qclone.hardware.twirl import twirled_prediction
+
+    if csv is None and clones is None:
+        raise InvalidArgumentError("give --csv (results to compare) and/or --clones (n to predict)")
+    measured: dict[int, dict[str, str]] = {}
+    if csv is not None:
+        if not csv.is_file():
+            raise InvalidArgumentError(f"no such results file: {csv}")
+        measured = {int(row["clones"]): row for row in read_csv(csv)}
+    ns = sorted(set(measured) | set(_ints(clones, "--clones") if clones else []))
+    rows = []
+    for n in ns:
+        m = measured.get(n)
+        j = int(m["decrypt"]) if m else 1
+        t = twirled_prediction(n, decrypt=j)
+        aer = float(m["average_fidelity"]) if m else None
+        rows.append({
+            "clones": n, "decrypt": j, "backend": m["backend"] if m else None,
+            "measured": aer, "ci_low": float(m["ci_low"]) if m else None, "ci_high": float(m["ci_high"]) if m else None,
+            "stim_routed": t.routed, "stim_textbook": t.textbook,
+            "measured_minus_stim_routed": None if aer is None else aer - t.routed,
+        })  # fmt: skip
+    if json_out:
+        for row in rows:
+            print_json(row)
+        return
+    t = Table(title="Average fidelity: measured (from counts) vs Pauli-twirled stim model (heron medians)")
+    for col in ("n", "measured", "interval", "stim, routed", "stim, textbook", "measured − routed"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        has = r["measured"] is not None
+        t.add_row(str(r["clones"]), f"{r['measured']:.4f}" if has else "—", f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]" if has else "",
+                  f"{r['stim_routed']:.4f}", f"{r['stim_textbook']:.4f}", f"{r['measured_minus_stim_routed']:+.4f}" if has else "")  # fmt: skip
+    _wide().print(t)

@@ -53,3 +53,18 @@ def test_layout_subprocess():
     row = json.loads(proc.stdout)
     assert row["schedule_check"] and row["max_clones"] == 55
     assert row["ours"]["two_qubit_gates"] <= row["qiskit_o3"]["two_qubit_gates"]
+
+
+def test_compare_with_stim(tmp_path, capsys):
+    f = tmp_path / "r.csv"
+    f.write_text("backend,runner,clones,decrypt,shots,average_fidelity,ci_low,ci_high,confidence,bell_fidelity,bell_ci_low,"
+                 "bell_ci_high,concurrence,two_qubit_gates,depth,two_qubit_depth,seconds\n"
+                 "fake_fez,aer,2,1,100,0.95,0.94,0.96,0.95,,,,,18,53,16,1.0\n")  # fmt: skip
+    code = main(["hardware", "compare", "--csv", str(f), "--clones", "63", "--json"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["clones"] for r in rows] == [2, 63]
+    assert rows[0]["measured_minus_stim_routed"] == rows[0]["measured"] - rows[0]["stim_routed"]
+    assert rows[1]["measured"] is None and 0.5 < rows[1]["stim_routed"] < rows[1]["stim_textbook"]
+    assert main(["hardware", "compare"]) == 2
