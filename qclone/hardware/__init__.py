@@ -1,0 +1,38 @@
+"""Encrypted cloning on IBM Heron devices: layout, schedule, backends, fidelity from counts.
+
+* :mod:`~qclone.hardware.devices` — fake Heron models and real IBM backends by name;
+* :mod:`~qclone.hardware.layout` — the protocol on one path of the heavy-hex coupling map;
+* :mod:`~qclone.hardware.schedule` — a nearest-neighbour gate schedule for that path;
+* :mod:`~qclone.hardware.check` — the schedule against the textbook protocol (exact engine, stim);
+* :mod:`~qclone.hardware.compile` — native-gate circuits, and Qiskit's level-3 baseline;
+* :mod:`~qclone.hardware.backends` — Aer with the device's noise, or SamplerV2;
+* :mod:`~qclone.hardware.tomography`, :mod:`~qclone.hardware.experiment` — fidelity from counts;
+* :mod:`~qclone.hardware.twirl` — the Pauli-twirled stim prediction to compare with;
+* :mod:`~qclone.hardware.report` — CSV and plots.
+
+See ``docs/hardware.md``.
+"""
+
+from qclone.hardware.backends import AerRunner, RestrictedBackend, Runner, SamplerRunner
+from qclone.hardware.check import ScheduleCheck, check_compiled, check_schedule
+from qclone.hardware.compile import CARDINAL_STATES, CompiledProtocol, GateStats, compile_protocol, logical_circuit, qiskit_baseline
+from qclone.hardware.devices import DEVICE_NAMES, get_backend, is_fake
+from qclone.hardware.experiment import FidelityResult, measure_fidelity
+from qclone.hardware.layout import DeviceLayout, device_layout, max_clones
+from qclone.hardware.report import plot_results, write_csv
+from qclone.hardware.schedule import Schedule, protocol_schedule
+from qclone.hardware.tomography import TomographyFit, run_tomography
+from qclone.hardware.twirl import TwirledPrediction, twirled_prediction
+
+__all__ = [
+    "AerRunner", "RestrictedBackend", "Runner", "SamplerRunner",
+    "ScheduleCheck", "check_compiled", "check_schedule",
+    "CARDINAL_STATES", "CompiledProtocol", "GateStats", "compile_protocol", "logical_circuit", "qiskit_baseline",
+    "DEVICE_NAMES", "get_backend", "is_fake",
+    "FidelityResult", "measure_fidelity",
+    "DeviceLayout", "device_layout", "max_clones",
+    "plot_results", "write_csv",
+    "Schedule", "protocol_schedule",
+    "TomographyFit", "run_tomography",
+    "TwirledPrediction", "twirled_prediction",
+]
