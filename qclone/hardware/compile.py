@@ -38,7 +38,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qclone.errors import InvalidArgumentError
 from qclone.hardware.layout import DeviceLayout, device_layout
 from qclone.hardware.schedule import Schedule, protocol_schedule
-from qclone.protocol import Circuit, Layout, bell_pairs, clone_decryption, encryption, registers_of
+from qclone.protocol import Circuit, Layout, bell_pairs, clone_decryption, encryption, registers_of, to_qiskit
 
 #: Cardinal input states: name → (gates on A from |0⟩, state vector).
 CARDINAL_STATES: dict[str, tuple[tuple[str, ...], tuple[complex, complex]]] = {
@@ -98,8 +98,6 @@ def _prepare_input(qc: QuantumCircuit, input: str | None, r: int, a: int) -> Non
 
 def _append(qc: QuantumCircuit, circuit: Circuit, wires: list[int]) -> None:
     """Append a qclone circuit, its qubit i going to ``wires[i]``."""
-    from qclone.protocol import to_qiskit
-
     qc.compose(to_qiskit(circuit), qubits=wires, inplace=True)
 
 
@@ -178,15 +176,13 @@ def compile_protocol(
     moved = isa.layout.final_index_layout() if isa.layout is not None else list(range(backend.num_qubits))
     placed = isa.layout.initial_index_layout() if isa.layout is not None else list(range(backend.num_qubits))
     if list(placed) != list(range(backend.num_qubits)) or list(moved) != list(range(backend.num_qubits)):
-        raise AssertionError("the transpiler moved qubits although the layout was fixed")  # pragma: no cover
+        raise RuntimeError("the transpiler moved qubits although the layout was fixed")  # pragma: no cover - a Qiskit change
     final = {label: layout.path[slot] for label, slot in schedule.final_slots.items()}
     return CompiledProtocol(circuit=isa, layout=layout, schedule=schedule, final_physical=final, stats=GateStats.of(isa))
 
 
 def logical_circuit(clones: int, decrypt: int = 1, *, input: str | None = "bell") -> QuantumCircuit:
     """The textbook circuit (Bell pairs, U_enc ladder, U_dec gate form) with R, stage barriers."""
-    from qclone.protocol import to_qiskit
-
     input = check_input(input)
     lay = Layout(clones, reference=True)
     regs = [QuantumRegister(size, name) for name, size in registers_of(lay)]
