@@ -34,6 +34,13 @@ def _runner(name: str, backend, method: str):  # noqa: ANN001, ANN202
     return AerRunner(backend, method=method) if name == "aer" else SamplerRunner(backend)
 
 
+def _check_decrypt(ns: list[int], decrypt: int, clones: str) -> None:
+    if any(n < 1 for n in ns):
+        raise InvalidArgumentError(f"every number of clones must be >= 1, got {clones!r}")
+    if not 1 <= decrypt <= min(ns):
+        raise InvalidArgumentError(f"--decrypt {decrypt} must be between 1 and the smallest n ({min(ns)})")
+
+
 @hardware_app.command("run")
 def run(
     backend: Backend,
@@ -56,15 +63,14 @@ def run(
     from qclone.hardware.report import plot_results, write_csv
 
     ns = _ints(clones, "--clones")
-    if any(n < 1 for n in ns):
-        raise InvalidArgumentError(f"every number of clones must be >= 1, got {clones!r}")
+    _check_decrypt(ns, decrypt, clones)
     _warn_n1(ns)
     dev = get_backend(backend)
     run_with = _runner(runner, dev, method)
     results = []
     for n in ns:
         r = measure_fidelity(
-            dev, n, shots=shots, runner=run_with, decrypt=decrypt if decrypt <= n else 1, entangled=entangled,
+            dev, n, shots=shots, runner=run_with, decrypt=decrypt, entangled=entangled,
             bootstrap=bootstrap, confidence=confidence, seed=seed, idle_noise=idle_noise, name=backend,
         )  # fmt: skip
         results.append(r)
@@ -107,11 +113,12 @@ def layout(
     from qclone.hardware.layout import max_clones
 
     ns = _ints(clones, "--clones")
+    _check_decrypt(ns, decrypt, clones)
     _warn_n1(ns)
     dev = get_backend(backend)
     rows = []
     for n in ns:
-        j = decrypt if decrypt <= n else 1
+        j = decrypt
         comp = compile_protocol(dev, n, j, input="bell", seed=seed, name=backend)
         base = qiskit_baseline(dev, n, j, input="bell", seed=seed)
         rows.append({

@@ -40,7 +40,8 @@ def test_errors_are_one_line(capsys, tmp_path):
                  ["--backend", "fake_fez", "--clones", "0", "--shots", "10"],
                  ["--backend", "fake_fez", "--clones", "2", "--shots", "0"],
                  ["--backend", "fake_fez", "--clones", "64", "--shots", "10"],
-                 ["--backend", "fake_fez", "--clones", "2", "--shots", "10", "--runner", "magic"]):  # fmt: skip
+                 ["--backend", "fake_fez", "--clones", "2", "--shots", "10", "--runner", "magic"],
+                 ["--backend", "fake_fez", "--clones", "2,5", "--shots", "10", "--decrypt", "3"]):  # fmt: skip
         code = main(["hardware", "run", *args, "--out", str(tmp_path)])
         _, err = capsys.readouterr()
         assert code == 2 and err.count("\n") == 1 and err.startswith("qclone: error:"), (args, err)
