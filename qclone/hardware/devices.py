@@ -88,7 +88,7 @@ def get_backend(name: str) -> BackendV2:
     return _real_backend(name)
 
 
-def _real_backend(name: str) -> BackendV2:  # pragma: no cover - needs an account and the network
+def _real_backend(name: str) -> BackendV2:
     from qiskit_ibm_runtime import QiskitRuntimeService
 
     try:
@@ -98,7 +98,7 @@ def _real_backend(name: str) -> BackendV2:  # pragma: no cover - needs an accoun
             f"cannot use {name}: no IBM Quantum account is available ({' '.join(str(e).split())}); "
             "save one with QiskitRuntimeService.save_account(...) or use a fake backend such as fake_fez"
         ) from None
-    try:
+    try:  # pragma: no cover - needs an account and the network
         return service.backend(name)
     except Exception as e:
         raise BackendUnavailableError(f"IBM Quantum has no backend {name!r} for this account: {' '.join(str(e).split())}") from None

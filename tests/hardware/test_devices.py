@@ -19,3 +19,14 @@ def test_names():
     for bad in ("", "fez", "fake_nowhere", 3):
         with pytest.raises(InvalidArgumentError):
             check_backend_name(bad)
+
+
+def test_real_backend_without_an_account_is_one_clear_error(tmp_path, monkeypatch):
+    # no saved IBM Quantum account in an empty home: the lookup stops before any network access
+    from qclone.errors import BackendUnavailableError
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_CHANNEL", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_URL"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(BackendUnavailableError, match="no IBM Quantum account"):
+        get_backend("ibm_fez")
