@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -71,7 +71,6 @@ class FidelityResult:
     two_qubit_depth: int
     physical_qubits: tuple[int, ...]
     seconds: float
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
