@@ -34,11 +34,20 @@ def _runner(name: str, backend, method: str):  # noqa: ANN001, ANN202
     return AerRunner(backend, method=method) if name == "aer" else SamplerRunner(backend)
 
 
-def _check_decrypt(ns: list[int], decrypt: int, clones: str) -> None:
+Decrypt = Annotated[int, typer.Option("--decrypt", help="Which clone to decrypt.")]
+
+
+def _clones_and_device(clones: str, decrypt: int, backend: str):  # noqa: ANN202 - (list[int], BackendV2)
+    """The parsed ``--clones`` (validated with ``--decrypt``; n = 1 warns) and the device."""
+    from qclone.hardware.devices import get_backend
+
+    ns = _ints(clones, "--clones")
     if any(n < 1 for n in ns):
         raise InvalidArgumentError(f"every number of clones must be >= 1, got {clones!r}")
     if not 1 <= decrypt <= min(ns):
         raise InvalidArgumentError(f"--decrypt {decrypt} must be between 1 and the smallest n ({min(ns)})")
+    _warn_n1(ns)
+    return ns, get_backend(backend)
 
 
 @hardware_app.command("run")
@@ -46,7 +55,7 @@ def run(
     backend: Backend,
     clones: ClonesList,
     shots: Annotated[int, typer.Option("--shots", help="Shots per measurement basis and input state.")],
-    decrypt: Annotated[int, typer.Option("--decrypt", help="Which clone to decrypt.")] = 1,
+    decrypt: Decrypt = 1,
     out: Annotated[Path, typer.Option("--out", help="Directory for the CSV and the plot.")] = Path("hardware-results"),
     runner: Annotated[str, typer.Option("--runner", help="aer (AerSimulator.from_backend) or sampler (qiskit-ibm-runtime SamplerV2).")] = "aer",
     method: Annotated[str, typer.Option("--method", help="Aer method: auto, density_matrix, matrix_product_state.")] = "auto",
@@ -58,14 +67,10 @@ def run(
     json_out: Json = False,
 ) -> None:
     """Fidelity of the decrypted clone from counts for every n; writes CSV and a PNG plot."""
-    from qclone.hardware.devices import get_backend
     from qclone.hardware.experiment import measure_fidelity
     from qclone.hardware.report import plot_results, write_csv
 
-    ns = _ints(clones, "--clones")
-    _check_decrypt(ns, decrypt, clones)
-    _warn_n1(ns)
-    dev = get_backend(backend)
+    ns, dev = _clones_and_device(clones, decrypt, backend)
     run_with = _runner(runner, dev, method)
     results = []
     for n in ns:
@@ -102,20 +107,16 @@ def _print_result(r) -> None:  # noqa: ANN001 - FidelityResult
 def layout(
     backend: Backend,
     clones: ClonesList,
-    decrypt: Annotated[int, typer.Option("--decrypt", help="Which clone to decrypt.")] = 1,
+    decrypt: Decrypt = 1,
     seed: Annotated[int, typer.Option("--seed", help="seed_transpiler of both compilations.")] = 0,
     json_out: Json = False,
 ) -> None:
     """Gate counts of the heavy-hex schedule against Qiskit's preset pass manager (level 3)."""
     from qclone.hardware.check import check_schedule
     from qclone.hardware.compile import compile_protocol, qiskit_baseline
-    from qclone.hardware.devices import get_backend
     from qclone.hardware.layout import max_clones
 
-    ns = _ints(clones, "--clones")
-    _check_decrypt(ns, decrypt, clones)
-    _warn_n1(ns)
-    dev = get_backend(backend)
+    ns, dev = _clones_and_device(clones, decrypt, backend)
     rows = []
     for n in ns:
         j = decrypt
