@@ -1,0 +1,199 @@
+"""Blocks of the Clifford part of a :class:`~qclone.sim.core.CoreState`, and the noise they carry.
+
+The Clifford ``C`` of a core state is kept as a tensor product of *blocks*:
+qubits that no gate has yet connected stay in separate blocks, and a gate
+across two blocks merges them. A k-qubit register encrypted with k independent
+modules is therefore k blocks of ``2n + 1`` qubits, not one block of
+``k(2n + 1)``: memory ``k·(2n+1)²/2`` bytes instead of ``(k(2n+1))²/2``.
+
+Each block holds
+
+* a ``stim.TableauSimulator`` whose inverse tableau is ``C_b⁻¹`` (gates cost
+  O(m_b/64) word operations, in C++), and the gate *history* that built it
+  (what :mod:`.serialize` stores: replaying text is far faster than stim's
+  ``Tableau.from_numpy`` for large tableaux);
+* the Pauli noise recorded on its qubits, as *events* pulled back to the
+  input frame (see :mod:`qclone.sim.core.state` for the mathematics): for an
+  event, the frames ``C⁻¹ X_t C`` and ``C⁻¹ Z_t C`` reduced to what acts on
+  ``ρ_core ⊗ |0…0⟩`` (X bits on every qubit, Z bits on the core qubits only),
+  bit-packed, with the event's probabilities ``(p_I, p_X, p_Y, p_Z)`` and one
+  pair of sign bits per term of the state.
+
+Noise applied since the last gate on a block is kept *pending* (qubit →
+probabilities) and pulled back in bulk before the next gate, merge or query.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import stim
+
+from qclone.sim.core.bits import bytes_to_words, pack_rows, parity_and, words_for
+
+#: Label bits (x, z) of the Pauli errors I, X, Y, Z (Y = X·Z up to phase).
+MU_BITS = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.int64)
+#: H4[μ, c] = (-1)^{μ·c} with c = 2·c_x + c_z: probabilities → characters.
+H4 = np.array([[(-1) ** ((mu[0] * (c >> 1) + mu[1] * (c & 1)) & 1) for c in range(4)] for mu in MU_BITS], dtype=float)
+
+#: Above this many pending events the whole inverse tableau is read at once.
+_BULK_ROWS = 64
+
+
+def fourier(probs: np.ndarray) -> np.ndarray:
+    """f(c) = Σ_μ p(μ)(-1)^{μ·c} for every c (the event's Pauli eigenvalues), shape (…, 4)."""
+    return np.asarray(probs, dtype=float) @ H4
+
+
+def inverse_fourier(chars: np.ndarray) -> np.ndarray:
+    """Probabilities (or signed weights) from characters: the inverse of :func:`fourier`."""
+    return np.asarray(chars, dtype=float) @ H4.T / 4.0
+
+
+def compose_channels(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Two one-qubit Pauli channels (p_I, p_X, p_Y, p_Z) applied one after the other."""
+    return inverse_fourier(fourier(p) * fourier(q))
+
+
+def gate_text(items: list[tuple[str, np.ndarray]]) -> str:
+    """stim text of (gate, targets) pairs, joined in bulk."""
+    return "\n".join(f"{name} {' '.join(map(str, t.tolist()))}" for name, t in items if t.size)
+
+
+class Block:
+    """One tensor factor of the Clifford, with the noise events on its qubits."""
+
+    def __init__(
+        self,
+        qubits: np.ndarray,
+        core_local: np.ndarray,
+        core_index: np.ndarray,
+        num_terms: int,
+        *,
+        sim: stim.TableauSimulator | None = None,
+        history: list[tuple[str, np.ndarray]] | None = None,
+    ) -> None:
+        self.qubits = np.asarray(qubits, dtype=np.int64)
+        self.core_local = np.asarray(core_local, dtype=np.int64)
+        self.core_index = np.asarray(core_index, dtype=np.int64)
+        m = self.qubits.size
+        if sim is None:
+            sim = stim.TableauSimulator()
+            sim.set_num_qubits(m)
+        self.sim = sim
+        self.history: list[tuple[str, np.ndarray]] = list(history or [])
+        self._inverse: stim.Tableau | None = None
+        self.pending: dict[int, np.ndarray] = {}
+        w, kb = words_for(m), self.core_local.size
+        self.fx = np.zeros((0, 2, w), dtype=np.uint64)
+        self.fzc = np.zeros((0, 2, kb), dtype=bool)
+        self.probs = np.zeros((0, 4), dtype=float)
+        self.sigma = np.zeros((num_terms, 0, 2), dtype=bool)
+
+    @property
+    def size(self) -> int:
+        return int(self.qubits.size)
+
+    @property
+    def num_events(self) -> int:
+        return int(self.probs.shape[0])
+
+    def rest_mask(self) -> np.ndarray:
+        """True on the block's qubits that start in |0⟩ (not core)."""
+        mask = np.ones(self.size, dtype=bool)
+        mask[self.core_local] = False
+        return mask
+
+    def inverse(self) -> stim.Tableau:
+        """C_b⁻¹ (copied from the simulator once per gate epoch)."""
+        if self._inverse is None:
+            self._inverse = self.sim.current_inverse_tableau()
+        return self._inverse
+
+    def pull(self, local: int, letter: str) -> stim.PauliString:
+        """C_b⁻¹ P C_b for the one-qubit Pauli ``letter`` on local qubit ``local``."""
+        inv = self.inverse()
+        return {"X": inv.x_output, "Y": inv.y_output, "Z": inv.z_output}[letter](int(local))
+
+    def run(self, items: list[tuple[str, np.ndarray]]) -> None:
+        """Apply gates (local indices) after everything so far."""
+        items = [(name, np.asarray(t, dtype=np.int64)) for name, t in items if len(t)]
+        if not items:
+            return
+        self.flush()
+        self.sim.do_circuit(stim.Circuit(gate_text(items)))
+        self.history.extend(items)
+        self._inverse = None
+
+    def add_noise(self, local: int, probs: np.ndarray) -> None:
+        old = self.pending.get(local)
+        self.pending[local] = probs if old is None else compose_channels(old, probs)
+
+    def flush(self) -> None:
+        """Pull pending noise back to the input frame (needs the current inverse tableau)."""
+        if not self.pending:
+            return
+        locals_ = np.fromiter(self.pending.keys(), dtype=np.int64, count=len(self.pending))
+        probs = np.stack([self.pending[int(t)] for t in locals_])
+        self.pending = {}
+        inv = self.inverse()
+        m = self.size
+        if locals_.size > _BULK_ROWS:
+            x2x, x2z, z2x, z2z, _, _ = inv.to_numpy(bit_packed=True)
+            fx = np.stack([bytes_to_words(x2x[locals_]), bytes_to_words(z2x[locals_])], axis=1)
+            # Z bits only at the few core qubits: read those bits straight from the packed bytes
+            byte, bit = self.core_local // 8, (self.core_local % 8).astype(np.uint8)
+            fzc = np.stack([(x2z[locals_][:, byte] >> bit) & 1, (z2z[locals_][:, byte] >> bit) & 1], axis=1).astype(bool)
+        else:
+            xs, zs = [], []
+            for t in locals_.tolist():
+                for p in (inv.x_output(t), inv.z_output(t)):
+                    x, z = p.to_numpy()
+                    xs.append(x)
+                    zs.append(z[self.core_local])
+            fx = pack_rows(np.array(xs, dtype=bool).reshape(locals_.size, 2, m))
+            fzc = np.array(zs, dtype=bool).reshape(locals_.size, 2, self.core_local.size)
+        # an event whose every likely error acts trivially on ρ_core ⊗ |0…0⟩ changes nothing
+        nontrivial = np.any(fx != 0, axis=2) | np.any(fzc, axis=2)  # (E, 2): X frame, Z frame
+        y_nontrivial = np.any(fx[:, 0] != fx[:, 1], axis=1) | np.any(fzc[:, 0] != fzc[:, 1], axis=1)
+        acts = ((probs[:, 1] > 0) & nontrivial[:, 0]) | ((probs[:, 3] > 0) & nontrivial[:, 1]) | ((probs[:, 2] > 0) & y_nontrivial)
+        if not np.any(acts):
+            return
+        self.append_events(fx[acts], fzc[acts], probs[acts])
+
+    def append_events(self, fx: np.ndarray, fzc: np.ndarray, probs: np.ndarray, sigma: np.ndarray | None = None) -> None:
+        e = probs.shape[0]
+        self.fx = np.concatenate([self.fx, fx.astype(np.uint64)])
+        self.fzc = np.concatenate([self.fzc, fzc.astype(bool)])
+        self.probs = np.concatenate([self.probs, probs.astype(float)])
+        if sigma is None:
+            sigma = np.zeros((self.sigma.shape[0], e, 2), dtype=bool)
+        self.sigma = np.concatenate([self.sigma, sigma], axis=1)
+
+    def commutation(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Whether each event frame anticommutes with the block Pauli (x, z): shape (E, 2)."""
+        if not self.num_events:
+            return np.zeros((0, 2), dtype=bool)
+        c = parity_and(self.fx, pack_rows(z)[None, None, :])
+        if self.core_local.size:
+            c ^= (np.count_nonzero(self.fzc & x[self.core_local][None, None, :], axis=2) & 1).astype(bool)
+        return c
+
+    def noise_factors(self, chi: np.ndarray | None) -> np.ndarray:
+        """Π_e f_e(σ_te ⊕ χ_e) for every term t: how the noise scales a Pauli with commutation χ."""
+        t = self.sigma.shape[0]
+        if not self.num_events:
+            return np.ones(t)
+        if chi is None and not self.sigma.any():
+            return np.ones(t)
+        f = fourier(self.probs)  # (E, 4)
+        bits = self.sigma if chi is None else self.sigma ^ chi[None, :, :]
+        idx = 2 * bits[:, :, 0].astype(np.int64) + bits[:, :, 1]
+        return np.prod(f[np.arange(self.num_events)[None, :], idx], axis=1)
+
+    def copy(self) -> Block:
+        out = Block(self.qubits.copy(), self.core_local.copy(), self.core_index.copy(), self.sigma.shape[0],
+                    sim=self.sim.copy(), history=self.history)
+        out.pending = {k: v.copy() for k, v in self.pending.items()}
+        out.fx, out.fzc, out.probs, out.sigma = self.fx.copy(), self.fzc.copy(), self.probs.copy(), self.sigma.copy()
+        out._inverse = self._inverse
+        return out

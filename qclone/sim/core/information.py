@@ -1,0 +1,185 @@
+"""What a set of qubits of a :class:`~qclone.sim.core.CoreState` can learn about the core input.
+
+Exact F2 linear algebra, for sets of any size (noise is not included). A core
+Pauli L is *available* on a set Q when some Pauli supported on Q pulls back to
+±L ⊗ (Z's on |0⟩ qubits): then ⟨L⟩ of the input can be read from Q. The
+available Paulis form a subspace of the core's Pauli space; ``pairs`` counts
+its symplectic pairs (core qubits fully available) and ``dephased`` the
+isolated directions (one Bloch component each). With a reference maximally
+entangled with the core, the mutual information is I(R : Q) = 2·pairs +
+dephased bits (tests check this against the dense engine).
+
+The set is *authorized* when every core Pauli is available (pairs = k),
+*non-informative* when none is, *partially informative* otherwise: the
+classification of the leakage papers (PROTOCOL.md).
+
+Cost: per block of m_b qubits holding q_b qubits of the set, a Gauss–Jordan
+elimination of 2·q_b bit-packed rows, at most O(q_b² · m_b / 64) word
+operations (far less for the sparse rows of the protocol circuits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qclone.sim.core.bits import bytes_to_words, pack_rows, unpack_rows
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qclone.sim.core.state import CoreState
+
+#: Above this many qubits of a block in the set, its whole inverse tableau is read at once.
+_BULK = 64
+#: Rows unpacked at a time when compressing columns.
+_CHUNK = 2048
+
+
+@dataclass(frozen=True)
+class CoreInformation:
+    """The leakage structure of a set of qubits (noise-free)."""
+
+    set_size: int
+    core_qubits: int
+    pairs: int
+    dephased: int
+    basis: tuple[str, ...]
+    leaked: tuple[str, ...]
+
+    @property
+    def bits(self) -> int:
+        """I(R : set) in bits for a reference R maximally entangled with the core."""
+        return 2 * self.pairs + self.dephased
+
+    @property
+    def kind(self) -> str:
+        """``"authorized"``, ``"partial"`` or ``"none"``."""
+        if self.core_qubits and self.pairs == self.core_qubits:
+            return "authorized"
+        return "none" if self.bits == 0 else "partial"
+
+    def to_dict(self) -> dict:
+        return {
+            "set_size": self.set_size, "kind": self.kind, "bits": self.bits, "pairs": self.pairs,
+            "dephased": self.dephased, "basis": list(self.basis), "leaked": list(self.leaked),
+        }
+
+
+def _letters(v: np.ndarray, k: int) -> str:
+    x, z = v[:k], v[k:]
+    return "".join("_XZY"[int(a) + 2 * int(b)] for a, b in zip(x, z))
+
+
+def _reduce_rows(rows: np.ndarray, payload: np.ndarray) -> np.ndarray:
+    """Gauss–Jordan on packed ``rows``; returns the payload of the rows that end up zero."""
+    rows = rows.copy()
+    payload = payload.copy()
+    zero = []
+    for i in range(rows.shape[0]):
+        nz = np.flatnonzero(rows[i])
+        if not nz.size:
+            zero.append(i)
+            continue
+        w = int(nz[0])
+        v = int(rows[i, w])
+        bit = np.uint64((v & -v).bit_length() - 1)
+        hits = np.flatnonzero((rows[:, w] >> bit) & np.uint64(1))
+        hits = hits[hits != i]
+        if hits.size:
+            rows[hits] ^= rows[i]
+            payload[hits] ^= payload[i]
+    return payload[zero]
+
+
+def _compress_columns(restx: np.ndarray, bits: int) -> np.ndarray:
+    """Keep only the columns that are nonzero in some row (packed in, packed out)."""
+    used = np.bitwise_or.reduce(restx, axis=0) if restx.shape[0] else np.zeros(restx.shape[1], np.uint64)
+    cols = np.flatnonzero(unpack_rows(used[None, :], bits)[0])
+    out = np.zeros((restx.shape[0], (cols.size + 63) // 64), dtype=np.uint64)
+    for start in range(0, restx.shape[0], _CHUNK):
+        part = unpack_rows(restx[start : start + _CHUNK], bits)[:, cols]
+        out[start : start + _CHUNK] = pack_rows(part)
+    return out
+
+
+def _block_vectors(state: CoreState, b, locals_: np.ndarray) -> np.ndarray:
+    """Core Paulis (2k bits, global core order) available from the block's part of the set."""
+    k = int(state._core_qubits.size)
+    m = b.size
+    inv = b.inverse()
+    if locals_.size >= _BULK:
+        x2x, x2z, z2x, z2z, _, _ = inv.to_numpy(bit_packed=True)
+        xrows = np.concatenate([x2x[locals_], z2x[locals_]])
+        zrows = np.concatenate([x2z[locals_], z2z[locals_]])
+        xbits_core = np.unpackbits(xrows, axis=1, count=m, bitorder="little")[:, b.core_local].astype(bool)
+        zbits_core = np.unpackbits(zrows, axis=1, count=m, bitorder="little")[:, b.core_local].astype(bool)
+        rest_words = pack_rows(b.rest_mask())
+        restx = bytes_to_words(xrows) & rest_words[None, :]
+    else:
+        xs, zs = [], []
+        for t in locals_.tolist():
+            for p in (inv.x_output(t), inv.z_output(t)):
+                x, z = p.to_numpy()
+                xs.append(x)
+                zs.append(z)
+        xs_a, zs_a = np.array(xs, dtype=bool).reshape(-1, m), np.array(zs, dtype=bool).reshape(-1, m)
+        xbits_core, zbits_core = xs_a[:, b.core_local], zs_a[:, b.core_local]
+        restx = pack_rows(xs_a & b.rest_mask()[None, :])
+    payload = np.zeros((restx.shape[0], 2 * k), dtype=bool)
+    payload[:, b.core_index] = xbits_core
+    payload[:, k + b.core_index] = zbits_core
+    return _reduce_rows(_compress_columns(restx, m), payload)
+
+
+def _basis(vectors: np.ndarray) -> np.ndarray:
+    """A row-reduced basis of the span of ``vectors`` (bool rows)."""
+    v = np.array(vectors, dtype=bool, copy=True)
+    out = []
+    for c in range(v.shape[1] if v.size else 0):
+        hit = np.flatnonzero(v[:, c])
+        if not hit.size:
+            continue
+        p = v[hit[0]].copy()
+        v[hit] ^= p
+        for row in out:
+            if row[c]:
+                row ^= p
+        out.append(p)
+    return np.array(out, dtype=bool).reshape(len(out), v.shape[1] if v.ndim == 2 else 0)
+
+
+def _gf2_rank(m: np.ndarray) -> int:
+    return int(_basis(m).shape[0])
+
+
+def information(state: CoreState, qs: np.ndarray) -> CoreInformation:
+    k = int(state._core_qubits.size)
+    qs = np.unique(qs)
+    vectors = [np.zeros((0, 2 * k), dtype=bool)]
+    if qs.size and k:
+        state._ensure_blocks(qs)
+        bids = state._block_of[qs]
+        for bid in np.unique(bids).tolist():
+            b = state._blocks[int(bid)]
+            if not b.core_local.size:
+                continue  # a block without core qubits carries nothing about the input
+            b.flush()
+            vectors.append(_block_vectors(state, b, np.sort(state._local[qs[bids == bid]])))
+    basis = _basis(np.concatenate(vectors))
+    dim = basis.shape[0]
+    if dim:
+        gram = np.array([[bool((np.count_nonzero(a[:k] & b[k:]) + np.count_nonzero(a[k:] & b[:k])) & 1)
+                          for b in basis] for a in basis])
+        srank = _gf2_rank(gram)
+    else:
+        srank = 0
+    names = tuple(_letters(v, k) for v in basis)
+    if dim <= 6:
+        span = {_letters(np.bitwise_xor.reduce(basis[list(np.flatnonzero(c))], axis=0), k)
+                for c in product([0, 1], repeat=dim) if any(c)}
+        leaked = tuple(sorted(span))
+    else:
+        leaked = names
+    return CoreInformation(int(qs.size), k, srank // 2, dim - srank, names, leaked)
