@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from qclone.cli import protocol
+from qclone.cli import audit, protocol
 from qclone.cli.output import error_line
 from qclone.errors import QcloneError
 
@@ -44,6 +44,8 @@ app = typer.Typer(
 app.command("demo")(protocol.demo)
 app.command("circuit")(protocol.circuit)
 app.command("verify")(protocol.verify)
+app.command("audit")(audit.audit)
+app.command("classify")(audit.classify)
 
 
 def main(args: list[str] | None = None) -> int:
