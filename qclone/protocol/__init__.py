@@ -32,6 +32,15 @@ from qclone.protocol.operators import (
 from qclone.protocol.registers import DecryptTarget, Layout, check_clones, single_clone_warning
 from qclone.protocol.compose import check_disjoint_supports, interleave, remap, sequence
 from qclone.protocol.register_layout import RegisterLayout, check_register_size
+from qclone.protocol.modules import (
+    SCHEDULES,
+    SERIES_TARGETS,
+    Composition,
+    DecryptionState,
+    Module,
+    parallel_composition,
+    series_composition,
+)
 from qclone.protocol.register_circuits import (
     register_bell_pairs,
     register_decryption,
@@ -54,5 +63,6 @@ __all__ = [
     "RegisterLayout", "check_register_size",
     "register_bell_pairs", "register_decryption", "register_encryption", "register_protocol_circuit",
     "register_registers", "tile",
+    "SCHEDULES", "SERIES_TARGETS", "Composition", "DecryptionState", "Module", "parallel_composition", "series_composition",
     "FORMATS", "QASM2_REGISTER_NAMES", "from_qasm", "render", "stim_text", "to_qasm2", "to_qasm3", "to_qiskit", "to_stim", "to_text",
 ]

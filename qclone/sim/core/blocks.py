@@ -71,7 +71,9 @@ class Block:
         *,
         sim: stim.TableauSimulator | None = None,
         history: list[tuple[str, np.ndarray]] | None = None,
+        circuit: stim.Circuit | None = None,
     ) -> None:
+        """A block whose simulator (if given) already holds ``history``, which ``circuit`` spells out."""
         self.qubits = np.asarray(qubits, dtype=np.int64)
         self.core_local = np.asarray(core_local, dtype=np.int64)
         self.core_index = np.asarray(core_index, dtype=np.int64)
@@ -81,7 +83,13 @@ class Block:
             sim.set_num_qubits(m)
         self.sim = sim
         self.history: list[tuple[str, np.ndarray]] = list(history or [])
+        #: the same gates as one stim circuit, for pulling a few Paulis back without a tableau copy
+        if circuit is None:
+            circuit = stim.Circuit(gate_text(self.history)) if self.history else stim.Circuit()
+        self.circuit = circuit
         self._inverse: stim.Tableau | None = None
+        self._pulls_cost = 0
+        self.num_targets = sum(int(t.size) for _, t in self.history)
         self.pending: dict[int, np.ndarray] = {}
         w, kb = words_for(m), self.core_local.size
         self.fx = np.zeros((0, 2, w), dtype=np.uint64)
@@ -104,15 +112,33 @@ class Block:
         return mask
 
     def inverse(self) -> stim.Tableau:
-        """C_b⁻¹ (copied from the simulator once per gate epoch)."""
+        """C_b⁻¹ (copied from the simulator once per gate epoch: O(m_b²) bits)."""
         if self._inverse is None:
             self._inverse = self.sim.current_inverse_tableau()
         return self._inverse
 
     def pull(self, local: int, letter: str) -> stim.PauliString:
-        """C_b⁻¹ P C_b for the one-qubit Pauli ``letter`` on local qubit ``local``."""
+        """C_b⁻¹ P C_b for the one-qubit Pauli ``letter`` on local qubit ``local``.
+
+        A few pull-backs are propagated through the gate history (O(gates) each);
+        once their cost exceeds a copy of the inverse tableau (O(m_b²/64) words),
+        the tableau is copied and its rows are read for the rest of the epoch.
+        """
+        if self._inverse is None:
+            gates = max(1, self.num_targets)
+            if self._pulls_cost + gates <= self.size * self.size // 64:
+                self._pulls_cost += gates
+                p = stim.PauliString(self.size)
+                p[int(local)] = letter
+                return p.before(self.circuit)
         inv = self.inverse()
         return {"X": inv.x_output, "Y": inv.y_output, "Z": inv.z_output}[letter](int(local))
+
+    def push(self, local: int, letter: str) -> stim.PauliString:
+        """C_b P C_b† (the forward image), propagated through the gate history."""
+        p = stim.PauliString(self.size)
+        p[int(local)] = letter
+        return p.after(self.circuit)
 
     def run(self, items: list[tuple[str, np.ndarray]]) -> None:
         """Apply gates (local indices) after everything so far."""
@@ -120,9 +146,13 @@ class Block:
         if not items:
             return
         self.flush()
-        self.sim.do_circuit(stim.Circuit(gate_text(items)))
+        circuit = stim.Circuit(gate_text(items))
+        self.sim.do_circuit(circuit)
+        self.circuit += circuit
         self.history.extend(items)
+        self.num_targets += sum(int(t.size) for _, t in items)
         self._inverse = None
+        self._pulls_cost = 0
 
     def add_noise(self, local: int, probs: np.ndarray) -> None:
         old = self.pending.get(local)
@@ -135,10 +165,9 @@ class Block:
         locals_ = np.fromiter(self.pending.keys(), dtype=np.int64, count=len(self.pending))
         probs = np.stack([self.pending[int(t)] for t in locals_])
         self.pending = {}
-        inv = self.inverse()
         m = self.size
         if locals_.size > _BULK_ROWS:
-            x2x, x2z, z2x, z2z, _, _ = inv.to_numpy(bit_packed=True)
+            x2x, x2z, z2x, z2z, _, _ = self.inverse().to_numpy(bit_packed=True)
             fx = np.stack([bytes_to_words(x2x[locals_]), bytes_to_words(z2x[locals_])], axis=1)
             # Z bits only at the few core qubits: read those bits straight from the packed bytes
             byte, bit = self.core_local // 8, (self.core_local % 8).astype(np.uint8)
@@ -146,7 +175,7 @@ class Block:
         else:
             xs, zs = [], []
             for t in locals_.tolist():
-                for p in (inv.x_output(t), inv.z_output(t)):
+                for p in (self.pull(t, "X"), self.pull(t, "Z")):
                     x, z = p.to_numpy()
                     xs.append(x)
                     zs.append(z[self.core_local])
@@ -192,7 +221,7 @@ class Block:
 
     def copy(self) -> Block:
         out = Block(self.qubits.copy(), self.core_local.copy(), self.core_index.copy(), self.sigma.shape[0],
-                    sim=self.sim.copy(), history=self.history)
+                    sim=self.sim.copy(), history=self.history, circuit=self.circuit.copy())
         out.pending = {k: v.copy() for k, v in self.pending.items()}
         out.fx, out.fzc, out.probs, out.sigma = self.fx.copy(), self.fzc.copy(), self.probs.copy(), self.sigma.copy()
         out._inverse = self._inverse

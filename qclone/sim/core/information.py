@@ -108,9 +108,8 @@ def _block_vectors(state: CoreState, b, locals_: np.ndarray) -> np.ndarray:
     """Core Paulis (2k bits, global core order) available from the block's part of the set."""
     k = int(state._core_qubits.size)
     m = b.size
-    inv = b.inverse()
     if locals_.size >= _BULK:
-        x2x, x2z, z2x, z2z, _, _ = inv.to_numpy(bit_packed=True)
+        x2x, x2z, z2x, z2z, _, _ = b.inverse().to_numpy(bit_packed=True)
         xrows = np.concatenate([x2x[locals_], z2x[locals_]])
         zrows = np.concatenate([x2z[locals_], z2z[locals_]])
         xbits_core = np.unpackbits(xrows, axis=1, count=m, bitorder="little")[:, b.core_local].astype(bool)
@@ -120,7 +119,7 @@ def _block_vectors(state: CoreState, b, locals_: np.ndarray) -> np.ndarray:
     else:
         xs, zs = [], []
         for t in locals_.tolist():
-            for p in (inv.x_output(t), inv.z_output(t)):
+            for p in (b.pull(t, "X"), b.pull(t, "Z")):
                 x, z = p.to_numpy()
                 xs.append(x)
                 zs.append(z)

@@ -162,10 +162,7 @@ def load(data: bytes) -> CoreState:
         pos = state._core_pos[qubits]
         local = np.flatnonzero(pos >= 0)
         b = Block(qubits, local, pos[local], num_terms)
-        items = _history(text, size)
-        if items:
-            b.sim.do_circuit(stim.Circuit(gate_text(items)))
-            b.history = items
+        b.run(_history(text, size))
         fx = r.array("uint64", (events, 2, words_for(size)))
         fzc = r.array("bool", (events, 2, local.size))
         probs = r.array("float64", (events, 4))

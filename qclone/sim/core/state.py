@@ -237,12 +237,11 @@ class CoreState:
         pos = self._core_pos[qubits]
         core_local = np.flatnonzero(pos >= 0)
         if first is not None:
-            sim = first.sim
-            sim.set_num_qubits(total)
-            history = list(first.history)
+            first.sim.set_num_qubits(total)
+            new = Block(qubits, core_local, pos[core_local], len(self._terms), sim=first.sim,
+                        history=first.history, circuit=first.circuit)
         else:
-            sim, history = None, []
-        new = Block(qubits, core_local, pos[core_local], len(self._terms), sim=sim, history=history)
+            new = Block(qubits, core_local, pos[core_local], len(self._terms))
         replay: list[tuple[str, np.ndarray]] = []
         offset = 0
         kb_new = core_local.size
@@ -257,8 +256,7 @@ class CoreState:
                 new.append_events(fx, fzc, b.probs, b.sigma)
             offset += b.size
         if replay:
-            new.sim.do_circuit(stim.Circuit("\n".join(f"{n} {' '.join(map(str, t.tolist()))}" for n, t in replay)))
-            new.history.extend(replay)
+            new.run(replay)
         for b in members:
             del self._blocks[b]
         bid = self._next_id
@@ -537,7 +535,7 @@ class CoreState:
         px, pz = pulled.to_numpy()
         r = int(np.flatnonzero(px & b.rest_mask())[0])
         outcome = 1 if rng.random() < 0.5 else -1
-        g = b.inverse().inverse_z_output(r)
+        g = b.push(r, "Z")
         measured = p_local * (sign * outcome)
         rotation = (g * measured) * (-1j)  # Hermitian: g and P anticommute
         b.run(_rotation_items(rotation) + _pauli_items(g))
