@@ -90,6 +90,10 @@ class VerificationReport:
     seed: int
     checks: tuple[Check, ...]
     warnings: tuple[str, ...] = field(default=())
+    #: which engine computed the checks ("exact" or "stabilizer")
+    engine: str = "exact"
+    #: the clones j whose checks ran; None means every clone 1..n
+    checked_clones: tuple[int, ...] | None = None
 
     @property
     def passed(self) -> bool:
@@ -103,7 +107,8 @@ class VerificationReport:
         return {
             "clones": self.clones,
             "seed": self.seed,
-            "engine": "exact",
+            "engine": self.engine,
+            "checked_clones": "all" if self.checked_clones is None else list(self.checked_clones),
             "passed": self.passed,
             "warnings": list(self.warnings),
             "properties": {str(k): v for k, v in PROPERTY_TITLES.items()},

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from qclone.cli import audit, protocol
+from qclone.cli import audit, protocol, scale
 from qclone.cli.output import error_line
 from qclone.errors import QcloneError
 
@@ -46,6 +46,9 @@ app.command("circuit")(protocol.circuit)
 app.command("verify")(protocol.verify)
 app.command("audit")(audit.audit)
 app.command("classify")(audit.classify)
+app.command("sweep")(scale.sweep)
+app.command("plot")(scale.plot)
+app.command("scaling")(scale.scaling)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -87,8 +87,8 @@ def x_parity_phase(circuit: Circuit, qubits: Sequence[int], *, dagger: bool = Fa
 def bell_pairs(layout: Layout, circuit: Circuit | None = None) -> Circuit:
     """Prepare every pair (S_j, N_j) in |Φ+⟩ = (|00⟩ + |11⟩)/√2 from |00⟩."""
     c = empty_circuit(layout) if circuit is None else circuit
-    s = np.asarray(layout.signals)
-    return c.append("H", s).append("CX", flat_pairs(s, np.asarray(layout.keys)))
+    s = np.arange(1, layout.clones + 1, dtype=np.int64)
+    return c.append("H", s).append("CX", flat_pairs(s, s + layout.clones))
 
 
 def encryption(layout: Layout, *, depth: Depth = "linear", circuit: Circuit | None = None) -> Circuit:
@@ -98,7 +98,7 @@ def encryption(layout: Layout, *, depth: Depth = "linear", circuit: Circuit | No
     selects the CNOT ladder (depth O(n)) or parity trees (depth O(log n)).
     """
     c = empty_circuit(layout) if circuit is None else circuit
-    qs = (layout.A, *layout.signals)
+    qs = np.arange(0, layout.clones + 1, dtype=np.int64)  # A = 0, then S_1..S_n
     c = z_parity_phase(c, qs, depth=depth)
     return x_parity_phase(c, qs, depth=depth)
 
@@ -111,10 +111,14 @@ def clone_decryption(layout: Layout, j: int, circuit: Circuit | None = None) -> 
     """
     c = empty_circuit(layout) if circuit is None else circuit
     s, t = layout.S(j), layout.N(j)
-    others = np.asarray([k for k in layout.keys if k != t], dtype=np.int64)
+    others = np.concatenate([np.arange(layout.clones + 1, t, dtype=np.int64), np.arange(t + 1, 2 * layout.clones + 1, dtype=np.int64)])
     c = c.append("CX", [s, t]).append("H", [s])
-    c = c.append("CZ", flat_pairs(np.full(others.size, s), others))
-    c = c.append("CX", flat_pairs(np.full(others.size, t), others))
+    fan = np.empty((others.size, 2), dtype=np.int64)
+    fan[:, 1] = others
+    fan[:, 0] = s
+    c = c.append("CZ", fan.ravel())
+    fan[:, 0] = t
+    c = c.append("CX", fan.ravel())
     c = c.append("S", [s, t]).append("CZ", [s, t]).append("H", [s])
     return c.append("CX", [s, t])
 
@@ -129,7 +133,7 @@ def input_decryption(layout: Layout, *, depth: Depth = "linear", circuit: Circui
     """
     layout.check_target("A")
     c = empty_circuit(layout) if circuit is None else circuit
-    qs = (layout.A, *layout.keys)
+    qs = np.concatenate([[layout.A], np.arange(layout.clones + 1, 2 * layout.clones + 1, dtype=np.int64)])
     c = x_parity_phase(c, qs, dagger=True, depth=depth)
     return z_parity_phase(c, qs, dagger=True, depth=depth)
 

@@ -2,7 +2,9 @@
 
 from qclone.sim.engine import Engine, SimState, engine_names, get_engine, register_engine
 from qclone.sim.exact import DensityMatrix, ExactEngine, StateVector
+from qclone.sim.stabilizer import StabilizerEngine
 
 register_engine("exact", ExactEngine)
+register_engine("stabilizer", StabilizerEngine)
 
-__all__ = ["Engine", "SimState", "engine_names", "get_engine", "register_engine", "DensityMatrix", "ExactEngine", "StateVector"]
+__all__ = ["Engine", "SimState", "engine_names", "get_engine", "register_engine", "DensityMatrix", "ExactEngine", "StateVector", "StabilizerEngine"]

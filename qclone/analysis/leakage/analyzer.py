@@ -49,7 +49,7 @@ from typing import Any, Literal
 import numpy as np
 import stim
 
-from qclone.analysis.leakage import gf2
+from qclone.sim import gf2
 from qclone.analysis.leakage.encoding import CliffordEncoding
 from qclone.errors import InvalidArgumentError
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qclone.analysis.leakage import gf2
+from qclone.sim import gf2
 from qclone.errors import InvalidArgumentError
 
 

@@ -1,0 +1,158 @@
+"""``qclone sweep``, ``qclone plot`` and ``qclone scaling``: noisy figures at scale (thin layers over qclone.analysis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from qclone.analysis.plot import FidelitySeries, exact_series, plot_fidelity, series_from_results
+from qclone.analysis.scaling import CLASSICAL_LIMIT, scaling_table
+from qclone.analysis.sweep import grid, read_results, run_sweep
+from qclone.cli.options import Json
+from rich.console import Console
+
+from qclone.cli.output import console, print_json, warn
+from qclone.errors import InvalidArgumentError
+from qclone.protocol import single_clone_warning
+
+
+#: n of exact curves when --clones is not given: 1..10^4, about 8 per decade
+DEFAULT_PLOT_CLONES = sorted({int(round(10 ** (k / 8))) for k in range(33)})
+
+
+def _ints(text: str, what: str) -> list[int]:
+    try:
+        out = [int(float(t)) if "e" in t.lower() else int(t) for t in _items(text)]
+    except ValueError:
+        raise InvalidArgumentError(f"{what} must be a comma-separated list of integers, got {text!r}") from None
+    if not out:
+        raise InvalidArgumentError(f"{what} is empty")
+    return out
+
+
+def _floats(text: str | None, what: str) -> list[float | None]:
+    if text is None:
+        return [None]
+    try:
+        out: list[float | None] = [float(t) for t in _items(text)]
+    except ValueError:
+        raise InvalidArgumentError(f"{what} must be a comma-separated list of numbers, got {text!r}") from None
+    if not out:
+        raise InvalidArgumentError(f"{what} is empty")
+    return out
+
+
+def _items(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _wide() -> Console:
+    """The shared console, or a 160-column one when output is not a terminal (tables stay readable in files)."""
+    return console if console.is_terminal else Console(highlight=False, soft_wrap=False, width=160)
+
+
+def _warn_n1(clones: list[int]) -> None:
+    if 1 in clones:
+        warn(single_clone_warning(1) or "")
+
+
+ClonesList = Annotated[str, typer.Option("--clones", "-n", help="Comma-separated numbers of clones, e.g. 10,100,1000.")]
+NoiseList = Annotated[str, typer.Option("--noise", help="Comma-separated noise models: depolarizing, readout, memory, heron; a+b adds models.")]
+PList = Annotated[str | None, typer.Option("--p", help="Comma-separated error rates (every model but heron needs them).")]
+DepthList = Annotated[str, typer.Option("--depth", help="Comma-separated encryption variants: linear, log.")]
+
+
+def sweep(
+    clones: ClonesList,
+    noise: NoiseList,
+    shots: Annotated[int, typer.Option("--shots", help="Shots per grid point (sinter's max_shots).")],
+    p: PList = None,
+    decrypt: Annotated[str, typer.Option("--decrypt", help="Comma-separated decrypted clones: a number, first, middle, last or A.")] = "first",
+    depth: DepthList = "linear",
+    max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop a grid point after this many errors.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="sinter worker processes.")] = 2,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Resumable results file (sinter's CSV format).")] = None,
+    dask_scheduler: Annotated[str | None, typer.Option("--dask-scheduler", help="Run on the Dask cluster at this address (tcp://host:port).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
+    json_out: Json = False,
+) -> None:
+    """Sample the decrypted clone's fidelity over a grid with sinter (one JSON object per point with --json)."""
+    ns = _ints(clones, "--clones")
+    points = grid(clones=ns, noise=_items(noise), p=_floats(p, "--p"), decrypt=_items(decrypt), depth=_items(depth))
+    _warn_n1(ns)
+    results = run_sweep(points, max_shots=shots, max_errors=max_errors, workers=workers, csv=csv,
+                        progress=progress, dask_scheduler=dask_scheduler)
+    if json_out:
+        for r in results:
+            print_json(r.to_dict())
+        return
+    t = Table(title="Decrypted clone: fidelity over the grid (Wilson 95 % interval on the average fidelity)")
+    for col in ("clones", "noise", "p", "decrypt", "depth", "shots", "errors", "F_e", "F_avg", "95 % CI", "p_X", "p_Y", "p_Z"):
+        t.add_column(col)
+    for r in results:
+        e, pt = r.estimate, r.point
+        t.add_row(str(pt.clones), pt.noise, "-" if pt.p is None else f"{pt.p:g}", str(pt.decrypt), pt.depth, str(e.shots),
+                  str(e.errors), f"{e.entanglement_fidelity:.4f}", f"{e.average_fidelity:.4f}",
+                  f"[{e.ci_low:.4f}, {e.ci_high:.4f}]",
+                  *(f"{e.pauli_channel[k]:.4f}" for k in ("p_X", "p_Y", "p_Z")))
+    _wide().print(t)
+    console.print(f"classical limit: average fidelity {CLASSICAL_LIMIT:.4f}" + (f"; results saved in {csv}" if csv else ""))
+
+
+def plot(
+    out: Annotated[list[Path], typer.Option("--out", help="Output file(s): .png, .svg or .pdf (repeat for several).")],
+    csv: Annotated[list[Path] | None, typer.Option("--csv", help="Plot sampled results from sweep CSV file(s).")] = None,
+    clones: Annotated[str | None, typer.Option("--clones", "-n", help="Exact curves: comma-separated n (default 1..10^4, log-spaced).")] = None,
+    noise: Annotated[str | None, typer.Option("--noise", help="Exact curves: comma-separated noise models.")] = None,
+    p: PList = None,
+    depth: DepthList = "linear",
+    title: Annotated[str | None, typer.Option("--title", help="Figure title.")] = None,
+    json_out: Json = False,
+) -> None:
+    """Draw average fidelity against clones with the classical limit 2/3: sampled (--csv) and/or exact curves (--noise)."""
+    series: list[FidelitySeries] = []
+    if csv:
+        series += series_from_results(read_results(csv))
+    if noise:
+        ns = _ints(clones, "--clones") if clones else DEFAULT_PLOT_CLONES
+        for nz in _items(noise):
+            for pv in _floats(p, "--p"):
+                for d in _items(depth):
+                    series.append(exact_series(nz, pv, ns, depth=d))
+    if not series:
+        raise InvalidArgumentError("nothing to plot: give --csv FILE and/or --noise NAME (with --p)")
+    paths = plot_fidelity(series, out, title=title)
+    if json_out:
+        print_json({"files": [str(x) for x in paths],
+                    "series": [{"label": s.label, "clones": list(s.clones), "average_fidelity": list(s.fidelity)} for s in series]})
+    else:
+        for x in paths:
+            console.print(f"wrote {x}")
+
+
+def scaling(
+    noise: Annotated[str, typer.Option("--noise", help="Comma-separated noise models.")] = "depolarizing,memory",
+    p: Annotated[str, typer.Option("--p", help="Comma-separated error rates.")] = "1e-4,1e-3,3e-3",
+    depth: DepthList = "linear,log",
+    max_clones: Annotated[int, typer.Option("--max-clones", help="Stop the search at this n.")] = 100_000,
+    json_out: Json = False,
+) -> None:
+    """The largest n whose average fidelity stays above 2/3, exactly (stim's error analysis, no sampling)."""
+    rows = scaling_table(_items(noise), [v for v in _floats(p, "--p") if v is not None], _items(depth), max_clones=max_clones)
+    if json_out:
+        for r in rows:
+            print_json(r.to_dict())
+        return
+    t = Table(title="Largest number of clones with average fidelity > 2/3 (exact)")
+    for col in ("noise", "p", "depth", "largest n", "F at n", "F at n+1", "law (n+1)p < 1/2", "law, compounded"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r.noise, "-" if r.p is None else f"{r.p:g}", r.depth,
+                  "none" if r.largest_clones is None else (f">= {r.largest_clones}" if r.capped else str(r.largest_clones)),
+                  "-" if r.fidelity_at_largest is None else f"{r.fidelity_at_largest:.5f}",
+                  "-" if r.fidelity_after is None else f"{r.fidelity_after:.5f}",
+                  "-" if r.linear_law is None else str(r.linear_law), "-" if r.compounded_law is None else str(r.compounded_law))
+    _wide().print(t)
