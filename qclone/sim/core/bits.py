@@ -1,16 +1,16 @@
-"""Bit-packed rows of GF(2) data (Pauli frames, parity checks) with numpy.
+"""Bit-packed noise frames: the few operations the core engine adds to :mod:`qclone.sim.gf2`.
 
-A row of ``m`` bits is stored as ``ceil(m / 64)`` little-endian ``uint64``
-words, so the parity of ``a & b`` over a million bits is a handful of
-vectorised word operations (``np.bitwise_count``).
+Rows of bits use :mod:`qclone.sim.gf2`'s layout (``gf2.words_for(m)``
+little-endian ``uint64`` words per row of m bits); the helpers here accept
+any leading shape, which the (events × 2 × words) frame arrays need.
 
 Examples:
     >>> import numpy as np
-    >>> a = pack_rows(np.array([[1, 0, 1, 1]], dtype=bool))
-    >>> b = pack_rows(np.array([1, 1, 1, 0], dtype=bool))
+    >>> a = pack(np.array([[1, 0, 1, 1]], dtype=bool))
+    >>> b = pack(np.array([1, 1, 1, 0], dtype=bool))
     >>> parity_and(a, b).tolist()
     [False]
-    >>> unpack_rows(a, 4).astype(int).tolist()
+    >>> unpack(a, 4).astype(int).tolist()
     [[1, 0, 1, 1]]
 """
 
@@ -18,31 +18,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from qclone.sim import gf2
 
-def words_for(bits: int) -> int:
-    """How many 64-bit words hold ``bits`` bits."""
-    return (int(bits) + 63) // 64
-
-
-def bytes_to_words(packed: np.ndarray) -> np.ndarray:
-    """Little-endian packed bytes (…, nbytes) as uint64 words (…, ceil(nbytes / 8))."""
-    packed = np.asarray(packed, dtype=np.uint8)
-    pad = (-packed.shape[-1]) % 8
-    if pad:
-        packed = np.concatenate([packed, np.zeros(packed.shape[:-1] + (pad,), dtype=np.uint8)], axis=-1)
-    return np.ascontiguousarray(packed).view(np.uint64)
+words_for = gf2.words_for
 
 
-def pack_rows(bits: np.ndarray) -> np.ndarray:
-    """Pack booleans along the last axis into uint64 words."""
-    return bytes_to_words(np.packbits(np.asarray(bits, dtype=bool), axis=-1, bitorder="little"))
+def pack(bits: np.ndarray) -> np.ndarray:
+    """Pack booleans along the last axis (any leading shape) into uint64 words."""
+    b = np.asarray(bits, dtype=bool)
+    flat = gf2.pack_rows(b.reshape(-1, b.shape[-1]))
+    return flat.reshape(b.shape[:-1] + (flat.shape[-1],))
 
 
-def unpack_rows(words: np.ndarray, bits: int) -> np.ndarray:
-    """Inverse of :func:`pack_rows`: booleans (…, bits)."""
-    w = np.ascontiguousarray(words, dtype=np.uint64)
-    raw = w.view(np.uint8).reshape(w.shape[:-1] + (w.shape[-1] * 8,))
-    return np.unpackbits(raw, axis=-1, count=bits, bitorder="little").astype(bool)
+def unpack(words: np.ndarray, bits: int) -> np.ndarray:
+    """Inverse of :func:`pack`: booleans (…, bits)."""
+    w = np.asarray(words, dtype=np.uint64)
+    flat = gf2.unpack_rows(w.reshape(-1, w.shape[-1]), bits)
+    return flat.reshape(w.shape[:-1] + (bits,))
+
+
+def from_bytes(packed: np.ndarray) -> np.ndarray:
+    """stim's ``bit_packed`` rows (uint8, any leading shape) as uint64 words."""
+    p = np.asarray(packed, dtype=np.uint8)
+    flat = gf2.packed_from_bytes(p.reshape(-1, p.shape[-1]))
+    return flat.reshape(p.shape[:-1] + (flat.shape[-1],))
 
 
 def parity_and(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -59,8 +58,8 @@ def place_bits(words: np.ndarray, bits: int, offset: int, total: int, *, chunk: 
         out[:, : flat.shape[1]] = flat
         return out.reshape(lead + (out.shape[-1],))
     for start in range(0, flat.shape[0], chunk):
-        part = unpack_rows(flat[start : start + chunk], bits)
+        part = unpack(flat[start : start + chunk], bits)
         wide = np.zeros((part.shape[0], total), dtype=bool)
         wide[:, offset : offset + bits] = part
-        out[start : start + chunk] = pack_rows(wide)
+        out[start : start + chunk] = pack(wide)
     return out.reshape(lead + (out.shape[-1],))

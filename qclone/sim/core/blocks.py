@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import stim
 
-from qclone.sim.core.bits import bytes_to_words, pack_rows, parity_and, words_for
+from qclone.sim.core.bits import from_bytes, pack, parity_and, words_for
 
 #: Label bits (x, z) of the Pauli errors I, X, Y, Z (Y = X·Z up to phase).
 MU_BITS = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.int64)
@@ -168,7 +168,7 @@ class Block:
         m = self.size
         if locals_.size > _BULK_ROWS:
             x2x, x2z, z2x, z2z, _, _ = self.inverse().to_numpy(bit_packed=True)
-            fx = np.stack([bytes_to_words(x2x[locals_]), bytes_to_words(z2x[locals_])], axis=1)
+            fx = np.stack([from_bytes(x2x[locals_]), from_bytes(z2x[locals_])], axis=1)
             # Z bits only at the few core qubits: read those bits straight from the packed bytes
             byte, bit = self.core_local // 8, (self.core_local % 8).astype(np.uint8)
             fzc = np.stack([(x2z[locals_][:, byte] >> bit) & 1, (z2z[locals_][:, byte] >> bit) & 1], axis=1).astype(bool)
@@ -179,7 +179,7 @@ class Block:
                     x, z = p.to_numpy()
                     xs.append(x)
                     zs.append(z[self.core_local])
-            fx = pack_rows(np.array(xs, dtype=bool).reshape(locals_.size, 2, m))
+            fx = pack(np.array(xs, dtype=bool).reshape(locals_.size, 2, m))
             fzc = np.array(zs, dtype=bool).reshape(locals_.size, 2, self.core_local.size)
         # an event whose every likely error acts trivially on ρ_core ⊗ |0…0⟩ changes nothing
         nontrivial = np.any(fx != 0, axis=2) | np.any(fzc, axis=2)  # (E, 2): X frame, Z frame
@@ -202,7 +202,7 @@ class Block:
         """Whether each event frame anticommutes with the block Pauli (x, z): shape (E, 2)."""
         if not self.num_events:
             return np.zeros((0, 2), dtype=bool)
-        c = parity_and(self.fx, pack_rows(z)[None, None, :])
+        c = parity_and(self.fx, pack(z)[None, None, :])
         if self.core_local.size:
             c ^= (np.count_nonzero(self.fzc & x[self.core_local][None, None, :], axis=2) & 1).astype(bool)
         return c

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qclone.sim.core.bits import bytes_to_words, pack_rows, unpack_rows
+from qclone.sim import gf2
+from qclone.sim.core.bits import from_bytes, pack, unpack, words_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from qclone.sim.core.state import CoreState
@@ -72,35 +73,14 @@ def _letters(v: np.ndarray, k: int) -> str:
     return "".join("_XZY"[int(a) + 2 * int(b)] for a, b in zip(x, z))
 
 
-def _reduce_rows(rows: np.ndarray, payload: np.ndarray) -> np.ndarray:
-    """Gauss–Jordan on packed ``rows``; returns the payload of the rows that end up zero."""
-    rows = rows.copy()
-    payload = payload.copy()
-    zero = []
-    for i in range(rows.shape[0]):
-        nz = np.flatnonzero(rows[i])
-        if not nz.size:
-            zero.append(i)
-            continue
-        w = int(nz[0])
-        v = int(rows[i, w])
-        bit = np.uint64((v & -v).bit_length() - 1)
-        hits = np.flatnonzero((rows[:, w] >> bit) & np.uint64(1))
-        hits = hits[hits != i]
-        if hits.size:
-            rows[hits] ^= rows[i]
-            payload[hits] ^= payload[i]
-    return payload[zero]
-
-
 def _compress_columns(restx: np.ndarray, bits: int) -> np.ndarray:
     """Keep only the columns that are nonzero in some row (packed in, packed out)."""
     used = np.bitwise_or.reduce(restx, axis=0) if restx.shape[0] else np.zeros(restx.shape[1], np.uint64)
-    cols = np.flatnonzero(unpack_rows(used[None, :], bits)[0])
-    out = np.zeros((restx.shape[0], (cols.size + 63) // 64), dtype=np.uint64)
+    cols = np.flatnonzero(unpack(used[None, :], bits)[0])
+    out = np.zeros((restx.shape[0], words_for(cols.size)), dtype=np.uint64)
     for start in range(0, restx.shape[0], _CHUNK):
-        part = unpack_rows(restx[start : start + _CHUNK], bits)[:, cols]
-        out[start : start + _CHUNK] = pack_rows(part)
+        part = unpack(restx[start : start + _CHUNK], bits)[:, cols]
+        out[start : start + _CHUNK] = pack(part)
     return out
 
 
@@ -114,8 +94,8 @@ def _block_vectors(state: CoreState, b, locals_: np.ndarray) -> np.ndarray:
         zrows = np.concatenate([x2z[locals_], z2z[locals_]])
         xbits_core = np.unpackbits(xrows, axis=1, count=m, bitorder="little")[:, b.core_local].astype(bool)
         zbits_core = np.unpackbits(zrows, axis=1, count=m, bitorder="little")[:, b.core_local].astype(bool)
-        rest_words = pack_rows(b.rest_mask())
-        restx = bytes_to_words(xrows) & rest_words[None, :]
+        rest_words = pack(b.rest_mask())
+        restx = from_bytes(xrows) & rest_words[None, :]
     else:
         xs, zs = [], []
         for t in locals_.tolist():
@@ -125,32 +105,15 @@ def _block_vectors(state: CoreState, b, locals_: np.ndarray) -> np.ndarray:
                 zs.append(z)
         xs_a, zs_a = np.array(xs, dtype=bool).reshape(-1, m), np.array(zs, dtype=bool).reshape(-1, m)
         xbits_core, zbits_core = xs_a[:, b.core_local], zs_a[:, b.core_local]
-        restx = pack_rows(xs_a & b.rest_mask()[None, :])
+        restx = pack(xs_a & b.rest_mask()[None, :])
     payload = np.zeros((restx.shape[0], 2 * k), dtype=bool)
     payload[:, b.core_index] = xbits_core
     payload[:, k + b.core_index] = zbits_core
-    return _reduce_rows(_compress_columns(restx, m), payload)
-
-
-def _basis(vectors: np.ndarray) -> np.ndarray:
-    """A row-reduced basis of the span of ``vectors`` (bool rows)."""
-    v = np.array(vectors, dtype=bool, copy=True)
-    out = []
-    for c in range(v.shape[1] if v.size else 0):
-        hit = np.flatnonzero(v[:, c])
-        if not hit.size:
-            continue
-        p = v[hit[0]].copy()
-        v[hit] ^= p
-        for row in out:
-            if row[c]:
-                row ^= p
-        out.append(p)
-    return np.array(out, dtype=bool).reshape(len(out), v.shape[1] if v.ndim == 2 else 0)
-
-
-def _gf2_rank(m: np.ndarray) -> int:
-    return int(_basis(m).shape[0])
+    # eliminate the X bits on |0⟩ qubits; rows left without any carry the available core Paulis
+    compressed = _compress_columns(restx, m)
+    width = 64 * compressed.shape[1]
+    ech = gf2.row_reduce_packed(np.concatenate([compressed, pack(payload)], axis=1), width + 2 * k, pivot_columns=width)
+    return np.array([row[width:] for row, piv in zip(ech.rows, ech.pivots) if piv >= width], dtype=bool).reshape(-1, 2 * k)
 
 
 def information(state: CoreState, qs: np.ndarray) -> CoreInformation:
@@ -166,14 +129,11 @@ def information(state: CoreState, qs: np.ndarray) -> CoreInformation:
                 continue  # a block without core qubits carries nothing about the input
             b.flush()
             vectors.append(_block_vectors(state, b, np.sort(state._local[qs[bids == bid]])))
-    basis = _basis(np.concatenate(vectors))
+    basis = gf2.row_reduce(np.concatenate(vectors)).rows if k else np.zeros((0, 0), dtype=bool)
     dim = basis.shape[0]
-    if dim:
-        gram = np.array([[bool((np.count_nonzero(a[:k] & b[k:]) + np.count_nonzero(a[k:] & b[:k])) & 1)
-                          for b in basis] for a in basis])
-        srank = _gf2_rank(gram)
-    else:
-        srank = 0
+    # the symplectic Gram matrix's rank counts the paired directions
+    gram = gf2.matmul(basis, np.concatenate([basis[:, k:], basis[:, :k]], axis=1).T) if dim else None
+    srank = gf2.rank(gram) if dim else 0
     names = tuple(_letters(v, k) for v in basis)
     if dim <= 6:
         span = {_letters(np.bitwise_xor.reduce(basis[list(np.flatnonzero(c))], axis=0), k)

@@ -23,6 +23,7 @@ import numpy as np
 import stim
 
 from qclone.errors import QcloneError
+from qclone.sim import gf2
 from qclone.sim.core import dense
 from qclone.sim.core.blocks import fourier, inverse_fourier
 from qclone.sim.core.symplectic import tableau_from_images
@@ -33,27 +34,28 @@ if TYPE_CHECKING:  # pragma: no cover
 Pair = list[stim.PauliString]  # [Pauli on Q, its pull-back on the involved blocks]
 
 
-def _row_reduce(bits: np.ndarray, rows: list[Pair]) -> tuple[list[int], list[int]]:
-    """Gauss–Jordan on ``bits`` (rows × cols), applying the same products to ``rows``.
+def _product(rows: list[Pair], combo: np.ndarray) -> Pair:
+    """The product (in order) of the rows selected by a GF(2) combination: exact phases via stim."""
+    chosen = [rows[i] for i in np.flatnonzero(combo)]
+    q, img = chosen[0][0].copy(), chosen[0][1].copy()
+    for a, b in chosen[1:]:
+        q *= a
+        img *= b
+    return [q, img]
 
-    Returns (pivot rows, zero rows); the zero rows form a basis of the kernel.
-    """
-    bits = bits.copy()
-    pivots: list[int] = []
-    zero: list[int] = []
-    for i in range(bits.shape[0]):
-        nz = np.flatnonzero(bits[i])
-        if not nz.size:
-            zero.append(i)
-            continue
-        col = nz[0]
-        for r in np.flatnonzero(bits[:, col]).tolist():
-            if r != i:
-                bits[r] ^= bits[i]
-                rows[r][0] *= rows[i][0]
-                rows[r][1] *= rows[i][1]
-        pivots.append(i)
-    return pivots, zero
+
+def _kernel(bits: np.ndarray, rows: list[Pair]) -> list[Pair]:
+    """Products of ``rows`` whose ``bits`` cancel: a basis of the kernel (combinations via :mod:`qclone.sim.gf2`)."""
+    return [_product(rows, c) for c in gf2.nullspace(bits.T)] if rows else []
+
+
+def _independent(bits: np.ndarray, rows: list[Pair]) -> list[Pair]:
+    """Products of ``rows`` whose ``bits`` form a basis of the span of all rows' bits."""
+    n = len(rows)
+    if not n:
+        return []
+    ech = gf2.row_reduce(np.concatenate([bits, np.eye(n, dtype=bool)], axis=1), pivot_columns=bits.shape[1])
+    return [_product(rows, row[bits.shape[1]:]) for row, piv in zip(ech.rows, ech.pivots) if piv < bits.shape[1]]
 
 
 def _symplectic_pairs(rows: list[Pair]) -> tuple[list[tuple[Pair, Pair]], list[Pair]]:
@@ -120,8 +122,7 @@ def reduced_density_matrix(state: CoreState, qs: np.ndarray) -> np.ndarray:
             qside[i] = letter
             rows.append([qside, before + b.pull(int(state._local[t]), letter) + after])
     restx = np.array([r[1].to_numpy()[0] & rest for r in rows])
-    _, kernel = _row_reduce(restx, rows)
-    group = [rows[i] for i in kernel]
+    group = _kernel(restx, rows)
 
     def core_bits(img: stim.PauliString) -> np.ndarray:
         x, z = img.to_numpy()
@@ -131,9 +132,8 @@ def reduced_density_matrix(state: CoreState, qs: np.ndarray) -> np.ndarray:
         return out
 
     lbits = np.array([core_bits(r[1]) for r in group]).reshape(len(group), 2 * k)
-    logical_rows, stab_rows = _row_reduce(lbits, group)
-    stabs = [group[i] for i in stab_rows]
-    pairs, isolated = _symplectic_pairs([group[i] for i in logical_rows])
+    stabs = _kernel(lbits, group)
+    pairs, isolated = _symplectic_pairs(_independent(lbits, group))
     a, p, c = len(stabs), len(pairs), len(isolated)
     f = q - a - p - c
     w = a + p + c

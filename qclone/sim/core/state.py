@@ -62,7 +62,7 @@ from scipy.sparse.csgraph import connected_components
 from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
 from qclone.protocol.circuit import Circuit
 from qclone.sim.core import dense
-from qclone.sim.core.bits import pack_rows, place_bits
+from qclone.sim.core.bits import pack, place_bits
 from qclone.sim.core.blocks import Block
 from qclone.sim.exact import check_density_matrix, von_neumann_entropy
 
@@ -545,7 +545,7 @@ class CoreState:
             hit = (b.fx[:, :, word] >> np.uint64(bit)) & np.uint64(1)
             hit = hit.astype(bool)
             if hit.any():
-                b.fx[hit] ^= pack_rows(px)
+                b.fx[hit] ^= pack(px)
                 b.fzc[hit] ^= pz[b.core_local]
         return outcome
 

@@ -25,6 +25,7 @@ import numpy as np
 import stim
 
 from qclone.errors import QcloneError
+from qclone.sim import gf2
 
 
 def symplectic(a: np.ndarray, b: np.ndarray) -> bool:
@@ -39,33 +40,15 @@ def _swap_halves(v: np.ndarray) -> np.ndarray:
 
 
 def solve_gf2(rows: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
-    """A solution ``v`` of ``rows @ v = rhs`` over GF(2), or ``None``."""
-    a = np.array(rows, dtype=bool, copy=True)
-    b = np.array(rhs, dtype=bool, copy=True)
-    n_rows, n_cols = a.shape
-    pivots: list[tuple[int, int]] = []
-    r = 0
-    for c in range(n_cols):
-        hit = np.flatnonzero(a[r:, c])
-        if hit.size == 0:
-            continue
-        p = r + hit[0]
-        if p != r:
-            a[[r, p]] = a[[p, r]]
-            b[[r, p]] = b[[p, r]]
-        others = np.flatnonzero(a[:, c])
-        others = others[others != r]
-        a[others] ^= a[r]
-        b[others] ^= b[r]
-        pivots.append((r, c))
-        r += 1
-        if r == n_rows:
-            break
-    if np.any(b[r:]):
-        return None
-    v = np.zeros(n_cols, dtype=bool)
-    for row, col in pivots:
-        v[col] = b[row]
+    """A solution ``v`` of ``rows @ v = rhs`` over GF(2), or ``None`` (via :func:`qclone.sim.gf2.row_reduce`)."""
+    a = np.asarray(rows, dtype=bool)
+    n = a.shape[1]
+    ech = gf2.row_reduce(np.concatenate([a, np.asarray(rhs, dtype=bool)[:, None]], axis=1), pivot_columns=n)
+    v = np.zeros(n, dtype=bool)
+    for row, piv in zip(ech.rows, ech.pivots):
+        if piv >= n:
+            return None
+        v[piv] = row[n]
     return v
 
 
@@ -98,7 +81,6 @@ def complete_basis(
     q = num_qubits
     xs = [None if v is None else np.asarray(v, dtype=bool) for v in xs]
     zs = [None if v is None else np.asarray(v, dtype=bool) for v in zs]
-    known = [v for v in xs + zs if v is not None]
     for i, v in enumerate(xs):
         if v is not None and zs[i] is None:
             raise QcloneError("complete_basis: an X image needs its Z image")
@@ -118,7 +100,6 @@ def complete_basis(
         if v is None:
             raise QcloneError("complete_basis: prescribed Paulis are not independent")
         xs[i] = v
-        known.append(v)
     pairs = [(xs[i], zs[i]) for i in range(q) if zs[i] is not None]
     units = np.eye(2 * q, dtype=bool)
     for i in range(q):
