@@ -165,22 +165,7 @@ class Block:
         locals_ = np.fromiter(self.pending.keys(), dtype=np.int64, count=len(self.pending))
         probs = np.stack([self.pending[int(t)] for t in locals_])
         self.pending = {}
-        m = self.size
-        if locals_.size > _BULK_ROWS:
-            x2x, x2z, z2x, z2z, _, _ = self.inverse().to_numpy(bit_packed=True)
-            fx = np.stack([from_bytes(x2x[locals_]), from_bytes(z2x[locals_])], axis=1)
-            # Z bits only at the few core qubits: read those bits straight from the packed bytes
-            byte, bit = self.core_local // 8, (self.core_local % 8).astype(np.uint8)
-            fzc = np.stack([(x2z[locals_][:, byte] >> bit) & 1, (z2z[locals_][:, byte] >> bit) & 1], axis=1).astype(bool)
-        else:
-            xs, zs = [], []
-            for t in locals_.tolist():
-                for p in (self.pull(t, "X"), self.pull(t, "Z")):
-                    x, z = p.to_numpy()
-                    xs.append(x)
-                    zs.append(z[self.core_local])
-            fx = pack(np.array(xs, dtype=bool).reshape(locals_.size, 2, m))
-            fzc = np.array(zs, dtype=bool).reshape(locals_.size, 2, self.core_local.size)
+        fx, fzc = self.frames(locals_)
         # an event whose every likely error acts trivially on ρ_core ⊗ |0…0⟩ changes nothing
         nontrivial = np.any(fx != 0, axis=2) | np.any(fzc, axis=2)  # (E, 2): X frame, Z frame
         y_nontrivial = np.any(fx[:, 0] != fx[:, 1], axis=1) | np.any(fzc[:, 0] != fzc[:, 1], axis=1)
@@ -188,6 +173,28 @@ class Block:
         if not np.any(acts):
             return
         self.append_events(fx[acts], fzc[acts], probs[acts])
+
+    def frames(self, locals_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pull-backs of X_t and Z_t for the local qubits t: X bits packed (E, 2, words), Z bits on the core (E, 2, k_b).
+
+        Many rows are read from one copy of the inverse tableau; a few are pulled through the history.
+        """
+        m = self.size
+        if locals_.size > _BULK_ROWS:
+            x2x, x2z, z2x, z2z, _, _ = self.inverse().to_numpy(bit_packed=True)
+            fx = np.stack([from_bytes(x2x[locals_]), from_bytes(z2x[locals_])], axis=1)
+            # Z bits only at the few core qubits: read those bits straight from the packed bytes
+            byte, bit = self.core_local // 8, (self.core_local % 8).astype(np.uint8)
+            fzc = np.stack([(x2z[locals_][:, byte] >> bit) & 1, (z2z[locals_][:, byte] >> bit) & 1], axis=1).astype(bool)
+            return fx, fzc
+        xs, zs = [], []
+        for t in locals_.tolist():
+            for p in (self.pull(t, "X"), self.pull(t, "Z")):
+                x, z = p.to_numpy()
+                xs.append(x)
+                zs.append(z[self.core_local])
+        fx = pack(np.array(xs, dtype=bool).reshape(locals_.size, 2, m))
+        return fx, np.array(zs, dtype=bool).reshape(locals_.size, 2, self.core_local.size)
 
     def append_events(self, fx: np.ndarray, fzc: np.ndarray, probs: np.ndarray, sigma: np.ndarray | None = None) -> None:
         e = probs.shape[0]

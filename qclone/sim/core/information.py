@@ -27,13 +27,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qclone.sim import gf2
-from qclone.sim.core.bits import from_bytes, pack, unpack, words_for
+from qclone.sim.core.bits import pack, unpack, words_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from qclone.sim.core.state import CoreState
 
-#: Above this many qubits of a block in the set, its whole inverse tableau is read at once.
-_BULK = 64
 #: Rows unpacked at a time when compressing columns.
 _CHUNK = 2048
 
@@ -88,24 +86,12 @@ def _block_vectors(state: CoreState, b, locals_: np.ndarray) -> np.ndarray:
     """Core Paulis (2k bits, global core order) available from the block's part of the set."""
     k = int(state._core_qubits.size)
     m = b.size
-    if locals_.size >= _BULK:
-        x2x, x2z, z2x, z2z, _, _ = b.inverse().to_numpy(bit_packed=True)
-        xrows = np.concatenate([x2x[locals_], z2x[locals_]])
-        zrows = np.concatenate([x2z[locals_], z2z[locals_]])
-        xbits_core = np.unpackbits(xrows, axis=1, count=m, bitorder="little")[:, b.core_local].astype(bool)
-        zbits_core = np.unpackbits(zrows, axis=1, count=m, bitorder="little")[:, b.core_local].astype(bool)
-        rest_words = pack(b.rest_mask())
-        restx = from_bytes(xrows) & rest_words[None, :]
-    else:
-        xs, zs = [], []
-        for t in locals_.tolist():
-            for p in (b.pull(t, "X"), b.pull(t, "Z")):
-                x, z = p.to_numpy()
-                xs.append(x)
-                zs.append(z)
-        xs_a, zs_a = np.array(xs, dtype=bool).reshape(-1, m), np.array(zs, dtype=bool).reshape(-1, m)
-        xbits_core, zbits_core = xs_a[:, b.core_local], zs_a[:, b.core_local]
-        restx = pack(xs_a & b.rest_mask()[None, :])
+    fx, fzc = b.frames(locals_)  # (q_b, 2, words), (q_b, 2, k_b): rows X_t then Z_t of each qubit
+    fx = fx.reshape(-1, fx.shape[-1])
+    word, bit = b.core_local // 64, (b.core_local % 64).astype(np.uint64)
+    xbits_core = ((fx[:, word] >> bit) & np.uint64(1)).astype(bool)
+    zbits_core = fzc.reshape(-1, fzc.shape[-1])
+    restx = fx & pack(b.rest_mask())[None, :]
     payload = np.zeros((restx.shape[0], 2 * k), dtype=bool)
     payload[:, b.core_index] = xbits_core
     payload[:, k + b.core_index] = zbits_core
