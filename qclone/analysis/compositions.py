@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import stim
 
+from qclone.analysis.checks import CheckSummary
 from qclone.analysis.leakage import CliffordEncoding, LeakageAnalyzer
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol import Circuit, Composition, DecryptTarget, single_clone_warning, to_stim
@@ -75,7 +76,7 @@ class CompositionCheck:
 
 
 @dataclass(frozen=True)
-class CompositionReport:
+class CompositionReport(CheckSummary):
     description: str
     num_qubits: int
     engine: str
@@ -83,14 +84,6 @@ class CompositionReport:
     checks: tuple[CompositionCheck, ...]
     warnings: tuple[str, ...] = field(default=())
     skipped: tuple[str, ...] = field(default=())
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
-
-    @property
-    def failures(self) -> tuple[CompositionCheck, ...]:
-        return tuple(c for c in self.checks if not c.passed)
 
     def to_dict(self) -> dict:
         return {

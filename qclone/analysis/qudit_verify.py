@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from qclone.analysis.checks import CheckSummary
 from qclone.analysis.verify import Check
 from qclone.protocol import Layout, encryption
 from qclone.protocol.operators import MAX_DENSE_CLONES, clone_decryption_projector, encryption_exponential, kron_all
@@ -66,20 +67,12 @@ QUDIT_PROPERTY_TITLES = {
 
 
 @dataclass(frozen=True)
-class QuditReport:
+class QuditReport(CheckSummary):
     dimension: int
     clones: int
     seed: int
     checks: tuple[Check, ...]
     warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
-
-    @property
-    def failures(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.passed)
 
     def to_dict(self) -> dict:
         return {
