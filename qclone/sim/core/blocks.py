@@ -89,6 +89,8 @@ class Block:
         self.circuit = circuit
         self._inverse: stim.Tableau | None = None
         self._pulls_cost = 0
+        #: the simulator may be shared with copies of this block: copy it before changing it
+        self._shared_sim = False
         self.num_targets = sum(int(t.size) for _, t in self.history)
         self.pending: dict[int, np.ndarray] = {}
         w, kb = words_for(m), self.core_local.size
@@ -147,12 +149,19 @@ class Block:
             return
         self.flush()
         circuit = stim.Circuit(gate_text(items))
-        self.sim.do_circuit(circuit)
+        self.own_simulator().do_circuit(circuit)
         self.circuit += circuit
         self.history.extend(items)
         self.num_targets += sum(int(t.size) for _, t in items)
         self._inverse = None
         self._pulls_cost = 0
+
+    def own_simulator(self) -> stim.TableauSimulator:
+        """The simulator, copied first if a copy of this block still shares it (copy on write)."""
+        if self._shared_sim:
+            self.sim = self.sim.copy()
+            self._shared_sim = False
+        return self.sim
 
     def add_noise(self, local: int, probs: np.ndarray) -> None:
         old = self.pending.get(local)
@@ -227,8 +236,10 @@ class Block:
         return np.prod(f[np.arange(self.num_events)[None, :], idx], axis=1)
 
     def copy(self) -> Block:
+        # the simulator (O(m²) bits) is shared until one side applies a gate
         out = Block(self.qubits.copy(), self.core_local.copy(), self.core_index.copy(), self.sigma.shape[0],
-                    sim=self.sim.copy(), history=self.history, circuit=self.circuit.copy())
+                    sim=self.sim, history=self.history, circuit=self.circuit.copy())
+        self._shared_sim = out._shared_sim = True
         out.pending = {k: v.copy() for k, v in self.pending.items()}
         out.fx, out.fzc, out.probs, out.sigma = self.fx.copy(), self.fzc.copy(), self.probs.copy(), self.sigma.copy()
         out._inverse = self._inverse

@@ -237,7 +237,7 @@ class CoreState:
         pos = self._core_pos[qubits]
         core_local = np.flatnonzero(pos >= 0)
         if first is not None:
-            first.sim.set_num_qubits(total)
+            first.own_simulator().set_num_qubits(total)
             new = Block(qubits, core_local, pos[core_local], len(self._terms), sim=first.sim,
                         history=first.history, circuit=first.circuit)
         else:
