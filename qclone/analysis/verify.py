@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from qclone.analysis.checks import CheckSummary
 from qclone.errors import TooLargeError
 from qclone.protocol import (
     MAX_DENSE_CLONES,
@@ -85,7 +86,7 @@ class Check:
 
 
 @dataclass(frozen=True)
-class VerificationReport:
+class VerificationReport(CheckSummary):
     clones: int
     seed: int
     checks: tuple[Check, ...]
@@ -94,14 +95,6 @@ class VerificationReport:
     engine: str = "exact"
     #: the clones j whose checks ran; None means every clone 1..n
     checked_clones: tuple[int, ...] | None = None
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
-
-    @property
-    def failures(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.passed)
 
     def to_dict(self) -> dict:
         return {

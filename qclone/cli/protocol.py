@@ -10,7 +10,8 @@ from rich.table import Table
 from qclone.analysis.demo import DemoResult, run_demo
 from qclone.analysis.verify import PROPERTY_TITLES, VerificationReport, verify_protocol
 from qclone.analysis.verify_scale import CHECK_ALL_UP_TO, DEFAULT_SAMPLE, verify_at_scale
-from qclone.cli.options import Clones, Depth, Json, Seed
+from qclone.cli.compose import register_or_series_circuit, verify_qudits, verify_register_or_series, wants_composition
+from qclone.cli.options import Clones, Depth, Dim, Json, Qubits, Schedule, Seed, Series, SeriesTarget
 from qclone.cli.output import console, print_json, warn
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import (
@@ -102,10 +103,20 @@ def circuit(
     depth: Depth = "linear",
     fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "text",
     json_out: Json = False,
+    qubits: Qubits = 1,
+    series: Series = 1,
+    series_target: SeriesTarget = None,
+    schedule: Schedule = None,
+    dim: Dim = None,
 ) -> None:
     """Print the protocol circuit (Bell pairs, encryption, optional decryption)."""
     if fmt not in FORMATS:
         raise InvalidArgumentError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if dim is not None:
+        raise InvalidArgumentError("--dim: the qudit protocol is dense operators, not a gate circuit; use qclone verify --clones N --dim D")
+    if wants_composition(qubits, series, series_target, schedule):
+        register_or_series_circuit(clones, qubits, series, series_target, schedule, _parse_decrypt(decrypt), depth, fmt, json_out)
+        return
     lay = Layout(clones)
     target = _parse_decrypt(decrypt)
     circ = protocol_circuit(lay, decrypt=target, depth=check_depth(depth))
@@ -135,8 +146,18 @@ def verify(
     sample: Annotated[int, typer.Option("--sample", help=f"stabilizer engine, n > {CHECK_ALL_UP_TO}: how many random clones to check.")] = DEFAULT_SAMPLE,
     depth: Depth = "linear",
     json_out: Json = False,
+    qubits: Qubits = 1,
+    series: Series = 1,
+    series_target: SeriesTarget = None,
+    dim: Dim = None,
 ) -> None:
     """Check PROTOCOL.md's properties for n clones by computation; exit status 1 on any failure."""
+    if dim is not None:
+        verify_qudits(clones, dim, qubits=qubits, series=series, engine=engine, depth=depth, seed=seed, json_out=json_out)
+        return
+    if wants_composition(qubits, series, series_target, None):
+        verify_register_or_series(clones, qubits, series, series_target, engine, seed, sample, depth, json_out)
+        return
     if engine not in ("exact", "stabilizer"):
         raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of exact, stabilizer")
     Layout(clones)

@@ -30,6 +30,25 @@ from qclone.protocol.operators import (
     input_decryption_exponential,
 )
 from qclone.protocol.registers import DecryptTarget, Layout, check_clones, single_clone_warning
+from qclone.protocol.compose import check_disjoint_supports, interleave, remap, sequence
+from qclone.protocol.register_layout import RegisterLayout, check_register_size
+from qclone.protocol.modules import (
+    SCHEDULES,
+    SERIES_TARGETS,
+    Composition,
+    DecryptionState,
+    Module,
+    parallel_composition,
+    series_composition,
+)
+from qclone.protocol.register_circuits import (
+    register_bell_pairs,
+    register_decryption,
+    register_encryption,
+    register_protocol_circuit,
+    register_registers,
+    tile,
+)
 from qclone.protocol.render import FORMATS, QASM2_REGISTER_NAMES, from_qasm, render, stim_text, to_qasm2, to_qasm3, to_qiskit, to_stim, to_text
 
 __all__ = [
@@ -40,5 +59,10 @@ __all__ = [
     "MAX_DENSE_CLONES", "DenseOperator", "alphas", "bell_state", "clone_decryption_projector",
     "encryption_exponential", "encryption_sum", "input_decryption_exponential",
     "DecryptTarget", "Layout", "check_clones", "single_clone_warning",
+    "check_disjoint_supports", "interleave", "remap", "sequence",
+    "RegisterLayout", "check_register_size",
+    "register_bell_pairs", "register_decryption", "register_encryption", "register_protocol_circuit",
+    "register_registers", "tile",
+    "SCHEDULES", "SERIES_TARGETS", "Composition", "DecryptionState", "Module", "parallel_composition", "series_composition",
     "FORMATS", "QASM2_REGISTER_NAMES", "from_qasm", "render", "stim_text", "to_qasm2", "to_qasm3", "to_qiskit", "to_stim", "to_text",
 ]

@@ -7,4 +7,8 @@ from qclone.sim.stabilizer import StabilizerEngine
 register_engine("exact", ExactEngine)
 register_engine("stabilizer", StabilizerEngine)
 
-__all__ = ["Engine", "SimState", "engine_names", "get_engine", "register_engine", "DensityMatrix", "ExactEngine", "StateVector", "StabilizerEngine"]
+from qclone.sim.core import CoreEngine, CoreState  # noqa: E402 - the core engine builds on gf2 and exact above
+
+register_engine("core", CoreEngine)
+
+__all__ = ["Engine", "SimState", "engine_names", "get_engine", "register_engine", "DensityMatrix", "ExactEngine", "StateVector", "StabilizerEngine", "CoreEngine", "CoreState"]
