@@ -169,7 +169,8 @@ def compare(
             raise InvalidArgumentError(f"no such results file: {path}")
         rows_of = read_csv(path)
         label = rows_of[0]["runner"] if rows_of else str(path)
-        columns.append((f"{label} ({path.name})" if len(csv or []) > 1 else label, {int(row["clones"]): row for row in rows_of}))
+        shown = f"{label} ({path.parent.name}/{path.name})" if len(csv or []) > 1 else label
+        columns.append((shown, {int(row["clones"]): row for row in rows_of}))
     ns = sorted({n for _, col in columns for n in col} | set(_ints(clones, "--clones") if clones else []))
     rows = []
     for n in ns:
