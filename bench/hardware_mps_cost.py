@@ -59,7 +59,7 @@ def main() -> int:
     ap.add_argument("--device-max", type=int, default=20, help="largest n run with the (slow) device noise")
     args = ap.parse_args()
     fez = get_backend("fake_fez")
-    print(f"{'n':>3} {'qubits':>6} {'2q gates':>8} | {'device s/shot':>13} {'18x1000 shots':>13} | {'twirled s/shot':>14} {'ratio':>6} {'max bond':>8}")
+    print(f"{'n':>3} {'path':>6} {'2q gates':>8} | {'device s/shot':>13} {'18x1000 shots':>13} | {'twirled s/shot':>14} {'ratio':>6} {'max bond':>8}")
     for n in (int(x) for x in args.clones.split(",")):
         comp = compile_protocol(fez, n, input="+", seed=0)
         exp = tomography_experiment(comp.circuit, [comp.clone_qubit], Statevector(cardinal_vector("+")))

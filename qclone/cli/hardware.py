@@ -155,6 +155,7 @@ def layout(
 def compare(
     csv: Annotated[list[Path] | None, typer.Option("--csv", help="Results of `qclone hardware run` to compare (repeat for several columns).")] = None,
     clones: Annotated[str | None, typer.Option("--clones", "-n", help="Also predict these n (stim only).")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="Also predict the routed circuit with idle relaxation over this device's whole schedule.")] = None,
     json_out: Json = False,
 ) -> None:
     """Measured fidelities against the Pauli-twirled stim model (heron preset): textbook and routed circuit."""
@@ -172,12 +173,18 @@ def compare(
         shown = f"{label} ({path.parent.name}/{path.name})" if len(csv or []) > 1 else label
         columns.append((shown, {int(row["clones"]): row for row in rows_of}))
     ns = sorted({n for _, col in columns for n in col} | set(_ints(clones, "--clones") if clones else []))
+    dev = None
+    if backend is not None:
+        from qclone.hardware.devices import get_backend
+
+        dev = get_backend(backend)
     rows = []
     for n in ns:
         found = [col[n] for _, col in columns if n in col]
         j = int(found[0]["decrypt"]) if found else 1
-        t = twirled_prediction(n, decrypt=j)
-        row: dict = {"clones": n, "decrypt": j, "stim_routed": t.routed, "stim_textbook": t.textbook, "sources": []}
+        t = twirled_prediction(n, decrypt=j, backend=dev)
+        row: dict = {"clones": n, "decrypt": j, "stim_routed": t.routed, "stim_textbook": t.textbook,
+                     "stim_routed_idle": t.routed_idle, "duration": t.duration, "sources": []}  # fmt: skip
         for label, col in columns:
             m = col.get(n)
             aer = float(m["average_fidelity"]) if m else None
@@ -186,6 +193,7 @@ def compare(
                 "ci_low": float(m["ci_low"]) if m else None, "ci_high": float(m["ci_high"]) if m else None,
                 "seconds_per_shot": float(m["seconds_per_shot"]) if m and m.get("seconds_per_shot") else None,
                 "minus_stim_routed": None if aer is None else aer - t.routed,
+                "minus_stim_routed_idle": None if aer is None or t.routed_idle is None else aer - t.routed_idle,
             })  # fmt: skip
         first = row["sources"][0] if row["sources"] else {}  # the first --csv, also flat (one-file output)
         row |= {"backend": (columns[0][1].get(n) or {}).get("backend") if columns else None,
@@ -203,6 +211,8 @@ def compare(
         t.add_column("− routed", justify="right")
     t.add_column("stim, routed", justify="right")
     t.add_column("stim, textbook", justify="right")
+    if dev is not None:
+        t.add_column(f"stim, routed + idle ({backend} schedule)", justify="right")
     for r in rows:
         cells = [str(r["clones"])]
         for m in r["sources"]:
@@ -210,7 +220,8 @@ def compare(
                 cells += ["—", ""]
             else:
                 cells += [f"{m['average_fidelity']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]", f"{m['minus_stim_routed']:+.4f}"]
-        t.add_row(*cells, f"{r['stim_routed']:.4f}", f"{r['stim_textbook']:.4f}")
+        idle = [f"{r['stim_routed_idle']:.4f} ({r['duration'] * 1e6:.1f} µs)"] if dev is not None else []
+        t.add_row(*cells, f"{r['stim_routed']:.4f}", f"{r['stim_textbook']:.4f}", *idle)
     _wide().print(t)
 
 
