@@ -42,3 +42,62 @@ def test_figures_exist_and_are_small():
     for name in names:
         f = DOC.parent / name
         assert f.is_file() and f.stat().st_size < 200_000, name
+
+
+def _rows(path):
+    with (DOC.parent / path).open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def _cell(text):
+    """A table cell: None for '—', else (value, interval or None)."""
+    text = text.strip().replace("**", "")
+    if text in ("—", ""):
+        return None
+    m = re.fullmatch(r"([+−-]?[0-9.]+)(?: \[([0-9.]+), ([0-9.]+)\])?", text)
+    assert m, text
+    value = float(m.group(1).replace("−", "-"))
+    return value, (float(m.group(2)), float(m.group(3))) if m.group(2) else None
+
+
+def test_full_device_table_is_the_csvs():
+    """Columns: n | qubits | 2q gates | stim routed | stim textbook | Aer DM device | Aer DM twirled |
+    Aer MPS twirled [95 %] | MPS (or DM twirled) − stim routed | ms per MPS shot."""
+    section = DOC.read_text().split("### The whole device", 1)[1].split("\n## ", 1)[0]
+    rows = [r for r in re.findall(r"^\| (\d+) \|(.*)\|$", section, re.M)]
+    assert {int(n) for n, _ in rows} >= {1, 5, 10, 20, 40, 63}
+    device = {int(r["clones"]): r for r in _rows("hardware_fake_fez.csv")}
+    dm = {int(r["clones"]): r for r in _rows("full-device/twirled-dm/hardware_fake_fez.csv")}
+    mps = {int(r["clones"]): r for r in _rows("full-device/twirled-mps/hardware_fake_fez.csv")}
+    assert max(mps) == 63 and all(r["runner"] == "aer:fake_fez:twirled" for r in mps.values())
+    for n_text, rest in rows:
+        n = int(n_text)
+        cells = [_cell(c) for c in rest.split("|")]
+        qubits, gates, routed, textbook, dev, tw, m, diff, ms = cells
+        assert qubits[0] == 2 * n + 1  # A and the pairs (no reference: --no-entangled)
+        t = twirled_prediction(n)
+        assert routed[0] == pytest.approx(t.routed, abs=6e-5) and textbook[0] == pytest.approx(t.textbook, abs=6e-5)
+        for shown, table in ((dev, device), (tw, dm), (m, mps)):
+            assert (shown is None) == (n not in table), n
+            if shown is not None:
+                assert shown[0] == pytest.approx(float(table[n]["average_fidelity"]), abs=6e-5), n
+        if m is not None:
+            assert m[1] == pytest.approx((float(mps[n]["ci_low"]), float(mps[n]["ci_high"])), abs=6e-5)
+            assert int(gates[0]) == int(mps[n]["two_qubit_gates"])
+            assert diff[0] == pytest.approx(float(mps[n]["average_fidelity"]) - t.routed, abs=6e-4)
+            assert ms[0] == pytest.approx(1000 * float(mps[n]["seconds_per_shot"]), rel=0.02, abs=0.006)
+        elif tw is not None:
+            assert diff[0] == pytest.approx(float(dm[n]["average_fidelity"]) - t.routed, abs=6e-4)
+
+
+def test_modules_table_is_the_csv():
+    rows = re.findall(r"^\| (parallel|series|interleaved)[^|]* \| (\d+) \| (\d+) \| (\d+) \| ([0-9.]+) \[([0-9.]+), ([0-9.]+)\] \| ([0-9., ]+) \|",
+                      DOC.read_text(), re.M)  # fmt: skip
+    assert [r[0] for r in rows] == ["parallel", "interleaved", "series"]
+    csv_rows = {r["kind"]: r for r in _rows("modules/modules_fake_fez.csv")}
+    for kind, qubits, gates, depth, f, lo, hi, per_qubit in rows:
+        r = csv_rows[kind]
+        assert (int(qubits), int(gates), int(depth)) == (int(r["qubits"]), int(r["two_qubit_gates"]), int(r["depth"]))
+        for shown, key in ((f, "fidelity"), (lo, "ci_low"), (hi, "ci_high")):
+            assert float(shown) == pytest.approx(float(r[key]), abs=6e-5), (kind, key)
+        assert [float(x) for x in per_qubit.split(",")] == pytest.approx([float(x) for x in r["qubit_fidelities"].split()], abs=6e-5)
