@@ -5,14 +5,15 @@ depolarizing error composed with thermal relaxation (T1, T2, the gate's
 duration) on each of its qubits, relaxation during every delay, and readout
 errors. Thermal relaxation is not a Pauli channel, so Aer's
 matrix-product-state method has to treat every one of them as a general
-Kraus channel (probabilities from the state, one per shot): about 0.7 s per
-shot at n = 10 and 40 s at n = 63 on this project's 2-core machine.
+Kraus channel (probabilities from the state, one per shot): about 1 s per
+shot at n = 10 and 15 to 40 s at n = 63 on this project's 2-core machine
+(``bench/hardware_mps_cost.py``).
 
 The **Pauli twirl** of a channel E keeps only the diagonal of its Pauli
 transfer matrix: E_T(ρ) = Σ_P p_P P ρ P with p_P = Σ_k |Tr(P K_k)|² / d²
 (K_k its Kraus operators, d = 2^q). It has the same process fidelity and
-the same Pauli-diagonal, and it is the channel the device would apply under
-randomized compiling. :func:`twirled_noise_model` twirls every gate error of
+the same Pauli-diagonal, and it is the channel that Pauli twirling
+(randomized compiling) makes of the device's error. :func:`twirled_noise_model` twirls every gate error of
 the device's own Aer model (same qubit, same edge, same calibration), and
 :func:`twirl_delays` replaces every delay by the twirl of that qubit's thermal
 relaxation for that time (T2 capped at 2·T1, as Aer does). Readout errors
@@ -21,7 +22,8 @@ are classical and stay as they are.
 With Pauli noise on a Clifford circuit (the protocol, cardinal inputs and the
 tomography bases are all Clifford) every trajectory is a stabilizer state of
 the chain, whose bond dimension stays small, and Aer applies each error as a
-sampled Pauli gate: about 0.005 s per shot at n = 10 and 0.05 s at n = 63.
+sampled Pauli gate: about 0.005 s per shot at n = 10 and 0.05 to 0.1 s at
+n = 63, with the largest bond dimension 8 at every n measured.
 
 Examples:
     Amplitude damping γ twirls to p_X = p_Y = γ/4, p_Z = (1 − √(1−γ))²/4:
@@ -44,6 +46,8 @@ from qiskit.circuit import Delay
 from qiskit.providers import BackendV2
 from qiskit.quantum_info import Kraus, Pauli
 from qiskit.transpiler import Target
+
+from qclone.errors import UnsupportedError
 
 #: Pauli-twirled probabilities below this are dropped (they would never be sampled).
 MIN_PROBABILITY = 1e-15
@@ -174,9 +178,11 @@ def twirled_noise_model(backend: BackendV2):  # noqa: ANN201 - qiskit_aer NoiseM
 def _seconds(op: Delay, dt: float | None) -> float:
     if op.unit == "dt":
         if dt is None:
-            raise ValueError("a delay in dt units needs the device's dt")
+            raise UnsupportedError("a delay in dt units needs the device's dt, which this target does not give")
         return float(op.duration) * dt
-    scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12}[op.unit]
+    scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12}.get(op.unit)
+    if scale is None:
+        raise UnsupportedError(f"a delay in {op.unit!r} units cannot be turned into relaxation")
     return float(op.duration) * scale
 
 
