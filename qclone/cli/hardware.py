@@ -23,15 +23,19 @@ Backend = Annotated[str, typer.Option("--backend", help="fake_fez, fake_marrakes
 RUNNERS = ("aer", "sampler")
 
 
-def _runner(name: str, backend, method: str):  # noqa: ANN001, ANN202
+def _runner(name: str, backend, method: str, noise: str = "device", max_bond: int | None = None,  # noqa: ANN001, ANN202
+            truncation: float | None = None):
     from qclone.hardware.backends import AerRunner, SamplerRunner
     from qclone.hardware.devices import is_fake
 
     if name not in RUNNERS:
         raise InvalidArgumentError(f"unknown runner {name!r}; choose one of {', '.join(RUNNERS)}")
-    if not is_fake(backend.name if hasattr(backend, "name") else "") and name == "aer":
+    simulated = name == "aer" and is_fake(backend.name if hasattr(backend, "name") else "")
+    if not simulated and (noise != "device" or max_bond is not None or truncation is not None):
+        raise InvalidArgumentError("--noise twirled and the MPS options need the Aer runner on a fake backend")
+    if not simulated:
         return SamplerRunner(backend)  # a real device always runs through SamplerV2
-    return AerRunner(backend, method=method) if name == "aer" else SamplerRunner(backend)
+    return AerRunner(backend, method=method, noise=noise, max_bond_dimension=max_bond, truncation_threshold=truncation)
 
 
 Decrypt = Annotated[int, typer.Option("--decrypt", help="Which clone to decrypt.")]
@@ -58,7 +62,10 @@ def run(
     decrypt: Decrypt = 1,
     out: Annotated[Path, typer.Option("--out", help="Directory for the CSV and the plot.")] = Path("hardware-results"),
     runner: Annotated[str, typer.Option("--runner", help="aer (AerSimulator.from_backend) or sampler (qiskit-ibm-runtime SamplerV2).")] = "aer",
-    method: Annotated[str, typer.Option("--method", help="Aer method: auto, density_matrix, matrix_product_state.")] = "auto",
+    method: Annotated[str, typer.Option("--method", help="Aer method: auto, density_matrix (dm), matrix_product_state (mps).")] = "auto",
+    noise: Annotated[str, typer.Option("--noise", help="device (Aer's device model) or twirled (its Pauli twirl: ~100x cheaper MPS shots).")] = "device",
+    max_bond: Annotated[int | None, typer.Option("--max-bond", help="MPS bond-dimension cap (default: none, exact).")] = None,
+    truncation: Annotated[float | None, typer.Option("--truncation", help="MPS truncation threshold (Aer's default 1e-16).")] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap rounds for the confidence intervals.")] = 200,
     confidence: Annotated[float, typer.Option("--confidence", help="Central probability of the intervals.")] = 0.95,
     entangled: Annotated[bool, typer.Option("--entangled/--no-entangled", help="Also measure (R, clone): Bell fidelity and concurrence.")] = True,
@@ -71,7 +78,7 @@ def run(
     from qclone.hardware.report import plot_results, write_csv
 
     ns, dev = _clones_and_device(clones, decrypt, backend)
-    run_with = _runner(runner, dev, method)
+    run_with = _runner(runner, dev, method, noise, max_bond, truncation)
     results = []
     for n in ns:
         r = measure_fidelity(
@@ -100,6 +107,7 @@ def _print_result(r) -> None:  # noqa: ANN001 - FidelityResult
         t.add_row("Bell fidelity of (R, clone)", f"{r.bell_fidelity:.4f}", f"[{r.bell_ci_low:.4f}, {r.bell_ci_high:.4f}]")
         t.add_row("concurrence of (R, clone)", f"{r.concurrence:.4f}", "")
     t.add_row("two-qubit gates / depth / 2q depth", f"{r.two_qubit_gates} / {r.depth} / {r.two_qubit_depth}", "")
+    t.add_row("simulation time per shot", f"{r.seconds_per_shot:.4g} s", f"{r.circuits} circuits, {r.run_seconds:.1f} s")
     _wide().print(t)
 
 
@@ -145,43 +153,134 @@ def layout(
 
 @hardware_app.command("compare")
 def compare(
-    csv: Annotated[Path | None, typer.Option("--csv", help="Results of `qclone hardware run` (Aer or hardware) to compare.")] = None,
+    csv: Annotated[list[Path] | None, typer.Option("--csv", help="Results of `qclone hardware run` to compare (repeat for several columns).")] = None,
     clones: Annotated[str | None, typer.Option("--clones", "-n", help="Also predict these n (stim only).")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="Also predict the routed circuit with idle relaxation over this device's whole schedule.")] = None,
     json_out: Json = False,
 ) -> None:
     """Measured fidelities against the Pauli-twirled stim model (heron preset): textbook and routed circuit."""
     from qclone.hardware.report import read_csv
     from qclone.hardware.twirl import twirled_prediction
 
-    if csv is None and clones is None:
+    if not csv and clones is None:
         raise InvalidArgumentError("give --csv (results to compare) and/or --clones (n to predict)")
-    measured: dict[int, dict[str, str]] = {}
-    if csv is not None:
-        if not csv.is_file():
-            raise InvalidArgumentError(f"no such results file: {csv}")
-        measured = {int(row["clones"]): row for row in read_csv(csv)}
-    ns = sorted(set(measured) | set(_ints(clones, "--clones") if clones else []))
+    columns: list[tuple[str, dict[int, dict[str, str]]]] = []
+    for path in csv or []:
+        if not path.is_file():
+            raise InvalidArgumentError(f"no such results file: {path}")
+        rows_of = read_csv(path)
+        label = rows_of[0]["runner"] if rows_of else str(path)
+        shown = f"{label} ({path.parent.name}/{path.name})" if len(csv or []) > 1 else label
+        columns.append((shown, {int(row["clones"]): row for row in rows_of}))
+    ns = sorted({n for _, col in columns for n in col} | set(_ints(clones, "--clones") if clones else []))
+    dev = None
+    if backend is not None:
+        from qclone.hardware.devices import get_backend
+
+        dev = get_backend(backend)
     rows = []
     for n in ns:
-        m = measured.get(n)
-        j = int(m["decrypt"]) if m else 1
-        t = twirled_prediction(n, decrypt=j)
-        aer = float(m["average_fidelity"]) if m else None
-        rows.append({
-            "clones": n, "decrypt": j, "backend": m["backend"] if m else None,
-            "measured": aer, "ci_low": float(m["ci_low"]) if m else None, "ci_high": float(m["ci_high"]) if m else None,
-            "stim_routed": t.routed, "stim_textbook": t.textbook,
-            "measured_minus_stim_routed": None if aer is None else aer - t.routed,
-        })  # fmt: skip
+        found = [col[n] for _, col in columns if n in col]
+        j = int(found[0]["decrypt"]) if found else 1
+        t = twirled_prediction(n, decrypt=j, backend=dev)
+        row: dict = {"clones": n, "decrypt": j, "stim_routed": t.routed, "stim_textbook": t.textbook,
+                     "stim_routed_idle": t.routed_idle, "duration": t.duration, "sources": []}  # fmt: skip
+        for label, col in columns:
+            m = col.get(n)
+            aer = float(m["average_fidelity"]) if m else None
+            row["sources"].append({
+                "source": label, "average_fidelity": aer,
+                "ci_low": float(m["ci_low"]) if m else None, "ci_high": float(m["ci_high"]) if m else None,
+                "seconds_per_shot": float(m["seconds_per_shot"]) if m and m.get("seconds_per_shot") else None,
+                "minus_stim_routed": None if aer is None else aer - t.routed,
+                "minus_stim_routed_idle": None if aer is None or t.routed_idle is None else aer - t.routed_idle,
+            })  # fmt: skip
+        first = row["sources"][0] if row["sources"] else {}  # the first --csv, also flat (one-file output)
+        row |= {"backend": (columns[0][1].get(n) or {}).get("backend") if columns else None,
+                "measured": first.get("average_fidelity"), "ci_low": first.get("ci_low"), "ci_high": first.get("ci_high"),
+                "measured_minus_stim_routed": first.get("minus_stim_routed")}  # fmt: skip
+        rows.append(row)
     if json_out:
         for row in rows:
             print_json(row)
         return
     t = Table(title="Average fidelity: measured (from counts) vs Pauli-twirled stim model (heron medians)")
-    for col in ("n", "measured", "interval", "stim, routed", "stim, textbook", "measured − routed"):
-        t.add_column(col, justify="right")
+    t.add_column("n", justify="right")
+    for label, _ in columns:
+        t.add_column(f"{label} [interval]", justify="right")
+        t.add_column("− routed", justify="right")
+    t.add_column("stim, routed", justify="right")
+    t.add_column("stim, textbook", justify="right")
+    if dev is not None:
+        t.add_column(f"stim, routed + idle ({backend} schedule)", justify="right")
     for r in rows:
-        has = r["measured"] is not None
-        t.add_row(str(r["clones"]), f"{r['measured']:.4f}" if has else "—", f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]" if has else "",
-                  f"{r['stim_routed']:.4f}", f"{r['stim_textbook']:.4f}", f"{r['measured_minus_stim_routed']:+.4f}" if has else "")  # fmt: skip
+        cells = [str(r["clones"])]
+        for m in r["sources"]:
+            if m["average_fidelity"] is None:
+                cells += ["—", ""]
+            else:
+                cells += [f"{m['average_fidelity']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]", f"{m['minus_stim_routed']:+.4f}"]
+        idle = [f"{r['stim_routed_idle']:.4f} ({r['duration'] * 1e6:.1f} µs)"] if dev is not None else []
+        t.add_row(*cells, f"{r['stim_routed']:.4f}", f"{r['stim_textbook']:.4f}", *idle)
     _wide().print(t)
+
+
+@hardware_app.command("modules")
+def modules(
+    backend: Backend,
+    shots: Annotated[int, typer.Option("--shots", help="Shots per measurement basis and input state.")],
+    kind: Annotated[str, typer.Option("--kind", help="Comma-separated: parallel, series, interleaved.")] = "parallel,series,interleaved",
+    clones: Annotated[int, typer.Option("--clones", "-n", help="Clones per module.")] = 2,
+    levels: Annotated[int, typer.Option("--levels", help="Modules in the series (clone 1 re-cloned levels - 1 times).")] = 2,
+    decrypt: Decrypt = 1,
+    out: Annotated[Path, typer.Option("--out", help="Directory for the CSV.")] = Path("hardware-results"),
+    runner: Annotated[str, typer.Option("--runner", help="aer (AerSimulator.from_backend) or sampler (qiskit-ibm-runtime SamplerV2).")] = "aer",
+    method: Annotated[str, typer.Option("--method", help="Aer method: auto, density_matrix (dm), matrix_product_state (mps), statevector.")] = "auto",
+    noise: Annotated[str, typer.Option("--noise", help="device (Aer's device model) or twirled (its Pauli twirl).")] = "device",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap rounds for the confidence intervals.")] = 200,
+    confidence: Annotated[float, typer.Option("--confidence", help="Central probability of the intervals.")] = 0.95,
+    idle_noise: Annotated[bool, typer.Option("--idle-noise/--no-idle-noise", help="Schedule with delays so waiting qubits relax (simulators).")] = True,
+    seed: Seed = 0,
+    json_out: Json = False,
+) -> None:
+    """Parallel, series and interleaved modules on the device: fidelity of the decrypted data from counts."""
+    import csv as csv_module
+
+    from qclone.hardware.devices import get_backend
+    from qclone.hardware.modules import check_kind, measure_modules
+
+    kinds = [check_kind(k) for k in (t.strip() for t in kind.split(",")) if k]
+    if not kinds:
+        raise InvalidArgumentError("--kind is empty")
+    if clones < 1:
+        raise InvalidArgumentError(f"--clones must be >= 1, got {clones}")
+    _warn_n1([clones])
+    dev = get_backend(backend)
+    run_with = _runner(runner, dev, method, noise)
+    results = []
+    for k in kinds:
+        r = measure_modules(dev, k, clones, shots=shots, runner=run_with, levels=levels, decrypt=decrypt, bootstrap=bootstrap,
+                            confidence=confidence, seed=seed, idle_noise=idle_noise, name=backend)  # fmt: skip
+        results.append(r)
+        if json_out:
+            print_json(r.to_dict())
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"modules_{backend}.csv"
+    fields = ["backend", "runner", "kind", "clones", "levels", "decrypt", "data_qubits", "qubits", "shots", "fidelity", "ci_low",
+              "ci_high", "confidence", "qubit_fidelities", "two_qubit_gates", "depth", "two_qubit_depth", "seconds"]  # fmt: skip
+    with path.open("w", newline="") as fh:
+        w = csv_module.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        for r in results:
+            d = r.to_dict()
+            d["qubit_fidelities"] = " ".join(f"{x:.4f}" for x in r.qubit_fidelities)
+            w.writerow({f: d[f] for f in fields})
+    if not json_out:
+        t = Table(title=f"{backend}: modules, n = {clones} per module, decrypted data from counts ({results[0].runner})")
+        for col in ("kind", "qubits", "2q gates", "depth", "fidelity (data register)", f"{confidence:.0%} interval", "per data qubit"):
+            t.add_column(col, justify="right")
+        for r in results:
+            t.add_row(r.kind if r.kind != "series" else f"series ({r.levels} levels)", str(r.qubits), str(r.two_qubit_gates), str(r.depth),
+                      f"{r.fidelity:.4f}", f"[{r.ci_low:.4f}, {r.ci_high:.4f}]", ", ".join(f"{x:.4f}" for x in r.qubit_fidelities))  # fmt: skip
+        _wide().print(t)
+    (warn if json_out else typer.echo)(f"wrote {path}")

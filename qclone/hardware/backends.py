@@ -14,7 +14,12 @@ prints them. Two runners share that interface:
   renumbered onto it. Noiseless runs (``backend=None``) and runs with a
   user-supplied Aer ``NoiseModel`` use the same renumbering. The method is the
   density matrix up to :data:`MAX_DENSITY_MATRIX_QUBITS` active qubits and the
-  matrix-product-state method above.
+  matrix-product-state method above. The active qubits are numbered in the
+  order of the layout path (``order``), so every gate of the schedule is
+  between neighbours of the MPS chain and Aer never swaps internally.
+  ``noise="twirled"`` uses the Pauli twirl of the same device model
+  (:mod:`qclone.hardware.pauli_noise`): about 100 times cheaper per MPS shot,
+  which is what makes the whole chip (n = 63) simulable.
 * :class:`SamplerRunner`: qiskit-ibm-runtime's ``SamplerV2(mode=...)``. With a
   real backend (``get_backend("ibm_fez")``, needs a saved IBM Quantum account)
   this runs on hardware; with a fake backend or an ``AerSimulator`` as mode,
@@ -30,6 +35,7 @@ Examples:
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +50,10 @@ from qclone.errors import InvalidArgumentError
 #: Above this many active qubits Aer's density-matrix method is replaced by matrix product states.
 MAX_DENSITY_MATRIX_QUBITS = 12
 METHODS = ("auto", "density_matrix", "matrix_product_state", "statevector", "stabilizer")
+#: Short names accepted for the methods.
+METHOD_ALIASES = {"mps": "matrix_product_state", "dm": "density_matrix", "sv": "statevector"}
+#: Device noise as Aer builds it, or its Pauli twirl.
+NOISES = ("device", "twirled")
 
 Counts = dict[str, int]
 
@@ -154,22 +164,42 @@ class AerRunner:
         backend: device whose calibrated noise is simulated (``None``: no device noise).
         noise_model: an Aer ``NoiseModel`` to use instead (qubit indices of the renumbered
             circuits, i.e. positions in :func:`active_qubits`).
-        method: Aer method, or ``auto`` (density matrix up to 12 active qubits, else MPS).
+        method: Aer method (or ``mps``, ``dm``), or ``auto`` (density matrix up to 12 active
+            qubits, else MPS).
+        noise: ``device`` (Aer's model of the device) or ``twirled`` (its Pauli twirl,
+            delays included); only with ``backend``.
+        max_bond_dimension: MPS bond-dimension cap (``None``: no cap, exact).
+        truncation_threshold: MPS Schmidt coefficients below this are dropped (Aer's default 1e-16).
     """
 
     backend: BackendV2 | None = None
     noise_model: object | None = None
     method: str = "auto"
+    noise: str = "device"
+    max_bond_dimension: int | None = None
+    truncation_threshold: float | None = None
     name: str = field(default="aer")
+    #: seconds of the last :meth:`run` spent simulating (not building noise models)
+    last_simulate_seconds: float | None = field(default=None, init=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        self.method = METHOD_ALIASES.get(self.method, self.method)
         if self.method not in METHODS:
-            raise InvalidArgumentError(f"unknown Aer method {self.method!r}; choose one of {', '.join(METHODS)}")
+            choices = ", ".join((*METHODS, *METHOD_ALIASES))
+            raise InvalidArgumentError(f"unknown Aer method {self.method!r}; choose one of {choices}")
+        if self.noise not in NOISES:
+            raise InvalidArgumentError(f"unknown noise {self.noise!r}; choose one of {', '.join(NOISES)}")
         if self.backend is not None and self.noise_model is not None:
             raise InvalidArgumentError("give a device backend or a noise model, not both")
+        if self.noise != "device" and self.backend is None:
+            raise InvalidArgumentError(f"noise={self.noise!r} twirls a device's noise: give a backend")
+        if self.max_bond_dimension is not None and (isinstance(self.max_bond_dimension, bool) or self.max_bond_dimension < 1):
+            raise InvalidArgumentError(f"the MPS bond dimension cap must be >= 1, got {self.max_bond_dimension!r}")
+        if self.truncation_threshold is not None and not 0 < self.truncation_threshold < 1:
+            raise InvalidArgumentError(f"the MPS truncation threshold must be in (0, 1), got {self.truncation_threshold!r}")
         if self.backend is not None:
-            self.name = f"aer:{self.backend.name}"
+            self.name = f"aer:{self.backend.name}" + ("" if self.noise == "device" else f":{self.noise}")
 
     def method_for(self, num_active: int) -> str:
         if self.method != "auto":
@@ -182,10 +212,27 @@ class AerRunner:
         method = self.method_for(len(qubits))
         key = (qubits, method)
         if key not in self._cache:
-            if self.backend is not None:
-                self._cache[key] = AerSimulator.from_backend(RestrictedBackend(self.backend, qubits), method=method)
+            options = {}
+            if method == "matrix_product_state":
+                if self.max_bond_dimension is not None:
+                    options["matrix_product_state_max_bond_dimension"] = int(self.max_bond_dimension)
+                if self.truncation_threshold is not None:
+                    options["matrix_product_state_truncation_threshold"] = float(self.truncation_threshold)
+            if self.backend is not None and self.noise == "twirled":
+                from qclone.hardware.pauli_noise import twirled_noise_model
+
+                sub = self._restricted(qubits)
+                self._cache[key] = AerSimulator(method=method, noise_model=twirled_noise_model(sub), **options)
+            elif self.backend is not None:
+                self._cache[key] = AerSimulator.from_backend(self._restricted(qubits), method=method, **options)
             else:
-                self._cache[key] = AerSimulator(method=method, noise_model=self.noise_model)
+                self._cache[key] = AerSimulator(method=method, noise_model=self.noise_model, **options)
+        return self._cache[key]
+
+    def _restricted(self, qubits: tuple[int, ...]) -> RestrictedBackend:
+        key = ("backend", qubits)
+        if key not in self._cache:
+            self._cache[key] = RestrictedBackend(self.backend, qubits)
         return self._cache[key]
 
     def run(
@@ -202,7 +249,14 @@ class AerRunner:
             first = [q for q in order if q in set(qubits)]
             qubits = tuple(first + [q for q in qubits if q not in set(first)])
         small = [renumber(qc, qubits) for qc in circuits]
-        result = self.simulator(qubits).run(small, shots=shots, seed_simulator=seed).result()
+        sim = self.simulator(qubits)
+        if self.backend is not None and self.noise == "twirled":
+            from qclone.hardware.pauli_noise import twirl_delays
+
+            small = twirl_delays(small, self._restricted(qubits).target)
+        started = time.perf_counter()
+        result = sim.run(small, shots=shots, seed_simulator=seed).result()
+        self.last_simulate_seconds = time.perf_counter() - started
         return [_counts_of(result, i) for i in range(len(small))]
 
 

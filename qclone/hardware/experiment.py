@@ -71,10 +71,18 @@ class FidelityResult:
     two_qubit_depth: int
     physical_qubits: tuple[int, ...]
     seconds: float
+    circuits: int = 0
+    run_seconds: float = 0.0
+
+    @property
+    def seconds_per_shot(self) -> float:
+        """Simulation (or device) time per shot of one circuit (``run_seconds`` / circuits / shots)."""
+        return self.run_seconds / (self.circuits * self.shots) if self.circuits else float("nan")
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["physical_qubits"] = list(self.physical_qubits)
+        d["seconds_per_shot"] = self.seconds_per_shot
         return d
 
 
@@ -160,7 +168,11 @@ def measure_fidelity(
 
     flat = [qc for batch in batches for qc in batch]
     order = next(iter(compiled.values())).layout.path
+    started = time.perf_counter()
     counts = runner.run(flat, shots=shots, seed=seed, order=order)
+    run_seconds = time.perf_counter() - started
+    simulated = getattr(runner, "last_simulate_seconds", None)  # without building the noise model
+    run_seconds = run_seconds if simulated is None else simulated
     fits: list[TomographyFit] = []
     pos = 0
     for exp, batch in zip(experiments, batches):
@@ -198,4 +210,6 @@ def measure_fidelity(
         two_qubit_depth=ref.stats.two_qubit_depth,
         physical_qubits=tuple(ref.layout.path),
         seconds=time.perf_counter() - start,
+        circuits=len(flat),
+        run_seconds=run_seconds,
     )

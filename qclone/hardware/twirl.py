@@ -13,6 +13,13 @@ predictions per n:
   (every SWAP as three noisy CNOTs; on hardware a SWAP next to a controlled
   gate merges into two CZ, so this errs slightly on the noisy side).
 
+* ``routed_idle`` (with a ``backend``): the routed circuit with, in addition,
+  the twirled T1/T2 relaxation (heron medians) of the *whole* scheduled
+  duration of the device circuit (:func:`schedule_duration`) on every qubit
+  but R, once, between encryption and decryption. Every qubit of the device
+  circuit idles for less than that, so this one errs on the noisy side: the
+  two routed predictions bracket what idle relaxation can do.
+
 Against the Aer simulation of the device (per-qubit calibration, thermal
 relaxation, which is not a Pauli channel, relaxation of waiting qubits) the
 difference shows what the Pauli model leaves out.
@@ -31,9 +38,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import stim
 
+from qiskit.providers import BackendV2
+
+from qclone.hardware.compile import compile_protocol
 from qclone.hardware.schedule import protocol_schedule
 from qclone.protocol import Circuit
-from qclone.sim.noise import NoiseModel, noise_model, noisy_stim_text
+from qclone.sim.noise import HERON_R2_MEDIANS, NoiseModel, noise_model, noisy_stim_text
 from qclone.sim.stabilizer import average_fidelity, exact_pauli_channel, fidelity_circuit
 
 
@@ -45,6 +55,8 @@ class TwirledPrediction:
     noise: str
     textbook: float
     routed: float
+    routed_idle: float | None = None
+    duration: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,9 +93,24 @@ def routed_fidelity_circuit(clones: int, *, noise: NoiseModel, decrypt: int = 1)
     return stim.Circuit(text)
 
 
-def twirled_prediction(clones: int, *, noise: NoiseModel | None = None, decrypt: int = 1) -> TwirledPrediction:
-    """Exact average fidelity of the Pauli model (default ``heron``) for the textbook and the routed circuit."""
+def schedule_duration(backend: BackendV2, clones: int, decrypt: int = 1) -> float:
+    """Seconds the device circuit of the protocol lasts (critical path, the target's gate durations)."""
+    comp = compile_protocol(backend, clones, decrypt, input=None, seed=0)
+    return float(comp.circuit.estimate_duration(backend.target, unit="s"))
+
+
+def twirled_prediction(
+    clones: int, *, noise: NoiseModel | None = None, decrypt: int = 1, backend: BackendV2 | None = None
+) -> TwirledPrediction:
+    """Exact average fidelity of the Pauli model (default ``heron``) for the textbook and the routed circuit,
+    and, with a ``backend``, for the routed circuit with idle relaxation over the whole schedule."""
     noise = noise_model("heron") if noise is None else noise
     textbook = exact_pauli_channel(fidelity_circuit(clones, noise=noise, decrypt=decrypt))["p_I"]
     routed = exact_pauli_channel(routed_fidelity_circuit(clones, noise=noise, decrypt=decrypt))["p_I"]
-    return TwirledPrediction(clones, noise.name, average_fidelity(textbook), average_fidelity(routed))
+    idle = duration = None
+    if backend is not None:
+        duration = schedule_duration(backend, clones, decrypt)
+        h = HERON_R2_MEDIANS
+        with_idle = noise + noise_model("memory", time=duration, t1=float(h["t1"]), t2=float(h["t2"]))
+        idle = average_fidelity(exact_pauli_channel(routed_fidelity_circuit(clones, noise=with_idle, decrypt=decrypt))["p_I"])
+    return TwirledPrediction(clones, noise.name, average_fidelity(textbook), average_fidelity(routed), idle, duration)

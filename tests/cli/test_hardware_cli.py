@@ -69,3 +69,46 @@ def test_compare_with_stim(tmp_path, capsys):
     assert rows[0]["measured_minus_stim_routed"] == rows[0]["measured"] - rows[0]["stim_routed"]
     assert rows[1]["measured"] is None and 0.5 < rows[1]["stim_routed"] < rows[1]["stim_textbook"]
     assert main(["hardware", "compare"]) == 2
+
+
+def test_compare_several_csvs(tmp_path, capsys):
+    header = ("backend,runner,clones,decrypt,shots,average_fidelity,ci_low,ci_high,confidence,bell_fidelity,bell_ci_low,"
+              "bell_ci_high,concurrence,two_qubit_gates,depth,two_qubit_depth,seconds\n")  # fmt: skip
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "r.csv").write_text(header + "fake_fez,aer:fake_fez,2,1,100,0.95,0.94,0.96,0.95,,,,,18,53,16,1.0\n")
+    (tmp_path / "b" / "r.csv").write_text(header + "fake_fez,aer:fake_fez:twirled,10,1,100,0.6,0.58,0.62,0.95,,,,,138,200,70,9.0\n")
+    code = main(["hardware", "compare", "--csv", str(tmp_path / "a" / "r.csv"), "--csv", str(tmp_path / "b" / "r.csv"), "--json"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    rows = {json.loads(line)["clones"]: json.loads(line) for line in out.splitlines()}
+    assert set(rows) == {2, 10}
+    two, ten = rows[2]["sources"], rows[10]["sources"]
+    assert two[0]["average_fidelity"] == 0.95 and two[1]["average_fidelity"] is None
+    assert ten[1]["minus_stim_routed"] == pytest.approx(0.6 - rows[10]["stim_routed"])
+    assert "twirled" in ten[1]["source"] and "b/r.csv" in ten[1]["source"]
+    assert main(["hardware", "compare", "--csv", str(tmp_path / "a" / "r.csv"), "--csv", str(tmp_path / "a" / "r.csv")]) == 0
+
+
+def test_modules_json_and_csv(tmp_path, capsys):
+    code = main(["hardware", "modules", "--backend", "fake_fez", "--kind", "series", "--clones", "1", "--shots", "100",
+                 "--bootstrap", "5", "--noise", "twirled", "--out", str(tmp_path), "--json"])  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert code == 0
+    row = json.loads(out)
+    assert row["kind"] == "series" and row["levels"] == 2 and row["qubits"] == 5 and row["runner"] == "aer:fake_fez:twirled"
+    assert 2 / 3 < row["fidelity"] < 1
+    with (tmp_path / "modules_fake_fez.csv").open() as fh:
+        assert [r["kind"] for r in csv.DictReader(fh)] == ["series"]
+
+
+def test_modules_and_noise_errors(capsys, tmp_path):
+    for args in (["modules", "--backend", "fake_fez", "--shots", "10", "--kind", "braided"],
+                 ["modules", "--backend", "fake_fez", "--shots", "10", "--clones", "0"],
+                 ["modules", "--backend", "fake_fez", "--shots", "10", "--kind", "series", "--levels", "1"],
+                 ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--noise", "twirled", "--runner", "sampler"],
+                 ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--noise", "pink"],
+                 ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--method", "mps", "--max-bond", "0"]):  # fmt: skip
+        code = main(["hardware", *args, "--out", str(tmp_path)])
+        _, err = capsys.readouterr()
+        assert code == 2 and err.count("\n") == 1 and err.startswith("qclone: error:"), (args, err)

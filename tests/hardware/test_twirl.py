@@ -23,3 +23,19 @@ def test_sampling_agrees_with_the_exact_channel():
     exact = exact_pauli_channel(c)["p_I"]
     counts = sample_counts(c, 20_000, seed=3)
     assert counts["p_I"] / 20_000 == pytest.approx(exact, abs=0.01)
+
+
+def test_idle_over_the_schedule_brackets_from_below(fez):
+    """Idle relaxation over the whole schedule lowers the routed prediction; with no idle time it is the routed one."""
+    from qclone.hardware.twirl import schedule_duration
+    from qclone.sim.noise import HERON_R2_MEDIANS
+
+    short, long = twirled_prediction(2, backend=fez), twirled_prediction(6, backend=fez)
+    assert 0 < short.duration < long.duration < 1e-4
+    assert short.routed_idle < short.routed and long.routed_idle < long.routed
+    assert schedule_duration(fez, 6) == pytest.approx(long.duration)
+    h = HERON_R2_MEDIANS
+    zero = noise_model("heron") + noise_model("memory", time=0.0, t1=float(h["t1"]), t2=float(h["t2"]))
+    assert exact_pauli_channel(routed_fidelity_circuit(4, noise=zero))["p_I"] == pytest.approx(
+        exact_pauli_channel(routed_fidelity_circuit(4, noise=noise_model("heron")))["p_I"], abs=1e-12)
+    assert twirled_prediction(2).routed_idle is None
