@@ -36,24 +36,26 @@ def encode_array(array: Any, *, real_if_close: bool = False) -> dict | list:
     return {"real": arr.real.tolist(), "imag": arr.imag.tolist()}
 
 
-def _real_part(value: Any, what: str) -> np.ndarray:
+def _numeric(value: Any, what: str, *, allow_complex: bool) -> np.ndarray:
     if isinstance(value, (str, bytes, dict)) or value is None:
         raise InvalidArgumentError(f"{what} must be a (nested) list of numbers")
+    kind = "real or complex" if allow_complex else "real"
     try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(
-            f"{what} must be a rectangular (nested) list of real numbers"
-        ) from exc
-    if arr.dtype == object:  # pragma: no cover - numpy raises above in current versions
-        raise InvalidArgumentError(f"{what} must be a rectangular (nested) list of real numbers")
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nesting
+        raise InvalidArgumentError(f"{what} must be a rectangular (nested) list of {kind} numbers") from exc
+    if arr.dtype.kind not in ("iufc" if allow_complex else "iuf"):
+        raise InvalidArgumentError(f"{what} must be a rectangular (nested) list of {kind} numbers")
     if not np.all(np.isfinite(arr)):
         raise InvalidArgumentError(f"{what} contains NaN or infinity")
-    return arr
+    return arr.astype(complex if arr.dtype.kind == "c" else float)
 
 
 def decode_array(data: Any, *, name: str = "array") -> np.ndarray:
-    """Decode ``{"real", "imag"}`` (``imag`` optional) or a plain real nested list.
+    """Decode ``{"real", "imag"}`` (``imag`` optional) or a plain nested list of numbers.
+
+    The plain form is real in JSON; from Python it may also hold complex numbers or be a
+    numpy array.
 
     Args:
         data: the JSON value.
@@ -79,13 +81,13 @@ def decode_array(data: Any, *, name: str = "array") -> np.ndarray:
             )
         if "real" not in data:
             raise InvalidArgumentError(f"{name}: missing key 'real'")
-        real = _real_part(data["real"], f"{name}.real")
+        real = _numeric(data["real"], f"{name}.real", allow_complex=False)
         if data.get("imag") is None:
             return real.astype(complex)
-        imag = _real_part(data["imag"], f"{name}.imag")
+        imag = _numeric(data["imag"], f"{name}.imag", allow_complex=False)
         if real.shape != imag.shape:
             raise InvalidArgumentError(
                 f"{name}: real part has shape {real.shape} but imaginary part {imag.shape}"
             )
         return real + 1j * imag
-    return _real_part(data, name).astype(complex)
+    return _numeric(data, name, allow_complex=True).astype(complex)

@@ -29,6 +29,7 @@ def test_plain_real_list_and_missing_imag():
     [
         ([[1, 0], [0]], "rectangular"),
         (["a", 1], "rectangular"),
+        ([True, False], "rectangular"),
         ("1,2", "list of numbers"),
         (None, "list of numbers"),
         ([1.0, math.nan], "NaN"),
@@ -41,3 +42,11 @@ def test_plain_real_list_and_missing_imag():
 def test_malformed(data, message):
     with pytest.raises(InvalidArgumentError, match=message):
         decode_array(data)
+
+
+def test_numpy_and_python_complex_input():
+    arr = np.array([0.6, 0.8j])
+    np.testing.assert_array_equal(decode_array(arr), arr)
+    np.testing.assert_array_equal(decode_array([0.6, 0.8j]), arr)
+    with pytest.raises(InvalidArgumentError, match="real numbers"):
+        decode_array({"real": [0.6, 0.8j]})
