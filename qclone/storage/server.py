@@ -173,7 +173,7 @@ def build_app(opts: ServeOptions) -> Any:
     if opts.role == "vault":
         from qclone.storage.vault import KeyVault
 
-        return nodes.node_app("vault", KeyVault(data_dir), nodes.VAULT_METHODS, node_key=opts.node_key)
+        return nodes.node_app("vault", KeyVault(data_dir, t1=opts.t1, t2=opts.t2), nodes.VAULT_METHODS, node_key=opts.node_key)
     if opts.role == "provider":
         from qclone.storage.provider import ProviderNode
 
