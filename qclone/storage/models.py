@@ -62,7 +62,6 @@ objects = Table(
     Column("chosen_clone", Integer, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("stored_at", Float, nullable=False),
-    Column("key_aged_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
     Column("keep_reference", Boolean, nullable=False),
     Column("purge_pending", Boolean, nullable=False),

@@ -52,7 +52,6 @@ def upgrade() -> None:
         sa.Column("chosen_clone", sa.Integer, nullable=True),
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("stored_at", sa.Float, nullable=False),
-        sa.Column("key_aged_at", sa.Float, nullable=False),
         sa.Column("finished_at", sa.Float, nullable=True),
         sa.Column("keep_reference", sa.Boolean, nullable=False),
         sa.Column("purge_pending", sa.Boolean, nullable=False, server_default=sa.false()),
