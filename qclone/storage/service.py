@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from qclone.analysis.leakage import Placement, audit_placement
@@ -68,6 +68,32 @@ MAX_NAME = 255
 VAULT_PARTY = "vault"
 _TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,199}")
 _ALIVE = ("up", "draining")  # providers that hold and hand out clones
+
+# Statements of the hot paths, built once (SQLAlchemy then reuses their compiled form).
+_OBJECT_COLS = [c for c in objects.c if c.name != "audit"]
+_Q_OBJECT = select(*_OBJECT_COLS).where(objects.c.tenant_id == bindparam("b_tenant"), objects.c.name == bindparam("b_name"))
+_Q_OBJECT_AUDIT = select(objects).where(objects.c.tenant_id == bindparam("b_tenant"), objects.c.name == bindparam("b_name"))
+_Q_OBJECT_BY_ID = select(*_OBJECT_COLS).where(objects.c.id == bindparam("b_id"))
+_Q_EXISTS = select(objects.c.id).where(objects.c.tenant_id == bindparam("b_tenant"), objects.c.name == bindparam("b_name"))
+_Q_UP = select(providers).where(providers.c.state == "up")
+_Q_CLONES = (select(clone_table.c.j, clone_table.c.provider_id, clone_table.c.state, clone_table.c.stored_at,
+                    clone_table.c.labels, clone_table.c.discard_pending, providers.c.zone,
+                    providers.c.state.label("provider_state"), providers.c.name, providers.c.url, providers.c.t1,
+                    providers.c.t2)
+             .join(providers, providers.c.id == clone_table.c.provider_id)
+             .where(clone_table.c.object_id == bindparam("b_id")).order_by(clone_table.c.j))
+_INSERT_LOG = insert(audit_log)
+_INSERT_OBJECT = insert(objects)
+_INSERT_CLONES = insert(clone_table)
+_CLAIM = (update(objects).where(objects.c.id == bindparam("b_id"), objects.c.state == "stored")
+          .values(state="retrieving", attempt=bindparam("b_attempt"), lease_until=bindparam("b_lease"),
+                  chosen_clone=bindparam("b_clone")))
+_FINISH = (update(objects).where(objects.c.id == bindparam("b_id"), objects.c.state == "retrieving",
+                                 objects.c.attempt == bindparam("b_attempt"))
+           .values(state="retrieved", finished_at=bindparam("b_now"), lease_until=bindparam("b_lease")))
+_DISCARD_CLONES = (update(clone_table).where(clone_table.c.object_id == bindparam("b_id"), clone_table.c.state == "live")
+                   .values(state="discarded", discard_pending=clone_table.c.provider_id.in_(
+                       select(providers.c.id).where(providers.c.state.not_in(_ALIVE)).scalar_subquery())))
 
 
 @dataclass(frozen=True)
@@ -208,8 +234,8 @@ class StorageService:
     @staticmethod
     def _log(conn: Any, at: float, actor: str, action: str, *, tenant_id: str | None = None,
              object_id: str | None = None, object_name: str | None = None, **detail: Any) -> None:
-        conn.execute(insert(audit_log).values(at=at, tenant_id=tenant_id, actor=actor, action=action,
-                                              object_id=object_id, object_name=object_name, detail=detail))
+        conn.execute(_INSERT_LOG, {"at": at, "tenant_id": tenant_id, "actor": actor, "action": action,
+                                   "object_id": object_id, "object_name": object_name, "detail": detail})
 
     def _write_log(self, actor: str, action: str, **kw: Any) -> None:
         with self.db.write() as conn:
@@ -230,8 +256,8 @@ class StorageService:
         return {"id": m["id"], "name": m["name"], "zone": m["zone"], "url": m["url"], "state": m["state"],
                 "t1": m["t1"], "t2": m["t2"]}
 
-    def _object_row(self, conn: Any, tenant: Tenant, name: str) -> Any:
-        row = conn.execute(select(objects).where(objects.c.tenant_id == tenant.id, objects.c.name == name)).first()
+    def _object_row(self, conn: Any, tenant: Tenant, name: str, *, audit: bool = False) -> Any:
+        row = conn.execute(_Q_OBJECT_AUDIT if audit else _Q_OBJECT, {"b_tenant": tenant.id, "b_name": name}).first()
         if row is None:
             raise NotFoundError(f"no object named {name!r}")
         return row
@@ -299,7 +325,7 @@ class StorageService:
 
     # ------------------------------------------------------------------ placement
     def _choose_providers(self, conn: Any, n: int, policy: str) -> list[dict[str, Any]]:
-        rows = conn.execute(select(providers).where(providers.c.state == "up")).all()
+        rows = conn.execute(_Q_UP).all()
         up = [self._provider_record(r) for r in rows]
         if policy == "distinct-providers":
             if len(up) < n:
@@ -346,7 +372,7 @@ class StorageService:
             raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
         n, k = clones, state.qubits
         with self.db.read() as conn:
-            if conn.execute(select(objects.c.id).where(objects.c.tenant_id == tenant.id, objects.c.name == name)).first():
+            if conn.execute(_Q_EXISTS, {"b_tenant": tenant.id, "b_name": name}).first():
                 raise ConflictError(f"an object named {name!r} exists (names are never reused)")
             chosen = self._choose_providers(conn, n, policy)
         object_id = uuid.uuid4().hex
@@ -369,11 +395,12 @@ class StorageService:
                 "key": {"holder": VAULT_PARTY, "labels": list(info["key_qubits"])},
             }
             with self.db.write() as conn:
-                conn.execute(insert(objects).values(
-                    id=object_id, tenant_id=tenant.id, name=name, k=k, n=n, policy=policy, state="stored",
-                    created_at=now, stored_at=now, keep_reference=bool(keep_reference), purge_pending=False,
-                    placement=placement, audit={"summary": summary, "report": full}))
-                conn.execute(insert(clone_table), [
+                conn.execute(_INSERT_OBJECT, {
+                    "id": object_id, "tenant_id": tenant.id, "name": name, "k": k, "n": n, "policy": policy,
+                    "state": "stored", "attempt": None, "lease_until": None, "chosen_clone": None, "created_at": now,
+                    "stored_at": now, "finished_at": None, "keep_reference": bool(keep_reference),
+                    "purge_pending": False, "placement": placement, "audit": {"summary": summary, "report": full}})
+                conn.execute(_INSERT_CLONES, [
                     {"object_id": object_id, "j": j, "provider_id": p["id"], "labels": info["clone_qubits"][str(j)],
                      "state": "live", "discard_pending": False, "stored_at": now} for j, p in enumerate(chosen, 1)])
                 self._log(conn, now, tenant.name, "put", tenant_id=tenant.id, object_id=object_id, object_name=name,
@@ -427,12 +454,7 @@ class StorageService:
         }
 
     def _clone_rows(self, conn: Any, object_id: str) -> list[dict[str, Any]]:
-        rows = conn.execute(
-            select(clone_table.c.j, clone_table.c.provider_id, clone_table.c.state, clone_table.c.stored_at, clone_table.c.labels,
-                   clone_table.c.discard_pending, providers.c.zone, providers.c.state.label("provider_state"),
-                   providers.c.name, providers.c.url, providers.c.t1, providers.c.t2)
-            .join(providers, providers.c.id == clone_table.c.provider_id)
-            .where(clone_table.c.object_id == object_id).order_by(clone_table.c.j)).all()
+        rows = conn.execute(_Q_CLONES, {"b_id": object_id}).all()
         return [dict(r._mapping) for r in rows]
 
     def stat(self, tenant: Tenant, name: str, *, full_audit: bool = False) -> dict[str, Any]:
@@ -447,7 +469,7 @@ class StorageService:
         """
         name = _check_name(name)
         with self.db.read() as conn:
-            row = self._object_row(conn, tenant, name)
+            row = self._object_row(conn, tenant, name, audit=True)
             crows = self._clone_rows(conn, row.id)
         out = self._describe_row(tenant, row, crows)
         if full_audit:
@@ -557,9 +579,8 @@ class StorageService:
         attempt = uuid.uuid4().hex
         # 1. claim: the one compare-and-set that lets exactly one get through
         with self.db.write() as conn:
-            won = conn.execute(update(objects).where(objects.c.id == object_id, objects.c.state == "stored")
-                               .values(state="retrieving", attempt=attempt, lease_until=now + self.lease_seconds,
-                                       chosen_clone=chosen["j"])).rowcount
+            won = conn.execute(_CLAIM, {"b_id": object_id, "b_attempt": attempt, "b_lease": now + self.lease_seconds,
+                                        "b_clone": chosen["j"]}).rowcount
         if won != 1:
             with self.db.read() as conn:
                 row = self._object_row(conn, tenant, row.name)
@@ -621,14 +642,11 @@ class StorageService:
         """Step 6: retrieving -> retrieved, clone records discarded (pending where the provider is down), audit."""
         now = self._now()
         with self.db.write() as conn:
-            done = conn.execute(update(objects).where(objects.c.id == object_id, objects.c.state == "retrieving",
-                                                      objects.c.attempt == attempt)
-                                .values(state="retrieved", finished_at=now, lease_until=lease_until)).rowcount
+            done = conn.execute(_FINISH, {"b_id": object_id, "b_attempt": attempt, "b_now": now,
+                                          "b_lease": lease_until}).rowcount
             if done != 1:
                 return False
-            down = select(providers.c.id).where(providers.c.state.not_in(_ALIVE)).scalar_subquery()
-            conn.execute(update(clone_table).where(clone_table.c.object_id == object_id, clone_table.c.state == "live")
-                         .values(state="discarded", discard_pending=clone_table.c.provider_id.in_(down)))
+            conn.execute(_DISCARD_CLONES, {"b_id": object_id})
             self._log(conn, now, actor, action, tenant_id=tenant_id, object_id=object_id, object_name=name,
                       clone=j, provider=provider_id, attempt=attempt, elapsed=elapsed)
         return True
@@ -710,7 +728,7 @@ class StorageService:
     def _recover_object(self, object_id: str) -> str | None:
         """Finish or undo an interrupted retrieval; returns what was done (None: nothing)."""
         with self.db.read() as conn:
-            row = conn.execute(select(objects).where(objects.c.id == object_id)).first()
+            row = conn.execute(_Q_OBJECT_BY_ID, {"b_id": object_id}).first()
             crows = self._clone_rows(conn, object_id) if row is not None else []
         if row is None or row.state != "retrieving":
             return None
