@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from qclone.cli import audit, hardware, protocol, scale, storage_client
+from qclone.cli import audit, hardware, protocol, scale, storage, storage_client
 from qclone.cli.output import error_line
 from qclone.errors import QcloneError
 
@@ -61,6 +61,7 @@ app.command("rm")(storage_client.rm)
 app.command("peek")(storage_client.peek)
 app.command("audit-log")(storage_client.audit_log)
 app.add_typer(storage_client.providers_app, name="providers")
+app.add_typer(storage.storage_app, name="storage")
 
 
 def main(args: list[str] | None = None) -> int:
