@@ -14,11 +14,11 @@ destroys the joint state, so an object is decrypted at most once.
 Memory noise (:meth:`Substrate.age`): amplitude damping (T1) and dephasing
 (T2) of a stored qubit for time t, *Pauli-twirled* to the channel with
 p_x = p_y = (1 − e^{−t/T1})/4 and p_z = (1 − e^{−t/T2})/2 − p_x
-(:func:`qclone.sim.noise.twirled_relaxation`). The twirl keeps the Pauli
-eigenvalues e^{−t/T2} (X, Y) and e^{−t/T1} (Z) of the true channel but drops
-its non-unital part (the drift toward |0⟩), which the stabiliser engine cannot
-represent; for the decrypted fidelity of a state averaged over inputs the two
-agree. The channels form a semigroup, so ``duration`` is the *total* time the
+(:func:`qclone.sim.noise.twirled_relaxation`). This is an approximation: the
+twirl keeps the Pauli eigenvalues e^{−t/T2} (X, Y) and e^{−t/T1} (Z) of the
+true channel, hence each qubit's average fidelity, but drops its non-unital
+part (the drift toward |0⟩), which the Pauli-frame engine cannot represent.
+The channels form a semigroup, so ``duration`` is the *total* time the
 qubits have been stored: a label already aged for t₀ only gets the remaining
 ``duration − t₀`` (calling age twice, or again after a rolled-back retrieval,
 never double-counts).

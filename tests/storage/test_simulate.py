@@ -143,6 +143,6 @@ def test_plot(tmp_path):
     assert (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in (tmp_path / "d.svg").read_text()
     assert r["by_clones"][-1]["lost"] == 0  # drawn as an upper bound, not dropped
-    plot_durability(simulate(clones=2, failure_rate=0.5, objects=100, seed=1), [tmp_path / "e.pdf"])
+    plot_durability(simulate(clones=2, failure_rate=0.5, objects=100, seed=1), [tmp_path / "e.svg"])
     with pytest.raises(InvalidArgumentError, match="use one of"):
         plot_durability(r, [tmp_path / "d.jpg"])
