@@ -74,7 +74,7 @@ from qclone.protocol.circuit import Circuit
 from qclone.sim.core import CoreState
 from qclone.sim.exact import fidelity as uhlmann_fidelity
 from qclone.sim.noise import twirled_relaxation
-from qclone.storage.errors import ConflictError, NotFoundError
+from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
 from qclone.storage.files import atomic_write_bytes, fsync_dir
 from qclone.storage.inputs import MAX_QUBITS, InputState
 from qclone.storage.wire import decode_array, encode_array
@@ -221,7 +221,7 @@ def _load_joint(data: bytes, where: str) -> _Entry:
         k, n = int(header["qubits"]), int(header["clones"])
         aged = {str(a): float(t) for a, t in dict(header["aged"]).items()}
     except (ValueError, KeyError, TypeError, struct.error, InvalidArgumentError) as e:
-        raise InvalidArgumentError(f"corrupt joint state file {where}: {e}") from None
+        raise UnavailableError(f"the substrate cannot read its file {where} (corrupt: {e})") from None
     return _Entry(k, n, state, aged, ref)
 
 
@@ -294,7 +294,7 @@ class Substrate:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
-            raise InvalidArgumentError(f"corrupt output file {path}: {e}") from None
+            raise UnavailableError(f"the substrate cannot read its file {path} ({e})") from None
         (self._dir(object_id) / _JOINT).unlink(missing_ok=True)  # a crash left both: the output wins
         self._remember(self._outputs, object_id, out)
         return out

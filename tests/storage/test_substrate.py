@@ -332,3 +332,35 @@ def test_copy_of_data_dir_is_a_snapshot(tmp_path):
     other = Substrate(tmp_path / "b")
     assert other.exists("o")
     assert other.decrypt("o", 2, "b")["fidelity"] == pytest.approx(1, abs=1e-9)
+
+
+def test_cache_eviction_reloads_from_the_files(tmp_path, monkeypatch):
+    from qclone.storage import substrate as substrate_module
+
+    monkeypatch.setattr(substrate_module, "_CACHE_SIZE", 1)
+    state = parse_state("bloch", [0.8, 0.6, 0])
+    sub = Substrate(tmp_path)
+    info = sub.create("a", state, 2, keep_reference=True)
+    labels = info["clone_qubits"]["1"] + info["key_qubits"]
+    sub.age("a", labels, 1000.0, 2000.0, 2000.0)
+    sub.create("b", state, 2, keep_reference=True)  # evicts "a" and its ageing
+    sub.age("a", labels, 1000.0, 2000.0, 2000.0)    # re-applied from the file's record
+    out = sub.decrypt("a", 1, "x")
+    dense = _dense_noisy_output(state.density, 1, 2, 1, {x: (1000.0, 2000.0, 2000.0) for x in labels})
+    np.testing.assert_allclose(decode_array(out["density_matrix"]), dense, atol=1e-10)
+    assert sub.decrypt("b", 2, "y")["fidelity"] == pytest.approx(1, abs=1e-9)
+
+
+def test_corrupt_files_are_unavailable_not_bad_input(tmp_path):
+    from qclone.storage.errors import UnavailableError
+
+    Substrate(tmp_path).create("o", _input("pure", 1), 2, keep_reference=False)
+    path = tmp_path / "objects" / "o" / "joint.bin"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(UnavailableError, match="corrupt"):
+        Substrate(tmp_path).exists("o")
+    (tmp_path / "objects" / "o" / "output.json").write_text("{not json")
+    with pytest.raises(UnavailableError, match="cannot read"):
+        Substrate(tmp_path).output("o")
