@@ -405,7 +405,7 @@ class StorageService:
                      "state": "live", "discard_pending": False, "stored_at": now} for j, p in enumerate(chosen, 1)])
                 self._log(conn, now, tenant.name, "put", tenant_id=tenant.id, object_id=object_id, object_name=name,
                           qubits=k, clones=n, policy=policy, providers=[p["id"] for p in chosen], safe=summary["safe"])
-        except BaseException as exc:
+        except Exception as exc:
             self._purge(object_id, placed)
             if isinstance(exc, IntegrityError):
                 raise ConflictError(f"an object named {name!r} exists (names are never reused)") from None
@@ -597,13 +597,13 @@ class StorageService:
                 self.substrate.age(object_id, list(chosen["labels"]), elapsed, chosen["t1"], chosen["t2"])
                 self.substrate.age(object_id, list(key_labels), elapsed, *self._vault_times())
             faults.crash_point("get.age")
-        except BaseException:
+        except Exception:
             self._rollback(object_id, attempt)
             raise
         # 4. the one decryption (consumes the joint state)
         try:
             out = self.substrate.decrypt(object_id, chosen["j"], attempt)
-        except BaseException:
+        except Exception:
             self._recover_quietly(object_id)
             raise
         faults.crash_point("get.decrypt")
@@ -757,14 +757,17 @@ class StorageService:
         """Repair what crashes left behind; run at start-up (``expired_only=False``) or periodically.
 
         Interrupted retrievals are rolled back (the decryption never happened) or completed (it
-        did: the output waits for the next get). Deletions are purged, pending discards sent,
-        and (at start-up) records a provider keeps of objects no longer stored there are dropped.
+        did: the output waits for the next get). Deletions are purged, pending discards sent.
+        At start-up also: an output a dead process decrypted but never delivered is offered to
+        the next get at once (its lease is lifted), and records a provider keeps of objects it
+        holds no live clone of are dropped.
 
         Returns:
-            Counts: ``{"rolled_back", "completed", "lost", "purged", "discards", "orphans"}``.
+            Counts: ``{"rolled_back", "completed", "lost", "undelivered", "purged", "discards", "orphans"}``.
         """
         now = self._now()
-        counts = {"rolled_back": 0, "completed": 0, "lost": 0, "purged": 0, "discards": 0, "orphans": 0}
+        counts = {"rolled_back": 0, "completed": 0, "lost": 0, "undelivered": 0, "purged": 0, "discards": 0,
+                  "orphans": 0}
         q = select(objects.c.id).where(objects.c.state == "retrieving")
         if expired_only:
             q = q.where(objects.c.lease_until <= now)
@@ -772,6 +775,20 @@ class StorageService:
             retrieving = conn.execute(q).scalars().all()
             purge = conn.execute(select(objects.c.id).where(objects.c.purge_pending.is_(True))).scalars().all()
             prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
+            leased = [] if expired_only else conn.execute(
+                select(objects.c.id, objects.c.attempt).where(objects.c.state == "retrieved",
+                                                              objects.c.lease_until > now)).all()
+        for object_id, attempt in leased:
+            try:
+                out = self.substrate.output(object_id)
+            except Exception as e:  # noqa: BLE001
+                log.warning("recovery of %s deferred: %s", object_id, e)
+                continue
+            if out is not None and out.get("attempt") == attempt:
+                with self.db.write() as conn:
+                    conn.execute(update(objects).where(objects.c.id == object_id, objects.c.state == "retrieved",
+                                                       objects.c.attempt == attempt).values(lease_until=None))
+                counts["undelivered"] += 1
         for object_id in retrieving:
             try:
                 done = self._recover_object(object_id)
