@@ -163,6 +163,15 @@ class Database:
             command.upgrade(cfg, revision)
             conn.commit()
 
+    def downgrade(self, revision: str) -> None:
+        """Run the Alembic migrations down to ``revision`` (``"base"``: an empty database)."""
+        from alembic import command
+
+        with self._lock or nullcontext(), self.engine.connect() as conn:
+            conn.execution_options(qclone_write=True)
+            command.downgrade(alembic_config(conn), revision)
+            conn.commit()
+
     def revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""
         from alembic.runtime.migration import MigrationContext
