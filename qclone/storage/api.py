@@ -26,23 +26,26 @@ the bodies in the OpenAPI schema at ``/docs``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qclone.errors import InvalidArgumentError
 from qclone.storage.errors import UnauthorizedError, error_body, http_status
-from qclone.storage.wire import encode_array
+from qclone.storage.substrate import BASES, MAX_SHOTS
+from qclone.storage.wire import decode_array, encode_array
 
 __all__ = ["create_app"]
 
@@ -60,6 +63,7 @@ class PutIn(BaseModel):
     clones: int = Field(4, description="number of encrypted clones n (n = 1 needs force)")
     keep_reference: bool = Field(False, description="keep a copy of the input so a get reports the fidelity")
     force: bool = Field(False, description="allow n = 1 (a lone clone leaks the Y component)")
+    policy: str = Field("distinct-providers", description="placement: distinct-providers or distinct-zones")
 
 
 class GetIn(BaseModel):
@@ -91,7 +95,7 @@ def _doc(model: type[BaseModel]) -> dict:
 
 # ---------------------------------------------------------------------- helpers
 def _json(content: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status, media_type="application/json")
+    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS), status_code=status, media_type="application/json")
 
 
 def _error(exc: BaseException) -> Response:
@@ -154,11 +158,30 @@ def _str(body: dict, key: str, *, required: bool = False) -> str | None:
     return v
 
 
+def bloch_of(rho: Any) -> list[float]:
+    """The Bloch vector (x, y, z) of a one-qubit density matrix: ρ = (I + xX + yY + zZ)/2."""
+    rho = np.asarray(rho, dtype=complex)
+    return [float(2 * rho[0, 1].real), float(-2 * rho[0, 1].imag), float((rho[0, 0] - rho[1, 1]).real)]
+
+
 def encode_output(out: dict) -> dict:
-    """A result with numpy arrays made JSON-ready (``density_matrix`` as a complex array)."""
+    """A result made JSON-ready: ``density_matrix`` as a complex array, ``counts`` of the
+    ``samples`` if any, and ``bloch`` (per qubit) if the result has none."""
     out = dict(out)
-    if "density_matrix" in out and not isinstance(out["density_matrix"], dict):
-        out["density_matrix"] = encode_array(out["density_matrix"])
+    if out.get("samples") is not None:
+        counts: dict[str, int] = {}
+        for s in out["samples"]:
+            counts[s] = counts.get(s, 0) + 1
+        out["counts"] = dict(sorted(counts.items()))
+    rho = out.get("density_matrix")
+    if rho is None:
+        return out
+    if isinstance(rho, dict):
+        rho = decode_array(rho, name="density_matrix")
+    rho = np.asarray(rho, dtype=complex)
+    if rho.shape == (2, 2) and out.get("bloch") is None:
+        out["bloch"] = [bloch_of(rho)]
+    out["density_matrix"] = encode_array(rho)
     return out
 
 
@@ -167,7 +190,8 @@ def _token_hash(token: str) -> str:
 
 
 # ---------------------------------------------------------------------- the app
-def create_app(service: Any, *, admin_token: str | None = None, clock: Any = None, title: str = "qclone storage gateway") -> FastAPI:
+def create_app(service: Any, *, admin_token: str | None = None, clock: Any = None, threads: int = 8,
+               title: str = "qclone storage gateway") -> FastAPI:
     """The gateway app.
 
     Args:
@@ -175,8 +199,12 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         admin_token: the token that may create tenants and set the clock (``None``: no admin calls).
         clock: a :class:`~qclone.storage.clock.SettableClock` to expose at ``/v1/admin/clock``
             (``None``: the route answers 404).
+        threads: size of the thread pool running the (blocking) service calls. The work is
+            mostly CPU under one GIL with short waits for fsync and SQLite locks, so a few
+            threads keep the event loop free without the switching cost of a large pool.
     """
     app = FastAPI(title=title, version="1", description="Encrypted quantum multi-cloud storage (qclone).")
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="qclone-gateway")
     admin_hash = None if admin_token is None else _token_hash(admin_token)
 
     @app.exception_handler(RequestValidationError)
@@ -204,12 +232,19 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         return token.strip()
 
     def check_admin(request: Request) -> None:
-        token = bearer(request)
-        if admin_hash is None or not hmac.compare_digest(_token_hash(token), admin_hash):
+        if not is_admin(bearer(request)):
             raise UnauthorizedError("this call needs the admin token")
+
+    def is_admin(token: str) -> bool:
+        return admin_hash is not None and hmac.compare_digest(_token_hash(token), admin_hash)
 
     def tenant_of(request: Request) -> Any:
         return service.authenticate(bearer(request))
+
+    def tenant_or_admin(request: Request) -> Any:
+        """The tenant, or None for the admin token."""
+        token = bearer(request)
+        return None if is_admin(token) else service.authenticate(token)
 
     def route(path: str, method: str, *, doc: type[BaseModel] | None = None, status: int = 200,
               summary: str | None = None) -> Callable:
@@ -219,7 +254,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
             async def endpoint(request: Request) -> Response:
                 try:
                     body = await _body(request) if method in ("POST", "PUT") else {}
-                    result = await run_in_threadpool(fn, request, body)
+                    result = await asyncio.get_running_loop().run_in_executor(pool, fn, request, body)
                 except Exception as exc:  # noqa: BLE001 - every error becomes a JSON body
                     return _error(exc)
                 return _json(result, status)
@@ -237,14 +272,15 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         from qclone.storage.inputs import parse_state
 
         tenant = tenant_of(request)
-        _only(body, {"state", "clones", "keep_reference", "force"})
+        _only(body, {"state", "clones", "keep_reference", "force", "policy"})
         spec = body.get("state")
         if not isinstance(spec, dict) or "kind" not in spec or "data" not in spec:
             raise InvalidArgumentError("state must be an object {\"kind\": ..., \"data\": ...}")
         _only(spec, {"kind", "data"})
         state = parse_state(spec["kind"], spec["data"])
         clones = _int(body, "clones", 4)
-        return service.put(tenant, request.path_params["name"], state, clones=clones,
+        policy = _str(body, "policy") or "distinct-providers"
+        return service.put(tenant, request.path_params["name"], state, clones=clones, policy=policy,
                            keep_reference=_bool(body, "keep_reference"), force=_bool(body, "force"))
 
     route("/v1/objects/{name}", "PUT", doc=PutIn, status=201)(put_object)
@@ -257,8 +293,11 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
     @route("/v1/objects/{name}", "GET")
     def stat_object(request: Request, body: dict) -> dict:
-        """One object's record."""
-        return service.stat(tenant_of(request), request.path_params["name"])
+        """One object's record (``?audit=full``: with the full coalition audit of its placement)."""
+        full = request.query_params.get("audit", "summary")
+        if full not in ("summary", "full"):
+            raise InvalidArgumentError(f"audit must be summary or full, got {full!r}")
+        return service.stat(tenant_of(request), request.path_params["name"], full_audit=full == "full")
 
     @route("/v1/objects/{name}/get", "POST", doc=GetIn)
     def get_object(request: Request, body: dict) -> dict:
@@ -268,8 +307,15 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         basis, shots = _str(body, "basis"), _int(body, "shots", None)
         if (basis is None) != (shots is None):
             raise InvalidArgumentError("basis and shots go together")
-        return encode_output(service.get(tenant, request.path_params["name"], basis=basis, shots=shots,
-                                         seed=_int(body, "seed", None)))
+        # checked before the one-time decryption, never after it
+        if basis is not None and basis.upper() not in BASES:
+            raise InvalidArgumentError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
+        if shots is not None and not 1 <= shots <= MAX_SHOTS:
+            raise InvalidArgumentError(f"shots must be between 1 and {MAX_SHOTS}, got {shots}")
+        seed = _int(body, "seed", None)
+        if seed is not None and seed < 0:
+            raise InvalidArgumentError(f"seed must be >= 0, got {seed}")
+        return encode_output(service.get(tenant, request.path_params["name"], basis=basis, shots=shots, seed=seed))
 
     @route("/v1/objects/{name}", "DELETE")
     def delete_object(request: Request, body: dict) -> dict:
@@ -287,25 +333,31 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
     # ------------------------------------------------------------------ providers
     @route("/v1/providers", "GET")
     def list_providers(request: Request, body: dict) -> dict:
-        """Every provider with its health and clone count."""
-        tenant_of(request)
+        """Every provider with its state and clone count (tenant or admin token)."""
+        tenant_or_admin(request)
         return {"providers": service.providers()}
 
     @route("/v1/providers", "POST", doc=ProviderIn, status=201)
     def add_provider(request: Request, body: dict) -> dict:
-        """Add a provider (local, or a provider node process at url)."""
-        tenant_of(request)
+        """Add a provider: embedded, or the provider node process at url (admin token)."""
+        check_admin(request)
         _only(body, {"id", "zone", "t1", "t2", "url"})
         return service.add_provider(_str(body, "id", required=True), zone=_str(body, "zone"), t1=_float(body, "t1"),
                                     t2=_float(body, "t2"), url=_str(body, "url"))
 
     def provider_action(action: str) -> None:
         def act(request: Request, body: dict) -> dict:
-            tenant_of(request)
-            return getattr(service, f"{action}_provider")(request.path_params["provider_id"])
+            check_admin(request)
+            _only(body, {"destroy"} if action == "kill" else set())
+            kw = {"destroy": _bool(body, "destroy")} if action == "kill" else {}
+            return getattr(service, f"{action}_provider")(request.path_params["provider_id"], **kw)
 
         act.__name__ = f"{action}_provider"
-        act.__doc__ = f"{action.capitalize()} a provider."
+        act.__doc__ = {
+            "drain": "Move a provider's clones elsewhere and stop placing clones there (admin token).",
+            "kill": "Take a provider down: its clones are unusable until revived; destroy: lost (admin token).",
+            "revive": "Bring a provider back up; it receives the discards it missed (admin token).",
+        }[action]
         route(f"/v1/providers/{{provider_id}}/{action}", "POST")(act)
 
     for action in ("drain", "kill", "revive"):
@@ -314,8 +366,11 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
     # ------------------------------------------------------------------ the rest
     @route("/v1/audit-log", "GET")
     def audit_log(request: Request, body: dict) -> dict:
-        """This tenant's audit log, oldest first."""
-        return {"entries": service.audit_log(tenant_of(request))}
+        """This tenant's audit log, oldest first (the admin token: every entry)."""
+        limit = request.query_params.get("limit", "1000")
+        if not limit.isdigit() or int(limit) < 1:
+            raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}")
+        return {"entries": service.audit_log(tenant_or_admin(request), limit=int(limit))}
 
     @route("/v1/health", "GET")
     def health(request: Request, body: dict) -> dict:

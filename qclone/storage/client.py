@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 
 from qclone.errors import InvalidArgumentError
-from qclone.storage.errors import UnavailableError
+from qclone.storage.errors import UnauthorizedError, UnavailableError
 from qclone.storage.remote import error_from_body
 from qclone.storage.wire import decode_array, encode_array
 
@@ -96,6 +96,8 @@ class Client:
     # ------------------------------------------------------------------ transport
     def _request(self, method: str, path: str, body: Any = None, *, params: dict | None = None, admin: bool = False) -> Any:
         token = self._admin_token if admin else self._token
+        if admin and not token:
+            raise UnauthorizedError("this call needs the admin token: Client(url, token, admin_token=...)")
         headers = {"authorization": f"Bearer {token}"} if token else {}
         if body is not None:
             headers["content-type"] = "application/json"
@@ -129,6 +131,7 @@ class Client:
         clones: int = 4,
         keep_reference: bool = False,
         force: bool = False,
+        policy: str = "distinct-providers",
     ) -> dict:
         """Store a state as ``clones`` encrypted clones; returns the object's record (as :meth:`stat`).
 
@@ -136,13 +139,15 @@ class Client:
         ``density`` (arrays or nested lists) or ``qasm`` (OpenQASM 2/3 text
         preparing it from |0…0⟩). ``keep_reference`` keeps a copy of the input
         in the substrate so :meth:`get` reports the fidelity; ``force`` allows
-        n = 1 (one clone alone leaks the Y component of a one-qubit state).
+        n = 1 (one clone alone leaks the Y component of a one-qubit state);
+        ``policy`` places the clones at distinct providers or in distinct zones.
         """
         body = {
             "state": state_spec(bloch=bloch, statevector=statevector, density=density, qasm=qasm),
             "clones": clones,
             "keep_reference": keep_reference,
             "force": force,
+            "policy": policy,
         }
         return self._request("PUT", self._obj(name), body)
 
@@ -178,10 +183,10 @@ class Client:
         """What ``provider`` can learn about the object: the reduced state of the qubits it holds."""
         return _decode_output(self._request("GET", self._obj(name) + "/peek", params={"provider": provider}))
 
-    # ------------------------------------------------------------------ providers
+    # ------------------------------------------------------------------ providers (changes need the admin token)
     def providers(self) -> list[dict]:
-        """Every provider with its health, zone, coherence times and clone count."""
-        return self._request("GET", "/v1/providers")["providers"]
+        """Every provider with its state, zone, coherence times and clone count."""
+        return self._request("GET", "/v1/providers", admin=self._token is None)["providers"]
 
     def add_provider(
         self,
@@ -194,27 +199,27 @@ class Client:
     ) -> dict:
         """Add a provider: a local one (embedded server) or, with ``url``, a provider node process."""
         body = {k: v for k, v in (("id", provider_id), ("zone", zone), ("t1", t1), ("t2", t2), ("url", url)) if v is not None}
-        return self._request("POST", "/v1/providers", body)
+        return self._request("POST", "/v1/providers", body, admin=True)
 
-    def _provider_action(self, provider_id: str, action: str) -> dict:
-        return self._request("POST", f"/v1/providers/{quote(provider_id, safe='')}/{action}", {})
+    def _provider_action(self, provider_id: str, action: str, body: dict | None = None) -> dict:
+        return self._request("POST", f"/v1/providers/{quote(provider_id, safe='')}/{action}", body or {}, admin=True)
 
     def drain_provider(self, provider_id: str) -> dict:
         """Stop placing clones at a provider (its clones stay usable)."""
         return self._provider_action(provider_id, "drain")
 
-    def kill_provider(self, provider_id: str) -> dict:
-        """Mark a provider as failed: its clones are unusable until it is revived."""
-        return self._provider_action(provider_id, "kill")
+    def kill_provider(self, provider_id: str, *, destroy: bool = False) -> dict:
+        """Take a provider down: its clones are unusable until it is revived (``destroy``: lost for good)."""
+        return self._provider_action(provider_id, "kill", {"destroy": destroy})
 
     def revive_provider(self, provider_id: str) -> dict:
         """Bring a killed provider back."""
         return self._provider_action(provider_id, "revive")
 
     # ------------------------------------------------------------------ the rest
-    def audit_log(self) -> list[dict]:
-        """This tenant's audit log, oldest first."""
-        return self._request("GET", "/v1/audit-log")["entries"]
+    def audit_log(self, *, limit: int = 1000, everyone: bool = False) -> list[dict]:
+        """This tenant's audit log, oldest first (``everyone``: all entries, with the admin token)."""
+        return self._request("GET", "/v1/audit-log", params={"limit": limit}, admin=everyone)["entries"]
 
     def health(self) -> dict:
         """The gateway's health (no token needed)."""

@@ -30,6 +30,7 @@ from fastapi.responses import Response
 
 from qclone.errors import InvalidArgumentError
 from qclone.storage.errors import error_body, http_status
+from qclone.storage.remote import NODE_KEY_HEADER
 from qclone.storage.wire import encode_array
 
 __all__ = [
@@ -46,8 +47,6 @@ __all__ = [
 SUBSTRATE_METHODS = ("create", "exists", "age", "peek", "decrypt", "output", "sample", "release", "discard")
 VAULT_METHODS = ("deposit", "release", "consume", "restore", "state", "destroy")
 PROVIDER_METHODS = ("store", "discard", "holding", "records")
-#: Header carrying the shared node key, when the deployment sets one.
-NODE_KEY_HEADER = "x-qclone-node-key"
 
 
 def encode_state(state: Any) -> dict:
@@ -73,7 +72,7 @@ def _encode_result(value: Any) -> Any:
 
 def _json(content: Any, status: int = 200) -> Response:
     return Response(
-        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),
+        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS),
         status_code=status,
         media_type="application/json",
     )

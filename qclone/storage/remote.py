@@ -19,10 +19,12 @@ import orjson
 from qclone import errors as base_errors
 from qclone.storage import errors as storage_errors
 from qclone.storage.errors import UnavailableError
-from qclone.storage.nodes import NODE_KEY_HEADER, encode_state
 from qclone.storage.wire import decode_array
 
-__all__ = ["RemoteProvider", "RemoteSubstrate", "RemoteVault", "error_from_body"]
+__all__ = ["NODE_KEY_HEADER", "RemoteProvider", "RemoteSubstrate", "RemoteVault", "error_from_body"]
+
+#: Header carrying the shared node key, when the deployment sets one.
+NODE_KEY_HEADER = "x-qclone-node-key"
 
 #: Exceptions a node may report, by class name.
 _KNOWN: dict[str, type[Exception]] = {
@@ -96,7 +98,7 @@ class RemoteSubstrate(_Remote):
 
     def create(self, object_id: str, state: Any, clones: int, *, keep_reference: bool) -> dict:
         return self._call(
-            "create", object_id=object_id, state=encode_state(state), clones=clones, keep_reference=keep_reference
+            "create", object_id=object_id, state=state.to_wire(), clones=clones, keep_reference=keep_reference
         )
 
     def exists(self, object_id: str) -> bool:
