@@ -99,12 +99,16 @@ def create_db_engine(url: str, *, schema: str | None = None, pool_size: int = 20
             parsed = parsed.set(drivername="postgresql+psycopg")
         engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         if schema is not None:
+            with engine.connect() as conn:  # before the search path below is set on any connection
+                conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                conn.commit()
+            engine.dispose()
+
             @event.listens_for(engine, "connect")
             def _pg_connect(dbapi_conn: Any, _record: Any) -> None:
                 autocommit = dbapi_conn.autocommit
                 dbapi_conn.autocommit = True
                 with dbapi_conn.cursor() as cur:
-                    cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
                     cur.execute(f'SET search_path TO "{schema}"')
                 dbapi_conn.autocommit = autocommit
         return engine

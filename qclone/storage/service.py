@@ -224,6 +224,9 @@ class StorageService:
         self._tokens: OrderedDict[str, Tenant] = OrderedDict()
         self._tokens_lock = threading.Lock()
         self._vault_coherence: tuple[float, float] | None = None
+        # Import everything the audit needs now: first imports racing in many request threads
+        # were seen to hang psycopg connections.
+        _audit(2, 1, ("provider-1", "provider-2"), default_max_coalition(2))
         if recover:
             self.recover()
 
