@@ -3,8 +3,9 @@
 The client verbs (``put``, ``get``, ``ls``, ``stat``, ``rm``, ``providers``,
 ``peek``, ``audit-log``) talk to a gateway through :class:`qclone.Client`;
 they read ``QCLONE_URL`` and ``QCLONE_TOKEN`` (or ``--url`` / ``--token``).
-Administrative calls (``tenant create`` through a server, provider changes
-on a server that requires it) use ``QCLONE_ADMIN_TOKEN`` / ``--admin-token``.
+Administrative calls (``tenant create`` through a server, ``providers add |
+drain | kill | revive``) use ``QCLONE_ADMIN_TOKEN`` / ``--admin-token``;
+``tenant create --data-dir DIR`` opens the server's database directly.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def _need_token(token: str | None) -> str:
     return token
 
 
+def _need_admin(admin_token: str | None) -> str:
+    if not admin_token:
+        raise InvalidArgumentError("this command needs the admin token: set QCLONE_ADMIN_TOKEN or pass --admin-token "
+                                   "(`qclone serve` writes it to DATA_DIR/admin-token)")
+    return admin_token
+
+
 def _fmt(x: Any) -> str:
     if isinstance(x, float):
         return f"{x:.6g}"
@@ -53,6 +61,16 @@ def _table(rows: list[dict], columns: list[str], title: str | None = None) -> No
     for r in rows:
         table.add_row(*(_fmt(r.get(c)) for c in columns))
     console.print(table)
+
+
+def _show_state(out: dict) -> None:
+    """Bloch vectors per qubit and, for one qubit, nothing more; else the density matrix."""
+    for q, b in enumerate(out.get("bloch") or []):
+        typer.echo(f"bloch (qubit {q}): " + " ".join(f"{v:+.6f}" for v in b))
+    if out.get("purity") is not None:
+        typer.echo(f"purity: {out['purity']:.6f}")
+    if len(out.get("bloch") or []) != 1:
+        console.print(out["density_matrix"].round(6))
 
 
 def _jsonable(out: dict) -> dict:
@@ -198,15 +216,13 @@ def get(
     if json:
         print_json(_jsonable(out))
         return
-    typer.echo(f"retrieved {name!r} from clone {out.get('clone')} at provider {out.get('provider')}")
-    if out.get("bloch") is not None:
-        typer.echo("bloch: " + " ".join(f"{v:+.6f}" for v in out["bloch"]))
+    typer.echo(f"retrieved {name!r} from clone {out.get('clone')} at provider {out.get('provider')}"
+               + (" (the output of an interrupted retrieval)" if out.get("recovered") else ""))
+    _show_state(out)
     if out.get("fidelity") is not None:
         typer.echo(f"fidelity: {out['fidelity']:.6f}")
     if out.get("counts"):
-        typer.echo("counts: " + ", ".join(f"{k}: {v}" for k, v in sorted(out["counts"].items())))
-    if out.get("bloch") is None:
-        console.print(out["density_matrix"].round(6))
+        typer.echo(f"counts ({out.get('basis')} basis): " + ", ".join(f"{k}: {v}" for k, v in out["counts"].items()))
 
 
 def ls(url: Url = DEFAULT_URL, token: Token = None, json: Json = False) -> None:
@@ -227,10 +243,14 @@ def stat(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = D
         print_json(out)
         return
     for k, v in out.items():
-        if k != "clone_records":
+        if k not in ("placement", "audit"):
             typer.echo(f"{k}: {_fmt(v)}")
-    if out.get("clone_records"):
-        _table(out["clone_records"], sorted({key for r in out["clone_records"] for key in r}))
+    audit = out.get("audit") or {}
+    if audit:
+        typer.echo(f"placement audit: {'safe' if audit.get('safe') else 'NOT SAFE'}"
+                   + "".join(f"; warning: {w}" for w in audit.get("warnings", [])))
+    if out.get("placement"):
+        _table(out["placement"], ["clone", "provider", "zone", "state", "provider_state", "stored_at"])
 
 
 def rm(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = DEFAULT_URL, token: Token = None, json: Json = False) -> None:
@@ -256,10 +276,10 @@ def peek(
     if json:
         print_json(_jsonable(out))
         return
-    typer.echo(f"provider {provider} holds {_fmt(out.get('labels'))}")
-    if out.get("bloch") is not None:
-        typer.echo("bloch: " + " ".join(f"{v:+.6f}" for v in out["bloch"]))
-    console.print(out["density_matrix"].round(6))
+    typer.echo(f"provider {provider} holds clone {out.get('clone')} (qubits {_fmt(out.get('labels'))})")
+    _show_state(out)
+    if out.get("maximally_mixed"):
+        typer.echo("maximally mixed: this provider learns nothing about the state")
 
 
 def audit_log(url: Url = DEFAULT_URL, token: Token = None, json: Json = False) -> None:
@@ -269,7 +289,7 @@ def audit_log(url: Url = DEFAULT_URL, token: Token = None, json: Json = False) -
     if json:
         print_json(rows)
     else:
-        _table(rows, sorted({k for r in rows for k in r}) or ["at", "action", "object"])
+        _table(rows, ["id", "at", "actor", "action", "object_name", "detail"])
 
 
 providers_app = typer.Typer(name="providers", help="List, add, drain, kill or revive storage providers.", invoke_without_command=True)
@@ -279,21 +299,23 @@ def _show_providers(rows: list[dict], json: bool) -> None:
     if json:
         print_json(rows)
     else:
-        _table(rows, ["id", "status", "zone", "t1", "t2", "clones", "url"])
+        _table(rows, ["id", "state", "zone", "t1", "t2", "live_clones", "url"])
 
 
 @providers_app.callback()
-def providers_main(ctx: typer.Context, url: Url = DEFAULT_URL, token: Token = None, json: Json = False) -> None:
+def providers_main(ctx: typer.Context, url: Url = DEFAULT_URL, token: Token = None, admin_token: AdminToken = None,
+                   json: Json = False) -> None:
     """Without a subcommand: list the providers."""
     if ctx.invoked_subcommand is None:
-        with _client(url, _need_token(token)) as c:
-            _show_providers(c.providers(), json)
+        providers_list(url, token, admin_token, json)
 
 
 @providers_app.command("list")
-def providers_list(url: Url = DEFAULT_URL, token: Token = None, json: Json = False) -> None:
-    """List the providers with their health and clone counts."""
-    with _client(url, _need_token(token)) as c:
+def providers_list(url: Url = DEFAULT_URL, token: Token = None, admin_token: AdminToken = None, json: Json = False) -> None:
+    """List the providers with their state, zone, T1/T2 and live clones (tenant or admin token)."""
+    if not token and not admin_token:
+        _need_token(token)
+    with _client(url, token, admin_token) as c:
         _show_providers(c.providers(), json)
 
 
@@ -305,11 +327,11 @@ def providers_add(
     t2: Annotated[float | None, typer.Option("--t2", help="Memory T2 in seconds (default 3600).")] = None,
     node_url: Annotated[str | None, typer.Option("--node-url", help="URL of a provider node process (`qclone serve --role provider`).")] = None,
     url: Url = DEFAULT_URL,
-    token: Token = None,
+    admin_token: AdminToken = None,
     json: Json = False,
 ) -> None:
-    """Add a provider (in the server, or a provider node process with --node-url)."""
-    with _client(url, _need_token(token)) as c:
+    """Add a provider: embedded in the server, or a provider node process with --node-url (admin token)."""
+    with _client(url, None, _need_admin(admin_token)) as c:
         out = c.add_provider(provider_id, zone=zone, t1=t1, t2=t2, url=node_url)
     _show_providers([out], json)
 
@@ -318,17 +340,20 @@ def _action(action: str):  # noqa: ANN202
     def command(
         provider_id: Annotated[str, typer.Argument(help="Provider id.")],
         url: Url = DEFAULT_URL,
-        token: Token = None,
+        admin_token: AdminToken = None,
         json: Json = False,
     ) -> None:
-        with _client(url, _need_token(token)) as c:
+        with _client(url, None, _need_admin(admin_token)) as c:
             out = getattr(c, f"{action}_provider")(provider_id)
-        _show_providers([out], json)
+        if json:
+            print_json(out)
+        else:
+            typer.echo(" ".join(f"{k}={_fmt(v)}" for k, v in out.items()))
 
     command.__doc__ = {
-        "drain": "Stop placing new clones at a provider (its clones stay usable).",
-        "kill": "Mark a provider as failed: its clones cannot be used until it is revived.",
-        "revive": "Bring a killed provider back.",
+        "drain": "Move a provider's clones to other providers and place no new ones there (admin token).",
+        "kill": "Take a provider down: its clones cannot be used until it is revived (admin token).",
+        "revive": "Bring a provider back up; it receives the discards it missed (admin token).",
     }[action]
     return command
 
