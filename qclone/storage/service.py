@@ -26,6 +26,7 @@ Examples:
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import threading
@@ -806,7 +807,7 @@ class StorageService:
                 counts["purged"] += 1
         for p in prows:
             if p["state"] in _ALIVE:
-                sent, orphans = self._sync_provider(p, orphans=not expired_only)
+                sent, orphans = self._sync_provider(p, orphans_before=None if expired_only else math.inf)
                 counts["discards"] += sent
                 counts["orphans"] += orphans
         if any(counts.values()):
@@ -835,9 +836,12 @@ class StorageService:
                          .values(discard_pending=clone_table.c.provider_id.in_(failed) if failed else False))
         return True
 
-    def _sync_provider(self, record: Mapping[str, Any], *, orphans: bool) -> tuple[int, int]:
-        """Deliver a provider's pending discards (and, with ``orphans``, drop records it keeps of
-        objects it does not hold a live clone of). Returns (discards sent, orphans dropped)."""
+    def _sync_provider(self, record: Mapping[str, Any], *, orphans_before: float | None) -> tuple[int, int]:
+        """Deliver a provider's pending discards and (unless ``orphans_before`` is None) drop the
+        records it keeps, stored before that time, of objects it holds no live clone of (a put
+        still running stores its records before it commits, so only older ones are orphans).
+        Returns (discards sent, orphans dropped)."""
+        orphans = orphans_before is not None
         with self.db.read() as conn:
             pending = conn.execute(select(clone_table.c.object_id).where(clone_table.c.provider_id == record["id"],
                                                                    clone_table.c.discard_pending.is_(True))).scalars().all()
@@ -852,7 +856,8 @@ class StorageService:
                 sent.append(object_id)
             if orphans:
                 for rec in node.records():
-                    if rec["object_id"] not in live and rec["object_id"] not in sent:
+                    if rec["object_id"] not in live and rec["object_id"] not in sent \
+                            and float(rec["stored_at"]) < orphans_before:
                         node.discard(rec["object_id"])
                         dropped += 1
         except Exception as e:  # noqa: BLE001 - the provider is unreachable: next time
@@ -1159,8 +1164,9 @@ class StorageService:
             record = self._provider(conn, provider_id)
         if self.directory.on_revive is not None:
             self.directory.on_revive({**record, "state": "up"})
+        revived_at = self._now()
         record = self._set_provider_state(provider_id, "up", "provider.revive", actor)
-        sent, dropped = self._sync_provider(record, orphans=True)
+        sent, dropped = self._sync_provider(record, orphans_before=revived_at)
         return {"id": provider_id, "state": "up", "discards_delivered": sent, "orphans_dropped": dropped}
 
     # The names the gateway app uses.
