@@ -193,6 +193,23 @@ def _state_summary(rho: np.ndarray) -> dict[str, Any]:
             "maximally_mixed": bool(np.allclose(rho, np.eye(d) / d, atol=1e-9))}
 
 
+def _check_sampling(basis: Any, shots: Any, seed: Any) -> tuple[str | None, int | None, int | None]:
+    from qclone.storage.substrate import BASES, MAX_SHOTS
+
+    if basis is None:
+        if shots is not None:
+            raise InvalidArgumentError("shots need a basis (X, Y or Z) to measure in")
+        return None, None, None
+    if not isinstance(basis, str) or basis.upper() not in BASES:
+        raise InvalidArgumentError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
+    shots = 1024 if shots is None else shots
+    if isinstance(shots, bool) or not isinstance(shots, int) or not 1 <= shots <= MAX_SHOTS:
+        raise InvalidArgumentError(f"shots must be an integer in 1..{MAX_SHOTS}, got {shots!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise InvalidArgumentError(f"seed must be an integer >= 0 or null, got {seed!r}")
+    return basis.upper(), shots, seed
+
+
 def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not name or len(name) > MAX_NAME or name != name.strip() \
             or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
@@ -521,8 +538,7 @@ class StorageService:
             lost. UnavailableError: no provider holding a live clone is up, or the vault/substrate is down.
         """
         name = _check_name(name)
-        if basis is not None and shots is None:
-            shots = 1024
+        basis, shots, seed = _check_sampling(basis, shots, seed)  # before anything is decrypted
         for _ in range(3):
             now = self._now()
             with self.db.read() as conn:

@@ -424,3 +424,13 @@ def test_crash_during_delete_then_restart(stack: Stack, monkeypatch: pytest.Monk
     assert not stack.substrate.exists(oid) and stack.vault.state(oid) is None
     with pytest.raises(ConflictError):
         stack.service.get(stack.alice, "x")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [({"basis": "W"}, "basis"), ({"basis": "Z", "shots": 0}, "shots"),
+                                               ({"shots": 5}, "need a basis"), ({"basis": "X", "seed": -1}, "seed")])
+def test_bad_sampling_is_refused_before_decryption(stack: Stack, kwargs: dict, match: str) -> None:
+    stack.service.put(stack.alice, "s", PLUS, keep_reference=True)
+    with pytest.raises(InvalidArgumentError, match=match):
+        stack.service.get(stack.alice, "s", **kwargs)
+    assert stack.service.stat(stack.alice, "s")["state"] == "stored"
+    assert stack.service.get(stack.alice, "s", basis="z", shots=3)["samples"] is not None
