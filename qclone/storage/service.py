@@ -345,7 +345,8 @@ class StorageService:
             return [dict(r._mapping) for r in rows]
 
     # ------------------------------------------------------------------ placement
-    def _choose_providers(self, conn: Any, n: int, policy: str) -> list[dict[str, Any]]:
+    def _choose_providers(self, conn: Any, n: int, policy: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(n providers for the clones, every provider that is up)."""
         rows = conn.execute(_Q_UP).all()
         up = [self._provider_record(r) for r in rows]
         if policy == "distinct-providers":
@@ -361,7 +362,32 @@ class StorageService:
                 raise UnavailableError(f"{n} clones in distinct zones need {n} zones with a provider that is up; "
                                        f"{len(zones)} have one{' (' + ', '.join(sorted(zones)) + ')' if zones else ''}")
             chosen = [random.choice(zones[z]) for z in random.sample(sorted(zones), n)]
-        return sorted(chosen, key=lambda p: p["id"])  # clone j at the j-th provider by id
+        return sorted(chosen, key=lambda p: p["id"]), up  # clone j at the j-th provider by id
+
+    def _place(self, object_id: str, info: Mapping[str, Any], chosen: list[dict[str, Any]], up: list[dict[str, Any]],
+               policy: str, now: float, placed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store clone j's record at provider j; a provider that fails is replaced by another up
+        provider that fits the policy (once per failure). Returns the final providers."""
+        final = list(chosen)
+        spare = [p for p in up if p["id"] not in {c["id"] for c in chosen}]
+        random.shuffle(spare)
+        for j in range(1, len(final) + 1):
+            while True:
+                p = final[j - 1]
+                try:
+                    self._node(p).store(object_id, j, list(info["clone_qubits"][str(j)]), now)
+                    placed.append(p)
+                    break
+                except Exception as e:  # noqa: BLE001 - try another provider
+                    log.warning("provider %s cannot store clone %d of %s: %s", p["id"], j, object_id, e)
+                    zones = {q["zone"] for i, q in enumerate(final) if i != j - 1}
+                    fits = [q for q in spare if policy != "distinct-zones" or q["zone"] not in zones]
+                    if not fits:
+                        raise UnavailableError(f"provider {p['id']} cannot store a clone ({e}) and no other provider "
+                                               "that is up can take it") from None
+                    final[j - 1] = fits[0]
+                    spare.remove(fits[0])
+        return final
 
     # ------------------------------------------------------------------ put
     def put(self, tenant: Tenant, name: str, state: Any, *, clones: int = DEFAULT_CLONES,
@@ -395,7 +421,7 @@ class StorageService:
         with self.db.read() as conn:
             if conn.execute(_Q_EXISTS, {"b_tenant": tenant.id, "b_name": name}).first():
                 raise ConflictError(f"an object named {name!r} exists (names are never reused)")
-            chosen = self._choose_providers(conn, n, policy)
+            chosen, up = self._choose_providers(conn, n, policy)
         object_id = uuid.uuid4().hex
         now = self._now()
         info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference))
@@ -404,9 +430,7 @@ class StorageService:
         try:
             self.vault.deposit(tenant.id, object_id, list(info["key_qubits"]))
             faults.crash_point("put.deposit")
-            for j, p in enumerate(chosen, 1):
-                self._node(p).store(object_id, j, list(info["clone_qubits"][str(j)]), now)
-                placed.append(p)
+            chosen = self._place(object_id, info, chosen, up, policy, now, placed)
             faults.crash_point("put.place")
             summary, full = _audit(n, k, tuple(p["id"] for p in chosen), default_max_coalition(n))
             placement = {

@@ -434,3 +434,25 @@ def test_bad_sampling_is_refused_before_decryption(stack: Stack, kwargs: dict, m
         stack.service.get(stack.alice, "s", **kwargs)
     assert stack.service.stat(stack.alice, "s")["state"] == "stored"
     assert stack.service.get(stack.alice, "s", basis="z", shots=3)["samples"] is not None
+
+
+def test_a_provider_that_cannot_store_is_replaced(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack.service.providers_add("p5", zone="z5")
+    stack.service.put(stack.alice, "warm", TILTED)  # the directory now has a node for every provider
+    stack.service.get(stack.alice, "warm")
+    broken = stack.directory.node({"id": "p2", "zone": "z2", "t1": 3600.0, "t2": 3600.0, "url": None})
+
+    def refuse(*_a: object) -> None:
+        raise ConnectionError("provider p2 is unreachable")
+
+    monkeypatch.setattr(broken, "store", refuse)
+    for i in range(4):
+        placed = [c["provider"] for c in stack.service.put(stack.alice, f"r{i}", TILTED)["placement"]]
+        assert "p2" not in placed and len(set(placed)) == 4
+        assert stack.service.get(stack.alice, f"r{i}")["clone"] in (1, 2, 3, 4)
+    stack.service.providers_kill("p5")
+    with pytest.raises(UnavailableError, match="no other provider"):
+        stack.service.put(stack.alice, "none", TILTED)
+    with pytest.raises(NotFoundError):
+        stack.service.stat(stack.alice, "none")
+    assert all(_node(stack, p).records() == [] for p in ("p1", "p3", "p4"))
