@@ -160,6 +160,18 @@ def group_cpu_seconds(pid: int) -> float:
     return total
 
 
+def settle(pid: int, timeout: float = 60.0) -> None:
+    """Wait until the server's processes are idle (every worker has finished starting)."""
+    deadline = time.monotonic() + timeout
+    last = group_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = group_cpu_seconds(pid)
+        if now - last < 0.05:
+            return
+        last = now
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -219,6 +231,7 @@ async def load(port: int, kind: str, token: str | None, clients: int, seconds: f
     headers = {"authorization": f"Bearer {token}"} if token else {}
     latencies: list[float] = []
     errors: list[str] = []
+    total = [0]
     t_start = time.perf_counter()
     t_measure = t_start + warmup
     t_end = t_measure + seconds
@@ -248,6 +261,7 @@ async def load(port: int, kind: str, token: str | None, clients: int, seconds: f
                 if t0 >= t_end:
                     return
                 await one(conn, w, i)
+                total[0] += 1
                 t1 = time.perf_counter()
                 if t0 >= t_measure:
                     latencies.append(t1 - t0)
@@ -261,6 +275,7 @@ async def load(port: int, kind: str, token: str | None, clients: int, seconds: f
     n = len(latencies)
     return {
         "round_trips": n,
+        "round_trips_total": total[0],
         "per_second": n / elapsed,
         "p50_ms": 1000 * latencies[n // 2] if n else float("nan"),
         "p99_ms": 1000 * latencies[min(n - 1, int(0.99 * n))] if n else float("nan"),
@@ -279,6 +294,7 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict:
     else:
         cmd = [sys.executable, __file__, "--peer", str(port), str(data), str(args.workers)]
     proc = start(cmd, port, root / f"{kind}.log")
+    settle(proc.pid)
     try:
         token = (data / "token").read_text().strip() if kind == "qclone" else None
         cpu0, self0 = group_cpu_seconds(proc.pid), resource.getrusage(resource.RUSAGE_SELF)
@@ -286,7 +302,10 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict:
         out = asyncio.run(load(port, kind, token, args.clients, args.seconds, args.warmup))
         wall = time.perf_counter() - wall0
         self1 = resource.getrusage(resource.RUSAGE_SELF)
-        out["server_cpu_s_per_s"] = (group_cpu_seconds(proc.pid) - cpu0) / wall
+        cpu = group_cpu_seconds(proc.pid) - cpu0
+        out["server_cpu_s_per_s"] = cpu / wall
+        # CPU per round trip over the whole run (warm-up included on both sides of the ratio)
+        out["server_cpu_ms_per_round_trip"] = 1000 * cpu / max(1, out["round_trips_total"])
         out["loadgen_cpu_s_per_s"] = (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime) / wall
         out["loadavg_1min"] = os.getloadavg()[0]
         return out
@@ -333,7 +352,8 @@ def main() -> int:
               f"{os.cpu_count()} cores")
         for kind, r in (("qclone", q), ("kv peer", p)):
             print(f"  {kind:8s} {r['per_second']:8.1f} round trips/s   p50 {r['p50_ms']:7.1f} ms   "
-                  f"p99 {r['p99_ms']:7.1f} ms   errors {r['errors']}   server CPU {r['server_cpu_s_per_s']:.2f} s/s   "
+                  f"p99 {r['p99_ms']:7.1f} ms   errors {r['errors']}   server CPU {r['server_cpu_s_per_s']:.2f} s/s "
+                  f"({r['server_cpu_ms_per_round_trip']:.1f} ms per round trip)   "
                   f"load generator CPU {r['loadgen_cpu_s_per_s']:.2f} s/s   load average {r['loadavg_1min']:.2f}")
         print(f"  ratio qclone / peer: {summary['ratio_qclone_to_peer']:.2f}   "
               f"target {TARGET:.0f}/s: {'met' if summary['meets_target'] else 'NOT met'}")
