@@ -94,7 +94,7 @@ audit_log = Table(
 )
 
 #: States of an object.
-OBJECT_STATES = ("stored", "retrieving", "retrieved", "lost", "deleted")
+OBJECT_STATES = ("storing", "stored", "retrieving", "retrieved", "lost", "deleted")
 #: States of a provider.
 PROVIDER_STATES = ("up", "draining", "drained", "down")
 #: States of a clone record.

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from qclone.analysis.leakage import Placement, audit_placement
@@ -75,7 +75,6 @@ _OBJECT_COLS = [c for c in objects.c if c.name != "audit"]
 _Q_OBJECT = select(*_OBJECT_COLS).where(objects.c.tenant_id == bindparam("b_tenant"), objects.c.name == bindparam("b_name"))
 _Q_OBJECT_AUDIT = select(objects).where(objects.c.tenant_id == bindparam("b_tenant"), objects.c.name == bindparam("b_name"))
 _Q_OBJECT_BY_ID = select(*_OBJECT_COLS).where(objects.c.id == bindparam("b_id"))
-_Q_EXISTS = select(objects.c.id).where(objects.c.tenant_id == bindparam("b_tenant"), objects.c.name == bindparam("b_name"))
 _Q_UP = select(providers).where(providers.c.state == "up")
 _Q_CLONES = (select(clone_table.c.j, clone_table.c.provider_id, clone_table.c.state, clone_table.c.stored_at,
                     clone_table.c.labels, clone_table.c.discard_pending, providers.c.zone,
@@ -86,6 +85,8 @@ _Q_CLONES = (select(clone_table.c.j, clone_table.c.provider_id, clone_table.c.st
 _INSERT_LOG = insert(audit_log)
 _INSERT_OBJECT = insert(objects)
 _INSERT_CLONES = insert(clone_table)
+_STORED = (update(objects).where(objects.c.id == bindparam("b_id"), objects.c.state == "storing")
+           .values(state="stored", lease_until=None, placement=bindparam("b_placement"), audit=bindparam("b_audit")))
 _CLAIM = (update(objects).where(objects.c.id == bindparam("b_id"), objects.c.state == "stored")
           .values(state="retrieving", attempt=bindparam("b_attempt"), lease_until=bindparam("b_lease"),
                   chosen_clone=bindparam("b_clone")))
@@ -419,15 +420,17 @@ class StorageService:
             raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
         n, k = clones, state.qubits
         with self.db.read() as conn:
-            if conn.execute(_Q_EXISTS, {"b_tenant": tenant.id, "b_name": name}).first():
-                raise ConflictError(f"an object named {name!r} exists (names are never reused)")
             chosen, up = self._choose_providers(conn, n, policy)
         object_id = uuid.uuid4().hex
         now = self._now()
-        info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference))
-        faults.crash_point("put.create")
+        # the reservation: the name is taken atomically, and a crash from here on leaves a
+        # 'storing' row that recovery finds and cleans up
+        self._reserve(tenant, name, object_id, k, n, policy, bool(keep_reference), now)
+        faults.crash_point("put.reserve")
         placed: list[dict[str, Any]] = []
         try:
+            info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference))
+            faults.crash_point("put.create")
             self.vault.deposit(tenant.id, object_id, list(info["key_qubits"]))
             faults.crash_point("put.deposit")
             chosen = self._place(object_id, info, chosen, up, policy, now, placed)
@@ -440,26 +443,73 @@ class StorageService:
                 "key": {"holder": VAULT_PARTY, "labels": list(info["key_qubits"])},
             }
             with self.db.write() as conn:
-                conn.execute(_INSERT_OBJECT, {
-                    "id": object_id, "tenant_id": tenant.id, "name": name, "k": k, "n": n, "policy": policy,
-                    "state": "stored", "attempt": None, "lease_until": None, "chosen_clone": None, "created_at": now,
-                    "stored_at": now, "finished_at": None, "keep_reference": bool(keep_reference),
-                    "purge_pending": False, "placement": placement, "audit": {"summary": summary, "report": full}})
+                if conn.execute(_STORED, {"b_id": object_id, "b_placement": placement,
+                                          "b_audit": {"summary": summary, "report": full}}).rowcount != 1:
+                    raise ConflictError(f"the put of {name!r} took longer than its lease and was abandoned; put it again")
                 conn.execute(_INSERT_CLONES, [
                     {"object_id": object_id, "j": j, "provider_id": p["id"], "labels": info["clone_qubits"][str(j)],
                      "state": "live", "discard_pending": False, "stored_at": now} for j, p in enumerate(chosen, 1)])
                 self._log(conn, now, tenant.name, "put", tenant_id=tenant.id, object_id=object_id, object_name=name,
                           qubits=k, clones=n, policy=policy, providers=[p["id"] for p in chosen], safe=summary["safe"])
-        except Exception as exc:
+        except Exception:
             self._purge(object_id, placed)
-            if isinstance(exc, IntegrityError):
-                raise ConflictError(f"an object named {name!r} exists (names are never reused)") from None
+            self._unreserve(object_id)
             raise
         faults.crash_point("put.commit")
         return self._describe(object_id, tenant, name, k, n, policy, "stored", now, now, None, bool(keep_reference),
                               [{"clone": j, "provider": p["id"], "zone": p["zone"], "state": "live",
                                 "provider_state": "up", "stored_at": now} for j, p in enumerate(chosen, 1)],
                               summary)
+
+    def _reserve(self, tenant: Tenant, name: str, object_id: str, k: int, n: int, policy: str, keep_reference: bool,
+                 now: float) -> None:
+        row = {"id": object_id, "tenant_id": tenant.id, "name": name, "k": k, "n": n, "policy": policy,
+               "state": "storing", "attempt": None, "lease_until": now + self.lease_seconds, "chosen_clone": None,
+               "created_at": now, "stored_at": now, "finished_at": None, "keep_reference": keep_reference,
+               "purge_pending": False, "placement": {"policy": policy, "clones": {}, "key": None},
+               "audit": {"summary": None, "report": None}}
+        for _ in range(2):
+            try:
+                with self.db.write() as conn:
+                    conn.execute(_INSERT_OBJECT, row)
+                return
+            except IntegrityError:
+                with self.db.read() as conn:
+                    old = conn.execute(_Q_OBJECT, {"b_tenant": tenant.id, "b_name": name}).first()
+                if old is None or old.state != "storing" or old.lease_until > now:
+                    break
+                self._abandon_put(old.id)  # a put that died holding the name
+        raise ConflictError(f"an object named {name!r} exists (names are never reused)")
+
+    def _unreserve(self, object_id: str) -> None:
+        try:
+            with self.db.write() as conn:
+                conn.execute(delete(objects).where(objects.c.id == object_id, objects.c.state == "storing"))
+        except Exception as e:  # noqa: BLE001 - recovery removes it later
+            log.warning("reservation of %s stays until recovery: %s", object_id, e)
+
+    def _abandon_put(self, object_id: str) -> bool:
+        """Clean up after a put that never committed: its parts everywhere, then its reservation."""
+        with self.db.read() as conn:
+            row = conn.execute(_Q_OBJECT_BY_ID, {"b_id": object_id}).first()
+            prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
+        if row is None or row.state != "storing":
+            return False
+        try:
+            self.substrate.discard(object_id)
+            self.vault.destroy(object_id)
+        except Exception as e:  # noqa: BLE001 - retried at the next recovery
+            log.warning("abandoned put %s: clean-up deferred: %s", object_id, e)
+            return False
+        for p in prows:  # any provider may have recorded a clone of it; one that is down is swept when revived
+            if p["state"] in _ALIVE:
+                self._tell_discard(p, object_id)
+        with self.db.write() as conn:
+            gone = conn.execute(delete(objects).where(objects.c.id == object_id, objects.c.state == "storing")).rowcount
+            if gone:
+                self._log(conn, self._now(), "system", "put.abandoned", tenant_id=row.tenant_id, object_id=object_id,
+                          object_name=row.name)
+        return bool(gone)
 
     def _purge(self, object_id: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
         """Best-effort removal of an object everywhere; the ids of providers that could not be told."""
@@ -587,6 +637,7 @@ class StorageService:
             "retrieved": f"object {row.name!r} was already retrieved: decryption consumed its key, so it cannot be "
                          "retrieved again",
             "deleted": f"object {row.name!r} was deleted",
+            "storing": f"object {row.name!r} is being stored right now",
             "lost": f"object {row.name!r} is lost: no live clone of it is left",
         }.get(row.state, f"object {row.name!r} is {row.state}")
         self._write_log(tenant.name, "get.refused", tenant_id=tenant.id, object_id=row.id, object_name=row.name,
@@ -800,6 +851,7 @@ class StorageService:
     def recover(self, *, expired_only: bool = False) -> dict[str, int]:
         """Repair what crashes left behind; run at start-up (``expired_only=False``) or periodically.
 
+        Puts that never committed are undone (their parts destroyed, the name freed).
         Interrupted retrievals are rolled back (the decryption never happened) or completed (it
         did: the output waits for the next get). Deletions are purged, pending discards sent.
         At start-up also: an output a dead process decrypted but never delivered is offered to
@@ -807,11 +859,12 @@ class StorageService:
         holds no live clone of are dropped.
 
         Returns:
-            Counts: ``{"rolled_back", "completed", "lost", "undelivered", "purged", "discards", "orphans"}``.
+            Counts: ``{"abandoned", "rolled_back", "completed", "lost", "undelivered", "purged", "discards",
+            "orphans"}``.
         """
         now = self._now()
-        counts = {"rolled_back": 0, "completed": 0, "lost": 0, "undelivered": 0, "purged": 0, "discards": 0,
-                  "orphans": 0}
+        counts = {"abandoned": 0, "rolled_back": 0, "completed": 0, "lost": 0, "undelivered": 0, "purged": 0,
+                  "discards": 0, "orphans": 0}
         q = select(objects.c.id).where(objects.c.state == "retrieving")
         if expired_only:
             q = q.where(objects.c.lease_until <= now)
@@ -819,9 +872,16 @@ class StorageService:
             retrieving = conn.execute(q).scalars().all()
             purge = conn.execute(select(objects.c.id).where(objects.c.purge_pending.is_(True))).scalars().all()
             prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
+            storing_q = select(objects.c.id).where(objects.c.state == "storing")
+            if expired_only:
+                storing_q = storing_q.where(objects.c.lease_until <= now)
+            storing = conn.execute(storing_q).scalars().all()
             leased = [] if expired_only else conn.execute(
                 select(objects.c.id, objects.c.attempt).where(objects.c.state == "retrieved",
                                                               objects.c.lease_until > now)).all()
+        for object_id in storing:
+            if self._abandon_put(object_id):
+                counts["abandoned"] += 1
         for object_id, attempt in leased:
             try:
                 out = self.substrate.output(object_id)

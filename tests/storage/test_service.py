@@ -395,21 +395,41 @@ def test_expired_lease_is_recovered_without_restart(stack: Stack, monkeypatch: p
         stack.service.get(stack.alice, "e")
 
 
-@pytest.mark.parametrize("step", ["put.create", "put.deposit", "put.place", "put.commit"])
+@pytest.mark.parametrize("step", ["put.reserve", "put.create", "put.deposit", "put.place", "put.commit"])
 def test_crash_during_put_then_restart(stack: Stack, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
     with monkeypatch.context() as m:
         _crash_at(m, step)
         with pytest.raises(Crash):
             stack.service.put(stack.alice, "p", TILTED, keep_reference=True)
+    assert stack.service.stat(stack.alice, "p")["state"] == ("stored" if step == "put.commit" else "storing")
     stack.restart()
     if step == "put.commit":
         assert stack.service.get(stack.alice, "p")["fidelity"] == pytest.approx(1.0, abs=1e-9)
         return
     with pytest.raises(NotFoundError):
         stack.service.stat(stack.alice, "p")
-    for p in ("p1", "p2", "p3", "p4"):  # the providers' records of the unfinished put are dropped
+    # nothing of the unfinished put is left anywhere
+    assert stack.substrate.health()["objects"] == 0
+    assert stack.vault.health()["keys"] == {"held": 0, "released": 0, "consumed": 0}
+    for p in ("p1", "p2", "p3", "p4"):
         assert _node(stack, p).records() == []
+    assert [e["action"] for e in stack.service.audit_log(None)][-2:] == ["put.abandoned", "recover"]
     assert stack.service.put(stack.alice, "p", TILTED)["state"] == "stored"
+
+
+def test_a_put_that_died_holds_its_name_until_its_lease_ends(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as m:
+        _crash_at(m, "put.place")
+        with pytest.raises(Crash):
+            stack.service.put(stack.alice, "q", TILTED)
+    with pytest.raises(ConflictError, match="exists"):
+        stack.service.put(stack.alice, "q", TILTED)
+    with pytest.raises(ConflictError, match="being stored"):
+        stack.service.get(stack.alice, "q")
+    stack.clock.advance(LEASE_SECONDS + 1)
+    assert stack.service.put(stack.alice, "q", TILTED, keep_reference=True)["state"] == "stored"
+    assert stack.substrate.health()["objects"] == 1
+    assert stack.service.get(stack.alice, "q")["fidelity"] > 0.99
 
 
 @pytest.mark.parametrize("step", ["delete.mark", "delete.purge"])

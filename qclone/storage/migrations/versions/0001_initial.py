@@ -58,7 +58,7 @@ def upgrade() -> None:
         sa.Column("placement", sa.JSON, nullable=False),
         sa.Column("audit", sa.JSON, nullable=False),
         sa.UniqueConstraint("tenant_id", "name", name="uq_objects_tenant_name"),
-        sa.CheckConstraint("state in ('stored', 'retrieving', 'retrieved', 'lost', 'deleted')", name="ck_objects_state"),
+        sa.CheckConstraint("state in ('storing', 'stored', 'retrieving', 'retrieved', 'lost', 'deleted')", name="ck_objects_state"),
     )
     op.create_index("ix_objects_state", "objects", ["state"])
     op.create_table(
