@@ -476,3 +476,33 @@ def test_a_provider_that_cannot_store_is_replaced(stack: Stack, monkeypatch: pyt
     with pytest.raises(NotFoundError):
         stack.service.stat(stack.alice, "none")
     assert all(_node(stack, p).records() == [] for p in ("p1", "p3", "p4"))
+
+
+def test_two_gateways_over_one_database_decrypt_once(stack: Stack) -> None:
+    from qclone.storage.db import Database
+    from qclone.storage.service import ProviderDirectory, StorageService
+
+    db = Database.open(stack.url)
+    other = StorageService(db, stack.substrate, stack.vault, ProviderDirectory.local(stack.data_dir), stack.clock,
+                           recover=False)
+    try:
+        for i in range(3):
+            stack.service.put(stack.alice, f"w{i}", TILTED)
+            barrier = threading.Barrier(6)
+            wins: list[dict] = []
+
+            def attempt(svc: StorageService) -> None:
+                barrier.wait()
+                try:
+                    wins.append(svc.get(stack.alice, f"w{i}"))
+                except ConflictError:
+                    pass
+
+            threads = [threading.Thread(target=attempt, args=(s,)) for s in [stack.service, other] * 3]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(wins) == 1
+    finally:
+        db.dispose()
