@@ -506,3 +506,34 @@ def test_two_gateways_over_one_database_decrypt_once(stack: Stack) -> None:
             assert len(wins) == 1
     finally:
         db.dispose()
+
+
+def test_a_drained_clone_ages_at_each_provider_for_its_time_there(database_url: str, tmp_path) -> None:
+    stack = Stack(tmp_path / "d", database_url, providers=0)
+    try:
+        stack.service.providers_add("q1", zone="a", t1=100.0, t2=80.0)
+        stack.service.providers_add("q2", zone="b", t1=100.0, t2=80.0)
+        stack.service.put(stack.alice, "m", TILTED, clones=2, keep_reference=True)
+        stack.service.providers_add("q3", zone="c", t1=40.0, t2=30.0)
+        stack.clock.advance(20.0)
+        moved = stack.service.providers_drain("q1")["moved"]
+        assert [m["to"] for m in moved] == ["q3"]
+        stack.service.providers_kill("q2")
+        stack.clock.advance(30.0)
+        out = stack.service.get(stack.alice, "m")
+    finally:
+        stack.close()
+    assert out["provider"] == "q3" and out["clone"] == moved[0]["clone"]
+
+    def channel(time: float, a: float, b: float) -> dict[str, float]:
+        px = (1 - math.exp(-time / a)) / 4
+        return {"X": px, "Y": px, "Z": (1 - math.exp(-time / b)) / 2 - px}
+
+    lay, dm = _dense_encrypted(TILTED.density, 2)
+    j = out["clone"]
+    dm.apply_pauli_channel(channel(20.0, 100.0, 80.0), [lay.S(j)])
+    dm.apply_pauli_channel(channel(30.0, 40.0, 30.0), [lay.S(j)])
+    for i in (1, 2):
+        dm.apply_pauli_channel(channel(50.0, 3600.0, 3600.0), [lay.N(i)])
+    dm.apply_circuit(clone_decryption(lay, j))
+    assert out["fidelity"] == pytest.approx(fidelity(dm.reduced_density_matrix([lay.S(j)]), TILTED.density), abs=1e-9)
