@@ -5,7 +5,7 @@ What runs (no HTTP; that is ``bench/storage_throughput.py``):
 * **qclone**: a :class:`~qclone.storage.service.StorageService` built as the
   embedded server builds it (``qclone serve --data-dir TMP``: the metadata
   database a SQLite file, the substrate, vault and four providers with their
-  files in the data dir, ``durable`` substrate as served). One round trip =
+  files in the data dir, the substrate's default durability as served). One round trip =
   ``put`` of one qubit (a random Bloch vector) as n = 4 encrypted clones, then
   ``get`` (the one-time decryption).
 * **peer**: the same loop doing only plain SQLite work with the same engine
@@ -101,7 +101,7 @@ def build(data_dir: Path, *, durable: bool, instrument: bool) -> tuple[Any, Any]
     from qclone.storage.vault import KeyVault
 
     db = Database.open(data_dir=data_dir)
-    substrate: Any = Substrate(data_dir / "substrate", durable=durable)
+    substrate: Any = Substrate(data_dir / "substrate", **({"durable": True} if durable else {}))
     vault: Any = KeyVault(data_dir / "vault")
     directory = ProviderDirectory.local(data_dir)
     if instrument:
@@ -242,14 +242,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=200, help="single-threaded round trips")
     ap.add_argument("--threads", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=5.0, help="duration of the threaded run")
-    ap.add_argument("--no-durable", action="store_true", help="substrate with durable=False")
+    ap.add_argument("--durable", action="store_true", help="substrate with durable=True (fsync per commit)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="qclone-bench-"))
     try:
         print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}")
-        service, tenant = build(root / "qclone", durable=not args.no_durable, instrument=True)
+        service, tenant = build(root / "qclone", durable=args.durable, instrument=True)
         q_once = qclone_round_trip(service, tenant)
         (root / "peer").mkdir()
         p_once = peer_round_trip(root / "peer", instrument=True)
@@ -265,7 +265,7 @@ def main() -> None:
         print(f"  single thread: qclone {q_rt:7.1f} round trips/s, peer {p_rt:7.1f}/s, ratio {q_rt / p_rt:.3f}")
         # the threaded run without the per-call instrumentation
         _totals.clear()
-        service2, tenant2 = build(root / "qclone2", durable=not args.no_durable, instrument=False)
+        service2, tenant2 = build(root / "qclone2", durable=args.durable, instrument=False)
         q2 = qclone_round_trip(service2, tenant2)
         (root / "peer2").mkdir()
         p2 = peer_round_trip(root / "peer2", instrument=False)

@@ -1,7 +1,10 @@
 """A small SQLite file (or in-memory database) for the records of one vault or provider node.
 
 One connection shared by the node's threads under a lock; WAL journal and
-``synchronous=NORMAL`` for a file. Each :meth:`LocalDB.tx` is one transaction.
+``synchronous=NORMAL`` for a file (a commit survives the process being killed;
+a power loss may lose the last commits, as for the metadata database), or
+``synchronous=FULL`` with ``durable=True`` (every commit also fsyncs the WAL,
+so it survives a power loss). Each :meth:`LocalDB.tx` is one transaction.
 
 Examples:
     >>> db = LocalDB(None, "CREATE TABLE t (x INTEGER)")
@@ -15,16 +18,18 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 
 class LocalDB:
-    """SQLite at ``<data_dir>/<filename>`` (``data_dir`` None: in memory) with ``schema`` applied."""
+    """SQLite at ``<data_dir>/<filename>`` (``data_dir`` None: in memory) with ``schema`` applied
+    (statements separated by ``;``, or a sequence of statements, e.g. when a trigger body holds ``;``)."""
 
-    def __init__(self, data_dir: Path | str | None, schema: str, *, filename: str = "records.sqlite3") -> None:
+    def __init__(self, data_dir: Path | str | None, schema: str | Sequence[str], *, filename: str = "records.sqlite3",
+                 durable: bool = False) -> None:
         if data_dir is None:
             target = ":memory:"
         else:
@@ -35,9 +40,9 @@ class LocalDB:
         self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=30)
         if data_dir is not None:
             self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         with self.tx() as c:
-            for statement in schema.split(";"):
+            for statement in schema.split(";") if isinstance(schema, str) else schema:
                 if statement.strip():
                     c.execute(statement)
 

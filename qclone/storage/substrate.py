@@ -23,19 +23,25 @@ qubits have been stored: a label already aged for t₀ only gets the remaining
 ``duration − t₀`` (calling age twice, or again after a rolled-back retrieval,
 never double-counts).
 
-Persistence (``data_dir`` set): ``data_dir/objects/<object_id>/`` holds
-``joint.bin`` (the joint state, the ageing record and the optional reference
-state) and, after decryption, ``output.json``. Files are written atomically
-(temporary file, fsync, ``os.replace``, fsync of the directory). Decryption
-writes ``output.json`` *before* it removes ``joint.bin``; a ``joint.bin``
-found next to an ``output.json`` (a crash between the two) is removed on load.
-So a crash can never allow two decryptions nor lose the only copy. Live
-states are also kept in a small in-memory LRU cache, so a put + get round trip
-serialises the joint state once and never parses it back. Ageing is applied to
-the cached state only (see :meth:`Substrate.age`): the file holds the state as
-created together with its record of ageing, so noise lost with the cache is
-re-applied by the next :meth:`~Substrate.age` call. One :class:`Substrate`
-instance owns a data directory at a time.
+Persistence (``data_dir`` set): one SQLite file ``data_dir/substrate.sqlite3``
+(WAL journal) with a table ``joint`` (object id -> the joint state, its ageing
+record and the optional reference state, one checksummed blob) and a table
+``outputs`` (object id -> attempt and the decrypted output as JSON). Decryption
+is *one transaction* that deletes the joint state and inserts the output, so
+either both happened or neither; triggers refuse a joint state and an output
+of the same object ever coexisting. So a crash (of the process, at any point)
+can never allow two decryptions nor lose the only copy. ``durable=False`` (the
+default) commits with ``synchronous=NORMAL``, the metadata database's setting:
+a commit survives the process being killed at any point; a power loss or
+kernel crash may lose the last commits. ``durable=True`` uses
+``synchronous=FULL`` (every commit also fsyncs the WAL: survives a power loss,
+a few ms per commit). Live states are also kept in a small in-memory LRU
+cache, so a put + get round trip serialises the joint state once and never
+parses it back. Ageing is applied to the cached state only (see
+:meth:`Substrate.age`): the row holds the state as created together with its
+record of ageing, so noise lost with the cache is re-applied by the next
+:meth:`~Substrate.age` call. One :class:`Substrate` instance owns a data
+directory at a time.
 
 Thread safety: operations on one object are serialised by a per-object lock
 (striped over a fixed pool), so the gateway may call from many threads.
@@ -55,8 +61,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
+import sqlite3
 import struct
 import threading
 import zlib
@@ -74,9 +80,10 @@ from qclone.protocol.circuit import Circuit
 from qclone.sim.core import CoreState
 from qclone.sim.exact import fidelity as uhlmann_fidelity
 from qclone.sim.noise import twirled_relaxation
+from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
-from qclone.storage.files import atomic_write_bytes, fsync_dir
 from qclone.storage.inputs import MAX_QUBITS, InputState
+from qclone.storage.localdb import LocalDB
 from qclone.storage.wire import decode_array, encode_array
 
 __all__ = ["BASES", "MAX_CLONES", "MAX_SHOTS", "Substrate"]
@@ -90,8 +97,19 @@ BASES = ("X", "Y", "Z")
 
 _OBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MAGIC = b"QCLONE-SUBSTRATE1"
-_JOINT = "joint.bin"
-_OUTPUT = "output.json"
+_DB_FILE = "substrate.sqlite3"
+#: The tables; the triggers make a joint state and an output of one object mutually exclusive.
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS joint (object_id TEXT PRIMARY KEY, blob BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS outputs (object_id TEXT PRIMARY KEY, attempt TEXT NOT NULL, body TEXT NOT NULL)"
+    " WITHOUT ROWID",
+    "CREATE TRIGGER IF NOT EXISTS joint_without_output BEFORE INSERT ON joint "
+    "WHEN EXISTS (SELECT 1 FROM outputs WHERE object_id = NEW.object_id) "
+    "BEGIN SELECT RAISE(ABORT, 'object already decrypted'); END",
+    "CREATE TRIGGER IF NOT EXISTS output_without_joint BEFORE INSERT ON outputs "
+    "WHEN EXISTS (SELECT 1 FROM joint WHERE object_id = NEW.object_id) "
+    "BEGIN SELECT RAISE(ABORT, 'joint state still present'); END",
+)
 _LOCK_STRIPES = 64
 _CACHE_SIZE = 256
 
@@ -229,12 +247,13 @@ class Substrate:
     """Encrypts, stores, ages and decrypts the objects' joint states (see the module doc).
 
     Args:
-        data_dir: directory for the files; ``None`` keeps everything in memory.
-        durable: fsync files and directories (default); ``False`` keeps the atomic renames but
-            skips the fsyncs (for throwaway benchmark data).
+        data_dir: directory of the SQLite file; ``None`` keeps everything in memory.
+        durable: ``synchronous=FULL`` (every commit survives a power loss); the default
+            ``synchronous=NORMAL`` survives the process being killed at any point, like the
+            metadata database.
     """
 
-    def __init__(self, data_dir: str | Path | None, *, durable: bool = True) -> None:
+    def __init__(self, data_dir: str | Path | None, *, durable: bool = False) -> None:
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.durable = bool(durable)
         self._locks = [threading.RLock() for _ in range(_LOCK_STRIPES)]
@@ -242,27 +261,33 @@ class Substrate:
         # memory mode: the only copy; file mode: an LRU cache of the files' contents
         self._states: OrderedDict[str, _Entry] = OrderedDict()
         self._outputs: OrderedDict[str, dict] = OrderedDict()
-        if self.data_dir is not None:
-            self._root = self.data_dir / "objects"
-            self._root.mkdir(parents=True, exist_ok=True)
-            self._recover()
+        self._db = None if self.data_dir is None else LocalDB(self.data_dir, _SCHEMA, filename=_DB_FILE,
+                                                                 durable=self.durable)
 
     # ------------------------------------------------------------------ plumbing
     def _lock(self, object_id: str) -> threading.RLock:
         return self._locks[zlib.crc32(object_id.encode()) % _LOCK_STRIPES]
 
-    def _dir(self, object_id: str) -> Path:
-        return self._root / object_id
+    def _query(self, sql: str, object_id: str) -> Any:
+        """The first row of a read about one object, or None."""
+        assert self._db is not None
+        try:
+            rows = self._db.query(sql, (object_id,))
+        except sqlite3.Error as e:
+            raise UnavailableError(f"the substrate cannot read its database {self._db.path} ({e})") from None
+        return rows[0] if rows else None
 
-    def _recover(self) -> None:
-        """Remove leftovers of crashes: a joint state next to an output, temporary files."""
-        for d in self._root.iterdir():
-            if not d.is_dir():
-                continue
-            for tmp in d.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
-            if (d / _OUTPUT).exists():
-                (d / _JOINT).unlink(missing_ok=True)
+    def _write(self, *statements: tuple[str, tuple[Any, ...]], crash_point: str | None = None) -> None:
+        """The statements in one transaction."""
+        assert self._db is not None
+        try:
+            with self._db.tx() as c:
+                for sql, params in statements:
+                    c.execute(sql, params)
+                if crash_point is not None:
+                    faults.crash_point(crash_point)
+        except sqlite3.Error as e:
+            raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
 
     def _remember(self, table: OrderedDict, object_id: str, value: Any) -> None:
         with self._cache_lock:
@@ -286,16 +311,15 @@ class Substrate:
     def _output(self, object_id: str) -> dict | None:
         """The object's output, if decrypted (call with the object's lock held)."""
         out = self._cached(self._outputs, object_id)
-        if out is not None or self.data_dir is None:
-            return out
-        path = self._dir(object_id) / _OUTPUT
-        try:
-            out = json.loads(path.read_text())
-        except FileNotFoundError:
+        if out is not None or self._db is None or self._cached(self._states, object_id) is not None:
+            return out  # a live cached state: it has no output (they never coexist)
+        row = self._query("SELECT body FROM outputs WHERE object_id = ?", object_id)
+        if row is None:
             return None
-        except (OSError, ValueError) as e:
-            raise UnavailableError(f"the substrate cannot read its file {path} ({e})") from None
-        (self._dir(object_id) / _JOINT).unlink(missing_ok=True)  # a crash left both: the output wins
+        try:
+            out = json.loads(row[0])
+        except ValueError as e:
+            raise UnavailableError(f"the substrate cannot read the output of {object_id!r} ({e})") from None
         self._remember(self._outputs, object_id, out)
         return out
 
@@ -304,14 +328,12 @@ class Substrate:
         if self._output(object_id) is not None:
             return None
         entry = self._cached(self._states, object_id)
-        if entry is not None or self.data_dir is None:
+        if entry is not None or self._db is None:
             return entry
-        path = self._dir(object_id) / _JOINT
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        row = self._query("SELECT blob FROM joint WHERE object_id = ?", object_id)
+        if row is None:
             return None
-        entry = _load_joint(data, str(path))
+        entry = _load_joint(bytes(row[0]), f"{self._db.path} (object {object_id})")
         self._remember(self._states, object_id, entry)
         return entry
 
@@ -323,14 +345,10 @@ class Substrate:
             raise ConflictError(f"object {object_id!r} has already been decrypted; its clones and key are gone")
         raise NotFoundError(f"the substrate holds no object {object_id!r}")
 
-    def _save(self, object_id: str, entry: _Entry, *, durable: bool) -> None:
-        if self.data_dir is not None:
-            d = self._dir(object_id)
-            new_dir = not d.exists()
-            d.mkdir(exist_ok=True)
-            atomic_write_bytes(d / _JOINT, _dump_joint(entry), durable=durable)
-            if new_dir and durable:
-                fsync_dir(self._root)
+    def _save(self, object_id: str, entry: _Entry) -> None:
+        if self._db is not None:
+            self._write(("INSERT INTO joint (object_id, blob) VALUES (?, ?)", (object_id, _dump_joint(entry))),
+                        crash_point="substrate.create.tx")
         self._remember(self._states, object_id, entry)
 
     @staticmethod
@@ -390,7 +408,7 @@ class Substrate:
             if keep_reference:
                 reference = np.array(state.state, dtype=complex)
             entry = _Entry(state.qubits, n, encrypt(state, n), {}, reference)
-            self._save(object_id, entry, durable=self.durable)
+            self._save(object_id, entry)
             return self._describe(entry)
 
     def exists(self, object_id: str) -> bool:
@@ -486,12 +504,11 @@ class Substrate:
                 "density_matrix": encode_array(rho),
                 "fidelity": fid,
             }
-            if self.data_dir is not None:
-                d = self._dir(object_id)
-                atomic_write_bytes(d / _OUTPUT, json.dumps(out).encode(), durable=self.durable)
-                # the output is safe on disk: only now the joint state goes (a crash in between
-                # leaves both, and loading removes the joint state)
-                (d / _JOINT).unlink(missing_ok=True)
+            if self._db is not None:
+                # one transaction: the joint state goes and the output comes, or neither
+                self._write(("DELETE FROM joint WHERE object_id = ?", (object_id,)),
+                            ("INSERT INTO outputs (object_id, attempt, body) VALUES (?, ?, ?)",
+                             (object_id, attempt, json.dumps(out))), crash_point="substrate.decrypt.tx")
             self._forget(self._states, object_id)
             self._remember(self._outputs, object_id, out)
             return out
@@ -538,10 +555,8 @@ class Substrate:
         object_id = _check_object_id(object_id)
         with self._lock(object_id):
             self._forget(self._outputs, object_id)
-            if self.data_dir is not None:
-                d = self._dir(object_id)
-                (d / _OUTPUT).unlink(missing_ok=True)
-                self._remove_empty(d)
+            if self._db is not None:
+                self._write(("DELETE FROM outputs WHERE object_id = ?", (object_id,)))
 
     def discard(self, object_id: str) -> None:
         """Delete everything of the object: joint state and output (idempotent)."""
@@ -549,36 +564,26 @@ class Substrate:
         with self._lock(object_id):
             self._forget(self._outputs, object_id)
             self._forget(self._states, object_id)
-            if self.data_dir is not None:
-                d = self._dir(object_id)
-                (d / _OUTPUT).unlink(missing_ok=True)
-                (d / _JOINT).unlink(missing_ok=True)
-                self._remove_empty(d)
+            if self._db is not None:
+                self._write(("DELETE FROM outputs WHERE object_id = ?", (object_id,)),
+                            ("DELETE FROM joint WHERE object_id = ?", (object_id,)))
 
-    @staticmethod
-    def _remove_empty(d: Path) -> None:
-        try:
-            for tmp in d.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
-            d.rmdir()
-        except (FileNotFoundError, OSError):
-            pass
+    def close(self) -> None:
+        """Close the database file (the instance is unusable afterwards)."""
+        if self._db is not None:
+            self._db.close()
 
     def health(self) -> dict:
         """``{"status": "ok", "role": "substrate", "objects": live joint states, "outputs": undelivered
         outputs, "data_dir": str | None, "durable": bool}``."""
-        if self.data_dir is None:
+        if self._db is None:
             with self._cache_lock:
                 objects, outputs = len(self._states), len(self._outputs)
         else:
-            objects = outputs = 0
-            with os.scandir(self._root) as it:
-                for e in it:
-                    if not e.is_dir():
-                        continue
-                    has_out = os.path.exists(os.path.join(e.path, _OUTPUT))
-                    outputs += has_out
-                    objects += (not has_out) and os.path.exists(os.path.join(e.path, _JOINT))
+            try:
+                objects, outputs = self._db.query("SELECT (SELECT count(*) FROM joint), (SELECT count(*) FROM outputs)")[0]
+            except sqlite3.Error as e:
+                raise UnavailableError(f"the substrate cannot read its database {self._db.path} ({e})") from None
         return {
             "status": "ok",
             "role": "substrate",

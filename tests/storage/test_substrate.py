@@ -1,6 +1,11 @@
-"""The substrate against the dense engine: decryption, leakage, memory noise; persistence and crashes."""
+"""The substrate against the dense engine: decryption, leakage, memory noise; persistence and crashes
+(processes killed inside and after the decryption transaction)."""
 
+import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -20,6 +25,7 @@ from qclone.sim.exact import (
 )
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage.errors import ConflictError, NotFoundError
+from qclone.storage.faults import CRASH_EXIT_STATUS
 from qclone.storage.inputs import parse_state
 from qclone.storage.substrate import Substrate, encrypt
 from qclone.storage.wire import decode_array, encode_array
@@ -140,6 +146,13 @@ def test_age_is_idempotent_in_the_total_storage_time():
     np.testing.assert_allclose(a, dense, atol=1e-10)
 
 
+def _rows(path) -> tuple[list[str], list[str]]:
+    """(object ids with a joint state, object ids with an output) in the substrate's database file."""
+    with sqlite3.connect(path / "substrate.sqlite3") as c:
+        return ([r[0] for r in c.execute("SELECT object_id FROM joint ORDER BY 1")],
+                [r[0] for r in c.execute("SELECT object_id FROM outputs ORDER BY 1")])
+
+
 def test_persistence_across_instances(tmp_path):
     state = _input("mixed", 2)
     sub = Substrate(tmp_path)
@@ -150,7 +163,8 @@ def test_persistence_across_instances(tmp_path):
     assert again.describe("obj-1") == info
     out = again.decrypt("obj-1", 3, "att")
     np.testing.assert_allclose(decode_array(out["density_matrix"]), state.density, atol=1e-10)
-    third = Substrate(tmp_path)
+    assert _rows(tmp_path) == ([], ["obj-1"])
+    third = Substrate(tmp_path, durable=True)
     assert not third.exists("obj-1")
     assert third.output("obj-1") == out
     assert third.decrypt("obj-1", 3, "att") == out
@@ -158,7 +172,7 @@ def test_persistence_across_instances(tmp_path):
                                                    "outputs": 1, "data_dir": None, "durable": True}
     third.release("obj-1")
     assert Substrate(tmp_path).output("obj-1") is None
-    assert not (tmp_path / "objects" / "obj-1").exists()
+    assert _rows(tmp_path) == ([], [])
 
 
 def test_aged_state_lost_in_a_restart_is_aged_again(tmp_path):
@@ -174,48 +188,78 @@ def test_aged_state_lost_in_a_restart_is_aged_again(tmp_path):
     np.testing.assert_allclose(decode_array(out["density_matrix"]), dense, atol=1e-10)
 
 
-def test_crash_between_output_write_and_state_removal(tmp_path):
-    state = _input("pure", 1)
+def test_joint_state_and_output_never_coexist(tmp_path):
     sub = Substrate(tmp_path)
-    sub.create("o", state, 2, keep_reference=True)
-    d = tmp_path / "objects" / "o"
-    joint = (d / "joint.bin").read_bytes()
-    out = sub.decrypt("o", 1, "first")
-    assert not (d / "joint.bin").exists()
-    # the crash: the output was written, the joint state not yet removed
-    (d / "joint.bin").write_bytes(joint)
-    (d / ".joint.bin.123.tmp").write_bytes(b"torn")
-    after = Substrate(tmp_path)
-    assert not (d / "joint.bin").exists() and not (d / ".joint.bin.123.tmp").exists()
-    assert not after.exists("o")
-    assert after.decrypt("o", 1, "first") == out
-    with pytest.raises(ConflictError, match="another attempt"):
-        after.decrypt("o", 2, "second")
-    # the same leftover appearing after start-up is removed at the first access
-    late = Substrate(tmp_path)
-    (d / "joint.bin").write_bytes(joint)
-    assert not late.exists("o")
-    assert not (d / "joint.bin").exists()
-    assert late.output("o")["attempt"] == "first"
+    sub.create("o", _input("pure", 1), 2, keep_reference=True)
+    with sqlite3.connect(tmp_path / "substrate.sqlite3") as c:
+        joint = c.execute("SELECT blob FROM joint WHERE object_id = 'o'").fetchone()[0]
+        with pytest.raises(sqlite3.IntegrityError, match="joint state still present"):
+            c.execute("INSERT INTO outputs VALUES ('o', 'x', '{}')")
+    sub.decrypt("o", 1, "first")
+    with sqlite3.connect(tmp_path / "substrate.sqlite3") as c:
+        with pytest.raises(sqlite3.IntegrityError, match="already decrypted"):
+            c.execute("INSERT INTO joint VALUES ('o', ?)", (joint,))
+    assert _rows(tmp_path) == ([], ["o"])
 
 
-def test_crash_before_the_output_keeps_the_object(tmp_path):
-    state = _input("pure", 1)
-    Substrate(tmp_path).create("o", state, 2, keep_reference=True)
-    (tmp_path / "objects" / "o" / ".output.json.x.tmp").write_text("{")  # a torn output write
+_CRASH_SCRIPT = """
+import sys
+from qclone.storage.faults import crash_point
+from qclone.storage.inputs import parse_state
+from qclone.storage.substrate import Substrate
+sub = Substrate(sys.argv[1])
+if sys.argv[2] == "create":
+    sub.create("o", parse_state("bloch", [0.6, 0.0, 0.8]), 2, keep_reference=True)
+else:
+    sub.decrypt("o", 2, "first")
+crash_point("test.returned")  # killed (os._exit, no clean-up) right after the call returned
+"""
+
+
+def _run_until_crash(tmp_path, what: str, crash_at: str | None) -> int:
+    env = dict(os.environ, QCLONE_CRASH_AT=crash_at or "")
+    done = subprocess.run([sys.executable, "-c", _CRASH_SCRIPT, str(tmp_path), what], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode in (0, CRASH_EXIT_STATUS), done.stderr
+    return done.returncode
+
+
+def test_process_killed_inside_the_decryption_transaction(tmp_path):
+    """A process killed after deleting the joint state and inserting the output, before the commit:
+    neither happened, the object is still there to be decrypted once."""
+    assert _run_until_crash(tmp_path, "create", None) == 0
+    assert _run_until_crash(tmp_path, "decrypt", "substrate.decrypt.tx") == CRASH_EXIT_STATUS
+    assert _rows(tmp_path) == (["o"], [])
     sub = Substrate(tmp_path)
     assert sub.exists("o") and sub.output("o") is None
-    assert sub.decrypt("o", 2, "a")["fidelity"] == pytest.approx(1, abs=1e-9)
+    out = sub.decrypt("o", 1, "second")
+    assert out["fidelity"] == pytest.approx(1, abs=1e-9)
+    with pytest.raises(ConflictError, match="another attempt"):
+        Substrate(tmp_path).decrypt("o", 2, "first")
 
 
-def test_crash_during_create_leaves_no_object(tmp_path):
-    (tmp_path / "objects" / "o").mkdir(parents=True)  # directory made, joint state never written
+def test_process_killed_after_the_decryption_commit(tmp_path):
+    """Killed right after decrypt returned: the output is there, the joint state is gone, the same
+    attempt gets the same output and no other attempt any."""
+    assert _run_until_crash(tmp_path, "create", "test.returned") == CRASH_EXIT_STATUS
+    assert _run_until_crash(tmp_path, "decrypt", "test.returned") == CRASH_EXIT_STATUS
+    assert _rows(tmp_path) == ([], ["o"])
+    sub = Substrate(tmp_path)
+    assert not sub.exists("o")
+    assert sub.decrypt("o", 2, "first")["fidelity"] == pytest.approx(1, abs=1e-9)
+    with pytest.raises(ConflictError, match="another attempt"):
+        sub.decrypt("o", 1, "second")
+
+
+def test_process_killed_inside_the_create_transaction(tmp_path):
+    assert _run_until_crash(tmp_path, "create", "substrate.create.tx") == CRASH_EXIT_STATUS
+    assert _rows(tmp_path) == ([], [])
     sub = Substrate(tmp_path)
     assert not sub.exists("o")
     with pytest.raises(NotFoundError):
         sub.decrypt("o", 1, "a")
     sub.create("o", _input("pure", 1), 2, keep_reference=False)
-    assert sub.exists("o")
+    assert Substrate(tmp_path).exists("o")
 
 
 @pytest.mark.parametrize("data_dir", [None, "tmp"])
@@ -324,7 +368,7 @@ def test_concurrent_decryptions_only_one_wins(tmp_path, data_dir):
 
 
 def test_copy_of_data_dir_is_a_snapshot(tmp_path):
-    """Files are the whole truth: a copied data directory is an independent substrate."""
+    """The database file is the whole truth: a copied data directory is an independent substrate."""
     sub = Substrate(tmp_path / "a")
     sub.create("o", _input("pure", 1), 2, keep_reference=True)
     shutil.copytree(tmp_path / "a", tmp_path / "b")
@@ -334,7 +378,7 @@ def test_copy_of_data_dir_is_a_snapshot(tmp_path):
     assert other.decrypt("o", 2, "b")["fidelity"] == pytest.approx(1, abs=1e-9)
 
 
-def test_cache_eviction_reloads_from_the_files(tmp_path, monkeypatch):
+def test_cache_eviction_reloads_from_the_database(tmp_path, monkeypatch):
     from qclone.storage import substrate as substrate_module
 
     monkeypatch.setattr(substrate_module, "_CACHE_SIZE", 1)
@@ -351,16 +395,18 @@ def test_cache_eviction_reloads_from_the_files(tmp_path, monkeypatch):
     assert sub.decrypt("b", 2, "y")["fidelity"] == pytest.approx(1, abs=1e-9)
 
 
-def test_corrupt_files_are_unavailable_not_bad_input(tmp_path):
+def test_corrupt_rows_are_unavailable_not_bad_input(tmp_path):
     from qclone.storage.errors import UnavailableError
 
     Substrate(tmp_path).create("o", _input("pure", 1), 2, keep_reference=False)
-    path = tmp_path / "objects" / "o" / "joint.bin"
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
+    with sqlite3.connect(tmp_path / "substrate.sqlite3") as c:
+        data = bytearray(c.execute("SELECT blob FROM joint").fetchone()[0])
+        data[len(data) // 2] ^= 0xFF
+        c.execute("UPDATE joint SET blob = ?", (bytes(data),))
     with pytest.raises(UnavailableError, match="corrupt"):
         Substrate(tmp_path).exists("o")
-    (tmp_path / "objects" / "o" / "output.json").write_text("{not json")
+    with sqlite3.connect(tmp_path / "substrate.sqlite3") as c:
+        c.execute("DELETE FROM joint")
+        c.execute("INSERT INTO outputs VALUES ('o', 'a', '{not json')")
     with pytest.raises(UnavailableError, match="cannot read"):
         Substrate(tmp_path).output("o")
