@@ -16,9 +16,9 @@
 With ``--workers N`` (gateway and embedded) N uvicorn worker processes share
 the port; each opens the same database, whose compare-and-set decides every
 state change, so exactly-once holds across workers. The substrate keeps live
-states in memory (one ``Substrate`` owns a data dir), so an embedded server
-with N > 1 runs it as one node process of its own (restarted if it dies) that
-every worker calls; the vault's and providers' records are SQLite files that
+states in memory (one ``Substrate`` owns a data dir), so with N > 1 and no
+``--substrate`` URL it runs as one node process of its own (restarted if it
+dies) that every worker calls; the vault's and providers' records are SQLite files that
 several processes may share.
 """
 
@@ -340,7 +340,7 @@ def serve(opts: ServeOptions) -> None:
         uvicorn.run(build_app(opts), **common)
         return
     substrate = None
-    if opts.role == "embedded" and not opts.substrate_url:
+    if not opts.substrate_url:  # several workers must not each own the same substrate dir
         substrate = _SubstrateProcess(opts)
         substrate.start()
         opts = dataclasses.replace(opts, substrate_url=substrate.url)

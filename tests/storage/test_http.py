@@ -314,3 +314,33 @@ def test_audit_log_records_the_tenants_actions(client):
     actions = [(e.get("action"), e.get("object_name")) for e in client.audit_log()]
     mine = [a for a, o in actions if o == name]
     assert mine[0] == "put" and "get" in mine
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_substrate_and_one_winner(tmp_path):
+    """--workers 2: two gateway processes on one port, the substrate in a process of its own;
+    concurrent gets of one object, spread over both workers, still have exactly one winner."""
+    srv = Server(["--data-dir", str(tmp_path), "--settable-clock", "--workers", "2"], free_port(), tmp_path / "log")
+    srv.start()
+    try:
+        with Client(srv.url, read_token(tmp_path)) as c:
+            names = [fresh("w2") for _ in range(3)]
+            for name in names:
+                c.put(name, bloch=[0, 0.6, 0.8], keep_reference=True)
+            token = read_token(tmp_path)
+
+            def one(name: str) -> tuple[int, float | None]:
+                # a fresh connection per request, so the kernel spreads them over both workers
+                r = httpx.post(f"{srv.url}/v1/objects/{name}/get", content=b"{}", timeout=60,
+                               headers={"authorization": f"Bearer {token}"})
+                return r.status_code, r.json().get("fidelity")
+
+            with ThreadPoolExecutor(8) as pool:
+                for name in names:
+                    results = list(pool.map(one, [name] * 8))
+                    assert sorted(code for code, _ in results) == [200] + [409] * 7, results
+                    assert [f for code, f in results if code == 200] == [pytest.approx(1.0, abs=1e-9)]
+            health = c.health()
+            assert health["substrate"]["objects"] == 0 and health["substrate"]["outputs"] == 0
+    finally:
+        srv.kill()
