@@ -319,6 +319,18 @@ class _SubstrateProcess:
                 self.proc.kill()
 
 
+def _announce(opts: ServeOptions) -> None:
+    """One line on stderr: what listens where, and where the tokens are."""
+    where = f"http://{opts.host}:{opts.port}"
+    what = {"embedded": "the storage service (embedded)", "gateway": "the storage gateway"}.get(opts.role, f"a {opts.role} node")
+    extra = ""
+    if opts.role in ("embedded", "gateway"):
+        assert opts.data_dir is not None
+        extra = f"; tenant token in {opts.data_dir / 'token'}, admin token in {opts.data_dir / 'admin-token'}"
+    sys.stderr.write(f"qclone: serving {what} on {where} (data dir {opts.data_dir}{extra})\n")
+    sys.stderr.flush()
+
+
 def serve(opts: ServeOptions) -> None:
     """Run the server until interrupted (uvicorn with uvloop and httptools)."""
     import uvicorn
@@ -337,7 +349,9 @@ def serve(opts: ServeOptions) -> None:
         "timeout_graceful_shutdown": 5,
     }
     if opts.workers == 1:
-        uvicorn.run(build_app(opts), **common)
+        app = build_app(opts)
+        _announce(opts)
+        uvicorn.run(app, **common)
         return
     substrate = None
     if not opts.substrate_url:  # several workers must not each own the same substrate dir
@@ -349,6 +363,7 @@ def serve(opts: ServeOptions) -> None:
         # the database, the first tenant, the providers, the admin token and the start-up
         # recovery, once, before the workers start
         build_app(opts)
+        _announce(opts)
         os.environ[_OPTIONS_ENV] = opts.to_env()
         uvicorn.run("qclone.storage.server:_worker_app", factory=True, workers=opts.workers, **common)
     finally:
