@@ -161,3 +161,28 @@ def test_serve_rejects_bad_options(capsys):
     assert code == 2 and "unknown role" in err
     code, _, err = run(capsys, "serve", "--role", "provider")
     assert code == 2 and "--id" in err
+
+
+def test_every_command_in_the_docs_exists(capsys):
+    """docs/storage.md, "Command line": each listed command (and subcommand) has --help."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "storage.md").read_text()
+    block = doc[doc.index("### Command line"):doc.index("### Python SDK")]
+    commands = set()
+    for line in block.splitlines():
+        if not line.startswith("qclone "):
+            continue
+        first, *alternatives = line.split(" | ")
+        words = first.split()
+        group = words[1] in ("providers", "tenant")
+        commands.add((words[1], words[2] if group and len(words) > 2 and words[2].isalpha() else None))
+        for alt in alternatives:  # "ls | stat NAME | rm NAME", "drain ID | kill ID | revive ID"
+            word = alt.split()[0]
+            if word.isalpha():
+                commands.add((words[1], word) if group else (word, None))
+    assert {("get", None), ("rm", None), ("providers", "add"), ("providers", "revive")} <= commands
+    for cmd, sub in sorted(commands, key=str):
+        args = [cmd, sub, "--help"] if sub else [cmd, "--help"]
+        code, out, err = run(capsys, *args)
+        assert code == 0 and "Usage" in out, (args, err)
