@@ -96,7 +96,7 @@ MAX_SHOTS = 100_000
 BASES = ("X", "Y", "Z")
 
 _OBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_MAGIC = b"QCLONE-SUBSTRATE1"
+_MAGIC = b"QCLONE-SUBSTRATE2"
 _DB_FILE = "substrate.sqlite3"
 #: The tables; the triggers make a joint state and an output of one object mutually exclusive.
 _SCHEMA = (
@@ -161,19 +161,107 @@ def encrypt(state: InputState, clones: int) -> CoreState:
     return st
 
 
+@lru_cache(maxsize=256)
+def _output_images(k: int, n: int, j: int) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """Per qubit q of the joint register: the ``(x mask, z mask)`` on the k output qubits of the
+    Pauli X_q and Z_q after the decryption of clone j (``U X_q U†`` restricted to ``layout.clone(j)``;
+    output qubit i is bit ``k − 1 − i`` of an index, signs dropped)."""
+    import stim
+
+    circuit = stim.Circuit()
+    for ins in _decryption(k, n, j).instructions:
+        circuit.append(ins.name, [int(t) for t in ins.targets])
+    lay = _layout(k, n)
+    tab = stim.Tableau.from_circuit(circuit)
+    tab_n = len(tab)
+    out = lay.clone(j)
+    images = []
+    for q in range(lay.num_qubits):
+        pair = []
+        for image in ((tab.x_output(q), tab.z_output(q)) if q < tab_n else (None, None)):
+            xm = zm = 0
+            if image is not None:
+                for i, oq in enumerate(out):
+                    letter = image[oq] if oq < len(image) else 0  # 0 I, 1 X, 2 Y, 3 Z
+                    bit = 1 << (k - 1 - i)
+                    xm |= bit if letter in (1, 2) else 0
+                    zm |= bit if letter in (2, 3) else 0
+            pair.append((xm, zm))
+        images.append(tuple(pair))
+    return tuple(images)
+
+
+def _conjugate(rho: np.ndarray, xm: int, zm: int) -> np.ndarray:
+    """``P ρ P†`` for the Pauli ``P = X^xm Z^zm`` (up to a phase) on the qubits of ``rho``."""
+    idx = np.arange(rho.shape[0]) ^ xm
+    parity = np.zeros(rho.shape[0], dtype=np.int64)
+    masked = idx & zm
+    while masked.any():
+        parity ^= masked & 1
+        masked >>= 1
+    sign = 1 - 2 * parity
+    return (sign[:, None] * sign[None, :]) * rho[np.ix_(idx, idx)]
+
+
 @dataclass
 class _Entry:
-    """A live joint state and what belongs with it."""
+    """A live joint state and what belongs with it.
+
+    ``state`` is the joint state as encrypted; ``noise`` the Pauli channels ``(qubit, px, py, pz)``
+    applied to it since (ageing), kept apart so that decryption can take the exact shortcut of
+    :func:`_decrypted_output`; :meth:`aged_state` is the joint state with them applied.
+    """
 
     qubits: int
     clones: int
     state: CoreState
     aged: dict[str, float] = field(default_factory=dict)
-    reference: np.ndarray | None = None
+    input: np.ndarray | None = None
+    keep_reference: bool = False
+    noise: list[tuple[int, float, float, float]] = field(default_factory=list)
 
     @property
     def layout(self) -> RegisterLayout:
         return _layout(self.qubits, self.clones)
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        return self.input if self.keep_reference else None
+
+    def aged_state(self) -> CoreState:
+        """The joint state with every ageing channel applied (a new object)."""
+        st = self.state.copy()
+        for q, px, py, pz in self.noise:
+            st.apply_pauli_channel(q, px, py, pz)
+        return st
+
+
+def _input_density(entry: _Entry) -> np.ndarray:
+    a = np.asarray(entry.input, dtype=complex)
+    return np.outer(a, a.conj()) if a.ndim == 1 else a
+
+
+def _decrypted_output(entry: _Entry, j: int) -> np.ndarray:
+    """The reduced state of ``layout.clone(j)`` after decrypting clone j of the aged joint state.
+
+    Exact shortcut of applying :func:`~qclone.protocol.register_decryption` to the aged joint state
+    and taking the reduced state (tested against both the engine and the dense engine): without
+    noise the decryption leaves the input on clone j in a product with a state of the other qubits,
+    so a Pauli E applied before the decryption acts afterwards as ``U E U†`` = (a Pauli on the
+    output) ⊗ (a Pauli elsewhere), and a Pauli channel on a stored qubit becomes a Pauli channel on
+    the output: ρ → (1 − px − py − pz) ρ + px X'ρX' + py Y'ρY' + pz Z'ρZ'.
+    """
+    rho = _input_density(entry)
+    if not entry.noise:
+        return rho.copy()
+    images = _output_images(entry.qubits, entry.clones, j)
+    for q, px, py, pz in entry.noise:
+        (xx, xz), (zx, zz) = images[q]
+        if not (xx | xz | zx | zz):
+            continue
+        rho = ((1 - px - py - pz) * rho + px * _conjugate(rho, xx, xz) + py * _conjugate(rho, xx ^ zx, xz ^ zz)
+               + pz * _conjugate(rho, zx, zz))
+    return rho
 
 
 def _check_object_id(object_id: object) -> str:
@@ -216,9 +304,10 @@ def _npy_load(data: bytes) -> np.ndarray:
 
 
 def _dump_joint(entry: _Entry) -> bytes:
-    """``MAGIC, u32 len, header JSON, u64 len, reference .npy (may be empty), CoreState bytes, u32 crc``."""
-    header = json.dumps({"qubits": entry.qubits, "clones": entry.clones, "aged": entry.aged}).encode()
-    ref = b"" if entry.reference is None else _npy_bytes(entry.reference)
+    """``MAGIC, u32 len, header JSON, u64 len, input .npy, CoreState bytes, u32 crc``."""
+    header = json.dumps({"qubits": entry.qubits, "clones": entry.clones, "aged": entry.aged,
+                         "keep_reference": entry.keep_reference}).encode()
+    ref = _npy_bytes(entry.input)
     body = b"".join([_MAGIC, struct.pack("<I", len(header)), header, struct.pack("<Q", len(ref)), ref,
                      entry.state.to_bytes()])
     return body + struct.pack("<I", zlib.crc32(body))
@@ -238,9 +327,12 @@ def _load_joint(data: bytes, where: str) -> _Entry:
         state = CoreState.from_bytes(body[pos + 8 + rlen:])
         k, n = int(header["qubits"]), int(header["clones"])
         aged = {str(a): float(t) for a, t in dict(header["aged"]).items()}
+        keep = bool(header["keep_reference"])
+        if ref is None:
+            raise ValueError("no input state")
     except (ValueError, KeyError, TypeError, struct.error, InvalidArgumentError) as e:
         raise UnavailableError(f"the substrate cannot read its file {where} (corrupt: {e})") from None
-    return _Entry(k, n, state, aged, ref)
+    return _Entry(k, n, state, aged, ref, keep)
 
 
 class Substrate:
@@ -404,10 +496,8 @@ class Substrate:
                         f"object {object_id!r} exists with {existing.qubits} qubits and {existing.clones} clones"
                     )
                 return self._describe(existing)
-            reference = None
-            if keep_reference:
-                reference = np.array(state.state, dtype=complex)
-            entry = _Entry(state.qubits, n, encrypt(state, n), {}, reference)
+            entry = _Entry(state.qubits, n, encrypt(state, n), {}, np.array(state.state, dtype=complex),
+                           bool(keep_reference))
             self._save(object_id, entry)
             return self._describe(entry)
 
@@ -439,21 +529,21 @@ class Substrate:
             entry = self._live(object_id)
             qs = self._indices(entry, labels)
             aged = dict(entry.aged)
-            state = None
+            noise = list(entry.noise)
             for label, q in zip(labels, qs):
                 delta = float(duration) - aged.get(label, 0.0)
                 if delta <= 0:
                     continue
-                if state is None:
-                    state = entry.state.copy()  # the entry changes only once all noise is applied
-                state.apply_pauli_channel(q, *twirled_relaxation(delta, t1, t2))
+                px, py, pz = twirled_relaxation(delta, t1, t2)
+                if px or py or pz:
+                    noise.append((q, float(px), float(py), float(pz)))
                 aged[label] = float(duration)
-            if state is not None:
-                # Kept in memory only: the file keeps the state and its record of ageing as of the
-                # last write, a consistent pair. If the aged state is lost (a restart, a cache
+            if len(noise) != len(entry.noise) or aged != entry.aged:
+                # Kept in memory only: the database keeps the state and its record of ageing as of
+                # the last write, a consistent pair. If the ageing is lost (a restart, a cache
                 # eviction, a crash before decryption) the next age() call applies the missing
                 # noise again, which is exactly right for a retrieval that is retried.
-                entry.state, entry.aged = state, aged
+                entry.noise, entry.aged = noise, aged
                 self._remember(self._states, object_id, entry)
 
     def peek(self, object_id: str, labels: list[str]) -> np.ndarray:
@@ -461,7 +551,7 @@ class Substrate:
         object_id = _check_object_id(object_id)
         with self._lock(object_id):
             entry = self._live(object_id)
-            return entry.state.reduced_density_matrix(self._indices(entry, labels))
+            return entry.aged_state().reduced_density_matrix(self._indices(entry, labels))
 
     def decrypt(self, object_id: str, clone: int, attempt: str) -> dict:
         """Decrypt clone ``clone`` with the key, consuming the joint state; the one decryption.
@@ -489,9 +579,7 @@ class Substrate:
                 raise InvalidArgumentError(f"clone must be an integer in 1..{entry.clones}, got {clone!r}")
             j = int(clone)
             lay = entry.layout
-            state = entry.state.copy()  # the live entry stays intact if anything below fails
-            state.apply(_decryption(entry.qubits, entry.clones, j))
-            rho = state.reduced_density_matrix(lay.clone(j))
+            rho = _decrypted_output(entry, j)
             fid = None
             if entry.reference is not None:
                 fid = min(1.0, max(0.0, uhlmann_fidelity(entry.reference, rho)))

@@ -130,6 +130,42 @@ def test_memory_noise_matches_the_dense_channel(kind, k, n, j):
     assert out["fidelity"] < 0.99
 
 
+@pytest.mark.parametrize(("kind", "k", "n"), [("pure", 1, 3), ("mixed", 1, 3), ("mixed", 2, 1)])
+def test_noise_on_every_qubit_matches_the_dense_channel(kind, k, n):
+    """Decryption's Pauli-channel shortcut, with noise on every qubit (inputs, every clone, keys)."""
+    state = _input(kind, k)
+    lay = RegisterLayout(k, n)
+    labels = [lay.label(q) for q in range(lay.num_qubits)]
+    times = {x: (float(RNG.uniform(100, 3000)), 1000.0, 1500.0) for x in labels}
+    for j in range(1, n + 1):
+        sub = Substrate(None)
+        sub.create("o", state, n, keep_reference=True)
+        for x, (t, t1, t2) in times.items():
+            sub.age("o", [x], t, t1, t2)
+        rho = decode_array(sub.decrypt("o", j, "a")["density_matrix"])
+        np.testing.assert_allclose(rho, _dense_noisy_output(state.density, k, n, j, times), atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["pure", "mixed"])
+def test_decryption_shortcut_is_the_engine_decryption(kind):
+    """k = 3 (too large for dense matrices of the whole register): the engine applying the decryption
+    circuit to the aged joint state and tracing out gives the same output."""
+    k, n = 3, 2
+    state = _input(kind, k)
+    lay = RegisterLayout(k, n)
+    channels = [(q, *twirled_relaxation(float(RNG.uniform(100, 3000)), 1000.0, 1500.0)) for q in range(lay.num_qubits)]
+    for j in range(1, n + 1):
+        sub = Substrate(None)
+        sub.create("o", state, n, keep_reference=False)
+        sub._states["o"].noise = list(channels)  # noqa: SLF001 - what age() records
+        engine = encrypt(state, n)
+        for q, px, py, pz in channels:
+            engine.apply_pauli_channel(q, px, py, pz)
+        engine.apply(register_decryption(lay, j))
+        expected = engine.reduced_density_matrix(lay.clone(j))
+        np.testing.assert_allclose(decode_array(sub.decrypt("o", j, "a")["density_matrix"]), expected, atol=1e-10)
+
+
 def test_age_is_idempotent_in_the_total_storage_time():
     state = parse_state("bloch", [0.6, 0, 0.8])
     sub = Substrate(None)
