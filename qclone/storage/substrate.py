@@ -191,16 +191,20 @@ def _output_images(k: int, n: int, j: int) -> tuple[tuple[tuple[int, int], ...],
     return tuple(images)
 
 
+@lru_cache(maxsize=4096)
+def _pauli_action(d: int, xm: int, zm: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices, column indices and signs with ``P ρ P† = signs * ρ[rows, cols]`` for
+    ``P = X^xm Z^zm`` (up to a phase) on ``d = 2^k`` dimensions."""
+    idx = np.arange(d) ^ xm
+    parity = np.array([bin(int(i) & zm).count("1") & 1 for i in idx], dtype=np.int64)
+    sign = (1 - 2 * parity).astype(float)
+    return idx[:, None], idx[None, :], sign[:, None] * sign[None, :]
+
+
 def _conjugate(rho: np.ndarray, xm: int, zm: int) -> np.ndarray:
     """``P ρ P†`` for the Pauli ``P = X^xm Z^zm`` (up to a phase) on the qubits of ``rho``."""
-    idx = np.arange(rho.shape[0]) ^ xm
-    parity = np.zeros(rho.shape[0], dtype=np.int64)
-    masked = idx & zm
-    while masked.any():
-        parity ^= masked & 1
-        masked >>= 1
-    sign = 1 - 2 * parity
-    return (sign[:, None] * sign[None, :]) * rho[np.ix_(idx, idx)]
+    rows, cols, signs = _pauli_action(rho.shape[0], xm, zm)
+    return signs * rho[rows, cols]
 
 
 @dataclass
