@@ -58,6 +58,11 @@ class LocalDB:
                 raise
             self._conn.execute("COMMIT")
 
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """One write statement as a transaction of its own; the number of rows it changed."""
+        with self._lock:
+            return self._conn.execute(sql, params).rowcount
+
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of one read."""
         with self._lock:

@@ -63,17 +63,17 @@ class ProviderNode:
             ConflictError: if it already holds a different clone of that object.
         """
         labels = [str(x) for x in labels]
-        with self._db.tx() as c:
-            row = c.execute("SELECT clone, labels FROM clones WHERE object_id = ?", (object_id,)).fetchone()
-            if row is None:
-                c.execute("INSERT INTO clones VALUES (?, ?, ?, ?)", (object_id, int(clone), json.dumps(labels), float(stored_at)))
-            elif (row[0], json.loads(row[1])) != (int(clone), labels):
-                raise ConflictError(f"provider {self.id} already holds clone {row[0]} of object {object_id}")
+        while not self._db.execute("INSERT INTO clones VALUES (?, ?, ?, ?) ON CONFLICT (object_id) DO NOTHING",
+                                   (object_id, int(clone), json.dumps(labels), float(stored_at))):
+            rows = self._db.query("SELECT clone, labels FROM clones WHERE object_id = ?", (object_id,))
+            if rows and (rows[0][0], json.loads(rows[0][1])) != (int(clone), labels):
+                raise ConflictError(f"provider {self.id} already holds clone {rows[0][0]} of object {object_id}")
+            if rows:
+                return  # the same clone: nothing to do (else it was discarded meanwhile: insert again)
 
     def discard(self, object_id: str) -> None:
         """Drop the clone of ``object_id`` (idempotent)."""
-        with self._db.tx() as c:
-            c.execute("DELETE FROM clones WHERE object_id = ?", (object_id,))
+        self._db.execute("DELETE FROM clones WHERE object_id = ?", (object_id,))
 
     def holding(self, object_id: str) -> dict[str, Any] | None:
         """``{"clone", "labels", "stored_at"}`` of the clone of ``object_id`` held here, or None."""

@@ -373,8 +373,9 @@ class Substrate:
             raise UnavailableError(f"the substrate cannot read its database {self._db.path} ({e})") from None
         return rows[0] if rows else None
 
-    def _write(self, *statements: tuple[str, tuple[Any, ...]], crash_point: str | None = None) -> None:
-        """The statements in one transaction."""
+    def _write(self, *statements: tuple[str, tuple[Any, ...]], crash_point: str | None = None,
+               integrity: bool = False) -> None:
+        """The statements in one transaction (``integrity``: let an IntegrityError through)."""
         assert self._db is not None
         try:
             with self._db.tx() as c:
@@ -383,6 +384,8 @@ class Substrate:
                 if crash_point is not None:
                     faults.crash_point(crash_point)
         except sqlite3.Error as e:
+            if integrity and isinstance(e, sqlite3.IntegrityError):
+                raise
             raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
 
     def _remember(self, table: OrderedDict, object_id: str, value: Any) -> None:
@@ -441,11 +444,16 @@ class Substrate:
             raise ConflictError(f"object {object_id!r} has already been decrypted; its clones and key are gone")
         raise NotFoundError(f"the substrate holds no object {object_id!r}")
 
-    def _save(self, object_id: str, entry: _Entry) -> None:
+    def _save(self, object_id: str, entry: _Entry) -> bool:
+        """Insert a new object's joint state; False if the object has a row already (state or output)."""
         if self._db is not None:
-            self._write(("INSERT INTO joint (object_id, blob) VALUES (?, ?)", (object_id, _dump_joint(entry))),
-                        crash_point="substrate.create.tx")
+            try:
+                self._write(("INSERT INTO joint (object_id, blob) VALUES (?, ?)", (object_id, _dump_joint(entry))),
+                            crash_point="substrate.create.tx", integrity=True)
+            except sqlite3.IntegrityError:
+                return False
         self._remember(self._states, object_id, entry)
+        return True
 
     @staticmethod
     def _describe(entry: _Entry) -> dict:
@@ -491,19 +499,31 @@ class Substrate:
             raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits, got {state.qubits}")
         n = _check_int(clones, "the number of clones", 1, MAX_CLONES)
         with self._lock(object_id):
-            if self._output(object_id) is not None:
-                raise ConflictError(f"object {object_id!r} exists and has already been decrypted")
-            existing = self._entry(object_id)
-            if existing is not None:
-                if (existing.qubits, existing.clones) != (state.qubits, n):
-                    raise ConflictError(
-                        f"object {object_id!r} exists with {existing.qubits} qubits and {existing.clones} clones"
-                    )
-                return self._describe(existing)
+            known = self._db is None or self._cached(self._states, object_id) is not None \
+                or self._cached(self._outputs, object_id) is not None
+            if known:
+                existing = self._existing(object_id, state.qubits, n)
+                if existing is not None:
+                    return existing
             entry = _Entry(state.qubits, n, encrypt(state, n), {}, np.array(state.state, dtype=complex),
                            bool(keep_reference))
-            self._save(object_id, entry)
+            if not self._save(object_id, entry):  # a row of the object is there: decide by it
+                existing = self._existing(object_id, state.qubits, n)
+                if existing is not None:
+                    return existing
+                raise UnavailableError(f"the substrate cannot store object {object_id!r}: its row vanished")
             return self._describe(entry)
+
+    def _existing(self, object_id: str, k: int, n: int) -> dict | None:
+        """The description of an existing object of that shape, None if there is none; else ConflictError."""
+        if self._output(object_id) is not None:
+            raise ConflictError(f"object {object_id!r} exists and has already been decrypted")
+        existing = self._entry(object_id)
+        if existing is None:
+            return None
+        if (existing.qubits, existing.clones) != (k, n):
+            raise ConflictError(f"object {object_id!r} exists with {existing.qubits} qubits and {existing.clones} clones")
+        return self._describe(existing)
 
     def exists(self, object_id: str) -> bool:
         """Whether the object's joint state (its clones and key) is still present."""
@@ -648,7 +668,10 @@ class Substrate:
         with self._lock(object_id):
             self._forget(self._outputs, object_id)
             if self._db is not None:
-                self._write(("DELETE FROM outputs WHERE object_id = ?", (object_id,)))
+                try:
+                    self._db.execute("DELETE FROM outputs WHERE object_id = ?", (object_id,))
+                except sqlite3.Error as e:
+                    raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
 
     def discard(self, object_id: str) -> None:
         """Delete everything of the object: joint state and output (idempotent)."""

@@ -68,15 +68,22 @@ class KeyVault:
             ConflictError: if the object already has a different key here.
         """
         labels = [str(x) for x in labels]
-        with self._db.tx() as c:
-            row = c.execute("SELECT tenant, labels FROM keys WHERE object_id = ?", (object_id,)).fetchone()
-            if row is None:
-                c.execute("INSERT INTO keys VALUES (?, ?, ?, 'held', NULL)", (object_id, tenant, json.dumps(labels)))
-            elif (row[0], json.loads(row[1])) != (tenant, labels):
+        while not self._db.execute("INSERT INTO keys VALUES (?, ?, ?, 'held', NULL) ON CONFLICT (object_id) DO NOTHING",
+                                   (object_id, tenant, json.dumps(labels))):
+            rows = self._db.query("SELECT tenant, labels FROM keys WHERE object_id = ?", (object_id,))
+            if rows and (rows[0][0], json.loads(rows[0][1])) != (tenant, labels):
                 raise ConflictError(f"the vault already holds a different key for object {object_id}")
+            if rows:
+                return  # the same key: nothing to do (else it was destroyed meanwhile: insert again)
 
     def _move(self, object_id: str, attempt: str, allowed: dict[tuple[str, bool], str | None], verb: str) -> None:
-        with self._db.tx() as c:
+        for (state, same), target in allowed.items():  # the transition, as one statement
+            if target is not None and self._db.execute(
+                    f"UPDATE keys SET state = ?, attempt = ? WHERE object_id = ? AND state = ? "
+                    f"AND attempt IS {'' if same else 'NOT '}?",
+                    (target, None if target == "held" else attempt, object_id, state, attempt)):
+                return
+        with self._db.tx() as c:  # no transition: a repeat (a no-op), or an error to explain
             row = c.execute("SELECT state, attempt FROM keys WHERE object_id = ?", (object_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"the vault holds no key for object {object_id}")
@@ -116,8 +123,7 @@ class KeyVault:
 
     def destroy(self, object_id: str) -> None:
         """Forget the object's key (idempotent)."""
-        with self._db.tx() as c:
-            c.execute("DELETE FROM keys WHERE object_id = ?", (object_id,))
+        self._db.execute("DELETE FROM keys WHERE object_id = ?", (object_id,))
 
     def health(self) -> dict[str, Any]:
         """``{"status": "ok", "keys": {state: count}, "t1", "t2"}``."""
