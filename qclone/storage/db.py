@@ -91,7 +91,9 @@ def create_db_engine(url: str, *, schema: str | None = None, pool_size: int = 20
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("qclone_write") else "BEGIN")
+            # straight to the driver: the statement needs none of SQLAlchemy's execution machinery
+            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                "BEGIN IMMEDIATE" if conn.get_execution_options().get("qclone_write") else "BEGIN")
 
         return engine
     if backend == "postgresql":

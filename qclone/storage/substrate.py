@@ -96,7 +96,7 @@ MAX_SHOTS = 100_000
 BASES = ("X", "Y", "Z")
 
 _OBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_MAGIC = b"QCLONE-SUBSTRATE2"
+_MAGIC = b"QCLONE-SUBSTRATE3"
 _DB_FILE = "substrate.sqlite3"
 #: The tables; the triggers make a joint state and an output of one object mutually exclusive.
 _SCHEMA = (
@@ -153,12 +153,23 @@ def encrypt(state: InputState, clones: int) -> CoreState:
     core replaced. The result is the same as ``CoreState.from_input(...)`` followed by
     ``apply(register_encryption(layout))`` (tested byte for byte), about 50 times faster.
     """
-    k = state.qubits
+    return _encrypt_array(state.qubits, clones, state.state)
+
+
+def _encrypt_array(k: int, clones: int, data: np.ndarray) -> CoreState:
     lay = _layout(k, clones)
-    core = CoreState.from_input(lay.num_qubits, state.state, lay.inputs)  # validates the core
+    core = CoreState.from_input(lay.num_qubits, data, lay.inputs)  # validates the core
     st = _encrypted_template(k, clones).copy()
     st._terms = core._terms  # noqa: SLF001 - see the docstring; Clifford gates never touch the core
     return st
+
+
+@lru_cache(maxsize=64)
+def _labels(k: int, n: int) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
+    """(the qubit labels of clone 1..n, the key labels)."""
+    lay = _layout(k, n)
+    return (tuple(tuple(lay.label(q) for q in lay.clone(j)) for j in range(1, n + 1)),
+            tuple(lay.label(q) for q in lay.keys))
 
 
 @lru_cache(maxsize=256)
@@ -211,18 +222,28 @@ def _conjugate(rho: np.ndarray, xm: int, zm: int) -> np.ndarray:
 class _Entry:
     """A live joint state and what belongs with it.
 
-    ``state`` is the joint state as encrypted; ``noise`` the Pauli channels ``(qubit, px, py, pz)``
-    applied to it since (ageing), kept apart so that decryption can take the exact shortcut of
-    :func:`_decrypted_output`; :meth:`aged_state` is the joint state with them applied.
+    The joint state as encrypted is a function of the input alone (the encryption is a fixed
+    Clifford circuit on the input and |0…0⟩), so the entry keeps the input (a state vector or
+    density matrix) and builds the engine's :class:`CoreState` of it only when asked
+    (:attr:`state`, bit for bit what :func:`encrypt` gives). ``noise`` lists the Pauli channels
+    ``(qubit, px, py, pz)`` of the ageing since, kept apart so that decryption can take the exact
+    shortcut of :func:`_decrypted_output`; :meth:`aged_state` is the joint state with them applied.
     """
 
     qubits: int
     clones: int
-    state: CoreState
-    aged: dict[str, float] = field(default_factory=dict)
-    input: np.ndarray | None = None
+    input: np.ndarray
     keep_reference: bool = False
+    aged: dict[str, float] = field(default_factory=dict)
     noise: list[tuple[int, float, float, float]] = field(default_factory=list)
+    _state: CoreState | None = None
+
+    @property
+    def state(self) -> CoreState:
+        """The encrypted joint state (without the ageing); built once, never modified."""
+        if self._state is None:
+            self._state = _encrypt_array(self.qubits, self.clones, self.input)
+        return self._state
 
     @property
     def layout(self) -> RegisterLayout:
@@ -293,27 +314,13 @@ def _check_int(value: object, what: str, low: int, high: int) -> int:
     return int(value)
 
 
-def _npy_bytes(a: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(a, dtype=np.complex128), allow_pickle=False)
-    return buf.getvalue()
-
-
-def _npy_load(data: bytes) -> np.ndarray:
-    import io
-
-    return np.load(io.BytesIO(data), allow_pickle=False)
-
-
 def _dump_joint(entry: _Entry) -> bytes:
-    """``MAGIC, u32 len, header JSON, u64 len, input .npy, CoreState bytes, u32 crc``."""
-    header = json.dumps({"qubits": entry.qubits, "clones": entry.clones, "aged": entry.aged,
-                         "keep_reference": entry.keep_reference}).encode()
-    ref = _npy_bytes(entry.input)
-    body = b"".join([_MAGIC, struct.pack("<I", len(header)), header, struct.pack("<Q", len(ref)), ref,
-                     entry.state.to_bytes()])
+    """``MAGIC, u32 len, header JSON (k, n, input shape, keep_reference, ageing record), the input
+    as little-endian complex128, u32 crc`` (the encrypted joint state is a function of the input)."""
+    data = np.ascontiguousarray(entry.input, dtype="<c16")
+    header = json.dumps({"qubits": entry.qubits, "clones": entry.clones, "shape": list(data.shape),
+                         "keep_reference": entry.keep_reference, "aged": entry.aged}).encode()
+    body = b"".join([_MAGIC, struct.pack("<I", len(header)), header, data.tobytes()])
     return body + struct.pack("<I", zlib.crc32(body))
 
 
@@ -325,18 +332,16 @@ def _load_joint(data: bytes, where: str) -> _Entry:
         pos = len(_MAGIC)
         (hlen,) = struct.unpack_from("<I", body, pos)
         header = json.loads(body[pos + 4:pos + 4 + hlen])
-        pos += 4 + hlen
-        (rlen,) = struct.unpack_from("<Q", body, pos)
-        ref = _npy_load(body[pos + 8:pos + 8 + rlen]) if rlen else None
-        state = CoreState.from_bytes(body[pos + 8 + rlen:])
         k, n = int(header["qubits"]), int(header["clones"])
+        shape = tuple(int(x) for x in header["shape"])
+        if not 1 <= k <= MAX_QUBITS or not 1 <= n <= MAX_CLONES or shape not in ((2**k,), (2**k, 2**k)):
+            raise ValueError(f"bad sizes k = {k}, n = {n}, input shape {shape}")
+        data = np.frombuffer(body, dtype="<c16", offset=pos + 4 + hlen).reshape(shape).astype(complex)
         aged = {str(a): float(t) for a, t in dict(header["aged"]).items()}
         keep = bool(header["keep_reference"])
-        if ref is None:
-            raise ValueError("no input state")
-    except (ValueError, KeyError, TypeError, struct.error, InvalidArgumentError) as e:
-        raise UnavailableError(f"the substrate cannot read its file {where} (corrupt: {e})") from None
-    return _Entry(k, n, state, aged, ref, keep)
+    except (ValueError, KeyError, TypeError, struct.error) as e:
+        raise UnavailableError(f"the substrate cannot read the joint state of {where} (corrupt: {e})") from None
+    return _Entry(k, n, data, keep, aged)
 
 
 class Substrate:
@@ -457,14 +462,10 @@ class Substrate:
 
     @staticmethod
     def _describe(entry: _Entry) -> dict:
-        lay = entry.layout
         k, n = entry.qubits, entry.clones
-        return {
-            "qubits": k,
-            "clones": n,
-            "clone_qubits": {str(j): [lay.label(q) for q in lay.clone(j)] for j in range(1, n + 1)},
-            "key_qubits": [lay.label(q) for q in lay.keys],
-        }
+        clones, keys = _labels(k, n)
+        return {"qubits": k, "clones": n, "clone_qubits": {str(j): list(c) for j, c in enumerate(clones, 1)},
+                "key_qubits": list(keys)}
 
     def _indices(self, entry: _Entry, labels: Any) -> list[int]:
         if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
@@ -505,8 +506,7 @@ class Substrate:
                 existing = self._existing(object_id, state.qubits, n)
                 if existing is not None:
                     return existing
-            entry = _Entry(state.qubits, n, encrypt(state, n), {}, np.array(state.state, dtype=complex),
-                           bool(keep_reference))
+            entry = _Entry(state.qubits, n, np.array(state.state, dtype=complex), bool(keep_reference))
             if not self._save(object_id, entry):  # a row of the object is there: decide by it
                 existing = self._existing(object_id, state.qubits, n)
                 if existing is not None:
@@ -612,7 +612,7 @@ class Substrate:
                 "qubits": entry.qubits,
                 "clone": j,
                 "attempt": attempt,
-                "labels": [lay.label(q) for q in lay.clone(j)],
+                "labels": list(_labels(entry.qubits, entry.clones)[0][j - 1]),
                 "density_matrix": encode_array(rho),
                 "fidelity": fid,
             }

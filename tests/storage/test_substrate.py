@@ -211,6 +211,21 @@ def test_persistence_across_instances(tmp_path):
     assert _rows(tmp_path) == ([], [])
 
 
+@pytest.mark.parametrize("kind", ["pure", "mixed"])
+def test_reloaded_joint_state_is_the_encrypted_input(tmp_path, kind):
+    """The row keeps the input; the joint state built from it after a restart is, bit for bit, the
+    engine's encryption of the input."""
+    state = _input(kind, 2)
+    Substrate(tmp_path).create("o", state, 3, keep_reference=False)
+    again = Substrate(tmp_path)
+    assert again.exists("o")
+    lay = RegisterLayout(2, 3)
+    ref = CoreState.from_input(lay.num_qubits, state.state, lay.inputs)
+    ref.apply(register_encryption(lay))
+    assert again._states["o"].state.to_bytes() == ref.to_bytes()  # noqa: SLF001
+    np.testing.assert_allclose(again.peek("o", ["S0_1", "S1_1"]), np.eye(4) / 4, atol=1e-10)
+
+
 def test_aged_state_lost_in_a_restart_is_aged_again(tmp_path):
     state = parse_state("bloch", [0, 0.6, 0.8])
     sub = Substrate(tmp_path)
