@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -39,6 +40,22 @@ DEFAULT_DB_FILE = "gateway.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class JSONDocument(dict):
+    """A dict stored as JSON many times over (e.g. a cached placement audit): its JSON text is made
+    once, at construction. Never modify one."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.text = json.dumps(self)
+
+
+def json_serializer(value: Any) -> str:
+    """The engines' JSON serializer: :func:`json.dumps`, or the ready text of a :class:`JSONDocument`."""
+    return value.text if isinstance(value, JSONDocument) else json.dumps(value)
 
 
 def default_url(data_dir: Path | str | None) -> str:
@@ -72,10 +89,11 @@ def create_db_engine(url: str, *, schema: str | None = None, pool_size: int = 20
             raise InvalidArgumentError("a schema can only be given for PostgreSQL, not SQLite")
         memory = parsed.database in (None, "", ":memory:")
         if memory:
-            engine = create_engine(url, poolclass=pool.StaticPool, connect_args={"check_same_thread": False})
+            engine = create_engine(url, poolclass=pool.StaticPool, connect_args={"check_same_thread": False},
+                                   json_serializer=json_serializer)
         else:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
+            engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, json_serializer=json_serializer,
                                    connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
@@ -99,7 +117,8 @@ def create_db_engine(url: str, *, schema: str | None = None, pool_size: int = 20
     if backend == "postgresql":
         if parsed.get_driver_name() not in ("psycopg", "psycopg2"):
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                               json_serializer=json_serializer)
         if schema is not None:
             with engine.connect() as conn:  # before the search path below is set on any connection
                 conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')

@@ -47,7 +47,7 @@ from qclone.errors import InvalidArgumentError, QcloneError
 from qclone.protocol import single_clone_warning
 from qclone.sim.exact import bloch_vector, partial_trace
 from qclone.storage import faults
-from qclone.storage.db import Database
+from qclone.storage.db import Database, JSONDocument
 from qclone.storage.errors import ConflictError, NotFoundError, UnauthorizedError, UnavailableError
 from qclone.storage.models import audit_log, new_token, objects, providers, tenants, token_matches, token_tenant_id
 from qclone.storage.models import clones as clone_table
@@ -180,6 +180,13 @@ def _audit(n: int, k: int, holders: tuple[str, ...], max_coalition: int) -> tupl
         "notes": list(report.notes),
     }
     return summary, full
+
+
+@lru_cache(maxsize=512)
+def _audit_document(n: int, k: int, holders: tuple[str, ...], max_coalition: int) -> JSONDocument:
+    """The ``audit`` column of an object placed so: ``{"summary", "report"}``, serialised once."""
+    summary, full = _audit(n, k, holders, max_coalition)
+    return JSONDocument(summary=summary, report=full)
 
 
 def _per_qubit_bloch(rho: np.ndarray) -> list[list[float]]:
@@ -419,13 +426,11 @@ class StorageService:
         if policy not in POLICIES:
             raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
         n, k = clones, state.qubits
-        with self.db.read() as conn:
-            chosen, up = self._choose_providers(conn, n, policy)
         object_id = uuid.uuid4().hex
         now = self._now()
-        # the reservation: the name is taken atomically, and a crash from here on leaves a
-        # 'storing' row that recovery finds and cleans up
-        self._reserve(tenant, name, object_id, k, n, policy, bool(keep_reference), now)
+        # the reservation (with the choice of providers, in one transaction): the name is taken
+        # atomically, and a crash from here on leaves a 'storing' row that recovery cleans up
+        chosen, up = self._reserve(tenant, name, object_id, k, n, policy, bool(keep_reference), now)
         faults.crash_point("put.reserve")
         placed: list[dict[str, Any]] = []
         try:
@@ -435,7 +440,8 @@ class StorageService:
             faults.crash_point("put.deposit")
             chosen = self._place(object_id, info, chosen, up, policy, now, placed)
             faults.crash_point("put.place")
-            summary, full = _audit(n, k, tuple(p["id"] for p in chosen), default_max_coalition(n))
+            audit_doc = _audit_document(n, k, tuple(p["id"] for p in chosen), default_max_coalition(n))
+            summary = audit_doc["summary"]
             placement = {
                 "policy": policy,
                 "clones": {str(j): {"provider": p["id"], "zone": p["zone"], "labels": info["clone_qubits"][str(j)]}
@@ -444,7 +450,7 @@ class StorageService:
             }
             with self.db.write() as conn:
                 if conn.execute(_STORED, {"b_id": object_id, "b_placement": placement,
-                                          "b_audit": {"summary": summary, "report": full}}).rowcount != 1:
+                                          "b_audit": audit_doc}).rowcount != 1:
                     raise ConflictError(f"the put of {name!r} took longer than its lease and was abandoned; put it again")
                 conn.execute(_INSERT_CLONES, [
                     {"object_id": object_id, "j": j, "provider_id": p["id"], "labels": info["clone_qubits"][str(j)],
@@ -462,7 +468,8 @@ class StorageService:
                               summary)
 
     def _reserve(self, tenant: Tenant, name: str, object_id: str, k: int, n: int, policy: str, keep_reference: bool,
-                 now: float) -> None:
+                 now: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Choose the providers and take the name (a 'storing' row); what :meth:`_choose_providers` returns."""
         row = {"id": object_id, "tenant_id": tenant.id, "name": name, "k": k, "n": n, "policy": policy,
                "state": "storing", "attempt": None, "lease_until": now + self.lease_seconds, "chosen_clone": None,
                "created_at": now, "stored_at": now, "finished_at": None, "keep_reference": keep_reference,
@@ -471,8 +478,9 @@ class StorageService:
         for _ in range(2):
             try:
                 with self.db.write() as conn:
+                    chosen = self._choose_providers(conn, n, policy)  # too few: 503 before the name is taken
                     conn.execute(_INSERT_OBJECT, row)
-                return
+                return chosen
             except IntegrityError:
                 with self.db.read() as conn:
                     old = conn.execute(_Q_OBJECT, {"b_tenant": tenant.id, "b_name": name}).first()
