@@ -96,6 +96,12 @@ def substrate_extra(chain: Chain) -> tuple[int, int]:
     return sub["objects"] - stored, sub["outputs"]
 
 
+def with_log(chain: Chain, exc: BaseException) -> AssertionError:
+    """The failure with the end of the server's log (the chains run in threads)."""
+    log = chain.server.log.read_text(errors="replace")[-3000:] if chain.server.log.exists() else ""
+    return AssertionError(f"{type(exc).__name__}: {exc}\n--- end of {chain.server.log} ---\n{log}")
+
+
 def get_chain(root: Path, steps: list[str]) -> None:
     chain = Chain(root)
     try:
@@ -107,6 +113,8 @@ def get_chain(root: Path, steps: list[str]) -> None:
         for step in steps:
             check_retrieved_once(chain, step)
         assert substrate_extra(chain) == (0, 0)
+    except Exception as exc:
+        raise with_log(chain, exc) from exc
     finally:
         chain.stop()
 
@@ -137,6 +145,8 @@ def put_delete_chain(root: Path) -> int:
         orphans, outputs = substrate_extra(chain)
         assert outputs == 0
         return orphans
+    except Exception as exc:
+        raise with_log(chain, exc) from exc
     finally:
         chain.stop()
 
