@@ -5,11 +5,14 @@ Clifford + core engine (:class:`~qclone.sim.core.CoreState`): the k input
 qubits ``A*``, the n clones ``S*_j`` and the n key qubits ``N*_j`` of each
 input qubit (labels and indices of :class:`~qclone.protocol.RegisterLayout`).
 :meth:`Substrate.create` encrypts the input (Bell pairs + U_enc of every
-register qubit, :func:`~qclone.protocol.register_encryption`);
-:meth:`Substrate.decrypt` applies U_dec of clone j
-(:func:`~qclone.protocol.register_decryption`), which leaves the register on
-``layout.clone(j)``, stores that reduced state as the object's *output* and
-destroys the joint state, so an object is decrypted at most once.
+register qubit, :func:`~qclone.protocol.register_encryption`): a fixed Clifford
+circuit, so the joint state is a function of the input, which is what an object
+keeps (the engine's state is built from it when needed, e.g. by
+:meth:`Substrate.peek`). :meth:`Substrate.decrypt` gives the state U_dec of clone
+j (:func:`~qclone.protocol.register_decryption`) leaves on ``layout.clone(j)``
+(computed exactly by mapping the ageing's Pauli channels through U_dec, see
+:func:`_decrypted_output`), stores it as the object's *output* and destroys the
+joint state, so an object is decrypted at most once.
 
 Memory noise (:meth:`Substrate.age`): amplitude damping (T1) and dephasing
 (T2) of a stored qubit for time t, *Pauli-twirled* to the channel with
