@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from qclone.cli import audit, hardware, protocol, scale
+from qclone.cli import audit, hardware, protocol, scale, storage, storage_client
 from qclone.cli.output import error_line
 from qclone.errors import QcloneError
 
@@ -50,6 +50,18 @@ app.command("sweep")(scale.sweep)
 app.command("plot")(scale.plot)
 app.command("scaling")(scale.scaling)
 app.add_typer(hardware.hardware_app, name="hardware")
+# storage service: server, tenants and the client verbs (qclone.storage)
+app.command("serve")(storage_client.serve)
+app.add_typer(storage_client.tenant_app, name="tenant")
+app.command("put")(storage_client.put)
+app.command("get")(storage_client.get)
+app.command("ls")(storage_client.ls)
+app.command("stat")(storage_client.stat)
+app.command("rm")(storage_client.rm)
+app.command("peek")(storage_client.peek)
+app.command("audit-log")(storage_client.audit_log)
+app.add_typer(storage_client.providers_app, name="providers")
+app.add_typer(storage.storage_app, name="storage")
 
 
 def main(args: list[str] | None = None) -> int:

@@ -43,17 +43,52 @@ def demo(
     seed: Seed = None,
     json_out: Json = False,
     picture: Annotated[bool, typer.Option("--picture/--no-picture", help="Draw the circuit (n <= 6).")] = True,
+    storage: Annotated[bool, typer.Option("--storage/--no-storage", help="Also run the storage part.")] = True,
+    storage_clones: Annotated[int, typer.Option("--storage-clones", help="Clones (and providers) of the storage part.")] = 4,
 ) -> None:
-    """Encrypt a random qubit into n clones, inspect every share, decrypt one clone, then try a second."""
+    """Encrypt a random qubit into n clones, inspect every share, decrypt one clone, then try a second;
+    then store a state at providers, lose all but one, retrieve it once and fail the second time."""
     _warn_n1(clones)
     result = run_demo(clones=clones, seed=seed)
+    stored = None
+    if storage:
+        from qclone.storage.demo import MAX_DEMO_CLONES, storage_demo
+
+        if not 1 <= storage_clones <= MAX_DEMO_CLONES:
+            raise InvalidArgumentError(f"--storage-clones must be between 1 and {MAX_DEMO_CLONES}, got {storage_clones}")
+        stored = storage_demo(clones=storage_clones, seed=seed)
     if json_out:
         d = result.to_dict()
         if picture and clones <= MAX_PICTURE_CLONES:
             d["circuit_text"] = to_text(protocol_circuit(Layout(clones), decrypt=result.decrypted.clone))
+        if stored is not None:
+            d["storage"] = stored
         print_json(d)
         return
     _print_demo(result, picture=picture)
+    if stored is not None:
+        _print_storage(stored)
+
+
+def _print_storage(s: dict) -> None:
+    n = s["clones"]
+    console.print(f"\n[bold]Encrypted multi-cloud storage[/bold]: a random qubit {_fmt_vec(tuple(s['input_bloch']))} "
+                  f"stored as {n} encrypted clones at providers {', '.join(s['providers'])}, the key in the vault.")
+    a = s["audit"]
+    verdict = "safe" if a["safe"] else "[red]NOT safe[/red]"
+    console.print(f"Coalition audit of the placement ({a['coalitions_examined']} coalitions): {verdict}")
+    for w in a["warnings"]:
+        console.print(f"  [yellow]{w}[/yellow]")
+    p = s["peek"]
+    console.print(f"Provider {p['provider']} reads its clone S{p['clone']}: Bloch vector {_fmt_vec(tuple(p['bloch'][0]))} "
+                  f"({'maximally mixed: it learns nothing' if p['maximally_mixed'] else 'NOT maximally mixed'})")
+    g = s["get"]
+    console.print(f"After {s['storage_time']:g} s of storage, providers {', '.join(s['killed']) or 'none'} are killed; "
+                  f"get decrypts clone S{g['clone']} from {g['provider']}: Bloch vector {_fmt_vec(tuple(g['bloch']))}, "
+                  f"fidelity {g['fidelity']:.6f} (memory noise of the clone and the key)")
+    r = s["second_get"]
+    outcome = f"refused with HTTP {r['status']}: {r['message']}" if r["refused"] else "[red]ACCEPTED[/red]"
+    console.print(f"A second get: {outcome}. The object is now {s['state_after']}.")
 
 
 def _print_demo(r: DemoResult, *, picture: bool) -> None:

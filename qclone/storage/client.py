@@ -1,0 +1,235 @@
+"""``qclone.Client``: the Python SDK of the storage service (the verbs of the CLI).
+
+Examples:
+    A server started with ``qclone serve --data-dir DIR`` writes its first
+    tenant's token to ``DIR/token``::
+
+        from qclone import Client
+        c = Client("http://127.0.0.1:8470", open("DIR/token").read().strip())
+        c.put("plus", bloch=[1, 0, 0])
+        out = c.get("plus")            # once: decryption consumes the key
+        out["bloch"], out["density_matrix"]
+
+Errors come back as the exceptions of :mod:`qclone.storage.errors` and
+:mod:`qclone.errors` (``NotFoundError``, ``ConflictError``, ...); a server
+that cannot be reached raises :class:`~qclone.storage.errors.UnavailableError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+import orjson
+
+from qclone.errors import InvalidArgumentError
+from qclone.storage.errors import UnauthorizedError, UnavailableError
+from qclone.storage.remote import error_from_body
+from qclone.storage.wire import decode_array, encode_array
+
+__all__ = ["Client", "DEFAULT_URL", "state_spec"]
+
+#: Where ``qclone serve`` listens by default.
+DEFAULT_URL = "http://127.0.0.1:8470"
+
+
+def state_spec(
+    *,
+    bloch: Any = None,
+    statevector: Any = None,
+    density: Any = None,
+    qasm: str | None = None,
+) -> dict:
+    """The wire-format state for exactly one of the four ways to give it."""
+    given = [(k, v) for k, v in (("bloch", bloch), ("statevector", statevector), ("density", density), ("qasm", qasm)) if v is not None]
+    if len(given) != 1:
+        raise InvalidArgumentError("give exactly one of bloch, statevector, density or qasm")
+    kind, value = given[0]
+    if kind == "bloch":
+        data: Any = [float(x) for x in np.asarray(value, dtype=float).ravel()]
+    elif kind == "qasm":
+        data = str(value)
+    else:
+        data = value if isinstance(value, (dict, list)) else encode_array(value)
+    return {"kind": kind, "data": data}
+
+
+def _decode_output(out: dict) -> dict:
+    """Turn the arrays of a response into numpy arrays."""
+    if isinstance(out, dict) and "density_matrix" in out:
+        out = dict(out)
+        out["density_matrix"] = decode_array(out["density_matrix"], name="density_matrix")
+    return out
+
+
+class Client:
+    """A connection to a qclone storage gateway, as one tenant.
+
+    Args:
+        url: the gateway, e.g. ``http://127.0.0.1:8470``.
+        token: the tenant's API token (``qclone tenant create``, or ``DIR/token``).
+        admin_token: the admin token, needed for :meth:`create_tenant` and :meth:`set_clock`.
+        timeout: seconds per request.
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, token: str | None = None, *, admin_token: str | None = None, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self._token = token
+        self._admin_token = admin_token
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # ------------------------------------------------------------------ transport
+    def _request(self, method: str, path: str, body: Any = None, *, params: dict | None = None, admin: bool = False) -> Any:
+        token = self._admin_token if admin else self._token
+        if admin and not token:
+            raise UnauthorizedError("this call needs the admin token: Client(url, token, admin_token=...)")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        try:
+            resp = self._http.request(
+                method, path, content=None if body is None else orjson.dumps(body), params=params, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise UnavailableError(f"cannot reach the qclone server at {self.url} ({type(exc).__name__})") from exc
+        if resp.status_code >= 400:
+            raise error_from_body(resp.status_code, resp.content, where=f"the qclone server at {self.url}")
+        if resp.status_code == 204 or not resp.content:
+            return None
+        return orjson.loads(resp.content)
+
+    @staticmethod
+    def _obj(name: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError("an object name must be a non-empty string")
+        return "/v1/objects/" + quote(name, safe="")
+
+    # ------------------------------------------------------------------ objects
+    def put(
+        self,
+        name: str,
+        *,
+        bloch: Any = None,
+        statevector: Any = None,
+        density: Any = None,
+        qasm: str | None = None,
+        clones: int = 4,
+        keep_reference: bool = False,
+        force: bool = False,
+        policy: str = "distinct-providers",
+    ) -> dict:
+        """Store a state as ``clones`` encrypted clones; returns the object's record (as :meth:`stat`).
+
+        Give the state as exactly one of ``bloch`` (one qubit), ``statevector``,
+        ``density`` (arrays or nested lists) or ``qasm`` (OpenQASM 2/3 text
+        preparing it from |0…0⟩). ``keep_reference`` keeps a copy of the input
+        in the substrate so :meth:`get` reports the fidelity; ``force`` allows
+        n = 1 (one clone alone leaks the Y component of a one-qubit state);
+        ``policy`` places the clones at distinct providers or in distinct zones.
+        """
+        body = {
+            "state": state_spec(bloch=bloch, statevector=statevector, density=density, qasm=qasm),
+            "clones": clones,
+            "keep_reference": keep_reference,
+            "force": force,
+            "policy": policy,
+        }
+        return self._request("PUT", self._obj(name), body)
+
+    def get(self, name: str, *, basis: str | None = None, shots: int | None = None, seed: int | None = None) -> dict:
+        """Retrieve a state, once: decryption consumes the key (a second get raises ``ConflictError``).
+
+        Returns ``density_matrix`` (numpy), ``bloch`` (one qubit), ``fidelity``
+        (if a reference was kept), the clone and provider used, and with
+        ``basis``/``shots`` the measurement ``counts`` of the output.
+        """
+        body: dict[str, Any] = {}
+        if basis is not None or shots is not None:
+            body.update(basis=basis, shots=shots, seed=seed)
+        return _decode_output(self._request("POST", self._obj(name) + "/get", body))
+
+    def list(self) -> list[dict]:
+        """This tenant's objects (every state, including retrieved and deleted ones)."""
+        return self._request("GET", "/v1/objects")["objects"]
+
+    ls = list
+
+    def stat(self, name: str) -> dict:
+        """One object's record: state, qubits, clones and where they are."""
+        return self._request("GET", self._obj(name))
+
+    def delete(self, name: str) -> dict:
+        """Delete a stored object: its clones and its key are destroyed."""
+        return self._request("DELETE", self._obj(name))
+
+    rm = delete
+
+    def peek(self, name: str, provider: str) -> dict:
+        """What ``provider`` can learn about the object: the reduced state of the qubits it holds."""
+        return _decode_output(self._request("GET", self._obj(name) + "/peek", params={"provider": provider}))
+
+    # ------------------------------------------------------------------ providers (changes need the admin token)
+    def providers(self) -> list[dict]:
+        """Every provider with its state, zone, coherence times and clone count."""
+        return self._request("GET", "/v1/providers", admin=self._token is None)["providers"]
+
+    def add_provider(
+        self,
+        provider_id: str,
+        *,
+        zone: str | None = None,
+        t1: float | None = None,
+        t2: float | None = None,
+        url: str | None = None,
+    ) -> dict:
+        """Add a provider: a local one (embedded server) or, with ``url``, a provider node process."""
+        body = {k: v for k, v in (("id", provider_id), ("zone", zone), ("t1", t1), ("t2", t2), ("url", url)) if v is not None}
+        return self._request("POST", "/v1/providers", body, admin=True)
+
+    def _provider_action(self, provider_id: str, action: str, body: dict | None = None) -> dict:
+        return self._request("POST", f"/v1/providers/{quote(provider_id, safe='')}/{action}", body or {}, admin=True)
+
+    def drain_provider(self, provider_id: str) -> dict:
+        """Stop placing clones at a provider (its clones stay usable)."""
+        return self._provider_action(provider_id, "drain")
+
+    def kill_provider(self, provider_id: str, *, destroy: bool = False) -> dict:
+        """Take a provider down: its clones are unusable until it is revived (``destroy``: lost for good)."""
+        return self._provider_action(provider_id, "kill", {"destroy": destroy})
+
+    def revive_provider(self, provider_id: str) -> dict:
+        """Bring a killed provider back."""
+        return self._provider_action(provider_id, "revive")
+
+    # ------------------------------------------------------------------ the rest
+    def audit_log(self, *, limit: int = 1000, everyone: bool = False) -> list[dict]:
+        """This tenant's audit log, oldest first (``everyone``: all entries, with the admin token)."""
+        return self._request("GET", "/v1/audit-log", params={"limit": limit}, admin=everyone)["entries"]
+
+    def health(self) -> dict:
+        """The gateway's health (no token needed)."""
+        return self._request("GET", "/v1/health")
+
+    def create_tenant(self, name: str) -> dict:
+        """Create a tenant (needs the admin token); returns ``{"tenant", "token"}``."""
+        return self._request("POST", "/v1/tenants", {"name": name}, admin=True)
+
+    def set_clock(self, *, now: float | None = None, advance: float | None = None) -> dict:
+        """Set or advance the server's clock (a server started with ``--settable-clock``; admin token)."""
+        body = {k: v for k, v in (("now", now), ("advance", advance)) if v is not None}
+        return self._request("POST", "/v1/admin/clock", body, admin=True)

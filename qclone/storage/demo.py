@@ -1,0 +1,97 @@
+"""The storage part of ``qclone demo``: store a state, lose providers, retrieve it once, fail the second time.
+
+Everything runs in one process on the real storage classes (an in-memory
+metadata database, substrate, key vault and provider nodes); the clock is a
+settable one, so the storage time is simulated, never slept.
+
+Examples:
+    >>> r = storage_demo(clones=3, seed=1, storage_time=60.0)
+    >>> r["get"]["fidelity"] > 0.9, r["second_get"]["status"]
+    (True, 409)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qclone.errors import InvalidArgumentError, QcloneError
+from qclone.sim.exact import bloch_vector
+from qclone.storage.clock import SettableClock
+from qclone.storage.db import Database
+from qclone.storage.errors import http_status
+from qclone.storage.inputs import parse_state
+from qclone.storage.service import ProviderDirectory, StorageService
+from qclone.storage.substrate import Substrate
+from qclone.storage.vault import KeyVault
+
+#: Most clones (and providers) the storage demo takes.
+MAX_DEMO_CLONES = 64
+#: Seconds the demo's object stays stored before it is retrieved.
+DEFAULT_STORAGE_TIME = 60.0
+
+
+def _random_bloch(rng: np.random.Generator) -> list[float]:
+    v = rng.normal(size=3)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+def _refusal(call: Any) -> dict[str, Any]:
+    """Run ``call`` expecting a refusal; its HTTP status and message (``refused`` False if it worked)."""
+    try:
+        call()
+    except QcloneError as e:
+        return {"refused": True, "status": http_status(e), "error": type(e).__name__, "message": str(e)}
+    return {"refused": False, "status": 200, "error": None, "message": ""}
+
+
+def storage_demo(*, clones: int = 4, seed: int | None = None,
+                 storage_time: float = DEFAULT_STORAGE_TIME) -> dict[str, Any]:
+    """Store a random qubit as ``clones`` encrypted clones at as many providers, read what one provider
+    can learn, kill all providers but one, retrieve the state once and try a second time.
+
+    Returns:
+        A dict of computed facts: the input Bloch vector, the placement and its audit verdict, the
+        provider's view of its clone, which providers were killed, the retrieved state and its
+        fidelity after ``storage_time`` seconds of memory noise, and the second attempt's refusal.
+    """
+    if not 1 <= clones <= MAX_DEMO_CLONES:
+        raise InvalidArgumentError(f"the storage demo takes 1 to {MAX_DEMO_CLONES} clones, got {clones}")
+    rng = np.random.default_rng(seed)
+    clock = SettableClock(None, start=0.0)
+    svc = StorageService(Database.open(), Substrate(None), KeyVault(None), ProviderDirectory.local(None), clock)
+    provider_ids = [f"p{j}" for j in range(1, clones + 1)]
+    for j, pid in enumerate(provider_ids, start=1):
+        svc.providers_add(pid, zone=f"zone-{j}", actor="system")
+    tenant = svc.authenticate(svc.create_tenant("demo"))
+    bloch = _random_bloch(rng)
+    stored = svc.put(tenant, "psi", parse_state("bloch", bloch), clones=clones, force=clones == 1,
+                     keep_reference=True)
+    clock.advance(storage_time)
+    holder = stored["placement"][0]["provider"]
+    peek = svc.peek(tenant, "psi", holder)
+    survivor = provider_ids[int(rng.integers(clones))]
+    killed = [pid for pid in provider_ids if pid != survivor]
+    for pid in killed:
+        svc.providers_kill(pid, actor="demo")
+    got = svc.get(tenant, "psi")
+    second = _refusal(lambda: svc.get(tenant, "psi"))
+    after = svc.stat(tenant, "psi")
+    rho = np.asarray(got["density_matrix"], dtype=complex)
+    return {
+        "clones": clones,
+        "seed": seed,
+        "storage_time": storage_time,
+        "input_bloch": bloch,
+        "providers": provider_ids,
+        "placement": [{"clone": p["clone"], "provider": p["provider"], "zone": p["zone"]} for p in stored["placement"]],
+        "audit": stored["audit"],
+        "peek": {"provider": holder, "clone": peek["clone"], "bloch": peek["bloch"],
+                 "maximally_mixed": peek["maximally_mixed"]},
+        "killed": killed,
+        "get": {"provider": got["provider"], "clone": got["clone"], "bloch": [float(x) for x in bloch_vector(rho)],
+                "fidelity": got["fidelity"], "elapsed": got["elapsed"]},
+        "second_get": second,
+        "state_after": after["state"],
+    }

@@ -1,0 +1,264 @@
+"""Parsing and validating the states a tenant stores.
+
+A state arrives as ``(kind, data)`` with kind ``bloch`` (k = 1: ``[x, y, z]``,
+|r| <= 1), ``statevector`` (2^k complex amplitudes), ``density`` (a 2^k x 2^k
+complex matrix) or ``qasm`` (an OpenQASM 2 or 3 program preparing the state
+from |0…0⟩). :func:`parse_state` checks it (finite, normalised within 1e-6,
+Hermitian PSD trace 1, k <= :data:`MAX_QUBITS`, the program parses and has no
+measurement, reset or classical operation) and returns an :class:`InputState`.
+
+Qubit order: the first qubit (``A0``) is the most significant bit of a vector
+or matrix index, as everywhere in qclone. For a QASM program qubit ``q[i]``
+(in declaration order) becomes ``A<i>``; Qiskit's little-endian
+:class:`~qiskit.quantum_info.Statevector` is reordered accordingly.
+
+Examples:
+    >>> st = parse_state("bloch", [0, 0, 1])
+    >>> st.qubits, st.kind, st.vector
+    (1, 'bloch', array([1.+0.j, 0.+0.j]))
+    >>> qasm = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; x q[0];'
+    >>> parse_state("qasm", qasm).vector.real      # |10>: q[0] is the first (most significant) qubit
+    array([0., 0., 1., 0.])
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.storage.wire import decode_array, encode_array
+
+__all__ = ["KINDS", "MAX_QASM_CHARS", "MAX_QUBITS", "NORM_TOLERANCE", "InputState", "load_state_file", "parse_state"]
+
+#: The kinds of state a tenant can store.
+KINDS: tuple[str, ...] = ("bloch", "statevector", "density", "qasm")
+#: Largest register a tenant may store.
+MAX_QUBITS = 8
+#: Tolerance on the norm, trace, hermiticity and positivity of an input.
+NORM_TOLERANCE = 1e-6
+#: Longest OpenQASM program accepted.
+MAX_QASM_CHARS = 1_000_000
+
+#: Operations a preparation program must not contain.
+_FORBIDDEN_OPS = {"measure", "reset", "if_else", "while_loop", "for_loop", "switch_case", "break_loop",
+                  "continue_loop", "box", "store", "initialize"}
+_PAULI = {
+    "X": np.array([[0, 1], [1, 0]], dtype=complex),
+    "Y": np.array([[0, -1j], [1j, 0]], dtype=complex),
+    "Z": np.array([[1, 0], [0, -1]], dtype=complex),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class InputState:
+    """A validated k-qubit state (arrays are read-only).
+
+    Attributes:
+        qubits: k, 1 <= k <= :data:`MAX_QUBITS`.
+        vector: the normalised state vector (2^k,) for a pure input (statevector, qasm, or a Bloch
+            vector of length 1), else ``None``.
+        density: the density matrix (2^k, 2^k), always set (Hermitian, PSD, trace 1).
+        kind: the kind it was given as.
+    """
+
+    qubits: int
+    vector: np.ndarray | None
+    density: np.ndarray
+    kind: str
+
+    @property
+    def pure(self) -> bool:
+        return self.vector is not None
+
+    @property
+    def state(self) -> np.ndarray:
+        """The vector if pure, else the density matrix (what :meth:`CoreState.from_input` takes)."""
+        return self.vector if self.vector is not None else self.density
+
+    def to_wire(self) -> dict:
+        """``{"kind": "statevector" | "density", "data": ...}``: parses back to the same state."""
+        if self.vector is not None:
+            return {"kind": "statevector", "data": encode_array(self.vector)}
+        return {"kind": "density", "data": encode_array(self.density)}
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=complex)
+    a.setflags(write=False)
+    return a
+
+
+def _from_vector(vec: np.ndarray, kind: str) -> InputState:
+    k = vec.size.bit_length() - 1
+    return InputState(k, _frozen(vec), _frozen(np.outer(vec, vec.conj())), kind)
+
+
+def _qubits_of(dim: int, what: str) -> int:
+    if dim < 2 or dim & (dim - 1):
+        raise InvalidArgumentError(f"{what} must have a power-of-two dimension >= 2 (2^k for k qubits), got {dim}")
+    k = dim.bit_length() - 1
+    if k > MAX_QUBITS:
+        raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits, got {k}")
+    return k
+
+
+def _parse_bloch(data: Any) -> InputState:
+    r = decode_array(data, name="bloch vector")
+    if r.shape != (3,):
+        raise InvalidArgumentError(f"a Bloch vector is [x, y, z], got shape {r.shape}")
+    if np.any(r.imag):
+        raise InvalidArgumentError("a Bloch vector must be real")
+    r = r.real
+    length = float(np.linalg.norm(r))
+    if length > 1 + NORM_TOLERANCE:
+        raise InvalidArgumentError(f"a Bloch vector must have length <= 1, got {length:.9g}")
+    if length >= 1 - 1e-12:  # pure: the vector cos(θ/2)|0> + e^{iφ} sin(θ/2)|1>
+        r = r / length
+        x, y, z = r
+        theta, phi = np.arccos(np.clip(z, -1, 1)), np.arctan2(y, x)
+        vec = np.array([np.cos(theta / 2), np.exp(1j * phi) * np.sin(theta / 2)])
+        return InputState(1, _frozen(vec), _frozen(np.outer(vec, vec.conj())), "bloch")
+    rho = 0.5 * (np.eye(2) + sum(c * _PAULI[p] for c, p in zip(r, "XYZ")))
+    return InputState(1, None, _frozen(rho), "bloch")
+
+
+def _parse_statevector(data: Any, kind: str = "statevector") -> InputState:
+    vec = decode_array(data, name="state vector")
+    if vec.ndim != 1:
+        raise InvalidArgumentError(f"a state vector is a flat list of 2^k amplitudes, got shape {vec.shape}")
+    _qubits_of(vec.size, "a state vector")
+    norm = float(np.linalg.norm(vec))
+    if abs(norm - 1) > NORM_TOLERANCE:
+        raise InvalidArgumentError(f"a state vector must be normalised (norm 1 within {NORM_TOLERANCE:g}), got norm {norm:.9g}")
+    return _from_vector(vec / norm, kind)
+
+
+def _parse_density(data: Any) -> InputState:
+    rho = decode_array(data, name="density matrix")
+    if rho.ndim != 2 or rho.shape[0] != rho.shape[1]:
+        raise InvalidArgumentError(f"a density matrix is a square 2^k x 2^k matrix, got shape {rho.shape}")
+    k = _qubits_of(rho.shape[0], "a density matrix")
+    if not np.allclose(rho, rho.conj().T, rtol=0, atol=NORM_TOLERANCE):
+        raise InvalidArgumentError("a density matrix must be Hermitian")
+    trace = complex(np.trace(rho))
+    if abs(trace - 1) > NORM_TOLERANCE:
+        raise InvalidArgumentError(f"a density matrix must have trace 1 (within {NORM_TOLERANCE:g}), got {trace.real:.9g}")
+    rho = (rho + rho.conj().T) / 2
+    w, v = np.linalg.eigh(rho)
+    if w.min() < -NORM_TOLERANCE:
+        raise InvalidArgumentError(f"a density matrix must be positive semidefinite, smallest eigenvalue {w.min():.6g}")
+    w = np.clip(w, 0, None)
+    rho = (v * (w / w.sum())) @ v.conj().T
+    return InputState(k, None, _frozen((rho + rho.conj().T) / 2), "density")
+
+
+def _parse_qasm(data: Any) -> InputState:
+    if not isinstance(data, str):
+        raise InvalidArgumentError("a qasm state is the text of an OpenQASM 2 or 3 program")
+    if len(data) > MAX_QASM_CHARS:
+        raise TooLargeError(f"an OpenQASM program has at most {MAX_QASM_CHARS} characters, got {len(data)}")
+    from qiskit import qasm2, qasm3
+    from qiskit.quantum_info import Statevector
+
+    try:
+        if data.lstrip().startswith("OPENQASM 2"):
+            qc = qasm2.loads(data, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+        else:
+            qc = qasm3.loads(data)
+    except Exception as e:  # the loaders raise several unrelated exception types
+        message = " ".join(str(e).split()) or type(e).__name__
+        raise InvalidArgumentError(f"not a valid OpenQASM program: {message}") from None
+    if qc.num_qubits < 1:
+        raise InvalidArgumentError("the OpenQASM program declares no qubits")
+    if qc.num_qubits > MAX_QUBITS:
+        raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits, the program has {qc.num_qubits}")
+    if qc.parameters:
+        names = ", ".join(sorted(p.name for p in qc.parameters))
+        raise InvalidArgumentError(f"the OpenQASM program has unbound parameters ({names})")
+    for ins in qc.data:
+        name = ins.operation.name
+        if name in _FORBIDDEN_OPS or ins.clbits or getattr(ins.operation, "condition", None):
+            raise InvalidArgumentError(
+                f"a preparation program may only contain gates; found {name!r} "
+                "(measurement, reset and classical operations are not allowed)"
+            )
+    try:
+        vec = Statevector(qc).reverse_qargs().data
+    except Exception as e:
+        message = " ".join(str(e).split()) or type(e).__name__
+        raise InvalidArgumentError(f"cannot simulate the OpenQASM program: {message}") from None
+    vec = np.asarray(vec, dtype=complex)
+    if not np.all(np.isfinite(vec)):
+        raise InvalidArgumentError("the OpenQASM program produces a non-finite state")
+    return _from_vector(vec / np.linalg.norm(vec), "qasm")
+
+
+_PARSERS = {"bloch": _parse_bloch, "statevector": _parse_statevector, "density": _parse_density, "qasm": _parse_qasm}
+
+
+def parse_state(kind: str, data: Any) -> InputState:
+    """Validate a state given as ``(kind, data)`` (see the module doc).
+
+    ``data`` is the JSON value (or a numpy array; a string for ``qasm``).
+
+    Raises:
+        InvalidArgumentError: unknown kind or a malformed, unnormalised or unphysical state.
+        TooLargeError: more than :data:`MAX_QUBITS` qubits.
+
+    Examples:
+        >>> parse_state("density", [[0.5, 0], [0, 0.5]]).pure
+        False
+        >>> parse_state("statevector", [1, 1])
+        Traceback (most recent call last):
+        ...
+        qclone.errors.InvalidArgumentError: a state vector must be normalised (norm 1 within 1e-06), got norm 1.41421356
+    """
+    parser = _PARSERS.get(kind) if isinstance(kind, str) else None
+    if parser is None:
+        raise InvalidArgumentError(f"unknown state kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return parser(data)
+
+
+def load_state_file(path: str | Path, kind: str | None = None) -> InputState:
+    """Read a state from a file and :func:`parse_state` it.
+
+    Files: ``.npy`` (a numpy array; no pickles), ``.json`` (the data, or ``{"kind", "data"}``),
+    anything else is read as text (OpenQASM). With ``kind=None`` the kind is taken from a
+    ``{"kind", "data"}`` JSON file, ``qasm`` for ``.qasm`` / text files, and from the array's
+    shape otherwise (shape (3,) real: bloch, 1-D: statevector, 2-D: density).
+
+    Raises:
+        InvalidArgumentError: the file cannot be read or holds no valid state.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".npy":
+            data: Any = np.load(p, allow_pickle=False)
+        elif suffix == ".json":
+            data = json.loads(p.read_text(encoding="utf-8"))
+        else:
+            data = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise InvalidArgumentError(f"cannot read a state from {str(p)!r}: {e}") from None
+    if isinstance(data, dict) and "kind" in data and "data" in data:
+        if kind is not None and kind != data["kind"]:
+            raise InvalidArgumentError(f"{str(p)!r} holds a {data['kind']!r} state, not {kind!r}")
+        kind, data = data["kind"], data["data"]
+    if kind is None:
+        if isinstance(data, str):
+            kind = "qasm"
+        else:
+            arr = decode_array(data, name=f"state in {p.name}")
+            if arr.shape == (3,) and not np.any(arr.imag):
+                kind = "bloch"
+            else:
+                kind = "statevector" if arr.ndim == 1 else "density"
+    if kind == "qasm" and not isinstance(data, str):
+        raise InvalidArgumentError(f"{str(p)!r} does not hold OpenQASM text")
+    return parse_state(kind, data)

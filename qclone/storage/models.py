@@ -1,0 +1,139 @@
+"""The metadata tables (SQLAlchemy Core) and the tenant-token helpers.
+
+The schema itself is created by the Alembic migrations in
+``qclone/storage/migrations``; these table objects describe it for queries
+(``tests/storage/test_db.py`` checks that the two agree). Times are seconds
+from the service clock.
+
+* ``tenants``: id, unique name, sha256 of the tenant's token secret.
+* ``providers``: id, name, zone, url (None: embedded), state
+  (``up``/``draining``/``drained``/``down``), T1, T2.
+* ``objects``: one stored state: tenant, name (unique per tenant), k qubits,
+  n clones, placement policy, state (see ``docs/storage.md``), the running
+  attempt and its lease, the chosen clone, times, the placement and the
+  coalition-audit verdict as JSON.
+* ``clones``: clone j of an object: provider, qubit labels, state
+  (``live``/``discarded``/``lost``), whether a discard still has to reach the
+  provider, when it was placed there.
+* ``audit_log``: append-only (database triggers refuse UPDATE and DELETE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table, UniqueConstraint
+
+metadata = MetaData()
+
+tenants = Table(
+    "tenants", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+providers = Table(
+    "providers", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("zone", String(100), nullable=False),
+    Column("url", String(500), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("t1", Float, nullable=False),
+    Column("t2", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+objects = Table(
+    "objects", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("k", Integer, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("policy", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempt", String(32), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("chosen_clone", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("stored_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("keep_reference", Boolean, nullable=False),
+    Column("purge_pending", Boolean, nullable=False),
+    Column("placement", JSON, nullable=False),
+    Column("audit", JSON, nullable=False),
+    UniqueConstraint("tenant_id", "name", name="uq_objects_tenant_name"),
+)
+
+clones = Table(
+    "clones", metadata,
+    Column("object_id", String(32), ForeignKey("objects.id"), primary_key=True),
+    Column("j", Integer, primary_key=True),
+    Column("provider_id", String(64), ForeignKey("providers.id"), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("discard_pending", Boolean, nullable=False),
+    Column("stored_at", Float, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("tenant_id", String(32), nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_id", String(32), nullable=True),
+    Column("object_name", String(255), nullable=True),
+    Column("detail", JSON, nullable=False),
+)
+
+#: States of an object.
+OBJECT_STATES = ("storing", "stored", "retrieving", "retrieved", "lost", "deleted")
+#: States of a provider.
+PROVIDER_STATES = ("up", "draining", "drained", "down")
+#: States of a clone record.
+CLONE_STATES = ("live", "discarded", "lost")
+
+_TOKEN_PREFIX = "qct"
+
+
+def new_token(tenant_id: str) -> tuple[str, str]:
+    """A fresh token for a tenant and the hash to store: ``(token, sha256 hex of its secret)``.
+
+    The token is ``qct_<tenant id>_<secret>``; the secret is 32 random bytes.
+
+    Examples:
+        >>> token, digest = new_token("t1")
+        >>> token.startswith("qct_t1_"), len(digest), token_matches(token, digest)
+        (True, 64, True)
+    """
+    secret = secrets.token_urlsafe(32)
+    return f"{_TOKEN_PREFIX}_{tenant_id}_{secret}", _hash(secret)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_tenant_id(token: str) -> str | None:
+    """The tenant id a token names (None for a malformed token)."""
+    if not isinstance(token, str):
+        return None
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != _TOKEN_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1]
+
+
+def token_matches(token: str, token_hash: str) -> bool:
+    """Whether ``token``'s secret hashes to ``token_hash`` (constant-time comparison)."""
+    parts = token.split("_", 2) if isinstance(token, str) else []
+    if len(parts) != 3:
+        return False
+    return hmac.compare_digest(_hash(parts[2]), token_hash)

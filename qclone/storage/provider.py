@@ -1,0 +1,97 @@
+"""A storage provider node: its own record of the clones it holds, its memory's T1/T2, its zone.
+
+The clone qubits live in the substrate; a provider records which clone (object,
+j, qubit labels, when it was stored) it holds. Records persist in
+``<data_dir>/provider.sqlite3`` (in memory without a data dir).
+
+Examples:
+    >>> p = ProviderNode("p1", None, zone="eu", t1=100.0, t2=80.0)
+    >>> p.store("obj", 2, ["S2_1"], 5.0)
+    >>> p.holding("obj")
+    {'clone': 2, 'labels': ['S2_1'], 'stored_at': 5.0}
+    >>> p.health()["clones"]
+    1
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from qclone.errors import InvalidArgumentError
+from qclone.storage.errors import ConflictError
+from qclone.storage.localdb import LocalDB
+from qclone.storage.vault import DEFAULT_T1, DEFAULT_T2, check_coherence
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clones (
+    object_id TEXT PRIMARY KEY,
+    clone INTEGER NOT NULL,
+    labels TEXT NOT NULL,
+    stored_at REAL NOT NULL
+)
+"""
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_provider_id(provider_id: str) -> str:
+    """A provider id: 1-64 letters, digits, ``_``, ``.``, ``-``, starting with a letter or digit."""
+    if not isinstance(provider_id, str) or not _ID.fullmatch(provider_id):
+        raise InvalidArgumentError(f"a provider id is 1-64 letters, digits, '_', '.' or '-' (starting with a letter "
+                                   f"or digit), got {provider_id!r}")
+    return provider_id
+
+
+class ProviderNode:
+    """One provider (see the module docstring)."""
+
+    def __init__(self, provider_id: str, data_dir: Path | str | None = None, *, zone: str = "default",
+                 t1: float = DEFAULT_T1, t2: float = DEFAULT_T2) -> None:
+        self.id = check_provider_id(provider_id)
+        if not isinstance(zone, str) or not zone.strip():
+            raise InvalidArgumentError(f"a zone is a non-empty name, got {zone!r}")
+        self.zone = zone.strip()
+        self.t1, self.t2 = check_coherence(t1, t2)
+        self._db = LocalDB(data_dir, _SCHEMA, filename="provider.sqlite3")
+
+    def store(self, object_id: str, clone: int, labels: list[str], stored_at: float) -> None:
+        """Record that this provider holds clone ``clone`` of ``object_id`` (idempotent).
+
+        Raises:
+            ConflictError: if it already holds a different clone of that object.
+        """
+        labels = [str(x) for x in labels]
+        while not self._db.execute("INSERT INTO clones VALUES (?, ?, ?, ?) ON CONFLICT (object_id) DO NOTHING",
+                                   (object_id, int(clone), json.dumps(labels), float(stored_at))):
+            rows = self._db.query("SELECT clone, labels FROM clones WHERE object_id = ?", (object_id,))
+            if rows and (rows[0][0], json.loads(rows[0][1])) != (int(clone), labels):
+                raise ConflictError(f"provider {self.id} already holds clone {rows[0][0]} of object {object_id}")
+            if rows:
+                return  # the same clone: nothing to do (else it was discarded meanwhile: insert again)
+
+    def discard(self, object_id: str) -> None:
+        """Drop the clone of ``object_id`` (idempotent)."""
+        self._db.execute("DELETE FROM clones WHERE object_id = ?", (object_id,))
+
+    def holding(self, object_id: str) -> dict[str, Any] | None:
+        """``{"clone", "labels", "stored_at"}`` of the clone of ``object_id`` held here, or None."""
+        rows = self._db.query("SELECT clone, labels, stored_at FROM clones WHERE object_id = ?", (object_id,))
+        if not rows:
+            return None
+        clone, labels, stored_at = rows[0]
+        return {"clone": clone, "labels": json.loads(labels), "stored_at": stored_at}
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every clone held: ``{"object_id", "clone", "labels", "stored_at"}``, by object id."""
+        rows = self._db.query("SELECT object_id, clone, labels, stored_at FROM clones ORDER BY object_id")
+        return [{"object_id": o, "clone": j, "labels": json.loads(lab), "stored_at": t} for o, j, lab, t in rows]
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok", "id", "zone", "t1", "t2", "clones": count}``."""
+        count = self._db.query("SELECT count(*) FROM clones")[0][0]
+        return {"status": "ok", "id": self.id, "zone": self.zone, "t1": self.t1, "t2": self.t2, "clones": count}
+
+    def close(self) -> None:
+        self._db.close()

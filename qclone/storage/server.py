@@ -1,0 +1,371 @@
+"""``qclone serve``: the embedded default or one component of a multi-process deployment.
+
+* ``embedded`` (default): gateway, substrate, vault and providers in one
+  process, everything under the data dir (``DIR/gateway.sqlite3``, the
+  substrate's, vault's and providers' files). On first start it creates the
+  tenant ``default`` and writes its token to ``DIR/token`` (mode 0600), an
+  admin token to ``DIR/admin-token`` (mode 0600) and four providers
+  ``p1`` .. ``p4`` in zones ``zone-1`` .. ``zone-4``.
+* ``gateway``: the gateway only; ``--substrate URL`` and ``--vault URL`` name
+  the node processes, providers are added with ``qclone providers add ID
+  --node-url URL``; the metadata database is ``--db URL`` or SQLite in the
+  data dir. Tokens are written as in the embedded mode.
+* ``substrate``, ``vault``, ``provider``: one node app
+  (:mod:`qclone.storage.nodes`) over the local class, its files in the data dir.
+
+With ``--workers N`` (gateway and embedded) N uvicorn worker processes share
+the port; each opens the same database, whose compare-and-set decides every
+state change, so exactly-once holds across workers. The substrate keeps live
+states in memory (one ``Substrate`` owns a data dir), so with N > 1 and no
+``--substrate`` URL it runs as one node process of its own (restarted if it
+dies) that every worker calls; the vault's and providers' records are SQLite files that
+several processes may share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qclone.errors import InvalidArgumentError
+
+__all__ = ["ROLES", "ServeOptions", "build_app", "create_tenant_in", "serve"]
+
+ROLES = ("embedded", "gateway", "substrate", "vault", "provider")
+#: Name of the first tenant an embedded server or gateway creates.
+FIRST_TENANT = "default"
+_OPTIONS_ENV = "QCLONE_SERVE_OPTIONS"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Everything ``qclone serve`` takes (see the module docstring)."""
+
+    role: str = "embedded"
+    data_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8470
+    db_url: str | None = None
+    substrate_url: str | None = None
+    vault_url: str | None = None
+    provider_id: str | None = None
+    zone: str = "zone-a"
+    t1: float = 3600.0
+    t2: float = 3600.0
+    node_key: str | None = None
+    settable_clock: bool = False
+    workers: int = 1
+    log_level: str = "warning"
+
+    def checked(self) -> ServeOptions:
+        if self.role not in ROLES:
+            raise InvalidArgumentError(f"unknown role {self.role!r}; choose one of {', '.join(ROLES)}")
+        if not 0 <= self.port <= 65535:
+            raise InvalidArgumentError(f"--port must be between 0 and 65535, got {self.port}")
+        if self.workers < 1:
+            raise InvalidArgumentError(f"--workers must be >= 1, got {self.workers}")
+        if self.workers > 1 and self.role not in ("embedded", "gateway"):
+            raise InvalidArgumentError("--workers applies to the embedded server and the gateway only")
+        if self.role == "provider" and not self.provider_id:
+            raise InvalidArgumentError("a provider node needs --id")
+        if self.role not in ("embedded", "gateway") and (self.substrate_url or self.vault_url):
+            raise InvalidArgumentError("--substrate and --vault are options of the gateway (and the embedded server)")
+        data_dir = Path(self.data_dir if self.data_dir is not None else "qclone-data").resolve()
+        return dataclasses.replace(self, data_dir=data_dir)
+
+    def to_env(self) -> str:
+        return json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()})
+
+    @classmethod
+    def from_env(cls, text: str) -> ServeOptions:
+        raw = json.loads(text)
+        raw["data_dir"] = Path(raw["data_dir"]) if raw.get("data_dir") else None
+        return cls(**raw)
+
+
+def _write_secret(path: Path, value: str) -> None:
+    """Write a token readable by its owner only (0600 from the start, never wider)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+
+
+def _read_secret(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def admin_token_of(data_dir: Path) -> str:
+    """The admin token in ``DIR/admin-token``, created (0600) on first use."""
+    path = data_dir / "admin-token"
+    token = _read_secret(path)
+    if token is None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            _write_secret(path, secrets.token_urlsafe(32))
+        except FileExistsError:
+            pass  # another worker won the race
+        token = _read_secret(path)
+    assert token is not None
+    return token
+
+
+# ---------------------------------------------------------------------- building the parts
+#: Providers an embedded server creates on first start (so that n = 4 works at once).
+EMBEDDED_PROVIDERS = (("p1", "zone-1"), ("p2", "zone-2"), ("p3", "zone-3"), ("p4", "zone-4"))
+
+
+def _clock(opts: ServeOptions) -> Any:
+    from qclone.storage.clock import SettableClock, SystemClock
+
+    assert opts.data_dir is not None
+    return SettableClock(opts.data_dir / "clock") if opts.settable_clock else SystemClock()
+
+
+def provider_directory(data_dir: Path, *, node_key: str | None = None) -> Any:
+    """Providers: a :class:`~qclone.storage.remote.RemoteProvider` for a record with a url, else an
+    embedded :class:`~qclone.storage.provider.ProviderNode` under ``DIR/providers/<id>``."""
+    from qclone.storage.provider import ProviderNode
+    from qclone.storage.remote import RemoteProvider
+    from qclone.storage.service import ProviderDirectory
+
+    def factory(record: Any) -> Any:
+        if record.get("url"):
+            return RemoteProvider(record["url"], node_key=node_key)
+        return ProviderNode(record["id"], data_dir / "providers" / record["id"], zone=record["zone"],
+                            t1=record["t1"], t2=record["t2"])
+
+    return ProviderDirectory(factory)
+
+
+def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True) -> Any:
+    """The :class:`~qclone.storage.service.StorageService` of an embedded server or a gateway:
+    remote substrate / vault where their URLs are given, the local classes under the data dir otherwise."""
+    from qclone.storage.db import Database
+    from qclone.storage.remote import RemoteSubstrate, RemoteVault
+    from qclone.storage.service import StorageService
+
+    data_dir = opts.data_dir
+    assert data_dir is not None
+    if opts.substrate_url:
+        substrate: Any = RemoteSubstrate(opts.substrate_url, node_key=opts.node_key)
+    else:
+        from qclone.storage.substrate import Substrate
+
+        substrate = Substrate(data_dir / "substrate")
+    if opts.vault_url:
+        vault: Any = RemoteVault(opts.vault_url, node_key=opts.node_key)
+    else:
+        from qclone.storage.vault import KeyVault
+
+        vault = KeyVault(data_dir / "vault", t1=opts.t1, t2=opts.t2)
+    db = Database.open(opts.db_url, data_dir=data_dir)
+    return StorageService(db, substrate, vault, provider_directory(data_dir, node_key=opts.node_key),
+                          clock if clock is not None else _clock(opts), recover=recover)
+
+
+def _first_start(service: Any, opts: ServeOptions) -> None:
+    """On first start: the tenant ``default`` with its token in ``DIR/token`` (0600), and in the
+    embedded mode four providers in four zones."""
+    assert opts.data_dir is not None
+    token = service.first_tenant(FIRST_TENANT)
+    if token is not None:
+        path = opts.data_dir / "token"
+        path.unlink(missing_ok=True)  # a stale file from an earlier database
+        _write_secret(path, token)
+    if opts.role == "embedded" and not service.providers_list():
+        for provider_id, zone in EMBEDDED_PROVIDERS:
+            service.providers_add(provider_id, zone=zone, actor="system")
+
+
+def warm_up() -> None:
+    """Initialise stim's numpy bridge in this (main) thread before the thread pool serves requests.
+
+    pybind11 sets up its numpy API in a function-local static on first use and imports numpy
+    there; when that first use happens in two threads at once (two puts running the leakage
+    audit), one thread waits for the static while holding the GIL and the other waits for the
+    GIL inside the import: the whole process hangs. Seen here under 16 concurrent clients.
+    """
+    import stim
+
+    stim.Tableau(1).to_numpy()
+    stim.FlipSimulator(batch_size=1, num_qubits=1).to_numpy(output_xs=True, bit_packed=True)
+
+
+def _gateway_app(opts: ServeOptions, *, recover: bool) -> Any:
+    from qclone.storage.api import create_app
+
+    assert opts.data_dir is not None
+    warm_up()
+    clock = _clock(opts)
+    service = build_service(opts, clock=clock, recover=recover)
+    _first_start(service, opts)
+    return create_app(service, admin_token=admin_token_of(opts.data_dir),
+                      clock=clock if opts.settable_clock else None)
+
+
+def build_app(opts: ServeOptions, *, recover: bool = True) -> Any:
+    """The ASGI app of one role (for the embedded server and the gateway: with its service)."""
+    from qclone.storage import nodes
+
+    opts = opts.checked()
+    data_dir = opts.data_dir
+    assert data_dir is not None
+    if opts.role == "substrate":
+        from qclone.storage.substrate import Substrate
+
+        warm_up()
+        return nodes.node_app("substrate", Substrate(data_dir), nodes.SUBSTRATE_METHODS, node_key=opts.node_key)
+    if opts.role == "vault":
+        from qclone.storage.vault import KeyVault
+
+        return nodes.node_app("vault", KeyVault(data_dir, t1=opts.t1, t2=opts.t2), nodes.VAULT_METHODS,
+                              node_key=opts.node_key)
+    if opts.role == "provider":
+        from qclone.storage.provider import ProviderNode
+
+        node = ProviderNode(opts.provider_id, data_dir, zone=opts.zone, t1=opts.t1, t2=opts.t2)  # type: ignore[arg-type]
+        return nodes.node_app("provider", node, nodes.PROVIDER_METHODS, node_key=opts.node_key)
+    return _gateway_app(opts, recover=recover)
+
+
+def _worker_app() -> Any:
+    """uvicorn's app factory in a worker process (options from the environment). Workers do not
+    run the start-up recovery (the parent did, before they started): recovering an object
+    another worker is retrieving right now would undo its claim under it."""
+    return build_app(ServeOptions.from_env(os.environ[_OPTIONS_ENV]), recover=False)
+
+
+def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = None) -> dict:
+    """Create a tenant directly in a server's database (``qclone tenant create --data-dir``);
+    works while the server runs (the database arbitrates)."""
+    from qclone.storage.db import Database
+    from qclone.storage.service import StorageService
+
+    opts = ServeOptions(data_dir=data_dir, db_url=db_url).checked()
+    db = Database.open(opts.db_url, data_dir=opts.data_dir)
+    try:
+        # tenants need neither substrate, vault nor providers: none is opened
+        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]
+        return {"tenant": name, "token": service.create_tenant(name)}
+    finally:
+        db.dispose()
+
+
+class _SubstrateProcess:
+    """The substrate of a multi-worker embedded server: one node process (one ``Substrate`` owns
+    a data dir), restarted if it dies."""
+
+    def __init__(self, opts: ServeOptions) -> None:
+        import socket
+
+        assert opts.data_dir is not None
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cmd = [sys.executable, "-m", "qclone", "serve", "--role", "substrate", "--data-dir",
+                    str(opts.data_dir / "substrate"), "--port", str(self.port), "--log-level", opts.log_level]
+        self.env = {**os.environ, "QCLONE_NODE_KEY": opts.node_key or ""} if opts.node_key else dict(os.environ)
+        self.proc: subprocess.Popen | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        import httpx
+
+        self.proc = subprocess.Popen(self.cmd, env=self.env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the substrate process exited with status {self.proc.returncode}")
+            try:
+                httpx.get(self.url + "/v1/health", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("the substrate process did not start")
+
+    def watch(self) -> None:
+        """Restart the substrate process whenever it exits (until :meth:`stop`)."""
+
+        def loop() -> None:
+            while not self._stop.wait(0.5):
+                if self.proc is not None and self.proc.poll() is not None and not self._stop.is_set():
+                    try:
+                        self.start()
+                    except RuntimeError:
+                        pass
+
+        threading.Thread(target=loop, name="qclone-substrate-watch", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _announce(opts: ServeOptions) -> None:
+    """One line on stderr: what listens where, and where the tokens are."""
+    where = f"http://{opts.host}:{opts.port}"
+    what = {"embedded": "the storage service (embedded)", "gateway": "the storage gateway"}.get(opts.role, f"a {opts.role} node")
+    extra = ""
+    if opts.role in ("embedded", "gateway"):
+        assert opts.data_dir is not None
+        extra = f"; tenant token in {opts.data_dir / 'token'}, admin token in {opts.data_dir / 'admin-token'}"
+    sys.stderr.write(f"qclone: serving {what} on {where} (data dir {opts.data_dir}{extra})\n")
+    sys.stderr.flush()
+
+
+def serve(opts: ServeOptions) -> None:
+    """Run the server until interrupted (uvicorn with uvloop and httptools)."""
+    import uvicorn
+
+    opts = opts.checked()
+    assert opts.data_dir is not None
+    opts.data_dir.mkdir(parents=True, exist_ok=True)
+    common: dict[str, Any] = {
+        "host": opts.host,
+        "port": opts.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": opts.log_level,
+        "access_log": False,
+        "lifespan": "off",
+        "timeout_graceful_shutdown": 5,
+    }
+    if opts.workers == 1:
+        app = build_app(opts)
+        _announce(opts)
+        uvicorn.run(app, **common)
+        return
+    substrate = None
+    if not opts.substrate_url:  # several workers must not each own the same substrate dir
+        substrate = _SubstrateProcess(opts)
+        substrate.start()
+        opts = dataclasses.replace(opts, substrate_url=substrate.url)
+        substrate.watch()
+    try:
+        # the database, the first tenant, the providers, the admin token and the start-up
+        # recovery, once, before the workers start
+        build_app(opts)
+        _announce(opts)
+        os.environ[_OPTIONS_ENV] = opts.to_env()
+        uvicorn.run("qclone.storage.server:_worker_app", factory=True, workers=opts.workers, **common)
+    finally:
+        if substrate is not None:
+            substrate.stop()

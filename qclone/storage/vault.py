@@ -1,0 +1,135 @@
+"""The key vault: per object, which key qubits it holds for which tenant, and the key's state.
+
+The key qubits themselves live in the substrate (as every quantum state does);
+the vault is the party that holds them and decides who may use them. A key
+goes ``held -> released(attempt) -> consumed`` during a retrieval, or back
+``released(attempt) -> held`` (:meth:`KeyVault.restore`) when the decryption
+never happened. Records persist in ``<data_dir>/vault.sqlite3`` (in memory
+without a data dir). The memory of the vault decoheres with ``t1``/``t2``.
+
+Examples:
+    >>> v = KeyVault(None)
+    >>> v.deposit("t1", "obj", ["N1_1", "N2_1"])
+    >>> v.release("obj", "a1"); v.state("obj")["state"], v.state("obj")["attempt"]
+    ('released', 'a1')
+    >>> v.consume("obj", "a1"); v.state("obj")["state"]
+    'consumed'
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from qclone.errors import InvalidArgumentError
+from qclone.storage.errors import ConflictError, NotFoundError
+from qclone.storage.localdb import LocalDB
+
+#: Default coherence times of the vault's memory (seconds).
+DEFAULT_T1 = 3600.0
+DEFAULT_T2 = 3600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (
+    object_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('held', 'released', 'consumed')),
+    attempt TEXT
+)
+"""
+
+
+def check_coherence(t1: float, t2: float) -> tuple[float, float]:
+    """Validated coherence times: finite, > 0 and T2 <= 2 T1."""
+    try:
+        t1, t2 = float(t1), float(t2)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"T1 and T2 must be numbers of seconds, got {t1!r}, {t2!r}") from None
+    if not (0 < t1 < float("inf") and 0 < t2 < float("inf")):
+        raise InvalidArgumentError(f"T1 and T2 must be finite and > 0 seconds, got T1 = {t1}, T2 = {t2}")
+    if t2 > 2 * t1 * (1 + 1e-12):
+        raise InvalidArgumentError(f"T2 = {t2} s exceeds 2 T1 = {2 * t1} s, which no physical memory allows")
+    return t1, t2
+
+
+class KeyVault:
+    """The tenants' key vault (see the module docstring)."""
+
+    def __init__(self, data_dir: Path | str | None = None, *, t1: float = DEFAULT_T1, t2: float = DEFAULT_T2) -> None:
+        self.t1, self.t2 = check_coherence(t1, t2)
+        self._db = LocalDB(data_dir, _SCHEMA, filename="vault.sqlite3")
+
+    def deposit(self, tenant: str, object_id: str, labels: list[str]) -> None:
+        """Hold the key qubits ``labels`` of ``object_id`` for ``tenant`` (idempotent).
+
+        Raises:
+            ConflictError: if the object already has a different key here.
+        """
+        labels = [str(x) for x in labels]
+        while not self._db.execute("INSERT INTO keys VALUES (?, ?, ?, 'held', NULL) ON CONFLICT (object_id) DO NOTHING",
+                                   (object_id, tenant, json.dumps(labels))):
+            rows = self._db.query("SELECT tenant, labels FROM keys WHERE object_id = ?", (object_id,))
+            if rows and (rows[0][0], json.loads(rows[0][1])) != (tenant, labels):
+                raise ConflictError(f"the vault already holds a different key for object {object_id}")
+            if rows:
+                return  # the same key: nothing to do (else it was destroyed meanwhile: insert again)
+
+    def _move(self, object_id: str, attempt: str, allowed: dict[tuple[str, bool], str | None], verb: str) -> None:
+        for (state, same), target in allowed.items():  # the transition, as one statement
+            if target is not None and self._db.execute(
+                    f"UPDATE keys SET state = ?, attempt = ? WHERE object_id = ? AND state = ? "
+                    f"AND attempt IS {'' if same else 'NOT '}?",
+                    (target, None if target == "held" else attempt, object_id, state, attempt)):
+                return
+        with self._db.tx() as c:  # no transition: a repeat (a no-op), or an error to explain
+            row = c.execute("SELECT state, attempt FROM keys WHERE object_id = ?", (object_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"the vault holds no key for object {object_id}")
+            state, held_for = row
+            key = (state, held_for == attempt)
+            if key not in allowed:
+                shown = state if held_for is None else f"{state} (attempt {held_for})"
+                raise ConflictError(f"cannot {verb} the key of object {object_id} for attempt {attempt}: it is {shown}")
+            target = allowed[key]
+            if target is not None:
+                c.execute("UPDATE keys SET state = ?, attempt = ? WHERE object_id = ?",
+                          (target, None if target == "held" else attempt, object_id))
+
+    def release(self, object_id: str, attempt: str) -> None:
+        """``held -> released(attempt)``; releasing again for the same attempt is a no-op.
+
+        Raises:
+            NotFoundError: no key for the object. ConflictError: released for another attempt, or consumed.
+        """
+        self._move(object_id, attempt, {("held", False): "released", ("released", True): None}, "release")
+
+    def consume(self, object_id: str, attempt: str) -> None:
+        """``released(attempt) -> consumed`` (the decryption used the key); again for the same attempt: no-op."""
+        self._move(object_id, attempt, {("released", True): "consumed", ("consumed", True): None}, "consume")
+
+    def restore(self, object_id: str, attempt: str) -> None:
+        """``released(attempt) -> held`` (the decryption never happened); a held key stays held."""
+        self._move(object_id, attempt, {("released", True): "held", ("held", False): None}, "restore")
+
+    def state(self, object_id: str) -> dict[str, Any] | None:
+        """``{"tenant", "object_id", "labels", "state", "attempt"}`` of the object's key, or None."""
+        rows = self._db.query("SELECT tenant, labels, state, attempt FROM keys WHERE object_id = ?", (object_id,))
+        if not rows:
+            return None
+        tenant, labels, state, attempt = rows[0]
+        return {"tenant": tenant, "object_id": object_id, "labels": json.loads(labels), "state": state, "attempt": attempt}
+
+    def destroy(self, object_id: str) -> None:
+        """Forget the object's key (idempotent)."""
+        self._db.execute("DELETE FROM keys WHERE object_id = ?", (object_id,))
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok", "keys": {state: count}, "t1", "t2"}``."""
+        counts = dict(self._db.query("SELECT state, count(*) FROM keys GROUP BY state"))
+        return {"status": "ok", "keys": {s: counts.get(s, 0) for s in ("held", "released", "consumed")},
+                "t1": self.t1, "t2": self.t2}
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,188 @@
+"""CLI: qclone serve / tenant / put / get / ls / stat / rm / peek / providers / audit-log.
+
+The client commands run in-process (``main(args)``) against a real ``qclone
+serve`` process; QCLONE_URL and QCLONE_TOKEN come from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from qclone.cli.main import main
+from tests.storage.procs import Server, free_port, read_token
+
+pytestmark = pytest.mark.service
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("cli-server")
+    # a settable clock that nobody moves: no memory noise, so outputs are exact
+    srv = Server(["--data-dir", str(data_dir), "--settable-clock"], free_port(), data_dir / "server.log").start()
+    srv.data_dir = data_dir
+    yield srv
+    srv.kill()
+
+
+@pytest.fixture
+def env(server, monkeypatch):
+    monkeypatch.setenv("QCLONE_URL", server.url)
+    monkeypatch.setenv("QCLONE_TOKEN", read_token(server.data_dir))
+    monkeypatch.delenv("QCLONE_ADMIN_TOKEN", raising=False)
+    return server
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_put_get_json_and_second_get_fails(env, capsys):
+    code, out, err = run(capsys, "put", "cli-a", "--bloch", "0,0.6,0.8", "--clones", "4", "--keep-reference")
+    assert code == 0 and "stored 'cli-a'" in out, err
+    code, out, err = run(capsys, "get", "cli-a", "--json")
+    d = json.loads(out)
+    assert code == 0 and err == ""
+    assert d["bloch"][0] == pytest.approx([0, 0.6, 0.8], abs=1e-9)
+    rho = np.array(d["density_matrix"]["real"]) + 1j * np.array(d["density_matrix"]["imag"])
+    np.testing.assert_allclose(rho, [[0.9, -0.3j], [0.3j, 0.1]], atol=1e-9)  # (I + 0.6 Y + 0.8 Z) / 2
+    assert d["fidelity"] == pytest.approx(1.0, abs=1e-9)
+    code, out, err = run(capsys, "get", "cli-a")
+    assert code == 2 and out == ""
+    assert err.startswith("qclone: error:") and "already retrieved" in err and err.count("\n") == 1
+
+
+def test_put_from_files(env, capsys, tmp_path):
+    sv = tmp_path / "plus.npy"
+    np.save(sv, np.array([1, 1]) / math.sqrt(2))
+    dm = tmp_path / "mixed.json"
+    dm.write_text(json.dumps([[0.75, 0], [0, 0.25]]))
+    qasm = tmp_path / "one.qasm"
+    qasm.write_text('OPENQASM 2.0; include "qelib1.inc"; qreg q[1]; x q[0];')
+    for name, opt, f, bloch in (("cli-sv", "--statevector", sv, [1, 0, 0]), ("cli-dm", "--density", dm, [0, 0, 0.5]),
+                                ("cli-qasm", "--qasm", qasm, [0, 0, -1])):
+        code, out, err = run(capsys, "put", name, opt, str(f), "--json")
+        assert code == 0 and json.loads(out)["state"] == "stored", err
+        code, out, err = run(capsys, "get", name, "--json")
+        assert code == 0 and json.loads(out)["bloch"][0] == pytest.approx(bloch, abs=1e-9), (name, err)
+
+
+def test_measure_counts(env, capsys):
+    assert run(capsys, "put", "cli-z", "--bloch", "0,0,1")[0] == 0
+    code, out, err = run(capsys, "get", "cli-z", "--basis", "Z", "--shots", "20", "--seed", "1")
+    assert code == 0 and "counts (Z basis): 0: 20" in out, err
+
+
+def test_ls_stat_rm_peek_audit_log(env, capsys):
+    assert run(capsys, "put", "cli-b", "--bloch", "1,0,0")[0] == 0
+    code, out, _ = run(capsys, "ls", "--json")
+    assert code == 0 and "cli-b" in [o["name"] for o in json.loads(out)]
+    code, out, _ = run(capsys, "stat", "cli-b", "--json")
+    st = json.loads(out)
+    assert code == 0 and st["state"] == "stored" and len(st["placement"]) == 4
+    code, out, _ = run(capsys, "stat", "cli-b")
+    assert code == 0 and "placement audit: safe" in out
+    holder = st["placement"][0]["provider"]
+    code, out, _ = run(capsys, "peek", "cli-b", "--provider", holder, "--json")
+    view = json.loads(out)
+    assert code == 0 and view["maximally_mixed"] and view["bloch"][0] == pytest.approx([0, 0, 0], abs=1e-9)
+    code, out, _ = run(capsys, "rm", "cli-b")
+    assert code == 0 and "deleted" in out
+    code, out, _ = run(capsys, "audit-log", "--json")
+    actions = [e["action"] for e in json.loads(out) if e["object_name"] == "cli-b"]
+    assert code == 0 and actions[0] == "put" and "peek" in actions and "delete" in actions
+
+
+def test_providers_need_the_admin_token_to_change(env, capsys, monkeypatch):
+    code, out, _ = run(capsys, "providers", "--json")
+    assert code == 0 and {p["id"] for p in json.loads(out)} == {"p1", "p2", "p3", "p4"}
+    code, out, err = run(capsys, "providers", "kill", "p1")
+    assert code == 2 and "admin token" in err
+    monkeypatch.setenv("QCLONE_ADMIN_TOKEN", read_token(env.data_dir, "admin-token"))
+    code, out, err = run(capsys, "providers", "kill", "p1", "--json")
+    assert code == 0 and json.loads(out)["state"] == "down", err
+    code, out, _ = run(capsys, "providers", "list", "--json")
+    assert {p["id"]: p["state"] for p in json.loads(out)}["p1"] == "down"
+    code, out, err = run(capsys, "put", "cli-c", "--bloch", "0,0,1")  # four clones, three providers up
+    assert code == 2 and "providers" in err
+    code, out, _ = run(capsys, "providers", "revive", "p1", "--json")
+    assert code == 0 and json.loads(out)["state"] == "up"
+    assert run(capsys, "put", "cli-c", "--bloch", "0,0,1")[0] == 0
+
+
+def test_tenant_create_from_data_dir_and_admin_token(env, capsys, monkeypatch):
+    code, out, err = run(capsys, "tenant", "create", "bob", "--data-dir", str(env.data_dir))
+    assert code == 0, err
+    bob = out.strip()
+    monkeypatch.setenv("QCLONE_TOKEN", bob)
+    code, out, _ = run(capsys, "ls", "--json")
+    assert code == 0 and json.loads(out) == []  # bob sees none of the default tenant's objects
+    code, out, err = run(capsys, "tenant", "create", "carol")
+    assert code == 2 and "admin" in err
+    code, out, err = run(capsys, "tenant", "create", "carol", "--admin-token", read_token(env.data_dir, "admin-token"), "--json")
+    assert code == 0 and json.loads(out)["tenant"] == "carol", err
+    code, out, err = run(capsys, "tenant", "create", "carol", "--data-dir", str(env.data_dir))
+    assert code == 2 and "exists" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["put", "x", "--bloch", "1,1,1"], ["Bloch"]),
+        (["put", "x", "--bloch", "1,a,0"], ["--bloch"]),
+        (["put", "x"], ["exactly one"]),
+        (["put", "x", "--statevector", "/nonexistent.npy"], ["cannot read"]),
+        (["get", "never-stored"], ["no object"]),
+        (["get", "x", "--basis", "Z"], ["together"]),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(env, capsys, args, words):
+    code, out, err = run(capsys, *args)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    for w in words:
+        assert w.lower() in err.lower(), err
+
+
+def test_no_token_and_no_server(capsys, monkeypatch):
+    monkeypatch.delenv("QCLONE_TOKEN", raising=False)
+    code, _, err = run(capsys, "ls")
+    assert code == 2 and "QCLONE_TOKEN" in err
+    code, _, err = run(capsys, "ls", "--url", f"http://127.0.0.1:{free_port()}", "--token", "x")
+    assert code == 2 and "cannot reach" in err
+
+
+def test_serve_rejects_bad_options(capsys):
+    code, _, err = run(capsys, "serve", "--role", "janitor")
+    assert code == 2 and "unknown role" in err
+    code, _, err = run(capsys, "serve", "--role", "provider")
+    assert code == 2 and "--id" in err
+
+
+def test_every_command_in_the_docs_exists(capsys):
+    """docs/storage.md, "Command line": each listed command (and subcommand) has --help."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "storage.md").read_text()
+    block = doc[doc.index("### Command line"):doc.index("### Python SDK")]
+    commands = set()
+    for line in block.splitlines():
+        if not line.startswith("qclone "):
+            continue
+        first, *alternatives = line.split(" | ")
+        words = first.split()
+        group = words[1] in ("providers", "tenant")
+        commands.add((words[1], words[2] if group and len(words) > 2 and words[2].isalpha() else None))
+        for alt in alternatives:  # "ls | stat NAME | rm NAME", "drain ID | kill ID | revive ID"
+            word = alt.split()[0]
+            if word.isalpha():
+                commands.add((words[1], word) if group else (word, None))
+    assert {("get", None), ("rm", None), ("providers", "add"), ("providers", "revive")} <= commands
+    for cmd, sub in sorted(commands, key=str):
+        args = [cmd, sub, "--help"] if sub else [cmd, "--help"]
+        code, out, err = run(capsys, *args)
+        assert code == 0 and "Usage" in out, (args, err)

@@ -1,0 +1,50 @@
+"""The storage part of ``qclone demo``: facts computed, checked here from what they mean."""
+
+import json
+
+import numpy as np
+import pytest
+
+from qclone.cli.main import main
+from qclone.errors import InvalidArgumentError
+from qclone.storage.demo import storage_demo
+
+
+@pytest.mark.parametrize("clones", [2, 4])
+def test_store_lose_all_but_one_retrieve_once(clones):
+    r = storage_demo(clones=clones, seed=11, storage_time=30.0)
+    assert len(r["killed"]) == clones - 1
+    assert r["get"]["provider"] not in r["killed"]
+    assert r["peek"]["maximally_mixed"] and np.allclose(r["peek"]["bloch"][0], 0, atol=1e-9)
+    # a pure input: F = (1 + r_in . r_out) / 2 from the Bloch vectors alone
+    f_bloch = (1 + np.dot(r["input_bloch"], r["get"]["bloch"])) / 2
+    assert r["get"]["fidelity"] == pytest.approx(f_bloch, abs=1e-9)
+    assert 0.9 < r["get"]["fidelity"] < 1  # 30 s of memory noise at T1 = T2 = 3600 s
+    assert r["second_get"]["refused"] and r["second_get"]["status"] == 409
+    assert r["state_after"] == "retrieved"
+    assert r["audit"]["safe"]  # even n: no coalition without the key learns anything
+
+
+def test_odd_n_placement_is_flagged():
+    r = storage_demo(clones=3, seed=2, storage_time=0.0)
+    assert not r["audit"]["safe"]
+    assert any("Y" in w for w in r["audit"]["warnings"])
+    assert r["get"]["fidelity"] == pytest.approx(1.0, abs=1e-9)  # no storage time, no noise
+
+
+def test_bad_clone_count():
+    with pytest.raises(InvalidArgumentError, match="1 to 64"):
+        storage_demo(clones=0)
+
+
+def test_cli_demo_json_has_the_storage_part(capsys):
+    assert main(["demo", "--clones", "2", "--seed", "5", "--json", "--no-picture", "--storage-clones", "2"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["storage"]["second_get"]["status"] == 409
+    assert d["storage"]["clones"] == 2
+
+
+def test_cli_demo_tables_show_the_storage_part(capsys):
+    assert main(["demo", "--clones", "2", "--seed", "5", "--no-picture"]) == 0
+    out = capsys.readouterr().out
+    assert "Encrypted multi-cloud storage" in out and "409" in out
