@@ -190,17 +190,10 @@ def _first_start(service: Any, opts: ServeOptions) -> None:
 
 
 def warm_up() -> None:
-    """Initialise stim's numpy bridge in this (main) thread before the thread pool serves requests.
+    """See :func:`qclone.storage.service.warm_up` (run before a thread pool serves requests)."""
+    from qclone.storage.service import warm_up as service_warm_up
 
-    pybind11 sets up its numpy API in a function-local static on first use and imports numpy
-    there; when that first use happens in two threads at once (two puts running the leakage
-    audit), one thread waits for the static while holding the GIL and the other waits for the
-    GIL inside the import: the whole process hangs. Seen here under 16 concurrent clients.
-    """
-    import stim
-
-    stim.Tableau(1).to_numpy()
-    stim.FlipSimulator(batch_size=1, num_qubits=1).to_numpy(output_xs=True, bit_packed=True)
+    service_warm_up()
 
 
 def _gateway_app(opts: ServeOptions, *, recover: bool) -> Any:

@@ -155,6 +155,20 @@ class ProviderDirectory:
             self._nodes.pop(provider_id, None)
 
 
+def warm_up() -> None:
+    """Initialise stim's numpy bridge in the calling (main) thread before threads use the service.
+
+    pybind11 sets up its numpy API in a function-local static on first use and imports numpy
+    there; when that first use happens in two threads at once (two puts running the leakage
+    audit), one thread waits for the static while holding the GIL and the other waits for the
+    GIL inside the import: the whole process hangs. Seen here under 16 concurrent clients.
+    """
+    import stim
+
+    stim.Tableau(1).to_numpy()
+    stim.FlipSimulator(batch_size=1, num_qubits=1).to_numpy(output_xs=True, bit_packed=True)
+
+
 def default_max_coalition(clones: int) -> int:
     """Largest coalition the placement audit examines: every coalition up to n = 6, pairs up to
     n = 16, single parties beyond (the audit always checks all clone holders together too)."""
@@ -250,8 +264,9 @@ class StorageService:
         self._tokens: OrderedDict[str, Tenant] = OrderedDict()
         self._tokens_lock = threading.Lock()
         self._vault_coherence: tuple[float, float] | None = None
-        # Import everything the audit needs now: first imports racing in many request threads
-        # were seen to hang psycopg connections.
+        # Import everything the audit needs now, and set up stim's numpy bridge in this thread:
+        # first uses racing in many request threads were seen to hang the process.
+        warm_up()
         _audit(2, 1, ("provider-1", "provider-2"), default_max_coalition(2))
         if recover:
             self.recover()
@@ -675,6 +690,12 @@ class StorageService:
                 chosen = c
                 break
         if chosen is None:
+            # a concurrent get may have won meanwhile (and told every provider to discard): then the
+            # refusal is that one's (409), not unavailability
+            with self.db.read() as conn:
+                current = self._object_row(conn, tenant, row.name)
+            if current.state != "stored":
+                self._refuse(tenant, current)
             self._write_log(tenant.name, "get.unavailable", tenant_id=tenant.id, object_id=object_id,
                             object_name=row.name, live_clones=len(live))
             raise UnavailableError(f"object {row.name!r}: no provider holding one of its {len(live)} live clone(s) "
