@@ -77,7 +77,7 @@ from typing import Any
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import InvalidArgumentError, TooLargeError, check_int
 from qclone.protocol import RegisterLayout, register_decryption, register_encryption
 from qclone.protocol.circuit import Circuit
 from qclone.sim.core import CoreState
@@ -307,16 +307,6 @@ def _check_attempt(attempt: object) -> str:
     return attempt
 
 
-def _check_int(value: object, what: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentError(f"{what} must be an integer, got {value!r}")
-    if value < low:
-        raise InvalidArgumentError(f"{what} must be at least {low}, got {value}")
-    if value > high:
-        raise TooLargeError(f"{what} must be at most {high}, got {value}")
-    return int(value)
-
-
 def _dump_joint(entry: _Entry) -> bytes:
     """``MAGIC, u32 len, header JSON (k, n, input shape, keep_reference, ageing record), the input
     as little-endian complex128, u32 crc`` (the encrypted joint state is a function of the input)."""
@@ -501,7 +491,7 @@ class Substrate:
             raise InvalidArgumentError(f"state must be an InputState (see qclone.storage.inputs.parse_state), got {type(state).__name__}")
         if state.qubits > MAX_QUBITS:
             raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits, got {state.qubits}")
-        n = _check_int(clones, "the number of clones", 1, MAX_CLONES)
+        n = check_int(clones, "the number of clones", 1, MAX_CLONES)
         with self._lock(object_id):
             known = self._db is None or self._cached(self._states, object_id) is not None \
                 or self._cached(self._outputs, object_id) is not None
@@ -647,7 +637,7 @@ class Substrate:
         object_id = _check_object_id(object_id)
         if not isinstance(basis, str) or basis.upper() not in BASES:
             raise InvalidArgumentError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
-        n_shots = _check_int(shots, "shots", 1, MAX_SHOTS)
+        n_shots = check_int(shots, "shots", 1, MAX_SHOTS)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise InvalidArgumentError(f"seed must be an integer >= 0 or null, got {seed!r}")
         with self._lock(object_id):
