@@ -26,3 +26,16 @@ class UnsupportedError(QcloneError):
 
 class BackendUnavailableError(QcloneError):
     """A requested quantum backend cannot be used (e.g. no IBM Quantum account is saved)."""
+
+
+def check_int(value: object, what: str, low: int, high: int) -> int:
+    """``value`` as an int in ``low..high``; :class:`InvalidArgumentError` below or for a non-integer,
+    :class:`TooLargeError` above."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise InvalidArgumentError(f"{what} must be an integer, got {value!r}")
+    value = int(value)  # type: ignore[call-overload]
+    if value < low:
+        raise InvalidArgumentError(f"{what} must be at least {low}, got {value}")
+    if value > high:
+        raise TooLargeError(f"{what} must be at most {high}, got {value}")
+    return value

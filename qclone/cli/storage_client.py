@@ -10,6 +10,7 @@ drain | kill | revive``) use ``QCLONE_ADMIN_TOKEN`` / ``--admin-token``;
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ import typer
 from rich.table import Table
 
 from qclone.cli.options import Json, Seed
-from qclone.cli.output import console, print_json
+from qclone.cli.output import console, print_json, warn
 from qclone.errors import InvalidArgumentError
 
 Url = Annotated[str, typer.Option("--url", envvar="QCLONE_URL", help="The gateway (default http://127.0.0.1:8470; env QCLONE_URL).", show_envvar=False)]
@@ -46,6 +47,16 @@ def _need_admin(admin_token: str | None) -> str:
     return admin_token
 
 
+#: Columns that hold a time in seconds since the epoch (shown as UTC in tables).
+_TIME_COLUMNS = frozenset({"created_at", "stored_at", "finished_at", "at"})
+
+
+def _fmt_time(x: Any) -> str:
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return _fmt(x)
+    return datetime.fromtimestamp(x, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _fmt(x: Any) -> str:
     if isinstance(x, float):
         return f"{x:.6g}"
@@ -59,7 +70,7 @@ def _table(rows: list[dict], columns: list[str], title: str | None = None) -> No
     for c in columns:
         table.add_column(c)
     for r in rows:
-        table.add_row(*(_fmt(r.get(c)) for c in columns))
+        table.add_row(*((_fmt_time if c in _TIME_COLUMNS else _fmt)(r.get(c)) for c in columns))
     console.print(table)
 
 
@@ -197,6 +208,9 @@ def put(
         print_json(out)
     else:
         typer.echo(f"stored {name!r}: {out.get('qubits')} qubit(s), {out.get('clones')} clones")
+    # the placement's coalition audit, loudly: a placement that leaks is still stored, but the tenant must know
+    for w in ((out.get("audit") or {}).get("warnings") or []):
+        warn(w)
 
 
 def get(
@@ -244,7 +258,7 @@ def stat(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = D
         return
     for k, v in out.items():
         if k not in ("placement", "audit"):
-            typer.echo(f"{k}: {_fmt(v)}")
+            typer.echo(f"{k}: {(_fmt_time if k in _TIME_COLUMNS else _fmt)(v)}")
     audit = out.get("audit") or {}
     if audit:
         typer.echo(f"placement audit: {'safe' if audit.get('safe') else 'NOT SAFE'}"

@@ -161,19 +161,28 @@ def to_qasm3(circuit: Circuit) -> str:
 _PREFIXES = ("reg_", "esc_")
 
 
-def from_qasm(text: str) -> QuantumCircuit:
-    """Load OpenQASM 2 or 3 text with Qiskit's loaders, restoring qclone's register names.
+def load_qasm(text: str) -> QuantumCircuit:
+    """Load OpenQASM 2 or 3 text with Qiskit's loaders, as they give it.
 
     Raises:
         InvalidArgumentError: if the text is not valid OpenQASM.
     """
     try:
         if text.lstrip().startswith("OPENQASM 2"):
-            loaded = qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
-        else:
-            loaded = qasm3.loads(text)
+            return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+        return qasm3.loads(text)
     except Exception as e:  # the loaders raise several unrelated exception types
-        raise InvalidArgumentError(f"not valid OpenQASM: {' '.join(str(e).split())}") from None
+        message = " ".join(str(e).split()) or type(e).__name__
+        raise InvalidArgumentError(f"not a valid OpenQASM program: {message}") from None
+
+
+def from_qasm(text: str) -> QuantumCircuit:
+    """Load OpenQASM 2 or 3 text with Qiskit's loaders, restoring qclone's register names.
+
+    Raises:
+        InvalidArgumentError: if the text is not valid OpenQASM.
+    """
+    loaded = load_qasm(text)
 
     def restore(name: str) -> str:
         for p in _PREFIXES:

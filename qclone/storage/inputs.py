@@ -162,17 +162,11 @@ def _parse_qasm(data: Any) -> InputState:
         raise InvalidArgumentError("a qasm state is the text of an OpenQASM 2 or 3 program")
     if len(data) > MAX_QASM_CHARS:
         raise TooLargeError(f"an OpenQASM program has at most {MAX_QASM_CHARS} characters, got {len(data)}")
-    from qiskit import qasm2, qasm3
     from qiskit.quantum_info import Statevector
 
-    try:
-        if data.lstrip().startswith("OPENQASM 2"):
-            qc = qasm2.loads(data, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
-        else:
-            qc = qasm3.loads(data)
-    except Exception as e:  # the loaders raise several unrelated exception types
-        message = " ".join(str(e).split()) or type(e).__name__
-        raise InvalidArgumentError(f"not a valid OpenQASM program: {message}") from None
+    from qclone.protocol.render import load_qasm
+
+    qc = load_qasm(data)  # InvalidArgumentError "not a valid OpenQASM program: ..."
     if qc.num_qubits < 1:
         raise InvalidArgumentError("the OpenQASM program declares no qubits")
     if qc.num_qubits > MAX_QUBITS:

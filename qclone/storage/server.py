@@ -15,11 +15,13 @@
 
 With ``--workers N`` (gateway and embedded) N uvicorn worker processes share
 the port; each opens the same database, whose compare-and-set decides every
-state change, so exactly-once holds across workers. The substrate keeps live
-states in memory (one ``Substrate`` owns a data dir), so with N > 1 and no
-``--substrate`` URL it runs as one node process of its own (restarted if it
-dies) that every worker calls; the vault's and providers' records are SQLite files that
-several processes may share.
+state change, so exactly-once holds across workers. With N > 1 and no
+``--substrate`` URL every worker runs the whole service in process, its
+substrate opened with ``shared=True`` on the one substrate file (existence and
+outputs read from the file, a decryption commits only if it deleted the joint
+state itself); the vault's and providers' records are SQLite files that
+several processes may share. The start-up recovery runs once, in the parent,
+before the workers start.
 """
 
 from __future__ import annotations
@@ -28,10 +30,7 @@ import dataclasses
 import json
 import os
 import secrets
-import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,7 +162,7 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
     else:
         from qclone.storage.substrate import Substrate
 
-        substrate = Substrate(data_dir / "substrate")
+        substrate = Substrate(data_dir / "substrate", shared=opts.workers > 1)
     if opts.vault_url:
         vault: Any = RemoteVault(opts.vault_url, node_key=opts.node_key)
     else:
@@ -256,62 +255,6 @@ def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = N
         db.dispose()
 
 
-class _SubstrateProcess:
-    """The substrate of a multi-worker embedded server: one node process (one ``Substrate`` owns
-    a data dir), restarted if it dies."""
-
-    def __init__(self, opts: ServeOptions) -> None:
-        import socket
-
-        assert opts.data_dir is not None
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.cmd = [sys.executable, "-m", "qclone", "serve", "--role", "substrate", "--data-dir",
-                    str(opts.data_dir / "substrate"), "--port", str(self.port), "--log-level", opts.log_level]
-        self.env = {**os.environ, "QCLONE_NODE_KEY": opts.node_key or ""} if opts.node_key else dict(os.environ)
-        self.proc: subprocess.Popen | None = None
-        self._stop = threading.Event()
-
-    def start(self) -> None:
-        import httpx
-
-        self.proc = subprocess.Popen(self.cmd, env=self.env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the substrate process exited with status {self.proc.returncode}")
-            try:
-                httpx.get(self.url + "/v1/health", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("the substrate process did not start")
-
-    def watch(self) -> None:
-        """Restart the substrate process whenever it exits (until :meth:`stop`)."""
-
-        def loop() -> None:
-            while not self._stop.wait(0.5):
-                if self.proc is not None and self.proc.poll() is not None and not self._stop.is_set():
-                    try:
-                        self.start()
-                    except RuntimeError:
-                        pass
-
-        threading.Thread(target=loop, name="qclone-substrate-watch", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 def _announce(opts: ServeOptions) -> None:
     """One line on stderr: what listens where, and where the tokens are."""
     where = f"http://{opts.host}:{opts.port}"
@@ -346,19 +289,9 @@ def serve(opts: ServeOptions) -> None:
         _announce(opts)
         uvicorn.run(app, **common)
         return
-    substrate = None
-    if not opts.substrate_url:  # several workers must not each own the same substrate dir
-        substrate = _SubstrateProcess(opts)
-        substrate.start()
-        opts = dataclasses.replace(opts, substrate_url=substrate.url)
-        substrate.watch()
-    try:
-        # the database, the first tenant, the providers, the admin token and the start-up
-        # recovery, once, before the workers start
-        build_app(opts)
-        _announce(opts)
-        os.environ[_OPTIONS_ENV] = opts.to_env()
-        uvicorn.run("qclone.storage.server:_worker_app", factory=True, workers=opts.workers, **common)
-    finally:
-        if substrate is not None:
-            substrate.stop()
+    # the database, the first tenant, the providers, the admin token and the start-up
+    # recovery, once, before the workers start
+    build_app(opts)
+    _announce(opts)
+    os.environ[_OPTIONS_ENV] = opts.to_env()
+    uvicorn.run("qclone.storage.server:_worker_app", factory=True, workers=opts.workers, **common)

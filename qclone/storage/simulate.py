@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import InvalidArgumentError, TooLargeError, check_int
 from qclone.protocol import RegisterLayout, register_decryption, register_encryption
 from qclone.sim.core import CoreState
 from qclone.sim.noise import twirled_relaxation
@@ -74,16 +74,6 @@ MAX_FIDELITY_QUBITS = 6
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 #: Random draws per chunk (objects × providers).
 _CHUNK_DRAWS = 4_000_000
-
-
-def _int(value: object, what: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentError(f"{what} must be an integer, got {value!r}")
-    if value < low:
-        raise InvalidArgumentError(f"{what} must be at least {low}, got {value}")
-    if value > high:
-        raise TooLargeError(f"{what} must be at most {high}, got {value}")
-    return int(value)
 
 
 def _probability(value: object, what: str) -> float:
@@ -136,8 +126,8 @@ def retrieved_fidelity(
     Returns:
         ``{"entanglement_fidelity": F_e, "average_fidelity": (d F_e + 1)/(d + 1)}``.
     """
-    k = _int(qubits, "qubits", 1, MAX_FIDELITY_QUBITS)
-    n = _int(clones, "clones", 1, MAX_SIM_CLONES)
+    k = check_int(qubits, "qubits", 1, MAX_FIDELITY_QUBITS)
+    n = check_int(clones, "clones", 1, MAX_SIM_CLONES)
     kt1 = t1 if key_t1 is None else key_t1
     kt2 = t2 if key_t2 is None else key_t2
     p_clone = twirled_relaxation(storage_time, t1, t2)
@@ -161,7 +151,7 @@ def single_copy_fidelity(qubits: int, storage_time: float, t1: float, t2: float)
 
     F_e is the probability that no qubit suffered a Pauli error, (1 − p_x − p_y − p_z)^k.
     """
-    k = _int(qubits, "qubits", 1, MAX_FIDELITY_QUBITS)
+    k = check_int(qubits, "qubits", 1, MAX_FIDELITY_QUBITS)
     fe = (1 - sum(twirled_relaxation(storage_time, t1, t2))) ** k
     d = 2**k
     return {"entanglement_fidelity": fe, "average_fidelity": (d * fe + 1) / (d + 1)}
@@ -196,15 +186,15 @@ def simulate(
         ``durability``, Wilson 95 % ``ci``, ``analytic``, ``lost``), ``by_clones`` (the same for
         1..n clones), ``fidelity`` (None without ``storage_time``).
     """
-    n = _int(clones, "clones", 1, MAX_SIM_CLONES)
+    n = check_int(clones, "clones", 1, MAX_SIM_CLONES)
     p = _probability(failure_rate, "failure rate")
     q = _probability(vault_failure_rate, "vault failure rate")
-    m = _int(objects, "objects", 1, MAX_OBJECTS)
+    m = check_int(objects, "objects", 1, MAX_OBJECTS)
     if seed is not None:
-        _int(seed, "seed", 0, 2**63 - 1)
+        check_int(seed, "seed", 0, 2**63 - 1)
     if storage_time is not None:
         twirled_relaxation(storage_time, t1, t2)  # validates
-        _int(qubits, "qubits", 1, MAX_FIDELITY_QUBITS)
+        check_int(qubits, "qubits", 1, MAX_FIDELITY_QUBITS)
     rng = np.random.default_rng(seed)
 
     survivors = np.zeros(n, dtype=np.int64)  # survivors[i]: objects retrievable with the first i+1 clones

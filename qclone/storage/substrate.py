@@ -43,8 +43,11 @@ cache, so a put + get round trip serialises the joint state once and never
 parses it back. Ageing is applied to the cached state only (see
 :meth:`Substrate.age`): the row holds the state as created together with its
 record of ageing, so noise lost with the cache is re-applied by the next
-:meth:`~Substrate.age` call. One :class:`Substrate` instance owns a data
-directory at a time.
+:meth:`~Substrate.age` call. By default one :class:`Substrate` instance owns a
+data directory; with ``shared=True`` several instances (processes) may use one
+file: the cache then only saves parsing the input (immutable once created),
+whether an object is live or decrypted is read from the file on every call, and
+the decryption transaction commits only if it deleted the joint state itself.
 
 Thread safety: operations on one object are serialised by a per-object lock
 (striped over a fixed pool), so the gateway may call from many threads.
@@ -77,7 +80,7 @@ from typing import Any
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import InvalidArgumentError, TooLargeError, check_int
 from qclone.protocol import RegisterLayout, register_decryption, register_encryption
 from qclone.protocol.circuit import Circuit
 from qclone.sim.core import CoreState
@@ -240,6 +243,8 @@ class _Entry:
     aged: dict[str, float] = field(default_factory=dict)
     noise: list[tuple[int, float, float, float]] = field(default_factory=list)
     _state: CoreState | None = None
+    #: the CRC32 ending the row (shared mode: tells a cached entry from a row created anew)
+    stamp: bytes = b""
 
     @property
     def state(self) -> CoreState:
@@ -307,16 +312,6 @@ def _check_attempt(attempt: object) -> str:
     return attempt
 
 
-def _check_int(value: object, what: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentError(f"{what} must be an integer, got {value!r}")
-    if value < low:
-        raise InvalidArgumentError(f"{what} must be at least {low}, got {value}")
-    if value > high:
-        raise TooLargeError(f"{what} must be at most {high}, got {value}")
-    return int(value)
-
-
 def _dump_joint(entry: _Entry) -> bytes:
     """``MAGIC, u32 len, header JSON (k, n, input shape, keep_reference, ageing record), the input
     as little-endian complex128, u32 crc`` (the encrypted joint state is a function of the input)."""
@@ -330,6 +325,7 @@ def _dump_joint(entry: _Entry) -> bytes:
 def _load_joint(data: bytes, where: str) -> _Entry:
     try:
         body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
+        data_crc = bytes(data[-4:])
         if not data.startswith(_MAGIC) or zlib.crc32(body) != crc:
             raise ValueError("bad magic or checksum")
         pos = len(_MAGIC)
@@ -344,7 +340,11 @@ def _load_joint(data: bytes, where: str) -> _Entry:
         keep = bool(header["keep_reference"])
     except (ValueError, KeyError, TypeError, struct.error) as e:
         raise UnavailableError(f"the substrate cannot read the joint state of {where} (corrupt: {e})") from None
-    return _Entry(k, n, data, keep, aged)
+    return _Entry(k, n, data, keep, aged, stamp=data_crc)
+
+
+class _NoJointState(Exception):
+    """Rolls back a decryption transaction that found no joint state to delete."""
 
 
 class Substrate:
@@ -355,11 +355,16 @@ class Substrate:
         durable: ``synchronous=FULL`` (every commit survives a power loss); the default
             ``synchronous=NORMAL`` survives the process being killed at any point, like the
             metadata database.
+        shared: other instances (other processes) use the same file: trust no cached
+            existence or output, read them from the file (needs ``data_dir``).
     """
 
-    def __init__(self, data_dir: str | Path | None, *, durable: bool = False) -> None:
+    def __init__(self, data_dir: str | Path | None, *, durable: bool = False, shared: bool = False) -> None:
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.durable = bool(durable)
+        if shared and data_dir is None:
+            raise InvalidArgumentError("a shared substrate needs a data dir (its SQLite file is what is shared)")
+        self.shared = bool(shared)
         self._locks = [threading.RLock() for _ in range(_LOCK_STRIPES)]
         self._cache_lock = threading.Lock()
         # memory mode: the only copy; file mode: an LRU cache of the files' contents
@@ -417,9 +422,10 @@ class Substrate:
 
     def _output(self, object_id: str) -> dict | None:
         """The object's output, if decrypted (call with the object's lock held)."""
-        out = self._cached(self._outputs, object_id)
-        if out is not None or self._db is None or self._cached(self._states, object_id) is not None:
-            return out  # a live cached state: it has no output (they never coexist)
+        if not self.shared:
+            out = self._cached(self._outputs, object_id)
+            if out is not None or self._db is None or self._cached(self._states, object_id) is not None:
+                return out  # a live cached state: it has no output (they never coexist)
         row = self._query("SELECT body FROM outputs WHERE object_id = ?", object_id)
         if row is None:
             return None
@@ -427,16 +433,27 @@ class Substrate:
             out = json.loads(row[0])
         except ValueError as e:
             raise UnavailableError(f"the substrate cannot read the output of {object_id!r} ({e})") from None
-        self._remember(self._outputs, object_id, out)
+        if not self.shared:  # shared: another instance may release it at any time
+            self._remember(self._outputs, object_id, out)
         return out
 
     def _entry(self, object_id: str) -> _Entry | None:
         """The live joint state, or None (call with the object's lock held)."""
-        if self._output(object_id) is not None:
+        if self.shared:
+            # the row decides (another instance may have decrypted or discarded the object); a
+            # cached entry only saves parsing the input, which never changes once created
+            entry = self._cached(self._states, object_id)
+            if entry is not None:
+                row = self._query("SELECT substr(blob, -4) FROM joint WHERE object_id = ?", object_id)
+                if row is not None and bytes(row[0]) == entry.stamp:
+                    return entry
+                self._forget(self._states, object_id)
+        elif self._output(object_id) is not None:
             return None
-        entry = self._cached(self._states, object_id)
-        if entry is not None or self._db is None:
-            return entry
+        else:
+            entry = self._cached(self._states, object_id)
+            if entry is not None or self._db is None:
+                return entry
         row = self._query("SELECT blob FROM joint WHERE object_id = ?", object_id)
         if row is None:
             return None
@@ -455,8 +472,10 @@ class Substrate:
     def _save(self, object_id: str, entry: _Entry) -> bool:
         """Insert a new object's joint state; False if the object has a row already (state or output)."""
         if self._db is not None:
+            blob = _dump_joint(entry)
+            entry.stamp = blob[-4:]
             try:
-                self._write(("INSERT INTO joint (object_id, blob) VALUES (?, ?)", (object_id, _dump_joint(entry))),
+                self._write(("INSERT INTO joint (object_id, blob) VALUES (?, ?)", (object_id, blob)),
                             crash_point="substrate.create.tx", integrity=True)
             except sqlite3.IntegrityError:
                 return False
@@ -501,10 +520,10 @@ class Substrate:
             raise InvalidArgumentError(f"state must be an InputState (see qclone.storage.inputs.parse_state), got {type(state).__name__}")
         if state.qubits > MAX_QUBITS:
             raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits, got {state.qubits}")
-        n = _check_int(clones, "the number of clones", 1, MAX_CLONES)
+        n = check_int(clones, "the number of clones", 1, MAX_CLONES)
         with self._lock(object_id):
-            known = self._db is None or self._cached(self._states, object_id) is not None \
-                or self._cached(self._outputs, object_id) is not None
+            known = self._db is None or (not self.shared and (self._cached(self._states, object_id) is not None
+                                                              or self._cached(self._outputs, object_id) is not None))
             if known:
                 existing = self._existing(object_id, state.qubits, n)
                 if existing is not None:
@@ -619,14 +638,37 @@ class Substrate:
                 "density_matrix": encode_array(rho),
                 "fidelity": fid,
             }
-            if self._db is not None:
-                # one transaction: the joint state goes and the output comes, or neither
-                self._write(("DELETE FROM joint WHERE object_id = ?", (object_id,)),
-                            ("INSERT INTO outputs (object_id, attempt, body) VALUES (?, ?, ?)",
-                             (object_id, attempt, json.dumps(out))), crash_point="substrate.decrypt.tx")
+            if self._db is not None and not self._commit_decryption(object_id, attempt, out):
+                # the joint state was gone when the transaction ran (another instance decrypted
+                # or discarded it): nothing was written; answer as if called after that
+                self._forget(self._states, object_id)
+                done = self._output(object_id)
+                if done is not None and done["attempt"] == attempt:
+                    return done
+                if done is not None:
+                    raise ConflictError(f"object {object_id!r} has already been decrypted by another attempt")
+                raise ConflictError(f"object {object_id!r} was decrypted or discarded meanwhile; its clones and key are gone")
             self._forget(self._states, object_id)
-            self._remember(self._outputs, object_id, out)
+            if not self.shared:
+                self._remember(self._outputs, object_id, out)
             return out
+
+    def _commit_decryption(self, object_id: str, attempt: str, out: dict) -> bool:
+        """One transaction: delete the joint state and insert the output, or write nothing.
+        False (and nothing written) if there was no joint state to delete."""
+        assert self._db is not None
+        try:
+            with self._db.tx() as c:
+                if c.execute("DELETE FROM joint WHERE object_id = ?", (object_id,)).rowcount != 1:
+                    raise _NoJointState
+                c.execute("INSERT INTO outputs (object_id, attempt, body) VALUES (?, ?, ?)",
+                          (object_id, attempt, json.dumps(out)))
+                faults.crash_point("substrate.decrypt.tx")
+        except _NoJointState:
+            return False
+        except sqlite3.Error as e:
+            raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
+        return True
 
     def output(self, object_id: str) -> dict | None:
         """The decrypted output (as :meth:`decrypt` returned it), or None."""
@@ -647,7 +689,7 @@ class Substrate:
         object_id = _check_object_id(object_id)
         if not isinstance(basis, str) or basis.upper() not in BASES:
             raise InvalidArgumentError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
-        n_shots = _check_int(shots, "shots", 1, MAX_SHOTS)
+        n_shots = check_int(shots, "shots", 1, MAX_SHOTS)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise InvalidArgumentError(f"seed must be an integer >= 0 or null, got {seed!r}")
         with self._lock(object_id):

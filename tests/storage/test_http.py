@@ -8,10 +8,12 @@ be for n >= 2 (PROTOCOL.md, property 2).
 from __future__ import annotations
 
 import math
+import os
 import stat
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -316,10 +318,29 @@ def test_audit_log_records_the_tenants_actions(client):
     assert mine[0] == "put" and "get" in mine
 
 
+def _group_processes(pgid: int) -> dict[int, tuple[str, set[str]]]:
+    """pid -> (command line, files open) of the processes in a process group (Linux /proc)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry)) != pgid:
+                continue
+            cmd = (Path("/proc") / entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fds = Path("/proc") / entry / "fd"
+            files = {os.readlink(fds / fd) for fd in os.listdir(fds)}
+        except (OSError, ProcessLookupError):
+            continue
+        found[int(entry)] = (cmd, files)
+    return found
+
+
 @pytest.mark.slow
 def test_two_workers_share_one_substrate_and_one_winner(tmp_path):
-    """--workers 2: two gateway processes on one port, the substrate in a process of its own;
-    concurrent gets of one object, spread over both workers, still have exactly one winner."""
+    """--workers 2: two worker processes on one port, each running the whole service with the
+    substrate in process on the one shared substrate file; concurrent gets of one object, spread
+    over both workers, still have exactly one winner."""
     srv = Server(["--data-dir", str(tmp_path), "--settable-clock", "--workers", "2"], free_port(), tmp_path / "log")
     srv.start()
     try:
@@ -342,5 +363,11 @@ def test_two_workers_share_one_substrate_and_one_winner(tmp_path):
                     assert [f for code, f in results if code == 200] == [pytest.approx(1.0, abs=1e-9)]
             health = c.health()
             assert health["substrate"]["objects"] == 0 and health["substrate"]["outputs"] == 0
+        assert srv.proc is not None
+        procs = _group_processes(srv.proc.pid)
+        assert not any("--role" in cmd for cmd, _ in procs.values()), procs  # no separate node process
+        db_file = str(tmp_path / "substrate" / "substrate.sqlite3")
+        workers = [pid for pid, (_, files) in procs.items() if pid != srv.proc.pid and db_file in files]
+        assert len(workers) == 2, procs
     finally:
         srv.kill()
