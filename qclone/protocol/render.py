@@ -20,11 +20,12 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import stim
-from qiskit import QuantumCircuit, QuantumRegister, qasm2, qasm3
+if TYPE_CHECKING:  # qiskit is imported where it is used: importing it costs about half a second
+    from qiskit import QuantumCircuit
 
 from qclone.errors import InvalidArgumentError
 from qclone.protocol.circuit import Circuit
@@ -56,6 +57,8 @@ _QISKIT_2Q = {"CX": "cx", "CZ": "cz", "SWAP": "swap"}
 
 def to_qiskit(circuit: Circuit, *, name: str = "encrypted_cloning") -> QuantumCircuit:
     """A Qiskit ``QuantumCircuit`` with the circuit's named registers."""
+    from qiskit import QuantumCircuit, QuantumRegister
+
     regs = [QuantumRegister(size, rname) for rname, size in circuit.registers if size > 0]
     qc = QuantumCircuit(*regs, name=name)
     qubits = qc.qubits
@@ -151,10 +154,14 @@ def to_stim(circuit: Circuit) -> stim.Circuit:
 
 
 def to_qasm2(circuit: Circuit) -> str:
+    from qiskit import qasm2
+
     return qasm2.dumps(to_qiskit(circuit))
 
 
 def to_qasm3(circuit: Circuit) -> str:
+    from qiskit import qasm3
+
     return qasm3.dumps(to_qiskit(circuit))
 
 
@@ -167,6 +174,8 @@ def load_qasm(text: str) -> QuantumCircuit:
     Raises:
         InvalidArgumentError: if the text is not valid OpenQASM.
     """
+    from qiskit import qasm2, qasm3
+
     try:
         if text.lstrip().startswith("OPENQASM 2"):
             return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
@@ -182,6 +191,8 @@ def from_qasm(text: str) -> QuantumCircuit:
     Raises:
         InvalidArgumentError: if the text is not valid OpenQASM.
     """
+    from qiskit import QuantumCircuit, QuantumRegister
+
     loaded = load_qasm(text)
 
     def restore(name: str) -> str:
