@@ -111,6 +111,19 @@ def check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
+def check_run_arguments(shots: object, confidence: float, bootstrap: object,
+                        inputs: Sequence[str]) -> tuple[float, tuple[str, ...]]:
+    """Check the arguments every tomography run takes; the confidence and the inputs as a tuple."""
+    check_shots(shots)
+    confidence = check_confidence(confidence)
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 2:
+        raise InvalidArgumentError(f"bootstrap must be an integer >= 2, got {bootstrap!r}")
+    inputs = tuple(inputs)
+    if not inputs or any(s not in CARDINAL_STATES for s in inputs):
+        raise InvalidArgumentError(f"inputs must be cardinal states among {', '.join(CARDINAL_STATES)}, got {inputs!r}")
+    return confidence, inputs
+
+
 def measure_fidelity(
     backend: BackendV2,
     clones: int,
@@ -142,13 +155,7 @@ def measure_fidelity(
         idle_noise: schedule with explicit delays (thermal relaxation of waiting qubits).
         name: backend name to report (default: ``backend.name``).
     """
-    check_shots(shots)
-    confidence = check_confidence(confidence)
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 2:
-        raise InvalidArgumentError(f"bootstrap must be an integer >= 2, got {bootstrap!r}")
-    inputs = tuple(inputs)
-    if not inputs or any(s not in CARDINAL_STATES for s in inputs):
-        raise InvalidArgumentError(f"inputs must be cardinal states among {', '.join(CARDINAL_STATES)}, got {inputs!r}")
+    confidence, inputs = check_run_arguments(shots, confidence, bootstrap, inputs)
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     compiled: dict[str, CompiledProtocol] = {}

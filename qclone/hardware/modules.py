@@ -56,9 +56,9 @@ from qiskit.quantum_info import DensityMatrix, Statevector, partial_trace
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.hardware.backends import Runner, check_shots
+from qclone.hardware.backends import Runner
 from qclone.hardware.compile import CARDINAL_STATES, GateStats, cardinal_vector
-from qclone.hardware.experiment import _percentiles, _prepared, check_confidence
+from qclone.hardware.experiment import _percentiles, _prepared, check_run_arguments
 from qclone.hardware.layout import coupling_adjacency, long_path
 from qclone.hardware.tomography import TomographyFit, analyse, tomography_experiment
 from qclone.protocol import Circuit, check_clones, to_qiskit
@@ -284,13 +284,7 @@ def measure_modules(
     name: str | None = None,
 ) -> ModuleResult:
     """Fidelity of the decrypted data of a composition on ``backend``, from counts (see the module doc)."""
-    check_shots(shots)
-    confidence = check_confidence(confidence)
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 2:
-        raise InvalidArgumentError(f"bootstrap must be an integer >= 2, got {bootstrap!r}")
-    inputs = tuple(inputs)
-    if not inputs or any(s not in CARDINAL_STATES for s in inputs):
-        raise InvalidArgumentError(f"inputs must be cardinal states among {', '.join(CARDINAL_STATES)}, got {inputs!r}")
+    confidence, inputs = check_run_arguments(shots, confidence, bootstrap, inputs)
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     experiments, batches, compiled = [], [], []
