@@ -518,11 +518,7 @@ class StorageService:
             prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
         if row is None or row.state != "storing":
             return False
-        try:
-            self.substrate.discard(object_id)
-            self.vault.destroy(object_id)
-        except Exception as e:  # noqa: BLE001 - retried at the next recovery
-            log.warning("abandoned put %s: clean-up deferred: %s", object_id, e)
+        if not self._destroy_quantum(object_id, "abandoned put"):
             return False
         for p in prows:  # any provider may have recorded a clone of it; one that is down is swept when revived
             if p["state"] in _ALIVE:
@@ -943,15 +939,22 @@ class StorageService:
             self._write_log("system", "recover", **counts)
         return counts
 
-    def _purge_object(self, object_id: str) -> bool:
-        """Remove a deleted or lost object from the substrate, the vault and its providers."""
-        with self.db.read() as conn:
-            crows = self._clone_rows(conn, object_id)
+    def _destroy_quantum(self, object_id: str, why: str) -> bool:
+        """Discard the object's joint state and destroy its key; False (logged, retried at the next
+        recovery) when the substrate or the vault cannot be reached."""
         try:
             self.substrate.discard(object_id)
             self.vault.destroy(object_id)
         except Exception as e:  # noqa: BLE001 - retried at the next recovery
-            log.warning("purge of %s deferred: %s", object_id, e)
+            log.warning("%s of %s deferred: %s", why, object_id, e)
+            return False
+        return True
+
+    def _purge_object(self, object_id: str) -> bool:
+        """Remove a deleted or lost object from the substrate, the vault and its providers."""
+        with self.db.read() as conn:
+            crows = self._clone_rows(conn, object_id)
+        if not self._destroy_quantum(object_id, "purge"):
             return False
         failed = []
         for c in crows:

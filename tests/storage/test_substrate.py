@@ -402,19 +402,7 @@ def test_biased_sample_statistics():
 def test_concurrent_decryptions_only_one_wins(tmp_path, data_dir):
     sub = Substrate(tmp_path if data_dir else None)
     sub.create("o", _input("pure", 1), 4, keep_reference=True)
-    results, errors = [], []
-
-    def get(i: int) -> None:
-        try:
-            results.append(sub.decrypt("o", 1 + i % 4, f"attempt-{i}"))
-        except ConflictError as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=get, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = _decrypt_race(lambda i: sub)
     assert len(results) == 1 and len(errors) == 7
 
 
@@ -513,19 +501,7 @@ def test_shared_instances_concurrent_decryptions_one_winner(tmp_path):
     subs[0].create("o", _input("pure", 1), 4, keep_reference=True)
     for s in subs:
         assert s.exists("o")
-    results, errors = [], []
-
-    def get(i: int) -> None:
-        try:
-            results.append(subs[i % 2].decrypt("o", 1 + i % 4, f"attempt-{i}"))
-        except ConflictError as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=get, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = _decrypt_race(lambda i: subs[i % 2])
     assert len(results) == 1 and len(errors) == 7
     assert _rows(tmp_path) == ([], ["o"])
     assert subs[0].output("o") == subs[1].output("o") == results[0]
@@ -534,3 +510,22 @@ def test_shared_instances_concurrent_decryptions_one_winner(tmp_path):
 def test_shared_needs_a_data_dir():
     with pytest.raises(InvalidArgumentError, match="data dir"):
         Substrate(None, shared=True)
+
+
+def _decrypt_race(substrate_for, threads: int = 8) -> tuple[list, list]:
+    """``threads`` threads decrypt object "o" at once (thread i through ``substrate_for(i)``, clone
+    1 + i % 4, its own attempt); the outputs and the ConflictErrors."""
+    results, errors = [], []
+
+    def get(i: int) -> None:
+        try:
+            results.append(substrate_for(i).decrypt("o", 1 + i % 4, f"attempt-{i}"))
+        except ConflictError as e:
+            errors.append(e)
+
+    pool = [threading.Thread(target=get, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return results, errors
