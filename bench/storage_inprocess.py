@@ -92,6 +92,29 @@ def _instrument_engine(engine: Any) -> None:
         _add("db transactions", 0.0, 0.0)
 
 
+def _instrument_fast_path(db: Any) -> None:
+    """The same figures for the prepared statements of ``Database.fast_write``/``fast_read``."""
+    from qclone.storage import db as dbmod
+
+    execute = dbmod.FastConnection.execute
+
+    def timed(self: Any, statement: Any, params: Any = None) -> Any:
+        w, c = time.perf_counter(), time.thread_time()
+        try:
+            return execute(self, statement, params)
+        finally:
+            _add("db statements", time.perf_counter() - w, time.thread_time() - c)
+
+    fast = db._fast  # noqa: SLF001 - benchmark instrumentation
+
+    def counted(begin: str) -> Any:
+        _add("db transactions", 0.0, 0.0)
+        return fast(begin)
+
+    dbmod.FastConnection.execute = timed  # type: ignore[method-assign]
+    db._fast = counted  # noqa: SLF001
+
+
 def build(data_dir: Path, *, durable: bool, instrument: bool) -> tuple[Any, Any]:
     """The embedded service over ``data_dir`` with four providers; (service, tenant)."""
     from qclone.storage.clock import SystemClock
@@ -106,6 +129,7 @@ def build(data_dir: Path, *, durable: bool, instrument: bool) -> tuple[Any, Any]
     directory = ProviderDirectory.local(data_dir)
     if instrument:
         _instrument_engine(db.engine)
+        _instrument_fast_path(db)
         substrate, vault = _Timed(substrate, "substrate"), _Timed(vault, "vault")
         factory = directory._factory  # noqa: SLF001 - benchmark instrumentation
         directory._factory = lambda record: _Timed(factory(record), "providers")  # noqa: SLF001

@@ -20,22 +20,27 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, pool
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from qclone.errors import InvalidArgumentError
 
 #: File name of the default SQLite database inside a data dir.
 DEFAULT_DB_FILE = "gateway.sqlite3"
+#: Most statements :meth:`Database.prepare` keeps (they are module-level constants).
+MAX_PREPARED = 256
 #: Milliseconds a SQLite writer waits for the lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -136,6 +141,109 @@ def create_db_engine(url: str, *, schema: str | None = None, pool_size: int = 20
     raise InvalidArgumentError(f"unsupported database {backend!r}: use a SQLite file or postgresql+psycopg://...")
 
 
+class _Prepared:
+    """One Core statement compiled once for a dialect, executed straight on the DBAPI cursor.
+
+    What SQLAlchemy's execution machinery does per call (compiled-cache lookup, execution
+    context, events, result metadata) is done here once: the SQL text, the order of the bind
+    parameters, the literal values compiled into the statement, and the type processors (JSON
+    text, booleans) taken from the statement's own column types through the public
+    ``TypeEngine.dialect_impl(...).bind_processor/result_processor`` API.
+    """
+
+    __slots__ = ("statement", "sql", "names", "fixed", "procs", "positional", "keys", "row_type", "result_procs")
+
+    def __init__(self, statement: Any, dialect: Any, column_keys: tuple[str, ...] | None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError("a statement with expanding parameters (IN lists) cannot be prepared")
+        self.statement = statement
+        self.sql = compiled.string
+        self.positional = bool(compiled.positional)
+        binds = {name: b for b, name in compiled.bind_names.items()}
+        self.names = tuple(compiled.positiontup) if self.positional else tuple(binds)
+        self.fixed = {name: b.effective_value for name, b in binds.items() if not b.required}
+        self.procs = {name: proc for name, b in binds.items()
+                      if (proc := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        selected = getattr(statement, "selected_columns", None) if getattr(statement, "is_select", False) else None
+        self.keys = tuple(selected.keys()) if selected is not None else ()
+        self.row_type = _row_type(self.keys) if self.keys else None
+        self.result_procs: list[Any] | None = None  # from the cursor's column types, at the first fetch
+
+    def arguments(self, params: Mapping[str, Any]) -> Any:
+        values = []
+        for name in self.names:
+            v = params[name] if name in params or name not in self.fixed else self.fixed[name]
+            proc = self.procs.get(name)
+            values.append(v if proc is None else proc(v))
+        return tuple(values) if self.positional else dict(zip(self.names, values))
+
+    def rows(self, cursor: Any, dialect: Any) -> list[Any]:
+        fetched = cursor.fetchall()
+        if self.result_procs is None:
+            cols = list(self.statement.selected_columns)
+            self.result_procs = [c.type.dialect_impl(dialect).result_processor(dialect, d[1])
+                                 for c, d in zip(cols, cursor.description)]
+        procs = self.result_procs
+        make = self.row_type._make  # type: ignore[union-attr]
+        if not any(procs):
+            return [make(r) for r in fetched]
+        return [make([v if p is None else p(v) for p, v in zip(procs, r)]) for r in fetched]
+
+
+@lru_cache(maxsize=256)
+def _row_type(keys: tuple[str, ...]) -> type:
+    base = namedtuple("Row", keys)  # type: ignore[misc]  # noqa: PYI024
+    # ``row._mapping`` as on SQLAlchemy rows, so callers take either
+    return type("Row", (base,), {"__slots__": (), "_mapping": property(lambda self: self._asdict())})
+
+
+class FastResult:
+    """What :meth:`FastConnection.execute` returns: ``rowcount`` and the rows, read at once."""
+
+    __slots__ = ("rowcount", "_rows")
+
+    def __init__(self, rowcount: int, rows: list[Any]) -> None:
+        self.rowcount, self._rows = rowcount, rows
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+
+class FastConnection:
+    """A transaction on a pooled DBAPI connection running *prepared* Core statements (module-level
+    constants; :meth:`Database.fast_write`). Driver errors come out as SQLAlchemy's
+    (``IntegrityError``, ``OperationalError``, ...), as from :meth:`Database.write`."""
+
+    __slots__ = ("_db", "_dbapi")
+
+    def __init__(self, db: Database, dbapi_connection: Any) -> None:
+        self._db, self._dbapi = db, dbapi_connection
+
+    def execute(self, statement: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None) -> FastResult:
+        many = isinstance(params, list)
+        first = (params[0] if params else {}) if many else (params or {})  # type: ignore[index]
+        prepared = self._db.prepare(statement, tuple(first) if getattr(statement, "is_insert", False) else None)
+        cursor = self._dbapi.cursor()
+        try:
+            if many:
+                cursor.executemany(prepared.sql, [prepared.arguments(p) for p in params])  # type: ignore[union-attr]
+            else:
+                cursor.execute(prepared.sql, prepared.arguments(first))
+            rows = prepared.rows(cursor, self._db.engine.dialect) if prepared.row_type is not None else []
+            return FastResult(cursor.rowcount, rows)
+        except self._db.dbapi_error as e:
+            raise DBAPIError.instance(prepared.sql, params, e, self._db.dbapi_error) from e
+        finally:
+            cursor.close()
+
+
 class Database:
     """An engine plus the transaction helpers the storage service uses.
 
@@ -150,6 +258,10 @@ class Database:
         self.dialect = engine.dialect.name
         # One shared connection for in-memory SQLite: transactions take turns.
         self._lock = threading.RLock() if isinstance(engine.pool, pool.StaticPool) else None
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._prepared: dict[tuple[int, tuple[str, ...] | None], _Prepared] = {}
+        self._prepared_lock = threading.Lock()
+        self.dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
 
     @classmethod
     def open(cls, url: str | None = None, *, data_dir: Path | str | None = None, schema: str | None = None,
@@ -177,6 +289,52 @@ class Database:
         """A read-only transaction."""
         with self._lock or nullcontext(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def prepare(self, statement: Any, column_keys: tuple[str, ...] | None = None) -> _Prepared:
+        """``statement`` compiled for this database, once (an INSERT once per set of ``column_keys``).
+
+        Only for statements built once (module-level constants): the cache is keyed by the
+        statement object and holds at most :data:`MAX_PREPARED` of them.
+        """
+        key = (id(statement), column_keys)
+        prepared = self._prepared.get(key)
+        if prepared is None or prepared.statement is not statement:
+            prepared = _Prepared(statement, self.engine.dialect, column_keys)
+            with self._prepared_lock:
+                if len(self._prepared) >= MAX_PREPARED and key not in self._prepared:
+                    raise RuntimeError(f"more than {MAX_PREPARED} prepared statements: prepare only statements "
+                                       "built once, not per call")
+                self._prepared[key] = prepared
+        return prepared
+
+    @contextmanager
+    def _fast(self, begin: str) -> Iterator[FastConnection]:
+        with self._lock or nullcontext():
+            proxied = self.engine.raw_connection()
+            dbapi = proxied.dbapi_connection
+            try:
+                try:
+                    if self._sqlite:
+                        dbapi.execute(begin)
+                    yield FastConnection(self, dbapi)
+                    dbapi.commit()
+                except self.dbapi_error as e:  # BEGIN or COMMIT (statements raise wrapped errors)
+                    raise DBAPIError.instance(begin if self._sqlite else "COMMIT", None, e, self.dbapi_error) from e
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    dbapi.rollback()
+                raise
+            finally:
+                proxied.close()
+
+    def fast_write(self) -> contextlib.AbstractContextManager[FastConnection]:
+        """As :meth:`write`, for the hot paths: a :class:`FastConnection` running prepared statements
+        on the pooled DBAPI connection, without SQLAlchemy's per-statement machinery."""
+        return self._fast("BEGIN IMMEDIATE")
+
+    def fast_read(self) -> contextlib.AbstractContextManager[FastConnection]:
+        """As :meth:`read`, for the hot paths (see :meth:`fast_write`)."""
+        return self._fast("BEGIN")
 
     def upgrade(self, revision: str = "head") -> None:
         """Run the Alembic migrations up to ``revision`` (idempotent)."""

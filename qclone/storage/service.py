@@ -70,7 +70,8 @@ VAULT_PARTY = "vault"
 _TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,199}")
 _ALIVE = ("up", "draining")  # providers that hold and hand out clones
 
-# Statements of the hot paths, built once (SQLAlchemy then reuses their compiled form).
+# Statements of the hot paths, built once: run through SQLAlchemy (``Database.write``/``read``) or
+# prepared once and run on the DBAPI connection (``Database.fast_write``/``fast_read``, put and get).
 _OBJECT_COLS = [c for c in objects.c if c.name != "audit"]
 _Q_OBJECT = select(*_OBJECT_COLS).where(objects.c.tenant_id == bindparam("b_tenant"), objects.c.name == bindparam("b_name"))
 _Q_OBJECT_AUDIT = select(objects).where(objects.c.tenant_id == bindparam("b_tenant"), objects.c.name == bindparam("b_name"))
@@ -95,7 +96,7 @@ _FINISH = (update(objects).where(objects.c.id == bindparam("b_id"), objects.c.st
            .values(state="retrieved", finished_at=bindparam("b_now"), lease_until=bindparam("b_lease")))
 _DISCARD_CLONES = (update(clone_table).where(clone_table.c.object_id == bindparam("b_id"), clone_table.c.state == "live")
                    .values(state="discarded", discard_pending=clone_table.c.provider_id.in_(
-                       select(providers.c.id).where(providers.c.state.not_in(_ALIVE)).scalar_subquery())))
+                       select(providers.c.id).where(*(providers.c.state != s for s in _ALIVE)).scalar_subquery())))
 
 
 @dataclass(frozen=True)
@@ -463,7 +464,7 @@ class StorageService:
                            for j, p in enumerate(chosen, 1)},
                 "key": {"holder": VAULT_PARTY, "labels": list(info["key_qubits"])},
             }
-            with self.db.write() as conn:
+            with self.db.fast_write() as conn:
                 if conn.execute(_STORED, {"b_id": object_id, "b_placement": placement,
                                           "b_audit": audit_doc}).rowcount != 1:
                     raise ConflictError(f"the put of {name!r} took longer than its lease and was abandoned; put it again")
@@ -492,7 +493,7 @@ class StorageService:
                "audit": {"summary": None, "report": None}}
         for _ in range(2):
             try:
-                with self.db.write() as conn:
+                with self.db.fast_write() as conn:
                     chosen = self._choose_providers(conn, n, policy)  # too few: 503 before the name is taken
                     conn.execute(_INSERT_OBJECT, row)
                 return chosen
@@ -634,7 +635,7 @@ class StorageService:
         basis, shots, seed = _check_sampling(basis, shots, seed)  # before anything is decrypted
         for _ in range(3):
             now = self._now()
-            with self.db.read() as conn:
+            with self.db.fast_read() as conn:
                 row = self._object_row(conn, tenant, name)
                 crows = self._clone_rows(conn, row.id) if row.state == "stored" else []
             if row.state == "stored":
@@ -698,7 +699,7 @@ class StorageService:
                                    f"is reachable ({', '.join(sorted(c['provider_id'] for c in live))}); try again later")
         attempt = uuid.uuid4().hex
         # 1. claim: the one compare-and-set that lets exactly one get through
-        with self.db.write() as conn:
+        with self.db.fast_write() as conn:
             won = conn.execute(_CLAIM, {"b_id": object_id, "b_attempt": attempt, "b_lease": now + self.lease_seconds,
                                         "b_clone": chosen["j"]}).rowcount
         if won != 1:
@@ -761,7 +762,7 @@ class StorageService:
                 provider_id: str | None, elapsed: float | None, *, lease_until: float | None, action: str = "get") -> bool:
         """Step 6: retrieving -> retrieved, clone records discarded (pending where the provider is down), audit."""
         now = self._now()
-        with self.db.write() as conn:
+        with self.db.fast_write() as conn:
             done = conn.execute(_FINISH, {"b_id": object_id, "b_attempt": attempt, "b_now": now,
                                           "b_lease": lease_until}).rowcount
             if done != 1:
