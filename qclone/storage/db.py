@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -59,8 +60,14 @@ class JSONDocument(dict):
 
 
 def json_serializer(value: Any) -> str:
-    """The engines' JSON serializer: :func:`json.dumps`, or the ready text of a :class:`JSONDocument`."""
-    return value.text if isinstance(value, JSONDocument) else json.dumps(value)
+    """The engines' JSON serializer: the ready text of a :class:`JSONDocument`, else orjson (keys
+    made strings as :func:`json.dumps` makes them), else :func:`json.dumps` for what orjson refuses."""
+    if isinstance(value, JSONDocument):
+        return value.text
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def default_url(data_dir: Path | str | None) -> str:

@@ -2,7 +2,8 @@
 
 :func:`crash_point` ends the process at once with exit status
 :data:`CRASH_EXIT_STATUS` (no clean-up, no ``finally``) when the environment
-variable ``QCLONE_CRASH_AT`` equals its name. The storage service calls it after
+variable ``QCLONE_CRASH_AT`` equals its name (read once, when this module is first
+imported: a process gets it from the environment it starts with). The storage service calls it after
 every step of a get, a put and a delete (names in ``docs/storage.md``), so a
 process test can kill a gateway at each step and check the recovery.
 
@@ -20,8 +21,10 @@ CRASH_EXIT_STATUS = 86
 #: The environment variable naming the crash point to die at.
 CRASH_ENV = "QCLONE_CRASH_AT"
 
+_CRASH_AT = os.environ.get(CRASH_ENV)
+
 
 def crash_point(name: str) -> None:
     """Exit the process immediately (status 86) if ``QCLONE_CRASH_AT == name``."""
-    if os.environ.get(CRASH_ENV) == name:
+    if _CRASH_AT == name:
         os._exit(CRASH_EXIT_STATUS)
