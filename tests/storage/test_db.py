@@ -86,3 +86,14 @@ def test_postgresql_schema_option(postgres_server: str) -> None:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
             conn.commit()
         db.dispose()
+
+
+def test_json_serializer_matches_json_dumps() -> None:
+    import json
+
+    from qclone.storage.db import JSONDocument, json_serializer
+
+    for value in [{"a": [1, 2.5, None, True], "b": {"c": "é"}}, {1: "int key"}, [2**70], "x", 0.1 + 0.2]:
+        assert json.loads(json_serializer(value)) == json.loads(json.dumps(value)), value
+    doc = JSONDocument(summary={"safe": True})
+    assert json_serializer(doc) is doc.text
