@@ -23,7 +23,7 @@ server and the load generator used, so starvation of the server shows.
 
 Target (issue 8): at least 200 round trips per second on 2 cores.
 
-Run: ``.venv/bin/python bench/storage_throughput.py [--seconds 10] [--clients 16] [--workers 1]``
+Run: ``.venv/bin/python bench/storage_throughput.py [--seconds 10] [--clients 16] [--workers 2]``
 """
 
 from __future__ import annotations
@@ -318,7 +318,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per service")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds (not measured)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes (both services)")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (both services; 2 = one per core)")
     parser.add_argument("--only", choices=("qclone", "peer"), help="measure one service only (no ratio)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--peer", nargs=3, metavar=("PORT", "DIR", "WORKERS"), help=argparse.SUPPRESS)
