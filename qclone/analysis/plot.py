@@ -30,6 +30,28 @@ from qclone.errors import InvalidArgumentError
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
+def plot_paths(outputs: Iterable[str | pathlib.Path]) -> list[pathlib.Path]:
+    """The plot files to write, checked before anything is drawn.
+
+    Raises:
+        InvalidArgumentError: for no file or a suffix not in :data:`PLOT_SUFFIXES`.
+    """
+    paths = [pathlib.Path(o) for o in outputs]
+    if not paths:
+        raise InvalidArgumentError("give at least one output file (.png, .svg or .pdf)")
+    for p in paths:
+        if p.suffix.lower() not in PLOT_SUFFIXES:
+            raise InvalidArgumentError(f"cannot write {p.name!r}: use one of {', '.join(PLOT_SUFFIXES)}")
+    return paths
+
+
+def save_figure(fig: object, paths: Iterable[pathlib.Path]) -> None:
+    """Write ``fig`` to every file (parents created; SVGs without a date, so reruns are identical)."""
+    for p in paths:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(p, dpi=110, metadata={"Date": None} if p.suffix.lower() == ".svg" else None)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class FidelitySeries:
     """One curve: average fidelity against n, with an optional interval."""
@@ -86,12 +108,7 @@ def plot_fidelity(series: Sequence[FidelitySeries], outputs: Sequence[str | path
     """
     if not series:
         raise InvalidArgumentError("nothing to plot")
-    paths = [pathlib.Path(o) for o in outputs]
-    if not paths:
-        raise InvalidArgumentError("give at least one output file (.png, .svg or .pdf)")
-    for p in paths:
-        if p.suffix.lower() not in PLOT_SUFFIXES:
-            raise InvalidArgumentError(f"cannot write {p.name!r}: use one of {', '.join(PLOT_SUFFIXES)}")
+    paths = plot_paths(outputs)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,9 +134,7 @@ def plot_fidelity(series: Sequence[FidelitySeries], outputs: Sequence[str | path
         ax.legend(fontsize=7, loc="lower left")
         ax.set_title(title or "Decrypted clone vs number of clones")
         fig.tight_layout()
-        for p in paths:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(p, dpi=110, metadata={"Date": None} if p.suffix.lower() == ".svg" else None)
+        save_figure(fig, paths)
     finally:
         plt.close(fig)
     return paths

@@ -46,7 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError, check_int
+from qclone.analysis.plot import PLOT_SUFFIXES, plot_paths, save_figure
+from qclone.errors import InvalidArgumentError, check_int
 from qclone.protocol import RegisterLayout, register_decryption, register_encryption
 from qclone.sim.core import CoreState
 from qclone.sim.noise import twirled_relaxation
@@ -70,8 +71,6 @@ MAX_OBJECTS = 1_000_000_000
 MAX_SIM_CLONES = 64
 #: Largest register for the fidelity (the core holds the register and its k references).
 MAX_FIDELITY_QUBITS = 6
-#: File types :func:`plot_durability` writes.
-PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 #: Random draws per chunk (objects × providers).
 _CHUNK_DRAWS = 4_000_000
 
@@ -255,12 +254,7 @@ def plot_durability(result: dict, outputs: Sequence[str | Path], *, title: str |
     Monte Carlo points with their Wilson intervals, the analytic curve, and the single plain
     copy. A point with no loss is drawn at the interval's upper end (an open triangle).
     """
-    paths = [Path(o) for o in outputs]
-    if not paths:
-        raise InvalidArgumentError("give at least one plot file (.png, .svg or .pdf)")
-    for path in paths:
-        if path.suffix.lower() not in PLOT_SUFFIXES:
-            raise InvalidArgumentError(f"cannot write {path.name!r}: use one of {', '.join(PLOT_SUFFIXES)}")
+    paths = plot_paths(outputs)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -314,9 +308,7 @@ def plot_durability(result: dict, outputs: Sequence[str | Path], *, title: str |
             fax.set_title(f"After {fid['storage_time']:g} s, T1 = {fid['t1']:g} s, T2 = {fid['t2']:g} s, "
                           f"k = {fid['qubits']}", fontsize=9)
         fig.tight_layout()
-        for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=110, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
+        save_figure(fig, paths)
     finally:
         plt.close(fig)
     return paths
