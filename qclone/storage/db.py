@@ -158,7 +158,7 @@ class _Prepared:
     ``TypeEngine.dialect_impl(...).bind_processor/result_processor`` API.
     """
 
-    __slots__ = ("statement", "sql", "names", "fixed", "procs", "positional", "keys", "row_type", "result_procs")
+    __slots__ = ("statement", "sql", "names", "fixed", "procs", "positional", "row_type", "result_procs")
 
     def __init__(self, statement: Any, dialect: Any, column_keys: tuple[str, ...] | None) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
@@ -173,9 +173,9 @@ class _Prepared:
         self.procs = {name: proc for name, b in binds.items()
                       if (proc := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
         selected = getattr(statement, "selected_columns", None) if getattr(statement, "is_select", False) else None
-        self.keys = tuple(selected.keys()) if selected is not None else ()
-        self.row_type = _row_type(self.keys) if self.keys else None
-        self.result_procs: list[Any] | None = None  # from the cursor's column types, at the first fetch
+        self.row_type = _row_type(tuple(selected.keys())) if selected is not None else None
+        # from the cursor's column types at the first fetch; [] when no column needs one
+        self.result_procs: list[Any] | None = None
 
     def arguments(self, params: Mapping[str, Any]) -> Any:
         values = []
@@ -189,11 +189,12 @@ class _Prepared:
         fetched = cursor.fetchall()
         if self.result_procs is None:
             cols = list(self.statement.selected_columns)
-            self.result_procs = [c.type.dialect_impl(dialect).result_processor(dialect, d[1])
-                                 for c, d in zip(cols, cursor.description)]
+            procs = [c.type.dialect_impl(dialect).result_processor(dialect, d[1])
+                     for c, d in zip(cols, cursor.description)]
+            self.result_procs = procs if any(procs) else []
         procs = self.result_procs
         make = self.row_type._make  # type: ignore[union-attr]
-        if not any(procs):
+        if not procs:
             return [make(r) for r in fetched]
         return [make([v if p is None else p(v) for p, v in zip(procs, r)]) for r in fetched]
 
