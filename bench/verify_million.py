@@ -1,4 +1,4 @@
-"""``qclone verify --clones 1000000 --engine stabilizer``: time and peak memory, beside stim doing one clone.
+"""``qclone verify --clones 1000000 --engine heisenberg``: time and peak memory, beside stim doing one clone.
 
 The command runs in its own process (wall time and that process's peak RSS
 from the kernel). Beside it, the peer: stim's own Heisenberg check of ONE
@@ -56,7 +56,7 @@ def run(cmd: list[str]) -> tuple[float, float, float, str]:
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     py = sys.executable
-    wall, cpu, peak, out = run([py, "-m", "qclone", "verify", "--clones", str(n), "--engine", "stabilizer", "--json"])
+    wall, cpu, peak, out = run([py, "-m", "qclone", "verify", "--clones", str(n), "--engine", "heisenberg", "--json"])
     report = json.loads(out)
     checked = report["checked_clones"]
     k = n if checked == "all" else len(checked)
@@ -64,7 +64,7 @@ def main() -> int:
     s_inner, s_ok = sout.split()
     print(f"n = {n} clones ({2 * n + 1} qubits); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'':<40} {'wall s':>7} {'CPU s':>7} {'peak MiB':>9} {'clones checked':>15} {'wall s / clone':>15}")
-    print(f"{'qclone verify --engine stabilizer':<40} {wall:>7.2f} {cpu:>7.2f} {peak:>9.0f} {k:>15} {wall / k:>15.3f}"
+    print(f"{'qclone verify --engine heisenberg':<40} {wall:>7.2f} {cpu:>7.2f} {peak:>9.0f} {k:>15} {wall / k:>15.3f}"
           f"   passed: {report['passed']}")
     print(f"{'stim PauliString.before, one clone':<40} {swall:>7.2f} {scpu:>7.2f} {speak:>9.0f} {1:>15} {swall:>15.3f}"
           f"   (check itself {float(s_inner):.2f} s; Bell pair restored: {s_ok})")

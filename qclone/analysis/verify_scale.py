@@ -23,7 +23,7 @@ checked; beyond, a random sample of clones (``sample``, default 100, drawn from
 Examples:
     >>> report = verify_at_scale(50)
     >>> report.passed, report.engine, report.checked_clones is None
-    (True, 'stabilizer', True)
+    (True, 'heisenberg', True)
     >>> verify_at_scale(20_000, sample=3, seed=1).checked_clones
     (9463, 10236, 15104)
 """
@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qclone.analysis.verify import Check, VerificationReport
+from qclone.analysis.checks import Check
+from qclone.analysis.verify import VerificationReport
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import Layout, bell_pairs, check_depth, clone_decryption, encryption, input_decryption, single_clone_warning
 from qclone.protocol.circuits import empty_circuit
@@ -142,4 +143,5 @@ def verify_at_scale(clones: int, *, sample: int = DEFAULT_SAMPLE, seed: int = 0,
         items.append(Check(8, "even n: (R, A) is exactly |Phi+> after decrypting A", ok))
 
     warning = single_clone_warning(n)
-    return VerificationReport(n, seed, tuple(items), (warning,) if warning else (), engine="stabilizer", checked_clones=chosen)
+    return VerificationReport(checks=tuple(items), clones=n, seed=seed, engine="heisenberg", checked_clones=chosen,
+                              warnings=(warning,) if warning else ())

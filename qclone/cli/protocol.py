@@ -8,30 +8,26 @@ import typer
 from rich.table import Table
 
 from qclone.analysis.demo import DemoResult, run_demo
-from qclone.analysis.verify import PROPERTY_TITLES, VerificationReport, verify_protocol
+from qclone.analysis.compositions import MAX_EXACT_QUBITS
+from qclone.analysis.verify import MAX_VERIFY_CLONES, PROPERTY_TITLES, VerificationReport, verify_protocol
 from qclone.analysis.verify_scale import CHECK_ALL_UP_TO, DEFAULT_SAMPLE, verify_at_scale
 from qclone.cli.compose import register_or_series_circuit, verify_qudits, verify_register_or_series, wants_composition
 from qclone.cli.options import Clones, Depth, Dim, Json, Qubits, Schedule, Seed, Series, SeriesTarget
-from qclone.cli.output import console, print_json, warn
+from qclone.cli.output import console, print_json, warn_single_clone
 from qclone.errors import InvalidArgumentError
+from qclone.sim.core import MAX_CORE_QUBITS
+from qclone.sim.engine import HEISENBERG, get_engine
 from qclone.protocol import (
     FORMATS,
     Layout,
     check_depth,
     protocol_circuit,
     render,
-    single_clone_warning,
     to_text,
 )
 
 #: The circuit picture is drawn for n up to this size.
 MAX_PICTURE_CLONES = 6
-
-
-def _warn_n1(clones: int) -> None:
-    w = single_clone_warning(clones)
-    if w:
-        warn(w)
 
 
 def _fmt_vec(v: tuple[float, ...] | None) -> str:
@@ -48,7 +44,7 @@ def demo(
 ) -> None:
     """Encrypt a random qubit into n clones, inspect every share, decrypt one clone, then try a second;
     then store a state at providers, lose all but one, retrieve it once and fail the second time."""
-    _warn_n1(clones)
+    warn_single_clone(clones)
     result = run_demo(clones=clones, seed=seed)
     stored = None
     if storage:
@@ -155,7 +151,7 @@ def circuit(
     lay = Layout(clones)
     target = _parse_decrypt(decrypt)
     circ = protocol_circuit(lay, decrypt=target, depth=check_depth(depth))
-    _warn_n1(clones)
+    warn_single_clone(clones)
     text = render(circ, fmt)
     if json_out:
         print_json({
@@ -174,11 +170,23 @@ def circuit(
     typer.echo(text)
 
 
+#: The engines ``qclone verify`` offers, and what each checks.
+VERIFY_ENGINES = ("dense", "heisenberg", "core")
+_ENGINE_HELP = (
+    f"What computes the checks. dense: state vectors, one qubit n <= {MAX_VERIFY_CLONES} (all 8 properties), "
+    f"--qubits/--series up to {MAX_EXACT_QUBITS} qubits with the reference, --dim; "
+    "heisenberg: Pauli pull-backs, one qubit, any n (properties 2-6 and 8; beyond "
+    f"{CHECK_ALL_UP_TO} clones a --sample of them); "
+    f"core: a Clifford on a dense core, one qubit n <= {MAX_VERIFY_CLONES} or --qubits/--series of any size "
+    f"(k <= {MAX_CORE_QUBITS // 2})."
+)
+
+
 def verify(
     clones: Clones,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs (exact) or of the sample of clones (stabilizer).")] = 0,
-    engine: Annotated[str, typer.Option("--engine", help="exact (dense, n <= 8, all 8 properties) or stabilizer (Heisenberg picture, any n).")] = "exact",
-    sample: Annotated[int, typer.Option("--sample", help=f"stabilizer engine, n > {CHECK_ALL_UP_TO}: how many random clones to check.")] = DEFAULT_SAMPLE,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs, or of the sample of clones (heisenberg).")] = 0,
+    engine: Annotated[str, typer.Option("--engine", help=_ENGINE_HELP)] = "dense",
+    sample: Annotated[int, typer.Option("--sample", help=f"heisenberg engine, n > {CHECK_ALL_UP_TO}: how many random clones to check.")] = DEFAULT_SAMPLE,
     depth: Depth = "linear",
     json_out: Json = False,
     qubits: Qubits = 1,
@@ -187,23 +195,24 @@ def verify(
     dim: Dim = None,
 ) -> None:
     """Check PROTOCOL.md's properties for n clones by computation; exit status 1 on any failure."""
+    if engine not in VERIFY_ENGINES:
+        raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of {', '.join(VERIFY_ENGINES)}")
+    eng = get_engine(engine)
     if dim is not None:
-        verify_qudits(clones, dim, qubits=qubits, series=series, engine=engine, depth=depth, seed=seed, json_out=json_out)
+        verify_qudits(clones, dim, qubits=qubits, series=series, engine=eng, depth=depth, seed=seed, json_out=json_out)
         return
     if wants_composition(qubits, series, series_target, None):
-        verify_register_or_series(clones, qubits, series, series_target, engine, seed, sample, depth, json_out)
+        verify_register_or_series(clones, qubits, series, series_target, eng, seed, sample, depth, json_out)
         return
-    if engine not in ("exact", "stabilizer"):
-        raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of exact, stabilizer")
     Layout(clones)
     check_depth(depth)
-    _warn_n1(clones)
-    if engine == "exact":
-        if depth != "linear":
-            raise InvalidArgumentError("the exact engine checks both encryption variants itself; --depth is for --engine stabilizer")
-        report = verify_protocol(clones, seed=seed)
-    else:
+    warn_single_clone(clones)
+    if eng is HEISENBERG:
         report = verify_at_scale(clones, sample=sample, seed=seed, depth=depth)
+    else:
+        if depth != "linear":
+            raise InvalidArgumentError(f"the {engine} engine checks both encryption variants itself; --depth is for --engine heisenberg")
+        report = verify_protocol(clones, seed=seed, engine=eng)
     if json_out:
         print_json(report.to_dict())
     else:
@@ -229,10 +238,10 @@ def _print_report(report: VerificationReport) -> None:
         value = "" if c.value is None else f"{c.value:.12g}"
         expected = "" if c.expected is None else f"{c.expected:.12g}"
         name = c.name + (f" [{c.detail}]" if c.detail else "")
-        t.add_row(str(c.property), name, value, expected, "pass" if c.passed else "[red]FAIL[/red]")
+        t.add_row(str(c.group), name, value, expected, "pass" if c.passed else "[red]FAIL[/red]")
     console.print(t)
     for k, title in PROPERTY_TITLES.items():
-        mine = [c for c in report.checks if c.property == k]
+        mine = [c for c in report.checks if c.group == k]
         if mine:
             console.print(f"property {k}: {title}: {'pass' if all(c.passed for c in mine) else 'FAIL'}")
     console.print(checked_clones_line(report))

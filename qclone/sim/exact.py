@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
 from qclone.protocol.circuit import Circuit
 
 #: Largest number of qubits a dense state vector may have (2^26 amplitudes = 1 GiB).
@@ -414,21 +414,28 @@ def purification(rho: np.ndarray) -> np.ndarray:
     return vec / np.linalg.norm(vec)
 
 
-class ExactEngine:
-    """The dense engine behind the common :class:`~qclone.sim.engine.Engine` interface."""
+class DenseEngine:
+    """State vectors in numpy behind the common :class:`~qclone.sim.engine.Engine` interface."""
 
-    name = "exact"
+    name = "dense"
+    summary = f"state vectors in numpy: any gates, at most {MAX_STATEVECTOR_QUBITS} qubits"
     max_qubits: int | None = MAX_STATEVECTOR_QUBITS
 
-    def simulate(self, circuit: Circuit, *, initial: np.ndarray | None = None) -> StateVector:
-        m = circuit.num_qubits
-        if m > MAX_STATEVECTOR_QUBITS:
-            raise TooLargeError(
-                f"{m} qubits exceed the exact engine's limit of {MAX_STATEVECTOR_QUBITS}; "
-                "use the stabilizer engine"
-            )
-        state = StateVector.zeros(m) if initial is None else StateVector(initial)
-        if state.num_qubits != m:
-            raise InvalidArgumentError(f"initial state has {state.num_qubits} qubits, the circuit {m}")
+    def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> StateVector:
+        """A pure input (a vector; a density matrix of rank 1 is accepted) on ``input_qubits``, |0⟩ elsewhere."""
+        if num_qubits > MAX_STATEVECTOR_QUBITS:
+            raise TooLargeError(f"{num_qubits} qubits exceed the dense engine's limit of {MAX_STATEVECTOR_QUBITS}")
+        v = np.asarray(input_state, dtype=complex)
+        if v.ndim == 2:
+            check_density_matrix(v)
+            w, vecs = np.linalg.eigh(v)
+            if w[-1] < 1 - 1e-8:
+                raise UnsupportedError("the dense engine keeps pure states; purify a mixed input with a reference")
+            v = vecs[:, -1]
+        return StateVector.from_input(v, num_qubits, input_qubits=input_qubits)
+
+    def apply(self, state: StateVector, circuit: Circuit) -> None:
         state.apply_circuit(circuit)
-        return state
+
+    def copy(self, state: StateVector) -> StateVector:
+        return state.copy()

@@ -243,6 +243,15 @@ class StabilizerState:
             raise InvalidArgumentError(f"qubits must be distinct and in 0..{self.num_qubits - 1}, got {qs}")
         return qs
 
+    def apply_circuit(self, circuit: Circuit) -> None:
+        """Apply ``circuit`` (Clifford gates) in place."""
+        if circuit.num_qubits > self.num_qubits:
+            raise InvalidArgumentError(f"a circuit of {circuit.num_qubits} qubits on a state of {self.num_qubits}")
+        self._sim.do(to_stim(circuit))
+
+    def copy(self) -> StabilizerState:
+        return StabilizerState(self._sim.copy(), self.num_qubits)
+
     def expectation(self, pauli: str | stim.PauliString) -> float:
         p = stim.PauliString(pauli) if isinstance(pauli, str) else pauli
         return float(self._sim.peek_observable_expectation(p))
@@ -286,35 +295,46 @@ class StabilizerState:
 
 
 class StabilizerEngine:
-    """stim behind the common :class:`~qclone.sim.engine.Engine` interface.
+    """stim's tableau simulator behind the common :class:`~qclone.sim.engine.Engine` interface.
 
-    ``simulate`` keeps a tableau (O(m²) memory), so it is for moderate sizes;
-    exact checks at a million clones use :mod:`qclone.sim.heisenberg`
-    (``qclone verify --engine stabilizer``), and noisy figures
-    :func:`estimate_fidelity`.
+    A tableau costs O(m²) memory, so this engine is for moderate sizes and
+    stabilizer inputs; exact checks at a million clones use the Heisenberg
+    engine (:mod:`qclone.sim.heisenberg`), and noisy figures :func:`estimate_fidelity`.
     """
 
     name = "stabilizer"
+    summary = f"stim's tableau simulator: Clifford circuits, stabilizer inputs, at most {MAX_TABLEAU_QUBITS} qubits"
     max_qubits: int | None = MAX_TABLEAU_QUBITS
 
-    def simulate(self, circuit: Circuit, *, initial: np.ndarray | None = None) -> StabilizerState:
-        """Run ``circuit`` from |0…0⟩ or from ``initial``, which must be a stabilizer state vector."""
-        m = circuit.num_qubits
-        if m > MAX_TABLEAU_QUBITS:
+    def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> StabilizerState:
+        """A stabilizer state vector on ``input_qubits`` (first = most significant), |0⟩ elsewhere."""
+        if num_qubits > MAX_TABLEAU_QUBITS:
             raise TooLargeError(
-                f"{m} qubits exceed the tableau limit of {MAX_TABLEAU_QUBITS}; "
-                "use qclone verify --engine stabilizer (Heisenberg picture) or estimate_fidelity"
+                f"{num_qubits} qubits exceed the tableau limit of {MAX_TABLEAU_QUBITS}; "
+                "use the heisenberg or core engine"
             )
+        qs = [int(q) for q in input_qubits]
+        if len(set(qs)) != len(qs) or any(not 0 <= q < num_qubits for q in qs):
+            raise InvalidArgumentError(f"input qubits must be distinct and in 0..{num_qubits - 1}, got {qs}")
+        v = np.asarray(input_state, dtype=complex)
+        if v.shape != (2 ** len(qs),):
+            raise InvalidArgumentError(f"the stabilizer engine takes a state vector of {2 ** len(qs)} amplitudes, got shape {v.shape}")
         sim = stim.TableauSimulator()
-        sim.set_num_qubits(m)
-        if initial is not None:
-            v = np.asarray(initial, dtype=complex).ravel()
-            if v.size != 2**m:
-                raise InvalidArgumentError(f"initial state has {v.size} amplitudes, the circuit needs {2**m}")
+        sim.set_num_qubits(num_qubits)
+        if qs:
+            v = v / np.linalg.norm(v)
             try:
-                tableau = stim.Tableau.from_state_vector(v / np.linalg.norm(v), endian="big")
+                tableau = stim.Tableau.from_state_vector(v, endian="big")
             except ValueError:
-                raise UnsupportedError("the stabilizer engine needs a stabilizer state as initial state") from None
-            sim.set_inverse_tableau(tableau.inverse())
-        sim.do(to_stim(circuit))
-        return StabilizerState(sim, m)
+                tableau = None
+            # stim does not reject every non-stabilizer vector (e.g. some of one qubit): compare back
+            if tableau is None or abs(abs(np.vdot(tableau.to_state_vector(endian="big"), v)) - 1) > 1e-6:  # stim gives complex64
+                raise UnsupportedError("the stabilizer engine needs a stabilizer state as input")
+            sim.do_tableau(tableau, qs)
+        return StabilizerState(sim, num_qubits)
+
+    def apply(self, state: StabilizerState, circuit: Circuit) -> None:
+        state.apply_circuit(circuit)
+
+    def copy(self, state: StabilizerState) -> StabilizerState:
+        return state.copy()

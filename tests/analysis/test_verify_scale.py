@@ -13,11 +13,11 @@ from qclone.protocol.circuit import Circuit, Instruction
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8])
 def test_small_n_passes_and_agrees_with_the_exact_engine(n):
     report = vs.verify_at_scale(n)
-    assert report.passed and report.engine == "stabilizer" and report.checked_clones is None
+    assert report.passed and report.engine == "heisenberg" and report.checked_clones is None
     if n <= 5:
         assert verify_protocol(n).passed
     # the same properties are covered, plus property 8 only for even n
-    assert {c.property for c in report.checks} == ({2, 3, 4, 5, 6, 8} if n % 2 == 0 else {2, 3, 4, 5, 6})
+    assert {c.group for c in report.checks} == ({2, 3, 4, 5, 6, 8} if n % 2 == 0 else {2, 3, 4, 5, 6})
     if n == 1:
         assert any("n = 1 exception" in c.name and c.passed for c in report.checks)
         assert report.warnings
@@ -57,7 +57,7 @@ def test_a_broken_decryption_is_caught(monkeypatch):
     monkeypatch.setattr(vs, "clone_decryption", broken)
     report = vs.verify_at_scale(5)
     assert not report.passed
-    failed = {c.property for c in report.failures}
+    failed = {c.group for c in report.failures}
     assert 4 in failed
 
 
@@ -69,7 +69,7 @@ def test_a_broken_encryption_is_caught(monkeypatch):
     monkeypatch.setattr(vs, "encryption", no_z_phase)
     report = vs.verify_at_scale(4)
     assert not report.passed
-    assert {5, 4} <= {c.property for c in report.failures}
+    assert {5, 4} <= {c.group for c in report.failures}
 
 
 def test_a_decryption_that_leaves_a_clone_correlated_is_caught(monkeypatch):

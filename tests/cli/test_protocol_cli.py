@@ -113,3 +113,12 @@ def test_console_script_end_to_end():
     assert ok.returncode == 0 and ok.stdout.startswith("H 1 2")
     bad = subprocess.run([sys.executable, "-m", "qclone", "circuit", "--clones", "3", "--decrypt", "A"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_verify_help_names_the_engines_and_their_sizes():
+    r = subprocess.run([sys.executable, "-m", "qclone", "verify", "--help"], capture_output=True, text=True,
+                       env={"COLUMNS": "200", "PATH": ""}, check=True)
+    text = " ".join(r.stdout.replace("│", " ").split())
+    for fragment in ("dense: state vectors, one qubit n <= 8", "heisenberg: Pauli pull-backs, one qubit, any n",
+                     "core: a Clifford on a dense core"):
+        assert fragment in text

@@ -568,9 +568,27 @@ class CoreState:
 
         return reduced_density_matrix(self, qs)
 
+    @property
+    def is_pure(self) -> bool:
+        """Whether the state is known to be pure: a state-vector core and no noise recorded."""
+        return len(self._terms) == 1 and self._terms[0].ndim == 1 and self.num_noise_events == 0
+
     def entropy(self, qubits: Sequence[int]) -> float:
-        """Von Neumann entropy (bits) of ``qubits``."""
-        return von_neumann_entropy(self.reduced_density_matrix(qubits)) if len(qubits) else 0.0
+        """Von Neumann entropy (bits) of ``qubits``.
+
+        A pure state has S(Q) = S(everything else), so it is computed on the smaller side of the cut
+        (a set of any size whose complement holds at most :data:`MAX_RDM_QUBITS` qubits is answered).
+        """
+        if not len(qubits):
+            return 0.0
+        if self.is_pure:
+            qs = np.asarray([self._check_qubit(q) for q in qubits], dtype=np.int64)
+            if qs.size != np.unique(qs).size:
+                raise InvalidArgumentError(f"repeated qubit in {qs.tolist()}")
+            if 2 * qs.size > self.num_qubits:
+                rest = np.setdiff1d(np.arange(self.num_qubits), qs)
+                return von_neumann_entropy(self.reduced_density_matrix(rest.tolist())) if rest.size else 0.0
+        return von_neumann_entropy(self.reduced_density_matrix(qubits))
 
     def mutual_information(self, a: Sequence[int], b: Sequence[int]) -> float:
         """I(a : b) = S(a) + S(b) − S(ab) in bits (a and b together at most 12 qubits)."""
@@ -602,31 +620,30 @@ class CoreState:
 
 
 class CoreEngine:
-    """The core engine behind the common :class:`~qclone.sim.engine.Engine` interface.
-
-    ``initial`` is the state of the first k ≤ 12 qubits (a vector or a density
-    matrix; every other qubit starts in |0⟩), the natural generalisation of
-    the exact engine's full initial state (the same thing when k is all of them).
+    """The Clifford + dense core engine behind the common :class:`~qclone.sim.engine.Engine` interface.
 
     Examples:
         >>> from qclone.protocol import Layout, protocol_circuit
-        >>> st = CoreEngine().simulate(protocol_circuit(Layout(100), decrypt=7), initial=np.array([0, 1]))
-        >>> st.expectation("Z7")
+        >>> lay = Layout(100)
+        >>> st = CoreEngine().prepare(lay.num_qubits, np.array([0, 1]), [lay.A])
+        >>> CoreEngine().apply(st, protocol_circuit(lay, decrypt=7))
+        >>> st.expectation(f"Z{lay.S(7)}")
         -1.0
     """
 
     name = "core"
+    summary = (f"a Clifford on a dense core: any number of qubits, Clifford circuits, "
+               f"inputs of at most {MAX_CORE_QUBITS} qubits")
     max_qubits: int | None = None
 
-    def simulate(self, circuit: Circuit, *, initial: np.ndarray | None = None) -> CoreState:
-        m = circuit.num_qubits
-        state = np.array([1.0]) if initial is None else np.asarray(initial, dtype=complex)
-        k = int(round(np.log2(state.shape[0])))
-        if k > m:
-            raise InvalidArgumentError(f"the initial state has {k} qubits, the circuit {m}")
-        st = CoreState.from_input(m, state, range(k))
-        st.apply(circuit)
-        return st
+    def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> CoreState:
+        return CoreState.from_input(num_qubits, input_state, input_qubits)
+
+    def apply(self, state: CoreState, circuit: Circuit) -> None:
+        state.apply(circuit)
+
+    def copy(self, state: CoreState) -> CoreState:
+        return state.copy()
 
 
 def _rotation_items(rotation: stim.PauliString) -> list[tuple[str, np.ndarray]]:
