@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 
 from qclone.analysis.leakage import Placement, audit_placement
 from qclone.errors import InvalidArgumentError, QcloneError
-from qclone.protocol import single_clone_warning
+from qclone.protocol.layout import single_clone_warning
 from qclone.sim.exact import bloch_vector, partial_trace
 from qclone.storage import faults
 from qclone.storage.db import Database, JSONDocument
