@@ -34,7 +34,7 @@ from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol.render import QasmBudget
 from qclone.storage.wire import decode_array, encode_array
 
-__all__ = ["KINDS", "MAX_QASM_CHARS", "MAX_QASM_OPERATIONS", "MAX_QUBITS", "NORM_TOLERANCE", "QASM_BUDGET", "InputState", "load_state_file", "parse_state", "prepared_state"]
+__all__ = ["KINDS", "MAX_NAME", "MAX_QASM_CHARS", "MAX_QASM_OPERATIONS", "MAX_QUBITS", "NORM_TOLERANCE", "QASM_BUDGET", "InputState", "check_name", "load_state_file", "parse_state", "prepared_state"]
 
 #: The kinds of state a tenant can store.
 KINDS: tuple[str, ...] = ("bloch", "statevector", "density", "qasm")
@@ -42,6 +42,8 @@ KINDS: tuple[str, ...] = ("bloch", "statevector", "density", "qasm")
 MAX_QUBITS = 8
 #: Tolerance on the norm, trace, hermiticity and positivity of an input.
 NORM_TOLERANCE = 1e-6
+#: Longest object name (characters).
+MAX_NAME = 255
 #: Longest OpenQASM program accepted.
 MAX_QASM_CHARS = 100_000
 #: Most operations an OpenQASM program may expand to (each use of a defined gate counts its body);
@@ -258,6 +260,38 @@ def prepared_state(qc: Any, *, seconds: float = SIMULATION_SECONDS) -> np.ndarra
     psi = np.zeros((2,) * k, dtype=complex)
     psi[(0,) * k] = 1
     return run(qc, psi).reshape(-1)
+
+
+#: Bidirectional formatting characters: they make a name display as another one.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def check_name(name: Any, *, what: str = "an object name", longest: int = MAX_NAME) -> str:
+    r"""A name as given, or :class:`InvalidArgumentError`: 1..``longest`` characters, in Unicode
+    normal form NFC, no leading or trailing space, no control, format (zero-width, bidirectional
+    override) or surrogate character. Never rewritten: a name that is not NFC is refused.
+
+    Examples:
+        >>> check_name("bell-pair/α")
+        'bell-pair/α'
+        >>> check_name("evil\u202etxt.exe")
+        Traceback (most recent call last):
+        ...
+        qclone.errors.InvalidArgumentError: an object name may not contain control, format or bidirectional characters (U+202E at 4)
+    """
+    import unicodedata
+
+    if not isinstance(name, str) or not name or len(name) > longest:
+        raise InvalidArgumentError(f"{what} is 1-{longest} characters")
+    for i, ch in enumerate(name):
+        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            raise InvalidArgumentError(f"{what} may not contain control, format or bidirectional characters "
+                                       f"(U+{ord(ch):04X} at {i})")
+    if name != name.strip():
+        raise InvalidArgumentError(f"{what} may not start or end with white space")
+    if not unicodedata.is_normalized("NFC", name):
+        raise InvalidArgumentError(f"{what} must be in Unicode normal form NFC (it is refused, never rewritten)")
+    return name
 
 
 _PARSERS = {"bloch": _parse_bloch, "statevector": _parse_statevector, "density": _parse_density, "qasm": _parse_qasm}
