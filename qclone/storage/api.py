@@ -273,7 +273,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
         try:
             result = await asyncio.get_running_loop().run_in_executor(pool, call)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every error becomes a JSON body
             return _error(exc, rid)
         return _json(result, status)
 
@@ -429,10 +429,15 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
             return await run(request, set_)
 
-        @app.get("/v1/admin/clock", response_model=ClockOut, responses=_responses())
+        @app.get("/v1/admin/clock", response_model=ClockOut, responses=_responses(401), dependencies=auth)
         async def get_clock(request: Request) -> Response:
-            """The settable clock's time."""
-            return _json({"now": clock.now()})
+            """The settable clock's time (admin token)."""
+
+            def now() -> dict:
+                check_admin(request)
+                return {"now": clock.now()}
+
+            return await run(request, now)
 
     return app
 

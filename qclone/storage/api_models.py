@@ -93,9 +93,14 @@ class TenantIn(_In):
     name: str = Field(min_length=1, max_length=200)
 
 
+#: Latest time the settable clock may be set to (seconds since the epoch: the year 5138).
+MAX_CLOCK = 1e11
+
+
 class ClockIn(_In):
-    now: float | None = Field(None, allow_inf_nan=False, description="set the clock to this time")
-    advance: float | None = Field(None, ge=0, allow_inf_nan=False, description="move the clock forward by this many s")
+    now: float | None = Field(None, ge=0, le=MAX_CLOCK, allow_inf_nan=False, description="set the clock to this time")
+    advance: float | None = Field(None, ge=0, le=MAX_CLOCK, allow_inf_nan=False,
+                                  description="move the clock forward by this many seconds")
 
 
 # ---------------------------------------------------------------------- responses

@@ -34,18 +34,18 @@ def test_the_harness_counts_server_errors_and_schema_violations():
     toy = FastAPI()
 
     @toy.get("/things/{n}", response_model=Thing)
-    def thing(n: int):  # noqa: ANN202 - a deliberately wrong toy endpoint
+    def thing(n: int):
         if n % 2:
             raise RuntimeError("boom")  # a 500
         return {"n": "not a number"} if n % 4 else {"n": n}  # FastAPI would refuse; bypass below
 
     @toy.middleware("http")
-    async def lie(request, call_next):  # noqa: ANN001, ANN202 - returns a body that violates the schema
+    async def lie(request, call_next):
         from fastapi.responses import JSONResponse
 
         try:
             return await call_next(request)
-        except Exception:  # noqa: BLE001 - turn the toy's errors into a 500 response
+        except Exception:  # noqa: BLE001 - the toy turns any error into a 500
             return JSONResponse({"detail": "boom"}, status_code=500)
 
     port = free_port()
