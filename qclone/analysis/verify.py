@@ -29,21 +29,10 @@ import numpy as np
 from qclone.analysis.checks import TOL, CheckList, Report
 from qclone.errors import TooLargeError
 from qclone.sim.engine import DENSE, Engine, SimState
-from qclone.protocol import (
-    MAX_DENSE_CLONES,
-    Layout,
-    bell_pairs,
-    bell_state,
-    clone_decryption,
-    clone_decryption_projector,
-    encryption,
-    encryption_exponential,
-    encryption_sum,
-    input_decryption,
-    input_decryption_exponential,
-    protocol_circuit,
-    single_clone_warning,
-)
+from qclone.protocol import Layout, bell_pairs, bell_state, encryption, encryption_exponential, encryption_sum, protocol_circuit
+from qclone.protocol.build import clone_decryption, input_decryption
+from qclone.protocol.layout import single_clone_warning
+from qclone.protocol.operators import MAX_DENSE_CLONES, clone_decryption_projector, input_decryption_exponential
 from qclone.sim.exact import (
     DensityMatrix,
     StateVector,
@@ -98,7 +87,7 @@ def _worst(values: Sequence[float], expected: float) -> float:
 
 def _encrypted(engine: Engine, lay: Layout, input_ar: np.ndarray) -> SimState:
     """Bell pairs and encryption applied to a two-qubit input on (A, R)."""
-    state = engine.prepare(lay.num_qubits, input_ar, [lay.A, lay.R])
+    state = engine.prepare(lay.num_qubits, input_ar, [lay.A(), lay.R()])
     engine.apply(state, encryption(lay, circuit=bell_pairs(lay)))
     return state
 
@@ -135,13 +124,13 @@ def _coherent_information(lay: Layout, t: float) -> float:
     t = π/4 all of it ends on S_1 alone). The encryption at t ≠ π/4 is not a Clifford, so this runs on
     dense state vectors whatever engine the other checks use.
     """
-    state = StateVector.from_input(bell_state(0), lay.num_qubits, input_qubits=[lay.A, lay.R])
+    state = StateVector.from_input(bell_state(0), lay.num_qubits, input_qubits=[lay.A(), lay.R()])
     state.apply_circuit(bell_pairs(lay))
     enc = encryption_exponential(lay.clones, t)
     state.apply(enc.matrix, enc.qubits)
     state.apply_circuit(clone_decryption(lay, 1))
     out = [lay.S(1), *lay.keys]
-    return state.entropy(out) - state.entropy([lay.R, *out])
+    return state.entropy(out) - state.entropy([lay.R(), *out])
 
 
 def coherent_information_formula(t: float) -> float:
@@ -164,7 +153,7 @@ def verify_protocol(
     Raises:
         TooLargeError: if ``clones`` exceeds :data:`MAX_VERIFY_CLONES`.
     """
-    lay = Layout(clones, reference=True)
+    lay = Layout(clones, references=1)
     n = lay.clones
     if n > MAX_VERIFY_CLONES:
         raise TooLargeError(
@@ -184,7 +173,7 @@ def verify_protocol(
         "bell": bell_state(0),
     }
     enc = {name: _encrypted(engine, lay, v) for name, v in inputs.items()}
-    R, A = lay.R, lay.A
+    R, A = lay.R(), lay.A()
     signals, keys = list(lay.signals), list(lay.keys)
     mixed_half = np.eye(2) / 2
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from qclone.protocol import single_clone_warning
+from qclone.protocol.layout import single_clone_warning
 
 #: Human output goes to stdout through this console; JSON bypasses it.
 console = Console(highlight=False, soft_wrap=False)

@@ -5,7 +5,7 @@ every other qubit), applies circuits to it, and the state (a :class:`SimState`)
 answers questions about small sets of qubits: reduced density matrices,
 entropies, mutual information. Every caller that simulates goes through this
 interface (``qclone verify``, :mod:`qclone.analysis.verify`,
-:mod:`qclone.analysis.compositions`); the ``--engine`` option of the command
+:mod:`qclone.analysis.composition`); the ``--engine`` option of the command
 line names one of :data:`ENGINES`.
 
 =============  ==========================================================  ====================================
@@ -24,7 +24,7 @@ Examples:
     >>> from qclone.protocol import Layout, protocol_circuit
     >>> lay = Layout(3)
     >>> for engine in ENGINES.values():
-    ...     st = engine.prepare(lay.num_qubits, np.array([1, 0]), [lay.A])
+    ...     st = engine.prepare(lay.num_qubits, np.array([1, 0]), [lay.A()])
     ...     engine.apply(st, protocol_circuit(lay, decrypt=2))
     ...     print(engine.name, round(float(st.reduced_density_matrix([lay.S(2)])[0, 0].real), 12))
     dense 1.0
@@ -191,7 +191,7 @@ class HeisenbergEngine:
     Examples:
         >>> from qclone.protocol import Layout, protocol_circuit
         >>> lay = Layout(1000)
-        >>> st = HEISENBERG.prepare(lay.num_qubits, np.array([0.6, 0.8]), [lay.A])
+        >>> st = HEISENBERG.prepare(lay.num_qubits, np.array([0.6, 0.8]), [lay.A()])
         >>> HEISENBERG.apply(st, protocol_circuit(lay, decrypt=777))
         >>> np.round(st.reduced_density_matrix([lay.S(777)]).real, 12)
         array([[0.36, 0.48],

@@ -39,7 +39,7 @@ def test_coherent_information_formula_limits():
 def test_a_broken_circuit_is_caught(monkeypatch):
     """The checks can fail: swap the decryption for a wrong one and they do."""
     import qclone.analysis.verify as v
-    from qclone.protocol import clone_decryption
+    from qclone.protocol.build import clone_decryption
 
     def wrong(layout, j, circuit=None):
         return clone_decryption(layout, j, circuit=circuit).append("S", [layout.S(j)])
@@ -61,7 +61,7 @@ def test_the_core_engine_gives_the_same_verdicts_and_values(n):
 
 def test_a_broken_circuit_is_caught_on_the_core_engine_too(monkeypatch):
     import qclone.analysis.verify as v
-    from qclone.protocol import clone_decryption
+    from qclone.protocol.build import clone_decryption
 
     monkeypatch.setattr(v, "clone_decryption", lambda lay, j, circuit=None: clone_decryption(lay, j, circuit=circuit).append("S", [lay.S(j)]))
     report = verify_protocol(3, seed=0, engine=CORE)

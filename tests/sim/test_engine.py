@@ -78,10 +78,10 @@ def test_stabilizer_engine_takes_stabilizer_inputs_only():
     lay = Layout(3)
     circ = protocol_circuit(lay, decrypt=2)
     plus_i = np.array([1, 1j]) / np.sqrt(2)
-    st, ref = STABILIZER.prepare(lay.num_qubits, plus_i, [lay.A]), DENSE.prepare(lay.num_qubits, plus_i, [lay.A])
+    st, ref = STABILIZER.prepare(lay.num_qubits, plus_i, [lay.A()]), DENSE.prepare(lay.num_qubits, plus_i, [lay.A()])
     STABILIZER.apply(st, circ)
     DENSE.apply(ref, circ)
-    for qs in ([lay.S(2)], [lay.A, lay.N(2)], [lay.S(1), lay.S(3), lay.N(1)]):
+    for qs in ([lay.S(2)], [lay.A(), lay.N(2)], [lay.S(1), lay.S(3), lay.N(1)]):
         assert np.allclose(st.reduced_density_matrix(qs), ref.reduced_density_matrix(qs), atol=1e-9)
     assert STABILIZER.copy(st).entropy([lay.S(1)]) == pytest.approx(1.0)
     with pytest.raises(UnsupportedError, match="stabilizer state"):
@@ -93,7 +93,7 @@ def test_stabilizer_engine_takes_stabilizer_inputs_only():
 def test_heisenberg_engine_at_a_size_no_dense_or_tableau_engine_holds():
     lay = Layout(200_000)
     psi = np.array([0.6, 0.8j])
-    st = HEISENBERG.prepare(lay.num_qubits, psi, [lay.A])
+    st = HEISENBERG.prepare(lay.num_qubits, psi, [lay.A()])
     HEISENBERG.apply(st, protocol_circuit(lay, decrypt=123_457))
     assert np.allclose(st.reduced_density_matrix([lay.S(123_457)]), np.outer(psi, psi.conj()), atol=1e-12)
     assert np.allclose(st.reduced_density_matrix([lay.S(5)]), np.eye(2) / 2, atol=1e-12)
@@ -102,12 +102,12 @@ def test_heisenberg_engine_at_a_size_no_dense_or_tableau_engine_holds():
 
 
 def test_core_entropy_of_a_large_set_of_a_pure_state_comes_from_its_complement():
-    lay = Layout(20, reference=True)
-    st = CORE.prepare(lay.num_qubits, np.array([1, 0, 0, 1]) / np.sqrt(2), [lay.A, lay.R])
+    lay = Layout(20, references=1)
+    st = CORE.prepare(lay.num_qubits, np.array([1, 0, 0, 1]) / np.sqrt(2), [lay.A(), lay.R()])
     CORE.apply(st, protocol_circuit(Layout(20), decrypt=4))
-    rest = [q for q in range(lay.num_qubits) if q not in (lay.S(4), lay.R)]
-    assert st.mutual_information([lay.R], rest) == pytest.approx(0.0, abs=1e-9)
-    assert st.mutual_information([lay.R], [lay.S(4)]) == pytest.approx(2.0, abs=1e-9)
+    rest = [q for q in range(lay.num_qubits) if q not in (lay.S(4), lay.R())]
+    assert st.mutual_information([lay.R()], rest) == pytest.approx(0.0, abs=1e-9)
+    assert st.mutual_information([lay.R()], [lay.S(4)]) == pytest.approx(2.0, abs=1e-9)
     st.apply_pauli_channel(lay.S(1), 0.1, 0, 0)  # no longer known to be pure: large sets are refused
     with pytest.raises(TooLargeError):
         st.entropy(rest)

@@ -152,6 +152,6 @@ def test_bad_inputs_raise_named_errors():
 def test_engine_interface():
     eng = get_engine("dense")
     lay = Layout(2)
-    st_ = eng.prepare(lay.num_qubits, np.array([1, 0]), [lay.A])
+    st_ = eng.prepare(lay.num_qubits, np.array([1, 0]), [lay.A()])
     eng.apply(st_, protocol_circuit(lay))
     assert st_.entropy([lay.S(1)]) == pytest.approx(1)
