@@ -166,7 +166,7 @@ def _encrypt_array(k: int, clones: int, data: np.ndarray) -> CoreState:
     lay = _layout(k, clones)
     core = CoreState.from_input(lay.num_qubits, data, lay.inputs)  # validates the core
     st = _encrypted_template(k, clones).copy()
-    st._terms = core._terms  # noqa: SLF001 - see the docstring; Clifford gates never touch the core
+    st.frame.terms = core.frame.terms  # see the docstring: Clifford gates never touch the core
     return st
 
 
