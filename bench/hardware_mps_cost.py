@@ -23,7 +23,7 @@ from qiskit.quantum_info import Statevector
 from qclone.hardware.backends import AerRunner
 from qclone.hardware.compile import cardinal_vector, compile_protocol
 from qclone.hardware.devices import get_backend
-from qclone.hardware.experiment import _prepared
+from qclone.hardware.experiment import prepare_for_device
 from qclone.hardware.tomography import tomography_experiment
 
 
@@ -63,7 +63,7 @@ def main() -> int:
     for n in (int(x) for x in args.clones.split(",")):
         comp = compile_protocol(fez, n, input="+", seed=0)
         exp = tomography_experiment(comp.circuit, [comp.clone_qubit], Statevector(cardinal_vector("+")))
-        circuit = _prepared(fez, exp.circuits(), True)[0]
+        circuit = prepare_for_device(fez, exp.circuits(), True)[0]
         order = comp.layout.path
         twirled = AerRunner(fez, method="mps", noise="twirled")
         tw = per_shot(twirled, circuit, order, args.twirled_shots)

@@ -19,7 +19,7 @@ import numpy as np
 
 from qclone.analysis.leakage import classify, protocol_encoding
 from qclone.analysis.leakage.dense import DenseLeakage
-from qclone.analysis.leakage.stages import _cached_analyzer
+from qclone.analysis.leakage.stages import cached_analyzer
 from qclone.protocol import Layout
 from qclone.sim.exact import MAX_STATEVECTOR_QUBITS
 
@@ -42,7 +42,7 @@ def queries(n: int, rng: np.random.Generator) -> dict[str, list[str]]:
 
 
 def time_query(n: int, qubits: list[str]) -> tuple[float, float, str]:
-    _cached_analyzer.cache_clear()
+    cached_analyzer.cache_clear()
     t = time.perf_counter()
     c = classify(n, qubits)
     cold = time.perf_counter() - t

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from qclone.analysis.plot import PLOT_SUFFIXES, plot_paths, save_figure
-from qclone.errors import InvalidArgumentError, check_int
+from qclone.errors import InvalidArgumentError, check_int, is_real
 from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.sim.core import CoreState
 from qclone.sim.noise import twirled_relaxation
@@ -76,7 +76,7 @@ _CHUNK_DRAWS = 4_000_000
 
 
 def _probability(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 1:
+    if not is_real(value) or not math.isfinite(value) or not 0 <= value <= 1:
         raise InvalidArgumentError(f"{what} must be a probability in [0, 1], got {value!r}")
     return float(value)
 

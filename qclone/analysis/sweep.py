@@ -38,7 +38,7 @@ import numpy as np
 import sinter
 import stim
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import Layout
 from qclone.protocol.build import check_depth
 from qclone.sim.noise import NoiseModel, parse_noise
@@ -234,9 +234,9 @@ def run_sweep(
         dask_batch: shots per Dask batch.
         dask_timeout: seconds to wait for the Dask scheduler to answer.
     """
-    if isinstance(max_shots, bool) or not isinstance(max_shots, int) or max_shots < 1:
+    if not is_int(max_shots) or max_shots < 1:
         raise InvalidArgumentError(f"max_shots must be a positive integer, got {max_shots!r}")
-    if max_errors is not None and (isinstance(max_errors, bool) or not isinstance(max_errors, int) or max_errors < 1):
+    if max_errors is not None and (not is_int(max_errors) or max_errors < 1):
         raise InvalidArgumentError(f"max_errors must be a positive integer, got {max_errors!r}")
     if dask_batch < 1:
         raise InvalidArgumentError(f"dask_batch must be at least 1, got {dask_batch}")

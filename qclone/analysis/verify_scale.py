@@ -34,7 +34,7 @@ import numpy as np
 
 from qclone.analysis.checks import Check
 from qclone.analysis.verify import VerificationReport
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import Layout, bell_pairs, encryption
 from qclone.protocol.build import check_depth, clone_decryption, input_decryption
 from qclone.protocol.layout import single_clone_warning
@@ -60,7 +60,7 @@ def clones_to_check(clones: int, *, sample: int = DEFAULT_SAMPLE, seed: int = 0)
     Raises:
         InvalidArgumentError: if ``sample`` < 1.
     """
-    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
+    if not is_int(sample) or sample < 1:
         raise InvalidArgumentError(f"the sample of clones must be a positive integer, got {sample!r}")
     if clones <= CHECK_ALL_UP_TO or sample >= clones:
         return None

@@ -16,7 +16,7 @@ from qclone.analysis.composition import CompositionReport, verify_composition
 from qclone.analysis.verify_scale import DEFAULT_SAMPLE
 from qclone.analysis.qudit_verify import QUDIT_PROPERTY_TITLES, QuditReport, verify_qudit
 from qclone.cli.output import console, print_json, warn_single_clone
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.sim.engine import DENSE, HEISENBERG, Engine
 from qclone.protocol import DecryptTarget, Layout, protocol_circuit, render, series_composition
 from qclone.protocol.build import check_depth
@@ -28,7 +28,7 @@ from qclone.protocol.layout import check_register_size
 def wants_composition(qubits: int, series: int, series_target: str | None, schedule: str | None) -> bool:
     """Whether the options ask for a register or a series composition (else the one-qubit path)."""
     check_register_size(qubits)
-    if isinstance(series, bool) or not isinstance(series, int) or series < 1:
+    if not is_int(series) or series < 1:
         raise InvalidArgumentError(f"--series must be an integer >= 1, got {series!r}")
     if series_target is not None and series == 1:
         raise InvalidArgumentError("--series-target needs --series M with M >= 2")

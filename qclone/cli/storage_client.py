@@ -19,7 +19,7 @@ from rich.table import Table
 
 from qclone.cli.options import Json, Seed
 from qclone.cli.output import console, print_json, warn
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_real
 
 Url = Annotated[str, typer.Option("--url", envvar="QCLONE_URL", help="The gateway (default http://127.0.0.1:8470; env QCLONE_URL).", show_envvar=False)]
 Token = Annotated[str | None, typer.Option("--token", envvar="QCLONE_TOKEN", help="The tenant's API token (env QCLONE_TOKEN).", show_envvar=False)]
@@ -52,7 +52,7 @@ _TIME_COLUMNS = frozenset({"created_at", "stored_at", "finished_at", "at"})
 
 
 def _fmt_time(x: Any) -> str:
-    if not isinstance(x, (int, float)) or isinstance(x, bool):
+    if not is_real(x):
         return _fmt(x)
     return datetime.fromtimestamp(x, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 

@@ -45,7 +45,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 
 #: Above this many active qubits Aer's density-matrix method is replaced by matrix product states.
 MAX_DENSITY_MATRIX_QUBITS = 12
@@ -69,7 +69,7 @@ class Runner(Protocol):
 
 
 def check_shots(shots: object) -> int:
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+    if not is_int(shots) or shots < 1:
         raise InvalidArgumentError(f"shots must be a positive integer, got {shots!r}")
     return shots
 
@@ -194,7 +194,7 @@ class AerRunner:
             raise InvalidArgumentError("give a device backend or a noise model, not both")
         if self.noise != "device" and self.backend is None:
             raise InvalidArgumentError(f"noise={self.noise!r} twirls a device's noise: give a backend")
-        if self.max_bond_dimension is not None and (isinstance(self.max_bond_dimension, bool) or self.max_bond_dimension < 1):
+        if self.max_bond_dimension is not None and (not is_int(self.max_bond_dimension) or self.max_bond_dimension < 1):
             raise InvalidArgumentError(f"the MPS bond dimension cap must be >= 1, got {self.max_bond_dimension!r}")
         if self.truncation_threshold is not None and not 0 < self.truncation_threshold < 1:
             raise InvalidArgumentError(f"the MPS truncation threshold must be in (0, 1), got {self.truncation_threshold!r}")

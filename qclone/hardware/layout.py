@@ -40,7 +40,7 @@ from functools import lru_cache
 
 from qiskit.providers import BackendV2
 
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import InvalidArgumentError, TooLargeError, is_int
 from qclone.protocol.layout import check_clones
 
 Adjacency = tuple[tuple[int, ...], ...]
@@ -166,7 +166,7 @@ def device_layout(backend: BackendV2, clones: int, decrypt: int = 1, *, name: st
         TooLargeError: if n exceeds :func:`max_clones` for the device.
     """
     n = check_clones(clones)
-    if isinstance(decrypt, bool) or not isinstance(decrypt, int) or not 1 <= decrypt <= n:
+    if not is_int(decrypt) or not 1 <= decrypt <= n:
         raise InvalidArgumentError(f"the decrypted clone must be in 1..{n}, got {decrypt!r}")
     path = long_path(coupling_adjacency(backend))
     length = 2 * n + 2

@@ -71,7 +71,7 @@ from functools import cached_property
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, UnsupportedError
+from qclone.errors import InvalidArgumentError, UnsupportedError, is_int
 from qclone.protocol.build import Depth, bell_pairs, check_depth, decryption, encryption
 from qclone.protocol.circuit import Circuit, Instruction
 from qclone.protocol.layout import DecryptTarget, Layout, check_clones
@@ -120,9 +120,9 @@ class Composition:
     _key_children: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.inputs, bool) or not isinstance(self.inputs, int) or self.inputs < 1:
+        if not is_int(self.inputs) or self.inputs < 1:
             raise InvalidArgumentError(f"a composition needs a data register of at least 1 qubit, got {self.inputs!r}")
-        if isinstance(self.references, bool) or not isinstance(self.references, int) or self.references < 0:
+        if not is_int(self.references) or self.references < 0:
             raise InvalidArgumentError(f"references must be an integer >= 0, got {self.references!r}")
         modules = tuple(self.modules)
         object.__setattr__(self, "modules", modules)
@@ -459,7 +459,7 @@ def series_composition(qubits: int, clones: int | Sequence[int], levels: int, *,
     level l (``target="clone"``: a k-qubit register) or its whole key
     (``target="key"``: k·n qubits, so the registers grow).
     """
-    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
+    if not is_int(levels) or levels < 1:
         raise InvalidArgumentError(f"the number of series levels must be an integer >= 1, got {levels!r}")
     if target not in SERIES_TARGETS:
         raise InvalidArgumentError(f"series target must be one of {', '.join(SERIES_TARGETS)}, got {target!r}")

@@ -43,7 +43,7 @@ from functools import lru_cache, reduce
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import InvalidArgumentError, TooLargeError, is_int
 from qclone.protocol.layout import check_clones
 
 #: Largest qudit dimension the tool accepts.
@@ -54,7 +54,7 @@ MAX_QUDIT_AMPLITUDES = 2**19
 
 def check_dimension(d: object) -> int:
     """Validate a qudit dimension (an integer 2..MAX_QUDIT_DIMENSION)."""
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+    if not is_int(d):
         raise InvalidArgumentError(f"the qudit dimension must be an integer, got {d!r}")
     if not 2 <= d <= MAX_QUDIT_DIMENSION:
         raise InvalidArgumentError(f"the qudit dimension must be in 2..{MAX_QUDIT_DIMENSION}, got {d}")

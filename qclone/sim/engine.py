@@ -40,7 +40,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
+from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError, is_int
 from qclone.protocol.circuit import Circuit
 from qclone.sim.core import CoreEngine
 from qclone.sim.exact import DenseEngine, check_density_matrix, pauli_matrix, von_neumann_entropy
@@ -204,7 +204,7 @@ class HeisenbergEngine:
     max_qubits: int | None = None
 
     def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> HeisenbergState:
-        if isinstance(num_qubits, bool) or not isinstance(num_qubits, (int, np.integer)) or num_qubits < 1:
+        if not is_int(num_qubits) or num_qubits < 1:
             raise InvalidArgumentError(f"num_qubits must be an integer >= 1, got {num_qubits!r}")
         qs = np.asarray(list(input_qubits), dtype=np.int64)
         if qs.size != np.unique(qs).size or (qs.size and (qs.min() < 0 or qs.max() >= num_qubits)):

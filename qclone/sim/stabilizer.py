@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import stim
 
-from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
+from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError, is_int
 from qclone.protocol import Layout, bell_pairs, decryption, encryption
 from qclone.protocol.build import check_depth
 from qclone.protocol.circuit import Circuit
@@ -164,7 +164,7 @@ def count_outcomes(observable_flips: np.ndarray) -> dict[str, int]:
 
 def sample_counts(circuit: stim.Circuit, shots: int, *, seed: int | None = None) -> dict[str, int]:
     """Sample ``shots`` shots of a fidelity circuit and count the four outcomes."""
-    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+    if not is_int(shots) or shots < 1:
         raise InvalidArgumentError(f"shots must be a positive integer, got {shots!r}")
     sampler = circuit.compile_detector_sampler(seed=seed)
     _, obs = sampler.sample(int(shots), separate_observables=True)

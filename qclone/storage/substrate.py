@@ -80,7 +80,7 @@ from typing import Any
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError, check_int
+from qclone.errors import InvalidArgumentError, TooLargeError, check_int, is_int
 from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.protocol.circuit import Circuit
 from qclone.sim.core import CoreState
@@ -621,7 +621,7 @@ class Substrate:
                     return out
                 raise ConflictError(f"object {object_id!r} has already been decrypted by another attempt")
             entry = self._live(object_id)
-            if isinstance(clone, bool) or not isinstance(clone, (int, np.integer)) or not 1 <= clone <= entry.clones:
+            if not is_int(clone) or not 1 <= clone <= entry.clones:
                 raise InvalidArgumentError(f"clone must be an integer in 1..{entry.clones}, got {clone!r}")
             j = int(clone)
             lay = entry.layout
@@ -690,7 +690,7 @@ class Substrate:
         if not isinstance(basis, str) or basis.upper() not in BASES:
             raise InvalidArgumentError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
         n_shots = check_int(shots, "shots", 1, MAX_SHOTS)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (not is_int(seed) or seed < 0):
             raise InvalidArgumentError(f"seed must be an integer >= 0 or null, got {seed!r}")
         with self._lock(object_id):
             out = self._output(object_id)

@@ -59,7 +59,7 @@ import stim
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
+from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError, is_int
 from qclone.protocol.circuit import Circuit
 from qclone.sim.core import dense
 from qclone.sim.core.bits import pack, place_bits
@@ -128,7 +128,7 @@ class CoreState:
             InvalidArgumentError: for a malformed or unnormalised state or bad qubits.
             TooLargeError: for k > :data:`MAX_CORE_QUBITS`.
         """
-        if isinstance(num_qubits, bool) or not isinstance(num_qubits, (int, np.integer)) or num_qubits < 1:
+        if not is_int(num_qubits) or num_qubits < 1:
             raise InvalidArgumentError(f"num_qubits must be an integer >= 1, got {num_qubits!r}")
         qs = np.asarray(list(input_qubits), dtype=np.int64)
         if qs.size != np.unique(qs).size:
@@ -341,7 +341,7 @@ class CoreState:
 
     # ------------------------------------------------------------------ Paulis
     def _check_qubit(self, q: object) -> int:
-        if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or not 0 <= q < self.frame.num_qubits:
+        if not is_int(q) or not 0 <= q < self.frame.num_qubits:
             raise InvalidArgumentError(f"qubit must be in 0..{self.frame.num_qubits - 1}, got {q!r}")
         return int(q)
 
