@@ -36,7 +36,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -236,10 +236,10 @@ HEISENBERG = HeisenbergEngine()
 STABILIZER = StabilizerEngine()
 
 #: Every engine by name (what ``--engine`` takes).
-ENGINES: Mapping[str, Engine] = {e.name: e for e in (DENSE, CORE, HEISENBERG, STABILIZER)}
+ENGINES: Mapping[str, Engine[Any]] = {e.name: e for e in (DENSE, CORE, HEISENBERG, STABILIZER)}
 
 
-def get_engine(name: str) -> Engine:
+def get_engine(name: str) -> Engine[Any]:
     """The engine called ``name`` (one of :data:`ENGINES`).
 
     Raises:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
-from qclone.protocol.circuit import Circuit
+from qclone.protocol.circuit import Circuit, Instruction
 
 #: Largest number of qubits a dense state vector may have (2^26 amplitudes = 1 GiB).
 MAX_STATEVECTOR_QUBITS = 26
@@ -57,7 +57,7 @@ def _check_qubits(qubits: Sequence[int], m: int) -> list[int]:
     return qs
 
 
-def _index(ndim: int, fixed: dict[int, int]) -> tuple:
+def _index(ndim: int, fixed: dict[int, int]) -> tuple[int | slice, ...]:
     return tuple(fixed.get(ax, slice(None)) for ax in range(ndim))
 
 
@@ -143,7 +143,7 @@ class StateVector:
         qs = _check_qubits(qubits, self.num_qubits)
         self.tensor = apply_matrix_to_tensor(self.tensor, matrix, qs)
 
-    def apply_circuit(self, circuit: Circuit | Iterable) -> None:
+    def apply_circuit(self, circuit: Circuit | Iterable[Instruction]) -> None:
         for name, qubits in _gates_of(circuit):
             self.apply(GATE_MATRICES[name], qubits)
 
@@ -209,7 +209,7 @@ class DensityMatrix:
         t = apply_matrix_to_tensor(self.tensor, matrix, qs)
         self.tensor = apply_matrix_to_tensor(t, np.conj(matrix), [q + m for q in qs])
 
-    def apply_circuit(self, circuit: Circuit | Iterable) -> None:
+    def apply_circuit(self, circuit: Circuit | Iterable[Instruction]) -> None:
         for name, qubits in _gates_of(circuit):
             self.apply(GATE_MATRICES[name], qubits)
 
@@ -248,7 +248,7 @@ class DensityMatrix:
         return self.entropy(a) + self.entropy(b) - self.entropy(list(a) + list(b))
 
 
-def _gates_of(circuit: Circuit | Iterable) -> Iterable[tuple[str, tuple[int, ...]]]:
+def _gates_of(circuit: Circuit | Iterable[Instruction]) -> Iterable[tuple[str, tuple[int, ...]]]:
     instructions = circuit.instructions if isinstance(circuit, Circuit) else circuit
     for ins in instructions:
         for group in ins.groups:
@@ -346,7 +346,7 @@ def trace_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(0.5 * np.sum(np.abs(np.linalg.eigvalsh(_as_density(a) - _as_density(b)))))
 
 
-def circuit_unitary(circuit: Circuit | Iterable, qubits: Sequence[int]) -> np.ndarray:
+def circuit_unitary(circuit: Circuit | Iterable[Instruction], qubits: Sequence[int]) -> np.ndarray:
     """The unitary a circuit applies to ``qubits`` (first = most significant).
 
     Raises if the circuit touches a qubit outside ``qubits``.

@@ -47,6 +47,7 @@ Examples:
 from __future__ import annotations
 
 import math
+from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -129,7 +130,7 @@ class NoiseModel:
     def is_noiseless(self) -> bool:
         return not any(p > 0 for p in (*self.gate1, *self.gate2, *self.readout)) and not any(sum(c) > 0 for c in self.idle)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "gate1": list(self.gate1),

@@ -30,6 +30,7 @@ Examples:
 from __future__ import annotations
 
 import math
+from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -107,7 +108,7 @@ class FidelityEstimate:
         f = self.entanglement_fidelity
         return math.sqrt(max(f * (1 - f), 1 / self.shots) / self.shots)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "shots": self.shots,
             "errors": self.errors,

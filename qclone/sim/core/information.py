@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class CoreInformation:
             return "authorized"
         return "none" if self.bits == 0 else "partial"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "set_size": self.set_size, "kind": self.kind, "bits": self.bits, "pairs": self.pairs,
             "dephased": self.dephased, "basis": list(self.basis), "leaked": list(self.leaked),
@@ -118,8 +119,7 @@ def information(frame: CoreFrame, qs: np.ndarray) -> CoreInformation:
     basis = gf2.row_reduce(np.concatenate(vectors)).rows if k else np.zeros((0, 0), dtype=bool)
     dim = basis.shape[0]
     # the symplectic Gram matrix's rank counts the paired directions
-    gram = gf2.matmul(basis, np.concatenate([basis[:, k:], basis[:, :k]], axis=1).T) if dim else None
-    srank = gf2.rank(gram) if dim else 0
+    srank = gf2.rank(gf2.matmul(basis, np.concatenate([basis[:, k:], basis[:, :k]], axis=1).T)) if dim else 0
     names = tuple(_letters(v, k) for v in basis)
     if dim <= 6:
         span = {_letters(np.bitwise_xor.reduce(basis[list(np.flatnonzero(c))], axis=0), k)

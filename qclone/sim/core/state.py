@@ -230,8 +230,8 @@ class CoreState:
             offset += b.size
         if replay:
             new.run(replay)
-        for b in members:
-            del self.frame.blocks[b]
+        for bid in members:
+            del self.frame.blocks[bid]
         return self.frame.add_block(new)
 
     # ------------------------------------------------------------------ gates
@@ -382,7 +382,7 @@ class CoreState:
             out[bid] *= b.pull(int(self.frame.local[q]), names[letter])
         return out
 
-    def _core_part(self, pulled: dict[int, stim.PauliString]) -> tuple[bool, int, np.ndarray, np.ndarray, dict]:
+    def _core_part(self, pulled: dict[int, stim.PauliString]) -> tuple[bool, int, np.ndarray, np.ndarray, dict[int, tuple[np.ndarray, np.ndarray]]]:
         """(has X on a |0⟩ qubit, sign, core x bits, core z bits, per-block (x, z) bits)."""
         k = self.frame.core_qubits.size
         lx, lz = np.zeros(k, dtype=bool), np.zeros(k, dtype=bool)
