@@ -122,3 +122,9 @@ def test_verify_help_names_the_engines_and_their_sizes():
     for fragment in ("dense: state vectors, one qubit n <= 8", "heisenberg: Pauli pull-backs, one qubit, any n",
                      "core: a Clifford on a dense core"):
         assert fragment in text
+
+
+def test_verify_on_the_core_engine_names_it(capsys):
+    code, out, _ = run(capsys, "verify", "--clones", "3", "--engine", "core", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["engine"] == "core" and d["passed"] and {c["group"] for c in d["checks"]} == set(range(1, 9))
