@@ -47,6 +47,7 @@ from qclone.analysis.checks import TOL, Check, Report
 from qclone.analysis.leakage import CliffordEncoding, LeakageAnalyzer
 from qclone.errors import TooLargeError
 from qclone.protocol import Circuit, Composition, DecryptTarget, to_stim
+from qclone.protocol.build import Depth
 from qclone.protocol.layout import single_clone_warning
 from qclone.sim.core import MAX_CORE_QUBITS, CoreState
 from qclone.sim.engine import CORE, Engine
@@ -96,7 +97,7 @@ def _sample(items: list, limit: int, rng: np.random.Generator) -> tuple[list, bo
     return [items[i] for i in sorted(keep)], True
 
 
-def _schedule_checks(comp: Composition, spectator: Circuit, rng: np.random.Generator, depth: str) -> list[Check]:
+def _schedule_checks(comp: Composition, spectator: Circuit, rng: np.random.Generator, depth: Depth) -> list[Check]:
     seq = to_stim(comp.encryption_circuit(schedule="sequential", spectator=spectator, depth=depth))
     inter = to_stim(comp.encryption_circuit(schedule="interleaved", spectator=spectator, depth=depth))
     m = comp.num_qubits
@@ -122,7 +123,7 @@ def verify_composition(
     seed: int = 0,
     max_paths: int = 16,
     max_marginals: int = 24,
-    depth: str = "linear",
+    depth: Depth = "linear",
 ) -> CompositionReport:
     """Verify ``comp`` (recovery, marginals, leakage, schedules); see the module doc.
 

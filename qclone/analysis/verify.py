@@ -230,20 +230,20 @@ def verify_protocol(
     # Property 5: single clones and the key alone know nothing
     bell = enc["bell"]
     if n >= 2:
-        mi = [bell.mutual_information([R], [s]) for s in signals]
-        c.value(5, "I(R : S_j) in bits, worst clone", _worst(mi, 0.0), 0.0)
+        per_clone = [bell.mutual_information([R], [s]) for s in signals]
+        c.value(5, "I(R : S_j) in bits, worst clone", _worst(per_clone, 0.0), 0.0)
     else:
-        mi = bell.mutual_information([R], [lay.S(1)])
-        c.truth(5, "n = 1 exception: I(R : S_1) > 0 (the lone clone leaks)", mi > 0.5, f"I(R : S_1) = {mi:.6f} bits")
+        lone = bell.mutual_information([R], [lay.S(1)])
+        c.truth(5, "n = 1 exception: I(R : S_1) > 0 (the lone clone leaks)", lone > 0.5, f"I(R : S_1) = {lone:.6f} bits")
     c.value(5, "I(R : key N_1..N_n) in bits", bell.mutual_information([R], keys), 0.0)
     c.value(5, "I(R : A) in bits", bell.mutual_information([R], [A]), 0.0)
 
     # Property 7: coherent information
     if n <= MAX_DENSE_CLONES:
         c.value(7, "coherent information at t = pi/4 (bits)", _coherent_information(lay, np.pi / 4), 1.0)
-        for t in coherent_ts:
-            c.value(7, f"coherent information at t = {t} matches H(lambda) - 1", _coherent_information(lay, t),
-                    coherent_information_formula(t))
+        for when in coherent_ts:
+            c.value(7, f"coherent information at t = {when} matches H(lambda) - 1", _coherent_information(lay, when),
+                    coherent_information_formula(when))
 
     # Property 8: A as one more clone
     mi_an = bell.mutual_information([R], [A, *keys])

@@ -204,15 +204,15 @@ def compare(
         for row in rows:
             print_json(row)
         return
-    t = Table(title="Average fidelity: measured (from counts) vs Pauli-twirled stim model (heron medians)")
-    t.add_column("n", justify="right")
+    table = Table(title="Average fidelity: measured (from counts) vs Pauli-twirled stim model (heron medians)")
+    table.add_column("n", justify="right")
     for label, _ in columns:
-        t.add_column(f"{label} [interval]", justify="right")
-        t.add_column("− routed", justify="right")
-    t.add_column("stim, routed", justify="right")
-    t.add_column("stim, textbook", justify="right")
+        table.add_column(f"{label} [interval]", justify="right")
+        table.add_column("− routed", justify="right")
+    table.add_column("stim, routed", justify="right")
+    table.add_column("stim, textbook", justify="right")
     if dev is not None:
-        t.add_column(f"stim, routed + idle ({backend} schedule)", justify="right")
+        table.add_column(f"stim, routed + idle ({backend} schedule)", justify="right")
     for r in rows:
         cells = [str(r["clones"])]
         for m in r["sources"]:
@@ -221,8 +221,8 @@ def compare(
             else:
                 cells += [f"{m['average_fidelity']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]", f"{m['minus_stim_routed']:+.4f}"]
         idle = [f"{r['stim_routed_idle']:.4f} ({r['duration'] * 1e6:.1f} µs)"] if dev is not None else []
-        t.add_row(*cells, f"{r['stim_routed']:.4f}", f"{r['stim_textbook']:.4f}", *idle)
-    wide_console().print(t)
+        table.add_row(*cells, f"{r['stim_routed']:.4f}", f"{r['stim_textbook']:.4f}", *idle)
+    wide_console().print(table)
 
 
 @hardware_app.command("modules")

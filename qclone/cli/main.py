@@ -69,7 +69,7 @@ def main(args: list[str] | None = None) -> int:
     try:
         rv = app(args=args if args is not None else sys.argv[1:], prog_name="qclone", standalone_mode=False)
     except QcloneError as e:
-        sys.stderr.write(f"qclone: error: {error_line(e)}\n")
+        sys.stderr.write(f"qclone: error: {error_line(str(e))}\n")
         return 2
     except _NO_ARGS:
         return 0  # typer has already printed the help

@@ -17,7 +17,7 @@ from qclone.cli.output import console, print_json, warn_single_clone
 from qclone.errors import InvalidArgumentError
 from qclone.sim.core import MAX_CORE_QUBITS
 from qclone.sim.engine import HEISENBERG, get_engine
-from qclone.protocol import FORMATS, Layout, protocol_circuit, render, to_text
+from qclone.protocol import FORMATS, DecryptTarget, Layout, protocol_circuit, render, to_text
 from qclone.protocol.build import check_depth
 
 #: The circuit picture is drawn for n up to this size.
@@ -101,9 +101,9 @@ def _print_demo(r: DemoResult, *, picture: bool) -> None:
     console.print(f"Left behind: I(R : every other qubit) = {abs(r.remainder.information_bits):.2e} bits; "
                   f"fidelity with |Phi+> of {pairs}  -> the key is consumed.")
     if r.second_attempt is not None:
-        s = r.second_attempt
-        console.print(f"[bold]Try to decrypt clone S{s.clone} as well[/bold]: Bloch vector {_fmt_vec(s.bloch)}, "
-                      f"fidelity with |psi> = {s.fidelity:.6f}, I(R : S{s.clone}) = {abs(s.information_bits):.2e} bits "
+        second = r.second_attempt
+        console.print(f"[bold]Try to decrypt clone S{second.clone} as well[/bold]: Bloch vector {_fmt_vec(second.bloch)}, "
+                      f"fidelity with |psi> = {second.fidelity:.6f}, I(R : S{second.clone}) = {abs(second.information_bits):.2e} bits "
                       "-> nothing about the input is left: only one clean copy ever exists.")
     if picture and n <= MAX_PICTURE_CLONES:
         console.print(f"\nCircuit (Bell pairs, encryption, decryption of S{d.clone}; the state ends on S[{d.clone - 1}]):")
@@ -111,7 +111,7 @@ def _print_demo(r: DemoResult, *, picture: bool) -> None:
                       markup=False, crop=False, overflow="ignore")
 
 
-def _parse_decrypt(value: str | None) -> int | str | None:
+def _parse_decrypt(value: str | None) -> DecryptTarget | None:
     if value is None:
         return None
     if value.strip().upper() == "A":
