@@ -6,7 +6,8 @@ Routes (all under ``/v1``; a tenant sends ``Authorization: Bearer <token>``):
 ``PUT`` or ``POST /objects/{name}``      store a state (201)
 ``GET /objects``                         list this tenant's objects
 ``GET /objects/{name}``                  stat one object
-``POST /objects/{name}/get``             the one-time retrieval (not idempotent: POST)
+``POST /objects/{name}/get``             the one-time retrieval (idempotent per key)
+``POST /objects/{name}/ack``             acknowledge a get's output (releases it)
 ``DELETE /objects/{name}``               delete an object
 ``GET /objects/{name}/peek?provider=ID`` what that provider can learn
 ``GET /providers``, ``POST /providers``  list or add providers
@@ -70,6 +71,12 @@ class GetIn(BaseModel):
     basis: str | None = Field(None, description="X, Y or Z: also measure every output qubit in this basis")
     shots: int | None = Field(None, description="number of measurements (with basis)")
     seed: int | None = None
+    key: str | None = Field(None, description="idempotency key (also the Idempotency-Key header): a retry with "
+                                              "the same key returns the same output; acknowledge it with the key")
+
+
+class AckIn(BaseModel):
+    key: str = Field(description="the idempotency key of the get whose output was received")
 
 
 class ProviderIn(BaseModel):
@@ -303,7 +310,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
     def get_object(request: Request, body: dict) -> dict:
         """Retrieve a state, once (decryption consumes the key)."""
         tenant = tenant_of(request)
-        _only(body, {"basis", "shots", "seed"})
+        _only(body, {"basis", "shots", "seed", "key"})
         basis, shots = _str(body, "basis"), _int(body, "shots", None)
         if (basis is None) != (shots is None):
             raise InvalidArgumentError("basis and shots go together")
@@ -315,7 +322,25 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         seed = _int(body, "seed", None)
         if seed is not None and seed < 0:
             raise InvalidArgumentError(f"seed must be >= 0, got {seed}")
-        return encode_output(service.get(tenant, request.path_params["name"], basis=basis, shots=shots, seed=seed))
+        return encode_output(service.get(tenant, request.path_params["name"], basis=basis, shots=shots, seed=seed,
+                                         key=_key(request, body)))
+
+    @route("/v1/objects/{name}/ack", "POST", doc=AckIn)
+    def ack_object(request: Request, body: dict) -> dict:
+        """Acknowledge the output of a get (by its idempotency key): the object is retrieved, the output released."""
+        tenant = tenant_of(request)
+        _only(body, {"key"})
+        key = _key(request, body)
+        if key is None:
+            raise InvalidArgumentError("give the get's idempotency key: {\"key\": ...} or the Idempotency-Key header")
+        return service.ack(tenant, request.path_params["name"], key)
+
+    def _key(request: Request, body: dict) -> str | None:
+        header = request.headers.get("idempotency-key")
+        key = _str(body, "key")
+        if header is not None and key is not None and header != key:
+            raise InvalidArgumentError("the Idempotency-Key header and the body's key differ")
+        return key if key is not None else header
 
     @route("/v1/objects/{name}", "DELETE")
     def delete_object(request: Request, body: dict) -> dict:

@@ -11,7 +11,9 @@ runs Alembic's ``upgrade head`` before returning.
 Examples:
     >>> db = Database.open()               # in memory, migrated
     >>> db.revision()
-    '0001'
+    '0003_delivery'
+    >>> abs(db.now() - __import__("time").time()) < 5
+    True
     >>> with db.read() as c:
     ...     c.exec_driver_sql("select count(*) from objects").scalar()
     0
@@ -32,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, pool
+from sqlalchemy import Connection, Engine, Float, create_engine, event, pool, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -46,6 +50,29 @@ MAX_PREPARED = 256
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class db_now(FunctionElement):  # noqa: N801 - reads as the SQL function it renders
+    """The database's clock in seconds since the epoch (a float), for leases: every gateway
+    reads the one clock of the database it shares, never its own.
+
+    SQLite: ``(julianday('now') - 2440587.5) * 86400`` (millisecond resolution, fixed within a
+    statement); PostgreSQL: ``EXTRACT(EPOCH FROM clock_timestamp())``.
+    """
+
+    type = Float()
+    inherit_cache = True
+    name = "db_now"
+
+
+@compiles(db_now, "sqlite")
+def _db_now_sqlite(element: db_now, compiler: Any, **kw: Any) -> str:
+    return "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+@compiles(db_now, "postgresql")
+def _db_now_postgresql(element: db_now, compiler: Any, **kw: Any) -> str:
+    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
 
 
 class JSONDocument(dict):
@@ -369,6 +396,11 @@ class Database:
 
         with self._lock or nullcontext(), self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    def now(self) -> float:
+        """The database's clock (:class:`db_now`), in seconds."""
+        with self.read() as conn:
+            return float(conn.execute(select(db_now())).scalar_one())
 
     def dispose(self) -> None:
         self.engine.dispose()
