@@ -110,6 +110,8 @@ def serve(
     settable_clock: Annotated[bool, typer.Option("--settable-clock", help="Use a clock stored in the data dir that POST /v1/admin/clock sets (tests).")] = False,
     workers: Annotated[int, typer.Option("--workers", help="gateway/embedded: worker processes sharing the port (SO_REUSEPORT).")] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+    lease: Annotated[float, typer.Option("--lease", help="gateway/embedded: seconds (database clock) a get or put may run before the reconciler takes it over.")] = 60.0,
+    retention: Annotated[float, typer.Option("--retention", help="gateway/embedded: seconds (database clock) a decrypted output waits for its acknowledgement; then it is discarded and the object lost.")] = 86400.0,
 ) -> None:
     """Start the storage service (embedded default) or one component of a deployment."""
     from qclone.storage.server import ServeOptions, serve as run_server
@@ -131,6 +133,8 @@ def serve(
             settable_clock=settable_clock,
             workers=workers,
             log_level=log_level,
+            lease_seconds=lease,
+            retention_seconds=retention,
         )
     )
 

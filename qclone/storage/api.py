@@ -44,6 +44,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qclone.errors import InvalidArgumentError
+from qclone.storage import faults
 from qclone.storage.errors import UnauthorizedError, error_body, http_status
 from qclone.storage.substrate import BASES, MAX_SHOTS
 from qclone.storage.wire import decode_array, encode_array
@@ -322,8 +323,10 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         seed = _int(body, "seed", None)
         if seed is not None and seed < 0:
             raise InvalidArgumentError(f"seed must be >= 0, got {seed}")
-        return encode_output(service.get(tenant, request.path_params["name"], basis=basis, shots=shots, seed=seed,
-                                         key=_key(request, body)))
+        out = encode_output(service.get(tenant, request.path_params["name"], basis=basis, shots=shots, seed=seed,
+                                        key=_key(request, body)))
+        faults.crash_point("get.reply")  # the reply is lost: the output waits for a retry with the key
+        return out
 
     @route("/v1/objects/{name}/ack", "POST", doc=AckIn)
     def ack_object(request: Request, body: dict) -> dict:

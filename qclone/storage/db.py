@@ -375,7 +375,7 @@ class Database:
         """Run the Alembic migrations up to ``revision`` (idempotent)."""
         from alembic import command
 
-        with self._lock or nullcontext(), self.engine.connect() as conn:
+        with self._lock or nullcontext(), self.engine.connect() as conn, self._foreign_keys_off(conn):
             conn.execution_options(qclone_write=True)
             cfg = alembic_config(conn)
             command.upgrade(cfg, revision)
@@ -385,10 +385,28 @@ class Database:
         """Run the Alembic migrations down to ``revision`` (``"base"``: an empty database)."""
         from alembic import command
 
-        with self._lock or nullcontext(), self.engine.connect() as conn:
+        with self._lock or nullcontext(), self.engine.connect() as conn, self._foreign_keys_off(conn):
             conn.execution_options(qclone_write=True)
             command.downgrade(alembic_config(conn), revision)
             conn.commit()
+
+    @contextmanager
+    def _foreign_keys_off(self, conn: Connection) -> Iterator[None]:
+        """SQLite: foreign keys off while migrations rebuild tables (copy, drop, rename: the
+        documented way; the pragma only works outside a transaction, so it goes to the driver
+        before SQLAlchemy begins one), checked and back on afterwards."""
+        if not self._sqlite:
+            yield
+            return
+        dbapi = conn.connection.dbapi_connection
+        dbapi.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  # a pooled sqlite3 connection
+        try:
+            yield
+            bad = dbapi.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]
+            if bad:
+                raise RuntimeError(f"a migration left rows without their parent rows: {bad[:5]}")
+        finally:
+            dbapi.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
     def revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""

@@ -7,6 +7,8 @@
   acknowledgement (or the end of its retention).
 * ``lease_until`` is now a time on the database's clock: every lease written before is
   dropped (start-up recovery takes over what they held).
+* SQLite rebuilds the table (``Database.upgrade`` turns foreign keys off around it and checks
+  them afterwards);
 * every ``retrieved`` object becomes ``delivering``: the service, at its next start, moves
   those whose output was delivered (released from the substrate) back to ``retrieved`` and
   keeps the others, an output a crash left undelivered, for the next get.
