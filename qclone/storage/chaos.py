@@ -287,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     ap.add_argument("--keep", default=None, help="keep the data and logs in this directory")
     args = ap.parse_args(argv)
+    # SIGTERM ends the run through its clean-up (every process of the cluster is killed)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(143)))
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="qclone-chaos-"))
     with (postgres_schema(os.environ.get("QCLONE_TEST_DATABASE_URL", DEFAULT_PG)) if args.db == "postgresql"
           else nullcontext(args.db)) as db_url:
