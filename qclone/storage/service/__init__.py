@@ -14,7 +14,8 @@ The class is assembled from one module per concern:
 * :mod:`.placement`: choosing providers, storing clone records, the coalition audit;
 * :mod:`.objects`: put, stat, list, delete, peek;
 * :mod:`.retrieval`: the steps of a get;
-* :mod:`.recovery`: finishing or undoing what crashes left behind;
+* :mod:`.recovery`: finishing or undoing what crashes left behind, the background reconciler;
+* :mod:`.integrity`: detecting keys and clones the vault or a provider lost;
 * :mod:`.providers`: add, drain, kill, revive;
 * :mod:`.audit`: the audit log and health.
 
@@ -54,6 +55,7 @@ from qclone.storage.service.common import (
     Tenant,
     warm_up,
 )
+from qclone.storage.service.integrity import IntegrityMixin
 from qclone.storage.service.objects import ObjectsMixin
 from qclone.storage.service.placement import default_max_coalition, placement_audit
 from qclone.storage.service.providers import ProvidersMixin
@@ -62,7 +64,8 @@ from qclone.storage.service.retrieval import RetrievalMixin
 from qclone.storage.service.tenants import TenantsMixin
 
 
-class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, ProvidersMixin, AuditMixin):
+class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, IntegrityMixin, ProvidersMixin,
+                     AuditMixin):
     """Encrypted quantum multi-cloud storage (see the package docstring and ``docs/storage.md``).
 
     Args:

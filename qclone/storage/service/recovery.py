@@ -232,14 +232,16 @@ class RecoveryMixin(ServiceBase):
 class Reconciler:
     """Runs :meth:`~RecoveryMixin.recover` (``expired_only``) every ``interval`` seconds in a
     background thread: interrupted puts and gets whose lease ended, unacknowledged outputs whose
-    retention ended, releases, purges and discards that could not be done at the time.
+    retention ended, releases, purges and discards that could not be done at the time; and every
+    ``integrity_every`` passes the data-loss check (``check_integrity``).
 
     Safe beside other gateways on the same database: every takeover is fenced.
     """
 
-    def __init__(self, service: Any, interval: float = 2.0) -> None:
+    def __init__(self, service: Any, interval: float = 2.0, *, integrity_every: int = 10) -> None:
         self.service = service
         self.interval = float(interval)
+        self.integrity_every = int(integrity_every)
         self.passes = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -260,6 +262,8 @@ class Reconciler:
         while not self._stop.wait(self.interval):
             try:
                 self.service.recover(expired_only=True)
+                if self.passes % self.integrity_every == 0:
+                    self.service.check_integrity()
             except RECOVERY_ERRORS as e:  # the database or a node is down: next pass
                 log.warning("reconciler: %s", e)
             except Exception:  # noqa: BLE001 - a bug must not stop the background loop; logged with its traceback
