@@ -17,6 +17,7 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -210,10 +211,9 @@ class _Scratch:
 
     def distinct_pair(self, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether the qubits of ``a`` and ``b`` together are pairwise different."""
-        if a.size > 1 and a[0] < a[-1] and b[0] < b[-1] and (a[-1] < b[0] or b[-1] < a[0]):
-            # two increasing runs side by side (a layer between two registers)
-            if bool(np.all(np.diff(a) > 0)) and bool(np.all(np.diff(b) > 0)):
-                return True
+        side_by_side = a.size > 1 and a[0] < a[-1] and b[0] < b[-1] and (a[-1] < b[0] or b[-1] < a[0])
+        if side_by_side and bool(np.all(np.diff(a) > 0)) and bool(np.all(np.diff(b) > 0)):
+            return True  # two increasing runs side by side (a layer between two registers)
         return self.distinct(np.concatenate([a, b]))
 
 
@@ -298,7 +298,7 @@ def _forest_levels(level: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarra
     cuts = np.flatnonzero((pa >= 0) & (pb >= 0) & (pa != pb))
     bounds = [0, *cuts.tolist(), k]
     steps = np.empty(k, dtype=np.int64)
-    for s, e in zip(bounds[:-1], bounds[1:]):
+    for s, e in itertools.pairwise(bounds):
         if e <= s:
             continue
         sa, sb = a[s:e], b[s:e]

@@ -20,12 +20,14 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import numpy as np
 import stim
+
 if TYPE_CHECKING:  # qiskit is imported where it is used: importing it costs about half a second
     from qiskit import QuantumCircuit
 
@@ -254,7 +256,7 @@ def _write_rows(sink: _Sink, parts: Sequence[bytes | int], columns: Sequence[np.
             _write_rows_padded(sink, parts, cols, qt)
             continue
         bounds = [0, *breaks.tolist(), r]
-        for s, e in zip(bounds[:-1], bounds[1:]):
+        for s, e in itertools.pairwise(bounds):
             _write_run(sink, parts, [c[s:e] for c in cols], [int(k[s]) for k in keys], qt)
 
 

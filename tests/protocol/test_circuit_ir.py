@@ -12,7 +12,15 @@ from qiskit import qasm2, qasm3
 
 from qclone.protocol import Circuit, Layout, protocol_circuit
 from qclone.protocol.circuit import gate_levels
-from qclone.protocol.render import stim_text, to_qasm2, to_qasm3, to_qiskit, write_qasm2, write_qasm3, write_stim
+from qclone.protocol.render import (
+    stim_text,
+    to_qasm2,
+    to_qasm3,
+    to_qiskit,
+    write_qasm2,
+    write_qasm3,
+    write_stim,
+)
 
 render_module = importlib.import_module("qclone.protocol.render")  # the package re-exports a function of that name
 
