@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -18,10 +19,12 @@ from qclone.protocol import (
     FORMATS,
     Layout,
     check_depth,
+    check_drawable,
     protocol_circuit,
     render,
     single_clone_warning,
     to_text,
+    write,
 )
 
 #: The circuit picture is drawn for n up to this size.
@@ -156,22 +159,26 @@ def circuit(
     target = _parse_decrypt(decrypt)
     circ = protocol_circuit(lay, decrypt=target, depth=check_depth(depth))
     _warn_n1(clones)
-    text = render(circ, fmt)
-    if json_out:
-        print_json({
-            "clones": clones,
-            "decrypt": target,
-            "depth_variant": depth,
-            "format": fmt,
-            "num_qubits": circ.num_qubits,
-            "two_qubit_gates": circ.num_two_qubit_gates,
-            "depth": circ.depth,
-            "two_qubit_depth": circ.two_qubit_depth,
-            "output_qubit": None if target is None else lay.labels[lay.output_qubit(target)],
-            "circuit": text,
-        })
+    if not json_out:
+        if fmt == "text":
+            check_drawable(circ)  # before any output: a refusal is one line on stderr
+        sys.stdout.flush()
+        write(circ, fmt, sys.stdout.buffer)  # streamed: no string of the whole circuit
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.buffer.flush()
         return
-    typer.echo(text)
+    print_json({
+        "clones": clones,
+        "decrypt": target,
+        "depth_variant": depth,
+        "format": fmt,
+        "num_qubits": circ.num_qubits,
+        "two_qubit_gates": circ.num_two_qubit_gates,
+        "depth": circ.depth,
+        "two_qubit_depth": circ.two_qubit_depth,
+        "output_qubit": None if target is None else lay.labels[lay.output_qubit(target)],
+        "circuit": render(circ, fmt),
+    })
 
 
 def verify(

@@ -49,7 +49,20 @@ from qclone.protocol.register_circuits import (
     register_registers,
     tile,
 )
-from qclone.protocol.render import FORMATS, QASM2_REGISTER_NAMES, from_qasm, render, stim_text, to_qasm2, to_qasm3, to_qiskit, to_stim, to_text
+from qclone.protocol.render import (
+    FORMATS,
+    QASM2_REGISTER_NAMES,
+    check_drawable,
+    from_qasm,
+    render,
+    stim_text,
+    to_qasm2,
+    to_qasm3,
+    to_qiskit,
+    to_stim,
+    to_text,
+    write,
+)
 
 __all__ = [
     "Circuit", "Instruction", "ONE_QUBIT_GATES", "TWO_QUBIT_GATES", "flat_pairs",
@@ -64,5 +77,5 @@ __all__ = [
     "register_bell_pairs", "register_decryption", "register_encryption", "register_protocol_circuit",
     "register_registers", "tile",
     "SCHEDULES", "SERIES_TARGETS", "Composition", "DecryptionState", "Module", "parallel_composition", "series_composition",
-    "FORMATS", "QASM2_REGISTER_NAMES", "from_qasm", "render", "stim_text", "to_qasm2", "to_qasm3", "to_qiskit", "to_stim", "to_text",
+    "FORMATS", "QASM2_REGISTER_NAMES", "check_drawable", "from_qasm", "write", "render", "stim_text", "to_qasm2", "to_qasm3", "to_qiskit", "to_stim", "to_text",
 ]

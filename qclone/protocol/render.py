@@ -448,9 +448,47 @@ def from_qasm(text: str) -> QuantumCircuit:
     return out
 
 
+#: The text drawing is made for circuits up to this many qubits and this depth (a screenful or
+#: two: about 1,300 lines at the limit); beyond, it would be megabytes no terminal can show.
+MAX_DRAWING_QUBITS = 64
+MAX_DRAWING_DEPTH = 256
+
+
+def check_drawable(circuit: Circuit) -> None:
+    """Refuse a text drawing too large for a terminal, naming the formats to use instead.
+
+    Raises:
+        InvalidArgumentError: beyond :data:`MAX_DRAWING_QUBITS` qubits or
+            :data:`MAX_DRAWING_DEPTH` depth.
+    """
+    m = circuit.num_qubits
+    depth = circuit.depth if m <= MAX_DRAWING_QUBITS else None
+    if m > MAX_DRAWING_QUBITS or (depth is not None and depth > MAX_DRAWING_DEPTH):
+        size = f"{m} qubits" + (f", depth {depth}" if depth is not None else "")
+        raise InvalidArgumentError(
+            f"the text drawing is for circuits of at most {MAX_DRAWING_QUBITS} qubits and depth {MAX_DRAWING_DEPTH} "
+            f"(this one has {size}); use --format stim, qasm2 or qasm3"
+        )
+
+
 def to_text(circuit: Circuit, *, fold: int = 100) -> str:
-    """Qiskit's text drawing of the circuit."""
+    """Qiskit's text drawing of the circuit (refused beyond a terminal's size: :func:`check_drawable`)."""
+    check_drawable(circuit)
     return str(to_qiskit(circuit).draw("text", fold=fold))
+
+
+_WRITERS = {"stim": write_stim, "qasm2": write_qasm2, "qasm3": write_qasm3}
+
+
+def write(circuit: Circuit, fmt: str, stream: BinaryIO) -> None:
+    """Write the circuit in one of :data:`FORMATS` to a binary stream (bulk writers, no giant string)."""
+    if fmt == "text":
+        stream.write(to_text(circuit).encode())
+        return
+    writer = _WRITERS.get(fmt)
+    if writer is None:
+        raise InvalidArgumentError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    writer(circuit, stream)
 
 
 def render(circuit: Circuit, fmt: str) -> str:
@@ -462,5 +500,5 @@ def render(circuit: Circuit, fmt: str) -> str:
     if fmt == "qasm3":
         return to_qasm3(circuit)
     if fmt == "stim":
-        return str(to_stim(circuit))
+        return stim_text(circuit)
     raise InvalidArgumentError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

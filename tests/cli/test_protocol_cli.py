@@ -113,3 +113,23 @@ def test_console_script_end_to_end():
     assert ok.returncode == 0 and ok.stdout.startswith("H 1 2")
     bad = subprocess.run([sys.executable, "-m", "qclone", "circuit", "--clones", "3", "--decrypt", "A"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_circuit_text_drawing_refuses_beyond_a_terminal(capsys):
+    code, out, err = run(capsys, "circuit", "--clones", "1000")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "2001 qubits" in lines[0] and "use --format stim, qasm2 or qasm3" in lines[0]
+    code, out, err = run(capsys, "circuit", "--clones", "40")  # 81 qubits
+    assert code == 2 and "81 qubits" in err
+    code, out, _ = run(capsys, "circuit", "--clones", "12", "--decrypt", "3")
+    assert code == 0 and "S_11" in out
+
+
+@pytest.mark.parametrize("fmt", ["stim", "qasm2", "qasm3"])
+def test_circuit_is_streamed_in_every_text_format(capsys, fmt):
+    from qclone.protocol import Layout, protocol_circuit, render
+
+    code, out, _ = run(capsys, "circuit", "--clones", "3000", "--decrypt", "17", "--format", fmt)
+    assert code == 0
+    assert out == render(protocol_circuit(Layout(3000), decrypt=17), fmt) + "\n"
