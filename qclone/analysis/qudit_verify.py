@@ -46,7 +46,7 @@ from qclone.protocol.qudit import (
     encryption_unitarity_defect,
     max_entangled,
 )
-from qclone.protocol.registers import single_clone_warning
+from qclone.protocol.layout import single_clone_warning
 from qclone.sim.exact import GATE_MATRICES, circuit_unitary, equal_up_to_global_phase, fidelity, is_unitary
 from qclone.sim.qudit import QuditState
 

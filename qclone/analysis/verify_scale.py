@@ -35,7 +35,7 @@ import numpy as np
 from qclone.analysis.verify import Check, VerificationReport
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import Layout, bell_pairs, check_depth, clone_decryption, encryption, input_decryption, single_clone_warning
-from qclone.protocol.circuits import empty_circuit
+from qclone.protocol.build import empty_circuit
 from qclone.sim.heisenberg import (
     PauliBatch,
     bell_pair_columns,

@@ -4,7 +4,7 @@ Pure: no I/O, no simulation. Everything a user needs is importable from here.
 """
 
 from qclone.protocol.circuit import Circuit, Instruction, ONE_QUBIT_GATES, TWO_QUBIT_GATES, flat_pairs
-from qclone.protocol.circuits import (
+from qclone.protocol.build import (
     DEPTHS,
     bell_pairs,
     check_depth,
@@ -29,10 +29,10 @@ from qclone.protocol.operators import (
     encryption_sum,
     input_decryption_exponential,
 )
-from qclone.protocol.registers import DecryptTarget, Layout, check_clones, single_clone_warning
+from qclone.protocol.layout import DecryptTarget, Layout, check_clones, single_clone_warning
 from qclone.protocol.compose import check_disjoint_supports, interleave, remap, sequence
 from qclone.protocol.register_layout import RegisterLayout, check_register_size
-from qclone.protocol.modules import (
+from qclone.protocol.composition import (
     SCHEDULES,
     SERIES_TARGETS,
     Composition,

@@ -14,7 +14,7 @@ from functools import reduce
 import numpy as np
 
 from qclone.errors import TooLargeError, UnsupportedError
-from qclone.protocol.registers import Layout, check_clones
+from qclone.protocol.layout import Layout, check_clones
 
 #: Largest n for which the dense operators (2^(n+1) square matrices) are built.
 MAX_DENSE_CLONES = 10

@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 
 from qclone.protocol.circuit import Circuit, Instruction
-from qclone.protocol.circuits import Depth, bell_pairs, check_depth, decryption, empty_circuit, encryption
+from qclone.protocol.build import Depth, bell_pairs, check_depth, decryption, empty_circuit, encryption
 from qclone.protocol.register_layout import RegisterLayout
-from qclone.protocol.registers import DecryptTarget
+from qclone.protocol.layout import DecryptTarget
 
 
 def register_registers(layout: RegisterLayout) -> tuple[tuple[str, int], ...]:

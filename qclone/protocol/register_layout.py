@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qclone.errors import InvalidArgumentError, UnsupportedError
-from qclone.protocol.registers import DecryptTarget, Layout, check_clones
+from qclone.protocol.layout import DecryptTarget, Layout, check_clones
 
 _LABEL = re.compile(r"^(A|R)(\d+)$|^(S|N)(\d+)_(\d+)$")
 

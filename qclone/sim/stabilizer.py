@@ -39,7 +39,7 @@ import stim
 from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
 from qclone.protocol import Layout, bell_pairs, check_depth, decryption, encryption
 from qclone.protocol.circuit import Circuit
-from qclone.protocol.registers import DecryptTarget
+from qclone.protocol.layout import DecryptTarget
 from qclone.protocol.render import to_stim
 from qclone.sim.noise import NoiseModel, noisy_stim_text
 from qclone.sim import gf2

@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-import qclone.protocol.modules as modules
-from qclone.analysis.compositions import verify_composition
+import qclone.protocol.composition as modules
+from qclone.analysis.composition import verify_composition
 from qclone.analysis.leakage import CliffordEncoding, LeakageAnalyzer
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol import parallel_composition, series_composition

@@ -21,7 +21,7 @@ import numpy as np
 
 from qclone.errors import InvalidArgumentError
 from qclone.protocol.circuit import Circuit, flat_pairs
-from qclone.protocol.registers import DecryptTarget, Layout
+from qclone.protocol.layout import DecryptTarget, Layout
 
 Depth = Literal["linear", "log"]
 DEPTHS: tuple[str, ...] = ("linear", "log")

@@ -53,11 +53,11 @@ import numpy as np
 
 from qclone.errors import InvalidArgumentError, UnsupportedError
 from qclone.protocol.circuit import Circuit
-from qclone.protocol.circuits import Depth, check_depth
+from qclone.protocol.build import Depth, check_depth
 from qclone.protocol.compose import interleave, remap
 from qclone.protocol.register_circuits import register_bell_pairs, register_decryption, register_encryption
 from qclone.protocol.register_layout import RegisterLayout
-from qclone.protocol.registers import DecryptTarget, check_clones
+from qclone.protocol.layout import DecryptTarget, check_clones
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*$")
 SCHEDULES: tuple[str, ...] = ("sequential", "interleaved")

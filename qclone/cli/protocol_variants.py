@@ -12,7 +12,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from qclone.analysis.compositions import CompositionReport, verify_composition
+from qclone.analysis.composition import CompositionReport, verify_composition
 from qclone.analysis.verify_scale import DEFAULT_SAMPLE
 from qclone.analysis.qudit_verify import QUDIT_PROPERTY_TITLES, QuditReport, verify_qudit
 from qclone.cli.output import console, print_json, warn

@@ -1,6 +1,6 @@
 """Modules on hardware: parallel, series and interleaved compositions through the device path.
 
-The registers issue defines modules and compositions (:mod:`qclone.protocol.modules`,
+The registers issue defines modules and compositions (:mod:`qclone.protocol.composition`,
 ``docs/modules.md``). Here three of them run the way the single protocol does
 in :mod:`qclone.hardware.experiment`: placed on one path of the heavy-hex
 coupling map, lowered to native gates, simulated with the device's noise (or
@@ -63,7 +63,7 @@ from qclone.hardware.layout import coupling_adjacency, long_path
 from qclone.hardware.tomography import TomographyFit, analyse, tomography_experiment
 from qclone.protocol import Circuit, check_clones, to_qiskit
 from qclone.protocol.compose import interleave, remap
-from qclone.protocol.modules import Composition, DecryptionState, parallel_composition, series_composition
+from qclone.protocol.composition import Composition, DecryptionState, parallel_composition, series_composition
 from qclone.protocol.register_circuits import register_encryption
 
 MODULE_KINDS: tuple[str, ...] = ("parallel", "series", "interleaved")
