@@ -88,7 +88,7 @@ def test_verify_exits_1_on_failure(capsys, monkeypatch):
         (["circuit", "--clones", "3", "--decrypt", "A"], "even"),
         (["circuit", "--clones", "3", "--format", "pdf"], "unknown format"),
         (["circuit", "--clones", "3", "--depth", "cubic"], "depth"),
-        (["verify", "--clones", "9"], "n <= 8"),
+        (["verify", "--clones", "9", "--engine", "exact"], "n <= 8"),
         (["verify", "--clones", "0"], "at least 1"),
         (["verify", "--clones", "3", "--engine", "magic"], "unknown engine"),
         (["demo", "--clones", "11"], "n <= 10"),
@@ -133,3 +133,16 @@ def test_circuit_is_streamed_in_every_text_format(capsys, fmt):
     code, out, _ = run(capsys, "circuit", "--clones", "3000", "--decrypt", "17", "--format", fmt)
     assert code == 0
     assert out == render(protocol_circuit(Layout(3000), decrypt=17), fmt) + "\n"
+
+
+def test_verify_engines_by_size(capsys):
+    """auto: exact up to 8 clones (linear depth), structured beyond; every engine name does what it says."""
+    for args, engine in ((["--clones", "8"], "exact"), (["--clones", "9"], "structured"), (["--clones", "4", "--depth", "log"], "structured"),
+                         (["--clones", "9", "--engine", "stabilizer"], "stabilizer"), (["--clones", "3", "--engine", "structured"], "structured")):
+        code, out, _ = run(capsys, "verify", *args, "--json")
+        d = json.loads(out)
+        assert code == 0 and d["passed"] and d["engine"] == engine, (args, d["engine"])
+    code, out, _ = run(capsys, "verify", "--clones", "100000000", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["passed"] and d["engine"] == "structured" and len(d["checked_clones"]) == 100
+    assert d["checks"][0]["property"] == 1 and "stages only" in d["checks"][0]["detail"]
