@@ -57,7 +57,7 @@ from qclone.protocol import (
     input_decryption,
     single_clone_warning,
 )
-from qclone.protocol.build import empty_circuit
+from qclone.protocol.build import Depth, empty_circuit
 from qclone.sim import structured
 from qclone.sim.heisenberg import (
     PauliBatch,
@@ -135,9 +135,9 @@ def verify_at_scale(clones: int, *, sample: int = DEFAULT_SAMPLE, seed: int = 0,
         worst = max(i.bits for i in s_infos)
         items.append(Check(5, "I(R : S_j) in bits, worst checked clone", worst == 0, worst, 0.0))
     else:
-        i = s_infos[0]
+        lone = s_infos[0]
         items.append(Check(2, "n = 1 exception: the lone clone S_1 carries exactly the Y component",
-                           i.leaked == ("Y",) and i.bits == 1, i.bits, 1.0, f"leaked {i.leaked}"))
+                           lone.leaked == ("Y",) and lone.bits == 1, lone.bits, 1.0, f"leaked {lone.leaked}"))
 
     # The key alone: X_A and Z_A are carried by A, S_1..S_n only, so I(R : A, S) = 2
     logical = PauliBatch.from_letters(m, [{lay.A: "X"}, {lay.A: "Z"}])
@@ -162,7 +162,7 @@ def verify_at_scale(clones: int, *, sample: int = DEFAULT_SAMPLE, seed: int = 0,
             dec.place(b, 3 * i, rows=(slice(lay.S(j), lay.S(j) + 1), slice(n + 1, 2 * n + 1)))
         dec.pull_back(enc)
         firsts = np.arange(0, 3 * len(chunk), 3)
-        restored += bell_pair_columns(dec, firsts).tolist()
+        restored += bell_pair_columns(dec, firsts.tolist()).tolist()
         after += read_reference_information(dec, [[lay.S(j)] for j in chunk], [slice(int(c), int(c) + 3) for c in firsts])
     bad = [j for j, ok in zip(js, restored) if not ok]
     items.append(Check(4, "(R, S_j) is exactly |Phi+> after decrypting S_j, every checked j", not bad,
@@ -189,7 +189,7 @@ def _cross_check_clones(n: int) -> int:
     return CROSS_CHECK_UP_TO - (CROSS_CHECK_UP_TO - n) % 2  # same parity as n
 
 
-def _cross_check(n: int, js: list[int], depth: str) -> Check:
+def _cross_check(n: int, js: list[int], depth: Depth) -> Check:
     """Property 1 at scale: the builders' gates act as the stages (random uniform Paulis, gate by gate)."""
     nc = _cross_check_clones(n)
     lay = Layout(nc)

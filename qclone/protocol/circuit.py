@@ -265,7 +265,7 @@ def gate_levels(level: np.ndarray, a: np.ndarray, b: np.ndarray, scratch: _Scrat
     # gates 0 and 1 sharing a qubit rule out a layer; not sharing one rules out a chain
     first_shared = bool(np.isin([a[1], b[1]], [a[0], b[0]]).any()) if k > 1 else False
     if k == 1 or (not first_shared and scratch.distinct_pair(a, b)):
-        steps = np.maximum(la, lb) + 1
+        steps: np.ndarray = np.maximum(la, lb) + 1
         level[a] = steps
         level[b] = steps
         return steps

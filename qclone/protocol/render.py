@@ -109,7 +109,7 @@ def format_rows(*columns: str | np.ndarray) -> str:
         else:
             tables.append(_digit_table(np.asarray(c, dtype=np.int64).ravel()))
     table = np.concatenate(tables, axis=1)
-    return table[table != 0].tobytes().decode()
+    return str(table[table != 0].tobytes().decode())
 
 
 def _digit_table(a: np.ndarray) -> np.ndarray:
@@ -120,7 +120,7 @@ def _digit_table(a: np.ndarray) -> np.ndarray:
     width = len(str(top))
     if top < 4 * a.size + 1024:
         # few distinct values (qubit indices): render each value once, then gather
-        return _digit_table_direct(np.arange(top + 1, dtype=np.int64), width)[a]
+        return np.asarray(_digit_table_direct(np.arange(top + 1, dtype=np.int64), width)[a])
     return _digit_table_direct(a, width)
 
 
@@ -164,7 +164,7 @@ class _Sink:
 
     def write(self, data: bytes | np.ndarray) -> None:
         if self.stream is not None:
-            self.stream.write(data if isinstance(data, bytes) else memoryview(data).cast("B"))
+            self.stream.write(data if isinstance(data, bytes) else data.data.cast("B"))
         else:
             self.parts.append(data if isinstance(data, bytes) else data.tobytes())
 
@@ -262,7 +262,10 @@ def _write_rows(sink: _Sink, parts: Sequence[bytes | int], columns: Sequence[np.
 
 def _write_run(sink: _Sink, parts: Sequence[bytes | int], cols: Sequence[np.ndarray], classes: Sequence[int], qt: _QubitText) -> None:
     template = bytearray()
-    names, formats, offsets, fills = [], [], [], []
+    names: list[str] = []
+    formats: list[str] = []
+    offsets: list[int] = []
+    fills: list[tuple[np.ndarray, np.ndarray]] = []
     for part in parts:
         if isinstance(part, bytes):
             template += part

@@ -41,7 +41,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -204,20 +204,15 @@ class UniformPaulis:
 
     def _clone_decryption(self, forward: bool) -> None:
         fan = self.n - 1
-        steps: list[tuple] = [
-            ("cx", "j", "t", 1), ("h", "j"), ("czfan", "j", "N", fan), ("cxfan", "t", "N", fan),
-            ("s", "j"), ("s", "t"), ("cz", "j", "t", 1), ("h", "j"), ("cx", "j", "t", 1),
+        dagger = not forward  # pulling back through S conjugates by S†
+        steps: list[Callable[[], None]] = [
+            lambda: self._cx("j", "t"), lambda: self._h("j"),
+            lambda: self._cz("j", "N", fan), lambda: self._cx("t", "N", fan),  # the fan-outs to every N_k, k != j
+            lambda: self._s("j", dagger), lambda: self._s("t", dagger), lambda: self._cz("j", "t"),
+            lambda: self._h("j"), lambda: self._cx("j", "t"),
         ]
         for step in steps if forward else reversed(steps):
-            kind = step[0]
-            if kind == "h":
-                self._h(step[1])
-            elif kind == "s":
-                self._s(step[1], dagger=not forward)  # pulling back through S conjugates by S†
-            elif kind in ("cx", "cxfan"):
-                self._cx(step[1], step[2], step[3])
-            else:
-                self._cz(step[1], step[2], step[3])
+            step()
 
     def _bell_pairs(self, forward: bool) -> None:
         def cx_layer() -> None:  # CX(S_k -> N_k) for every k, the background pairs and (S_j, N_j)
@@ -307,7 +302,7 @@ def bell_pair_restored(ops: UniformPaulis, *, x_columns: np.ndarray | None = Non
     signs = ops.signs()
     x_ok = ~off[c] & ax[c] & ~az[c] & (signs[c] == 1)
     z_ok = ~off[c + 1] & ~ax[c + 1] & az[c + 1] & (signs[c + 1] == 1)
-    return x_ok & z_ok
+    return np.asarray(x_ok & z_ok, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -332,7 +327,7 @@ def single_qubit_information(ops: UniformPaulis) -> SingleQubitInformation:
     code = (ops.x["A"].astype(np.int64) + 2 * ops.z["A"].astype(np.int64)).reshape(-1, 3)
     mask = np.bitwise_or.reduce(np.where(inside, 1 << code, 1), axis=1) | 1
     parts = (mask & 1) + (mask >> 1 & 1) + (mask >> 2 & 1) + (mask >> 3 & 1)
-    return SingleQubitInformation(np.log2(parts), ~inside.any(axis=1), mask >> 1)
+    return SingleQubitInformation(np.log2(parts), np.asarray(~inside.any(axis=1)), mask >> 1)
 
 
 LEAK_LETTERS = ("X", "Z", "Y")
@@ -382,7 +377,8 @@ def packed_words(ops: UniformPaulis) -> tuple[np.ndarray, np.ndarray]:
         w[0] = _pack(bits["A"].astype(bool), words)
         w[1 : n + 1] = _pack(bits["S"].astype(bool), words)
         w[n + 1 :] = _pack(bits["N"].astype(bool), words)
-        for slot, rows in (("j", ops.j), ("t", n + ops.j)):
+        patches: tuple[tuple[Block, np.ndarray], ...] = (("j", ops.j), ("t", n + ops.j))
+        for slot, rows in patches:
             # clear the operators' own bits on their rows, then set them from the slot
             np.bitwise_and.at(w, (rows, col // 64), ~bit)
             own = bits[slot].astype(bool)
