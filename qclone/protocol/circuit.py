@@ -271,6 +271,9 @@ def gate_levels(level: np.ndarray, a: np.ndarray, b: np.ndarray, scratch: _Scrat
         return steps
     if not first_shared:
         return _forest_levels(level, a, b)
+    steps = _ladder_or_fan(level, a, b, la, lb)
+    if steps is not None:
+        return steps
     a_old = (a[1:] == a[:-1]) | (a[1:] == b[:-1])
     b_old = (b[1:] == a[:-1]) | (b[1:] == b[:-1])
     if bool(np.all(a_old | b_old)):
@@ -285,6 +288,36 @@ def gate_levels(level: np.ndarray, a: np.ndarray, b: np.ndarray, scratch: _Scrat
             np.maximum.at(level, b, steps)
             return steps
     return _forest_levels(level, a, b)
+
+
+def _ladder_or_fan(level: np.ndarray, a: np.ndarray, b: np.ndarray, la: np.ndarray, lb: np.ndarray) -> np.ndarray | None:
+    """The chain scheme for the two commonest chains, a ladder (q0->q1, q1->q2, ..., either way) and a
+    fan (one qubit with every other): each gate's one new qubit is known, so no test finds it."""
+    if a[0] == a[-1] and bool(np.all(a == a[0])):
+        shared, new, lnew, ladder = int(a[0]), b, lb, False
+    elif b[0] == b[-1] and bool(np.all(b == b[0])):
+        shared, new, lnew, ladder = int(b[0]), a, la, False
+    elif np.array_equal(b[:-1], a[1:]):
+        shared, new, lnew, ladder = int(a[0]), b, lb, True
+    elif np.array_equal(a[:-1], b[1:]):
+        shared, new, lnew, ladder = int(b[0]), a, la, True
+    else:
+        return None
+    step = np.diff(new)
+    if not (bool(np.all(step > 0)) or bool(np.all(step < 0))) or bool(np.any(new == shared)):
+        return None  # a new qubit repeats: not a chain of this shape
+    idx = np.arange(new.size, dtype=np.int64)
+    ext = lnew.copy()
+    ext[0] = max(int(ext[0]), int(level[shared]))
+    steps: np.ndarray = idx + 1 + np.maximum.accumulate(ext - idx)
+    if ladder:  # qubit new[g] is last used by gate g + 1
+        level[shared] = steps[0]
+        level[new[:-1]] = steps[1:]
+        level[new[-1]] = steps[-1]
+    else:
+        level[new] = steps
+        level[shared] = steps[-1]
+    return steps
 
 
 def _forest_levels(level: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
