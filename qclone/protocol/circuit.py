@@ -271,9 +271,9 @@ def gate_levels(level: np.ndarray, a: np.ndarray, b: np.ndarray, scratch: _Scrat
         return steps
     if not first_shared:
         return _forest_levels(level, a, b)
-    steps = _ladder_or_fan(level, a, b, la, lb)
-    if steps is not None:
-        return steps
+    chain = _ladder_or_fan(level, a, b, la, lb)
+    if chain is not None:
+        return chain
     a_old = (a[1:] == a[:-1]) | (a[1:] == b[:-1])
     b_old = (b[1:] == a[:-1]) | (b[1:] == b[:-1])
     if bool(np.all(a_old | b_old)):
