@@ -15,17 +15,10 @@ from qclone.cli.protocol_variants import register_or_series_circuit, verify_qudi
 from qclone.cli.options import Clones, Depth, Dim, Json, Qubits, Schedule, Seed, Series, SeriesTarget
 from qclone.cli.output import console, print_json, warn
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import (
-    FORMATS,
-    Layout,
-    check_depth,
-    check_drawable,
-    protocol_circuit,
-    render,
-    single_clone_warning,
-    to_text,
-    write,
-)
+from qclone.protocol import FORMATS, Layout, protocol_circuit, render, to_text
+from qclone.protocol.build import check_depth
+from qclone.protocol.layout import single_clone_warning
+from qclone.protocol.render import check_drawable, write
 
 #: ``qclone verify --engine`` values (auto: exact up to MAX_VERIFY_CLONES, structured beyond).
 VERIFY_ENGINES = ("auto", "exact", "structured", "stabilizer")

@@ -1,42 +1,50 @@
-"""Gate-level circuits of encrypted cloning for any number of clones.
+"""Gate-level circuits of encrypted cloning for any :class:`~qclone.protocol.Layout`.
 
 Every construction is built in bulk (one instruction per layer, many
 targets), so building the circuit for a million clones costs a few numpy
-operations. Gate counts (two-qubit gates): Bell pairs ``n``, encryption
-``4n``, decryption of a clone ``2n + 1``, decryption of ``A`` ``4n``.
+operations. Gate counts (two-qubit gates, per register qubit): Bell pairs
+``n``, encryption ``4n``, decryption of a clone ``2n + 1``, decryption of
+``A`` ``4n``.
+
+A k-qubit register (``Layout(n, qubits=k)``) is k copies of the one-qubit
+protocol, each register qubit ``A_i`` with its own clones and key. The copies
+act on disjoint qubits, so their gates run in parallel: instruction t of the
+register circuit is instruction t of the one-qubit circuit applied to all k
+copies at once. Gate counts are k times the one-qubit counts and the depth is
+the one-qubit depth. Decrypting clone j decrypts clone j of every register
+qubit: the register (with any entanglement it had with outside qubits) ends on
+``layout.clone(j)``.
 
 Examples:
     >>> from qclone.protocol import Layout, protocol_circuit
     >>> c = protocol_circuit(Layout(5), decrypt=2)
     >>> c.num_two_qubit_gates == 7 * 5 + 1
     True
+    >>> reg = protocol_circuit(Layout(4, qubits=3), decrypt=2)
+    >>> reg.num_two_qubit_gates == 3 * (7 * 4 + 1)
+    True
+    >>> [name for name, _ in reg.registers]
+    ['A', 'S', 'N']
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
 
 from qclone.errors import InvalidArgumentError
-from qclone.protocol.circuit import Circuit, flat_pairs
+from qclone.protocol.circuit import Circuit, Instruction, flat_pairs
 from qclone.protocol.layout import DecryptTarget, Layout
 
 Depth = Literal["linear", "log"]
 DEPTHS: tuple[str, ...] = ("linear", "log")
 
 
-def registers_of(layout: Layout) -> tuple[tuple[str, int], ...]:
-    """Named registers ``A``, ``S``, ``N`` (and ``R``) of a layout."""
-    regs = [("A", 1), ("S", layout.clones), ("N", layout.clones)]
-    if layout.reference:
-        regs.append(("R", 1))
-    return tuple(regs)
-
-
 def empty_circuit(layout: Layout) -> Circuit:
-    return Circuit(registers_of(layout))
+    """A circuit with no gates on the layout's registers."""
+    return Circuit(layout.registers)
 
 
 def check_depth(depth: str) -> Depth:
@@ -84,34 +92,46 @@ def x_parity_phase(circuit: Circuit, qubits: Sequence[int], *, dagger: bool = Fa
     return circuit.append("H", qubits)
 
 
-def bell_pairs(layout: Layout, circuit: Circuit | None = None) -> Circuit:
-    """Prepare every pair (S_j, N_j) in |Φ+⟩ = (|00⟩ + |11⟩)/√2 from |00⟩."""
-    c = empty_circuit(layout) if circuit is None else circuit
-    s = np.arange(1, layout.clones + 1, dtype=np.int64)
-    return c.append("H", s).append("CX", flat_pairs(s, s + layout.clones))
+def _tile(layout: Layout, single: Circuit) -> Circuit:
+    """Apply a circuit on the plain layout ``Layout(n)`` to every register qubit at once.
 
-
-def encryption(layout: Layout, *, depth: Depth = "linear", circuit: Circuit | None = None) -> Circuit:
-    """U_enc = exp(−iπ/4 X_A X_S1…X_Sn) · exp(−iπ/4 Z_A Z_S1…Z_Sn), Z factor first.
-
-    Acts on A and S_1..S_n only; the key qubits are never touched. ``depth``
-    selects the CNOT ladder (depth O(n)) or parity trees (depth O(log n)).
+    Instruction t of the result applies instruction t of ``single`` to copy 0,
+    then copy 1, ...; the copies are disjoint, so this is the same as running
+    the copies one after the other.
     """
-    c = empty_circuit(layout) if circuit is None else circuit
-    qs = np.arange(0, layout.clones + 1, dtype=np.int64)  # A = 0, then S_1..S_n
+    k = layout.qubits
+    offsets = np.arange(k, dtype=np.int64)
+    instructions = []
+    for ins in single.instructions:
+        # row i holds copy i's targets in their original order
+        targets = (ins.targets[None, :] * k + offsets[:, None]).ravel()
+        instructions.append(Instruction(ins.name, targets))
+    return Circuit(layout.registers, tuple(instructions))
+
+
+def _every_register_qubit(layout: Layout, circuit: Circuit | None, stage: Callable[[Layout, Circuit], Circuit]) -> Circuit:
+    """Append ``stage`` (a one-qubit-protocol builder) for every register qubit of ``layout``."""
+    if layout.qubits == 1:  # the plain protocol: the indices are the one-qubit ones
+        return stage(layout, empty_circuit(layout) if circuit is None else circuit)
+    plain = Layout(layout.clones)
+    tiled = _tile(layout, stage(plain, empty_circuit(plain)))
+    return tiled if circuit is None else circuit + tiled
+
+
+def _bell_pairs(lay: Layout, c: Circuit) -> Circuit:
+    s = np.arange(1, lay.clones + 1, dtype=np.int64)
+    return c.append("H", s).append("CX", flat_pairs(s, s + lay.clones))
+
+
+def _encryption(lay: Layout, c: Circuit, depth: Depth) -> Circuit:
+    qs = np.arange(0, lay.clones + 1, dtype=np.int64)  # A = 0, then S_1..S_n
     c = z_parity_phase(c, qs, depth=depth)
     return x_parity_phase(c, qs, depth=depth)
 
 
-def clone_decryption(layout: Layout, j: int, circuit: Circuit | None = None) -> Circuit:
-    """U_dec(j): decrypt clone j with the whole key; ψ ends on S_j.
-
-    Acts on S_j and N_1..N_n with ``2n + 1`` two-qubit gates. Afterwards
-    (A, N_j) and every other pair (S_k, N_k) are Bell pairs |Φ+⟩.
-    """
-    c = empty_circuit(layout) if circuit is None else circuit
-    s, t = layout.S(j), layout.N(j)
-    others = np.concatenate([np.arange(layout.clones + 1, t, dtype=np.int64), np.arange(t + 1, 2 * layout.clones + 1, dtype=np.int64)])
+def _clone_decryption(lay: Layout, c: Circuit, j: int) -> Circuit:
+    s, t = lay.S(j), lay.N(j)
+    others = np.concatenate([np.arange(lay.clones + 1, t, dtype=np.int64), np.arange(t + 1, 2 * lay.clones + 1, dtype=np.int64)])
     c = c.append("CX", [s, t]).append("H", [s])
     fan = np.empty((others.size, 2), dtype=np.int64)
     fan[:, 1] = others
@@ -123,8 +143,47 @@ def clone_decryption(layout: Layout, j: int, circuit: Circuit | None = None) -> 
     return c.append("CX", [s, t])
 
 
+def _input_decryption(lay: Layout, c: Circuit, depth: Depth) -> Circuit:
+    qs = np.concatenate([[lay.A()], np.arange(lay.clones + 1, 2 * lay.clones + 1, dtype=np.int64)])
+    c = x_parity_phase(c, qs, dagger=True, depth=depth)
+    return z_parity_phase(c, qs, dagger=True, depth=depth)
+
+
+def bell_pairs(layout: Layout, circuit: Circuit | None = None) -> Circuit:
+    """Prepare every pair (S_i,j, N_i,j) in |Φ+⟩ = (|00⟩ + |11⟩)/√2 from |00⟩.
+
+    Appended to ``circuit`` if given (on ``layout.registers``), else a new circuit.
+    """
+    return _every_register_qubit(layout, circuit, _bell_pairs)
+
+
+def encryption(layout: Layout, *, depth: Depth = "linear", circuit: Circuit | None = None) -> Circuit:
+    """U_enc = exp(−iπ/4 X_A X_S1…X_Sn) · exp(−iπ/4 Z_A Z_S1…Z_Sn), Z factor first, on every register qubit.
+
+    Acts on A and the clones only; the key qubits are never touched, and the
+    Bell pairs are not included (:func:`protocol_circuit` without ``decrypt``
+    is Bell pairs then U_enc). ``depth`` selects the CNOT ladder (depth O(n))
+    or parity trees (depth O(log n)).
+    """
+    depth = check_depth(depth)
+    return _every_register_qubit(layout, circuit, lambda lay, c: _encryption(lay, c, depth))
+
+
+def clone_decryption(layout: Layout, j: int, circuit: Circuit | None = None) -> Circuit:
+    """U_dec(j): decrypt clone j with the whole key; the input ends on clone j.
+
+    Acts on clone j and the key with ``2n + 1`` two-qubit gates per register
+    qubit. Afterwards (A_i, N_i,j) and every other pair (S_i,l, N_i,l) are Bell
+    pairs |Φ+⟩.
+    """
+    target = layout.check_target(j)
+    if target == "A":
+        raise InvalidArgumentError("clone_decryption decrypts a clone 1..n; input_decryption decrypts A")
+    return _every_register_qubit(layout, circuit, lambda lay, c: _clone_decryption(lay, c, target))
+
+
 def input_decryption(layout: Layout, *, depth: Depth = "linear", circuit: Circuit | None = None) -> Circuit:
-    """Decrypt A with the key (even n only): A then holds ψ again.
+    """Decrypt A with the key (even n only): A then holds the input again.
 
     Applies exp(+iπ/4 X_A X_N1…X_Nn) first, then exp(+iπ/4 Z_A Z_N1…Z_Nn).
 
@@ -132,14 +191,12 @@ def input_decryption(layout: Layout, *, depth: Depth = "linear", circuit: Circui
         UnsupportedError: for odd n, where {A, N_1..N_n} is only partially informative.
     """
     layout.check_target("A")
-    c = empty_circuit(layout) if circuit is None else circuit
-    qs = np.concatenate([[layout.A], np.arange(layout.clones + 1, 2 * layout.clones + 1, dtype=np.int64)])
-    c = x_parity_phase(c, qs, dagger=True, depth=depth)
-    return z_parity_phase(c, qs, dagger=True, depth=depth)
+    depth = check_depth(depth)
+    return _every_register_qubit(layout, circuit, lambda lay, c: _input_decryption(lay, c, depth))
 
 
 def decryption(layout: Layout, target: DecryptTarget, *, depth: Depth = "linear", circuit: Circuit | None = None) -> Circuit:
-    """Decryption of clone ``target`` (1..n) or of ``"A"``."""
+    """Decryption of clone ``target`` (1..n) or of ``"A"`` (even n), for every register qubit."""
     target = layout.check_target(target)
     if target == "A":
         return input_decryption(layout, depth=depth, circuit=circuit)
@@ -155,8 +212,8 @@ def protocol_circuit(
     """The whole protocol from |0…0⟩ on S and N with the input on A.
 
     Bell pairs, encryption and (when ``decrypt`` is given) the decryption of
-    clone ``decrypt`` or of ``"A"``. The input state ends on
-    ``layout.output_qubit(decrypt)``.
+    clone ``decrypt`` or of ``"A"``. The input register ends on
+    ``layout.output_qubits(decrypt)``.
     """
     if decrypt is not None:
         decrypt = layout.check_target(decrypt)
@@ -166,17 +223,19 @@ def protocol_circuit(
     return c
 
 
-def two_qubit_gate_count(clones: int, *, decrypt: DecryptTarget | None = None) -> int:
+def two_qubit_gate_count(layout: Layout, *, decrypt: DecryptTarget | None = None) -> int:
     """Two-qubit gates of :func:`protocol_circuit` (the one place that states them).
 
     Examples:
-        >>> two_qubit_gate_count(5, decrypt=1)
+        >>> two_qubit_gate_count(Layout(5), decrypt=1)
         36
+        >>> two_qubit_gate_count(Layout(5, qubits=2), decrypt="A")
+        90
     """
-    n = clones
+    n = layout.clones
     total = n + 4 * n
     if decrypt == "A":
         total += 4 * n
     elif decrypt is not None:
         total += 2 * n + 1
-    return total
+    return total * layout.qubits

@@ -48,7 +48,8 @@ from typing import Literal
 import numpy as np
 
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Layout, check_depth
+from qclone.protocol import Layout
+from qclone.protocol.build import check_depth
 from qclone.protocol.circuit import Circuit
 from qclone.sim.heisenberg import PauliBatch
 

@@ -1,4 +1,5 @@
-"""Gate-level circuits: gate counts, depth, and equality with the PRL's dense operators."""
+"""Gate-level circuits: gate counts, depth, equality with the PRL's dense operators; k-qubit registers as
+k copies of the one-qubit protocol side by side, and recovery of entangled registers."""
 
 import math
 
@@ -10,16 +11,24 @@ from hypothesis import strategies as st
 from qclone.errors import InvalidArgumentError, UnsupportedError
 from qclone.protocol import (
     Layout,
-    clone_decryption,
-    clone_decryption_projector,
+    bell_pairs,
+    decryption,
     encryption,
     encryption_exponential,
-    input_decryption,
-    input_decryption_exponential,
     protocol_circuit,
     two_qubit_gate_count,
 )
-from qclone.sim.exact import StateVector, circuit_unitary, equal_up_to_global_phase, fidelity, random_state
+from qclone.protocol.build import clone_decryption, input_decryption
+from qclone.protocol.operators import clone_decryption_projector, input_decryption_exponential
+from qclone.sim.exact import (
+    StateVector,
+    circuit_unitary,
+    equal_up_to_global_phase,
+    fidelity,
+    purification,
+    random_density_matrix,
+    random_state,
+)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 50, 1000])
@@ -28,12 +37,12 @@ def test_two_qubit_gate_counts_are_7n_plus_1(n):
     assert protocol_circuit(lay).num_two_qubit_gates == 5 * n
     for j in {1, n}:
         c = protocol_circuit(lay, decrypt=j)
-        assert c.num_two_qubit_gates == 7 * n + 1 == two_qubit_gate_count(n, decrypt=j)
+        assert c.num_two_qubit_gates == 7 * n + 1 == two_qubit_gate_count(lay, decrypt=j)
         assert clone_decryption(lay, j).num_two_qubit_gates == 2 * n + 1
     for depth in ("linear", "log"):
         assert encryption(lay, depth=depth).num_two_qubit_gates == 4 * n
     if n % 2 == 0:
-        assert protocol_circuit(lay, decrypt="A").num_two_qubit_gates == two_qubit_gate_count(n, decrypt="A") == 9 * n
+        assert protocol_circuit(lay, decrypt="A").num_two_qubit_gates == two_qubit_gate_count(lay, decrypt="A") == 9 * n
 
 
 def test_log_depth_variant_has_logarithmic_depth():
@@ -107,10 +116,83 @@ def test_even_n_recovers_on_a(n, seed):
     lay = Layout(n)
     state = StateVector.from_input(psi, lay.num_qubits)
     state.apply_circuit(protocol_circuit(lay, decrypt="A", depth="log"))
-    assert fidelity(state.reduced_density_matrix([lay.A]), psi) == pytest.approx(1, abs=1e-9)
+    assert fidelity(state.reduced_density_matrix([lay.A()]), psi) == pytest.approx(1, abs=1e-9)
 
 
 def test_million_clone_circuit_builds_in_bulk():
     c = protocol_circuit(Layout(10**6), decrypt=123456)
     assert c.num_two_qubit_gates == 7 * 10**6 + 1
     assert len(c.instructions) < 20
+
+
+@pytest.mark.parametrize("k,n", [(1, 3), (2, 2), (3, 4), (5, 1)])
+def test_counts_and_depth_are_those_of_k_parallel_copies(k, n):
+    lay = Layout(n, qubits=k)
+    single = protocol_circuit(Layout(n), decrypt=1)
+    c = protocol_circuit(lay, decrypt=1)
+    assert c.num_two_qubit_gates == k * two_qubit_gate_count(Layout(n), decrypt=1) == two_qubit_gate_count(lay, decrypt=1)
+    assert c.depth == single.depth and len(c.instructions) == len(single.instructions)
+    assert encryption(lay).num_two_qubit_gates == 4 * n * k and bell_pairs(lay).num_two_qubit_gates == n * k
+
+
+def test_one_qubit_register_is_the_one_qubit_protocol():
+    for n in (1, 2, 5):
+        assert str(protocol_circuit(Layout(n, qubits=1), decrypt=n)) == str(protocol_circuit(Layout(n), decrypt=n))
+
+
+def test_register_unitary_is_a_tensor_product_of_copies():
+    lay = Layout(1, qubits=2)
+    single = circuit_unitary(protocol_circuit(Layout(1), decrypt=1), range(3))
+    u = circuit_unitary(protocol_circuit(lay, decrypt=1), range(lay.num_qubits))
+    # qubits of copy 0 then copy 1
+    order = list(lay.embedding(0)) + list(lay.embedding(1))
+    u_copies = circuit_unitary(protocol_circuit(lay, decrypt=1), order)
+    assert equal_up_to_global_phase(u_copies, np.kron(single, single))
+    assert u.shape == (64, 64)
+
+
+def _ghz(k):
+    v = np.zeros(2**k, dtype=complex)
+    v[0] = v[-1] = 1 / np.sqrt(2)
+    return v
+
+
+@pytest.mark.parametrize("k,n", [(1, 1), (1, 4), (2, 1), (2, 2), (3, 1)])
+def test_dense_engine_restores_register_entanglement_for_every_clone(k, n):
+    """A register in a GHZ state with R, entangled at random with R, or mixed, is restored on every clone."""
+    rng = np.random.default_rng(k * 10 + n)
+    lay = Layout(n, qubits=k, references=k)
+    inputs = {
+        "ghz": np.kron(_ghz(k + 1), np.eye(2 ** (k - 1))[0]),
+        "random": random_state(2 * k, rng),
+        "mixed": purification(random_density_matrix(k, rng)),
+    }
+    refs = list(lay.reference_qubits)
+    for name, psi in inputs.items():
+        for j in range(1, n + 1):
+            st = StateVector.from_input(psi, lay.num_qubits, input_qubits=list(lay.inputs) + refs)
+            st.apply_circuit(protocol_circuit(lay, decrypt=j))
+            out = st.reduced_density_matrix(list(lay.clone(j)) + refs)
+            assert fidelity(out, psi) == pytest.approx(1, abs=1e-9), (name, j)
+            rest = [q for q in range(lay.num_qubits) if q not in lay.clone(j) and q not in refs]
+            assert st.mutual_information(refs, rest) == pytest.approx(0, abs=1e-9)
+
+
+def test_decryption_of_A_of_a_register_for_even_n():
+    lay = Layout(2, qubits=2)
+    psi = random_state(2, np.random.default_rng(5))
+    st = StateVector.from_input(psi, lay.num_qubits, input_qubits=lay.inputs)
+    st.apply_circuit(protocol_circuit(lay) + decryption(lay, "A"))
+    assert fidelity(st.reduced_density_matrix(list(lay.inputs)), psi) == pytest.approx(1)
+
+
+def test_builders_append_to_a_given_circuit_for_any_register_size():
+    for lay in (Layout(3), Layout(3, qubits=2, references=1)):
+        whole = protocol_circuit(lay, decrypt=2)
+        stepwise = decryption(lay, 2, circuit=encryption(lay, circuit=bell_pairs(lay)))
+        assert str(stepwise) == str(whole) and stepwise.registers == lay.registers
+        assert str(clone_decryption(lay, 2)) == str(decryption(lay, 2))
+    with pytest.raises(InvalidArgumentError):
+        clone_decryption(Layout(2, qubits=2), "A")
+    with pytest.raises(UnsupportedError):
+        input_decryption(Layout(3, qubits=2))

@@ -123,7 +123,7 @@ def test_qasm_text_is_qiskits(c):
 
 @pytest.mark.parametrize("n,depth", [(3, "linear"), (6, "log")])
 def test_qasm_loads_back_to_the_same_circuit(n, depth):
-    c = protocol_circuit(Layout(n, reference=True), decrypt=2, depth=depth)
+    c = protocol_circuit(Layout(n, references=1), decrypt=2, depth=depth)
     qc = to_qiskit(c)
     for loaded in (qasm2.loads(to_qasm2(c)), qasm3.loads(to_qasm3(c))):
         assert [tuple(loaded.find_bit(q).index for q in i.qubits) + (i.operation.name,) for i in loaded.data] == \

@@ -7,15 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qclone.errors import InvalidArgumentError, UnsupportedError
-from qclone.protocol import (
-    Layout,
-    bell_pairs,
-    clone_decryption,
-    encryption,
-    input_decryption,
-    to_stim,
-)
-from qclone.protocol.build import empty_circuit
+from qclone.protocol import Layout, bell_pairs, encryption, to_stim
+from qclone.protocol.build import clone_decryption, empty_circuit, input_decryption
 from qclone.protocol.circuit import Circuit, Instruction
 from qclone.sim import structured as s
 

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import single_clone_warning
+from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
 from qclone.storage.models import clones as clone_table
