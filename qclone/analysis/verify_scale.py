@@ -49,7 +49,13 @@ import numpy as np
 from qclone.analysis.verify import Check, VerificationReport
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import Layout, bell_pairs, encryption
-from qclone.protocol.build import Depth, check_depth, clone_decryption, empty_circuit, input_decryption
+from qclone.protocol.build import (
+    Depth,
+    check_depth,
+    clone_decryption,
+    empty_circuit,
+    input_decryption,
+)
 from qclone.protocol.layout import single_clone_warning
 from qclone.sim import structured
 from qclone.sim.heisenberg import (

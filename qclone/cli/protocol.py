@@ -9,11 +9,35 @@ import typer
 from rich.table import Table
 
 from qclone.analysis.demo import DemoResult, run_demo
-from qclone.analysis.verify import MAX_VERIFY_CLONES, PROPERTY_TITLES, VerificationReport, verify_protocol
-from qclone.analysis.verify_scale import CHECK_ALL_UP_TO, DEFAULT_SAMPLE, verify_at_scale
-from qclone.cli.protocol_variants import register_or_series_circuit, verify_qudits, verify_register_or_series, wants_composition
-from qclone.cli.options import Clones, Depth, Dim, Json, Qubits, Schedule, Seed, Series, SeriesTarget
+from qclone.analysis.verify import (
+    MAX_VERIFY_CLONES,
+    PROPERTY_TITLES,
+    VerificationReport,
+    verify_protocol,
+)
+from qclone.analysis.verify_scale import (
+    CHECK_ALL_UP_TO,
+    DEFAULT_SAMPLE,
+    verify_at_scale,
+)
+from qclone.cli.options import (
+    Clones,
+    Depth,
+    Dim,
+    Json,
+    Qubits,
+    Schedule,
+    Seed,
+    Series,
+    SeriesTarget,
+)
 from qclone.cli.output import console, print_json, warn
+from qclone.cli.protocol_variants import (
+    register_or_series_circuit,
+    verify_qudits,
+    verify_register_or_series,
+    wants_composition,
+)
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import FORMATS, Layout, protocol_circuit, render, to_text
 from qclone.protocol.build import check_depth
