@@ -174,12 +174,15 @@ class _Sink:
 
 def _digit_values(lo: int, hi: int, width: int) -> np.ndarray:
     """The decimal texts of lo..hi-1, all ``width`` digits long, as one ``V{width}`` item each."""
-    v = np.arange(lo, hi, dtype=np.int64)
-    out = np.empty((v.size, width), dtype=np.uint8)
-    for p in range(width - 1, -1, -1):
-        out[:, p] = v % 10 + 48
-        v //= 10
-    return out.view(f"V{width}").ravel()
+    count = hi - lo
+    columns = np.empty((width, count), dtype=np.uint8)
+    for p in range(width):
+        # digit p of consecutive numbers: each of 0..9 repeated 10^(width-1-p) times, cycling
+        unit = _POW10[width - 1 - p]
+        first, last = lo // unit, (hi - 1) // unit
+        column = np.repeat((np.arange(first, last + 1) % 10 + 48).astype(np.uint8), unit)
+        columns[p] = column[lo - first * unit : lo - first * unit + count]
+    return np.ascontiguousarray(columns.T).view(f"V{width}").ravel()
 
 
 class _QubitText:
