@@ -213,6 +213,7 @@ class _QubitText:
         if len(self.classes) > 255:  # pragma: no cover - needs hundreds of registers
             raise InvalidArgumentError("too many registers to render in bulk")
         self._tables: dict[int, np.ndarray] = {}
+        self._padded: np.ndarray | None = None
         top = max(sizes, default=1)
         self._top = top
 
@@ -224,7 +225,12 @@ class _QubitText:
         return t
 
     def padded(self) -> np.ndarray:
-        """(num_qubits, width) bytes of every qubit's text, NUL-padded (the slow path's table)."""
+        """(num_qubits, width) bytes of every qubit's text, NUL-padded (the slow path's table, built once)."""
+        if self._padded is None:
+            self._padded = self._build_padded()
+        return self._padded
+
+    def _build_padded(self) -> np.ndarray:
         width = max(len(p) + d for p, d, _ in self.classes) + len(self.suffix)
         out = np.zeros((self.num_qubits, width), dtype=np.uint8)
         for c, (prefix, d, base) in enumerate(self.classes):
