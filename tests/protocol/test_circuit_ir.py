@@ -155,7 +155,13 @@ def test_large_circuit_text_round_trips_through_stim():
 
 def test_text_drawing_size_guard():
     from qclone.errors import InvalidArgumentError
-    from qclone.protocol.render import MAX_DRAWING_DEPTH, MAX_DRAWING_QUBITS, check_drawable, to_text, write
+    from qclone.protocol.render import (
+        MAX_DRAWING_DEPTH,
+        MAX_DRAWING_QUBITS,
+        check_drawable,
+        to_text,
+        write,
+    )
 
     at_limit = Circuit((("q", MAX_DRAWING_QUBITS),)).append("H", np.arange(MAX_DRAWING_QUBITS))
     check_drawable(at_limit)
