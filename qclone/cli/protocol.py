@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -9,16 +10,41 @@ from rich.table import Table
 
 from qclone.analysis.demo import DemoResult, run_demo
 from qclone.analysis.composition import MAX_EXACT_QUBITS
-from qclone.analysis.verify import MAX_VERIFY_CLONES, PROPERTY_TITLES, VerificationReport, verify_protocol
-from qclone.analysis.verify_scale import CHECK_ALL_UP_TO, DEFAULT_SAMPLE, verify_at_scale
-from qclone.cli.protocol_variants import register_or_series_circuit, verify_qudits, verify_register_or_series, wants_composition
-from qclone.cli.options import Clones, Depth, Dim, Json, Qubits, Schedule, Seed, Series, SeriesTarget
+from qclone.analysis.verify import (
+    MAX_VERIFY_CLONES,
+    PROPERTY_TITLES,
+    VerificationReport,
+    verify_protocol,
+)
+from qclone.analysis.verify_scale import (
+    CHECK_ALL_UP_TO,
+    DEFAULT_SAMPLE,
+    verify_at_scale,
+)
+from qclone.cli.options import (
+    Clones,
+    Depth,
+    Dim,
+    Json,
+    Qubits,
+    Schedule,
+    Seed,
+    Series,
+    SeriesTarget,
+)
 from qclone.cli.output import console, print_json, warn_single_clone
+from qclone.cli.protocol_variants import (
+    register_or_series_circuit,
+    verify_qudits,
+    verify_register_or_series,
+    wants_composition,
+)
 from qclone.errors import InvalidArgumentError
 from qclone.sim.core import MAX_CORE_QUBITS
-from qclone.sim.engine import HEISENBERG, get_engine
+from qclone.sim.engine import DENSE, get_engine
 from qclone.protocol import FORMATS, DecryptTarget, Layout, protocol_circuit, render, to_text
 from qclone.protocol.build import check_depth
+from qclone.protocol.render import check_drawable, write
 
 #: The circuit picture is drawn for n up to this size.
 MAX_PICTURE_CLONES = 6
@@ -146,41 +172,50 @@ def circuit(
     target = _parse_decrypt(decrypt)
     circ = protocol_circuit(lay, decrypt=target, depth=check_depth(depth))
     warn_single_clone(clones)
-    text = render(circ, fmt)
-    if json_out:
-        print_json({
-            "clones": clones,
-            "decrypt": target,
-            "depth_variant": depth,
-            "format": fmt,
-            "num_qubits": circ.num_qubits,
-            "two_qubit_gates": circ.num_two_qubit_gates,
-            "depth": circ.depth,
-            "two_qubit_depth": circ.two_qubit_depth,
-            "output_qubit": None if target is None else lay.labels[lay.output_qubit(target)],
-            "circuit": text,
-        })
+    if not json_out:
+        if fmt == "text":
+            check_drawable(circ)  # before any output: a refusal is one line on stderr
+        sys.stdout.flush()
+        write(circ, fmt, sys.stdout.buffer)  # streamed: no string of the whole circuit
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.buffer.flush()
         return
-    typer.echo(text)
+    print_json({
+        "clones": clones,
+        "decrypt": target,
+        "depth_variant": depth,
+        "format": fmt,
+        "num_qubits": circ.num_qubits,
+        "two_qubit_gates": circ.num_two_qubit_gates,
+        "depth": circ.depth,
+        "two_qubit_depth": circ.two_qubit_depth,
+        "output_qubit": None if target is None else lay.labels[lay.output_qubit(target)],
+        "circuit": render(circ, fmt),
+    })
 
 
-#: The engines ``qclone verify`` offers, and what each checks.
-VERIFY_ENGINES = ("dense", "heisenberg", "core")
+#: ``qclone verify --engine`` values: ``auto`` and what computes the checks (see _ENGINE_HELP).
+VERIFY_ENGINES = ("auto", "dense", "structured", "heisenberg", "core")
+#: The two Heisenberg-picture methods of :func:`verify_at_scale`, by engine value.
+AT_SCALE = {"structured": "structured", "heisenberg": "gates"}
 _ENGINE_HELP = (
-    f"What computes the checks. dense: state vectors, one qubit n <= {MAX_VERIFY_CLONES} (all 8 properties), "
-    f"--qubits/--series up to {MAX_EXACT_QUBITS} qubits with the reference, --dim; "
-    "heisenberg: Pauli pull-backs, one qubit, any n (properties 2-6 and 8; beyond "
-    f"{CHECK_ALL_UP_TO} clones a --sample of them); "
+    f"What computes the checks. auto (default): dense for one qubit up to n = {MAX_VERIFY_CLONES}, structured beyond; "
+    f"dense up to {MAX_EXACT_QUBITS} qubits for --qubits/--series, core beyond. "
+    f"dense: state vectors, one qubit n <= {MAX_VERIFY_CLONES} (all 8 properties), "
+    f"--qubits/--series up to {MAX_EXACT_QUBITS} qubits with the reference, --dim. "
+    "structured: Pauli operators pulled back stage by stage (Heisenberg picture), one qubit, any n, "
+    "time independent of n (10^8 clones in seconds); the builders' gates are cross-checked gate by gate. "
+    "heisenberg: the same checks with Pauli pull-backs gate by gate, one qubit, any n, time and memory linear in n. "
     f"core: a Clifford on a dense core, one qubit n <= {MAX_VERIFY_CLONES} or --qubits/--series of any size "
-    f"(k <= {MAX_CORE_QUBITS // 2})."
+    f"(k <= {MAX_CORE_QUBITS // 2}). Properties 2-6 and 8 at any n; beyond {CHECK_ALL_UP_TO} clones a --sample of them."
 )
 
 
 def verify(
     clones: Clones,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs, or of the sample of clones (heisenberg).")] = 0,
-    engine: Annotated[str, typer.Option("--engine", help=_ENGINE_HELP)] = "dense",
-    sample: Annotated[int, typer.Option("--sample", help=f"heisenberg engine, n > {CHECK_ALL_UP_TO}: how many random clones to check.")] = DEFAULT_SAMPLE,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs (dense, core) or of the sample of clones (structured, heisenberg).")] = 0,
+    engine: Annotated[str, typer.Option("--engine", help=_ENGINE_HELP)] = "auto",
+    sample: Annotated[int, typer.Option("--sample", help=f"structured and heisenberg engines, n > {CHECK_ALL_UP_TO}: how many random clones to check (n: all).")] = DEFAULT_SAMPLE,
     depth: Depth = "linear",
     json_out: Json = False,
     qubits: Qubits = 1,
@@ -191,22 +226,30 @@ def verify(
     """Check PROTOCOL.md's properties for n clones by computation; exit status 1 on any failure."""
     if engine not in VERIFY_ENGINES:
         raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of {', '.join(VERIFY_ENGINES)}")
-    eng = get_engine(engine)
+    chosen = None if engine in ("auto", *AT_SCALE) else get_engine(engine)
     if dim is not None:
-        verify_qudits(clones, dim, qubits=qubits, series=series, engine=eng, depth=depth, seed=seed, json_out=json_out)
+        if engine not in ("auto", "dense"):
+            raise InvalidArgumentError("--dim runs on the dense qudit engine; drop --engine")
+        verify_qudits(clones, dim, qubits=qubits, series=series, depth=depth, seed=seed, json_out=json_out)
         return
     if wants_composition(qubits, series, series_target, None):
-        verify_register_or_series(clones, qubits, series, series_target, eng, seed, sample, depth, json_out)
+        if engine in AT_SCALE:
+            raise InvalidArgumentError("--qubits and --series are verified by the core engine (any size) or the dense one (small)")
+        verify_register_or_series(clones, qubits, series, series_target, chosen, seed, sample, depth, json_out)
         return
     Layout(clones)
     check_depth(depth)
+    if engine == "auto":
+        engine = "dense" if clones <= MAX_VERIFY_CLONES and depth == "linear" else "structured"
+        chosen = DENSE if engine == "dense" else None
     warn_single_clone(clones)
-    if eng is HEISENBERG:
-        report = verify_at_scale(clones, sample=sample, seed=seed, depth=depth)
+    if chosen is None:
+        report = verify_at_scale(clones, sample=sample, seed=seed, depth=depth, method=AT_SCALE[engine])
     else:
         if depth != "linear":
-            raise InvalidArgumentError(f"the {engine} engine checks both encryption variants itself; --depth is for --engine heisenberg")
-        report = verify_protocol(clones, seed=seed, engine=eng)
+            raise InvalidArgumentError(f"the {engine} engine checks both encryption variants itself; "
+                                       "--depth is for --engine structured or heisenberg")
+        report = verify_protocol(clones, seed=seed, engine=chosen)
     if json_out:
         print_json(report.to_dict())
     else:

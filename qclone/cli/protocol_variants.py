@@ -9,15 +9,17 @@ error (exit status 2).
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
-from qclone.analysis.composition import CompositionReport, verify_composition
+from qclone.analysis.composition import MAX_EXACT_QUBITS, CompositionReport, verify_composition
 from qclone.analysis.verify_scale import DEFAULT_SAMPLE
 from qclone.analysis.qudit_verify import QUDIT_PROPERTY_TITLES, QuditReport, verify_qudit
 from qclone.cli.output import console, print_json, warn_single_clone
 from qclone.errors import InvalidArgumentError, is_int
-from qclone.sim.engine import DENSE, HEISENBERG, Engine
+from qclone.sim.engine import CORE, DENSE, Engine
 from qclone.protocol import DecryptTarget, Layout, protocol_circuit, render, series_composition
 from qclone.protocol.build import check_depth
 from qclone.protocol.composition import SCHEDULES, SERIES_TARGETS
@@ -81,14 +83,18 @@ def register_or_series_circuit(
 
 
 def verify_register_or_series(
-    clones: int, qubits: int, series: int, series_target: str | None, engine: Engine, seed: int, sample: int | None,
-    depth: str, json_out: bool,
+    clones: int, qubits: int, series: int, series_target: str | None, engine: Engine[Any] | None, seed: int,
+    sample: int | None, depth: str, json_out: bool,
 ) -> None:
-    """``qclone verify`` for a register or a series composition: recovery, marginals, leakage, schedules."""
-    if engine is HEISENBERG:
-        raise InvalidArgumentError("--qubits and --series are verified by the core engine (any size) or the dense one (small)")
+    """``qclone verify`` for a register or a series composition: recovery, marginals, leakage, schedules.
+
+    ``engine=None`` picks the dense engine while the composition and its reference fit
+    :data:`~qclone.analysis.composition.MAX_EXACT_QUBITS` qubits, the core engine beyond.
+    """
     target = series_target or "clone"
     comp = series_composition(qubits, clones, series, target=target)
+    if engine is None:
+        engine = DENSE if comp.num_qubits + comp.inputs <= MAX_EXACT_QUBITS else CORE
     warn_single_clone(clones)
     # --sample's default belongs to the one-qubit engine; compositions keep their own unless it is given
     kwargs = {} if sample in (None, DEFAULT_SAMPLE) else {"max_paths": sample, "max_marginals": sample}
@@ -101,12 +107,10 @@ def verify_register_or_series(
         raise typer.Exit(1)
 
 
-def verify_qudits(clones: int, dim: int, *, qubits: int, series: int, engine: Engine, depth: str, seed: int, json_out: bool) -> None:
+def verify_qudits(clones: int, dim: int, *, qubits: int, series: int, depth: str, seed: int, json_out: bool) -> None:
     """``qclone verify --dim D``: the qudit protocol on the dense qudit engine."""
     if qubits != 1 or series != 1:
         raise InvalidArgumentError("--dim is for one qudit and one module; drop --qubits/--series")
-    if engine is not DENSE:
-        raise InvalidArgumentError("--dim runs on the dense qudit engine; drop --engine")
     if depth != "linear":
         raise InvalidArgumentError("--depth selects a qubit circuit; qudit operators are dense")
     warn_single_clone(clones)

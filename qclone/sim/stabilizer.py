@@ -313,7 +313,7 @@ class StabilizerEngine:
         if num_qubits > MAX_TABLEAU_QUBITS:
             raise TooLargeError(
                 f"{num_qubits} qubits exceed the tableau limit of {MAX_TABLEAU_QUBITS}; "
-                "use the heisenberg or core engine"
+                "use the heisenberg or core engine, or estimate_fidelity for noisy figures"
             )
         qs = [int(q) for q in input_qubits]
         if len(set(qs)) != len(qs) or any(not 0 <= q < num_qubits for q in qs):

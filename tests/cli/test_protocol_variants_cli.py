@@ -52,7 +52,7 @@ def test_series_circuit_unwinds_every_layer(capsys):
     (["verify", "-n", "3", "--dim", "3", "--depth", "log"], "dense"),
     (["verify", "-n", "4", "--dim", "5"], "n <= 3"),
     (["verify", "-n", "2", "--dim", "9"], "2..8"),
-    (["verify", "-n", "9", "--qubits", "2"], "dense engine"),
+    (["verify", "-n", "9", "--qubits", "2", "--engine", "dense"], "dense engine"),
     (["verify", "-n", "2", "--qubits", "7", "--engine", "core"], "at most 6"),
     (["verify", "-n", "2", "--qubits", "2", "--engine", "heisenberg"], "core engine"),
     (["verify", "-n", "2", "--qubits", "2", "--engine", "stabilizer"], "unknown engine"),
@@ -70,6 +70,9 @@ def test_verify_register_series_and_qudits(capsys):
     code, out, _ = run(capsys, "verify", "-n", "3", "--series", "2", "--series-target", "key", "--engine", "core", "--json")
     d = json.loads(out)
     assert code == 0 and d["passed"] and d["engine"] == "core" and d["series_target"] == "key"
+    code, out, _ = run(capsys, "verify", "-n", "9", "--qubits", "2", "--json")  # auto: too large for dense, so core
+    d = json.loads(out)
+    assert code == 0 and d["passed"] and d["engine"] == "core"
     code, out, _ = run(capsys, "verify", "-n", "3", "--dim", "3")
     assert code == 0 and "all checks passed" in out and "property 5" in out
     code, out, err = run(capsys, "verify", "-n", "1", "--dim", "2", "--json")

@@ -81,7 +81,7 @@ def test_scaling_json(capsys):
     [
         (["verify", "--clones", "3", "--engine", "heisenberg", "--sample", "0"], "positive integer"),
         (["verify", "--clones", "3", "--engine", "heisenberg", "--depth", "cubic"], "depth"),
-        (["verify", "--clones", "3", "--depth", "log"], "--engine heisenberg"),
+        (["verify", "--clones", "3", "--engine", "dense", "--depth", "log"], "--engine structured or heisenberg"),
         (["sweep", "--clones", "x", "--noise", "readout", "--p", "0.1", "--shots", "10"], "integers"),
         (["sweep", "--clones", "3", "--noise", "nope", "--p", "0.1", "--shots", "10"], "unknown noise model"),
         (["sweep", "--clones", "3", "--noise", "readout", "--shots", "10"], "needs an error rate"),
