@@ -65,8 +65,8 @@ def child(code: str, *args: str) -> tuple[float, float, dict]:
     """Wall seconds, peak RSS (MiB, that process only, via wait4) and the JSON a child process prints."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = proc.stdout.read()  # type: ignore[union-attr]
-    err = proc.stderr.read()  # type: ignore[union-attr]
+    out = proc.stdout.read()  # type: ignore[union-attr]  # stdout=PIPE
+    err = proc.stderr.read()  # type: ignore[union-attr]  # stderr=PIPE
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:

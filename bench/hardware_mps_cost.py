@@ -27,13 +27,13 @@ from qclone.hardware.experiment import prepare_for_device
 from qclone.hardware.tomography import tomography_experiment
 
 
-def per_shot(runner: AerRunner, circuit, order, shots: int) -> float:  # noqa: ANN001
+def per_shot(runner: AerRunner, circuit, order, shots: int) -> float:  # noqa: ANN001 - qiskit circuit and layout
     runner.run([circuit], shots=1, seed=1, order=order)  # builds (and caches) the noise model
     runner.run([circuit], shots=shots, seed=2, order=order)
     return runner.last_simulate_seconds / shots
 
 
-def max_bond(runner: AerRunner, circuit, order) -> int:  # noqa: ANN001
+def max_bond(runner: AerRunner, circuit, order) -> int:  # noqa: ANN001 - qiskit circuit and layout
     """Largest MPS bond dimension along one trajectory (Aer's ``mps_log_data``)."""
     from qclone.hardware.backends import renumber
     from qclone.hardware.pauli_noise import twirl_delays
@@ -42,7 +42,7 @@ def max_bond(runner: AerRunner, circuit, order) -> int:  # noqa: ANN001
     sim = runner.simulator(qubits)
     small = renumber(circuit, qubits)
     if runner.noise == "twirled":
-        small = twirl_delays([small], runner._restricted(qubits).target)[0]  # noqa: SLF001
+        small = twirl_delays([small], runner._restricted(qubits).target)[0]  # noqa: SLF001 - the runner's restricted target
     sim.set_options(mps_log_data=True)
     try:
         log = sim.run(small, shots=1, seed_simulator=3).result().results[0].metadata.get("MPS_log_data", "")

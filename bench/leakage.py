@@ -78,7 +78,7 @@ def main() -> None:
           f"answers agree: {agree}")
     print(f"  ratio dense / F2 at n = {nd}: {dense_total / f2_cold:,.0f}x (cold), {dense_total / f2_warm:,.0f}x (warm)\n")
 
-    print(f"{'n':>6}  {'query':<22} {'set size':>8} {'cold':>10} {'warm':>10}  {'dense(n=%d)/warm' % nd:>18}  answer")
+    print(f"{'n':>6}  {'query':<22} {'set size':>8} {'cold':>10} {'warm':>10}  {f'dense(n={nd})/warm':>18}  answer")
     worst = {}
     for n in (1000, 10_000):
         for name, qubits in queries(n, rng).items():

@@ -210,7 +210,7 @@ def verify_composition(
                         dev_mixed <= TOL, dev_mixed, 0.0, how))
     checks.append(Check("marginal", "every clone and key register is uncorrelated with R (max |rho_XR - rho_X rho_R|)",
                         dev_info <= TOL, dev_info, 0.0, how))
-    for name, dev, info in exceptions:
+    for name, _, info in exceptions:
         checks.append(Check("marginal", f"n = 1 exception: the lone clone of {name} carries part of the input",
                             info > 1e-3, info, None, "as PROTOCOL.md property 2 says for n = 1"))
 

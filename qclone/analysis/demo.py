@@ -83,7 +83,8 @@ class DemoResult:
 
 
 def _b(rho: np.ndarray) -> tuple[float, float, float]:
-    return tuple(round(v, 12) + 0.0 for v in bloch_vector(rho))  # type: ignore[return-value]
+    x, y, z = (round(v, 12) + 0.0 for v in bloch_vector(rho))  # + 0.0 turns -0.0 into 0.0
+    return x, y, z
 
 
 def run_demo(*, clones: int = 5, seed: int | None = None, engine: Engine = DENSE) -> DemoResult:
@@ -123,7 +124,7 @@ def run_demo(*, clones: int = 5, seed: int | None = None, engine: Engine = DENSE
     shares = [view("A", [A])]
     shares += [view(f"clone S{c}", [lay.S(c)]) for c in range(1, n + 1)]
     shares += [view(f"key qubit N{c}", [lay.N(c)]) for c in range(1, n + 1)]
-    shares.append(view("key N1..N%d" % n, list(lay.keys)))
+    shares.append(view(f"key N1..N{n}", list(lay.keys)))
 
     dec = clone_decryption(lay, j)
     engine.apply(pure, dec)

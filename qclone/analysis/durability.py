@@ -213,7 +213,7 @@ def simulate(
         {"clones": i + 1, **_estimate(int(survivors[i]), m, (1 - q) * (1 - p ** (i + 1)), i + 1)}
         for i in range(n)
     ]
-    fidelity = None
+    fidelity: dict[str, Any] | None = None
     if storage_time is not None:
         for row in by_clones:
             row["fidelity"] = retrieved_fidelity(qubits, row["clones"], storage_time, t1, t2)["average_fidelity"]

@@ -36,6 +36,7 @@ import numpy as np
 
 from qclone.analysis.checks import TOL, CheckList, Report
 from qclone.protocol import Layout, encryption
+from qclone.protocol.layout import single_clone_warning
 from qclone.protocol.operators import MAX_DENSE_CLONES, clone_decryption_projector, encryption_exponential, kron_all
 from qclone.protocol.qudit import (
     bell_vector,
@@ -45,7 +46,6 @@ from qclone.protocol.qudit import (
     encryption_unitarity_defect,
     max_entangled,
 )
-from qclone.protocol.layout import single_clone_warning
 from qclone.sim.exact import GATE_MATRICES, circuit_unitary, equal_up_to_global_phase, fidelity, is_unitary
 from qclone.sim.qudit import QuditState
 

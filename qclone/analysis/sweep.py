@@ -39,7 +39,7 @@ import sinter
 import stim
 
 from qclone.errors import InvalidArgumentError, is_int
-from qclone.protocol import Layout
+from qclone.protocol import DecryptTarget, Layout
 from qclone.protocol.build import check_depth
 from qclone.sim.noise import NoiseModel, parse_noise
 from qclone.sim.stabilizer import FidelityEstimate, count_outcomes, fidelity_circuit
@@ -79,7 +79,8 @@ class SweepPoint:
             raise InvalidArgumentError(f"not a qclone sweep record: {meta!r} ({e})") from None
 
     def circuit(self) -> stim.Circuit:
-        return fidelity_circuit(self.clones, noise=self.noise_model(), decrypt=self.decrypt, depth=self.depth)
+        decrypt: DecryptTarget = "A" if self.decrypt == "A" else int(self.decrypt)
+        return fidelity_circuit(self.clones, noise=self.noise_model(), decrypt=decrypt, depth=self.depth)
 
     def task(self) -> sinter.Task:
         circuit = self.circuit()
@@ -317,7 +318,7 @@ def _run_dask(
                 return False
             shots = min(batch, left)
             fut = client.submit(sample_chunk, texts[sid], shots, int(rng.integers(2**63)), pure=False)
-            fut.qclone_sid = sid  # type: ignore[attr-defined]
+            fut.qclone_sid = sid  # type: ignore[attr-defined]  # our tag on the dask future
             in_flight[sid] += shots
             futures.add(fut)
             return True

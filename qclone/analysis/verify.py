@@ -28,11 +28,11 @@ import numpy as np
 
 from qclone.analysis.checks import TOL, CheckList, Report
 from qclone.errors import TooLargeError
-from qclone.sim.engine import DENSE, Engine, SimState
 from qclone.protocol import Layout, bell_pairs, bell_state, encryption, encryption_exponential, encryption_sum, protocol_circuit
 from qclone.protocol.build import clone_decryption, input_decryption
 from qclone.protocol.layout import single_clone_warning
 from qclone.protocol.operators import MAX_DENSE_CLONES, clone_decryption_projector, input_decryption_exponential
+from qclone.sim.engine import DENSE, Engine, SimState
 from qclone.sim.exact import (
     DensityMatrix,
     StateVector,

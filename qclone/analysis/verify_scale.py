@@ -216,7 +216,7 @@ def _cross_check(n: int, js: list[int], depth: Depth) -> Check:
 def _single(n: int, slot: str, js: np.ndarray, letters: tuple[str, ...]) -> UniformPaulis:
     """For each clone j of ``js``: the operators ``letters`` on its slot, columns in that order."""
     k = len(letters)
-    return UniformPaulis.single(n, slot, np.repeat(js, k), np.tile(np.asarray(letters), js.size))  # type: ignore[arg-type]
+    return UniformPaulis.single(n, slot, np.repeat(js, k), np.tile(np.asarray(letters), js.size))  # type: ignore[arg-type]  # an array of letters serves as their sequence
 
 
 def _verify_structured(clones: int, *, sample: int, seed: int, depth: str) -> VerificationReport:

@@ -19,11 +19,12 @@ hardware_app = typer.Typer(
     no_args_is_help=True,
 )
 
-Backend = Annotated[str, typer.Option("--backend", help="fake_fez, fake_marrakesh, fake_kingston, fake_aachen, fake_torino, or ibm_<name> (needs an IBM Quantum account).")]
+Backend = Annotated[str, typer.Option("--backend", help=(
+    "fake_fez, fake_marrakesh, fake_kingston, fake_aachen, fake_torino, or ibm_<name> (needs an IBM Quantum account)."))]
 RUNNERS = ("aer", "sampler")
 
 
-def _runner(name: str, backend, method: str, noise: str = "device", max_bond: int | None = None,  # noqa: ANN001, ANN202
+def _runner(name: str, backend, method: str, noise: str = "device", max_bond: int | None = None,  # noqa: ANN001, ANN202 - a qiskit BackendV2, imported lazily
             truncation: float | None = None):
     from qclone.hardware.backends import AerRunner, SamplerRunner
     from qclone.hardware.devices import is_fake
@@ -155,12 +156,13 @@ def layout(
 def compare(
     csv: Annotated[list[Path] | None, typer.Option("--csv", help="Results of `qclone hardware run` to compare (repeat for several columns).")] = None,
     clones: Annotated[str | None, typer.Option("--clones", "-n", help="Also predict these n (stim only).")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="Also predict the routed circuit with idle relaxation over this device's whole schedule.")] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", help="Also predict the routed circuit with idle relaxation over this device's whole schedule.")] = None,
     json_out: Json = False,
 ) -> None:
     """Measured fidelities against the Pauli-twirled stim model (heron preset): textbook and routed circuit."""
-    from qclone.hardware.report import read_csv
     from qclone.hardware.prediction import device_prediction
+    from qclone.hardware.report import read_csv
 
     if not csv and clones is None:
         raise InvalidArgumentError("give --csv (results to compare) and/or --clones (n to predict)")
@@ -246,8 +248,8 @@ def modules(
     """Parallel, series and interleaved modules on the device: fidelity of the decrypted data from counts."""
     import csv as csv_module
 
-    from qclone.hardware.devices import get_backend
     from qclone.hardware.composition import check_kind, measure_modules
+    from qclone.hardware.devices import get_backend
 
     kinds = [check_kind(k) for k in (t.strip() for t in kind.split(",")) if k]
     if not kinds:

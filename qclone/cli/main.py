@@ -74,7 +74,7 @@ def main(args: list[str] | None = None) -> int:
     except _NO_ARGS:
         return 0  # typer has already printed the help
     except _USAGE as e:
-        sys.stderr.write(f"qclone: error: {error_line(e.format_message())}\n")  # type: ignore[attr-defined]
+        sys.stderr.write(f"qclone: error: {error_line(e.format_message())}\n")  # type: ignore[attr-defined]  # click's UsageError
         return 2
     except _ABORT:
         sys.stderr.write("qclone: aborted\n")

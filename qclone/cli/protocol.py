@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qclone.analysis.demo import DemoResult, run_demo
 from qclone.analysis.composition import MAX_EXACT_QUBITS
+from qclone.analysis.demo import DemoResult, run_demo
 from qclone.analysis.verify import (
     MAX_VERIFY_CLONES,
     PROPERTY_TITLES,
@@ -40,11 +40,11 @@ from qclone.cli.protocol_variants import (
     wants_composition,
 )
 from qclone.errors import InvalidArgumentError
-from qclone.sim.core import MAX_CORE_QUBITS
-from qclone.sim.engine import DENSE, get_engine
 from qclone.protocol import FORMATS, DecryptTarget, Layout, protocol_circuit, render, to_text
 from qclone.protocol.build import check_depth
 from qclone.protocol.render import check_drawable, write
+from qclone.sim.core import MAX_CORE_QUBITS
+from qclone.sim.engine import DENSE, get_engine
 
 #: The circuit picture is drawn for n up to this size.
 MAX_PICTURE_CLONES = 6
@@ -215,7 +215,8 @@ def verify(
     clones: Clones,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs (dense, core) or of the sample of clones (structured, heisenberg).")] = 0,
     engine: Annotated[str, typer.Option("--engine", help=_ENGINE_HELP)] = "auto",
-    sample: Annotated[int, typer.Option("--sample", help=f"structured and heisenberg engines, n > {CHECK_ALL_UP_TO}: how many random clones to check (n: all).")] = DEFAULT_SAMPLE,
+    sample: Annotated[int, typer.Option(
+        "--sample", help=f"structured and heisenberg engines, n > {CHECK_ALL_UP_TO}: how many random clones to check (n: all).")] = DEFAULT_SAMPLE,
     depth: Depth = "linear",
     json_out: Json = False,
     qubits: Qubits = 1,

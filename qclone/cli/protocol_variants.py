@@ -15,16 +15,15 @@ import typer
 from rich.table import Table
 
 from qclone.analysis.composition import MAX_EXACT_QUBITS, CompositionReport, verify_composition
-from qclone.analysis.verify_scale import DEFAULT_SAMPLE
 from qclone.analysis.qudit_verify import QUDIT_PROPERTY_TITLES, QuditReport, verify_qudit
+from qclone.analysis.verify_scale import DEFAULT_SAMPLE
 from qclone.cli.output import console, print_json, warn_single_clone
 from qclone.errors import InvalidArgumentError, is_int
-from qclone.sim.engine import CORE, DENSE, Engine
 from qclone.protocol import DecryptTarget, Layout, protocol_circuit, render, series_composition
 from qclone.protocol.build import check_depth
 from qclone.protocol.composition import SCHEDULES, SERIES_TARGETS
 from qclone.protocol.layout import check_register_size
-
+from qclone.sim.engine import CORE, DENSE, Engine
 
 
 def wants_composition(qubits: int, series: int, series_target: str | None, schedule: str | None) -> bool:

@@ -15,7 +15,6 @@ from qclone.cli.options import Json, parse_floats, parse_ints, split_list
 from qclone.cli.output import console, print_json, warn_single_clone, wide_console
 from qclone.errors import InvalidArgumentError
 
-
 #: n of exact curves when --clones is not given: 1..10^4, about 8 per decade
 DEFAULT_PLOT_CLONES = sorted({int(round(10 ** (k / 8))) for k in range(33)})
 

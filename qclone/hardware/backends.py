@@ -39,7 +39,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
@@ -117,7 +117,7 @@ def restricted_target(target: Target, qubits: Sequence[int]) -> Target:
         op = target.operation_from_name(name)
         if isinstance(op, type):  # control flow is registered as a class, not an instruction
             continue
-        kept = {}
+        kept: dict[tuple[int, ...] | None, Any] = {}
         for qargs, ip in target[name].items():
             if qargs is None:
                 kept[None] = ip
@@ -212,7 +212,7 @@ class AerRunner:
         method = self.method_for(len(qubits))
         key = (qubits, method)
         if key not in self._cache:
-            options = {}
+            options: dict[str, Any] = {}
             if method == "matrix_product_state":
                 if self.max_bond_dimension is not None:
                     options["matrix_product_state_max_bond_dimension"] = int(self.max_bond_dimension)

@@ -86,7 +86,7 @@ def composition_of(kind: str, clones: int, levels: int = 2) -> Composition:
 
 def _steps(comp: Composition, kind: str, decrypt: int) -> tuple[tuple[str, int], ...]:
     if kind == "series":
-        return tuple(comp.unwind(comp.modules[-1].name, decrypt))  # type: ignore[arg-type]
+        return tuple(comp.unwind(comp.modules[-1].name, decrypt))  # type: ignore[arg-type]  # a clone number, never 'A', in a series
     return tuple((m.name, decrypt) for m in comp.modules)
 
 
@@ -192,7 +192,9 @@ class CompiledModules:
 
 
 def _prepare(qc: QuantumCircuit, input: str | None, qubits: Sequence[int]) -> None:
-    for q in qubits if input is not None else ():
+    if input is None:
+        return
+    for q in qubits:
         for gate in CARDINAL_STATES[input][0]:
             getattr(qc, gate)(q)
 
@@ -311,7 +313,7 @@ def measure_modules(
     per_qubit = np.mean([_marginal_fidelities(f, cardinal_vector(lab), k) for f, lab in zip(fits, inputs)], axis=0)
     ref = compiled[0]
     return ModuleResult(
-        backend=name or getattr(backend, "name", "device"),
+        backend=str(name or getattr(backend, "name", "device")),
         runner=runner.name,
         kind=ref.kind,
         clones=clones,

@@ -199,7 +199,7 @@ def measure_fidelity(
         bell_lo, bell_hi = percentile_interval(np.array(bell.bootstrap), confidence)
     ref = compiled.get("bell") or compiled[inputs[0]]
     return FidelityResult(
-        backend=name or getattr(backend, "name", "device"),
+        backend=str(name or getattr(backend, "name", "device")),
         runner=runner.name,
         clones=clones,
         decrypt=decrypt,

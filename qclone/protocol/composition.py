@@ -113,11 +113,11 @@ class Composition:
     inputs: int
     modules: tuple[Module, ...]
     references: int = 0
-    _base: dict = field(init=False, repr=False, compare=False)
-    _input_index: dict = field(init=False, repr=False, compare=False)
+    _base: dict[str, int] = field(init=False, repr=False, compare=False)
+    _input_index: dict[str, np.ndarray] = field(init=False, repr=False, compare=False)
     _owner: np.ndarray = field(init=False, repr=False, compare=False)
-    _clone_children: dict = field(init=False, repr=False, compare=False)
-    _key_children: dict = field(init=False, repr=False, compare=False)
+    _clone_children: dict[str, dict[int, set[str]]] = field(init=False, repr=False, compare=False)
+    _key_children: dict[str, set[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not is_int(self.inputs) or self.inputs < 1:
@@ -150,7 +150,9 @@ class Composition:
                 owner[q] = pos
                 idx.append(q)
                 parent, role, _, j = self._locate(q)
-                if role == "S":
+                if parent is None:  # a data qubit or a reference: no parent module
+                    pass
+                elif role == "S":
                     clone_children[parent].setdefault(j, set()).add(m.name)
                 elif role == "N":
                     key_children[parent].add(m.name)
@@ -373,7 +375,7 @@ class Composition:
     def recovery_paths(self) -> tuple[tuple[tuple[str, DecryptTarget], ...], ...]:
         """One decryption plan per place the data can be recovered: every clone of every module
         that no other module re-cloned (the other modules at their first free clone)."""
-        out: dict[tuple, None] = {}
+        out: dict[tuple[tuple[str, DecryptTarget], ...], None] = {}
         for m in self.modules:
             for j in range(1, m.clones + 1):
                 if j not in self._clone_children[m.name]:

@@ -332,7 +332,8 @@ def bloch_vector(rho: np.ndarray) -> tuple[float, float, float]:
     r = _as_density(rho)
     if r.shape != (2, 2):
         raise InvalidArgumentError("a Bloch vector needs a one-qubit state")
-    return tuple(float(np.real(np.trace(r @ GATE_MATRICES[p]))) for p in "XYZ")  # type: ignore[return-value]
+    x, y, z = (float(np.real(np.trace(r @ GATE_MATRICES[p]))) for p in "XYZ")
+    return x, y, z
 
 
 def density_from_bloch(x: float, y: float, z: float) -> np.ndarray:

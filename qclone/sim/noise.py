@@ -47,9 +47,9 @@ Examples:
 from __future__ import annotations
 
 import math
-from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import stim

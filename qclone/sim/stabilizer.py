@@ -30,9 +30,9 @@ Examples:
 from __future__ import annotations
 
 import math
-from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import stim
@@ -43,8 +43,8 @@ from qclone.protocol.build import check_depth
 from qclone.protocol.circuit import Circuit
 from qclone.protocol.layout import DecryptTarget
 from qclone.protocol.render import to_stim
-from qclone.sim.noise import NoiseModel, noisy_stim_text
 from qclone.sim import gf2
+from qclone.sim.noise import NoiseModel, noisy_stim_text
 
 #: z of a two-sided 95 % interval.
 Z95 = 1.959963984540054
@@ -121,8 +121,9 @@ class FidelityEstimate:
 
 
 def _protocol(lay: Layout, decrypt: DecryptTarget, depth: str) -> tuple[Circuit, int]:
-    enc = encryption(lay, depth=depth, circuit=bell_pairs(lay))  # type: ignore[arg-type]
-    return decryption(lay, decrypt, depth=depth, circuit=enc), len(enc.instructions)  # type: ignore[arg-type]
+    variant = check_depth(depth)
+    enc = encryption(lay, depth=variant, circuit=bell_pairs(lay))
+    return decryption(lay, decrypt, depth=variant, circuit=enc), len(enc.instructions)
 
 
 def fidelity_circuit(clones: int, *, noise: NoiseModel, decrypt: DecryptTarget = 1, depth: str = "linear") -> stim.Circuit:

@@ -21,9 +21,10 @@ import math
 import os
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from qclone.errors import InvalidArgumentError, is_real
 from qclone.storage.files import atomic_write_bytes

@@ -269,7 +269,7 @@ def build_app(opts: ServeOptions, *, recover: bool = True) -> Any:
     if opts.role == "provider":
         from qclone.storage.provider import ProviderNode
 
-        node = ProviderNode(opts.provider_id, data_dir, zone=opts.zone, t1=opts.t1, t2=opts.t2)  # type: ignore[arg-type]
+        node = ProviderNode(opts.provider_id, data_dir, zone=opts.zone, t1=opts.t1, t2=opts.t2)  # type: ignore[arg-type]  # data_dir is set for a node
         return nodes.node_app("provider", node, nodes.PROVIDER_METHODS, node_key=opts.node_key)
     return _gateway_app(opts, recover=recover)
 
@@ -294,7 +294,7 @@ def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = N
     db = Database.open(opts.db_url, data_dir=opts.data_dir)
     try:
         # tenants need neither substrate, vault nor providers: none is opened
-        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]
+        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]  # a gateway without local nodes
         return {"tenant": name, "token": service.create_tenant(name)}
     finally:
         db.dispose()

@@ -359,7 +359,7 @@ def _load_joint(data: bytes, where: str) -> _Entry:
     return _Entry(k, n, data, keep, aged, stamp=data_crc)
 
 
-class _NoJointState(Exception):
+class _NoJointStateError(Exception):
     """Rolls back a decryption transaction that found no joint state to delete."""
 
 
@@ -678,7 +678,6 @@ class Substrate:
             if not is_int(clone) or not 1 <= clone <= entry.clones:
                 raise InvalidArgumentError(f"clone must be an integer in 1..{entry.clones}, got {clone!r}")
             j = int(clone)
-            lay = entry.layout
             rho = _decrypted_output(entry, j)
             fid = None
             if entry.reference is not None:
@@ -723,11 +722,11 @@ class Substrate:
         try:
             with self._db.tx() as c:
                 if c.execute(delete, params).rowcount != 1:
-                    raise _NoJointState
+                    raise _NoJointStateError
                 c.execute("INSERT INTO outputs (object_id, attempt, body) VALUES (?, ?, ?)",
                           (object_id, attempt, json.dumps(out)))
                 faults.crash_point("substrate.decrypt.tx")
-        except _NoJointState:
+        except _NoJointStateError:
             return False
         except sqlite3.Error as e:
             raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None

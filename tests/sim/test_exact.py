@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from qiskit.quantum_info import DensityMatrix as QDensityMatrix
+from qiskit.quantum_info import Operator, random_unitary, state_fidelity
 from qiskit.quantum_info import Statevector as QStatevector
 from qiskit.quantum_info import entropy as q_entropy
 from qiskit.quantum_info import partial_trace as q_partial_trace
-from qiskit.quantum_info import Operator, random_unitary, state_fidelity
 
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol import Layout, protocol_circuit

@@ -9,8 +9,8 @@ import stim
 
 from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
 from qclone.protocol import Layout, bell_pairs, bell_state, decryption, encryption, protocol_circuit
-from qclone.protocol.render import stim_text
 from qclone.protocol.circuit import Circuit
+from qclone.protocol.render import stim_text
 from qclone.sim import get_engine
 from qclone.sim.exact import GATE_MATRICES, DensityMatrix, StateVector
 from qclone.sim.noise import NoiseModel, noise_model

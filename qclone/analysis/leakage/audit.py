@@ -208,8 +208,9 @@ def audit_placement(clones: int, placement: Placement | str, *, max_coalition: i
 
     warnings: list[str] = []
     notes: list[str] = []
-    if single_clone_warning(n):
-        warnings.append(single_clone_warning(n))  # type: ignore[arg-type]
+    n1 = single_clone_warning(n)
+    if n1:
+        warnings.append(n1)
 
     holders = tuple(p for p in parties if any(label.startswith("S") for label in placement.parties[p]))
     holders_class: Classification | None = None
@@ -246,8 +247,8 @@ def audit_placement(clones: int, placement: Placement | str, *, max_coalition: i
     everyone = classify_qubits(placement.qubits_of(parties))
     if everyone.kind != "authorized":
         warnings.append(f"even all parties together cannot recover the state (they learn: {', '.join(everyone.leaked) or 'nothing'})")
-    for coalition in placement.intended:
-        members = tuple(p for p in parties if p in coalition)
+    for wanted in placement.intended:
+        members = tuple(p for p in parties if p in wanted)
         c = classify_qubits(placement.qubits_of(members))
         if c.kind != "authorized":
             warnings.append(f"intended coalition {_join(members)} cannot recover the state "

@@ -93,7 +93,7 @@ class CliffordEncoding:
                 raise InvalidArgumentError(f"qubit index {qubit} outside 0..{self.num_qubits - 1}")
             return int(qubit)
         try:
-            return self._index[qubit]  # type: ignore[attr-defined]
+            return self._index[qubit]  # type: ignore[attr-defined]  # set by the subclass that has labels
         except (KeyError, TypeError):
             shown = ", ".join(self.labels[:8]) + (", …" if self.num_qubits > 8 else "")
             raise InvalidArgumentError(f"unknown qubit {qubit!r}; this encoding's qubits are {shown}") from None

@@ -31,7 +31,6 @@ from qclone.sim.core.bits import pack, unpack, words_for
 from qclone.sim.core.blocks import Block
 from qclone.sim.core.frame import CoreFrame
 
-
 #: Rows unpacked at a time when compressing columns.
 _CHUNK = 2048
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+
 import numpy as np
 import stim
 
