@@ -288,14 +288,14 @@ class Layout:
                 ) from None
         if not _is_int(target):
             raise InvalidArgumentError(f"decryption target must be an integer or 'A', got {target!r}")
-        return self._check_j(target)
+        return self._check_j(int(target))
 
-    def _check_i(self, i: int) -> int:
+    def _check_i(self, i: int | np.integer) -> int:
         if not _is_int(i) or not 0 <= i < self.qubits:
             raise InvalidArgumentError(f"register qubit index must be in 0..{self.qubits - 1}, got {i!r}")
         return int(i)
 
-    def _check_j(self, j: int) -> int:
+    def _check_j(self, j: int | np.integer) -> int:
         if not _is_int(j) or not 1 <= j <= self.clones:
             raise InvalidArgumentError(f"clone index must be in 1..{self.clones}, got {j!r}")
         return int(j)
