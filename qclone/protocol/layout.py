@@ -226,7 +226,14 @@ class Layout:
     @property
     def labels(self) -> tuple[str, ...]:
         """Label of every qubit, in index order (see the module doc for the two forms)."""
-        return tuple(self.label(q) for q in range(self.num_qubits))
+        k, n, js = self.qubits, self.clones, range(1, self.clones + 1)
+        if k == 1:
+            names = ["A", *(f"S{j}" for j in js), *(f"N{j}" for j in js)]
+        else:
+            names = [f"A{i}" for i in range(k)]
+            names += [f"{role}{i}_{j}" for role in "SN" for j in js for i in range(k)]
+        names += ["R"] if k == 1 and self.references == 1 else [f"R{r}" for r in range(self.references)]
+        return tuple(names)
 
     def label(self, index: int, *, long: bool = False) -> str:
         """The label of qubit ``index`` (computed, so cheap for any size); ``long`` gives the
