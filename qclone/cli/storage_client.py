@@ -113,6 +113,8 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="gateway/embedded: larger request bodies are refused with 413 (default 8 MiB).")] = 8 * 1024 * 1024,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM; with --tls-key).")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The private key of --tls-cert (PEM).")] = None,
+    lease: Annotated[float, typer.Option("--lease", help="gateway/embedded: seconds (database clock) a get or put may run before the reconciler takes it over.")] = 60.0,
+    retention: Annotated[float, typer.Option("--retention", help="gateway/embedded: seconds (database clock) a decrypted output waits for its acknowledgement; then it is discarded and the object lost.")] = 86400.0,
 ) -> None:
     """Start the storage service (embedded default) or one component of a deployment."""
     from qclone.storage.server import ServeOptions, serve as run_server
@@ -137,6 +139,8 @@ def serve(
             max_body_bytes=max_body_bytes,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            lease_seconds=lease,
+            retention_seconds=retention,
         )
     )
 

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: The methods each component exposes (its interface in docs/storage.md, without ``health``).
-SUBSTRATE_METHODS = ("create", "exists", "age", "peek", "decrypt", "output", "sample", "release", "discard")
+SUBSTRATE_METHODS = ("create", "exists", "age", "peek", "fence", "decrypt", "output", "sample", "release", "discard")
 VAULT_METHODS = ("deposit", "release", "consume", "restore", "state", "destroy")
 PROVIDER_METHODS = ("store", "discard", "holding", "records")
 

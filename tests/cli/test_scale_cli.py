@@ -81,7 +81,7 @@ def test_scaling_json(capsys):
     [
         (["verify", "--clones", "3", "--engine", "stabilizer", "--sample", "0"], "positive integer"),
         (["verify", "--clones", "3", "--engine", "stabilizer", "--depth", "cubic"], "depth"),
-        (["verify", "--clones", "3", "--depth", "log"], "--engine stabilizer"),
+        (["verify", "--clones", "3", "--engine", "exact", "--depth", "log"], "--engine structured or stabilizer"),
         (["sweep", "--clones", "x", "--noise", "readout", "--p", "0.1", "--shots", "10"], "integers"),
         (["sweep", "--clones", "3", "--noise", "nope", "--p", "0.1", "--shots", "10"], "unknown noise model"),
         (["sweep", "--clones", "3", "--noise", "readout", "--shots", "10"], "needs an error rate"),

@@ -53,6 +53,15 @@ class AuditMixin(ServiceBase):
             except NODE_ERRORS as e:
                 out[part] = {"status": "down", "error": str(e)}
         out["providers"] = {s: int(counts.get(s, 0)) for s in ("up", "draining", "drained", "down")}
-        if any(out[p].get("status") != "ok" for p in ("database", "substrate", "vault")) or not counts.get("up"):
+        integrity = getattr(self, "_integrity", None)
+        if integrity is not None:  # the last data-loss check (the reconciler runs it)
+            out["integrity"] = {"at": integrity["at"], "lost_objects": len(integrity["lost_objects"]),
+                                "lost_total": integrity["lost_total"],
+                                "vault": integrity["vault"].get("status"),
+                                "providers": {p: r.get("status") for p, r in integrity["providers"].items()}}
+            if integrity["vault"].get("status") == "data lost":
+                out["vault"] = {**out["vault"], "status": "data lost"}
+        if any(out[p].get("status") != "ok" for p in ("database", "substrate", "vault")) or not counts.get("up") \
+                or (integrity is not None and integrity["lost_objects"]):
             out["status"] = "degraded"
         return out
