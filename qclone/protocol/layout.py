@@ -222,7 +222,14 @@ class Layout:
     @property
     def labels(self) -> tuple[str, ...]:
         """Label of every qubit, in index order (see the module doc for the two forms)."""
-        return tuple(self.label(q) for q in range(self.num_qubits))
+        k, js = self.qubits, range(1, self.clones + 1)
+        if k == 1:
+            names = ["A", *(f"S{j}" for j in js), *(f"N{j}" for j in js)]
+        else:
+            names = [f"A{i}" for i in range(k)]
+            names += [f"{role}{i}_{j}" for role in "SN" for j in js for i in range(k)]
+        names += ["R"] if k == 1 and self.references == 1 else [f"R{r}" for r in range(self.references)]
+        return tuple(names)
 
     def label(self, index: int, *, long: bool = False) -> str:
         """The label of qubit ``index`` (computed, so cheap for any size); ``long`` gives the
@@ -284,14 +291,14 @@ class Layout:
                 ) from None
         if not is_int(target):
             raise InvalidArgumentError(f"decryption target must be an integer or 'A', got {target!r}")
-        return self._check_j(target)
+        return self._check_j(int(target))
 
-    def _check_i(self, i: int) -> int:
+    def _check_i(self, i: int | np.integer) -> int:
         if not is_int(i) or not 0 <= i < self.qubits:
             raise InvalidArgumentError(f"register qubit index must be in 0..{self.qubits - 1}, got {i!r}")
         return int(i)
 
-    def _check_j(self, j: int) -> int:
+    def _check_j(self, j: int | np.integer) -> int:
         if not is_int(j) or not 1 <= j <= self.clones:
             raise InvalidArgumentError(f"clone index must be in 1..{self.clones}, got {j!r}")
         return int(j)
