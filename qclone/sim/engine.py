@@ -5,17 +5,19 @@ every other qubit), applies circuits to it, and the state (a :class:`SimState`)
 answers questions about small sets of qubits: reduced density matrices,
 entropies, mutual information. Every caller that simulates goes through this
 interface (``qclone verify``, :mod:`qclone.analysis.verify`,
-:mod:`qclone.analysis.composition`); the ``--engine`` option of the command
-line names one of :data:`ENGINES`.
+:mod:`qclone.analysis.composition`, :mod:`qclone.analysis.demo`); the
+``--engine`` option of the command line names one of :data:`ENGINES`:
 
-=============  ==========================================================  ====================================
-name           what runs                                                   sizes
-=============  ==========================================================  ====================================
-``dense``      state vectors in numpy (:mod:`qclone.sim.exact`)            up to 26 qubits, any gates
-``core``       a Clifford on a dense core (:mod:`qclone.sim.core`)         any size, inputs of up to 12 qubits
-``heisenberg`` Pauli pull-backs, bit-parallel (:mod:`qclone.sim.heisenberg`) any size, sets of up to 6 qubits
-``stabilizer`` stim's tableau simulator (:mod:`qclone.sim.stabilizer`)     up to 2001 qubits, stabilizer inputs
-=============  ==========================================================  ====================================
+* ``dense`` — state vectors in numpy (:mod:`qclone.sim.exact`): any gates, up to 26 qubits;
+* ``core`` — a Clifford on a dense core (:mod:`qclone.sim.core`): Clifford circuits, any
+  number of qubits, inputs of up to 12 qubits;
+* ``heisenberg`` — Pauli pull-backs, bit-parallel (:mod:`qclone.sim.heisenberg`): Clifford
+  circuits, any number of qubits, reduced states of up to 6 qubits;
+* ``stabilizer`` — stim's tableau simulator (:mod:`qclone.sim.stabilizer`): Clifford circuits,
+  stabilizer inputs, up to 2001 qubits.
+
+(``qclone verify --engine structured`` is not a state engine: it pulls the checked Paulis
+through whole stages of the protocol, :mod:`qclone.sim.structured`.)
 
 Every engine is exact (no sampling) and each is tested against the dense one.
 
@@ -255,12 +257,7 @@ def get_engine(name: str) -> Engine[Any]:
         raise InvalidArgumentError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}") from None
 
 
-def engines_help(names: Sequence[str]) -> str:
-    """One sentence per engine (for ``--help``): its name and what it serves."""
-    return "; ".join(f"{n}: {ENGINES[n].summary}" for n in names)
-
-
 __all__ = [
     "CORE", "DENSE", "ENGINES", "HEISENBERG", "MAX_HEISENBERG_INPUT", "MAX_HEISENBERG_SET", "STABILIZER",
-    "Engine", "HeisenbergEngine", "HeisenbergState", "SimState", "engines_help", "get_engine",
+    "Engine", "HeisenbergEngine", "HeisenbergState", "SimState", "get_engine",
 ]
