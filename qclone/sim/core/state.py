@@ -557,7 +557,7 @@ class CoreState:
         return von_neumann_entropy(self.reduced_density_matrix(qubits))
 
     def mutual_information(self, a: Sequence[int], b: Sequence[int]) -> float:
-        """I(a : b) = S(a) + S(b) − S(ab) in bits (a and b together at most 12 qubits)."""
+        """I(a : b) = S(a) + S(b) − S(ab) in bits (each entropy as :meth:`entropy` computes it)."""
         return self.entropy(a) + self.entropy(b) - self.entropy(list(a) + list(b))
 
     def information(self, qubits: Sequence[int]) -> CoreInformation:
