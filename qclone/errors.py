@@ -42,7 +42,7 @@ def is_int(value: object) -> TypeGuard[Any]:
         >>> is_int(3), is_int(True), is_int(3.0)
         (True, False, False)
     """
-    return isinstance(value, Integral) and not isinstance(value, bool)
+    return type(value) is int or (isinstance(value, Integral) and not isinstance(value, bool))
 
 
 def is_real(value: object) -> TypeGuard[Any]:

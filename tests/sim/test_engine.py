@@ -125,3 +125,13 @@ def test_bad_inputs_are_one_line_errors():
     st = HEISENBERG.prepare(2, np.array([1, 0]), [0])
     with pytest.raises(InvalidArgumentError):
         HEISENBERG.apply(st, protocol_circuit(Layout(2)))
+
+
+def test_core_qubit_lists_are_checked_whatever_their_size():
+    from qclone.sim.core import CoreState
+
+    st = CoreState.from_input(30, np.array([1, 0]), [0])
+    for bad in ([True], [1.0], ["3"], [30], [-1], [[1, 2]], [0, 0]):
+        with pytest.raises(InvalidArgumentError):
+            st.entropy(bad)
+    assert st.entropy(np.arange(1, 30)) == pytest.approx(0.0, abs=1e-9) and st.entropy(list(range(20))) == pytest.approx(0.0, abs=1e-9)

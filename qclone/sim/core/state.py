@@ -345,6 +345,19 @@ class CoreState:
             raise InvalidArgumentError(f"qubit must be in 0..{self.frame.num_qubits - 1}, got {q!r}")
         return int(q)
 
+    def _check_qubits(self, qubits: Sequence[int]) -> np.ndarray:
+        """``qubits`` as an int64 array, each an integer in range (one vectorised check for sets of any size)."""
+        qs = np.asarray(qubits if isinstance(qubits, np.ndarray) else list(qubits))
+        if qs.ndim != 1:
+            raise InvalidArgumentError("qubits must be a flat sequence of qubit indices")
+        if qs.size and qs.dtype.kind not in "iu":  # booleans, floats, strings: the message names the culprit
+            return np.asarray([self._check_qubit(q) for q in qs.tolist()], dtype=np.int64)
+        qs = qs.astype(np.int64)
+        if qs.size and (qs.min() < 0 or qs.max() >= self.frame.num_qubits):
+            bad = qs[(qs < 0) | (qs >= self.frame.num_qubits)][0]
+            raise InvalidArgumentError(f"qubit must be in 0..{self.frame.num_qubits - 1}, got {int(bad)}")
+        return qs
+
     def _parse_pauli(self, pauli: str | stim.PauliString) -> tuple[int, np.ndarray, np.ndarray]:
         """(sign, qubits, letters 1=X 2=Y 3=Z) of a Hermitian Pauli."""
         if isinstance(pauli, str):
@@ -524,7 +537,7 @@ class CoreState:
         Raises:
             TooLargeError: for more than :data:`MAX_RDM_QUBITS` qubits.
         """
-        qs = np.asarray([self._check_qubit(q) for q in qubits], dtype=np.int64)
+        qs = self._check_qubits(qubits)
         if qs.size != np.unique(qs).size:
             raise InvalidArgumentError(f"repeated qubit in {qs.tolist()}")
         if qs.size > MAX_RDM_QUBITS:
@@ -548,7 +561,7 @@ class CoreState:
         if not len(qubits):
             return 0.0
         if self.is_pure:
-            qs = np.asarray([self._check_qubit(q) for q in qubits], dtype=np.int64)
+            qs = self._check_qubits(qubits)
             if qs.size != np.unique(qs).size:
                 raise InvalidArgumentError(f"repeated qubit in {qs.tolist()}")
             if 2 * qs.size > self.frame.num_qubits:
@@ -562,7 +575,7 @@ class CoreState:
 
     def information(self, qubits: Sequence[int]) -> CoreInformation:
         """What a set of any size can learn about the core input (noise ignored); see :mod:`.information`."""
-        return information(self.frame, np.asarray([self._check_qubit(q) for q in qubits], dtype=np.int64))
+        return information(self.frame, self._check_qubits(qubits))
 
     # ------------------------------------------------------------------ bytes
     def to_bytes(self) -> bytes:
