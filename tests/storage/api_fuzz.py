@@ -75,9 +75,10 @@ def fuzz(url: str, tokens: dict[str, str], requests: int, *, seed: int = 0, name
                   schema.as_strategy(generation_mode=GenerationMode.NEGATIVE)]
     strategies += [schema.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters={"name": n})
                    for n in names]
-    put = schema["/v1/objects/{name}"]["PUT"]
-    strategies += [put.as_strategy(body={"state": state, "clones": clones})
-                   for state in _STATES for clones in (2, 4)]
+    if "/v1/objects/{name}" in list(schema):
+        put = schema["/v1/objects/{name}"]["PUT"]
+        strategies += [put.as_strategy(body={"state": state, "clones": clones})
+                       for state in _STATES for clones in (2, 4)]
     weights = st.sampled_from(range(len(strategies)))
     checks = _checks()
     figures: Counter[str] = Counter()
