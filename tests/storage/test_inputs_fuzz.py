@@ -19,6 +19,7 @@ from qclone.storage.inputs import (
     KINDS,
     MAX_QUBITS,
     InputState,
+    check_name,
     parse_state,
     prepared_state,
 )
@@ -194,3 +195,31 @@ def test_custom_gates_with_parameters_agree_with_qiskit(version):
     text = qasm2.dumps(qc) if version == 2 else qasm3.dumps(qc)
     expected = Statevector(qc).reverse_qargs().data
     np.testing.assert_allclose(parse_state("qasm", text).vector, expected, atol=1e-9)
+
+
+# ---------------------------------------------------------------------- names
+@FUZZ
+@given(name=st.text(max_size=300) | st.from_regex(r"[\w\-. ]{0,20}[\u0000-\u001f\u200b-\u200f\u202a-\u202e\u2066-\u2069]",
+                                                  fullmatch=True))
+def test_names_are_accepted_as_given_or_refused(name):
+    import unicodedata
+
+    try:
+        accepted = check_name(name)
+    except InvalidArgumentError:
+        return
+    assert accepted is name  # never rewritten
+    assert 1 <= len(name) <= 255 and unicodedata.is_normalized("NFC", name) and name == name.strip()
+    assert not any(unicodedata.category(ch).startswith("C") for ch in name)
+
+
+@pytest.mark.parametrize("name", ["a\u202eb", "a\u2066b", "a\u200bb", "a\u0000b", "a\nb", "a\x7fb", "e\u0301", " a",
+                                  "a ", "", "x" * 256, "\ud800", 42, None])
+def test_bad_names(name):
+    with pytest.raises(InvalidArgumentError):
+        check_name(name)
+
+
+@pytest.mark.parametrize("name", ["a", "bell pair", "\u00e9t\u00e9", "\u03c8-\u2080", "x" * 255, "a/b", "\U0001f600"])
+def test_good_names(name):
+    assert check_name(name) == name
