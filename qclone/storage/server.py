@@ -336,6 +336,10 @@ def serve(opts: ServeOptions) -> None:
         common.update(ssl_certfile=str(opts.tls_cert), ssl_keyfile=str(opts.tls_key))
     if opts.workers == 1:
         app = build_app(opts)
+        if opts.role not in ("embedded", "gateway"):  # the gateway has its guard inside; a node gets one here
+            from qclone.storage.api import RequestGuard
+
+            app = RequestGuard(app, max_body_bytes=opts.max_body_bytes)
         _announce(opts)
         uvicorn.run(app, **common)
         return

@@ -384,3 +384,24 @@ def test_every_route_with_every_role(srv):
                     (other.status_code, other.json()["error"]["message"].replace(ghost, "N"))
     entries_b = req(srv, "GET", "/v1/audit-log", "b", params={"limit": 10_000}).json()["entries"]
     assert entries_b and all(e["tenant"] == "tenant-b" for e in entries_b)
+
+
+def test_node_processes_have_the_body_limit_and_request_ids(tmp_path):
+    port = free_port()
+    node = Server(["--role", "vault", "--data-dir", str(tmp_path / "vault"), "--max-body-bytes", "4096"], port,
+                  tmp_path / "log")
+    node.start(wait=False)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, node.log.read_text()[-2000:]
+                time.sleep(0.1)
+        assert r.headers["x-request-id"]
+        big = httpx.post(f"http://127.0.0.1:{port}/v1/deposit", content=b"x" * 10_000, timeout=10)
+        assert big.status_code == 413 and big.json()["error"]["type"] == "BodyTooLargeError"
+    finally:
+        node.kill()
