@@ -4,6 +4,8 @@ validates (a body the model refuses never reaches the service)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,7 +19,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
-    def __getattr__(self, name: str):  # noqa: ANN204 - any service method
+    def __getattr__(self, name: str) -> Callable[..., object]:  # any service method
         def call(*a: object, **kw: object) -> object:
             self.calls.append(name)
             raise AssertionError(f"the service was called: {name}")
