@@ -89,6 +89,13 @@ class ServeOptions:
         for flag, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
             if path is not None and not Path(path).is_file():
                 raise InvalidArgumentError(f"{flag}: no such file {str(path)!r}")
+        if self.tls_cert is not None:
+            import ssl
+
+            try:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.tls_cert, self.tls_key)
+            except (ssl.SSLError, OSError) as e:
+                raise InvalidArgumentError(f"--tls-cert / --tls-key: not a PEM certificate and its key ({e})") from None
         data_dir = Path(self.data_dir if self.data_dir is not None else "qclone-data").resolve()
         return dataclasses.replace(self, data_dir=data_dir)
 

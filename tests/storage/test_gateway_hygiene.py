@@ -405,3 +405,19 @@ def test_node_processes_have_the_body_limit_and_request_ids(tmp_path):
         assert big.status_code == 413 and big.json()["error"]["type"] == "BodyTooLargeError"
     finally:
         node.kill()
+
+
+def test_serve_options_are_checked(tmp_path):
+    from qclone.errors import InvalidArgumentError
+    from qclone.storage.server import ServeOptions
+
+    cert, key = _self_signed(tmp_path)
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate")
+    bad = [{"max_body_bytes": 10}, {"tls_cert": cert}, {"tls_key": key}, {"tls_cert": tmp_path / "no", "tls_key": key},
+           {"tls_cert": junk, "tls_key": junk}, {"tls_cert": cert, "tls_key": cert}]
+    for kw in bad:
+        with pytest.raises(InvalidArgumentError, match="--max-body-bytes|--tls"):
+            ServeOptions(data_dir=tmp_path, **kw).checked()
+    ok = ServeOptions(data_dir=tmp_path, tls_cert=cert, tls_key=key, max_body_bytes=4096).checked()
+    assert ok.scheme == "https" and ServeOptions.from_env(ok.to_env()) == ok
