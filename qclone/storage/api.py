@@ -89,7 +89,7 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "FailedLogins", "RequestGuard", "create_app
 log = logging.getLogger("qclone.storage.gateway")
 access_log = logging.getLogger("qclone.storage.access")
 #: Largest request body the gateway reads by default (an 8-qubit density matrix in JSON is ~3 MB).
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 BEARER_SCHEME = {"type": "http", "scheme": "bearer",
                  "description": "a tenant's token, or the admin token for admin routes"}
 

@@ -65,7 +65,7 @@ class ServeOptions:
     settable_clock: bool = False
     workers: int = 1
     log_level: str = "warning"
-    max_body_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: int = 4 * 1024 * 1024
     tls_cert: Path | None = None
     tls_key: Path | None = None
 
