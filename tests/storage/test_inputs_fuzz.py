@@ -223,3 +223,32 @@ def test_bad_names(name):
 @pytest.mark.parametrize("name", ["a", "bell pair", "\u00e9t\u00e9", "\u03c8-\u2080", "x" * 255, "a/b", "\U0001f600"])
 def test_good_names(name):
     assert check_name(name) == name
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_generic_eight_qubit_preparation_fits_the_budget(version):
+    """Qiskit's own preparation of a random 8-qubit state, in u and cx, is accepted and exact."""
+    from qiskit import transpile
+    from qiskit.quantum_info import random_statevector
+
+    target = random_statevector(256, seed=5)
+    qc = QuantumCircuit(8)
+    qc.initialize(target.data, range(8))
+    flat = transpile(qc.decompose(reps=3), basis_gates=["u", "cx"], optimization_level=0)
+    gates = QuantumCircuit(8)
+    for ins in flat.data:
+        if ins.operation.name not in ("reset", "barrier"):
+            gates.append(ins)
+    text = qasm2.dumps(gates) if version == 2 else qasm3.dumps(gates)
+    start = time.process_time()
+    st_ = parse_state("qasm", text)
+    assert time.process_time() - start < 1.0
+    assert abs(np.vdot(st_.vector, target.reverse_qargs().data)) == pytest.approx(1, abs=1e-9)
+
+
+def test_long_openqasm3_programs_are_refused_before_the_slow_loader():
+    text = 'OPENQASM 3.0; include "stdgates.inc"; qubit q; rx(' + "+".join(["1"] * 20_000) + ") q;"
+    start = time.process_time()
+    with pytest.raises(TooLargeError, match="tokens"):
+        parse_state("qasm", text)
+    assert time.process_time() - start < 1.0
