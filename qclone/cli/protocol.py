@@ -2,36 +2,52 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from qclone.analysis.composition import MAX_EXACT_QUBITS
 from qclone.analysis.demo import DemoResult, run_demo
-from qclone.analysis.verify import PROPERTY_TITLES, VerificationReport, verify_protocol
-from qclone.analysis.verify_scale import CHECK_ALL_UP_TO, DEFAULT_SAMPLE, verify_at_scale
-from qclone.cli.compose import register_or_series_circuit, verify_qudits, verify_register_or_series, wants_composition
-from qclone.cli.options import Clones, Depth, Dim, Json, Qubits, Schedule, Seed, Series, SeriesTarget
-from qclone.cli.output import console, print_json, warn
-from qclone.errors import InvalidArgumentError
-from qclone.protocol import (
-    FORMATS,
-    Layout,
-    check_depth,
-    protocol_circuit,
-    render,
-    single_clone_warning,
-    to_text,
+from qclone.analysis.verify import (
+    MAX_VERIFY_CLONES,
+    PROPERTY_TITLES,
+    VerificationReport,
+    verify_protocol,
 )
+from qclone.analysis.verify_scale import (
+    CHECK_ALL_UP_TO,
+    DEFAULT_SAMPLE,
+    verify_at_scale,
+)
+from qclone.cli.options import (
+    Clones,
+    Depth,
+    Dim,
+    Json,
+    Qubits,
+    Schedule,
+    Seed,
+    Series,
+    SeriesTarget,
+)
+from qclone.cli.output import console, print_json, warn_single_clone
+from qclone.cli.protocol_variants import (
+    register_or_series_circuit,
+    verify_qudits,
+    verify_register_or_series,
+    wants_composition,
+)
+from qclone.errors import InvalidArgumentError
+from qclone.protocol import FORMATS, DecryptTarget, Layout, protocol_circuit, render, to_text
+from qclone.protocol.build import check_depth
+from qclone.protocol.render import check_drawable, write
+from qclone.sim.core import MAX_CORE_QUBITS
+from qclone.sim.engine import DENSE, get_engine
 
 #: The circuit picture is drawn for n up to this size.
 MAX_PICTURE_CLONES = 6
-
-
-def _warn_n1(clones: int) -> None:
-    w = single_clone_warning(clones)
-    if w:
-        warn(w)
 
 
 def _fmt_vec(v: tuple[float, ...] | None) -> str:
@@ -48,7 +64,7 @@ def demo(
 ) -> None:
     """Encrypt a random qubit into n clones, inspect every share, decrypt one clone, then try a second;
     then store a state at providers, lose all but one, retrieve it once and fail the second time."""
-    _warn_n1(clones)
+    warn_single_clone(clones)
     result = run_demo(clones=clones, seed=seed)
     stored = None
     if storage:
@@ -111,9 +127,9 @@ def _print_demo(r: DemoResult, *, picture: bool) -> None:
     console.print(f"Left behind: I(R : every other qubit) = {abs(r.remainder.information_bits):.2e} bits; "
                   f"fidelity with |Phi+> of {pairs}  -> the key is consumed.")
     if r.second_attempt is not None:
-        s = r.second_attempt
-        console.print(f"[bold]Try to decrypt clone S{s.clone} as well[/bold]: Bloch vector {_fmt_vec(s.bloch)}, "
-                      f"fidelity with |psi> = {s.fidelity:.6f}, I(R : S{s.clone}) = {abs(s.information_bits):.2e} bits "
+        second = r.second_attempt
+        console.print(f"[bold]Try to decrypt clone S{second.clone} as well[/bold]: Bloch vector {_fmt_vec(second.bloch)}, "
+                      f"fidelity with |psi> = {second.fidelity:.6f}, I(R : S{second.clone}) = {abs(second.information_bits):.2e} bits "
                       "-> nothing about the input is left: only one clean copy ever exists.")
     if picture and n <= MAX_PICTURE_CLONES:
         console.print(f"\nCircuit (Bell pairs, encryption, decryption of S{d.clone}; the state ends on S[{d.clone - 1}]):")
@@ -121,7 +137,7 @@ def _print_demo(r: DemoResult, *, picture: bool) -> None:
                       markup=False, crop=False, overflow="ignore")
 
 
-def _parse_decrypt(value: str | None) -> int | str | None:
+def _parse_decrypt(value: str | None) -> DecryptTarget | None:
     if value is None:
         return None
     if value.strip().upper() == "A":
@@ -155,30 +171,52 @@ def circuit(
     lay = Layout(clones)
     target = _parse_decrypt(decrypt)
     circ = protocol_circuit(lay, decrypt=target, depth=check_depth(depth))
-    _warn_n1(clones)
-    text = render(circ, fmt)
-    if json_out:
-        print_json({
-            "clones": clones,
-            "decrypt": target,
-            "depth_variant": depth,
-            "format": fmt,
-            "num_qubits": circ.num_qubits,
-            "two_qubit_gates": circ.num_two_qubit_gates,
-            "depth": circ.depth,
-            "two_qubit_depth": circ.two_qubit_depth,
-            "output_qubit": None if target is None else lay.labels[lay.output_qubit(target)],
-            "circuit": text,
-        })
+    warn_single_clone(clones)
+    if not json_out:
+        if fmt == "text":
+            check_drawable(circ)  # before any output: a refusal is one line on stderr
+        sys.stdout.flush()
+        write(circ, fmt, sys.stdout.buffer)  # streamed: no string of the whole circuit
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.buffer.flush()
         return
-    typer.echo(text)
+    print_json({
+        "clones": clones,
+        "decrypt": target,
+        "depth_variant": depth,
+        "format": fmt,
+        "num_qubits": circ.num_qubits,
+        "two_qubit_gates": circ.num_two_qubit_gates,
+        "depth": circ.depth,
+        "two_qubit_depth": circ.two_qubit_depth,
+        "output_qubit": None if target is None else lay.labels[lay.output_qubit(target)],
+        "circuit": render(circ, fmt),
+    })
+
+
+#: ``qclone verify --engine`` values: ``auto`` and what computes the checks (see _ENGINE_HELP).
+VERIFY_ENGINES = ("auto", "dense", "structured", "heisenberg", "core")
+#: The two Heisenberg-picture methods of :func:`verify_at_scale`, by engine value.
+AT_SCALE = {"structured": "structured", "heisenberg": "gates"}
+_ENGINE_HELP = (
+    f"What computes the checks. auto (default): dense for one qubit up to n = {MAX_VERIFY_CLONES}, structured beyond; "
+    f"dense up to {MAX_EXACT_QUBITS} qubits for --qubits/--series, core beyond. "
+    f"dense: state vectors, one qubit n <= {MAX_VERIFY_CLONES} (all 8 properties), "
+    f"--qubits/--series up to {MAX_EXACT_QUBITS} qubits with the reference, --dim. "
+    "structured: Pauli operators pulled back stage by stage (Heisenberg picture), one qubit, any n, "
+    "time independent of n (10^8 clones in seconds); the builders' gates are cross-checked gate by gate. "
+    "heisenberg: the same checks with Pauli pull-backs gate by gate, one qubit, any n, time and memory linear in n. "
+    f"core: a Clifford on a dense core, one qubit n <= {MAX_VERIFY_CLONES} or --qubits/--series of any size "
+    f"(k <= {MAX_CORE_QUBITS // 2}). Properties 2-6 and 8 at any n; beyond {CHECK_ALL_UP_TO} clones a --sample of them."
+)
 
 
 def verify(
     clones: Clones,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs (exact) or of the sample of clones (stabilizer).")] = 0,
-    engine: Annotated[str, typer.Option("--engine", help="exact (dense, n <= 8, all 8 properties) or stabilizer (Heisenberg picture, any n).")] = "exact",
-    sample: Annotated[int, typer.Option("--sample", help=f"stabilizer engine, n > {CHECK_ALL_UP_TO}: how many random clones to check.")] = DEFAULT_SAMPLE,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs (dense, core) or of the sample of clones (structured, heisenberg).")] = 0,
+    engine: Annotated[str, typer.Option("--engine", help=_ENGINE_HELP)] = "auto",
+    sample: Annotated[int, typer.Option(
+        "--sample", help=f"structured and heisenberg engines, n > {CHECK_ALL_UP_TO}: how many random clones to check (n: all).")] = DEFAULT_SAMPLE,
     depth: Depth = "linear",
     json_out: Json = False,
     qubits: Qubits = 1,
@@ -187,23 +225,32 @@ def verify(
     dim: Dim = None,
 ) -> None:
     """Check PROTOCOL.md's properties for n clones by computation; exit status 1 on any failure."""
+    if engine not in VERIFY_ENGINES:
+        raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of {', '.join(VERIFY_ENGINES)}")
+    chosen = None if engine in ("auto", *AT_SCALE) else get_engine(engine)
     if dim is not None:
-        verify_qudits(clones, dim, qubits=qubits, series=series, engine=engine, depth=depth, seed=seed, json_out=json_out)
+        if engine not in ("auto", "dense"):
+            raise InvalidArgumentError("--dim runs on the dense qudit engine; drop --engine")
+        verify_qudits(clones, dim, qubits=qubits, series=series, depth=depth, seed=seed, json_out=json_out)
         return
     if wants_composition(qubits, series, series_target, None):
-        verify_register_or_series(clones, qubits, series, series_target, engine, seed, sample, depth, json_out)
+        if engine in AT_SCALE:
+            raise InvalidArgumentError("--qubits and --series are verified by the core engine (any size) or the dense one (small)")
+        verify_register_or_series(clones, qubits, series, series_target, chosen, seed, sample, depth, json_out)
         return
-    if engine not in ("exact", "stabilizer"):
-        raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of exact, stabilizer")
     Layout(clones)
     check_depth(depth)
-    _warn_n1(clones)
-    if engine == "exact":
-        if depth != "linear":
-            raise InvalidArgumentError("the exact engine checks both encryption variants itself; --depth is for --engine stabilizer")
-        report = verify_protocol(clones, seed=seed)
+    if engine == "auto":
+        engine = "dense" if clones <= MAX_VERIFY_CLONES and depth == "linear" else "structured"
+        chosen = DENSE if engine == "dense" else None
+    warn_single_clone(clones)
+    if chosen is None:
+        report = verify_at_scale(clones, sample=sample, seed=seed, depth=depth, method=AT_SCALE[engine])
     else:
-        report = verify_at_scale(clones, sample=sample, seed=seed, depth=depth)
+        if depth != "linear":
+            raise InvalidArgumentError(f"the {engine} engine checks both encryption variants itself; "
+                                       "--depth is for --engine structured or heisenberg")
+        report = verify_protocol(clones, seed=seed, engine=chosen)
     if json_out:
         print_json(report.to_dict())
     else:
@@ -229,10 +276,10 @@ def _print_report(report: VerificationReport) -> None:
         value = "" if c.value is None else f"{c.value:.12g}"
         expected = "" if c.expected is None else f"{c.expected:.12g}"
         name = c.name + (f" [{c.detail}]" if c.detail else "")
-        t.add_row(str(c.property), name, value, expected, "pass" if c.passed else "[red]FAIL[/red]")
+        t.add_row(str(c.group), name, value, expected, "pass" if c.passed else "[red]FAIL[/red]")
     console.print(t)
     for k, title in PROPERTY_TITLES.items():
-        mine = [c for c in report.checks if c.property == k]
+        mine = [c for c in report.checks if c.group == k]
         if mine:
             console.print(f"property {k}: {title}: {'pass' if all(c.passed for c in mine) else 'FAIL'}")
     console.print(checked_clones_line(report))

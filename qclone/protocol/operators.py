@@ -14,7 +14,7 @@ from functools import reduce
 import numpy as np
 
 from qclone.errors import TooLargeError, UnsupportedError
-from qclone.protocol.registers import Layout, check_clones
+from qclone.protocol.layout import Layout, check_clones
 
 #: Largest n for which the dense operators (2^(n+1) square matrices) are built.
 MAX_DENSE_CLONES = 10
@@ -70,16 +70,16 @@ def encryption_exponential(clones: int, t: float = np.pi / 4) -> DenseOperator:
     uz = np.cos(t) * eye - 1j * np.sin(t) * pauli_power(3, m)
     ux = np.cos(t) * eye - 1j * np.sin(t) * pauli_power(1, m)
     lay = Layout(n)
-    return DenseOperator(ux @ uz, (lay.A, *lay.signals))
+    return DenseOperator(ux @ uz, (lay.A(), *lay.signals))
 
 
 def encryption_sum(clones: int) -> DenseOperator:
     """½ Σ_μ α_μ⁻¹ σ_μ^{⊗(n+1)} on (A, S_1..S_n)."""
     n = _check_dense(clones)
     a = alphas(n)
-    u = 0.5 * sum((1 / a[mu]) * pauli_power(mu, n + 1) for mu in range(4))
+    u = 0.5 * np.sum([(1 / a[mu]) * pauli_power(mu, n + 1) for mu in range(4)], axis=0)
     lay = Layout(n)
-    return DenseOperator(u, (lay.A, *lay.signals))
+    return DenseOperator(u, (lay.A(), *lay.signals))
 
 
 def bell_state(mu: int = 0) -> np.ndarray:
@@ -97,7 +97,7 @@ def clone_decryption_projector(clones: int, j: int) -> DenseOperator:
     lay = Layout(n)
     lay.S(j)
     a = alphas(n)
-    u = 0
+    u = np.zeros((2 ** (n + 1), 2 ** (n + 1)), dtype=complex)
     for mu in range(4):
         phi = bell_state(mu)
         u = u + a[mu] * np.kron(np.outer(phi, phi.conj()), pauli_power(mu, n - 1).T)
@@ -116,4 +116,4 @@ def input_decryption_exponential(clones: int) -> DenseOperator:
     uz = s * eye + 1j * s * pauli_power(3, m)
     ux = s * eye + 1j * s * pauli_power(1, m)
     lay = Layout(n)
-    return DenseOperator(uz @ ux, (lay.A, *lay.keys))
+    return DenseOperator(uz @ ux, (lay.A(), *lay.keys))

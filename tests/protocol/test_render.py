@@ -10,7 +10,6 @@ from qiskit.quantum_info import Operator, Statevector, partial_trace
 
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol import (
-    QASM2_REGISTER_NAMES,
     Layout,
     encryption,
     from_qasm,
@@ -21,7 +20,7 @@ from qclone.protocol import (
     to_qiskit,
     to_stim,
 )
-from qclone.protocol.render import QasmBudget, check_qasm
+from qclone.protocol.render import QASM2_REGISTER_NAMES, QasmBudget, check_qasm
 from qclone.sim.exact import (
     StateVector,
     circuit_unitary,
@@ -36,7 +35,7 @@ def to_qiskit_order(vec: np.ndarray, m: int) -> np.ndarray:
 
 
 def test_qiskit_registers_are_named_a_s_n():
-    qc = to_qiskit(protocol_circuit(Layout(3, reference=True), decrypt=2))
+    qc = to_qiskit(protocol_circuit(Layout(3, references=1), decrypt=2))
     assert [(r.name, r.size) for r in qc.qregs] == [("A", 1), ("S", 3), ("N", 3), ("R", 1)]
     assert qc.num_nonlocal_gates() == 7 * 3 + 1
 
@@ -171,7 +170,7 @@ def test_register_sizes_must_be_literals():
 
 
 def test_the_protocols_own_circuits_pass_the_default_budget():
-    circ = protocol_circuit(Layout(6, reference=True), decrypt=3)
+    circ = protocol_circuit(Layout(6, references=1), decrypt=3)
     for text in (to_qasm2(circ), to_qasm3(circ)):
         assert from_qasm(text).num_qubits == to_qiskit(circ).num_qubits
 

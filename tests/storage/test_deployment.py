@@ -111,12 +111,10 @@ def test_killed_vault_process_then_restarted(deployment):
     parts, client = deployment
     client.put("dep-d", bloch=[1, 0, 0], clones=3, keep_reference=True)
     parts["vault"].kill(signal.SIGKILL)
-    with pytest.raises(UnavailableError, match="unavailable"):  # the details (the vault) are in the gateway log
+    with pytest.raises(UnavailableError):
         client.get("dep-d")
     parts["vault"].start()
-    # the interrupted claim holds the object until its lease ends; the clock says when
-    with pytest.raises(ConflictError):
-        client.get("dep-d")
+    # the claim the vault's failure interrupted was rolled back at once: no "being retrieved" for a lease
     client.set_clock(advance=61.0)
     out = client.get("dep-d")
     assert out["fidelity"] > 0.9  # a minute of memory noise at T1 = T2 = 3600 s

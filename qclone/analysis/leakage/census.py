@@ -38,7 +38,8 @@ from typing import Any
 from qclone.analysis.leakage.analyzer import KINDS, Classification
 from qclone.analysis.leakage.stages import canonical_stage, parse_stage, protocol_analyzer
 from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.protocol import Layout, check_clones
+from qclone.protocol import Layout
+from qclone.protocol.layout import check_clones
 
 #: Largest n counted by enumerating every subset when ``method="auto"`` (2^13 sets).
 MAX_ENUMERATION_CLONES = 6
@@ -178,7 +179,9 @@ def _symmetric_pairs(n: int, stage: str) -> tuple[list[int], list[int]]:
 def _check_pair_symmetry(n: int, stage: str, pairs: list[int]) -> None:
     lay = Layout(n)
     analyzer = protocol_analyzer(n, stage=stage)
-    first = pairs[0] if pairs else None
+    if not pairs:
+        return
+    first = pairs[0]
     for other in pairs[1:]:
         perm = list(range(lay.num_qubits))
         for a, b in ((lay.S(first), lay.S(other)), (lay.N(first), lay.N(other))):
@@ -207,7 +210,7 @@ def _by_orbits(n: int, stage: str) -> SubsetCensus:
     patterns = ((), ("S",), ("N",), ("S", "N"))
     for with_a in (False, True):
         for held_special in product(patterns, repeat=len(special)):
-            base = [lay.A] if with_a else []
+            base = [lay.A()] if with_a else []
             for j, held in zip(special, held_special):
                 base += [lay.S(j) if r == "S" else lay.N(j) for r in held]
             for both in range(size + 1):

@@ -46,7 +46,8 @@ import yaml
 
 from qclone.analysis.leakage.stages import check_protocol_label
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Layout, check_clones
+from qclone.protocol import Layout
+from qclone.protocol.layout import check_clones
 
 _RANGE = re.compile(r"\s*([SNsn])\s*_?(\d+)\s*(?:\.\.|-)\s*(?:[SNsn]\s*_?)?(\d+)\s*")
 _WILDCARD = re.compile(r"\s*([SNsn])\s*_?\*\s*")
@@ -292,7 +293,7 @@ def builtin_placement(name: str, clones: int) -> Placement:
         _, build = BUILTIN_POLICIES[name]
     except KeyError:
         raise InvalidArgumentError(f"unknown placement policy {name!r}; built-in policies: {', '.join(BUILTIN_POLICIES)}") from None
-    return Placement(build(n), name=name).resolve(n)
+    return Placement({party: frozenset(held) for party, held in build(n).items()}, name=name).resolve(n)
 
 
 def placement_from_option(value: str, clones: int) -> Placement:

@@ -1,0 +1,67 @@
+"""The audit log (reads) and health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from qclone.errors import InvalidArgumentError, is_int
+from qclone.storage.models import audit_log, providers, tenants
+from qclone.storage.service.common import NODE_ERRORS, ServiceBase, Tenant
+
+
+class AuditMixin(ServiceBase):
+    def audit_log(self, tenant: Tenant | None = None, *, limit: int = 1000, since: float | None = None,
+                  after: int | None = None) -> list[dict[str, Any]]:
+        """Audit entries, oldest first: ``{"id", "at", "tenant", "actor", "action", "object_id",
+        "object_name", "detail"}``. A tenant sees its own entries; None (admin) sees all.
+
+        Args:
+            limit: at most this many entries. since: only entries at or after this time.
+            after: only entries with a larger id (paging).
+        """
+        if not is_int(limit) or limit < 1:
+            raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
+        q = (select(audit_log, tenants.c.name.label("tenant"))
+             .select_from(audit_log.outerjoin(tenants, tenants.c.id == audit_log.c.tenant_id)))
+        if tenant is not None:
+            q = q.where(audit_log.c.tenant_id == tenant.id)
+        if since is not None:
+            q = q.where(audit_log.c.at >= float(since))
+        if after is not None:
+            q = q.where(audit_log.c.id > int(after))
+        with self.db.read() as conn:
+            rows = conn.execute(q.order_by(audit_log.c.id).limit(limit)).all()
+        return [{"id": r.id, "at": r.at, "tenant": r.tenant, "actor": r.actor, "action": r.action,
+                 "object_id": r.object_id, "object_name": r.object_name, "detail": r.detail} for r in rows]
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok" | "degraded", "database", "substrate", "vault", "providers": {state: count}}``."""
+        out: dict[str, Any] = {"status": "ok"}
+        try:
+            with self.db.read() as conn:
+                counts = dict(conn.execute(select(providers.c.state, func.count()).group_by(providers.c.state)).all())
+            out["database"] = {"status": "ok", "dialect": self.db.dialect, "revision": self.db.revision()}
+        except SQLAlchemyError as e:  # the database cannot be reached
+            counts = {}
+            out["database"] = {"status": "down", "error": str(e)}
+        for part, obj in (("substrate", self.substrate), ("vault", self.vault)):
+            try:
+                out[part] = obj.health()
+            except NODE_ERRORS as e:
+                out[part] = {"status": "down", "error": str(e)}
+        out["providers"] = {s: int(counts.get(s, 0)) for s in ("up", "draining", "drained", "down")}
+        integrity = getattr(self, "_integrity", None)
+        if integrity is not None:  # the last data-loss check (the reconciler runs it)
+            out["integrity"] = {"at": integrity["at"], "lost_objects": len(integrity["lost_objects"]),
+                                "lost_total": integrity["lost_total"],
+                                "vault": integrity["vault"].get("status"),
+                                "providers": {p: r.get("status") for p, r in integrity["providers"].items()}}
+            if integrity["vault"].get("status") == "data lost":
+                out["vault"] = {**out["vault"], "status": "data lost"}
+        if any(out[p].get("status") != "ok" for p in ("database", "substrate", "vault")) or not counts.get("up") \
+                or (integrity is not None and integrity["lost_objects"]):
+            out["status"] = "degraded"
+        return out
