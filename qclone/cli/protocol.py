@@ -42,7 +42,7 @@ from qclone.errors import InvalidArgumentError
 from qclone.protocol import FORMATS, Layout, protocol_circuit, render, to_text
 from qclone.protocol.build import check_depth
 from qclone.protocol.layout import single_clone_warning
-from qclone.protocol.render import check_drawable, write
+from qclone.protocol.render import check_drawable, check_drawable_size, write
 
 #: ``qclone verify --engine`` values (auto: exact up to MAX_VERIFY_CLONES, structured beyond).
 VERIFY_ENGINES = ("auto", "exact", "structured", "stabilizer")
@@ -177,6 +177,8 @@ def circuit(
         return
     lay = Layout(clones)
     target = _parse_decrypt(decrypt)
+    if fmt == "text":
+        check_drawable_size(lay.num_qubits)  # before building: 10^8 clones would be gigabytes of gates
     circ = protocol_circuit(lay, decrypt=target, depth=check_depth(depth))
     _warn_n1(clones)
     if not json_out:
