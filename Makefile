@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench chaos clean
+.PHONY: demo test lint install bench chaos clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/qclone demo
 
+# ruff and mypy (configured in pyproject.toml) also run inside the suite: tests/test_lint.py.
+lint: $(STAMP)
+	$(BIN)/ruff check qclone tests bench
+	$(BIN)/mypy
+
 # One BLAS/OpenMP thread per process while two xdist workers share the two
 # cores (more would oversubscribe them); the serial group keeps the defaults.
 test: $(STAMP)
@@ -24,8 +29,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -m "slow or service"; rc=$$?; test $$rc -eq 0 -o $$rc -eq 5
 
 # The long form of the adversarial suite: each part prints its figures and fails on a finding.
+# schemathesis (>= 1000 requests), then >= 100 kill -9 each: embedded on SQLite and PostgreSQL, every role of a deployment.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.storage.api_fuzz --requests 1200
+	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 1
+	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 2 --db postgresql
+	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 3 --mode deployment
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done

@@ -6,7 +6,8 @@ Routes (all under ``/v1``; a tenant sends ``Authorization: Bearer <token>``):
 ``PUT`` or ``POST /objects/{name}``      store a state (201)
 ``GET /objects``                         list this tenant's objects
 ``GET /objects/{name}``                  stat one object
-``POST /objects/{name}/get``             the one-time retrieval (not idempotent: POST)
+``POST /objects/{name}/get``             the one-time retrieval (idempotent per key)
+``POST /objects/{name}/ack``             acknowledge a get's output (releases it)
 ``DELETE /objects/{name}``               delete an object
 ``GET /objects/{name}/peek?provider=ID`` what that provider can learn
 ``GET /providers``, ``POST /providers``  list or add providers
@@ -54,8 +55,11 @@ from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qclone.errors import InvalidArgumentError
+from qclone.storage import faults
 from qclone.storage.api_models import (
     MAX_AUDIT_LIMIT,
+    AckIn,
+    AckOut,
     AuditOut,
     ClockIn,
     ClockOut,
@@ -330,8 +334,35 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         if (opts.basis is None) != (opts.shots is None):  # checked before the one-time decryption, never after it
             return _error(InvalidArgumentError("basis and shots go together"), request_id_of(request))
         basis = opts.basis.upper() if opts.basis is not None else None
-        return await run(request, lambda: encode_output(service.get(
-            tenant_of(request), check_name(name), basis=basis, shots=opts.shots, seed=opts.seed)))
+        try:
+            key = _key(request, opts.key)
+        except InvalidArgumentError as exc:
+            return _error(exc, request_id_of(request))
+
+        def get() -> dict:
+            out = encode_output(service.get(tenant_of(request), check_name(name), basis=basis, shots=opts.shots,
+                                            seed=opts.seed, key=key))
+            faults.crash_point("get.reply")  # the reply is lost: the output waits for a retry with the key
+            return out
+
+        return await run(request, get)
+
+    @app.post("/v1/objects/{name}/ack", response_model=AckOut, responses=_responses(401, 404, 409), dependencies=auth)
+    async def ack_object(request: Request, name: ObjectName, body: Annotated[AckIn | None, Body()] = None) -> Response:
+        """Acknowledge the output of a get (by its idempotency key): the object is retrieved, the output released."""
+        try:
+            key = _key(request, body.key if body is not None else None)
+            if key is None:
+                raise InvalidArgumentError("give the get's idempotency key: {\"key\": ...} or the Idempotency-Key header")
+        except InvalidArgumentError as exc:
+            return _error(exc, request_id_of(request))
+        return await run(request, lambda: service.ack(tenant_of(request), check_name(name), key))
+
+    def _key(request: Request, body_key: str | None) -> str | None:
+        header = request.headers.get("idempotency-key")  # checked by the service like the body's key
+        if header is not None and body_key is not None and header != body_key:
+            raise InvalidArgumentError("the Idempotency-Key header and the body's key differ")
+        return body_key if body_key is not None else header
 
     @app.delete("/v1/objects/{name}", response_model=DeleteOut, responses=_responses(401, 404, 409), dependencies=auth)
     async def delete_object(request: Request, name: ObjectName) -> Response:
@@ -390,9 +421,13 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
     # ------------------------------------------------------------------ the rest
     @app.get("/v1/audit-log", response_model=AuditOut, responses=_responses(401), dependencies=auth)
     async def audit_log(request: Request,
-                        limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_LIMIT, strict=False)] = 1000) -> Response:
+                        limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_LIMIT, strict=False)] = 1000,
+                        after: Annotated[int | None, Query(ge=0, le=2**63 - 1, strict=False,
+                                                           description="only entries with a larger id (paging)")] = None,
+                        ) -> Response:
         """This tenant's audit log, oldest first (the admin token: every entry)."""
-        return await run(request, lambda: {"entries": service.audit_log(tenant_or_admin(request), limit=limit)})
+        return await run(request, lambda: {"entries": service.audit_log(tenant_or_admin(request), limit=limit,
+                                                                         after=after)})
 
     @app.get("/v1/health", response_model=HealthOut, responses=_responses())
     async def health(request: Request) -> Response:

@@ -11,7 +11,9 @@ runs Alembic's ``upgrade head`` before returning.
 Examples:
     >>> db = Database.open()               # in memory, migrated
     >>> db.revision()
-    '0001'
+    '0003_delivery'
+    >>> abs(db.now() - __import__("time").time()) < 5
+    True
     >>> with db.read() as c:
     ...     c.exec_driver_sql("select count(*) from objects").scalar()
     0
@@ -32,9 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, pool
+from sqlalchemy import Connection, Engine, Float, create_engine, event, pool, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from qclone.errors import InvalidArgumentError
 
@@ -46,6 +50,29 @@ MAX_PREPARED = 256
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class db_now(FunctionElement):  # noqa: N801 - reads as the SQL function it renders
+    """The database's clock in seconds since the epoch (a float), for leases: every gateway
+    reads the one clock of the database it shares, never its own.
+
+    SQLite: ``(julianday('now') - 2440587.5) * 86400`` (millisecond resolution, fixed within a
+    statement); PostgreSQL: ``EXTRACT(EPOCH FROM clock_timestamp())``.
+    """
+
+    type = Float()
+    inherit_cache = True
+    name = "db_now"
+
+
+@compiles(db_now, "sqlite")
+def _db_now_sqlite(element: db_now, compiler: Any, **kw: Any) -> str:
+    return "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+@compiles(db_now, "postgresql")
+def _db_now_postgresql(element: db_now, compiler: Any, **kw: Any) -> str:
+    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
 
 
 class JSONDocument(dict):
@@ -122,7 +149,7 @@ def create_db_engine(url: str, *, schema: str | None = None, pool_size: int = 20
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
             # straight to the driver: the statement needs none of SQLAlchemy's execution machinery
-            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]  # open inside the event
                 "BEGIN IMMEDIATE" if conn.get_execution_options().get("qclone_write") else "BEGIN")
 
         return engine
@@ -158,7 +185,7 @@ class _Prepared:
     ``TypeEngine.dialect_impl(...).bind_processor/result_processor`` API.
     """
 
-    __slots__ = ("statement", "sql", "names", "fixed", "procs", "positional", "row_type", "result_procs")
+    __slots__ = ("fixed", "names", "positional", "procs", "result_procs", "row_type", "sql", "statement")
 
     def __init__(self, statement: Any, dialect: Any, column_keys: tuple[str, ...] | None) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
@@ -193,7 +220,7 @@ class _Prepared:
                      for c, d in zip(cols, cursor.description)]
             self.result_procs = procs if any(procs) else []
         procs = self.result_procs
-        make = self.row_type._make  # type: ignore[union-attr]
+        make = self.row_type._make  # type: ignore[union-attr]  # only called when row_type is set
         if not procs:
             return [make(r) for r in fetched]
         return [make([v if p is None else p(v) for p, v in zip(procs, r)]) for r in fetched]
@@ -209,7 +236,7 @@ def _row_type(keys: tuple[str, ...]) -> type:
 class FastResult:
     """What :meth:`FastConnection.execute` returns: ``rowcount`` and the rows, read at once."""
 
-    __slots__ = ("rowcount", "_rows")
+    __slots__ = ("_rows", "rowcount")
 
     def __init__(self, rowcount: int, rows: list[Any]) -> None:
         self.rowcount, self._rows = rowcount, rows
@@ -236,12 +263,12 @@ class FastConnection:
 
     def execute(self, statement: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None) -> FastResult:
         many = isinstance(params, list)
-        first = (params[0] if params else {}) if many else (params or {})  # type: ignore[index]
+        first = (params[0] if params else {}) if many else (params or {})  # type: ignore[index]  # a list when many
         prepared = self._db.prepare(statement, tuple(first) if getattr(statement, "is_insert", False) else None)
         cursor = self._dbapi.cursor()
         try:
             if many:
-                cursor.executemany(prepared.sql, [prepared.arguments(p) for p in params])  # type: ignore[union-attr]
+                cursor.executemany(prepared.sql, [prepared.arguments(p) for p in params])  # type: ignore[union-attr]  # a list when many
             else:
                 cursor.execute(prepared.sql, prepared.arguments(first))
             rows = prepared.rows(cursor, self._db.engine.dialect) if prepared.row_type is not None else []
@@ -348,7 +375,7 @@ class Database:
         """Run the Alembic migrations up to ``revision`` (idempotent)."""
         from alembic import command
 
-        with self._lock or nullcontext(), self.engine.connect() as conn:
+        with self._lock or nullcontext(), self.engine.connect() as conn, self._foreign_keys_off(conn):
             conn.execution_options(qclone_write=True)
             cfg = alembic_config(conn)
             command.upgrade(cfg, revision)
@@ -358,10 +385,28 @@ class Database:
         """Run the Alembic migrations down to ``revision`` (``"base"``: an empty database)."""
         from alembic import command
 
-        with self._lock or nullcontext(), self.engine.connect() as conn:
+        with self._lock or nullcontext(), self.engine.connect() as conn, self._foreign_keys_off(conn):
             conn.execution_options(qclone_write=True)
             command.downgrade(alembic_config(conn), revision)
             conn.commit()
+
+    @contextmanager
+    def _foreign_keys_off(self, conn: Connection) -> Iterator[None]:
+        """SQLite: foreign keys off while migrations rebuild tables (copy, drop, rename: the
+        documented way; the pragma only works outside a transaction, so it goes to the driver
+        before SQLAlchemy begins one), checked and back on afterwards."""
+        if not self._sqlite:
+            yield
+            return
+        dbapi = conn.connection.dbapi_connection
+        dbapi.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  # a pooled sqlite3 connection
+        try:
+            yield
+            bad = dbapi.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]  # SQLite connection is open
+            if bad:
+                raise RuntimeError(f"a migration left rows without their parent rows: {bad[:5]}")
+        finally:
+            dbapi.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]  # SQLite connection is open
 
     def revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""
@@ -369,6 +414,11 @@ class Database:
 
         with self._lock or nullcontext(), self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    def now(self) -> float:
+        """The database's clock (:class:`db_now`), in seconds."""
+        with self.read() as conn:
+            return float(conn.execute(select(db_now())).scalar_one())
 
     def dispose(self) -> None:
         self.engine.dispose()

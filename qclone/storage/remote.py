@@ -46,7 +46,7 @@ def error_from_body(status: int, body: bytes, *, where: str) -> Exception:
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return UnavailableError(f"{where} answered HTTP {status} without an error body")
     cls = _KNOWN.get(name)
-    if cls is None or status >= 500 and cls is not UnavailableError:
+    if cls is None or (status >= 500 and cls is not UnavailableError):
         return UnavailableError(f"{where} failed: {name}: {message}")
     return cls(message)
 
@@ -148,8 +148,11 @@ class RemoteSubstrate(_Remote):
     def peek(self, object_id: str, labels: list[str]) -> np.ndarray:
         return decode_array(self._call("peek", object_id=object_id, labels=list(labels)), name="peek")
 
-    def decrypt(self, object_id: str, clone: int, attempt: str) -> dict:
-        return self._call("decrypt", object_id=object_id, clone=clone, attempt=attempt)
+    def fence(self, object_id: str, fence: int) -> dict:
+        return self._call("fence", object_id=object_id, fence=fence)
+
+    def decrypt(self, object_id: str, clone: int, attempt: str, fence: int | None = None) -> dict:
+        return self._call("decrypt", object_id=object_id, clone=clone, attempt=attempt, fence=fence)
 
     def output(self, object_id: str) -> dict | None:
         return self._call("output", object_id=object_id)

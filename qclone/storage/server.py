@@ -68,6 +68,9 @@ class ServeOptions:
     max_body_bytes: int = 8 * 1024 * 1024
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    lease_seconds: float = 60.0
+    retention_seconds: float = 86400.0
+    reconcile_interval: float = 2.0
 
     def checked(self) -> ServeOptions:
         if self.role not in ROLES:
@@ -76,6 +79,10 @@ class ServeOptions:
             raise InvalidArgumentError(f"--port must be between 0 and 65535, got {self.port}")
         if self.workers < 1:
             raise InvalidArgumentError(f"--workers must be >= 1, got {self.workers}")
+        for value, what in ((self.lease_seconds, "--lease"), (self.retention_seconds, "--retention"),
+                            (self.reconcile_interval, "the reconciler's interval")):
+            if not (isinstance(value, (int, float)) and 0 < value < 1e9):
+                raise InvalidArgumentError(f"{what} must be a number of seconds > 0, got {value!r}")
         if self.workers > 1 and self.role not in ("embedded", "gateway"):
             raise InvalidArgumentError("--workers applies to the embedded server and the gateway only")
         if self.role == "provider" and not self.provider_id:
@@ -203,10 +210,11 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
         vault = KeyVault(data_dir / "vault", t1=opts.t1, t2=opts.t2)
     db = Database.open(opts.db_url, data_dir=data_dir)
     return StorageService(db, substrate, vault, provider_directory(data_dir, node_key=opts.node_key),
-                          clock if clock is not None else _clock(opts), recover=recover)
+                          clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
+                          retention_seconds=opts.retention_seconds, recover=recover)
 
 
-def _first_start(service: Any, opts: ServeOptions) -> None:
+def first_start(service: Any, opts: ServeOptions) -> None:
     """On first start: the tenant ``default`` with its token in ``DIR/token`` (0600), and in the
     embedded mode four providers in four zones."""
     assert opts.data_dir is not None
@@ -234,7 +242,9 @@ def _gateway_app(opts: ServeOptions, *, recover: bool) -> Any:
     warm_up()
     clock = _clock(opts)
     service = build_service(opts, clock=clock, recover=recover)
-    _first_start(service, opts)
+    first_start(service, opts)
+    # recovery runs continuously, not only at start: expired leases, retention, missed discards
+    service.start_reconciler(opts.reconcile_interval)
     return create_app(service, admin_token=admin_token_of(opts.data_dir),
                       clock=clock if opts.settable_clock else None, max_body_bytes=opts.max_body_bytes)
 
@@ -259,7 +269,7 @@ def build_app(opts: ServeOptions, *, recover: bool = True) -> Any:
     if opts.role == "provider":
         from qclone.storage.provider import ProviderNode
 
-        node = ProviderNode(opts.provider_id, data_dir, zone=opts.zone, t1=opts.t1, t2=opts.t2)  # type: ignore[arg-type]
+        node = ProviderNode(opts.provider_id, data_dir, zone=opts.zone, t1=opts.t1, t2=opts.t2)  # type: ignore[arg-type]  # data_dir is set for a node
         return nodes.node_app("provider", node, nodes.PROVIDER_METHODS, node_key=opts.node_key)
     return _gateway_app(opts, recover=recover)
 
@@ -284,7 +294,7 @@ def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = N
     db = Database.open(opts.db_url, data_dir=opts.data_dir)
     try:
         # tenants need neither substrate, vault nor providers: none is opened
-        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]
+        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]  # a gateway without local nodes
         return {"tenant": name, "token": service.create_tenant(name)}
     finally:
         db.dispose()

@@ -38,8 +38,8 @@ def srv(tmp_path_factory):
     admin = read_token(data, "admin-token")
     r = httpx.post(server.url + "/v1/tenants", json={"name": "tenant-b"}, headers={"authorization": f"Bearer {admin}"})
     assert r.status_code == 201, r.text
-    server.tokens = {"a": read_token(data), "b": r.json()["token"], "admin": admin}  # type: ignore[attr-defined]
-    server.data = data  # type: ignore[attr-defined]
+    server.tokens = {"a": read_token(data), "b": r.json()["token"], "admin": admin}  # type: ignore[attr-defined]  # fixture state
+    server.data = data  # type: ignore[attr-defined]  # fixture state
     try:
         yield server
     finally:
@@ -342,6 +342,7 @@ def _matrix_routes(srv) -> list[tuple[str, str, dict, dict[str | None, set[int]]
         ("GET", "/v1/objects/{mine}", {}, tenant),
         ("GET", "/v1/objects/{mine}/peek", {"params": {"provider": "p1"}}, tenant | {"a": {200, 404}}),
         ("POST", "/v1/objects/{mine}/get", {"json": {}}, tenant),
+        ("POST", "/v1/objects/{mine}/ack", {"json": {"key": "never-used"}}, tenant | {"a": {200, 404, 409}}),
         ("DELETE", "/v1/objects/{mine2}", {}, tenant),
         ("GET", "/v1/providers", {}, anyone_with_token),
         ("POST", "/v1/providers", {"json": {"id": "{new}", "zone": "zone-9"}}, admin_only),

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.storage.models import audit_log, providers, tenants
 from qclone.storage.service.common import NODE_ERRORS, ServiceBase, Tenant
 
@@ -22,7 +22,7 @@ class AuditMixin(ServiceBase):
             limit: at most this many entries. since: only entries at or after this time.
             after: only entries with a larger id (paging).
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        if not is_int(limit) or limit < 1:
             raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
         q = (select(audit_log, tenants.c.name.label("tenant"))
              .select_from(audit_log.outerjoin(tenants, tenants.c.id == audit_log.c.tenant_id)))
@@ -53,6 +53,15 @@ class AuditMixin(ServiceBase):
             except NODE_ERRORS as e:
                 out[part] = {"status": "down", "error": str(e)}
         out["providers"] = {s: int(counts.get(s, 0)) for s in ("up", "draining", "drained", "down")}
-        if any(out[p].get("status") != "ok" for p in ("database", "substrate", "vault")) or not counts.get("up"):
+        integrity = getattr(self, "_integrity", None)
+        if integrity is not None:  # the last data-loss check (the reconciler runs it)
+            out["integrity"] = {"at": integrity["at"], "lost_objects": len(integrity["lost_objects"]),
+                                "lost_total": integrity["lost_total"],
+                                "vault": integrity["vault"].get("status"),
+                                "providers": {p: r.get("status") for p, r in integrity["providers"].items()}}
+            if integrity["vault"].get("status") == "data lost":
+                out["vault"] = {**out["vault"], "status": "data lost"}
+        if any(out[p].get("status") != "ok" for p in ("database", "substrate", "vault")) or not counts.get("up") \
+                or (integrity is not None and integrity["lost_objects"]):
             out["status"] = "degraded"
         return out

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from qclone.errors import InvalidArgumentError, QcloneError
+from qclone.errors import InvalidArgumentError, QcloneError, is_int
 from qclone.sim.exact import bloch_vector, partial_trace
 from qclone.storage.db import Database
 from qclone.storage.errors import NotFoundError
@@ -40,8 +40,14 @@ log = logging.getLogger(__name__)
 DEFAULT_CLONES = 4
 #: Placement policies: every clone at its own provider, or also in its own zone.
 POLICIES = ("distinct-providers", "distinct-zones")
-#: Seconds a retrieval may take before recovery may roll it back or complete it.
+#: Seconds (of the database's clock) a retrieval or a put may take before recovery takes it over.
 LEASE_SECONDS = 60.0
+#: Seconds (of the database's clock) a decrypted output waits for its acknowledgement; then it is
+#: discarded and the object is lost.
+DELIVERY_RETENTION = 86400.0
+#: Longest idempotency key of a get.
+MAX_KEY = 64
+_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 #: Longest object name.
 MAX_NAME = 255
 #: Party name of the key vault in placements and audits (no provider may use it).
@@ -149,11 +155,18 @@ def check_sampling(basis: Any, shots: Any, seed: Any) -> tuple[str | None, int |
     if not isinstance(basis, str) or basis.upper() not in BASES:
         raise InvalidArgumentError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
     shots = 1024 if shots is None else shots
-    if isinstance(shots, bool) or not isinstance(shots, int) or not 1 <= shots <= MAX_SHOTS:
+    if not is_int(shots) or not 1 <= shots <= MAX_SHOTS:
         raise InvalidArgumentError(f"shots must be an integer in 1..{MAX_SHOTS}, got {shots!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+    if seed is not None and (not is_int(seed) or seed < 0):
         raise InvalidArgumentError(f"seed must be an integer >= 0 or null, got {seed!r}")
     return basis.upper(), shots, seed
+
+
+def check_key(key: Any) -> str:
+    """An idempotency key: 1-64 letters, digits, '.', '_', ':' or '-'."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise InvalidArgumentError(f"an idempotency key is 1-{MAX_KEY} letters, digits, '.', '_', ':' or '-'")
+    return key
 
 
 def check_name(name: Any) -> str:
@@ -170,11 +183,17 @@ class ServiceBase:
     directory: ProviderDirectory
     clock: Any
     lease_seconds: float
+    retention_seconds: float
     _tokens: OrderedDict[str, Tenant]
     _tokens_lock: threading.Lock
     _vault_coherence: tuple[float, float] | None
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _expired(row: Any) -> bool:
+        """Whether the lease of an object's row (read with ``db_now``) has ended; no lease counts as ended."""
+        return row.lease_until is None or row.lease_until <= row.db_now
+
     def _now(self) -> float:
         return float(self.clock.now())
 
@@ -222,7 +241,8 @@ class ServiceBase:
             "name": name, "object_id": object_id, "tenant": tenant.name, "state": state, "qubits": k, "clones": n,
             "policy": policy, "keep_reference": keep_reference, "created_at": created_at, "stored_at": stored_at,
             "finished_at": finished_at, "live_clones": len(live),
-            "retrievable": state == "stored" and any(c["provider_state"] in ALIVE for c in live),
+            "retrievable": (state == "stored" and any(c["provider_state"] in ALIVE for c in live))
+                           or state == "delivering",
             "placement": clone_rows, "audit": audit_summary,
         }
 

@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
@@ -65,7 +65,7 @@ class ObjectsMixin(PlacementMixin):
             state = parse_state(state.get("kind"), state.get("data"))
         if not isinstance(state, InputState):
             raise InvalidArgumentError("state must be an InputState or {\"kind\": ..., \"data\": ...}")
-        if isinstance(clones, bool) or not isinstance(clones, int) or clones < 1:
+        if not is_int(clones) or clones < 1:
             raise InvalidArgumentError(f"the number of clones must be an integer >= 1, got {clones!r}")
         if clones == 1 and not force:
             raise InvalidArgumentError(f"refusing to store a single clone: {single_clone_warning(1)} "
@@ -118,20 +118,20 @@ class ObjectsMixin(PlacementMixin):
                  now: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Choose the providers and take the name (a 'storing' row); what :meth:`_choose_providers` returns."""
         row = {"id": object_id, "tenant_id": tenant.id, "name": name, "k": k, "n": n, "policy": policy,
-               "state": "storing", "attempt": None, "lease_until": now + self.lease_seconds, "chosen_clone": None,
+               "state": "storing", "attempt": None, "lease_until": None, "chosen_clone": None, "fence": 0, "get_key": None,
                "created_at": now, "stored_at": now, "finished_at": None, "keep_reference": keep_reference,
                "purge_pending": False, "placement": {"policy": policy, "clones": {}, "key": None},
                "audit": {"summary": None, "report": None}}
         for _ in range(2):
             try:
                 with self.db.fast_write() as conn:
-                    chosen = self._choose_providers(conn, n, policy)  # too few: 503 before the name is taken
-                    conn.execute(INSERT_OBJECT, row)
-                return chosen
+                    chosen, up, db_time = self._choose_providers(conn, n, policy)  # too few: 503 before the name is taken
+                    conn.execute(INSERT_OBJECT, {**row, "lease_until": db_time + self.lease_seconds})
+                return chosen, up
             except IntegrityError:
                 with self.db.read() as conn:
                     old = conn.execute(Q_OBJECT, {"b_tenant": tenant.id, "b_name": name}).first()
-                if old is None or old.state != "storing" or old.lease_until > now:
+                if old is None or old.state != "storing" or (old.lease_until is not None and old.lease_until > old.db_now):
                     break
                 self._abandon_put(old.id)  # a put that died holding the name
         raise ConflictError(f"an object named {name!r} exists (names are never reused)")
@@ -197,7 +197,7 @@ class ObjectsMixin(PlacementMixin):
     def list(self, tenant: Tenant, *, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """The tenant's objects, oldest first: ``{"name", "object_id", "state", "qubits", "clones", "policy",
         "created_at", "stored_at", "finished_at"}`` (optionally only those in ``state``)."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        if not is_int(limit) or limit < 1:
             raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
         q = select(objects.c.name, objects.c.id.label("object_id"), objects.c.state, objects.c.k.label("qubits"),
                    objects.c.n.label("clones"), objects.c.policy, objects.c.created_at, objects.c.stored_at,
@@ -221,7 +221,7 @@ class ObjectsMixin(PlacementMixin):
         now = self._now()
         with self.db.read() as conn:
             row = self._object_row(conn, tenant, name)
-        if row.state == "retrieving" and row.lease_until is not None and row.lease_until <= now:
+        if row.state == "retrieving" and self._expired(row):
             self._recover_object(row.id)
         with self.db.write() as conn:
             done = conn.execute(transition((ObjectState.STORED, ObjectState.LOST), ObjectState.DELETED,
