@@ -23,8 +23,9 @@ test: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -m "not slow and not service"
 	$(BIN)/python -m pytest -m "slow or service"; rc=$$?; test $$rc -eq 0 -o $$rc -eq 5
 
-# The long chaos run: >= 100 kill -9 each, embedded on SQLite and PostgreSQL, every role of a deployment.
+# The long form of the adversarial suite: each part prints its figures and fails on a finding.
 chaos: $(STAMP)
+	$(BIN)/python -m tests.storage.api_fuzz --requests 1200
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 1
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 2 --db postgresql
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 3 --mode deployment

@@ -20,14 +20,17 @@ Examples:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import stim
+
 if TYPE_CHECKING:  # qiskit is imported where it is used: importing it costs about half a second
     from qiskit import QuantumCircuit
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol.circuit import Circuit
 
 Format = Literal["text", "qasm2", "qasm3", "stim"]
@@ -168,32 +171,289 @@ def to_qasm3(circuit: Circuit) -> str:
 _PREFIXES = ("reg_", "esc_")
 
 
-def load_qasm(text: str) -> QuantumCircuit:
-    """Load OpenQASM 2 or 3 text with Qiskit's loaders, as they give it.
+@dataclass(frozen=True)
+class QasmBudget:
+    """What :func:`load_qasm` accepts at most; beyond any of these it refuses the program before
+    Qiskit sees it (so the time and memory a program costs are bounded by its budget).
+
+    Attributes:
+        chars: length of the program text.
+        operations: operations after expanding every gate definition (a definition that calls
+            the previous one twice, nested d deep, costs 2^d) and every register broadcast.
+        qubits: qubits declared in all quantum registers together.
+        bits: bits declared in all classical registers together.
+        nesting: depth of brackets ``{ ( [`` inside each other.
+    """
+
+    chars: int = 10_000_000
+    operations: int = 10_000_000
+    qubits: int = 100_000
+    bits: int = 100_000
+    nesting: int = 32
+
+
+#: The default budget of :func:`load_qasm` (generous: the protocol's own circuits pass it).
+DEFAULT_QASM_BUDGET = QasmBudget()
+#: The one header each version may include (Qiskit ships them; no file is ever read).
+QASM_INCLUDES = {2: "qelib1.inc", 3: "stdgates.inc"}
+
+_QASM_TOKEN = re.compile(
+    r"(?P<space>\s+)|(?P<comment>//[^\n]*|/\*.*?(?:\*/|\Z))|(?P<string>\"[^\"\n]*\"|'[^'\n]*')"
+    r"|(?P<name>[A-Za-z_$][A-Za-z0-9_$]*)|(?P<number>(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?)|(?P<other>.)",
+    re.DOTALL,
+)
+_MODIFIERS = frozenset({"ctrl", "negctrl", "inv", "pow"})
+# statements that are not gate calls: they cost one operation each (times their broadcast)
+_OPENING, _CLOSING = "{([", "})]"
+
+
+def _where(text: str, pos: int) -> str:
+    line = text.count("\n", 0, pos) + 1
+    return f"line {line}, column {pos - (text.rfind(chr(10), 0, pos) + 1) + 1}"
+
+
+def _refuse(text: str, pos: int, what: str, *, too_large: bool = False) -> None:
+    cls = TooLargeError if too_large else InvalidArgumentError
+    raise cls(f"OpenQASM program refused at {_where(text, pos)}: {what}")
+
+
+def _int_literal(tok: tuple[str, str, int] | None) -> int | None:
+    if tok is None or tok[0] != "number" or not tok[1].replace("_", "").isdigit():
+        return None
+    return int(tok[1].replace("_", ""))
+
+
+def check_qasm(text: str, budget: QasmBudget = DEFAULT_QASM_BUDGET) -> int:
+    """Check OpenQASM 2 or 3 text against ``budget`` without running any loader; the OpenQASM
+    version (2 or 3).
+
+    Scans the tokens once: ``include`` may name only the version's standard header
+    (:data:`QASM_INCLUDES`, never a path); register sizes are integer literals within the
+    budget; every statement's cost is the cost of the gate it calls (a defined gate: the sum of
+    its body's, computed once per definition) times its broadcast over whole registers.
 
     Raises:
-        InvalidArgumentError: if the text is not valid OpenQASM.
+        InvalidArgumentError: a forbidden include or a malformed declaration, with the position
+            in the program (nothing else is quoted).
+        TooLargeError: beyond the budget.
+
+    Examples:
+        >>> check_qasm('OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; h q;')
+        2
+        >>> check_qasm('OPENQASM 2.0; include "/etc/passwd"; qreg q[1];')
+        Traceback (most recent call last):
+        ...
+        qclone.errors.InvalidArgumentError: OpenQASM program refused at line 1, column 15: \
+an OpenQASM 2 program may include "qelib1.inc" only
     """
+    if not isinstance(text, str):
+        raise InvalidArgumentError("an OpenQASM program is text")
+    if len(text) > budget.chars:
+        raise TooLargeError(f"an OpenQASM program has at most {budget.chars} characters, got {len(text)}")
+    tokens: list[tuple[str, str, int]] = []
+    depth = 0
+    for m in _QASM_TOKEN.finditer(text):
+        kind = m.lastgroup or "other"
+        if kind in ("space", "comment"):
+            continue
+        value = m.group()
+        if value in _OPENING:
+            depth += 1
+            if depth > budget.nesting:
+                _refuse(text, m.start(), f"brackets nest deeper than {budget.nesting}", too_large=True)
+        elif value in _CLOSING:
+            depth = max(depth - 1, 0)
+        tokens.append((kind, value, m.start()))
+    version = 3
+    if len(tokens) >= 2 and tokens[0][1] == "OPENQASM":
+        version = 2 if tokens[1][1].startswith("2") else 3
+    cap = budget.operations + 1
+    costs: dict[str, int] = {}  # gate or subroutine name -> expanded operations
+    registers: dict[str, int] = {}
+    qubits = bits = 0
+    # blocks: [name of the gate being defined or None, accumulated cost, multiplier]
+    blocks: list[list[Any]] = [[None, 0, 1]]
+    stmt: list[tuple[str, str, int]] = []
+
+    def declare(size_tok: tuple[str, str, int] | None, name_tok: tuple[str, str, int] | None, quantum: bool,
+                at: int) -> None:
+        nonlocal qubits, bits
+        size = 1 if size_tok is None else _int_literal(size_tok)
+        if size is None or name_tok is None or name_tok[0] != "name":
+            _refuse(text, at, "a register is declared with an integer literal size, e.g. qreg q[2] or qubit[2] q")
+        assert size is not None and name_tok is not None
+        registers[name_tok[1]] = size
+        if quantum:
+            qubits += size
+            if qubits > budget.qubits:
+                _refuse(text, at, f"at most {budget.qubits} qubits are allowed", too_large=True)
+        else:
+            bits += size
+            if bits > budget.bits:
+                _refuse(text, at, f"more than {budget.bits} classical bits", too_large=True)
+
+    def cost_of(st: list[tuple[str, str, int]]) -> int:
+        """Operations a statement expands to (0 for declarations)."""
+        i = 0
+        first = st[0][1]
+        if first in ("OPENQASM", "opaque", "input", "output", "const", "let", "defcalgrammar", "cal"):
+            return 0
+        if first == "include":
+            name = st[1][1][1:-1] if len(st) > 1 and st[1][0] == "string" else None
+            if len(st) != 2 or name != QASM_INCLUDES[version]:
+                _refuse(text, st[0][2], f"an OpenQASM {version} program may include \"{QASM_INCLUDES[version]}\" only")
+            return 0
+        if first in ("qreg", "creg"):
+            if len(st) != 5 or st[2][1] != "[" or st[4][1] != "]":
+                _refuse(text, st[0][2], "a register is declared as qreg q[2] or creg c[2]")
+            declare(st[3], st[1], first == "qreg", st[0][2])
+            return 0
+        if first in ("qubit", "bit"):
+            if len(st) >= 2 and st[1][1] == "[":
+                if len(st) != 5 or st[3][1] != "]":
+                    _refuse(text, st[0][2], "a register is declared with an integer literal size, e.g. qubit[2] q")
+                declare(st[2], st[4], first == "qubit", st[0][2])
+            elif len(st) == 2:
+                declare(None, st[1], first == "qubit", st[0][2])
+            else:
+                _refuse(text, st[0][2], "a register is declared as qubit[2] q or bit[2] c")
+            return 0
+        if first == "if" and len(st) > 1 and st[1][1] == "(":  # OpenQASM 2: if (c == 1) stmt
+            i = _skip_group(st, 1)
+        while i < len(st) and st[i][1] in _MODIFIERS:
+            i += 1
+            if i < len(st) and st[i][1] == "(":
+                i = _skip_group(st, i)
+            if i < len(st) and st[i][1] == "@":
+                i += 1
+        if i >= len(st):
+            return 1
+        called = costs.get(st[i][1], 1)
+        i += 1
+        if i < len(st) and st[i][1] == "(":
+            i = _skip_group(st, i)
+        width = 1
+        for j in range(i if blocks[-1][0] is None else len(st), len(st)):  # in a definition: qubit arguments
+            kind, value, _ = st[j]
+            if kind == "name" and value in registers and (j + 1 >= len(st) or st[j + 1][1] != "["):
+                width = max(width, registers[value])  # a whole register: one operation per qubit
+            elif value == ":":
+                width = max(width, max(registers.values(), default=1))  # a slice: at most a register
+        return min(called * width, cap)
+
+    def add(cost: int, at: int) -> None:
+        block = blocks[-1]
+        block[1] = min(block[1] + cost * block[2], cap)
+        if blocks[0][1] > budget.operations:
+            _refuse(text, at, f"the program expands to more than {budget.operations} operations "
+                              "(each use of a gate counts every operation of its definition)", too_large=True)
+
+    for tok in tokens:
+        value = tok[1]
+        if value == ";" and not _open_parens(stmt):
+            if stmt:
+                add(cost_of(stmt), stmt[0][2])
+            stmt = []
+        elif value == "{" and not _open_parens(stmt):
+            head = stmt[0][1] if stmt else ""
+            if head in ("gate", "def") and len(stmt) >= 2:
+                blocks.append([stmt[1][1], 0, 1])
+            else:
+                # a loop or branch: its body counts once per pass (a literal range, else once)
+                blocks.append([None, 0, _passes(stmt)])
+            stmt = []
+        elif value == "}" and not _open_parens(stmt):
+            if stmt:
+                add(cost_of(stmt), stmt[0][2])
+            stmt = []
+            if len(blocks) > 1:
+                name, cost, _ = blocks.pop()
+                if name is not None:
+                    costs[name] = max(cost, 1)
+                else:
+                    add(cost, tok[2])
+        else:
+            stmt.append(tok)
+    if stmt:
+        add(cost_of(stmt), stmt[0][2])
+    return version
+
+
+def _skip_group(st: list[tuple[str, str, int]], i: int) -> int:
+    """Index after the bracket group opening at ``st[i]``."""
+    depth = 0
+    for j in range(i, len(st)):
+        if st[j][1] in _OPENING:
+            depth += 1
+        elif st[j][1] in _CLOSING:
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return len(st)
+
+
+def _open_parens(stmt: list[tuple[str, str, int]]) -> bool:
+    """Inside ( or [ (a ``;`` or brace there is not a statement boundary)."""
+    depth = 0
+    for _, v, _ in stmt:
+        if v in "([":
+            depth += 1
+        elif v in ")]":
+            depth -= 1
+    return depth > 0
+
+
+def _passes(stmt: list[tuple[str, str, int]]) -> int:
+    """Passes of a ``for ... in [a:b]`` / ``[a:s:b]`` loop with literal bounds (else 1)."""
+    if not stmt or stmt[0][1] != "for":
+        return 1
+    nums = [_int_literal(t) for t in stmt if t[0] == "number"]
+    if len(nums) in (2, 3) and all(n is not None for n in nums):
+        lo, hi = nums[0], nums[-1]
+        step = nums[1] if len(nums) == 3 else 1
+        assert lo is not None and hi is not None and step is not None
+        return max((hi - lo) // max(step, 1) + 1, 1)
+    return 1
+
+
+_LOADER_POSITION = re.compile(r"(?:<input>:)?(\d+),(\d+):")
+
+
+def load_qasm(text: str, budget: QasmBudget = DEFAULT_QASM_BUDGET) -> QuantumCircuit:
+    """Load OpenQASM 2 or 3 text with Qiskit's loaders, as they give it, after :func:`check_qasm`.
+
+    No file is ever read (the only includes are the standard headers Qiskit ships). A loader's
+    error becomes a generic message with at most the position in ``text``: loader messages may
+    quote text that is not the caller's.
+
+    Raises:
+        InvalidArgumentError: if the text is not valid OpenQASM (or includes anything else).
+        TooLargeError: beyond ``budget``.
+    """
+    version = check_qasm(text, budget)
     from qiskit import qasm2, qasm3
 
     try:
-        if text.lstrip().startswith("OPENQASM 2"):
-            return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+        if version == 2:
+            return qasm2.loads(text, include_path=(), custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
         return qasm3.loads(text)
-    except Exception as e:  # the loaders raise several unrelated exception types
-        message = " ".join(str(e).split()) or type(e).__name__
-        raise InvalidArgumentError(f"not a valid OpenQASM program: {message}") from None
+    except Exception as e:  # noqa: BLE001 - the loaders raise several unrelated exception types
+        m = _LOADER_POSITION.search(str(e))
+        where = f" (near line {m.group(1)}, column {int(m.group(2)) + 1})" if m else ""
+        raise InvalidArgumentError(f"not a valid OpenQASM {version} program{where}") from None
 
 
-def from_qasm(text: str) -> QuantumCircuit:
-    """Load OpenQASM 2 or 3 text with Qiskit's loaders, restoring qclone's register names.
+def from_qasm(text: str, budget: QasmBudget = DEFAULT_QASM_BUDGET) -> QuantumCircuit:
+    """Load OpenQASM 2 or 3 text with Qiskit's loaders (:func:`load_qasm`), restoring qclone's
+    register names.
 
     Raises:
         InvalidArgumentError: if the text is not valid OpenQASM.
+        TooLargeError: beyond ``budget``.
     """
     from qiskit import QuantumCircuit, QuantumRegister
 
-    loaded = load_qasm(text)
+    loaded = load_qasm(text, budget)
 
     def restore(name: str) -> str:
         for p in _PREFIXES:

@@ -257,8 +257,9 @@ class Client:
         return self._request("GET", "/v1/audit-log", params={"limit": limit}, admin=everyone)["entries"]
 
     def health(self) -> dict:
-        """The gateway's health (no token needed)."""
-        return self._request("GET", "/v1/health")
+        """The gateway's health: ``{"status": "ok"}`` (liveness, no token needed); with the
+        admin token the state of every component."""
+        return self._request("GET", "/v1/health", admin=self._admin_token is not None)
 
     def create_tenant(self, name: str) -> dict:
         """Create a tenant (needs the admin token); returns ``{"tenant", "token"}``."""

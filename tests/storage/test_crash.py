@@ -100,7 +100,8 @@ def substrate_extra(chain: Chain) -> tuple[int, int]:
     """(live joint states beyond the stored objects, undelivered outputs) in the substrate."""
     objects = chain.call("GET", "/v1/objects").json()["objects"]
     stored = sum(o["state"] == "stored" for o in objects)
-    sub = chain.call("GET", "/v1/health").json()["substrate"]
+    admin = {"authorization": f"Bearer {read_token(chain.dir, 'admin-token')}"}
+    sub = httpx.get(chain.server.url + "/v1/health", headers=admin, timeout=60).json()["substrate"]
     assert sub["objects"] >= stored, (sub, [(o["name"], o["state"]) for o in objects])
     return sub["objects"] - stored, sub["outputs"]
 

@@ -111,7 +111,7 @@ def test_killed_vault_process_then_restarted(deployment):
     parts, client = deployment
     client.put("dep-d", bloch=[1, 0, 0], clones=3, keep_reference=True)
     parts["vault"].kill(signal.SIGKILL)
-    with pytest.raises(UnavailableError, match="vault"):
+    with pytest.raises(UnavailableError):
         client.get("dep-d")
     parts["vault"].start()
     # the claim the vault's failure interrupted was rolled back at once: no "being retrieved" for a lease

@@ -84,7 +84,7 @@ def call(server, method: str, path: str, token: str | None = "tenant", **kw) -> 
 def assert_error(resp: httpx.Response, status: int, type_: str | None = None, *words: str) -> None:
     assert resp.status_code == status, resp.text
     err = resp.json()["error"]
-    assert set(err) == {"type", "message"}
+    assert set(err) == {"type", "message", "request_id"} and err["request_id"] == resp.headers["x-request-id"]
     if type_ is not None:
         assert err["type"] == type_, err
     for w in words:
@@ -287,7 +287,8 @@ def test_too_many_qubits_is_422(server):
 
 def test_nan_and_malformed_json_bodies_are_422(server):
     raw = b'{"state": {"kind": "statevector", "data": [NaN, 0]}}'
-    assert_error(call(server, "PUT", f"/v1/objects/{fresh()}", content=raw), 422, "InvalidArgumentError", "JSON")
+    assert_error(call(server, "PUT", f"/v1/objects/{fresh()}", content=raw), 422, "InvalidArgumentError", "NaN")
+    assert_error(call(server, "PUT", f"/v1/objects/{fresh()}", content=b'{"state": '), 422, "InvalidArgumentError", "JSON")
     assert_error(call(server, "PUT", f"/v1/objects/{fresh()}", content=b"[1, 2]"), 422, None, "object")
     assert_error(call(server, "POST", f"/v1/objects/{fresh()}/get", content=b'{"basis": "Q", "shots": 3}'), 422, None, "basis")
 
@@ -382,7 +383,7 @@ def test_two_workers_share_one_substrate_and_one_winner(tmp_path):
     srv = Server(["--data-dir", str(tmp_path), "--settable-clock", "--workers", "2"], free_port(), tmp_path / "log")
     srv.start()
     try:
-        with Client(srv.url, read_token(tmp_path)) as c:
+        with Client(srv.url, read_token(tmp_path), admin_token=read_token(tmp_path, "admin-token")) as c:
             names = [fresh("w2") for _ in range(3)]
             for name in names:
                 c.put(name, bloch=[0, 0.6, 0.8], keep_reference=True)

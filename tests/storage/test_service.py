@@ -12,13 +12,9 @@ import pytest
 
 from qclone.analysis.leakage import Placement, audit_placement
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Layout, clone_decryption, protocol_circuit
-from qclone.sim.exact import (
-    DensityMatrix,
-    fidelity,
-    random_density_matrix,
-    random_state,
-)
+from qclone.protocol import Layout, protocol_circuit
+from qclone.protocol.build import clone_decryption
+from qclone.sim.exact import DensityMatrix, fidelity, random_density_matrix, random_state
 from qclone.storage import faults
 from qclone.storage.errors import (
     ConflictError,
@@ -157,12 +153,19 @@ def test_stored_audit_is_the_audit_of_the_actual_placement(stack: Stack) -> None
 def test_distinct_zones_needs_enough_zones(database_url: str, tmp_path) -> None:
     stack = Stack(tmp_path / "d", database_url, zones=["east", "east", "west", "west"])
     try:
-        with pytest.raises(UnavailableError, match="distinct zones"):
+        # more clones than the service has places for: the request is wrong (422), not the service (503)
+        with pytest.raises(InvalidArgumentError, match="4 clones need 4 zones; this service has 2"):
             stack.service.put(stack.alice, "z", TILTED, clones=4, policy="distinct-zones")
         put = stack.service.put(stack.alice, "z", TILTED, clones=2, policy="distinct-zones")
         assert sorted(c["zone"] for c in put["placement"]) == ["east", "west"]
-        with pytest.raises(UnavailableError, match="5 clones need 5 providers"):
+        with pytest.raises(InvalidArgumentError, match="5 clones need 5 providers; this service has 4"):
             stack.service.put(stack.alice, "big", TILTED, clones=5)
+        # enough providers exist but one is down: unavailable for now (503)
+        down = put["placement"][0]["provider"]
+        stack.service.providers_kill(down)
+        with pytest.raises(UnavailableError, match="4 clones need 4 providers that are up"):
+            stack.service.put(stack.alice, "four", TILTED, clones=4)
+        stack.service.providers_revive(down)
         with pytest.raises(InvalidArgumentError, match="policy"):
             stack.service.put(stack.alice, "p", TILTED, policy="anywhere")
     finally:

@@ -22,6 +22,7 @@ from qclone.errors import InvalidArgumentError, QcloneError
 from qclone.sim.exact import bloch_vector, partial_trace
 from qclone.storage.db import Database
 from qclone.storage.errors import NotFoundError
+from qclone.storage.inputs import check_name as check_object_name
 from qclone.storage.models import providers
 from qclone.storage.provider import ProviderNode
 from qclone.storage.service.statements import (
@@ -169,11 +170,7 @@ def check_key(key: Any) -> str:
 
 
 def check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME or name != name.strip() \
-            or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise InvalidArgumentError(f"an object name is 1-{MAX_NAME} printable characters without leading or trailing "
-                                   f"spaces, got {name!r}")
-    return name
+    return check_object_name(name, longest=MAX_NAME)
 
 
 
@@ -221,6 +218,10 @@ class ServiceBase:
     def _write_log(self, actor: str, action: str, **kw: Any) -> None:
         with self.db.write() as conn:
             self._log(conn, self._now(), actor, action, **kw)
+
+    def audit_event(self, actor: str, action: str, **detail: Any) -> None:
+        """Write one audit entry that belongs to no tenant or object (e.g. ``login.failed``)."""
+        self._write_log(actor, action, **detail)
 
     def _node(self, record: Mapping[str, Any]) -> Any:
         return self.directory.node(record)

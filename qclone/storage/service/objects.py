@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import single_clone_warning
+from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
 from qclone.storage.models import clones as clone_table
@@ -192,8 +192,7 @@ class ObjectsMixin(PlacementMixin):
         out = self._describe_row(tenant, row, crows)
         if full_audit:
             out["audit_report"] = row.audit["report"]
-        self._write_log(tenant.name, "stat", tenant_id=tenant.id, object_id=row.id, object_name=name)
-        return out
+        return out  # a read: in the gateway's access log, not in the audit log
 
     def list(self, tenant: Tenant, *, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """The tenant's objects, oldest first: ``{"name", "object_id", "state", "qubits", "clones", "policy",
@@ -207,8 +206,7 @@ class ObjectsMixin(PlacementMixin):
             q = q.where(objects.c.state == state)
         with self.db.read() as conn:
             out = [dict(r._mapping) for r in conn.execute(q.order_by(objects.c.created_at, objects.c.name).limit(limit))]
-        self._write_log(tenant.name, "list", tenant_id=tenant.id, count=len(out))
-        return out
+        return out  # a read: in the gateway's access log, not in the audit log
 
     def delete(self, tenant: Tenant, name: str) -> dict[str, Any]:
         """Delete a stored (or lost) object: its clones and key are destroyed.

@@ -8,9 +8,13 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import select
+
 from qclone.analysis.leakage import Placement, audit_placement
+from qclone.errors import InvalidArgumentError
 from qclone.storage.db import JSONDocument
 from qclone.storage.errors import UnavailableError
+from qclone.storage.models import providers
 from qclone.storage.service.common import NODE_ERRORS, VAULT_PARTY, ServiceBase
 from qclone.storage.service.statements import Q_UP
 
@@ -58,6 +62,13 @@ class PlacementMixin(ServiceBase):
         rows = conn.execute(Q_UP).all()
         db_time = rows[0].db_now if rows else 0.0
         up = [self._provider_record(r) for r in rows]
+        places = len(up) if policy == "distinct-providers" else len({p["zone"] for p in up})
+        if places < n:  # more clones than the service has places at all: the request is wrong, not the service
+            known = conn.execute(select(providers.c.id, providers.c.zone)).all()
+            places = len(known) if policy == "distinct-providers" else len({r.zone for r in known})
+            if n > places:
+                raise InvalidArgumentError(f"{n} clones need {n} {'providers' if policy == 'distinct-providers' else 'zones'}"
+                                           f"; this service has {places}")
         if policy == "distinct-providers":
             if len(up) < n:
                 raise UnavailableError(f"{n} clones need {n} providers that are up; {len(up)} are"
