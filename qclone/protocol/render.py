@@ -20,9 +20,11 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
 import stim
@@ -108,7 +110,7 @@ def format_rows(*columns: str | np.ndarray) -> str:
         else:
             tables.append(_digit_table(np.asarray(c, dtype=np.int64).ravel()))
     table = np.concatenate(tables, axis=1)
-    return table[table != 0].tobytes().decode()
+    return str(table[table != 0].tobytes().decode())
 
 
 def _digit_table(a: np.ndarray) -> np.ndarray:
@@ -119,7 +121,7 @@ def _digit_table(a: np.ndarray) -> np.ndarray:
     width = len(str(top))
     if top < 4 * a.size + 1024:
         # few distinct values (qubit indices): render each value once, then gather
-        return _digit_table_direct(np.arange(top + 1, dtype=np.int64), width)[a]
+        return np.asarray(_digit_table_direct(np.arange(top + 1, dtype=np.int64), width)[a])
     return _digit_table_direct(a, width)
 
 
@@ -146,26 +148,275 @@ def instruction_text(name: str, targets: np.ndarray) -> str:
     return name + format_rows(" ", targets)
 
 
+# --- streaming writers: stim, OpenQASM 2, OpenQASM 3 ------------------------------------------
+
+#: Rows rendered per numpy pass: a table of about a megabyte, which stays in the CPU cache.
+WRITE_CHUNK = 1 << 16
+
+_POW10 = tuple(10**k for k in range(20))
+
+
+class _Sink:
+    """Collects the bytes a writer produces: a binary stream, or a list joined at the end."""
+
+    def __init__(self, stream: BinaryIO | None) -> None:
+        self.stream = stream
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes | np.ndarray) -> None:
+        if self.stream is not None:
+            self.stream.write(data if isinstance(data, bytes) else data.data.cast("B"))
+        else:
+            self.parts.append(data if isinstance(data, bytes) else data.tobytes())
+
+    def text(self) -> str:
+        return b"".join(self.parts).decode()
+
+
+def _digit_values(lo: int, hi: int, width: int) -> np.ndarray:
+    """The decimal texts of lo..hi-1, all ``width`` digits long, as one ``V{width}`` item each."""
+    count = hi - lo
+    columns = np.empty((width, count), dtype=np.uint8)
+    for p in range(width):
+        # digit p of consecutive numbers: each of 0..9 repeated 10^(width-1-p) times, cycling
+        unit = _POW10[width - 1 - p]
+        first, last = lo // unit, (hi - 1) // unit
+        column = np.repeat((np.arange(first, last + 1) % 10 + 48).astype(np.uint8), unit)
+        columns[p] = column[lo - first * unit : lo - first * unit + count]
+    return np.ascontiguousarray(columns.T).view(f"V{width}").ravel()
+
+
+class _QubitText:
+    """How each qubit is written: ``prefix + decimal(local index) + suffix``, per register.
+
+    Qubits fall into *classes* (register, number of digits); within a class
+    every qubit's text has the same length, so a run of rows whose columns stay
+    in one class each is a fixed-width table filled by a few numpy gathers.
+    """
+
+    def __init__(self, registers: Sequence[tuple[bytes, int]], suffix: bytes = b"") -> None:
+        sizes = [size for _, size in registers]
+        self.num_qubits = sum(sizes)
+        self.suffix = suffix
+        #: per class: (prefix, digits, lowest qubit of the class minus the digit table's first value)
+        self.classes: list[tuple[bytes, int, int]] = []
+        self.key = np.zeros(max(self.num_qubits, 1), dtype=np.uint8)
+        start = 0
+        for prefix, size in registers:
+            for d in range(1, len(str(max(size - 1, 0))) + 1):
+                lo, hi = (0 if d == 1 else _POW10[d - 1]), min(_POW10[d], size)
+                if hi <= lo:
+                    continue
+                self.key[start + lo : start + hi] = len(self.classes)
+                self.classes.append((prefix, d, start + (0 if d == 1 else lo)))
+            start += size
+        if len(self.classes) > 255:  # pragma: no cover - needs hundreds of registers
+            raise InvalidArgumentError("too many registers to render in bulk")
+        self._tables: dict[int, np.ndarray] = {}
+        self._padded: np.ndarray | None = None
+        top = max(sizes, default=1)
+        self._top = top
+
+    def digits(self, d: int) -> np.ndarray:
+        t = self._tables.get(d)
+        if t is None:
+            lo = 0 if d == 1 else _POW10[d - 1]
+            t = self._tables[d] = _digit_values(lo, min(_POW10[d], self._top), d)
+        return t
+
+    def padded(self) -> np.ndarray:
+        """(num_qubits, width) bytes of every qubit's text, NUL-padded (the slow path's table, built once)."""
+        if self._padded is None:
+            self._padded = self._build_padded()
+        return self._padded
+
+    def _build_padded(self) -> np.ndarray:
+        width = max(len(p) + d for p, d, _ in self.classes) + len(self.suffix)
+        out = np.zeros((self.num_qubits, width), dtype=np.uint8)
+        for c, (prefix, d, base) in enumerate(self.classes):
+            rows = np.flatnonzero(self.key[: self.num_qubits] == c)
+            text = np.concatenate([
+                np.broadcast_to(np.frombuffer(prefix, dtype=np.uint8), (rows.size, len(prefix))),
+                self.digits(d)[rows - base].view(np.uint8).reshape(rows.size, d),
+                np.broadcast_to(np.frombuffer(self.suffix, dtype=np.uint8), (rows.size, len(self.suffix))),
+            ], axis=1)
+            out[rows, : text.shape[1]] = text
+        return out
+
+
+def _write_rows(sink: _Sink, parts: Sequence[bytes | int], columns: Sequence[np.ndarray], qt: _QubitText) -> None:
+    """Write one row per gate: ``parts`` are constant bytes or an index into ``columns`` (qubits).
+
+    Rows are cut into runs where every column stays in one class of ``qt``; a
+    run is a fixed-width byte table: the constant bytes broadcast once, each
+    column's digits gathered from a table of all numbers with that many digits.
+    Many short runs (scattered qubits) take a NUL-padded table and one
+    compress instead.
+    """
+    rows = columns[0].size
+    for start in range(0, rows, WRITE_CHUNK):
+        cols = [c[start : start + WRITE_CHUNK] for c in columns]
+        r = cols[0].size
+        keys = [qt.key[c] for c in cols]
+        key = keys[0].astype(np.int64)
+        for k in keys[1:]:
+            key = key * 256 + k
+        breaks = np.flatnonzero(key[1:] != key[:-1]) + 1
+        if breaks.size > 16 + r // 64:
+            _write_rows_padded(sink, parts, cols, qt)
+            continue
+        bounds = [0, *breaks.tolist(), r]
+        for s, e in itertools.pairwise(bounds):
+            _write_run(sink, parts, [c[s:e] for c in cols], [int(k[s]) for k in keys], qt)
+
+
+def _write_run(sink: _Sink, parts: Sequence[bytes | int], cols: Sequence[np.ndarray], classes: Sequence[int], qt: _QubitText) -> None:
+    template = bytearray()
+    names: list[str] = []
+    formats: list[str] = []
+    offsets: list[int] = []
+    fills: list[tuple[np.ndarray, np.ndarray]] = []
+    for part in parts:
+        if isinstance(part, bytes):
+            template += part
+            continue
+        prefix, d, base = qt.classes[classes[part]]
+        template += prefix
+        names.append(f"f{len(names)}")
+        formats.append(f"V{d}")
+        offsets.append(len(template))
+        fills.append((qt.digits(d), cols[part] - base))
+        template += b"\0" * d + qt.suffix
+    width = len(template)
+    table = np.empty(cols[0].size, dtype=f"V{width}")
+    table[:] = np.frombuffer(bytes(template), dtype=f"V{width}")[0]  # one fixed-size copy per row
+    fields = table.view(np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": width}))
+    for name, (digits, index) in zip(names, fills):
+        if index.size > 1 and index[-1] - index[0] == index.size - 1 and bool(np.all(np.diff(index) == 1)):
+            fields[name] = digits[index[0] : index[-1] + 1]  # consecutive qubits: a slice, no gather
+        else:
+            fields[name] = np.take(digits, index)
+    sink.write(table)
+
+
+def _write_rows_padded(sink: _Sink, parts: Sequence[bytes | int], cols: Sequence[np.ndarray], qt: _QubitText) -> None:
+    padded = qt.padded()
+    r = cols[0].size
+    pieces = [np.broadcast_to(np.frombuffer(p, dtype=np.uint8), (r, len(p))) if isinstance(p, bytes) else padded[cols[p]]
+              for p in parts]
+    table = np.concatenate(pieces, axis=1)
+    sink.write(table[table != 0])
+
+
+def _fused(circuit: Circuit) -> list[tuple[str, list[np.ndarray]]]:
+    """Consecutive instructions of one gate merged, as stim's parser merges them."""
+    out: list[tuple[str, list[np.ndarray]]] = []
+    for ins in circuit.instructions:
+        if out and out[-1][0] == ins.name:
+            out[-1][1].append(ins.targets)
+        else:
+            out.append((ins.name, [ins.targets]))
+    return out
+
+
+def write_stim(circuit: Circuit, stream: BinaryIO) -> None:
+    """Write stim's text format to a binary stream, in bulk (see :func:`stim_text`)."""
+    _stim(circuit, _Sink(stream))
+
+
+def _stim(circuit: Circuit, sink: _Sink) -> None:
+    qt = _QubitText([(b" ", circuit.num_qubits)])
+    for i, (name, chunks) in enumerate(_fused(circuit)):
+        sink.write(("\n" if i else "").encode() + name.encode())
+        for t in chunks:
+            if t.size > 1 and t.size % 2 == 0:
+                # two columns per row keep runs long when the columns differ in width (fan-outs)
+                _write_rows(sink, [0, 1], [t[0::2], t[1::2]], qt)
+            else:
+                _write_rows(sink, [0], [t], qt)
+
+
 def stim_text(circuit: Circuit) -> str:
-    """stim's text format. Targets are formatted in bulk: no per-gate Python objects."""
-    return "\n".join(instruction_text(ins.name, ins.targets) for ins in circuit.instructions)
+    """stim's text format, exactly as ``str(stim.Circuit(...))`` prints it.
+
+    Consecutive instructions of one gate share a line, as stim's parser merges
+    them. Targets are written in bulk by numpy (no Python string per gate).
+
+    Examples:
+        >>> from qclone.protocol import Circuit
+        >>> print(stim_text(Circuit((("q", 3),)).append("H", [0, 1]).append("CX", [0, 1]).append("CX", [1, 2])))
+        H 0 1
+        CX 0 1 1 2
+    """
+    sink = _Sink(None)
+    _stim(circuit, sink)
+    return sink.text()
+
+
+_QASM_1Q = {**_QISKIT_1Q, "I": "id"}
+#: OpenQASM 3's stdgates.inc has no sxdg: Qiskit's exporter defines it, and so do we (same text).
+_QASM3_SXDG = "gate sxdg _gate_q_0 {\n  s _gate_q_0;\n  h _gate_q_0;\n  s _gate_q_0;\n}\n"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _qasm(circuit: Circuit, sink: _Sink, version: int) -> None:
+    regs = [(name, size) for name, size in circuit.registers if size > 0]
+    if version == 2:
+        names = [qasm2_register_name(name) for name, _ in regs]
+        head = ["OPENQASM 2.0;", 'include "qelib1.inc";'] + [f"qreg {r}[{size}];" for r, (_, size) in zip(names, regs)]
+        sink.write("\n".join(head).encode())
+        # rows start with their newline: Qiskit's OpenQASM 2 text has none at the end
+        lead, sep, end = b"\n", b",", b";"
+    else:
+        names = [name for name, _ in regs]
+        head = ["OPENQASM 3.0;", 'include "stdgates.inc";']
+        if any(ins.name == "SQRT_X_DAG" for ins in circuit.instructions):
+            head.append(_QASM3_SXDG.rstrip("\n"))
+        head += [f"qubit[{size}] {r};" for r, (_, size) in zip(names, regs)]
+        sink.write(("\n".join(head) + "\n").encode())
+        lead, sep, end = b"", b", ", b";\n"
+    for r in names:
+        if not _IDENTIFIER.match(r):
+            raise InvalidArgumentError(f"register name {r!r} is not an OpenQASM identifier")
+    qt = _QubitText([(f"{r}[".encode(), size) for r, (_, size) in zip(names, regs)], suffix=b"]")
+    for ins in circuit.instructions:
+        if ins.arity == 1:
+            _write_rows(sink, [lead + _QASM_1Q[ins.name].encode() + b" ", 0, end], [ins.targets], qt)
+        else:
+            _write_rows(sink, [lead + _QISKIT_2Q[ins.name].encode() + b" ", 0, sep, 1, end], [ins.targets[0::2], ins.targets[1::2]], qt)
+
+
+def write_qasm2(circuit: Circuit, stream: BinaryIO) -> None:
+    """Write OpenQASM 2 to a binary stream, in bulk: the text of :func:`to_qasm2`."""
+    _qasm(circuit, _Sink(stream), 2)
+
+
+def write_qasm3(circuit: Circuit, stream: BinaryIO) -> None:
+    """Write OpenQASM 3 to a binary stream, in bulk: the text of :func:`to_qasm3`."""
+    _qasm(circuit, _Sink(stream), 3)
+
+
+def to_qasm2(circuit: Circuit) -> str:
+    """OpenQASM 2 text, the same as Qiskit's ``qasm2.dumps(to_qiskit(circuit))``, written by numpy.
+
+    Registers ``A``, ``S``, ``N``, ``R`` become ``reg_A`` .. (Qiskit's rule,
+    :func:`qasm2_register_name`).
+    """
+    sink = _Sink(None)
+    _qasm(circuit, sink, 2)
+    return sink.text()
+
+
+def to_qasm3(circuit: Circuit) -> str:
+    """OpenQASM 3 text, the same as Qiskit's ``qasm3.dumps(to_qiskit(circuit))``, written by numpy."""
+    sink = _Sink(None)
+    _qasm(circuit, sink, 3)
+    return sink.text()
 
 
 def to_stim(circuit: Circuit) -> stim.Circuit:
     """A ``stim.Circuit`` (parsed from text once, which is far faster than appending)."""
     return stim.Circuit(stim_text(circuit))
-
-
-def to_qasm2(circuit: Circuit) -> str:
-    from qiskit import qasm2
-
-    return qasm2.dumps(to_qiskit(circuit))
-
-
-def to_qasm3(circuit: Circuit) -> str:
-    from qiskit import qasm3
-
-    return qasm3.dumps(to_qiskit(circuit))
 
 
 _PREFIXES = ("reg_", "esc_")
@@ -467,9 +718,47 @@ def from_qasm(text: str, budget: QasmBudget = DEFAULT_QASM_BUDGET) -> QuantumCir
     return out
 
 
+#: The text drawing is made for circuits up to this many qubits and this depth (a screenful or
+#: two: about 1,300 lines at the limit); beyond, it would be megabytes no terminal can show.
+MAX_DRAWING_QUBITS = 64
+MAX_DRAWING_DEPTH = 256
+
+
+def check_drawable(circuit: Circuit) -> None:
+    """Refuse a text drawing too large for a terminal, naming the formats to use instead.
+
+    Raises:
+        InvalidArgumentError: beyond :data:`MAX_DRAWING_QUBITS` qubits or
+            :data:`MAX_DRAWING_DEPTH` depth.
+    """
+    m = circuit.num_qubits
+    depth = circuit.depth if m <= MAX_DRAWING_QUBITS else None
+    if m > MAX_DRAWING_QUBITS or (depth is not None and depth > MAX_DRAWING_DEPTH):
+        size = f"{m} qubits" + (f", depth {depth}" if depth is not None else "")
+        raise InvalidArgumentError(
+            f"the text drawing is for circuits of at most {MAX_DRAWING_QUBITS} qubits and depth {MAX_DRAWING_DEPTH} "
+            f"(this one has {size}); use --format stim, qasm2 or qasm3"
+        )
+
+
 def to_text(circuit: Circuit, *, fold: int = 100) -> str:
-    """Qiskit's text drawing of the circuit."""
+    """Qiskit's text drawing of the circuit (refused beyond a terminal's size: :func:`check_drawable`)."""
+    check_drawable(circuit)
     return str(to_qiskit(circuit).draw("text", fold=fold))
+
+
+_WRITERS = {"stim": write_stim, "qasm2": write_qasm2, "qasm3": write_qasm3}
+
+
+def write(circuit: Circuit, fmt: str, stream: BinaryIO) -> None:
+    """Write the circuit in one of :data:`FORMATS` to a binary stream (bulk writers, no giant string)."""
+    if fmt == "text":
+        stream.write(to_text(circuit).encode())
+        return
+    writer = _WRITERS.get(fmt)
+    if writer is None:
+        raise InvalidArgumentError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    writer(circuit, stream)
 
 
 def render(circuit: Circuit, fmt: str) -> str:
@@ -481,5 +770,5 @@ def render(circuit: Circuit, fmt: str) -> str:
     if fmt == "qasm3":
         return to_qasm3(circuit)
     if fmt == "stim":
-        return str(to_stim(circuit))
+        return stim_text(circuit)
     raise InvalidArgumentError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

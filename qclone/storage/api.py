@@ -36,7 +36,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 import threading
 import time
@@ -58,7 +57,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qclone.errors import InvalidArgumentError
 from qclone.storage import faults
 from qclone.storage.api_models import (
-    IDEMPOTENCY_KEY,
     MAX_AUDIT_LIMIT,
     AckIn,
     AckOut,
@@ -337,7 +335,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
             return _error(InvalidArgumentError("basis and shots go together"), request_id_of(request))
         basis = opts.basis.upper() if opts.basis is not None else None
         try:
-            key = _idempotency_key(request, opts.key)
+            key = _key(request, opts.key)
         except InvalidArgumentError as exc:
             return _error(exc, request_id_of(request))
 
@@ -349,25 +347,22 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
         return await run(request, get)
 
-    @app.post("/v1/objects/{name}/ack", response_model=AckOut, responses=_responses(401, 404, 409),
-              dependencies=auth)
+    @app.post("/v1/objects/{name}/ack", response_model=AckOut, responses=_responses(401, 404, 409), dependencies=auth)
     async def ack_object(request: Request, name: ObjectName, body: Annotated[AckIn | None, Body()] = None) -> Response:
         """Acknowledge the output of a get (by its idempotency key): the object is retrieved, the output released."""
         try:
-            key = _idempotency_key(request, body.key if body is not None else None)
+            key = _key(request, body.key if body is not None else None)
             if key is None:
                 raise InvalidArgumentError("give the get's idempotency key: {\"key\": ...} or the Idempotency-Key header")
         except InvalidArgumentError as exc:
             return _error(exc, request_id_of(request))
         return await run(request, lambda: service.ack(tenant_of(request), check_name(name), key))
 
-    def _idempotency_key(request: Request, in_body: str | None) -> str | None:
-        header = request.headers.get("idempotency-key")
-        if header is not None and not re.fullmatch(IDEMPOTENCY_KEY, header):
-            raise InvalidArgumentError("the Idempotency-Key header is 1-64 letters, digits, '.', '_', ':' or '-'")
-        if header is not None and in_body is not None and header != in_body:
+    def _key(request: Request, body_key: str | None) -> str | None:
+        header = request.headers.get("idempotency-key")  # checked by the service like the body's key
+        if header is not None and body_key is not None and header != body_key:
             raise InvalidArgumentError("the Idempotency-Key header and the body's key differ")
-        return in_body if in_body is not None else header
+        return body_key if body_key is not None else header
 
     @app.delete("/v1/objects/{name}", response_model=DeleteOut, responses=_responses(401, 404, 409), dependencies=auth)
     async def delete_object(request: Request, name: ObjectName) -> Response:
@@ -426,9 +421,13 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
     # ------------------------------------------------------------------ the rest
     @app.get("/v1/audit-log", response_model=AuditOut, responses=_responses(401), dependencies=auth)
     async def audit_log(request: Request,
-                        limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_LIMIT, strict=False)] = 1000) -> Response:
+                        limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_LIMIT, strict=False)] = 1000,
+                        after: Annotated[int | None, Query(ge=0, le=2**63 - 1, strict=False,
+                                                           description="only entries with a larger id (paging)")] = None,
+                        ) -> Response:
         """This tenant's audit log, oldest first (the admin token: every entry)."""
-        return await run(request, lambda: {"entries": service.audit_log(tenant_or_admin(request), limit=limit)})
+        return await run(request, lambda: {"entries": service.audit_log(tenant_or_admin(request), limit=limit,
+                                                                         after=after)})
 
     @app.get("/v1/health", response_model=HealthOut, responses=_responses())
     async def health(request: Request) -> Response:

@@ -9,17 +9,16 @@ documented, never fewer or of another type).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from qclone.storage.substrate import MAX_CLONES, MAX_SHOTS
 
 __all__ = [
-    "IDEMPOTENCY_KEY",
-    "MAX_AUDIT_LIMIT",
     "AckIn",
     "AckOut",
+    "MAX_AUDIT_LIMIT",
     "AuditOut",
     "ClockIn",
     "ClockOut",
@@ -44,10 +43,8 @@ __all__ = [
 
 #: Most audit entries one request returns.
 MAX_AUDIT_LIMIT = 10_000
-
-
-#: An idempotency key: 1-64 letters, digits, '.', '_', ':' or '-'.
-IDEMPOTENCY_KEY = r"^[A-Za-z0-9._:-]{1,64}$"
+#: An idempotency key of a get (the service checks the same rule).
+IdempotencyKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
 
 class _In(BaseModel):
@@ -80,15 +77,16 @@ class GetIn(_In):
         None, description="also measure every output qubit in this basis (with shots)")
     shots: int | None = Field(None, ge=1, le=MAX_SHOTS, description="number of measurements (with basis)")
     seed: int | None = Field(None, ge=0, le=2**63 - 1, description="seed of the measurements")
-    key: str | None = Field(None, pattern=IDEMPOTENCY_KEY, description=(
-        "idempotency key (or the Idempotency-Key header): a retry with the same key returns the same output, "
-        "which waits on the server until acknowledged with this key"))
+    key: IdempotencyKey | None = Field(None, description="idempotency key (or the Idempotency-Key header): a retry "
+                                                          "with the same key returns the same output; acknowledge it "
+                                                          "with the key")
 
 
 class AckIn(_In):
-    """Acknowledge the output of a get."""
+    """The acknowledgement of a get's output."""
 
-    key: str = Field(pattern=IDEMPOTENCY_KEY, description="the idempotency key of the get whose output was received")
+    key: IdempotencyKey | None = Field(None, description="the idempotency key of the get whose output was received "
+                                                         "(or the Idempotency-Key header)")
 
 
 class ProviderIn(_In):
@@ -195,15 +193,17 @@ class OutputOut(BaseModel):
     shots: int | None = None
     samples: list[str] | None = None
     counts: dict[str, int] | None = None
-    key: str | None = Field(None, description="the get's idempotency key (acknowledge the output with it)")
-    attempt: str | None = Field(None, description="the retrieval attempt that decrypted the output")
-    clone: int | None = None
-    provider: str | None = None
-    waited: float | None = Field(None, description="seconds the output waited on the server before this delivery")
-    recovered: bool | None = Field(None, description="true when an output that waited is delivered")
+    clone: int | None = Field(None, description="the clone j that was decrypted")
+    provider: str | None = Field(None, description="the provider that held clone j")
+    attempt: str | None = None
+    key: str | None = Field(None, description="the idempotency key: acknowledge the output with it")
+    waited: float | None = Field(None, description="seconds the output waited in the substrate for its acknowledgement")
+    recovered: bool | None = None
 
 
 class AckOut(BaseModel):
+    """An acknowledged get: the object is retrieved."""
+
     name: str
     object_id: str
     state: str

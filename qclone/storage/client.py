@@ -252,9 +252,20 @@ class Client:
         return self._provider_action(provider_id, "revive")
 
     # ------------------------------------------------------------------ the rest
-    def audit_log(self, *, limit: int = 1000, everyone: bool = False) -> list[dict]:
-        """This tenant's audit log, oldest first (``everyone``: all entries, with the admin token)."""
-        return self._request("GET", "/v1/audit-log", params={"limit": limit}, admin=everyone)["entries"]
+    def audit_log(self, *, limit: int = 1000, after: int | None = None, everyone: bool = False) -> list[dict]:
+        """This tenant's audit log, oldest first (``everyone``: all entries, with the admin token);
+        ``after``: only entries whose id is larger (page with the last id seen)."""
+        params: dict[str, int] = {"limit": limit} if after is None else {"limit": limit, "after": after}
+        return self._request("GET", "/v1/audit-log", params=params, admin=everyone)["entries"]
+
+    def audit_entries(self, *, everyone: bool = False, page: int = 1000) -> list[dict]:
+        """The whole audit log, oldest first, read page by page."""
+        out: list[dict] = []
+        while True:
+            chunk = self.audit_log(limit=page, after=out[-1]["id"] if out else None, everyone=everyone)
+            out += chunk
+            if len(chunk) < page:
+                return out
 
     def health(self) -> dict:
         """The gateway's health: ``{"status": "ok"}`` (liveness, no token needed); with the

@@ -65,12 +65,12 @@ class ServeOptions:
     settable_clock: bool = False
     workers: int = 1
     log_level: str = "warning"
-    lease_seconds: float = 60.0
-    retention_seconds: float = 86400.0
-    reconcile_interval: float = 2.0
     max_body_bytes: int = 8 * 1024 * 1024
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    lease_seconds: float = 60.0
+    retention_seconds: float = 86400.0
+    reconcile_interval: float = 2.0
 
     def checked(self) -> ServeOptions:
         if self.role not in ROLES:

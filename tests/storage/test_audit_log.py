@@ -30,8 +30,7 @@ def test_every_operation_is_logged_with_actor_and_time(stack: Stack) -> None:
     svc.delete(alice, "b")
     mine = svc.audit_log(alice)
     # reads (stat, list) are left to the gateway's access log: no audit row each
-    assert [e["action"] for e in mine] == ["tenant.create", "put", "peek", "get", "get.ack", "get.refused", "put",
-                                           "delete"]
+    assert [e["action"] for e in mine] == ["tenant.create", "put", "peek", "get", "get.ack", "get.refused", "put", "delete"]
     assert all(e["tenant"] == "alice" for e in mine)
     assert all(e["actor"] == "alice" for e in mine[1:]) and mine[0]["actor"] == "admin"
     assert mine[1]["at"] == 1000.0 and mine[-1]["at"] == 1010.0
