@@ -111,8 +111,8 @@ def _instrument_fast_path(db: Any) -> None:
         _add("db transactions", 0.0, 0.0)
         return fast(begin)
 
-    dbmod.FastConnection.execute = timed  # type: ignore[method-assign]
-    db._fast = counted  # noqa: SLF001
+    dbmod.FastConnection.execute = timed  # type: ignore[method-assign]  # timing wrapper
+    db._fast = counted  # noqa: SLF001 - counting wrapper for the benchmark
 
 
 def build(data_dir: Path, *, durable: bool, instrument: bool, fast_path: bool = True) -> tuple[Any, Any]:
@@ -125,7 +125,7 @@ def build(data_dir: Path, *, durable: bool, instrument: bool, fast_path: bool = 
 
     db = Database.open(data_dir=data_dir)
     if not fast_path:  # the hot paths through SQLAlchemy's own execution (the one idiom everywhere else)
-        db.fast_write, db.fast_read = db.write, db.read  # type: ignore[method-assign]
+        db.fast_write, db.fast_read = db.write, db.read  # type: ignore[method-assign]  # the comparison swaps the method on this instance
     substrate: Any = Substrate(data_dir / "substrate", **({"durable": True} if durable else {}))
     vault: Any = KeyVault(data_dir / "vault")
     directory = ProviderDirectory.local(data_dir)
@@ -134,7 +134,7 @@ def build(data_dir: Path, *, durable: bool, instrument: bool, fast_path: bool = 
         _instrument_fast_path(db)
         substrate, vault = _Timed(substrate, "substrate"), _Timed(vault, "vault")
         factory = directory._factory  # noqa: SLF001 - benchmark instrumentation
-        directory._factory = lambda record: _Timed(factory(record), "providers")  # noqa: SLF001
+        directory._factory = lambda record: _Timed(factory(record), "providers")  # noqa: SLF001 - timing wrapper for the benchmark
     service = StorageService(db, substrate, vault, directory, SystemClock())
     for i in range(4):
         service.providers_add(f"p{i + 1}", zone=f"zone-{i + 1}")

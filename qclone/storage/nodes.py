@@ -112,13 +112,13 @@ class NodeApp:
             if "state" in kwargs and self.kind == "substrate":
                 kwargs["state"] = decode_state(kwargs["state"])
             return 200, _body({"result": _encode_result(self.methods[name](**kwargs))})
-        except Exception as exc:  # noqa: BLE001 - every error becomes a JSON body
+        except Exception as exc:  # noqa: BLE001 - a node answers every failure of a call with an error reply - every error becomes a JSON body
             return _error(exc)
 
     def health(self) -> tuple[int, bytes]:
         try:
             return 200, _body(self.component.health())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a node answers every failure of a call with an error reply
             return _error(exc)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:

@@ -214,7 +214,7 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
                           retention_seconds=opts.retention_seconds, recover=recover)
 
 
-def _first_start(service: Any, opts: ServeOptions) -> None:
+def first_start(service: Any, opts: ServeOptions) -> None:
     """On first start: the tenant ``default`` with its token in ``DIR/token`` (0600), and in the
     embedded mode four providers in four zones."""
     assert opts.data_dir is not None
@@ -242,7 +242,7 @@ def _gateway_app(opts: ServeOptions, *, recover: bool, reconcile: bool = True) -
     warm_up()
     clock = _clock(opts)
     service = build_service(opts, clock=clock, recover=recover)
-    _first_start(service, opts)
+    first_start(service, opts)
     # recovery runs continuously, not only at start: expired leases, retention, missed discards
     if reconcile:
         service.start_reconciler(opts.reconcile_interval)
@@ -270,7 +270,7 @@ def build_app(opts: ServeOptions, *, recover: bool = True, reconcile: bool = Tru
     if opts.role == "provider":
         from qclone.storage.provider import ProviderNode
 
-        node = ProviderNode(opts.provider_id, data_dir, zone=opts.zone, t1=opts.t1, t2=opts.t2)  # type: ignore[arg-type]
+        node = ProviderNode(opts.provider_id, data_dir, zone=opts.zone, t1=opts.t1, t2=opts.t2)  # type: ignore[arg-type]  # data_dir is set for a node
         return nodes.node_app("provider", node, nodes.PROVIDER_METHODS, node_key=opts.node_key)
     return _gateway_app(opts, recover=recover, reconcile=reconcile)
 
@@ -295,7 +295,7 @@ def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = N
     db = Database.open(opts.db_url, data_dir=opts.data_dir)
     try:
         # tenants need neither substrate, vault nor providers: none is opened
-        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]
+        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]  # a gateway without local nodes
         return {"tenant": name, "token": service.create_tenant(name)}
     finally:
         db.dispose()
