@@ -24,7 +24,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn
 
 import numpy as np
 import stim
@@ -737,14 +737,27 @@ def check_drawable(circuit: Circuit) -> None:
         InvalidArgumentError: beyond :data:`MAX_DRAWING_QUBITS` qubits or
             :data:`MAX_DRAWING_DEPTH` depth.
     """
-    m = circuit.num_qubits
-    depth = circuit.depth if m <= MAX_DRAWING_QUBITS else None
-    if m > MAX_DRAWING_QUBITS or (depth is not None and depth > MAX_DRAWING_DEPTH):
-        size = f"{m} qubits" + (f", depth {depth}" if depth is not None else "")
-        raise InvalidArgumentError(
-            f"the text drawing is for circuits of at most {MAX_DRAWING_QUBITS} qubits and depth {MAX_DRAWING_DEPTH} "
-            f"(this one has {size}); use --format stim, qasm2 or qasm3"
-        )
+    check_drawable_size(circuit.num_qubits)
+    depth = circuit.depth
+    if depth > MAX_DRAWING_DEPTH:
+        _refuse_drawing(f"{circuit.num_qubits} qubits, depth {depth}")
+
+
+def check_drawable_size(num_qubits: int) -> None:
+    """The qubit half of :func:`check_drawable`, for a circuit not built yet (a refusal costs nothing).
+
+    Raises:
+        InvalidArgumentError: beyond :data:`MAX_DRAWING_QUBITS` qubits.
+    """
+    if num_qubits > MAX_DRAWING_QUBITS:
+        _refuse_drawing(f"{num_qubits} qubits")
+
+
+def _refuse_drawing(size: str) -> NoReturn:
+    raise InvalidArgumentError(
+        f"the text drawing is for circuits of at most {MAX_DRAWING_QUBITS} qubits and depth {MAX_DRAWING_DEPTH} "
+        f"(this one has {size}); use --format stim, qasm2 or qasm3"
+    )
 
 
 def to_text(circuit: Circuit, *, fold: int = 100) -> str:

@@ -242,7 +242,7 @@ def warm_up() -> None:
     service_warm_up()
 
 
-def _gateway_app(opts: ServeOptions, *, recover: bool) -> Any:
+def _gateway_app(opts: ServeOptions, *, recover: bool, reconcile: bool = True) -> Any:
     from qclone.storage.api import create_app
 
     assert opts.data_dir is not None
@@ -251,12 +251,13 @@ def _gateway_app(opts: ServeOptions, *, recover: bool) -> Any:
     service = build_service(opts, clock=clock, recover=recover)
     first_start(service, opts)
     # recovery runs continuously, not only at start: expired leases, retention, missed discards
-    service.start_reconciler(opts.reconcile_interval)
+    if reconcile:
+        service.start_reconciler(opts.reconcile_interval)
     return create_app(service, admin_token=admin_token_of(opts.data_dir),
                       clock=clock if opts.settable_clock else None, max_body_bytes=opts.max_body_bytes)
 
 
-def build_app(opts: ServeOptions, *, recover: bool = True) -> Any:
+def build_app(opts: ServeOptions, *, recover: bool = True, reconcile: bool = True) -> Any:
     """The ASGI app of one role (for the embedded server and the gateway: with its service)."""
     from qclone.storage import nodes
 
@@ -278,7 +279,7 @@ def build_app(opts: ServeOptions, *, recover: bool = True) -> Any:
 
         node = ProviderNode(opts.provider_id, data_dir, zone=opts.zone, t1=opts.t1, t2=opts.t2)  # type: ignore[arg-type]  # data_dir is set for a node
         return nodes.node_app("provider", node, nodes.PROVIDER_METHODS, node_key=opts.node_key)
-    return _gateway_app(opts, recover=recover)
+    return _gateway_app(opts, recover=recover, reconcile=reconcile)
 
 
 def _worker_app() -> Any:
@@ -362,7 +363,7 @@ def serve(opts: ServeOptions) -> None:
         return
     # the database, the first tenant, the providers, the admin token and the start-up
     # recovery, once, before the workers start
-    build_app(opts)
+    build_app(opts, reconcile=False)  # each worker runs its own reconciler
     _announce(opts)
     os.environ[_OPTIONS_ENV] = opts.to_env()
     uvicorn.run("qclone.storage.server:_worker_app", factory=True, workers=opts.workers, **common)
