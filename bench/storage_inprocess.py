@@ -115,7 +115,7 @@ def _instrument_fast_path(db: Any) -> None:
     db._fast = counted  # noqa: SLF001 - counting wrapper for the benchmark
 
 
-def build(data_dir: Path, *, durable: bool, instrument: bool) -> tuple[Any, Any]:
+def build(data_dir: Path, *, durable: bool, instrument: bool, fast_path: bool = True) -> tuple[Any, Any]:
     """The embedded service over ``data_dir`` with four providers; (service, tenant)."""
     from qclone.storage.clock import SystemClock
     from qclone.storage.db import Database
@@ -124,6 +124,8 @@ def build(data_dir: Path, *, durable: bool, instrument: bool) -> tuple[Any, Any]
     from qclone.storage.vault import KeyVault
 
     db = Database.open(data_dir=data_dir)
+    if not fast_path:  # the hot paths through SQLAlchemy's own execution (the one idiom everywhere else)
+        db.fast_write, db.fast_read = db.write, db.read  # type: ignore[method-assign]  # the comparison swaps the method on this instance
     substrate: Any = Substrate(data_dir / "substrate", **({"durable": True} if durable else {}))
     vault: Any = KeyVault(data_dir / "vault")
     directory = ProviderDirectory.local(data_dir)
@@ -268,12 +270,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="duration of the threaded run")
     ap.add_argument("--durable", action="store_true", help="substrate with durable=True (fsync per commit)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    ap.add_argument("--no-fast-path", action="store_true",
+                    help="run the hot paths' statements through SQLAlchemy's execution (Database.write/read) instead "
+                         "of the prepared statements (Database.fast_write/fast_read), to see what those save")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="qclone-bench-"))
     try:
         print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}")
-        service, tenant = build(root / "qclone", durable=args.durable, instrument=True)
+        print(f"hot paths: {'SQLAlchemy execution' if args.no_fast_path else 'prepared statements'}")
+        service, tenant = build(root / "qclone", durable=args.durable, instrument=True, fast_path=not args.no_fast_path)
         q_once = qclone_round_trip(service, tenant)
         (root / "peer").mkdir()
         p_once = peer_round_trip(root / "peer", instrument=True)
@@ -289,7 +295,8 @@ def main() -> None:
         print(f"  single thread: qclone {q_rt:7.1f} round trips/s, peer {p_rt:7.1f}/s, ratio {q_rt / p_rt:.3f}")
         # the threaded run without the per-call instrumentation
         _totals.clear()
-        service2, tenant2 = build(root / "qclone2", durable=args.durable, instrument=False)
+        service2, tenant2 = build(root / "qclone2", durable=args.durable, instrument=False,
+                                  fast_path=not args.no_fast_path)
         q2 = qclone_round_trip(service2, tenant2)
         (root / "peer2").mkdir()
         p2 = peer_round_trip(root / "peer2", instrument=False)

@@ -42,7 +42,7 @@ from qclone.cli.protocol_variants import (
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import FORMATS, DecryptTarget, Layout, protocol_circuit, render, to_text
 from qclone.protocol.build import check_depth
-from qclone.protocol.render import check_drawable, write
+from qclone.protocol.render import check_drawable, check_drawable_size, write
 from qclone.sim.core import MAX_CORE_QUBITS
 from qclone.sim.engine import DENSE, get_engine
 
@@ -170,6 +170,8 @@ def circuit(
         return
     lay = Layout(clones)
     target = _parse_decrypt(decrypt)
+    if fmt == "text":
+        check_drawable_size(lay.num_qubits)  # before building: 10^8 clones would be gigabytes of gates
     circ = protocol_circuit(lay, decrypt=target, depth=check_depth(depth))
     warn_single_clone(clones)
     if not json_out:

@@ -115,7 +115,7 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", help="gateway/embedded: worker processes sharing the port (SO_REUSEPORT).")] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="Log level (info: also one access-log line per request).")] = "warning",
     max_body_bytes: Annotated[int, typer.Option(
-        "--max-body-bytes", help="gateway/embedded: larger request bodies are refused with 413 (default 8 MiB).")] = 8 * 1024 * 1024,
+        "--max-body-bytes", help="larger request bodies are refused with 413 (default 4 MiB).")] = 4 * 1024 * 1024,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM; with --tls-key).")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The private key of --tls-cert (PEM).")] = None,
     lease: Annotated[float, typer.Option(

@@ -24,7 +24,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn
 
 import numpy as np
 import stim
@@ -434,6 +434,8 @@ class QasmBudget:
         qubits: qubits declared in all quantum registers together.
         bits: bits declared in all classical registers together.
         nesting: depth of brackets ``{ ( [`` inside each other.
+        qasm3_tokens: tokens of an OpenQASM 3 program (Qiskit's OpenQASM 3 loader parses in
+            Python, about 25 µs per token; its OpenQASM 2 loader is compiled and ~50x faster).
     """
 
     chars: int = 10_000_000
@@ -441,6 +443,7 @@ class QasmBudget:
     qubits: int = 100_000
     bits: int = 100_000
     nesting: int = 32
+    qasm3_tokens: int = 10_000_000
 
 
 #: The default budget of :func:`load_qasm` (generous: the protocol's own circuits pass it).
@@ -518,6 +521,9 @@ an OpenQASM 2 program may include "qelib1.inc" only
     version = 3
     if len(tokens) >= 2 and tokens[0][1] == "OPENQASM":
         version = 2 if tokens[1][1].startswith("2") else 3
+    if version == 3 and len(tokens) > budget.qasm3_tokens:
+        raise TooLargeError(f"an OpenQASM 3 program has at most {budget.qasm3_tokens} tokens, got {len(tokens)} "
+                            "(OpenQASM 2 allows longer programs)")
     cap = budget.operations + 1
     costs: dict[str, int] = {}  # gate or subroutine name -> expanded operations
     registers: dict[str, int] = {}
@@ -731,14 +737,27 @@ def check_drawable(circuit: Circuit) -> None:
         InvalidArgumentError: beyond :data:`MAX_DRAWING_QUBITS` qubits or
             :data:`MAX_DRAWING_DEPTH` depth.
     """
-    m = circuit.num_qubits
-    depth = circuit.depth if m <= MAX_DRAWING_QUBITS else None
-    if m > MAX_DRAWING_QUBITS or (depth is not None and depth > MAX_DRAWING_DEPTH):
-        size = f"{m} qubits" + (f", depth {depth}" if depth is not None else "")
-        raise InvalidArgumentError(
-            f"the text drawing is for circuits of at most {MAX_DRAWING_QUBITS} qubits and depth {MAX_DRAWING_DEPTH} "
-            f"(this one has {size}); use --format stim, qasm2 or qasm3"
-        )
+    check_drawable_size(circuit.num_qubits)
+    depth = circuit.depth
+    if depth > MAX_DRAWING_DEPTH:
+        _refuse_drawing(f"{circuit.num_qubits} qubits, depth {depth}")
+
+
+def check_drawable_size(num_qubits: int) -> None:
+    """The qubit half of :func:`check_drawable`, for a circuit not built yet (a refusal costs nothing).
+
+    Raises:
+        InvalidArgumentError: beyond :data:`MAX_DRAWING_QUBITS` qubits.
+    """
+    if num_qubits > MAX_DRAWING_QUBITS:
+        _refuse_drawing(f"{num_qubits} qubits")
+
+
+def _refuse_drawing(size: str) -> NoReturn:
+    raise InvalidArgumentError(
+        f"the text drawing is for circuits of at most {MAX_DRAWING_QUBITS} qubits and depth {MAX_DRAWING_DEPTH} "
+        f"(this one has {size}); use --format stim, qasm2 or qasm3"
+    )
 
 
 def to_text(circuit: Circuit, *, fold: int = 100) -> str:

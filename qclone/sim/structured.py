@@ -31,7 +31,7 @@ stages and, with :class:`~qclone.sim.heisenberg.PauliBatch`, through the
 circuit, must agree bit for bit and in sign.
 
 Examples:
-    >>> from qclone.protocol import Layout, encryption, bell_pairs
+    >>> from qclone.protocol import Layout
     >>> lay = Layout(10**9)
     >>> ops = UniformPaulis.single(lay.clones, "j", [5, 5], ["X", "Z"])
     >>> ops.pull_back(protocol_stages(lay, decrypt="clone"))

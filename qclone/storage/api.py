@@ -47,11 +47,10 @@ from urllib.parse import unquote_to_bytes
 
 import numpy as np
 import orjson
-from fastapi import Body, FastAPI, Query, Request, Security
+from fastapi import Body, FastAPI, Query, Request
 from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qclone.errors import InvalidArgumentError
@@ -94,8 +93,9 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "FailedLogins", "RequestGuard", "create_app
 log = logging.getLogger("qclone.storage.gateway")
 access_log = logging.getLogger("qclone.storage.access")
 #: Largest request body the gateway reads by default (an 8-qubit density matrix in JSON is ~3 MB).
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-bearer_scheme = HTTPBearer(auto_error=False, description="a tenant's token, or the admin token for admin routes")
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+BEARER_SCHEME = {"type": "http", "scheme": "bearer",
+                 "description": "a tenant's token, or the admin token for admin routes"}
 
 
 # ---------------------------------------------------------------------- helpers
@@ -293,7 +293,19 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         token = _bearer(request)
         return None if is_admin(token) else service.authenticate(token)
 
-    auth = [Security(bearer_scheme)]
+    # the bearer scheme is declared in the document only: the routes read the header themselves
+    # (a FastAPI security dependency would cost a dependency resolution on every request)
+    auth: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = generate()
+            doc.setdefault("components", {})["securitySchemes"] = {"HTTPBearer": BEARER_SCHEME}
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
 
     # ------------------------------------------------------------------ objects
     async def put_object(request: Request, name: ObjectName, body: PutIn) -> Response:
@@ -311,15 +323,15 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
     for method in ("PUT", "POST"):
         app.add_api_route("/v1/objects/{name}", put_object, methods=[method], status_code=201, response_model=ObjectOut,
-                          responses=_responses(401, 409, 503), dependencies=auth, summary="Store a state",
+                          responses=_responses(401, 409, 503), openapi_extra=auth, summary="Store a state",
                           operation_id=f"put_object_{method.lower()}")
 
-    @app.get("/v1/objects", response_model=ObjectListOut, responses=_responses(401), dependencies=auth)
+    @app.get("/v1/objects", response_model=ObjectListOut, responses=_responses(401), openapi_extra=auth)
     async def list_objects(request: Request) -> Response:
         """This tenant's objects."""
         return await run(request, lambda: {"objects": service.list(tenant_of(request))})
 
-    @app.get("/v1/objects/{name}", response_model=ObjectOut, responses=_responses(401, 404), dependencies=auth)
+    @app.get("/v1/objects/{name}", response_model=ObjectOut, responses=_responses(401, 404), openapi_extra=auth)
     async def stat_object(request: Request, name: ObjectName,
                           audit: Annotated[Literal["summary", "full"], Query(description="full: with the whole "
                                                                                          "coalition audit")] = "summary") -> Response:
@@ -327,10 +339,10 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         return await run(request, lambda: service.stat(tenant_of(request), check_name(name), full_audit=audit == "full"))
 
     @app.post("/v1/objects/{name}/get", response_model=OutputOut, responses=_responses(401, 404, 409, 503),
-              dependencies=auth)
+              openapi_extra=auth)
     async def get_object(request: Request, name: ObjectName, body: Annotated[GetIn | None, Body()] = None) -> Response:
         """Retrieve a state, once (decryption consumes the key)."""
-        opts = body or GetIn()
+        opts = body or GetIn(basis=None, shots=None, seed=None)
         if (opts.basis is None) != (opts.shots is None):  # checked before the one-time decryption, never after it
             return _error(InvalidArgumentError("basis and shots go together"), request_id_of(request))
         basis = opts.basis.upper() if opts.basis is not None else None
@@ -347,7 +359,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
         return await run(request, get)
 
-    @app.post("/v1/objects/{name}/ack", response_model=AckOut, responses=_responses(401, 404, 409), dependencies=auth)
+    @app.post("/v1/objects/{name}/ack", response_model=AckOut, responses=_responses(401, 404, 409), openapi_extra=auth)
     async def ack_object(request: Request, name: ObjectName, body: Annotated[AckIn | None, Body()] = None) -> Response:
         """Acknowledge the output of a get (by its idempotency key): the object is retrieved, the output released."""
         try:
@@ -364,20 +376,20 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
             raise InvalidArgumentError("the Idempotency-Key header and the body's key differ")
         return body_key if body_key is not None else header
 
-    @app.delete("/v1/objects/{name}", response_model=DeleteOut, responses=_responses(401, 404, 409), dependencies=auth)
+    @app.delete("/v1/objects/{name}", response_model=DeleteOut, responses=_responses(401, 404, 409), openapi_extra=auth)
     async def delete_object(request: Request, name: ObjectName) -> Response:
         """Delete an object (its clones and its key are destroyed)."""
         return await run(request, lambda: service.delete(tenant_of(request), check_name(name)))
 
     @app.get("/v1/objects/{name}/peek", response_model=PeekOut, responses=_responses(401, 404, 409, 503),
-             dependencies=auth)
+             openapi_extra=auth)
     async def peek_object(request: Request, name: ObjectName,
                           provider: Annotated[str, Query(min_length=1, max_length=64)]) -> Response:
         """What one provider can learn: the reduced state of the qubits it holds."""
         return await run(request, lambda: encode_output(service.peek(tenant_of(request), check_name(name), provider)))
 
     # ------------------------------------------------------------------ providers
-    @app.get("/v1/providers", response_model=ProvidersOut, responses=_responses(401), dependencies=auth)
+    @app.get("/v1/providers", response_model=ProvidersOut, responses=_responses(401), openapi_extra=auth)
     async def list_providers(request: Request) -> Response:
         """Every provider with its state and clone count (tenant or admin token)."""
 
@@ -388,7 +400,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         return await run(request, providers)
 
     @app.post("/v1/providers", status_code=201, response_model=ProviderOut, responses=_responses(401, 409, 503),
-              dependencies=auth)
+              openapi_extra=auth)
     async def add_provider(request: Request, body: ProviderIn) -> Response:
         """Add a provider: embedded, or the provider node process at url (admin token)."""
 
@@ -412,14 +424,14 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
         app.add_api_route(f"/v1/providers/{{provider_id}}/{action}", act if action == "kill" else act_plain,
                           methods=["POST"], response_model=ProviderActionOut, responses=_responses(401, 404, 409, 503),
-                          dependencies=auth, summary=doc, operation_id=f"{action}_provider")
+                          openapi_extra=auth, summary=doc, operation_id=f"{action}_provider")
 
     provider_action("drain", "Move a provider's clones elsewhere and stop placing clones there (admin token).")
     provider_action("kill", "Take a provider down: its clones are unusable until revived; destroy: lost (admin token).")
     provider_action("revive", "Bring a provider back up; it receives the discards it missed (admin token).")
 
     # ------------------------------------------------------------------ the rest
-    @app.get("/v1/audit-log", response_model=AuditOut, responses=_responses(401), dependencies=auth)
+    @app.get("/v1/audit-log", response_model=AuditOut, responses=_responses(401), openapi_extra=auth)
     async def audit_log(request: Request,
                         limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_LIMIT, strict=False)] = 1000,
                         after: Annotated[int | None, Query(ge=0, le=2**63 - 1, strict=False,
@@ -441,7 +453,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         return await run(request, service.health)
 
     @app.post("/v1/tenants", status_code=201, response_model=TenantOut, responses=_responses(401, 409),
-              dependencies=auth)
+              openapi_extra=auth)
     async def create_tenant(request: Request, body: TenantIn) -> Response:
         """Create a tenant (admin token); the token is shown once."""
 
@@ -452,7 +464,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         return await run(request, create, 201)
 
     if clock is not None:
-        @app.post("/v1/admin/clock", response_model=ClockOut, responses=_responses(401), dependencies=auth)
+        @app.post("/v1/admin/clock", response_model=ClockOut, responses=_responses(401), openapi_extra=auth)
         async def set_clock(request: Request, body: ClockIn) -> Response:
             """Set or advance the settable clock (admin token)."""
             if (body.now is None) == (body.advance is None):
@@ -464,7 +476,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
             return await run(request, set_)
 
-        @app.get("/v1/admin/clock", response_model=ClockOut, responses=_responses(401), dependencies=auth)
+        @app.get("/v1/admin/clock", response_model=ClockOut, responses=_responses(401), openapi_extra=auth)
         async def get_clock(request: Request) -> Response:
             """The settable clock's time (admin token)."""
 

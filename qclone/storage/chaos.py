@@ -153,6 +153,26 @@ def _client_loop(url: str, token: str, worker: int, ledger: _Ledger, stop: threa
                     ledger.problems.append(f"get {name} (during the run): {type(e).__name__}: {e}")
 
 
+def _database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str], dict[str, int]]:
+    """(object name -> state, object name -> decryption entries in the audit log), read from the
+    metadata database itself (every object, however many)."""
+    from sqlalchemy import func, select
+
+    from qclone.storage.db import Database
+    from qclone.storage.models import audit_log, objects
+
+    db = Database.open(db_url, data_dir=cluster.data_dir, migrate=False)
+    try:
+        with db.read() as conn:
+            states = {r.name: r.state for r in conn.execute(select(objects.c.name, objects.c.state))}
+            decryptions = {r.object_name: int(r.n) for r in conn.execute(
+                select(audit_log.c.object_name, func.count().label("n"))
+                .where(audit_log.c.action.in_(("get", "get.recovered"))).group_by(audit_log.c.object_name))}
+    finally:
+        db.dispose()
+    return states, decryptions
+
+
 def _put_when_up(c: Any, name: str, bloch: list[float], stop: threading.Event) -> None:
     """The put, sent once the server accepts connections (a refused connection sent nothing)."""
     import httpx
@@ -218,12 +238,7 @@ def run(root: Path, *, mode: str = "embedded", db_url: str | None = None, kills:
                     c.get(name)
                 except QcloneError:
                     pass
-            objects = {o["name"]: o["state"] for o in c.list()}
-            entries = c.audit_entries()
-        decryptions: dict[str, int] = {}
-        for e in entries:
-            if e["action"] in ("get", "get.recovered") and e.get("object_name"):
-                decryptions[e["object_name"]] = decryptions.get(e["object_name"], 0) + 1
+        objects, decryptions = _database_view(cluster, db_url)
         report.acknowledged_puts = len(ledger.acknowledged)
         report.unanswered_puts = len(ledger.unanswered)
         report.refused_puts = ledger.refused

@@ -52,8 +52,12 @@ MAX_QASM_CHARS = 100_000
 MAX_QASM_OPERATIONS = 4_000
 #: Most seconds the simulation of a preparation program may take.
 SIMULATION_SECONDS = 0.5
+#: Most tokens of an OpenQASM 3 program (its loader takes ~25 µs per token: ~0.4 s at most; a
+#: generic 8-qubit preparation has about 6,700).
+MAX_QASM3_TOKENS = 15_000
 #: The budget of an OpenQASM program (see :class:`qclone.protocol.render.QasmBudget`).
-QASM_BUDGET = QasmBudget(chars=MAX_QASM_CHARS, operations=MAX_QASM_OPERATIONS, qubits=MAX_QUBITS, bits=64, nesting=16)
+QASM_BUDGET = QasmBudget(chars=MAX_QASM_CHARS, operations=MAX_QASM_OPERATIONS, qubits=MAX_QUBITS, bits=64, nesting=16,
+                         qasm3_tokens=MAX_QASM3_TOKENS)
 
 #: Operations a preparation program must not contain.
 _FORBIDDEN_OPS = {"measure", "reset", "if_else", "while_loop", "for_loop", "switch_case", "break_loop",

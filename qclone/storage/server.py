@@ -65,7 +65,7 @@ class ServeOptions:
     settable_clock: bool = False
     workers: int = 1
     log_level: str = "warning"
-    max_body_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: int = 4 * 1024 * 1024
     tls_cert: Path | None = None
     tls_key: Path | None = None
     lease_seconds: float = 60.0
@@ -96,6 +96,13 @@ class ServeOptions:
         for flag, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
             if path is not None and not Path(path).is_file():
                 raise InvalidArgumentError(f"{flag}: no such file {str(path)!r}")
+        if self.tls_cert is not None:
+            import ssl
+
+            try:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.tls_cert, self.tls_key)
+            except (ssl.SSLError, OSError) as e:
+                raise InvalidArgumentError(f"--tls-cert / --tls-key: not a PEM certificate and its key ({e})") from None
         data_dir = Path(self.data_dir if self.data_dir is not None else "qclone-data").resolve()
         return dataclasses.replace(self, data_dir=data_dir)
 
@@ -235,7 +242,7 @@ def warm_up() -> None:
     service_warm_up()
 
 
-def _gateway_app(opts: ServeOptions, *, recover: bool) -> Any:
+def _gateway_app(opts: ServeOptions, *, recover: bool, reconcile: bool = True) -> Any:
     from qclone.storage.api import create_app
 
     assert opts.data_dir is not None
@@ -244,12 +251,13 @@ def _gateway_app(opts: ServeOptions, *, recover: bool) -> Any:
     service = build_service(opts, clock=clock, recover=recover)
     first_start(service, opts)
     # recovery runs continuously, not only at start: expired leases, retention, missed discards
-    service.start_reconciler(opts.reconcile_interval)
+    if reconcile:
+        service.start_reconciler(opts.reconcile_interval)
     return create_app(service, admin_token=admin_token_of(opts.data_dir),
                       clock=clock if opts.settable_clock else None, max_body_bytes=opts.max_body_bytes)
 
 
-def build_app(opts: ServeOptions, *, recover: bool = True) -> Any:
+def build_app(opts: ServeOptions, *, recover: bool = True, reconcile: bool = True) -> Any:
     """The ASGI app of one role (for the embedded server and the gateway: with its service)."""
     from qclone.storage import nodes
 
@@ -271,7 +279,7 @@ def build_app(opts: ServeOptions, *, recover: bool = True) -> Any:
 
         node = ProviderNode(opts.provider_id, data_dir, zone=opts.zone, t1=opts.t1, t2=opts.t2)  # type: ignore[arg-type]  # data_dir is set for a node
         return nodes.node_app("provider", node, nodes.PROVIDER_METHODS, node_key=opts.node_key)
-    return _gateway_app(opts, recover=recover)
+    return _gateway_app(opts, recover=recover, reconcile=reconcile)
 
 
 def _worker_app() -> Any:
@@ -346,12 +354,16 @@ def serve(opts: ServeOptions) -> None:
         common.update(ssl_certfile=str(opts.tls_cert), ssl_keyfile=str(opts.tls_key))
     if opts.workers == 1:
         app = build_app(opts)
+        if opts.role not in ("embedded", "gateway"):  # the gateway has its guard inside; a node gets one here
+            from qclone.storage.api import RequestGuard
+
+            app = RequestGuard(app, max_body_bytes=opts.max_body_bytes)
         _announce(opts)
         uvicorn.run(app, **common)
         return
     # the database, the first tenant, the providers, the admin token and the start-up
     # recovery, once, before the workers start
-    build_app(opts)
+    build_app(opts, reconcile=False)  # each worker runs its own reconciler
     _announce(opts)
     os.environ[_OPTIONS_ENV] = opts.to_env()
     uvicorn.run("qclone.storage.server:_worker_app", factory=True, workers=opts.workers, **common)

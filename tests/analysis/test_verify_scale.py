@@ -144,3 +144,11 @@ def test_every_clone_of_a_large_n_structured():
 def test_unknown_method():
     with pytest.raises(InvalidArgumentError):
         vs.verify_at_scale(3, method="magic")
+
+
+@pytest.mark.parametrize("n,depth", [(1000, "log"), (vs.CHECK_ALL_UP_TO + 3, "linear")])
+def test_both_methods_report_the_same_checks(n, depth):
+    gates = vs.verify_at_scale(n, depth=depth, sample=9, seed=5, method="gates")
+    fast = vs.verify_at_scale(n, depth=depth, sample=9, seed=5)
+    assert fast.checked_clones == gates.checked_clones
+    assert fast.checks[1:] == gates.checks and fast.checks[0].passed

@@ -162,3 +162,15 @@ def test_verify_engines_by_size(capsys):
     d = json.loads(out)
     assert code == 0 and d["passed"] and d["engine"] == "structured" and len(d["checked_clones"]) == 100
     assert d["checks"][0]["group"] == 1 and "stages only" in d["checks"][0]["detail"]
+
+
+def test_text_drawing_of_a_huge_circuit_is_refused_before_building_it(capsys, monkeypatch):
+    import qclone.cli.protocol as cli_protocol
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the circuit was built")
+
+    monkeypatch.setattr(cli_protocol, "protocol_circuit", no_build)
+    for extra in ([], ["--json"]):
+        code, out, err = run(capsys, "circuit", "--clones", "100000000", *extra)
+        assert code == 2 and out == "" and "200000001 qubits" in err and len(err.strip().splitlines()) == 1

@@ -173,3 +173,50 @@ def test_the_protocols_own_circuits_pass_the_default_budget():
     circ = protocol_circuit(Layout(6, references=1), decrypt=3)
     for text in (to_qasm2(circ), to_qasm3(circ)):
         assert from_qasm(text).num_qubits == to_qiskit(circ).num_qubits
+
+
+def _expanded(qc) -> int:
+    """Operations of a loaded circuit with every gate definition expanded (memoised by gate)."""
+    memo: dict = {}
+
+    def count(op) -> int:
+        if getattr(op, "_standard_gate", None) is not None or op.definition is None:
+            return 1
+        key = (op.name, tuple(map(float, op.params)), op.num_qubits)
+        if key not in memo:
+            memo[key] = sum(count(i.operation) for i in op.definition.data)
+        return memo[key]
+
+    return sum(count(i.operation) for i in qc.data)
+
+
+@st.composite
+def _gate_programs(draw) -> str:
+    """OpenQASM 2 with nested gate definitions, register broadcasts and parameters."""
+    version = draw(st.sampled_from([2, 3]))
+    size = draw(st.integers(1, 4))
+    lines = ['OPENQASM 2.0; include "qelib1.inc";' if version == 2 else 'OPENQASM 3.0; include "stdgates.inc";']
+    names: list[str] = []
+    for g in range(draw(st.integers(0, 5))):
+        body = []
+        for _ in range(draw(st.integers(1, 3))):
+            callee = draw(st.sampled_from([*names, "h", "x", "rz(0.3)"]))
+            body.append(f"{callee} a;")
+        lines.append(f"gate g{g} a {{ {' '.join(body)} }}")
+        names.append(f"g{g}")
+    lines.append(f"qreg q[{size}];" if version == 2 else f"qubit[{size}] q;")
+    for _ in range(draw(st.integers(1, 4))):
+        callee = draw(st.sampled_from([*names, "h", "x"]))
+        target = draw(st.sampled_from(["q", f"q[{size - 1}]"]))
+        lines.append(f"{callee} {target};")
+    return "\n".join(lines)
+
+
+@given(text=_gate_programs())
+def test_the_budget_estimate_bounds_the_expanded_operations(text):
+    qc = from_qasm(text)
+    actual = _expanded(qc)
+    check_qasm(text, QasmBudget(operations=actual))  # never refuses what fits
+    if actual > 1:
+        with pytest.raises(TooLargeError):
+            check_qasm(text, QasmBudget(operations=actual - 1))  # never accepts more than the budget

@@ -33,6 +33,12 @@ SERVER_ERRORS = ("not_a_server_error",)
 SCHEMA_CHECKS = ("status_code_conformance", "content_type_conformance", "response_headers_conformance",
                  "response_schema_conformance")
 CREDENTIALS = ("tenant-a", "tenant-b", "admin", "bad", "none")
+#: How often each credential is drawn: mostly tenant A (whose objects exist) and the admin.
+_WEIGHTED = ("tenant-a",) * 5 + ("admin",) * 2 + ("tenant-b", "bad", "none")
+#: Valid states for puts whose body is generated around them (random names, clones, policy...).
+_STATES = ({"kind": "bloch", "data": [0.6, 0.0, 0.8]}, {"kind": "statevector", "data": [0.6, 0.8]},
+           {"kind": "density", "data": [[0.5, 0.0], [0.0, 0.5]]},
+           {"kind": "qasm", "data": 'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; h q[0]; cx q[0], q[1];'})
 
 
 def _checks() -> dict[str, Any]:
@@ -69,6 +75,10 @@ def fuzz(url: str, tokens: dict[str, str], requests: int, *, seed: int = 0, name
                   schema.as_strategy(generation_mode=GenerationMode.NEGATIVE)]
     strategies += [schema.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters={"name": n})
                    for n in names]
+    if "/v1/objects/{name}" in list(schema):
+        put = schema["/v1/objects/{name}"]["PUT"]
+        strategies += [put.as_strategy(body={"state": state, "clones": clones})
+                       for state in _STATES for clones in (2, 4)]
     weights = st.sampled_from(range(len(strategies)))
     checks = _checks()
     figures: Counter[str] = Counter()
@@ -78,7 +88,7 @@ def fuzz(url: str, tokens: dict[str, str], requests: int, *, seed: int = 0, name
 
     @settings(max_examples=requests, deadline=None, database=None, derandomize=seed == 0,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(data=st.data(), who=st.sampled_from(CREDENTIALS))
+    @given(data=st.data(), who=st.sampled_from(_WEIGHTED))
     def one(data: Any, who: str) -> None:
         which = data.draw(weights)
         case = data.draw(strategies[min(which, len(strategies) - 1)])
@@ -93,6 +103,8 @@ def fuzz(url: str, tokens: dict[str, str], requests: int, *, seed: int = 0, name
             return
         figures["requests"] += 1
         statuses[response.status_code] += 1
+        if response.status_code == 401:
+            figures[f"401 as {who}"] += 1
         for name, check in checks.items():
             try:
                 case.validate_response(response, checks=[check], headers=headers)
@@ -109,6 +121,7 @@ def fuzz(url: str, tokens: dict[str, str], requests: int, *, seed: int = 0, name
     return {"requests": figures["requests"], "server_errors": figures["server_errors"],
             "schema_violations": figures["schema_violations"], "transport_errors": figures["transport_errors"],
             "statuses": dict(sorted(statuses.items())),
+            "refused_as": {k[7:]: v for k, v in sorted(figures.items()) if k.startswith("401 as ")},
             "failures": {k: v[:5] for k, v in failures.items()}}
 
 
@@ -148,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     out = run_against_new_server(args.requests, seed=args.seed)
     print(f"schemathesis: {out['requests']} requests, {out['server_errors']} server errors, "
           f"{out['schema_violations']} schema violations, {out['transport_errors']} transport errors "
-          f"({out['seconds']} s); statuses {out['statuses']}")
+          f"({out['seconds']} s); statuses {out['statuses']}; 401 by credential {out['refused_as']}")
     if out["failures"]:
         print(json.dumps(out["failures"], indent=1))
     ok = out["server_errors"] == 0 and out["schema_violations"] == 0 and out["transport_errors"] == 0

@@ -251,3 +251,28 @@ def test_a_data_dir_of_the_previous_schema_is_upgraded(tmp_path: Path) -> None:
             assert acts.count("get") + acts.count("get.recovered") == 1, (name, acts)
     finally:
         svc.db.dispose()
+
+
+def test_missed_discards_are_retried_by_the_reconciler(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider that is up but cannot be reached when told to discard gets the discard from the
+    reconciler's next pass (not only at a restart or a revive)."""
+    from qclone.storage.errors import UnavailableError
+
+    svc, alice = stack.service, stack.alice
+    placed = svc.put(alice, "m", PURE)
+    victim = placed["placement"][0]
+    node = stack.directory.node({"id": victim["provider"], "zone": victim["zone"], "t1": 3600.0, "t2": 3600.0,
+                                 "url": None})
+    real_discard = node.discard
+
+    def unreachable(object_id: str) -> None:
+        raise UnavailableError(f"provider {victim['provider']} is unreachable (ConnectionResetError)")
+
+    monkeypatch.setattr(node, "discard", unreachable)
+    svc.get(alice, "m", ack=True)
+    assert node.holding(placed["object_id"]) is not None
+    assert {p["id"]: p["discards_pending"] for p in svc.providers_list()}[victim["provider"]] == 1
+    monkeypatch.setattr(node, "discard", real_discard)
+    assert svc.recover(expired_only=True)["discards"] == 1
+    assert node.holding(placed["object_id"]) is None
+    assert {p["id"]: p["discards_pending"] for p in svc.providers_list()}[victim["provider"]] == 0

@@ -342,6 +342,7 @@ def _matrix_routes(srv) -> list[tuple[str, str, dict, dict[str | None, set[int]]
         ("GET", "/v1/objects/{mine}", {}, tenant),
         ("GET", "/v1/objects/{mine}/peek", {"params": {"provider": "p1"}}, tenant | {"a": {200, 404}}),
         ("POST", "/v1/objects/{mine}/get", {"json": {}}, tenant),
+        ("POST", "/v1/objects/{mine}/ack", {"json": {"key": "k-0123456789abcdef"}}, tenant | {"a": {200, 404, 409}}),
         ("POST", "/v1/objects/{mine}/ack", {"json": {"key": "never-used"}}, tenant | {"a": {200, 404, 409}}),
         ("DELETE", "/v1/objects/{mine2}", {}, tenant),
         ("GET", "/v1/providers", {}, anyone_with_token),
@@ -385,3 +386,40 @@ def test_every_route_with_every_role(srv):
                     (other.status_code, other.json()["error"]["message"].replace(ghost, "N"))
     entries_b = req(srv, "GET", "/v1/audit-log", "b", params={"limit": 10_000}).json()["entries"]
     assert entries_b and all(e["tenant"] == "tenant-b" for e in entries_b)
+
+
+def test_node_processes_have_the_body_limit_and_request_ids(tmp_path):
+    port = free_port()
+    node = Server(["--role", "vault", "--data-dir", str(tmp_path / "vault"), "--max-body-bytes", "4096"], port,
+                  tmp_path / "log")
+    node.start(wait=False)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, node.log.read_text()[-2000:]
+                time.sleep(0.1)
+        assert r.headers["x-request-id"]
+        big = httpx.post(f"http://127.0.0.1:{port}/v1/deposit", content=b"x" * 10_000, timeout=10)
+        assert big.status_code == 413 and big.json()["error"]["type"] == "BodyTooLargeError"
+    finally:
+        node.kill()
+
+
+def test_serve_options_are_checked(tmp_path):
+    from qclone.errors import InvalidArgumentError
+    from qclone.storage.server import ServeOptions
+
+    cert, key = _self_signed(tmp_path)
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate")
+    bad = [{"max_body_bytes": 10}, {"tls_cert": cert}, {"tls_key": key}, {"tls_cert": tmp_path / "no", "tls_key": key},
+           {"tls_cert": junk, "tls_key": junk}, {"tls_cert": cert, "tls_key": cert}]
+    for kw in bad:
+        with pytest.raises(InvalidArgumentError, match=r"--max-body-bytes|--tls"):
+            ServeOptions(data_dir=tmp_path, **kw).checked()
+    ok = ServeOptions(data_dir=tmp_path, tls_cert=cert, tls_key=key, max_body_bytes=4096).checked()
+    assert ok.scheme == "https" and ServeOptions.from_env(ok.to_env()) == ok

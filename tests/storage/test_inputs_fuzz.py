@@ -19,6 +19,7 @@ from qclone.storage.inputs import (
     KINDS,
     MAX_QUBITS,
     InputState,
+    check_name,
     parse_state,
     prepared_state,
 )
@@ -194,3 +195,60 @@ def test_custom_gates_with_parameters_agree_with_qiskit(version):
     text = qasm2.dumps(qc) if version == 2 else qasm3.dumps(qc)
     expected = Statevector(qc).reverse_qargs().data
     np.testing.assert_allclose(parse_state("qasm", text).vector, expected, atol=1e-9)
+
+
+# ---------------------------------------------------------------------- names
+@FUZZ
+@given(name=st.text(max_size=300) | st.from_regex(r"[\w\-. ]{0,20}[\u0000-\u001f\u200b-\u200f\u202a-\u202e\u2066-\u2069]",
+                                                  fullmatch=True))
+def test_names_are_accepted_as_given_or_refused(name):
+    import unicodedata
+
+    try:
+        accepted = check_name(name)
+    except InvalidArgumentError:
+        return
+    assert accepted is name  # never rewritten
+    assert 1 <= len(name) <= 255 and unicodedata.is_normalized("NFC", name) and name == name.strip()
+    assert not any(unicodedata.category(ch).startswith("C") for ch in name)
+
+
+@pytest.mark.parametrize("name", ["a\u202eb", "a\u2066b", "a\u200bb", "a\u0000b", "a\nb", "a\x7fb", "e\u0301", " a",
+                                  "a ", "", "x" * 256, "\ud800", 42, None])
+def test_bad_names(name):
+    with pytest.raises(InvalidArgumentError):
+        check_name(name)
+
+
+@pytest.mark.parametrize("name", ["a", "bell pair", "\u00e9t\u00e9", "\u03c8-\u2080", "x" * 255, "a/b", "\U0001f600"])
+def test_good_names(name):
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_generic_eight_qubit_preparation_fits_the_budget(version):
+    """Qiskit's own preparation of a random 8-qubit state, in u and cx, is accepted and exact."""
+    from qiskit import transpile
+    from qiskit.quantum_info import random_statevector
+
+    target = random_statevector(256, seed=5)
+    qc = QuantumCircuit(8)
+    qc.initialize(target.data, range(8))
+    flat = transpile(qc.decompose(reps=3), basis_gates=["u", "cx"], optimization_level=0)
+    gates = QuantumCircuit(8)
+    for ins in flat.data:
+        if ins.operation.name not in ("reset", "barrier"):
+            gates.append(ins)
+    text = qasm2.dumps(gates) if version == 2 else qasm3.dumps(gates)
+    start = time.process_time()
+    st_ = parse_state("qasm", text)
+    assert time.process_time() - start < 1.0
+    assert abs(np.vdot(st_.vector, target.reverse_qargs().data)) == pytest.approx(1, abs=1e-9)
+
+
+def test_long_openqasm3_programs_are_refused_before_the_slow_loader():
+    text = 'OPENQASM 3.0; include "stdgates.inc"; qubit q; rx(' + "+".join(["1"] * 20_000) + ") q;"
+    start = time.process_time()
+    with pytest.raises(TooLargeError, match="tokens"):
+        parse_state("qasm", text)
+    assert time.process_time() - start < 1.0

@@ -118,5 +118,5 @@ class IntegrityMixin(ServiceBase):
                           object_name=row.name, reason=reason)
         if done:
             log.warning("object %s lost: %s", object_id, reason)
-            self._purge_object(object_id)  # type: ignore[attr-defined]  # RecoveryMixin, in the same service
+            self._purge_object(object_id)
         return bool(done)
