@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qclone.errors import InvalidArgumentError
-from qclone.storage.errors import UnauthorizedError, error_body, http_status
+from qclone.storage.errors import UnauthorizedError, error_body, error_headers, http_status
 from qclone.storage.substrate import BASES, MAX_SHOTS
 from qclone.storage.wire import decode_array, encode_array
 
@@ -78,6 +78,7 @@ class ProviderIn(BaseModel):
     t1: float | None = Field(None, description="memory T1 in seconds (default 3600)")
     t2: float | None = Field(None, description="memory T2 in seconds (default 3600)")
     url: str | None = Field(None, description="URL of a provider node process (deployment)")
+    join: str | None = Field(None, description="with url: the node's join token (printed by the node at its first start)")
 
 
 class TenantIn(BaseModel):
@@ -99,7 +100,9 @@ def _json(content: Any, status: int = 200) -> Response:
 
 
 def _error(exc: BaseException) -> Response:
-    return _json(error_body(exc), http_status(exc))
+    response = _json(error_body(exc), http_status(exc))
+    response.headers.update(error_headers(exc))
+    return response
 
 
 async def _body(request: Request) -> dict:
@@ -341,9 +344,9 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
     def add_provider(request: Request, body: dict) -> dict:
         """Add a provider: embedded, or the provider node process at url (admin token)."""
         check_admin(request)
-        _only(body, {"id", "zone", "t1", "t2", "url"})
+        _only(body, {"id", "zone", "t1", "t2", "url", "join"})
         return service.add_provider(_str(body, "id", required=True), zone=_str(body, "zone"), t1=_float(body, "t1"),
-                                    t2=_float(body, "t2"), url=_str(body, "url"))
+                                    t2=_float(body, "t2"), url=_str(body, "url"), join=_str(body, "join"))
 
     def provider_action(action: str) -> None:
         def act(request: Request, body: dict) -> dict:

@@ -51,6 +51,7 @@ from qclone.storage.db import Database, JSONDocument
 from qclone.storage.errors import ConflictError, NotFoundError, UnauthorizedError, UnavailableError
 from qclone.storage.models import audit_log, new_token, objects, providers, tenants, token_matches, token_tenant_id
 from qclone.storage.models import clones as clone_table
+from qclone.storage.ports import node_statuses
 from qclone.storage.provider import ProviderNode, check_provider_id
 from qclone.storage.vault import DEFAULT_T1, DEFAULT_T2, check_coherence
 from qclone.storage.wire import decode_array
@@ -80,7 +81,7 @@ _Q_UP = select(providers).where(providers.c.state == "up")
 _Q_CLONES = (select(clone_table.c.j, clone_table.c.provider_id, clone_table.c.state, clone_table.c.stored_at,
                     clone_table.c.labels, clone_table.c.discard_pending, providers.c.zone,
                     providers.c.state.label("provider_state"), providers.c.name, providers.c.url, providers.c.t1,
-                    providers.c.t2)
+                    providers.c.t2, providers.c.public_key)
              .join(providers, providers.c.id == clone_table.c.provider_id)
              .where(clone_table.c.object_id == bindparam("b_id")).order_by(clone_table.c.j))
 _INSERT_LOG = insert(audit_log)
@@ -114,13 +115,16 @@ class ProviderDirectory:
     the factory returns a :class:`~qclone.storage.provider.ProviderNode` (``url`` None) or a
     remote client with the same methods. ``on_kill(record, destroy)`` / ``on_revive(record)``
     are called when an operator kills or revives the provider (a deployment stops or restarts
-    the process there).
+    the process there). ``enroll(url, join_token)`` enrolls a provider node and returns its
+    public key (a gateway of a multi-process deployment; None: no provider nodes).
     """
 
     def __init__(self, factory: Callable[[Mapping[str, Any]], Any], *,
                  on_kill: Callable[[Mapping[str, Any], bool], None] | None = None,
-                 on_revive: Callable[[Mapping[str, Any]], None] | None = None) -> None:
+                 on_revive: Callable[[Mapping[str, Any]], None] | None = None,
+                 enroll: Callable[[str, str | None], str] | None = None) -> None:
         self._factory = factory
+        self.enroll = enroll
         self._nodes: dict[str, tuple[tuple, Any]] = {}
         self._lock = threading.Lock()
         self.on_kill = on_kill
@@ -141,7 +145,7 @@ class ProviderDirectory:
 
     def node(self, record: Mapping[str, Any]) -> Any:
         """The node of a provider record (made on first use, remade if its url, zone or T1/T2 changed)."""
-        key = (record.get("url"), record["zone"], float(record["t1"]), float(record["t2"]))
+        key = (record.get("url"), record.get("public_key"), record["zone"], float(record["t1"]), float(record["t2"]))
         with self._lock:
             cached = self._nodes.get(record["id"])
             if cached is not None and cached[0] == key:
@@ -289,6 +293,12 @@ class StorageService:
     def _node(self, record: Mapping[str, Any]) -> Any:
         return self.directory.node(record)
 
+    def _node_or_none(self, record: Mapping[str, Any]) -> Any:
+        try:
+            return self.directory.node(record)
+        except QcloneError:  # e.g. a provider at a url on a gateway that runs embedded ones only
+            return None
+
     def _vault_times(self) -> tuple[float, float]:
         if self._vault_coherence is None:
             h = self.vault.health()
@@ -299,7 +309,7 @@ class StorageService:
     def _provider_record(row: Any) -> dict[str, Any]:
         m = row._mapping
         return {"id": m["id"], "name": m["name"], "zone": m["zone"], "url": m["url"], "state": m["state"],
-                "t1": m["t1"], "t2": m["t2"]}
+                "t1": m["t1"], "t2": m["t2"], "public_key": m["public_key"]}
 
     def _object_row(self, conn: Any, tenant: Tenant, name: str, *, audit: bool = False) -> Any:
         row = conn.execute(_Q_OBJECT_AUDIT if audit else _Q_OBJECT, {"b_tenant": tenant.id, "b_name": name}).first()
@@ -677,7 +687,7 @@ class StorageService:
         chosen = None
         for c in candidates:
             record = {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
-                      "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"]}
+                      "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"], "public_key": c["public_key"]}
             try:
                 held = self._node(record).holding(object_id)
             except Exception as e:  # noqa: BLE001 - an unreachable provider is skipped
@@ -708,9 +718,11 @@ class StorageService:
             self._refuse(tenant, row)
         faults.crash_point("get.claim")
         key_labels = row.placement["key"]["labels"]
+        released = False
         try:
             # 2. the vault releases the key to this attempt
-            self.vault.release(object_id, attempt)
+            grant = self.vault.release(object_id, attempt)  # the vault's one-time authorization (or None)
+            released = True
             faults.crash_point("get.release")
             # 3. memory noise for the whole storage time (age() counts each qubit's time once)
             elapsed = max(0.0, now - row.stored_at)
@@ -718,12 +730,13 @@ class StorageService:
                 self.substrate.age(object_id, list(chosen["labels"]), elapsed, chosen["t1"], chosen["t2"])
                 self.substrate.age(object_id, list(key_labels), elapsed, *self._vault_times())
             faults.crash_point("get.age")
-        except Exception:
-            self._rollback(object_id, attempt)
+        except Exception as e:
+            # a release that never reached the vault (breaker open, refused) left the key held
+            self._rollback(object_id, attempt, restore_key=released or not getattr(e, "unsent", False))
             raise
         # 4. the one decryption (consumes the joint state)
         try:
-            out = self.substrate.decrypt(object_id, chosen["j"], attempt)
+            out = self.substrate.decrypt(object_id, chosen["j"], attempt, grant)
         except Exception:
             self._recover_quietly(object_id)
             raise
@@ -779,7 +792,7 @@ class StorageService:
             if c["state"] != "live" or c["provider_state"] not in _ALIVE:
                 continue
             record = {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
-                      "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"]}
+                      "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"], "public_key": c["public_key"]}
             if not self._tell_discard(record, object_id):
                 failed.append(c["provider_id"])
         if failed:
@@ -812,10 +825,12 @@ class StorageService:
         self.substrate.release(row.id)
         return result
 
-    def _rollback(self, object_id: str, attempt: str) -> None:
-        """Undo a claim whose decryption never happened: the key back to held, the object back to stored."""
+    def _rollback(self, object_id: str, attempt: str, *, restore_key: bool = True) -> None:
+        """Undo a claim whose decryption never happened: the key back to held (unless ``restore_key``
+        is False: it was never released), the object back to stored."""
         try:
-            self.vault.restore(object_id, attempt)
+            if restore_key:
+                self.vault.restore(object_id, attempt)
         except NotFoundError:
             pass
         except Exception as e:  # noqa: BLE001 - leave the object retrieving: recovery finishes the rollback
@@ -960,7 +975,7 @@ class StorageService:
         failed = []
         for c in crows:
             record = {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
-                      "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"]}
+                      "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"], "public_key": c["public_key"]}
             if c["state"] != "lost" and not self._tell_discard(record, object_id):
                 failed.append(c["provider_id"])
         with self.db.write() as conn:
@@ -1080,16 +1095,19 @@ class StorageService:
 
     def providers_add(self, provider_id: str, *, zone: str | None = None, url: str | None = None,
                       t1: float | None = None, t2: float | None = None, name: str | None = None,
-                      actor: str = "admin") -> dict[str, Any]:
-        """Add a provider (embedded, or the provider node at ``url``) in state ``up``.
+                      join: str | None = None, actor: str = "admin") -> dict[str, Any]:
+        """Add a provider (embedded, or the provider node at ``url``, enrolled with its join token) in state ``up``.
 
         Zone, T1 and T2 default to what a remote node reports, else ``default`` and 3600 s.
+
+        A provider node that exists at the same url and is given a new join token (its key was
+        rotated) is enrolled again: its new key is pinned (audit ``provider.enroll``).
 
         Returns:
             The provider as :meth:`providers_list` shows it.
 
         Raises:
-            InvalidArgumentError: bad id/zone/T1/T2. ConflictError: the id exists.
+            InvalidArgumentError: bad id/zone/T1/T2, a join token refused. ConflictError: the id exists.
             UnavailableError: the node does not answer its health check.
         """
         check_provider_id(provider_id)
@@ -1098,9 +1116,15 @@ class StorageService:
         if url is not None and (not isinstance(url, str) or not url.strip()):
             raise InvalidArgumentError(f"a provider url is a non-empty string, got {url!r}")
         reported: Mapping[str, Any] = {}
+        public_key = None
+        if join is not None and not url:
+            raise InvalidArgumentError("a join token enrolls a provider node: give its url too")
         if url:
+            if self.directory.enroll is None:
+                raise InvalidArgumentError("this gateway runs embedded providers only (no url)")
+            public_key = self.directory.enroll(url, join)
             probe = {"id": provider_id, "name": name or provider_id, "zone": zone or "default", "url": url,
-                     "state": "up", "t1": t1 or DEFAULT_T1, "t2": t2 or DEFAULT_T2}
+                     "state": "up", "t1": t1 or DEFAULT_T1, "t2": t2 or DEFAULT_T2, "public_key": public_key}
             try:
                 reported = self._node(probe).health()
             except QcloneError:
@@ -1115,7 +1139,7 @@ class StorageService:
         t1v, t2v = check_coherence(t1 if t1 is not None else reported.get("t1", DEFAULT_T1),
                                    t2 if t2 is not None else reported.get("t2", DEFAULT_T2))
         record = {"id": provider_id, "name": name or provider_id, "zone": zone.strip(), "url": url or None,
-                  "state": "up", "t1": t1v, "t2": t2v}
+                  "state": "up", "t1": t1v, "t2": t2v, "public_key": public_key}
         node = self._node(record)
         try:
             node.health()
@@ -1132,20 +1156,37 @@ class StorageService:
                 self._log(conn, now, actor, "provider.add", provider=provider_id, zone=record["zone"], url=record["url"],
                           t1=t1v, t2=t2v)
         except IntegrityError:
-            raise ConflictError(f"a provider {provider_id!r} exists") from None
-        return {**record, "live_clones": 0, "discards_pending": 0}
+            if public_key is None:
+                raise ConflictError(f"a provider {provider_id!r} exists") from None
+            return self._reenroll(provider_id, url, public_key, actor, now)
+        return {**record, "live_clones": 0, "discards_pending": 0, "node": "up"}
+
+    def _reenroll(self, provider_id: str, url: str | None, public_key: str, actor: str, now: float) -> dict[str, Any]:
+        """A provider node at the same url enrolled again (its key was rotated): pin its new key."""
+        with self.db.write() as conn:
+            existing = self._provider(conn, provider_id)
+            if existing["url"] != url:
+                raise ConflictError(f"a provider {provider_id!r} exists (at another url)")
+            conn.execute(update(providers).where(providers.c.id == provider_id).values(public_key=public_key))
+            self._log(conn, now, actor, "provider.enroll", provider=provider_id, url=url)
+        self.directory.forget(provider_id)
+        return next(p for p in self.providers_list() if p["id"] == provider_id)
 
     def providers_list(self) -> list[dict[str, Any]]:
-        """Every provider: ``{"id", "name", "zone", "url", "state", "t1", "t2", "live_clones",
-        "discards_pending"}``, by id."""
+        """Every provider: ``{"id", "name", "zone", "url", "state", "t1", "t2", "public_key", "live_clones",
+        "discards_pending", "node"}``, by id; ``node`` is ``up`` or ``down``: whether the node answers
+        (a cached health probe, see :func:`~qclone.storage.ports.node_statuses`)."""
         live = func.sum(case((clone_table.c.state == "live", 1), else_=0)).label("live")
         pending = func.sum(case((clone_table.c.discard_pending.is_(True), 1), else_=0)).label("pending")
         q = (select(providers, live, pending).select_from(providers.outerjoin(clone_table, clone_table.c.provider_id == providers.c.id))
              .group_by(*providers.c).order_by(providers.c.id))
         with self.db.read() as conn:
             rows = conn.execute(q).all()
-        return [{**self._provider_record(r), "live_clones": int(r.live or 0), "discards_pending": int(r.pending or 0)}
-                for r in rows]
+        out = [{**self._provider_record(r), "live_clones": int(r.live or 0), "discards_pending": int(r.pending or 0)}
+               for r in rows]
+        for p, status in zip(out, node_statuses([self._node_or_none(p) for p in out]), strict=True):
+            p["node"] = "up" if status.get("status") == "ok" else "down"
+        return out
 
     def _set_provider_state(self, provider_id: str, state: str, action: str, actor: str, **detail: Any) -> dict[str, Any]:
         now = self._now()
@@ -1346,7 +1387,9 @@ class StorageService:
                  "object_id": r.object_id, "object_name": r.object_name, "detail": r.detail} for r in rows]
 
     def health(self) -> dict[str, Any]:
-        """``{"status": "ok" | "degraded", "database", "substrate", "vault", "providers": {state: count}}``."""
+        """``{"status": "ok" | "degraded", "database", "substrate", "vault", "providers": {state: count,
+        "unreachable": provider nodes that do not answer}}``; nodes answer from cached probes
+        (:func:`~qclone.storage.ports.node_statuses`), so a stalled node never blocks it."""
         out: dict[str, Any] = {"status": "ok"}
         try:
             with self.db.read() as conn:
@@ -1355,13 +1398,11 @@ class StorageService:
         except Exception as e:  # noqa: BLE001
             counts = {}
             out["database"] = {"status": "down", "error": str(e)}
-        for part, obj in (("substrate", self.substrate), ("vault", self.vault)):
-            try:
-                out[part] = obj.health()
-            except Exception as e:  # noqa: BLE001
-                out[part] = {"status": "down", "error": str(e)}
+        out["substrate"], out["vault"] = node_statuses([self.substrate, self.vault])
         out["providers"] = {s: int(counts.get(s, 0)) for s in ("up", "draining", "drained", "down")}
-        if any(out[p].get("status") != "ok" for p in ("database", "substrate", "vault")) or not counts.get("up"):
+        out["providers"]["unreachable"] = sum(p["node"] == "down" and p["url"] is not None for p in self.providers_list())
+        if any(out[p].get("status") != "ok" for p in ("database", "substrate", "vault")) or not counts.get("up") \
+                or out["providers"]["unreachable"]:
             out["status"] = "degraded"
         return out
 

@@ -73,6 +73,7 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -87,7 +88,7 @@ from qclone.sim.core import CoreState
 from qclone.sim.exact import fidelity as uhlmann_fidelity
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage import faults
-from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
+from qclone.storage.errors import ConflictError, NotFoundError, UnauthorizedError, UnavailableError
 from qclone.storage.inputs import MAX_QUBITS, InputState
 from qclone.storage.localdb import LocalDB
 from qclone.storage.wire import decode_array, encode_array
@@ -115,6 +116,8 @@ _SCHEMA = (
     "CREATE TRIGGER IF NOT EXISTS output_without_joint BEFORE INSERT ON outputs "
     "WHEN EXISTS (SELECT 1 FROM joint WHERE object_id = NEW.object_id) "
     "BEGIN SELECT RAISE(ABORT, 'joint state still present'); END",
+    # the vault's decryption authorizations used so far (a replayed one is refused)
+    "CREATE TABLE IF NOT EXISTS grants (nonce TEXT PRIMARY KEY, object_id TEXT NOT NULL) WITHOUT ROWID",
 )
 _LOCK_STRIPES = 64
 _CACHE_SIZE = 256
@@ -357,9 +360,16 @@ class Substrate:
             metadata database.
         shared: other instances (other processes) use the same file: trust no cached
             existence or output, read them from the file (needs ``data_dir``).
+        authorize: ``authorize(authorization, object_id, attempt) -> nonce`` checks the vault's
+            one-time authorization of a decryption (raising
+            :class:`~qclone.storage.errors.UnauthorizedError`); set by the substrate node
+            (:func:`qclone.storage.rpc.keys.check_grant`). Each nonce is accepted once (recorded
+            in the decryption's transaction). None (the embedded service, where the vault and
+            the substrate are one process): no authorization is asked for.
     """
 
-    def __init__(self, data_dir: str | Path | None, *, durable: bool = False, shared: bool = False) -> None:
+    def __init__(self, data_dir: str | Path | None, *, durable: bool = False, shared: bool = False,
+                 authorize: Callable[[Any, str, str], str] | None = None) -> None:
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.durable = bool(durable)
         if shared and data_dir is None:
@@ -370,6 +380,8 @@ class Substrate:
         # memory mode: the only copy; file mode: an LRU cache of the files' contents
         self._states: OrderedDict[str, _Entry] = OrderedDict()
         self._outputs: OrderedDict[str, dict] = OrderedDict()
+        self._authorize = authorize
+        self._grants_used: set[str] = set()  # memory mode only
         self._db = None if self.data_dir is None else LocalDB(self.data_dir, _SCHEMA, filename=_DB_FILE,
                                                                  durable=self.durable)
 
@@ -599,25 +611,31 @@ class Substrate:
             entry = self._live(object_id)
             return entry.aged_state().reduced_density_matrix(self._indices(entry, labels))
 
-    def decrypt(self, object_id: str, clone: int, attempt: str) -> dict:
+    def decrypt(self, object_id: str, clone: int, attempt: str, authorization: dict | None = None) -> dict:
         """Decrypt clone ``clone`` with the key, consuming the joint state; the one decryption.
 
         Returns:
             ``{"object_id", "qubits", "clone", "attempt", "labels" (the clone's qubits),
             "density_matrix" ({"real", "imag"}: the decrypted k-qubit state), "fidelity"
             (with the input, if a reference was kept, else None)}``. The same attempt again
-            returns the same output.
+            returns the same output (with a fresh authorization where one is needed).
 
         Raises:
+            UnauthorizedError: this substrate needs the vault's authorization and ``authorization``
+                is missing, forged, for another object or attempt, expired or used before.
             ConflictError: the object was decrypted by another attempt.
             NotFoundError: no such object.
         """
         object_id = _check_object_id(object_id)
         attempt = _check_attempt(attempt)
+        grant = None if self._authorize is None else self._authorize(authorization, object_id, attempt)
         with self._lock(object_id):
+            if grant is not None and self._grant_used(grant):
+                raise UnauthorizedError("this decryption authorization has been used already")
             out = self._output(object_id)
             if out is not None:
                 if out["attempt"] == attempt:
+                    self._use_grant(grant, object_id)
                     return out
                 raise ConflictError(f"object {object_id!r} has already been decrypted by another attempt")
             entry = self._live(object_id)
@@ -638,7 +656,9 @@ class Substrate:
                 "density_matrix": encode_array(rho),
                 "fidelity": fid,
             }
-            if self._db is not None and not self._commit_decryption(object_id, attempt, out):
+            if self._db is None:
+                self._use_grant(grant, object_id)
+            elif not self._commit_decryption(object_id, attempt, out, grant):
                 # the joint state was gone when the transaction ran (another instance decrypted
                 # or discarded it): nothing was written; answer as if called after that
                 self._forget(self._states, object_id)
@@ -653,9 +673,23 @@ class Substrate:
                 self._remember(self._outputs, object_id, out)
             return out
 
-    def _commit_decryption(self, object_id: str, attempt: str, out: dict) -> bool:
-        """One transaction: delete the joint state and insert the output, or write nothing.
-        False (and nothing written) if there was no joint state to delete."""
+    def _grant_used(self, nonce: str) -> bool:
+        if self._db is None:
+            return nonce in self._grants_used
+        return self._query("SELECT 1 FROM grants WHERE nonce = ?", nonce) is not None
+
+    def _use_grant(self, nonce: str | None, object_id: str) -> None:
+        if nonce is None:
+            return
+        if self._db is None:
+            self._grants_used.add(nonce)
+        else:
+            self._write(("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (nonce, object_id)))
+
+    def _commit_decryption(self, object_id: str, attempt: str, out: dict, grant: str | None = None) -> bool:
+        """One transaction: delete the joint state, insert the output (and record the used
+        authorization), or write nothing. False (and nothing written) if there was no joint
+        state to delete."""
         assert self._db is not None
         try:
             with self._db.tx() as c:
@@ -663,6 +697,8 @@ class Substrate:
                     raise _NoJointState
                 c.execute("INSERT INTO outputs (object_id, attempt, body) VALUES (?, ?, ?)",
                           (object_id, attempt, json.dumps(out)))
+                if grant is not None:
+                    c.execute("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (grant, object_id))
                 faults.crash_point("substrate.decrypt.tx")
         except _NoJointState:
             return False
