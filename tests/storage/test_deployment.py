@@ -18,6 +18,7 @@ import numpy as np
 import orjson
 import pytest
 
+from qclone import Client
 from qclone.errors import InvalidArgumentError
 from qclone.storage.errors import ConflictError, UnavailableError
 from qclone.storage.rpc.keys import Identity, sign_request
@@ -174,3 +175,30 @@ def test_a_provider_with_a_rotated_key_is_enrolled_again(deployment):
     assert again["public_key"] not in (None, old_key) and again["node"] == "up"
     assert node_health(parts["p3"])["clones"] == 1  # its records survived the rotation
     assert client.get("dep-r")["fidelity"] is None
+
+
+def test_a_remote_substrate_with_the_vault_in_the_gateway(tmp_path):
+    """With the vault in the gateway's process, the gateway's key signs the decryption
+    authorizations, and the substrate was handed that key at enrollment."""
+    substrate = Server(["--role", "substrate", "--data-dir", str(tmp_path / "substrate")], free_port(),
+                       tmp_path / "substrate.log").start()
+    gateway = Server(["--role", "gateway", "--data-dir", str(tmp_path / "gateway"), "--substrate", substrate.url,
+                      "--substrate-join", read_token(tmp_path / "substrate", "join-token")],
+                     free_port(), tmp_path / "gateway.log")
+    try:
+        gateway.start()
+        client = Client(gateway.url, read_token(tmp_path / "gateway"),
+                        admin_token=read_token(tmp_path / "gateway", "admin-token"))
+        for i in (1, 2):
+            client.add_provider(f"e{i}")  # embedded in the gateway
+        client.put("mixed", bloch=[0, 0.6, 0.8], clones=2, keep_reference=True)
+        assert client.get("mixed")["fidelity"] > 0.999  # a few seconds of memory noise (real clock)
+        # restarted without the (spent) join token: the gateway remembers the substrate's key
+        gateway.kill()
+        gateway.args = [a for a in gateway.args if not a.startswith("qcj1.") and a != "--substrate-join"]
+        gateway.start()
+        client.put("mixed-2", bloch=[1, 0, 0], clones=2)
+        assert client.get("mixed-2")["name"] == "mixed-2"
+    finally:
+        gateway.kill()
+        substrate.kill()

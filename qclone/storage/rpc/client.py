@@ -163,10 +163,10 @@ class RemoteNode:
             raise
         if status >= 500 or status in (401, 403):
             self.breaker.failure()
-            exc = error_from_body(status, body, where=where)
+            failed = error_from_body(status, body, where=where)
             if status < 500:  # the node refuses the gateway: a deployment problem, never the tenant's
-                raise UnavailableError(f"{where} refuses the gateway's credentials: {exc}")
-            raise exc
+                raise UnavailableError(f"{where} refuses the gateway's credentials: {failed}")
+            raise failed
         self.breaker.success()
         if status >= 400:
             raise error_from_body(status, body, where=where)
@@ -226,7 +226,7 @@ def _port_method(name: str, signature: inspect.Signature, role: str) -> Any:
         return codec.result[1](self._call(name, payload))
 
     method.__name__ = method.__qualname__ = name
-    method.__signature__ = signature  # type: ignore[attr-defined] - so that help() shows the port's signature
+    method.__signature__ = signature  # type: ignore[attr-defined]  # so that help() shows the port's signature
     return method
 
 
@@ -246,6 +246,7 @@ def enroll(url: str, token: JoinToken | str, identity: Identity, *, role: str,
     With ``signed`` the request is signed by the gateway (an enrolled node: only ``peers``
     change) and ``token`` is the node's key id; otherwise ``token`` is its join token.
     """
+    body: dict[str, Any]
     if signed:
         node_key, body = str(token), {}
     else:
