@@ -47,6 +47,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +120,9 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+@lru_cache(maxsize=256)
 def public_key_of(key_id: str) -> Ed25519PublicKey:
-    """The public key a key id (its 32 raw bytes, base64url) stands for."""
+    """The public key a key id (its 32 raw bytes, base64url) stands for (parsed once per key)."""
     raw = _unb64(key_id, "public key")
     if len(raw) != 32:
         raise UnauthorizedError("malformed public key")
