@@ -71,7 +71,7 @@ CODECS: dict[str, dict[str, Codec]] = {
         "sample": _HEAVY,
     },
     "vault": {},
-    "provider": {},
+    "provider": {"records": _HEAVY},  # every record a provider holds (a sync after a revive)
 }
 
 _PLAIN = Codec()
