@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qclone.storage.inputs import parse_state
 from qclone.storage.nodes import build_node, endpoints
@@ -306,3 +308,37 @@ def test_enrollment_needs_the_join_token_once(tmp_path):
     assert new.key_id != token.key_id
     rotated = NodeKeys(tmp_path / "p", "provider")
     assert rotated.gateway_key is None and rotated.identity.key_id == new.key_id
+
+
+def _fuzz_app(tmp_path_factory, enrolled: bool):
+    root = tmp_path_factory.mktemp("fuzz")
+    app = build_node("vault", root / "v")
+    if enrolled:
+        gateway = Identity.generate()
+        token = JoinToken.parse((root / "v" / "join-token").read_text(), role="vault")
+        app.keys.enroll({"gateway_key": gateway.key_id, "challenge": "c", "peers": {},
+                         "proof": token.proof(gateway.key_id)}, signed_by_gateway=False)
+    return TestClient(app)
+
+
+_HEADER = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=120)
+_JSON = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=40),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+                     max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(["/v1/release", "/v1/state", "/v1/enroll", "/v1/health", "/v1/nope", "/x"]),
+       method=st.sampled_from(["GET", "POST", "PUT"]),
+       headers=st.dictionaries(st.sampled_from(["x-qclone-key", "x-qclone-time", "x-qclone-nonce",
+                                                "x-qclone-signature"]), _HEADER),
+       body=st.one_of(st.binary(max_size=200), _JSON.map(orjson.dumps)),
+       enrolled=st.booleans())
+def test_hostile_requests_get_a_4xx_never_a_5xx(tmp_path_factory, path, method, headers, body, enrolled):
+    client = _fuzz_app(tmp_path_factory, enrolled)
+    resp = client.request(method, path, content=body, headers=headers)
+    assert resp.status_code < 500, resp.text
+    if path not in ("/v1/health",) and resp.status_code == 200:
+        assert path == "/v1/enroll" and not enrolled  # only a valid join proof could do that: never by chance
+    if resp.status_code != 200:
+        assert set(resp.json()) == {"error"}

@@ -102,6 +102,11 @@ def _unb64(text: str, what: str) -> bytes:
         raise UnauthorizedError(f"malformed {what}") from None
 
 
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality of two strings (any characters: compared as UTF-8)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) and make it 0700."""
     path.mkdir(parents=True, exist_ok=True)
@@ -292,7 +297,7 @@ class NodeKeys:
                 proof = body.get("proof")
                 if token is None:
                     raise UnauthorizedError("this node is enrolled already; rotate its key to enroll it again")
-                if not isinstance(proof, str) or not hmac.compare_digest(proof, token.proof(gateway_key)):
+                if not isinstance(proof, str) or not _same(proof, token.proof(gateway_key)):
                     raise UnauthorizedError("bad join proof")
             elif gateway_key != self.gateway_key:
                 raise UnauthorizedError("the gateway's key changes only with a join token")
@@ -341,7 +346,7 @@ class RequestGuard:
         gateway = self._gateway_key()
         if gateway is None:
             raise UnauthorizedError("this node is not enrolled with a gateway yet")
-        if not hmac.compare_digest(key, gateway):
+        if not _same(key, gateway):
             raise UnauthorizedError("the request is not signed by this node's gateway")
         try:
             when = float(at)
@@ -392,7 +397,7 @@ def check_grant(grant: Any, vault_key: str | None, object_id: str, attempt: str,
         raise UnauthorizedError("malformed decryption authorization")
     if grant.get("object_id") != object_id or grant.get("attempt") != attempt:
         raise UnauthorizedError("the vault's authorization is for another object or attempt")
-    if not hmac.compare_digest(str(grant.get("vault")), vault_key):
+    if not _same(str(grant.get("vault")), vault_key):
         raise UnauthorizedError("the authorization is not signed by this deployment's vault")
     verify(vault_key, signature, _grant_message(object_id, attempt, at, nonce), "decryption authorization")
     if not -SKEW_SECONDS <= time.time() - at <= lifetime:
