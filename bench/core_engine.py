@@ -32,16 +32,16 @@ import numpy as np
 CORE_JOB = r"""
 import json, sys, time
 import numpy as np
-from qclone.protocol import RegisterLayout, register_encryption, register_decryption
+from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.sim.core import CoreState
 from qclone.sim.exact import fidelity, random_state
 k, n = int(sys.argv[1]), int(sys.argv[2])
-lay = RegisterLayout(k, n)
+lay = Layout(n, qubits=k)
 psi = random_state(k, np.random.default_rng(0))
 t0 = time.perf_counter()
 st = CoreState.from_input(lay.num_qubits, psi, list(lay.inputs))
-st.apply(register_encryption(lay))
-st.apply(register_decryption(lay, n))
+st.apply(protocol_circuit(lay))
+st.apply(decryption(lay, n))
 f = fidelity(st.reduced_density_matrix(list(lay.clone(n))), psi)
 print(json.dumps({"seconds": time.perf_counter() - t0, "fidelity": f}))
 """
@@ -49,13 +49,13 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "fidelity": f}))
 STIM_JOB = r"""
 import json, sys, time
 import stim
-from qclone.protocol import RegisterLayout, register_encryption, register_decryption, to_stim
+from qclone.protocol import Layout, decryption, protocol_circuit, to_stim
 k, n = int(sys.argv[1]), int(sys.argv[2])
-lay = RegisterLayout(k, n)
+lay = Layout(n, qubits=k)
 t0 = time.perf_counter()
 sim = stim.TableauSimulator()
 sim.set_num_qubits(lay.num_qubits)
-sim.do_circuit(to_stim(register_encryption(lay) + register_decryption(lay, n)))
+sim.do_circuit(to_stim(protocol_circuit(lay) + decryption(lay, n)))
 z = [sim.peek_z(q) for q in lay.clone(n)]
 print(json.dumps({"seconds": time.perf_counter() - t0, "z": z}))
 """
@@ -77,17 +77,17 @@ def child(code: str, *args: str) -> tuple[float, float, dict]:
 def small_registers() -> None:
     from qiskit.quantum_info import Statevector, partial_trace
 
-    from qclone.protocol import RegisterLayout, register_protocol_circuit, to_qiskit
+    from qclone.protocol import Layout, protocol_circuit, to_qiskit
     from qclone.sim.core import CoreState
     from qclone.sim.exact import StateVector, fidelity, random_state
 
     print("1. k = 2 register entangled with a 2-qubit reference: encrypt, decrypt clone n, fidelity of (clone, R)")
     print(f"{'n':>3} {'qubits':>6} | {'core s':>8} {'exact s':>8} {'qiskit s':>9} | {'exact/core':>10} {'qiskit/core':>11} | fidelities")
     for n in (2, 3, 4):
-        lay = RegisterLayout(2, n, references=2)
+        lay = Layout(n, qubits=2, references=2)
         psi = random_state(4, np.random.default_rng(n))
         qubits = list(lay.inputs) + list(lay.reference_qubits)
-        circ = register_protocol_circuit(lay, decrypt=n)
+        circ = protocol_circuit(lay, decrypt=n)
         out = list(lay.clone(n)) + list(lay.reference_qubits)
         t = time.perf_counter()
         st = CoreState.from_input(lay.num_qubits, psi, qubits)

@@ -1,1 +1,1 @@
-"""Analyses on top of the engines: property verification, the demo, (later) leakage and sweeps."""
+"""Analyses on top of the engines: verification, leakage, sweeps and scaling, noise and durability models, the demo."""

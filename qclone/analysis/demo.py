@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from qclone.errors import TooLargeError
-from qclone.protocol import Layout, bell_pairs, bell_state, clone_decryption, encryption, single_clone_warning
+from qclone.protocol import Layout, bell_pairs, bell_state, encryption
+from qclone.protocol.build import clone_decryption
+from qclone.protocol.layout import single_clone_warning
 from qclone.sim.exact import StateVector, bloch_vector, fidelity, random_state
 
 #: Largest n the demo simulates exactly (2n + 2 qubits).
@@ -85,7 +87,7 @@ def _b(rho: np.ndarray) -> tuple[float, float, float]:
 
 def run_demo(*, clones: int = 5, seed: int | None = None) -> DemoResult:
     """Run the demo for ``clones`` clones; ``seed`` fixes the input and the clone decrypted."""
-    lay = Layout(clones, reference=True)
+    lay = Layout(clones, references=1)
     n = lay.clones
     if n > MAX_DEMO_CLONES:
         raise TooLargeError(f"the demo simulates n <= {MAX_DEMO_CLONES} clones exactly (got {n})")
@@ -96,7 +98,7 @@ def run_demo(*, clones: int = 5, seed: int | None = None) -> DemoResult:
     j = int(rng.integers(1, n + 1))
     k = None if n == 1 else int(rng.choice([c for c in range(1, n + 1) if c != j]))
 
-    R, A = lay.R, lay.A
+    R, A = lay.R(), lay.A()
     pure = StateVector.from_input(np.kron(psi, [1, 0]), lay.num_qubits, input_qubits=[A, R])
     ent = StateVector.from_input(bell_state(0), lay.num_qubits, input_qubits=[A, R])
     enc = encryption(lay, circuit=bell_pairs(lay))

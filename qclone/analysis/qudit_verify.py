@@ -46,7 +46,7 @@ from qclone.protocol.qudit import (
     encryption_unitarity_defect,
     max_entangled,
 )
-from qclone.protocol.registers import single_clone_warning
+from qclone.protocol.layout import single_clone_warning
 from qclone.sim.exact import GATE_MATRICES, circuit_unitary, equal_up_to_global_phase, fidelity, is_unitary
 from qclone.sim.qudit import QuditState
 
@@ -137,7 +137,7 @@ def verify_qudit(d: int, clones: int, *, seed: int = 0) -> QuditReport:
         truth(1, "d = 2: U_enc equals L U_enc L† for the qubit U_enc, L = (Y H)_A (x) H on every S", local)
         truth(1, "d = 2: U_dec(j) equals the qubit U_dec(j)† up to a global phase", dec_adj)
         lay = Layout(n)
-        gates = circuit_unitary(encryption(lay).inverse(), (lay.A, *lay.signals))
+        gates = circuit_unitary(encryption(lay).inverse(), (lay.A(), *lay.signals))
         truth(1, "d = 2: U_enc equals the inverse of the gate-level qubit encryption circuit up to a global phase",
               equal_up_to_global_phase(enc.matrix(), gates))
 

@@ -39,7 +39,8 @@ import sinter
 import stim
 
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Layout, check_depth
+from qclone.protocol import Layout
+from qclone.protocol.build import check_depth
 from qclone.sim.noise import NoiseModel, parse_noise
 from qclone.sim.stabilizer import FidelityEstimate, count_outcomes, fidelity_circuit
 

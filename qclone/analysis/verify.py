@@ -28,21 +28,10 @@ import numpy as np
 
 from qclone.analysis.checks import CheckSummary
 from qclone.errors import TooLargeError
-from qclone.protocol import (
-    MAX_DENSE_CLONES,
-    Layout,
-    bell_pairs,
-    bell_state,
-    clone_decryption,
-    clone_decryption_projector,
-    encryption,
-    encryption_exponential,
-    encryption_sum,
-    input_decryption,
-    input_decryption_exponential,
-    protocol_circuit,
-    single_clone_warning,
-)
+from qclone.protocol import Layout, bell_pairs, bell_state, encryption, encryption_exponential, encryption_sum, protocol_circuit
+from qclone.protocol.build import clone_decryption, input_decryption
+from qclone.protocol.layout import single_clone_warning
+from qclone.protocol.operators import MAX_DENSE_CLONES, clone_decryption_projector, input_decryption_exponential
 from qclone.sim.exact import (
     DensityMatrix,
     StateVector,
@@ -131,7 +120,7 @@ def _worst(values: Sequence[float], expected: float) -> float:
 
 def _encrypted(lay: Layout, input_ar: np.ndarray) -> StateVector:
     """Bell pairs and encryption applied to a two-qubit input on (A, R)."""
-    state = StateVector.from_input(input_ar, lay.num_qubits, input_qubits=[lay.A, lay.R])
+    state = StateVector.from_input(input_ar, lay.num_qubits, input_qubits=[lay.A(), lay.R()])
     state.apply_circuit(encryption(lay, circuit=bell_pairs(lay)))
     return state
 
@@ -167,13 +156,13 @@ def _coherent_information(lay: Layout, t: float) -> float:
     and U_dec(1) is applied (a unitary on B, so it does not change I_c; at
     t = π/4 all of it ends on S_1 alone).
     """
-    state = StateVector.from_input(bell_state(0), lay.num_qubits, input_qubits=[lay.A, lay.R])
+    state = StateVector.from_input(bell_state(0), lay.num_qubits, input_qubits=[lay.A(), lay.R()])
     state.apply_circuit(bell_pairs(lay))
     enc = encryption_exponential(lay.clones, t)
     state.apply(enc.matrix, enc.qubits)
     state.apply_circuit(clone_decryption(lay, 1))
     out = [lay.S(1), *lay.keys]
-    return state.entropy(out) - state.entropy([lay.R, *out])
+    return state.entropy(out) - state.entropy([lay.R(), *out])
 
 
 def coherent_information_formula(t: float) -> float:
@@ -190,7 +179,7 @@ def verify_protocol(clones: int, *, seed: int = 0, coherent_ts: Sequence[float] 
     Raises:
         TooLargeError: if ``clones`` exceeds :data:`MAX_VERIFY_CLONES`.
     """
-    lay = Layout(clones, reference=True)
+    lay = Layout(clones, references=1)
     n = lay.clones
     if n > MAX_VERIFY_CLONES:
         raise TooLargeError(
@@ -210,7 +199,7 @@ def verify_protocol(clones: int, *, seed: int = 0, coherent_ts: Sequence[float] 
         "bell": bell_state(0),
     }
     enc = {name: _encrypted(lay, v) for name, v in inputs.items()}
-    R, A = lay.R, lay.A
+    R, A = lay.R(), lay.A()
     signals, keys = list(lay.signals), list(lay.keys)
     mixed_half = np.eye(2) / 2
 

@@ -34,8 +34,10 @@ import numpy as np
 
 from qclone.analysis.verify import Check, VerificationReport
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Layout, bell_pairs, check_depth, clone_decryption, encryption, input_decryption, single_clone_warning
-from qclone.protocol.circuits import empty_circuit
+from qclone.protocol import Layout, bell_pairs, encryption
+from qclone.protocol.build import check_depth, clone_decryption, input_decryption
+from qclone.protocol.layout import single_clone_warning
+from qclone.protocol.build import empty_circuit
 from qclone.sim.heisenberg import (
     PauliBatch,
     bell_pair_columns,
@@ -84,7 +86,7 @@ def verify_at_scale(clones: int, *, sample: int = DEFAULT_SAMPLE, seed: int = 0,
     items: list[Check] = []
 
     # After encryption: A and every checked clone, one bit-parallel pull-back
-    sets = [[lay.A]] + [[lay.S(j)] for j in js]
+    sets = [[lay.A()]] + [[lay.S(j)] for j in js]
     batch, slices = reference_batch(m, sets)
     batch.pull_back(enc)
     infos = read_reference_information(batch, sets, slices)
@@ -103,7 +105,7 @@ def verify_at_scale(clones: int, *, sample: int = DEFAULT_SAMPLE, seed: int = 0,
                            i.leaked == ("Y",) and i.bits == 1, i.bits, 1.0, f"leaked {i.leaked}"))
 
     # The key alone: X_A and Z_A are carried by A, S_1..S_n only, so I(R : A, S) = 2
-    logical = PauliBatch.from_letters(m, [{lay.A: "X"}, {lay.A: "Z"}])
+    logical = PauliBatch.from_letters(m, [{lay.A(): "X"}, {lay.A(): "Z"}])
     logical.conjugate_by(enc)
     on_key = logical.any_support(np.arange(n + 1, 2 * n + 1))
     info_as = 2.0 if not on_key.any() else float("nan")
@@ -135,7 +137,7 @@ def verify_at_scale(clones: int, *, sample: int = DEFAULT_SAMPLE, seed: int = 0,
                        rest == 0, rest, 0.0))
 
     if n % 2 == 0:
-        b, _ = reference_batch(m, [[lay.A]])
+        b, _ = reference_batch(m, [[lay.A()]])
         b.pull_back(input_decryption(lay, depth=depth, circuit=empty_circuit(lay)))
         b.pull_back(enc)
         ok = bool(bell_pair_columns(b, [0])[0])

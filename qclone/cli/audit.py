@@ -29,7 +29,8 @@ from qclone.analysis.leakage.census import METHODS
 from qclone.cli.options import Clones, Json
 from qclone.cli.output import console, print_json, warn
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Layout, single_clone_warning
+from qclone.protocol import Layout
+from qclone.protocol.layout import single_clone_warning
 
 #: Placements with more parties are shown abbreviated in the human output (JSON has them all).
 MAX_PARTIES_SHOWN = 12

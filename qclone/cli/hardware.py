@@ -160,7 +160,7 @@ def compare(
 ) -> None:
     """Measured fidelities against the Pauli-twirled stim model (heron preset): textbook and routed circuit."""
     from qclone.hardware.report import read_csv
-    from qclone.hardware.twirl import twirled_prediction
+    from qclone.hardware.prediction import device_prediction
 
     if not csv and clones is None:
         raise InvalidArgumentError("give --csv (results to compare) and/or --clones (n to predict)")
@@ -182,7 +182,7 @@ def compare(
     for n in ns:
         found = [col[n] for _, col in columns if n in col]
         j = int(found[0]["decrypt"]) if found else 1
-        t = twirled_prediction(n, decrypt=j, backend=dev)
+        t = device_prediction(n, decrypt=j, backend=dev)
         row: dict = {"clones": n, "decrypt": j, "stim_routed": t.routed, "stim_textbook": t.textbook,
                      "stim_routed_idle": t.routed_idle, "duration": t.duration, "sources": []}  # fmt: skip
         for label, col in columns:
@@ -247,7 +247,7 @@ def modules(
     import csv as csv_module
 
     from qclone.hardware.devices import get_backend
-    from qclone.hardware.modules import check_kind, measure_modules
+    from qclone.hardware.composition import check_kind, measure_modules
 
     kinds = [check_kind(k) for k in (t.strip() for t in kind.split(",")) if k]
     if not kinds:

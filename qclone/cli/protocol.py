@@ -10,19 +10,13 @@ from rich.table import Table
 from qclone.analysis.demo import DemoResult, run_demo
 from qclone.analysis.verify import PROPERTY_TITLES, VerificationReport, verify_protocol
 from qclone.analysis.verify_scale import CHECK_ALL_UP_TO, DEFAULT_SAMPLE, verify_at_scale
-from qclone.cli.compose import register_or_series_circuit, verify_qudits, verify_register_or_series, wants_composition
+from qclone.cli.protocol_variants import register_or_series_circuit, verify_qudits, verify_register_or_series, wants_composition
 from qclone.cli.options import Clones, Depth, Dim, Json, Qubits, Schedule, Seed, Series, SeriesTarget
 from qclone.cli.output import console, print_json, warn
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import (
-    FORMATS,
-    Layout,
-    check_depth,
-    protocol_circuit,
-    render,
-    single_clone_warning,
-    to_text,
-)
+from qclone.protocol import FORMATS, Layout, protocol_circuit, render, to_text
+from qclone.protocol.build import check_depth
+from qclone.protocol.layout import single_clone_warning
 
 #: The circuit picture is drawn for n up to this size.
 MAX_PICTURE_CLONES = 6

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from qclone.cli.output import console, print_json, warn
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import single_clone_warning
+from qclone.protocol.layout import single_clone_warning
 
 
 #: n of exact curves when --clones is not given: 1..10^4, about 8 per decade

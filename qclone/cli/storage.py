@@ -44,7 +44,7 @@ def simulate(
     json_out: Json = False,
 ) -> None:
     """Monte Carlo of durability: n encrypted clones vs a single plain copy (and fidelity after --storage-time)."""
-    from qclone.storage.simulate import plot_durability, simulate as run_simulation, summary_rows
+    from qclone.analysis.durability import plot_durability, simulate as run_simulation, summary_rows
 
     result = run_simulation(
         clones=clones, failure_rate=failure_rate, objects=objects, vault_failure_rate=vault_failure_rate,

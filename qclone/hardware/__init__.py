@@ -7,9 +7,9 @@
 * :mod:`~qclone.hardware.compile` — native-gate circuits, and Qiskit's level-3 baseline;
 * :mod:`~qclone.hardware.backends` — Aer with the device's noise, or SamplerV2;
 * :mod:`~qclone.hardware.tomography`, :mod:`~qclone.hardware.experiment` — fidelity from counts;
-* :mod:`~qclone.hardware.twirl` — the Pauli-twirled stim prediction to compare with;
+* :mod:`~qclone.hardware.prediction` — the Pauli-twirled stim prediction (:mod:`qclone.analysis.twirl`) for this device;
 * :mod:`~qclone.hardware.pauli_noise` — the device's Aer noise, Pauli-twirled (cheap MPS shots);
-* :mod:`~qclone.hardware.modules` — parallel, series and interleaved modules on the device;
+* :mod:`~qclone.hardware.composition` — parallel, series and interleaved modules on the device;
 * :mod:`~qclone.hardware.report` — CSV and plots.
 
 See ``docs/hardware.md``.
@@ -21,12 +21,12 @@ from qclone.hardware.compile import CARDINAL_STATES, CompiledProtocol, GateStats
 from qclone.hardware.devices import DEVICE_NAMES, get_backend, is_fake
 from qclone.hardware.experiment import FidelityResult, measure_fidelity
 from qclone.hardware.layout import DeviceLayout, device_layout, max_clones
-from qclone.hardware.modules import MODULE_KINDS, CompiledModules, ModuleResult, compile_modules, measure_modules
+from qclone.hardware.composition import MODULE_KINDS, CompiledModules, ModuleResult, compile_modules, measure_modules
+from qclone.hardware.prediction import device_prediction, schedule_duration
 from qclone.hardware.pauli_noise import twirl_delays, twirl_error, twirled_noise_model
 from qclone.hardware.report import plot_results, write_csv
 from qclone.hardware.schedule import Schedule, protocol_schedule
 from qclone.hardware.tomography import TomographyFit, run_tomography
-from qclone.hardware.twirl import TwirledPrediction, schedule_duration, twirled_prediction
 
 __all__ = [
     "AerRunner", "RestrictedBackend", "Runner", "SamplerRunner",
@@ -40,5 +40,5 @@ __all__ = [
     "plot_results", "write_csv",
     "Schedule", "protocol_schedule",
     "TomographyFit", "run_tomography",
-    "TwirledPrediction", "schedule_duration", "twirled_prediction",
+    "device_prediction", "schedule_duration",
 ]

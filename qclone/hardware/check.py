@@ -37,7 +37,8 @@ import stim
 
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.hardware.schedule import SLOT_REGISTER, Schedule
-from qclone.protocol import Circuit, Instruction, Layout, bell_pairs, clone_decryption, encryption, to_stim
+from qclone.protocol import Circuit, Instruction, Layout, bell_pairs, encryption, to_stim
+from qclone.protocol.build import clone_decryption
 from qclone.sim.exact import StateVector, circuit_unitary, equal_up_to_global_phase
 
 #: Largest n the dense checks accept (2n + 2 = 12 qubits; the decryption unitary is 2^10 x 2^10).
@@ -66,7 +67,7 @@ class ScheduleCheck:
 
 def _to_slots(circuit: Circuit, schedule: Schedule) -> Circuit:
     """A textbook circuit (qubits as in :class:`Layout` with R) moved onto the schedule's slots."""
-    lay = Layout(schedule.clones, reference=True)
+    lay = Layout(schedule.clones, references=1)
     where = np.zeros(lay.num_qubits, dtype=np.int64)
     for label, slot in schedule.initial_slots.items():
         where[lay.index_of(label)] = slot
@@ -78,7 +79,7 @@ def _to_slots(circuit: Circuit, schedule: Schedule) -> Circuit:
 
 def reference_circuits(schedule: Schedule) -> tuple[Circuit, Circuit]:
     """Textbook (Bell pairs + encryption, decryption of the last pair) on the schedule's slots."""
-    lay = Layout(schedule.clones, reference=True)
+    lay = Layout(schedule.clones, references=1)
     enc = encryption(lay, circuit=bell_pairs(lay))
     return _to_slots(enc, schedule), _to_slots(clone_decryption(lay, schedule.decrypt), schedule)
 

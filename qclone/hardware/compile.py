@@ -38,7 +38,8 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qclone.errors import InvalidArgumentError
 from qclone.hardware.layout import DeviceLayout, device_layout
 from qclone.hardware.schedule import Schedule, protocol_schedule
-from qclone.protocol import Circuit, Layout, bell_pairs, clone_decryption, encryption, registers_of, to_qiskit
+from qclone.protocol import Circuit, Layout, bell_pairs, encryption, to_qiskit
+from qclone.protocol.build import clone_decryption
 
 #: Cardinal input states: name → (gates on A from |0⟩, state vector).
 CARDINAL_STATES: dict[str, tuple[tuple[str, ...], tuple[complex, complex]]] = {
@@ -184,10 +185,10 @@ def compile_protocol(
 def logical_circuit(clones: int, decrypt: int = 1, *, input: str | None = "bell") -> QuantumCircuit:
     """The textbook circuit (Bell pairs, U_enc ladder, U_dec gate form) with R, stage barriers."""
     input = check_input(input)
-    lay = Layout(clones, reference=True)
-    regs = [QuantumRegister(size, name) for name, size in registers_of(lay)]
+    lay = Layout(clones, references=1)
+    regs = [QuantumRegister(size, name) for name, size in lay.registers]
     qc = QuantumCircuit(*regs, name=f"encrypted_cloning_logical_n{clones}")
-    _prepare_input(qc, input, lay.R, lay.A)
+    _prepare_input(qc, input, lay.R(), lay.A())
     qc.barrier()
     qc.compose(to_qiskit(encryption(lay, circuit=bell_pairs(lay))), inplace=True)
     qc.barrier()

@@ -41,7 +41,7 @@ from functools import lru_cache
 from qiskit.providers import BackendV2
 
 from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.protocol import check_clones
+from qclone.protocol.layout import check_clones
 
 Adjacency = tuple[tuple[int, ...], ...]
 

@@ -51,7 +51,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from qclone.protocol import Circuit, check_clones
+from qclone.protocol import Circuit
+from qclone.protocol.layout import check_clones
 
 #: The register of a schedule: one qubit per slot of the path.
 SLOT_REGISTER = "slot"

@@ -1,68 +1,29 @@
-"""The mathematics of encrypted cloning: registers, circuits, dense operators, renderings.
+"""The mathematics of encrypted cloning: layouts, circuits, dense operators, compositions, renderings.
 
-Pure: no I/O, no simulation. Everything a user needs is importable from here.
+Pure: no I/O, no simulation. What a user needs is importable from here; the
+building blocks behind it live in the submodules (:mod:`~qclone.protocol.layout`,
+:mod:`~qclone.protocol.build`, :mod:`~qclone.protocol.circuit`,
+:mod:`~qclone.protocol.operators`, :mod:`~qclone.protocol.composition`,
+:mod:`~qclone.protocol.render`, :mod:`~qclone.protocol.qudit`).
+
+Examples:
+    >>> from qclone.protocol import Layout, protocol_circuit, render
+    >>> print(render(protocol_circuit(Layout(2), decrypt=1), "stim").splitlines()[0])
+    H 1 2
 """
 
-from qclone.protocol.circuit import Circuit, Instruction, ONE_QUBIT_GATES, TWO_QUBIT_GATES, flat_pairs
-from qclone.protocol.circuits import (
-    DEPTHS,
-    bell_pairs,
-    check_depth,
-    clone_decryption,
-    decryption,
-    empty_circuit,
-    encryption,
-    input_decryption,
-    protocol_circuit,
-    registers_of,
-    two_qubit_gate_count,
-    x_parity_phase,
-    z_parity_phase,
-)
-from qclone.protocol.operators import (
-    MAX_DENSE_CLONES,
-    DenseOperator,
-    alphas,
-    bell_state,
-    clone_decryption_projector,
-    encryption_exponential,
-    encryption_sum,
-    input_decryption_exponential,
-)
-from qclone.protocol.registers import DecryptTarget, Layout, check_clones, single_clone_warning
-from qclone.protocol.compose import check_disjoint_supports, interleave, remap, sequence
-from qclone.protocol.register_layout import RegisterLayout, check_register_size
-from qclone.protocol.modules import (
-    SCHEDULES,
-    SERIES_TARGETS,
-    Composition,
-    DecryptionState,
-    Module,
-    parallel_composition,
-    series_composition,
-)
-from qclone.protocol.register_circuits import (
-    register_bell_pairs,
-    register_decryption,
-    register_encryption,
-    register_protocol_circuit,
-    register_registers,
-    tile,
-)
-from qclone.protocol.render import FORMATS, QASM2_REGISTER_NAMES, from_qasm, render, stim_text, to_qasm2, to_qasm3, to_qiskit, to_stim, to_text
+from qclone.protocol.build import DEPTHS, bell_pairs, decryption, encryption, protocol_circuit, two_qubit_gate_count
+from qclone.protocol.circuit import Circuit, Instruction
+from qclone.protocol.composition import Composition, Module, parallel_composition, series_composition
+from qclone.protocol.layout import DecryptTarget, Layout
+from qclone.protocol.operators import DenseOperator, bell_state, encryption_exponential, encryption_sum
+from qclone.protocol.render import FORMATS, from_qasm, render, to_qasm2, to_qasm3, to_qiskit, to_stim, to_text
 
 __all__ = [
-    "Circuit", "Instruction", "ONE_QUBIT_GATES", "TWO_QUBIT_GATES", "flat_pairs",
-    "DEPTHS", "bell_pairs", "check_depth", "clone_decryption", "decryption", "empty_circuit",
-    "encryption", "input_decryption", "protocol_circuit", "registers_of", "two_qubit_gate_count",
-    "x_parity_phase", "z_parity_phase",
-    "MAX_DENSE_CLONES", "DenseOperator", "alphas", "bell_state", "clone_decryption_projector",
-    "encryption_exponential", "encryption_sum", "input_decryption_exponential",
-    "DecryptTarget", "Layout", "check_clones", "single_clone_warning",
-    "check_disjoint_supports", "interleave", "remap", "sequence",
-    "RegisterLayout", "check_register_size",
-    "register_bell_pairs", "register_decryption", "register_encryption", "register_protocol_circuit",
-    "register_registers", "tile",
-    "SCHEDULES", "SERIES_TARGETS", "Composition", "DecryptionState", "Module", "parallel_composition", "series_composition",
-    "FORMATS", "QASM2_REGISTER_NAMES", "from_qasm", "render", "stim_text", "to_qasm2", "to_qasm3", "to_qiskit", "to_stim", "to_text",
-]
+    "Layout", "DecryptTarget",
+    "Circuit", "Instruction",
+    "DEPTHS", "bell_pairs", "encryption", "decryption", "protocol_circuit", "two_qubit_gate_count",
+    "DenseOperator", "bell_state", "encryption_exponential", "encryption_sum",
+    "Composition", "Module", "parallel_composition", "series_composition",
+    "FORMATS", "render", "from_qasm", "to_qasm2", "to_qasm3", "to_qiskit", "to_stim", "to_text",
+]  # fmt: skip

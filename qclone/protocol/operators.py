@@ -14,7 +14,7 @@ from functools import reduce
 import numpy as np
 
 from qclone.errors import TooLargeError, UnsupportedError
-from qclone.protocol.registers import Layout, check_clones
+from qclone.protocol.layout import Layout, check_clones
 
 #: Largest n for which the dense operators (2^(n+1) square matrices) are built.
 MAX_DENSE_CLONES = 10
@@ -70,7 +70,7 @@ def encryption_exponential(clones: int, t: float = np.pi / 4) -> DenseOperator:
     uz = np.cos(t) * eye - 1j * np.sin(t) * pauli_power(3, m)
     ux = np.cos(t) * eye - 1j * np.sin(t) * pauli_power(1, m)
     lay = Layout(n)
-    return DenseOperator(ux @ uz, (lay.A, *lay.signals))
+    return DenseOperator(ux @ uz, (lay.A(), *lay.signals))
 
 
 def encryption_sum(clones: int) -> DenseOperator:
@@ -79,7 +79,7 @@ def encryption_sum(clones: int) -> DenseOperator:
     a = alphas(n)
     u = 0.5 * sum((1 / a[mu]) * pauli_power(mu, n + 1) for mu in range(4))
     lay = Layout(n)
-    return DenseOperator(u, (lay.A, *lay.signals))
+    return DenseOperator(u, (lay.A(), *lay.signals))
 
 
 def bell_state(mu: int = 0) -> np.ndarray:
@@ -116,4 +116,4 @@ def input_decryption_exponential(clones: int) -> DenseOperator:
     uz = s * eye + 1j * s * pauli_power(3, m)
     ux = s * eye + 1j * s * pauli_power(1, m)
     lay = Layout(n)
-    return DenseOperator(uz @ ux, (lay.A, *lay.keys))
+    return DenseOperator(uz @ ux, (lay.A(), *lay.keys))

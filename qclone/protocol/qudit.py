@@ -44,7 +44,7 @@ from functools import lru_cache, reduce
 import numpy as np
 
 from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.protocol.registers import check_clones
+from qclone.protocol.layout import check_clones
 
 #: Largest qudit dimension the tool accepts.
 MAX_QUDIT_DIMENSION = 8

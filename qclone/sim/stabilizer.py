@@ -37,9 +37,10 @@ import numpy as np
 import stim
 
 from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
-from qclone.protocol import Layout, bell_pairs, check_depth, decryption, encryption
+from qclone.protocol import Layout, bell_pairs, decryption, encryption
+from qclone.protocol.build import check_depth
 from qclone.protocol.circuit import Circuit
-from qclone.protocol.registers import DecryptTarget
+from qclone.protocol.layout import DecryptTarget
 from qclone.protocol.render import to_stim
 from qclone.sim.noise import NoiseModel, noisy_stim_text
 from qclone.sim import gf2
@@ -138,13 +139,13 @@ def fidelity_circuit(clones: int, *, noise: NoiseModel, decrypt: DecryptTarget =
         >>> c.num_observables, c.num_qubits
         (2, 8)
     """
-    lay = Layout(clones, reference=True)
+    lay = Layout(clones, references=1)
     depth = check_depth(depth)
     target = lay.check_target(decrypt)
     circ, storage_after = _protocol(lay, target, depth)
-    r, s = lay.R, lay.output_qubit(target)
+    r, s = lay.R(), lay.output_qubit(target)
     q = noise.readout_flip
-    head = f"H {r}\nCX {r} {lay.A}"
+    head = f"H {r}\nCX {r} {lay.A()}"
     body = noisy_stim_text(circ, noise, storage_after=storage_after)
     mpp = f"MPP({q!r})" if q > 0 else "MPP"
     tail = f"{mpp} X{r}*X{s} Z{r}*Z{s}\nOBSERVABLE_INCLUDE(0) rec[-2]\nOBSERVABLE_INCLUDE(1) rec[-1]"

@@ -11,7 +11,7 @@ runs Alembic's ``upgrade head`` before returning.
 Examples:
     >>> db = Database.open()               # in memory, migrated
     >>> db.revision()
-    '0001'
+    '0002_node_keys'
     >>> with db.read() as c:
     ...     c.exec_driver_sql("select count(*) from objects").scalar()
     0
@@ -167,7 +167,7 @@ class _Prepared:
         self.statement = statement
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
-        binds = {name: b for b, name in compiled.bind_names.items()}
+        binds = dict(compiled.binds)  # public: bind name -> BindParameter
         self.names = tuple(compiled.positiontup) if self.positional else tuple(binds)
         self.fixed = {name: b.effective_value for name, b in binds.items() if not b.required}
         self.procs = {name: proc for name, b in binds.items()

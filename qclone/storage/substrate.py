@@ -3,13 +3,13 @@
 Every object is one joint state of ``k (2n + 1)`` qubits in the exact
 Clifford + core engine (:class:`~qclone.sim.core.CoreState`): the k input
 qubits ``A*``, the n clones ``S*_j`` and the n key qubits ``N*_j`` of each
-input qubit (labels and indices of :class:`~qclone.protocol.RegisterLayout`).
+input qubit (labels and indices of :class:`~qclone.protocol.Layout`).
 :meth:`Substrate.create` encrypts the input (Bell pairs + U_enc of every
-register qubit, :func:`~qclone.protocol.register_encryption`): a fixed Clifford
+register qubit, :func:`~qclone.protocol.protocol_circuit` without decryption): a fixed Clifford
 circuit, so the joint state is a function of the input, which is what an object
 keeps (the engine's state is built from it when needed, e.g. by
 :meth:`Substrate.peek`). :meth:`Substrate.decrypt` gives the state U_dec of clone
-j (:func:`~qclone.protocol.register_decryption`) leaves on ``layout.clone(j)``
+j (:func:`~qclone.protocol.decryption`) leaves on ``layout.clone(j)``
 (computed exactly by mapping the ageing's Pauli channels through U_dec, see
 :func:`_decrypted_output`), stores it as the object's *output* and destroys the
 joint state, so an object is decrypted at most once.
@@ -82,7 +82,7 @@ from typing import Any
 import numpy as np
 
 from qclone.errors import InvalidArgumentError, TooLargeError, check_int
-from qclone.protocol import RegisterLayout, register_decryption, register_encryption
+from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.protocol.circuit import Circuit
 from qclone.sim.core import CoreState
 from qclone.sim.exact import fidelity as uhlmann_fidelity
@@ -129,18 +129,18 @@ _ROTATION = {"Z": np.eye(2, dtype=complex), "X": _H, "Y": _H @ _SDG}
 
 
 @lru_cache(maxsize=64)
-def _layout(k: int, n: int) -> RegisterLayout:
-    return RegisterLayout(qubits=k, clones=n)
+def _layout(k: int, n: int) -> Layout:
+    return Layout(n, qubits=k)
 
 
 @lru_cache(maxsize=64)
 def _encryption(k: int, n: int) -> Circuit:
-    return register_encryption(_layout(k, n))
+    return protocol_circuit(_layout(k, n))
 
 
 @lru_cache(maxsize=256)
 def _decryption(k: int, n: int, j: int) -> Circuit:
-    return register_decryption(_layout(k, n), j)
+    return decryption(_layout(k, n), j)
 
 
 @lru_cache(maxsize=64)
@@ -160,7 +160,7 @@ def encrypt(state: InputState, clones: int) -> CoreState:
     The encryption circuit is Clifford, and a :class:`CoreState` keeps the Clifford apart from
     the dense input core, so the encrypted state of any input is the encrypted |0…0⟩ with the
     core replaced. The result is the same as ``CoreState.from_input(...)`` followed by
-    ``apply(register_encryption(layout))`` (tested byte for byte), about 50 times faster.
+    ``apply(protocol_circuit(layout))`` (tested byte for byte), about 50 times faster.
     """
     return _encrypt_array(state.qubits, clones, state.state)
 
@@ -177,8 +177,8 @@ def _encrypt_array(k: int, clones: int, data: np.ndarray) -> CoreState:
 def _labels(k: int, n: int) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
     """(the qubit labels of clone 1..n, the key labels)."""
     lay = _layout(k, n)
-    return (tuple(tuple(lay.label(q) for q in lay.clone(j)) for j in range(1, n + 1)),
-            tuple(lay.label(q) for q in lay.keys))
+    return (tuple(tuple(lay.label(q, long=True) for q in lay.clone(j)) for j in range(1, n + 1)),
+            tuple(lay.label(q, long=True) for q in lay.keys))
 
 
 @lru_cache(maxsize=256)
@@ -257,7 +257,7 @@ class _Entry:
         return self._state
 
     @property
-    def layout(self) -> RegisterLayout:
+    def layout(self) -> Layout:
         return _layout(self.qubits, self.clones)
 
     @property
@@ -280,7 +280,7 @@ def _input_density(entry: _Entry) -> np.ndarray:
 def _decrypted_output(entry: _Entry, j: int) -> np.ndarray:
     """The reduced state of ``layout.clone(j)`` after decrypting clone j of the aged joint state.
 
-    Exact shortcut of applying :func:`~qclone.protocol.register_decryption` to the aged joint state
+    Exact shortcut of applying :func:`~qclone.protocol.decryption` to the aged joint state
     and taking the reduced state (tested against both the engine and the dense engine): without
     noise the decryption leaves the input on clone j in a product with a state of the other qubits,
     so a Pauli E applied before the decryption acts afterwards as ``U E U†`` = (a Pauli on the
@@ -506,7 +506,7 @@ class Substrate:
             raise InvalidArgumentError(f"labels must be a list of qubit labels, got {labels!r}")
         lay = entry.layout
         try:
-            qs = [lay.index_of(label) for label in labels]
+            qs = [lay.index_of(label, long=True) for label in labels]
         except Exception as e:  # noqa: BLE001 - the layout raises InvalidArgumentError / UnsupportedError
             raise InvalidArgumentError(str(e)) from None
         if len(set(qs)) != len(qs):

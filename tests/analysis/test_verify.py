@@ -38,7 +38,7 @@ def test_coherent_information_formula_limits():
 def test_a_broken_circuit_is_caught(monkeypatch):
     """The checks can fail: swap the decryption for a wrong one and they do."""
     import qclone.analysis.verify as v
-    from qclone.protocol import clone_decryption
+    from qclone.protocol.build import clone_decryption
 
     def wrong(layout, j, circuit=None):
         return clone_decryption(layout, j, circuit=circuit).append("S", [layout.S(j)])

@@ -6,7 +6,8 @@ import pytest
 import qclone.analysis.verify_scale as vs
 from qclone.analysis.verify import verify_protocol
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import clone_decryption, encryption
+from qclone.protocol import encryption
+from qclone.protocol.build import clone_decryption
 from qclone.protocol.circuit import Circuit, Instruction
 
 

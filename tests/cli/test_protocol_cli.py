@@ -70,7 +70,7 @@ def test_verify_passes_and_json(capsys):
 
 def test_verify_exits_1_on_failure(capsys, monkeypatch):
     import qclone.analysis.verify as v
-    from qclone.protocol import clone_decryption
+    from qclone.protocol.build import clone_decryption
 
     monkeypatch.setattr(v, "clone_decryption", lambda lay, j, circuit=None: clone_decryption(lay, j, circuit=circuit).append("X", [lay.S(j)]))
     code, out, _ = run(capsys, "verify", "--clones", "2", "--json")

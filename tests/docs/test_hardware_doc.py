@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qclone.hardware.devices import get_backend
-from qclone.hardware.twirl import twirled_prediction
+from qclone.hardware.prediction import device_prediction
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "hardware.md"
 DEVICES = {"FakeFez": "fake_fez", "FakeTorino": "fake_torino"}
@@ -33,7 +33,7 @@ def test_stim_columns_are_recomputed():
     rows = re.findall(r"^\| (\d+) \| [^|]* \| [^|]* \| ([0-9.]+) \| ([0-9.]+) \|", DOC.read_text(), re.M)
     assert {int(n) for n, _, _ in rows} >= {1, 2, 3, 63}
     for n, routed, textbook in rows:
-        t = twirled_prediction(int(n))
+        t = device_prediction(int(n))
         assert float(routed) == pytest.approx(t.routed, abs=6e-5) and float(textbook) == pytest.approx(t.textbook, abs=6e-5)
 
 
@@ -78,7 +78,7 @@ def test_full_device_table_is_the_csvs():
         cells = [_cell(c) for c in rest.split("|")]
         qubits, gates, routed, textbook, idle, dev, tw, m, diff, diff_idle, ms = cells
         assert qubits[0] == 2 * n + 1  # A and the pairs (no reference: --no-entangled)
-        t = twirled_prediction(n, backend=get_backend("fake_fez"))
+        t = device_prediction(n, backend=get_backend("fake_fez"))
         assert routed[0] == pytest.approx(t.routed, abs=6e-5) and textbook[0] == pytest.approx(t.textbook, abs=6e-5)
         assert idle[0] == pytest.approx(t.routed_idle, abs=6e-5)
         aer = float((mps.get(n) or dm[n])["average_fidelity"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "storage.md").read_text()
-SERVICE = (ROOT / "qclone" / "storage" / "service.py").read_text()
+SERVICE = "\n".join(p.read_text() for p in sorted((ROOT / "qclone" / "storage" / "service").glob("*.py")))
 
 
 def _section(title: str) -> str:

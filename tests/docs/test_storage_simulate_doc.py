@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from qclone.storage.simulate import simulate
+from qclone.analysis.durability import simulate
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "storage.md"
 

@@ -9,18 +9,8 @@ from qiskit import qasm2, qasm3
 from qiskit.quantum_info import Operator, Statevector, partial_trace
 
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import (
-    QASM2_REGISTER_NAMES,
-    Layout,
-    encryption,
-    from_qasm,
-    protocol_circuit,
-    render,
-    to_qasm2,
-    to_qasm3,
-    to_qiskit,
-    to_stim,
-)
+from qclone.protocol import Layout, encryption, from_qasm, protocol_circuit, render, to_qasm2, to_qasm3, to_qiskit, to_stim
+from qclone.protocol.render import QASM2_REGISTER_NAMES
 from qclone.sim.exact import StateVector, circuit_unitary, equal_up_to_global_phase, random_state
 
 
@@ -30,7 +20,7 @@ def to_qiskit_order(vec: np.ndarray, m: int) -> np.ndarray:
 
 
 def test_qiskit_registers_are_named_a_s_n():
-    qc = to_qiskit(protocol_circuit(Layout(3, reference=True), decrypt=2))
+    qc = to_qiskit(protocol_circuit(Layout(3, references=1), decrypt=2))
     assert [(r.name, r.size) for r in qc.qregs] == [("A", 1), ("S", 3), ("N", 3), ("R", 1)]
     assert qc.num_nonlocal_gates() == 7 * 3 + 1
 

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Circuit, Layout, ONE_QUBIT_GATES, encryption, bell_pairs, protocol_circuit, to_stim
+from qclone.protocol import Circuit, Layout, bell_pairs, encryption, protocol_circuit, to_stim
+from qclone.protocol.circuit import ONE_QUBIT_GATES
 from qclone.sim.exact import StateVector
 from qclone.protocol.operators import bell_state
 from qclone.sim.heisenberg import (
@@ -101,7 +102,7 @@ def test_big_ladder_and_fanout_take_the_bulk_paths_and_still_match_stim():
     lay = Layout(n)
     circ = protocol_circuit(lay, decrypt=1234)
     sc = to_stim(circ)
-    paulis = [{lay.S(1234): "X"}, {lay.S(1234): "Z"}, {lay.N(7): "Y", lay.A: "X"}]
+    paulis = [{lay.S(1234): "X"}, {lay.S(1234): "Z"}, {lay.N(7): "Y", lay.A(): "X"}]
     b = PauliBatch.from_letters(circ.num_qubits, paulis)
     b.pull_back(circ)
     for c, p in enumerate(paulis):
@@ -137,7 +138,7 @@ def dense_information(circ: Circuit, qubits: list[int]) -> float:
 def test_reference_information_agrees_with_the_dense_engine(n, depth):
     lay = Layout(n)
     enc = encryption(lay, depth=depth, circuit=bell_pairs(lay))
-    sets = [[q] for q in range(lay.num_qubits)] + [[lay.S(1), lay.N(1)], [lay.A, *lay.keys][:4], [lay.S(1), lay.S(n)] if n > 1 else [lay.S(1)]]
+    sets = [[q] for q in range(lay.num_qubits)] + [[lay.S(1), lay.N(1)], [lay.A(), *lay.keys][:4], [lay.S(1), lay.S(n)] if n > 1 else [lay.S(1)]]
     got = reference_information_many(enc, sets)
     for qs, info in zip(sets, got):
         assert info.bits == pytest.approx(dense_information(enc, qs), abs=1e-9), qs
@@ -160,7 +161,7 @@ def test_bell_pair_check_can_fail():
     # wrong phase gate in the encryption
     enc = encryption(lay, circuit=bell_pairs(lay))
     broken = Circuit(enc.registers, tuple(i if i.name != "S" else type(i)("S_DAG", i.targets) for i in enc.instructions))
-    from qclone.protocol import clone_decryption
+    from qclone.protocol.build import clone_decryption
     assert not bell_pair_restored(clone_decryption(lay, 2, circuit=broken), lay.S(2))
 
 

@@ -132,7 +132,7 @@ def test_noise_follows_every_gate_even_inside_a_ladder():
 
 
 def test_idle_noise_lands_once_on_every_qubit_but_the_reference():
-    lay = Layout(3, reference=True)
+    lay = Layout(3, references=1)
     circ = protocol_circuit(lay, decrypt=1)
     noisy = noisy_stim_circuit(circ, noise_model("memory", p=0.03), storage_after=4)
     errs = [i for i in noisy.flattened() if i.name.endswith("_ERROR")]

@@ -8,7 +8,8 @@ import pytest
 import stim
 
 from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
-from qclone.protocol import Layout, bell_pairs, bell_state, decryption, encryption, protocol_circuit, stim_text
+from qclone.protocol import Layout, bell_pairs, bell_state, decryption, encryption, protocol_circuit
+from qclone.protocol.render import stim_text
 from qclone.protocol.circuit import Circuit
 from qclone.sim import get_engine
 from qclone.sim.exact import GATE_MATRICES, DensityMatrix, StateVector
@@ -63,9 +64,9 @@ def test_fast_depolarizing_equals_the_pauli_sum():
 
 def dense_channel(n: int, noise: NoiseModel, decrypt, depth: str) -> dict[str, float]:
     """p_I..p_Z of the decrypted clone, evolved as a density matrix with the noise after every gate."""
-    lay = Layout(n, reference=True)
+    lay = Layout(n, references=1)
     m = lay.num_qubits
-    dm = DensityMatrix.from_statevector(StateVector.from_input(bell_state(0), m, input_qubits=[lay.A, lay.R]))
+    dm = DensityMatrix.from_statevector(StateVector.from_input(bell_state(0), m, input_qubits=[lay.A(), lay.R()]))
     enc = encryption(lay, depth=depth, circuit=bell_pairs(lay))
     noisy_gates(dm, enc, noise)
     for px, py, pz in noise.idle:
@@ -74,7 +75,7 @@ def dense_channel(n: int, noise: NoiseModel, decrypt, depth: str) -> dict[str, f
     dec = decryption(lay, decrypt, depth=depth, circuit=Circuit(enc.registers))
     noisy_gates(dm, dec, noise)
     out = lay.output_qubit(decrypt)
-    rho = dm.reduced_density_matrix([lay.R, out])
+    rho = dm.reduced_density_matrix([lay.R(), out])
     phi = bell_state(0)
     pops = {}
     for key, letter in (("p_I", "I"), ("p_X", "X"), ("p_Y", "Y"), ("p_Z", "Z")):
@@ -161,24 +162,24 @@ def test_which_stored_qubits_pass_an_error_to_the_output(n):
     """Dense engine and stim, clone 2: a Pauli on A or another clone is harmless; on S_2 or a key qubit it
     reaches the clone, except a Y on N_2 for odd n."""
     j = 2
-    lay = Layout(n, reference=True)
+    lay = Layout(n, references=1)
     for q in range(2 * n + 1):
         for letter in "XYZ":
             pops = dense_channel_with_error(n, j, q, letter)
-            harmless = q == lay.A or (1 <= q <= n and q != j) or (q == lay.N(j) and letter == "Y" and n % 2)
+            harmless = q == lay.A() or (1 <= q <= n and q != j) or (q == lay.N(j) and letter == "Y" and n % 2)
             assert (pops["p_I"] == pytest.approx(1, abs=1e-9)) == harmless, (q, letter)
             assert max(pops, key=pops.get) == stim_outcome_with_error(n, j, q, letter)
 
 
 def dense_channel_with_error(n: int, j: int, qubit: int, letter: str) -> dict[str, float]:
-    lay = Layout(n, reference=True)
+    lay = Layout(n, references=1)
     m = lay.num_qubits
-    sv = StateVector.from_input(bell_state(0), m, input_qubits=[lay.A, lay.R])
+    sv = StateVector.from_input(bell_state(0), m, input_qubits=[lay.A(), lay.R()])
     enc = encryption(lay, circuit=bell_pairs(lay))
     sv.apply_circuit(enc)
     sv.apply(GATE_MATRICES[letter], [qubit])
     sv.apply_circuit(decryption(lay, j, circuit=Circuit(enc.registers)))
-    rho = sv.reduced_density_matrix([lay.R, lay.S(j)])
+    rho = sv.reduced_density_matrix([lay.R(), lay.S(j)])
     out = {}
     for key, p in (("p_I", "I"), ("p_X", "X"), ("p_Y", "Y"), ("p_Z", "Z")):
         v = np.kron(np.eye(2), GATE_MATRICES[p]) @ bell_state(0)
@@ -187,10 +188,10 @@ def dense_channel_with_error(n: int, j: int, qubit: int, letter: str) -> dict[st
 
 
 def stim_outcome_with_error(n: int, j: int, qubit: int, letter: str) -> str:
-    lay = Layout(n, reference=True)
+    lay = Layout(n, references=1)
     enc = encryption(lay, circuit=bell_pairs(lay))
     dec = decryption(lay, j, circuit=Circuit(enc.registers))
-    r, out = lay.R, lay.S(j)
+    r, out = lay.R(), lay.S(j)
     c = stim.Circuit(f"H {r}\nCX {r} 0\n{stim_text(enc)}\n{letter}_ERROR(1) {qubit}\n{stim_text(dec)}\n"
                      f"MPP X{r}*X{out} Z{r}*Z{out}\nOBSERVABLE_INCLUDE(0) rec[-2]\nOBSERVABLE_INCLUDE(1) rec[-1]")
     ch = exact_pauli_channel(c)

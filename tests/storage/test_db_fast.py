@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from qclone.storage import service as svc
+from qclone.storage.service import statements as svc
+from qclone.storage.service import StorageService
 from qclone.storage.db import MAX_PREPARED, Database, JSONDocument
 from qclone.storage.models import audit_log, clones, objects, providers, tenants
 
@@ -36,14 +37,14 @@ def _object(i: int, **kw: object) -> dict:
 
 def test_rows_equal_sqlalchemys(db: Database) -> None:
     with db.fast_write() as c:
-        c.execute(svc._INSERT_OBJECT, _object(1))
-        assert c.execute(svc._STORED, {"b_id": "o1", "b_placement": {"a": [1, 2]},
+        c.execute(svc.INSERT_OBJECT, _object(1))
+        assert c.execute(svc.STORED, {"b_id": "o1", "b_placement": {"a": [1, 2]},
                                        "b_audit": JSONDocument(summary={"safe": True}, report=None)}).rowcount == 1
-        c.execute(svc._INSERT_CLONES, [{"object_id": "o1", "j": j, "provider_id": f"p{j}", "labels": [f"S{j}"],
+        c.execute(svc.INSERT_CLONES, [{"object_id": "o1", "j": j, "provider_id": f"p{j}", "labels": [f"S{j}"],
                                         "state": "live", "discard_pending": False, "stored_at": 4.0} for j in (1, 2, 3, 4)])
-    for stmt, params in [(svc._Q_OBJECT, {"b_tenant": "t1", "b_name": "obj-1"}),
-                         (svc._Q_OBJECT_AUDIT, {"b_tenant": "t1", "b_name": "obj-1"}),
-                         (svc._Q_CLONES, {"b_id": "o1"}), (svc._Q_UP, {})]:
+    for stmt, params in [(svc.Q_OBJECT, {"b_tenant": "t1", "b_name": "obj-1"}),
+                         (svc.Q_OBJECT_AUDIT, {"b_tenant": "t1", "b_name": "obj-1"}),
+                         (svc.Q_CLONES, {"b_id": "o1"}), (svc.Q_UP, {})]:
         with db.read() as c:
             want = [dict(r._mapping) for r in c.execute(stmt, params).all()]
         with db.fast_read() as c:
@@ -52,25 +53,25 @@ def test_rows_equal_sqlalchemys(db: Database) -> None:
         for a, b in zip(got, want):
             assert [type(v) for v in a.values()] == [type(v) for v in b.values()], stmt
     with db.fast_read() as c:
-        row = c.execute(svc._Q_OBJECT_AUDIT, {"b_tenant": "t1", "b_name": "obj-1"}).first()
+        row = c.execute(svc.Q_OBJECT_AUDIT, {"b_tenant": "t1", "b_name": "obj-1"}).first()
     assert row.state == "stored" and row.lease_until is None and row.keep_reference is True
     assert row.placement == {"a": [1, 2]} and row.audit == {"summary": {"safe": True}, "report": None}
     with db.fast_read() as c:
-        assert c.execute(svc._Q_OBJECT, {"b_tenant": "t1", "b_name": "nope"}).first() is None
-        assert c.execute(svc._Q_UP).scalar() == "p1"
+        assert c.execute(svc.Q_OBJECT, {"b_tenant": "t1", "b_name": "nope"}).first() is None
+        assert c.execute(svc.Q_UP).scalar() == "p1"
 
 
 def test_updates_and_their_rowcounts(db: Database) -> None:
     with db.fast_write() as c:
-        c.execute(svc._INSERT_OBJECT, _object(1, state="stored"))
-        c.execute(svc._INSERT_CLONES, [{"object_id": "o1", "j": j, "provider_id": f"p{j}", "labels": [f"S{j}"],
+        c.execute(svc.INSERT_OBJECT, _object(1, state="stored"))
+        c.execute(svc.INSERT_CLONES, [{"object_id": "o1", "j": j, "provider_id": f"p{j}", "labels": [f"S{j}"],
                                         "state": "live", "discard_pending": False, "stored_at": 4.0} for j in (1, 2, 3, 4)])
         claim = {"b_id": "o1", "b_attempt": "a1", "b_lease": 50.0, "b_clone": 2}
-        assert c.execute(svc._CLAIM, claim).rowcount == 1
-        assert c.execute(svc._CLAIM, claim).rowcount == 0  # the compare-and-set lets one through
-        assert c.execute(svc._FINISH, {"b_id": "o1", "b_attempt": "other", "b_now": 7.0, "b_lease": None}).rowcount == 0
-        assert c.execute(svc._FINISH, {"b_id": "o1", "b_attempt": "a1", "b_now": 7.0, "b_lease": None}).rowcount == 1
-        assert c.execute(svc._DISCARD_CLONES, {"b_id": "o1"}).rowcount == 4
+        assert c.execute(svc.CLAIM, claim).rowcount == 1
+        assert c.execute(svc.CLAIM, claim).rowcount == 0  # the compare-and-set lets one through
+        assert c.execute(svc.FINISH, {"b_id": "o1", "b_attempt": "other", "b_now": 7.0, "b_lease": None}).rowcount == 0
+        assert c.execute(svc.FINISH, {"b_id": "o1", "b_attempt": "a1", "b_now": 7.0, "b_lease": None}).rowcount == 1
+        assert c.execute(svc.DISCARD_CLONES, {"b_id": "o1"}).rowcount == 4
     with db.read() as c:
         obj = c.execute(select(objects).where(objects.c.id == "o1")).first()
         cl = {r.j: (r.state, r.discard_pending) for r in c.execute(select(clones))}
@@ -81,13 +82,13 @@ def test_updates_and_their_rowcounts(db: Database) -> None:
 
 def test_audit_entries_and_errors_as_sqlalchemys(db: Database) -> None:
     with db.fast_write() as c:
-        svc.StorageService._log(c, 5.0, "alice", "put", tenant_id="t1", object_id="o1", object_name="x", clones=4)
-        c.execute(svc._INSERT_OBJECT, _object(1))
+        StorageService._log(c, 5.0, "alice", "put", tenant_id="t1", object_id="o1", object_name="x", clones=4)
+        c.execute(svc.INSERT_OBJECT, _object(1))
     with db.read() as c:
         entry = c.execute(select(audit_log)).one()
     assert (entry.actor, entry.action, entry.detail) == ("alice", "put", {"clones": 4})
     with pytest.raises(IntegrityError), db.fast_write() as c:  # the name is taken
-        c.execute(svc._INSERT_OBJECT, _object(2, name="obj-1"))
+        c.execute(svc.INSERT_OBJECT, _object(2, name="obj-1"))
     # append-only: the UPDATE is refused by a trigger, with the error class SQLAlchemy gives it
     with pytest.raises(DBAPIError) as via_sqlalchemy, db.write() as c:
         c.execute(_RENAME_LOG, {"b_actor": "mallory"})
@@ -96,7 +97,7 @@ def test_audit_entries_and_errors_as_sqlalchemys(db: Database) -> None:
     assert type(via_fast.value) is type(via_sqlalchemy.value)
     assert type(via_fast.value.orig) is type(via_sqlalchemy.value.orig)
     with pytest.raises(KeyError), db.fast_write() as c:  # a missing parameter
-        c.execute(svc._CLAIM, {"b_id": "o1"})
+        c.execute(svc.CLAIM, {"b_id": "o1"})
 
 
 _RENAME_LOG = update(audit_log).values(actor=bindparam("b_actor"))
@@ -104,28 +105,28 @@ _RENAME_LOG = update(audit_log).values(actor=bindparam("b_actor"))
 
 def test_a_failed_transaction_leaves_nothing(db: Database) -> None:
     with pytest.raises(RuntimeError), db.fast_write() as c:
-        c.execute(svc._INSERT_OBJECT, _object(1))
-        svc.StorageService._log(c, 5.0, "alice", "put")
+        c.execute(svc.INSERT_OBJECT, _object(1))
+        StorageService._log(c, 5.0, "alice", "put")
         raise RuntimeError("boom")
     with db.read() as c:
         assert c.execute(select(objects)).all() == []
         assert c.execute(select(audit_log)).all() == []
     with db.fast_write() as c:  # the connection went back to the pool clean
-        c.execute(svc._INSERT_OBJECT, _object(1))
+        c.execute(svc.INSERT_OBJECT, _object(1))
     with db.fast_read() as c:
-        assert c.execute(svc._Q_OBJECT_BY_ID, {"b_id": "o1"}).first().name == "obj-1"
+        assert c.execute(svc.Q_OBJECT_BY_ID, {"b_id": "o1"}).first().name == "obj-1"
 
 
 def test_concurrent_claims_let_exactly_one_through(db: Database) -> None:
     with db.fast_write() as c:
-        c.execute(svc._INSERT_OBJECT, _object(1, state="stored"))
+        c.execute(svc.INSERT_OBJECT, _object(1, state="stored"))
     won: list[int] = []
     go = threading.Barrier(8)
 
     def claim(i: int) -> None:
         go.wait()
         with db.fast_write() as c:
-            won.append(c.execute(svc._CLAIM, {"b_id": "o1", "b_attempt": f"a{i}", "b_lease": 1.0, "b_clone": 1}).rowcount)
+            won.append(c.execute(svc.CLAIM, {"b_id": "o1", "b_attempt": f"a{i}", "b_lease": 1.0, "b_clone": 1}).rowcount)
 
     threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
     for t in threads:
@@ -163,7 +164,7 @@ def test_writes_take_the_lock_at_begin_and_a_busy_one_is_an_operational_error(tm
         with pytest.raises(OperationalError, match="locked"), db.fast_write():
             pass
         with db.fast_read() as c:  # readers are not blocked by a writer (WAL)
-            assert c.execute(svc._Q_UP).all() == []
+            assert c.execute(svc.Q_UP).all() == []
         raw.execute("ROLLBACK")
     finally:
         raw.close()

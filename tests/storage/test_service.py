@@ -11,7 +11,8 @@ import pytest
 
 from qclone.analysis.leakage import Placement, audit_placement
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Layout, clone_decryption, protocol_circuit
+from qclone.protocol import Layout, protocol_circuit
+from qclone.protocol.build import clone_decryption
 from qclone.sim.exact import DensityMatrix, fidelity, random_density_matrix, random_state
 from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnauthorizedError, UnavailableError, http_status

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.protocol import RegisterLayout, register_decryption, register_encryption
+from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.sim.core import CoreState
 from qclone.sim.exact import (
     DensityMatrix,
@@ -42,14 +42,14 @@ def _input(kind: str, k: int):
 def _dense_output(state, n: int, j: int) -> np.ndarray:
     """Decrypted clone j of the register, with the input purified on reference qubits (state vectors)."""
     k = state.qubits
-    lay = RegisterLayout(k, n, references=0 if state.pure else k)
+    lay = Layout(n, qubits=k, references=0 if state.pure else k)
     if state.pure:
         sv = StateVector.from_input(state.vector, lay.num_qubits, input_qubits=lay.inputs)
     else:
         sv = StateVector.from_input(purification(state.density), lay.num_qubits,
                                     input_qubits=list(lay.inputs) + list(lay.reference_qubits))
-    sv.apply_circuit(register_encryption(lay))
-    sv.apply_circuit(register_decryption(lay, j))
+    sv.apply_circuit(protocol_circuit(lay))
+    sv.apply_circuit(decryption(lay, j))
     return sv.reduced_density_matrix(lay.clone(j))
 
 
@@ -75,9 +75,9 @@ def test_decrypt_every_clone_gives_the_input(kind, k, n):
 @pytest.mark.parametrize("density_input", [False, True])
 def test_fast_encryption_is_the_engine_encryption(density_input):
     state = _input("mixed" if density_input else "pure", 2)
-    lay = RegisterLayout(2, 3)
+    lay = Layout(3, qubits=2)
     ref = CoreState.from_input(lay.num_qubits, state.state, lay.inputs)
-    ref.apply(register_encryption(lay))
+    ref.apply(protocol_circuit(lay))
     assert encrypt(state, 3).to_bytes() == ref.to_bytes()
 
 
@@ -86,9 +86,9 @@ def test_peek_of_one_clone_is_maximally_mixed(k, n):
     state = _input("pure", k)
     sub = Substrate(None)
     info = sub.create("o", state, n, keep_reference=False)
-    lay = RegisterLayout(k, n)
+    lay = Layout(n, qubits=k)
     sv = StateVector.from_input(state.vector, lay.num_qubits, input_qubits=lay.inputs)
-    sv.apply_circuit(register_encryption(lay))
+    sv.apply_circuit(protocol_circuit(lay))
     for j in range(1, n + 1):
         labels = info["clone_qubits"][str(j)]
         dense = sv.reduced_density_matrix([lay.index_of(x) for x in labels])
@@ -100,13 +100,13 @@ def test_peek_of_one_clone_is_maximally_mixed(k, n):
 
 
 def _dense_noisy_output(rho_in, k, n, j, aged: dict[str, tuple[float, float, float]]) -> np.ndarray:
-    lay = RegisterLayout(k, n)
+    lay = Layout(n, qubits=k)
     dm = DensityMatrix.from_input(rho_in, lay.num_qubits)
-    dm.apply_circuit(register_encryption(lay))
+    dm.apply_circuit(protocol_circuit(lay))
     for label, (t, t1, t2) in aged.items():
         px, py, pz = twirled_relaxation(t, t1, t2)
         dm.apply_pauli_channel({"X": px, "Y": py, "Z": pz}, [lay.index_of(label)])
-    dm.apply_circuit(register_decryption(lay, j))
+    dm.apply_circuit(decryption(lay, j))
     return partial_trace(dm.matrix, list(lay.clone(j)))
 
 
@@ -134,8 +134,8 @@ def test_memory_noise_matches_the_dense_channel(kind, k, n, j):
 def test_noise_on_every_qubit_matches_the_dense_channel(kind, k, n):
     """Decryption's Pauli-channel shortcut, with noise on every qubit (inputs, every clone, keys)."""
     state = _input(kind, k)
-    lay = RegisterLayout(k, n)
-    labels = [lay.label(q) for q in range(lay.num_qubits)]
+    lay = Layout(n, qubits=k)
+    labels = [lay.label(q, long=True) for q in range(lay.num_qubits)]
     times = {x: (float(RNG.uniform(100, 3000)), 1000.0, 1500.0) for x in labels}
     for j in range(1, n + 1):
         sub = Substrate(None)
@@ -152,7 +152,7 @@ def test_decryption_shortcut_is_the_engine_decryption(kind):
     circuit to the aged joint state and tracing out gives the same output."""
     k, n = 3, 2
     state = _input(kind, k)
-    lay = RegisterLayout(k, n)
+    lay = Layout(n, qubits=k)
     channels = [(q, *twirled_relaxation(float(RNG.uniform(100, 3000)), 1000.0, 1500.0)) for q in range(lay.num_qubits)]
     for j in range(1, n + 1):
         sub = Substrate(None)
@@ -161,7 +161,7 @@ def test_decryption_shortcut_is_the_engine_decryption(kind):
         engine = encrypt(state, n)
         for q, px, py, pz in channels:
             engine.apply_pauli_channel(q, px, py, pz)
-        engine.apply(register_decryption(lay, j))
+        engine.apply(decryption(lay, j))
         expected = engine.reduced_density_matrix(lay.clone(j))
         np.testing.assert_allclose(decode_array(sub.decrypt("o", j, "a")["density_matrix"]), expected, atol=1e-10)
 
@@ -219,9 +219,9 @@ def test_reloaded_joint_state_is_the_encrypted_input(tmp_path, kind):
     Substrate(tmp_path).create("o", state, 3, keep_reference=False)
     again = Substrate(tmp_path)
     assert again.exists("o")
-    lay = RegisterLayout(2, 3)
+    lay = Layout(3, qubits=2)
     ref = CoreState.from_input(lay.num_qubits, state.state, lay.inputs)
-    ref.apply(register_encryption(lay))
+    ref.apply(protocol_circuit(lay))
     assert again._states["o"].state.to_bytes() == ref.to_bytes()  # noqa: SLF001
     np.testing.assert_allclose(again.peek("o", ["S0_1", "S1_1"]), np.eye(4) / 4, atol=1e-10)
 

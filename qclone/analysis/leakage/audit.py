@@ -43,7 +43,8 @@ from qclone.analysis.leakage.analyzer import Classification, Witness, abbreviate
 from qclone.analysis.leakage.placement import Placement, builtin_placement
 from qclone.analysis.leakage.stages import canonical_stage, parse_stage, protocol_analyzer
 from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.protocol import Layout, check_clones, single_clone_warning
+from qclone.protocol import Layout
+from qclone.protocol.layout import check_clones, single_clone_warning
 
 #: An audit examines at most this many coalitions (choose a smaller ``max_coalition``).
 MAX_COALITIONS = 100_000

@@ -38,7 +38,8 @@ from typing import Any
 from qclone.analysis.leakage.analyzer import KINDS, Classification
 from qclone.analysis.leakage.stages import canonical_stage, parse_stage, protocol_analyzer
 from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.protocol import Layout, check_clones
+from qclone.protocol import Layout
+from qclone.protocol.layout import check_clones
 
 #: Largest n counted by enumerating every subset when ``method="auto"`` (2^13 sets).
 MAX_ENUMERATION_CLONES = 6
@@ -207,7 +208,7 @@ def _by_orbits(n: int, stage: str) -> SubsetCensus:
     patterns = ((), ("S",), ("N",), ("S", "N"))
     for with_a in (False, True):
         for held_special in product(patterns, repeat=len(special)):
-            base = [lay.A] if with_a else []
+            base = [lay.A()] if with_a else []
             for j, held in zip(special, held_special):
                 base += [lay.S(j) if r == "S" else lay.N(j) for r in held]
             for both in range(size + 1):

@@ -46,7 +46,8 @@ import yaml
 
 from qclone.analysis.leakage.stages import check_protocol_label
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Layout, check_clones
+from qclone.protocol import Layout
+from qclone.protocol.layout import check_clones
 
 _RANGE = re.compile(r"\s*([SNsn])\s*_?(\d+)\s*(?:\.\.|-)\s*(?:[SNsn]\s*_?)?(\d+)\s*")
 _WILDCARD = re.compile(r"\s*([SNsn])\s*_?\*\s*")

@@ -29,7 +29,8 @@ from functools import lru_cache
 from qclone.analysis.leakage.analyzer import Classification, LeakageAnalyzer
 from qclone.analysis.leakage.encoding import CliffordEncoding
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import DecryptTarget, Layout, check_clones, protocol_circuit
+from qclone.protocol import DecryptTarget, Layout, protocol_circuit
+from qclone.protocol.layout import check_clones
 
 #: Stage names, for messages and ``--help``.
 STAGE_HELP = "encrypted, or decrypted:J for clone J = 1..n, or decrypted:A (even n)"
@@ -77,7 +78,7 @@ def protocol_encoding(clones: int, *, stage: str = "encrypted") -> CliffordEncod
     target = parse_stage(clones, stage)
     lay = Layout(clones)
     circuit = protocol_circuit(lay, decrypt=target)
-    return CliffordEncoding(circuit, (lay.A,), lay.labels, f"encrypted cloning, n = {clones}, {stage_name(target)}")
+    return CliffordEncoding(circuit, (lay.A(),), lay.labels, f"encrypted cloning, n = {clones}, {stage_name(target)}")
 
 
 @lru_cache(maxsize=16)

@@ -7,11 +7,11 @@ operation; ``docs/core-engine.md`` for the memory plan.
 
 Examples:
     >>> import numpy as np
-    >>> from qclone.protocol import RegisterLayout, register_encryption
-    >>> lay = RegisterLayout(qubits=1, clones=3)
+    >>> from qclone.protocol import Layout, protocol_circuit
+    >>> lay = Layout(3)
     >>> st = CoreState.from_input(lay.num_qubits, np.array([0.6, 0.8j]), lay.inputs)
-    >>> st.apply(register_encryption(lay))
-    >>> np.allclose(st.reduced_density_matrix([lay.S(0, 2)]), np.eye(2) / 2)
+    >>> st.apply(protocol_circuit(lay))
+    >>> np.allclose(st.reduced_density_matrix([lay.S(2)]), np.eye(2) / 2)
     True
 """
 

@@ -97,11 +97,11 @@ class CoreState:
 
     Examples:
         >>> import numpy as np
-        >>> from qclone.protocol import RegisterLayout, register_protocol_circuit
-        >>> lay = RegisterLayout(qubits=2, clones=500)
+        >>> from qclone.protocol import Layout, protocol_circuit
+        >>> lay = Layout(500, qubits=2)
         >>> ghz = np.array([1, 0, 0, 1]) / np.sqrt(2)
         >>> st = CoreState.from_input(lay.num_qubits, ghz, lay.inputs)
-        >>> st.apply(register_protocol_circuit(lay, decrypt=321))
+        >>> st.apply(protocol_circuit(lay, decrypt=321))
         >>> rho = st.reduced_density_matrix(lay.clone(321))
         >>> round(float(np.real(ghz.conj() @ rho @ ghz)), 12)
         1.0

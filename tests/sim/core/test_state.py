@@ -5,16 +5,8 @@ import pytest
 import stim
 
 from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.protocol import (
-    Circuit,
-    Layout,
-    RegisterLayout,
-    clone_decryption,
-    protocol_circuit,
-    register_decryption,
-    register_encryption,
-    to_stim,
-)
+from qclone.protocol import Circuit, Layout, decryption, protocol_circuit, to_stim
+from qclone.protocol.build import clone_decryption
 from qclone.sim.core import MAX_CORE_QUBITS, CoreState
 from qclone.sim.exact import (
     GATE_MATRICES,
@@ -143,14 +135,14 @@ def test_register_entanglement_is_restored_on_every_clone(k):
     ghz[0] = ghz[-1] = 1 / np.sqrt(2)
     inputs = {"ghz": np.kron(ghz, np.eye(2 ** (k - 1))[0]), "random": random_state(2 * k, rng)}
     for n in (2, 33):
-        lay = RegisterLayout(k, n, references=k)
+        lay = Layout(n, qubits=k, references=k)
         refs = list(lay.reference_qubits)
         for name, psi in inputs.items():
             enc = CoreState.from_input(lay.num_qubits, psi, list(lay.inputs) + refs)
-            enc.apply(register_encryption(lay))
+            enc.apply(protocol_circuit(lay))
             for j in sorted({1, 2, n // 2, n}):
                 st = enc.copy()
-                st.apply(register_decryption(lay, j))
+                st.apply(decryption(lay, j))
                 assert fidelity(st.reduced_density_matrix(list(lay.clone(j)) + refs), psi) == pytest.approx(1, abs=1e-9), (name, n, j)
             # before decryption one clone of the register is maximally mixed (n >= 2)
             assert np.allclose(enc.reduced_density_matrix(list(lay.clone(n))), np.eye(2**k) / 2**k, atol=1e-12)
@@ -161,7 +153,7 @@ def test_agrees_with_dense_engine_on_the_protocol_with_mixed_input_and_noise():
     lay = Layout(n)
     rng = np.random.default_rng(11)
     rho_in = random_density_matrix(1, rng)
-    st = CoreState.from_input(lay.num_qubits, rho_in, [lay.A])
+    st = CoreState.from_input(lay.num_qubits, rho_in, [lay.A()])
     dm = DensityMatrix.from_input(rho_in, lay.num_qubits)
     circ = protocol_circuit(lay)
     st.apply(circ)
@@ -173,7 +165,7 @@ def test_agrees_with_dense_engine_on_the_protocol_with_mixed_input_and_noise():
     dec = clone_decryption(lay, 2)
     st.apply(dec)
     dm.apply_circuit(dec)
-    for qs in ([lay.S(2)], [lay.A, lay.N(2)], [lay.S(1), lay.N(1), lay.S(3)]):
+    for qs in ([lay.S(2)], [lay.A(), lay.N(2)], [lay.S(1), lay.N(1), lay.S(3)]):
         assert np.allclose(st.reduced_density_matrix(qs), dm.reduced_density_matrix(qs), atol=1e-12)
 
 
@@ -189,7 +181,7 @@ def test_single_errors_reach_the_decrypted_clone_as_protocol_md_says():
         ("N", "X"): "Y", ("N", "Z"): "Y", ("N", "Y"): None,
         ("Nk", "X"): "X", ("Nk", "Z"): "Z",
     }
-    base = CoreState.from_input(lay.num_qubits, rho_in, [lay.A])
+    base = CoreState.from_input(lay.num_qubits, rho_in, [lay.A()])
     base.apply(protocol_circuit(lay))
     for (where, err), out_err in expected.items():
         st = base.copy()
@@ -230,7 +222,7 @@ def test_stabilizer_inputs_agree_with_stim_at_large_n():
     dec = clone_decryption(lay, 5)
     st.apply(dec)
     sim.do_circuit(to_stim(dec))
-    for q in (lay.S(5), lay.A, lay.N(5)):
+    for q in (lay.S(5), lay.A(), lay.N(5)):
         for letter in "XYZ":
             ps = stim.PauliString(lay.num_qubits)
             ps[q] = letter
@@ -238,11 +230,11 @@ def test_stabilizer_inputs_agree_with_stim_at_large_n():
 
 
 def test_blocks_stay_per_register_qubit():
-    lay = RegisterLayout(3, 50)
+    lay = Layout(50, qubits=3)
     st = CoreState.from_input(lay.num_qubits, random_state(3, np.random.default_rng(1)), lay.inputs)
-    st.apply(register_encryption(lay))
+    st.apply(protocol_circuit(lay))
     assert st.block_sizes == (101, 101, 101)
-    st.measure_pauli(f"X{lay.S(0, 1)}*X{lay.S(1, 1)}", np.random.default_rng(0))
+    st.measure_pauli(f"X{lay.S(1)}*X{lay.S(1, i=1)}", np.random.default_rng(0))
     assert st.block_sizes == (202, 101)
 
 
@@ -254,11 +246,11 @@ def test_copy_is_independent_and_bytes_round_trip_with_noise_and_terms():
     twin = st.copy()
     twin.apply(clone_decryption(lay, 1))
     assert not np.allclose(twin.reduced_density_matrix([lay.S(1)]), st.reduced_density_matrix([lay.S(1)]))
-    st.apply_pauli_channel(lay.A, 0.3, 0.0, 0.0)
-    st.measure_pauli(f"Z{lay.A}*Z{lay.N(1)}*X{lay.S(2)}", np.random.default_rng(1))
+    st.apply_pauli_channel(lay.A(), 0.3, 0.0, 0.0)
+    st.measure_pauli(f"Z{lay.A()}*Z{lay.N(1)}*X{lay.S(2)}", np.random.default_rng(1))
     data = st.to_bytes()
     back = CoreState.from_bytes(data)
-    qs = [lay.A, lay.S(1), lay.N(1), lay.S(2)]
+    qs = [lay.A(), lay.S(1), lay.N(1), lay.S(2)]
     assert np.allclose(back.reduced_density_matrix(qs), st.reduced_density_matrix(qs))
     assert back.to_bytes() == data
 
@@ -329,9 +321,9 @@ def test_purified_mixed_core_matches_mixed_core():
     """A mixed core and its purification on extra core qubits give the same reduced states."""
     rng = np.random.default_rng(8)
     rho = random_density_matrix(1, rng)
-    lay = Layout(3, reference=True)
-    a = CoreState.from_input(lay.num_qubits, rho, [lay.A])
-    b = CoreState.from_input(lay.num_qubits, purification(rho), [lay.A, lay.R])
+    lay = Layout(3, references=1)
+    a = CoreState.from_input(lay.num_qubits, rho, [lay.A()])
+    b = CoreState.from_input(lay.num_qubits, purification(rho), [lay.A(), lay.R()])
     for st in (a, b):
         st.apply(protocol_circuit(lay, decrypt=3))
     assert np.allclose(a.reduced_density_matrix([lay.S(3), lay.N(3)]), b.reduced_density_matrix([lay.S(3), lay.N(3)]))

@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-import qclone.protocol.modules as modules
-from qclone.analysis.compositions import verify_composition
+import qclone.protocol.composition as composition
+from qclone.analysis.composition import verify_composition
 from qclone.analysis.leakage import CliffordEncoding, LeakageAnalyzer
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol import parallel_composition, series_composition
@@ -34,12 +34,12 @@ def test_correct_compositions_pass_every_check(comp, engine):
 
 
 def test_a_wrong_decryption_is_caught(monkeypatch):
-    real = modules.register_decryption
+    real = composition.decryption
 
     def wrong(layout, j, **kw):  # decrypts another clone than the plan says
         return real(layout, j % layout.clones + 1, **kw)
 
-    monkeypatch.setattr(modules, "register_decryption", wrong)
+    monkeypatch.setattr(composition, "decryption", wrong)
     report = verify_composition(series_composition(1, 3, 2), seed=0)
     assert not report.passed
     assert any(c.kind == "recovery" for c in report.failures)

@@ -46,7 +46,8 @@ import stim
 from qclone.analysis.checks import CheckSummary
 from qclone.analysis.leakage import CliffordEncoding, LeakageAnalyzer
 from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.protocol import Circuit, Composition, DecryptTarget, single_clone_warning, to_stim
+from qclone.protocol import Circuit, Composition, DecryptTarget, to_stim
+from qclone.protocol.layout import single_clone_warning
 from qclone.sim.core import MAX_CORE_QUBITS, CoreState
 from qclone.sim.exact import StateVector, fidelity, random_state
 
@@ -276,8 +277,8 @@ def _needed_set(comp: Composition, path: tuple[tuple[str, DecryptTarget], ...]) 
     for name, target in path:
         mod = comp.module(name)
         lay = mod.layout
-        needed += [f"{name}.{lay.label(q)}" for q in lay.keys]
-        needed += list(mod.inputs) if target == "A" else [f"{name}.{lay.label(q)}" for q in lay.clone(int(target))]
+        needed += [f"{name}.{lay.label(q, long=True)}" for q in lay.keys]
+        needed += list(mod.inputs) if target == "A" else [f"{name}.{lay.label(q, long=True)}" for q in lay.clone(int(target))]
     used_as_input = {lab for name, _ in path for lab in comp.module(name).inputs}
     return [lab for lab in dict.fromkeys(needed) if lab not in used_as_input]
 
@@ -293,8 +294,8 @@ def _leakage_checks(comp: Composition, rng: np.random.Generator, skipped: list[s
         lay = mod.layout
         j = int(rng.integers(1, mod.clones + 1))
         if mod.clones >= 2:
-            sets.append((f"clone {j} of {mod.name}", [f"{mod.name}.{lay.label(q)}" for q in lay.clone(j)], "none"))
-        sets.append((f"whole key of {mod.name}", [f"{mod.name}.{lay.label(q)}" for q in lay.keys], "none"))
+            sets.append((f"clone {j} of {mod.name}", [f"{mod.name}.{lay.label(q, long=True)}" for q in lay.clone(j)], "none"))
+        sets.append((f"whole key of {mod.name}", [f"{mod.name}.{lay.label(q, long=True)}" for q in lay.keys], "none"))
     paths, _ = _sample(list(comp.recovery_paths), 4, rng)
     for path in paths:
         needed = _needed_set(comp, path)

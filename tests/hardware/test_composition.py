@@ -8,7 +8,7 @@ from qiskit.quantum_info import Statevector, partial_trace
 from qclone.analysis.scaling import CLASSICAL_LIMIT
 from qclone.errors import InvalidArgumentError
 from qclone.hardware.backends import AerRunner, active_qubits, renumber
-from qclone.hardware.modules import compile_modules, measure_modules, module_circuits
+from qclone.hardware.composition import compile_modules, measure_modules, module_circuits
 from qclone.protocol import Circuit
 from qclone.sim.exact import StateVector
 

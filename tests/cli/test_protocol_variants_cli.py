@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from qclone.cli.main import main
-from qclone.protocol import RegisterLayout, from_qasm
+from qclone.protocol import Layout, from_qasm
 
 
 def run(capsys, *args):
@@ -20,7 +20,7 @@ def test_register_circuit_json_and_formats(capsys):
     code, out, _ = run(capsys, "circuit", "-n", "3", "--qubits", "2", "--decrypt", "2", "--json")
     assert code == 0
     d = json.loads(out)
-    assert d["qubits"] == 2 and d["num_qubits"] == RegisterLayout(2, 3).num_qubits
+    assert d["qubits"] == 2 and d["num_qubits"] == Layout(3, qubits=2).num_qubits
     assert d["two_qubit_gates"] == 2 * (7 * 3 + 1)
     assert d["output_qubits"] == ["S0_2", "S1_2"]
     code, out, _ = run(capsys, "circuit", "-n", "2", "-k", "3", "--format", "qasm2")

@@ -48,7 +48,7 @@ import numpy as np
 
 from qclone.analysis.plot import PLOT_SUFFIXES, plot_paths, save_figure
 from qclone.errors import InvalidArgumentError, check_int
-from qclone.protocol import RegisterLayout, register_decryption, register_encryption
+from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.sim.core import CoreState
 from qclone.sim.noise import twirled_relaxation
 from qclone.sim.stabilizer import wilson_interval
@@ -131,14 +131,14 @@ def retrieved_fidelity(
     kt2 = t2 if key_t2 is None else key_t2
     p_clone = twirled_relaxation(storage_time, t1, t2)
     p_key = twirled_relaxation(storage_time, kt1, kt2)
-    lay = RegisterLayout(k, n, references=k)
+    lay = Layout(n, qubits=k, references=k)
     st = CoreState.from_input(lay.num_qubits, _max_entangled(k), list(lay.inputs) + list(lay.reference_qubits))
-    st.apply(register_encryption(lay))
+    st.apply(protocol_circuit(lay))
     for q in lay.signals:
         st.apply_pauli_channel(q, *p_clone)
     for q in lay.keys:
         st.apply_pauli_channel(q, *p_key)
-    st.apply(register_decryption(lay, 1))
+    st.apply(decryption(lay, 1))
     rho = st.reduced_density_matrix(list(lay.clone(1)) + list(lay.reference_qubits))
     d = 2**k
     fe = _entanglement_fidelity(rho, d)

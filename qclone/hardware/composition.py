@@ -1,6 +1,6 @@
 """Modules on hardware: parallel, series and interleaved compositions through the device path.
 
-The registers issue defines modules and compositions (:mod:`qclone.protocol.modules`,
+The registers issue defines modules and compositions (:mod:`qclone.protocol.composition`,
 ``docs/modules.md``). Here three of them run the way the single protocol does
 in :mod:`qclone.hardware.experiment`: placed on one path of the heavy-hex
 coupling map, lowered to native gates, simulated with the device's noise (or
@@ -61,10 +61,9 @@ from qclone.hardware.compile import CARDINAL_STATES, GateStats, cardinal_vector
 from qclone.hardware.experiment import _percentiles, _prepared, check_run_arguments
 from qclone.hardware.layout import coupling_adjacency, long_path
 from qclone.hardware.tomography import TomographyFit, analyse, tomography_experiment
-from qclone.protocol import Circuit, check_clones, to_qiskit
-from qclone.protocol.compose import interleave, remap
-from qclone.protocol.modules import Composition, DecryptionState, parallel_composition, series_composition
-from qclone.protocol.register_circuits import register_encryption
+from qclone.protocol import Circuit, protocol_circuit, to_qiskit
+from qclone.protocol.composition import Composition, DecryptionState, interleave, parallel_composition, remap, series_composition
+from qclone.protocol.layout import check_clones
 
 MODULE_KINDS: tuple[str, ...] = ("parallel", "series", "interleaved")
 
@@ -111,7 +110,7 @@ def module_circuits(
         dec.append(c)
     if kind == "interleaved":
         return comp, [comp.encryption_circuit(schedule="interleaved")], [interleave(dec)], steps
-    enc = [remap(register_encryption(m.layout), comp.mapping(m.name), comp.registers) for m in comp.modules]
+    enc = [remap(protocol_circuit(m.layout), comp.mapping(m.name), comp.registers) for m in comp.modules]
     return comp, enc, dec, steps
 
 

@@ -12,23 +12,15 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from qclone.analysis.compositions import CompositionReport, verify_composition
+from qclone.analysis.composition import CompositionReport, verify_composition
 from qclone.analysis.verify_scale import DEFAULT_SAMPLE
 from qclone.analysis.qudit_verify import QUDIT_PROPERTY_TITLES, QuditReport, verify_qudit
 from qclone.cli.output import console, print_json, warn
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import (
-    SCHEDULES,
-    SERIES_TARGETS,
-    DecryptTarget,
-    RegisterLayout,
-    check_depth,
-    check_register_size,
-    register_protocol_circuit,
-    render,
-    series_composition,
-    single_clone_warning,
-)
+from qclone.protocol import DecryptTarget, Layout, protocol_circuit, render, series_composition
+from qclone.protocol.build import check_depth
+from qclone.protocol.composition import SCHEDULES, SERIES_TARGETS
+from qclone.protocol.layout import check_register_size, single_clone_warning
 
 #: Engine names of ``qclone verify`` and the composition engines they select.
 COMPOSITION_ENGINES = {"exact": "exact", "stabilizer": "core"}
@@ -67,9 +59,9 @@ def register_or_series_circuit(
         raise InvalidArgumentError(f"unknown schedule {sched!r}; choose one of {', '.join(SCHEDULES)}")
     info: dict = {"clones": clones, "qubits": qubits, "series": series, "decrypt": decrypt}
     if series == 1:
-        lay = RegisterLayout(qubits, clones)
-        circ = register_protocol_circuit(lay, decrypt=decrypt, depth=depth)
-        outputs = [] if decrypt is None else [lay.label(q) for q in lay.output_qubits(decrypt)]
+        lay = Layout(clones, qubits=qubits)
+        circ = protocol_circuit(lay, decrypt=decrypt, depth=depth)
+        outputs = [] if decrypt is None else [lay.label(q, long=True) for q in lay.output_qubits(decrypt)]
     else:
         comp = series_composition(qubits, clones, series, target=target)
         if decrypt == "A":

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.protocol import RegisterLayout, register_decryption, register_encryption
+from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.sim.exact import DensityMatrix, StateVector, partial_trace
 from qclone.sim.noise import twirled_relaxation
-from qclone.storage import simulate as sim_module
-from qclone.storage.simulate import plot_durability, retrieved_fidelity, simulate, single_copy_fidelity
+from qclone.analysis import durability as sim_module
+from qclone.analysis.durability import plot_durability, retrieved_fidelity, simulate, single_copy_fidelity
 
 
 @pytest.mark.parametrize(("n", "p", "q"), [(1, 0.3, 0.0), (3, 0.5, 0.0), (4, 0.2, 0.05), (2, 0.9, 0.1)])
@@ -62,18 +62,18 @@ def test_reproducible_and_chunked(monkeypatch):
 
 def _dense_retrieved_fe(k: int, n: int, t: float, t1: float, t2: float) -> float:
     """The same quantity from density matrices: register maximally entangled with k references."""
-    lay = RegisterLayout(k, n, references=k)
+    lay = Layout(n, qubits=k, references=k)
     d = 2**k
     phi = np.zeros(d * d, dtype=complex)
     for i in range(d):
         phi[i * d + i] = 1 / math.sqrt(d)
     sv = StateVector.from_input(phi, lay.num_qubits, input_qubits=list(lay.inputs) + list(lay.reference_qubits))
     dm = DensityMatrix.from_statevector(sv)
-    dm.apply_circuit(register_encryption(lay))
+    dm.apply_circuit(protocol_circuit(lay))
     px, py, pz = twirled_relaxation(t, t1, t2)
     for q in list(lay.signals) + list(lay.keys):
         dm.apply_pauli_channel({"X": px, "Y": py, "Z": pz}, [q])
-    dm.apply_circuit(register_decryption(lay, 1))
+    dm.apply_circuit(decryption(lay, 1))
     rho = partial_trace(dm.matrix, list(lay.clone(1)) + list(lay.reference_qubits))
     return float(np.real(phi.conj() @ rho @ phi))
 

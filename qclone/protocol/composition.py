@@ -4,7 +4,7 @@ Definitions (``docs/modules.md`` has the full text and the checks behind it):
 
 * A **module** encrypts a register of k qubits into n clones: each of its
   input qubits gets its own n signal and n key qubits (exactly a
-  :class:`~qclone.protocol.RegisterLayout`), Bell pairs then U_enc.
+  :class:`~qclone.protocol.Layout` ``Layout(n, qubits=k)``), Bell pairs then U_enc.
 * A **composition** is a data register ``I0 .. I{K-1}`` and modules in a
   fixed order. A module's input qubits are either data qubits or qubits of an
   earlier module (one of its clones ``S``, or key qubits ``N``). Every qubit is
@@ -24,12 +24,23 @@ Definitions (``docs/modules.md`` has the full text and the checks behind it):
   (modules of equal series depth act on disjoint qubits and are interleaved
   instruction by instruction), optionally together with *spectator*
   computation on qubits no module touches. It must equal the sequential
-  schedule (module after module); ``tests/protocol/test_modules.py`` checks
+  schedule (module after module); ``tests/protocol/test_composition.py`` checks
   the tableaux.
 
 Qubits: data ``I0..``, then per module its signal register (clone-major,
 ``name.S{i}_{j}``) and key register (``name.N{i}_{j}``), then references
 ``R0..``. Qiskit registers: ``I``, ``<name>_S``, ``<name>_N``, ``R``.
+
+Underneath, circuits are put together whole instructions at a time (many
+targets each), so composing the circuits of thousands of clones costs a few
+numpy operations, never a Python loop over gates:
+
+* :func:`remap` moves a circuit onto other qubits (``q -> mapping[q]``).
+* :func:`interleave` merges circuits that act on **disjoint** qubits by taking
+  their instructions round-robin and fusing instructions of the same gate into
+  one. Gates on disjoint qubits commute, so the result equals running the
+  circuits one after the other (``tests/protocol/test_composition.py`` checks
+  the unitaries). Merging circuits that share a qubit raises: their order matters.
 
 Examples:
     >>> comp = series_composition(qubits=1, clones=3, levels=2)
@@ -40,6 +51,15 @@ Examples:
     (('m2', 2), ('m1', 1))
     >>> comp.output_qubits(steps) == (comp.index_of("m2.S0_2"),)
     True
+    >>> regs = (("q", 4),)
+    >>> a = Circuit(regs).append("H", [0]).append("CX", [0, 1])
+    >>> b = Circuit(regs).append("H", [2]).append("CX", [2, 3])
+    >>> print(interleave([a, b]))
+    H 0 2
+    CX 0 1 2 3
+    >>> print(remap(a, [3, 2, 1, 0], regs))
+    H 3
+    CX 3 2
 """
 
 from __future__ import annotations
@@ -52,12 +72,9 @@ from functools import cached_property
 import numpy as np
 
 from qclone.errors import InvalidArgumentError, UnsupportedError
-from qclone.protocol.circuit import Circuit
-from qclone.protocol.circuits import Depth, check_depth
-from qclone.protocol.compose import interleave, remap
-from qclone.protocol.register_circuits import register_bell_pairs, register_decryption, register_encryption
-from qclone.protocol.register_layout import RegisterLayout
-from qclone.protocol.registers import DecryptTarget, check_clones
+from qclone.protocol.build import Depth, bell_pairs, check_depth, decryption, encryption
+from qclone.protocol.circuit import Circuit, Instruction
+from qclone.protocol.layout import DecryptTarget, Layout, check_clones
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*$")
 SCHEDULES: tuple[str, ...] = ("sequential", "interleaved")
@@ -85,8 +102,8 @@ class Module:
         return len(self.inputs)
 
     @property
-    def layout(self) -> RegisterLayout:
-        return RegisterLayout(len(self.inputs), self.clones)
+    def layout(self) -> Layout:
+        return Layout(self.clones, qubits=len(self.inputs))
 
 
 @dataclass(frozen=True)
@@ -202,7 +219,7 @@ class Composition:
         name, _, rest = label.partition(".")
         if rest and name in self._base and not rest.startswith("A"):
             m = self.module(name)
-            return self._base[name] + m.layout.index_of(rest) - m.qubits
+            return self._base[name] + m.layout.index_of(rest, long=True) - m.qubits
         raise InvalidArgumentError(f"unknown qubit {label!r} (data I0..I{self.inputs - 1}, module qubits like m1.S0_1, m1.N0_1)")
 
     @cached_property
@@ -210,7 +227,7 @@ class Composition:
         out = [f"I{i}" for i in range(self.inputs)]
         for m in self.modules:
             lay = m.layout
-            out += [f"{m.name}.{lay.label(q)}" for q in range(lay.qubits, lay.num_qubits)]
+            out += [f"{m.name}.{lay.label(q, long=True)}" for q in range(lay.qubits, lay.num_qubits)]
         return tuple(out + [f"R{r}" for r in range(self.references)])
 
     @property
@@ -223,7 +240,7 @@ class Composition:
         return tuple(regs)
 
     def mapping(self, name: str) -> np.ndarray:
-        """Where each qubit of module ``name``'s :class:`RegisterLayout` is in the composition."""
+        """Where each qubit of module ``name``'s :class:`~qclone.protocol.Layout` is in the composition."""
         m = self.module(name)
         own = self._base[name] + np.arange(2 * m.clones * m.qubits, dtype=np.int64)
         return np.concatenate([self._input_index[name], own])
@@ -240,7 +257,7 @@ class Composition:
     # ------------------------------------------------------------------ circuits
     def _module_part(self, name: str, part: str, depth: Depth) -> Circuit:
         lay = self.module(name).layout
-        single = register_bell_pairs(lay) if part == "bell" else register_encryption(lay, depth=depth, include_bell_pairs=False)
+        single = bell_pairs(lay) if part == "bell" else encryption(lay, depth=depth)
         return remap(single, self.mapping(name), self.registers)
 
     def encryption_circuit(self, *, schedule: str = "sequential", depth: Depth = "linear",
@@ -414,7 +431,7 @@ class DecryptionState:
         target = self._check(name, target)
         comp = self.composition
         lay = comp.module(name).layout
-        circuit = remap(register_decryption(lay, target, depth=depth), self.where[comp.mapping(name)], comp.registers)
+        circuit = remap(decryption(lay, target, depth=depth), self.where[comp.mapping(name)], comp.registers)
         return self.after(name, target), circuit
 
 
@@ -457,6 +474,89 @@ def series_composition(qubits: int, clones: int | Sequence[int], levels: int, *,
             lay.clone(clone)  # validates
             inputs = tuple(f"{prev.name}.S{i}_{clone}" for i in range(prev.qubits))
         else:
-            inputs = tuple(f"{prev.name}.{lay.label(q)}" for q in lay.keys)
+            inputs = tuple(f"{prev.name}.{lay.label(q, long=True)}" for q in lay.keys)
         modules.append(Module(f"m{lvl + 1}", ns[lvl], inputs))
     return Composition(qubits, tuple(modules), references)
+
+
+# ---------------------------------------------------------------------- circuit tools
+def remap(circuit: Circuit, mapping: Sequence[int] | np.ndarray, registers: Sequence[tuple[str, int]]) -> Circuit:
+    """The circuit with qubit ``q`` moved to ``mapping[q]``, on new registers.
+
+    Args:
+        circuit: the circuit to move.
+        mapping: one new index per qubit of ``circuit`` (distinct).
+        registers: the registers of the result.
+
+    Raises:
+        InvalidArgumentError: if the mapping is too short, repeats a qubit or
+            leaves the new registers.
+    """
+    m = np.asarray(mapping, dtype=np.int64).ravel()
+    if m.size < circuit.num_qubits:
+        raise InvalidArgumentError(f"mapping has {m.size} entries for a circuit on {circuit.num_qubits} qubits")
+    if np.unique(m).size != m.size:
+        raise InvalidArgumentError("mapping sends two qubits to the same place")
+    instructions = tuple(Instruction(i.name, m[i.targets]) for i in circuit.instructions)
+    return Circuit(tuple(registers), instructions)
+
+
+def interleave(circuits: Sequence[Circuit], *, check_disjoint: bool = True) -> Circuit:
+    """Run circuits on disjoint qubits side by side, instruction by instruction.
+
+    Instruction ``t`` of every circuit is taken in turn; consecutive
+    instructions of the same gate are fused into one (their targets are
+    disjoint, so the fused instruction applies the same gates).
+
+    Args:
+        circuits: circuits on the same registers.
+        check_disjoint: verify that no two circuits touch a common qubit.
+
+    Raises:
+        InvalidArgumentError: if the circuits have different registers or share a qubit.
+    """
+    circuits = list(circuits)
+    if not circuits:
+        raise InvalidArgumentError("nothing to interleave")
+    regs = circuits[0].registers
+    if any(c.registers != regs for c in circuits):
+        raise InvalidArgumentError("cannot interleave circuits on different registers")
+    if check_disjoint:
+        check_disjoint_supports(circuits)
+    out: list[tuple[str, list[np.ndarray]]] = []
+    longest = max(len(c.instructions) for c in circuits)
+    for t in range(longest):
+        for c in circuits:
+            if t >= len(c.instructions):
+                continue
+            ins = c.instructions[t]
+            if out and out[-1][0] == ins.name:
+                out[-1][1].append(ins.targets)
+            else:
+                out.append((ins.name, [ins.targets]))
+    return Circuit(regs, tuple(Instruction(name, np.concatenate(parts)) for name, parts in out))
+
+
+def check_disjoint_supports(circuits: Sequence[Circuit]) -> None:
+    """Raise if two of the circuits act on a common qubit."""
+    seen = np.zeros(max(c.num_qubits for c in circuits), dtype=np.int64)
+    for idx, c in enumerate(circuits, start=1):
+        touched = np.unique(np.concatenate([i.targets for i in c.instructions] or [np.zeros(0, np.int64)]))
+        clash = touched[seen[touched] != 0]
+        if clash.size:
+            raise InvalidArgumentError(
+                f"circuits {int(seen[clash[0]])} and {idx} both act on qubit {int(clash[0])}: "
+                "only circuits on disjoint qubits can run side by side; compose them in sequence instead"
+            )
+        seen[touched] = idx
+
+
+def sequence(circuits: Sequence[Circuit]) -> Circuit:
+    """The circuits one after the other (all on the same registers)."""
+    circuits = list(circuits)
+    if not circuits:
+        raise InvalidArgumentError("nothing to compose")
+    out = circuits[0]
+    for c in circuits[1:]:
+        out = out + c
+    return out

@@ -1,0 +1,97 @@
+"""The storage service: tenants, objects and their state machine, placement, providers, audit log.
+
+:class:`StorageService` keeps the metadata in the database (:mod:`qclone.storage.db`)
+and talks to the substrate, the key vault and the providers through their
+interfaces (local classes or remote clients with the same methods). See
+``docs/storage.md`` for the state machine, the steps of a get, the recovery and
+the crash points (:func:`qclone.storage.faults.crash_point`).
+
+The class is assembled from one module per concern:
+
+* :mod:`.common`: constants, :class:`Tenant`, :class:`ProviderDirectory`, the shared helpers;
+* :mod:`.statements`: the prepared statements of the hot paths;
+* :mod:`.tenants`: tenants and their tokens;
+* :mod:`.placement`: choosing providers, storing clone records, the coalition audit;
+* :mod:`.objects`: put, stat, list, delete, peek;
+* :mod:`.retrieval`: the steps of a get;
+* :mod:`.recovery`: finishing or undoing what crashes left behind;
+* :mod:`.providers`: add, drain, kill, revive;
+* :mod:`.audit`: the audit log and health.
+
+Every change of an object's state goes through :func:`qclone.storage.states.transition`.
+
+Examples:
+    >>> from qclone.storage.clock import SettableClock
+    >>> from qclone.storage.db import Database
+    >>> from qclone.storage.inputs import parse_state
+    >>> from qclone.storage.substrate import Substrate
+    >>> from qclone.storage.vault import KeyVault
+    >>> svc = StorageService(Database.open(), Substrate(None), KeyVault(None), ProviderDirectory.local(None),
+    ...                      SettableClock(None, start=0.0))
+    >>> for p in ("p1", "p2", "p3", "p4"):
+    ...     _ = svc.providers_add(p)
+    >>> alice = svc.authenticate(svc.create_tenant("alice"))
+    >>> svc.put(alice, "psi", parse_state("bloch", [0, 0, 1]), keep_reference=True)["audit"]["safe"]
+    True
+    >>> round(svc.get(alice, "psi")["fidelity"], 9)
+    1.0
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from qclone.storage.db import Database
+from qclone.storage.service.audit import AuditMixin
+from qclone.storage.service.common import (
+    DEFAULT_CLONES,
+    LEASE_SECONDS,
+    POLICIES,
+    ProviderDirectory,
+    Tenant,
+    warm_up,
+)
+from qclone.storage.service.objects import ObjectsMixin
+from qclone.storage.service.placement import default_max_coalition, placement_audit
+from qclone.storage.service.providers import ProvidersMixin
+from qclone.storage.service.recovery import RecoveryMixin
+from qclone.storage.service.retrieval import RetrievalMixin
+from qclone.storage.service.tenants import TenantsMixin
+
+
+class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, ProvidersMixin, AuditMixin):
+    """Encrypted quantum multi-cloud storage (see the package docstring and ``docs/storage.md``).
+
+    Args:
+        db: the metadata database (migrated).
+        substrate: a :class:`~qclone.storage.substrate.Substrate` or a remote client.
+        vault: a :class:`~qclone.storage.vault.KeyVault` or a remote client.
+        providers: the :class:`ProviderDirectory`.
+        clock: the service clock (``now()`` in seconds): memory noise and timestamps.
+        lease_seconds: how long a retrieval may run before recovery takes it over.
+        recover: run :meth:`recover` now (finish or roll back what a crash interrupted).
+    """
+
+    def __init__(self, db: Database, substrate: Any, vault: Any, providers: ProviderDirectory, clock: Any, *,
+                 lease_seconds: float = LEASE_SECONDS, recover: bool = True) -> None:
+        self.db = db
+        self.substrate = substrate
+        self.vault = vault
+        self.directory = providers
+        self.clock = clock
+        self.lease_seconds = float(lease_seconds)
+        self._tokens: OrderedDict[str, Tenant] = OrderedDict()
+        self._tokens_lock = threading.Lock()
+        self._vault_coherence: tuple[float, float] | None = None
+        # Import everything the audit needs now, and set up stim's numpy bridge in this thread:
+        # first uses racing in many request threads were seen to hang the process.
+        warm_up()
+        placement_audit(2, 1, ("provider-1", "provider-2"), default_max_coalition(2))
+        if recover:
+            self.recover()
+
+
+__all__ = ["DEFAULT_CLONES", "LEASE_SECONDS", "POLICIES", "ProviderDirectory", "StorageService", "Tenant",
+           "default_max_coalition", "warm_up"]

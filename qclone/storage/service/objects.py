@@ -1,0 +1,281 @@
+"""Objects: put (reserve, encrypt, deposit, place, commit), stat, list, delete, peek."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from qclone.errors import InvalidArgumentError
+from qclone.protocol.layout import single_clone_warning
+from qclone.storage import faults
+from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
+from qclone.storage.models import clones as clone_table
+from qclone.storage.models import objects, providers
+from qclone.storage.service.common import (
+    ALIVE,
+    DEFAULT_CLONES,
+    NODE_ERRORS,
+    POLICIES,
+    VAULT_PARTY,
+    Tenant,
+    check_name,
+    state_summary,
+)
+from qclone.storage.service.placement import (
+    PlacementMixin,
+    audit_document,
+    default_max_coalition,
+)
+from qclone.storage.service.statements import (
+    INSERT_CLONES,
+    INSERT_OBJECT,
+    Q_OBJECT,
+    Q_OBJECT_BY_ID,
+    STORED,
+)
+from qclone.storage.states import ObjectState, transition
+
+log = logging.getLogger(__name__)
+
+
+class ObjectsMixin(PlacementMixin):
+    def put(self, tenant: Tenant, name: str, state: Any, *, clones: int = DEFAULT_CLONES,
+            policy: str = "distinct-providers", force: bool = False, keep_reference: bool = False) -> dict[str, Any]:
+        """Store ``state`` (an :class:`~qclone.storage.inputs.InputState` or ``{"kind", "data"}``) as
+        ``clones`` encrypted clones at distinct providers, the key in the vault.
+
+        Returns:
+            The object's record as :meth:`stat` returns it.
+
+        Raises:
+            InvalidArgumentError: bad name, state, number of clones, policy; n = 1 without ``force``.
+            ConflictError: the name exists. UnavailableError: too few providers up (or in distinct
+                zones), a component down.
+        """
+        from qclone.storage.inputs import InputState, parse_state
+
+        name = check_name(name)
+        if isinstance(state, Mapping):
+            state = parse_state(state.get("kind"), state.get("data"))
+        if not isinstance(state, InputState):
+            raise InvalidArgumentError("state must be an InputState or {\"kind\": ..., \"data\": ...}")
+        if isinstance(clones, bool) or not isinstance(clones, int) or clones < 1:
+            raise InvalidArgumentError(f"the number of clones must be an integer >= 1, got {clones!r}")
+        if clones == 1 and not force:
+            raise InvalidArgumentError(f"refusing to store a single clone: {single_clone_warning(1)} "
+                                       "Use n >= 2 (even n), or force it.")
+        if policy not in POLICIES:
+            raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        n, k = clones, state.qubits
+        object_id = uuid.uuid4().hex
+        now = self._now()
+        # the reservation (with the choice of providers, in one transaction): the name is taken
+        # atomically, and a crash from here on leaves a 'storing' row that recovery cleans up
+        chosen, up = self._reserve(tenant, name, object_id, k, n, policy, bool(keep_reference), now)
+        faults.crash_point("put.reserve")
+        placed: list[dict[str, Any]] = []
+        try:
+            info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference))
+            faults.crash_point("put.create")
+            self.vault.deposit(tenant.id, object_id, list(info["key_qubits"]))
+            faults.crash_point("put.deposit")
+            chosen = self._place(object_id, info, chosen, up, policy, now, placed)
+            faults.crash_point("put.place")
+            audit_doc = audit_document(n, k, tuple(p["id"] for p in chosen), default_max_coalition(n))
+            summary = audit_doc["summary"]
+            placement = {
+                "policy": policy,
+                "clones": {str(j): {"provider": p["id"], "zone": p["zone"], "labels": info["clone_qubits"][str(j)]}
+                           for j, p in enumerate(chosen, 1)},
+                "key": {"holder": VAULT_PARTY, "labels": list(info["key_qubits"])},
+            }
+            with self.db.fast_write() as conn:
+                if conn.execute(STORED, {"b_id": object_id, "b_placement": placement,
+                                          "b_audit": audit_doc}).rowcount != 1:
+                    raise ConflictError(f"the put of {name!r} took longer than its lease and was abandoned; put it again")
+                conn.execute(INSERT_CLONES, [
+                    {"object_id": object_id, "j": j, "provider_id": p["id"], "labels": info["clone_qubits"][str(j)],
+                     "state": "live", "discard_pending": False, "stored_at": now} for j, p in enumerate(chosen, 1)])
+                self._log(conn, now, tenant.name, "put", tenant_id=tenant.id, object_id=object_id, object_name=name,
+                          qubits=k, clones=n, policy=policy, providers=[p["id"] for p in chosen], safe=summary["safe"])
+        except Exception:
+            self._purge(object_id, placed)
+            self._unreserve(object_id)
+            raise
+        faults.crash_point("put.commit")
+        return self._describe(object_id, tenant, name, k, n, policy, "stored", now, now, None, bool(keep_reference),
+                              [{"clone": j, "provider": p["id"], "zone": p["zone"], "state": "live",
+                                "provider_state": "up", "stored_at": now} for j, p in enumerate(chosen, 1)],
+                              summary)
+
+    def _reserve(self, tenant: Tenant, name: str, object_id: str, k: int, n: int, policy: str, keep_reference: bool,
+                 now: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Choose the providers and take the name (a 'storing' row); what :meth:`_choose_providers` returns."""
+        row = {"id": object_id, "tenant_id": tenant.id, "name": name, "k": k, "n": n, "policy": policy,
+               "state": "storing", "attempt": None, "lease_until": now + self.lease_seconds, "chosen_clone": None,
+               "created_at": now, "stored_at": now, "finished_at": None, "keep_reference": keep_reference,
+               "purge_pending": False, "placement": {"policy": policy, "clones": {}, "key": None},
+               "audit": {"summary": None, "report": None}}
+        for _ in range(2):
+            try:
+                with self.db.fast_write() as conn:
+                    chosen = self._choose_providers(conn, n, policy)  # too few: 503 before the name is taken
+                    conn.execute(INSERT_OBJECT, row)
+                return chosen
+            except IntegrityError:
+                with self.db.read() as conn:
+                    old = conn.execute(Q_OBJECT, {"b_tenant": tenant.id, "b_name": name}).first()
+                if old is None or old.state != "storing" or old.lease_until > now:
+                    break
+                self._abandon_put(old.id)  # a put that died holding the name
+        raise ConflictError(f"an object named {name!r} exists (names are never reused)")
+
+    def _unreserve(self, object_id: str) -> None:
+        try:
+            with self.db.write() as conn:
+                conn.execute(delete(objects).where(objects.c.id == object_id, objects.c.state == "storing"))
+        except SQLAlchemyError as e:  # recovery removes it later
+            log.warning("reservation of %s stays until recovery: %s", object_id, e)
+
+    def _abandon_put(self, object_id: str) -> bool:
+        """Clean up after a put that never committed: its parts everywhere, then its reservation."""
+        with self.db.read() as conn:
+            row = conn.execute(Q_OBJECT_BY_ID, {"b_id": object_id}).first()
+            prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
+        if row is None or row.state != "storing":
+            return False
+        if not self._destroy_quantum(object_id, "abandoned put"):
+            return False
+        for p in prows:  # any provider may have recorded a clone of it; one that is down is swept when revived
+            if p["state"] in ALIVE:
+                self._tell_discard(p, object_id)
+        with self.db.write() as conn:
+            gone = conn.execute(delete(objects).where(objects.c.id == object_id, objects.c.state == "storing")).rowcount
+            if gone:
+                self._log(conn, self._now(), "system", "put.abandoned", tenant_id=row.tenant_id, object_id=object_id,
+                          object_name=row.name)
+        return bool(gone)
+
+    def _purge(self, object_id: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Best-effort removal of an object everywhere; the ids of providers that could not be told."""
+        failed = []
+        for what in (lambda: self.substrate.discard(object_id), lambda: self.vault.destroy(object_id)):
+            try:
+                what()
+            except NODE_ERRORS as e:  # best effort; recovery retries
+                log.warning("purge of %s: %s", object_id, e)
+        for p in records:
+            if not self._tell_discard(p, object_id):
+                failed.append(p["id"])
+        return failed
+
+    def stat(self, tenant: Tenant, name: str, *, full_audit: bool = False) -> dict[str, Any]:
+        """One object's record.
+
+        Returns:
+            ``{"name", "object_id", "tenant", "state", "qubits", "clones", "policy", "keep_reference",
+            "created_at", "stored_at", "finished_at", "live_clones", "retrievable", "placement": [{"clone",
+            "provider", "zone", "state", "provider_state", "stored_at"}], "audit": {"safe", "complete",
+            "coalitions_examined", "max_coalition", "learning", "warnings", "notes"}}``, plus
+            ``"audit_report"`` (the full coalition audit) with ``full_audit``.
+        """
+        name = check_name(name)
+        with self.db.read() as conn:
+            row = self._object_row(conn, tenant, name, audit=True)
+            crows = self._clone_rows(conn, row.id)
+        out = self._describe_row(tenant, row, crows)
+        if full_audit:
+            out["audit_report"] = row.audit["report"]
+        self._write_log(tenant.name, "stat", tenant_id=tenant.id, object_id=row.id, object_name=name)
+        return out
+
+    def list(self, tenant: Tenant, *, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """The tenant's objects, oldest first: ``{"name", "object_id", "state", "qubits", "clones", "policy",
+        "created_at", "stored_at", "finished_at"}`` (optionally only those in ``state``)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
+        q = select(objects.c.name, objects.c.id.label("object_id"), objects.c.state, objects.c.k.label("qubits"),
+                   objects.c.n.label("clones"), objects.c.policy, objects.c.created_at, objects.c.stored_at,
+                   objects.c.finished_at).where(objects.c.tenant_id == tenant.id)
+        if state is not None:
+            q = q.where(objects.c.state == state)
+        with self.db.read() as conn:
+            out = [dict(r._mapping) for r in conn.execute(q.order_by(objects.c.created_at, objects.c.name).limit(limit))]
+        self._write_log(tenant.name, "list", tenant_id=tenant.id, count=len(out))
+        return out
+
+    def delete(self, tenant: Tenant, name: str) -> dict[str, Any]:
+        """Delete a stored (or lost) object: its clones and key are destroyed.
+
+        Returns:
+            ``{"name", "object_id", "state": "deleted"}``.
+
+        Raises:
+            NotFoundError: no such object. ConflictError: it is being or was retrieved, or was deleted.
+        """
+        name = check_name(name)
+        now = self._now()
+        with self.db.read() as conn:
+            row = self._object_row(conn, tenant, name)
+        if row.state == "retrieving" and row.lease_until is not None and row.lease_until <= now:
+            self._recover_object(row.id)
+        with self.db.write() as conn:
+            done = conn.execute(transition((ObjectState.STORED, ObjectState.LOST), ObjectState.DELETED,
+                                           objects.c.id == row.id, finished_at=now, purge_pending=True)).rowcount
+            if done:
+                conn.execute(update(clone_table).where(clone_table.c.object_id == row.id, clone_table.c.state == "live")
+                             .values(state="discarded"))
+                self._log(conn, now, tenant.name, "delete", tenant_id=tenant.id, object_id=row.id, object_name=name)
+        if not done:
+            with self.db.read() as conn:
+                row = self._object_row(conn, tenant, name)
+            self._refuse_delete(tenant, row)
+        faults.crash_point("delete.mark")
+        self._purge_object(row.id)
+        faults.crash_point("delete.purge")
+        return {"name": name, "object_id": row.id, "state": "deleted"}
+
+    def _refuse_delete(self, tenant: Tenant, row: Any) -> None:
+        self._write_log(tenant.name, "delete.refused", tenant_id=tenant.id, object_id=row.id, object_name=row.name,
+                        state=row.state)
+        raise ConflictError(f"object {row.name!r} cannot be deleted: it is {row.state}")
+
+    def peek(self, tenant: Tenant, name: str, provider_id: str) -> dict[str, Any]:
+        """What provider ``provider_id`` can learn of an object by reading its clone: the reduced
+        state of the qubits it holds, after the memory noise of its storage time.
+
+        Returns:
+            ``{"name", "object_id", "provider", "clone", "labels", "density_matrix", "bloch" (per
+            qubit), "purity", "maximally_mixed", "elapsed"}``.
+
+        Raises:
+            NotFoundError: no such object, or the provider holds no live clone of it.
+            ConflictError: the object is not stored. UnavailableError: the provider is down.
+        """
+        name = check_name(name)
+        now = self._now()
+        with self.db.read() as conn:
+            row = self._object_row(conn, tenant, name)
+            crows = self._clone_rows(conn, row.id)
+        if row.state != "stored":
+            raise ConflictError(f"object {row.name!r} is {row.state}: no provider holds a clone of it to read")
+        c = next((c for c in crows if c["provider_id"] == provider_id and c["state"] == "live"), None)
+        if c is None:
+            raise NotFoundError(f"provider {provider_id!r} holds no live clone of object {name!r}")
+        if c["provider_state"] not in ALIVE:
+            raise UnavailableError(f"provider {provider_id!r} is {c['provider_state']}")
+        elapsed = max(0.0, now - row.stored_at)
+        if elapsed > 0:
+            self.substrate.age(row.id, list(c["labels"]), elapsed, c["t1"], c["t2"])
+        rho = np.asarray(self.substrate.peek(row.id, list(c["labels"])), dtype=complex)
+        self._write_log(tenant.name, "peek", tenant_id=tenant.id, object_id=row.id, object_name=name,
+                        provider=provider_id, clone=c["j"])
+        return {"name": name, "object_id": row.id, "provider": provider_id, "clone": c["j"],
+                "labels": list(c["labels"]), **state_summary(rho), "elapsed": elapsed}
+

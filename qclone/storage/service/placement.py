@@ -1,0 +1,99 @@
+"""Placement: choosing providers for the clones, storing the clone records, the coalition audit."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from qclone.analysis.leakage import Placement, audit_placement
+from qclone.storage.db import JSONDocument
+from qclone.storage.errors import UnavailableError
+from qclone.storage.service.common import NODE_ERRORS, VAULT_PARTY, ServiceBase
+from qclone.storage.service.statements import Q_UP
+
+log = logging.getLogger(__name__)
+
+
+def default_max_coalition(clones: int) -> int:
+    """Largest coalition the placement audit examines: every coalition up to n = 6, pairs up to
+    n = 16, single parties beyond (the audit always checks all clone holders together too)."""
+    return clones + 1 if clones <= 6 else (2 if clones <= 16 else 1)
+
+
+@lru_cache(maxsize=512)
+def placement_audit(n: int, k: int, holders: tuple[str, ...], max_coalition: int) -> tuple[dict, dict]:
+    """(summary, full report) of the coalition audit of provider ``holders[j-1]`` holding S_j and
+    the vault holding N_1..N_n; the input qubits A are consumed by the encoding (held by nobody)."""
+    parties: dict[str, list[str]] = {p: [f"S{j}"] for j, p in enumerate(holders, 1)}
+    parties[VAULT_PARTY] = [f"N{j}" for j in range(1, n + 1)]
+    report = audit_placement(n, Placement(parties, name="placement"), max_coalition=max_coalition, qubits=k)
+    full = report.to_dict()
+    summary = {
+        "safe": report.safe,
+        "complete": report.complete,
+        "coalitions_examined": report.examined,
+        "max_coalition": max_coalition,
+        "learning": [{"coalition": list(f.coalition), "learns": f.learns, "intended": f.intended}
+                     for f in report.findings if f.classification.kind == "partial" or not f.intended],
+        "warnings": list(report.warnings),
+        "notes": list(report.notes),
+    }
+    return summary, full
+
+
+@lru_cache(maxsize=512)
+def audit_document(n: int, k: int, holders: tuple[str, ...], max_coalition: int) -> JSONDocument:
+    """The ``audit`` column of an object placed so: ``{"summary", "report"}``, serialised once."""
+    summary, full = placement_audit(n, k, holders, max_coalition)
+    return JSONDocument(summary=summary, report=full)
+
+
+
+class PlacementMixin(ServiceBase):
+    def _choose_providers(self, conn: Any, n: int, policy: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(n providers for the clones, every provider that is up)."""
+        rows = conn.execute(Q_UP).all()
+        up = [self._provider_record(r) for r in rows]
+        if policy == "distinct-providers":
+            if len(up) < n:
+                raise UnavailableError(f"{n} clones need {n} providers that are up; {len(up)} are"
+                                       f"{' (' + ', '.join(sorted(p['id'] for p in up)) + ')' if up else ''}")
+            chosen = random.sample(up, n)
+        else:
+            zones: dict[str, list[dict[str, Any]]] = {}
+            for p in up:
+                zones.setdefault(p["zone"], []).append(p)
+            if len(zones) < n:
+                raise UnavailableError(f"{n} clones in distinct zones need {n} zones with a provider that is up; "
+                                       f"{len(zones)} have one{' (' + ', '.join(sorted(zones)) + ')' if zones else ''}")
+            chosen = [random.choice(zones[z]) for z in random.sample(sorted(zones), n)]
+        return sorted(chosen, key=lambda p: p["id"]), up  # clone j at the j-th provider by id
+
+    def _place(self, object_id: str, info: Mapping[str, Any], chosen: list[dict[str, Any]], up: list[dict[str, Any]],
+               policy: str, now: float, placed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store clone j's record at provider j; a provider that fails is replaced by another up
+        provider that fits the policy (once per failure). Returns the final providers."""
+        final = list(chosen)
+        spare = [p for p in up if p["id"] not in {c["id"] for c in chosen}]
+        random.shuffle(spare)
+        for j in range(1, len(final) + 1):
+            while True:
+                p = final[j - 1]
+                try:
+                    self._node(p).store(object_id, j, list(info["clone_qubits"][str(j)]), now)
+                    placed.append(p)
+                    break
+                except NODE_ERRORS as e:  # try another provider
+                    log.warning("provider %s cannot store clone %d of %s: %s", p["id"], j, object_id, e)
+                    zones = {q["zone"] for i, q in enumerate(final) if i != j - 1}
+                    fits = [q for q in spare if policy != "distinct-zones" or q["zone"] not in zones]
+                    if not fits:
+                        raise UnavailableError(f"provider {p['id']} cannot store a clone ({e}) and no other provider "
+                                               "that is up can take it") from None
+                    final[j - 1] = fits[0]
+                    spare.remove(fits[0])
+        return final
+
