@@ -343,3 +343,16 @@ def test_hostile_requests_get_a_4xx_never_a_5xx(tmp_path_factory, path, method, 
         assert path == "/v1/enroll" and not enrolled  # only a valid join proof could do that: never by chance
     if resp.status_code != 200:
         assert set(resp.json()) == {"error"}
+
+
+def test_rotate_key_command(tmp_path, capsys):
+    from qclone.cli.main import main
+
+    NodeKeys(tmp_path / "v", "vault")
+    old = (tmp_path / "v" / "join-token").read_text().strip()
+    assert main(["storage", "rotate-key", "--role", "vault", "--data-dir", str(tmp_path / "v"), "--json"]) == 0
+    new = orjson.loads(capsys.readouterr().out)["join_token"]
+    assert new != old and new == (tmp_path / "v" / "join-token").read_text().strip()
+    assert JoinToken.parse(new, role="vault").key_id == NodeKeys(tmp_path / "v", "vault").identity.key_id
+    assert main(["storage", "rotate-key", "--role", "gateway", "--data-dir", str(tmp_path / "v")]) == 2
+    assert "--role is one of" in capsys.readouterr().err
