@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench chaos clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -m "not slow and not service"
 	$(BIN)/python -m pytest -m "slow or service"; rc=$$?; test $$rc -eq 0 -o $$rc -eq 5
+
+# The long form of the adversarial suite: each part prints its figures and fails on a finding.
+# schemathesis (>= 1000 requests), then >= 100 kill -9 each: embedded on SQLite and PostgreSQL, every role of a deployment.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.storage.api_fuzz --requests 1200
+	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 1
+	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 2 --db postgresql
+	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 3 --mode deployment
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done

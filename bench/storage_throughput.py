@@ -6,7 +6,8 @@ What runs:
   substrate, vault and four providers in one server) in its own process.
   One round trip = ``PUT /v1/objects/{name}`` of one qubit (a random Bloch
   vector) as n = 4 encrypted clones, then ``POST /v1/objects/{name}/get``
-  (the one-time decryption).
+  with an idempotency key (the one-time decryption), then
+  ``POST /v1/objects/{name}/ack`` with that key (the output is released).
 * **peer**: a minimal FastAPI/uvicorn key-value service defined below, with
   the same SQLite set-up (``qclone.storage.db.create_db_engine``: WAL,
   ``synchronous=NORMAL``), the same uvicorn options (uvloop, httptools,
@@ -245,7 +246,10 @@ async def load(port: int, kind: str, token: str | None, clients: int, seconds: f
             norm = sum(x * x for x in v) ** 0.5
             body = orjson.dumps({"state": {"kind": "bloch", "data": [x / norm for x in v]}, "clones": 4})
             s1, _ = await conn.request("PUT", f"/v1/objects/{name}", body)
-            s2, out = await conn.request("POST", f"/v1/objects/{name}/get", b"{}")
+            key = f"k-{name}"
+            s2, out = await conn.request("POST", f"/v1/objects/{name}/get", orjson.dumps({"key": key}))
+            if s2 < 300:  # the client holds the output: acknowledge it (the server releases it)
+                s2, out = await conn.request("POST", f"/v1/objects/{name}/ack", orjson.dumps({"key": key}))
         else:
             s1, _ = await conn.request("PUT", f"/kv/{name}", blob)
             s2, out = await conn.request("POST", f"/kv/{name}/get")

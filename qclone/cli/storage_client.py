@@ -110,7 +110,12 @@ def serve(
     vault_join: Annotated[str | None, typer.Option("--vault-join", envvar="QCLONE_VAULT_JOIN", help="gateway: the vault's join token (printed at its first start; needed once).", show_envvar=False)] = None,
     settable_clock: Annotated[bool, typer.Option("--settable-clock", help="Use a clock stored in the data dir that POST /v1/admin/clock sets (tests).")] = False,
     workers: Annotated[int, typer.Option("--workers", help="gateway/embedded: worker processes sharing the port (SO_REUSEPORT).")] = 1,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+    log_level: Annotated[str, typer.Option("--log-level", help="Log level (info: also one access-log line per request).")] = "warning",
+    max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="gateway/embedded: larger request bodies are refused with 413 (default 8 MiB).")] = 8 * 1024 * 1024,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM; with --tls-key).")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The private key of --tls-cert (PEM).")] = None,
+    lease: Annotated[float, typer.Option("--lease", help="gateway/embedded: seconds (database clock) a get or put may run before the reconciler takes it over.")] = 60.0,
+    retention: Annotated[float, typer.Option("--retention", help="gateway/embedded: seconds (database clock) a decrypted output waits for its acknowledgement; then it is discarded and the object lost.")] = 86400.0,
 ) -> None:
     """Start the storage service (embedded default) or one component of a deployment."""
     from qclone.storage.server import ServeOptions, serve as run_server
@@ -133,6 +138,11 @@ def serve(
             settable_clock=settable_clock,
             workers=workers,
             log_level=log_level,
+            max_body_bytes=max_body_bytes,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            lease_seconds=lease,
+            retention_seconds=retention,
         )
     )
 

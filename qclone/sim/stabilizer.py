@@ -304,7 +304,7 @@ class StabilizerEngine:
         if m > MAX_TABLEAU_QUBITS:
             raise TooLargeError(
                 f"{m} qubits exceed the tableau limit of {MAX_TABLEAU_QUBITS}; "
-                "use qclone verify --engine stabilizer (Heisenberg picture) or estimate_fidelity"
+                "use qclone verify --clones N (Heisenberg picture, stage by stage) or estimate_fidelity"
             )
         sim = stim.TableauSimulator()
         sim.set_num_qubits(m)

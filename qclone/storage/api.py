@@ -6,22 +6,28 @@ Routes (all under ``/v1``; a tenant sends ``Authorization: Bearer <token>``):
 ``PUT`` or ``POST /objects/{name}``      store a state (201)
 ``GET /objects``                         list this tenant's objects
 ``GET /objects/{name}``                  stat one object
-``POST /objects/{name}/get``             the one-time retrieval (not idempotent: POST)
+``POST /objects/{name}/get``             the one-time retrieval (idempotent per key)
+``POST /objects/{name}/ack``             acknowledge a get's output (releases it)
 ``DELETE /objects/{name}``               delete an object
 ``GET /objects/{name}/peek?provider=ID`` what that provider can learn
 ``GET /providers``, ``POST /providers``  list or add providers
 ``POST /providers/{id}/drain|kill|revive``
 ``GET /audit-log``                       this tenant's audit log
-``GET /health``                          no token needed
+``GET /health``                          liveness, no token needed (admin token: details)
 ``POST /tenants``                        admin token: create a tenant
 ``POST /admin/clock``                    admin token, only with a settable clock
 =======================================  ==========================================
 
-Every error is ``{"error": {"type", "message"}}`` with the status of
-:func:`qclone.storage.errors.http_status`; a malformed request is a 422 with a
-message naming what is wrong, never a 500. The hot endpoints parse the raw
-body with orjson and validate it here (the request models below only document
-the bodies in the OpenAPI schema at ``/docs``).
+The bodies are the Pydantic models of :mod:`qclone.storage.api_models` (FastAPI
+validates them; the OpenAPI document at ``/openapi.json`` declares every request,
+response, error and the bearer authentication). Every error is ``{"error":
+{"type", "message", "request_id"}}`` with the status of
+:func:`qclone.storage.errors.http_status`: a malformed request is a 422 naming what
+is wrong, never a 5xx; a 5xx says only a generic message and its request id (the
+details are in the server's log under that id). :class:`RequestGuard` gives every
+request its ``X-Request-ID``, limits the body size (413) and refuses paths that
+are not UTF-8. Failed logins are audited (``login.failed``, at most one entry per
+source per minute, with the count of the others).
 """
 
 from __future__ import annotations
@@ -29,136 +35,93 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import math
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote_to_bytes
 
 import numpy as np
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI, Query, Request, Security
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qclone.errors import InvalidArgumentError
-from qclone.storage.errors import UnauthorizedError, error_body, error_headers, http_status
-from qclone.storage.substrate import BASES, MAX_SHOTS
+from qclone.storage import faults
+from qclone.storage.api_models import (
+    MAX_AUDIT_LIMIT,
+    AckIn,
+    AckOut,
+    AuditOut,
+    ClockIn,
+    ClockOut,
+    DeleteOut,
+    ErrorOut,
+    GetIn,
+    HealthOut,
+    KillIn,
+    ObjectListOut,
+    ObjectOut,
+    OutputOut,
+    PeekOut,
+    ProviderActionOut,
+    ProviderIn,
+    ProviderOut,
+    ProvidersOut,
+    PutIn,
+    TenantIn,
+    TenantOut,
+)
+from qclone.storage.errors import (
+    BodyTooLargeError,
+    UnauthorizedError,
+    error_body,
+    error_headers,
+    http_status,
+)
+from qclone.storage.inputs import MAX_NAME, check_name
 from qclone.storage.wire import decode_array, encode_array
 
-__all__ = ["create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "FailedLogins", "RequestGuard", "create_app"]
 
-
-# ---------------------------------------------------------------------- documentation models
-class StateIn(BaseModel):
-    """A state in the wire format."""
-
-    kind: str = Field(description="bloch, statevector, density or qasm")
-    data: Any = Field(description="[x, y, z]; a complex array {real, imag} (or a real nested list); or OpenQASM text")
-
-
-class PutIn(BaseModel):
-    state: StateIn
-    clones: int = Field(4, description="number of encrypted clones n (n = 1 needs force)")
-    keep_reference: bool = Field(False, description="keep a copy of the input so a get reports the fidelity")
-    force: bool = Field(False, description="allow n = 1 (a lone clone leaks the Y component)")
-    policy: str = Field("distinct-providers", description="placement: distinct-providers or distinct-zones")
-
-
-class GetIn(BaseModel):
-    basis: str | None = Field(None, description="X, Y or Z: also measure every output qubit in this basis")
-    shots: int | None = Field(None, description="number of measurements (with basis)")
-    seed: int | None = None
-
-
-class ProviderIn(BaseModel):
-    id: str
-    zone: str | None = None
-    t1: float | None = Field(None, description="memory T1 in seconds (default 3600)")
-    t2: float | None = Field(None, description="memory T2 in seconds (default 3600)")
-    url: str | None = Field(None, description="URL of a provider node process (deployment)")
-    join: str | None = Field(None, description="with url: the node's join token (printed by the node at its first start)")
-
-
-class TenantIn(BaseModel):
-    name: str
-
-
-class ClockIn(BaseModel):
-    now: float | None = Field(None, description="set the clock to this time")
-    advance: float | None = Field(None, description="move the clock forward by this many seconds")
-
-
-def _doc(model: type[BaseModel]) -> dict:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+log = logging.getLogger("qclone.storage.gateway")
+access_log = logging.getLogger("qclone.storage.access")
+#: Largest request body the gateway reads by default (an 8-qubit density matrix in JSON is ~3 MB).
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+bearer_scheme = HTTPBearer(auto_error=False, description="a tenant's token, or the admin token for admin routes")
 
 
 # ---------------------------------------------------------------------- helpers
-def _json(content: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS), status_code=status, media_type="application/json")
+def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS),
+                    status_code=status, media_type="application/json", headers=headers)
 
 
-def _error(exc: BaseException) -> Response:
-    response = _json(error_body(exc), http_status(exc))
-    response.headers.update(error_headers(exc))
-    return response
+def request_id_of(request: Request) -> str:
+    """The id :class:`RequestGuard` gave this request (or a new one outside it)."""
+    rid = getattr(request.state, "request_id", None)
+    return rid if isinstance(rid, str) else new_request_id()
 
 
-async def _body(request: Request) -> dict:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidArgumentError("the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidArgumentError("the request body must be a JSON object")
-    return body
+def new_request_id() -> str:
+    return secrets.token_hex(8)
 
 
-def _only(body: dict, allowed: set[str]) -> dict:
-    unknown = set(body) - allowed
-    if unknown:
-        raise InvalidArgumentError(f"unexpected fields {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return body
-
-
-def _int(body: dict, key: str, default: int | None) -> int | None:
-    v = body.get(key, default)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise InvalidArgumentError(f"{key} must be an integer, got {v!r}")
-    return v
-
-
-def _bool(body: dict, key: str) -> bool:
-    v = body.get(key, False)
-    if not isinstance(v, bool):
-        raise InvalidArgumentError(f"{key} must be true or false, got {v!r}")
-    return v
-
-
-def _float(body: dict, key: str) -> float | None:
-    v = body.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise InvalidArgumentError(f"{key} must be a finite number, got {v!r}")
-    return float(v)
-
-
-def _str(body: dict, key: str, *, required: bool = False) -> str | None:
-    v = body.get(key)
-    if v is None:
-        if required:
-            raise InvalidArgumentError(f"missing field {key!r}")
-        return None
-    if not isinstance(v, str) or not v:
-        raise InvalidArgumentError(f"{key} must be a non-empty string, got {v!r}")
-    return v
+def _error(exc: BaseException, request_id: str) -> Response:
+    status = http_status(exc)
+    if status >= 500:
+        # the details go to the log, never to the client
+        log.error("request %s: %d %s: %s", request_id, status, type(exc).__name__, exc,
+                  exc_info=exc if status == 500 else None)
+    return _json(error_body(exc, request_id), status, error_headers(exc) or None)
 
 
 def bloch_of(rho: Any) -> list[float]:
@@ -192,9 +155,71 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# ---------------------------------------------------------------------- failed logins
+class FailedLogins:
+    """Audits failed logins, at most one entry per source and window: the failures in between
+    are counted and reported by the next entry (``suppressed``), so an attacker cannot flood
+    the audit log. At most ``sources`` sources are tracked (the oldest forgotten first)."""
+
+    def __init__(self, write: Callable[..., None], *, window: float = 60.0, sources: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._write = write
+        self._window = window
+        self._sources = sources
+        self._clock = clock
+        self._seen: OrderedDict[str, list[float | int]] = OrderedDict()  # source -> [written at, suppressed]
+        self._lock = threading.Lock()
+
+    def failed(self, source: str, reason: str, path: str) -> bool:
+        """Record a failure; True if it was written to the audit log."""
+        now = self._clock()
+        with self._lock:
+            entry = self._seen.get(source)
+            if entry is not None and now - entry[0] < self._window:
+                entry[1] += 1
+                return False
+            suppressed = int(entry[1]) if entry is not None else 0
+            self._seen[source] = [now, 0]
+            self._seen.move_to_end(source)
+            while len(self._seen) > self._sources:
+                self._seen.popitem(last=False)
+        try:
+            self._write("anonymous", "login.failed", source=source, reason=reason, path=path, suppressed=suppressed)
+        except Exception:
+            log.exception("could not audit a failed login from %s", source)
+        return True
+
+
 # ---------------------------------------------------------------------- the app
+_ERRORS = {
+    401: "missing or bad token",
+    404: "no such object, provider or route (also another tenant's object)",
+    409: "the object's state does not allow it (exists, retrieved, being retrieved, ...)",
+    413: "the request body is larger than the gateway accepts",
+    422: "a malformed request: the message names what is wrong",
+    500: "internal error (the body carries only the request id)",
+    503: "a component is unavailable: retry later (Retry-After)",
+}
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: {"model": ErrorOut, "description": _ERRORS[c]} for c in (*codes, 413, 422, 500)}
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("missing API token: send 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+ObjectName = Annotated[str, FastAPIPath(min_length=1, max_length=MAX_NAME, description="the object's name (NFC)")]
+ProviderId = Annotated[str, FastAPIPath(min_length=1, max_length=64)]
+
+
 def create_app(service: Any, *, admin_token: str | None = None, clock: Any = None, threads: int = 8,
-               title: str = "qclone storage gateway") -> FastAPI:
+               title: str = "qclone storage gateway", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
     """The gateway app.
 
     Args:
@@ -205,203 +230,361 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         threads: size of the thread pool running the (blocking) service calls. The work is
             mostly CPU under one GIL with short waits for fsync and SQLite locks, so a few
             threads keep the event loop free without the switching cost of a large pool.
+        max_body_bytes: larger request bodies are refused with 413 while they are read.
     """
-    app = FastAPI(title=title, version="1", description="Encrypted quantum multi-cloud storage (qclone).")
+    app = FastAPI(title=title, version="1", description="Encrypted quantum multi-cloud storage (qclone). "
+                  "Errors are {\"error\": {\"type\", \"message\", \"request_id\"}}; every response carries "
+                  "an X-Request-ID header.")
+    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes)
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="qclone-gateway")
     admin_hash = None if admin_token is None else _token_hash(admin_token)
+    failed_logins = FailedLogins(service.audit_event)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         parts = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-        return _error(InvalidArgumentError("; ".join(parts) or "invalid request"))
+        return _error(InvalidArgumentError("; ".join(parts) or "invalid request"), request_id_of(request))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI could not parse the body (e.g. JSON nested too deep)
+            return _error(InvalidArgumentError("the request body is not valid JSON"), request_id_of(request))
         name = {404: "NotFoundError", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
-        return _json({"error": {"type": name, "message": str(exc.detail)}}, exc.status_code)
+        return _json({"error": {"type": name, "message": str(exc.detail), "request_id": request_id_of(request)}},
+                     exc.status_code)
 
     @app.exception_handler(Exception)
-    async def _any(_request: Request, exc: Exception) -> Response:
-        return _error(exc)
-
-    def bearer(request: Request) -> str:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise UnauthorizedError("missing API token: send 'Authorization: Bearer <token>'")
-        return token.strip()
-
-    def check_admin(request: Request) -> None:
-        if not is_admin(bearer(request)):
-            raise UnauthorizedError("this call needs the admin token")
+    async def _any(request: Request, exc: Exception) -> Response:
+        return _error(exc, request_id_of(request))
 
     def is_admin(token: str) -> bool:
         return admin_hash is not None and hmac.compare_digest(_token_hash(token), admin_hash)
 
+    async def run(request: Request, fn: Callable[[], Any], status: int = 200) -> Response:
+        """Run ``fn`` in the thread pool; its result as JSON, an error as the JSON error body."""
+        rid = request_id_of(request)
+
+        def call() -> Any:
+            try:
+                return fn()
+            except UnauthorizedError as exc:
+                source = request.client.host if request.client else "unknown"
+                failed_logins.failed(source, str(exc), request.url.path)
+                raise
+
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(pool, call)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a JSON body
+            return _error(exc, rid)
+        return _json(result, status)
+
     def tenant_of(request: Request) -> Any:
-        return service.authenticate(bearer(request))
+        return service.authenticate(_bearer(request))
+
+    def check_admin(request: Request) -> None:
+        if not is_admin(_bearer(request)):
+            raise UnauthorizedError("this call needs the admin token")
 
     def tenant_or_admin(request: Request) -> Any:
         """The tenant, or None for the admin token."""
-        token = bearer(request)
+        token = _bearer(request)
         return None if is_admin(token) else service.authenticate(token)
 
-    def route(path: str, method: str, *, doc: type[BaseModel] | None = None, status: int = 200,
-              summary: str | None = None) -> Callable:
-        """Register ``fn(request, body) -> result`` (run in the thread pool) as an endpoint."""
-
-        def register(fn: Callable) -> Callable:
-            async def endpoint(request: Request) -> Response:
-                try:
-                    body = await _body(request) if method in ("POST", "PUT") else {}
-                    result = await asyncio.get_running_loop().run_in_executor(pool, fn, request, body)
-                except Exception as exc:  # noqa: BLE001 - every error becomes a JSON body
-                    return _error(exc)
-                return _json(result, status)
-
-            endpoint.__name__ = fn.__name__
-            app.add_api_route(path, endpoint, methods=[method], summary=summary or (fn.__doc__ or "").strip() or None,
-                              openapi_extra=_doc(doc) if doc is not None else None, status_code=status)
-            return fn
-
-        return register
+    auth = [Security(bearer_scheme)]
 
     # ------------------------------------------------------------------ objects
-    def put_object(request: Request, body: dict) -> dict:
+    async def put_object(request: Request, name: ObjectName, body: PutIn) -> Response:
         """Store a state as n encrypted clones."""
         from qclone.storage.inputs import parse_state
 
-        tenant = tenant_of(request)
-        _only(body, {"state", "clones", "keep_reference", "force", "policy"})
-        spec = body.get("state")
-        if not isinstance(spec, dict) or "kind" not in spec or "data" not in spec:
-            raise InvalidArgumentError("state must be an object {\"kind\": ..., \"data\": ...}")
-        _only(spec, {"kind", "data"})
-        state = parse_state(spec["kind"], spec["data"])
-        clones = _int(body, "clones", 4)
-        policy = _str(body, "policy") or "distinct-providers"
-        return service.put(tenant, request.path_params["name"], state, clones=clones, policy=policy,
-                           keep_reference=_bool(body, "keep_reference"), force=_bool(body, "force"))
+        def put() -> dict:
+            tenant = tenant_of(request)
+            check_name(name)
+            state = parse_state(body.state.kind, body.state.data)
+            return service.put(tenant, name, state, clones=body.clones, policy=body.policy,
+                               keep_reference=body.keep_reference, force=body.force)
 
-    route("/v1/objects/{name}", "PUT", doc=PutIn, status=201)(put_object)
-    route("/v1/objects/{name}", "POST", doc=PutIn, status=201)(put_object)
+        return await run(request, put, 201)
 
-    @route("/v1/objects", "GET")
-    def list_objects(request: Request, body: dict) -> dict:
+    for method in ("PUT", "POST"):
+        app.add_api_route("/v1/objects/{name}", put_object, methods=[method], status_code=201, response_model=ObjectOut,
+                          responses=_responses(401, 409, 503), dependencies=auth, summary="Store a state",
+                          operation_id=f"put_object_{method.lower()}")
+
+    @app.get("/v1/objects", response_model=ObjectListOut, responses=_responses(401), dependencies=auth)
+    async def list_objects(request: Request) -> Response:
         """This tenant's objects."""
-        return {"objects": service.list(tenant_of(request))}
+        return await run(request, lambda: {"objects": service.list(tenant_of(request))})
 
-    @route("/v1/objects/{name}", "GET")
-    def stat_object(request: Request, body: dict) -> dict:
-        """One object's record (``?audit=full``: with the full coalition audit of its placement)."""
-        full = request.query_params.get("audit", "summary")
-        if full not in ("summary", "full"):
-            raise InvalidArgumentError(f"audit must be summary or full, got {full!r}")
-        return service.stat(tenant_of(request), request.path_params["name"], full_audit=full == "full")
+    @app.get("/v1/objects/{name}", response_model=ObjectOut, responses=_responses(401, 404), dependencies=auth)
+    async def stat_object(request: Request, name: ObjectName,
+                          audit: Annotated[Literal["summary", "full"], Query(description="full: with the whole "
+                                                                                         "coalition audit")] = "summary") -> Response:
+        """One object's record."""
+        return await run(request, lambda: service.stat(tenant_of(request), check_name(name), full_audit=audit == "full"))
 
-    @route("/v1/objects/{name}/get", "POST", doc=GetIn)
-    def get_object(request: Request, body: dict) -> dict:
+    @app.post("/v1/objects/{name}/get", response_model=OutputOut, responses=_responses(401, 404, 409, 503),
+              dependencies=auth)
+    async def get_object(request: Request, name: ObjectName, body: Annotated[GetIn | None, Body()] = None) -> Response:
         """Retrieve a state, once (decryption consumes the key)."""
-        tenant = tenant_of(request)
-        _only(body, {"basis", "shots", "seed"})
-        basis, shots = _str(body, "basis"), _int(body, "shots", None)
-        if (basis is None) != (shots is None):
-            raise InvalidArgumentError("basis and shots go together")
-        # checked before the one-time decryption, never after it
-        if basis is not None and basis.upper() not in BASES:
-            raise InvalidArgumentError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
-        if shots is not None and not 1 <= shots <= MAX_SHOTS:
-            raise InvalidArgumentError(f"shots must be between 1 and {MAX_SHOTS}, got {shots}")
-        seed = _int(body, "seed", None)
-        if seed is not None and seed < 0:
-            raise InvalidArgumentError(f"seed must be >= 0, got {seed}")
-        return encode_output(service.get(tenant, request.path_params["name"], basis=basis, shots=shots, seed=seed))
+        opts = body or GetIn()
+        if (opts.basis is None) != (opts.shots is None):  # checked before the one-time decryption, never after it
+            return _error(InvalidArgumentError("basis and shots go together"), request_id_of(request))
+        basis = opts.basis.upper() if opts.basis is not None else None
+        try:
+            key = _key(request, opts.key)
+        except InvalidArgumentError as exc:
+            return _error(exc, request_id_of(request))
 
-    @route("/v1/objects/{name}", "DELETE")
-    def delete_object(request: Request, body: dict) -> dict:
+        def get() -> dict:
+            out = encode_output(service.get(tenant_of(request), check_name(name), basis=basis, shots=opts.shots,
+                                            seed=opts.seed, key=key))
+            faults.crash_point("get.reply")  # the reply is lost: the output waits for a retry with the key
+            return out
+
+        return await run(request, get)
+
+    @app.post("/v1/objects/{name}/ack", response_model=AckOut, responses=_responses(401, 404, 409), dependencies=auth)
+    async def ack_object(request: Request, name: ObjectName, body: Annotated[AckIn | None, Body()] = None) -> Response:
+        """Acknowledge the output of a get (by its idempotency key): the object is retrieved, the output released."""
+        try:
+            key = _key(request, body.key if body is not None else None)
+            if key is None:
+                raise InvalidArgumentError("give the get's idempotency key: {\"key\": ...} or the Idempotency-Key header")
+        except InvalidArgumentError as exc:
+            return _error(exc, request_id_of(request))
+        return await run(request, lambda: service.ack(tenant_of(request), check_name(name), key))
+
+    def _key(request: Request, body_key: str | None) -> str | None:
+        header = request.headers.get("idempotency-key")  # checked by the service like the body's key
+        if header is not None and body_key is not None and header != body_key:
+            raise InvalidArgumentError("the Idempotency-Key header and the body's key differ")
+        return body_key if body_key is not None else header
+
+    @app.delete("/v1/objects/{name}", response_model=DeleteOut, responses=_responses(401, 404, 409), dependencies=auth)
+    async def delete_object(request: Request, name: ObjectName) -> Response:
         """Delete an object (its clones and its key are destroyed)."""
-        return service.delete(tenant_of(request), request.path_params["name"])
+        return await run(request, lambda: service.delete(tenant_of(request), check_name(name)))
 
-    @route("/v1/objects/{name}/peek", "GET")
-    def peek_object(request: Request, body: dict) -> dict:
+    @app.get("/v1/objects/{name}/peek", response_model=PeekOut, responses=_responses(401, 404, 409, 503),
+             dependencies=auth)
+    async def peek_object(request: Request, name: ObjectName,
+                          provider: Annotated[str, Query(min_length=1, max_length=64)]) -> Response:
         """What one provider can learn: the reduced state of the qubits it holds."""
-        provider = request.query_params.get("provider")
-        if not provider:
-            raise InvalidArgumentError("give the provider: ?provider=ID")
-        return encode_output(service.peek(tenant_of(request), request.path_params["name"], provider))
+        return await run(request, lambda: encode_output(service.peek(tenant_of(request), check_name(name), provider)))
 
     # ------------------------------------------------------------------ providers
-    @route("/v1/providers", "GET")
-    def list_providers(request: Request, body: dict) -> dict:
+    @app.get("/v1/providers", response_model=ProvidersOut, responses=_responses(401), dependencies=auth)
+    async def list_providers(request: Request) -> Response:
         """Every provider with its state and clone count (tenant or admin token)."""
-        tenant_or_admin(request)
-        return {"providers": service.providers()}
 
-    @route("/v1/providers", "POST", doc=ProviderIn, status=201)
-    def add_provider(request: Request, body: dict) -> dict:
+        def providers() -> dict:
+            tenant_or_admin(request)
+            return {"providers": service.providers()}
+
+        return await run(request, providers)
+
+    @app.post("/v1/providers", status_code=201, response_model=ProviderOut, responses=_responses(401, 409, 503),
+              dependencies=auth)
+    async def add_provider(request: Request, body: ProviderIn) -> Response:
         """Add a provider: embedded, or the provider node process at url (admin token)."""
-        check_admin(request)
-        _only(body, {"id", "zone", "t1", "t2", "url", "join"})
-        return service.add_provider(_str(body, "id", required=True), zone=_str(body, "zone"), t1=_float(body, "t1"),
-                                    t2=_float(body, "t2"), url=_str(body, "url"), join=_str(body, "join"))
 
-    def provider_action(action: str) -> None:
-        def act(request: Request, body: dict) -> dict:
+        def add() -> dict:
             check_admin(request)
-            _only(body, {"destroy"} if action == "kill" else set())
-            kw = {"destroy": _bool(body, "destroy")} if action == "kill" else {}
-            return getattr(service, f"{action}_provider")(request.path_params["provider_id"], **kw)
+            return service.add_provider(body.id, zone=body.zone, t1=body.t1, t2=body.t2, url=body.url, join=body.join)
 
-        act.__name__ = f"{action}_provider"
-        act.__doc__ = {
-            "drain": "Move a provider's clones elsewhere and stop placing clones there (admin token).",
-            "kill": "Take a provider down: its clones are unusable until revived; destroy: lost (admin token).",
-            "revive": "Bring a provider back up; it receives the discards it missed (admin token).",
-        }[action]
-        route(f"/v1/providers/{{provider_id}}/{action}", "POST")(act)
+        return await run(request, add, 201)
 
-    for action in ("drain", "kill", "revive"):
-        provider_action(action)
+    def provider_action(action: str, doc: str) -> None:
+        async def act(request: Request, provider_id: ProviderId, body: Annotated[KillIn | None, Body()] = None) -> Response:
+            def do() -> dict:
+                check_admin(request)
+                kw = {"destroy": body.destroy} if action == "kill" and body is not None else {}
+                return getattr(service, f"{action}_provider")(provider_id, **kw)
+
+            return await run(request, do)
+
+        async def act_plain(request: Request, provider_id: ProviderId) -> Response:
+            return await act(request, provider_id, None)
+
+        app.add_api_route(f"/v1/providers/{{provider_id}}/{action}", act if action == "kill" else act_plain,
+                          methods=["POST"], response_model=ProviderActionOut, responses=_responses(401, 404, 409, 503),
+                          dependencies=auth, summary=doc, operation_id=f"{action}_provider")
+
+    provider_action("drain", "Move a provider's clones elsewhere and stop placing clones there (admin token).")
+    provider_action("kill", "Take a provider down: its clones are unusable until revived; destroy: lost (admin token).")
+    provider_action("revive", "Bring a provider back up; it receives the discards it missed (admin token).")
 
     # ------------------------------------------------------------------ the rest
-    @route("/v1/audit-log", "GET")
-    def audit_log(request: Request, body: dict) -> dict:
+    @app.get("/v1/audit-log", response_model=AuditOut, responses=_responses(401), dependencies=auth)
+    async def audit_log(request: Request,
+                        limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_LIMIT, strict=False)] = 1000,
+                        after: Annotated[int | None, Query(ge=0, le=2**63 - 1, strict=False,
+                                                           description="only entries with a larger id (paging)")] = None,
+                        ) -> Response:
         """This tenant's audit log, oldest first (the admin token: every entry)."""
-        limit = request.query_params.get("limit", "1000")
-        if not limit.isdigit() or int(limit) < 1:
-            raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}")
-        return {"entries": service.audit_log(tenant_or_admin(request), limit=int(limit))}
+        return await run(request, lambda: {"entries": service.audit_log(tenant_or_admin(request), limit=limit,
+                                                                         after=after)})
 
-    @route("/v1/health", "GET")
-    def health(request: Request, body: dict) -> dict:
-        """Health of the gateway and its components (no token needed)."""
-        return service.health()
+    @app.get("/v1/health", response_model=HealthOut, responses=_responses())
+    async def health(request: Request) -> Response:
+        """Liveness (no token needed); with the admin token, every component's state."""
+        try:
+            admin = is_admin(_bearer(request))
+        except UnauthorizedError:
+            admin = False
+        if not admin:  # liveness only: no paths, counts or component states
+            return _json({"status": "ok"})
+        return await run(request, service.health)
 
-    @route("/v1/tenants", "POST", doc=TenantIn, status=201)
-    def create_tenant(request: Request, body: dict) -> dict:
+    @app.post("/v1/tenants", status_code=201, response_model=TenantOut, responses=_responses(401, 409),
+              dependencies=auth)
+    async def create_tenant(request: Request, body: TenantIn) -> Response:
         """Create a tenant (admin token); the token is shown once."""
-        check_admin(request)
-        _only(body, {"name"})
-        name = _str(body, "name", required=True)
-        return {"tenant": name, "token": service.create_tenant(name)}
+
+        def create() -> dict:
+            check_admin(request)
+            return {"tenant": body.name, "token": service.create_tenant(body.name)}
+
+        return await run(request, create, 201)
 
     if clock is not None:
-        @route("/v1/admin/clock", "POST", doc=ClockIn)
-        def set_clock(request: Request, body: dict) -> dict:
+        @app.post("/v1/admin/clock", response_model=ClockOut, responses=_responses(401), dependencies=auth)
+        async def set_clock(request: Request, body: ClockIn) -> Response:
             """Set or advance the settable clock (admin token)."""
-            check_admin(request)
-            _only(body, {"now", "advance"})
-            now, advance = _float(body, "now"), _float(body, "advance")
-            if (now is None) == (advance is None):
-                raise InvalidArgumentError("give exactly one of now or advance")
-            return {"now": clock.set(now) if now is not None else clock.advance(advance)}
+            if (body.now is None) == (body.advance is None):
+                return _error(InvalidArgumentError("give exactly one of now or advance"), request_id_of(request))
 
-        @route("/v1/admin/clock", "GET")
-        def get_clock(request: Request, body: dict) -> dict:
-            """The settable clock's time."""
-            return {"now": clock.now()}
+            def set_() -> dict:
+                check_admin(request)
+                return {"now": clock.set(body.now) if body.now is not None else clock.advance(body.advance)}
+
+            return await run(request, set_)
+
+        @app.get("/v1/admin/clock", response_model=ClockOut, responses=_responses(401), dependencies=auth)
+        async def get_clock(request: Request) -> Response:
+            """The settable clock's time (admin token)."""
+
+            def now() -> dict:
+                check_admin(request)
+                return {"now": clock.now()}
+
+            return await run(request, now)
 
     return app
+
+
+# ---------------------------------------------------------------------- request guard (ASGI)
+class RequestGuard:
+    """ASGI middleware in front of every request.
+
+    * gives each request an id (``X-Request-ID`` on every response; ``request.state.request_id``);
+    * refuses a body larger than ``max_body_bytes`` with 413, by ``Content-Length`` or while
+      reading it (a chunked body is counted as it arrives, never buffered beyond the limit);
+    * refuses a path whose percent-escapes are not UTF-8 with 422 (so ``%FF`` and ``%FE``
+      cannot both decode to U+FFFD and name the same object);
+    * writes one access-log line per request (logger ``qclone.storage.access``), and logs
+      a 5xx with its request id.
+    """
+
+    def __init__(self, app: Any, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body_bytes = int(max_body_bytes)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = new_request_id()
+        scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
+        status_seen = [0]
+
+        async def send_with_id(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status_seen[0] = message["status"]
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        async def refuse(exc: BaseException) -> None:
+            status = http_status(exc)
+            body = orjson.dumps(error_body(exc, rid))
+            await send_with_id({"type": "http.response.start", "status": status,
+                                "headers": [(b"content-type", b"application/json"),
+                                            (b"content-length", str(len(body)).encode())]})
+            await send_with_id({"type": "http.response.body", "body": body})
+
+        try:
+            try:
+                unquote_to_bytes(scope.get("raw_path") or scope["path"].encode()).decode("utf-8")
+            except UnicodeDecodeError:
+                await refuse(InvalidArgumentError("the request path is not UTF-8 after percent-decoding"))
+                return
+            length = _content_length(scope)
+            if length is not None and length > self.max_body_bytes:
+                await refuse(BodyTooLargeError(f"the request body has {length} bytes; at most {self.max_body_bytes}"))
+                return
+            if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+                chunks, total = [], 0
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        break  # the client went away
+                    chunk = message.get("body", b"")
+                    total += len(chunk)
+                    if total > self.max_body_bytes:
+                        await refuse(BodyTooLargeError(f"the request body has more than {self.max_body_bytes} bytes"))
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+                body = b"".join(chunks)
+                if body and not _is_json(scope):
+                    # every body of this API is JSON: one sent without (or with another) type is read as JSON
+                    scope = dict(scope, headers=[*(h for h in scope.get("headers", ()) if h[0] != b"content-type"),
+                                                 (b"content-type", b"application/json")])
+                replayed = False
+
+                async def replay() -> dict:
+                    nonlocal replayed
+                    if not replayed:
+                        replayed = True
+                        return {"type": "http.request", "body": body, "more_body": False}
+                    return await receive()
+
+                await self.app(scope, replay, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            log.error("request %s: unhandled %s", rid, type(exc).__name__, exc_info=exc)
+            if status_seen[0] == 0:
+                await refuse(exc)
+                status_seen[0] = 500
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client") or ("-",)
+                path = (scope.get("raw_path") or b"?").decode("ascii", "backslashreplace")  # as sent: one line
+                access_log.info("%s %s %s %d %.1f ms %s", client[0], scope["method"], path, status_seen[0],
+                                1000 * (time.perf_counter() - started), rid)
+
+
+def _is_json(scope: dict) -> bool:
+    for key, value in scope.get("headers", ()):
+        if key == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return False
+
+
+def _content_length(scope: dict) -> int | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

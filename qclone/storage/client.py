@@ -17,6 +17,8 @@ that cannot be reached raises :class:`~qclone.storage.errors.UnavailableError`.
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -72,10 +74,14 @@ class Client:
         token: the tenant's API token (``qclone tenant create``, or ``DIR/token``).
         admin_token: the admin token, needed for :meth:`create_tenant` and :meth:`set_clock`.
         timeout: seconds per request.
+        retry_for: seconds a get (and its acknowledgement) keeps trying a server it cannot reach,
+            with the same idempotency key.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, token: str | None = None, *, admin_token: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, url: str = DEFAULT_URL, token: str | None = None, *, admin_token: str | None = None,
+                 timeout: float = 60.0, retry_for: float = 5.0) -> None:
         self.url = url.rstrip("/")
+        self.retry_for = float(retry_for)
         self._token = token
         self._admin_token = admin_token
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
@@ -94,19 +100,30 @@ class Client:
         self._http.close()
 
     # ------------------------------------------------------------------ transport
-    def _request(self, method: str, path: str, body: Any = None, *, params: dict | None = None, admin: bool = False) -> Any:
+    def _request(self, method: str, path: str, body: Any = None, *, params: dict | None = None, admin: bool = False,
+                 retry_for: float = 0.0) -> Any:
+        """One call; with ``retry_for`` (seconds), a call that cannot reach the server is repeated
+        (the same request: only for idempotent ones) until it answers or the time is up."""
         token = self._admin_token if admin else self._token
         if admin and not token:
             raise UnauthorizedError("this call needs the admin token: Client(url, token, admin_token=...)")
         headers = {"authorization": f"Bearer {token}"} if token else {}
         if body is not None:
             headers["content-type"] = "application/json"
-        try:
-            resp = self._http.request(
-                method, path, content=None if body is None else orjson.dumps(body), params=params, headers=headers
-            )
-        except httpx.TransportError as exc:
-            raise UnavailableError(f"cannot reach the qclone server at {self.url} ({type(exc).__name__})") from exc
+        deadline = time.monotonic() + retry_for
+        pause = 0.05
+        while True:
+            try:
+                resp = self._http.request(
+                    method, path, content=None if body is None else orjson.dumps(body), params=params, headers=headers
+                )
+                break
+            except httpx.TransportError as exc:
+                if time.monotonic() + pause > deadline:
+                    raise UnavailableError(f"cannot reach the qclone server at {self.url} "
+                                           f"({type(exc).__name__})") from exc
+                time.sleep(pause)
+                pause = min(1.0, pause * 2)
         if resp.status_code >= 400:
             raise error_from_body(resp.status_code, resp.content, where=f"the qclone server at {self.url}")
         if resp.status_code == 204 or not resp.content:
@@ -151,17 +168,35 @@ class Client:
         }
         return self._request("PUT", self._obj(name), body)
 
-    def get(self, name: str, *, basis: str | None = None, shots: int | None = None, seed: int | None = None) -> dict:
+    def get(self, name: str, *, basis: str | None = None, shots: int | None = None, seed: int | None = None,
+            key: str | None = None, ack: bool = True, retry_for: float | None = None) -> dict:
         """Retrieve a state, once: decryption consumes the key (a second get raises ``ConflictError``).
 
+        The get carries an idempotency key (made here unless given): when the server cannot be
+        reached, the same get is sent again (for ``retry_for`` seconds, default
+        :attr:`retry_for`) and returns the same output; then the output is acknowledged (with
+        ``ack=False``, call :meth:`ack` with ``out["key"]`` once it is safe: until then the
+        server keeps it, and a later get returns it again).
+
         Returns ``density_matrix`` (numpy), ``bloch`` (one qubit), ``fidelity``
-        (if a reference was kept), the clone and provider used, and with
+        (if a reference was kept), the clone and provider used, ``key``, and with
         ``basis``/``shots`` the measurement ``counts`` of the output.
         """
-        body: dict[str, Any] = {}
+        key = key or uuid.uuid4().hex
+        body: dict[str, Any] = {"key": key}
         if basis is not None or shots is not None:
             body.update(basis=basis, shots=shots, seed=seed)
-        return _decode_output(self._request("POST", self._obj(name) + "/get", body))
+        wait = self.retry_for if retry_for is None else retry_for
+        out = _decode_output(self._request("POST", self._obj(name) + "/get", body, retry_for=wait))
+        if ack:
+            self.ack(name, out.get("key", key), retry_for=wait)
+        return out
+
+    def ack(self, name: str, key: str, *, retry_for: float | None = None) -> dict:
+        """Acknowledge the output of the get with idempotency ``key`` (the server releases it;
+        repeating it is harmless)."""
+        wait = self.retry_for if retry_for is None else retry_for
+        return self._request("POST", self._obj(name) + "/ack", {"key": key}, retry_for=wait)
 
     def list(self) -> list[dict]:
         """This tenant's objects (every state, including retrieved and deleted ones)."""
@@ -219,13 +254,25 @@ class Client:
         return self._provider_action(provider_id, "revive")
 
     # ------------------------------------------------------------------ the rest
-    def audit_log(self, *, limit: int = 1000, everyone: bool = False) -> list[dict]:
-        """This tenant's audit log, oldest first (``everyone``: all entries, with the admin token)."""
-        return self._request("GET", "/v1/audit-log", params={"limit": limit}, admin=everyone)["entries"]
+    def audit_log(self, *, limit: int = 1000, after: int | None = None, everyone: bool = False) -> list[dict]:
+        """This tenant's audit log, oldest first (``everyone``: all entries, with the admin token);
+        ``after``: only entries whose id is larger (page with the last id seen)."""
+        params: dict[str, int] = {"limit": limit} if after is None else {"limit": limit, "after": after}
+        return self._request("GET", "/v1/audit-log", params=params, admin=everyone)["entries"]
+
+    def audit_entries(self, *, everyone: bool = False, page: int = 1000) -> list[dict]:
+        """The whole audit log, oldest first, read page by page."""
+        out: list[dict] = []
+        while True:
+            chunk = self.audit_log(limit=page, after=out[-1]["id"] if out else None, everyone=everyone)
+            out += chunk
+            if len(chunk) < page:
+                return out
 
     def health(self) -> dict:
-        """The gateway's health (no token needed)."""
-        return self._request("GET", "/v1/health")
+        """The gateway's health: ``{"status": "ok"}`` (liveness, no token needed); with the
+        admin token the state of every component."""
+        return self._request("GET", "/v1/health", admin=self._admin_token is not None)
 
     def create_tenant(self, name: str) -> dict:
         """Create a tenant (needs the admin token); returns ``{"tenant", "token"}``."""

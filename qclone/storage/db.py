@@ -12,6 +12,8 @@ Examples:
     >>> db = Database.open()               # in memory, migrated
     >>> db.revision()
     '0002_node_keys'
+    >>> abs(db.now() - __import__("time").time()) < 5
+    True
     >>> with db.read() as c:
     ...     c.exec_driver_sql("select count(*) from objects").scalar()
     0
@@ -32,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, pool
+from sqlalchemy import Connection, Engine, Float, create_engine, event, pool, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -46,6 +50,29 @@ MAX_PREPARED = 256
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class db_now(FunctionElement):  # noqa: N801 - reads as the SQL function it renders
+    """The database's clock in seconds since the epoch (a float), for leases: every gateway
+    reads the one clock of the database it shares, never its own.
+
+    SQLite: ``(julianday('now') - 2440587.5) * 86400`` (millisecond resolution, fixed within a
+    statement); PostgreSQL: ``EXTRACT(EPOCH FROM clock_timestamp())``.
+    """
+
+    type = Float()
+    inherit_cache = True
+    name = "db_now"
+
+
+@compiles(db_now, "sqlite")
+def _db_now_sqlite(element: db_now, compiler: Any, **kw: Any) -> str:
+    return "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+@compiles(db_now, "postgresql")
+def _db_now_postgresql(element: db_now, compiler: Any, **kw: Any) -> str:
+    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
 
 
 class JSONDocument(dict):
@@ -348,7 +375,7 @@ class Database:
         """Run the Alembic migrations up to ``revision`` (idempotent)."""
         from alembic import command
 
-        with self._lock or nullcontext(), self.engine.connect() as conn:
+        with self._lock or nullcontext(), self.engine.connect() as conn, self._foreign_keys_off(conn):
             conn.execution_options(qclone_write=True)
             cfg = alembic_config(conn)
             command.upgrade(cfg, revision)
@@ -358,10 +385,28 @@ class Database:
         """Run the Alembic migrations down to ``revision`` (``"base"``: an empty database)."""
         from alembic import command
 
-        with self._lock or nullcontext(), self.engine.connect() as conn:
+        with self._lock or nullcontext(), self.engine.connect() as conn, self._foreign_keys_off(conn):
             conn.execution_options(qclone_write=True)
             command.downgrade(alembic_config(conn), revision)
             conn.commit()
+
+    @contextmanager
+    def _foreign_keys_off(self, conn: Connection) -> Iterator[None]:
+        """SQLite: foreign keys off while migrations rebuild tables (copy, drop, rename: the
+        documented way; the pragma only works outside a transaction, so it goes to the driver
+        before SQLAlchemy begins one), checked and back on afterwards."""
+        if not self._sqlite:
+            yield
+            return
+        dbapi = conn.connection.dbapi_connection
+        dbapi.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  # a pooled sqlite3 connection
+        try:
+            yield
+            bad = dbapi.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]
+            if bad:
+                raise RuntimeError(f"a migration left rows without their parent rows: {bad[:5]}")
+        finally:
+            dbapi.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
     def revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""
@@ -369,6 +414,11 @@ class Database:
 
         with self._lock or nullcontext(), self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    def now(self) -> float:
+        """The database's clock (:class:`db_now`), in seconds."""
+        with self.read() as conn:
+            return float(conn.execute(select(db_now())).scalar_one())
 
     def dispose(self) -> None:
         self.engine.dispose()

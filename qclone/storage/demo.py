@@ -75,8 +75,8 @@ def storage_demo(*, clones: int = 4, seed: int | None = None,
     killed = [pid for pid in provider_ids if pid != survivor]
     for pid in killed:
         svc.providers_kill(pid, actor="demo")
-    got = svc.get(tenant, "psi")
-    second = _refusal(lambda: svc.get(tenant, "psi"))
+    got = svc.get(tenant, "psi", ack=True)
+    second = _refusal(lambda: svc.get(tenant, "psi", ack=True))
     after = svc.stat(tenant, "psi")
     rho = np.asarray(got["density_matrix"], dtype=complex)
     return {

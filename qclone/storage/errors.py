@@ -19,6 +19,7 @@ from qclone.errors import (
 )
 
 __all__ = [
+    "BodyTooLargeError",
     "ConflictError",
     "NotFoundError",
     "StorageError",
@@ -57,17 +58,20 @@ class UnauthorizedError(StorageError):
 class UnavailableError(StorageError):
     """A needed component is down (no healthy provider with a live clone, vault, substrate).
 
-    ``retry_after`` (seconds, optional) becomes the gateway's ``Retry-After`` header;
-    ``unsent``: the call that failed certainly never reached the component (its circuit
-    breaker was open, or the connection was refused), so it changed nothing there.
+    ``retry_after`` (seconds, optional) becomes the gateway's ``Retry-After`` header.
     """
 
     http_status = 503
 
-    def __init__(self, message: str = "", *, retry_after: float | None = None, unsent: bool = False) -> None:
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-        self.unsent = unsent
+
+
+class BodyTooLargeError(StorageError):
+    """The request body is larger than the gateway accepts (``qclone serve --max-body-bytes``)."""
+
+    http_status = 413
 
 
 _ARGUMENT_ERRORS = (InvalidArgumentError, TooLargeError, UnsupportedError)
@@ -96,6 +100,31 @@ def error_headers(exc: BaseException) -> dict[str, str]:
     return {"retry-after": str(max(1, math.ceil(retry_after if retry_after is not None else 1)))}
 
 
-def error_body(exc: BaseException) -> dict:
-    """The JSON error body ``{"error": {"type": ..., "message": ...}}`` for an exception."""
-    return {"error": {"type": type(exc).__name__, "message": str(exc)}}
+#: What a 5xx body says: never the exception's type or message (they may describe the
+#: server's internals); the request id points to the server's log line with the details.
+GENERIC_MESSAGES = {
+    500: "internal error",
+    503: "a component this request needs is unavailable; retry later",
+}
+
+
+def error_body(exc: BaseException, request_id: str | None = None) -> dict:
+    """The JSON error body ``{"error": {"type", "message", "request_id"}}`` for an exception.
+
+    A client error (4xx) names its type and message (the message describes the client's own
+    request); a server error (5xx) says only :data:`GENERIC_MESSAGES` and is typed
+    ``UnavailableError`` (503, so a client knows to retry) or ``InternalError``.
+
+    Examples:
+        >>> error_body(OverflowError("int too large to convert"), "r1")
+        {'error': {'type': 'InternalError', 'message': 'internal error', 'request_id': 'r1'}}
+    """
+    status = http_status(exc)
+    if status >= 500:
+        kind = "UnavailableError" if status == 503 else "InternalError"
+        err = {"type": kind, "message": GENERIC_MESSAGES.get(status, "internal error")}
+    else:
+        err = {"type": type(exc).__name__, "message": str(exc)}
+    if request_id is not None:
+        err["request_id"] = request_id
+    return {"error": err}

@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.protocol.render import QasmBudget
 from qclone.storage.wire import decode_array, encode_array
 
-__all__ = ["KINDS", "MAX_QASM_CHARS", "MAX_QUBITS", "NORM_TOLERANCE", "InputState", "load_state_file", "parse_state"]
+__all__ = ["KINDS", "MAX_NAME", "MAX_QASM_CHARS", "MAX_QASM_OPERATIONS", "MAX_QUBITS", "NORM_TOLERANCE", "QASM_BUDGET", "InputState", "check_name", "load_state_file", "parse_state", "prepared_state"]
 
 #: The kinds of state a tenant can store.
 KINDS: tuple[str, ...] = ("bloch", "statevector", "density", "qasm")
@@ -41,8 +42,17 @@ KINDS: tuple[str, ...] = ("bloch", "statevector", "density", "qasm")
 MAX_QUBITS = 8
 #: Tolerance on the norm, trace, hermiticity and positivity of an input.
 NORM_TOLERANCE = 1e-6
+#: Longest object name (characters).
+MAX_NAME = 255
 #: Longest OpenQASM program accepted.
-MAX_QASM_CHARS = 1_000_000
+MAX_QASM_CHARS = 100_000
+#: Most operations an OpenQASM program may expand to (each use of a defined gate counts its body);
+#: a generic 8-qubit state preparation (Qiskit's, in u and cx) takes about 500.
+MAX_QASM_OPERATIONS = 4_000
+#: Most seconds the simulation of a preparation program may take.
+SIMULATION_SECONDS = 0.5
+#: The budget of an OpenQASM program (see :class:`qclone.protocol.render.QasmBudget`).
+QASM_BUDGET = QasmBudget(chars=MAX_QASM_CHARS, operations=MAX_QASM_OPERATIONS, qubits=MAX_QUBITS, bits=64, nesting=16)
 
 #: Operations a preparation program must not contain.
 _FORBIDDEN_OPS = {"measure", "reset", "if_else", "while_loop", "for_loop", "switch_case", "break_loop",
@@ -127,7 +137,15 @@ def _parse_bloch(data: Any) -> InputState:
     return InputState(1, None, _frozen(rho), "bloch")
 
 
+def _check_length(data: Any, what: str) -> None:
+    """Refuse an outer list longer than 2^MAX_QUBITS before converting it (cheap)."""
+    for part in (data.get("real"), data.get("imag")) if isinstance(data, dict) else (data,):
+        if isinstance(part, list) and len(part) > 2 ** MAX_QUBITS:
+            raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits: {what} has {len(part)} rows or entries")
+
+
 def _parse_statevector(data: Any, kind: str = "statevector") -> InputState:
+    _check_length(data, "the state vector")
     vec = decode_array(data, name="state vector")
     if vec.ndim != 1:
         raise InvalidArgumentError(f"a state vector is a flat list of 2^k amplitudes, got shape {vec.shape}")
@@ -139,6 +157,7 @@ def _parse_statevector(data: Any, kind: str = "statevector") -> InputState:
 
 
 def _parse_density(data: Any) -> InputState:
+    _check_length(data, "the density matrix")
     rho = decode_array(data, name="density matrix")
     if rho.ndim != 2 or rho.shape[0] != rho.shape[1]:
         raise InvalidArgumentError(f"a density matrix is a square 2^k x 2^k matrix, got shape {rho.shape}")
@@ -160,19 +179,17 @@ def _parse_density(data: Any) -> InputState:
 def _parse_qasm(data: Any) -> InputState:
     if not isinstance(data, str):
         raise InvalidArgumentError("a qasm state is the text of an OpenQASM 2 or 3 program")
-    if len(data) > MAX_QASM_CHARS:
-        raise TooLargeError(f"an OpenQASM program has at most {MAX_QASM_CHARS} characters, got {len(data)}")
-    from qiskit.quantum_info import Statevector
-
     from qclone.protocol.render import load_qasm
 
-    qc = load_qasm(data)  # InvalidArgumentError "not a valid OpenQASM program: ..."
+    # the budget refuses a program before Qiskit sees it: no include but the standard header,
+    # at most MAX_QUBITS qubits, MAX_QASM_OPERATIONS operations after expanding every definition
+    qc = load_qasm(data, QASM_BUDGET)
     if qc.num_qubits < 1:
         raise InvalidArgumentError("the OpenQASM program declares no qubits")
     if qc.num_qubits > MAX_QUBITS:
         raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits, the program has {qc.num_qubits}")
     if qc.parameters:
-        names = ", ".join(sorted(p.name for p in qc.parameters))
+        names = ", ".join(sorted(p.name for p in qc.parameters))  # the client's own identifiers
         raise InvalidArgumentError(f"the OpenQASM program has unbound parameters ({names})")
     for ins in qc.data:
         name = ins.operation.name
@@ -181,15 +198,100 @@ def _parse_qasm(data: Any) -> InputState:
                 f"a preparation program may only contain gates; found {name!r} "
                 "(measurement, reset and classical operations are not allowed)"
             )
-    try:
-        vec = Statevector(qc).reverse_qargs().data
-    except Exception as e:
-        message = " ".join(str(e).split()) or type(e).__name__
-        raise InvalidArgumentError(f"cannot simulate the OpenQASM program: {message}") from None
-    vec = np.asarray(vec, dtype=complex)
+    vec = prepared_state(qc)
     if not np.all(np.isfinite(vec)):
         raise InvalidArgumentError("the OpenQASM program produces a non-finite state")
     return _from_vector(vec / np.linalg.norm(vec), "qasm")
+
+
+def _apply(t: np.ndarray, u: np.ndarray, qargs: list[int]) -> np.ndarray:
+    """Apply Qiskit's (little-endian) matrix ``u`` to the axes ``qargs`` of ``t`` (axis i: qubit i)."""
+    m = len(qargs)
+    axes = qargs[::-1]  # u's row index has qargs[0] as its least significant bit
+    t = np.tensordot(u.reshape((2,) * (2 * m)), t, axes=(list(range(m, 2 * m)), axes))
+    return np.moveaxis(t, list(range(m)), axes)
+
+
+def prepared_state(qc: Any, *, seconds: float = SIMULATION_SECONDS) -> np.ndarray:
+    """The state ``qc`` prepares from |0…0⟩, q[0] the most significant qubit (qclone's order).
+
+    Every gate definition's matrix is computed once per (name, parameters), so nested
+    definitions cost their size, not 2^depth; beyond ``seconds`` the program is refused.
+
+    Raises:
+        InvalidArgumentError: an operation that is not a gate. TooLargeError: over time.
+    """
+    import time
+
+    from qiskit.circuit import Gate
+
+    deadline = time.monotonic() + seconds
+    memo: dict[tuple, np.ndarray] = {}
+
+    def matrix(op: Any) -> np.ndarray:
+        if getattr(op, "_standard_gate", None) is not None or op.definition is None:
+            if not isinstance(op, Gate):
+                raise InvalidArgumentError(f"a preparation program may only contain gates; found {op.name!r}")
+            return np.asarray(op.to_matrix(), dtype=complex)
+        key = (type(op).__name__, op.name, op.num_qubits, tuple(float(p) for p in op.params))
+        hit = memo.get(key)
+        if hit is None:
+            m = op.num_qubits
+            t = np.eye(2 ** m, dtype=complex).reshape((2,) * (2 * m))  # axes: out qubits (MSB first), in
+            t = run(op.definition, t)
+            order = list(range(m))[::-1] + list(range(2 * m))[:m - 1:-1]
+            hit = memo[key] = t.transpose(order).reshape(2 ** m, 2 ** m)  # back to Qiskit's order
+        return hit
+
+    def run(circuit: Any, t: np.ndarray) -> np.ndarray:
+        index = {q: i for i, q in enumerate(circuit.qubits)}
+        for ins in circuit.data:
+            if time.monotonic() > deadline:
+                raise TooLargeError(f"the OpenQASM program takes more than {seconds:g} s to simulate")
+            if ins.operation.name == "barrier":
+                continue
+            if ins.clbits:
+                raise InvalidArgumentError(f"a preparation program may only contain gates; found {ins.operation.name!r}")
+            t = _apply(t, matrix(ins.operation), [index[q] for q in ins.qubits])
+        phase = float(getattr(circuit, "global_phase", 0.0) or 0.0)
+        return t * np.exp(1j * phase) if phase else t
+
+    k = qc.num_qubits
+    psi = np.zeros((2,) * k, dtype=complex)
+    psi[(0,) * k] = 1
+    return run(qc, psi).reshape(-1)
+
+
+#: Bidirectional formatting characters: they make a name display as another one.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def check_name(name: Any, *, what: str = "an object name", longest: int = MAX_NAME) -> str:
+    r"""A name as given, or :class:`InvalidArgumentError`: 1..``longest`` characters, in Unicode
+    normal form NFC, no leading or trailing space, no control, format (zero-width, bidirectional
+    override) or surrogate character. Never rewritten: a name that is not NFC is refused.
+
+    Examples:
+        >>> check_name("bell-pair/α")
+        'bell-pair/α'
+        >>> check_name("evil\u202etxt.exe")
+        Traceback (most recent call last):
+        ...
+        qclone.errors.InvalidArgumentError: an object name may not contain control, format or bidirectional characters (U+202E at 4)
+    """
+    import unicodedata
+
+    if not isinstance(name, str) or not name or len(name) > longest:
+        raise InvalidArgumentError(f"{what} is 1-{longest} characters")
+    for i, ch in enumerate(name):
+        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            raise InvalidArgumentError(f"{what} may not contain control, format or bidirectional characters "
+                                       f"(U+{ord(ch):04X} at {i})")
+    if name != name.strip():
+        raise InvalidArgumentError(f"{what} may not start or end with white space")
+    if not unicodedata.is_normalized("NFC", name):
+        raise InvalidArgumentError(f"{what} must be in Unicode normal form NFC (it is refused, never rewritten)")
+    return name
 
 
 _PARSERS = {"bloch": _parse_bloch, "statevector": _parse_statevector, "density": _parse_density, "qasm": _parse_qasm}

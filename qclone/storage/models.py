@@ -10,9 +10,11 @@ from the service clock.
   (``up``/``draining``/``drained``/``down``), T1, T2, the node's public key
   (pinned at enrollment; None: embedded).
 * ``objects``: one stored state: tenant, name (unique per tenant), k qubits,
-  n clones, placement policy, state (see ``docs/storage.md``), the running
-  attempt and its lease, the chosen clone, times, the placement and the
-  coalition-audit verdict as JSON.
+  n clones, placement policy, state (see ``docs/storage.md`` and
+  :mod:`qclone.storage.states`), the running attempt, its fencing token
+  (``fence``, raised by every claim) and its lease (on the database's clock),
+  the idempotency key of the get (``get_key``), the chosen clone, times (service
+  clock), the placement and the coalition-audit verdict as JSON.
 * ``clones``: clone j of an object: provider, qubit labels, state
   (``live``/``discarded``/``lost``), whether a discard still has to reach the
   provider, when it was placed there.
@@ -60,7 +62,7 @@ objects = Table(
     Column("policy", String(32), nullable=False),
     Column("state", String(16), nullable=False),
     Column("attempt", String(32), nullable=True),
-    Column("lease_until", Float, nullable=True),
+    Column("lease_until", Float, nullable=True),  # the database's clock (db.db_now)
     Column("chosen_clone", Integer, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("stored_at", Float, nullable=False),
@@ -69,6 +71,8 @@ objects = Table(
     Column("purge_pending", Boolean, nullable=False),
     Column("placement", JSON, nullable=False),
     Column("audit", JSON, nullable=False),
+    Column("fence", Integer, nullable=False, server_default="0"),
+    Column("get_key", String(64), nullable=True),
     UniqueConstraint("tenant_id", "name", name="uq_objects_tenant_name"),
 )
 
@@ -96,7 +100,7 @@ audit_log = Table(
 )
 
 #: States of an object.
-OBJECT_STATES = ("storing", "stored", "retrieving", "retrieved", "lost", "deleted")
+OBJECT_STATES = ("storing", "stored", "retrieving", "delivering", "retrieved", "lost", "deleted")
 #: States of a provider.
 PROVIDER_STATES = ("up", "draining", "drained", "down")
 #: States of a clone record.

@@ -34,6 +34,7 @@ import dataclasses
 import json
 import os
 import secrets
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ from typing import Any
 
 from qclone.errors import InvalidArgumentError
 
-__all__ = ["ROLES", "ServeOptions", "build_app", "create_tenant_in", "serve"]
+__all__ = ["ROLES", "ServeOptions", "build_app", "create_tenant_in", "make_private", "serve"]
 
 ROLES = ("embedded", "gateway", "substrate", "vault", "provider")
 #: Name of the first tenant an embedded server or gateway creates.
@@ -69,6 +70,12 @@ class ServeOptions:
     settable_clock: bool = False
     workers: int = 1
     log_level: str = "warning"
+    max_body_bytes: int = 8 * 1024 * 1024
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    lease_seconds: float = 60.0
+    retention_seconds: float = 86400.0
+    reconcile_interval: float = 2.0
 
     def checked(self) -> ServeOptions:
         if self.role not in ROLES:
@@ -77,6 +84,10 @@ class ServeOptions:
             raise InvalidArgumentError(f"--port must be between 0 and 65535, got {self.port}")
         if self.workers < 1:
             raise InvalidArgumentError(f"--workers must be >= 1, got {self.workers}")
+        for value, what in ((self.lease_seconds, "--lease"), (self.retention_seconds, "--retention"),
+                            (self.reconcile_interval, "the reconciler's interval")):
+            if not (isinstance(value, (int, float)) and 0 < value < 1e9):
+                raise InvalidArgumentError(f"{what} must be a number of seconds > 0, got {value!r}")
         if self.workers > 1 and self.role not in ("embedded", "gateway"):
             raise InvalidArgumentError("--workers applies to the embedded server and the gateway only")
         if self.role == "provider" and not self.provider_id:
@@ -85,8 +96,19 @@ class ServeOptions:
             raise InvalidArgumentError("--substrate and --vault are options of the gateway (and the embedded server)")
         if (self.substrate_join and not self.substrate_url) or (self.vault_join and not self.vault_url):
             raise InvalidArgumentError("--substrate-join / --vault-join go with --substrate URL / --vault URL")
+        if self.max_body_bytes < 1024:
+            raise InvalidArgumentError(f"--max-body-bytes must be >= 1024, got {self.max_body_bytes}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise InvalidArgumentError("--tls-cert and --tls-key go together")
+        for flag, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
+            if path is not None and not Path(path).is_file():
+                raise InvalidArgumentError(f"{flag}: no such file {str(path)!r}")
         data_dir = Path(self.data_dir if self.data_dir is not None else "qclone-data").resolve()
         return dataclasses.replace(self, data_dir=data_dir)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert is not None else "http"
 
     def to_env(self) -> str:
         return json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()})
@@ -94,8 +116,25 @@ class ServeOptions:
     @classmethod
     def from_env(cls, text: str) -> ServeOptions:
         raw = json.loads(text)
-        raw["data_dir"] = Path(raw["data_dir"]) if raw.get("data_dir") else None
+        for key in ("data_dir", "tls_cert", "tls_key"):
+            raw[key] = Path(raw[key]) if raw.get(key) else None
         return cls(**raw)
+
+
+def make_private(data_dir: Path) -> None:
+    """Files in the data dir readable by their owner only: the umask 077 for everything this
+    process creates from now on (SQLite's -wal/-shm files included), and mode 0700 / 0600 for
+    what an earlier version left wider (symbolic links are left alone)."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for root, dirs, files in os.walk(data_dir):
+        for name, mode in [(d, 0o700) for d in dirs] + [(f, 0o600) for f in files] + [(".", 0o700)]:
+            path = os.path.join(root, name)
+            try:
+                if not os.path.islink(path) and stat.S_IMODE(os.lstat(path).st_mode) != mode:
+                    os.chmod(path, mode)
+            except FileNotFoundError:
+                pass  # removed meanwhile
 
 
 def _write_secret(path: Path, value: str) -> None:
@@ -245,7 +284,8 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
         vault = KeyVault(data_dir / "vault", t1=opts.t1, t2=opts.t2, issuer=identity if opts.substrate_url else None)
     db = Database.open(opts.db_url, data_dir=data_dir)
     return StorageService(db, substrate, vault, provider_directory(data_dir, identity),
-                          clock if clock is not None else _clock(opts), recover=recover)
+                          clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
+                          retention_seconds=opts.retention_seconds, recover=recover)
 
 
 def _first_start(service: Any, opts: ServeOptions) -> None:
@@ -277,8 +317,10 @@ def _gateway_app(opts: ServeOptions, *, recover: bool) -> Any:
     clock = _clock(opts)
     service = build_service(opts, clock=clock, recover=recover)
     _first_start(service, opts)
+    # recovery runs continuously, not only at start: expired leases, retention, missed discards
+    service.start_reconciler(opts.reconcile_interval)
     return create_app(service, admin_token=admin_token_of(opts.data_dir),
-                      clock=clock if opts.settable_clock else None)
+                      clock=clock if opts.settable_clock else None, max_body_bytes=opts.max_body_bytes)
 
 
 def build_app(opts: ServeOptions, *, recover: bool = True) -> Any:
@@ -299,7 +341,10 @@ def _worker_app() -> Any:
     """uvicorn's app factory in a worker process (options from the environment). Workers do not
     run the start-up recovery (the parent did, before they started): recovering an object
     another worker is retrieving right now would undo its claim under it."""
-    return build_app(ServeOptions.from_env(os.environ[_OPTIONS_ENV]), recover=False)
+    os.umask(0o077)
+    opts = ServeOptions.from_env(os.environ[_OPTIONS_ENV])
+    _log_to_stderr(opts.log_level)
+    return build_app(opts, recover=False)
 
 
 def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = None) -> dict:
@@ -320,7 +365,7 @@ def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = N
 
 def _announce(opts: ServeOptions) -> None:
     """One line on stderr: what listens where, and where the tokens are."""
-    where = f"http://{opts.host}:{opts.port}"
+    where = f"{opts.scheme}://{opts.host}:{opts.port}"
     what = {"embedded": "the storage service (embedded)", "gateway": "the storage gateway"}.get(opts.role, f"a {opts.role} node")
     extra = ""
     assert opts.data_dir is not None
@@ -333,13 +378,26 @@ def _announce(opts: ServeOptions) -> None:
     sys.stderr.flush()
 
 
+def _log_to_stderr(level: str) -> None:
+    """The gateway's log (5xx with their request ids) and, at level info, its access log on stderr."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("qclone.storage")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if level in ("info", "debug", "trace") else logging.WARNING)
+    logger.propagate = False
+
+
 def serve(opts: ServeOptions) -> None:
     """Run the server until interrupted (uvicorn with uvloop and httptools)."""
     import uvicorn
 
     opts = opts.checked()
     assert opts.data_dir is not None
-    opts.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(opts.data_dir)
+    _log_to_stderr(opts.log_level)
     common: dict[str, Any] = {
         "host": opts.host,
         "port": opts.port,
@@ -350,6 +408,8 @@ def serve(opts: ServeOptions) -> None:
         "lifespan": "off",
         "timeout_graceful_shutdown": 5,
     }
+    if opts.tls_cert is not None:
+        common.update(ssl_certfile=str(opts.tls_cert), ssl_keyfile=str(opts.tls_key))
     if opts.workers == 1:
         app = build_app(opts)
         _announce(opts)

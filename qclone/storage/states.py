@@ -9,7 +9,7 @@ clause: of two concurrent moves out of one state, exactly one matches a row.
 Examples:
     >>> ObjectState.STORED.can_go_to(ObjectState.RETRIEVING)
     True
-    >>> ObjectState.RETRIEVED.can_go_to(ObjectState.STORED)
+    >>> ObjectState.DELIVERING.can_go_to(ObjectState.STORED)
     False
     >>> print(transition(ObjectState.STORED, ObjectState.LOST, finished_at=1.0))  # doctest: +NORMALIZE_WHITESPACE
     UPDATE objects SET state=:state, finished_at=:finished_at WHERE objects.state = :state_1
@@ -34,7 +34,10 @@ class ObjectState(str, Enum):
     STORED = "stored"
     #: one get holds the object (attempt, fence, lease, chosen clone)
     RETRIEVING = "retrieving"
-    #: decrypted once; the key consumed, the clones discarded
+    #: decrypted once (the key consumed, the clones discarded); the output waits in the substrate
+    #: until the client acknowledges it or its retention ends
+    DELIVERING = "delivering"
+    #: delivered and acknowledged; the output released
     RETRIEVED = "retrieved"
     #: no live clone (or no key, or no output) is left
     LOST = "lost"
@@ -53,7 +56,8 @@ S = ObjectState
 TRANSITIONS: dict[ObjectState, frozenset[ObjectState]] = {
     S.STORING: frozenset({S.STORED}),
     S.STORED: frozenset({S.RETRIEVING, S.LOST, S.DELETED}),
-    S.RETRIEVING: frozenset({S.RETRIEVED, S.STORED, S.LOST}),
+    S.RETRIEVING: frozenset({S.DELIVERING, S.STORED, S.LOST}),
+    S.DELIVERING: frozenset({S.RETRIEVED, S.LOST}),
     S.RETRIEVED: frozenset(),
     S.LOST: frozenset({S.DELETED}),
     S.DELETED: frozenset(),

@@ -116,6 +116,8 @@ _SCHEMA = (
     "CREATE TRIGGER IF NOT EXISTS output_without_joint BEFORE INSERT ON outputs "
     "WHEN EXISTS (SELECT 1 FROM joint WHERE object_id = NEW.object_id) "
     "BEGIN SELECT RAISE(ABORT, 'joint state still present'); END",
+    # fencing tokens: a decryption by an attempt whose fence is below the object's is refused
+    "CREATE TABLE IF NOT EXISTS fences (object_id TEXT PRIMARY KEY, fence INTEGER NOT NULL) WITHOUT ROWID",
     # the vault's decryption authorizations used so far (a replayed one is refused)
     "CREATE TABLE IF NOT EXISTS grants (nonce TEXT PRIMARY KEY, object_id TEXT NOT NULL) WITHOUT ROWID",
 )
@@ -300,6 +302,20 @@ def _decrypted_output(entry: _Entry, j: int) -> np.ndarray:
     return rho
 
 
+def sample_state(rho: np.ndarray, basis: str, shots: int, seed: int | None) -> list[str]:
+    """``shots`` outcomes of measuring every qubit of the density matrix ``rho`` in ``basis``
+    (X, Y or Z; ``0`` = the +1 eigenstate, the first character for the first qubit)."""
+    k = int(round(math.log2(rho.shape[0])))
+    u = np.ones((1, 1), dtype=complex)
+    for _ in range(k):
+        u = np.kron(u, _ROTATION[basis.upper()])
+    probs = np.clip(np.real(np.diag(u @ rho @ u.conj().T)), 0, None)
+    probs = probs / probs.sum()
+    rng = np.random.default_rng(seed)
+    outcomes = rng.choice(probs.size, size=shots, p=probs)
+    return [format(int(x), f"0{k}b") for x in outcomes]
+
+
 def _check_object_id(object_id: object) -> str:
     if not isinstance(object_id, str) or not _OBJECT_ID.match(object_id):
         raise InvalidArgumentError(
@@ -382,6 +398,7 @@ class Substrate:
         self._outputs: OrderedDict[str, dict] = OrderedDict()
         self._authorize = authorize
         self._grants_used: set[str] = set()  # memory mode only
+        self._fences: dict[str, int] = {}  # memory mode only (file mode: the fences table)
         self._db = None if self.data_dir is None else LocalDB(self.data_dir, _SCHEMA, filename=_DB_FILE,
                                                                  durable=self.durable)
 
@@ -611,23 +628,60 @@ class Substrate:
             entry = self._live(object_id)
             return entry.aged_state().reduced_density_matrix(self._indices(entry, labels))
 
-    def decrypt(self, object_id: str, clone: int, attempt: str, authorization: dict | None = None) -> dict:
+    def fence(self, object_id: str, fence: int) -> dict:
+        """Raise the object's fencing token to at least ``fence``: from now on a decryption by an
+        attempt with a lower fence is refused. What recovery calls before it decides whether
+        an attempt it takes over has decrypted (after this call, that cannot change).
+
+        Returns:
+            ``{"fence": the object's fence now, "exists": the joint state is live,
+            "output_attempt": the attempt of its output, or None}``.
+        """
+        object_id = _check_object_id(object_id)
+        fence = check_int(fence, "fence", 0, 2**62)
+        with self._lock(object_id):
+            if self._db is None:
+                now = self._fences[object_id] = max(fence, self._fences.get(object_id, 0))
+            else:
+                self._write(("INSERT INTO fences (object_id, fence) VALUES (?, ?) ON CONFLICT (object_id) "
+                             "DO UPDATE SET fence = max(fence, excluded.fence)", (object_id, fence)))
+                now = int(self._query("SELECT fence FROM fences WHERE object_id = ?", object_id)[0])
+                self._forget(self._states, object_id)  # read the row again: another instance may have decrypted
+            out = self._output(object_id)
+            return {"fence": now, "exists": self._entry(object_id) is not None,
+                    "output_attempt": None if out is None else out["attempt"]}
+
+    def _fence_of(self, object_id: str) -> int:
+        if self._db is None:
+            return self._fences.get(object_id, 0)
+        row = self._query("SELECT fence FROM fences WHERE object_id = ?", object_id)
+        return 0 if row is None else int(row[0])
+
+    def decrypt(self, object_id: str, clone: int, attempt: str, fence: int | None = None,
+                authorization: dict | None = None) -> dict:
         """Decrypt clone ``clone`` with the key, consuming the joint state; the one decryption.
+
+        ``fence``: the attempt's fencing token; refused (``ConflictError``) when the object's
+        fence (:meth:`fence`) is higher, checked inside the decryption's transaction.
 
         Returns:
             ``{"object_id", "qubits", "clone", "attempt", "labels" (the clone's qubits),
             "density_matrix" ({"real", "imag"}: the decrypted k-qubit state), "fidelity"
-            (with the input, if a reference was kept, else None)}``. The same attempt again
-            returns the same output (with a fresh authorization where one is needed).
+            (with the input, if a reference was kept, else None), "reference" (the kept
+            input, ``{"real", "imag"}``, or None)}``. The same attempt again returns the same output
+            (with a fresh authorization where one is needed).
 
         Raises:
             UnauthorizedError: this substrate needs the vault's authorization and ``authorization``
                 is missing, forged, for another object or attempt, expired or used before.
-            ConflictError: the object was decrypted by another attempt.
+            ConflictError: the object was decrypted by another attempt, or a newer attempt
+                raised its fence.
             NotFoundError: no such object.
         """
         object_id = _check_object_id(object_id)
         attempt = _check_attempt(attempt)
+        if fence is not None:
+            fence = check_int(fence, "fence", 0, 2**62)
         grant = None if self._authorize is None else self._authorize(authorization, object_id, attempt)
         with self._lock(object_id):
             if grant is not None and self._grant_used(grant):
@@ -638,6 +692,8 @@ class Substrate:
                     self._use_grant(grant, object_id)
                     return out
                 raise ConflictError(f"object {object_id!r} has already been decrypted by another attempt")
+            if fence is not None and self._fence_of(object_id) > fence:
+                raise ConflictError(f"object {object_id!r}: a newer attempt took over this retrieval")
             entry = self._live(object_id)
             if isinstance(clone, bool) or not isinstance(clone, (int, np.integer)) or not 1 <= clone <= entry.clones:
                 raise InvalidArgumentError(f"clone must be an integer in 1..{entry.clones}, got {clone!r}")
@@ -655,10 +711,11 @@ class Substrate:
                 "labels": list(_labels(entry.qubits, entry.clones)[0][j - 1]),
                 "density_matrix": encode_array(rho),
                 "fidelity": fid,
+                "reference": None if entry.reference is None else encode_array(entry.reference),
             }
             if self._db is None:
                 self._use_grant(grant, object_id)
-            elif not self._commit_decryption(object_id, attempt, out, grant):
+            elif not self._commit_decryption(object_id, attempt, out, fence, grant):
                 # the joint state was gone when the transaction ran (another instance decrypted
                 # or discarded it): nothing was written; answer as if called after that
                 self._forget(self._states, object_id)
@@ -667,6 +724,8 @@ class Substrate:
                     return done
                 if done is not None:
                     raise ConflictError(f"object {object_id!r} has already been decrypted by another attempt")
+                if fence is not None and self._fence_of(object_id) > fence:
+                    raise ConflictError(f"object {object_id!r}: a newer attempt took over this retrieval")
                 raise ConflictError(f"object {object_id!r} was decrypted or discarded meanwhile; its clones and key are gone")
             self._forget(self._states, object_id)
             if not self.shared:
@@ -686,14 +745,20 @@ class Substrate:
         else:
             self._write(("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (nonce, object_id)))
 
-    def _commit_decryption(self, object_id: str, attempt: str, out: dict, grant: str | None = None) -> bool:
+    def _commit_decryption(self, object_id: str, attempt: str, out: dict, fence: int | None = None,
+                           grant: str | None = None) -> bool:
         """One transaction: delete the joint state, insert the output (and record the used
-        authorization), or write nothing. False (and nothing written) if there was no joint
-        state to delete."""
+        authorization ``grant``), or write nothing. False (and nothing written) if there was no
+        joint state to delete, or (``fence``) the object's fence is higher."""
         assert self._db is not None
+        delete = "DELETE FROM joint WHERE object_id = ?"
+        params: tuple[Any, ...] = (object_id,)
+        if fence is not None:
+            delete += " AND NOT EXISTS (SELECT 1 FROM fences WHERE object_id = ? AND fence > ?)"
+            params = (object_id, object_id, fence)
         try:
             with self._db.tx() as c:
-                if c.execute("DELETE FROM joint WHERE object_id = ?", (object_id,)).rowcount != 1:
+                if c.execute(delete, params).rowcount != 1:
                     raise _NoJointState
                 c.execute("INSERT INTO outputs (object_id, attempt, body) VALUES (?, ?, ?)",
                           (object_id, attempt, json.dumps(out)))
@@ -732,16 +797,7 @@ class Substrate:
             out = self._output(object_id)
         if out is None:
             raise NotFoundError(f"object {object_id!r} has no decrypted output to sample")
-        rho = decode_array(out["density_matrix"], name="output")
-        k = int(out["qubits"])
-        u = np.ones((1, 1), dtype=complex)
-        for _ in range(k):
-            u = np.kron(u, _ROTATION[basis.upper()])
-        probs = np.clip(np.real(np.diag(u @ rho @ u.conj().T)), 0, None)
-        probs = probs / probs.sum()
-        rng = np.random.default_rng(seed)
-        outcomes = rng.choice(probs.size, size=n_shots, p=probs)
-        return [format(int(x), f"0{k}b") for x in outcomes]
+        return sample_state(decode_array(out["density_matrix"], name="output"), basis, n_shots, seed)
 
     def release(self, object_id: str) -> None:
         """Drop the output once it has been delivered (idempotent; a live joint state stays)."""
@@ -760,9 +816,11 @@ class Substrate:
         with self._lock(object_id):
             self._forget(self._outputs, object_id)
             self._forget(self._states, object_id)
+            self._fences.pop(object_id, None)
             if self._db is not None:
                 self._write(("DELETE FROM outputs WHERE object_id = ?", (object_id,)),
-                            ("DELETE FROM joint WHERE object_id = ?", (object_id,)))
+                            ("DELETE FROM joint WHERE object_id = ?", (object_id,)),
+                            ("DELETE FROM fences WHERE object_id = ?", (object_id,)))
 
     def close(self) -> None:
         """Close the database file (the instance is unusable afterwards)."""

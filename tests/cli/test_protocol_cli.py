@@ -88,7 +88,7 @@ def test_verify_exits_1_on_failure(capsys, monkeypatch):
         (["circuit", "--clones", "3", "--decrypt", "A"], "even"),
         (["circuit", "--clones", "3", "--format", "pdf"], "unknown format"),
         (["circuit", "--clones", "3", "--depth", "cubic"], "depth"),
-        (["verify", "--clones", "9"], "n <= 8"),
+        (["verify", "--clones", "9", "--engine", "exact"], "n <= 8"),
         (["verify", "--clones", "0"], "at least 1"),
         (["verify", "--clones", "3", "--engine", "magic"], "unknown engine"),
         (["demo", "--clones", "11"], "n <= 10"),
@@ -113,3 +113,36 @@ def test_console_script_end_to_end():
     assert ok.returncode == 0 and ok.stdout.startswith("H 1 2")
     bad = subprocess.run([sys.executable, "-m", "qclone", "circuit", "--clones", "3", "--decrypt", "A"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_circuit_text_drawing_refuses_beyond_a_terminal(capsys):
+    code, out, err = run(capsys, "circuit", "--clones", "1000")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "2001 qubits" in lines[0] and "use --format stim, qasm2 or qasm3" in lines[0]
+    code, out, err = run(capsys, "circuit", "--clones", "40")  # 81 qubits
+    assert code == 2 and "81 qubits" in err
+    code, out, _ = run(capsys, "circuit", "--clones", "12", "--decrypt", "3")
+    assert code == 0 and "S_11" in out
+
+
+@pytest.mark.parametrize("fmt", ["stim", "qasm2", "qasm3"])
+def test_circuit_is_streamed_in_every_text_format(capsys, fmt):
+    from qclone.protocol import Layout, protocol_circuit, render
+
+    code, out, _ = run(capsys, "circuit", "--clones", "3000", "--decrypt", "17", "--format", fmt)
+    assert code == 0
+    assert out == render(protocol_circuit(Layout(3000), decrypt=17), fmt) + "\n"
+
+
+def test_verify_engines_by_size(capsys):
+    """auto: exact up to 8 clones (linear depth), structured beyond; every engine name does what it says."""
+    for args, engine in ((["--clones", "8"], "exact"), (["--clones", "9"], "structured"), (["--clones", "4", "--depth", "log"], "structured"),
+                         (["--clones", "9", "--engine", "stabilizer"], "stabilizer"), (["--clones", "3", "--engine", "structured"], "structured")):
+        code, out, _ = run(capsys, "verify", *args, "--json")
+        d = json.loads(out)
+        assert code == 0 and d["passed"] and d["engine"] == engine, (args, d["engine"])
+    code, out, _ = run(capsys, "verify", "--clones", "100000000", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["passed"] and d["engine"] == "structured" and len(d["checked_clones"]) == 100
+    assert d["checks"][0]["property"] == 1 and "stages only" in d["checks"][0]["detail"]

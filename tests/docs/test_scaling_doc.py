@@ -38,3 +38,27 @@ def test_figures_exist_and_are_small():
     for name in re.findall(r"\]\((img/[^)]+)\)", DOC.read_text()):
         f = DOC.parent / name
         assert f.is_file() and f.stat().st_size < 200_000, name
+
+
+def test_bench_scripts_and_limits_the_pages_name():
+    root = DOC.parents[1]
+    protocol = (root / "docs" / "protocol.md").read_text()
+    for page in (DOC.read_text(), protocol):
+        for script in re.findall(r"bench/[a-z_]+\.py", page):
+            assert (root / script).is_file(), script
+    from qclone.analysis.verify_scale import CHECK_ALL_UP_TO, CROSS_CHECK_UP_TO
+    from qclone.protocol.render import MAX_DRAWING_DEPTH, MAX_DRAWING_QUBITS
+
+    assert f"beyond {MAX_DRAWING_QUBITS} qubits or depth {MAX_DRAWING_DEPTH}" in protocol
+    assert CROSS_CHECK_UP_TO == 10**6 and "Up to n = 10⁶ the cross-check runs at n itself" in DOC.read_text()
+    assert CHECK_ALL_UP_TO == 10**4 and "Up to n = 10⁴ every clone is" in DOC.read_text()
+
+
+def test_verify_at_a_hundred_million_clones_as_the_page_says(capsys):
+    import json
+
+    from qclone.cli.main import main
+
+    assert main(["verify", "--clones", "100000000", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["passed"] and d["engine"] == "structured" and len(d["checked_clones"]) == 100

@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "storage.md").read_text()
-SERVICE = "\n".join(p.read_text() for p in sorted((ROOT / "qclone" / "storage" / "service").glob("*.py")))
+STORAGE = ROOT / "qclone" / "storage"
+SERVICE = "".join(p.read_text() for p in [*sorted((STORAGE / "service").glob("*.py")), STORAGE / "api.py"])
 
 
 def _section(title: str) -> str:

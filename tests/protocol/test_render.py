@@ -8,10 +8,25 @@ from hypothesis import strategies as st
 from qiskit import qasm2, qasm3
 from qiskit.quantum_info import Operator, Statevector, partial_trace
 
-from qclone.errors import InvalidArgumentError
-from qclone.protocol import Layout, encryption, from_qasm, protocol_circuit, render, to_qasm2, to_qasm3, to_qiskit, to_stim
-from qclone.protocol.render import QASM2_REGISTER_NAMES
-from qclone.sim.exact import StateVector, circuit_unitary, equal_up_to_global_phase, random_state
+from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.protocol import (
+    Layout,
+    encryption,
+    from_qasm,
+    protocol_circuit,
+    render,
+    to_qasm2,
+    to_qasm3,
+    to_qiskit,
+    to_stim,
+)
+from qclone.protocol.render import QASM2_REGISTER_NAMES, QasmBudget, check_qasm
+from qclone.sim.exact import (
+    StateVector,
+    circuit_unitary,
+    equal_up_to_global_phase,
+    random_state,
+)
 
 
 def to_qiskit_order(vec: np.ndarray, m: int) -> np.ndarray:
@@ -88,3 +103,73 @@ def test_stim_text_for_a_large_circuit_is_bulk():
     c = to_stim(protocol_circuit(Layout(20000), decrypt=7))
     assert len(c) < 20
     assert c.num_qubits == 40001
+
+
+# ---------------------------------------------------------------------- the loader's budget
+def _nested_gates(depth: int, version: int = 2) -> str:
+    """Each gate calls the previous one twice: 2^depth operations from a few hundred bytes."""
+    head = 'OPENQASM 2.0; include "qelib1.inc";' if version == 2 else 'OPENQASM 3.0; include "stdgates.inc";'
+    defs = "gate g0 a { h a; }\n" + "".join(f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}\n" for i in range(1, depth + 1))
+    reg = "qreg q[1];" if version == 2 else "qubit[1] q;"
+    return f"{head}\n{defs}{reg} g{depth} q[0];"
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_include_names_the_standard_header_only_never_a_file(tmp_path, version):
+    secret = tmp_path / "token"
+    secret.write_text("Qsecret-token-value more\n")
+    header = 'OPENQASM 2.0; include "{}"; qreg q[1];' if version == 2 else 'OPENQASM 3.0; include "{}"; qubit[1] q;'
+    messages = set()
+    for target in (str(secret), str(tmp_path / "missing"), "../../etc/passwd", "qelib1.inc/../x", secret.name):
+        with pytest.raises(InvalidArgumentError) as info:
+            from_qasm(header.format(target))
+        assert "secret" not in str(info.value) and "Qsecret" not in str(info.value)
+        messages.add(str(info.value).replace(target, "X"))
+    assert len(messages) == 1  # an existing and a missing path answer alike
+    wrong = "stdgates.inc" if version == 2 else "qelib1.inc"
+    with pytest.raises(InvalidArgumentError, match="include"):
+        from_qasm(header.format(wrong))
+
+
+def test_loader_errors_give_a_position_never_the_loaders_text():
+    with pytest.raises(InvalidArgumentError) as info:
+        from_qasm('OPENQASM 2.0; include "qelib1.inc"; qreg q[1];\nfrobnicate q[0];')
+    assert str(info.value) == "not a valid OpenQASM 2 program (near line 2, column 1)"
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_nested_gate_definitions_cost_two_to_the_depth(version):
+    assert check_qasm(_nested_gates(10, version), QasmBudget(operations=1024)) == version
+    with pytest.raises(TooLargeError, match="more than 1023 operations"):
+        check_qasm(_nested_gates(10, version), QasmBudget(operations=1023))
+    with pytest.raises(TooLargeError):
+        from_qasm(_nested_gates(24, version))  # 16.7 M > the default 10 M
+
+
+@pytest.mark.parametrize(
+    ("text", "budget", "words"),
+    [
+        ('OPENQASM 2.0; include "qelib1.inc"; qreg q[99999999999999999999];', QasmBudget(), "qubits"),
+        ('OPENQASM 2.0; include "qelib1.inc"; qreg q[8]; creg c[2000];', QasmBudget(bits=1000), "classical bits"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[3] q; bit[5] c;', QasmBudget(bits=4), "classical bits"),
+        ('OPENQASM 2.0; include "qelib1.inc"; qreg q[5]; h q; h q;', QasmBudget(operations=9), "operations"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit q; for int i in [0:99] { x q; }', QasmBudget(operations=99),
+         "operations"),
+        ("OPENQASM 3.0; qubit q; rx(" + "(" * 100 + "1" + ")" * 100 + ") q;", QasmBudget(nesting=50), "nest"),
+        ("OPENQASM 2.0; qreg q[1];" + " " * 100, QasmBudget(chars=100), "characters"),
+    ],
+)
+def test_budgets_refuse_before_loading(text, budget, words):
+    with pytest.raises(TooLargeError, match=words):
+        check_qasm(text, budget)
+
+
+def test_register_sizes_must_be_literals():
+    with pytest.raises(InvalidArgumentError, match="integer literal"):
+        check_qasm('OPENQASM 3.0; include "stdgates.inc"; const int n = 4; qubit[n] q;')
+
+
+def test_the_protocols_own_circuits_pass_the_default_budget():
+    circ = protocol_circuit(Layout(6, references=1), decrypt=3)
+    for text in (to_qasm2(circ), to_qasm3(circ)):
+        assert from_qasm(text).num_qubits == to_qiskit(circ).num_qubits

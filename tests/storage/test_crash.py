@@ -33,6 +33,10 @@ pytestmark = pytest.mark.service
 
 GET_STEPS = ["get.claim", "get.release", "get.age", "get.decrypt", "get.consume", "get.finish", "get.discard",
              "get.deliver"]
+#: steps after the output reached the client once: collected again by another get, acknowledged
+DELIVERY_STEPS = ["get.collect", "ack.commit", "ack.release"]
+#: the reply of a get lost (the gateway died after the decryption, as it sent the answer)
+REPLY_STEPS = ["get.reply"]
 PUT_STEPS = ["put.reserve", "put.create", "put.deposit", "put.place", "put.commit"]
 DELETE_STEPS = ["delete.mark", "delete.purge"]
 BLOCH = [0.0, 0.6, 0.8]
@@ -71,27 +75,33 @@ class Chain:
         self.server.kill()
 
 
-def check_retrieved_once(chain: Chain, name: str) -> None:
-    first = chain.call("POST", f"/v1/objects/{name}/get", content=b"{}")
-    assert first.status_code == 200, (name, first.text)
-    out = first.json()
-    dm = np.array(out["density_matrix"]["real"]) + 1j * np.array(out["density_matrix"]["imag"])
-    np.testing.assert_allclose(dm, rho(BLOCH), atol=1e-9, err_msg=name)
-    assert out["fidelity"] == pytest.approx(1.0, abs=1e-9)
+def check_retrieved_once(chain: Chain, name: str, *, acknowledged: bool = False) -> None:
+    """The object's output reaches the client (unless it was acknowledged before the crash: then
+    the client had it), is acknowledged, and is never decrypted twice."""
+    if not acknowledged:
+        first = chain.call("POST", f"/v1/objects/{name}/get", json={"key": f"check-{name}"})
+        assert first.status_code == 200, (name, first.text)
+        out = first.json()
+        dm = np.array(out["density_matrix"]["real"]) + 1j * np.array(out["density_matrix"]["imag"])
+        np.testing.assert_allclose(dm, rho(BLOCH), atol=1e-9, err_msg=name)
+        assert out["fidelity"] == pytest.approx(1.0, abs=1e-9)
+        ack = chain.call("POST", f"/v1/objects/{name}/ack", json={"key": f"check-{name}"})
+        assert ack.status_code == 200, (name, ack.text)
+    assert chain.call("GET", f"/v1/objects/{name}").json()["state"] == "retrieved"
     second = chain.call("POST", f"/v1/objects/{name}/get", content=b"{}")
     assert second.status_code == 409, (name, second.text)
     entries = [e for e in chain.call("GET", "/v1/audit-log").json()["entries"] if e["object_name"] == name]
     retrievals = [e for e in entries if e["action"] in ("get", "get.recovered")]
     assert len(retrievals) == 1, (name, [e["action"] for e in entries])
-    deliveries = [e for e in entries if e["action"] == "get.deliver"]
-    assert len(deliveries) == (1 if out["recovered"] else 0), (name, [e["action"] for e in entries])
+    assert [e["action"] for e in entries].count("get.ack") == 1, (name, [e["action"] for e in entries])
 
 
 def substrate_extra(chain: Chain) -> tuple[int, int]:
     """(live joint states beyond the stored objects, undelivered outputs) in the substrate."""
     objects = chain.call("GET", "/v1/objects").json()["objects"]
     stored = sum(o["state"] == "stored" for o in objects)
-    sub = chain.call("GET", "/v1/health").json()["substrate"]
+    admin = {"authorization": f"Bearer {read_token(chain.dir, 'admin-token')}"}
+    sub = httpx.get(chain.server.url + "/v1/health", headers=admin, timeout=60).json()["substrate"]
     assert sub["objects"] >= stored, (sub, [(o["name"], o["state"]) for o in objects])
     return sub["objects"] - stored, sub["outputs"]
 
@@ -108,10 +118,19 @@ def get_chain(root: Path, steps: list[str]) -> None:
         for step in steps:
             chain.start(step)
             assert chain.put(step).status_code == 201
-            chain.crash("POST", f"/v1/objects/{step}/get", content=b"{}")
+            if step in DELIVERY_STEPS:  # the client received the output once already
+                assert chain.call("POST", f"/v1/objects/{step}/get", json={"key": "first"}).status_code == 200
+            if step.startswith("ack."):
+                chain.crash("POST", f"/v1/objects/{step}/ack", json={"key": "first"})
+            else:
+                chain.crash("POST", f"/v1/objects/{step}/get", json={"key": "second" if step in DELIVERY_STEPS else "first"})
         chain.start()
         for step in steps:
-            check_retrieved_once(chain, step)
+            if step in REPLY_STEPS:  # the client retries with the key of the get whose reply it lost
+                again = chain.call("POST", f"/v1/objects/{step}/get", json={"key": "first"})
+                assert again.status_code == 200 and again.json()["fidelity"] == pytest.approx(1.0, abs=1e-9), again.text
+                assert chain.call("POST", f"/v1/objects/{step}/ack", json={"key": "first"}).status_code == 200
+            check_retrieved_once(chain, step, acknowledged=step.startswith("ack.") or step in REPLY_STEPS)
         assert substrate_extra(chain) == (0, 0)
     except Exception as exc:
         raise with_log(chain, exc) from exc
@@ -155,8 +174,8 @@ def put_delete_chain(root: Path) -> int:
 def test_crash_at_every_step_then_restart(tmp_path):
     """Three chains side by side (the server starts dominate; the waits overlap)."""
     with ThreadPoolExecutor(3) as pool:
-        gets = [pool.submit(get_chain, tmp_path / "a", GET_STEPS[:4]),
-                pool.submit(get_chain, tmp_path / "b", GET_STEPS[4:])]
+        gets = [pool.submit(get_chain, tmp_path / "a", GET_STEPS[:5]),
+                pool.submit(get_chain, tmp_path / "b", GET_STEPS[5:] + REPLY_STEPS + DELIVERY_STEPS)]
         puts = pool.submit(put_delete_chain, tmp_path / "c")
         for f in gets:
             f.result()
@@ -165,6 +184,7 @@ def test_crash_at_every_step_then_restart(tmp_path):
 
 
 def test_every_crash_point_is_tested():
-    source = "\n".join(p.read_text() for p in sorted((Path(faults.__file__).parent / "service").glob("*.py")))
+    here = Path(faults.__file__).parent
+    source = "".join(p.read_text() for p in [*(here / "service").glob("*.py"), here / "api.py"])
     points = set(re.findall(r'crash_point\("([a-z.]+)"\)', source))
-    assert points == set(GET_STEPS + PUT_STEPS + DELETE_STEPS)
+    assert points == set(GET_STEPS + REPLY_STEPS + DELIVERY_STEPS + PUT_STEPS + DELETE_STEPS)

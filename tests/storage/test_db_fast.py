@@ -49,6 +49,8 @@ def test_rows_equal_sqlalchemys(db: Database) -> None:
             want = [dict(r._mapping) for r in c.execute(stmt, params).all()]
         with db.fast_read() as c:
             got = [dict(r._mapping) for r in c.execute(stmt, params).all()]
+        for a, b in zip(got, want):  # the database's clock, read twice: close, not equal
+            assert abs(a.pop("db_now", 0.0) - b.pop("db_now", 0.0)) < 5
         assert got == want and got, stmt
         for a, b in zip(got, want):
             assert [type(v) for v in a.values()] == [type(v) for v in b.values()], stmt
@@ -66,16 +68,27 @@ def test_updates_and_their_rowcounts(db: Database) -> None:
         c.execute(svc.INSERT_OBJECT, _object(1, state="stored"))
         c.execute(svc.INSERT_CLONES, [{"object_id": "o1", "j": j, "provider_id": f"p{j}", "labels": [f"S{j}"],
                                         "state": "live", "discard_pending": False, "stored_at": 4.0} for j in (1, 2, 3, 4)])
-        claim = {"b_id": "o1", "b_attempt": "a1", "b_lease": 50.0, "b_clone": 2}
+        claim = {"b_id": "o1", "b_fence": 0, "b_attempt": "a1", "b_key": "k1", "b_lease": 50.0, "b_clone": 2,
+                 "b_now": 6.0}
         assert c.execute(svc.CLAIM, claim).rowcount == 1
         assert c.execute(svc.CLAIM, claim).rowcount == 0  # the compare-and-set lets one through
-        assert c.execute(svc.FINISH, {"b_id": "o1", "b_attempt": "other", "b_now": 7.0, "b_lease": None}).rowcount == 0
-        assert c.execute(svc.FINISH, {"b_id": "o1", "b_attempt": "a1", "b_now": 7.0, "b_lease": None}).rowcount == 1
+        finish = {"b_id": "o1", "b_attempt": "a1", "b_fence": 1, "b_now": 7.0, "b_retention": 100.0}
+        assert c.execute(svc.FINISH, {**finish, "b_attempt": "other"}).rowcount == 0
+        assert c.execute(svc.FINISH, {**finish, "b_fence": 0}).rowcount == 0  # a stale fence
+        assert c.execute(svc.FINISH, finish).rowcount == 1
         assert c.execute(svc.DISCARD_CLONES, {"b_id": "o1"}).rowcount == 4
     with db.read() as c:
         obj = c.execute(select(objects).where(objects.c.id == "o1")).first()
         cl = {r.j: (r.state, r.discard_pending) for r in c.execute(select(clones))}
-    assert (obj.state, obj.attempt, obj.chosen_clone, obj.finished_at) == ("retrieved", "a1", 2, 7.0)
+        now = db.now()
+    assert (obj.state, obj.attempt, obj.chosen_clone, obj.finished_at, obj.fence, obj.get_key) == \
+        ("delivering", "a1", 2, 7.0, 1, "k1")
+    assert now + 90 < obj.lease_until < now + 110  # the retention, on the database's clock
+    with db.fast_write() as c:
+        assert c.execute(svc.ACK, {"b_id": "o1", "b_key": "other"}).rowcount == 0
+        assert c.execute(svc.ACK, {"b_id": "o1", "b_key": "k1"}).rowcount == 1
+    with db.read() as c:
+        assert c.execute(select(objects.c.state).where(objects.c.id == "o1")).scalar() == "retrieved"
     # the discard reaches providers that are up or draining now; the one that is down gets it later
     assert cl == {1: ("discarded", False), 2: ("discarded", False), 3: ("discarded", False), 4: ("discarded", True)}
 
@@ -126,7 +139,8 @@ def test_concurrent_claims_let_exactly_one_through(db: Database) -> None:
     def claim(i: int) -> None:
         go.wait()
         with db.fast_write() as c:
-            won.append(c.execute(svc.CLAIM, {"b_id": "o1", "b_attempt": f"a{i}", "b_lease": 1.0, "b_clone": 1}).rowcount)
+            won.append(c.execute(svc.CLAIM, {"b_id": "o1", "b_fence": 0, "b_attempt": f"a{i}", "b_key": f"k{i}",
+                                             "b_lease": 1.0, "b_clone": 1, "b_now": 1.0}).rowcount)
 
     threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
     for t in threads:

@@ -144,9 +144,9 @@ def test_killed_vault_process_then_restarted(deployment):
     parts, client = deployment
     client.put("dep-d", bloch=[1, 0, 0], clones=3, keep_reference=True)
     parts["vault"].kill(signal.SIGKILL)
-    with pytest.raises(UnavailableError, match="vault"):
+    with pytest.raises(UnavailableError):
         client.get("dep-d")
-    # the release never reached the vault (connection refused): the claim was undone at once
+    # the claim the vault's failure interrupted was rolled back at once: no "being retrieved" for a lease
     assert client.stat("dep-d")["state"] == "stored"
     parts["vault"].start()
     client.set_clock(advance=61.0)

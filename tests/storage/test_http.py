@@ -84,7 +84,7 @@ def call(server, method: str, path: str, token: str | None = "tenant", **kw) -> 
 def assert_error(resp: httpx.Response, status: int, type_: str | None = None, *words: str) -> None:
     assert resp.status_code == status, resp.text
     err = resp.json()["error"]
-    assert set(err) == {"type", "message"}
+    assert set(err) == {"type", "message", "request_id"} and err["request_id"] == resp.headers["x-request-id"]
     if type_ is not None:
         assert err["type"] == type_, err
     for w in words:
@@ -176,13 +176,43 @@ def test_concurrent_gets_exactly_one_wins(server, client):
     client.put(name, bloch=[0, 0, -1])
     barrier = threading.Barrier(8)
 
-    def one(_: int) -> int:
+    def one(i: int) -> tuple[int, str | None]:
         barrier.wait()
-        return call(server, "POST", f"/v1/objects/{name}/get", content=b"{}").status_code
+        r = call(server, "POST", f"/v1/objects/{name}/get", json={"key": f"k{i}"})
+        return r.status_code, r.json().get("attempt")
 
     with ThreadPoolExecutor(8) as pool:
-        codes = sorted(pool.map(one, range(8)))
-    assert codes == [200] + [409] * 7
+        answers = list(pool.map(one, range(8)))
+    # one decryption: every 200 carries its output (a get arriving after it collects the output
+    # waiting for its acknowledgement), the others met it running (409)
+    assert {code for code, _ in answers} <= {200, 409} and any(code == 200 for code, _ in answers)
+    assert len({attempt for code, attempt in answers if code == 200}) == 1
+    entries = [e["action"] for e in client.audit_log() if e["object_name"] == name]
+    assert entries.count("get") == 1
+    # the delivery is held by the last get that collected it: its key, and no other, acknowledges it
+    acks = [call(server, "POST", f"/v1/objects/{name}/ack", json={"key": f"k{i}"}).status_code
+            for i in range(8) if answers[i][0] == 200]
+    assert sorted(acks)[0] == 200 and acks.count(200) == 1, acks
+    assert call(server, "POST", f"/v1/objects/{name}/get", json={}).status_code == 409  # acknowledged: gone
+
+
+def test_get_retried_with_its_key_then_acknowledged(server, client):
+    name = fresh()
+    client.put(name, bloch=[0, 1, 0], keep_reference=True)
+    first = call(server, "POST", f"/v1/objects/{name}/get", json={}, headers={"idempotency-key": "try-1"})
+    again = call(server, "POST", f"/v1/objects/{name}/get", json={"key": "try-1"})  # the reply was lost: retry
+    assert first.status_code == again.status_code == 200
+    assert first.json()["attempt"] == again.json()["attempt"] and again.json()["key"] == "try-1"
+    assert client.stat(name)["state"] == "delivering"
+    assert_error(call(server, "POST", f"/v1/objects/{name}/ack", json={"key": "other"}), 409, "ConflictError")
+    assert_error(call(server, "POST", f"/v1/objects/{name}/ack", json={}), 422, None, "key")
+    assert_error(call(server, "POST", f"/v1/objects/{name}/ack", json={"key": "bad key!"}), 422, None, "key")
+    assert call(server, "POST", f"/v1/objects/{name}/ack", json={"key": "try-1"}).json()["state"] == "retrieved"
+    assert call(server, "POST", f"/v1/objects/{name}/ack", json={"key": "try-1"}).status_code == 200  # idempotent
+    assert client.stat(name)["state"] == "retrieved"
+    assert_error(call(server, "POST", f"/v1/objects/{name}/get", json={"key": "try-1"}), 409, "ConflictError")
+    actions = [e["action"] for e in client.audit_log() if e["object_name"] == name]
+    assert actions.count("get") == 1 and actions.count("get.ack") == 1
 
 
 def test_delete(client):
@@ -257,7 +287,8 @@ def test_too_many_qubits_is_422(server):
 
 def test_nan_and_malformed_json_bodies_are_422(server):
     raw = b'{"state": {"kind": "statevector", "data": [NaN, 0]}}'
-    assert_error(call(server, "PUT", f"/v1/objects/{fresh()}", content=raw), 422, "InvalidArgumentError", "JSON")
+    assert_error(call(server, "PUT", f"/v1/objects/{fresh()}", content=raw), 422, "InvalidArgumentError", "NaN")
+    assert_error(call(server, "PUT", f"/v1/objects/{fresh()}", content=b'{"state": '), 422, "InvalidArgumentError", "JSON")
     assert_error(call(server, "PUT", f"/v1/objects/{fresh()}", content=b"[1, 2]"), 422, None, "object")
     assert_error(call(server, "POST", f"/v1/objects/{fresh()}/get", content=b'{"basis": "Q", "shots": 3}'), 422, None, "basis")
 
@@ -337,6 +368,14 @@ def _group_processes(pgid: int) -> dict[int, tuple[str, set[str]]]:
 
 
 @pytest.mark.slow
+def call_ack(c: Client, name: str, key: str) -> bool:
+    try:
+        c.ack(name, key)
+        return True
+    except ConflictError:
+        return False
+
+
 def test_two_workers_share_one_substrate_and_one_winner(tmp_path):
     """--workers 2: two worker processes on one port, each running the whole service with the
     substrate in process on the one shared substrate file; concurrent gets of one object, spread
@@ -344,23 +383,28 @@ def test_two_workers_share_one_substrate_and_one_winner(tmp_path):
     srv = Server(["--data-dir", str(tmp_path), "--settable-clock", "--workers", "2"], free_port(), tmp_path / "log")
     srv.start()
     try:
-        with Client(srv.url, read_token(tmp_path)) as c:
+        with Client(srv.url, read_token(tmp_path), admin_token=read_token(tmp_path, "admin-token")) as c:
             names = [fresh("w2") for _ in range(3)]
             for name in names:
                 c.put(name, bloch=[0, 0.6, 0.8], keep_reference=True)
             token = read_token(tmp_path)
 
-            def one(name: str) -> tuple[int, float | None]:
+            def one(name: str, i: int) -> tuple[int, float | None, str | None]:
                 # a fresh connection per request, so the kernel spreads them over both workers
-                r = httpx.post(f"{srv.url}/v1/objects/{name}/get", content=b"{}", timeout=60,
+                r = httpx.post(f"{srv.url}/v1/objects/{name}/get", json={"key": f"k{i}"}, timeout=60,
                                headers={"authorization": f"Bearer {token}"})
-                return r.status_code, r.json().get("fidelity")
+                return r.status_code, r.json().get("fidelity"), r.json().get("attempt")
 
             with ThreadPoolExecutor(8) as pool:
                 for name in names:
-                    results = list(pool.map(one, [name] * 8))
-                    assert sorted(code for code, _ in results) == [200] + [409] * 7, results
-                    assert [f for code, f in results if code == 200] == [pytest.approx(1.0, abs=1e-9)]
+                    results = list(pool.map(one, [name] * 8, range(8)))
+                    # one decryption; a get arriving after it receives the same output
+                    assert {code for code, _, _ in results} <= {200, 409}, results
+                    assert len({a for code, _, a in results if code == 200}) == 1, results
+                    assert all(f == pytest.approx(1.0, abs=1e-9) for code, f, _ in results if code == 200)
+                    acks = [call_ack(c, name, f"k{i}") for i in range(8) if results[i][0] == 200]
+                    assert acks.count(True) == 1, acks
+                    assert [e["action"] for e in c.audit_log() if e["object_name"] == name].count("get") == 1
             health = c.health()
             assert health["substrate"]["objects"] == 0 and health["substrate"]["outputs"] == 0
         assert srv.proc is not None

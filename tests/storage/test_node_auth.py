@@ -83,6 +83,7 @@ BODIES = {
     "exists": {"object_id": "obj1"},
     "age": {"object_id": "obj1", "labels": ["S0_1"], "duration": 1.0, "t1": 100.0, "t2": 100.0},
     "peek": {"object_id": "obj1", "labels": ["S0_1"]},
+    "fence": {"object_id": "obj9", "fence": 1},
     "decrypt": {"object_id": "obj1", "clone": 1, "attempt": "a1"},
     "output": {"object_id": "obj1"},
     "sample": {"object_id": "obj1", "basis": "Z", "shots": 3, "seed": 1},

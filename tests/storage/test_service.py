@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,10 +16,15 @@ from qclone.protocol import Layout, protocol_circuit
 from qclone.protocol.build import clone_decryption
 from qclone.sim.exact import DensityMatrix, fidelity, random_density_matrix, random_state
 from qclone.storage import faults
-from qclone.storage.errors import ConflictError, NotFoundError, UnauthorizedError, UnavailableError, http_status
+from qclone.storage.errors import (
+    ConflictError,
+    NotFoundError,
+    UnauthorizedError,
+    UnavailableError,
+    http_status,
+)
 from qclone.storage.inputs import parse_state
 from qclone.storage.provider import ProviderNode
-from qclone.storage.service import LEASE_SECONDS
 
 from .conftest import Stack
 
@@ -53,7 +59,7 @@ def test_round_trip_returns_the_input(stack: Stack, kind: str) -> None:
     put = stack.service.put(stack.alice, "obj", state, keep_reference=True)
     assert put["state"] == "stored" and put["clones"] == 4 and put["audit"]["safe"] is True
     assert len({c["provider"] for c in put["placement"]}) == 4
-    out = stack.service.get(stack.alice, "obj")
+    out = stack.service.get(stack.alice, "obj", ack=True)
     assert np.allclose(out["density_matrix"], state.density, atol=1e-9)
     assert out["fidelity"] == pytest.approx(1.0, abs=1e-9)
     if kind == "bloch":
@@ -63,9 +69,9 @@ def test_round_trip_returns_the_input(stack: Stack, kind: str) -> None:
 
 def test_second_get_is_refused_with_409(stack: Stack) -> None:
     stack.service.put(stack.alice, "once", TILTED)
-    stack.service.get(stack.alice, "once")
+    stack.service.get(stack.alice, "once", ack=True)
     with pytest.raises(ConflictError, match="already retrieved") as e:
-        stack.service.get(stack.alice, "once")
+        stack.service.get(stack.alice, "once", ack=True)
     assert http_status(e.value) == 409
 
 
@@ -77,7 +83,7 @@ def test_of_concurrent_gets_exactly_one_succeeds(stack: Stack) -> None:
     def attempt() -> None:
         barrier.wait()
         try:
-            results.append(stack.service.get(stack.alice, "race"))
+            results.append(stack.service.get(stack.alice, "race", ack=True))
         except ConflictError as e:
             results.append(e)
 
@@ -94,7 +100,7 @@ def test_of_concurrent_gets_exactly_one_succeeds(stack: Stack) -> None:
 
 def test_samples_in_a_basis(stack: Stack) -> None:
     stack.service.put(stack.alice, "plus", PLUS)
-    out = stack.service.get(stack.alice, "plus", basis="X", shots=50, seed=3)
+    out = stack.service.get(stack.alice, "plus", basis="X", shots=50, seed=3, ack=True)
     assert out["samples"] == ["0"] * 50 and out["shots"] == 50
 
 
@@ -147,12 +153,19 @@ def test_stored_audit_is_the_audit_of_the_actual_placement(stack: Stack) -> None
 def test_distinct_zones_needs_enough_zones(database_url: str, tmp_path) -> None:
     stack = Stack(tmp_path / "d", database_url, zones=["east", "east", "west", "west"])
     try:
-        with pytest.raises(UnavailableError, match="distinct zones"):
+        # more clones than the service has places for: the request is wrong (422), not the service (503)
+        with pytest.raises(InvalidArgumentError, match="4 clones need 4 zones; this service has 2"):
             stack.service.put(stack.alice, "z", TILTED, clones=4, policy="distinct-zones")
         put = stack.service.put(stack.alice, "z", TILTED, clones=2, policy="distinct-zones")
         assert sorted(c["zone"] for c in put["placement"]) == ["east", "west"]
-        with pytest.raises(UnavailableError, match="5 clones need 5 providers"):
+        with pytest.raises(InvalidArgumentError, match="5 clones need 5 providers; this service has 4"):
             stack.service.put(stack.alice, "big", TILTED, clones=5)
+        # enough providers exist but one is down: unavailable for now (503)
+        down = put["placement"][0]["provider"]
+        stack.service.providers_kill(down)
+        with pytest.raises(UnavailableError, match="4 clones need 4 providers that are up"):
+            stack.service.put(stack.alice, "four", TILTED, clones=4)
+        stack.service.providers_revive(down)
         with pytest.raises(InvalidArgumentError, match="policy"):
             stack.service.put(stack.alice, "p", TILTED, policy="anywhere")
     finally:
@@ -167,7 +180,7 @@ def test_failover_while_one_holder_is_up(stack: Stack) -> None:
     holders = _holders(stack, "f")
     for p in holders[:3]:
         stack.service.providers_kill(p)
-    out = stack.service.get(stack.alice, "f")
+    out = stack.service.get(stack.alice, "f", ack=True)
     assert out["provider"] == holders[3] and out["fidelity"] == pytest.approx(1.0, abs=1e-9)
     # the down providers still hold their records; revive delivers the discards they missed
     assert _node(stack, holders[0]).holding(out["object_id"]) is not None
@@ -184,11 +197,11 @@ def test_all_holders_down_is_503_and_revive_brings_it_back(stack: Stack) -> None
     for p in _holders(stack, "g"):
         stack.service.providers_kill(p)
     with pytest.raises(UnavailableError) as e:
-        stack.service.get(stack.alice, "g")
+        stack.service.get(stack.alice, "g", ack=True)
     assert http_status(e.value) == 503
     assert stack.service.stat(stack.alice, "g")["state"] == "stored"
     stack.service.providers_revive("p2")
-    assert stack.service.get(stack.alice, "g")["provider"] == "p2"
+    assert stack.service.get(stack.alice, "g", ack=True)["provider"] == "p2"
 
 
 def test_vault_down_rolls_the_claim_back(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,16 +213,16 @@ def test_vault_down_rolls_the_claim_back(stack: Stack, monkeypatch: pytest.Monke
     with monkeypatch.context() as m:
         m.setattr(stack.vault, "release", down)
         with pytest.raises(UnavailableError):
-            stack.service.get(stack.alice, "v")
+            stack.service.get(stack.alice, "v", ack=True)
     assert stack.service.stat(stack.alice, "v")["state"] == "stored"
-    assert stack.service.get(stack.alice, "v")["fidelity"] == pytest.approx(1.0, abs=1e-9)
+    assert stack.service.get(stack.alice, "v", ack=True)["fidelity"] == pytest.approx(1.0, abs=1e-9)
 
 
 def test_destroying_every_holder_loses_the_object(stack: Stack) -> None:
     put = stack.service.put(stack.alice, "l", TILTED, clones=2)
     first, second = _holders(stack, "l")
     assert stack.service.providers_kill(first, destroy=True)["lost_objects"] == []
-    assert stack.service.get(stack.alice, "l")["provider"] == second  # one live clone is enough
+    assert stack.service.get(stack.alice, "l", ack=True)["provider"] == second  # one live clone is enough
     stack.service.put(stack.alice, "l2", TILTED, clones=2)
     a, b = _holders(stack, "l2")
     stack.service.providers_kill(a, destroy=True)
@@ -217,7 +230,7 @@ def test_destroying_every_holder_loses_the_object(stack: Stack) -> None:
     assert killed["lost_objects"] == [stack.service.stat(stack.alice, "l2")["object_id"]]
     assert stack.service.stat(stack.alice, "l2")["state"] == "lost"
     with pytest.raises(ConflictError, match="lost"):
-        stack.service.get(stack.alice, "l2")
+        stack.service.get(stack.alice, "l2", ack=True)
     assert not stack.substrate.exists(killed["lost_objects"][0])
     assert put["object_id"] != killed["lost_objects"][0]
 
@@ -239,7 +252,7 @@ def test_drain_moves_clones_to_providers_without_one(stack: Stack) -> None:
     placed = stack.service.put(stack.alice, "new", TILTED)["placement"]  # never at a drained provider
     assert sorted(c["provider"] for c in placed) == ["p2", "p3", "p4", "p5"]
     for name in before:
-        assert stack.service.get(stack.alice, name)["fidelity"] == pytest.approx(1.0, abs=1e-9)
+        assert stack.service.get(stack.alice, name, ack=True)["fidelity"] == pytest.approx(1.0, abs=1e-9)
 
 
 # ---------------------------------------------------------------------- physics
@@ -275,7 +288,7 @@ def test_memory_noise_matches_the_dense_engine(database_url: str, tmp_path) -> N
             stack.service.providers_add(f"q{i}", zone=f"z{i}", t1=t1, t2=t2)
         stack.service.put(stack.alice, "aged", TILTED, clones=2, keep_reference=True)
         stack.clock.advance(40.0)
-        out = stack.service.get(stack.alice, "aged")
+        out = stack.service.get(stack.alice, "aged", ack=True)
     finally:
         stack.close()
     # independent prediction: dense density matrix, the twirled T1/T2 channel written out here
@@ -309,7 +322,7 @@ def test_delete_destroys_clones_and_key(stack: Stack) -> None:
     assert not stack.substrate.exists(oid) and stack.vault.state(oid) is None
     assert all(_node(stack, p).holding(oid) is None for p in holders)
     with pytest.raises(ConflictError, match="deleted"):
-        stack.service.get(stack.alice, "del")
+        stack.service.get(stack.alice, "del", ack=True)
     with pytest.raises(ConflictError):
         stack.service.delete(stack.alice, "del")
 
@@ -317,7 +330,7 @@ def test_delete_destroys_clones_and_key(stack: Stack) -> None:
 def test_list_stat_and_health(stack: Stack) -> None:
     stack.service.put(stack.alice, "a", TILTED)
     stack.service.put(stack.alice, "b", PLUS, clones=2)
-    stack.service.get(stack.alice, "b")
+    stack.service.get(stack.alice, "b", ack=True)
     listed = {o["name"]: o for o in stack.service.list(stack.alice)}
     assert {n: o["state"] for n, o in listed.items()} == {"a": "stored", "b": "retrieved"}
     assert [o["name"] for o in stack.service.list(stack.alice, state="stored")] == ["a"]
@@ -355,21 +368,21 @@ def test_crash_during_get_then_restart(stack: Stack, monkeypatch: pytest.MonkeyP
     with monkeypatch.context() as m:
         _crash_at(m, step)
         with pytest.raises(Crash):
-            stack.service.get(stack.alice, "c")
+            stack.service.get(stack.alice, "c", ack=True)
     stack.restart()  # a new process over the same files and database: recovery runs
     svc = stack.service
     state = svc.stat(stack.alice, "c")["state"]
     if step in DECRYPTED:
-        assert state == "retrieved"
+        assert state == "delivering"  # the output waits in the substrate for the next get
         assert stack.vault.state(oid)["state"] == "consumed"
     else:
         assert state == "stored"
         assert stack.vault.state(oid)["state"] == "held"
-    out = svc.get(stack.alice, "c")  # delivered once: either the pending output or a fresh retrieval
+    out = svc.get(stack.alice, "c", ack=True)  # delivered once: either the pending output or a fresh retrieval
     assert out["fidelity"] == pytest.approx(1.0, abs=1e-6)
     assert out["recovered"] is (step in DECRYPTED)
     with pytest.raises(ConflictError):
-        svc.get(stack.alice, "c")
+        svc.get(stack.alice, "c", ack=True)
     assert stack.substrate.output(oid) is None and not stack.substrate.exists(oid)
     assert all(_node(stack, p).holding(oid) is None for p in holders)
     decryptions = [e for e in svc.audit_log(stack.alice) if e["action"] in ("get", "get.recovered")]
@@ -379,21 +392,27 @@ def test_crash_during_get_then_restart(stack: Stack, monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize("step", ["get.release", "get.decrypt"])
 def test_expired_lease_is_recovered_without_restart(stack: Stack, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
     stack.service.put(stack.alice, "e", TILTED, keep_reference=True)
+    stack.service.lease_seconds = 1.0  # of the database's clock
     with monkeypatch.context() as m:
         _crash_at(m, step)
         with pytest.raises(Crash):
-            stack.service.get(stack.alice, "e")
+            stack.service.get(stack.alice, "e", ack=True)
     with pytest.raises(ConflictError, match="being retrieved"):
-        stack.service.get(stack.alice, "e")  # the lease still runs
-    stack.clock.advance(LEASE_SECONDS + 1)
-    out = stack.service.get(stack.alice, "e")
+        stack.service.get(stack.alice, "e", ack=True)  # the lease still runs
+    time.sleep(1.1)  # the lease ends on the database's clock ...
+    stack.clock.advance(61.0)  # ... and a minute of storage passes on the service clock (memory noise)
+    out = stack.service.get(stack.alice, "e", ack=True)
     assert out["recovered"] is (step == "get.decrypt")
-    if step == "get.decrypt":  # decrypted before the clock moved: no memory noise in it
-        assert out["fidelity"] == pytest.approx(1.0, abs=1e-9)
-    else:  # rolled back, then retrieved after 61 s of storage
-        assert 0.9 < out["fidelity"] < 0.99
+    # pure input, T1 = T2 = T: the Bloch vector shrinks by exp(-t/T), so F = (1 + exp(-t/T)) / 2 for
+    # the 61 s the output waited in the substrate (decrypted) or the clones and keys were stored
+    # (rolled back: one clone and four key qubits aged, so the fidelity is lower than that)
+    if step == "get.decrypt":
+        assert out["waited"] == pytest.approx(61.0)
+        assert out["fidelity"] == pytest.approx((1 + math.exp(-61.0 / 3600.0)) / 2, abs=1e-9)
+    else:
+        assert 0.9 < out["fidelity"] < (1 + math.exp(-61.0 / 3600.0)) / 2
     with pytest.raises(ConflictError):
-        stack.service.get(stack.alice, "e")
+        stack.service.get(stack.alice, "e", ack=True)
 
 
 @pytest.mark.parametrize("step", ["put.reserve", "put.create", "put.deposit", "put.place", "put.commit"])
@@ -405,7 +424,7 @@ def test_crash_during_put_then_restart(stack: Stack, monkeypatch: pytest.MonkeyP
     assert stack.service.stat(stack.alice, "p")["state"] == ("stored" if step == "put.commit" else "storing")
     stack.restart()
     if step == "put.commit":
-        assert stack.service.get(stack.alice, "p")["fidelity"] == pytest.approx(1.0, abs=1e-9)
+        assert stack.service.get(stack.alice, "p", ack=True)["fidelity"] == pytest.approx(1.0, abs=1e-9)
         return
     with pytest.raises(NotFoundError):
         stack.service.stat(stack.alice, "p")
@@ -426,11 +445,12 @@ def test_a_put_that_died_holds_its_name_until_its_lease_ends(stack: Stack, monke
     with pytest.raises(ConflictError, match="exists"):
         stack.service.put(stack.alice, "q", TILTED)
     with pytest.raises(ConflictError, match="being stored"):
-        stack.service.get(stack.alice, "q")
-    stack.clock.advance(LEASE_SECONDS + 1)
+        stack.service.get(stack.alice, "q", ack=True)
+    stack.service.lease_seconds = 0.0  # the next reservation finds the dead put's lease ended ...
+    _end_leases(stack)  # ... which ends on the database's clock
     assert stack.service.put(stack.alice, "q", TILTED, keep_reference=True)["state"] == "stored"
     assert stack.substrate.health()["objects"] == 1
-    assert stack.service.get(stack.alice, "q")["fidelity"] > 0.99
+    assert stack.service.get(stack.alice, "q", ack=True)["fidelity"] > 0.99
 
 
 @pytest.mark.parametrize("step", ["delete.mark", "delete.purge"])
@@ -444,7 +464,7 @@ def test_crash_during_delete_then_restart(stack: Stack, monkeypatch: pytest.Monk
     assert stack.service.stat(stack.alice, "x")["state"] == "deleted"
     assert not stack.substrate.exists(oid) and stack.vault.state(oid) is None
     with pytest.raises(ConflictError):
-        stack.service.get(stack.alice, "x")
+        stack.service.get(stack.alice, "x", ack=True)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [({"basis": "W"}, "basis"), ({"basis": "Z", "shots": 0}, "shots"),
@@ -452,15 +472,15 @@ def test_crash_during_delete_then_restart(stack: Stack, monkeypatch: pytest.Monk
 def test_bad_sampling_is_refused_before_decryption(stack: Stack, kwargs: dict, match: str) -> None:
     stack.service.put(stack.alice, "s", PLUS, keep_reference=True)
     with pytest.raises(InvalidArgumentError, match=match):
-        stack.service.get(stack.alice, "s", **kwargs)
+        stack.service.get(stack.alice, "s", **kwargs, ack=True)
     assert stack.service.stat(stack.alice, "s")["state"] == "stored"
-    assert stack.service.get(stack.alice, "s", basis="z", shots=3)["samples"] is not None
+    assert stack.service.get(stack.alice, "s", basis="z", shots=3, ack=True)["samples"] is not None
 
 
 def test_a_provider_that_cannot_store_is_replaced(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     stack.service.providers_add("p5", zone="z5")
     stack.service.put(stack.alice, "warm", TILTED)  # the directory now has a node for every provider
-    stack.service.get(stack.alice, "warm")
+    stack.service.get(stack.alice, "warm", ack=True)
     broken = stack.directory.node({"id": "p2", "zone": "z2", "t1": 3600.0, "t2": 3600.0, "url": None})
 
     def refuse(*_a: object) -> None:
@@ -470,7 +490,7 @@ def test_a_provider_that_cannot_store_is_replaced(stack: Stack, monkeypatch: pyt
     for i in range(4):
         placed = [c["provider"] for c in stack.service.put(stack.alice, f"r{i}", TILTED)["placement"]]
         assert "p2" not in placed and len(set(placed)) == 4
-        assert stack.service.get(stack.alice, f"r{i}")["clone"] in (1, 2, 3, 4)
+        assert stack.service.get(stack.alice, f"r{i}", ack=True)["clone"] in (1, 2, 3, 4)
     stack.service.providers_kill("p5")
     with pytest.raises(UnavailableError, match="no other provider"):
         stack.service.put(stack.alice, "none", TILTED)
@@ -495,7 +515,7 @@ def test_two_gateways_over_one_database_decrypt_once(stack: Stack) -> None:
             def attempt(svc: StorageService) -> None:
                 barrier.wait()
                 try:
-                    wins.append(svc.get(stack.alice, f"w{i}"))
+                    wins.append(svc.get(stack.alice, f"w{i}", ack=True))
                 except ConflictError:
                     pass
 
@@ -521,7 +541,7 @@ def test_a_drained_clone_ages_at_each_provider_for_its_time_there(database_url: 
         assert [m["to"] for m in moved] == ["q3"]
         stack.service.providers_kill("q2")
         stack.clock.advance(30.0)
-        out = stack.service.get(stack.alice, "m")
+        out = stack.service.get(stack.alice, "m", ack=True)
     finally:
         stack.close()
     assert out["provider"] == "q3" and out["clone"] == moved[0]["clone"]
@@ -538,3 +558,14 @@ def test_a_drained_clone_ages_at_each_provider_for_its_time_there(database_url: 
         dm.apply_pauli_channel(channel(50.0, 3600.0, 3600.0), [lay.N(i)])
     dm.apply_circuit(clone_decryption(lay, j))
     assert out["fidelity"] == pytest.approx(fidelity(dm.reduced_density_matrix([lay.S(j)]), TILTED.density), abs=1e-9)
+
+
+def _end_leases(stack: Stack) -> None:
+    """End every lease now (as the database's clock passing them would)."""
+    from sqlalchemy import update
+
+    from qclone.storage.db import db_now
+    from qclone.storage.models import objects
+
+    with stack.db.write() as conn:
+        conn.execute(update(objects).where(objects.c.lease_until.is_not(None)).values(lease_until=db_now() - 1))

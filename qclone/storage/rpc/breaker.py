@@ -55,7 +55,7 @@ class CircuitBreaker:
                 self._probing = True  # this call is the probe
                 return
             raise UnavailableError(f"{self.name} is not answering (circuit open after {self._failures} failures); "
-                                   "retry later", retry_after=max(1.0, wait), unsent=True)
+                                   "retry later", retry_after=max(1.0, wait))
 
     def success(self) -> None:
         with self._lock:

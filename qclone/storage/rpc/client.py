@@ -149,8 +149,7 @@ class RemoteNode:
                 raise UnavailableError(f"{where} is unreachable ({type(exc).__name__})") from exc
             except (OSError, http.client.HTTPException) as exc:  # refused, timed out, garbled
                 self.close()
-                raise UnavailableError(f"{where} is unreachable ({type(exc).__name__})",
-                                       unsent=isinstance(exc, ConnectionRefusedError)) from exc
+                raise UnavailableError(f"{where} is unreachable ({type(exc).__name__})") from exc
         raise AssertionError("unreachable")
 
     def _request(self, method: str, path: str, content: bytes, timeout: float) -> Any:

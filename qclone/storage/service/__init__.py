@@ -14,7 +14,8 @@ The class is assembled from one module per concern:
 * :mod:`.placement`: choosing providers, storing clone records, the coalition audit;
 * :mod:`.objects`: put, stat, list, delete, peek;
 * :mod:`.retrieval`: the steps of a get;
-* :mod:`.recovery`: finishing or undoing what crashes left behind;
+* :mod:`.recovery`: finishing or undoing what crashes left behind, the background reconciler;
+* :mod:`.integrity`: detecting keys and clones the vault or a provider lost;
 * :mod:`.providers`: add, drain, kill, revive;
 * :mod:`.audit`: the audit log and health.
 
@@ -47,21 +48,24 @@ from qclone.storage.db import Database
 from qclone.storage.service.audit import AuditMixin
 from qclone.storage.service.common import (
     DEFAULT_CLONES,
+    DELIVERY_RETENTION,
     LEASE_SECONDS,
     POLICIES,
     ProviderDirectory,
     Tenant,
     warm_up,
 )
+from qclone.storage.service.integrity import IntegrityMixin
 from qclone.storage.service.objects import ObjectsMixin
 from qclone.storage.service.placement import default_max_coalition, placement_audit
 from qclone.storage.service.providers import ProvidersMixin
-from qclone.storage.service.recovery import RecoveryMixin
+from qclone.storage.service.recovery import Reconciler, RecoveryMixin
 from qclone.storage.service.retrieval import RetrievalMixin
 from qclone.storage.service.tenants import TenantsMixin
 
 
-class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, ProvidersMixin, AuditMixin):
+class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, IntegrityMixin, ProvidersMixin,
+                     AuditMixin):
     """Encrypted quantum multi-cloud storage (see the package docstring and ``docs/storage.md``).
 
     Args:
@@ -70,18 +74,24 @@ class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, 
         vault: a :class:`~qclone.storage.vault.KeyVault` or a remote client.
         providers: the :class:`ProviderDirectory`.
         clock: the service clock (``now()`` in seconds): memory noise and timestamps.
-        lease_seconds: how long a retrieval may run before recovery takes it over.
+        lease_seconds: how long (on the database's clock) a retrieval or a put may run before
+            recovery takes it over.
+        retention_seconds: how long (on the database's clock) a decrypted output waits for its
+            acknowledgement before it is discarded and the object marked lost.
         recover: run :meth:`recover` now (finish or roll back what a crash interrupted).
     """
 
     def __init__(self, db: Database, substrate: Any, vault: Any, providers: ProviderDirectory, clock: Any, *,
-                 lease_seconds: float = LEASE_SECONDS, recover: bool = True) -> None:
+                 lease_seconds: float = LEASE_SECONDS, retention_seconds: float = DELIVERY_RETENTION,
+                 recover: bool = True) -> None:
         self.db = db
         self.substrate = substrate
         self.vault = vault
         self.directory = providers
         self.clock = clock
         self.lease_seconds = float(lease_seconds)
+        self.retention_seconds = float(retention_seconds)
+        self.reconciler: Reconciler | None = None
         self._tokens: OrderedDict[str, Tenant] = OrderedDict()
         self._tokens_lock = threading.Lock()
         self._vault_coherence: tuple[float, float] | None = None
@@ -92,6 +102,18 @@ class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, 
         if recover:
             self.recover()
 
+    def start_reconciler(self, interval: float = 2.0) -> Reconciler:
+        """Start the background :class:`Reconciler` (once); :meth:`close` stops it."""
+        if self.reconciler is None:
+            self.reconciler = Reconciler(self, interval).start()
+        return self.reconciler
 
-__all__ = ["DEFAULT_CLONES", "LEASE_SECONDS", "POLICIES", "ProviderDirectory", "StorageService", "Tenant",
+    def close(self) -> None:
+        """Stop the reconciler (the database and the nodes are the caller's)."""
+        if self.reconciler is not None:
+            self.reconciler.stop()
+            self.reconciler = None
+
+
+__all__ = ["DEFAULT_CLONES", "DELIVERY_RETENTION", "LEASE_SECONDS", "Reconciler", "POLICIES", "ProviderDirectory", "StorageService", "Tenant",
            "default_max_coalition", "warm_up"]

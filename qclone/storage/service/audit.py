@@ -59,7 +59,15 @@ class AuditMixin(ServiceBase):
             nodes = []
         out["providers"]["unreachable"] = sum(s.get("status") != "ok"
                                               for s in node_statuses([self._node_or_none(p) for p in nodes]))
+        integrity = getattr(self, "_integrity", None)
+        if integrity is not None:  # the last data-loss check (the reconciler runs it)
+            out["integrity"] = {"at": integrity["at"], "lost_objects": len(integrity["lost_objects"]),
+                                "lost_total": integrity["lost_total"],
+                                "vault": integrity["vault"].get("status"),
+                                "providers": {p: r.get("status") for p, r in integrity["providers"].items()}}
+            if integrity["vault"].get("status") == "data lost":
+                out["vault"] = {**out["vault"], "status": "data lost"}
         if any(out[p].get("status") != "ok" for p in ("database", "substrate", "vault")) or not counts.get("up") \
-                or out["providers"]["unreachable"]:
+                or (integrity is not None and integrity["lost_objects"]) or out["providers"]["unreachable"]:
             out["status"] = "degraded"
         return out

@@ -22,6 +22,7 @@ from qclone.errors import InvalidArgumentError, QcloneError
 from qclone.sim.exact import bloch_vector, partial_trace
 from qclone.storage.db import Database
 from qclone.storage.errors import NotFoundError
+from qclone.storage.inputs import check_name as check_object_name
 from qclone.storage.models import providers
 from qclone.storage.provider import ProviderNode
 from qclone.storage.service.statements import (
@@ -39,8 +40,14 @@ log = logging.getLogger(__name__)
 DEFAULT_CLONES = 4
 #: Placement policies: every clone at its own provider, or also in its own zone.
 POLICIES = ("distinct-providers", "distinct-zones")
-#: Seconds a retrieval may take before recovery may roll it back or complete it.
+#: Seconds (of the database's clock) a retrieval or a put may take before recovery takes it over.
 LEASE_SECONDS = 60.0
+#: Seconds (of the database's clock) a decrypted output waits for its acknowledgement; then it is
+#: discarded and the object is lost.
+DELIVERY_RETENTION = 86400.0
+#: Longest idempotency key of a get.
+MAX_KEY = 64
+_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 #: Longest object name.
 MAX_NAME = 255
 #: Party name of the key vault in placements and audits (no provider may use it).
@@ -158,12 +165,15 @@ def check_sampling(basis: Any, shots: Any, seed: Any) -> tuple[str | None, int |
     return basis.upper(), shots, seed
 
 
+def check_key(key: Any) -> str:
+    """An idempotency key: 1-64 letters, digits, '.', '_', ':' or '-'."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise InvalidArgumentError(f"an idempotency key is 1-{MAX_KEY} letters, digits, '.', '_', ':' or '-'")
+    return key
+
+
 def check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME or name != name.strip() \
-            or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise InvalidArgumentError(f"an object name is 1-{MAX_NAME} printable characters without leading or trailing "
-                                   f"spaces, got {name!r}")
-    return name
+    return check_object_name(name, longest=MAX_NAME)
 
 
 
@@ -176,11 +186,17 @@ class ServiceBase:
     directory: ProviderDirectory
     clock: Any
     lease_seconds: float
+    retention_seconds: float
     _tokens: OrderedDict[str, Tenant]
     _tokens_lock: threading.Lock
     _vault_coherence: tuple[float, float] | None
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _expired(row: Any) -> bool:
+        """Whether the lease of an object's row (read with ``db_now``) has ended; no lease counts as ended."""
+        return row.lease_until is None or row.lease_until <= row.db_now
+
     def _now(self) -> float:
         return float(self.clock.now())
 
@@ -193,6 +209,10 @@ class ServiceBase:
     def _write_log(self, actor: str, action: str, **kw: Any) -> None:
         with self.db.write() as conn:
             self._log(conn, self._now(), actor, action, **kw)
+
+    def audit_event(self, actor: str, action: str, **detail: Any) -> None:
+        """Write one audit entry that belongs to no tenant or object (e.g. ``login.failed``)."""
+        self._write_log(actor, action, **detail)
 
     def _node(self, record: Mapping[str, Any]) -> Any:
         return self.directory.node(record)
@@ -230,7 +250,8 @@ class ServiceBase:
             "name": name, "object_id": object_id, "tenant": tenant.name, "state": state, "qubits": k, "clones": n,
             "policy": policy, "keep_reference": keep_reference, "created_at": created_at, "stored_at": stored_at,
             "finished_at": finished_at, "live_clones": len(live),
-            "retrievable": state == "stored" and any(c["provider_state"] in ALIVE for c in live),
+            "retrievable": (state == "stored" and any(c["provider_state"] in ALIVE for c in live))
+                           or state == "delivering",
             "placement": clone_rows, "audit": audit_summary,
         }
 

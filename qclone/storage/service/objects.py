@@ -118,20 +118,20 @@ class ObjectsMixin(PlacementMixin):
                  now: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Choose the providers and take the name (a 'storing' row); what :meth:`_choose_providers` returns."""
         row = {"id": object_id, "tenant_id": tenant.id, "name": name, "k": k, "n": n, "policy": policy,
-               "state": "storing", "attempt": None, "lease_until": now + self.lease_seconds, "chosen_clone": None,
+               "state": "storing", "attempt": None, "lease_until": None, "chosen_clone": None, "fence": 0, "get_key": None,
                "created_at": now, "stored_at": now, "finished_at": None, "keep_reference": keep_reference,
                "purge_pending": False, "placement": {"policy": policy, "clones": {}, "key": None},
                "audit": {"summary": None, "report": None}}
         for _ in range(2):
             try:
                 with self.db.fast_write() as conn:
-                    chosen = self._choose_providers(conn, n, policy)  # too few: 503 before the name is taken
-                    conn.execute(INSERT_OBJECT, row)
-                return chosen
+                    chosen, up, db_time = self._choose_providers(conn, n, policy)  # too few: 503 before the name is taken
+                    conn.execute(INSERT_OBJECT, {**row, "lease_until": db_time + self.lease_seconds})
+                return chosen, up
             except IntegrityError:
                 with self.db.read() as conn:
                     old = conn.execute(Q_OBJECT, {"b_tenant": tenant.id, "b_name": name}).first()
-                if old is None or old.state != "storing" or old.lease_until > now:
+                if old is None or old.state != "storing" or (old.lease_until is not None and old.lease_until > old.db_now):
                     break
                 self._abandon_put(old.id)  # a put that died holding the name
         raise ConflictError(f"an object named {name!r} exists (names are never reused)")
@@ -192,8 +192,7 @@ class ObjectsMixin(PlacementMixin):
         out = self._describe_row(tenant, row, crows)
         if full_audit:
             out["audit_report"] = row.audit["report"]
-        self._write_log(tenant.name, "stat", tenant_id=tenant.id, object_id=row.id, object_name=name)
-        return out
+        return out  # a read: in the gateway's access log, not in the audit log
 
     def list(self, tenant: Tenant, *, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """The tenant's objects, oldest first: ``{"name", "object_id", "state", "qubits", "clones", "policy",
@@ -207,8 +206,7 @@ class ObjectsMixin(PlacementMixin):
             q = q.where(objects.c.state == state)
         with self.db.read() as conn:
             out = [dict(r._mapping) for r in conn.execute(q.order_by(objects.c.created_at, objects.c.name).limit(limit))]
-        self._write_log(tenant.name, "list", tenant_id=tenant.id, count=len(out))
-        return out
+        return out  # a read: in the gateway's access log, not in the audit log
 
     def delete(self, tenant: Tenant, name: str) -> dict[str, Any]:
         """Delete a stored (or lost) object: its clones and key are destroyed.
@@ -223,7 +221,7 @@ class ObjectsMixin(PlacementMixin):
         now = self._now()
         with self.db.read() as conn:
             row = self._object_row(conn, tenant, name)
-        if row.state == "retrieving" and row.lease_until is not None and row.lease_until <= now:
+        if row.state == "retrieving" and self._expired(row):
             self._recover_object(row.id)
         with self.db.write() as conn:
             done = conn.execute(transition((ObjectState.STORED, ObjectState.LOST), ObjectState.DELETED,

@@ -8,9 +8,13 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import select
+
 from qclone.analysis.leakage import Placement, audit_placement
+from qclone.errors import InvalidArgumentError
 from qclone.storage.db import JSONDocument
 from qclone.storage.errors import UnavailableError
+from qclone.storage.models import providers
 from qclone.storage.service.common import NODE_ERRORS, VAULT_PARTY, ServiceBase
 from qclone.storage.service.statements import Q_UP
 
@@ -53,10 +57,18 @@ def audit_document(n: int, k: int, holders: tuple[str, ...], max_coalition: int)
 
 
 class PlacementMixin(ServiceBase):
-    def _choose_providers(self, conn: Any, n: int, policy: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """(n providers for the clones, every provider that is up)."""
+    def _choose_providers(self, conn: Any, n: int, policy: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float]:
+        """(n providers for the clones, every provider that is up, the database's clock)."""
         rows = conn.execute(Q_UP).all()
+        db_time = rows[0].db_now if rows else 0.0
         up = [self._provider_record(r) for r in rows]
+        places = len(up) if policy == "distinct-providers" else len({p["zone"] for p in up})
+        if places < n:  # more clones than the service has places at all: the request is wrong, not the service
+            known = conn.execute(select(providers.c.id, providers.c.zone)).all()
+            places = len(known) if policy == "distinct-providers" else len({r.zone for r in known})
+            if n > places:
+                raise InvalidArgumentError(f"{n} clones need {n} {'providers' if policy == 'distinct-providers' else 'zones'}"
+                                           f"; this service has {places}")
         if policy == "distinct-providers":
             if len(up) < n:
                 raise UnavailableError(f"{n} clones need {n} providers that are up; {len(up)} are"
@@ -70,7 +82,7 @@ class PlacementMixin(ServiceBase):
                 raise UnavailableError(f"{n} clones in distinct zones need {n} zones with a provider that is up; "
                                        f"{len(zones)} have one{' (' + ', '.join(sorted(zones)) + ')' if zones else ''}")
             chosen = [random.choice(zones[z]) for z in random.sample(sorted(zones), n)]
-        return sorted(chosen, key=lambda p: p["id"]), up  # clone j at the j-th provider by id
+        return sorted(chosen, key=lambda p: p["id"]), up, db_time  # clone j at the j-th provider by id
 
     def _place(self, object_id: str, info: Mapping[str, Any], chosen: list[dict[str, Any]], up: list[dict[str, Any]],
                policy: str, now: float, placed: list[dict[str, Any]]) -> list[dict[str, Any]]:

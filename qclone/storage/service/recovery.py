@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
+from qclone.storage.db import db_now
 from qclone.storage.models import clones as clone_table
 from qclone.storage.models import objects, providers
 from qclone.storage.service.common import (
@@ -25,78 +27,78 @@ log = logging.getLogger(__name__)
 
 class RecoveryMixin(ServiceBase):
     def _recover_object(self, object_id: str) -> str | None:
-        """Finish or undo an interrupted retrieval; returns what was done (None: nothing)."""
+        """Take over an interrupted retrieval (fenced) and finish or undo it; what was done (None: nothing).
+
+        The substrate's fence is raised above the attempt's first: from then on that attempt
+        can no longer decrypt, so what the substrate answers (joint state still there, or this
+        attempt's output) cannot change under the decision taken here.
+        """
         with self.db.read() as conn:
             row = conn.execute(Q_OBJECT_BY_ID, {"b_id": object_id}).first()
             crows = self._clone_rows(conn, object_id) if row is not None else []
-        if row is None or row.state != "retrieving":
+        if row is None or row.state != ObjectState.RETRIEVING:
             return None
-        attempt = row.attempt
-        if self.substrate.exists(object_id):
+        attempt, fence = row.attempt, row.fence
+        seen = self.substrate.fence(object_id, fence + 1)
+        if seen["exists"]:
             self._rollback(object_id, attempt)
             return "rolled back"
-        out = self.substrate.output(object_id)
-        if out is not None and out.get("attempt") == attempt:
+        if seen["output_attempt"] == attempt:
+            out = self.substrate.output(object_id)
             self.vault.consume(object_id, attempt)
-            provider = next((c["provider_id"] for c in crows if c["j"] == out["clone"]), None)
-            if self._finish(object_id, attempt, "system", row.tenant_id, row.name, int(out["clone"]), provider, None,
-                            lease_until=None, action="get.recovered"):
+            provider = next((c["provider_id"] for c in crows if out is not None and c["j"] == out["clone"]), None)
+            if self._finish(object_id, attempt, fence, "system", row.tenant_id, row.name,
+                            int(out["clone"]) if out is not None else 0, provider, None, action="get.recovered"):
                 self._discard_clones(object_id, crows)
             return "completed"
         with self.db.write() as conn:
             lost = conn.execute(transition(ObjectState.RETRIEVING, ObjectState.LOST, objects.c.id == object_id,
-                                           objects.c.attempt == attempt, finished_at=self._now(),
-                                           lease_until=None)).rowcount
+                                           objects.c.attempt == attempt, objects.c.fence == fence,
+                                           finished_at=self._now(), lease_until=None)).rowcount
             if lost:
                 self._log(conn, self._now(), "system", "object.lost", tenant_id=row.tenant_id, object_id=object_id,
                           object_name=row.name, reason="the substrate holds neither its state nor an output")
         return "lost"
 
     def recover(self, *, expired_only: bool = False) -> dict[str, int]:
-        """Repair what crashes left behind; run at start-up (``expired_only=False``) or periodically.
+        """Repair what crashes and failures left behind: at start-up (``expired_only=False``: every
+        interrupted put and get is taken over) and, with ``expired_only``, continuously (the
+        :class:`Reconciler`: only those whose lease on the database's clock has ended).
 
-        Puts that never committed are undone (their parts destroyed, the name freed).
-        Interrupted retrievals are rolled back (the decryption never happened) or completed (it
-        did: the output waits for the next get). Deletions are purged, pending discards sent.
-        At start-up also: an output a dead process decrypted but never delivered is offered to
-        the next get at once (its lease is lifted), and records a provider keeps of objects it
-        holds no live clone of are dropped.
+        * puts that never committed are undone (their parts destroyed, the name freed);
+        * interrupted retrievals are rolled back (the decryption never happened) or completed
+          (it did: the output waits for the next get or the acknowledgement);
+        * outputs whose retention ended unacknowledged are discarded (the object is lost);
+        * acknowledged outputs still in the substrate are released;
+        * objects written before the delivery schema (``delivering`` with no lease) are settled:
+          ``retrieved`` when their output was delivered, else kept for the next get;
+        * deletions are purged, pending discards sent; at start-up also, records a provider keeps
+          of objects it holds no live clone of are dropped.
 
         Returns:
-            Counts: ``{"abandoned", "rolled_back", "completed", "lost", "undelivered", "purged", "discards",
-            "orphans"}``.
+            Counts: ``{"abandoned", "rolled_back", "completed", "lost", "expired", "released",
+            "settled", "purged", "discards", "orphans"}``.
         """
-        now = self._now()
-        counts = {"abandoned": 0, "rolled_back": 0, "completed": 0, "lost": 0, "undelivered": 0, "purged": 0,
-                  "discards": 0, "orphans": 0}
-        q = select(objects.c.id).where(objects.c.state == "retrieving")
+        counts = dict.fromkeys(("abandoned", "rolled_back", "completed", "lost", "expired", "released", "settled",
+                                "purged", "discards", "orphans"), 0)
+        ended = or_(objects.c.lease_until.is_(None), objects.c.lease_until <= db_now())
+        q_retrieving = select(objects.c.id).where(objects.c.state == ObjectState.RETRIEVING.value)
+        q_storing = select(objects.c.id).where(objects.c.state == ObjectState.STORING.value)
         if expired_only:
-            q = q.where(objects.c.lease_until <= now)
+            q_retrieving, q_storing = q_retrieving.where(ended), q_storing.where(ended)
         with self.db.read() as conn:
-            retrieving = conn.execute(q).scalars().all()
+            retrieving = conn.execute(q_retrieving).scalars().all()
+            storing = conn.execute(q_storing).scalars().all()
+            delivering = conn.execute(
+                select(objects.c.id, objects.c.attempt, objects.c.lease_until, objects.c.tenant_id, objects.c.name)
+                .where(objects.c.state == ObjectState.DELIVERING.value, ended)).all()
+            releasing = conn.execute(select(objects.c.id).where(objects.c.state.in_(("retrieved", "lost")),
+                                                                objects.c.lease_until.is_not(None))).scalars().all()
             purge = conn.execute(select(objects.c.id).where(objects.c.purge_pending.is_(True))).scalars().all()
             prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
-            storing_q = select(objects.c.id).where(objects.c.state == "storing")
-            if expired_only:
-                storing_q = storing_q.where(objects.c.lease_until <= now)
-            storing = conn.execute(storing_q).scalars().all()
-            leased = [] if expired_only else conn.execute(
-                select(objects.c.id, objects.c.attempt).where(objects.c.state == "retrieved",
-                                                              objects.c.lease_until > now)).all()
         for object_id in storing:
             if self._abandon_put(object_id):
                 counts["abandoned"] += 1
-        for object_id, attempt in leased:
-            try:
-                out = self.substrate.output(object_id)
-            except NODE_ERRORS as e:
-                log.warning("recovery of %s deferred: %s", object_id, e)
-                continue
-            if out is not None and out.get("attempt") == attempt:
-                with self.db.write() as conn:
-                    conn.execute(update(objects).where(objects.c.id == object_id, objects.c.state == "retrieved",
-                                                       objects.c.attempt == attempt).values(lease_until=None))
-                counts["undelivered"] += 1
         for object_id in retrieving:
             try:
                 done = self._recover_object(object_id)
@@ -106,6 +108,22 @@ class RecoveryMixin(ServiceBase):
             key = {"rolled back": "rolled_back", "completed": "completed", "lost": "lost"}.get(done or "")
             if key:
                 counts[key] += 1
+        for row in delivering:
+            try:
+                counts[self._settle_delivery(row)] += 1
+            except RECOVERY_ERRORS as e:
+                log.warning("delivery of %s: settling deferred: %s", row.id, e)
+        released = []
+        for object_id in releasing:
+            try:
+                self.substrate.release(object_id)
+                released.append(object_id)
+            except NODE_ERRORS as e:
+                log.warning("release of the output of %s deferred: %s", object_id, e)
+        if released:
+            with self.db.write() as conn:
+                conn.execute(update(objects).where(objects.c.id.in_(released)).values(lease_until=None))
+            counts["released"] = len(released)
         for object_id in purge:
             if self._purge_object(object_id):
                 counts["purged"] += 1
@@ -114,9 +132,39 @@ class RecoveryMixin(ServiceBase):
                 sent, orphans = self._sync_provider(p, orphans_before=None if expired_only else math.inf)
                 counts["discards"] += sent
                 counts["orphans"] += orphans
-        if any(counts.values()):
+        if any(v for k, v in counts.items() if k != "released"):
             self._write_log("system", "recover", **counts)
         return counts
+
+    def _settle_delivery(self, row: Any) -> str:
+        """A ``delivering`` object whose lease ended: its retention is over (lost, the output
+        discarded), or (no lease: written before the delivery schema) it is settled by what the
+        substrate holds."""
+        now = self._now()
+        if row.lease_until is None:
+            out = self.substrate.output(row.id)
+            with self.db.write() as conn:
+                if out is None or out.get("attempt") != row.attempt:  # delivered (and released) before
+                    conn.execute(transition(ObjectState.DELIVERING, ObjectState.RETRIEVED, objects.c.id == row.id,
+                                            objects.c.lease_until.is_(None)))
+                    self._log(conn, now, "system", "get.ack", tenant_id=row.tenant_id, object_id=row.id,
+                              object_name=row.name, attempt=row.attempt, reason="delivered before the upgrade")
+                else:  # an output a crash left undelivered: it waits for the next get, from now on
+                    conn.execute(update(objects).where(objects.c.id == row.id, objects.c.lease_until.is_(None),
+                                                       objects.c.state == ObjectState.DELIVERING.value)
+                                 .values(lease_until=db_now() + self.retention_seconds))
+            return "settled"
+        with self.db.write() as conn:
+            lost = conn.execute(transition(ObjectState.DELIVERING, ObjectState.LOST, objects.c.id == row.id,
+                                           objects.c.attempt == row.attempt, objects.c.lease_until <= db_now(),
+                                           purge_pending=True)).rowcount
+            if lost:
+                self._log(conn, now, "system", "object.lost", tenant_id=row.tenant_id, object_id=row.id,
+                          object_name=row.name, reason=f"its output was not acknowledged within "
+                                                       f"{self.retention_seconds:g} s and was discarded")
+        if lost:
+            self._purge_object(row.id)
+        return "expired"
 
     def _destroy_quantum(self, object_id: str, why: str) -> bool:
         """Discard the object's joint state and destroy its key; False (logged, retried at the next
@@ -180,3 +228,45 @@ class RecoveryMixin(ServiceBase):
                                                   clone_table.c.object_id.in_(sent)).values(discard_pending=False))
         return len(sent), dropped
 
+
+
+class Reconciler:
+    """Runs :meth:`~RecoveryMixin.recover` (``expired_only``) every ``interval`` seconds in a
+    background thread: interrupted puts and gets whose lease ended, unacknowledged outputs whose
+    retention ended, releases, purges and discards that could not be done at the time; and every
+    ``integrity_every`` passes the data-loss check (``check_integrity``).
+
+    Safe beside other gateways on the same database: every takeover is fenced.
+    """
+
+    def __init__(self, service: Any, interval: float = 2.0, *, integrity_every: int = 10) -> None:
+        self.service = service
+        self.interval = float(interval)
+        self.integrity_every = int(integrity_every)
+        self.passes = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Reconciler:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="qclone-reconciler", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.service.recover(expired_only=True)
+                if self.passes % self.integrity_every == 0:
+                    self.service.check_integrity()
+            except RECOVERY_ERRORS as e:  # the database or a node is down: next pass
+                log.warning("reconciler: %s", e)
+            except Exception:  # noqa: BLE001 - a bug must not stop the background loop; logged with its traceback
+                log.exception("reconciler pass failed")
+            self.passes += 1

@@ -1,4 +1,13 @@
-"""Retrieval: the steps of a get, delivery of an interrupted retrieval's output, rollback."""
+"""Retrieval: the steps of a get, the delivery of a pending output, its acknowledgement, rollback.
+
+A get carries an idempotency key. The decrypted output stays in the substrate
+(``delivering``) until the client acknowledges it with that key (:meth:`ack`)
+or its retention ends; a retry with the same key, or a later get of the same
+tenant, receives the same output again. Each claim raises the object's
+fencing token; every later write of the attempt checks it (the database's
+``WHERE fence = ...``, the substrate's refusal to decrypt below the fence), so
+a stale attempt cannot finish after another took over.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
+from qclone.sim.exact import fidelity as uhlmann_fidelity
+from qclone.sim.noise import twirled_relaxation
 from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
 from qclone.storage.models import clones as clone_table
@@ -21,52 +32,84 @@ from qclone.storage.service.common import (
     RECOVERY_ERRORS,
     ServiceBase,
     Tenant,
+    check_key,
     check_name,
     check_sampling,
     state_summary,
 )
-from qclone.storage.service.statements import CLAIM, DISCARD_CLONES, FINISH
+from qclone.storage.service.statements import ACK, CLAIM, DISCARD_CLONES, FINISH
 from qclone.storage.states import ObjectState, transition
+from qclone.storage.substrate import sample_state
 from qclone.storage.wire import decode_array
 
 log = logging.getLogger(__name__)
 
+_PAULI = (np.array([[0, 1], [1, 0]], dtype=complex), np.array([[0, -1j], [1j, 0]], dtype=complex),
+          np.array([[1, 0], [0, -1]], dtype=complex))
+
+
+def age_output(rho: np.ndarray, duration: float, t1: float, t2: float) -> np.ndarray:
+    """``rho`` after ``duration`` of memory noise on every qubit (the substrate's twirled T1/T2
+    channel; the channels form a semigroup, so ageing by the total time once is exact)."""
+    if duration <= 0:
+        return rho
+    px, py, pz = twirled_relaxation(duration, t1, t2)
+    k = int(round(np.log2(rho.shape[0])))
+    for q in range(k):
+        out = (1 - px - py - pz) * rho
+        for p, pauli in zip((px, py, pz), _PAULI):
+            if p:
+                op = np.kron(np.kron(np.eye(2 ** q), pauli), np.eye(2 ** (k - q - 1)))
+                out = out + p * (op @ rho @ op.conj().T)
+        rho = out
+    return rho
+
 
 class RetrievalMixin(ServiceBase):
     def get(self, tenant: Tenant, name: str, *, basis: str | None = None, shots: int | None = None,
-            seed: int | None = None) -> dict[str, Any]:
+            seed: int | None = None, key: str | None = None, ack: bool = False) -> dict[str, Any]:
         """Retrieve a state, once: decrypt one live clone with the key (consumed) and discard the rest.
+
+        The output stays in the substrate until :meth:`ack` (or, with ``ack``, at once: for a
+        caller in this process, which holds the result as soon as this returns). Until then a
+        get of the same tenant returns it again (a retry with the same ``key``, or a later get).
 
         Args:
             basis, shots, seed: also measure the output ``shots`` times in basis X, Y or Z.
+            key: the idempotency key (1-64 of ``[A-Za-z0-9._:-]``); made up when None.
+            ack: acknowledge the output before returning.
 
         Returns:
-            ``{"name", "object_id", "qubits", "clones", "clone", "provider", "attempt", "density_matrix"
-            (numpy array), "bloch" (per qubit), "purity", "maximally_mixed", "fidelity" (None without a kept
-            reference), "elapsed" (seconds stored), "basis", "shots", "samples" (None without a basis),
-            "recovered" (True when the output of an interrupted retrieval is delivered)}``.
+            ``{"name", "object_id", "qubits", "clones", "clone", "provider", "attempt", "key",
+            "density_matrix" (numpy array), "bloch" (per qubit), "purity", "maximally_mixed",
+            "fidelity" (None without a kept reference), "elapsed" (seconds stored), "waited"
+            (seconds the output waited in the substrate), "basis", "shots", "samples" (None
+            without a basis), "recovered" (True when a pending output is delivered)}``.
 
         Raises:
             NotFoundError: no such object. ConflictError: already retrieved, being retrieved, deleted or
             lost. UnavailableError: no provider holding a live clone is up, or the vault/substrate is down.
         """
         name = check_name(name)
+        key = uuid.uuid4().hex if key is None else check_key(key)
         basis, shots, seed = check_sampling(basis, shots, seed)  # before anything is decrypted
         for _ in range(3):
-            now = self._now()
             with self.db.fast_read() as conn:
                 row = self._object_row(conn, tenant, name)
-                crows = self._clone_rows(conn, row.id) if row.state == "stored" else []
-            if row.state == "stored":
-                return self._retrieve(tenant, row, crows, now, basis, shots, seed)
-            if row.state == "retrieving" and row.lease_until is not None and row.lease_until <= now:
+                crows = self._clone_rows(conn, row.id) if row.state in ("stored", "delivering") else []
+            if row.state == ObjectState.STORED:
+                result = self._retrieve(tenant, row, crows, key, basis, shots, seed)
+            elif row.state == ObjectState.RETRIEVING and (self._expired(row) or row.get_key == key):
+                # its lease ended, or this is a retry of that very get: take it over (fenced)
                 self._recover_object(row.id)
                 continue
-            if row.state == "retrieved" and (row.lease_until is None or row.lease_until <= now):
-                delivered = self._deliver_pending(tenant, row, now, basis, shots, seed)
-                if delivered is not None:
-                    return delivered
-            break
+            elif row.state == ObjectState.DELIVERING:
+                result = self._deliver_pending(tenant, row, crows, key, basis, shots, seed)
+            else:
+                break
+            if ack:
+                self.ack(tenant, name, result["key"])
+            return result
         self._refuse(tenant, row)
         raise AssertionError("unreachable")
 
@@ -83,116 +126,150 @@ class RetrievalMixin(ServiceBase):
                         state=row.state)
         raise ConflictError(reason)
 
-    def _retrieve(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], now: float, basis: str | None,
-                  shots: int | None, seed: int | None) -> dict[str, Any]:
-        object_id = row.id
+    def _choose_clone(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]]) -> dict[str, Any]:
+        """A live clone at a reachable provider that still holds it (up providers first)."""
         live = [c for c in crows if c["state"] == "live"]
-        candidates = [c for c in live if c["provider_state"] in ALIVE]
         if not live:
-            self._mark_lost(object_id, "no live clone left")
+            self._mark_lost(row.id, "no live clone left")
             raise ConflictError(f"object {row.name!r} is lost: no live clone of it is left")
+        candidates = [c for c in live if c["provider_state"] in ALIVE]
         random.shuffle(candidates)
         candidates.sort(key=lambda c: c["provider_state"] != "up")
-        chosen = None
         for c in candidates:
-            record = {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
-                      "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"],
-                      "public_key": c["public_key"]}
             try:
-                held = self._node(record).holding(object_id)
+                held = self._node(self._clone_provider(c)).holding(row.id)
             except NODE_ERRORS as e:  # an unreachable provider is skipped
-                log.warning("provider %s unreachable for %s: %s", c["provider_id"], object_id, e)
+                log.warning("provider %s unreachable for %s: %s", c["provider_id"], row.id, e)
                 continue
             if held is not None and int(held["clone"]) == c["j"]:
-                chosen = c
-                break
-        if chosen is None:
-            # a concurrent get may have won meanwhile (and told every provider to discard): then the
-            # refusal is that one's (409), not unavailability
-            with self.db.read() as conn:
-                current = self._object_row(conn, tenant, row.name)
-            if current.state != "stored":
-                self._refuse(tenant, current)
-            self._write_log(tenant.name, "get.unavailable", tenant_id=tenant.id, object_id=object_id,
-                            object_name=row.name, live_clones=len(live))
-            raise UnavailableError(f"object {row.name!r}: no provider holding one of its {len(live)} live clone(s) "
-                                   f"is reachable ({', '.join(sorted(c['provider_id'] for c in live))}); try again later")
+                return c
+        # a concurrent get may have won meanwhile (and told every provider to discard): then the
+        # refusal is that one's (409), not unavailability
+        with self.db.read() as conn:
+            current = self._object_row(conn, tenant, row.name)
+        if current.state != ObjectState.STORED:
+            self._refuse(tenant, current)
+        self._write_log(tenant.name, "get.unavailable", tenant_id=tenant.id, object_id=row.id,
+                        object_name=row.name, live_clones=len(live))
+        raise UnavailableError(f"object {row.name!r}: no provider holding one of its {len(live)} live clone(s) "
+                               f"is reachable ({', '.join(sorted(c['provider_id'] for c in live))}); try again later")
+
+    @staticmethod
+    def _clone_provider(c: Mapping[str, Any]) -> dict[str, Any]:
+        return {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
+                "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"], "public_key": c["public_key"]}
+
+    def _retrieve(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], key: str, basis: str | None,
+                  shots: int | None, seed: int | None) -> dict[str, Any]:
+        object_id = row.id
+        chosen = self._choose_clone(tenant, row, crows)
         attempt = uuid.uuid4().hex
-        # 1. claim: the one compare-and-set that lets exactly one get through
+        fence = row.fence + 1
+        # 1. claim: the one compare-and-set that lets exactly one get through; it raises the fence
         with self.db.fast_write() as conn:
-            won = conn.execute(CLAIM, {"b_id": object_id, "b_attempt": attempt, "b_lease": now + self.lease_seconds,
-                                        "b_clone": chosen["j"]}).rowcount
+            won = conn.execute(CLAIM, {"b_id": object_id, "b_fence": row.fence, "b_attempt": attempt, "b_key": key,
+                                       "b_lease": self.lease_seconds, "b_clone": chosen["j"],
+                                       "b_now": self._now()}).rowcount
         if won != 1:
             with self.db.read() as conn:
-                row = self._object_row(conn, tenant, row.name)
-            self._refuse(tenant, row)
+                current = self._object_row(conn, tenant, row.name)
+            self._refuse(tenant, current)
         faults.crash_point("get.claim")
+        now = self._now()
+        elapsed = max(0.0, now - row.stored_at)
         key_labels = row.placement["key"]["labels"]
-        released = False
         try:
             # 2. the vault releases the key to this attempt
-            grant = self.vault.release(object_id, attempt)  # the vault's one-time authorization (or None)
-            released = True
+            try:
+                grant = self._release_key(object_id, attempt)  # the vault's one-time authorization (or None)
+            except NotFoundError:  # the vault lost the key: the object cannot be decrypted, ever
+                self._rollback(object_id, attempt)
+                self._lose(object_id, "the vault no longer holds its key")  # type: ignore[attr-defined]
+                raise ConflictError(f"object {row.name!r} is lost: the vault no longer holds its key") from None
             faults.crash_point("get.release")
             # 3. memory noise for the whole storage time (age() counts each qubit's time once)
-            elapsed = max(0.0, now - row.stored_at)
             if elapsed > 0:
                 self.substrate.age(object_id, list(chosen["labels"]), elapsed, chosen["t1"], chosen["t2"])
                 self.substrate.age(object_id, list(key_labels), elapsed, *self._vault_times())
             faults.crash_point("get.age")
-        except Exception as e:
-            # a release that never reached the vault (breaker open, refused) left the key held
-            self._rollback(object_id, attempt, restore_key=released or not getattr(e, "unsent", False))
+        except Exception:  # whatever failed (the decryption never happened): undo the claim, re-raise
+            self._rollback(object_id, attempt)
             raise
-        # 4. the one decryption (consumes the joint state)
+        # 4. the one decryption (consumes the joint state); refused if a newer attempt raised the fence
         try:
-            out = self.substrate.decrypt(object_id, chosen["j"], attempt, grant)
-        except Exception:
+            out = self.substrate.decrypt(object_id, chosen["j"], attempt, fence=fence, authorization=grant)
+        except Exception:  # did it happen? recovery looks and finishes or undoes it; re-raise
             self._recover_quietly(object_id)
             raise
         faults.crash_point("get.decrypt")
-        # 5. the key is consumed; 6. the object is retrieved (+ audit); 7. the other providers discard
+        # 5. the key is consumed; 6. the object is delivering (+ audit); 7. the other providers discard
         try:
             self.vault.consume(object_id, attempt)
         except UnavailableError as e:
             raise UnavailableError(f"object {row.name!r} was decrypted but the vault cannot confirm it now ({e}); "
                                    "get it again once the vault is back to receive the output") from None
         faults.crash_point("get.consume")
-        self._finish(object_id, attempt, tenant.name, tenant.id, row.name, chosen["j"], chosen["provider_id"],
-                     elapsed, lease_until=now + self.lease_seconds)
+        self._finish(object_id, attempt, fence, tenant.name, tenant.id, row.name, chosen["j"], chosen["provider_id"],
+                     elapsed)
         faults.crash_point("get.finish")
         self._discard_clones(object_id, crows)
         faults.crash_point("get.discard")
-        # 8. the output is returned and released
-        result = self._output(row, out, chosen["provider_id"], elapsed, basis, shots, seed, recovered=False)
+        # 8. the output is returned; it stays in the substrate until acknowledged
+        result = self._output(row, out, chosen["provider_id"], elapsed, basis, shots, seed, key=key, recovered=False)
         faults.crash_point("get.deliver")
-        self.substrate.release(object_id)
         return result
 
+    def _release_key(self, object_id: str, attempt: str) -> dict[str, Any] | None:
+        """Step 2. A key still released to an earlier attempt (rolled back while the vault could
+        not be reached) is restored first: this attempt holds the newer fence. Returns the
+        vault's one-time authorization of this attempt's decryption (None: an embedded vault)."""
+        try:
+            return self.vault.release(object_id, attempt)
+        except ConflictError:
+            held = self.vault.state(object_id)
+            if held is None or held.get("state") != "released" or held.get("attempt") == attempt:
+                raise
+        self.vault.restore(object_id, held["attempt"])
+        return self.vault.release(object_id, attempt)
+
     def _output(self, row: Any, out: Mapping[str, Any], provider_id: str | None, elapsed: float | None,
-                basis: str | None, shots: int | None, seed: int | None, *, recovered: bool) -> dict[str, Any]:
+                basis: str | None, shots: int | None, seed: int | None, *, key: str, recovered: bool,
+                waited: float = 0.0, t1: float | None = None, t2: float | None = None) -> dict[str, Any]:
+        """The result of a get; an output that ``waited`` in the substrate is aged by that time at
+        its holder's T1/T2 (the fidelity recomputed from the kept reference)."""
         rho = decode_array(out["density_matrix"], name="output") if isinstance(out["density_matrix"], (dict, list)) \
             else np.asarray(out["density_matrix"], dtype=complex)
+        fidelity = out.get("fidelity")
         samples = None
-        if basis is not None:
+        if waited > 0 and t1 is not None and t2 is not None:
+            rho = age_output(rho, waited, t1, t2)
+            if out.get("reference") is not None:
+                fidelity = min(1.0, max(0.0, float(uhlmann_fidelity(decode_array(out["reference"], name="reference"),
+                                                                    rho))))
+            if basis is not None:
+                samples = sample_state(rho, basis, shots or 1, seed)
+        elif basis is not None:
             samples = self.substrate.sample(row.id, basis, shots, seed)
         return {"name": row.name, "object_id": row.id, "qubits": row.k, "clones": row.n, "clone": int(out["clone"]),
-                "provider": provider_id, "attempt": out["attempt"], **state_summary(rho),
-                "fidelity": out.get("fidelity"), "elapsed": elapsed, "basis": basis,
+                "provider": provider_id, "attempt": out["attempt"], "key": key, **state_summary(rho),
+                "fidelity": fidelity, "elapsed": elapsed, "waited": waited, "basis": basis,
                 "shots": shots if basis is not None else None, "samples": samples, "recovered": recovered}
 
-    def _finish(self, object_id: str, attempt: str, actor: str, tenant_id: str | None, name: str, j: int,
-                provider_id: str | None, elapsed: float | None, *, lease_until: float | None, action: str = "get") -> bool:
-        """Step 6: retrieving -> retrieved, clone records discarded (pending where the provider is down), audit."""
+    def _finish(self, object_id: str, attempt: str, fence: int, actor: str, tenant_id: str | None, name: str, j: int,
+                provider_id: str | None, elapsed: float | None, *, action: str = "get") -> bool:
+        """Step 6: retrieving -> delivering (fenced), clone records discarded (pending where the
+        provider is down), audit. Recovery (``action`` ``get.recovered``) keeps the claim's time
+        as the decryption's."""
         now = self._now()
         with self.db.fast_write() as conn:
-            done = conn.execute(FINISH, {"b_id": object_id, "b_attempt": attempt, "b_now": now,
-                                          "b_lease": lease_until}).rowcount
+            done = conn.execute(FINISH, {"b_id": object_id, "b_attempt": attempt, "b_fence": fence,
+                                         "b_now": None if action == "get.recovered" else now,
+                                         "b_retention": self.retention_seconds}).rowcount
             if done != 1:
                 return False
             conn.execute(DISCARD_CLONES, {"b_id": object_id})
             self._log(conn, now, actor, action, tenant_id=tenant_id, object_id=object_id, object_name=name,
-                      clone=j, provider=provider_id, attempt=attempt, elapsed=elapsed)
+                      clone=j, provider=provider_id, attempt=attempt, fence=fence, elapsed=elapsed)
         return True
 
     def _discard_clones(self, object_id: str, crows: list[dict[str, Any]]) -> None:
@@ -201,63 +278,116 @@ class RetrievalMixin(ServiceBase):
         for c in crows:
             if c["state"] != "live" or c["provider_state"] not in ALIVE:
                 continue
-            record = {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
-                      "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"],
-                      "public_key": c["public_key"]}
-            if not self._tell_discard(record, object_id):
+            if not self._tell_discard(self._clone_provider(c), object_id):
                 failed.append(c["provider_id"])
         if failed:
             with self.db.write() as conn:
                 conn.execute(update(clone_table).where(clone_table.c.object_id == object_id, clone_table.c.provider_id.in_(failed))
                              .values(discard_pending=True))
 
-    def _deliver_pending(self, tenant: Tenant, row: Any, now: float, basis: str | None, shots: int | None,
-                         seed: int | None) -> dict[str, Any] | None:
-        """The output of a retrieval that a crash interrupted after the decryption, delivered once."""
+    def _deliver_pending(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], key: str, basis: str | None,
+                         shots: int | None, seed: int | None) -> dict[str, Any]:
+        """The output waiting for its acknowledgement, again: for a retry with the same key or a
+        later get of the tenant (which then holds the delivery: the acknowledgement takes its key)."""
         out = self.substrate.output(row.id)
         if out is None or out.get("attempt") != row.attempt:
-            return None
-        with self.db.write() as conn:
-            won = conn.execute(update(objects).where(
-                objects.c.id == row.id, objects.c.state == "retrieved", objects.c.attempt == row.attempt,
-                or_(objects.c.lease_until.is_(None), objects.c.lease_until <= now))
-                .values(lease_until=now + self.lease_seconds)).rowcount
-            if won == 1:
-                self._log(conn, now, tenant.name, "get.deliver", tenant_id=tenant.id, object_id=row.id,
-                          object_name=row.name, attempt=row.attempt)
-        if won != 1:
-            return None
-        provider = None
-        with self.db.read() as conn:
-            provider = conn.execute(select(clone_table.c.provider_id).where(clone_table.c.object_id == row.id,
-                                                                      clone_table.c.j == out["clone"])).scalar()
-        result = self._output(row, out, provider, None, basis, shots, seed, recovered=True)
+            self._output_missing(row)
+            raise ConflictError(f"object {row.name!r} is lost: its decrypted output is no longer held")
+        if row.get_key != key:
+            with self.db.write() as conn:
+                taken = conn.execute(update(objects).where(
+                    objects.c.id == row.id, objects.c.state == ObjectState.DELIVERING.value,
+                    objects.c.attempt == row.attempt).values(get_key=key)).rowcount
+                if taken:
+                    self._log(conn, self._now(), tenant.name, "get.deliver", tenant_id=tenant.id, object_id=row.id,
+                              object_name=row.name, attempt=row.attempt)
+            if not taken:  # acknowledged or expired meanwhile
+                with self.db.read() as conn:
+                    current = self._object_row(conn, tenant, row.name)
+                self._refuse(tenant, current)
+            faults.crash_point("get.collect")
+        holder = next((c for c in crows if c["j"] == int(out["clone"])), None)
+        waited = max(0.0, self._now() - row.finished_at) if row.finished_at is not None else 0.0
+        result = self._output(row, out, holder["provider_id"] if holder else None, None, basis, shots, seed, key=key,
+                              recovered=True, waited=waited, t1=holder["t1"] if holder else None,
+                              t2=holder["t2"] if holder else None)
         faults.crash_point("get.deliver")
-        self.substrate.release(row.id)
         return result
 
-    def _rollback(self, object_id: str, attempt: str, *, restore_key: bool = True) -> None:
-        """Undo a claim whose decryption never happened: the key back to held (unless ``restore_key``
-        is False: it was never released), the object back to stored."""
+    def _output_missing(self, row: Any) -> None:
+        """A delivering object whose output the substrate no longer holds: lost, with the reason."""
+        with self.db.write() as conn:
+            lost = conn.execute(transition(ObjectState.DELIVERING, ObjectState.LOST, objects.c.id == row.id,
+                                           objects.c.attempt == row.attempt, lease_until=None,
+                                           purge_pending=True)).rowcount
+            if lost:
+                self._log(conn, self._now(), "system", "object.lost", tenant_id=row.tenant_id, object_id=row.id,
+                          object_name=row.name, reason="the substrate no longer holds its decrypted output")
+
+    def ack(self, tenant: Tenant, name: str, key: str) -> dict[str, Any]:
+        """Acknowledge the output of the get with idempotency key ``key``: the object is
+        ``retrieved`` and the output released from the substrate. Idempotent.
+
+        Returns:
+            ``{"name", "object_id", "state": "retrieved"}``.
+
+        Raises:
+            NotFoundError: no such object. ConflictError: no output waits for this key (another
+            get collected it since, or the object is in another state).
+        """
+        name = check_name(name)
+        key = check_key(key)
+        with self.db.fast_read() as conn:
+            row = self._object_row(conn, tenant, name)
+        if row.state == ObjectState.DELIVERING:
+            with self.db.fast_write() as conn:
+                done = conn.execute(ACK, {"b_id": row.id, "b_key": key}).rowcount
+                if done:
+                    self._log(conn, self._now(), tenant.name, "get.ack", tenant_id=tenant.id, object_id=row.id,
+                              object_name=name, attempt=row.attempt)
+            if done:
+                faults.crash_point("ack.commit")
+                self._release_output(row.id)
+                faults.crash_point("ack.release")
+                return {"name": name, "object_id": row.id, "state": "retrieved"}
+            with self.db.fast_read() as conn:
+                row = self._object_row(conn, tenant, name)
+        if row.state == ObjectState.RETRIEVED and row.get_key == key:
+            return {"name": name, "object_id": row.id, "state": "retrieved"}
+        if row.state == ObjectState.DELIVERING:
+            raise ConflictError(f"the output of {name!r} was collected by a later get since; acknowledge it with "
+                                "that get's key")
+        raise ConflictError(f"object {name!r} is {row.state}: no output waits for this key")
+
+    def _release_output(self, object_id: str) -> None:
+        """Drop an acknowledged output from the substrate; the reconciler repeats it (and clears the
+        object's release mark) in any case, so a failure here only delays it."""
         try:
-            if restore_key:
-                self.vault.restore(object_id, attempt)
+            self.substrate.release(object_id)
+        except NODE_ERRORS as e:
+            log.warning("release of the output of %s deferred: %s", object_id, e)
+
+    def _rollback(self, object_id: str, attempt: str) -> None:
+        """Undo a claim whose decryption never happened: the key back to held, the object back to
+        stored. The database moves back even when the vault cannot be reached: the next claim
+        restores a key still released to this attempt (:meth:`_release_key`)."""
+        try:
+            self.vault.restore(object_id, attempt)
         except NotFoundError:
             pass
-        except NODE_ERRORS as e:  # leave the object retrieving: recovery finishes the rollback
-            log.warning("rollback of %s: vault: %s", object_id, e)
-            return
+        except NODE_ERRORS as e:
+            log.warning("rollback of %s: vault: %s (the next claim restores the key)", object_id, e)
         with self.db.write() as conn:
             undone = conn.execute(transition(ObjectState.RETRIEVING, ObjectState.STORED, objects.c.id == object_id,
                                              objects.c.attempt == attempt, attempt=None, lease_until=None,
-                                             chosen_clone=None)).rowcount
+                                             chosen_clone=None, get_key=None, finished_at=None)).rowcount
             if undone:
                 self._log(conn, self._now(), "system", "get.rollback", object_id=object_id, attempt=attempt)
 
     def _recover_quietly(self, object_id: str) -> None:
         try:
             self._recover_object(object_id)
-        except RECOVERY_ERRORS as e:  # recovery runs again at the next start or lease expiry
+        except RECOVERY_ERRORS as e:  # the reconciler tries again
             log.warning("recovery of %s deferred: %s", object_id, e)
 
     def _mark_lost(self, object_id: str, reason: str) -> None:
@@ -270,4 +400,3 @@ class RetrievalMixin(ServiceBase):
                           object_name=row.name, reason=reason)
         if lost:
             self._purge_object(object_id)
-

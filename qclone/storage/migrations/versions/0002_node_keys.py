@@ -1,7 +1,7 @@
 """Node keys: each provider node's public key (pinned when it was enrolled with its join token).
 
 Revision ID: 0002_node_keys
-Revises: 0001
+Revises: 0003_delivery
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_node_keys"
-down_revision = "0001"
+down_revision = "0003_delivery"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,289 @@
+"""The request and response models of the gateway (:mod:`qclone.storage.api`).
+
+The request models are the endpoints' parameter types, so FastAPI validates every body
+before the service sees it (strict types: ``"4"`` is not an integer, ``"true"`` not a
+boolean; unknown fields are refused); the response models document what each route
+answers in the OpenAPI document at ``/openapi.json`` (responses may carry more fields than
+documented, never fewer or of another type).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qclone.storage.substrate import MAX_CLONES, MAX_SHOTS
+
+__all__ = [
+    "AckIn",
+    "AckOut",
+    "MAX_AUDIT_LIMIT",
+    "AuditOut",
+    "ClockIn",
+    "ClockOut",
+    "DeleteOut",
+    "ErrorOut",
+    "GetIn",
+    "HealthOut",
+    "KillIn",
+    "ObjectListOut",
+    "ObjectOut",
+    "OutputOut",
+    "PeekOut",
+    "ProviderActionOut",
+    "ProviderIn",
+    "ProviderOut",
+    "ProvidersOut",
+    "PutIn",
+    "StateIn",
+    "TenantIn",
+    "TenantOut",
+]
+
+#: Most audit entries one request returns.
+MAX_AUDIT_LIMIT = 10_000
+#: An idempotency key of a get (the service checks the same rule).
+IdempotencyKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# ---------------------------------------------------------------------- requests
+class StateIn(_In):
+    """A state in the wire format."""
+
+    kind: Literal["bloch", "statevector", "density", "qasm"] = Field(description="how data describes the state")
+    data: Any = Field(description="bloch: [x, y, z]; statevector: 2^k amplitudes; density: a 2^k x 2^k matrix "
+                                  "(complex arrays as {real, imag} or real nested lists); qasm: OpenQASM 2 or 3 text")
+
+
+class PutIn(_In):
+    """Store a state as n encrypted clones."""
+
+    state: StateIn
+    clones: int = Field(4, ge=1, le=MAX_CLONES, description="number of encrypted clones n (n = 1 needs force)")
+    keep_reference: bool = Field(False, description="keep a copy of the input so a get reports the fidelity")
+    force: bool = Field(False, description="allow n = 1 (a lone clone leaks the Y component)")
+    policy: Literal["distinct-providers", "distinct-zones"] = Field("distinct-providers", description="placement")
+
+
+class GetIn(_In):
+    """Options of the one-time retrieval."""
+
+    basis: Literal["X", "Y", "Z", "x", "y", "z"] | None = Field(
+        None, description="also measure every output qubit in this basis (with shots)")
+    shots: int | None = Field(None, ge=1, le=MAX_SHOTS, description="number of measurements (with basis)")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="seed of the measurements")
+    key: IdempotencyKey | None = Field(None, description="idempotency key (or the Idempotency-Key header): a retry "
+                                                          "with the same key returns the same output; acknowledge it "
+                                                          "with the key")
+
+
+class AckIn(_In):
+    """The acknowledgement of a get's output."""
+
+    key: IdempotencyKey | None = Field(None, description="the idempotency key of the get whose output was received "
+                                                         "(or the Idempotency-Key header)")
+
+
+class ProviderIn(_In):
+    """A provider to add: embedded, or the provider node process at url."""
+
+    id: str = Field(min_length=1, max_length=64)
+    zone: str | None = Field(None, min_length=1, max_length=100)
+    t1: float | None = Field(None, gt=0, allow_inf_nan=False, description="memory T1 in seconds (default 3600)")
+    t2: float | None = Field(None, gt=0, allow_inf_nan=False, description="memory T2 in seconds (default 3600)")
+    url: str | None = Field(None, min_length=1, max_length=500, description="URL of a provider node (deployment)")
+    join: str | None = Field(None, min_length=1, max_length=300,
+                             description="with url: the node's join token (printed by the node at its first start)")
+
+
+class KillIn(_In):
+    destroy: bool = Field(False, description="the provider's clones are lost for good")
+
+
+class TenantIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+
+
+#: Latest time the settable clock may be set to (seconds since the epoch: the year 5138).
+MAX_CLOCK = 1e11
+
+
+class ClockIn(_In):
+    now: float | None = Field(None, ge=0, le=MAX_CLOCK, allow_inf_nan=False, description="set the clock to this time")
+    advance: float | None = Field(None, ge=0, le=MAX_CLOCK, allow_inf_nan=False,
+                                  description="move the clock forward by this many seconds")
+
+
+# ---------------------------------------------------------------------- responses
+ComplexArray = dict[str, Any] | list[Any]  # {"real": [...], "imag": [...]} or a real nested list
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="the error class, e.g. InvalidArgumentError, NotFoundError, UnavailableError")
+    message: str = Field(description="what is wrong with the request (5xx: a generic text)")
+    request_id: str | None = Field(None, description="the id of this request in the server's log")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class PlacementOut(BaseModel):
+    clone: int
+    provider: str
+    zone: str
+    state: str
+    provider_state: str
+    stored_at: float | None = None
+
+
+class ObjectOut(BaseModel):
+    """One object's record."""
+
+    name: str
+    object_id: str
+    tenant: str
+    state: str
+    qubits: int
+    clones: int
+    policy: str
+    keep_reference: bool
+    created_at: float
+    stored_at: float | None
+    finished_at: float | None
+    live_clones: int
+    retrievable: bool
+    placement: list[PlacementOut]
+    audit: dict[str, Any] = Field(description="the coalition audit of the placement (summary)")
+    audit_report: dict[str, Any] | None = Field(None, description="with ?audit=full: the full coalition audit")
+
+
+class ObjectSummary(BaseModel):
+    name: str
+    object_id: str
+    state: str
+    qubits: int
+    clones: int
+    policy: str
+    created_at: float
+    stored_at: float | None
+    finished_at: float | None
+
+
+class ObjectListOut(BaseModel):
+    objects: list[ObjectSummary]
+
+
+class OutputOut(BaseModel):
+    """The retrieved state."""
+
+    name: str
+    object_id: str
+    qubits: int
+    clones: int
+    density_matrix: ComplexArray
+    bloch: list[list[float]] = Field(description="Bloch vector of each qubit")
+    purity: float
+    fidelity: float | None = Field(None, description="with keep_reference: fidelity with the input")
+    elapsed: float | None = None
+    basis: str | None = None
+    shots: int | None = None
+    samples: list[str] | None = None
+    counts: dict[str, int] | None = None
+    clone: int | None = Field(None, description="the clone j that was decrypted")
+    provider: str | None = Field(None, description="the provider that held clone j")
+    attempt: str | None = None
+    key: str | None = Field(None, description="the idempotency key: acknowledge the output with it")
+    waited: float | None = Field(None, description="seconds the output waited in the substrate for its acknowledgement")
+    recovered: bool | None = None
+
+
+class AckOut(BaseModel):
+    """An acknowledged get: the object is retrieved."""
+
+    name: str
+    object_id: str
+    state: str
+
+
+class DeleteOut(BaseModel):
+    name: str
+    object_id: str
+    state: str
+
+
+class PeekOut(BaseModel):
+    """What one provider can learn: the reduced state of the qubits it holds."""
+
+    name: str
+    object_id: str
+    provider: str
+    clone: int
+    labels: list[str]
+    density_matrix: ComplexArray
+    bloch: list[list[float]]
+    purity: float
+    maximally_mixed: bool
+    elapsed: float
+
+
+class ProviderOut(BaseModel):
+    id: str
+    name: str
+    zone: str
+    url: str | None
+    state: str
+    t1: float
+    t2: float
+    public_key: str | None = Field(None, description="the provider node's public key (None: embedded)")
+    live_clones: int
+    discards_pending: int
+    node: str | None = Field(None, description="up or down: whether the provider node answers (a cached probe)")
+
+
+class ProvidersOut(BaseModel):
+    providers: list[ProviderOut]
+
+
+class ProviderActionOut(BaseModel):
+    id: str
+    state: str
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: float
+    tenant: str | None
+    actor: str
+    action: str
+    object_id: str | None
+    object_name: str | None
+    detail: dict[str, Any] | None
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntry]
+
+
+class HealthOut(BaseModel):
+    """Without the admin token: liveness only. With it: every component's state."""
+
+    status: str = Field(description="ok (alive); with the admin token: ok or degraded")
+    database: dict[str, Any] | None = None
+    substrate: dict[str, Any] | None = None
+    vault: dict[str, Any] | None = None
+    providers: dict[str, int] | None = None
+
+
+class TenantOut(BaseModel):
+    tenant: str
+    token: str = Field(description="the tenant's API token, shown once")
+
+
+class ClockOut(BaseModel):
+    now: float

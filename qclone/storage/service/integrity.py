@@ -1,0 +1,122 @@
+"""Data-loss detection: keys the vault no longer holds, clones a provider no longer holds.
+
+:meth:`IntegrityMixin.check_integrity` (run by the reconciler every few passes, and on demand)
+compares counts first (one call per node) and looks object by object only where a node holds
+fewer than the database expects; what it finds is marked with the reason and an audit entry:
+a clone a provider lost becomes ``lost`` (the object too, when it was its last live clone), an
+object whose key the vault lost becomes ``lost``. :meth:`health` reports the last check.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from qclone.storage.models import clones as clone_table
+from qclone.storage.models import objects, providers
+from qclone.storage.service.common import ALIVE, NODE_ERRORS, ServiceBase
+from qclone.storage.states import ObjectState, transition
+
+log = logging.getLogger(__name__)
+
+
+class IntegrityMixin(ServiceBase):
+    _integrity: dict[str, Any] | None = None
+
+    def check_integrity(self) -> dict[str, Any]:
+        """Look for data the vault or a provider lost.
+
+        Returns:
+            ``{"at", "vault": {"status", "missing_keys"}, "providers": {id: {"status",
+            "missing_clones"}}, "lost_objects": [object ids]}`` (also kept for :meth:`health`).
+        """
+        report: dict[str, Any] = {"at": self._now(), "vault": {}, "providers": {}, "lost_objects": []}
+        report["vault"] = self._check_vault(report["lost_objects"])
+        with self.db.read() as conn:
+            prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
+        for p in prows:
+            if p["state"] in ALIVE:
+                report["providers"][p["id"]] = self._check_provider(p, report["lost_objects"])
+        previous = self._integrity or {}
+        report["lost_total"] = int(previous.get("lost_total", 0)) + len(report["lost_objects"])
+        self._integrity = report
+        return report
+
+    def _check_vault(self, lost: list[str]) -> dict[str, Any]:
+        try:
+            keys = self.vault.health().get("keys", {})
+        except NODE_ERRORS as e:
+            return {"status": "down", "error": str(e)}
+        with self.db.read() as conn:
+            expected = conn.execute(select(func.count()).select_from(objects).where(
+                objects.c.state.in_((ObjectState.STORED.value, ObjectState.RETRIEVING.value)))).scalar()
+        if int(keys.get("held", 0)) + int(keys.get("released", 0)) >= int(expected or 0):
+            return {"status": "ok", "missing_keys": 0}
+        with self.db.read() as conn:
+            stored = conn.execute(select(objects.c.id).where(objects.c.state == ObjectState.STORED.value)).scalars().all()
+        missing = 0
+        for object_id in stored:
+            try:
+                if self.vault.state(object_id) is not None:
+                    continue
+            except NODE_ERRORS as e:
+                return {"status": "down", "error": str(e), "missing_keys": missing}
+            if self._lose(object_id, "the vault no longer holds its key"):
+                lost.append(object_id)
+                missing += 1
+        return {"status": "data lost" if missing else "ok", "missing_keys": missing}
+
+    def _check_provider(self, record: dict[str, Any], lost: list[str]) -> dict[str, Any]:
+        node = self._node(record)
+        try:
+            held = int(node.health().get("clones", 0))
+        except NODE_ERRORS as e:
+            return {"status": "down", "error": str(e)}
+        q = select(clone_table.c.object_id).where(clone_table.c.provider_id == record["id"],
+                                                 clone_table.c.state == "live")
+        with self.db.read() as conn:
+            expected = conn.execute(select(func.count()).select_from(q.subquery())).scalar() or 0
+        if held >= expected:
+            return {"status": "ok", "missing_clones": 0}
+        with self.db.read() as conn:
+            live = set(conn.execute(q).scalars())
+        try:
+            present = {r["object_id"] for r in node.records()}
+        except NODE_ERRORS as e:
+            return {"status": "down", "error": str(e)}
+        missing = 0
+        now = self._now()
+        for object_id in sorted(live - present):
+            with self.db.write() as conn:
+                gone = conn.execute(update(clone_table).where(
+                    clone_table.c.object_id == object_id, clone_table.c.provider_id == record["id"],
+                    clone_table.c.state == "live").values(state="lost", discard_pending=False)).rowcount
+                if not gone:
+                    continue  # moved or discarded meanwhile
+                row = conn.execute(select(objects.c.tenant_id, objects.c.name).where(objects.c.id == object_id)).first()
+                self._log(conn, now, "system", "clone.lost", tenant_id=row.tenant_id, object_id=object_id,
+                          object_name=row.name, provider=record["id"],
+                          reason=f"provider {record['id']} no longer holds the clone")
+                left = conn.execute(select(func.count()).select_from(clone_table).where(
+                    clone_table.c.object_id == object_id, clone_table.c.state == "live")).scalar()
+            missing += 1
+            if not left and self._lose(object_id, f"provider {record['id']} lost its last live clone"):
+                lost.append(object_id)
+        return {"status": "data lost" if missing else "ok", "missing_clones": missing}
+
+    def _lose(self, object_id: str, reason: str) -> bool:
+        """A stored object marked lost (with the reason, audited) and purged."""
+        now = self._now()
+        with self.db.write() as conn:
+            row = conn.execute(select(objects.c.tenant_id, objects.c.name).where(objects.c.id == object_id)).first()
+            done = conn.execute(transition(ObjectState.STORED, ObjectState.LOST, objects.c.id == object_id,
+                                           finished_at=now, purge_pending=True)).rowcount
+            if done:
+                self._log(conn, now, "system", "object.lost", tenant_id=row.tenant_id, object_id=object_id,
+                          object_name=row.name, reason=reason)
+        if done:
+            log.warning("object %s lost: %s", object_id, reason)
+            self._purge_object(object_id)  # type: ignore[attr-defined]  # RecoveryMixin, in the same service
+        return bool(done)
