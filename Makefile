@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench chaos clean
+.PHONY: demo test lint install bench chaos clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/qclone demo
+
+# ruff and mypy (configured in pyproject.toml) also run inside the suite: tests/test_lint.py.
+lint: $(STAMP)
+	$(BIN)/ruff check qclone tests bench
+	$(BIN)/mypy
 
 # One BLAS/OpenMP thread per process while two xdist workers share the two
 # cores (more would oversubscribe them); the serial group keeps the defaults.

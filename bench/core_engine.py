@@ -14,7 +14,7 @@
 
 Targets (issue 6): exact for any input with k <= 12 and n up to 10^4 on the
 24 GiB, 2-core machine; ``qclone verify --clones 10000 --qubits 2 --engine
-stabilizer`` in seconds (timed here too).
+core`` in seconds (timed here too).
 
 Run: ``.venv/bin/python bench/core_engine.py``
 """
@@ -65,8 +65,8 @@ def child(code: str, *args: str) -> tuple[float, float, dict]:
     """Wall seconds, peak RSS (MiB, that process only, via wait4) and the JSON a child process prints."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = proc.stdout.read()  # type: ignore[union-attr]
-    err = proc.stderr.read()  # type: ignore[union-attr]
+    out = proc.stdout.read()  # type: ignore[union-attr]  # stdout=PIPE
+    err = proc.stderr.read()  # type: ignore[union-attr]  # stderr=PIPE
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
@@ -133,10 +133,10 @@ def large_registers() -> None:
 def verify_command() -> None:
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "qclone", "verify", "--clones", "10000", "--qubits", "2",
-                           "--engine", "stabilizer", "--json"], capture_output=True, text=True)
+                           "--engine", "core", "--json"], capture_output=True, text=True)
     wall = time.perf_counter() - t
     report = json.loads(proc.stdout)
-    print(f"\n3. qclone verify --clones 10000 --qubits 2 --engine stabilizer: {wall:.1f} s wall, "
+    print(f"\n3. qclone verify --clones 10000 --qubits 2 --engine core: {wall:.1f} s wall, "
           f"passed = {report['passed']}, {len(report['checks'])} checks")
 
 

@@ -23,17 +23,17 @@ from qiskit.quantum_info import Statevector
 from qclone.hardware.backends import AerRunner
 from qclone.hardware.compile import cardinal_vector, compile_protocol
 from qclone.hardware.devices import get_backend
-from qclone.hardware.experiment import _prepared
+from qclone.hardware.experiment import prepare_for_device
 from qclone.hardware.tomography import tomography_experiment
 
 
-def per_shot(runner: AerRunner, circuit, order, shots: int) -> float:  # noqa: ANN001
+def per_shot(runner: AerRunner, circuit, order, shots: int) -> float:  # noqa: ANN001 - qiskit circuit and layout
     runner.run([circuit], shots=1, seed=1, order=order)  # builds (and caches) the noise model
     runner.run([circuit], shots=shots, seed=2, order=order)
     return runner.last_simulate_seconds / shots
 
 
-def max_bond(runner: AerRunner, circuit, order) -> int:  # noqa: ANN001
+def max_bond(runner: AerRunner, circuit, order) -> int:  # noqa: ANN001 - qiskit circuit and layout
     """Largest MPS bond dimension along one trajectory (Aer's ``mps_log_data``)."""
     from qclone.hardware.backends import renumber
     from qclone.hardware.pauli_noise import twirl_delays
@@ -42,7 +42,7 @@ def max_bond(runner: AerRunner, circuit, order) -> int:  # noqa: ANN001
     sim = runner.simulator(qubits)
     small = renumber(circuit, qubits)
     if runner.noise == "twirled":
-        small = twirl_delays([small], runner._restricted(qubits).target)[0]  # noqa: SLF001
+        small = twirl_delays([small], runner._restricted(qubits).target)[0]  # noqa: SLF001 - the runner's restricted target
     sim.set_options(mps_log_data=True)
     try:
         log = sim.run(small, shots=1, seed_simulator=3).result().results[0].metadata.get("MPS_log_data", "")
@@ -63,7 +63,7 @@ def main() -> int:
     for n in (int(x) for x in args.clones.split(",")):
         comp = compile_protocol(fez, n, input="+", seed=0)
         exp = tomography_experiment(comp.circuit, [comp.clone_qubit], Statevector(cardinal_vector("+")))
-        circuit = _prepared(fez, exp.circuits(), True)[0]
+        circuit = prepare_for_device(fez, exp.circuits(), True)[0]
         order = comp.layout.path
         twirled = AerRunner(fez, method="mps", noise="twirled")
         tw = per_shot(twirled, circuit, order, args.twirled_shots)

@@ -27,7 +27,8 @@ def main(names: list[str]) -> int:
         backend = get_backend(name)
         top = max_clones(backend)
         print(f"\n{name}: up to n = {top} clones on adjacent Bell pairs ({2 * top + 2} qubits)")
-        print(f"{'n':>3} | {'2q ours':>7} {'2q qiskit':>9} {'fewer':>6} | {'depth ours':>10} {'depth qiskit':>12} | {'2q-depth ours':>13} {'2q-depth qiskit':>15} | {'s ours':>6} {'s qiskit':>8}")
+        print(f"{'n':>3} | {'2q ours':>7} {'2q qiskit':>9} {'fewer':>6} | {'depth ours':>10} {'depth qiskit':>12} | "
+              f"{'2q-depth ours':>13} {'2q-depth qiskit':>15} | {'s ours':>6} {'s qiskit':>8}")
         for n in [c for c in CLONES if c <= top] + ([top] if top not in CLONES else []):
             t0 = time.perf_counter()
             ours = compile_protocol(backend, n, input="bell").stats

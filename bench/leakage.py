@@ -19,7 +19,7 @@ import numpy as np
 
 from qclone.analysis.leakage import classify, protocol_encoding
 from qclone.analysis.leakage.dense import DenseLeakage
-from qclone.analysis.leakage.stages import _cached_analyzer
+from qclone.analysis.leakage.stages import cached_analyzer
 from qclone.protocol import Layout
 from qclone.sim.exact import MAX_STATEVECTOR_QUBITS
 
@@ -42,7 +42,7 @@ def queries(n: int, rng: np.random.Generator) -> dict[str, list[str]]:
 
 
 def time_query(n: int, qubits: list[str]) -> tuple[float, float, str]:
-    _cached_analyzer.cache_clear()
+    cached_analyzer.cache_clear()
     t = time.perf_counter()
     c = classify(n, qubits)
     cold = time.perf_counter() - t
@@ -78,7 +78,7 @@ def main() -> None:
           f"answers agree: {agree}")
     print(f"  ratio dense / F2 at n = {nd}: {dense_total / f2_cold:,.0f}x (cold), {dense_total / f2_warm:,.0f}x (warm)\n")
 
-    print(f"{'n':>6}  {'query':<22} {'set size':>8} {'cold':>10} {'warm':>10}  {'dense(n=%d)/warm' % nd:>18}  answer")
+    print(f"{'n':>6}  {'query':<22} {'set size':>8} {'cold':>10} {'warm':>10}  {f'dense(n={nd})/warm':>18}  answer")
     worst = {}
     for n in (1000, 10_000):
         for name, qubits in queries(n, rng).items():

@@ -111,8 +111,8 @@ def _instrument_fast_path(db: Any) -> None:
         _add("db transactions", 0.0, 0.0)
         return fast(begin)
 
-    dbmod.FastConnection.execute = timed  # type: ignore[method-assign]
-    db._fast = counted  # noqa: SLF001
+    dbmod.FastConnection.execute = timed  # type: ignore[method-assign]  # timing wrapper
+    db._fast = counted  # noqa: SLF001 - counting wrapper for the benchmark
 
 
 def build(data_dir: Path, *, durable: bool, instrument: bool) -> tuple[Any, Any]:
@@ -132,7 +132,7 @@ def build(data_dir: Path, *, durable: bool, instrument: bool) -> tuple[Any, Any]
         _instrument_fast_path(db)
         substrate, vault = _Timed(substrate, "substrate"), _Timed(vault, "vault")
         factory = directory._factory  # noqa: SLF001 - benchmark instrumentation
-        directory._factory = lambda record: _Timed(factory(record), "providers")  # noqa: SLF001
+        directory._factory = lambda record: _Timed(factory(record), "providers")  # noqa: SLF001 - timing wrapper for the benchmark
     service = StorageService(db, substrate, vault, directory, SystemClock())
     for i in range(4):
         service.providers_add(f"p{i + 1}", zone=f"zone-{i + 1}")

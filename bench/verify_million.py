@@ -74,7 +74,7 @@ def main() -> int:
           f"{1.0:>7.2f}  1, Bell pair restored: {s_ok} (check itself {float(s_inner):.2f} s)")
     runs = [("1000000", [], "<= 10 s"), ("10000000", [], "<= 4x stim, <= 4 GiB"), ("100000000", [], "<= 300 s, <= 16 GiB")]
     if not args.skip_gates:
-        runs.insert(1, ("1000000", ["--engine", "stabilizer"], "gate by gate, for comparison"))
+        runs.insert(1, ("1000000", ["--engine", "heisenberg"], "gate by gate, for comparison"))
     if args.all:
         runs.append(("100000000", ["--sample", "100000000"], "every clone, <= 300 s, <= 16 GiB"))
     passed = True

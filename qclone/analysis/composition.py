@@ -26,30 +26,32 @@ checks, by computation:
   :data:`MAX_CROSSCHECK_SET` qubits the result is compared with an independent
   implementation (:meth:`qclone.sim.core.CoreState.information`).
 
-Engines: ``"core"`` (:class:`~qclone.sim.core.CoreState`, any size) or
-``"exact"`` (dense state vectors, up to :data:`MAX_EXACT_QUBITS` qubits).
+Engines (:mod:`qclone.sim.engine`): the core engine (any size; the default) or
+the dense engine (up to :data:`MAX_EXACT_QUBITS` qubits).
 
 Examples:
     >>> from qclone.protocol import series_composition
     >>> report = verify_composition(series_composition(qubits=1, clones=2, levels=2), seed=1)
-    >>> report.passed, sorted({c.kind for c in report.checks})
+    >>> report.passed, sorted({c.group for c in report.checks})
     (True, ['leakage', 'marginal', 'recovery', 'schedule'])
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import stim
 
-from qclone.analysis.checks import CheckSummary
+from qclone.analysis.checks import TOL, Check, Report
 from qclone.analysis.leakage import CliffordEncoding, LeakageAnalyzer
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import TooLargeError
 from qclone.protocol import Circuit, Composition, DecryptTarget, to_stim
+from qclone.protocol.build import Depth
 from qclone.protocol.layout import single_clone_warning
 from qclone.sim.core import MAX_CORE_QUBITS, CoreState
-from qclone.sim.exact import StateVector, fidelity, random_state
+from qclone.sim.engine import CORE, Engine
+from qclone.sim.exact import fidelity, random_state
 
 #: Largest composition (qubits, references included) the dense engine verifies.
 MAX_EXACT_QUBITS = 20
@@ -59,31 +61,14 @@ MAX_TABLEAU_QUBITS = 3000
 MAX_LEAKAGE_SET = 4096
 #: Sets up to this size are also checked with CoreState.information.
 MAX_CROSSCHECK_SET = 600
-#: Numerical tolerance of every check.
-TOL = 1e-8
-ENGINES = ("core", "exact")
 
 
 @dataclass(frozen=True)
-class CompositionCheck:
-    """One computed check."""
-
-    kind: str
-    name: str
-    passed: bool
-    value: float | None = None
-    expected: float | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class CompositionReport(CheckSummary):
+class CompositionReport(Report):
     description: str
     num_qubits: int
     engine: str
     seed: int
-    checks: tuple[CompositionCheck, ...]
-    warnings: tuple[str, ...] = field(default=())
     skipped: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict:
@@ -92,11 +77,8 @@ class CompositionReport(CheckSummary):
             "num_qubits": self.num_qubits,
             "engine": self.engine,
             "seed": self.seed,
-            "passed": self.passed,
-            "warnings": list(self.warnings),
             "skipped": list(self.skipped),
-            "checks": [asdict(c) for c in self.checks],
-        }
+        } | self.checks_dict()
 
 
 def describe(comp: Composition) -> str:
@@ -108,32 +90,6 @@ def describe(comp: Composition) -> str:
     return "; ".join(parts)
 
 
-class _Engine:
-    """The few state operations the checks need, on either engine."""
-
-    def __init__(self, name: str, num_qubits: int, psi: np.ndarray, qubits: list[int]) -> None:
-        self.name = name
-        if name == "exact":
-            self.state = StateVector.from_input(psi, num_qubits, input_qubits=qubits)
-        else:
-            self.state = CoreState.from_input(num_qubits, psi, qubits)
-
-    def apply(self, circuit: Circuit) -> None:
-        if self.name == "exact":
-            self.state.apply_circuit(circuit)
-        else:
-            self.state.apply(circuit)
-
-    def rdm(self, qubits) -> np.ndarray:
-        return self.state.reduced_density_matrix(list(qubits))
-
-    def nothing_about_core(self, qubits: list[int], refs: list[int]) -> float:
-        """Bits the set holds about (data, R): 0 means nothing."""
-        if self.name == "exact":
-            return self.state.mutual_information(refs, qubits) if qubits else 0.0
-        return float(self.state.information(qubits).bits)
-
-
 def _sample(items: list, limit: int, rng: np.random.Generator) -> tuple[list, bool]:
     if len(items) <= limit:
         return items, False
@@ -141,7 +97,7 @@ def _sample(items: list, limit: int, rng: np.random.Generator) -> tuple[list, bo
     return [items[i] for i in sorted(keep)], True
 
 
-def _schedule_checks(comp: Composition, spectator: Circuit, rng: np.random.Generator, depth: str) -> list[CompositionCheck]:
+def _schedule_checks(comp: Composition, spectator: Circuit, rng: np.random.Generator, depth: Depth) -> list[Check]:
     seq = to_stim(comp.encryption_circuit(schedule="sequential", spectator=spectator, depth=depth))
     inter = to_stim(comp.encryption_circuit(schedule="interleaved", spectator=spectator, depth=depth))
     m = comp.num_qubits
@@ -156,28 +112,25 @@ def _schedule_checks(comp: Composition, spectator: Circuit, rng: np.random.Gener
                 p[q] = "XYZ"[int(rng.integers(3))]
             same &= p.after(seq) == p.after(inter)
         detail = "64 random Paulis propagate identically"
-    return [CompositionCheck("schedule", "interleaved schedule (with spectator computation) equals the sequential one",
-                             bool(same), detail=detail)]
+    return [Check("schedule", "interleaved schedule (with spectator computation) equals the sequential one",
+                  bool(same), detail=detail)]
 
 
 def verify_composition(
     comp: Composition,
     *,
-    engine: str = "core",
+    engine: Engine = CORE,
     seed: int = 0,
     max_paths: int = 16,
     max_marginals: int = 24,
-    depth: str = "linear",
+    depth: Depth = "linear",
 ) -> CompositionReport:
     """Verify ``comp`` (recovery, marginals, leakage, schedules); see the module doc.
 
     Raises:
-        InvalidArgumentError: for an unknown engine.
-        TooLargeError: if the engine cannot hold the composition (exact: more than
-            :data:`MAX_EXACT_QUBITS` qubits; core: data and reference together more than 12 qubits).
+        TooLargeError: if the engine cannot hold the composition (data and reference together more than
+            12 qubits; the dense engine: more than :data:`MAX_EXACT_QUBITS` qubits).
     """
-    if engine not in ENGINES:
-        raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     k = comp.inputs
     if 2 * k > MAX_CORE_QUBITS:
         raise TooLargeError(
@@ -186,16 +139,16 @@ def verify_composition(
         )
     full = Composition(comp.inputs, comp.modules, references=k)
     m = full.num_qubits
-    if engine == "exact" and m > MAX_EXACT_QUBITS:
+    if engine.max_qubits is not None and m > min(engine.max_qubits, MAX_EXACT_QUBITS):
         raise TooLargeError(
-            f"the exact engine verifies compositions of at most {MAX_EXACT_QUBITS} qubits with the reference "
-            f"(this one has {m}); use the core engine (--engine stabilizer)"
+            f"the {engine.name} engine verifies compositions of at most {min(engine.max_qubits, MAX_EXACT_QUBITS)} "
+            f"qubits with the reference (this one has {m}); use the core engine"
         )
     rng = np.random.default_rng(seed)
     refs = list(full.reference_qubits)
     data = list(full.data_qubits)
     psi = random_state(2 * k, rng)
-    checks: list[CompositionCheck] = []
+    checks: list[Check] = []
     skipped: list[str] = []
     warnings = sorted({w for mod in comp.modules if (w := single_clone_warning(mod.clones))})
 
@@ -209,32 +162,26 @@ def verify_composition(
     checks += _schedule_checks(full, spectator, rng, depth)
 
     enc = full.encryption_circuit(schedule="interleaved", depth=depth)
-    state = _Engine(engine, m, psi, data + refs)
-    state.apply(enc)
+    state = engine.prepare(m, psi, data + refs)
+    engine.apply(state, enc)
 
     # recovery along every (sampled) path; decryption is undone afterwards (Clifford inverse)
     paths, sampled = _sample(list(full.recovery_paths), max_paths, rng)
-    worst, worst_rest, consumed_checked = 1.0, 0.0, 0
+    worst, worst_rest = 1.0, 0.0
     for path in paths:
         dec = full.decryption_circuit(path, depth=depth)
         out = full.output_qubits(path)
-        state.apply(dec)
-        f = fidelity(state.rdm(list(out) + refs), psi)
-        worst = min(worst, f)
+        engine.apply(state, dec)
+        worst = min(worst, fidelity(state.reduced_density_matrix(list(out) + refs), psi))
         rest = [q for q in range(m) if q not in out and q not in refs]
-        if engine == "exact" or len(rest) <= MAX_LEAKAGE_SET:
-            worst_rest = max(worst_rest, state.nothing_about_core(rest, refs))
-            consumed_checked += 1
-        state.apply(dec.inverse())
+        # the state is pure, so I(R : rest) = S(R) + S(out, R) - S(out): small sets whatever the size
+        worst_rest = max(worst_rest, state.mutual_information(refs, rest) if rest else 0.0)
+        engine.apply(state, dec.inverse())
     how = f"{len(paths)} of {len(full.recovery_paths)} paths (sampled)" if sampled else f"all {len(paths)} paths"
-    checks.append(CompositionCheck("recovery", "data register entangled with R restored exactly (worst fidelity)",
-                                   abs(worst - 1) <= TOL, worst, 1.0, how))
-    if consumed_checked:
-        checks.append(CompositionCheck("recovery", "after decryption nothing else holds anything about (data, R) (bits)",
-                                       worst_rest <= TOL, worst_rest, 0.0, f"{consumed_checked} paths"))
-    else:
-        skipped.append("key consumed: the remaining qubits are too many for the exact F2 check; "
-                       "implied by fidelity 1 of the pure (data, R) state")
+    checks.append(Check("recovery", "data register entangled with R restored exactly (worst fidelity)",
+                        abs(worst - 1) <= TOL, worst, 1.0, how))
+    checks.append(Check("recovery", "after decryption nothing else holds anything about (data, R) (bits)",
+                        worst_rest <= TOL, worst_rest, 0.0, how))
 
     # marginals of every (sampled) clone and key register
     regs = []
@@ -247,10 +194,10 @@ def verify_composition(
     regs, sampled = _sample(regs, max_marginals, rng)
     dev_mixed, dev_info, exceptions = 0.0, 0.0, []
     for mod, what, j, qs in regs:
-        rho = state.rdm(qs)
+        rho = state.reduced_density_matrix(qs)
         dev = float(np.abs(rho - np.eye(2 ** len(qs)) / 2 ** len(qs)).max())
-        joint = state.rdm(qs + refs)
-        info = float(np.abs(joint - np.kron(rho, state.rdm(refs))).max())
+        joint = state.reduced_density_matrix(qs + refs)
+        info = float(np.abs(joint - np.kron(rho, state.reduced_density_matrix(refs))).max())
         if what == "clone" and mod.clones == 1:
             # the lone clone leaks part of its module's input: the data for a module on data qubits
             # (unless re-cloned: then it holds the next module's input)
@@ -259,16 +206,17 @@ def verify_composition(
             continue
         dev_mixed, dev_info = max(dev_mixed, dev), max(dev_info, info)
     how = f"{len(regs)} registers (sampled)" if sampled else f"all {len(regs)} registers"
-    checks.append(CompositionCheck("marginal", "every clone and key register is maximally mixed (max deviation)",
-                                   dev_mixed <= TOL, dev_mixed, 0.0, how))
-    checks.append(CompositionCheck("marginal", "every clone and key register is uncorrelated with R (max |rho_XR - rho_X rho_R|)",
-                                   dev_info <= TOL, dev_info, 0.0, how))
-    for name, dev, info in exceptions:
-        checks.append(CompositionCheck("marginal", f"n = 1 exception: the lone clone of {name} carries part of the input",
-                                       info > 1e-3, info, None, "as PROTOCOL.md property 2 says for n = 1"))
+    checks.append(Check("marginal", "every clone and key register is maximally mixed (max deviation)",
+                        dev_mixed <= TOL, dev_mixed, 0.0, how))
+    checks.append(Check("marginal", "every clone and key register is uncorrelated with R (max |rho_XR - rho_X rho_R|)",
+                        dev_info <= TOL, dev_info, 0.0, how))
+    for name, _, info in exceptions:
+        checks.append(Check("marginal", f"n = 1 exception: the lone clone of {name} carries part of the input",
+                            info > 1e-3, info, None, "as PROTOCOL.md property 2 says for n = 1"))
 
     checks += _leakage_checks(comp, rng, skipped)
-    return CompositionReport(describe(comp), comp.num_qubits, engine, seed, tuple(checks), tuple(warnings), tuple(skipped))
+    return CompositionReport(checks=tuple(checks), description=describe(comp), num_qubits=comp.num_qubits, engine=engine.name,
+                             seed=seed, warnings=tuple(warnings), skipped=tuple(skipped))
 
 
 def _needed_set(comp: Composition, path: tuple[tuple[str, DecryptTarget], ...]) -> list[str]:
@@ -283,7 +231,7 @@ def _needed_set(comp: Composition, path: tuple[tuple[str, DecryptTarget], ...]) 
     return [lab for lab in dict.fromkeys(needed) if lab not in used_as_input]
 
 
-def _leakage_checks(comp: Composition, rng: np.random.Generator, skipped: list[str]) -> list[CompositionCheck]:
+def _leakage_checks(comp: Composition, rng: np.random.Generator, skipped: list[str]) -> list[Check]:
     enc = CliffordEncoding(comp.encryption_circuit(), inputs=comp.data_qubits, labels=comp.labels, name="composition")
     analyzer = LeakageAnalyzer(enc)
     core = CoreState.from_input(comp.num_qubits, np.eye(2**comp.inputs)[0], comp.data_qubits)
@@ -320,6 +268,6 @@ def _leakage_checks(comp: Composition, rng: np.random.Generator, skipped: list[s
             agree = other.bits == c.mutual_information_bits and other.kind == c.kind
             ok = ok and agree
             detail += "; CoreState.information agrees" if agree else f"; CoreState.information says {other.kind} ({other.bits} bits)"
-        out.append(CompositionCheck("leakage", f"{name}: {expected}", ok, c.mutual_information_bits,
-                                    None if expected == "not authorized" else (2.0 * k if expected == "authorized" else 0.0), detail))
+        out.append(Check("leakage", f"{name}: {expected}", ok, c.mutual_information_bits,
+                         None if expected == "not authorized" else (2.0 * k if expected == "authorized" else 0.0), detail))
     return out

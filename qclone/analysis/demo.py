@@ -25,7 +25,8 @@ from qclone.errors import TooLargeError
 from qclone.protocol import Layout, bell_pairs, bell_state, encryption
 from qclone.protocol.build import clone_decryption
 from qclone.protocol.layout import single_clone_warning
-from qclone.sim.exact import StateVector, bloch_vector, fidelity, random_state
+from qclone.sim.engine import DENSE, Engine
+from qclone.sim.exact import bloch_vector, fidelity, random_state
 
 #: Largest n the demo simulates exactly (2n + 2 qubits).
 MAX_DEMO_CLONES = 10
@@ -82,11 +83,16 @@ class DemoResult:
 
 
 def _b(rho: np.ndarray) -> tuple[float, float, float]:
-    return tuple(round(v, 12) + 0.0 for v in bloch_vector(rho))  # type: ignore[return-value]
+    x, y, z = (round(v, 12) + 0.0 for v in bloch_vector(rho))  # + 0.0 turns -0.0 into 0.0
+    return x, y, z
 
 
-def run_demo(*, clones: int = 5, seed: int | None = None) -> DemoResult:
-    """Run the demo for ``clones`` clones; ``seed`` fixes the input and the clone decrypted."""
+def run_demo(*, clones: int = 5, seed: int | None = None, engine: Engine = DENSE) -> DemoResult:
+    """Run the demo for ``clones`` clones; ``seed`` fixes the input and the clone decrypted.
+
+    ``engine`` computes every number (the dense engine by default; any engine of
+    :mod:`qclone.sim.engine` gives the same figures).
+    """
     lay = Layout(clones, references=1)
     n = lay.clones
     if n > MAX_DEMO_CLONES:
@@ -99,11 +105,11 @@ def run_demo(*, clones: int = 5, seed: int | None = None) -> DemoResult:
     k = None if n == 1 else int(rng.choice([c for c in range(1, n + 1) if c != j]))
 
     R, A = lay.R(), lay.A()
-    pure = StateVector.from_input(np.kron(psi, [1, 0]), lay.num_qubits, input_qubits=[A, R])
-    ent = StateVector.from_input(bell_state(0), lay.num_qubits, input_qubits=[A, R])
+    pure = engine.prepare(lay.num_qubits, np.kron(psi, [1, 0]), [A, R])
+    ent = engine.prepare(lay.num_qubits, bell_state(0), [A, R])
     enc = encryption(lay, circuit=bell_pairs(lay))
-    pure.apply_circuit(enc)
-    ent.apply_circuit(enc)
+    engine.apply(pure, enc)
+    engine.apply(ent, enc)
 
     def view(name: str, qubits: list[int]) -> ShareView:
         return ShareView(
@@ -118,11 +124,11 @@ def run_demo(*, clones: int = 5, seed: int | None = None) -> DemoResult:
     shares = [view("A", [A])]
     shares += [view(f"clone S{c}", [lay.S(c)]) for c in range(1, n + 1)]
     shares += [view(f"key qubit N{c}", [lay.N(c)]) for c in range(1, n + 1)]
-    shares.append(view("key N1..N%d" % n, list(lay.keys)))
+    shares.append(view(f"key N1..N{n}", list(lay.keys)))
 
     dec = clone_decryption(lay, j)
-    pure.apply_circuit(dec)
-    ent.apply_circuit(dec)
+    engine.apply(pure, dec)
+    engine.apply(ent, dec)
     s = lay.S(j)
     decrypted = Decryption(j, _b(pure.reduced_density_matrix([s])), fidelity(pure.reduced_density_matrix([s]), psi),
                            ent.mutual_information([R], [s]))
@@ -136,8 +142,8 @@ def run_demo(*, clones: int = 5, seed: int | None = None) -> DemoResult:
     second = None
     if k is not None:
         dec2 = clone_decryption(lay, k)
-        pure.apply_circuit(dec2)
-        ent.apply_circuit(dec2)
+        engine.apply(pure, dec2)
+        engine.apply(ent, dec2)
         sk = lay.S(k)
         second = Decryption(k, _b(pure.reduced_density_matrix([sk])), fidelity(pure.reduced_density_matrix([sk]), psi),
                             ent.mutual_information([R], [sk]))

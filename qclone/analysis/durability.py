@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from qclone.analysis.plot import PLOT_SUFFIXES, plot_paths, save_figure
-from qclone.errors import InvalidArgumentError, check_int
+from qclone.errors import InvalidArgumentError, check_int, is_real
 from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.sim.core import CoreState
 from qclone.sim.noise import twirled_relaxation
@@ -76,7 +76,7 @@ _CHUNK_DRAWS = 4_000_000
 
 
 def _probability(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 1:
+    if not is_real(value) or not math.isfinite(value) or not 0 <= value <= 1:
         raise InvalidArgumentError(f"{what} must be a probability in [0, 1], got {value!r}")
     return float(value)
 
@@ -213,7 +213,7 @@ def simulate(
         {"clones": i + 1, **_estimate(int(survivors[i]), m, (1 - q) * (1 - p ** (i + 1)), i + 1)}
         for i in range(n)
     ]
-    fidelity = None
+    fidelity: dict[str, Any] | None = None
     if storage_time is not None:
         for row in by_clones:
             row["fidelity"] = retrieved_fidelity(qubits, row["clones"], storage_time, t1, t2)["average_fidelity"]

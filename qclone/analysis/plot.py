@@ -49,7 +49,7 @@ def save_figure(fig: object, paths: Iterable[pathlib.Path]) -> None:
     """Write ``fig`` to every file (parents created; SVGs without a date, so reruns are identical)."""
     for p in paths:
         p.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(p, dpi=110, metadata={"Date": None} if p.suffix.lower() == ".svg" else None)  # type: ignore[attr-defined]
+        fig.savefig(p, dpi=110, metadata={"Date": None} if p.suffix.lower() == ".svg" else None)  # type: ignore[attr-defined]  # matplotlib's stubs miss Figure.savefig's keywords
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from qclone.analysis.checks import CheckSummary
-from qclone.analysis.verify import Check
+from qclone.analysis.checks import TOL, CheckList, Report
 from qclone.protocol import Layout, encryption
+from qclone.protocol.layout import single_clone_warning
 from qclone.protocol.operators import MAX_DENSE_CLONES, clone_decryption_projector, encryption_exponential, kron_all
 from qclone.protocol.qudit import (
     bell_vector,
@@ -46,11 +46,9 @@ from qclone.protocol.qudit import (
     encryption_unitarity_defect,
     max_entangled,
 )
-from qclone.protocol.layout import single_clone_warning
 from qclone.sim.exact import GATE_MATRICES, circuit_unitary, equal_up_to_global_phase, fidelity, is_unitary
 from qclone.sim.qudit import QuditState
 
-TOL = 1e-8
 #: Dense unitarity checks for matrices up to this many rows.
 MAX_DENSE_ROWS = 4096
 #: The gcd rule is checked on every one-qudit-per-pair set up to this n (2^n sets).
@@ -67,12 +65,10 @@ QUDIT_PROPERTY_TITLES = {
 
 
 @dataclass(frozen=True)
-class QuditReport(CheckSummary):
+class QuditReport(Report):
     dimension: int
     clones: int
     seed: int
-    checks: tuple[Check, ...]
-    warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict:
         return {
@@ -80,11 +76,8 @@ class QuditReport(CheckSummary):
             "clones": self.clones,
             "seed": self.seed,
             "engine": "qudit-dense",
-            "passed": self.passed,
-            "warnings": list(self.warnings),
             "properties": {str(k): v for k, v in QUDIT_PROPERTY_TITLES.items()},
-            "checks": [asdict(c) for c in self.checks],
-        }
+        } | self.checks_dict()
 
 
 def _random_state(dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -113,13 +106,8 @@ def verify_qudit(d: int, clones: int, *, seed: int = 0) -> QuditReport:
     """
     n = check_qudit_clones(d, clones)
     rng = np.random.default_rng(seed)
-    checks: list[Check] = []
-
-    def value(prop: int, name: str, v: float, expected: float, detail: str = "") -> None:
-        checks.append(Check(prop, name, bool(abs(v - expected) <= TOL), float(v), float(expected), detail))
-
-    def truth(prop: int, name: str, ok: bool, detail: str = "") -> None:
-        checks.append(Check(prop, name, bool(ok), None, None, detail))
+    checks = CheckList()
+    value, truth = checks.value, checks.truth
 
     enc = encryption_operator(d, n)
     dec = decryption_operator(d, n)
@@ -205,4 +193,4 @@ def verify_qudit(d: int, clones: int, *, seed: int = 0) -> QuditReport:
         truth(5, "one-qudit-per-pair sets: non-informative iff gcd(d, p(q+1) - 1) = 1 (Bai, Zhou, Luo)",
               agree == total, f"{agree}/{total} sets agree")
     warning = single_clone_warning(n)
-    return QuditReport(d, n, seed, tuple(checks), (warning,) if warning else ())
+    return QuditReport(checks=tuple(checks.items), dimension=d, clones=n, seed=seed, warnings=(warning,) if warning else ())

@@ -48,7 +48,11 @@ import stim
 
 from qclone.protocol import Circuit
 from qclone.sim.noise import HERON_R2_MEDIANS, NoiseModel, noise_model, noisy_stim_text
-from qclone.sim.stabilizer import average_fidelity, exact_pauli_channel, fidelity_circuit
+from qclone.sim.stabilizer import (
+    average_fidelity,
+    exact_pauli_channel,
+    fidelity_circuit,
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class TwirledPrediction:
     routed_idle: float | None = None
     duration: float | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 

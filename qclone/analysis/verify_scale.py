@@ -37,7 +37,7 @@ Examples:
     >>> report.passed, report.engine, report.checked_clones is None
     (True, 'structured', True)
     >>> verify_at_scale(50, method="gates").engine
-    'stabilizer'
+    'heisenberg'
     >>> verify_at_scale(20_000, sample=3, seed=1).checked_clones
     (9463, 10236, 15104)
 """
@@ -46,8 +46,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from qclone.analysis.verify import Check, VerificationReport
-from qclone.errors import InvalidArgumentError
+from qclone.analysis.checks import Check
+from qclone.analysis.verify import VerificationReport
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import Layout, bell_pairs, encryption
 from qclone.protocol.build import (
     Depth,
@@ -75,7 +76,7 @@ CROSS_CHECK_UP_TO = 1_000_000
 #: Clones whose operators the structured method handles in one numpy pass (bounds its memory).
 STRUCTURED_CHUNK = 1 << 20
 #: Verification methods of :func:`verify_at_scale` and the engine name each reports.
-METHODS = {"structured": "structured", "gates": "stabilizer"}
+METHODS = {"structured": "structured", "gates": "heisenberg"}
 #: Clones whose three pulled-back operators share one 64-bit word of a batch.
 CLONES_PER_WORD = 21
 
@@ -86,7 +87,7 @@ def clones_to_check(clones: int, *, sample: int = DEFAULT_SAMPLE, seed: int = 0)
     Raises:
         InvalidArgumentError: if ``sample`` < 1.
     """
-    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
+    if not is_int(sample) or sample < 1:
         raise InvalidArgumentError(f"the sample of clones must be a positive integer, got {sample!r}")
     if clones <= CHECK_ALL_UP_TO or sample >= clones:
         return None
@@ -178,7 +179,8 @@ def verify_at_scale(clones: int, *, sample: int = DEFAULT_SAMPLE, seed: int = 0,
         items.append(Check(8, "even n: (R, A) is exactly |Phi+> after decrypting A", ok))
 
     warning = single_clone_warning(n)
-    return VerificationReport(n, seed, tuple(items), (warning,) if warning else (), engine="stabilizer", checked_clones=chosen)
+    return VerificationReport(checks=tuple(items), clones=n, seed=seed, engine="heisenberg", checked_clones=chosen,
+                              warnings=(warning,) if warning else ())
 
 
 def _cross_check_clones(n: int) -> int:
@@ -214,7 +216,7 @@ def _cross_check(n: int, js: list[int], depth: Depth) -> Check:
 def _single(n: int, slot: str, js: np.ndarray, letters: tuple[str, ...]) -> UniformPaulis:
     """For each clone j of ``js``: the operators ``letters`` on its slot, columns in that order."""
     k = len(letters)
-    return UniformPaulis.single(n, slot, np.repeat(js, k), np.tile(np.asarray(letters), js.size))  # type: ignore[arg-type]
+    return UniformPaulis.single(n, slot, np.repeat(js, k), np.tile(np.asarray(letters), js.size))  # type: ignore[arg-type]  # an array of letters serves as their sequence
 
 
 def _verify_structured(clones: int, *, sample: int, seed: int, depth: str) -> VerificationReport:
@@ -283,4 +285,5 @@ def _verify_structured(clones: int, *, sample: int, seed: int, depth: str) -> Ve
         items.append(Check(8, "even n: (R, A) is exactly |Phi+> after decrypting A", bool(structured.bell_pair_restored(b)[0])))
 
     warning = single_clone_warning(n)
-    return VerificationReport(n, seed, tuple(items), (warning,) if warning else (), engine="structured", checked_clones=chosen)
+    return VerificationReport(checks=tuple(items), clones=n, seed=seed, engine="structured", checked_clones=chosen,
+                              warnings=(warning,) if warning else ())

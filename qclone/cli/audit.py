@@ -27,10 +27,9 @@ from qclone.analysis.leakage import (
 from qclone.analysis.leakage.analyzer import abbreviate
 from qclone.analysis.leakage.census import METHODS
 from qclone.cli.options import Clones, Json
-from qclone.cli.output import console, print_json, warn
+from qclone.cli.output import console, print_json, warn, warn_single_clone
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import Layout
-from qclone.protocol.layout import single_clone_warning
 
 #: Placements with more parties are shown abbreviated in the human output (JSON has them all).
 MAX_PARTIES_SHOWN = 12
@@ -41,12 +40,6 @@ Stage = Annotated[str, typer.Option("--stage", help=f"Point of the lifecycle: {S
 def _line(text: str) -> None:
     """One plain line (no markup, no wrapping: scripts and docs match it exactly)."""
     console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-
-def _warn_n1(clones: int) -> None:
-    w = single_clone_warning(clones)
-    if w:
-        warn(w)
 
 
 def _bits(x: float) -> str:
@@ -134,7 +127,7 @@ def _census(clones: int, stage: str, method: str, list_kind: str | None, json_ou
     listing = enumerate_sets(clones, stage=stage, kind=list_kind) if list_kind else iter(())
     census = subset_census(clones, stage=stage, method=method)
     listed = list(listing)
-    _warn_n1(clones)
+    warn_single_clone(clones)
     if json_out:
         d = census.to_dict()
         if list_kind:
@@ -175,7 +168,7 @@ def classify(
     analyzer = protocol_analyzer(clones, stage=stage)
     c = analyzer.classify(labels)
     witnesses = analyzer.witnesses(labels) if c.kind != "none" else ()
-    _warn_n1(clones)
+    warn_single_clone(clones)
     if json_out:
         print_json({"clones": clones, "stage": canonical_stage(clones, stage), "qubits": list(labels), **c.to_dict(),
                     "witnesses": [w.to_dict() for w in witnesses]})

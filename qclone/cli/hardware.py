@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qclone.cli.options import Json, Seed
-from qclone.cli.output import print_json, warn
-from qclone.cli.scale import ClonesList, _ints, _warn_n1, _wide
+from qclone.cli.options import Json, Seed, parse_ints
+from qclone.cli.output import print_json, warn, warn_single_clone, wide_console
+from qclone.cli.scale import ClonesList
 from qclone.errors import InvalidArgumentError
 
 hardware_app = typer.Typer(
@@ -19,11 +19,12 @@ hardware_app = typer.Typer(
     no_args_is_help=True,
 )
 
-Backend = Annotated[str, typer.Option("--backend", help="fake_fez, fake_marrakesh, fake_kingston, fake_aachen, fake_torino, or ibm_<name> (needs an IBM Quantum account).")]
+Backend = Annotated[str, typer.Option("--backend", help=(
+    "fake_fez, fake_marrakesh, fake_kingston, fake_aachen, fake_torino, or ibm_<name> (needs an IBM Quantum account)."))]
 RUNNERS = ("aer", "sampler")
 
 
-def _runner(name: str, backend, method: str, noise: str = "device", max_bond: int | None = None,  # noqa: ANN001, ANN202
+def _runner(name: str, backend, method: str, noise: str = "device", max_bond: int | None = None,  # noqa: ANN001, ANN202 - a qiskit BackendV2, imported lazily
             truncation: float | None = None):
     from qclone.hardware.backends import AerRunner, SamplerRunner
     from qclone.hardware.devices import is_fake
@@ -45,12 +46,12 @@ def _clones_and_device(clones: str, decrypt: int, backend: str):  # noqa: ANN202
     """The parsed ``--clones`` (validated with ``--decrypt``; n = 1 warns) and the device."""
     from qclone.hardware.devices import get_backend
 
-    ns = _ints(clones, "--clones")
+    ns = parse_ints(clones, "--clones")
     if any(n < 1 for n in ns):
         raise InvalidArgumentError(f"every number of clones must be >= 1, got {clones!r}")
     if not 1 <= decrypt <= min(ns):
         raise InvalidArgumentError(f"--decrypt {decrypt} must be between 1 and the smallest n ({min(ns)})")
-    _warn_n1(ns)
+    warn_single_clone(ns)
     return ns, get_backend(backend)
 
 
@@ -108,7 +109,7 @@ def _print_result(r) -> None:  # noqa: ANN001 - FidelityResult
         t.add_row("concurrence of (R, clone)", f"{r.concurrence:.4f}", "")
     t.add_row("two-qubit gates / depth / 2q depth", f"{r.two_qubit_gates} / {r.depth} / {r.two_qubit_depth}", "")
     t.add_row("simulation time per shot", f"{r.seconds_per_shot:.4g} s", f"{r.circuits} circuits, {r.run_seconds:.1f} s")
-    _wide().print(t)
+    wide_console().print(t)
 
 
 @hardware_app.command("layout")
@@ -148,19 +149,20 @@ def layout(
         t.add_row(str(r["clones"]), str(o["two_qubit_gates"]), str(q["two_qubit_gates"]), f"{r['two_qubit_reduction']:.0%}",
                   str(o["depth"]), str(q["depth"]), str(o["two_qubit_depth"]), str(q["two_qubit_depth"]),
                   "pass" if r["schedule_check"] else "FAIL")  # fmt: skip
-    _wide().print(t)
+    wide_console().print(t)
 
 
 @hardware_app.command("compare")
 def compare(
     csv: Annotated[list[Path] | None, typer.Option("--csv", help="Results of `qclone hardware run` to compare (repeat for several columns).")] = None,
     clones: Annotated[str | None, typer.Option("--clones", "-n", help="Also predict these n (stim only).")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="Also predict the routed circuit with idle relaxation over this device's whole schedule.")] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", help="Also predict the routed circuit with idle relaxation over this device's whole schedule.")] = None,
     json_out: Json = False,
 ) -> None:
     """Measured fidelities against the Pauli-twirled stim model (heron preset): textbook and routed circuit."""
-    from qclone.hardware.report import read_csv
     from qclone.hardware.prediction import device_prediction
+    from qclone.hardware.report import read_csv
 
     if not csv and clones is None:
         raise InvalidArgumentError("give --csv (results to compare) and/or --clones (n to predict)")
@@ -172,7 +174,7 @@ def compare(
         label = rows_of[0]["runner"] if rows_of else str(path)
         shown = f"{label} ({path.parent.name}/{path.name})" if len(csv or []) > 1 else label
         columns.append((shown, {int(row["clones"]): row for row in rows_of}))
-    ns = sorted({n for _, col in columns for n in col} | set(_ints(clones, "--clones") if clones else []))
+    ns = sorted({n for _, col in columns for n in col} | set(parse_ints(clones, "--clones") if clones else []))
     dev = None
     if backend is not None:
         from qclone.hardware.devices import get_backend
@@ -204,15 +206,15 @@ def compare(
         for row in rows:
             print_json(row)
         return
-    t = Table(title="Average fidelity: measured (from counts) vs Pauli-twirled stim model (heron medians)")
-    t.add_column("n", justify="right")
+    table = Table(title="Average fidelity: measured (from counts) vs Pauli-twirled stim model (heron medians)")
+    table.add_column("n", justify="right")
     for label, _ in columns:
-        t.add_column(f"{label} [interval]", justify="right")
-        t.add_column("− routed", justify="right")
-    t.add_column("stim, routed", justify="right")
-    t.add_column("stim, textbook", justify="right")
+        table.add_column(f"{label} [interval]", justify="right")
+        table.add_column("− routed", justify="right")
+    table.add_column("stim, routed", justify="right")
+    table.add_column("stim, textbook", justify="right")
     if dev is not None:
-        t.add_column(f"stim, routed + idle ({backend} schedule)", justify="right")
+        table.add_column(f"stim, routed + idle ({backend} schedule)", justify="right")
     for r in rows:
         cells = [str(r["clones"])]
         for m in r["sources"]:
@@ -221,8 +223,8 @@ def compare(
             else:
                 cells += [f"{m['average_fidelity']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]", f"{m['minus_stim_routed']:+.4f}"]
         idle = [f"{r['stim_routed_idle']:.4f} ({r['duration'] * 1e6:.1f} µs)"] if dev is not None else []
-        t.add_row(*cells, f"{r['stim_routed']:.4f}", f"{r['stim_textbook']:.4f}", *idle)
-    _wide().print(t)
+        table.add_row(*cells, f"{r['stim_routed']:.4f}", f"{r['stim_textbook']:.4f}", *idle)
+    wide_console().print(table)
 
 
 @hardware_app.command("modules")
@@ -246,15 +248,15 @@ def modules(
     """Parallel, series and interleaved modules on the device: fidelity of the decrypted data from counts."""
     import csv as csv_module
 
-    from qclone.hardware.devices import get_backend
     from qclone.hardware.composition import check_kind, measure_modules
+    from qclone.hardware.devices import get_backend
 
     kinds = [check_kind(k) for k in (t.strip() for t in kind.split(",")) if k]
     if not kinds:
         raise InvalidArgumentError("--kind is empty")
     if clones < 1:
         raise InvalidArgumentError(f"--clones must be >= 1, got {clones}")
-    _warn_n1([clones])
+    warn_single_clone(clones)
     dev = get_backend(backend)
     run_with = _runner(runner, dev, method, noise)
     results = []
@@ -282,5 +284,5 @@ def modules(
         for r in results:
             t.add_row(r.kind if r.kind != "series" else f"series ({r.levels} levels)", str(r.qubits), str(r.two_qubit_gates), str(r.depth),
                       f"{r.fidelity:.4f}", f"[{r.ci_low:.4f}, {r.ci_high:.4f}]", ", ".join(f"{x:.4f}" for x in r.qubit_fidelities))  # fmt: skip
-        _wide().print(t)
+        wide_console().print(t)
     (warn if json_out else typer.echo)(f"wrote {path}")

@@ -69,12 +69,12 @@ def main(args: list[str] | None = None) -> int:
     try:
         rv = app(args=args if args is not None else sys.argv[1:], prog_name="qclone", standalone_mode=False)
     except QcloneError as e:
-        sys.stderr.write(f"qclone: error: {error_line(e)}\n")
+        sys.stderr.write(f"qclone: error: {error_line(str(e))}\n")
         return 2
     except _NO_ARGS:
         return 0  # typer has already printed the help
     except _USAGE as e:
-        sys.stderr.write(f"qclone: error: {error_line(e.format_message())}\n")  # type: ignore[attr-defined]
+        sys.stderr.write(f"qclone: error: {error_line(e.format_message())}\n")  # type: ignore[attr-defined]  # click's UsageError
         return 2
     except _ABORT:
         sys.stderr.write("qclone: aborted\n")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 from rich.console import Console
+
+from qclone.protocol.layout import single_clone_warning
 
 #: Human output goes to stdout through this console; JSON bypasses it.
 console = Console(highlight=False, soft_wrap=False)
@@ -36,6 +39,19 @@ def print_json(obj: Any) -> None:
 
 def warn(message: str) -> None:
     sys.stderr.write(f"qclone: warning: {message}\n")
+
+
+def warn_single_clone(clones: int | Iterable[int]) -> None:
+    """The n = 1 warning on stderr (once) if ``clones``, or any of them, is 1."""
+    ns = [clones] if isinstance(clones, int) else list(clones)
+    warning = single_clone_warning(1) if 1 in ns else None
+    if warning:
+        warn(warning)
+
+
+def wide_console() -> Console:
+    """The shared console, or a 160-column one when output is not a terminal (tables stay readable in files)."""
+    return console if console.is_terminal else Console(highlight=False, soft_wrap=False, width=160)
 
 
 def error_line(message: str) -> str:

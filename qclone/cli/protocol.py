@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from qclone.analysis.composition import MAX_EXACT_QUBITS
 from qclone.analysis.demo import DemoResult, run_demo
 from qclone.analysis.verify import (
     MAX_VERIFY_CLONES,
@@ -31,7 +32,7 @@ from qclone.cli.options import (
     Series,
     SeriesTarget,
 )
-from qclone.cli.output import console, print_json, warn
+from qclone.cli.output import console, print_json, warn_single_clone
 from qclone.cli.protocol_variants import (
     register_or_series_circuit,
     verify_qudits,
@@ -39,22 +40,14 @@ from qclone.cli.protocol_variants import (
     wants_composition,
 )
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import FORMATS, Layout, protocol_circuit, render, to_text
+from qclone.protocol import FORMATS, DecryptTarget, Layout, protocol_circuit, render, to_text
 from qclone.protocol.build import check_depth
-from qclone.protocol.layout import single_clone_warning
 from qclone.protocol.render import check_drawable, write
-
-#: ``qclone verify --engine`` values (auto: exact up to MAX_VERIFY_CLONES, structured beyond).
-VERIFY_ENGINES = ("auto", "exact", "structured", "stabilizer")
+from qclone.sim.core import MAX_CORE_QUBITS
+from qclone.sim.engine import DENSE, get_engine
 
 #: The circuit picture is drawn for n up to this size.
 MAX_PICTURE_CLONES = 6
-
-
-def _warn_n1(clones: int) -> None:
-    w = single_clone_warning(clones)
-    if w:
-        warn(w)
 
 
 def _fmt_vec(v: tuple[float, ...] | None) -> str:
@@ -71,7 +64,7 @@ def demo(
 ) -> None:
     """Encrypt a random qubit into n clones, inspect every share, decrypt one clone, then try a second;
     then store a state at providers, lose all but one, retrieve it once and fail the second time."""
-    _warn_n1(clones)
+    warn_single_clone(clones)
     result = run_demo(clones=clones, seed=seed)
     stored = None
     if storage:
@@ -134,9 +127,9 @@ def _print_demo(r: DemoResult, *, picture: bool) -> None:
     console.print(f"Left behind: I(R : every other qubit) = {abs(r.remainder.information_bits):.2e} bits; "
                   f"fidelity with |Phi+> of {pairs}  -> the key is consumed.")
     if r.second_attempt is not None:
-        s = r.second_attempt
-        console.print(f"[bold]Try to decrypt clone S{s.clone} as well[/bold]: Bloch vector {_fmt_vec(s.bloch)}, "
-                      f"fidelity with |psi> = {s.fidelity:.6f}, I(R : S{s.clone}) = {abs(s.information_bits):.2e} bits "
+        second = r.second_attempt
+        console.print(f"[bold]Try to decrypt clone S{second.clone} as well[/bold]: Bloch vector {_fmt_vec(second.bloch)}, "
+                      f"fidelity with |psi> = {second.fidelity:.6f}, I(R : S{second.clone}) = {abs(second.information_bits):.2e} bits "
                       "-> nothing about the input is left: only one clean copy ever exists.")
     if picture and n <= MAX_PICTURE_CLONES:
         console.print(f"\nCircuit (Bell pairs, encryption, decryption of S{d.clone}; the state ends on S[{d.clone - 1}]):")
@@ -144,7 +137,7 @@ def _print_demo(r: DemoResult, *, picture: bool) -> None:
                       markup=False, crop=False, overflow="ignore")
 
 
-def _parse_decrypt(value: str | None) -> int | str | None:
+def _parse_decrypt(value: str | None) -> DecryptTarget | None:
     if value is None:
         return None
     if value.strip().upper() == "A":
@@ -178,7 +171,7 @@ def circuit(
     lay = Layout(clones)
     target = _parse_decrypt(decrypt)
     circ = protocol_circuit(lay, decrypt=target, depth=check_depth(depth))
-    _warn_n1(clones)
+    warn_single_clone(clones)
     if not json_out:
         if fmt == "text":
             check_drawable(circ)  # before any output: a refusal is one line on stderr
@@ -201,16 +194,29 @@ def circuit(
     })
 
 
+#: ``qclone verify --engine`` values: ``auto`` and what computes the checks (see _ENGINE_HELP).
+VERIFY_ENGINES = ("auto", "dense", "structured", "heisenberg", "core")
+#: The two Heisenberg-picture methods of :func:`verify_at_scale`, by engine value.
+AT_SCALE = {"structured": "structured", "heisenberg": "gates"}
+_ENGINE_HELP = (
+    f"What computes the checks. auto (default): dense for one qubit up to n = {MAX_VERIFY_CLONES}, structured beyond; "
+    f"dense up to {MAX_EXACT_QUBITS} qubits for --qubits/--series, core beyond. "
+    f"dense: state vectors, one qubit n <= {MAX_VERIFY_CLONES} (all 8 properties), "
+    f"--qubits/--series up to {MAX_EXACT_QUBITS} qubits with the reference, --dim. "
+    "structured: Pauli operators pulled back stage by stage (Heisenberg picture), one qubit, any n, "
+    "time independent of n (10^8 clones in seconds); the builders' gates are cross-checked gate by gate. "
+    "heisenberg: the same checks with Pauli pull-backs gate by gate, one qubit, any n, time and memory linear in n. "
+    f"core: a Clifford on a dense core, one qubit n <= {MAX_VERIFY_CLONES} or --qubits/--series of any size "
+    f"(k <= {MAX_CORE_QUBITS // 2}). Properties 2-6 and 8 at any n; beyond {CHECK_ALL_UP_TO} clones a --sample of them."
+)
+
+
 def verify(
     clones: Clones,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs (exact) or of the sample of clones (structured, stabilizer).")] = 0,
-    engine: Annotated[str, typer.Option("--engine", help=(
-        "auto (default): exact for n <= 8, structured beyond. "
-        "exact: dense state vectors, n <= 8, all 8 properties. "
-        "structured: Pauli operators pulled back stage by stage (Heisenberg picture), any n, "
-        "time independent of n (10^8 clones in seconds); the builders' gates are cross-checked gate by gate. "
-        "stabilizer: the same checks gate by gate, any n, time and memory linear in n."))] = "auto",
-    sample: Annotated[int, typer.Option("--sample", help=f"structured and stabilizer engines, n > {CHECK_ALL_UP_TO}: how many random clones to check (n: all).")] = DEFAULT_SAMPLE,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs (dense, core) or of the sample of clones (structured, heisenberg).")] = 0,
+    engine: Annotated[str, typer.Option("--engine", help=_ENGINE_HELP)] = "auto",
+    sample: Annotated[int, typer.Option(
+        "--sample", help=f"structured and heisenberg engines, n > {CHECK_ALL_UP_TO}: how many random clones to check (n: all).")] = DEFAULT_SAMPLE,
     depth: Depth = "linear",
     json_out: Json = False,
     qubits: Qubits = 1,
@@ -219,27 +225,32 @@ def verify(
     dim: Dim = None,
 ) -> None:
     """Check PROTOCOL.md's properties for n clones by computation; exit status 1 on any failure."""
-    if dim is not None:
-        verify_qudits(clones, dim, qubits=qubits, series=series, engine="exact" if engine == "auto" else engine,
-                      depth=depth, seed=seed, json_out=json_out)
-        return
-    if wants_composition(qubits, series, series_target, None):
-        verify_register_or_series(clones, qubits, series, series_target, "exact" if engine == "auto" else engine,
-                                  seed, sample, depth, json_out)
-        return
     if engine not in VERIFY_ENGINES:
         raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of {', '.join(VERIFY_ENGINES)}")
+    chosen = None if engine in ("auto", *AT_SCALE) else get_engine(engine)
+    if dim is not None:
+        if engine not in ("auto", "dense"):
+            raise InvalidArgumentError("--dim runs on the dense qudit engine; drop --engine")
+        verify_qudits(clones, dim, qubits=qubits, series=series, depth=depth, seed=seed, json_out=json_out)
+        return
+    if wants_composition(qubits, series, series_target, None):
+        if engine in AT_SCALE:
+            raise InvalidArgumentError("--qubits and --series are verified by the core engine (any size) or the dense one (small)")
+        verify_register_or_series(clones, qubits, series, series_target, chosen, seed, sample, depth, json_out)
+        return
     Layout(clones)
     check_depth(depth)
     if engine == "auto":
-        engine = "exact" if clones <= MAX_VERIFY_CLONES and depth == "linear" else "structured"
-    _warn_n1(clones)
-    if engine == "exact":
-        if depth != "linear":
-            raise InvalidArgumentError("the exact engine checks both encryption variants itself; --depth is for --engine structured or stabilizer")
-        report = verify_protocol(clones, seed=seed)
+        engine = "dense" if clones <= MAX_VERIFY_CLONES and depth == "linear" else "structured"
+        chosen = DENSE if engine == "dense" else None
+    warn_single_clone(clones)
+    if chosen is None:
+        report = verify_at_scale(clones, sample=sample, seed=seed, depth=depth, method=AT_SCALE[engine])
     else:
-        report = verify_at_scale(clones, sample=sample, seed=seed, depth=depth, method="gates" if engine == "stabilizer" else "structured")
+        if depth != "linear":
+            raise InvalidArgumentError(f"the {engine} engine checks both encryption variants itself; "
+                                       "--depth is for --engine structured or heisenberg")
+        report = verify_protocol(clones, seed=seed, engine=chosen)
     if json_out:
         print_json(report.to_dict())
     else:
@@ -265,10 +276,10 @@ def _print_report(report: VerificationReport) -> None:
         value = "" if c.value is None else f"{c.value:.12g}"
         expected = "" if c.expected is None else f"{c.expected:.12g}"
         name = c.name + (f" [{c.detail}]" if c.detail else "")
-        t.add_row(str(c.property), name, value, expected, "pass" if c.passed else "[red]FAIL[/red]")
+        t.add_row(str(c.group), name, value, expected, "pass" if c.passed else "[red]FAIL[/red]")
     console.print(t)
     for k, title in PROPERTY_TITLES.items():
-        mine = [c for c in report.checks if c.property == k]
+        mine = [c for c in report.checks if c.group == k]
         if mine:
             console.print(f"property {k}: {title}: {'pass' if all(c.passed for c in mine) else 'FAIL'}")
     console.print(checked_clones_line(report))

@@ -9,27 +9,27 @@ error (exit status 2).
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
-from qclone.analysis.composition import CompositionReport, verify_composition
-from qclone.analysis.verify_scale import DEFAULT_SAMPLE
+from qclone.analysis.composition import MAX_EXACT_QUBITS, CompositionReport, verify_composition
 from qclone.analysis.qudit_verify import QUDIT_PROPERTY_TITLES, QuditReport, verify_qudit
-from qclone.cli.output import console, print_json, warn
-from qclone.errors import InvalidArgumentError
+from qclone.analysis.verify_scale import DEFAULT_SAMPLE
+from qclone.cli.output import console, print_json, warn_single_clone
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import DecryptTarget, Layout, protocol_circuit, render, series_composition
 from qclone.protocol.build import check_depth
 from qclone.protocol.composition import SCHEDULES, SERIES_TARGETS
-from qclone.protocol.layout import check_register_size, single_clone_warning
-
-#: Engine names of ``qclone verify`` and the composition engines they select.
-COMPOSITION_ENGINES = {"exact": "exact", "stabilizer": "core"}
+from qclone.protocol.layout import check_register_size
+from qclone.sim.engine import CORE, DENSE, Engine
 
 
 def wants_composition(qubits: int, series: int, series_target: str | None, schedule: str | None) -> bool:
     """Whether the options ask for a register or a series composition (else the one-qubit path)."""
     check_register_size(qubits)
-    if isinstance(series, bool) or not isinstance(series, int) or series < 1:
+    if not is_int(series) or series < 1:
         raise InvalidArgumentError(f"--series must be an integer >= 1, got {series!r}")
     if series_target is not None and series == 1:
         raise InvalidArgumentError("--series-target needs --series M with M >= 2")
@@ -37,12 +37,6 @@ def wants_composition(qubits: int, series: int, series_target: str | None, sched
         raise InvalidArgumentError("--schedule applies to series compositions (--series M >= 2); "
                                    "the modules of a register always run side by side")
     return qubits > 1 or series > 1
-
-
-def _warn(clones: int) -> None:
-    w = single_clone_warning(clones)
-    if w:
-        warn(w)
 
 
 def register_or_series_circuit(
@@ -75,7 +69,7 @@ def register_or_series_circuit(
         info |= {"series_target": target, "schedule": sched,
                  "modules": [{"name": m.name, "clones": m.clones, "inputs": list(m.inputs)} for m in comp.modules],
                  "decryption_steps": [list(s) for s in steps]}
-    _warn(clones)
+    warn_single_clone(clones)
     text = render(circ, fmt)
     if json_out:
         print_json(info | {
@@ -88,18 +82,22 @@ def register_or_series_circuit(
 
 
 def verify_register_or_series(
-    clones: int, qubits: int, series: int, series_target: str | None, engine: str, seed: int, sample: int | None,
-    depth: str, json_out: bool,
+    clones: int, qubits: int, series: int, series_target: str | None, engine: Engine[Any] | None, seed: int,
+    sample: int | None, depth: str, json_out: bool,
 ) -> None:
-    """``qclone verify`` for a register or a series composition: recovery, marginals, leakage, schedules."""
-    if engine not in COMPOSITION_ENGINES:
-        raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of {', '.join(COMPOSITION_ENGINES)}")
+    """``qclone verify`` for a register or a series composition: recovery, marginals, leakage, schedules.
+
+    ``engine=None`` picks the dense engine while the composition and its reference fit
+    :data:`~qclone.analysis.composition.MAX_EXACT_QUBITS` qubits, the core engine beyond.
+    """
     target = series_target or "clone"
     comp = series_composition(qubits, clones, series, target=target)
-    _warn(clones)
+    if engine is None:
+        engine = DENSE if comp.num_qubits + comp.inputs <= MAX_EXACT_QUBITS else CORE
+    warn_single_clone(clones)
     # --sample's default belongs to the one-qubit engine; compositions keep their own unless it is given
     kwargs = {} if sample in (None, DEFAULT_SAMPLE) else {"max_paths": sample, "max_marginals": sample}
-    report = verify_composition(comp, engine=COMPOSITION_ENGINES[engine], seed=seed, depth=check_depth(depth), **kwargs)
+    report = verify_composition(comp, engine=engine, seed=seed, depth=check_depth(depth), **kwargs)
     if json_out:
         print_json(report.to_dict() | {"clones": clones, "qubits": qubits, "series": series, "series_target": target})
     else:
@@ -108,15 +106,13 @@ def verify_register_or_series(
         raise typer.Exit(1)
 
 
-def verify_qudits(clones: int, dim: int, *, qubits: int, series: int, engine: str, depth: str, seed: int, json_out: bool) -> None:
+def verify_qudits(clones: int, dim: int, *, qubits: int, series: int, depth: str, seed: int, json_out: bool) -> None:
     """``qclone verify --dim D``: the qudit protocol on the dense qudit engine."""
     if qubits != 1 or series != 1:
         raise InvalidArgumentError("--dim is for one qudit and one module; drop --qubits/--series")
-    if engine != "exact":
-        raise InvalidArgumentError("--dim runs on the dense qudit engine; drop --engine")
     if depth != "linear":
         raise InvalidArgumentError("--depth selects a qubit circuit; qudit operators are dense")
-    _warn(clones)
+    warn_single_clone(clones)
     report = verify_qudit(dim, clones, seed=seed)
     if json_out:
         print_json(report.to_dict())
@@ -137,7 +133,7 @@ def _print_checks(title: str, rows: list[tuple[str, str, float | None, float | N
 
 
 def _print_composition(report: CompositionReport) -> None:
-    rows = [(c.kind, c.name + (f" [{c.detail}]" if c.detail else ""), c.value, c.expected, c.passed) for c in report.checks]
+    rows = [(str(c.group), c.name + (f" [{c.detail}]" if c.detail else ""), c.value, c.expected, c.passed) for c in report.checks]
     _print_checks(f"Composition ({report.num_qubits} qubits, {report.engine} engine, seed {report.seed}): {report.description}", rows)
     for line in report.skipped:
         console.print(f"skipped: {line}")
@@ -145,10 +141,10 @@ def _print_composition(report: CompositionReport) -> None:
 
 
 def _print_qudit(report: QuditReport) -> None:
-    rows = [(str(c.property), c.name + (f" [{c.detail}]" if c.detail else ""), c.value, c.expected, c.passed) for c in report.checks]
+    rows = [(str(c.group), c.name + (f" [{c.detail}]" if c.detail else ""), c.value, c.expected, c.passed) for c in report.checks]
     _print_checks(f"Qudit encrypted cloning, d = {report.dimension}, n = {report.clones} (dense qudit engine, seed {report.seed})", rows)
     for k, title in QUDIT_PROPERTY_TITLES.items():
-        mine = [c for c in report.checks if c.property == k]
+        mine = [c for c in report.checks if c.group == k]
         if mine:
             console.print(f"property {k}: {title}: {'pass' if all(c.passed for c in mine) else 'FAIL'}")
     console.print("all checks passed" if report.passed else f"[red]{len(report.failures)} check(s) failed[/red]")

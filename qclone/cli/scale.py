@@ -11,52 +11,12 @@ from rich.table import Table
 from qclone.analysis.plot import FidelitySeries, exact_series, plot_fidelity, series_from_results
 from qclone.analysis.scaling import CLASSICAL_LIMIT, scaling_table
 from qclone.analysis.sweep import grid, read_results, run_sweep
-from qclone.cli.options import Json
-from rich.console import Console
-
-from qclone.cli.output import console, print_json, warn
+from qclone.cli.options import Json, parse_floats, parse_ints, split_list
+from qclone.cli.output import console, print_json, warn_single_clone, wide_console
 from qclone.errors import InvalidArgumentError
-from qclone.protocol.layout import single_clone_warning
-
 
 #: n of exact curves when --clones is not given: 1..10^4, about 8 per decade
 DEFAULT_PLOT_CLONES = sorted({int(round(10 ** (k / 8))) for k in range(33)})
-
-
-def _ints(text: str, what: str) -> list[int]:
-    try:
-        out = [int(float(t)) if "e" in t.lower() else int(t) for t in _items(text)]
-    except ValueError:
-        raise InvalidArgumentError(f"{what} must be a comma-separated list of integers, got {text!r}") from None
-    if not out:
-        raise InvalidArgumentError(f"{what} is empty")
-    return out
-
-
-def _floats(text: str | None, what: str) -> list[float | None]:
-    if text is None:
-        return [None]
-    try:
-        out: list[float | None] = [float(t) for t in _items(text)]
-    except ValueError:
-        raise InvalidArgumentError(f"{what} must be a comma-separated list of numbers, got {text!r}") from None
-    if not out:
-        raise InvalidArgumentError(f"{what} is empty")
-    return out
-
-
-def _items(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def _wide() -> Console:
-    """The shared console, or a 160-column one when output is not a terminal (tables stay readable in files)."""
-    return console if console.is_terminal else Console(highlight=False, soft_wrap=False, width=160)
-
-
-def _warn_n1(clones: list[int]) -> None:
-    if 1 in clones:
-        warn(single_clone_warning(1) or "")
 
 
 ClonesList = Annotated[str, typer.Option("--clones", "-n", help="Comma-separated numbers of clones, e.g. 10,100,1000.")]
@@ -80,9 +40,9 @@ def sweep(
     json_out: Json = False,
 ) -> None:
     """Sample the decrypted clone's fidelity over a grid with sinter (one JSON object per point with --json)."""
-    ns = _ints(clones, "--clones")
-    points = grid(clones=ns, noise=_items(noise), p=_floats(p, "--p"), decrypt=_items(decrypt), depth=_items(depth))
-    _warn_n1(ns)
+    ns = parse_ints(clones, "--clones")
+    points = grid(clones=ns, noise=split_list(noise), p=parse_floats(p, "--p"), decrypt=split_list(decrypt), depth=split_list(depth))
+    warn_single_clone(ns)
     results = run_sweep(points, max_shots=shots, max_errors=max_errors, workers=workers, csv=csv,
                         progress=progress, dask_scheduler=dask_scheduler)
     if json_out:
@@ -98,7 +58,7 @@ def sweep(
                   str(e.errors), f"{e.entanglement_fidelity:.4f}", f"{e.average_fidelity:.4f}",
                   f"[{e.ci_low:.4f}, {e.ci_high:.4f}]",
                   *(f"{e.pauli_channel[k]:.4f}" for k in ("p_X", "p_Y", "p_Z")))
-    _wide().print(t)
+    wide_console().print(t)
     console.print(f"classical limit: average fidelity {CLASSICAL_LIMIT:.4f}" + (f"; results saved in {csv}" if csv else ""))
 
 
@@ -117,10 +77,10 @@ def plot(
     if csv:
         series += series_from_results(read_results(csv))
     if noise:
-        ns = _ints(clones, "--clones") if clones else DEFAULT_PLOT_CLONES
-        for nz in _items(noise):
-            for pv in _floats(p, "--p"):
-                for d in _items(depth):
+        ns = parse_ints(clones, "--clones") if clones else DEFAULT_PLOT_CLONES
+        for nz in split_list(noise):
+            for pv in parse_floats(p, "--p"):
+                for d in split_list(depth):
                     series.append(exact_series(nz, pv, ns, depth=d))
     if not series:
         raise InvalidArgumentError("nothing to plot: give --csv FILE and/or --noise NAME (with --p)")
@@ -141,7 +101,7 @@ def scaling(
     json_out: Json = False,
 ) -> None:
     """The largest n whose average fidelity stays above 2/3, exactly (stim's error analysis, no sampling)."""
-    rows = scaling_table(_items(noise), [v for v in _floats(p, "--p") if v is not None], _items(depth), max_clones=max_clones)
+    rows = scaling_table(split_list(noise), [v for v in parse_floats(p, "--p") if v is not None], split_list(depth), max_clones=max_clones)
     if json_out:
         for r in rows:
             print_json(r.to_dict())
@@ -155,4 +115,4 @@ def scaling(
                   "-" if r.fidelity_at_largest is None else f"{r.fidelity_at_largest:.5f}",
                   "-" if r.fidelity_after is None else f"{r.fidelity_after:.5f}",
                   "-" if r.linear_law is None else str(r.linear_law), "-" if r.compounded_law is None else str(r.compounded_law))
-    _wide().print(t)
+    wide_console().print(t)

@@ -32,7 +32,8 @@ def _fmt_loss(row: dict) -> str:
 @storage_app.command("simulate")
 def simulate(
     clones: Annotated[int, typer.Option("--clones", "-n", help="Encrypted clones per object, each at its own provider.")] = 4,
-    failure_rate: Annotated[float, typer.Option("--failure-rate", "-p", help="P: probability that a provider loses a given clone during the storage period.")] = 0.01,
+    failure_rate: Annotated[float, typer.Option(
+        "--failure-rate", "-p", help="P: probability that a provider loses a given clone during the storage period.")] = 0.01,
     objects: Annotated[int, typer.Option("--objects", "-m", help="M: number of simulated objects.")] = 1_000_000,
     vault_failure_rate: Annotated[float, typer.Option("--vault-failure-rate", help="q: probability that the key vault loses a given key.")] = 0.0,
     storage_time: Annotated[float | None, typer.Option("--storage-time", help="Seconds each object is stored: also report the fidelity after storage.")] = None,
@@ -40,11 +41,13 @@ def simulate(
     t2: Annotated[float, typer.Option("--t2", help="Memory T2 (seconds) of providers and vault.")] = 3600.0,
     qubits: Annotated[int, typer.Option("--qubits", "-k", help="Qubits per object (for the fidelity).")] = 1,
     seed: Seed = None,
-    plot: Annotated[list[Path] | None, typer.Option("--plot", help="Write a plot of loss probability (and fidelity) vs clones: .png, .svg or .pdf (repeat for several).")] = None,
+    plot: Annotated[list[Path] | None, typer.Option(
+        "--plot", help="Write a plot of loss probability (and fidelity) vs clones: .png, .svg or .pdf (repeat for several).")] = None,
     json_out: Json = False,
 ) -> None:
     """Monte Carlo of durability: n encrypted clones vs a single plain copy (and fidelity after --storage-time)."""
-    from qclone.analysis.durability import plot_durability, simulate as run_simulation, summary_rows
+    from qclone.analysis.durability import plot_durability, summary_rows
+    from qclone.analysis.durability import simulate as run_simulation
 
     result = run_simulation(
         clones=clones, failure_rate=failure_rate, objects=objects, vault_failure_rate=vault_failure_rate,

@@ -10,7 +10,7 @@ drain | kill | revive``) use ``QCLONE_ADMIN_TOKEN`` / ``--admin-token``;
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,11 +19,13 @@ from rich.table import Table
 
 from qclone.cli.options import Json, Seed
 from qclone.cli.output import console, print_json, warn
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_real
 
 Url = Annotated[str, typer.Option("--url", envvar="QCLONE_URL", help="The gateway (default http://127.0.0.1:8470; env QCLONE_URL).", show_envvar=False)]
 Token = Annotated[str | None, typer.Option("--token", envvar="QCLONE_TOKEN", help="The tenant's API token (env QCLONE_TOKEN).", show_envvar=False)]
-AdminToken = Annotated[str | None, typer.Option("--admin-token", envvar="QCLONE_ADMIN_TOKEN", help="The admin token (env QCLONE_ADMIN_TOKEN; written to DIR/admin-token by `qclone serve`).", show_envvar=False)]
+AdminToken = Annotated[str | None, typer.Option(
+    "--admin-token", envvar="QCLONE_ADMIN_TOKEN", show_envvar=False,
+    help="The admin token (env QCLONE_ADMIN_TOKEN; written to DIR/admin-token by `qclone serve`).")]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="The server's data directory (default ./qclone-data for serve).")]
 DEFAULT_URL = "http://127.0.0.1:8470"
 
@@ -52,9 +54,9 @@ _TIME_COLUMNS = frozenset({"created_at", "stored_at", "finished_at", "at"})
 
 
 def _fmt_time(x: Any) -> str:
-    if not isinstance(x, (int, float)) or isinstance(x, bool):
+    if not is_real(x):
         return _fmt(x)
-    return datetime.fromtimestamp(x, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(x, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _fmt(x: Any) -> str:
@@ -106,19 +108,29 @@ def serve(
     zone: Annotated[str, typer.Option("--zone", help="provider: its zone.")] = "zone-a",
     t1: Annotated[float, typer.Option("--t1", help="provider or vault: memory T1 in seconds.")] = 3600.0,
     t2: Annotated[float, typer.Option("--t2", help="provider or vault: memory T2 in seconds.")] = 3600.0,
-    substrate_join: Annotated[str | None, typer.Option("--substrate-join", envvar="QCLONE_SUBSTRATE_JOIN", help="gateway: the substrate's join token (printed at its first start; needed once).", show_envvar=False)] = None,
-    vault_join: Annotated[str | None, typer.Option("--vault-join", envvar="QCLONE_VAULT_JOIN", help="gateway: the vault's join token (printed at its first start; needed once).", show_envvar=False)] = None,
-    settable_clock: Annotated[bool, typer.Option("--settable-clock", help="Use a clock stored in the data dir that POST /v1/admin/clock sets (tests).")] = False,
+    substrate_join: Annotated[str | None, typer.Option(
+        "--substrate-join", envvar="QCLONE_SUBSTRATE_JOIN", show_envvar=False,
+        help="gateway: the substrate's join token (printed at its first start; needed once).")] = None,
+    vault_join: Annotated[str | None, typer.Option(
+        "--vault-join", envvar="QCLONE_VAULT_JOIN", show_envvar=False,
+        help="gateway: the vault's join token (printed at its first start; needed once).")] = None,
+    settable_clock: Annotated[bool, typer.Option(
+        "--settable-clock", help="Use a clock stored in the data dir that POST /v1/admin/clock sets (tests).")] = False,
     workers: Annotated[int, typer.Option("--workers", help="gateway/embedded: worker processes sharing the port (SO_REUSEPORT).")] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="Log level (info: also one access-log line per request).")] = "warning",
-    max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="gateway/embedded: larger request bodies are refused with 413 (default 8 MiB).")] = 8 * 1024 * 1024,
+    max_body_bytes: Annotated[int, typer.Option(
+        "--max-body-bytes", help="gateway/embedded: larger request bodies are refused with 413 (default 8 MiB).")] = 8 * 1024 * 1024,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM; with --tls-key).")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The private key of --tls-cert (PEM).")] = None,
-    lease: Annotated[float, typer.Option("--lease", help="gateway/embedded: seconds (database clock) a get or put may run before the reconciler takes it over.")] = 60.0,
-    retention: Annotated[float, typer.Option("--retention", help="gateway/embedded: seconds (database clock) a decrypted output waits for its acknowledgement; then it is discarded and the object lost.")] = 86400.0,
+    lease: Annotated[float, typer.Option(
+        "--lease", help="gateway/embedded: seconds (database clock) a get or put may run before the reconciler takes it over.")] = 60.0,
+    retention: Annotated[float, typer.Option("--retention", help=(
+        "gateway/embedded: seconds (database clock) a decrypted output waits for its acknowledgement; "
+        "then it is discarded and the object lost."))] = 86400.0,
 ) -> None:
     """Start the storage service (embedded default) or one component of a deployment."""
-    from qclone.storage.server import ServeOptions, serve as run_server
+    from qclone.storage.server import ServeOptions
+    from qclone.storage.server import serve as run_server
 
     run_server(
         ServeOptions(
@@ -212,7 +224,7 @@ def put(
             raise InvalidArgumentError(f"cannot read {str(qasm)!r}: {e}") from None
     else:
         kind = "statevector" if statevector is not None else "density"
-        st = load_state_file(statevector or density, kind)  # type: ignore[arg-type]
+        st = load_state_file(statevector or density, kind)  # type: ignore[arg-type]  # one of them is given here
         kwargs[kind] = st.to_wire()["data"]
     with _client(url, _need_token(token)) as c:
         out = c.put(name, clones=clones, keep_reference=keep_reference, force=force, **kwargs)
@@ -352,7 +364,8 @@ def providers_add(
     t1: Annotated[float | None, typer.Option("--t1", help="Memory T1 in seconds (default 3600).")] = None,
     t2: Annotated[float | None, typer.Option("--t2", help="Memory T2 in seconds (default 3600).")] = None,
     node_url: Annotated[str | None, typer.Option("--node-url", help="URL of a provider node process (`qclone serve --role provider`).")] = None,
-    join: Annotated[str | None, typer.Option("--join", help="With --node-url: the node's join token (printed at its first start, also in its DATA_DIR/join-token).")] = None,
+    join: Annotated[str | None, typer.Option(
+        "--join", help="With --node-url: the node's join token (printed at its first start, also in its DATA_DIR/join-token).")] = None,
     url: Url = DEFAULT_URL,
     admin_token: AdminToken = None,
     json: Json = False,
@@ -363,7 +376,7 @@ def providers_add(
     _show_providers([out], json)
 
 
-def _action(action: str):  # noqa: ANN202
+def _action(action: str):  # noqa: ANN202 - returns the typer command it builds
     def command(
         provider_id: Annotated[str, typer.Argument(help="Provider id.")],
         url: Url = DEFAULT_URL,

@@ -18,12 +18,12 @@ See ``docs/hardware.md``.
 from qclone.hardware.backends import AerRunner, RestrictedBackend, Runner, SamplerRunner
 from qclone.hardware.check import ScheduleCheck, check_compiled, check_schedule
 from qclone.hardware.compile import CARDINAL_STATES, CompiledProtocol, GateStats, compile_protocol, logical_circuit, qiskit_baseline
+from qclone.hardware.composition import MODULE_KINDS, CompiledModules, ModuleResult, compile_modules, measure_modules
 from qclone.hardware.devices import DEVICE_NAMES, get_backend, is_fake
 from qclone.hardware.experiment import FidelityResult, measure_fidelity
 from qclone.hardware.layout import DeviceLayout, device_layout, max_clones
-from qclone.hardware.composition import MODULE_KINDS, CompiledModules, ModuleResult, compile_modules, measure_modules
-from qclone.hardware.prediction import device_prediction, schedule_duration
 from qclone.hardware.pauli_noise import twirl_delays, twirl_error, twirled_noise_model
+from qclone.hardware.prediction import device_prediction, schedule_duration
 from qclone.hardware.report import plot_results, write_csv
 from qclone.hardware.schedule import Schedule, protocol_schedule
 from qclone.hardware.tomography import TomographyFit, run_tomography

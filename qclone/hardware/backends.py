@@ -39,13 +39,13 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 
 #: Above this many active qubits Aer's density-matrix method is replaced by matrix product states.
 MAX_DENSITY_MATRIX_QUBITS = 12
@@ -69,7 +69,7 @@ class Runner(Protocol):
 
 
 def check_shots(shots: object) -> int:
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+    if not is_int(shots) or shots < 1:
         raise InvalidArgumentError(f"shots must be a positive integer, got {shots!r}")
     return shots
 
@@ -117,7 +117,7 @@ def restricted_target(target: Target, qubits: Sequence[int]) -> Target:
         op = target.operation_from_name(name)
         if isinstance(op, type):  # control flow is registered as a class, not an instruction
             continue
-        kept = {}
+        kept: dict[tuple[int, ...] | None, Any] = {}
         for qargs, ip in target[name].items():
             if qargs is None:
                 kept[None] = ip
@@ -194,7 +194,7 @@ class AerRunner:
             raise InvalidArgumentError("give a device backend or a noise model, not both")
         if self.noise != "device" and self.backend is None:
             raise InvalidArgumentError(f"noise={self.noise!r} twirls a device's noise: give a backend")
-        if self.max_bond_dimension is not None and (isinstance(self.max_bond_dimension, bool) or self.max_bond_dimension < 1):
+        if self.max_bond_dimension is not None and (not is_int(self.max_bond_dimension) or self.max_bond_dimension < 1):
             raise InvalidArgumentError(f"the MPS bond dimension cap must be >= 1, got {self.max_bond_dimension!r}")
         if self.truncation_threshold is not None and not 0 < self.truncation_threshold < 1:
             raise InvalidArgumentError(f"the MPS truncation threshold must be in (0, 1), got {self.truncation_threshold!r}")
@@ -212,7 +212,7 @@ class AerRunner:
         method = self.method_for(len(qubits))
         key = (qubits, method)
         if key not in self._cache:
-            options = {}
+            options: dict[str, Any] = {}
             if method == "matrix_product_state":
                 if self.max_bond_dimension is not None:
                     options["matrix_product_state_max_bond_dimension"] = int(self.max_bond_dimension)

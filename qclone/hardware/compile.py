@@ -192,7 +192,7 @@ def logical_circuit(clones: int, decrypt: int = 1, *, input: str | None = "bell"
     qc.barrier()
     qc.compose(to_qiskit(encryption(lay, circuit=bell_pairs(lay))), inplace=True)
     qc.barrier()
-    qc.compose(to_qiskit(clone_decryption(lay, lay.check_target(decrypt))), inplace=True)
+    qc.compose(to_qiskit(clone_decryption(lay, decrypt)), inplace=True)
     qc.barrier()
     return qc
 

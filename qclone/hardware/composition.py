@@ -55,10 +55,10 @@ from qiskit.providers import BackendV2
 from qiskit.quantum_info import DensityMatrix, Statevector, partial_trace
 from qiskit.transpiler import generate_preset_pass_manager
 
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import InvalidArgumentError, TooLargeError, is_int
 from qclone.hardware.backends import Runner
 from qclone.hardware.compile import CARDINAL_STATES, GateStats, cardinal_vector
-from qclone.hardware.experiment import _percentiles, _prepared, check_run_arguments
+from qclone.hardware.experiment import check_run_arguments, percentile_interval, prepare_for_device
 from qclone.hardware.layout import coupling_adjacency, long_path
 from qclone.hardware.tomography import TomographyFit, analyse, tomography_experiment
 from qclone.protocol import Circuit, protocol_circuit, to_qiskit
@@ -78,7 +78,7 @@ def composition_of(kind: str, clones: int, levels: int = 2) -> Composition:
     """The composition a kind runs (see the module doc)."""
     kind, n = check_kind(kind), check_clones(clones)
     if kind == "series":
-        if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
+        if not is_int(levels) or levels < 2:
             raise InvalidArgumentError(f"a series needs at least 2 levels, got {levels!r}")
         return series_composition(1, n, levels)
     return parallel_composition([1, 1], n)
@@ -86,7 +86,7 @@ def composition_of(kind: str, clones: int, levels: int = 2) -> Composition:
 
 def _steps(comp: Composition, kind: str, decrypt: int) -> tuple[tuple[str, int], ...]:
     if kind == "series":
-        return tuple(comp.unwind(comp.modules[-1].name, decrypt))  # type: ignore[arg-type]
+        return tuple(comp.unwind(comp.modules[-1].name, decrypt))  # type: ignore[arg-type]  # a clone number, never 'A', in a series
     return tuple((m.name, decrypt) for m in comp.modules)
 
 
@@ -100,7 +100,7 @@ def module_circuits(
     """
     comp = composition_of(kind, clones, levels)
     n = comp.modules[-1].clones
-    if isinstance(decrypt, bool) or not isinstance(decrypt, int) or not 1 <= decrypt <= n:
+    if not is_int(decrypt) or not 1 <= decrypt <= n:
         raise InvalidArgumentError(f"the decrypted clone must be in 1..{n}, got {decrypt!r}")
     steps = _steps(comp, kind, decrypt)
     state = DecryptionState.start(comp)
@@ -192,7 +192,9 @@ class CompiledModules:
 
 
 def _prepare(qc: QuantumCircuit, input: str | None, qubits: Sequence[int]) -> None:
-    for q in qubits if input is not None else ():
+    if input is None:
+        return
+    for q in qubits:
         for gate in CARDINAL_STATES[input][0]:
             getattr(qc, gate)(q)
 
@@ -296,7 +298,7 @@ def measure_modules(
             target = np.kron(psi, target)
         exp = tomography_experiment(comp.circuit, list(comp.output_physical), Statevector(target))
         experiments.append(exp)
-        batches.append(_prepared(backend, exp.circuits(), idle_noise))
+        batches.append(prepare_for_device(backend, exp.circuits(), idle_noise))
         compiled.append(comp)
     flat = [qc for batch in batches for qc in batch]
     counts = runner.run(flat, shots=shots, seed=seed, order=compiled[0].path)
@@ -306,12 +308,12 @@ def measure_modules(
         pos += len(batch)
     samples = np.array([f.bootstrap for f in fits])
     rounds = min(len(s) for s in samples)
-    lo, hi = _percentiles(samples[:, :rounds].mean(axis=0), confidence)
+    lo, hi = percentile_interval(samples[:, :rounds].mean(axis=0), confidence)
     k = len(compiled[0].output_physical)
     per_qubit = np.mean([_marginal_fidelities(f, cardinal_vector(lab), k) for f, lab in zip(fits, inputs)], axis=0)
     ref = compiled[0]
     return ModuleResult(
-        backend=name or getattr(backend, "name", "device"),
+        backend=str(name or getattr(backend, "name", "device")),
         runner=runner.name,
         kind=ref.kind,
         clones=clones,

@@ -38,7 +38,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
 from qiskit.quantum_info import Statevector
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.hardware.backends import Runner, check_shots
 from qclone.hardware.compile import CARDINAL_STATES, CompiledProtocol, cardinal_vector, compile_protocol
 from qclone.hardware.tomography import TomographyFit, analyse, lower, tomography_experiment
@@ -86,7 +86,8 @@ class FidelityResult:
         return d
 
 
-def _percentiles(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` interval of bootstrap ``samples`` (their quantiles)."""
     lo, hi = np.quantile(samples, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(lo), float(hi)
 
@@ -100,7 +101,8 @@ def _schedule_idle(circuits: list[QuantumCircuit], backend: BackendV2) -> list[Q
     return out if isinstance(out, list) else [out]
 
 
-def _prepared(backend: BackendV2, circuits: list[QuantumCircuit], idle_noise: bool) -> list[QuantumCircuit]:
+def prepare_for_device(backend: BackendV2, circuits: list[QuantumCircuit], idle_noise: bool) -> list[QuantumCircuit]:
+    """``circuits`` lowered to the device's native gates, with idle delays scheduled when ``idle_noise``."""
     lowered = lower(circuits, backend)
     return _schedule_idle(lowered, backend) if idle_noise else lowered
 
@@ -116,7 +118,7 @@ def check_run_arguments(shots: object, confidence: float, bootstrap: object,
     """Check the arguments every tomography run takes; the confidence and the inputs as a tuple."""
     check_shots(shots)
     confidence = check_confidence(confidence)
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 2:
+    if not is_int(bootstrap) or bootstrap < 2:
         raise InvalidArgumentError(f"bootstrap must be an integer >= 2, got {bootstrap!r}")
     inputs = tuple(inputs)
     if not inputs or any(s not in CARDINAL_STATES for s in inputs):
@@ -165,13 +167,13 @@ def measure_fidelity(
         compiled[label] = comp
         exp = tomography_experiment(comp.circuit, [comp.clone_qubit], Statevector(cardinal_vector(label)))
         experiments.append(exp)
-        batches.append(_prepared(backend, exp.circuits(), idle_noise))
+        batches.append(prepare_for_device(backend, exp.circuits(), idle_noise))
     if entangled:
         comp = compile_protocol(backend, clones, decrypt, input="bell", seed=0, name=name)
         compiled["bell"] = comp
         exp = tomography_experiment(comp.circuit, [comp.reference_qubit, comp.clone_qubit], Statevector(BELL_TARGET))
         experiments.append(exp)
-        batches.append(_prepared(backend, exp.circuits(), idle_noise))
+        batches.append(prepare_for_device(backend, exp.circuits(), idle_noise))
 
     flat = [qc for batch in batches for qc in batch]
     order = next(iter(compiled.values())).layout.path
@@ -190,14 +192,14 @@ def measure_fidelity(
     samples = np.array([f.bootstrap for f in state_fits])  # (inputs, rounds): independent resamples per input
     rounds = min(len(s) for s in samples) if len(samples) else 0
     means = samples[:, :rounds].mean(axis=0)
-    lo, hi = _percentiles(means, confidence)
+    lo, hi = percentile_interval(means, confidence)
     bell = fits[-1] if entangled else None
     bell_lo = bell_hi = None
     if bell is not None:
-        bell_lo, bell_hi = _percentiles(np.array(bell.bootstrap), confidence)
+        bell_lo, bell_hi = percentile_interval(np.array(bell.bootstrap), confidence)
     ref = compiled.get("bell") or compiled[inputs[0]]
     return FidelityResult(
-        backend=name or getattr(backend, "name", "device"),
+        backend=str(name or getattr(backend, "name", "device")),
         runner=runner.name,
         clones=clones,
         decrypt=decrypt,

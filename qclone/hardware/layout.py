@@ -40,7 +40,7 @@ from functools import lru_cache
 
 from qiskit.providers import BackendV2
 
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import InvalidArgumentError, TooLargeError, is_int
 from qclone.protocol.layout import check_clones
 
 Adjacency = tuple[tuple[int, ...], ...]
@@ -118,17 +118,17 @@ class DeviceLayout:
         return self.path[0]
 
     @property
-    def A(self) -> int:  # noqa: N802
+    def A(self) -> int:  # noqa: N802 - register names are physics notation
         return self.path[1]
 
     def slot_of_pair(self, k: int) -> int:
         """Path index of S_k (N_k is the next one)."""
         return 2 + 2 * self.pair_order.index(k)
 
-    def S(self, k: int) -> int:  # noqa: N802
+    def S(self, k: int) -> int:  # noqa: N802 - physics notation
         return self.path[self.slot_of_pair(k)]
 
-    def N(self, k: int) -> int:  # noqa: N802
+    def N(self, k: int) -> int:  # noqa: N802 - physics notation
         return self.path[self.slot_of_pair(k) + 1]
 
     @property
@@ -166,11 +166,11 @@ def device_layout(backend: BackendV2, clones: int, decrypt: int = 1, *, name: st
         TooLargeError: if n exceeds :func:`max_clones` for the device.
     """
     n = check_clones(clones)
-    if isinstance(decrypt, bool) or not isinstance(decrypt, int) or not 1 <= decrypt <= n:
+    if not is_int(decrypt) or not 1 <= decrypt <= n:
         raise InvalidArgumentError(f"the decrypted clone must be in 1..{n}, got {decrypt!r}")
     path = long_path(coupling_adjacency(backend))
     length = 2 * n + 2
-    device = name or getattr(backend, "name", "device")
+    device = str(name or getattr(backend, "name", "device"))
     if length > len(path):
         raise TooLargeError(
             f"{n} clones need {length} qubits on a path of adjacent Bell pairs; {device} holds at most "

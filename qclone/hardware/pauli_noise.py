@@ -168,9 +168,9 @@ def twirled_noise_model(backend: BackendV2):  # noqa: ANN201 - qiskit_aer NoiseM
     for name, errors in device._local_quantum_errors.items():  # noqa: SLF001 - no public iterator exists
         for qargs, error in errors.items():
             out.add_quantum_error(twirl_error(error), name, list(qargs))
-    for name, error in device._default_quantum_errors.items():  # noqa: SLF001
+    for name, error in device._default_quantum_errors.items():  # noqa: SLF001 - Aer exposes the errors only here
         out.add_all_qubit_quantum_error(twirl_error(error), name)  # pragma: no cover - devices give local errors
-    for qargs, readout in device._local_readout_errors.items():  # noqa: SLF001
+    for qargs, readout in device._local_readout_errors.items():  # noqa: SLF001 - Aer exposes the errors only here
         out.add_readout_error(readout, list(qargs))
     return out
 

@@ -59,15 +59,17 @@ def plot_results(results: Sequence[FidelityResult], path: str | pathlib.Path, *,
             tuple(max(r.ci_high, r.average_fidelity) for r in rs),
         )
     ]
-    bell = [r for r in rs if r.bell_fidelity is not None]
+    # (n, F, interval) of the runs that measured the Bell pair
+    bell = [(r.clones, r.bell_fidelity, r.bell_ci_low, r.bell_ci_high) for r in rs
+            if r.bell_fidelity is not None and r.bell_ci_low is not None and r.bell_ci_high is not None]
     if bell:
         series.append(
             FidelitySeries(
                 f"{label}: from Bell fidelity of (R, clone), (2F+1)/3",
-                tuple(r.clones for r in bell),
-                tuple((2 * r.bell_fidelity + 1) / 3 for r in bell),
-                tuple((2 * min(r.bell_ci_low, r.bell_fidelity) + 1) / 3 for r in bell),
-                tuple((2 * max(r.bell_ci_high, r.bell_fidelity) + 1) / 3 for r in bell),
+                tuple(n for n, _, _, _ in bell),
+                tuple((2 * f + 1) / 3 for _, f, _, _ in bell),
+                tuple((2 * min(lo, f) + 1) / 3 for _, f, lo, _ in bell),
+                tuple((2 * max(hi, f) + 1) / 3 for _, f, _, hi in bell),
             )
         )
     return plot_fidelity(series, [path], title=title or f"Decrypted clone on {label} (from counts)")[0]

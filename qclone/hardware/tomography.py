@@ -91,7 +91,7 @@ def lower(circuits: Sequence[QuantumCircuit], backend: BackendV2 | None) -> list
     return out if isinstance(out, list) else [out]
 
 
-def analyse(experiment, circuits: Sequence[QuantumCircuit], counts: Sequence[dict[str, int]], *, bootstrap: int = 0, seed: int | None = None) -> TomographyFit:  # noqa: ANN001
+def analyse(experiment, circuits: Sequence[QuantumCircuit], counts: Sequence[dict[str, int]], *, bootstrap: int = 0, seed: int | None = None) -> TomographyFit:  # noqa: ANN001 - a qiskit-experiments StateTomography
     """Fit the counts of an experiment's circuits with the experiment's own analysis."""
     from qiskit_experiments.framework import ExperimentData
 

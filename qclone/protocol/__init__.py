@@ -12,12 +12,38 @@ Examples:
     H 1 2
 """
 
-from qclone.protocol.build import DEPTHS, bell_pairs, decryption, encryption, protocol_circuit, two_qubit_gate_count
+from qclone.protocol.build import (
+    DEPTHS,
+    bell_pairs,
+    decryption,
+    encryption,
+    protocol_circuit,
+    two_qubit_gate_count,
+)
 from qclone.protocol.circuit import Circuit, Instruction
-from qclone.protocol.composition import Composition, Module, parallel_composition, series_composition
+from qclone.protocol.composition import (
+    Composition,
+    Module,
+    parallel_composition,
+    series_composition,
+)
 from qclone.protocol.layout import DecryptTarget, Layout
-from qclone.protocol.operators import DenseOperator, bell_state, encryption_exponential, encryption_sum
-from qclone.protocol.render import FORMATS, from_qasm, render, to_qasm2, to_qasm3, to_qiskit, to_stim, to_text
+from qclone.protocol.operators import (
+    DenseOperator,
+    bell_state,
+    encryption_exponential,
+    encryption_sum,
+)
+from qclone.protocol.render import (
+    FORMATS,
+    from_qasm,
+    render,
+    to_qasm2,
+    to_qasm3,
+    to_qiskit,
+    to_stim,
+    to_text,
+)
 
 __all__ = [
     "Layout", "DecryptTarget",

@@ -50,10 +50,10 @@ def empty_circuit(layout: Layout) -> Circuit:
 def check_depth(depth: str) -> Depth:
     if depth not in DEPTHS:
         raise InvalidArgumentError(f"unknown encryption depth {depth!r}; choose one of {', '.join(DEPTHS)}")
-    return depth  # type: ignore[return-value]
+    return "log" if depth == "log" else "linear"
 
 
-def z_parity_phase(circuit: Circuit, qubits: Sequence[int], *, dagger: bool = False, depth: Depth = "linear") -> Circuit:
+def z_parity_phase(circuit: Circuit, qubits: Sequence[int] | np.ndarray, *, dagger: bool = False, depth: Depth = "linear") -> Circuit:
     """Append ``exp(∓iπ/4 · Z⊗…⊗Z)`` on ``qubits`` (up to a global phase).
 
     The parity of ``qubits`` is computed into one of them with CNOTs (a
@@ -85,7 +85,7 @@ def z_parity_phase(circuit: Circuit, qubits: Sequence[int], *, dagger: bool = Fa
     return circuit
 
 
-def x_parity_phase(circuit: Circuit, qubits: Sequence[int], *, dagger: bool = False, depth: Depth = "linear") -> Circuit:
+def x_parity_phase(circuit: Circuit, qubits: Sequence[int] | np.ndarray, *, dagger: bool = False, depth: Depth = "linear") -> Circuit:
     """Append ``exp(∓iπ/4 · X⊗…⊗X)`` on ``qubits``: the Z version conjugated by H."""
     circuit = circuit.append("H", qubits)
     circuit = z_parity_phase(circuit, qubits, dagger=dagger, depth=depth)

@@ -71,7 +71,7 @@ from functools import cached_property
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, UnsupportedError
+from qclone.errors import InvalidArgumentError, UnsupportedError, is_int
 from qclone.protocol.build import Depth, bell_pairs, check_depth, decryption, encryption
 from qclone.protocol.circuit import Circuit, Instruction
 from qclone.protocol.layout import DecryptTarget, Layout, check_clones
@@ -113,16 +113,16 @@ class Composition:
     inputs: int
     modules: tuple[Module, ...]
     references: int = 0
-    _base: dict = field(init=False, repr=False, compare=False)
-    _input_index: dict = field(init=False, repr=False, compare=False)
+    _base: dict[str, int] = field(init=False, repr=False, compare=False)
+    _input_index: dict[str, np.ndarray] = field(init=False, repr=False, compare=False)
     _owner: np.ndarray = field(init=False, repr=False, compare=False)
-    _clone_children: dict = field(init=False, repr=False, compare=False)
-    _key_children: dict = field(init=False, repr=False, compare=False)
+    _clone_children: dict[str, dict[int, set[str]]] = field(init=False, repr=False, compare=False)
+    _key_children: dict[str, set[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.inputs, bool) or not isinstance(self.inputs, int) or self.inputs < 1:
+        if not is_int(self.inputs) or self.inputs < 1:
             raise InvalidArgumentError(f"a composition needs a data register of at least 1 qubit, got {self.inputs!r}")
-        if isinstance(self.references, bool) or not isinstance(self.references, int) or self.references < 0:
+        if not is_int(self.references) or self.references < 0:
             raise InvalidArgumentError(f"references must be an integer >= 0, got {self.references!r}")
         modules = tuple(self.modules)
         object.__setattr__(self, "modules", modules)
@@ -150,7 +150,9 @@ class Composition:
                 owner[q] = pos
                 idx.append(q)
                 parent, role, _, j = self._locate(q)
-                if role == "S":
+                if parent is None:  # a data qubit or a reference: no parent module
+                    pass
+                elif role == "S":
                     clone_children[parent].setdefault(j, set()).add(m.name)
                 elif role == "N":
                     key_children[parent].add(m.name)
@@ -373,7 +375,7 @@ class Composition:
     def recovery_paths(self) -> tuple[tuple[tuple[str, DecryptTarget], ...], ...]:
         """One decryption plan per place the data can be recovered: every clone of every module
         that no other module re-cloned (the other modules at their first free clone)."""
-        out: dict[tuple, None] = {}
+        out: dict[tuple[tuple[str, DecryptTarget], ...], None] = {}
         for m in self.modules:
             for j in range(1, m.clones + 1):
                 if j not in self._clone_children[m.name]:
@@ -459,7 +461,7 @@ def series_composition(qubits: int, clones: int | Sequence[int], levels: int, *,
     level l (``target="clone"``: a k-qubit register) or its whole key
     (``target="key"``: k·n qubits, so the registers grow).
     """
-    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
+    if not is_int(levels) or levels < 1:
         raise InvalidArgumentError(f"the number of series levels must be an integer >= 1, got {levels!r}")
     if target not in SERIES_TARGETS:
         raise InvalidArgumentError(f"series target must be one of {', '.join(SERIES_TARGETS)}, got {target!r}")

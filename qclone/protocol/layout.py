@@ -45,11 +45,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal, TypeGuard
+from typing import Literal
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, UnsupportedError
+from qclone.errors import InvalidArgumentError, UnsupportedError, is_int
 
 #: What a decryption targets: a clone index ``j`` in ``1..n`` or ``"A"``.
 DecryptTarget = int | Literal["A"]
@@ -76,17 +76,13 @@ def single_clone_warning(clones: int) -> str | None:
     return _N1_WARNING if clones == 1 else None
 
 
-def _is_int(x: object) -> TypeGuard[int | np.integer]:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
 def check_clones(clones: object) -> int:
     """Validate a number of clones and return it as ``int``.
 
     Raises:
         InvalidArgumentError: if ``clones`` is not an integer >= 1.
     """
-    if not _is_int(clones):
+    if not is_int(clones):
         raise InvalidArgumentError(f"the number of clones must be an integer, got {clones!r}")
     if clones < 1:
         raise InvalidArgumentError(f"the number of clones must be at least 1, got {clones}")
@@ -95,7 +91,7 @@ def check_clones(clones: object) -> int:
 
 def check_register_size(qubits: object) -> int:
     """Validate a register size k (an integer >= 1) and return it as ``int``."""
-    if not _is_int(qubits):
+    if not is_int(qubits):
         raise InvalidArgumentError(f"the register size must be an integer, got {qubits!r}")
     if qubits < 1:
         raise InvalidArgumentError(f"the register must have at least 1 qubit, got {qubits}")
@@ -126,7 +122,7 @@ class Layout:
     def __post_init__(self) -> None:
         object.__setattr__(self, "clones", check_clones(self.clones))
         object.__setattr__(self, "qubits", check_register_size(self.qubits))
-        if not _is_int(self.references) or self.references < 0:
+        if not is_int(self.references) or self.references < 0:
             raise InvalidArgumentError(f"references must be an integer >= 0, got {self.references!r}")
         object.__setattr__(self, "references", int(self.references))
 
@@ -169,7 +165,7 @@ class Layout:
 
     def R(self, r: int = 0) -> int:  # noqa: N802 - physics notation
         """Outside reference qubit r = 0..references-1."""
-        if not _is_int(r) or not 0 <= r < self.references:
+        if not is_int(r) or not 0 <= r < self.references:
             raise UnsupportedError(
                 f"reference index must be in 0..{self.references - 1}, got {r!r}"
                 if self.references
@@ -226,13 +222,20 @@ class Layout:
     @property
     def labels(self) -> tuple[str, ...]:
         """Label of every qubit, in index order (see the module doc for the two forms)."""
-        return tuple(self.label(q) for q in range(self.num_qubits))
+        k, js = self.qubits, range(1, self.clones + 1)
+        if k == 1:
+            names = ["A", *(f"S{j}" for j in js), *(f"N{j}" for j in js)]
+        else:
+            names = [f"A{i}" for i in range(k)]
+            names += [f"{role}{i}_{j}" for role in "SN" for j in js for i in range(k)]
+        names += ["R"] if k == 1 and self.references == 1 else [f"R{r}" for r in range(self.references)]
+        return tuple(names)
 
     def label(self, index: int, *, long: bool = False) -> str:
         """The label of qubit ``index`` (computed, so cheap for any size); ``long`` gives the
         ``A0``/``S0_1`` form for k = 1 too."""
         k, n = self.qubits, self.clones
-        if not _is_int(index) or not 0 <= index < self.num_qubits:
+        if not is_int(index) or not 0 <= index < self.num_qubits:
             raise InvalidArgumentError(f"qubit index must be in 0..{self.num_qubits - 1}, got {index!r}")
         q, i = divmod(int(index), k)
         if q > 2 * n:
@@ -286,16 +289,16 @@ class Layout:
                 raise InvalidArgumentError(
                     f"decryption target must be a clone number 1..{self.clones} or 'A', got {target!r}"
                 ) from None
-        if not _is_int(target):
+        if not is_int(target):
             raise InvalidArgumentError(f"decryption target must be an integer or 'A', got {target!r}")
-        return self._check_j(target)
+        return self._check_j(int(target))
 
-    def _check_i(self, i: int) -> int:
-        if not _is_int(i) or not 0 <= i < self.qubits:
+    def _check_i(self, i: int | np.integer) -> int:
+        if not is_int(i) or not 0 <= i < self.qubits:
             raise InvalidArgumentError(f"register qubit index must be in 0..{self.qubits - 1}, got {i!r}")
         return int(i)
 
-    def _check_j(self, j: int) -> int:
-        if not _is_int(j) or not 1 <= j <= self.clones:
+    def _check_j(self, j: int | np.integer) -> int:
+        if not is_int(j) or not 1 <= j <= self.clones:
             raise InvalidArgumentError(f"clone index must be in 1..{self.clones}, got {j!r}")
         return int(j)

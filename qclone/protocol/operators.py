@@ -77,7 +77,7 @@ def encryption_sum(clones: int) -> DenseOperator:
     """½ Σ_μ α_μ⁻¹ σ_μ^{⊗(n+1)} on (A, S_1..S_n)."""
     n = _check_dense(clones)
     a = alphas(n)
-    u = 0.5 * sum((1 / a[mu]) * pauli_power(mu, n + 1) for mu in range(4))
+    u = 0.5 * np.sum([(1 / a[mu]) * pauli_power(mu, n + 1) for mu in range(4)], axis=0)
     lay = Layout(n)
     return DenseOperator(u, (lay.A(), *lay.signals))
 
@@ -97,7 +97,7 @@ def clone_decryption_projector(clones: int, j: int) -> DenseOperator:
     lay = Layout(n)
     lay.S(j)
     a = alphas(n)
-    u = 0
+    u = np.zeros((2 ** (n + 1), 2 ** (n + 1)), dtype=complex)
     for mu in range(4):
         phi = bell_state(mu)
         u = u + a[mu] * np.kron(np.outer(phi, phi.conj()), pauli_power(mu, n - 1).T)

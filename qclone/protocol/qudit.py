@@ -39,11 +39,11 @@ Examples:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache, reduce
+from functools import cache, reduce
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import InvalidArgumentError, QcloneError, TooLargeError, is_int
 from qclone.protocol.layout import check_clones
 
 #: Largest qudit dimension the tool accepts.
@@ -54,7 +54,7 @@ MAX_QUDIT_AMPLITUDES = 2**19
 
 def check_dimension(d: object) -> int:
     """Validate a qudit dimension (an integer 2..MAX_QUDIT_DIMENSION)."""
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+    if not is_int(d):
         raise InvalidArgumentError(f"the qudit dimension must be an integer, got {d!r}")
     if not 2 <= d <= MAX_QUDIT_DIMENSION:
         raise InvalidArgumentError(f"the qudit dimension must be in 2..{MAX_QUDIT_DIMENSION}, got {d}")
@@ -92,13 +92,13 @@ def check_qudit_clones(d: int, clones: object) -> int:
     return n
 
 
-@lru_cache(maxsize=None)
+@cache
 def shift(d: int) -> np.ndarray:
     """X|i⟩ = |i + 1 mod d⟩."""
     return np.roll(np.eye(d, dtype=complex), 1, axis=0)
 
 
-@lru_cache(maxsize=None)
+@cache
 def clock(d: int) -> np.ndarray:
     """Z|i⟩ = ω^i |i⟩."""
     return np.diag(np.exp(2j * np.pi * np.arange(d) / d))
@@ -150,7 +150,7 @@ class WeylSum:
         """The dense matrix (refused above ``limit`` rows)."""
         if self.dimension > limit:
             raise TooLargeError(f"a {self.dimension} x {self.dimension} matrix exceeds the limit of {limit} rows")
-        return sum(c * reduce(np.kron, fs) for c, fs in self.terms)
+        return np.asarray(sum(c * reduce(np.kron, fs) for c, fs in self.terms), dtype=complex)
 
 
 def encryption_operator(d: int, n: int) -> WeylSum:
@@ -286,7 +286,10 @@ def _rank_one(f: np.ndarray) -> np.ndarray | None:
 
 def _apply_factors(t: np.ndarray, fs: tuple[np.ndarray, ...], axes: list[list[int]]) -> np.ndarray:
     for f, ax in zip(fs, axes):
-        perm, phases = _monomial(f)
+        monomial = _monomial(f)
+        if monomial is None:
+            raise QcloneError("internal: a Weyl factor is not a monomial matrix")
+        perm, phases = monomial
         shape = [1] * t.ndim
         shape[ax[0]] = -1
         t = np.take(t, perm, axis=ax[0]) * phases.reshape(shape)

@@ -94,7 +94,7 @@ def format_rows(*columns: str | np.ndarray) -> str:
     """
     arrays = [np.asarray(c, dtype=np.int64).ravel() for c in columns if not isinstance(c, str)]
     if not arrays:
-        return "".join(columns)  # type: ignore[arg-type]
+        return "".join(columns)  # type: ignore[arg-type]  # every column is a str on this path
     m = arrays[0].size
     if any(a.size != m for a in arrays):
         raise InvalidArgumentError("format_rows: integer columns differ in length")

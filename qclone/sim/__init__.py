@@ -1,14 +1,11 @@
-"""Simulation engines behind one small interface, chosen by name (:func:`get_engine`)."""
+"""Simulation engines behind one interface (:class:`~qclone.sim.engine.Engine`), by name in :data:`ENGINES`."""
 
-from qclone.sim.engine import Engine, SimState, engine_names, get_engine, register_engine
-from qclone.sim.exact import DensityMatrix, ExactEngine, StateVector
+from qclone.sim.core import CoreEngine, CoreState
+from qclone.sim.engine import CORE, DENSE, ENGINES, HEISENBERG, STABILIZER, Engine, HeisenbergEngine, SimState, get_engine
+from qclone.sim.exact import DenseEngine, DensityMatrix, StateVector
 from qclone.sim.stabilizer import StabilizerEngine
 
-register_engine("exact", ExactEngine)
-register_engine("stabilizer", StabilizerEngine)
-
-from qclone.sim.core import CoreEngine, CoreState  # noqa: E402 - the core engine builds on gf2 and exact above
-
-register_engine("core", CoreEngine)
-
-__all__ = ["Engine", "SimState", "engine_names", "get_engine", "register_engine", "DensityMatrix", "ExactEngine", "StateVector", "StabilizerEngine", "CoreEngine", "CoreState"]
+__all__ = [
+    "CORE", "DENSE", "ENGINES", "HEISENBERG", "STABILIZER", "Engine", "SimState", "get_engine",
+    "CoreEngine", "CoreState", "DenseEngine", "DensityMatrix", "HeisenbergEngine", "StabilizerEngine", "StateVector",
+]

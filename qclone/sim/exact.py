@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError
-from qclone.protocol.circuit import Circuit
+from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
+from qclone.protocol.circuit import Circuit, Instruction
 
 #: Largest number of qubits a dense state vector may have (2^26 amplitudes = 1 GiB).
 MAX_STATEVECTOR_QUBITS = 26
@@ -57,7 +57,7 @@ def _check_qubits(qubits: Sequence[int], m: int) -> list[int]:
     return qs
 
 
-def _index(ndim: int, fixed: dict[int, int]) -> tuple:
+def _index(ndim: int, fixed: dict[int, int]) -> tuple[int | slice, ...]:
     return tuple(fixed.get(ax, slice(None)) for ax in range(ndim))
 
 
@@ -143,7 +143,7 @@ class StateVector:
         qs = _check_qubits(qubits, self.num_qubits)
         self.tensor = apply_matrix_to_tensor(self.tensor, matrix, qs)
 
-    def apply_circuit(self, circuit: Circuit | Iterable) -> None:
+    def apply_circuit(self, circuit: Circuit | Iterable[Instruction]) -> None:
         for name, qubits in _gates_of(circuit):
             self.apply(GATE_MATRICES[name], qubits)
 
@@ -209,7 +209,7 @@ class DensityMatrix:
         t = apply_matrix_to_tensor(self.tensor, matrix, qs)
         self.tensor = apply_matrix_to_tensor(t, np.conj(matrix), [q + m for q in qs])
 
-    def apply_circuit(self, circuit: Circuit | Iterable) -> None:
+    def apply_circuit(self, circuit: Circuit | Iterable[Instruction]) -> None:
         for name, qubits in _gates_of(circuit):
             self.apply(GATE_MATRICES[name], qubits)
 
@@ -248,7 +248,7 @@ class DensityMatrix:
         return self.entropy(a) + self.entropy(b) - self.entropy(list(a) + list(b))
 
 
-def _gates_of(circuit: Circuit | Iterable) -> Iterable[tuple[str, tuple[int, ...]]]:
+def _gates_of(circuit: Circuit | Iterable[Instruction]) -> Iterable[tuple[str, tuple[int, ...]]]:
     instructions = circuit.instructions if isinstance(circuit, Circuit) else circuit
     for ins in instructions:
         for group in ins.groups:
@@ -332,7 +332,8 @@ def bloch_vector(rho: np.ndarray) -> tuple[float, float, float]:
     r = _as_density(rho)
     if r.shape != (2, 2):
         raise InvalidArgumentError("a Bloch vector needs a one-qubit state")
-    return tuple(float(np.real(np.trace(r @ GATE_MATRICES[p]))) for p in "XYZ")  # type: ignore[return-value]
+    x, y, z = (float(np.real(np.trace(r @ GATE_MATRICES[p]))) for p in "XYZ")
+    return x, y, z
 
 
 def density_from_bloch(x: float, y: float, z: float) -> np.ndarray:
@@ -346,7 +347,7 @@ def trace_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(0.5 * np.sum(np.abs(np.linalg.eigvalsh(_as_density(a) - _as_density(b)))))
 
 
-def circuit_unitary(circuit: Circuit | Iterable, qubits: Sequence[int]) -> np.ndarray:
+def circuit_unitary(circuit: Circuit | Iterable[Instruction], qubits: Sequence[int]) -> np.ndarray:
     """The unitary a circuit applies to ``qubits`` (first = most significant).
 
     Raises if the circuit touches a qubit outside ``qubits``.
@@ -414,21 +415,28 @@ def purification(rho: np.ndarray) -> np.ndarray:
     return vec / np.linalg.norm(vec)
 
 
-class ExactEngine:
-    """The dense engine behind the common :class:`~qclone.sim.engine.Engine` interface."""
+class DenseEngine:
+    """State vectors in numpy behind the common :class:`~qclone.sim.engine.Engine` interface."""
 
-    name = "exact"
+    name = "dense"
+    summary = f"state vectors in numpy: any gates, at most {MAX_STATEVECTOR_QUBITS} qubits"
     max_qubits: int | None = MAX_STATEVECTOR_QUBITS
 
-    def simulate(self, circuit: Circuit, *, initial: np.ndarray | None = None) -> StateVector:
-        m = circuit.num_qubits
-        if m > MAX_STATEVECTOR_QUBITS:
-            raise TooLargeError(
-                f"{m} qubits exceed the exact engine's limit of {MAX_STATEVECTOR_QUBITS}; "
-                "use the stabilizer engine"
-            )
-        state = StateVector.zeros(m) if initial is None else StateVector(initial)
-        if state.num_qubits != m:
-            raise InvalidArgumentError(f"initial state has {state.num_qubits} qubits, the circuit {m}")
+    def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> StateVector:
+        """A pure input (a vector; a density matrix of rank 1 is accepted) on ``input_qubits``, |0⟩ elsewhere."""
+        if num_qubits > MAX_STATEVECTOR_QUBITS:
+            raise TooLargeError(f"{num_qubits} qubits exceed the dense engine's limit of {MAX_STATEVECTOR_QUBITS}")
+        v = np.asarray(input_state, dtype=complex)
+        if v.ndim == 2:
+            check_density_matrix(v)
+            w, vecs = np.linalg.eigh(v)
+            if w[-1] < 1 - 1e-8:
+                raise UnsupportedError("the dense engine keeps pure states; purify a mixed input with a reference")
+            v = vecs[:, -1]
+        return StateVector.from_input(v, num_qubits, input_qubits=input_qubits)
+
+    def apply(self, state: StateVector, circuit: Circuit) -> None:
         state.apply_circuit(circuit)
-        return state
+
+    def copy(self, state: StateVector) -> StateVector:
+        return state.copy()

@@ -98,13 +98,13 @@ class PauliBatch:
                 letters.append(letter)
         if cols:
             col = np.asarray(cols, dtype=np.int64)
-            q = np.asarray(qubits, dtype=np.int64)
+            rows = np.asarray(qubits, dtype=np.int64)
             let = np.asarray(letters)
             bit = np.left_shift(np.uint64(1), (col % _WORD).astype(np.uint64))
             has_x = let != "Z"
             has_z = let != "X"
-            np.bitwise_or.at(batch.x, (q[has_x], col[has_x] // _WORD), bit[has_x])
-            np.bitwise_or.at(batch.z, (q[has_z], col[has_z] // _WORD), bit[has_z])
+            np.bitwise_or.at(batch.x, (rows[has_x], col[has_x] // _WORD), bit[has_x])
+            np.bitwise_or.at(batch.z, (rows[has_z], col[has_z] // _WORD), bit[has_z])
             # Y = i·X·Z
             np.add.at(batch.phase, col[let == "Y"], 1)
         return batch
@@ -381,7 +381,7 @@ class PauliBatch:
                 a, b = a[::-1], b[::-1]  # distinct qubits: the gates commute; keep each pair together
             ra, rb = _runs(a), _runs(b)
             if len(ra) == 1 and len(rb) == 1:  # one run each: views, no gathers
-                a, b = ra[0], rb[0]  # type: ignore[assignment]
+                a, b = ra[0], rb[0]  # type: ignore[assignment]  # a run is an array or a slice; both index rows alike
             x[b] ^= x[a]
             z[a] ^= z[b]
         elif not self._overlap(a, b):

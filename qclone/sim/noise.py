@@ -49,11 +49,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import stim
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_real
 from qclone.protocol.circuit import Circuit
 from qclone.protocol.render import format_rows, instruction_text
 
@@ -129,7 +130,7 @@ class NoiseModel:
     def is_noiseless(self) -> bool:
         return not any(p > 0 for p in (*self.gate1, *self.gate2, *self.readout)) and not any(sum(c) > 0 for c in self.idle)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "gate1": list(self.gate1),
@@ -141,7 +142,7 @@ class NoiseModel:
 
 
 def _check_probability(p: object, what: str, top: float) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not math.isfinite(p) or not 0 <= p <= top:
+    if not is_real(p) or not math.isfinite(p) or not 0 <= p <= top:
         raise InvalidArgumentError(f"{what} must be a number in [0, {top:g}], got {p!r}")
     return float(p)
 
@@ -157,7 +158,7 @@ def twirled_relaxation(time: float, t1: float, t2: float) -> tuple[float, float,
         [0.002488, 0.002488, 0.002488]
     """
     for v, what in ((time, "storage time"), (t1, "T1"), (t2, "T2")):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        if not is_real(v) or not math.isfinite(v) or v < 0:
             raise InvalidArgumentError(f"{what} must be a finite number >= 0, got {v!r}")
     if t1 <= 0 or t2 <= 0 or t2 > 2 * t1 * (1 + 1e-12):
         raise InvalidArgumentError(f"need T1 > 0 and 0 < T2 <= 2·T1, got T1 = {t1!r}, T2 = {t2!r}")
@@ -168,7 +169,7 @@ def twirled_relaxation(time: float, t1: float, t2: float) -> tuple[float, float,
 
 def _memory_from_p(p: float, ratio: float) -> tuple[float, float, float]:
     """The twirled relaxation channel with total probability p and T2 = ratio·T1 (bisection in t/T1)."""
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 2:
+    if not is_real(ratio) or not 0 < ratio <= 2:
         raise InvalidArgumentError(f"t2_over_t1 must be in (0, 2], got {ratio!r}")
     top = 0.25 + 0.5 - (0.25 if ratio == 2 else 0.0)
     _check_probability(p, "memory error probability p", 0.75)

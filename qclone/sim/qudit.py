@@ -64,7 +64,7 @@ class QuditState:
 
     def prepare_pair(self, a: int, b: int) -> None:
         """Put qudits (a, b), which must be in |00⟩ and unentangled, into |Φ_d⟩."""
-        index = [slice(None)] * self.num_qudits
+        index: list[int | slice] = [slice(None)] * self.num_qudits
         index[a] = index[b] = 0
         rest = self.tensor[tuple(index)]
         if abs(np.linalg.norm(rest) - 1) > 1e-9:

@@ -32,18 +32,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import stim
 
-from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
+from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError, is_int
 from qclone.protocol import Layout, bell_pairs, decryption, encryption
 from qclone.protocol.build import check_depth
 from qclone.protocol.circuit import Circuit
 from qclone.protocol.layout import DecryptTarget
 from qclone.protocol.render import to_stim
-from qclone.sim.noise import NoiseModel, noisy_stim_text
 from qclone.sim import gf2
+from qclone.sim.noise import NoiseModel, noisy_stim_text
 
 #: z of a two-sided 95 % interval.
 Z95 = 1.959963984540054
@@ -107,7 +108,7 @@ class FidelityEstimate:
         f = self.entanglement_fidelity
         return math.sqrt(max(f * (1 - f), 1 / self.shots) / self.shots)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "shots": self.shots,
             "errors": self.errors,
@@ -120,8 +121,9 @@ class FidelityEstimate:
 
 
 def _protocol(lay: Layout, decrypt: DecryptTarget, depth: str) -> tuple[Circuit, int]:
-    enc = encryption(lay, depth=depth, circuit=bell_pairs(lay))  # type: ignore[arg-type]
-    return decryption(lay, decrypt, depth=depth, circuit=enc), len(enc.instructions)  # type: ignore[arg-type]
+    variant = check_depth(depth)
+    enc = encryption(lay, depth=variant, circuit=bell_pairs(lay))
+    return decryption(lay, decrypt, depth=variant, circuit=enc), len(enc.instructions)
 
 
 def fidelity_circuit(clones: int, *, noise: NoiseModel, decrypt: DecryptTarget = 1, depth: str = "linear") -> stim.Circuit:
@@ -164,7 +166,7 @@ def count_outcomes(observable_flips: np.ndarray) -> dict[str, int]:
 
 def sample_counts(circuit: stim.Circuit, shots: int, *, seed: int | None = None) -> dict[str, int]:
     """Sample ``shots`` shots of a fidelity circuit and count the four outcomes."""
-    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+    if not is_int(shots) or shots < 1:
         raise InvalidArgumentError(f"shots must be a positive integer, got {shots!r}")
     sampler = circuit.compile_detector_sampler(seed=seed)
     _, obs = sampler.sample(int(shots), separate_observables=True)
@@ -244,6 +246,15 @@ class StabilizerState:
             raise InvalidArgumentError(f"qubits must be distinct and in 0..{self.num_qubits - 1}, got {qs}")
         return qs
 
+    def apply_circuit(self, circuit: Circuit) -> None:
+        """Apply ``circuit`` (Clifford gates) in place."""
+        if circuit.num_qubits > self.num_qubits:
+            raise InvalidArgumentError(f"a circuit of {circuit.num_qubits} qubits on a state of {self.num_qubits}")
+        self._sim.do(to_stim(circuit))
+
+    def copy(self) -> StabilizerState:
+        return StabilizerState(self._sim.copy(), self.num_qubits)
+
     def expectation(self, pauli: str | stim.PauliString) -> float:
         p = stim.PauliString(pauli) if isinstance(pauli, str) else pauli
         return float(self._sim.peek_observable_expectation(p))
@@ -287,35 +298,46 @@ class StabilizerState:
 
 
 class StabilizerEngine:
-    """stim behind the common :class:`~qclone.sim.engine.Engine` interface.
+    """stim's tableau simulator behind the common :class:`~qclone.sim.engine.Engine` interface.
 
-    ``simulate`` keeps a tableau (O(m²) memory), so it is for moderate sizes;
-    exact checks at a million clones use :mod:`qclone.sim.heisenberg`
-    (``qclone verify --engine stabilizer``), and noisy figures
-    :func:`estimate_fidelity`.
+    A tableau costs O(m²) memory, so this engine is for moderate sizes and
+    stabilizer inputs; exact checks at a million clones use the Heisenberg
+    engine (:mod:`qclone.sim.heisenberg`), and noisy figures :func:`estimate_fidelity`.
     """
 
     name = "stabilizer"
+    summary = f"stim's tableau simulator: Clifford circuits, stabilizer inputs, at most {MAX_TABLEAU_QUBITS} qubits"
     max_qubits: int | None = MAX_TABLEAU_QUBITS
 
-    def simulate(self, circuit: Circuit, *, initial: np.ndarray | None = None) -> StabilizerState:
-        """Run ``circuit`` from |0…0⟩ or from ``initial``, which must be a stabilizer state vector."""
-        m = circuit.num_qubits
-        if m > MAX_TABLEAU_QUBITS:
+    def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> StabilizerState:
+        """A stabilizer state vector on ``input_qubits`` (first = most significant), |0⟩ elsewhere."""
+        if num_qubits > MAX_TABLEAU_QUBITS:
             raise TooLargeError(
-                f"{m} qubits exceed the tableau limit of {MAX_TABLEAU_QUBITS}; "
-                "use qclone verify --clones N (Heisenberg picture, stage by stage) or estimate_fidelity"
+                f"{num_qubits} qubits exceed the tableau limit of {MAX_TABLEAU_QUBITS}; "
+                "use the heisenberg or core engine, or estimate_fidelity for noisy figures"
             )
+        qs = [int(q) for q in input_qubits]
+        if len(set(qs)) != len(qs) or any(not 0 <= q < num_qubits for q in qs):
+            raise InvalidArgumentError(f"input qubits must be distinct and in 0..{num_qubits - 1}, got {qs}")
+        v = np.asarray(input_state, dtype=complex)
+        if v.shape != (2 ** len(qs),):
+            raise InvalidArgumentError(f"the stabilizer engine takes a state vector of {2 ** len(qs)} amplitudes, got shape {v.shape}")
         sim = stim.TableauSimulator()
-        sim.set_num_qubits(m)
-        if initial is not None:
-            v = np.asarray(initial, dtype=complex).ravel()
-            if v.size != 2**m:
-                raise InvalidArgumentError(f"initial state has {v.size} amplitudes, the circuit needs {2**m}")
+        sim.set_num_qubits(num_qubits)
+        if qs:
+            v = v / np.linalg.norm(v)
             try:
-                tableau = stim.Tableau.from_state_vector(v / np.linalg.norm(v), endian="big")
+                tableau = stim.Tableau.from_state_vector(v, endian="big")
             except ValueError:
-                raise UnsupportedError("the stabilizer engine needs a stabilizer state as initial state") from None
-            sim.set_inverse_tableau(tableau.inverse())
-        sim.do(to_stim(circuit))
-        return StabilizerState(sim, m)
+                tableau = None
+            # stim does not reject every non-stabilizer vector (e.g. some of one qubit): compare back
+            if tableau is None or abs(abs(np.vdot(tableau.to_state_vector(endian="big"), v)) - 1) > 1e-6:  # stim gives complex64
+                raise UnsupportedError("the stabilizer engine needs a stabilizer state as input")
+            sim.do_tableau(tableau, qs)
+        return StabilizerState(sim, num_qubits)
+
+    def apply(self, state: StabilizerState, circuit: Circuit) -> None:
+        state.apply_circuit(circuit)
+
+    def copy(self, state: StabilizerState) -> StabilizerState:
+        return state.copy()

@@ -21,11 +21,12 @@ import math
 import os
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_real
 from qclone.storage.files import atomic_write_bytes
 
 __all__ = ["Clock", "SettableClock", "SystemClock"]
@@ -49,7 +50,7 @@ class SystemClock:
 
 
 def _check_time(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_real(value) or not math.isfinite(value):
         raise InvalidArgumentError(f"{what} must be a finite number, got {value!r}")
     return float(value)
 

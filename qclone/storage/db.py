@@ -35,10 +35,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, Float, create_engine, event, pool, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from qclone.errors import InvalidArgumentError
 
@@ -149,7 +149,7 @@ def create_db_engine(url: str, *, schema: str | None = None, pool_size: int = 20
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
             # straight to the driver: the statement needs none of SQLAlchemy's execution machinery
-            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]  # open inside the event
                 "BEGIN IMMEDIATE" if conn.get_execution_options().get("qclone_write") else "BEGIN")
 
         return engine
@@ -185,7 +185,7 @@ class _Prepared:
     ``TypeEngine.dialect_impl(...).bind_processor/result_processor`` API.
     """
 
-    __slots__ = ("statement", "sql", "names", "fixed", "procs", "positional", "row_type", "result_procs")
+    __slots__ = ("fixed", "names", "positional", "procs", "result_procs", "row_type", "sql", "statement")
 
     def __init__(self, statement: Any, dialect: Any, column_keys: tuple[str, ...] | None) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
@@ -220,7 +220,7 @@ class _Prepared:
                      for c, d in zip(cols, cursor.description)]
             self.result_procs = procs if any(procs) else []
         procs = self.result_procs
-        make = self.row_type._make  # type: ignore[union-attr]
+        make = self.row_type._make  # type: ignore[union-attr]  # only called when row_type is set
         if not procs:
             return [make(r) for r in fetched]
         return [make([v if p is None else p(v) for p, v in zip(procs, r)]) for r in fetched]
@@ -236,7 +236,7 @@ def _row_type(keys: tuple[str, ...]) -> type:
 class FastResult:
     """What :meth:`FastConnection.execute` returns: ``rowcount`` and the rows, read at once."""
 
-    __slots__ = ("rowcount", "_rows")
+    __slots__ = ("_rows", "rowcount")
 
     def __init__(self, rowcount: int, rows: list[Any]) -> None:
         self.rowcount, self._rows = rowcount, rows
@@ -263,12 +263,12 @@ class FastConnection:
 
     def execute(self, statement: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None) -> FastResult:
         many = isinstance(params, list)
-        first = (params[0] if params else {}) if many else (params or {})  # type: ignore[index]
+        first = (params[0] if params else {}) if many else (params or {})  # type: ignore[index]  # a list when many
         prepared = self._db.prepare(statement, tuple(first) if getattr(statement, "is_insert", False) else None)
         cursor = self._dbapi.cursor()
         try:
             if many:
-                cursor.executemany(prepared.sql, [prepared.arguments(p) for p in params])  # type: ignore[union-attr]
+                cursor.executemany(prepared.sql, [prepared.arguments(p) for p in params])  # type: ignore[union-attr]  # a list when many
             else:
                 cursor.execute(prepared.sql, prepared.arguments(first))
             rows = prepared.rows(cursor, self._db.engine.dialect) if prepared.row_type is not None else []
@@ -402,11 +402,11 @@ class Database:
         dbapi.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  # a pooled sqlite3 connection
         try:
             yield
-            bad = dbapi.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]
+            bad = dbapi.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]  # SQLite connection is open
             if bad:
                 raise RuntimeError(f"a migration left rows without their parent rows: {bad[:5]}")
         finally:
-            dbapi.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+            dbapi.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]  # SQLite connection is open
 
     def revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""

@@ -26,5 +26,5 @@ _CRASH_AT = os.environ.get(CRASH_ENV)
 
 def crash_point(name: str) -> None:
     """Exit the process immediately (status 86) if ``QCLONE_CRASH_AT == name``."""
-    if _CRASH_AT == name:
+    if name == _CRASH_AT:
         os._exit(CRASH_EXIT_STATUS)

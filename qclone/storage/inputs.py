@@ -34,7 +34,8 @@ from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol.render import QasmBudget
 from qclone.storage.wire import decode_array, encode_array
 
-__all__ = ["KINDS", "MAX_NAME", "MAX_QASM_CHARS", "MAX_QASM_OPERATIONS", "MAX_QUBITS", "NORM_TOLERANCE", "QASM_BUDGET", "InputState", "check_name", "load_state_file", "parse_state", "prepared_state"]
+__all__ = ["KINDS", "MAX_NAME", "MAX_QASM_CHARS", "MAX_QASM_OPERATIONS", "MAX_QUBITS", "NORM_TOLERANCE", "QASM_BUDGET",
+           "InputState", "check_name", "load_state_file", "parse_state", "prepared_state"]
 
 #: The kinds of state a tenant can store.
 KINDS: tuple[str, ...] = ("bloch", "statevector", "density", "qasm")

@@ -288,7 +288,7 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
                           retention_seconds=opts.retention_seconds, recover=recover)
 
 
-def _first_start(service: Any, opts: ServeOptions) -> None:
+def first_start(service: Any, opts: ServeOptions) -> None:
     """On first start: the tenant ``default`` with its token in ``DIR/token`` (0600), and in the
     embedded mode four providers in four zones."""
     assert opts.data_dir is not None
@@ -316,7 +316,7 @@ def _gateway_app(opts: ServeOptions, *, recover: bool) -> Any:
     warm_up()
     clock = _clock(opts)
     service = build_service(opts, clock=clock, recover=recover)
-    _first_start(service, opts)
+    first_start(service, opts)
     # recovery runs continuously, not only at start: expired leases, retention, missed discards
     service.start_reconciler(opts.reconcile_interval)
     return create_app(service, admin_token=admin_token_of(opts.data_dir),
@@ -357,7 +357,7 @@ def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = N
     db = Database.open(opts.db_url, data_dir=opts.data_dir)
     try:
         # tenants need neither substrate, vault nor providers: none is opened
-        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]
+        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]  # a gateway without local nodes
         return {"tenant": name, "token": service.create_tenant(name)}
     finally:
         db.dispose()

@@ -81,7 +81,7 @@ from typing import Any
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError, TooLargeError, check_int
+from qclone.errors import InvalidArgumentError, TooLargeError, check_int, is_int
 from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.protocol.circuit import Circuit
 from qclone.sim.core import CoreState
@@ -171,7 +171,7 @@ def _encrypt_array(k: int, clones: int, data: np.ndarray) -> CoreState:
     lay = _layout(k, clones)
     core = CoreState.from_input(lay.num_qubits, data, lay.inputs)  # validates the core
     st = _encrypted_template(k, clones).copy()
-    st._terms = core._terms  # noqa: SLF001 - see the docstring; Clifford gates never touch the core
+    st.frame.terms = core.frame.terms  # see the docstring: Clifford gates never touch the core
     return st
 
 
@@ -362,7 +362,7 @@ def _load_joint(data: bytes, where: str) -> _Entry:
     return _Entry(k, n, data, keep, aged, stamp=data_crc)
 
 
-class _NoJointState(Exception):
+class _NoJointStateError(Exception):
     """Rolls back a decryption transaction that found no joint state to delete."""
 
 
@@ -695,10 +695,9 @@ class Substrate:
             if fence is not None and self._fence_of(object_id) > fence:
                 raise ConflictError(f"object {object_id!r}: a newer attempt took over this retrieval")
             entry = self._live(object_id)
-            if isinstance(clone, bool) or not isinstance(clone, (int, np.integer)) or not 1 <= clone <= entry.clones:
+            if not is_int(clone) or not 1 <= clone <= entry.clones:
                 raise InvalidArgumentError(f"clone must be an integer in 1..{entry.clones}, got {clone!r}")
             j = int(clone)
-            lay = entry.layout
             rho = _decrypted_output(entry, j)
             fid = None
             if entry.reference is not None:
@@ -759,13 +758,13 @@ class Substrate:
         try:
             with self._db.tx() as c:
                 if c.execute(delete, params).rowcount != 1:
-                    raise _NoJointState
+                    raise _NoJointStateError
                 c.execute("INSERT INTO outputs (object_id, attempt, body) VALUES (?, ?, ?)",
                           (object_id, attempt, json.dumps(out)))
                 if grant is not None:
                     c.execute("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (grant, object_id))
                 faults.crash_point("substrate.decrypt.tx")
-        except _NoJointState:
+        except _NoJointStateError:
             return False
         except sqlite3.Error as e:
             raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
@@ -791,7 +790,7 @@ class Substrate:
         if not isinstance(basis, str) or basis.upper() not in BASES:
             raise InvalidArgumentError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
         n_shots = check_int(shots, "shots", 1, MAX_SHOTS)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (not is_int(seed) or seed < 0):
             raise InvalidArgumentError(f"seed must be an integer >= 0 or null, got {seed!r}")
         with self._lock(object_id):
             out = self._output(object_id)

@@ -8,27 +8,29 @@ import pytest
 import qclone.protocol.composition as composition
 from qclone.analysis.composition import verify_composition
 from qclone.analysis.leakage import CliffordEncoding, LeakageAnalyzer
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import TooLargeError
 from qclone.protocol import parallel_composition, series_composition
 from qclone.sim.core import CoreState
+from qclone.sim.engine import CORE, DENSE, HEISENBERG
 from qclone.sim.exact import StateVector
 
 
 @pytest.mark.parametrize("comp,engine", [
-    (series_composition(1, 2, 2), "exact"),
-    (series_composition(1, 2, 2, target="key"), "exact"),
-    (series_composition(1, 3, 2), "core"),
-    (series_composition(2, 2, 3), "core"),
-    (series_composition(1, 2, 3, target="key"), "core"),
-    (parallel_composition([1, 2], [3, 2]), "core"),
-    (parallel_composition([3], 4), "core"),
+    (series_composition(1, 2, 2), DENSE),
+    (parallel_composition([1], 2), HEISENBERG),
+    (series_composition(1, 2, 2, target="key"), DENSE),
+    (series_composition(1, 3, 2), CORE),
+    (series_composition(2, 2, 3), CORE),
+    (series_composition(1, 2, 3, target="key"), CORE),
+    (parallel_composition([1, 2], [3, 2]), CORE),
+    (parallel_composition([3], 4), CORE),
 ])
 def test_correct_compositions_pass_every_check(comp, engine):
     report = verify_composition(comp, engine=engine, seed=2)
     assert report.passed, report.failures
-    kinds = {c.kind for c in report.checks}
+    kinds = {c.group for c in report.checks}
     assert kinds == {"schedule", "recovery", "marginal", "leakage"}
-    recovery = next(c for c in report.checks if c.kind == "recovery")
+    recovery = next(c for c in report.checks if c.group == "recovery")
     assert recovery.detail.startswith("all")
     assert report.to_dict()["passed"] is True
 
@@ -42,11 +44,11 @@ def test_a_wrong_decryption_is_caught(monkeypatch):
     monkeypatch.setattr(composition, "decryption", wrong)
     report = verify_composition(series_composition(1, 3, 2), seed=0)
     assert not report.passed
-    assert any(c.kind == "recovery" for c in report.failures)
+    assert any(c.group == "recovery" for c in report.failures)
 
 
 def test_n1_modules_report_the_leaking_clone():
-    report = verify_composition(parallel_composition([2], 1), engine="exact")
+    report = verify_composition(parallel_composition([2], 1), engine=DENSE)
     assert report.passed and report.warnings
     assert any("n = 1 exception" in c.name for c in report.checks)
 
@@ -54,17 +56,17 @@ def test_n1_modules_report_the_leaking_clone():
 def test_large_compositions_sample_and_skip_what_is_too_large():
     report = verify_composition(parallel_composition([2], 3000), seed=1, max_paths=4, max_marginals=6)
     assert report.passed
-    assert "sampled" in next(c for c in report.checks if c.kind == "recovery").detail
+    assert "sampled" in next(c for c in report.checks if c.group == "recovery").detail
     assert any("exceed" in s for s in report.skipped)
 
 
 def test_engine_limits():
-    with pytest.raises(TooLargeError, match="exact engine"):
-        verify_composition(series_composition(1, 5, 2), engine="exact")
+    with pytest.raises(TooLargeError, match="dense engine"):
+        verify_composition(series_composition(1, 5, 2), engine=DENSE)
     with pytest.raises(TooLargeError, match="at most 6 data qubits"):
         verify_composition(parallel_composition([7], 2))
-    with pytest.raises(InvalidArgumentError):
-        verify_composition(parallel_composition([1], 2), engine="dense")
+    with pytest.raises(TooLargeError, match="at most 6 qubits"):  # the Heisenberg engine answers small sets only
+        verify_composition(parallel_composition([1], 8), engine=HEISENBERG)
 
 
 def test_two_leakage_engines_and_dense_information_agree_on_every_subset_of_a_series():

@@ -30,3 +30,14 @@ def test_seed_is_reproducible_and_limits():
     assert run_demo(clones=3, seed=9).input_bloch == run_demo(clones=3, seed=9).input_bloch
     with pytest.raises(TooLargeError):
         run_demo(clones=MAX_DEMO_CLONES + 1)
+
+
+def test_the_core_engine_computes_the_same_demo():
+    from qclone.sim.engine import CORE
+
+    dense, core = run_demo(clones=4, seed=5), run_demo(clones=4, seed=5, engine=CORE)
+    for a, b in zip(dense.shares, core.shares):
+        assert a.name == b.name and a.entropy_bits == pytest.approx(b.entropy_bits, abs=1e-9)
+        assert a.information_bits == pytest.approx(b.information_bits, abs=1e-9)
+    assert core.decrypted.fidelity == pytest.approx(1) and core.decrypted.bloch == pytest.approx(dense.decrypted.bloch, abs=1e-9)
+    assert core.remainder.information_bits == pytest.approx(0, abs=1e-9)

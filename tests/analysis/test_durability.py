@@ -5,12 +5,12 @@ import math
 import numpy as np
 import pytest
 
+from qclone.analysis import durability as sim_module
+from qclone.analysis.durability import plot_durability, retrieved_fidelity, simulate, single_copy_fidelity
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.sim.exact import DensityMatrix, StateVector, partial_trace
 from qclone.sim.noise import twirled_relaxation
-from qclone.analysis import durability as sim_module
-from qclone.analysis.durability import plot_durability, retrieved_fidelity, simulate, single_copy_fidelity
 
 
 @pytest.mark.parametrize(("n", "p", "q"), [(1, 0.3, 0.0), (3, 0.5, 0.0), (4, 0.2, 0.05), (2, 0.9, 0.1)])

@@ -10,7 +10,7 @@ from qclone.errors import TooLargeError
 def test_every_property_passes(d, n):
     r = verify_qudit(d, n, seed=4)
     assert r.passed, r.failures
-    assert {c.property for c in r.checks} == set(QUDIT_PROPERTY_TITLES)
+    assert {c.group for c in r.checks} == set(QUDIT_PROPERTY_TITLES)
     if d == 2:
         assert sum("d = 2" in c.name for c in r.checks) == 4
     d_rule = [c for c in r.checks if "gcd" in c.name]

@@ -48,7 +48,7 @@ def test_sweep_with_worker_processes_resumes_from_its_csv(tmp_path):
 def test_max_errors_stops_early_and_one_worker_runs_in_process_order(tmp_path):
     pts = [SweepPoint(5, "depolarizing", 0.05)]
     res = run_sweep(pts, max_shots=10**7, max_errors=200, workers=1, progress=False)
-    assert 200 <= res[0].estimate.errors and res[0].shots < 10**5
+    assert res[0].estimate.errors >= 200 and res[0].shots < 10**5
     assert within(res[0])
 
 

@@ -8,13 +8,14 @@ from qclone.analysis.verify import (
     verify_protocol,
 )
 from qclone.errors import TooLargeError
+from qclone.sim.engine import CORE
 
 
 @pytest.mark.parametrize("n", range(1, 8))
 def test_all_properties_hold(n):
     report = verify_protocol(n, seed=n)
     assert report.passed, [c for c in report.failures]
-    assert {c.property for c in report.checks} == set(PROPERTY_TITLES)
+    assert {c.group for c in report.checks} == set(PROPERTY_TITLES)
 
 
 @pytest.mark.slow
@@ -46,7 +47,25 @@ def test_a_broken_circuit_is_caught(monkeypatch):
     monkeypatch.setattr(v, "clone_decryption", wrong)
     report = verify_protocol(3, seed=0)
     assert not report.passed
-    assert {c.property for c in report.failures} >= {1, 4}
+    assert {c.group for c in report.failures} >= {1, 4}
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_the_core_engine_gives_the_same_verdicts_and_values(n):
+    dense, core = verify_protocol(n, seed=4), verify_protocol(n, seed=4, engine=CORE)
+    assert core.passed and core.engine == "core" and dense.engine == "dense"
+    assert [c.name for c in core.checks] == [c.name for c in dense.checks]
+    for a, b in zip(dense.checks, core.checks):
+        assert a.passed == b.passed and (a.value is None or a.value == pytest.approx(b.value, abs=1e-9)), a.name
+
+
+def test_a_broken_circuit_is_caught_on_the_core_engine_too(monkeypatch):
+    import qclone.analysis.verify as v
+    from qclone.protocol.build import clone_decryption
+
+    monkeypatch.setattr(v, "clone_decryption", lambda lay, j, circuit=None: clone_decryption(lay, j, circuit=circuit).append("S", [lay.S(j)]))
+    report = verify_protocol(3, seed=0, engine=CORE)
+    assert 4 in {c.group for c in report.failures}
 
 
 def test_too_large():

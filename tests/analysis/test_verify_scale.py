@@ -14,14 +14,14 @@ from qclone.protocol.circuit import Circuit, Instruction
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8])
 def test_small_n_passes_and_agrees_with_the_exact_engine(n):
     report = vs.verify_at_scale(n, method="gates")
-    assert report.passed and report.engine == "stabilizer" and report.checked_clones is None
+    assert report.passed and report.engine == "heisenberg" and report.checked_clones is None
     if n <= 5:
         assert verify_protocol(n).passed
     # the same properties are covered, plus property 8 only for even n
-    assert {c.property for c in report.checks} == ({2, 3, 4, 5, 6, 8} if n % 2 == 0 else {2, 3, 4, 5, 6})
+    assert {c.group for c in report.checks} == ({2, 3, 4, 5, 6, 8} if n % 2 == 0 else {2, 3, 4, 5, 6})
     # the structured method computes the very same checks, plus the cross-check of the gates (property 1)
     fast = vs.verify_at_scale(n)
-    assert fast.passed and fast.engine == "structured" and fast.checks[0].property == 1
+    assert fast.passed and fast.engine == "structured" and fast.checks[0].group == 1
     assert fast.checks[1:] == report.checks
     if n == 1:
         assert any("n = 1 exception" in c.name and c.passed for c in report.checks)
@@ -69,7 +69,7 @@ def test_a_broken_decryption_is_caught(monkeypatch, method):
     monkeypatch.setattr(vs, "clone_decryption", broken)
     report = vs.verify_at_scale(5, method=method)
     assert not report.passed
-    assert FAILS[method] <= {c.property for c in report.failures}
+    assert FAILS[method] <= {c.group for c in report.failures}
 
 
 @pytest.mark.parametrize("method", ["structured", "gates"])
@@ -81,7 +81,7 @@ def test_a_broken_encryption_is_caught(monkeypatch, method):
     monkeypatch.setattr(vs, "encryption", no_z_phase)
     report = vs.verify_at_scale(4, method=method)
     assert not report.passed
-    assert ({5, 4} if method == "gates" else {1}) <= {c.property for c in report.failures}
+    assert ({5, 4} if method == "gates" else {1}) <= {c.group for c in report.failures}
 
 
 def test_a_decryption_that_leaves_a_clone_correlated_is_caught(monkeypatch):
@@ -122,7 +122,7 @@ def test_a_missing_cx_is_caught(monkeypatch, method, depth):
     report = vs.verify_at_scale(7, depth=depth, method=method)
     assert not report.passed
     if method == "structured":
-        assert 1 in {c.property for c in report.failures}
+        assert 1 in {c.group for c in report.failures}
 
 
 def test_the_structured_method_cross_checks_at_a_smaller_n_beyond_its_limit(monkeypatch):

@@ -88,7 +88,7 @@ def test_verify_exits_1_on_failure(capsys, monkeypatch):
         (["circuit", "--clones", "3", "--decrypt", "A"], "even"),
         (["circuit", "--clones", "3", "--format", "pdf"], "unknown format"),
         (["circuit", "--clones", "3", "--depth", "cubic"], "depth"),
-        (["verify", "--clones", "9", "--engine", "exact"], "n <= 8"),
+        (["verify", "--clones", "9", "--engine", "dense"], "n <= 8"),
         (["verify", "--clones", "0"], "at least 1"),
         (["verify", "--clones", "3", "--engine", "magic"], "unknown engine"),
         (["demo", "--clones", "11"], "n <= 10"),
@@ -115,6 +115,22 @@ def test_console_script_end_to_end():
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
 
 
+def test_verify_help_names_the_engines_and_their_sizes():
+    r = subprocess.run([sys.executable, "-m", "qclone", "verify", "--help"], capture_output=True, text=True,
+                       env={"COLUMNS": "200", "PATH": ""}, check=True)
+    text = " ".join(r.stdout.replace("│", " ").split())
+    for fragment in ("auto (default): dense for one qubit up to n = 8, structured beyond", "dense: state vectors, one qubit n <= 8",
+                     "structured: Pauli operators pulled back stage by stage", "heisenberg: the same checks with Pauli pull-backs gate by gate",
+                     "core: a Clifford on a dense core"):
+        assert fragment in text
+
+
+def test_verify_on_the_core_engine_names_it(capsys):
+    code, out, _ = run(capsys, "verify", "--clones", "3", "--engine", "core", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["engine"] == "core" and d["passed"] and {c["group"] for c in d["checks"]} == set(range(1, 9))
+
+
 def test_circuit_text_drawing_refuses_beyond_a_terminal(capsys):
     code, out, err = run(capsys, "circuit", "--clones", "1000")
     assert code == 2 and out == ""
@@ -136,13 +152,13 @@ def test_circuit_is_streamed_in_every_text_format(capsys, fmt):
 
 
 def test_verify_engines_by_size(capsys):
-    """auto: exact up to 8 clones (linear depth), structured beyond; every engine name does what it says."""
-    for args, engine in ((["--clones", "8"], "exact"), (["--clones", "9"], "structured"), (["--clones", "4", "--depth", "log"], "structured"),
-                         (["--clones", "9", "--engine", "stabilizer"], "stabilizer"), (["--clones", "3", "--engine", "structured"], "structured")):
+    """auto: dense up to 8 clones (linear depth), structured beyond; every engine name does what it says."""
+    for args, engine in ((["--clones", "8"], "dense"), (["--clones", "9"], "structured"), (["--clones", "4", "--depth", "log"], "structured"),
+                         (["--clones", "9", "--engine", "heisenberg"], "heisenberg"), (["--clones", "3", "--engine", "structured"], "structured")):
         code, out, _ = run(capsys, "verify", *args, "--json")
         d = json.loads(out)
         assert code == 0 and d["passed"] and d["engine"] == engine, (args, d["engine"])
     code, out, _ = run(capsys, "verify", "--clones", "100000000", "--json")
     d = json.loads(out)
     assert code == 0 and d["passed"] and d["engine"] == "structured" and len(d["checked_clones"]) == 100
-    assert d["checks"][0]["property"] == 1 and "stages only" in d["checks"][0]["detail"]
+    assert d["checks"][0]["group"] == 1 and "stages only" in d["checks"][0]["detail"]

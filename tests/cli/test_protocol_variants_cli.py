@@ -48,13 +48,14 @@ def test_series_circuit_unwinds_every_layer(capsys):
     (["circuit", "-n", "3", "--qubits", "0"], "at least 1 qubit"),
     (["circuit", "-n", "3", "--series", "0"], "--series"),
     (["verify", "-n", "3", "--dim", "3", "--qubits", "2"], "drop --qubits"),
-    (["verify", "-n", "3", "--dim", "3", "--engine", "stabilizer"], "drop --engine"),
+    (["verify", "-n", "3", "--dim", "3", "--engine", "core"], "drop --engine"),
     (["verify", "-n", "3", "--dim", "3", "--depth", "log"], "dense"),
     (["verify", "-n", "4", "--dim", "5"], "n <= 3"),
     (["verify", "-n", "2", "--dim", "9"], "2..8"),
-    (["verify", "-n", "9", "--qubits", "2"], "exact engine"),
-    (["verify", "-n", "2", "--qubits", "7", "--engine", "stabilizer"], "at most 6"),
-    (["verify", "-n", "2", "--qubits", "2", "--engine", "dense"], "unknown engine"),
+    (["verify", "-n", "9", "--qubits", "2", "--engine", "dense"], "dense engine"),
+    (["verify", "-n", "2", "--qubits", "7", "--engine", "core"], "at most 6"),
+    (["verify", "-n", "2", "--qubits", "2", "--engine", "heisenberg"], "core engine"),
+    (["verify", "-n", "2", "--qubits", "2", "--engine", "stabilizer"], "unknown engine"),
 ])
 def test_bad_combinations_are_one_line_errors(capsys, args, message):
     code, out, err = run(capsys, *args)
@@ -65,10 +66,13 @@ def test_bad_combinations_are_one_line_errors(capsys, args, message):
 def test_verify_register_series_and_qudits(capsys):
     code, out, _ = run(capsys, "verify", "-n", "2", "--qubits", "2", "--json")
     d = json.loads(out)
-    assert code == 0 and d["passed"] and d["engine"] == "exact" and d["qubits"] == 2
-    code, out, _ = run(capsys, "verify", "-n", "3", "--series", "2", "--series-target", "key", "--engine", "stabilizer", "--json")
+    assert code == 0 and d["passed"] and d["engine"] == "dense" and d["qubits"] == 2
+    code, out, _ = run(capsys, "verify", "-n", "3", "--series", "2", "--series-target", "key", "--engine", "core", "--json")
     d = json.loads(out)
     assert code == 0 and d["passed"] and d["engine"] == "core" and d["series_target"] == "key"
+    code, out, _ = run(capsys, "verify", "-n", "9", "--qubits", "2", "--json")  # auto: too large for dense, so core
+    d = json.loads(out)
+    assert code == 0 and d["passed"] and d["engine"] == "core"
     code, out, _ = run(capsys, "verify", "-n", "3", "--dim", "3")
     assert code == 0 and "all checks passed" in out and "property 5" in out
     code, out, err = run(capsys, "verify", "-n", "1", "--dim", "2", "--json")
@@ -79,8 +83,8 @@ def test_verify_register_series_and_qudits(capsys):
 def test_subprocess_register_verification_at_scale():
     """The issue's example: --clones 10000 --qubits 2 on the core engine (a few seconds)."""
     proc = subprocess.run([sys.executable, "-m", "qclone", "verify", "--clones", "10000", "--qubits", "2",
-                           "--engine", "stabilizer", "--json"], capture_output=True, text=True, timeout=300)
+                           "--engine", "core", "--json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     assert d["passed"] and d["num_qubits"] == 40002
-    assert any(c["kind"] == "recovery" and c["value"] == pytest.approx(1) for c in d["checks"])
+    assert any(c["group"] == "recovery" and c["value"] == pytest.approx(1) for c in d["checks"])

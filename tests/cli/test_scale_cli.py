@@ -1,4 +1,4 @@
-"""CLI: verify --engine stabilizer, sweep, plot and scaling, in process and as a subprocess."""
+"""CLI: verify --engine heisenberg, sweep, plot and scaling, in process and as a subprocess."""
 
 import json
 import subprocess
@@ -15,28 +15,28 @@ def run(capsys, *args):
     return code, out, err
 
 
-def test_verify_stabilizer_checks_every_clone_and_says_so(capsys):
-    code, out, _ = run(capsys, "verify", "--clones", "300", "--engine", "stabilizer")
+def test_verify_heisenberg_checks_every_clone_and_says_so(capsys):
+    code, out, _ = run(capsys, "verify", "--clones", "300", "--engine", "heisenberg")
     assert code == 0 and "clones checked: all 300" in out and "all checks passed" in out
-    code, out, _ = run(capsys, "verify", "--clones", "40", "--engine", "stabilizer", "--depth", "log", "--json")
+    code, out, _ = run(capsys, "verify", "--clones", "40", "--engine", "heisenberg", "--depth", "log", "--json")
     d = json.loads(out)
-    assert code == 0 and d["engine"] == "stabilizer" and d["checked_clones"] == "all" and d["passed"]
+    assert code == 0 and d["engine"] == "heisenberg" and d["checked_clones"] == "all" and d["passed"]
 
 
-def test_verify_stabilizer_sample_beyond_ten_thousand_as_a_subprocess():
-    r = subprocess.run([sys.executable, "-m", "qclone", "verify", "--clones", "30000", "--engine", "stabilizer",
+def test_verify_heisenberg_sample_beyond_ten_thousand_as_a_subprocess():
+    r = subprocess.run([sys.executable, "-m", "qclone", "verify", "--clones", "30000", "--engine", "heisenberg",
                         "--sample", "4", "--seed", "9", "--json"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["passed"] and len(d["checked_clones"]) == 4 and all(1 <= j <= 30000 for j in d["checked_clones"])
-    text = subprocess.run([sys.executable, "-m", "qclone", "verify", "--clones", "30000", "--engine", "stabilizer",
+    text = subprocess.run([sys.executable, "-m", "qclone", "verify", "--clones", "30000", "--engine", "heisenberg",
                            "--sample", "4", "--seed", "9"], capture_output=True, text=True).stdout
     assert "random sample of 4 of 30000 (seed 9)" in text
     assert ", ".join(map(str, d["checked_clones"])) in " ".join(text.split())
 
 
-def test_verify_stabilizer_n1_warns(capsys):
-    code, _, err = run(capsys, "verify", "--clones", "1", "--engine", "stabilizer")
+def test_verify_heisenberg_n1_warns(capsys):
+    code, _, err = run(capsys, "verify", "--clones", "1", "--engine", "heisenberg")
     assert code == 0 and "Y component" in err
 
 
@@ -79,9 +79,9 @@ def test_scaling_json(capsys):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["verify", "--clones", "3", "--engine", "stabilizer", "--sample", "0"], "positive integer"),
-        (["verify", "--clones", "3", "--engine", "stabilizer", "--depth", "cubic"], "depth"),
-        (["verify", "--clones", "3", "--depth", "log"], "--engine stabilizer"),
+        (["verify", "--clones", "3", "--engine", "heisenberg", "--sample", "0"], "positive integer"),
+        (["verify", "--clones", "3", "--engine", "heisenberg", "--depth", "cubic"], "depth"),
+        (["verify", "--clones", "3", "--engine", "dense", "--depth", "log"], "--engine structured or heisenberg"),
         (["sweep", "--clones", "x", "--noise", "readout", "--p", "0.1", "--shots", "10"], "integers"),
         (["sweep", "--clones", "3", "--noise", "nope", "--p", "0.1", "--shots", "10"], "unknown noise model"),
         (["sweep", "--clones", "3", "--noise", "readout", "--shots", "10"], "needs an error rate"),

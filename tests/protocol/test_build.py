@@ -19,7 +19,10 @@ from qclone.protocol import (
     two_qubit_gate_count,
 )
 from qclone.protocol.build import clone_decryption, input_decryption
-from qclone.protocol.operators import clone_decryption_projector, input_decryption_exponential
+from qclone.protocol.operators import (
+    clone_decryption_projector,
+    input_decryption_exponential,
+)
 from qclone.sim.exact import (
     StateVector,
     circuit_unitary,

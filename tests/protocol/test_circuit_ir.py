@@ -151,3 +151,27 @@ def test_large_circuit_text_round_trips_through_stim():
     assert str(parsed) == text
     assert parsed.num_qubits == c.num_qubits
     assert sum(len(ins.targets_copy()) for ins in parsed) == sum(i.targets.size for i in c.instructions)
+
+
+def test_text_drawing_size_guard():
+    from qclone.errors import InvalidArgumentError
+    from qclone.protocol.render import (
+        MAX_DRAWING_DEPTH,
+        MAX_DRAWING_QUBITS,
+        check_drawable,
+        to_text,
+        write,
+    )
+
+    at_limit = Circuit((("q", MAX_DRAWING_QUBITS),)).append("H", np.arange(MAX_DRAWING_QUBITS))
+    check_drawable(at_limit)
+    with pytest.raises(InvalidArgumentError, match="use --format stim, qasm2 or qasm3"):
+        to_text(Circuit((("q", MAX_DRAWING_QUBITS + 1),)).append("H", [0]))
+    deep = Circuit((("q", 2),)).append("H", [0] * (MAX_DRAWING_DEPTH + 1))
+    with pytest.raises(InvalidArgumentError, match=f"depth {MAX_DRAWING_DEPTH + 1}"):
+        check_drawable(deep)
+    buf = io.BytesIO()
+    write(at_limit, "text", buf)
+    assert buf.getvalue().decode() == to_text(at_limit)
+    with pytest.raises(InvalidArgumentError, match="unknown format"):
+        write(at_limit, "pdf", io.BytesIO())

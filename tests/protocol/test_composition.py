@@ -5,9 +5,24 @@ import pytest
 import stim
 
 from qclone.errors import InvalidArgumentError, UnsupportedError
-from qclone.protocol import Circuit, Composition, Layout, Module, parallel_composition, protocol_circuit, series_composition, to_stim
+from qclone.protocol import (
+    Circuit,
+    Composition,
+    Layout,
+    Module,
+    parallel_composition,
+    protocol_circuit,
+    series_composition,
+    to_stim,
+)
 from qclone.protocol.composition import DecryptionState, interleave, remap, sequence
-from qclone.sim.exact import StateVector, circuit_unitary, equal_up_to_global_phase, fidelity, random_state
+from qclone.sim.exact import (
+    StateVector,
+    circuit_unitary,
+    equal_up_to_global_phase,
+    fidelity,
+    random_state,
+)
 
 SMALL = {
     "series on a clone": series_composition(1, 2, 2, references=1),

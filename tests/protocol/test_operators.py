@@ -6,8 +6,7 @@ from scipy.linalg import expm
 
 from qclone.errors import TooLargeError, UnsupportedError
 from qclone.protocol import bell_state, encryption_exponential, encryption_sum
-from qclone.protocol.operators import MAX_DENSE_CLONES, alphas, clone_decryption_projector, input_decryption_exponential
-from qclone.protocol.operators import pauli_power
+from qclone.protocol.operators import MAX_DENSE_CLONES, alphas, clone_decryption_projector, input_decryption_exponential, pauli_power
 from qclone.sim.exact import is_unitary
 
 

@@ -1,9 +1,11 @@
 """Qudit operators: unitarity for every accepted (d, n), recovery, the qubit case, limits."""
 
-import numpy as np
-import pytest
 from dataclasses import replace
 
+import numpy as np
+import pytest
+
+from qclone.analysis.qudit_verify import qubit_correspondence
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol.qudit import (
     MAX_QUDIT_DIMENSION,
@@ -17,7 +19,6 @@ from qclone.protocol.qudit import (
     max_qudit_clones,
     weyl_unitarity_defect,
 )
-from qclone.analysis.qudit_verify import qubit_correspondence
 from qclone.sim.exact import fidelity, is_unitary
 from qclone.sim.qudit import QuditState
 
@@ -70,7 +71,7 @@ def test_unitarity_in_the_weyl_algebra_matches_dense_matrices_and_detects_defect
     rng = np.random.default_rng(1)
     for d, n in [(2, 2), (3, 1), (3, 2)]:
         good = encryption_operator(d, n)
-        for trial in range(4):
+        for _ in range(4):
             table = {(a, b): np.exp(2j * np.pi * rng.random()) / d for a in range(d) for b in range(d)}
             op = replace(good, coeffs=tuple(table[(a, b)] for a in range(d) for b in range(d)))
             assert (weyl_unitarity_defect(d, n, table) < 1e-12) == is_unitary(op.matrix())

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qclone.sim import gf2
 from qclone.errors import InvalidArgumentError
+from qclone.sim import gf2
 
 
 def brute_rank(m):

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import Circuit, Layout, bell_pairs, encryption, protocol_circuit, to_stim
 from qclone.protocol.circuit import ONE_QUBIT_GATES
-from qclone.sim.exact import StateVector
 from qclone.protocol.operators import bell_state
+from qclone.sim.exact import StateVector
 from qclone.sim.heisenberg import (
     PauliBatch,
     bell_pair_restored,

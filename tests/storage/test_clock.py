@@ -58,7 +58,7 @@ def test_bad_values(tmp_path):
     with pytest.raises(InvalidArgumentError, match="finite"):
         c.advance(float("nan"))
     with pytest.raises(InvalidArgumentError, match="finite"):
-        c.set("soon")  # type: ignore[arg-type]
+        c.set("soon")  # type: ignore[arg-type]  # the wrong type on purpose
     (tmp_path / "clock").write_text("garbage")
     with pytest.raises(InvalidArgumentError, match="does not hold a time"):
         c.now()

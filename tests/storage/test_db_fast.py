@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from qclone.storage.service import statements as svc
-from qclone.storage.service import StorageService
 from qclone.storage.db import MAX_PREPARED, Database, JSONDocument
 from qclone.storage.models import audit_log, clones, objects, providers, tenants
+from qclone.storage.service import StorageService
+from qclone.storage.service import statements as svc
 
 
 @pytest.fixture

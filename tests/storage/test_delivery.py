@@ -113,7 +113,7 @@ class _PausingVault:
             self.go.wait(30)
         self._vault.release(object_id, attempt)
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):  # noqa: ANN204 - a proxy forwards any attribute
         return getattr(self._vault, name)
 
 

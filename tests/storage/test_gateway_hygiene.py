@@ -38,8 +38,8 @@ def srv(tmp_path_factory):
     admin = read_token(data, "admin-token")
     r = httpx.post(server.url + "/v1/tenants", json={"name": "tenant-b"}, headers={"authorization": f"Bearer {admin}"})
     assert r.status_code == 201, r.text
-    server.tokens = {"a": read_token(data), "b": r.json()["token"], "admin": admin}  # type: ignore[attr-defined]
-    server.data = data  # type: ignore[attr-defined]
+    server.tokens = {"a": read_token(data), "b": r.json()["token"], "admin": admin}  # type: ignore[attr-defined]  # fixture state
+    server.data = data  # type: ignore[attr-defined]  # fixture state
     try:
         yield server
     finally:

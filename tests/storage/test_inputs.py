@@ -175,4 +175,4 @@ def test_input_state_is_frozen():
     st = parse_state("bloch", [0, 0, 1])
     assert isinstance(st, InputState)
     with pytest.raises(AttributeError):
-        st.qubits = 2  # type: ignore[misc]
+        st.qubits = 2  # type: ignore[misc]  # frozen: the assignment must fail

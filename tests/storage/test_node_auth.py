@@ -183,7 +183,7 @@ def test_every_endpoint_with_every_credential(dep, node):
     role = ROLES[node]
     table = endpoints(role)
     assert {p for _, p, _ in table} >= {"/v1/health", "/v1/enroll"}
-    for http_method, path, _who in table:
+    for _method, path, _who in table:
         name = path.removeprefix("/v1/")
         for cred, who in dep.credentials().items():
             if path == "/v1/health":

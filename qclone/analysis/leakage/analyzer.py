@@ -49,9 +49,9 @@ from typing import Any, Literal
 import numpy as np
 import stim
 
-from qclone.sim import gf2
 from qclone.analysis.leakage.encoding import CliffordEncoding
 from qclone.errors import InvalidArgumentError
+from qclone.sim import gf2
 
 Kind = Literal["authorized", "partial", "none"]
 KINDS: tuple[str, ...] = ("authorized", "partial", "none")

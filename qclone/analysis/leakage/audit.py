@@ -42,7 +42,7 @@ from typing import Any
 from qclone.analysis.leakage.analyzer import Classification, Witness, abbreviate
 from qclone.analysis.leakage.placement import Placement, builtin_placement
 from qclone.analysis.leakage.stages import canonical_stage, parse_stage, protocol_analyzer
-from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.errors import InvalidArgumentError, TooLargeError, is_int
 from qclone.protocol import Layout
 from qclone.protocol.layout import check_clones, single_clone_warning
 
@@ -159,9 +159,9 @@ def audit_placement(clones: int, placement: Placement | str, *, max_coalition: i
     """
     n = check_clones(clones)
     stage = canonical_stage(n, stage)
-    if isinstance(max_coalition, bool) or not isinstance(max_coalition, int) or max_coalition < 1:
+    if not is_int(max_coalition) or max_coalition < 1:
         raise InvalidArgumentError(f"max_coalition must be an integer >= 1, got {max_coalition!r}")
-    if isinstance(qubits, bool) or not isinstance(qubits, int) or not 1 <= qubits <= MAX_REGISTER_QUBITS:
+    if not is_int(qubits) or not 1 <= qubits <= MAX_REGISTER_QUBITS:
         raise InvalidArgumentError(f"the register size must be an integer in 1..{MAX_REGISTER_QUBITS}, got {qubits!r}")
     if isinstance(placement, str):
         placement = builtin_placement(placement, n)
@@ -208,8 +208,9 @@ def audit_placement(clones: int, placement: Placement | str, *, max_coalition: i
 
     warnings: list[str] = []
     notes: list[str] = []
-    if single_clone_warning(n):
-        warnings.append(single_clone_warning(n))  # type: ignore[arg-type]
+    n1 = single_clone_warning(n)
+    if n1:
+        warnings.append(n1)
 
     holders = tuple(p for p in parties if any(label.startswith("S") for label in placement.parties[p]))
     holders_class: Classification | None = None
@@ -246,8 +247,8 @@ def audit_placement(clones: int, placement: Placement | str, *, max_coalition: i
     everyone = classify_qubits(placement.qubits_of(parties))
     if everyone.kind != "authorized":
         warnings.append(f"even all parties together cannot recover the state (they learn: {', '.join(everyone.leaked) or 'nothing'})")
-    for coalition in placement.intended:
-        members = tuple(p for p in parties if p in coalition)
+    for wanted in placement.intended:
+        members = tuple(p for p in parties if p in wanted)
         c = classify_qubits(placement.qubits_of(members))
         if c.kind != "authorized":
             warnings.append(f"intended coalition {_join(members)} cannot recover the state "

@@ -179,7 +179,9 @@ def _symmetric_pairs(n: int, stage: str) -> tuple[list[int], list[int]]:
 def _check_pair_symmetry(n: int, stage: str, pairs: list[int]) -> None:
     lay = Layout(n)
     analyzer = protocol_analyzer(n, stage=stage)
-    first = pairs[0] if pairs else None
+    if not pairs:
+        return
+    first = pairs[0]
     for other in pairs[1:]:
         perm = list(range(lay.num_qubits))
         for a, b in ((lay.S(first), lay.S(other)), (lay.N(first), lay.N(other))):

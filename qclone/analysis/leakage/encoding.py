@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import stim
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import Circuit, Instruction, to_stim
 
 
@@ -88,12 +88,12 @@ class CliffordEncoding:
 
     def index_of(self, qubit: str | int) -> int:
         """Index of a qubit given by label (or by index, which is checked)."""
-        if isinstance(qubit, (int, np.integer)) and not isinstance(qubit, bool):
+        if is_int(qubit):
             if not 0 <= int(qubit) < self.num_qubits:
                 raise InvalidArgumentError(f"qubit index {qubit} outside 0..{self.num_qubits - 1}")
             return int(qubit)
         try:
-            return self._index[qubit]  # type: ignore[attr-defined]
+            return self._index[qubit]  # type: ignore[attr-defined]  # set by the subclass that has labels
         except (KeyError, TypeError):
             shown = ", ".join(self.labels[:8]) + (", …" if self.num_qubits > 8 else "")
             raise InvalidArgumentError(f"unknown qubit {qubit!r}; this encoding's qubits are {shown}") from None

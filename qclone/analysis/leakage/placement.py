@@ -293,7 +293,7 @@ def builtin_placement(name: str, clones: int) -> Placement:
         _, build = BUILTIN_POLICIES[name]
     except KeyError:
         raise InvalidArgumentError(f"unknown placement policy {name!r}; built-in policies: {', '.join(BUILTIN_POLICIES)}") from None
-    return Placement(build(n), name=name).resolve(n)
+    return Placement({party: frozenset(held) for party, held in build(n).items()}, name=name).resolve(n)
 
 
 def placement_from_option(value: str, clones: int) -> Placement:

@@ -82,13 +82,14 @@ def protocol_encoding(clones: int, *, stage: str = "encrypted") -> CliffordEncod
 
 
 @lru_cache(maxsize=16)
-def _cached_analyzer(clones: int, stage: str) -> LeakageAnalyzer:
+def cached_analyzer(clones: int, stage: str) -> LeakageAnalyzer:
+    """The analyzer of the protocol at a canonical stage, built once per (n, stage) (``cache_clear()`` empties it)."""
     return LeakageAnalyzer(protocol_encoding(clones, stage=stage))
 
 
 def protocol_analyzer(clones: int, *, stage: str = "encrypted") -> LeakageAnalyzer:
     """A (cached) :class:`LeakageAnalyzer` of the bare protocol at ``stage``."""
-    return _cached_analyzer(check_clones(clones), canonical_stage(clones, stage))
+    return cached_analyzer(check_clones(clones), canonical_stage(clones, stage))
 
 
 _PROTOCOL_LABEL = re.compile(r"\s*([ASNasn])\s*_?\s*(\d*)\s*")

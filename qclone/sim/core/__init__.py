@@ -15,19 +15,14 @@ Examples:
     True
 """
 
+from qclone.sim.core.frame import MAX_CORE_QUBITS, MAX_RDM_QUBITS, CoreFrame
 from qclone.sim.core.information import CoreInformation
 from qclone.sim.core.serialize import FORMAT_VERSION
-from qclone.sim.core.state import (
-    MAX_BLOCK_QUBITS,
-    MAX_CORE_QUBITS,
-    MAX_RDM_QUBITS,
-    CoreEngine,
-    CoreState,
-    estimated_block_bytes,
-)
+from qclone.sim.core.state import MAX_BLOCK_QUBITS, CoreEngine, CoreState, estimated_block_bytes
 
 __all__ = [
     "CoreEngine",
+    "CoreFrame",
     "CoreState",
     "CoreInformation",
     "FORMAT_VERSION",

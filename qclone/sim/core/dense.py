@@ -15,7 +15,7 @@ Examples:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import stim
@@ -96,7 +96,7 @@ def _snap(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * nearest
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gate_matrix(name: str) -> np.ndarray:
     # stim returns complex64 matrices; snap them to exact double precision
     raw = np.asarray(stim.gate_data(name).unitary_matrix, dtype=complex)

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from qclone.sim import gf2
 from qclone.sim.core.bits import pack, unpack, words_for
-
-if TYPE_CHECKING:  # pragma: no cover
-    from qclone.sim.core.state import CoreState
+from qclone.sim.core.blocks import Block
+from qclone.sim.core.frame import CoreFrame
 
 #: Rows unpacked at a time when compressing columns.
 _CHUNK = 2048
@@ -59,7 +58,7 @@ class CoreInformation:
             return "authorized"
         return "none" if self.bits == 0 else "partial"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "set_size": self.set_size, "kind": self.kind, "bits": self.bits, "pairs": self.pairs,
             "dephased": self.dephased, "basis": list(self.basis), "leaked": list(self.leaked),
@@ -82,9 +81,9 @@ def _compress_columns(restx: np.ndarray, bits: int) -> np.ndarray:
     return out
 
 
-def _block_vectors(state: CoreState, b, locals_: np.ndarray) -> np.ndarray:
+def _block_vectors(frame: CoreFrame, b: Block, locals_: np.ndarray) -> np.ndarray:
     """Core Paulis (2k bits, global core order) available from the block's part of the set."""
-    k = int(state._core_qubits.size)
+    k = frame.num_core_qubits
     m = b.size
     fx, fzc = b.frames(locals_)  # (q_b, 2, words), (q_b, 2, k_b): rows X_t then Z_t of each qubit
     fx = fx.reshape(-1, fx.shape[-1])
@@ -102,24 +101,24 @@ def _block_vectors(state: CoreState, b, locals_: np.ndarray) -> np.ndarray:
     return np.array([row[width:] for row, piv in zip(ech.rows, ech.pivots) if piv >= width], dtype=bool).reshape(-1, 2 * k)
 
 
-def information(state: CoreState, qs: np.ndarray) -> CoreInformation:
-    k = int(state._core_qubits.size)
+def information(frame: CoreFrame, qs: np.ndarray) -> CoreInformation:
+    """The leakage structure of the qubits ``qs`` (valid indices) of the state ``frame`` represents."""
+    k = frame.num_core_qubits
     qs = np.unique(qs)
     vectors = [np.zeros((0, 2 * k), dtype=bool)]
     if qs.size and k:
-        state._ensure_blocks(qs)
-        bids = state._block_of[qs]
+        frame.ensure_blocks(qs)
+        bids = frame.block_of[qs]
         for bid in np.unique(bids).tolist():
-            b = state._blocks[int(bid)]
+            b = frame.blocks[int(bid)]
             if not b.core_local.size:
                 continue  # a block without core qubits carries nothing about the input
             b.flush()
-            vectors.append(_block_vectors(state, b, np.sort(state._local[qs[bids == bid]])))
+            vectors.append(_block_vectors(frame, b, np.sort(frame.local[qs[bids == bid]])))
     basis = gf2.row_reduce(np.concatenate(vectors)).rows if k else np.zeros((0, 0), dtype=bool)
     dim = basis.shape[0]
     # the symplectic Gram matrix's rank counts the paired directions
-    gram = gf2.matmul(basis, np.concatenate([basis[:, k:], basis[:, :k]], axis=1).T) if dim else None
-    srank = gf2.rank(gram) if dim else 0
+    srank = gf2.rank(gf2.matmul(basis, np.concatenate([basis[:, k:], basis[:, :k]], axis=1).T)) if dim else 0
     names = tuple(_letters(v, k) for v in basis)
     if dim <= 6:
         span = {_letters(np.bitwise_xor.reduce(basis[list(np.flatnonzero(c))], axis=0), k)

@@ -17,19 +17,15 @@ generators of K, give its Paulis there).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import stim
 
 from qclone.errors import QcloneError
 from qclone.sim import gf2
 from qclone.sim.core import dense
-from qclone.sim.core.blocks import fourier, inverse_fourier
+from qclone.sim.core.blocks import Block, fourier, inverse_fourier
+from qclone.sim.core.frame import CoreFrame
 from qclone.sim.core.symplectic import tableau_from_images
-
-if TYPE_CHECKING:  # pragma: no cover
-    from qclone.sim.core.state import CoreState
 
 Pair = list[stim.PauliString]  # [Pauli on Q, its pull-back on the involved blocks]
 
@@ -92,16 +88,17 @@ def _hermitian(row: Pair) -> tuple[stim.PauliString, int]:
     return q * (1 / eps), int(round(kappa.real))
 
 
-def reduced_density_matrix(state: CoreState, qs: np.ndarray) -> np.ndarray:
+def reduced_density_matrix(frame: CoreFrame, qs: np.ndarray) -> np.ndarray:
+    """ρ of the qubits ``qs`` (valid, distinct; first = most significant) of the state ``frame`` represents."""
     q = int(qs.size)
     if q == 0:
         return np.ones((1, 1), dtype=complex)
-    state._ensure_blocks(qs)
+    frame.ensure_blocks(qs)
     order: list[int] = []
-    for bid in state._block_of[qs].tolist():
+    for bid in frame.block_of[qs].tolist():
         if bid not in order:
             order.append(int(bid))
-    blocks = [state._blocks[b] for b in order]
+    blocks = [frame.blocks[b] for b in order]
     for b in blocks:
         b.flush()
     offsets = np.cumsum([0] + [b.size for b in blocks])
@@ -109,18 +106,18 @@ def reduced_density_matrix(state: CoreState, qs: np.ndarray) -> np.ndarray:
     rest = np.concatenate([b.rest_mask() for b in blocks])
     core_pos = np.concatenate([b.core_local + o for b, o in zip(blocks, offsets[:-1])]).astype(np.int64)
     core_idx = np.concatenate([b.core_index for b in blocks]).astype(np.int64)
-    k = int(state._core_qubits.size)
+    k = frame.num_core_qubits
 
     # pulled-back generators X_t, Z_t of every qubit of Q, on the concatenated blocks
     rows: list[Pair] = []
     for i, t in enumerate(qs.tolist()):
-        pos = order.index(int(state._block_of[t]))
+        pos = order.index(int(frame.block_of[t]))
         b = blocks[pos]
         before, after = stim.PauliString(int(offsets[pos])), stim.PauliString(total - int(offsets[pos + 1]))
         for letter in "XZ":
             qside = stim.PauliString(q)
             qside[i] = letter
-            rows.append([qside, before + b.pull(int(state._local[t]), letter) + after])
+            rows.append([qside, before + b.pull(int(frame.local[t]), letter) + after])
     restx = np.array([r[1].to_numpy()[0] & rest for r in rows])
     group = _kernel(restx, rows)
 
@@ -171,16 +168,16 @@ def reduced_density_matrix(state: CoreState, qs: np.ndarray) -> np.ndarray:
         if v_tab != stim.Tableau(k):
             v_circuit = v_tab.inverse().to_circuit("elimination")
 
-    channels = _noise_on_standard_frame(state, order, blocks, offsets, gens, w)
-    other_factors = np.ones(len(state._terms))
-    for bid, b in state._blocks.items():
+    channels = _noise_on_standard_frame(blocks, offsets, gens, w)
+    other_factors = np.ones(len(frame.terms))
+    for bid, b in frame.blocks.items():
         if bid not in order:
             other_factors *= b.noise_factors(None)
 
     zero_a = np.zeros((2**a, 2**a), dtype=complex)
     zero_a[0, 0] = 1
     result = np.zeros((2**q, 2**q), dtype=complex)
-    for t, core in enumerate(state._terms):
+    for t, core in enumerate(frame.terms):
         m = core if v_circuit is None else dense.apply_clifford(core, v_circuit)
         sigma = dense.dephase(dense.reduce(m, p + c), range(p, p + c))
         sigma = np.kron(zero_a, sigma)
@@ -190,7 +187,9 @@ def reduced_density_matrix(state: CoreState, qs: np.ndarray) -> np.ndarray:
     return result
 
 
-def _noise_on_standard_frame(state, order, blocks, offsets, gens, w):
+def _noise_on_standard_frame(
+    blocks: list[Block], offsets: np.ndarray, gens: list[tuple[int, str, stim.PauliString]], w: int,
+) -> list[tuple[Block, np.ndarray, np.ndarray]]:
     """Per involved event: its X and Z frames as Paulis on the w standard qubits (as integer masks)."""
     out = []
     if not gens:
@@ -215,7 +214,7 @@ def _noise_on_standard_frame(state, order, blocks, offsets, gens, w):
     return out
 
 
-def _apply_channels(sigma: np.ndarray, channels, term: int) -> np.ndarray:
+def _apply_channels(sigma: np.ndarray, channels: list[tuple[Block, np.ndarray, np.ndarray]], term: int) -> np.ndarray:
     for b, gx, gz in channels:
         keys = np.stack([gx[:, 0], gz[:, 0], gx[:, 1], gz[:, 1]], axis=1)
         uniq, inv = np.unique(keys, axis=0, return_inverse=True)

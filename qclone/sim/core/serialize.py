@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import struct
-from typing import TYPE_CHECKING
 
 import numpy as np
 import stim
@@ -31,9 +30,7 @@ import stim
 from qclone.errors import InvalidArgumentError
 from qclone.sim.core.bits import words_for
 from qclone.sim.core.blocks import Block, fourier, gate_text
-
-if TYPE_CHECKING:  # pragma: no cover
-    from qclone.sim.core.state import CoreState
+from qclone.sim.core.frame import MAX_CORE_QUBITS, CoreFrame
 
 MAGIC = b"QCLONE-CORESTATE"
 FORMAT_VERSION = 1
@@ -46,21 +43,21 @@ def _array_bytes(a: np.ndarray) -> bytes:
     return struct.pack("<Q", len(data)) + data
 
 
-def dump(state: CoreState) -> bytes:
-    """Serialise ``state`` (pending noise is pulled back first)."""
-    blocks = sorted(state._blocks.items())
+def dump(frame: CoreFrame) -> bytes:
+    """Serialise the state ``frame`` represents (pending noise is pulled back first)."""
+    blocks = sorted(frame.blocks.items())
     for _, b in blocks:
         b.flush()
     header = {
         "format": "qclone.sim.core.CoreState",
-        "num_qubits": state.num_qubits,
-        "core_qubits": state._core_qubits.tolist(),
-        "terms": [("vector" if t.ndim == 1 else "matrix") for t in state._terms],
+        "num_qubits": frame.num_qubits,
+        "core_qubits": frame.core_qubits.tolist(),
+        "terms": [("vector" if t.ndim == 1 else "matrix") for t in frame.terms],
         "blocks": [{"size": b.size, "events": b.num_events} for _, b in blocks],
     }
     head = json.dumps(header, separators=(",", ":")).encode()
     parts = [MAGIC, struct.pack("<I", FORMAT_VERSION), struct.pack("<I", len(head)), head]
-    parts += [_array_bytes(np.asarray(t, dtype=np.complex128)) for t in state._terms]
+    parts += [_array_bytes(np.asarray(t, dtype=np.complex128)) for t in frame.terms]
     for _, b in blocks:
         parts.append(_array_bytes(b.qubits))
         # stim's own printing is canonical (adjacent instructions fused), so bytes round-trip exactly
@@ -112,10 +109,8 @@ def _history(text: str, size: int) -> list[tuple[str, np.ndarray]]:
     return items
 
 
-def load(data: bytes) -> CoreState:
-    """Parse and validate bytes written by :func:`dump`."""
-    from qclone.sim.core.state import MAX_CORE_QUBITS, CoreState
-
+def load(data: bytes) -> CoreFrame:
+    """Parse and validate bytes written by :func:`dump` (any supported version)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidArgumentError("CoreState.from_bytes takes bytes")
     r = _Reader(bytes(data))
@@ -141,25 +136,16 @@ def load(data: bytes) -> CoreState:
     terms = [r.array("complex128", (2**k,) if kd == "vector" else (2**k, 2**k)) for kd in kinds]
     if not all(np.all(np.isfinite(t)) for t in terms):
         raise InvalidArgumentError("core state terms hold non-finite numbers")
-    state = CoreState.__new__(CoreState)
-    state.num_qubits = m
-    state._core_qubits = core
-    state._core_pos = np.full(m, -1, dtype=np.int64)
-    state._core_pos[core] = np.arange(k)
-    state._terms = terms
-    state._blocks = {}
-    state._block_of = np.full(m, -1, dtype=np.int64)
-    state._local = np.zeros(m, dtype=np.int64)
-    state._next_id = 0
+    frame = CoreFrame(m, core, terms)
     num_terms = len(terms)
     for size, events in block_info:
         qubits = r.array("int64")
         if qubits.ndim != 1 or qubits.size != size or size < 1 or qubits.min() < 0 or qubits.max() >= m:
             raise InvalidArgumentError("core state block has invalid qubits")
-        if np.unique(qubits).size != size or np.any(state._block_of[qubits] >= 0):
+        if np.unique(qubits).size != size or np.any(frame.block_of[qubits] >= 0):
             raise InvalidArgumentError("core state blocks overlap")
         text = r.array("uint8").tobytes().decode("utf-8", errors="strict")
-        pos = state._core_pos[qubits]
+        pos = frame.core_pos[qubits]
         local = np.flatnonzero(pos >= 0)
         b = Block(qubits, local, pos[local], num_terms)
         b.run(_history(text, size))
@@ -173,19 +159,15 @@ def load(data: bytes) -> CoreState:
         if events and (not np.all(np.isfinite(probs)) or np.any(probs < -1e-12) or np.any(np.abs(probs.sum(axis=1) - 1) > 1e-9)):
             raise InvalidArgumentError("core state noise probabilities are invalid")
         b.fx, b.fzc, b.probs, b.sigma = fx, fzc, probs, sigma
-        bid = state._next_id
-        state._next_id += 1
-        state._blocks[bid] = b
-        state._block_of[qubits] = bid
-        state._local[qubits] = np.arange(size)
+        frame.add_block(b)
     if r.pos != len(r.buf):
         raise InvalidArgumentError("core state data has trailing bytes")
-    if k and np.any(state._block_of[core] < 0):
+    if k and np.any(frame.block_of[core] < 0):
         raise InvalidArgumentError("core state data misses the block of a core qubit")
     total = 0.0
     for t, term in enumerate(terms):
         factor = 1.0
-        for b in state._blocks.values():
+        for b in frame.blocks.values():
             if b.num_events:
                 f = fourier(b.probs)
                 idx = 2 * b.sigma[t, :, 0].astype(np.int64) + b.sigma[t, :, 1]
@@ -193,4 +175,4 @@ def load(data: bytes) -> CoreState:
         total += factor * (float(np.real(np.vdot(term, term))) if term.ndim == 1 else float(np.real(np.trace(term))))
     if abs(total - 1) > 1e-6:
         raise InvalidArgumentError(f"core state is not normalised (trace {total:.6g})")
-    return state
+    return frame

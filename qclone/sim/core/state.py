@@ -59,17 +59,17 @@ import stim
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError
+from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError, is_int
 from qclone.protocol.circuit import Circuit
 from qclone.sim.core import dense
 from qclone.sim.core.bits import pack, place_bits
 from qclone.sim.core.blocks import Block
+from qclone.sim.core.frame import MAX_CORE_QUBITS, MAX_RDM_QUBITS, CoreFrame
+from qclone.sim.core.information import CoreInformation, information
+from qclone.sim.core.reduced import reduced_density_matrix
+from qclone.sim.core.serialize import dump, load
 from qclone.sim.exact import check_density_matrix, von_neumann_entropy
 
-#: Most core (input) qubits: the core is dense (a 2^12 vector, or a 2^12 x 2^12 operator = 256 MiB).
-MAX_CORE_QUBITS = 12
-#: Most qubits in a reduced density matrix (4^12 entries = 256 MiB).
-MAX_RDM_QUBITS = 12
 #: Most qubits one block of connected qubits may have: a stim tableau needs m²/2 bytes, and a
 #: query copies it once, so 100 000 qubits peak near 15 GB (the machine has 24 GiB).
 MAX_BLOCK_QUBITS = 100_000
@@ -109,18 +109,9 @@ class CoreState:
         0.0
     """
 
-    def __init__(self, num_qubits: int, core_qubits: np.ndarray, terms: list[np.ndarray]) -> None:
-        self.num_qubits = int(num_qubits)
-        self._core_qubits = np.asarray(core_qubits, dtype=np.int64)
-        self._core_pos = np.full(self.num_qubits, -1, dtype=np.int64)
-        self._core_pos[self._core_qubits] = np.arange(self._core_qubits.size)
-        self._terms: list[np.ndarray] = terms
-        self._blocks: dict[int, Block] = {}
-        self._block_of = np.full(self.num_qubits, -1, dtype=np.int64)
-        self._local = np.zeros(self.num_qubits, dtype=np.int64)
-        self._next_id = 0
-        for q in self._core_qubits.tolist():
-            self._new_block(np.array([q]))
+    def __init__(self, frame: CoreFrame) -> None:
+        #: The representation (:class:`~qclone.sim.core.frame.CoreFrame`): what readers of the state use.
+        self.frame = frame
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -137,7 +128,7 @@ class CoreState:
             InvalidArgumentError: for a malformed or unnormalised state or bad qubits.
             TooLargeError: for k > :data:`MAX_CORE_QUBITS`.
         """
-        if isinstance(num_qubits, bool) or not isinstance(num_qubits, (int, np.integer)) or num_qubits < 1:
+        if not is_int(num_qubits) or num_qubits < 1:
             raise InvalidArgumentError(f"num_qubits must be an integer >= 1, got {num_qubits!r}")
         qs = np.asarray(list(input_qubits), dtype=np.int64)
         if qs.size != np.unique(qs).size:
@@ -162,68 +153,50 @@ class CoreState:
             core = state
         else:
             raise InvalidArgumentError("input_state must be a state vector or a density matrix")
-        return cls(int(num_qubits), qs, [core.copy()])
+        frame = CoreFrame(int(num_qubits), qs, [core.copy()])
+        for q in qs.tolist():
+            frame.new_block(np.array([q]))
+        return cls(frame)
 
     def copy(self) -> CoreState:
         """An independent copy (blocks, noise and core)."""
-        out = CoreState.__new__(CoreState)
-        out.num_qubits = self.num_qubits
-        out._core_qubits = self._core_qubits.copy()
-        out._core_pos = self._core_pos.copy()
-        out._terms = [t.copy() for t in self._terms]
-        out._blocks = {i: b.copy() for i, b in self._blocks.items()}
-        out._block_of = self._block_of.copy()
-        out._local = self._local.copy()
-        out._next_id = self._next_id
-        return out
+        return CoreState(self.frame.copy())
 
     # ------------------------------------------------------------------ introspection
     @property
+    def num_qubits(self) -> int:
+        return self.frame.num_qubits
+
+    @property
     def core_qubits(self) -> tuple[int, ...]:
         """The qubits the dense core was loaded on (in core order)."""
-        return tuple(self._core_qubits.tolist())
+        return tuple(self.frame.core_qubits.tolist())
 
     @property
     def num_terms(self) -> int:
         """How many (core operator, noise signs) terms represent the state (1 unless noise met a measurement)."""
-        return len(self._terms)
+        return len(self.frame.terms)
 
     @property
     def num_noise_events(self) -> int:
-        return sum(b.num_events + len(b.pending) for b in self._blocks.values())
+        return sum(b.num_events + len(b.pending) for b in self.frame.blocks.values())
 
     @property
     def block_sizes(self) -> tuple[int, ...]:
         """Sizes of the blocks of connected qubits (qubits no gate touched are not listed)."""
-        return tuple(sorted((b.size for b in self._blocks.values()), reverse=True))
+        return tuple(sorted((b.size for b in self.frame.blocks.values()), reverse=True))
 
     def __repr__(self) -> str:
-        return (f"CoreState(num_qubits={self.num_qubits}, core={len(self._core_qubits)}, "
-                f"blocks={len(self._blocks)}, terms={self.num_terms}, noise_events={self.num_noise_events})")
+        return (f"CoreState(num_qubits={self.frame.num_qubits}, core={len(self.frame.core_qubits)}, "
+                f"blocks={len(self.frame.blocks)}, terms={self.num_terms}, noise_events={self.num_noise_events})")
 
     # ------------------------------------------------------------------ blocks
-    def _new_block(self, qubits: np.ndarray) -> Block:
-        qubits = np.asarray(qubits, dtype=np.int64)
-        pos = self._core_pos[qubits]
-        local = np.flatnonzero(pos >= 0)
-        b = Block(qubits, local, pos[local], len(self._terms))
-        bid = self._next_id
-        self._next_id += 1
-        self._blocks[bid] = b
-        self._block_of[qubits] = bid
-        self._local[qubits] = np.arange(qubits.size)
-        return b
-
-    def _ensure_blocks(self, qubits: np.ndarray) -> None:
-        for q in np.unique(qubits[self._block_of[qubits] < 0]).tolist():
-            self._new_block(np.array([q]))
-
     def _merge(self, block_ids: Sequence[int], trivial: np.ndarray) -> int:
         """Merge blocks (and qubits no gate touched yet) into one block; returns its id."""
-        members = sorted({int(b) for b in block_ids}, key=lambda b: -self._blocks[b].size)
+        members = sorted({int(b) for b in block_ids}, key=lambda b: -self.frame.blocks[b].size)
         if len(members) == 1 and not trivial.size:
             return members[0]
-        blocks = [self._blocks[b] for b in members]
+        blocks = [self.frame.blocks[b] for b in members]
         for b in blocks:
             b.flush()
         total = sum(b.size for b in blocks) + int(trivial.size)
@@ -234,14 +207,14 @@ class CoreState:
             )
         first = blocks[0] if blocks else None
         qubits = np.concatenate([b.qubits for b in blocks] + [np.asarray(trivial, dtype=np.int64)])
-        pos = self._core_pos[qubits]
+        pos = self.frame.core_pos[qubits]
         core_local = np.flatnonzero(pos >= 0)
         if first is not None:
             first.own_simulator().set_num_qubits(total)
-            new = Block(qubits, core_local, pos[core_local], len(self._terms), sim=first.sim,
+            new = Block(qubits, core_local, pos[core_local], len(self.frame.terms), sim=first.sim,
                         history=first.history, circuit=first.circuit)
         else:
-            new = Block(qubits, core_local, pos[core_local], len(self._terms))
+            new = Block(qubits, core_local, pos[core_local], len(self.frame.terms))
         replay: list[tuple[str, np.ndarray]] = []
         offset = 0
         kb_new = core_local.size
@@ -257,14 +230,9 @@ class CoreState:
             offset += b.size
         if replay:
             new.run(replay)
-        for b in members:
-            del self._blocks[b]
-        bid = self._next_id
-        self._next_id += 1
-        self._blocks[bid] = new
-        self._block_of[qubits] = bid
-        self._local[qubits] = np.arange(total)
-        return bid
+        for bid in members:
+            del self.frame.blocks[bid]
+        return self.frame.add_block(new)
 
     # ------------------------------------------------------------------ gates
     def apply(self, circuit: Circuit | stim.Circuit) -> None:
@@ -286,18 +254,18 @@ class CoreState:
             if not t.size:
                 continue
             lead = t[::arity]
-            bids = self._block_of[lead]
+            bids = self.frame.block_of[lead]
             if bids.size and np.all(bids == bids[0]):
-                per_block.setdefault(int(bids[0]), []).append((name, self._local[t]))
+                per_block.setdefault(int(bids[0]), []).append((name, self.frame.local[t]))
                 continue
             order = np.argsort(bids, kind="stable")
             groups = t.reshape(-1, arity)[order]
             sorted_ids = bids[order]
             cuts = np.flatnonzero(np.diff(sorted_ids)) + 1
             for chunk, ids in zip(np.split(groups, cuts), np.split(sorted_ids, cuts)):
-                per_block.setdefault(int(ids[0]), []).append((name, self._local[chunk.ravel()]))
+                per_block.setdefault(int(ids[0]), []).append((name, self.frame.local[chunk.ravel()]))
         for bid, items in per_block.items():
-            self._blocks[bid].run(items)
+            self.frame.blocks[bid].run(items)
 
     def _instructions(self, circuit: Circuit | stim.Circuit) -> list[tuple[str, np.ndarray, int]]:
         out: list[tuple[str, np.ndarray, int]] = []
@@ -319,18 +287,18 @@ class CoreState:
         else:
             raise InvalidArgumentError(f"apply takes a qclone Circuit or a stim.Circuit, got {type(circuit).__name__}")
         for name, t, _ in out:
-            if t.size and (t.min() < 0 or t.max() >= self.num_qubits):
-                raise InvalidArgumentError(f"{name} targets a qubit outside 0..{self.num_qubits - 1}")
+            if t.size and (t.min() < 0 or t.max() >= self.frame.num_qubits):
+                raise InvalidArgumentError(f"{name} targets a qubit outside 0..{self.frame.num_qubits - 1}")
         return out
 
     def _connect(self, touched: np.ndarray, pairs: np.ndarray) -> None:
         """Merge blocks so that every touched qubit and every gate pair lie in one block each."""
-        bids = self._block_of[touched]
+        bids = self.frame.block_of[touched]
         if pairs.size == 0 and np.all(bids >= 0):
             return
         # graph nodes: existing blocks by id, untouched qubits as their own node
-        base = self._next_id
-        node_of = np.where(self._block_of[touched] >= 0, self._block_of[touched], base + touched)
+        base = self.frame.next_id
+        node_of = np.where(self.frame.block_of[touched] >= 0, self.frame.block_of[touched], base + touched)
         nodes, inverse = np.unique(node_of, return_inverse=True)
         # touched is sorted (np.unique), so a qubit's node is found by binary search
         a = inverse[np.searchsorted(touched, pairs[:, 0])]
@@ -344,7 +312,7 @@ class CoreState:
             if len(blocks) == 1 and not trivial.size:
                 continue
             if not blocks and trivial.size == 1:
-                self._new_block(trivial)
+                self.frame.new_block(trivial)
                 continue
             self._merge(blocks, trivial)
 
@@ -361,10 +329,10 @@ class CoreState:
             raise InvalidArgumentError(f"Pauli channel probabilities must be >= 0 and sum to <= 1, got {tuple(p)}")
         if not p.any():
             return
-        if self._block_of[q] < 0:
-            self._new_block(np.array([q]))
-        b = self._blocks[int(self._block_of[q])]
-        b.add_noise(int(self._local[q]), np.array([max(0.0, 1 - p.sum()), *p]))
+        if self.frame.block_of[q] < 0:
+            self.frame.new_block(np.array([q]))
+        b = self.frame.blocks[int(self.frame.block_of[q])]
+        b.add_noise(int(self.frame.local[q]), np.array([max(0.0, 1 - p.sum()), *p]))
 
     def apply_depolarizing(self, qubits: Sequence[int], p: float) -> None:
         """Depolarising noise of strength ``p`` (X, Y, Z each with p/3) on every listed qubit."""
@@ -373,8 +341,8 @@ class CoreState:
 
     # ------------------------------------------------------------------ Paulis
     def _check_qubit(self, q: object) -> int:
-        if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or not 0 <= q < self.num_qubits:
-            raise InvalidArgumentError(f"qubit must be in 0..{self.num_qubits - 1}, got {q!r}")
+        if not is_int(q) or not 0 <= q < self.frame.num_qubits:
+            raise InvalidArgumentError(f"qubit must be in 0..{self.frame.num_qubits - 1}, got {q!r}")
         return int(q)
 
     def _parse_pauli(self, pauli: str | stim.PauliString) -> tuple[int, np.ndarray, np.ndarray]:
@@ -393,8 +361,8 @@ class CoreState:
             raise InvalidArgumentError(f"a Pauli must be a string or stim.PauliString, got {type(pauli).__name__}")
         if ps.sign not in (1, -1):
             raise InvalidArgumentError(f"the Pauli must be Hermitian (sign +1 or -1), got sign {ps.sign}")
-        if len(ps) > self.num_qubits:
-            raise InvalidArgumentError(f"Pauli on {len(ps)} qubits for a state of {self.num_qubits}")
+        if len(ps) > self.frame.num_qubits:
+            raise InvalidArgumentError(f"Pauli on {len(ps)} qubits for a state of {self.frame.num_qubits}")
         x, z = ps.to_numpy()
         qubits = np.flatnonzero(x | z)
         letters = np.where(x[qubits] & z[qubits], 2, np.where(x[qubits], 1, 3))
@@ -402,27 +370,27 @@ class CoreState:
 
     def _pullback(self, qubits: np.ndarray, letters: np.ndarray) -> dict[int, stim.PauliString]:
         """C⁻¹ P C per involved block (block-local strings, signs included)."""
-        self._ensure_blocks(qubits)
+        self.frame.ensure_blocks(qubits)
         out: dict[int, stim.PauliString] = {}
         names = "IXYZ"
         for q, letter in zip(qubits.tolist(), letters.tolist()):
-            bid = int(self._block_of[q])
-            b = self._blocks[bid]
+            bid = int(self.frame.block_of[q])
+            b = self.frame.blocks[bid]
             if bid not in out:
                 b.flush()
                 out[bid] = stim.PauliString(b.size)
-            out[bid] *= b.pull(int(self._local[q]), names[letter])
+            out[bid] *= b.pull(int(self.frame.local[q]), names[letter])
         return out
 
-    def _core_part(self, pulled: dict[int, stim.PauliString]) -> tuple[bool, int, np.ndarray, np.ndarray, dict]:
+    def _core_part(self, pulled: dict[int, stim.PauliString]) -> tuple[bool, int, np.ndarray, np.ndarray, dict[int, tuple[np.ndarray, np.ndarray]]]:
         """(has X on a |0⟩ qubit, sign, core x bits, core z bits, per-block (x, z) bits)."""
-        k = self._core_qubits.size
+        k = self.frame.core_qubits.size
         lx, lz = np.zeros(k, dtype=bool), np.zeros(k, dtype=bool)
         sign = 1
         random = False
         bits = {}
         for bid, ps in pulled.items():
-            b = self._blocks[bid]
+            b = self.frame.blocks[bid]
             x, z = ps.to_numpy()
             bits[bid] = (x, z)
             if np.any(x & b.rest_mask()):
@@ -434,8 +402,8 @@ class CoreState:
 
     def _event_factors(self, chis: dict[int, np.ndarray]) -> np.ndarray:
         """Per-term noise factor of a Pauli whose pull-back anticommutes with frames as in ``chis``."""
-        out = np.ones(len(self._terms))
-        for bid, b in self._blocks.items():
+        out = np.ones(len(self.frame.terms))
+        for bid, b in self.frame.blocks.items():
             out *= b.noise_factors(chis.get(bid))
         return out
 
@@ -447,9 +415,9 @@ class CoreState:
         random, s, lx, lz, bits = self._core_part(self._pullback(qubits, letters))
         if random:
             return 0.0
-        chis = {bid: self._blocks[bid].commutation(x, z) for bid, (x, z) in bits.items()}
+        chis = {bid: self.frame.blocks[bid].commutation(x, z) for bid, (x, z) in bits.items()}
         factors = self._event_factors(chis)
-        value = sum(f * dense.expectation(m, lx, lz).real for f, m in zip(factors, self._terms))
+        value = sum(f * dense.expectation(m, lx, lz).real for f, m in zip(factors, self.frame.terms))
         return float(sign * s * value)
 
     def measure_pauli(self, pauli: str | stim.PauliString, rng: np.random.Generator) -> int:
@@ -466,9 +434,9 @@ class CoreState:
         if random:
             return self._measure_random(sign, qubits, letters, rng)
         omega = sign * s
-        chis = {bid: self._blocks[bid].commutation(x, z) for bid, (x, z) in bits.items()}
+        chis = {bid: self.frame.blocks[bid].commutation(x, z) for bid, (x, z) in bits.items()}
         factors = self._event_factors(chis)
-        value = sum(f * dense.expectation(m, lx, lz).real for f, m in zip(factors, self._terms))
+        value = sum(f * dense.expectation(m, lx, lz).real for f, m in zip(factors, self.frame.terms))
         p_plus = min(1.0, max(0.0, 0.5 * (1 + omega * value)))
         outcome = 1 if rng.random() < p_plus else -1
         prob = p_plus if outcome == 1 else 1 - p_plus
@@ -477,11 +445,11 @@ class CoreState:
         proj_sign = outcome * omega
         correlated = any(c.any() for c in chis.values())
         if not correlated:
-            if len(self._terms) == 1 and self._terms[0].ndim == 1:
-                v = dense.project(self._terms[0], lx, lz, proj_sign)
-                self._terms = [v / np.linalg.norm(v)]
+            if len(self.frame.terms) == 1 and self.frame.terms[0].ndim == 1:
+                v = dense.project(self.frame.terms[0], lx, lz, proj_sign)
+                self.frame.terms = [v / np.linalg.norm(v)]
             else:
-                self._terms = [dense.project(m, lx, lz, proj_sign) / prob for m in self._terms]
+                self.frame.terms = [dense.project(m, lx, lz, proj_sign) / prob for m in self.frame.terms]
             return outcome
         self._split_terms(lx, lz, proj_sign, prob, chis)
         return outcome
@@ -489,14 +457,14 @@ class CoreState:
     def _split_terms(self, lx: np.ndarray, lz: np.ndarray, proj_sign: int, prob: float, chis: dict[int, np.ndarray]) -> None:
         """Post-measurement terms when the outcome is correlated with recorded noise (see module doc)."""
         new_terms: list[np.ndarray] = []
-        new_sigma: dict[int, list[np.ndarray]] = {bid: [] for bid in self._blocks}
-        for t, m in enumerate(self._terms):
+        new_sigma: dict[int, list[np.ndarray]] = {bid: [] for bid in self.frame.blocks}
+        for t, m in enumerate(self.frame.terms):
             op = dense.as_operator(m)
             keep = dense.project(op, lx, lz, proj_sign)
             other = dense.project(op, lx, lz, -proj_sign)
             for part, flip in (((keep + other) / (2 * prob), False), ((keep - other) / (2 * prob), True)):
                 new_terms.append(part)
-                for bid, b in self._blocks.items():
+                for bid, b in self.frame.blocks.items():
                     sig = b.sigma[t]
                     if flip and bid in chis:
                         sig = sig ^ chis[bid]
@@ -506,7 +474,7 @@ class CoreState:
         merged: list[np.ndarray] = []
         rows: list[int] = []
         for t, part in enumerate(new_terms):
-            key = b"".join(np.packbits(new_sigma[bid][t]).tobytes() for bid in sorted(self._blocks))
+            key = b"".join(np.packbits(new_sigma[bid][t]).tobytes() for bid in sorted(self.frame.blocks))
             if key in keys:
                 merged[keys[key]] = merged[keys[key]] + part
             else:
@@ -514,17 +482,17 @@ class CoreState:
                 merged.append(part)
                 rows.append(t)
         alive = [i for i, m in enumerate(merged) if np.linalg.norm(m) > _ZERO]
-        self._terms = [merged[i] for i in alive]
-        for bid, b in self._blocks.items():
+        self.frame.terms = [merged[i] for i in alive]
+        for bid, b in self.frame.blocks.items():
             b.sigma = np.stack([new_sigma[bid][rows[i]] for i in alive]) if alive else np.zeros((0, b.num_events, 2), bool)
 
     def _measure_random(self, sign: int, qubits: np.ndarray, letters: np.ndarray, rng: np.random.Generator) -> int:
         """Outcome ±1 with probability ½; C ← V C with V = (g + sP)/√2 (module doc)."""
-        bids = np.unique(self._block_of[qubits])
+        bids = np.unique(self.frame.block_of[qubits])
         bid = self._merge(bids.tolist(), np.zeros(0, dtype=np.int64)) if bids.size > 1 else int(bids[0])
-        b = self._blocks[bid]
+        b = self.frame.blocks[bid]
         b.flush()
-        local = self._local[qubits]
+        local = self.frame.local[qubits]
         names = "IXYZ"
         p_local = stim.PauliString(b.size)
         for q, letter in zip(local.tolist(), letters.tolist()):
@@ -564,30 +532,42 @@ class CoreState:
                 f"reduced density matrices are computed for at most {MAX_RDM_QUBITS} qubits, got {qs.size}; "
                 "use CoreState.information for the leakage of large sets"
             )
-        from qclone.sim.core.reduced import reduced_density_matrix
+        return reduced_density_matrix(self.frame, qs)
 
-        return reduced_density_matrix(self, qs)
+    @property
+    def is_pure(self) -> bool:
+        """Whether the state is known to be pure: a state-vector core and no noise recorded."""
+        return len(self.frame.terms) == 1 and self.frame.terms[0].ndim == 1 and self.num_noise_events == 0
 
     def entropy(self, qubits: Sequence[int]) -> float:
-        """Von Neumann entropy (bits) of ``qubits``."""
-        return von_neumann_entropy(self.reduced_density_matrix(qubits)) if len(qubits) else 0.0
+        """Von Neumann entropy (bits) of ``qubits``.
+
+        A pure state has S(Q) = S(everything else), so it is computed on the smaller side of the cut
+        (a set of any size whose complement holds at most :data:`MAX_RDM_QUBITS` qubits is answered).
+        """
+        if not len(qubits):
+            return 0.0
+        if self.is_pure:
+            qs = np.asarray([self._check_qubit(q) for q in qubits], dtype=np.int64)
+            if qs.size != np.unique(qs).size:
+                raise InvalidArgumentError(f"repeated qubit in {qs.tolist()}")
+            if 2 * qs.size > self.frame.num_qubits:
+                rest = np.setdiff1d(np.arange(self.frame.num_qubits), qs)
+                return von_neumann_entropy(self.reduced_density_matrix(rest.tolist())) if rest.size else 0.0
+        return von_neumann_entropy(self.reduced_density_matrix(qubits))
 
     def mutual_information(self, a: Sequence[int], b: Sequence[int]) -> float:
-        """I(a : b) = S(a) + S(b) − S(ab) in bits (a and b together at most 12 qubits)."""
+        """I(a : b) = S(a) + S(b) − S(ab) in bits (each entropy as :meth:`entropy` computes it)."""
         return self.entropy(a) + self.entropy(b) - self.entropy(list(a) + list(b))
 
-    def information(self, qubits: Sequence[int]):  # -> CoreInformation
+    def information(self, qubits: Sequence[int]) -> CoreInformation:
         """What a set of any size can learn about the core input (noise ignored); see :mod:`.information`."""
-        from qclone.sim.core.information import information
-
-        return information(self, np.asarray([self._check_qubit(q) for q in qubits], dtype=np.int64))
+        return information(self.frame, np.asarray([self._check_qubit(q) for q in qubits], dtype=np.int64))
 
     # ------------------------------------------------------------------ bytes
     def to_bytes(self) -> bytes:
         """A safe, versioned binary form (no pickle); see :mod:`qclone.sim.core.serialize`."""
-        from qclone.sim.core.serialize import dump
-
-        return dump(self)
+        return dump(self.frame)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CoreState:
@@ -596,37 +576,34 @@ class CoreState:
         Raises:
             InvalidArgumentError: if the data is not a valid core state of a supported version.
         """
-        from qclone.sim.core.serialize import load
-
-        return load(data)
+        return cls(load(data))
 
 
 class CoreEngine:
-    """The core engine behind the common :class:`~qclone.sim.engine.Engine` interface.
-
-    ``initial`` is the state of the first k ≤ 12 qubits (a vector or a density
-    matrix; every other qubit starts in |0⟩), the natural generalisation of
-    the exact engine's full initial state (the same thing when k is all of them).
+    """The Clifford + dense core engine behind the common :class:`~qclone.sim.engine.Engine` interface.
 
     Examples:
         >>> from qclone.protocol import Layout, protocol_circuit
-        >>> st = CoreEngine().simulate(protocol_circuit(Layout(100), decrypt=7), initial=np.array([0, 1]))
-        >>> st.expectation("Z7")
+        >>> lay = Layout(100)
+        >>> st = CoreEngine().prepare(lay.num_qubits, np.array([0, 1]), [lay.A()])
+        >>> CoreEngine().apply(st, protocol_circuit(lay, decrypt=7))
+        >>> st.expectation(f"Z{lay.S(7)}")
         -1.0
     """
 
     name = "core"
+    summary = (f"a Clifford on a dense core: any number of qubits, Clifford circuits, "
+               f"inputs of at most {MAX_CORE_QUBITS} qubits")
     max_qubits: int | None = None
 
-    def simulate(self, circuit: Circuit, *, initial: np.ndarray | None = None) -> CoreState:
-        m = circuit.num_qubits
-        state = np.array([1.0]) if initial is None else np.asarray(initial, dtype=complex)
-        k = int(round(np.log2(state.shape[0])))
-        if k > m:
-            raise InvalidArgumentError(f"the initial state has {k} qubits, the circuit {m}")
-        st = CoreState.from_input(m, state, range(k))
-        st.apply(circuit)
-        return st
+    def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> CoreState:
+        return CoreState.from_input(num_qubits, input_state, input_qubits)
+
+    def apply(self, state: CoreState, circuit: Circuit) -> None:
+        state.apply(circuit)
+
+    def copy(self, state: CoreState) -> CoreState:
+        return state.copy()
 
 
 def _rotation_items(rotation: stim.PauliString) -> list[tuple[str, np.ndarray]]:
@@ -648,4 +625,4 @@ def _pauli_items(p: stim.PauliString) -> list[tuple[str, np.ndarray]]:
     return [("X", np.flatnonzero(x & ~z)), ("Y", np.flatnonzero(x & z)), ("Z", np.flatnonzero(z & ~x))]
 
 
-__all__ = ["CoreEngine", "CoreState", "MAX_CORE_QUBITS", "MAX_RDM_QUBITS", "MAX_BLOCK_QUBITS", "estimated_block_bytes"]
+__all__ = ["CoreEngine", "CoreState", "MAX_BLOCK_QUBITS", "estimated_block_bytes"]

@@ -90,17 +90,18 @@ def complete_basis(
             continue
         rows, rhs = [], []
         for j in range(q):
-            if zs[j] is not None:
-                rows.append(_swap_halves(zs[j]))
+            zj, xj = zs[j], xs[j]
+            if zj is not None:
+                rows.append(_swap_halves(zj))
                 rhs.append(i == j)
-            if xs[j] is not None:
-                rows.append(_swap_halves(xs[j]))
+            if xj is not None:
+                rows.append(_swap_halves(xj))
                 rhs.append(False)
         v = solve_gf2(np.array(rows), np.array(rhs))
         if v is None:
             raise QcloneError("complete_basis: prescribed Paulis are not independent")
         xs[i] = v
-    pairs = [(xs[i], zs[i]) for i in range(q) if zs[i] is not None]
+    pairs = [(x, z) for x, z in zip(xs, zs) if x is not None and z is not None]
     units = np.eye(2 * q, dtype=bool)
     for i in range(q):
         if zs[i] is not None:
@@ -113,7 +114,11 @@ def complete_basis(
             raise QcloneError("complete_basis: no partner found")
         xs[i], zs[i] = x, z
         pairs.append((x, z))
-    return xs, zs  # type: ignore[return-value]
+    done_x = [v for v in xs if v is not None]
+    done_z = [v for v in zs if v is not None]
+    if len(done_x) != q or len(done_z) != q:
+        raise QcloneError("complete_basis: internal: the basis is incomplete")
+    return done_x, done_z
 
 
 def pauli_string(v: np.ndarray, sign: int = 1) -> stim.PauliString:

@@ -63,7 +63,7 @@ def error_from_body(status: int, body: bytes, *, where: str) -> Exception:
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return UnavailableError(f"{where} answered HTTP {status} without an error body")
     cls = _KNOWN.get(name)
-    if cls is None or status >= 500 and cls is not UnavailableError:
+    if cls is None or (status >= 500 and cls is not UnavailableError):
         return UnavailableError(f"{where} failed: {name}: {message}")
     return cls(message)
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.storage.models import audit_log, providers, tenants
 from qclone.storage.ports import node_statuses
 from qclone.storage.service.common import ServiceBase, Tenant
@@ -23,7 +23,7 @@ class AuditMixin(ServiceBase):
             limit: at most this many entries. since: only entries at or after this time.
             after: only entries with a larger id (paging).
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        if not is_int(limit) or limit < 1:
             raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
         q = (select(audit_log, tenants.c.name.label("tenant"))
              .select_from(audit_log.outerjoin(tenants, tenants.c.id == audit_log.c.tenant_id)))

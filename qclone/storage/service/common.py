@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from qclone.errors import InvalidArgumentError, QcloneError
+from qclone.errors import InvalidArgumentError, QcloneError, is_int
 from qclone.sim.exact import bloch_vector, partial_trace
 from qclone.storage.db import Database
 from qclone.storage.errors import NotFoundError
@@ -158,9 +158,9 @@ def check_sampling(basis: Any, shots: Any, seed: Any) -> tuple[str | None, int |
     if not isinstance(basis, str) or basis.upper() not in BASES:
         raise InvalidArgumentError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
     shots = 1024 if shots is None else shots
-    if isinstance(shots, bool) or not isinstance(shots, int) or not 1 <= shots <= MAX_SHOTS:
+    if not is_int(shots) or not 1 <= shots <= MAX_SHOTS:
         raise InvalidArgumentError(f"shots must be an integer in 1..{MAX_SHOTS}, got {shots!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+    if seed is not None and (not is_int(seed) or seed < 0):
         raise InvalidArgumentError(f"seed must be an integer >= 0 or null, got {seed!r}")
     return basis.upper(), shots, seed
 

@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
@@ -65,7 +65,7 @@ class ObjectsMixin(PlacementMixin):
             state = parse_state(state.get("kind"), state.get("data"))
         if not isinstance(state, InputState):
             raise InvalidArgumentError("state must be an InputState or {\"kind\": ..., \"data\": ...}")
-        if isinstance(clones, bool) or not isinstance(clones, int) or clones < 1:
+        if not is_int(clones) or clones < 1:
             raise InvalidArgumentError(f"the number of clones must be an integer >= 1, got {clones!r}")
         if clones == 1 and not force:
             raise InvalidArgumentError(f"refusing to store a single clone: {single_clone_warning(1)} "
@@ -197,7 +197,7 @@ class ObjectsMixin(PlacementMixin):
     def list(self, tenant: Tenant, *, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """The tenant's objects, oldest first: ``{"name", "object_id", "state", "qubits", "clones", "policy",
         "created_at", "stored_at", "finished_at"}`` (optionally only those in ``state``)."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        if not is_int(limit) or limit < 1:
             raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
         q = select(objects.c.name, objects.c.id.label("object_id"), objects.c.state, objects.c.k.label("qubits"),
                    objects.c.n.label("clones"), objects.c.policy, objects.c.created_at, objects.c.stored_at,

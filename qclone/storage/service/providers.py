@@ -269,6 +269,7 @@ class ProvidersMixin(ServiceBase):
             record = self._provider(conn, provider_id)
         if self.directory.on_revive is not None:
             self.directory.on_revive({**record, "state": "up"})
+        self.directory.forget(provider_id)  # a fresh client: the operator says the node is back (breaker closed)
         revived_at = self._now()
         record = self._set_provider_state(provider_id, "up", "provider.revive", actor)
         sent, dropped = self._sync_provider(record, orphans_before=revived_at)

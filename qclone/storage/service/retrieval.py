@@ -184,7 +184,7 @@ class RetrievalMixin(ServiceBase):
                 grant = self._release_key(object_id, attempt)  # the vault's one-time authorization (or None)
             except NotFoundError:  # the vault lost the key: the object cannot be decrypted, ever
                 self._rollback(object_id, attempt)
-                self._lose(object_id, "the vault no longer holds its key")  # type: ignore[attr-defined]
+                self._lose(object_id, "the vault no longer holds its key")  # type: ignore[attr-defined]  # _lose is on the mixin's host class
                 raise ConflictError(f"object {row.name!r} is lost: the vault no longer holds its key") from None
             faults.crash_point("get.release")
             # 3. memory noise for the whole storage time (age() counts each qubit's time once)

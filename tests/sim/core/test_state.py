@@ -270,7 +270,7 @@ def test_from_bytes_rejects_damaged_or_foreign_data():
     with pytest.raises(InvalidArgumentError, match="trailing"):
         CoreState.from_bytes(good + b"\0")
     with pytest.raises(InvalidArgumentError):
-        CoreState.from_bytes("not bytes")  # type: ignore[arg-type]
+        CoreState.from_bytes("not bytes")  # type: ignore[arg-type]  # the wrong type on purpose
     bad_history = good.replace(b"CX 0 1", b"M 0 11")
     assert bad_history != good
     with pytest.raises(InvalidArgumentError):
@@ -292,7 +292,7 @@ def test_errors_are_actionable():
         CoreState.from_input(20, np.ones(2**13) / np.sqrt(2**13), range(13))
     st = CoreState.from_input(14, np.array([1, 0]), [0])
     with pytest.raises(InvalidArgumentError, match="Generator"):
-        st.measure_pauli("Z0", 3)  # type: ignore[arg-type]
+        st.measure_pauli("Z0", 3)  # type: ignore[arg-type]  # the wrong type on purpose
     with pytest.raises(InvalidArgumentError, match="Hermitian"):
         st.expectation(stim.PauliString("iX"))
     with pytest.raises(InvalidArgumentError, match="Pauli"):
