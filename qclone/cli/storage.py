@@ -13,7 +13,7 @@ from qclone.cli.options import Json, Seed
 from qclone.cli.output import console, print_json
 
 storage_app = typer.Typer(
-    help="Encrypted multi-cloud storage: durability simulation (see docs/storage.md).",
+    help="Encrypted multi-cloud storage: durability simulation, node keys (see docs/storage.md).",
     no_args_is_help=True,
 )
 
@@ -85,3 +85,22 @@ def simulate(
         )
     for p in files:
         console.print(f"wrote {p}")
+
+
+@storage_app.command("rotate-key")
+def rotate_key(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="The node's data directory.")],
+    role: Annotated[str, typer.Option("--role", help="The node's role: substrate, vault or provider.")],
+    json_out: Json = False,
+) -> None:
+    """Give a stopped node a new key pair and join token; it must then be enrolled with the gateway again."""
+    from qclone.errors import InvalidArgumentError
+    from qclone.storage.rpc.keys import NODE_ROLES, NodeKeys
+
+    if role not in NODE_ROLES:
+        raise InvalidArgumentError(f"--role is one of {', '.join(NODE_ROLES)}, got {role!r}")
+    token = str(NodeKeys.rotate(data_dir, role))
+    if json_out:
+        print_json({"role": role, "join_token": token})
+    else:
+        typer.echo(token)

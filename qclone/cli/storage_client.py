@@ -108,8 +108,12 @@ def serve(
     zone: Annotated[str, typer.Option("--zone", help="provider: its zone.")] = "zone-a",
     t1: Annotated[float, typer.Option("--t1", help="provider or vault: memory T1 in seconds.")] = 3600.0,
     t2: Annotated[float, typer.Option("--t2", help="provider or vault: memory T2 in seconds.")] = 3600.0,
-    node_key: Annotated[str | None, typer.Option(
-        "--node-key", envvar="QCLONE_NODE_KEY", show_envvar=False, help="Shared key between the gateway and the nodes (env QCLONE_NODE_KEY).")] = None,
+    substrate_join: Annotated[str | None, typer.Option(
+        "--substrate-join", envvar="QCLONE_SUBSTRATE_JOIN", show_envvar=False,
+        help="gateway: the substrate's join token (printed at its first start; needed once).")] = None,
+    vault_join: Annotated[str | None, typer.Option(
+        "--vault-join", envvar="QCLONE_VAULT_JOIN", show_envvar=False,
+        help="gateway: the vault's join token (printed at its first start; needed once).")] = None,
     settable_clock: Annotated[bool, typer.Option(
         "--settable-clock", help="Use a clock stored in the data dir that POST /v1/admin/clock sets (tests).")] = False,
     workers: Annotated[int, typer.Option("--workers", help="gateway/embedded: worker processes sharing the port (SO_REUSEPORT).")] = 1,
@@ -141,7 +145,8 @@ def serve(
             zone=zone,
             t1=t1,
             t2=t2,
-            node_key=node_key,
+            substrate_join=substrate_join,
+            vault_join=vault_join,
             settable_clock=settable_clock,
             workers=workers,
             log_level=log_level,
@@ -332,7 +337,7 @@ def _show_providers(rows: list[dict], json: bool) -> None:
     if json:
         print_json(rows)
     else:
-        _table(rows, ["id", "state", "zone", "t1", "t2", "live_clones", "url"])
+        _table(rows, ["id", "state", "node", "zone", "t1", "t2", "live_clones", "url"])
 
 
 @providers_app.callback()
@@ -359,13 +364,15 @@ def providers_add(
     t1: Annotated[float | None, typer.Option("--t1", help="Memory T1 in seconds (default 3600).")] = None,
     t2: Annotated[float | None, typer.Option("--t2", help="Memory T2 in seconds (default 3600).")] = None,
     node_url: Annotated[str | None, typer.Option("--node-url", help="URL of a provider node process (`qclone serve --role provider`).")] = None,
+    join: Annotated[str | None, typer.Option(
+        "--join", help="With --node-url: the node's join token (printed at its first start, also in its DATA_DIR/join-token).")] = None,
     url: Url = DEFAULT_URL,
     admin_token: AdminToken = None,
     json: Json = False,
 ) -> None:
-    """Add a provider: embedded in the server, or a provider node process with --node-url (admin token)."""
+    """Add a provider: embedded in the server, or a provider node process with --node-url and --join (admin token)."""
     with _client(url, None, _need_admin(admin_token)) as c:
-        out = c.add_provider(provider_id, zone=zone, t1=t1, t2=t2, url=node_url)
+        out = c.add_provider(provider_id, zone=zone, t1=t1, t2=t2, url=node_url, join=join)
     _show_providers([out], json)
 
 

@@ -83,6 +83,7 @@ from qclone.storage.errors import (
     BodyTooLargeError,
     UnauthorizedError,
     error_body,
+    error_headers,
     http_status,
 )
 from qclone.storage.inputs import MAX_NAME, check_name
@@ -120,8 +121,7 @@ def _error(exc: BaseException, request_id: str) -> Response:
         # the details go to the log, never to the client
         log.error("request %s: %d %s: %s", request_id, status, type(exc).__name__, exc,
                   exc_info=exc if status == 500 else None)
-    headers = {"retry-after": "1"} if status == 503 else None
-    return _json(error_body(exc, request_id), status, headers)
+    return _json(error_body(exc, request_id), status, error_headers(exc) or None)
 
 
 def bloch_of(rho: Any) -> list[float]:
@@ -406,7 +406,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
         def add() -> dict:
             check_admin(request)
-            return service.add_provider(body.id, zone=body.zone, t1=body.t1, t2=body.t2, url=body.url)
+            return service.add_provider(body.id, zone=body.zone, t1=body.t1, t2=body.t2, url=body.url, join=body.join)
 
         return await run(request, add, 201)
 

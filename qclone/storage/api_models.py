@@ -97,6 +97,8 @@ class ProviderIn(_In):
     t1: float | None = Field(None, gt=0, allow_inf_nan=False, description="memory T1 in seconds (default 3600)")
     t2: float | None = Field(None, gt=0, allow_inf_nan=False, description="memory T2 in seconds (default 3600)")
     url: str | None = Field(None, min_length=1, max_length=500, description="URL of a provider node (deployment)")
+    join: str | None = Field(None, min_length=1, max_length=300,
+                             description="with url: the node's join token (printed by the node at its first start)")
 
 
 class KillIn(_In):
@@ -238,8 +240,10 @@ class ProviderOut(BaseModel):
     state: str
     t1: float
     t2: float
+    public_key: str | None = Field(None, description="the provider node's public key (None: embedded)")
     live_clones: int
     discards_pending: int
+    node: str | None = Field(None, description="up or down: whether the provider node answers (a cached probe)")
 
 
 class ProvidersOut(BaseModel):

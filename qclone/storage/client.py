@@ -231,9 +231,11 @@ class Client:
         t1: float | None = None,
         t2: float | None = None,
         url: str | None = None,
+        join: str | None = None,
     ) -> dict:
-        """Add a provider: a local one (embedded server) or, with ``url``, a provider node process."""
-        body = {k: v for k, v in (("id", provider_id), ("zone", zone), ("t1", t1), ("t2", t2), ("url", url)) if v is not None}
+        """Add a provider: a local one (embedded server) or, with ``url`` and its ``join`` token, a provider node process."""
+        body = {k: v for k, v in (("id", provider_id), ("zone", zone), ("t1", t1), ("t2", t2), ("url", url), ("join", join))
+                if v is not None}
         return self._request("POST", "/v1/providers", body, admin=True)
 
     def _provider_action(self, provider_id: str, action: str, body: dict | None = None) -> dict:

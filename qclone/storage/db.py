@@ -11,7 +11,7 @@ runs Alembic's ``upgrade head`` before returning.
 Examples:
     >>> db = Database.open()               # in memory, migrated
     >>> db.revision()
-    '0003_delivery'
+    '0002_node_keys'
     >>> abs(db.now() - __import__("time").time()) < 5
     True
     >>> with db.read() as c:

@@ -8,6 +8,8 @@ errors of :mod:`qclone.errors` map to 422 through :func:`http_status`.
 
 from __future__ import annotations
 
+import math
+
 from qclone.errors import (
     BackendUnavailableError,
     InvalidArgumentError,
@@ -24,6 +26,7 @@ __all__ = [
     "UnauthorizedError",
     "UnavailableError",
     "error_body",
+    "error_headers",
     "http_status",
 ]
 
@@ -53,9 +56,16 @@ class UnauthorizedError(StorageError):
 
 
 class UnavailableError(StorageError):
-    """A needed component is down (no healthy provider with a live clone, vault, substrate)."""
+    """A needed component is down (no healthy provider with a live clone, vault, substrate).
+
+    ``retry_after`` (seconds, optional) becomes the gateway's ``Retry-After`` header.
+    """
 
     http_status = 503
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BodyTooLargeError(StorageError):
@@ -80,6 +90,14 @@ def http_status(exc: BaseException) -> int:
     if isinstance(exc, QcloneError):
         return 400
     return 500
+
+
+def error_headers(exc: BaseException) -> dict[str, str]:
+    """Extra response headers for an error: ``Retry-After`` (whole seconds) for a 503."""
+    if http_status(exc) != 503:
+        return {}
+    retry_after = getattr(exc, "retry_after", None)
+    return {"retry-after": str(max(1, math.ceil(retry_after if retry_after is not None else 1)))}
 
 
 #: What a 5xx body says: never the exception's type or message (they may describe the

@@ -128,19 +128,18 @@ class Cluster:
             self.processes["embedded"] = ServerProcess(["--data-dir", str(gateway_dir), *db, *self.extra],
                                                        free_port(), self.root / "embedded.log", name="embedded")
         else:
-            key = {"QCLONE_NODE_KEY": os.urandom(16).hex()}
             sub = ServerProcess(["--role", "substrate", "--data-dir", str(self.root / "substrate")], free_port(),
-                                self.root / "substrate.log", env=key, name="substrate")
+                                self.root / "substrate.log", name="substrate")
             vault = ServerProcess(["--role", "vault", "--data-dir", str(self.root / "vault")], free_port(),
-                                  self.root / "vault.log", env=key, name="vault")
+                                  self.root / "vault.log", name="vault")
             self.processes.update(substrate=sub, vault=vault)
             for i in range(1, self.providers + 1):
                 self.processes[f"p{i}"] = ServerProcess(
                     ["--role", "provider", "--id", f"p{i}", "--zone", f"zone-{i}", "--data-dir",
-                     str(self.root / f"p{i}")], free_port(), self.root / f"p{i}.log", env=key, name=f"p{i}")
+                     str(self.root / f"p{i}")], free_port(), self.root / f"p{i}.log", name=f"p{i}")
             self.processes["gateway"] = ServerProcess(
                 ["--role", "gateway", "--data-dir", str(gateway_dir), "--substrate", sub.url, "--vault", vault.url, *db,
-                 *self.extra], free_port(), self.root / "gateway.log", env=key, name="gateway")
+                 *self.extra], free_port(), self.root / "gateway.log", name="gateway")
         self.data_dir = gateway_dir
 
     @property
@@ -154,19 +153,31 @@ class Cluster:
     def token(self, name: str = "token") -> str:
         return (self.data_dir / name).read_text().strip()
 
+    def _join_token(self, role: str) -> str | None:
+        """A node's join token (``DIR/join-token``, there until the node is enrolled)."""
+        path = self.root / role / "join-token"
+        return path.read_text().strip() if path.exists() else None
+
     def up(self) -> Cluster:
-        """Start every process (nodes first); in a deployment, add the providers to the gateway."""
-        for p in self.processes.values():
+        """Start every process (nodes first); in a deployment the gateway enrolls the substrate and
+        the vault with their join tokens, and the providers are added with theirs."""
+        nodes = [p for role, p in self.processes.items() if role != "gateway"]
+        for p in nodes:
             p.start(wait=False)
-        for p in self.processes.values():
-            p.wait_healthy()
+        for p in nodes:
+            p.wait_healthy()  # a node writes its join token before it answers
         if self.mode == "deployment":
+            joins = {f"QCLONE_{role.upper()}_JOIN": token for role in ("substrate", "vault")
+                     if (token := self._join_token(role)) is not None}
+            self.gateway.env.update(joins)  # kept for restarts: a spent token of an enrolled node is ignored
+            self.gateway.start()
             admin = {"authorization": f"Bearer {self.token('admin-token')}"}
             known = {p["id"] for p in httpx.get(self.url + "/v1/providers", headers=admin, timeout=30).json()["providers"]}
             for i in range(1, self.providers + 1):
                 if f"p{i}" not in known:
                     r = httpx.post(self.url + "/v1/providers", headers=admin, timeout=30,
-                                   json={"id": f"p{i}", "url": self.processes[f"p{i}"].url})
+                                   json={"id": f"p{i}", "url": self.processes[f"p{i}"].url,
+                                         "join": self._join_token(f"p{i}")})
                     r.raise_for_status()
         return self
 

@@ -7,7 +7,8 @@ from the service clock.
 
 * ``tenants``: id, unique name, sha256 of the tenant's token secret.
 * ``providers``: id, name, zone, url (None: embedded), state
-  (``up``/``draining``/``drained``/``down``), T1, T2.
+  (``up``/``draining``/``drained``/``down``), T1, T2, the node's public key
+  (pinned at enrollment; None: embedded).
 * ``objects``: one stored state: tenant, name (unique per tenant), k qubits,
   n clones, placement policy, state (see ``docs/storage.md`` and
   :mod:`qclone.storage.states`), the running attempt, its fencing token
@@ -48,6 +49,7 @@ providers = Table(
     Column("t1", Float, nullable=False),
     Column("t2", Float, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("public_key", String(64), nullable=True),
 )
 
 objects = Table(

@@ -7,11 +7,15 @@
   admin token to ``DIR/admin-token`` (mode 0600) and four providers
   ``p1`` .. ``p4`` in zones ``zone-1`` .. ``zone-4``.
 * ``gateway``: the gateway only; ``--substrate URL`` and ``--vault URL`` name
-  the node processes, providers are added with ``qclone providers add ID
-  --node-url URL``; the metadata database is ``--db URL`` or SQLite in the
-  data dir. Tokens are written as in the embedded mode.
+  the node processes, enrolled once with the join tokens they printed
+  (``--substrate-join``, ``--vault-join``; the gateway remembers their keys in
+  ``DIR/nodes.json``); providers are added with ``qclone providers add ID
+  --node-url URL --join TOKEN``; the metadata database is ``--db URL`` or
+  SQLite in the data dir. Tokens are written as in the embedded mode; the
+  gateway's own key is ``DIR/gateway-key`` (0600).
 * ``substrate``, ``vault``, ``provider``: one node app
-  (:mod:`qclone.storage.nodes`) over the local class, its files in the data dir.
+  (:func:`qclone.storage.nodes.build_node`) over the local class, its files
+  and its key in the data dir; until enrolled it prints its join token.
 
 With ``--workers N`` (gateway and embedded) N uvicorn worker processes share
 the port; each opens the same database, whose compare-and-set decides every
@@ -61,7 +65,8 @@ class ServeOptions:
     zone: str = "zone-a"
     t1: float = 3600.0
     t2: float = 3600.0
-    node_key: str | None = None
+    substrate_join: str | None = None
+    vault_join: str | None = None
     settable_clock: bool = False
     workers: int = 1
     log_level: str = "warning"
@@ -89,6 +94,8 @@ class ServeOptions:
             raise InvalidArgumentError("a provider node needs --id")
         if self.role not in ("embedded", "gateway") and (self.substrate_url or self.vault_url):
             raise InvalidArgumentError("--substrate and --vault are options of the gateway (and the embedded server)")
+        if (self.substrate_join and not self.substrate_url) or (self.vault_join and not self.vault_url):
+            raise InvalidArgumentError("--substrate-join / --vault-join go with --substrate URL / --vault URL")
         if self.max_body_bytes < 1024:
             raise InvalidArgumentError(f"--max-body-bytes must be >= 1024, got {self.max_body_bytes}")
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -178,45 +185,112 @@ def _clock(opts: ServeOptions) -> Any:
     return SettableClock(opts.data_dir / "clock") if opts.settable_clock else SystemClock()
 
 
-def provider_directory(data_dir: Path, *, node_key: str | None = None) -> Any:
-    """Providers: a :class:`~qclone.storage.remote.RemoteProvider` for a record with a url, else an
-    embedded :class:`~qclone.storage.provider.ProviderNode` under ``DIR/providers/<id>``."""
+def gateway_identity(data_dir: Path) -> Any:
+    """The gateway's own key pair (``DIR/gateway-key``, 0600): it signs every call to a node."""
+    from qclone.storage.rpc.keys import Identity
+
+    return Identity.load_or_create(data_dir / "gateway-key")
+
+
+def provider_directory(data_dir: Path, identity: Any = None) -> Any:
+    """Providers: a :class:`~qclone.storage.remote.RemoteProvider` for a record with a url (calls
+    signed with the gateway's ``identity``), else an embedded
+    :class:`~qclone.storage.provider.ProviderNode` under ``DIR/providers/<id>``."""
     from qclone.storage.provider import ProviderNode
-    from qclone.storage.remote import RemoteProvider
+    from qclone.storage.remote import RemoteProvider, enroll
     from qclone.storage.service import ProviderDirectory
+
+    made: list[Any] = [] if identity is None else [identity]
+
+    def me() -> Any:  # made on first need: an embedded server with no provider node has no key
+        if not made:
+            made.append(gateway_identity(data_dir))
+        return made[0]
 
     def factory(record: Any) -> Any:
         if record.get("url"):
-            return RemoteProvider(record["url"], node_key=node_key)
+            if not record.get("public_key"):
+                raise InvalidArgumentError(f"provider {record['id']} has no enrolled key: add it again with its join token")
+            return RemoteProvider(record["url"], identity=me(), node_key=record["public_key"])
         return ProviderNode(record["id"], data_dir / "providers" / record["id"], zone=record["zone"],
                             t1=record["t1"], t2=record["t2"])
 
-    return ProviderDirectory(factory)
+    def enroll_provider(url: str, join: str | None) -> str:
+        if not join:
+            raise InvalidArgumentError("a provider node is added with its join token (--join TOKEN: printed by "
+                                       "the node at its first start, also in its DATA_DIR/join-token)")
+        return enroll(url, join, me(), role="provider")
+
+    return ProviderDirectory(factory, enroll=enroll_provider)
+
+
+def enrolled_nodes(opts: ServeOptions, identity: Any) -> dict[str, str]:
+    """The public keys of the substrate and vault nodes the gateway calls (``{"substrate", "vault"}``,
+    for those given by URL): enrolled now with their join tokens, or as enrolled before
+    (``DIR/nodes.json``). The substrate is handed the vault's key (or, with the vault in
+    process, the gateway's, which then signs the authorizations)."""
+    from qclone.storage.remote import enroll
+    from qclone.storage.rpc.keys import JoinToken, write_private
+
+    assert opts.data_dir is not None
+    path = opts.data_dir / "nodes.json"
+    try:
+        pins: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        pins = {}
+    keys: dict[str, str] = {}
+    changed = False
+    for role, url, join in (("vault", opts.vault_url, opts.vault_join), ("substrate", opts.substrate_url, opts.substrate_join)):
+        if not url:
+            continue
+        pinned = pins.get(role) if isinstance(pins.get(role), dict) and pins[role].get("url") == url else None
+        peers = {"vault": keys.get("vault", identity.key_id)} if role == "substrate" else {}
+        if join and (pinned is None or JoinToken.parse(join, role=role).key_id != pinned.get("public_key")):
+            pinned = {"url": url, "public_key": enroll(url, join, identity, role=role, peers=peers), "peers": peers}
+            changed = True
+        elif pinned is None:
+            raise InvalidArgumentError(f"the {role} at {url} is not enrolled with this gateway: give --{role}-join TOKEN "
+                                       f"(printed by the {role} at its first start, also in its DATA_DIR/join-token)")
+        elif pinned.get("peers", {}) != peers:  # the vault changed: tell the substrate its new key
+            enroll(url, pinned["public_key"], identity, role=role, peers=peers, signed=True)
+            pinned = {**pinned, "peers": peers}
+            changed = True
+        pins[role] = pinned
+        keys[role] = pinned["public_key"]
+    if changed:
+        write_private(path, json.dumps(pins, indent=1) + "\n")
+    return keys
 
 
 def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True) -> Any:
     """The :class:`~qclone.storage.service.StorageService` of an embedded server or a gateway:
-    remote substrate / vault where their URLs are given, the local classes under the data dir otherwise."""
+    remote substrate / vault where their URLs are given (enrolled, see :func:`enrolled_nodes`),
+    the local classes under the data dir otherwise."""
     from qclone.storage.db import Database
     from qclone.storage.remote import RemoteSubstrate, RemoteVault
     from qclone.storage.service import StorageService
 
     data_dir = opts.data_dir
     assert data_dir is not None
+    identity = gateway_identity(data_dir) if opts.substrate_url or opts.vault_url else None
+    keys = enrolled_nodes(opts, identity) if identity is not None else {}
     if opts.substrate_url:
-        substrate: Any = RemoteSubstrate(opts.substrate_url, node_key=opts.node_key)
+        assert identity is not None
+        substrate: Any = RemoteSubstrate(opts.substrate_url, identity=identity, node_key=keys["substrate"])
     else:
         from qclone.storage.substrate import Substrate
 
         substrate = Substrate(data_dir / "substrate", shared=opts.workers > 1)
     if opts.vault_url:
-        vault: Any = RemoteVault(opts.vault_url, node_key=opts.node_key)
+        assert identity is not None
+        vault: Any = RemoteVault(opts.vault_url, identity=identity, node_key=keys["vault"])
     else:
         from qclone.storage.vault import KeyVault
 
-        vault = KeyVault(data_dir / "vault", t1=opts.t1, t2=opts.t2)
+        # with a remote substrate, the vault in process signs its authorizations with the gateway's key
+        vault = KeyVault(data_dir / "vault", t1=opts.t1, t2=opts.t2, issuer=identity if opts.substrate_url else None)
     db = Database.open(opts.db_url, data_dir=data_dir)
-    return StorageService(db, substrate, vault, provider_directory(data_dir, node_key=opts.node_key),
+    return StorageService(db, substrate, vault, provider_directory(data_dir, identity),
                           clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
                           retention_seconds=opts.retention_seconds, recover=recover)
 
@@ -264,21 +338,10 @@ def build_app(opts: ServeOptions, *, recover: bool = True, reconcile: bool = Tru
     opts = opts.checked()
     data_dir = opts.data_dir
     assert data_dir is not None
-    if opts.role == "substrate":
-        from qclone.storage.substrate import Substrate
-
-        warm_up()
-        return nodes.node_app("substrate", Substrate(data_dir), nodes.SUBSTRATE_METHODS, node_key=opts.node_key)
-    if opts.role == "vault":
-        from qclone.storage.vault import KeyVault
-
-        return nodes.node_app("vault", KeyVault(data_dir, t1=opts.t1, t2=opts.t2), nodes.VAULT_METHODS,
-                              node_key=opts.node_key)
-    if opts.role == "provider":
-        from qclone.storage.provider import ProviderNode
-
-        node = ProviderNode(opts.provider_id, data_dir, zone=opts.zone, t1=opts.t1, t2=opts.t2)  # type: ignore[arg-type]  # data_dir is set for a node
-        return nodes.node_app("provider", node, nodes.PROVIDER_METHODS, node_key=opts.node_key)
+    if opts.role in ("substrate", "vault", "provider"):
+        if opts.role == "substrate":
+            warm_up()
+        return nodes.build_node(opts.role, data_dir, provider_id=opts.provider_id, zone=opts.zone, t1=opts.t1, t2=opts.t2)
     return _gateway_app(opts, recover=recover, reconcile=reconcile)
 
 
@@ -313,10 +376,13 @@ def _announce(opts: ServeOptions) -> None:
     where = f"{opts.scheme}://{opts.host}:{opts.port}"
     what = {"embedded": "the storage service (embedded)", "gateway": "the storage gateway"}.get(opts.role, f"a {opts.role} node")
     extra = ""
+    assert opts.data_dir is not None
     if opts.role in ("embedded", "gateway"):
-        assert opts.data_dir is not None
         extra = f"; tenant token in {opts.data_dir / 'token'}, admin token in {opts.data_dir / 'admin-token'}"
     sys.stderr.write(f"qclone: serving {what} on {where} (data dir {opts.data_dir}{extra})\n")
+    join = opts.data_dir / "join-token"
+    if opts.role in ("substrate", "vault", "provider") and join.exists():
+        sys.stderr.write(f"qclone: not enrolled yet; join token (also in {join}):\n{join.read_text().strip()}\n")
     sys.stderr.flush()
 
 

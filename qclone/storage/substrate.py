@@ -73,6 +73,7 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -87,7 +88,7 @@ from qclone.sim.core import CoreState
 from qclone.sim.exact import fidelity as uhlmann_fidelity
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage import faults
-from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
+from qclone.storage.errors import ConflictError, NotFoundError, UnauthorizedError, UnavailableError
 from qclone.storage.inputs import MAX_QUBITS, InputState
 from qclone.storage.localdb import LocalDB
 from qclone.storage.wire import decode_array, encode_array
@@ -117,6 +118,8 @@ _SCHEMA = (
     "BEGIN SELECT RAISE(ABORT, 'joint state still present'); END",
     # fencing tokens: a decryption by an attempt whose fence is below the object's is refused
     "CREATE TABLE IF NOT EXISTS fences (object_id TEXT PRIMARY KEY, fence INTEGER NOT NULL) WITHOUT ROWID",
+    # the vault's decryption authorizations used so far (a replayed one is refused)
+    "CREATE TABLE IF NOT EXISTS grants (nonce TEXT PRIMARY KEY, object_id TEXT NOT NULL) WITHOUT ROWID",
 )
 _LOCK_STRIPES = 64
 _CACHE_SIZE = 256
@@ -373,9 +376,16 @@ class Substrate:
             metadata database.
         shared: other instances (other processes) use the same file: trust no cached
             existence or output, read them from the file (needs ``data_dir``).
+        authorize: ``authorize(authorization, object_id, attempt) -> nonce`` checks the vault's
+            one-time authorization of a decryption (raising
+            :class:`~qclone.storage.errors.UnauthorizedError`); set by the substrate node
+            (:func:`qclone.storage.rpc.keys.check_grant`). Each nonce is accepted once (recorded
+            in the decryption's transaction). None (the embedded service, where the vault and
+            the substrate are one process): no authorization is asked for.
     """
 
-    def __init__(self, data_dir: str | Path | None, *, durable: bool = False, shared: bool = False) -> None:
+    def __init__(self, data_dir: str | Path | None, *, durable: bool = False, shared: bool = False,
+                 authorize: Callable[[Any, str, str], str] | None = None) -> None:
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.durable = bool(durable)
         if shared and data_dir is None:
@@ -386,6 +396,8 @@ class Substrate:
         # memory mode: the only copy; file mode: an LRU cache of the files' contents
         self._states: OrderedDict[str, _Entry] = OrderedDict()
         self._outputs: OrderedDict[str, dict] = OrderedDict()
+        self._authorize = authorize
+        self._grants_used: set[str] = set()  # memory mode only
         self._fences: dict[str, int] = {}  # memory mode only (file mode: the fences table)
         self._db = None if self.data_dir is None else LocalDB(self.data_dir, _SCHEMA, filename=_DB_FILE,
                                                                  durable=self.durable)
@@ -645,7 +657,8 @@ class Substrate:
         row = self._query("SELECT fence FROM fences WHERE object_id = ?", object_id)
         return 0 if row is None else int(row[0])
 
-    def decrypt(self, object_id: str, clone: int, attempt: str, fence: int | None = None) -> dict:
+    def decrypt(self, object_id: str, clone: int, attempt: str, fence: int | None = None,
+                authorization: dict | None = None) -> dict:
         """Decrypt clone ``clone`` with the key, consuming the joint state; the one decryption.
 
         ``fence``: the attempt's fencing token; refused (``ConflictError``) when the object's
@@ -655,9 +668,12 @@ class Substrate:
             ``{"object_id", "qubits", "clone", "attempt", "labels" (the clone's qubits),
             "density_matrix" ({"real", "imag"}: the decrypted k-qubit state), "fidelity"
             (with the input, if a reference was kept, else None), "reference" (the kept
-            input, ``{"real", "imag"}``, or None)}``. The same attempt again returns the same output.
+            input, ``{"real", "imag"}``, or None)}``. The same attempt again returns the same output
+            (with a fresh authorization where one is needed).
 
         Raises:
+            UnauthorizedError: this substrate needs the vault's authorization and ``authorization``
+                is missing, forged, for another object or attempt, expired or used before.
             ConflictError: the object was decrypted by another attempt, or a newer attempt
                 raised its fence.
             NotFoundError: no such object.
@@ -666,10 +682,14 @@ class Substrate:
         attempt = _check_attempt(attempt)
         if fence is not None:
             fence = check_int(fence, "fence", 0, 2**62)
+        grant = None if self._authorize is None else self._authorize(authorization, object_id, attempt)
         with self._lock(object_id):
+            if grant is not None and self._grant_used(grant):
+                raise UnauthorizedError("this decryption authorization has been used already")
             out = self._output(object_id)
             if out is not None:
                 if out["attempt"] == attempt:
+                    self._use_grant(grant, object_id)
                     return out
                 raise ConflictError(f"object {object_id!r} has already been decrypted by another attempt")
             if fence is not None and self._fence_of(object_id) > fence:
@@ -692,7 +712,9 @@ class Substrate:
                 "fidelity": fid,
                 "reference": None if entry.reference is None else encode_array(entry.reference),
             }
-            if self._db is not None and not self._commit_decryption(object_id, attempt, out, fence):
+            if self._db is None:
+                self._use_grant(grant, object_id)
+            elif not self._commit_decryption(object_id, attempt, out, fence, grant):
                 # the joint state was gone when the transaction ran (another instance decrypted
                 # or discarded it): nothing was written; answer as if called after that
                 self._forget(self._states, object_id)
@@ -709,10 +731,24 @@ class Substrate:
                 self._remember(self._outputs, object_id, out)
             return out
 
-    def _commit_decryption(self, object_id: str, attempt: str, out: dict, fence: int | None = None) -> bool:
-        """One transaction: delete the joint state and insert the output, or write nothing.
-        False (and nothing written) if there was no joint state to delete, or (``fence``) the
-        object's fence is higher."""
+    def _grant_used(self, nonce: str) -> bool:
+        if self._db is None:
+            return nonce in self._grants_used
+        return self._query("SELECT 1 FROM grants WHERE nonce = ?", nonce) is not None
+
+    def _use_grant(self, nonce: str | None, object_id: str) -> None:
+        if nonce is None:
+            return
+        if self._db is None:
+            self._grants_used.add(nonce)
+        else:
+            self._write(("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (nonce, object_id)))
+
+    def _commit_decryption(self, object_id: str, attempt: str, out: dict, fence: int | None = None,
+                           grant: str | None = None) -> bool:
+        """One transaction: delete the joint state, insert the output (and record the used
+        authorization ``grant``), or write nothing. False (and nothing written) if there was no
+        joint state to delete, or (``fence``) the object's fence is higher."""
         assert self._db is not None
         delete = "DELETE FROM joint WHERE object_id = ?"
         params: tuple[Any, ...] = (object_id,)
@@ -725,6 +761,8 @@ class Substrate:
                     raise _NoJointStateError
                 c.execute("INSERT INTO outputs (object_id, attempt, body) VALUES (?, ?, ?)",
                           (object_id, attempt, json.dumps(out)))
+                if grant is not None:
+                    c.execute("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (grant, object_id))
                 faults.crash_point("substrate.decrypt.tx")
         except _NoJointStateError:
             return False

@@ -57,8 +57,13 @@ def check_coherence(t1: float, t2: float) -> tuple[float, float]:
 class KeyVault:
     """The tenants' key vault (see the module docstring)."""
 
-    def __init__(self, data_dir: Path | str | None = None, *, t1: float = DEFAULT_T1, t2: float = DEFAULT_T2) -> None:
+    def __init__(self, data_dir: Path | str | None = None, *, t1: float = DEFAULT_T1, t2: float = DEFAULT_T2,
+                 issuer: Any = None) -> None:
+        """``issuer``: the vault node's :class:`~qclone.storage.rpc.keys.Identity`; with it,
+        :meth:`release` returns a decryption authorization signed with it (the substrate node
+        decrypts only with one)."""
         self.t1, self.t2 = check_coherence(t1, t2)
+        self._issuer = issuer
         self._db = LocalDB(data_dir, _SCHEMA, filename="vault.sqlite3")
 
     def deposit(self, tenant: str, object_id: str, labels: list[str]) -> None:
@@ -97,13 +102,22 @@ class KeyVault:
                 c.execute("UPDATE keys SET state = ?, attempt = ? WHERE object_id = ?",
                           (target, None if target == "held" else attempt, object_id))
 
-    def release(self, object_id: str, attempt: str) -> None:
+    def release(self, object_id: str, attempt: str) -> dict[str, Any] | None:
         """``held -> released(attempt)``; releasing again for the same attempt is a no-op.
+
+        Returns:
+            With an issuer: the one-time authorization to decrypt ``object_id`` for ``attempt``
+            (:func:`~qclone.storage.rpc.keys.issue_grant`; a fresh one on each call). Else None.
 
         Raises:
             NotFoundError: no key for the object. ConflictError: released for another attempt, or consumed.
         """
         self._move(object_id, attempt, {("held", False): "released", ("released", True): None}, "release")
+        if self._issuer is None:
+            return None
+        from qclone.storage.rpc.keys import issue_grant
+
+        return issue_grant(self._issuer, object_id, attempt)
 
     def consume(self, object_id: str, attempt: str) -> None:
         """``released(attempt) -> consumed`` (the decryption used the key); again for the same attempt: no-op."""

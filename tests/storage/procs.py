@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -68,6 +69,11 @@ class Server:
         assert self.proc is not None
         return self.proc.wait(timeout)
 
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to the process group without waiting (e.g. SIGSTOP / SIGCONT)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, sig)
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Kill the process group (the server and any worker processes)."""
         if self.proc is not None and self.proc.poll() is None:
@@ -84,3 +90,40 @@ class Server:
 
 def read_token(data_dir: Path, name: str = "token") -> str:
     return (data_dir / name).read_text().strip()
+
+
+def start_deployment(root: Path, providers: int = 3, *, gateway_args: tuple[str, ...] = ()) -> tuple[dict[str, Server], Any]:
+    """A multi-process deployment under ``root``: substrate, vault, ``providers`` provider nodes
+    (``p1``.. in zones ``zone-1``..) and a gateway, every node enrolled with its join token.
+    Returns ``(servers by name, an admin-capable qclone.Client)``; the caller kills the servers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qclone import Client
+
+    def node(name: str, *args: str) -> Server:
+        return Server([*args, "--data-dir", str(root / name)], free_port(), root / f"{name}.log")
+
+    parts = {
+        "substrate": node("substrate", "--role", "substrate"),
+        "vault": node("vault", "--role", "vault"),
+        **{f"p{i}": node(f"p{i}", "--role", "provider", "--id", f"p{i}", "--zone", f"zone-{i}")
+           for i in range(1, providers + 1)},
+    }
+    with ThreadPoolExecutor(len(parts)) as pool:
+        list(pool.map(lambda s: s.start(), parts.values()))
+    parts["gateway"] = Server(["--role", "gateway", "--data-dir", str(root / "gateway"), *gateway_args,
+                               "--substrate", parts["substrate"].url, "--vault", parts["vault"].url],
+                              free_port(), root / "gateway.log",
+                              env={"QCLONE_SUBSTRATE_JOIN": read_token(root / "substrate", "join-token"),
+                                   "QCLONE_VAULT_JOIN": read_token(root / "vault", "join-token")})
+    try:
+        parts["gateway"].start()
+        client = Client(parts["gateway"].url, read_token(root / "gateway"),
+                        admin_token=read_token(root / "gateway", "admin-token"))
+        for i in range(1, providers + 1):
+            client.add_provider(f"p{i}", url=parts[f"p{i}"].url, join=read_token(root / f"p{i}", "join-token"))
+    except BaseException:
+        for s in parts.values():
+            s.kill()
+        raise
+    return parts, client

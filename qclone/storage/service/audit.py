@@ -9,7 +9,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError, is_int
 from qclone.storage.models import audit_log, providers, tenants
-from qclone.storage.service.common import NODE_ERRORS, ServiceBase, Tenant
+from qclone.storage.ports import node_statuses
+from qclone.storage.service.common import ServiceBase, Tenant
 
 
 class AuditMixin(ServiceBase):
@@ -38,7 +39,9 @@ class AuditMixin(ServiceBase):
                  "object_id": r.object_id, "object_name": r.object_name, "detail": r.detail} for r in rows]
 
     def health(self) -> dict[str, Any]:
-        """``{"status": "ok" | "degraded", "database", "substrate", "vault", "providers": {state: count}}``."""
+        """``{"status": "ok" | "degraded", "database", "substrate", "vault", "providers": {state: count,
+        "unreachable": provider nodes that do not answer}}``; nodes answer from cached probes
+        (:func:`~qclone.storage.ports.node_statuses`), so a stalled node never blocks it."""
         out: dict[str, Any] = {"status": "ok"}
         try:
             with self.db.read() as conn:
@@ -47,12 +50,15 @@ class AuditMixin(ServiceBase):
         except SQLAlchemyError as e:  # the database cannot be reached
             counts = {}
             out["database"] = {"status": "down", "error": str(e)}
-        for part, obj in (("substrate", self.substrate), ("vault", self.vault)):
-            try:
-                out[part] = obj.health()
-            except NODE_ERRORS as e:
-                out[part] = {"status": "down", "error": str(e)}
+        out["substrate"], out["vault"] = node_statuses([self.substrate, self.vault])
         out["providers"] = {s: int(counts.get(s, 0)) for s in ("up", "draining", "drained", "down")}
+        try:
+            with self.db.read() as conn:
+                nodes = [self._provider_record(r) for r in conn.execute(select(providers).where(providers.c.url.is_not(None)))]
+        except SQLAlchemyError:
+            nodes = []
+        out["providers"]["unreachable"] = sum(s.get("status") != "ok"
+                                              for s in node_statuses([self._node_or_none(p) for p in nodes]))
         integrity = getattr(self, "_integrity", None)
         if integrity is not None:  # the last data-loss check (the reconciler runs it)
             out["integrity"] = {"at": integrity["at"], "lost_objects": len(integrity["lost_objects"]),
@@ -62,6 +68,6 @@ class AuditMixin(ServiceBase):
             if integrity["vault"].get("status") == "data lost":
                 out["vault"] = {**out["vault"], "status": "data lost"}
         if any(out[p].get("status") != "ok" for p in ("database", "substrate", "vault")) or not counts.get("up") \
-                or (integrity is not None and integrity["lost_objects"]):
+                or (integrity is not None and integrity["lost_objects"]) or out["providers"]["unreachable"]:
             out["status"] = "degraded"
         return out

@@ -76,13 +76,16 @@ class ProviderDirectory:
     the factory returns a :class:`~qclone.storage.provider.ProviderNode` (``url`` None) or a
     remote client with the same methods. ``on_kill(record, destroy)`` / ``on_revive(record)``
     are called when an operator kills or revives the provider (a deployment stops or restarts
-    the process there).
+    the process there). ``enroll(url, join_token)`` enrolls a provider node and returns its
+    public key (a gateway of a multi-process deployment; None: no provider nodes).
     """
 
     def __init__(self, factory: Callable[[Mapping[str, Any]], Any], *,
                  on_kill: Callable[[Mapping[str, Any], bool], None] | None = None,
-                 on_revive: Callable[[Mapping[str, Any]], None] | None = None) -> None:
+                 on_revive: Callable[[Mapping[str, Any]], None] | None = None,
+                 enroll: Callable[[str, str | None], str] | None = None) -> None:
         self._factory = factory
+        self.enroll = enroll
         self._nodes: dict[str, tuple[tuple, Any]] = {}
         self._lock = threading.Lock()
         self.on_kill = on_kill
@@ -103,7 +106,7 @@ class ProviderDirectory:
 
     def node(self, record: Mapping[str, Any]) -> Any:
         """The node of a provider record (made on first use, remade if its url, zone or T1/T2 changed)."""
-        key = (record.get("url"), record["zone"], float(record["t1"]), float(record["t2"]))
+        key = (record.get("url"), record.get("public_key"), record["zone"], float(record["t1"]), float(record["t2"]))
         with self._lock:
             cached = self._nodes.get(record["id"])
             if cached is not None and cached[0] == key:
@@ -226,6 +229,12 @@ class ServiceBase:
     def _node(self, record: Mapping[str, Any]) -> Any:
         return self.directory.node(record)
 
+    def _node_or_none(self, record: Mapping[str, Any]) -> Any:
+        try:
+            return self.directory.node(record)
+        except QcloneError:  # e.g. a provider at a url on a gateway that runs embedded ones only
+            return None
+
     def _vault_times(self) -> tuple[float, float]:
         if self._vault_coherence is None:
             h = self.vault.health()
@@ -236,7 +245,7 @@ class ServiceBase:
     def _provider_record(row: Any) -> dict[str, Any]:
         m = row._mapping
         return {"id": m["id"], "name": m["name"], "zone": m["zone"], "url": m["url"], "state": m["state"],
-                "t1": m["t1"], "t2": m["t2"]}
+                "t1": m["t1"], "t2": m["t2"], "public_key": m["public_key"]}
 
     def _object_row(self, conn: Any, tenant: Tenant, name: str, *, audit: bool = False) -> Any:
         row = conn.execute(Q_OBJECT_AUDIT if audit else Q_OBJECT, {"b_tenant": tenant.id, "b_name": name}).first()

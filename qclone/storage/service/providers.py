@@ -14,6 +14,7 @@ from qclone.errors import InvalidArgumentError, QcloneError
 from qclone.storage.errors import ConflictError, UnavailableError
 from qclone.storage.models import clones as clone_table
 from qclone.storage.models import objects, providers
+from qclone.storage.ports import node_statuses
 from qclone.storage.provider import check_provider_id
 from qclone.storage.service.common import NODE_ERRORS, VAULT_PARTY, ServiceBase
 from qclone.storage.service.placement import default_max_coalition, placement_audit
@@ -26,16 +27,18 @@ log = logging.getLogger(__name__)
 class ProvidersMixin(ServiceBase):
     def providers_add(self, provider_id: str, *, zone: str | None = None, url: str | None = None,
                       t1: float | None = None, t2: float | None = None, name: str | None = None,
-                      actor: str = "admin") -> dict[str, Any]:
-        """Add a provider (embedded, or the provider node at ``url``) in state ``up``.
+                      join: str | None = None, actor: str = "admin") -> dict[str, Any]:
+        """Add a provider (embedded, or the provider node at ``url``, enrolled with its join token) in state ``up``.
 
         Zone, T1 and T2 default to what a remote node reports, else ``default`` and 3600 s.
+        A provider node that exists at the same url and is given a new join token (its key was
+        rotated) is enrolled again: its new key is pinned (audit ``provider.enroll``).
 
         Returns:
             The provider as :meth:`providers_list` shows it.
 
         Raises:
-            InvalidArgumentError: bad id/zone/T1/T2. ConflictError: the id exists.
+            InvalidArgumentError: bad id/zone/T1/T2, a join token refused. ConflictError: the id exists.
             UnavailableError: the node does not answer its health check.
         """
         check_provider_id(provider_id)
@@ -44,9 +47,15 @@ class ProvidersMixin(ServiceBase):
         if url is not None and (not isinstance(url, str) or not url.strip()):
             raise InvalidArgumentError(f"a provider url is a non-empty string, got {url!r}")
         reported: Mapping[str, Any] = {}
+        public_key = None
+        if join is not None and not url:
+            raise InvalidArgumentError("a join token enrolls a provider node: give its url too")
         if url:
+            if self.directory.enroll is None:
+                raise InvalidArgumentError("this gateway runs embedded providers only (no url)")
+            public_key = self.directory.enroll(url, join)
             probe = {"id": provider_id, "name": name or provider_id, "zone": zone or "default", "url": url,
-                     "state": "up", "t1": t1 or DEFAULT_T1, "t2": t2 or DEFAULT_T2}
+                     "state": "up", "t1": t1 or DEFAULT_T1, "t2": t2 or DEFAULT_T2, "public_key": public_key}
             try:
                 reported = self._node(probe).health()
             except QcloneError:
@@ -61,7 +70,7 @@ class ProvidersMixin(ServiceBase):
         t1v, t2v = check_coherence(t1 if t1 is not None else reported.get("t1", DEFAULT_T1),
                                    t2 if t2 is not None else reported.get("t2", DEFAULT_T2))
         record = {"id": provider_id, "name": name or provider_id, "zone": zone.strip(), "url": url or None,
-                  "state": "up", "t1": t1v, "t2": t2v}
+                  "state": "up", "t1": t1v, "t2": t2v, "public_key": public_key}
         node = self._node(record)
         try:
             node.health()
@@ -78,20 +87,37 @@ class ProvidersMixin(ServiceBase):
                 self._log(conn, now, actor, "provider.add", provider=provider_id, zone=record["zone"], url=record["url"],
                           t1=t1v, t2=t2v)
         except IntegrityError:
-            raise ConflictError(f"a provider {provider_id!r} exists") from None
-        return {**record, "live_clones": 0, "discards_pending": 0}
+            if public_key is None:
+                raise ConflictError(f"a provider {provider_id!r} exists") from None
+            return self._reenroll(provider_id, url, public_key, actor, now)
+        return {**record, "live_clones": 0, "discards_pending": 0, "node": "up"}
+
+    def _reenroll(self, provider_id: str, url: str | None, public_key: str, actor: str, now: float) -> dict[str, Any]:
+        """A provider node at the same url enrolled again (its key was rotated): pin its new key."""
+        with self.db.write() as conn:
+            existing = self._provider(conn, provider_id)
+            if existing["url"] != url:
+                raise ConflictError(f"a provider {provider_id!r} exists (at another url)")
+            conn.execute(update(providers).where(providers.c.id == provider_id).values(public_key=public_key))
+            self._log(conn, now, actor, "provider.enroll", provider=provider_id, url=url)
+        self.directory.forget(provider_id)
+        return next(p for p in self.providers_list() if p["id"] == provider_id)
 
     def providers_list(self) -> list[dict[str, Any]]:
-        """Every provider: ``{"id", "name", "zone", "url", "state", "t1", "t2", "live_clones",
-        "discards_pending"}``, by id."""
+        """Every provider: ``{"id", "name", "zone", "url", "state", "t1", "t2", "public_key", "live_clones",
+        "discards_pending", "node"}``, by id; ``node`` is ``up`` or ``down``: whether the node answers
+        (a cached health probe, see :func:`~qclone.storage.ports.node_statuses`)."""
         live = func.sum(case((clone_table.c.state == "live", 1), else_=0)).label("live")
         pending = func.sum(case((clone_table.c.discard_pending.is_(True), 1), else_=0)).label("pending")
         q = (select(providers, live, pending).select_from(providers.outerjoin(clone_table, clone_table.c.provider_id == providers.c.id))
              .group_by(*providers.c).order_by(providers.c.id))
         with self.db.read() as conn:
             rows = conn.execute(q).all()
-        return [{**self._provider_record(r), "live_clones": int(r.live or 0), "discards_pending": int(r.pending or 0)}
-                for r in rows]
+        out = [{**self._provider_record(r), "live_clones": int(r.live or 0), "discards_pending": int(r.pending or 0)}
+               for r in rows]
+        for p, status in zip(out, node_statuses([self._node_or_none(p) for p in out]), strict=True):
+            p["node"] = "up" if status.get("status") == "ok" else "down"
+        return out
 
     def _set_provider_state(self, provider_id: str, state: str, action: str, actor: str, **detail: Any) -> dict[str, Any]:
         now = self._now()
@@ -243,6 +269,7 @@ class ProvidersMixin(ServiceBase):
             record = self._provider(conn, provider_id)
         if self.directory.on_revive is not None:
             self.directory.on_revive({**record, "state": "up"})
+        self.directory.forget(provider_id)  # a fresh client: the operator says the node is back (breaker closed)
         revived_at = self._now()
         record = self._set_provider_state(provider_id, "up", "provider.revive", actor)
         sent, dropped = self._sync_provider(record, orphans_before=revived_at)

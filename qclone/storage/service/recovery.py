@@ -186,7 +186,8 @@ class RecoveryMixin(ServiceBase):
         failed = []
         for c in crows:
             record = {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
-                      "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"]}
+                      "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"],
+                      "public_key": c["public_key"]}
             if c["state"] != "lost" and not self._tell_discard(record, object_id):
                 failed.append(c["provider_id"])
         with self.db.write() as conn:

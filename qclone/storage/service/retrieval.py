@@ -157,7 +157,7 @@ class RetrievalMixin(ServiceBase):
     @staticmethod
     def _clone_provider(c: Mapping[str, Any]) -> dict[str, Any]:
         return {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
-                "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"]}
+                "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"], "public_key": c["public_key"]}
 
     def _retrieve(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], key: str, basis: str | None,
                   shots: int | None, seed: int | None) -> dict[str, Any]:
@@ -181,7 +181,7 @@ class RetrievalMixin(ServiceBase):
         try:
             # 2. the vault releases the key to this attempt
             try:
-                self._release_key(object_id, attempt)
+                grant = self._release_key(object_id, attempt)  # the vault's one-time authorization (or None)
             except NotFoundError:  # the vault lost the key: the object cannot be decrypted, ever
                 self._rollback(object_id, attempt)
                 self._lose(object_id, "the vault no longer holds its key")
@@ -197,7 +197,7 @@ class RetrievalMixin(ServiceBase):
             raise
         # 4. the one decryption (consumes the joint state); refused if a newer attempt raised the fence
         try:
-            out = self.substrate.decrypt(object_id, chosen["j"], attempt, fence=fence)
+            out = self.substrate.decrypt(object_id, chosen["j"], attempt, fence=fence, authorization=grant)
         except Exception:  # did it happen? recovery looks and finishes or undoes it; re-raise
             self._recover_quietly(object_id)
             raise
@@ -219,18 +219,18 @@ class RetrievalMixin(ServiceBase):
         faults.crash_point("get.deliver")
         return result
 
-    def _release_key(self, object_id: str, attempt: str) -> None:
+    def _release_key(self, object_id: str, attempt: str) -> dict[str, Any] | None:
         """Step 2. A key still released to an earlier attempt (rolled back while the vault could
-        not be reached) is restored first: this attempt holds the newer fence."""
+        not be reached) is restored first: this attempt holds the newer fence. Returns the
+        vault's one-time authorization of this attempt's decryption (None: an embedded vault)."""
         try:
-            self.vault.release(object_id, attempt)
-            return
+            return self.vault.release(object_id, attempt)
         except ConflictError:
             held = self.vault.state(object_id)
             if held is None or held.get("state") != "released" or held.get("attempt") == attempt:
                 raise
         self.vault.restore(object_id, held["attempt"])
-        self.vault.release(object_id, attempt)
+        return self.vault.release(object_id, attempt)
 
     def _output(self, row: Any, out: Mapping[str, Any], provider_id: str | None, elapsed: float | None,
                 basis: str | None, shots: int | None, seed: int | None, *, key: str, recovered: bool,

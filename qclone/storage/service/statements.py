@@ -28,7 +28,7 @@ Q_UP = select(providers, NOW).where(providers.c.state == "up")
 Q_CLONES = (select(clone_table.c.j, clone_table.c.provider_id, clone_table.c.state, clone_table.c.stored_at,
                     clone_table.c.labels, clone_table.c.discard_pending, providers.c.zone,
                     providers.c.state.label("provider_state"), providers.c.name, providers.c.url, providers.c.t1,
-                    providers.c.t2)
+                    providers.c.t2, providers.c.public_key)
              .join(providers, providers.c.id == clone_table.c.provider_id)
              .where(clone_table.c.object_id == bindparam("b_id")).order_by(clone_table.c.j))
 INSERT_LOG = insert(audit_log)
