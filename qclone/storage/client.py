@@ -74,7 +74,7 @@ class Client:
         token: the tenant's API token (``qclone tenant create``, or ``DIR/token``).
         admin_token: the admin token, needed for :meth:`create_tenant` and :meth:`set_clock`.
         timeout: seconds per request.
-        retry_for: seconds a get (and its acknowledgement) keeps trying a server it cannot reach,
+        retry_for: seconds a get (and its acknowledgement) keeps trying a server it cannot reach (or that answers 503),
             with the same idempotency key.
     """
 
@@ -102,8 +102,10 @@ class Client:
     # ------------------------------------------------------------------ transport
     def _request(self, method: str, path: str, body: Any = None, *, params: dict | None = None, admin: bool = False,
                  retry_for: float = 0.0) -> Any:
-        """One call; with ``retry_for`` (seconds), a call that cannot reach the server is repeated
-        (the same request: only for idempotent ones) until it answers or the time is up."""
+        """One call; with ``retry_for`` (seconds), a call that cannot reach the server, or that the
+        server answers with 503 (a component is down right now), is repeated (the same request:
+        only for idempotent ones) until it answers otherwise or the time is up; a 503 waits for
+        its ``Retry-After``."""
         token = self._admin_token if admin else self._token
         if admin and not token:
             raise UnauthorizedError("this call needs the admin token: Client(url, token, admin_token=...)")
@@ -117,7 +119,12 @@ class Client:
                 resp = self._http.request(
                     method, path, content=None if body is None else orjson.dumps(body), params=params, headers=headers
                 )
-                break
+                if resp.status_code != 503 or retry_for <= 0:
+                    break
+                wait = _retry_after(resp)
+                if time.monotonic() + wait > deadline:
+                    break
+                time.sleep(wait)
             except httpx.TransportError as exc:
                 if time.monotonic() + pause > deadline:
                     raise UnavailableError(f"cannot reach the qclone server at {self.url} "
@@ -282,3 +289,11 @@ class Client:
         """Set or advance the server's clock (a server started with ``--settable-clock``; admin token)."""
         body = {k: v for k, v in (("now", now), ("advance", advance)) if v is not None}
         return self._request("POST", "/v1/admin/clock", body, admin=True)
+
+
+def _retry_after(resp: httpx.Response) -> float:
+    """Seconds a 503 asks the client to wait (``Retry-After`` in seconds; 1 s when absent or odd, at most 30 s)."""
+    try:
+        return min(30.0, max(0.05, float(resp.headers.get("retry-after", "1"))))
+    except ValueError:
+        return 1.0

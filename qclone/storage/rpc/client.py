@@ -160,6 +160,9 @@ class RemoteNode:
         except UnavailableError as exc:
             self.breaker.failure(trip=isinstance(exc.__cause__, TimeoutError))
             raise
+        except BaseException:  # anything else (a bug, an interrupt): counted, so a probe never stays claimed
+            self.breaker.failure()
+            raise
         if status >= 500 or status in (401, 403):
             self.breaker.failure()
             failed = error_from_body(status, body, where=where)
