@@ -86,6 +86,16 @@ class ServerProcess:
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
+    def wait_exit(self, timeout: float = 20.0) -> int:
+        """Wait for the process to end by itself; its exit status."""
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to the process group without waiting (e.g. SIGSTOP / SIGCONT)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, sig)
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the whole process group (the server and any worker processes) and reap it."""
         if self.proc is None or self.proc.poll() is not None:
