@@ -342,7 +342,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
               openapi_extra=auth)
     async def get_object(request: Request, name: ObjectName, body: Annotated[GetIn | None, Body()] = None) -> Response:
         """Retrieve a state, once (decryption consumes the key)."""
-        opts = body or GetIn(basis=None, shots=None, seed=None)
+        opts = body or GetIn()
         if (opts.basis is None) != (opts.shots is None):  # checked before the one-time decryption, never after it
             return _error(InvalidArgumentError("basis and shots go together"), request_id_of(request))
         basis = opts.basis.upper() if opts.basis is not None else None

@@ -64,20 +64,20 @@ class PutIn(_In):
     """Store a state as n encrypted clones."""
 
     state: StateIn
-    clones: int = Field(4, ge=1, le=MAX_CLONES, description="number of encrypted clones n (n = 1 needs force)")
-    keep_reference: bool = Field(False, description="keep a copy of the input so a get reports the fidelity")
-    force: bool = Field(False, description="allow n = 1 (a lone clone leaks the Y component)")
-    policy: Literal["distinct-providers", "distinct-zones"] = Field("distinct-providers", description="placement")
+    clones: int = Field(default=4, ge=1, le=MAX_CLONES, description="number of encrypted clones n (n = 1 needs force)")
+    keep_reference: bool = Field(default=False, description="keep a copy of the input so a get reports the fidelity")
+    force: bool = Field(default=False, description="allow n = 1 (a lone clone leaks the Y component)")
+    policy: Literal["distinct-providers", "distinct-zones"] = Field(default="distinct-providers", description="placement")
 
 
 class GetIn(_In):
     """Options of the one-time retrieval."""
 
     basis: Literal["X", "Y", "Z", "x", "y", "z"] | None = Field(
-        None, description="also measure every output qubit in this basis (with shots)")
-    shots: int | None = Field(None, ge=1, le=MAX_SHOTS, description="number of measurements (with basis)")
-    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="seed of the measurements")
-    key: IdempotencyKey | None = Field(None, description="idempotency key (or the Idempotency-Key header): a retry "
+        default=None, description="also measure every output qubit in this basis (with shots)")
+    shots: int | None = Field(default=None, ge=1, le=MAX_SHOTS, description="number of measurements (with basis)")
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1, description="seed of the measurements")
+    key: IdempotencyKey | None = Field(default=None, description="idempotency key (or the Idempotency-Key header): a retry "
                                                           "with the same key returns the same output; acknowledge it "
                                                           "with the key")
 
@@ -85,7 +85,7 @@ class GetIn(_In):
 class AckIn(_In):
     """The acknowledgement of a get's output."""
 
-    key: IdempotencyKey | None = Field(None, description="the idempotency key of the get whose output was received "
+    key: IdempotencyKey | None = Field(default=None, description="the idempotency key of the get whose output was received "
                                                          "(or the Idempotency-Key header)")
 
 
@@ -93,16 +93,16 @@ class ProviderIn(_In):
     """A provider to add: embedded, or the provider node process at url."""
 
     id: str = Field(min_length=1, max_length=64)
-    zone: str | None = Field(None, min_length=1, max_length=100)
-    t1: float | None = Field(None, gt=0, allow_inf_nan=False, description="memory T1 in seconds (default 3600)")
-    t2: float | None = Field(None, gt=0, allow_inf_nan=False, description="memory T2 in seconds (default 3600)")
-    url: str | None = Field(None, min_length=1, max_length=500, description="URL of a provider node (deployment)")
-    join: str | None = Field(None, min_length=1, max_length=300,
+    zone: str | None = Field(default=None, min_length=1, max_length=100)
+    t1: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="memory T1 in seconds (default 3600)")
+    t2: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="memory T2 in seconds (default 3600)")
+    url: str | None = Field(default=None, min_length=1, max_length=500, description="URL of a provider node (deployment)")
+    join: str | None = Field(default=None, min_length=1, max_length=300,
                              description="with url: the node's join token (printed by the node at its first start)")
 
 
 class KillIn(_In):
-    destroy: bool = Field(False, description="the provider's clones are lost for good")
+    destroy: bool = Field(default=False, description="the provider's clones are lost for good")
 
 
 class TenantIn(_In):
@@ -114,8 +114,8 @@ MAX_CLOCK = 1e11
 
 
 class ClockIn(_In):
-    now: float | None = Field(None, ge=0, le=MAX_CLOCK, allow_inf_nan=False, description="set the clock to this time")
-    advance: float | None = Field(None, ge=0, le=MAX_CLOCK, allow_inf_nan=False,
+    now: float | None = Field(default=None, ge=0, le=MAX_CLOCK, allow_inf_nan=False, description="set the clock to this time")
+    advance: float | None = Field(default=None, ge=0, le=MAX_CLOCK, allow_inf_nan=False,
                                   description="move the clock forward by this many seconds")
 
 
@@ -126,7 +126,7 @@ ComplexArray = dict[str, Any] | list[Any]  # {"real": [...], "imag": [...]} or a
 class ErrorDetail(BaseModel):
     type: str = Field(description="the error class, e.g. InvalidArgumentError, NotFoundError, UnavailableError")
     message: str = Field(description="what is wrong with the request (5xx: a generic text)")
-    request_id: str | None = Field(None, description="the id of this request in the server's log")
+    request_id: str | None = Field(default=None, description="the id of this request in the server's log")
 
 
 class ErrorOut(BaseModel):
@@ -160,7 +160,7 @@ class ObjectOut(BaseModel):
     retrievable: bool
     placement: list[PlacementOut]
     audit: dict[str, Any] = Field(description="the coalition audit of the placement (summary)")
-    audit_report: dict[str, Any] | None = Field(None, description="with ?audit=full: the full coalition audit")
+    audit_report: dict[str, Any] | None = Field(default=None, description="with ?audit=full: the full coalition audit")
 
 
 class ObjectSummary(BaseModel):
@@ -189,17 +189,17 @@ class OutputOut(BaseModel):
     density_matrix: ComplexArray
     bloch: list[list[float]] = Field(description="Bloch vector of each qubit")
     purity: float
-    fidelity: float | None = Field(None, description="with keep_reference: fidelity with the input")
+    fidelity: float | None = Field(default=None, description="with keep_reference: fidelity with the input")
     elapsed: float | None = None
     basis: str | None = None
     shots: int | None = None
     samples: list[str] | None = None
     counts: dict[str, int] | None = None
-    clone: int | None = Field(None, description="the clone j that was decrypted")
-    provider: str | None = Field(None, description="the provider that held clone j")
+    clone: int | None = Field(default=None, description="the clone j that was decrypted")
+    provider: str | None = Field(default=None, description="the provider that held clone j")
     attempt: str | None = None
-    key: str | None = Field(None, description="the idempotency key: acknowledge the output with it")
-    waited: float | None = Field(None, description="seconds the output waited in the substrate for its acknowledgement")
+    key: str | None = Field(default=None, description="the idempotency key: acknowledge the output with it")
+    waited: float | None = Field(default=None, description="seconds the output waited in the substrate for its acknowledgement")
     recovered: bool | None = None
 
 
@@ -240,10 +240,10 @@ class ProviderOut(BaseModel):
     state: str
     t1: float
     t2: float
-    public_key: str | None = Field(None, description="the provider node's public key (None: embedded)")
+    public_key: str | None = Field(default=None, description="the provider node's public key (None: embedded)")
     live_clones: int
     discards_pending: int
-    node: str | None = Field(None, description="up or down: whether the provider node answers (a cached probe)")
+    node: str | None = Field(default=None, description="up or down: whether the provider node answers (a cached probe)")
 
 
 class ProvidersOut(BaseModel):

@@ -17,6 +17,7 @@ that cannot be reached raises :class:`~qclone.storage.errors.UnavailableError`.
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from typing import Any
@@ -226,7 +227,7 @@ class Client:
         return _decode_output(self._request("GET", self._obj(name) + "/peek", params={"provider": provider}))
 
     # ------------------------------------------------------------------ providers (changes need the admin token)
-    def providers(self) -> list[dict]:
+    def providers(self) -> builtins.list[dict]:
         """Every provider with its state, zone, coherence times and clone count."""
         return self._request("GET", "/v1/providers", admin=self._token is None)["providers"]
 
@@ -261,13 +262,13 @@ class Client:
         return self._provider_action(provider_id, "revive")
 
     # ------------------------------------------------------------------ the rest
-    def audit_log(self, *, limit: int = 1000, after: int | None = None, everyone: bool = False) -> list[dict]:
+    def audit_log(self, *, limit: int = 1000, after: int | None = None, everyone: bool = False) -> builtins.list[dict]:
         """This tenant's audit log, oldest first (``everyone``: all entries, with the admin token);
         ``after``: only entries whose id is larger (page with the last id seen)."""
         params: dict[str, int] = {"limit": limit} if after is None else {"limit": limit, "after": after}
         return self._request("GET", "/v1/audit-log", params=params, admin=everyone)["entries"]
 
-    def audit_entries(self, *, everyone: bool = False, page: int = 1000) -> list[dict]:
+    def audit_entries(self, *, everyone: bool = False, page: int = 1000) -> builtins.list[dict]:
         """The whole audit log, oldest first, read page by page."""
         out: list[dict] = []
         while True:

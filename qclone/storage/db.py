@@ -126,12 +126,13 @@ def create_db_engine(url: str, *, schema: str | None = None, pool_size: int = 20
     if backend == "sqlite":
         if schema is not None:
             raise InvalidArgumentError("a schema can only be given for PostgreSQL, not SQLite")
-        memory = parsed.database in (None, "", ":memory:")
+        database = parsed.database or ""
+        memory = database in ("", ":memory:")
         if memory:
             engine = create_engine(url, poolclass=pool.StaticPool, connect_args={"check_same_thread": False},
                                    json_serializer=json_serializer)
         else:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, json_serializer=json_serializer,
                                    connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
@@ -149,8 +150,9 @@ def create_db_engine(url: str, *, schema: str | None = None, pool_size: int = 20
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
             # straight to the driver: the statement needs none of SQLAlchemy's execution machinery
-            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]  # open inside the event
-                "BEGIN IMMEDIATE" if conn.get_execution_options().get("qclone_write") else "BEGIN")
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi is not None, "the connection that begins a transaction is open"
+            dbapi.execute("BEGIN IMMEDIATE" if conn.get_execution_options().get("qclone_write") else "BEGIN")
 
         return engine
     if backend == "postgresql":
@@ -262,13 +264,16 @@ class FastConnection:
         self._db, self._dbapi = db, dbapi_connection
 
     def execute(self, statement: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None) -> FastResult:
-        many = isinstance(params, list)
-        first = (params[0] if params else {}) if many else (params or {})  # type: ignore[index]  # a list when many
+        batch: list[Mapping[str, Any]] | None = None
+        if isinstance(params, list):
+            batch, first = params, (params[0] if params else {})
+        else:
+            first = params or {}
         prepared = self._db.prepare(statement, tuple(first) if getattr(statement, "is_insert", False) else None)
         cursor = self._dbapi.cursor()
         try:
-            if many:
-                cursor.executemany(prepared.sql, [prepared.arguments(p) for p in params])  # type: ignore[union-attr]  # a list when many
+            if batch is not None:
+                cursor.executemany(prepared.sql, [prepared.arguments(p) for p in batch])
             else:
                 cursor.execute(prepared.sql, prepared.arguments(first))
             rows = prepared.rows(cursor, self._db.engine.dialect) if prepared.row_type is not None else []
@@ -347,6 +352,7 @@ class Database:
         with self._lock or nullcontext():
             proxied = self.engine.raw_connection()
             dbapi = proxied.dbapi_connection
+            assert dbapi is not None, "a connection just checked out of the pool is open"
             try:
                 try:
                     if self._sqlite:
@@ -399,14 +405,15 @@ class Database:
             yield
             return
         dbapi = conn.connection.dbapi_connection
-        dbapi.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  # a pooled sqlite3 connection
+        assert dbapi is not None, "the connection of an open 'with engine.connect()' is open"
+        dbapi.execute("PRAGMA foreign_keys=OFF")
         try:
             yield
-            bad = dbapi.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]  # SQLite connection is open
+            bad = dbapi.execute("PRAGMA foreign_key_check").fetchall()
             if bad:
                 raise RuntimeError(f"a migration left rows without their parent rows: {bad[:5]}")
         finally:
-            dbapi.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]  # SQLite connection is open
+            dbapi.execute("PRAGMA foreign_keys=ON")
 
     def revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""

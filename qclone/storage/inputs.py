@@ -302,7 +302,7 @@ def check_name(name: Any, *, what: str = "an object name", longest: int = MAX_NA
 _PARSERS = {"bloch": _parse_bloch, "statevector": _parse_statevector, "density": _parse_density, "qasm": _parse_qasm}
 
 
-def parse_state(kind: str, data: Any) -> InputState:
+def parse_state(kind: object, data: Any) -> InputState:
     """Validate a state given as ``(kind, data)`` (see the module doc).
 
     ``data`` is the JSON value (or a numpy array; a string for ``qasm``).

@@ -354,12 +354,12 @@ def _load_joint(data: bytes, where: str) -> _Entry:
         shape = tuple(int(x) for x in header["shape"])
         if not 1 <= k <= MAX_QUBITS or not 1 <= n <= MAX_CLONES or shape not in ((2**k,), (2**k, 2**k)):
             raise ValueError(f"bad sizes k = {k}, n = {n}, input shape {shape}")
-        data = np.frombuffer(body, dtype="<c16", offset=pos + 4 + hlen).reshape(shape).astype(complex)
+        state = np.frombuffer(body, dtype="<c16", offset=pos + 4 + hlen).reshape(shape).astype(complex)
         aged = {str(a): float(t) for a, t in dict(header["aged"]).items()}
         keep = bool(header["keep_reference"])
     except (ValueError, KeyError, TypeError, struct.error) as e:
         raise UnavailableError(f"the substrate cannot read the joint state of {where} (corrupt: {e})") from None
-    return _Entry(k, n, data, keep, aged, stamp=data_crc)
+    return _Entry(k, n, state, keep, aged, stamp=data_crc)
 
 
 class _NoJointStateError(Exception):
@@ -486,6 +486,7 @@ class Substrate:
         row = self._query("SELECT blob FROM joint WHERE object_id = ?", object_id)
         if row is None:
             return None
+        assert self._db is not None, "_query read it (a shared substrate has a data dir; a memory one returned above)"
         entry = _load_joint(bytes(row[0]), f"{self._db.path} (object {object_id})")
         self._remember(self._states, object_id, entry)
         return entry

@@ -45,7 +45,7 @@ class AuditMixin(ServiceBase):
         out: dict[str, Any] = {"status": "ok"}
         try:
             with self.db.read() as conn:
-                counts = dict(conn.execute(select(providers.c.state, func.count()).group_by(providers.c.state)).all())
+                counts: dict[str, int] = dict(conn.execute(select(providers.c.state, func.count()).group_by(providers.c.state)).all())
             out["database"] = {"status": "ok", "dialect": self.db.dialect, "revision": self.db.revision()}
         except SQLAlchemyError as e:  # the database cannot be reached
             counts = {}

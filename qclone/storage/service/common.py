@@ -20,10 +20,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError, QcloneError, is_int
 from qclone.sim.exact import bloch_vector, partial_trace
+from qclone.storage.clock import Clock
 from qclone.storage.db import Database
 from qclone.storage.errors import NotFoundError
 from qclone.storage.inputs import check_name as check_object_name
 from qclone.storage.models import providers
+from qclone.storage.ports import SubstratePort, VaultPort
 from qclone.storage.provider import ProviderNode
 from qclone.storage.service.statements import (
     ALIVE,
@@ -181,10 +183,10 @@ class ServiceBase:
     """The service's collaborators and the helpers every part uses."""
 
     db: Database
-    substrate: Any
-    vault: Any
+    substrate: SubstratePort
+    vault: VaultPort
     directory: ProviderDirectory
-    clock: Any
+    clock: Clock
     lease_seconds: float
     retention_seconds: float
     _tokens: OrderedDict[str, Tenant]

@@ -96,6 +96,9 @@ class IntegrityMixin(ServiceBase):
                 if not gone:
                     continue  # moved or discarded meanwhile
                 row = conn.execute(select(objects.c.tenant_id, objects.c.name).where(objects.c.id == object_id)).first()
+                # the clone row just updated references the object, and an object that has clone
+                # rows is never deleted (only a 'storing' reservation, which has none, is)
+                assert row is not None, f"clone of {object_id} without its object"
                 self._log(conn, now, "system", "clone.lost", tenant_id=row.tenant_id, object_id=object_id,
                           object_name=row.name, provider=record["id"],
                           reason=f"provider {record['id']} no longer holds the clone")
@@ -111,6 +114,8 @@ class IntegrityMixin(ServiceBase):
         now = self._now()
         with self.db.write() as conn:
             row = conn.execute(select(objects.c.tenant_id, objects.c.name).where(objects.c.id == object_id)).first()
+            if row is None:  # no such object: nothing to mark lost
+                return False
             done = conn.execute(transition(ObjectState.STORED, ObjectState.LOST, objects.c.id == object_id,
                                            finished_at=now, purge_pending=True)).rowcount
             if done:

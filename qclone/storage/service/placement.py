@@ -31,8 +31,8 @@ def default_max_coalition(clones: int) -> int:
 def placement_audit(n: int, k: int, holders: tuple[str, ...], max_coalition: int) -> tuple[dict, dict]:
     """(summary, full report) of the coalition audit of provider ``holders[j-1]`` holding S_j and
     the vault holding N_1..N_n; the input qubits A are consumed by the encoding (held by nobody)."""
-    parties: dict[str, list[str]] = {p: [f"S{j}"] for j, p in enumerate(holders, 1)}
-    parties[VAULT_PARTY] = [f"N{j}" for j in range(1, n + 1)]
+    parties: dict[str, frozenset[str]] = {p: frozenset({f"S{j}"}) for j, p in enumerate(holders, 1)}
+    parties[VAULT_PARTY] = frozenset(f"N{j}" for j in range(1, n + 1))
     report = audit_placement(n, Placement(parties, name="placement"), max_coalition=max_coalition, qubits=k)
     full = report.to_dict()
     summary = {

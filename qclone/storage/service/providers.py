@@ -150,8 +150,9 @@ class ProvidersMixin(ServiceBase):
                 .join(objects, objects.c.id == clone_table.c.object_id)
                 .where(clone_table.c.provider_id == provider_id, clone_table.c.state == "live")).all()
             up = [self._provider_record(r) for r in conn.execute(select(providers).where(providers.c.state == "up"))]
-            load = dict(conn.execute(select(clone_table.c.provider_id, func.count()).where(clone_table.c.state == "live")
-                                     .group_by(clone_table.c.provider_id)).all())
+            load: dict[str, int] = dict(conn.execute(select(clone_table.c.provider_id, func.count())
+                                                     .where(clone_table.c.state == "live")
+                                                     .group_by(clone_table.c.provider_id)).all())
         moved: list[dict[str, Any]] = []
         stuck: list[dict[str, Any]] = []
         old = self._node(record)
@@ -197,6 +198,9 @@ class ProvidersMixin(ServiceBase):
         with self.db.write() as conn:
             row = conn.execute(select(objects.c.placement, objects.c.tenant_id, objects.c.name)
                                .where(objects.c.id == m.object_id)).first()
+            # the object was stored with a live clone here, and an object that has clone rows is
+            # never deleted (only a 'storing' reservation, which has none, is)
+            assert row is not None, f"clone of {m.object_id} without its object"
             placement = dict(row.placement)
             placement["clones"] = {**placement["clones"], str(m.j): {**placement["clones"][str(m.j)],
                                                                      "provider": target["id"], "zone": target["zone"]}}

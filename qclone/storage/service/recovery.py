@@ -214,7 +214,7 @@ class RecoveryMixin(ServiceBase):
             for object_id in pending:
                 node.discard(object_id)
                 sent.append(object_id)
-            if orphans:
+            if orphans_before is not None:
                 for rec in node.records():
                     if rec["object_id"] not in live and rec["object_id"] not in sent \
                             and float(rec["stored_at"]) < orphans_before:

@@ -247,8 +247,10 @@ class RetrievalMixin(ServiceBase):
                 fidelity = min(1.0, max(0.0, float(uhlmann_fidelity(decode_array(out["reference"], name="reference"),
                                                                     rho))))
             if basis is not None:
-                samples = sample_state(rho, basis, shots or 1, seed)
+                assert shots is not None, "check_sampling gives a basis its shots"
+                samples = sample_state(rho, basis, shots, seed)
         elif basis is not None:
+            assert shots is not None, "check_sampling gives a basis its shots"
             samples = self.substrate.sample(row.id, basis, shots, seed)
         return {"name": row.name, "object_id": row.id, "qubits": row.k, "clones": row.n, "clone": int(out["clone"]),
                 "provider": provider_id, "attempt": out["attempt"], "key": key, **state_summary(rho),
@@ -393,6 +395,8 @@ class RetrievalMixin(ServiceBase):
     def _mark_lost(self, object_id: str, reason: str) -> None:
         with self.db.write() as conn:
             row = conn.execute(select(objects.c.tenant_id, objects.c.name).where(objects.c.id == object_id)).first()
+            if row is None:  # no such object: nothing to mark lost
+                return
             lost = conn.execute(transition(ObjectState.STORED, ObjectState.LOST, objects.c.id == object_id,
                                            finished_at=self._now(), purge_pending=True)).rowcount
             if lost:
