@@ -29,12 +29,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -m "slow or service"; rc=$$?; test $$rc -eq 0 -o $$rc -eq 5
 
 # The long form of the adversarial suite: each part prints its figures and fails on a finding.
-# schemathesis (>= 1000 requests), then >= 100 kill -9 each: embedded on SQLite and PostgreSQL, every role of a deployment.
+# schemathesis (>= 1000 requests), then >= 100 kill -9 each: the embedded server and every role of a deployment, each on SQLite and PostgreSQL.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.storage.api_fuzz --requests 1200
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 1
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 2 --db postgresql
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 3 --mode deployment
+	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 4 --mode deployment --db postgresql
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
