@@ -1,7 +1,7 @@
 """The one check type and the one report base of every verification (exact, at scale, compositions, qudits).
 
 A :class:`Check` is one computed verdict: the group it belongs to (a
-property number of PROTOCOL.md, or a kind such as ``"recovery"``), what was
+property number of docs/protocol.md, or a kind such as ``"recovery"``), what was
 checked, the measured and expected values and whether they agree. A report
 is a frozen dataclass deriving from :class:`Report`: it passes when all of
 its checks pass. :class:`CheckList` collects checks while they are computed.

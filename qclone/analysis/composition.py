@@ -15,10 +15,10 @@ checks, by computation:
   starts in a random pure state entangled with a reference R of the same size.
   Afterwards nothing else carries anything about (data, R): the key is consumed.
 * **marginal** — every clone register and every key register of every module
-  is maximally mixed (n ≥ 2; for n = 1 the lone clone leaks, as PROTOCOL.md
+  is maximally mixed (n ≥ 2; for n = 1 the lone clone leaks, as the protocol
   says) and uncorrelated with R.
 * **leakage** — the exact F2 classification of characteristic sets by
-  :mod:`qclone.analysis.leakage` (issue 5's engine): one clone register and one
+  :mod:`qclone.analysis.leakage` (the exact classifier): one clone register and one
   key register alone learn nothing; the qubits a recovery path needs are
   authorized; the same set without the key of the module it decrypts first
   is not. (Dropping a single key qubit is not enough in general: with an odd
@@ -212,7 +212,7 @@ def verify_composition(
                         dev_info <= TOL, dev_info, 0.0, how))
     for name, _, info in exceptions:
         checks.append(Check("marginal", f"n = 1 exception: the lone clone of {name} carries part of the input",
-                            info > 1e-3, info, None, "as PROTOCOL.md property 2 says for n = 1"))
+                            info > 1e-3, info, None, "as property 2 says for n = 1"))
 
     checks += _leakage_checks(comp, rng, skipped)
     return CompositionReport(checks=tuple(checks), description=describe(comp), num_qubits=comp.num_qubits, engine=engine.name,

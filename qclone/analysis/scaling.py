@@ -7,7 +7,7 @@ above the classical limit 2/3 (F_e > 1/2) is found by bisection on n without
 statistical error. F decreases with n (each clone adds gates and stored
 qubits); :func:`largest_clones` checks the bracket it returns.
 
-The memory model has a closed form to compare with (PROTOCOL.md's linear
+The memory model has a closed form to compare with (the published linear
 law, made exact in ``tests/sim/test_stabilizer.py``): depolarizing storage
 noise p per qubit reaches the decrypted clone from n + 1 qubits (n + 2/3 for
 odd n), so 1 − F_e ≈ (n + 1)·p and F > 2/3 while n < 1/(2p) − 1 to first
@@ -45,7 +45,7 @@ class ScalingAnswer:
 
     ``largest_clones`` is None when even n = 1 is below the limit, and equals
     ``max_clones`` (with ``capped``) when the search stopped there.
-    ``linear_law`` and ``compounded_law`` are PROTOCOL.md's memory-noise law
+    ``linear_law`` and ``compounded_law`` are the published memory-noise law
     (first order, and composed exactly) for the same p, for comparison.
     """
 
@@ -64,7 +64,7 @@ class ScalingAnswer:
 
 
 def linear_law_clones(p: float) -> int:
-    """Largest n with (n + 1)·p < 1/2 (PROTOCOL.md's first-order memory law)."""
+    """Largest n with (n + 1)·p < 1/2 (the first-order memory law)."""
     return math.ceil(1 / (2 * p) - 1) - 1
 
 

@@ -1,4 +1,4 @@
-"""Property checks of encrypted cloning (PROTOCOL.md properties 1–8) on the dense engine (or another engine).
+"""Property checks of encrypted cloning (the properties 1–8 of docs/protocol.md) on the dense engine (or another engine).
 
 Users call :func:`verify_protocol` to check the construction for a given n;
 the test suite calls the same function for n = 1..8. Every number is computed
@@ -134,7 +134,7 @@ def _coherent_information(lay: Layout, t: float) -> float:
 
 
 def coherent_information_formula(t: float) -> float:
-    """H(λ) − 1 with λ = (cos⁴t, sin²t cos²t, sin⁴t, sin²t cos²t) (PROTOCOL.md)."""
+    """H(λ) − 1 with λ = (cos⁴t, sin²t cos²t, sin⁴t, sin²t cos²t)."""
     c2, s2 = np.cos(t) ** 2, np.sin(t) ** 2
     lam = np.array([c2 * c2, s2 * c2, s2 * s2, s2 * c2])
     lam = lam[lam > 1e-15]
@@ -144,7 +144,7 @@ def coherent_information_formula(t: float) -> float:
 def verify_protocol(
     clones: int, *, seed: int = 0, coherent_ts: Sequence[float] = (0.3, 0.6, 1.1), engine: Engine = DENSE,
 ) -> VerificationReport:
-    """Check PROTOCOL.md properties 1–8 for ``clones`` clones with random inputs.
+    """Check the protocol's properties 1–8 (docs/protocol.md) for ``clones`` clones with random inputs.
 
     ``engine`` evolves the states the checks read (the dense engine by
     default; the core engine gives the same verdicts). Property 1's operator

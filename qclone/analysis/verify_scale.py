@@ -1,7 +1,7 @@
 """Exact verification at any n with stabilizer algebra in the Heisenberg picture (no sampling).
 
 An outside reference qubit R is maximally entangled with the input A; every
-other qubit starts in |0⟩. The checks (PROTOCOL.md property numbers):
+other qubit starts in |0⟩. The checks (property numbers of docs/protocol.md):
 
 * 4 — decrypting clone j leaves (R, S_j) exactly in |Φ+⟩ (signs included);
 * 6 — afterwards nothing but S_j is correlated with R: I(R : everything but

@@ -226,7 +226,7 @@ def verify(
     series_target: SeriesTarget = None,
     dim: Dim = None,
 ) -> None:
-    """Check PROTOCOL.md's properties for n clones by computation; exit status 1 on any failure."""
+    """Check the protocol's properties (docs/protocol.md) for n clones by computation; exit status 1 on any failure."""
     if engine not in VERIFY_ENGINES:
         raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of {', '.join(VERIFY_ENGINES)}")
     chosen = None if engine in ("auto", *AT_SCALE) else get_engine(engine)

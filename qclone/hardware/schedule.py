@@ -30,7 +30,7 @@ That is about 5n two-qubit gates, against 5n for the textbook circuit, but all
 nearest-neighbour.
 
 **Decryption** of the last pair (s = S_j, t = N_j) is the exact gate-level
-U_dec(j) of PROTOCOL.md: CX(s,t) H(s), then CZ(s, N_k) and CX(t, N_k) for
+U_dec(j) of the protocol: CX(s,t) H(s), then CZ(s, N_k) and CX(t, N_k) for
 every other key qubit, then S S CZ H CX. The key qubits alternate with the
 other clones along the path, so (s, t) *walk* down the path: each step
 meets N_k, applies CZ then CX and swaps past it (a controlled gate followed

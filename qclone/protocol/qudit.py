@@ -1,4 +1,4 @@
-"""Encrypted cloning of qudits (dimension d): the operators of PROTOCOL.md's qudit construction.
+"""Encrypted cloning of qudits (dimension d): the operators of the qudit construction.
 
 With the shift and clock operators X|i⟩ = |i+1 mod d⟩, Z|i⟩ = ω^i|i⟩
 (ω = e^{2πi/d}), the Weyl operators W_ab = X^a Z^b and

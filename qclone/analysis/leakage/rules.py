@@ -1,6 +1,6 @@
 """The published classification of the bare protocol, as closed-form rules.
 
-These are the rules of ``PROTOCOL.md`` ("Leakage", derived from the leakage
+These are the published leakage rules (derived from the leakage
 papers and checked there by exhaustive simulation for n <= 5), written out so
 that users and tests can compare the exact engine with them. The engine
 (:mod:`qclone.analysis.leakage.analyzer`) never uses them.

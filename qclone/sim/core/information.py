@@ -11,7 +11,7 @@ dephased bits (tests check this against the dense engine).
 
 The set is *authorized* when every core Pauli is available (pairs = k),
 *non-informative* when none is, *partially informative* otherwise: the
-classification of the leakage papers (PROTOCOL.md).
+classification of the leakage papers.
 
 Cost: per block of m_b qubits holding q_b qubits of the set, a Gauss–Jordan
 elimination of 2·q_b bit-packed rows, at most O(q_b² · m_b / 64) word
