@@ -314,7 +314,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
         def put() -> dict:
             tenant = tenant_of(request)
-            check_name(name)
+            check_name(name)  # before parsing the state: a bad name costs nothing
             state = parse_state(body.state.kind, body.state.data)
             return service.put(tenant, name, state, clones=body.clones, policy=body.policy,
                                keep_reference=body.keep_reference, force=body.force)
@@ -336,7 +336,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
                           audit: Annotated[Literal["summary", "full"], Query(description="full: with the whole "
                                                                                          "coalition audit")] = "summary") -> Response:
         """One object's record."""
-        return await run(request, lambda: service.stat(tenant_of(request), check_name(name), full_audit=audit == "full"))
+        return await run(request, lambda: service.stat(tenant_of(request), name, full_audit=audit == "full"))
 
     @app.post("/v1/objects/{name}/get", response_model=OutputOut, responses=_responses(401, 404, 409, 503),
               openapi_extra=auth)
@@ -352,7 +352,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
             return _error(exc, request_id_of(request))
 
         def get() -> dict:
-            out = encode_output(service.get(tenant_of(request), check_name(name), basis=basis, shots=opts.shots,
+            out = encode_output(service.get(tenant_of(request), name, basis=basis, shots=opts.shots,
                                             seed=opts.seed, key=key))
             faults.crash_point("get.reply")  # the reply is lost: the output waits for a retry with the key
             return out
@@ -368,7 +368,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
                 raise InvalidArgumentError("give the get's idempotency key: {\"key\": ...} or the Idempotency-Key header")
         except InvalidArgumentError as exc:
             return _error(exc, request_id_of(request))
-        return await run(request, lambda: service.ack(tenant_of(request), check_name(name), key))
+        return await run(request, lambda: service.ack(tenant_of(request), name, key))
 
     def _key(request: Request, body_key: str | None) -> str | None:
         header = request.headers.get("idempotency-key")  # checked by the service like the body's key
@@ -379,14 +379,14 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
     @app.delete("/v1/objects/{name}", response_model=DeleteOut, responses=_responses(401, 404, 409), openapi_extra=auth)
     async def delete_object(request: Request, name: ObjectName) -> Response:
         """Delete an object (its clones and its key are destroyed)."""
-        return await run(request, lambda: service.delete(tenant_of(request), check_name(name)))
+        return await run(request, lambda: service.delete(tenant_of(request), name))
 
     @app.get("/v1/objects/{name}/peek", response_model=PeekOut, responses=_responses(401, 404, 409, 503),
              openapi_extra=auth)
     async def peek_object(request: Request, name: ObjectName,
                           provider: Annotated[str, Query(min_length=1, max_length=64)]) -> Response:
         """What one provider can learn: the reduced state of the qubits it holds."""
-        return await run(request, lambda: encode_output(service.peek(tenant_of(request), check_name(name), provider)))
+        return await run(request, lambda: encode_output(service.peek(tenant_of(request), name, provider)))
 
     # ------------------------------------------------------------------ providers
     @app.get("/v1/providers", response_model=ProvidersOut, responses=_responses(401), openapi_extra=auth)

@@ -23,7 +23,6 @@ from qclone.sim.exact import bloch_vector, partial_trace
 from qclone.storage.clock import Clock
 from qclone.storage.db import Database
 from qclone.storage.errors import NotFoundError
-from qclone.storage.inputs import check_name as check_object_name
 from qclone.storage.models import providers
 from qclone.storage.ports import SubstratePort, VaultPort
 from qclone.storage.provider import ProviderNode
@@ -51,7 +50,6 @@ DELIVERY_RETENTION = 86400.0
 MAX_KEY = 64
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 #: Longest object name.
-MAX_NAME = 255
 #: Party name of the key vault in placements and audits (no provider may use it).
 VAULT_PARTY = "vault"
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,199}")
@@ -172,10 +170,6 @@ def check_key(key: Any) -> str:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise InvalidArgumentError(f"an idempotency key is 1-{MAX_KEY} letters, digits, '.', '_', ':' or '-'")
     return key
-
-
-def check_name(name: Any) -> str:
-    return check_object_name(name, longest=MAX_NAME)
 
 
 

@@ -15,6 +15,7 @@ from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
+from qclone.storage.inputs import check_name
 from qclone.storage.models import clones as clone_table
 from qclone.storage.models import objects, providers
 from qclone.storage.service.common import (
@@ -24,7 +25,6 @@ from qclone.storage.service.common import (
     POLICIES,
     VAULT_PARTY,
     Tenant,
-    check_name,
     state_summary,
 )
 from qclone.storage.service.placement import (

@@ -24,6 +24,7 @@ from qclone.sim.exact import fidelity as uhlmann_fidelity
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
+from qclone.storage.inputs import check_name
 from qclone.storage.models import clones as clone_table
 from qclone.storage.models import objects
 from qclone.storage.service.common import (
@@ -33,7 +34,6 @@ from qclone.storage.service.common import (
     ServiceBase,
     Tenant,
     check_key,
-    check_name,
     check_sampling,
     state_summary,
 )
