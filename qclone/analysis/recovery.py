@@ -70,7 +70,7 @@ import stim
 
 from qclone.analysis.leakage import Classification, protocol_analyzer
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Circuit, Instruction, Layout, decryption
+from qclone.protocol import Circuit, Instruction, Layout, decryption, to_stim
 from qclone.protocol.circuit import flat_pairs
 
 __all__ = [
@@ -149,6 +149,8 @@ def _survivor_mask(layout: Layout, survivors: Iterable[int]) -> np.ndarray:
         raise InvalidArgumentError("give the surviving qubits as a collection of qubit indices, not a string")
     m = _protocol_size(layout)
     items = survivors if isinstance(survivors, np.ndarray) else list(survivors)
+    if not isinstance(items, np.ndarray) and any(isinstance(x, (bool, np.bool_)) for x in items):
+        raise InvalidArgumentError("surviving qubits must be integer qubit indices, not booleans")
     arr = np.asarray(items)
     if arr.size and (arr.dtype.kind not in "iu" or arr.ndim != 1):
         raise InvalidArgumentError("surviving qubits must be integer qubit indices")
@@ -370,8 +372,7 @@ def _synthesize(xbar: stim.PauliString, zbar: stim.PauliString, t: int) -> list[
         if not targets.size:
             return list(paulis)
         layers.append((name, targets))
-        step = stim.Circuit()
-        step.append(name, targets.tolist())
+        step = stim.Circuit(f"{name} {' '.join(map(str, targets.tolist()))}")  # text: far faster than append
         return [p.after(step) for p in paulis]
 
     x_bits, z_bits = xbar.to_numpy()
@@ -515,9 +516,7 @@ def output_images(recovery: Recovery) -> dict[int, tuple[tuple[int, int], tuple[
     """
     lay = recovery.layout
     m = _protocol_size(lay)
-    circuit = stim.Circuit()
-    for ins in recovery.circuit.instructions:
-        circuit.append(ins.name, ins.targets.tolist())
+    circuit = to_stim(recovery.circuit)
     qubits = np.asarray(recovery.qubits, dtype=np.int64)
     x_img = np.zeros((qubits.size, 2), dtype=np.int64)  # column 0: x mask, 1: z mask
     z_img = np.zeros((qubits.size, 2), dtype=np.int64)
