@@ -11,7 +11,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -499,3 +503,27 @@ def test_output_images_match_the_dense_engine_with_pauli_errors(n, k):
                 p = np.kron(image_matrix(mx, mz, k), np.eye(2**k))  # the references untouched
                 want = p @ expected_state @ p.conj().T
                 assert fidelity(want, out) == pytest.approx(1, abs=1e-9), (rec.route, q, letter)
+
+
+# --- the benchmark ----------------------------------------------------------------------------------------------
+
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "recovery.py"
+
+
+def run_bench(*extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BENCH), "--clones", "20", "60", "--repeat", "1", *extra],
+                          capture_output=True, text=True, timeout=300, cwd=BENCH.parents[1])
+
+
+def test_the_recovery_benchmark_runs_both_routes_and_checks_every_result():
+    done = run_bench("--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout)
+    assert out["failures"] == [] and len(out["rows"]) == 6
+    assert all("generic_cpu_s" in row and "structured_cpu_s" in row for row in out["rows"])
+
+
+def test_the_recovery_benchmark_exits_non_zero_on_a_wrong_recovery():
+    done = run_bench("--corrupt")
+    assert done.returncode == 1 and "WRONG" in done.stdout, done.stdout + done.stderr
