@@ -84,6 +84,7 @@ ROUTES: tuple[str, ...] = ("auto", "structured", "generic")
 #: :func:`choose_recovery` tries every subset of the live holders, smallest first, up to this many subsets;
 #: beyond, it drops holders one by one (worst-ranked first) while the rest stays authorized.
 MAX_HOLDER_SUBSETS = 200_000
+_CHUNK = 4096
 
 _AUTHORIZED = Classification("authorized", ("X", "Y", "Z"), 2.0, ("X", "Z"))
 _PARTIAL_Y = Classification("partial", ("Y",), 1.0, ("Y",))
@@ -571,15 +572,21 @@ def _fewest(names: list[str], masks: np.ndarray, ranks: np.ndarray, good: Callab
         if tried + count > MAX_HOLDER_SUBSETS:
             break
         tried += count
-        combos = np.array(list(itertools.combinations(range(h), size)), dtype=np.int64)
-        union = np.zeros((combos.shape[0], masks.shape[1]), dtype=bool)
-        for col in range(size):
-            union |= masks[combos[:, col]]
-        ok = np.flatnonzero(good(union))
-        if ok.size:
-            cost = ranks[combos[ok]].sum(axis=1)
-            best = ok[int(np.argmin(cost))]  # argmin keeps the first (lexicographic) on ties
-            return tuple(combos[best].tolist())
+        best: tuple[float, tuple[int, ...]] | None = None
+        subsets = itertools.combinations(range(h), size)
+        while chunk := list(itertools.islice(subsets, _CHUNK)):  # bounded memory: _CHUNK unions at a time
+            combos = np.array(chunk, dtype=np.int64)
+            union = np.zeros((combos.shape[0], masks.shape[1]), dtype=bool)
+            for col in range(size):
+                union |= masks[combos[:, col]]
+            ok = np.flatnonzero(good(union))
+            if ok.size:
+                cost = ranks[combos[ok]].sum(axis=1)
+                i = int(np.argmin(cost))  # argmin keeps the first (lexicographic) on ties
+                if best is None or float(cost[i]) < best[0]:
+                    best = (float(cost[i]), tuple(combos[ok[i]].tolist()))
+        if best is not None:
+            return best[1]
     chosen = list(range(h))
     if not bool(good(_union(masks)[None, :])[0]):
         return None

@@ -465,6 +465,18 @@ def test_choose_finds_the_fewest_parties():
     stim_recovers(lay, rec)
 
 
+def test_choose_with_a_split_key_and_a_lost_shard_uses_the_custodian_and_one_pair():
+    lay = Layout(20)
+    holders = {"client": [lay.A()], **{f"p{j}": [lay.S(j)] for j in range(1, 21)},
+               **{f"v{v}": [lay.N(j) for j in range(5 * v - 4, 5 * v + 1)] for v in range(1, 5)}}
+    live = [h for h in holders if h != "v2"]
+    rec, used = choose_recovery(lay, holders, live, rank=lambda h: 1.0 if h.startswith("p1") else 0.0)
+    assert rec.plain_clone is None and len(used) == 3 and used[0] == "client"
+    assert used[1] == "p2" and used[2] == "v1"  # the best-ranked whole pair: p1 ranks worse than p2
+    assert set(rec.qubits) == {lay.A(), lay.S(2), lay.N(2)}
+    stim_recovers(lay, rec)
+
+
 def test_choose_beyond_the_subset_budget_returns_an_inclusion_minimal_set(monkeypatch):
     monkeypatch.setattr(recovery_module, "MAX_HOLDER_SUBSETS", 10)
     lay = Layout(6)
