@@ -27,8 +27,9 @@ How the logical operators are found (two routes that must agree):
   only by ``S_l``, ``e`` pairs not touched and ``A`` held or not, this is two
   equations over GF(2) in ``a``, ``b`` and four more bits, whatever n: a set
   is authorized iff (``c >= 1`` and (``e = 0`` or A held)) or (``c = 0``, A
-  held, ``e = 0`` and (``s`` odd or n even)). Otherwise it learns nothing, or
-  (n odd, ``e = 0``) exactly the Y component. A solution gives explicit
+  held, ``e = 0`` and (``s`` odd or n even)). Otherwise it learns nothing,
+  except for odd n with ``c = 0``, ``e = 0`` and exactly one of "A held" and
+  "``s`` odd": then exactly the Y component. A solution gives explicit
   operators: the letter ``(a, b)`` on one qubit of every pair and a correction
   on one whole pair and A, with the sign read off the pull-back; all numpy,
   no elimination, O(n).
