@@ -70,7 +70,7 @@ import numpy as np
 import stim
 
 from qclone.analysis.leakage import Classification, protocol_analyzer
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import Circuit, Instruction, Layout, decryption, to_stim
 from qclone.protocol.circuit import flat_pairs
 
@@ -151,8 +151,8 @@ def _survivor_mask(layout: Layout, survivors: Iterable[int]) -> np.ndarray:
         raise InvalidArgumentError("give the surviving qubits as a collection of qubit indices, not a string")
     m = _protocol_size(layout)
     items = survivors if isinstance(survivors, np.ndarray) else list(survivors)
-    if not isinstance(items, np.ndarray) and any(isinstance(x, (bool, np.bool_)) for x in items):
-        raise InvalidArgumentError("surviving qubits must be integer qubit indices, not booleans")
+    if not isinstance(items, np.ndarray) and not all(is_int(x) for x in items):
+        raise InvalidArgumentError("surviving qubits must be integer qubit indices")
     arr = np.asarray(items)
     if arr.size and (arr.dtype.kind not in "iu" or arr.ndim != 1):
         raise InvalidArgumentError("surviving qubits must be integer qubit indices")
