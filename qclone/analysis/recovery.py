@@ -546,7 +546,7 @@ def _holder_masks(layout: Layout, holders: Mapping[str, Iterable[int]], live: It
     if isinstance(live, (str, bytes)):
         raise InvalidArgumentError("give the live holders as a collection of names, not one string")
     alive = set(live)
-    names = [str(h) for h in holders if h in alive]
+    names = [h for h in holders if h in alive]
     masks = np.stack([_survivor_mask(layout, holders[h]) for h in names]) if names else np.zeros((0, _protocol_size(layout)), bool)
     keep: np.ndarray = np.any(masks, axis=1)
     return [h for h, x in zip(names, keep.tolist()) if x], masks[keep]
