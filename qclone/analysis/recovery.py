@@ -151,7 +151,8 @@ def _survivor_mask(layout: Layout, survivors: Iterable[int]) -> np.ndarray:
         raise InvalidArgumentError("give the surviving qubits as a collection of qubit indices, not a string")
     m = _protocol_size(layout)
     items = survivors if isinstance(survivors, np.ndarray) else list(survivors)
-    if not isinstance(items, np.ndarray) and not all(is_int(x) for x in items):
+    # plain ints pass a C-speed type scan; anything else (numpy integers, ...) is checked one by one
+    if not isinstance(items, np.ndarray) and not set(map(type, items)) <= {int} and not all(is_int(x) for x in items):
         raise InvalidArgumentError("surviving qubits must be integer qubit indices")
     arr = np.asarray(items)
     if arr.size and (arr.dtype.kind not in "iu" or arr.ndim != 1):
