@@ -114,35 +114,47 @@ def retrieved_fidelity(
     t1: float,
     t2: float,
     *,
-    key_t1: float | None = None,
-    key_t2: float | None = None,
+    key_t1: float | Sequence[float] | None = None,
+    key_t2: float | Sequence[float] | None = None,
+    decrypt: int = 1,
 ) -> dict:
     """Fidelity of an object retrieved after ``storage_time`` (exact, Clifford + core engine).
 
     Every clone qubit decoheres with (t1, t2) and every key qubit with (key_t1, key_t2)
-    (default: the same) for ``storage_time``; clone 1 is decrypted.
+    (default: the same; a sequence gives key qubit N_j its own value) for ``storage_time``;
+    clone ``decrypt`` (default 1) is decrypted.
 
     Returns:
         ``{"entanglement_fidelity": F_e, "average_fidelity": (d F_e + 1)/(d + 1)}``.
     """
     k = check_int(qubits, "qubits", 1, MAX_FIDELITY_QUBITS)
     n = check_int(clones, "clones", 1, MAX_SIM_CLONES)
-    kt1 = t1 if key_t1 is None else key_t1
-    kt2 = t2 if key_t2 is None else key_t2
+    j = check_int(decrypt, "decrypted clone", 1, n)
+    kt1 = _per_key(t1 if key_t1 is None else key_t1, n, "key T1")
+    kt2 = _per_key(t2 if key_t2 is None else key_t2, n, "key T2")
     p_clone = twirled_relaxation(storage_time, t1, t2)
-    p_key = twirled_relaxation(storage_time, kt1, kt2)
+    p_key = [twirled_relaxation(storage_time, a, b) for a, b in zip(kt1, kt2)]
     lay = Layout(n, qubits=k, references=k)
     st = CoreState.from_input(lay.num_qubits, _max_entangled(k), list(lay.inputs) + list(lay.reference_qubits))
     st.apply(protocol_circuit(lay))
     for q in lay.signals:
         st.apply_pauli_channel(q, *p_clone)
-    for q in lay.keys:
-        st.apply_pauli_channel(q, *p_key)
-    st.apply(decryption(lay, 1))
-    rho = st.reduced_density_matrix(list(lay.clone(1)) + list(lay.reference_qubits))
+    for jj in range(1, n + 1):
+        for q in lay.key(jj):
+            st.apply_pauli_channel(q, *p_key[jj - 1])
+    st.apply(decryption(lay, j))
+    rho = st.reduced_density_matrix(list(lay.clone(j)) + list(lay.reference_qubits))
     d = 2**k
     fe = _entanglement_fidelity(rho, d)
     return {"entanglement_fidelity": fe, "average_fidelity": (d * fe + 1) / (d + 1)}
+
+
+def _per_key(value: float | Sequence[float], n: int, what: str) -> list[float]:
+    if isinstance(value, Sequence):
+        if len(value) != n:
+            raise InvalidArgumentError(f"{what}: one value per key qubit ({n}), got {len(value)}")
+        return [float(v) for v in value]
+    return [value] * n
 
 
 def single_copy_fidelity(qubits: int, storage_time: float, t1: float, t2: float) -> dict:

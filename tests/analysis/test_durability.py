@@ -88,6 +88,26 @@ def test_retrieved_fidelity_matches_the_dense_engine(k, n, t, t1, t2):
     assert got["average_fidelity"] == pytest.approx((d * fe + 1) / (d + 1), abs=1e-10)
 
 
+def test_per_key_memories_and_the_decrypted_clone_match_the_dense_engine():
+    n, t, t1, t2 = 3, 600.0, 3600.0, 3000.0
+    key_t1, key_t2 = [1000.0, 4000.0, 2500.0], [900.0, 3000.0, 5000.0]
+    lay = Layout(n, references=1)
+    phi = np.array([1, 0, 0, 1]) / math.sqrt(2)
+    sv = StateVector.from_input(phi, lay.num_qubits, input_qubits=[lay.A(), lay.R()])
+    dm = DensityMatrix.from_statevector(sv)
+    dm.apply_circuit(protocol_circuit(lay))
+    for j in range(1, n + 1):
+        for q, (a, b) in ((lay.S(j), (t1, t2)), (lay.N(j), (key_t1[j - 1], key_t2[j - 1]))):
+            px, py, pz = twirled_relaxation(t, a, b)
+            dm.apply_pauli_channel({"X": px, "Y": py, "Z": pz}, [q])
+    dm.apply_circuit(decryption(lay, 2))
+    fe = float(np.real(phi @ partial_trace(dm.matrix, [lay.S(2), lay.R()]) @ phi))
+    got = retrieved_fidelity(1, n, t, t1, t2, key_t1=key_t1, key_t2=key_t2, decrypt=2)
+    assert got["entanglement_fidelity"] == pytest.approx(fe, abs=1e-10)
+    with pytest.raises(InvalidArgumentError, match="one value per key qubit"):
+        retrieved_fidelity(1, n, t, t1, t2, key_t1=[1000.0])
+
+
 def test_single_copy_fidelity_matches_the_dense_channel():
     t, t1, t2 = 700.0, 3000.0, 2500.0
     px, py, pz = twirled_relaxation(t, t1, t2)
