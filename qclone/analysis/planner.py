@@ -15,8 +15,12 @@ clone and key memories as their holders' T1/T2).
 Candidates. Providers with the same failure probability, zone and memory are
 interchangeable, so a candidate chooses how many clones go to each such class
 (not which provider), then where the key goes (one vault of each class; split
-round-robin over the v most reliable vaults, v = 2 … ; or N_j beside S_j,
-"paired") and where A goes (discarded, or a custodian of each class).
+round-robin, N_j to the ((j − 1) mod v)-th of v vaults, over every choice of
+v = 2 … vaults up to the same interchangeability; or N_j beside S_j,
+"paired") and where A goes (discarded, or a custodian of each class). The
+front is optimal within this family; other assignments (a vault holding some
+clones, a provider holding two) are evaluated by giving the placement itself
+to :func:`qclone.analysis.resilience.exact_durability`.
 
 :func:`compare` puts the alternatives on one failure model: a single stored
 copy; encrypted cloning with the vault, with keep-A, with a split key; the
@@ -130,8 +134,10 @@ def candidate_placements(model: FailureModel, budget: int) -> Iterable[tuple[int
         for counts in _compositions(n, [len(c) for c in providers]):
             clone_holders = [p.name for c, k in zip(providers, counts) for p in c[:k]]
             keys: list[tuple[str, list[str]]] = [(f"vault {c[0].name}", [c[0].name] * n) for c in vault_classes]
-            keys += [(f"key split over {v} vaults", [vaults[(j - 1) % v].name for j in range(1, n + 1)])
-                     for v in range(2, min(len(vaults), n) + 1)]
+            for v in range(2, min(len(vaults), n) + 1):
+                for picks in _compositions(v, [len(c) for c in vault_classes]):
+                    chosen = [p.name for c, k in zip(vault_classes, picks) for p in c[:k]]
+                    keys.append((f"key split over {', '.join(chosen)}", [chosen[(j - 1) % v] for j in range(1, n + 1)]))
             keys.append(("paired", clone_holders))
             for (key_name, key_holders), a_holder in itertools.product(keys, custodians):
                 if 2 * n + (a_holder is not None) > budget:
