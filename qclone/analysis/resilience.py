@@ -21,11 +21,12 @@ on one representative set per class (:func:`pair_class_table`).
 Durability is the probability that the surviving units are authorized:
 
 * :func:`exact_durability` sums over failure patterns exactly: it enumerates
-  the zones and a small set of *hub* parties (a vertex cover of the parties
-  that share blocks: the vault of a star-shaped placement, a custodian); given
-  those, every other party touches only its own blocks, so parties with the
+  a small set of *hub* parties (a vertex cover of the parties that share
+  blocks: the vault of a star-shaped placement) and their zones; given those,
+  every other party touches only its own blocks, a zone without hubs is a
+  mixture (all its parties down, or each independently), and parties with the
   same survival probability and the same contribution form one binomial group.
-  The cost is ``2^(zones + hubs)`` patterns times a convolution over the
+  The cost is ``2^(hubs + their zones)`` patterns times convolutions over the
   groups, instead of ``2^(parties + zones)``.
 * :func:`naive_durability` enumerates every pattern of parties and zones
   (vectorised numpy): the peer the exact method is checked and timed against.
@@ -373,7 +374,7 @@ def encrypted_scheme(placement: Placement, clones: int, model: FailureModel, *, 
         InvalidArgumentError: for a party the model does not know, or an invalid placement.
     """
     n = check_clones(clones)
-    resolved = placement.resolve(n)
+    resolved = placement if placement.resolved_for == n else placement.resolve(n)
     index = {p: model.index(p) for p in resolved.party_names}
 
     def holder(label: str) -> int:
@@ -474,22 +475,69 @@ def _hubs(scheme: Scheme) -> list[int]:
     return hubs
 
 
+#: A distribution of count vectors, each coded as one integer (mixed radix: adding codes adds vectors).
+Dist = dict[int, float]
+
+
+def _convolve(a: Dist, b: Dist) -> Dist:
+    out: Dist = {}
+    for va, pa in a.items():
+        for vb, pb in b.items():
+            out[va + vb] = out.get(va + vb, 0.0) + pa * pb
+    return out
+
+
+def _groups(members: Iterable[tuple[float, int, int]], zero: int) -> Dist:
+    """The distribution of the summed contribution of independent parties: (P(up), code if up, code if down) each.
+
+    Parties with the same triple form one binomial group.
+    """
+    groups: dict[tuple[float, int, int], int] = {}
+    for q_up, u, d in members:
+        if u == d or q_up == 0.0:
+            q_up, u = 1.0, d
+        elif q_up == 1.0:
+            d = u
+        groups[(q_up, u, d)] = groups.get((q_up, u, d), 0) + 1
+    dist: Dist = {zero: 1.0}
+    for (q_up, u, d), m in groups.items():
+        terms: Dist = {}
+        for j in range(m + 1):
+            pj = math.comb(m, j) * q_up**j * (1 - q_up) ** (m - j)
+            if pj:
+                key = j * u + (m - j) * d
+                terms[key] = terms.get(key, 0.0) + pj
+        dist = _convolve(dist, terms)
+    return dist
+
+
 def exact_durability(scheme: Scheme, model: FailureModel) -> float:
     """Probability that the surviving units are authorized, summed exactly over failure patterns.
 
-    See the module docstring for the method. Raises :class:`TooLargeError` when more than
-    2^:data:`MAX_EXACT_BITS` patterns of zones and hub parties would be enumerated.
+    Enumerated: the hub parties and the zones that hold a hub. Every other party
+    touches only blocks whose other holders are hubs; given the hubs, such parties
+    are independent except through their zone, so a zone without hubs is a mixture
+    (down with probability r: all its parties down; else its parties independently),
+    and parties with the same survival probability and contributions form binomial
+    groups. Raises :class:`TooLargeError` when more than 2^:data:`MAX_EXACT_BITS`
+    patterns would be enumerated.
     """
     holders = scheme.holders
     zones, zone_of = _zone_of(model, holders)
     hubs = _hubs(scheme)
-    bits = len(zones) + len(hubs)
-    if bits > MAX_EXACT_BITS:
-        raise TooLargeError(f"exact durability would enumerate 2^{bits} patterns of {len(zones)} zones and "
-                            f"{len(hubs)} shared parties (limit 2^{MAX_EXACT_BITS}); use the Monte Carlo")
     hub_set = set(hubs)
-    accepted = scheme.table == scheme.full
+    hub_zones = sorted({zone_of[h] for h in hubs if h in zone_of})
+    bits = len(hub_zones) + len(hubs)
+    if bits > MAX_EXACT_BITS:
+        raise TooLargeError(f"exact durability would enumerate 2^{bits} patterns of {len(hubs)} shared parties and "
+                            f"{len(hub_zones)} of their zones (limit 2^{MAX_EXACT_BITS}); use the Monte Carlo")
     axes = scheme.num_axes
+    radix = len(scheme.blocks) + 1  # no count reaches it, so codes add without carries
+    weights = [radix**i for i in range(axes)]
+    accepted = np.zeros(radix**axes, dtype=bool)
+    ok = np.argwhere(scheme.table == scheme.full)
+    accepted[ok @ np.array(weights, dtype=np.int64)] = True
+    zero = 0
     # blocks by their non-hub holder (at most one per block, by construction of the hubs)
     own: dict[int, list[int]] = {}
     fixed: list[int] = []
@@ -501,27 +549,57 @@ def exact_durability(scheme: Scheme, model: FailureModel) -> float:
             fixed.append(b)
     p_fail = {i: model.parties[i].failure for i in holders}
     r_zone = [model.zones[z] for z in zones]
+    depends = {x: sorted({h for b in blocks for h in scheme.blocks[b][1] if h in hub_set}) for x, blocks in own.items()}
+    # parties whose zone is enumerated (or who have none) are independent given the pattern; the others by zone
+    free_zones: dict[int, list[int]] = {}
+    known: list[int] = []
+    for x in own:
+        if x in zone_of and zone_of[x] not in hub_zones:
+            free_zones.setdefault(zone_of[x], []).append(x)
+        else:
+            known.append(x)
 
-    def status(b: int, alive: Mapping[int, bool]) -> tuple[int, int]:
-        kind, hs = scheme.blocks[b]
-        return kind, sum(1 << j for j, h in enumerate(hs) if h >= 0 and alive.get(h, False))
-
-    def vector(blocks: Iterable[int], alive: Mapping[int, bool]) -> tuple[int, ...]:
-        out = [0] * axes
+    def vector(blocks: Iterable[int], alive: Mapping[int, bool]) -> int:
+        out = 0
         for b in blocks:
-            kind, st = status(b, alive)
+            kind, hs = scheme.blocks[b]
+            st = sum(1 << j for j, h in enumerate(hs) if h >= 0 and alive.get(h, False))
             if st:
-                out[scheme.axis(kind, st)] += 1
-        return tuple(out)
+                out += weights[scheme.axis(kind, st)]
+        return out
+
+    vectors: dict[tuple[int, tuple[bool, ...]], tuple[int, int]] = {}
+
+    def contribution(x: int, alive: Mapping[int, bool]) -> tuple[int, int]:
+        key = (x, tuple(alive[h] for h in depends[x]))
+        if key not in vectors:
+            state = {h: alive[h] for h in depends[x]}
+            vectors[key] = (vector(own[x], {**state, x: True}), vector(own[x], {**state, x: False}))
+        return vectors[key]
+
+    zone_dists: dict[tuple[int, tuple[bool, ...]], Dist] = {}
+
+    def zone_mixture(z: int, alive: Mapping[int, bool]) -> Dist:
+        members = free_zones[z]
+        hubs_seen = sorted({h for x in members for h in depends[x]})
+        key = (z, tuple(alive[h] for h in hubs_seen))
+        if key not in zone_dists:
+            contrib = [(1 - p_fail[x], *contribution(x, alive)) for x in members]
+            up = _groups(contrib, zero)
+            down = sum(d for _, _, d in contrib)
+            mixed = {v: (1 - r_zone[z]) * pv for v, pv in up.items()}
+            mixed[down] = mixed.get(down, 0.0) + r_zone[z]
+            zone_dists[key] = mixed
+        return zone_dists[key]
 
     total = 0.0
     for pattern in itertools.product((False, True), repeat=bits):
-        zone_up = pattern[: len(zones)]
+        zone_up = dict(zip(hub_zones, pattern[: len(hub_zones)]))
         weight = 1.0
-        for up, r in zip(zone_up, r_zone):
-            weight *= (1 - r) if up else r
+        for z, up in zone_up.items():
+            weight *= (1 - r_zone[z]) if up else r_zone[z]
         alive: dict[int, bool] = {}
-        for h, up in zip(hubs, pattern[len(zones):]):
+        for h, up in zip(hubs, pattern[len(hub_zones):]):
             in_zone = zone_up[zone_of[h]] if h in zone_of else True
             if up and not in_zone:
                 weight = 0.0
@@ -531,27 +609,13 @@ def exact_durability(scheme: Scheme, model: FailureModel) -> float:
             alive[h] = up
         if weight == 0.0:
             continue
-        dist: dict[tuple[int, ...], float] = {vector(fixed, alive): 1.0}
-        groups: dict[tuple[float, tuple[int, ...], tuple[int, ...]], int] = {}
-        for party, blocks in own.items():
-            in_zone = zone_up[zone_of[party]] if party in zone_of else True
-            q_up = (1 - p_fail[party]) if in_zone else 0.0
-            u = vector(blocks, {**alive, party: True})
-            d = vector(blocks, {**alive, party: False})
-            if u == d or q_up == 0.0:
-                q_up, u = 1.0, d
-            key = (q_up, u, d)
-            groups[key] = groups.get(key, 0) + 1
-        for (q_up, u, d), m in groups.items():
-            terms = [(math.comb(m, j) * q_up**j * (1 - q_up) ** (m - j),
-                      tuple(j * x + (m - j) * y for x, y in zip(u, d))) for j in range(m + 1)]
-            new: dict[tuple[int, ...], float] = {}
-            for v, pv in dist.items():
-                for pj, shift in terms:
-                    if pj:
-                        key2 = tuple(x + y for x, y in zip(v, shift))
-                        new[key2] = new.get(key2, 0.0) + pv * pj
-            dist = new
+        members = []
+        for x in known:
+            q_up = (1 - p_fail[x]) if zone_up.get(zone_of.get(x, -1), True) else 0.0
+            members.append((q_up, *contribution(x, alive)))
+        dist = _groups(members, vector(fixed, alive))
+        for z in free_zones:
+            dist = _convolve(dist, zone_mixture(z, alive))
         total += weight * sum(pv for v, pv in dist.items() if accepted[v])
     return min(1.0, max(0.0, total))
 

@@ -9,7 +9,6 @@ import pytest
 from qclone.analysis.leakage import Placement, builtin_placement, protocol_analyzer, protocol_encoding
 from qclone.analysis.leakage.dense import DenseLeakage
 from qclone.analysis.resilience import (
-    MAX_EXACT_BITS,
     FailureModel,
     Party,
     coalition_information,
@@ -151,16 +150,17 @@ def test_zones_with_a_vault_and_a_custodian():
     assert naive_durability(scheme, model) == pytest.approx(got, abs=1e-12)
 
 
-def test_exact_limit_is_reported():
-    zones = {f"z{i}": 0.01 for i in range(MAX_EXACT_BITS + 1)}
-    model = FailureModel(tuple(Party(f"p{i}", 0.1, f"z{i}") for i in range(MAX_EXACT_BITS + 1))
-                         + (Party("vault", 0.0, None, "vault"),), zones)
-    n = MAX_EXACT_BITS + 1
-    scheme = encrypted_scheme(Placement({f"p{i}": [f"S{i + 1}"] for i in range(n)} | {"vault": ["N*"]}), n, model)
+def test_exact_limit_is_reported(monkeypatch):
+    model = FailureModel(tuple(Party(f"provider-{j}", 0.1, f"z{j}") for j in range(1, 4))
+                         + (Party("vault", 0.0, "z1", "vault"),), {f"z{j}": 0.01 for j in range(1, 4)})
+    scheme = encrypted_scheme(builtin_placement("providers-without-client", 3).resolve(3), 3, model)
+    exact = exact_durability(scheme, model)
+    monkeypatch.setattr("qclone.analysis.resilience.MAX_EXACT_BITS", 1)  # the vault and its zone: 2 bits
     with pytest.raises(TooLargeError, match="Monte Carlo"):
         exact_durability(scheme, model)
-    mc = monte_carlo_durability(scheme, model, 10_000, seed=1)
-    assert mc["lost"] == 0  # every clone must be lost
+    mc = monte_carlo_durability(scheme, model, 50_000, seed=1)
+    assert mc["ci"][0] <= mc["durability"] <= mc["ci"][1]
+    assert abs(mc["durability"] - exact) <= 5 * math.sqrt(exact * (1 - exact) / 50_000)
 
 
 def test_threshold_scheme_is_binomial():
