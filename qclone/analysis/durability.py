@@ -176,7 +176,8 @@ def simulate(
         objects: M, number of simulated objects.
         vault_failure_rate: q, probability that the vault loses a given key.
         storage_time: seconds each object is stored before retrieval (fidelity only).
-        t1, t2: memory coherence times (seconds) of providers and vault.
+        t1: memory relaxation time T1 (seconds) of providers and vault.
+        t2: memory dephasing time T2 (seconds) of providers and vault.
         qubits: k, qubits per object (fidelity only).
         seed: random seed (``None``: fresh entropy).
 
