@@ -65,3 +65,12 @@ def test_tutorial_runs_and_plots_inline(path, tmp_path):
             assert any("image/png" in o.get("data", {}) for o in cell.outputs), cell.source[:200]
     assert not any(work.iterdir()), f"{path.name} left files in its working directory"
     shutil.rmtree(work)
+
+
+def test_tutorials_pass_ruff():
+    """The code users copy from the tutorials follows the project's lint rules (pyproject.toml)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", str(TUTORIALS)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]
