@@ -27,9 +27,9 @@ prints them. Two runners share that interface:
   simulator :class:`AerRunner` uses (the device's gate errors, relaxation and
   readout errors on the qubits the circuits touch, circuits renumbered onto
   them), so the sampler route costs what the Aer route costs instead of a
-  156-qubit noise model per run. ``SamplerRunner(fake, restrict=False)`` hands
-  the full-width circuits to the fake backend itself, with Aer's noise model of
-  the whole device. An ``AerSimulator`` mode is used as it is.
+  156-qubit noise model per run (building that takes about 11 s, and
+  simulating full-width circuits whose idle delays cover every qubit costs far
+  more). An ``AerSimulator`` mode is used as it is.
 
 Calibrated coherence times: a few qubits of the fake models report
 T2 > 2·T1 (fake_fez qubit 87, fake_torino 23, 44, 61, 65, 86, ...), which no
@@ -324,21 +324,18 @@ class SamplerRunner:
     """qiskit-ibm-runtime ``SamplerV2``: a real IBM backend, or locally a fake backend / AerSimulator.
 
     Args:
-        mode: a real backend (or a runtime ``Session``/``Batch``), a fake backend, or an ``AerSimulator``.
-        restrict: for a fake backend, run on the device simulator restricted to the qubits the
-            circuits use (see the module docstring); ``False`` runs the full-width circuits on
-            the fake backend with a noise model of the whole device (slow: seconds per run).
+        mode: a real backend (or a runtime ``Session``/``Batch``), a fake backend (run locally on
+            the device simulator restricted to the qubits the circuits use, see the module
+            docstring), or an ``AerSimulator``.
     """
 
     mode: object
-    restrict: bool = True
     name: str = field(default="sampler")
     _aer: AerRunner | None = field(default=None, init=False, repr=False)
-    _full_noise: object | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.name = f"sampler:{getattr(self.mode, 'name', type(self.mode).__name__)}"
-        if is_fake_device(self.mode) and self.restrict:
+        if is_fake_device(self.mode):
             self._aer = AerRunner(self.mode)
 
     @property
@@ -347,13 +344,6 @@ class SamplerRunner:
         from qiskit_aer import AerSimulator
 
         return is_fake_device(self.mode) or isinstance(self.mode, AerSimulator)
-
-    def _device_noise(self):  # noqa: ANN202 - an Aer NoiseModel of the whole fake device
-        from qiskit_aer.noise import NoiseModel
-
-        if self._full_noise is None:
-            self._full_noise = NoiseModel.from_backend(self.mode)  # caps T2 at 2·T1, no T1/T2 means none
-        return self._full_noise
 
     def run(
         self, circuits: Sequence[QuantumCircuit], *, shots: int, seed: int | None = None, order: Sequence[int] | None = None
@@ -378,10 +368,7 @@ class SamplerRunner:
             # default import; SamplerV2 is what IBM's documentation and this project's users run today
             warnings.filterwarnings("ignore", message="The SamplerV2 class is deprecated", category=DeprecationWarning)
             sampler = SamplerV2(mode=mode)
-        if self.local:
-            if self._aer is None and is_fake_device(self.mode):
-                sampler.options.simulator.noise_model = self._device_noise()
-            if seed is not None:
-                sampler.options.simulator.seed_simulator = local_seed(seed)
+        if self.local and seed is not None:
+            sampler.options.simulator.seed_simulator = local_seed(seed)
         result = sampler.run(circuits, shots=shots).result()
         return [{k: int(v) for k, v in pub.join_data().get_counts().items()} for pub in result]
