@@ -7,18 +7,21 @@ from |0…0⟩). :func:`parse_state` checks it (finite, normalised within 1e-6,
 Hermitian PSD trace 1, k <= :data:`MAX_QUBITS`, the program parses and has no
 measurement, reset or classical operation) and returns an :class:`InputState`.
 
-Qubit order: the first qubit (``A0``) is the most significant bit of a vector
-or matrix index, as everywhere in qclone. For a QASM program qubit ``q[i]``
-(in declaration order) becomes ``A<i>``; Qiskit's little-endian
-:class:`~qiskit.quantum_info.Statevector` is reordered accordingly.
+Qubit order: Qiskit's. Qubit ``i`` of the register (stored as ``A<i>``) is bit ``i`` of a
+vector or matrix index, so qubit 0 is the least significant bit, as in
+:class:`qiskit.quantum_info.Statevector`; in a QASM program it is ``q[i]`` (in declaration
+order). The engines keep their own order (the first qubit the most significant bit):
+:attr:`InputState.engine_state` is the state in that order.
 
 Examples:
     >>> st = parse_state("bloch", [0, 0, 1])
     >>> st.qubits, st.kind, st.vector
     (1, 'bloch', array([1.+0.j, 0.+0.j]))
     >>> qasm = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; x q[0];'
-    >>> parse_state("qasm", qasm).vector.real      # |10>: q[0] is the first (most significant) qubit
-    array([0., 0., 1., 0.])
+    >>> parse_state("qasm", qasm).vector.real      # q[0] = |1>, q[1] = |0>: Qiskit's |01>, index 1
+    array([0., 1., 0., 0.])
+    >>> bool(np.array_equal(parse_state("statevector", [0, 1, 0, 0]).vector, parse_state("qasm", qasm).vector))
+    True
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import numpy as np
 
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol.render import QasmBudget
+from qclone.sim.exact import reverse_qubits
 from qclone.storage.wire import decode_array, encode_array
 
 __all__ = ["KINDS", "MAX_NAME", "MAX_QASM_CHARS", "MAX_QASM_OPERATIONS", "MAX_QUBITS", "NORM_TOLERANCE", "QASM_BUDGET",
@@ -71,7 +75,8 @@ _PAULI = {
 
 @dataclass(frozen=True, eq=False)
 class InputState:
-    """A validated k-qubit state (arrays are read-only).
+    """A validated k-qubit state (arrays are read-only), in Qiskit's qubit order (qubit 0 is the
+    least significant bit of an index).
 
     Attributes:
         qubits: k, 1 <= k <= :data:`MAX_QUBITS`.
@@ -91,12 +96,15 @@ class InputState:
         return self.vector is not None
 
     @property
-    def state(self) -> np.ndarray:
-        """The vector if pure, else the density matrix (what :meth:`CoreState.from_input` takes)."""
-        return self.vector if self.vector is not None else self.density
+    def engine_state(self) -> np.ndarray:
+        """The vector if pure, else the density matrix, in the engines' order (qubit 0 the most
+        significant bit): what :meth:`qclone.sim.core.CoreState.from_input` takes for the inputs
+        ``A0 … A(k-1)``."""
+        return reverse_qubits(self.vector if self.vector is not None else self.density)
 
     def to_wire(self) -> dict:
-        """``{"kind": "statevector" | "density", "data": ...}``: parses back to the same state."""
+        """``{"kind": "statevector" | "density", "data": ...}`` (Qiskit's order, as
+        :func:`parse_state` reads it): parses back to the same state."""
         if self.vector is not None:
             return {"kind": "statevector", "data": encode_array(self.vector)}
         return {"kind": "density", "data": encode_array(self.density)}
@@ -218,7 +226,8 @@ def _apply(t: np.ndarray, u: np.ndarray, qargs: list[int]) -> np.ndarray:
 
 
 def prepared_state(qc: Any, *, seconds: float = SIMULATION_SECONDS) -> np.ndarray:
-    """The state ``qc`` prepares from |0…0⟩, q[0] the most significant qubit (qclone's order).
+    """The state ``qc`` prepares from |0…0⟩, in Qiskit's order (q[0] the least significant bit),
+    as :class:`qiskit.quantum_info.Statevector` would give it.
 
     Every gate definition's matrix is computed once per (name, parameters), so nested
     definitions cost their size, not 2^depth; beyond ``seconds`` the program is refused.
@@ -264,7 +273,7 @@ def prepared_state(qc: Any, *, seconds: float = SIMULATION_SECONDS) -> np.ndarra
     k = qc.num_qubits
     psi = np.zeros((2,) * k, dtype=complex)
     psi[(0,) * k] = 1
-    return run(qc, psi).reshape(-1)
+    return reverse_qubits(run(qc, psi).reshape(-1))  # the tensor's axis i is q[i]: q[0] most significant
 
 
 #: Bidirectional formatting characters: they make a name display as another one.
