@@ -11,24 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit, qasm3
-from qiskit.quantum_info import DensityMatrix, Pauli, Statevector, partial_trace, random_density_matrix
+from qiskit.quantum_info import DensityMatrix, Statevector, random_density_matrix
 
 from qclone.storage.inputs import parse_state
 
 from .conftest import Stack
+from .reference import qiskit_bloch
 
 FIXTURE = Path(__file__).parent / "fixtures" / "datadir-msb.tar.gz"
-
-
-def qiskit_bloch(state: Statevector | DensityMatrix) -> list[list[float]]:
-    """Item i: the Bloch vector of qubit i, from Qiskit's partial trace and Pauli expectations."""
-    rho = DensityMatrix(state)
-    k = rho.num_qubits
-    out = []
-    for q in range(k):
-        one = partial_trace(rho, [p for p in range(k) if p != q]) if k > 1 else rho
-        out.append([float(np.real(one.expectation_value(Pauli(p)))) for p in "XYZ"])
-    return out
 
 
 def test_a_label_goes_in_and_comes_out_in_qiskits_order(stack: Stack) -> None:
