@@ -8,16 +8,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError, is_int
+from qclone.protocol import Layout
 from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
 from qclone.storage.inputs import check_name
 from qclone.storage.models import clones as clone_table
 from qclone.storage.models import objects, providers
+from qclone.storage.models import parts as part_table
+from qclone.storage.placements import register_indices, resolve_placement
 from qclone.storage.service.common import (
     ALIVE,
     DEFAULT_CLONES,
@@ -27,6 +30,7 @@ from qclone.storage.service.common import (
     Tenant,
     state_summary,
 )
+from qclone.storage.service.holders import HoldersMixin
 from qclone.storage.service.placement import (
     PlacementMixin,
     audit_document,
@@ -44,17 +48,20 @@ from qclone.storage.states import ObjectState, transition
 log = logging.getLogger(__name__)
 
 
-class ObjectsMixin(PlacementMixin):
+class ObjectsMixin(PlacementMixin, HoldersMixin):
     def put(self, tenant: Tenant, name: str, state: Any, *, clones: int = DEFAULT_CLONES,
-            policy: str = "distinct-providers", force: bool = False, keep_reference: bool = False) -> dict[str, Any]:
+            policy: str = "distinct-providers", force: bool = False, keep_reference: bool = False,
+            placement: Any = None) -> dict[str, Any]:
         """Store ``state`` (an :class:`~qclone.storage.inputs.InputState` or ``{"kind", "data"}``) as
-        ``clones`` encrypted clones at distinct providers, the key in the vault.
+        ``clones`` encrypted clones at distinct providers, the key and ``A`` where ``placement`` says
+        (:mod:`qclone.storage.placements`: ``today``, the default, keeps the key in the vault and
+        ``A`` nowhere; ``keep-A``, ``split-key``, ``split-key:V`` or a custom mapping).
 
         Returns:
             The object's record as :meth:`stat` returns it.
 
         Raises:
-            InvalidArgumentError: bad name, state, number of clones, policy; n = 1 without ``force``.
+            InvalidArgumentError: bad name, state, number of clones, policy, placement; n = 1 without ``force``.
             ConflictError: the name exists. UnavailableError: too few providers up (or in distinct
                 zones), a component down.
         """
@@ -73,27 +80,37 @@ class ObjectsMixin(PlacementMixin):
         if policy not in POLICIES:
             raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
         n, k = clones, state.qubits
+        where = resolve_placement(placement, n, self._holders_up())
         object_id = uuid.uuid4().hex
         now = self._now()
         # the reservation (with the choice of providers, in one transaction): the name is taken
         # atomically, and a crash from here on leaves a 'storing' row that recovery cleans up
-        chosen, up = self._reserve(tenant, name, object_id, k, n, policy, bool(keep_reference), now)
+        lay = Layout(n, qubits=k)
+        held = {h: [lay.label(q, long=True) for q in register_indices(lay, labels)] for h, labels in where.keys}
+        chosen, up = self._reserve(tenant, name, object_id, k, n, policy, bool(keep_reference), now, held)
         faults.crash_point("put.reserve")
         placed: list[dict[str, Any]] = []
+        placed_parts: list[str] = []
         try:
-            info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference))
+            info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference), holders=held)
             faults.crash_point("put.create")
-            self.vault.deposit(tenant.id, object_id, list(info["key_qubits"]))
+            records = self._holder_records()
+            for h, labels in held.items():
+                placed_parts.append(h)
+                self._holder_node(h, records).deposit(tenant.id, object_id, labels)
             faults.crash_point("put.deposit")
             chosen = self._place(object_id, info, chosen, up, policy, now, placed)
             faults.crash_point("put.place")
-            audit_doc = audit_document(n, k, tuple(p["id"] for p in chosen), default_max_coalition(n))
+            audit_doc = audit_document(n, k, tuple(p["id"] for p in chosen), default_max_coalition(n), where.keys)
             summary = audit_doc["summary"]
             placement = {
                 "policy": policy,
+                "name": where.name,
                 "clones": {str(j): {"provider": p["id"], "zone": p["zone"], "labels": info["clone_qubits"][str(j)]}
                            for j, p in enumerate(chosen, 1)},
-                "key": {"holder": VAULT_PARTY, "labels": list(info["key_qubits"])},
+                "key": {"holder": VAULT_PARTY, "labels": held.get(VAULT_PARTY, [])},
+                "keys": [[h, list(labels)] for h, labels in where.keys],
+                "parts": held,
             }
             with self.db.fast_write() as conn:
                 if conn.execute(STORED, {"b_id": object_id, "b_placement": placement,
@@ -102,9 +119,14 @@ class ObjectsMixin(PlacementMixin):
                 conn.execute(INSERT_CLONES, [
                     {"object_id": object_id, "j": j, "provider_id": p["id"], "labels": info["clone_qubits"][str(j)],
                      "state": "live", "discard_pending": False, "stored_at": now} for j, p in enumerate(chosen, 1)])
+                conn.execute(insert(part_table), [
+                    {"object_id": object_id, "holder_id": h, "labels": labels, "state": "live",
+                     "discard_pending": False} for h, labels in held.items()])
                 self._log(conn, now, tenant.name, "put", tenant_id=tenant.id, object_id=object_id, object_name=name,
-                          qubits=k, clones=n, policy=policy, providers=[p["id"] for p in chosen], safe=summary["safe"])
+                          qubits=k, clones=n, policy=policy, placement=where.name, providers=[p["id"] for p in chosen],
+                          holders=list(held), safe=summary["safe"])
         except Exception:
+            self._discard_parts(object_id, [h for h in placed_parts if h != VAULT_PARTY])
             self._purge(object_id, placed)
             self._unreserve(object_id)
             raise
@@ -115,12 +137,14 @@ class ObjectsMixin(PlacementMixin):
                               summary)
 
     def _reserve(self, tenant: Tenant, name: str, object_id: str, k: int, n: int, policy: str, keep_reference: bool,
-                 now: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Choose the providers and take the name (a 'storing' row); what :meth:`_choose_providers` returns."""
+                 now: float, held: Mapping[str, list[str]] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Choose the providers and take the name (a 'storing' row, naming the key holders ``held``
+        so that recovery can tell them if the put dies); what :meth:`_choose_providers` returns."""
         row = {"id": object_id, "tenant_id": tenant.id, "name": name, "k": k, "n": n, "policy": policy,
                "state": "storing", "attempt": None, "lease_until": None, "chosen_clone": None, "fence": 0, "get_key": None,
                "created_at": now, "stored_at": now, "finished_at": None, "keep_reference": keep_reference,
-               "purge_pending": False, "placement": {"policy": policy, "clones": {}, "key": None},
+               "purge_pending": False, "placement": {"policy": policy, "clones": {}, "key": None,
+                                                     "parts": dict(held or {})},
                "audit": {"summary": None, "report": None}}
         for _ in range(2):
             try:
@@ -152,6 +176,8 @@ class ObjectsMixin(PlacementMixin):
             return False
         if not self._destroy_quantum(object_id, "abandoned put"):
             return False
+        if self._discard_parts(object_id, [h for h in (row.placement or {}).get("parts") or {} if h != VAULT_PARTY]):
+            return False  # a holder that cannot be told now: the next recovery tries again
         for p in prows:  # any provider may have recorded a clone of it; one that is down is swept when revived
             if p["state"] in ALIVE:
                 self._tell_discard(p, object_id)
