@@ -52,7 +52,9 @@ def placement_audit(n: int, k: int, holders: tuple[str, ...], max_coalition: int
     from qclone.storage.placements import ObjectPlacement
 
     spot = ObjectPlacement("audit", n, today_keys(n) if keys is None else keys)
-    placement = Placement(spot.parties(holders), spot.intended(holders), name="placement")
+    # today's placement: the protocol's own access structure is what is intended (as named)
+    intended = () if spot.keys == today_keys(n) else spot.intended(holders)
+    placement = Placement(spot.parties(holders), intended, name="placement")
     report = audit_placement(n, placement, max_coalition=max_coalition, qubits=k)
     full = report.to_dict()
     summary = {

@@ -203,7 +203,7 @@ class RetrievalMixin(HoldersMixin):
         clone first (the best-ranked provider's, see :meth:`_provider_rank`), else the fewest
         parties. Raises ConflictError (lost) or UnavailableError (not now, with the algebra's
         reason)."""
-        from qclone.analysis.recovery import UnauthorizedSetError, choose_recovery
+        from qclone.analysis.recovery import UnauthorizedSetError, choose_recovery, is_authorized
 
         live = [c for c in crows if c["state"] == "live"]
         if not live:
@@ -213,6 +213,13 @@ class RetrievalMixin(HoldersMixin):
         parts_held = self._parts_of(row, prows)
         holders: dict[str, list[int]] = {h: [lay.index_of(x, long=True) for x in labels]
                                          for h, labels in parts_held.items()}
+        left = [q for qs in holders.values() for q in qs] + [q for c in live for q in lay.clone(c["j"])]
+        if not is_authorized(lay, left):  # even with every holder back: lost for good
+            gone = sorted({p["holder_id"] for p in prows if p["state"] == "lost"}) if prows else [VAULT_PARTY]
+            reason = ("the vault no longer holds its key" if gone == [VAULT_PARTY]
+                      else f"{', '.join(gone)} no longer hold{'s' if len(gone) == 1 else ''} their parts")
+            self._mark_lost(row.id, reason)
+            raise ConflictError(f"object {row.name!r} is lost: {reason}")
         usable = [c for c in live if c["provider_state"] in ALIVE]
         random.shuffle(usable)  # equal ranks: any of them
         for c in usable:
@@ -323,6 +330,9 @@ class RetrievalMixin(HoldersMixin):
                         grants[h] = self._release_part(h, object_id, attempt, records)
                     except NotFoundError:  # the holder lost its part: mark it, plan without it
                         self._rollback(object_id, attempt)
+                        if not prows:  # stored before placements: the vault held the whole key
+                            self._lose(object_id, "the vault no longer holds its key")
+                            raise ConflictError(f"object {row.name!r} is lost: the vault no longer holds its key") from None
                         self._part_lost(row, h)
                         down.add(h)
                         return None
