@@ -863,9 +863,15 @@ class Substrate:
         with self._lock(object_id):
             out = self._output(object_id)
             if out is not None:
-                if out["attempt"] == attempt:
-                    return out
-                raise ConflictError(f"object {object_id!r} has already been recovered by another attempt")
+                if out["attempt"] != attempt:
+                    raise ConflictError(f"object {object_id!r} has already been recovered by another attempt")
+                if self._authorize is not None:  # the same attempt again: with fresh releases, as the first time
+                    for party in out.get("parties") or []:
+                        nonce = self._authorize((authorizations or {}).get(party), object_id, attempt, party)
+                        if self._grant_used(nonce):
+                            raise UnauthorizedError(f"the release of {party} has been used already")
+                        self._use_grant(nonce, object_id)
+                return out
             if fence is not None and self._fence_of(object_id) > fence:
                 raise ConflictError(f"object {object_id!r}: a newer attempt took over this retrieval")
             entry = self._live(object_id)

@@ -268,6 +268,12 @@ class ServiceBase:
         rows = conn.execute(Q_CLONES, {"b_id": object_id}).all()
         return [dict(r._mapping) for r in rows]
 
+    @staticmethod
+    def _clone_provider(c: Mapping[str, Any]) -> dict[str, Any]:
+        """The provider record of a clone row (:data:`Q_CLONES`)."""
+        return {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
+                "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"], "public_key": c["public_key"]}
+
     def _describe_row(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]]) -> dict[str, Any]:
         shown = [{"clone": c["j"], "provider": c["provider_id"], "zone": c["zone"], "state": c["state"],
                   "provider_state": c["provider_state"], "stored_at": c["stored_at"]} for c in crows]

@@ -21,6 +21,7 @@ from qclone.storage.models import clones as clone_table
 from qclone.storage.models import objects, providers
 from qclone.storage.models import parts as part_table
 from qclone.storage.placements import register_indices, resolve_placement
+from qclone.storage.ports import node_statuses
 from qclone.storage.service.common import (
     ALIVE,
     DEFAULT_CLONES,
@@ -209,16 +210,76 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
             "created_at", "stored_at", "finished_at", "live_clones", "retrievable", "placement": [{"clone",
             "provider", "zone", "state", "provider_state", "stored_at"}], "audit": {"safe", "complete",
             "coalitions_examined", "max_coalition", "learning", "warnings", "notes"}}``, plus
-            ``"audit_report"`` (the full coalition audit) with ``full_audit``.
+            ``"audit_report"`` (the full coalition audit) with ``full_audit``; ``"placement_name"``
+            (``today``, ``keep-A``, ...), ``"parts"`` (``[{"holder", "labels", "state",
+            "discard_pending"}]``: who holds the key qubits and A) and, for a stored object,
+            ``"recovery"`` (:meth:`_recoverability`: retrievable now, and from which sets of
+            holders; ``retrievable`` is its ``now``).
         """
         name = check_name(name)
         with self.db.read() as conn:
             row = self._object_row(conn, tenant, name, audit=True)
             crows = self._clone_rows(conn, row.id)
+            prows = self._part_rows(conn, row.id)
         out = self._describe_row(tenant, row, crows)
+        out["placement_name"] = (row.placement or {}).get("name") or "today"
+        out["parts"] = [{"holder": p["holder_id"], "labels": list(p["labels"]), "state": p["state"],
+                         "discard_pending": bool(p["discard_pending"])} for p in prows]
+        if row.state == ObjectState.STORED:
+            out["recovery"] = self._recoverability(row, crows, prows)
+            out["retrievable"] = out["recovery"]["now"]
+        else:
+            out["recovery"] = None
         if full_audit:
             out["audit_report"] = row.audit["report"]
         return out  # a read: in the gateway's access log, not in the audit log
+
+    #: Most holder sets :meth:`stat` lists under ``recovery.sets``.
+    MAX_SHOWN_SETS = 8
+
+    def _recoverability(self, row: Any, crows: list[dict[str, Any]], prows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Whether a get could recover the object now, and from which sets of holders.
+
+        The holders that answer now (a cached health probe, :func:`~qclone.storage.ports.node_statuses`):
+        key holders with a live part, providers up or draining with a live clone. ``sets``: the set
+        a get would use now (:func:`~qclone.analysis.recovery.choose_recovery`, without the
+        load-sharing ranks), then the set it would use if each holder of that one failed in turn
+        (distinct sets, at most :attr:`MAX_SHOWN_SETS`).
+
+        Returns:
+            ``{"now": bool, "sets": [[holder, ...], ...], "live": [holders], "down": [holders],
+            "reason": None or why no set of the live holders can recover it}``.
+        """
+        from qclone.analysis.recovery import UnauthorizedSetError, choose_recovery
+
+        lay = Layout(row.n, qubits=row.k)
+        labels = ({p["holder_id"]: list(p["labels"]) for p in prows if p["state"] == "live"} if prows
+                  else {VAULT_PARTY: list((row.placement.get("key") or {}).get("labels") or [])})
+        holders: dict[str, list[int]] = {h: [lay.index_of(x, long=True) for x in ls] for h, ls in labels.items()}
+        nodes: list[Any] = [self._holder_node_or_none(h) for h in holders]
+        for c in crows:
+            if c["state"] == "live" and c["provider_state"] in ALIVE:
+                holders[c["provider_id"]] = list(lay.clone(c["j"]))
+                nodes.append(self._node_or_none(self._clone_provider(c)))
+        statuses = node_statuses(nodes)
+        live = [h for h, st in zip(holders, statuses, strict=True) if st.get("status") == "ok"]
+        down = [h for h in holders if h not in live]
+        sets: list[list[str]] = []
+        try:
+            _, used = choose_recovery(lay, holders, live)
+        except UnauthorizedSetError as e:
+            return {"now": False, "sets": [], "live": live, "down": down, "reason": e.missing}
+        sets.append(list(used))
+        for h in used:
+            if len(sets) >= self.MAX_SHOWN_SETS:
+                break
+            try:
+                _, other = choose_recovery(lay, holders, [x for x in live if x != h])
+            except UnauthorizedSetError:
+                continue
+            if list(other) not in sets:
+                sets.append(list(other))
+        return {"now": True, "sets": sets, "live": live, "down": down, "reason": None}
 
     def list(self, tenant: Tenant, *, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """The tenant's objects, oldest first: ``{"name", "object_id", "state", "qubits", "clones", "policy",

@@ -270,11 +270,6 @@ class RetrievalMixin(HoldersMixin):
             return {p["holder_id"]: list(p["labels"]) for p in prows if p["state"] == "live"}
         return {VAULT_PARTY: list((row.placement.get("key") or {}).get("labels") or [])}
 
-    @staticmethod
-    def _clone_provider(c: Mapping[str, Any]) -> dict[str, Any]:
-        return {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
-                "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"], "public_key": c["public_key"]}
-
     def _retrieve(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], key: str, basis: str | None,
                   shots: int | None, seed: int | None) -> dict[str, Any]:
         object_id = row.id
