@@ -559,15 +559,36 @@ def _union(masks: np.ndarray) -> np.ndarray:
     return out
 
 
+def _undominated(masks: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """Indices of the holders not dominated by another: ``j`` dominates ``i`` when it holds every
+    qubit ``i`` holds and ranks no worse (equal sets and ranks: the first is kept). Swapping a
+    dominated holder for its dominator never makes a subset larger, costlier or unauthorized."""
+    counts = masks.astype(np.int64)
+    outside = counts @ (~masks).T.astype(np.int64)  # [i, j]: qubits of i that j lacks
+    inside = outside == 0
+    h = masks.shape[0]
+    idx = np.arange(h)
+    same = inside & inside.T
+    better = (ranks[None, :] < ranks[:, None]) | ((ranks[None, :] == ranks[:, None]) & (~same | (idx[None, :] < idx[:, None])))
+    dominated = (inside & better & (idx[None, :] != idx[:, None])).any(axis=1)
+    out: np.ndarray = np.flatnonzero(~dominated)
+    return out
+
+
 def _fewest(names: list[str], masks: np.ndarray, ranks: np.ndarray, good: Callable[[np.ndarray], np.ndarray]) -> tuple[int, ...] | None:
     """The smallest subset of holders (ties: smallest rank sum, then order) whose union is ``good``.
 
-    Every subset, smallest first, while within :data:`MAX_HOLDER_SUBSETS`; then, if none was found,
-    an inclusion-minimal one: from all holders, drop the worst-ranked while ``good`` stays true.
+    ``good`` must be monotone (a superset of a good union is good). Dominated holders are set aside
+    (:func:`_undominated`); then every subset of the rest, smallest first, while within
+    :data:`MAX_HOLDER_SUBSETS`; then, if none was found, the smallest of three inclusion-minimal
+    ones: from all holders, drop holders while ``good`` stays true, worst-ranked first and, among
+    equal ranks, the last, the smallest or the largest first.
     """
-    h = len(names)
-    if h == 0:
+    if not names:
         return None
+    keep = _undominated(masks, ranks)
+    masks, ranks = masks[keep], ranks[keep]
+    h = keep.size
     tried = 0
     for size in range(1, h + 1):
         count = math.comb(h, size)
@@ -588,15 +609,21 @@ def _fewest(names: list[str], masks: np.ndarray, ranks: np.ndarray, good: Callab
                 if best is None or float(cost[i]) < best[0]:
                     best = (float(cost[i]), tuple(combos[ok[i]].tolist()))
         if best is not None:
-            return best[1]
-    chosen = list(range(h))
+            return tuple(keep[list(best[1])].tolist())
     if not bool(good(_union(masks)[None, :])[0]):
         return None
-    for drop in sorted(range(h), key=lambda x: (-ranks[x], -x)):
-        trial = [c for c in chosen if c != drop]
-        if trial and bool(good(_union(masks[trial])[None, :])[0]):
-            chosen = trial
-    return tuple(chosen)
+    sizes = masks.sum(axis=1)
+    found: list[tuple[int, float, list[int]]] = []
+    orders: list[Callable[[int], tuple[float, float]]] = [
+        lambda x: (-ranks[x], -x), lambda x: (-ranks[x], sizes[x]), lambda x: (-ranks[x], -sizes[x])]
+    for order in orders:
+        chosen = list(range(h))
+        for drop in sorted(range(h), key=order):
+            trial = [c for c in chosen if c != drop]
+            if trial and bool(good(_union(masks[trial])[None, :])[0]):
+                chosen = trial
+        found.append((len(chosen), float(ranks[chosen].sum()), chosen))
+    return tuple(keep[min(found, key=lambda f: (f[0], f[1]))[2]].tolist())
 
 
 def choose_recovery(layout: Layout, holders: Mapping[str, Iterable[int]], live: Iterable[str], *,
