@@ -82,8 +82,9 @@ __all__ = [
 Route = Literal["auto", "structured", "generic"]
 #: The routes of :func:`find_recovery`.
 ROUTES: tuple[str, ...] = ("auto", "structured", "generic")
-#: :func:`choose_recovery` tries every subset of the live holders, smallest first, up to this many subsets;
-#: beyond, it drops holders one by one (worst-ranked first) while the rest stays authorized.
+#: :func:`choose_recovery` tries every subset of the (undominated) live holders, smallest first, up to this
+#: many subsets; beyond, it drops holders one by one (worst-ranked first) while the rest stays authorized,
+#: which gives an inclusion-minimal set, not always the smallest.
 MAX_HOLDER_SUBSETS = 200_000
 _CHUNK = 4096
 
@@ -634,7 +635,9 @@ def choose_recovery(layout: Layout, holders: Mapping[str, Iterable[int]], live: 
     best-ranked holder ranks best, then the lowest j; the fewest holders covering it), else the
     fewest holders whose qubits together are authorized (ties: the smallest sum of ranks).
     ``rank``: lower is better (default: all equal; ties go to the holders' order in ``holders``).
-    Live names that hold nothing here are ignored.
+    Live names that hold nothing here are ignored. The search is exact while the subsets to try
+    stay within :data:`MAX_HOLDER_SUBSETS` (a holder whose qubits another no worse-ranked holder
+    also holds is never needed, so it is not tried); beyond, the set is inclusion-minimal.
 
     Returns:
         The recovery (acting only on the chosen holders' qubits) and the names of those holders,
