@@ -267,7 +267,7 @@ def plot_front(result: Mapping[str, Any], outputs: Sequence[str | Path]) -> list
         if front:
             x = [e["qubits"] for e in front]
             loss = [max(e["loss"], 1e-18) for e in front]
-            ax.plot(x, loss, "o-", ms=5, label="best placement within the budget (Pareto front)")
+            ax.plot(x, loss, "o-", ms=5, drawstyle="steps-post", label="most durable placement with at most this many qubits")
             for e in front:
                 ax.annotate(f"n={e['clones']}", (e["qubits"], max(e["loss"], 1e-18)), fontsize=7,
                             xytext=(4, 4), textcoords="offset points")
