@@ -149,7 +149,7 @@ def candidate_placements(model: FailureModel, budget: int) -> Iterable[tuple[int
                 if a_holder is not None:
                     parties.setdefault(a_holder, []).append("A")
                 name = f"n={n}, {key_name}" + (f", A at {a_holder}" if a_holder else ", A discarded")
-                yield n, Placement(parties, name=name).resolve(n)
+                yield n, Placement({p: frozenset(q) for p, q in parties.items()}, name=name).resolve(n)
 
 
 def _secret(scheme: Scheme, model: FailureModel, trust: Trust) -> bool:
@@ -321,7 +321,7 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
     provider = [f"provider-{i}" for i in range(1, shares + 1)]
 
     def enc(parties: dict[str, list[str]], name: str) -> Scheme:
-        return encrypted_scheme(Placement(parties, name=name), n, model, name=name)
+        return encrypted_scheme(Placement({p: frozenset(q) for p, q in parties.items()}, name=name), n, model, name=name)
 
     clones_at = {provider[j - 1]: [f"S{j}"] for j in range(1, n + 1)}
     schemes: list[tuple[Scheme, Any]] = [
