@@ -37,6 +37,7 @@ Examples:
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,11 +153,23 @@ def candidate_placements(model: FailureModel, budget: int) -> Iterable[tuple[int
                 yield n, Placement({p: frozenset(q) for p, q in parties.items()}, name=name).resolve(n)
 
 
+#: Most coalitions one candidate's secrecy check examines.
+MAX_SECRECY_CHECKS = 100_000
+
+
 def _secret(scheme: Scheme, model: FailureModel, trust: Trust) -> bool:
+    """Whether every coalition of up to c holders, and every named coalition, learns nothing.
+
+    What a coalition learns only grows with its qubits, so coalitions of exactly
+    min(c, holders) parties decide the first part.
+    """
     holders = scheme.holders
-    for size in range(1, min(trust.max_coalition, len(holders)) + 1):
-        if any(coalition_information(scheme, c) for c in itertools.combinations(holders, size)):
-            return False
+    size = min(trust.max_coalition, len(holders))
+    if math.comb(len(holders), size) > MAX_SECRECY_CHECKS:
+        raise TooLargeError(f"checking every coalition of {size} of {len(holders)} parties exceeds "
+                            f"{MAX_SECRECY_CHECKS} coalitions; lower max_coalition")
+    if size and any(coalition_information(scheme, c) for c in itertools.combinations(holders, size)):
+        return False
     return all(not coalition_information(scheme, [model.index(p) for p in group]) for group in trust.coalitions)
 
 

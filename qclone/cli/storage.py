@@ -58,6 +58,10 @@ def simulate(
 ) -> None:
     """Monte Carlo of durability: n encrypted clones vs a single plain copy (and fidelity after --storage-time)."""
     if compare:
+        from qclone.errors import InvalidArgumentError
+
+        if plot or qubits != 1:
+            raise InvalidArgumentError("--compare is exact and per input qubit: it takes neither --plot nor --qubits")
         _compare(clones=clones, failure_rate=failure_rate, vault_failure_rate=vault_failure_rate,
                  custodian_failure_rate=custodian_failure_rate, zones=zones, zone_failure_rate=zone_failure_rate,
                  vaults=vaults, qss_threshold=qss_threshold, storage_time=storage_time, t1=t1, t2=t2, json_out=json_out)

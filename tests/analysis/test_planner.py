@@ -128,3 +128,9 @@ def test_compare_with_zones_and_fidelity():
     assert all(0.3 < row["fidelity"] < 1 for row in r["rows"])
     with pytest.raises(InvalidArgumentError, match="zones"):
         compare(zone_failure_rate=0.1)
+
+
+def test_secrecy_check_has_a_budget(monkeypatch):
+    monkeypatch.setattr("qclone.analysis.planner.MAX_SECRECY_CHECKS", 2)
+    with pytest.raises(TooLargeError, match="max_coalition"):
+        plan(MODEL, Trust(2), 7)

@@ -100,3 +100,8 @@ def test_simulate_with_zones(capsys):
     assert r["encrypted"]["analytic"] == pytest.approx(1 - (0.1 + 0.9 * 0.2) ** 3)
     code, out, err = _run(capsys, ["storage", "simulate", "--zone-failure-rate", "0.1", "-m", "10"])
     assert code == 2 and "zone" in err
+
+
+def test_compare_refuses_options_it_does_not_use(capsys):
+    code, out, err = _run(capsys, ["storage", "simulate", "--compare", "--qubits", "2"])
+    assert code == 2 and "--compare" in err and out == ""
