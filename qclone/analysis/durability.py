@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from qclone.analysis.plot import PLOT_SUFFIXES, plot_paths, save_figure
+from qclone.analysis.plot import PLOT_SUFFIXES, clone_axis, plot_paths, save_figure
 from qclone.errors import InvalidArgumentError, check_int, is_real
 from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.sim.core import CoreState
@@ -199,7 +199,8 @@ def simulate(
         objects: M, number of simulated objects.
         vault_failure_rate: q, probability that the vault loses a given key.
         storage_time: seconds each object is stored before retrieval (fidelity only).
-        t1, t2: memory coherence times (seconds) of providers and vault.
+        t1: memory relaxation time T1 (seconds) of providers and vault.
+        t2: memory dephasing time T2 (seconds) of providers and vault.
         qubits: k, qubits per object (fidelity only).
         seed: random seed (``None``: fresh entropy).
         zones: Z, zones the providers are spread over (0: no correlated failures).
@@ -299,10 +300,13 @@ def plot_durability(result: dict, outputs: Sequence[str | Path], *, title: str |
     copy. A point with no loss is drawn at the interval's upper end (an open triangle).
     """
     paths = plot_paths(outputs)
-    import matplotlib
+    save_figure(durability_figure(result, title=title), paths)  # a pyplot-free Figure: nothing to close
+    return paths
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def durability_figure(result: dict, *, title: str | None = None) -> Any:
+    """The matplotlib ``Figure`` of :func:`plot_durability` (to show inline or to save)."""
+    from matplotlib.figure import Figure
 
     rows = result["by_clones"]
     par = result["parameters"]
@@ -313,49 +317,41 @@ def plot_durability(result: dict, outputs: Sequence[str | Path], *, title: str |
     hi = np.array([1 - r["ci"][0] for r in rows])
     floor = 0.3 / m  # below anything the Monte Carlo can resolve
     fid = result.get("fidelity")
-    if fid is None:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-    else:
-        fig, (ax, fax) = plt.subplots(1, 2, figsize=(11, 4.5))
-    try:
-        seen = loss > 0
-        if seen.any():
-            ax.errorbar(x[seen], loss[seen], yerr=[loss[seen] - np.maximum(lo[seen], floor), hi[seen] - loss[seen]],
-                        fmt="o", ms=4, capsize=3, label=f"Monte Carlo, {m:,} objects (95 % Wilson)")
-        if (~seen).any():
-            ax.plot(x[~seen], hi[~seen], "v", mfc="none", ms=6, color="C0", label="no loss seen: 95 % upper bound")
-        xs = np.arange(1, x.max() + 1)
-        q, p = par["vault_failure_rate"], par["failure_rate"]
-        ax.plot(x, np.maximum(1 - np.array([row["analytic"] for row in rows]), floor * 0.1), "-", color="C1",
-                label=r"analytic $1-(1-q)(1-P^n)$" if not par.get("zones") else "analytic (zones included)")
-        single = result["single_copy"]
-        ax.axhline(max(1 - single["durability"], floor), color="C2", ls="--",
-                   label=f"single plain copy: loss {1 - single['durability']:.3g}")
-        ax.set_yscale("log")
-        ax.set_xlabel("number of encrypted clones n (distinct providers)")
-        ax.set_ylabel("probability an object is lost")
-        ax.set_xticks(xs)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
-        ax.set_title(title or f"Durability: provider loss P = {p:g}, vault loss q = {q:g}")
-        if fid is not None:
-            fax.plot(x, [r["fidelity"] for r in rows], "o-", ms=4, label="retrieved from n encrypted clones")
-            fax.axhline(fid["single_copy"]["average_fidelity"], color="C2", ls="--", label="single plain copy")
-            limit = 2 / (2 ** fid["qubits"] + 1)  # measure and prepare, d = 2^k
-            fax.axhline(limit, color="black", ls=":", lw=1, label=f"classical limit 2/(d+1) = {limit:.3g}")
-            fax.set_xlabel("number of encrypted clones n")
-            fax.set_ylabel("average fidelity after storage")
-            fax.set_xticks(xs)
-            fax.set_ylim(0, 1.02)
-            fax.grid(True, alpha=0.3)
-            fax.legend(fontsize=7, loc="lower left")
-            fax.set_title(f"After {fid['storage_time']:g} s, T1 = {fid['t1']:g} s, T2 = {fid['t2']:g} s, "
-                          f"k = {fid['qubits']}", fontsize=9)
-        fig.tight_layout()
-        save_figure(fig, paths)
-    finally:
-        plt.close(fig)
-    return paths
+    fig = Figure(figsize=(7, 4.5) if fid is None else (11, 4.5))
+    ax, *more = fig.subplots(1, 1 if fid is None else 2, squeeze=False)[0]
+    fax = more[0] if more else None
+    seen = loss > 0
+    if seen.any():
+        ax.errorbar(x[seen], loss[seen], yerr=[loss[seen] - np.maximum(lo[seen], floor), hi[seen] - loss[seen]],
+                    fmt="o", ms=4, capsize=3, label=f"Monte Carlo, {m:,} objects (95 % Wilson)")
+    if (~seen).any():
+        ax.plot(x[~seen], hi[~seen], "v", mfc="none", ms=6, color="C0", label="no loss seen: 95 % upper bound")
+    q, p = par["vault_failure_rate"], par["failure_rate"]
+    ax.plot(x, np.maximum(1 - np.array([row["analytic"] for row in rows]), floor * 0.1), "-", color="C1",
+            label=r"analytic $1-(1-q)(1-P^n)$" if not par.get("zones") else "analytic (zones included)")
+    single = result["single_copy"]
+    ax.axhline(max(1 - single["durability"], floor), color="C2", ls="--",
+               label=f"single plain copy: loss {1 - single['durability']:.3g}")
+    ax.set_yscale("log")
+    clone_axis(ax, x, label="number of encrypted clones n (distinct providers)")
+    ax.set_ylabel("probability an object is lost\n(per object lifetime)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(title or f"Durability: provider loss P = {p:g}, vault loss q = {q:g}")
+    if fid is not None and fax is not None:
+        fax.plot(x, [r["fidelity"] for r in rows], "o-", ms=4, label="retrieved from n encrypted clones")
+        fax.axhline(fid["single_copy"]["average_fidelity"], color="C2", ls="--", label="single plain copy")
+        limit = 2 / (2 ** fid["qubits"] + 1)  # measure and prepare, d = 2^k
+        fax.axhline(limit, color="black", ls=":", lw=1, label=f"classical limit 2/(d+1) = {limit:.3g}")
+        clone_axis(fax, x)
+        fax.set_ylabel("average fidelity after storage\n(dimensionless; 1 = exact)")
+        fax.set_ylim(0, 1.02)
+        fax.grid(True, alpha=0.3)
+        fax.legend(fontsize=7, loc="lower left")
+        fax.set_title(f"After {fid['storage_time']:g} s, T1 = {fid['t1']:g} s, T2 = {fid['t2']:g} s, "
+                      f"k = {fid['qubits']}", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def summary_rows(result: dict) -> list[dict[str, Any]]:

@@ -6,21 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from qclone.cli.options import Json, Seed
-from qclone.cli.output import console, print_json, wide_console
+from qclone.cli.options import Json, Quiet, Seed
+from qclone.cli.output import console, print_json, progress, wide_console
 
 storage_app = typer.Typer(
     help="Encrypted multi-cloud storage: durability simulation, node keys (see docs/storage.md).",
     no_args_is_help=True,
 )
-
-
-def _wide() -> Console:
-    """The shared console, or a 160-column one when output is not a terminal."""
-    return console if console.is_terminal else Console(highlight=False, soft_wrap=False, width=160)
 
 
 def _fmt_loss(row: dict) -> str:
@@ -33,7 +27,7 @@ def _fmt_loss(row: dict) -> str:
 def simulate(
     clones: Annotated[int, typer.Option("--clones", "-n", help="Encrypted clones per object, each at its own provider.")] = 4,
     failure_rate: Annotated[float, typer.Option(
-        "--failure-rate", "-p", help="P: probability that a provider loses a given clone during the storage period.")] = 0.01,
+        "--failure-rate", help="P: probability that a provider loses a given clone during the storage period.")] = 0.01,
     objects: Annotated[int, typer.Option("--objects", "-m", help="M: number of simulated objects.")] = 1_000_000,
     vault_failure_rate: Annotated[float, typer.Option("--vault-failure-rate", help="q: probability that the key vault loses a given key.")] = 0.0,
     storage_time: Annotated[float | None, typer.Option("--storage-time", help="Seconds each object is stored: also report the fidelity after storage.")] = None,
@@ -54,6 +48,7 @@ def simulate(
     vaults: Annotated[int, typer.Option("--vaults", help="--compare: vaults the split key is spread over.")] = 2,
     qss_threshold: Annotated[int | None, typer.Option(
         "--qss-threshold", help="--compare: also the ((k,2k-1)) polynomial secret sharing with this k (qudits).")] = None,
+    quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """Monte Carlo of durability: n encrypted clones vs a single plain copy (and fidelity after --storage-time)."""
@@ -69,12 +64,14 @@ def simulate(
     from qclone.analysis.durability import plot_durability, summary_rows
     from qclone.analysis.durability import simulate as run_simulation
 
-    result = run_simulation(
-        clones=clones, failure_rate=failure_rate, objects=objects, vault_failure_rate=vault_failure_rate,
-        storage_time=storage_time, t1=t1, t2=t2, qubits=qubits, seed=seed, zones=zones,
-        zone_failure_rate=zone_failure_rate,
-    )
-    files = [str(p) for p in plot_durability(result, plot)] if plot else []
+    with progress(f"simulating {objects:,} objects", quiet=quiet) as bar:
+        result = run_simulation(
+            clones=clones, failure_rate=failure_rate, objects=objects, vault_failure_rate=vault_failure_rate,
+            storage_time=storage_time, t1=t1, t2=t2, qubits=qubits, seed=seed, zones=zones,
+            zone_failure_rate=zone_failure_rate,
+        )
+        bar.update(description="plotting")
+        files = [str(p) for p in plot_durability(result, plot)] if plot else []
     if json_out:
         print_json(result | {"plots": files})
         return
@@ -96,7 +93,7 @@ def simulate(
         if has_fidelity:
             cells.append(f"{row['fidelity']:.4f}")
         t.add_row(*cells)
-    _wide().print(t)
+    wide_console().print(t)
     if has_fidelity:
         f = result["fidelity"]
         console.print(

@@ -30,7 +30,7 @@ def test_json(capsys):
 
 def test_fidelity_and_plot(capsys, tmp_path):
     plot = tmp_path / "durability.png"
-    code, out, err = _run(capsys, ["storage", "simulate", "-n", "2", "-p", "0.1", "-m", "5000", "--storage-time", "600",
+    code, out, err = _run(capsys, ["storage", "simulate", "-n", "2", "--failure-rate", "0.1", "-m", "5000", "--storage-time", "600",
                                    "--t1", "3600", "--t2", "3000", "--seed", "1", "--plot", str(plot), "--json"])
     assert code == 0, err
     r = json.loads(out)
