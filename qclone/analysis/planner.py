@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,8 +204,11 @@ def _durability(scheme: Scheme, model: FailureModel, samples: int, seed: int | N
 
 
 def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float | None = None, t1: float = 3600.0,
-         t2: float = 3600.0, qubits: int = 1, samples: int = DEFAULT_SAMPLES, seed: int | None = None) -> dict[str, Any]:
+         t2: float = 3600.0, qubits: int = 1, samples: int = DEFAULT_SAMPLES, seed: int | None = None,
+         progress: Callable[[float, float | None], None] | None = None) -> dict[str, Any]:
     """The Pareto front of durability against stored qubits under the trust requirement (see the module docstring).
+
+    ``progress(done, None)`` is called every 256 candidates and at the end, if given.
 
     Returns:
         A JSON-ready dict: ``front`` (placements, fewest qubits first: n, qubits, parties, durability,
@@ -225,6 +228,8 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
     evaluated = rejected = 0
     for n, placement in candidate_placements(model, b):
         evaluated += 1
+        if progress is not None and evaluated % 256 == 0:
+            progress(evaluated, None)
         if evaluated > MAX_CANDIDATES:
             raise TooLargeError(f"more than {MAX_CANDIDATES} candidate placements; lower the budget or give "
                                 "interchangeable providers the same failure probability, zone and memory")
@@ -237,6 +242,8 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
         used = scheme.units
         if used not in best_at or key > (best_at[used][0], best_at[used][1]):
             best_at[used] = (d["durability"], -len(scheme.holders), n, placement, scheme, d)
+    if progress is not None:
+        progress(evaluated, evaluated)
     front = []
     top = -1.0
     for used in sorted(best_at):

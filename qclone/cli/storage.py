@@ -150,6 +150,7 @@ def plan(
     seed: Seed = None,
     plot: Annotated[list[Path] | None, typer.Option(
         "--plot", help="Write a plot of loss probability against qubits stored: .png, .svg or .pdf (repeat for several).")] = None,
+    quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """The placements that maximize durability under the trust requirement and a qubit budget (Pareto front)."""
@@ -165,8 +166,11 @@ def plan(
     chosen = budget if budget is not None else doc.get("budget")
     if chosen is None:
         raise InvalidArgumentError("give a qubit budget: --budget or 'budget' in the parties file")
-    result = run_plan(model, trust, chosen, storage_time=storage_time, t1=t1, t2=t2, qubits=qubits, samples=samples, seed=seed)
-    files = [str(p) for p in plot_front(result, plot)] if plot else []
+    with progress("evaluating candidate placements", quiet=quiet) as bar:
+        result = run_plan(model, trust, chosen, storage_time=storage_time, t1=t1, t2=t2, qubits=qubits,
+                          samples=samples, seed=seed, progress=bar.as_callback)
+        bar.update(description="plotting")
+        files = [str(p) for p in plot_front(result, plot)] if plot else []
     if json_out:
         print_json(result | {"plots": files})
         return

@@ -134,3 +134,10 @@ def test_secrecy_check_has_a_budget(monkeypatch):
     monkeypatch.setattr("qclone.analysis.planner.MAX_SECRECY_CHECKS", 2)
     with pytest.raises(TooLargeError, match="max_coalition"):
         plan(MODEL, Trust(2), 7)
+
+
+def test_progress_callback():
+    calls = []
+    r = plan(MODEL, Trust(1), 9, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (r["evaluated"], r["evaluated"])
+    assert all(total is None for _, total in calls[:-1]) and [d for d, _ in calls] == sorted(d for d, _ in calls)
