@@ -45,6 +45,20 @@ def test_class_table_matches_the_dense_engine_on_every_subset(n):
             assert table[_pair_class(n, subset)] == pytest.approx(bits, abs=1e-6), subset
 
 
+@pytest.mark.parametrize("n", [4, 5, 6])
+def test_class_table_matches_the_leakage_analyzer_on_every_class(n):
+    analyzer = protocol_analyzer(n)
+    table = pair_class_table(n)
+    for a, c, s, t in itertools.product((0, 1), range(n + 1), range(n + 1), range(n + 1)):
+        if c + s + t > n:
+            assert table[a, c, s, t] == -1
+            continue
+        qubits = (["A"] if a else []) + [f"S{j}" for j in range(n - c - s + 1, n + 1)]  # other representatives
+        qubits += [f"N{j}" for j in range(n - c + 1, n + 1)] + [f"N{j}" for j in range(1, t + 1)]
+        assert _pair_class(n, qubits) == (a, c, s, t)
+        assert table[a, c, s, t] == analyzer.mutual_information(qubits), (a, c, s, t)
+
+
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
 def test_pairs_are_interchangeable(n):
     """The reduction to classes rests on this symmetry: swapping (S_j, N_j) with (S_j+1, N_j+1) fixes the state."""
