@@ -14,8 +14,8 @@ them, evenly spaced, are evaluated three ways in the same run:
 * peer 2, Monte Carlo (vectorised, ``--samples`` draws, Wilson 95 % interval)
   on the same sample.
 
-Then one large placement (n = 24 clones at 24 providers in 6 zones, a vault
-and a custodian: 2^32 patterns) that naive enumeration cannot sum.
+Then one large placement (n = 48 clones at 48 providers in 6 zones, a vault
+and a custodian: 2^56 patterns) that naive enumeration cannot sum.
 
 Exits non-zero if naive and exact disagree (beyond 1e-12) or a Monte Carlo
 estimate is more than 5 standard deviations (+ 3 draws) from the exact value.
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=100_000, help="Monte Carlo draws per candidate")
     parser.add_argument("--budget", type=int, default=13)
     parser.add_argument("--providers", type=int, default=10)
-    parser.add_argument("--large-clones", type=int, default=24)
+    parser.add_argument("--large-clones", type=int, default=48)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
