@@ -239,3 +239,18 @@ def test_unknown_party_in_placement():
     model = FailureModel((Party("a", 0.1),), {})
     with pytest.raises(InvalidArgumentError, match="unknown party"):
         encrypted_scheme(Placement({"b": ["S1"]}), 2, model)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_threshold_scheme_with_zones(k):
+    m = 2 * k - 1
+    model = FailureModel(tuple(Party(f"s{i}", 0.1 + 0.05 * i, f"z{i % 2}") for i in range(m)), {"z0": 0.05, "z1": 0.1})
+    scheme = threshold_scheme(k, [f"s{i}" for i in range(m)], model, dimension=3)
+    want = 0.0  # by hand: zone states, then every pattern of the shares
+    for z0, z1 in itertools.product((0, 1), repeat=2):
+        wz = (0.95 if z0 else 0.05) * (0.9 if z1 else 0.1)
+        for up in itertools.product((0, 1), repeat=m):
+            w = wz * math.prod((0.9 - 0.05 * i) if u else (0.1 + 0.05 * i) for i, u in enumerate(up))
+            alive = sum(u and (z0 if i % 2 == 0 else z1) for i, u in enumerate(up))
+            want += w * (alive >= k)
+    assert exact_durability(scheme, model) == pytest.approx(want, abs=1e-12)
