@@ -15,8 +15,9 @@ clone and key memories as their holders' T1/T2).
 Candidates. Providers with the same failure probability, zone and memory are
 interchangeable, so a candidate chooses how many clones go to each such class
 (not which provider), then where the key goes (one vault of each class; split
-round-robin, N_j to the ((j − 1) mod v)-th of v vaults, over every choice of
-v = 2 … vaults up to the same interchangeability; or N_j beside S_j,
+over every choice of v = 2 … vaults up to the same interchangeability, in
+contiguous blocks as the service's ``split-key:V`` or round-robin, N_j to the
+((j − 1) mod v)-th; or N_j beside S_j,
 "paired") and where A goes (discarded, or a custodian of each class). The
 front is optimal within this family; other assignments (a vault holding some
 clones, a provider holding two) are evaluated by giving the placement itself
@@ -124,6 +125,12 @@ def _compositions(n: int, limits: Sequence[int]) -> Iterable[tuple[int, ...]]:
             yield (first, *rest)
 
 
+def _blocks(n: int, vaults: Sequence[str]) -> list[str]:
+    """The holder of each N_j when the key is split in contiguous blocks (as the service's ``split-key:V``)."""
+    v = len(vaults)
+    return [vaults[i] for i in range(v) for _ in range(i * n // v + 1, (i + 1) * n // v + 1)]
+
+
 def candidate_placements(model: FailureModel, budget: int) -> Iterable[tuple[int, Placement]]:
     """``(n, placement)`` for every candidate within ``budget`` stored qubits (see the module docstring)."""
     providers = _classes(model.of_kind("provider"))
@@ -138,7 +145,11 @@ def candidate_placements(model: FailureModel, budget: int) -> Iterable[tuple[int
             for v in range(2, min(len(vaults), n) + 1):
                 for picks in _compositions(v, [len(c) for c in vault_classes]):
                     chosen = [p.name for c, k in zip(vault_classes, picks) for p in c[:k]]
-                    keys.append((f"key split over {', '.join(chosen)}", [chosen[(j - 1) % v] for j in range(1, n + 1)]))
+                    blocks = _blocks(n, chosen)
+                    keys.append((f"key split over {', '.join(chosen)} in blocks", blocks))
+                    cyclic = [chosen[(j - 1) % v] for j in range(1, n + 1)]
+                    if cyclic != blocks:
+                        keys.append((f"key split over {', '.join(chosen)} round-robin", cyclic))
             keys.append(("paired", clone_holders))
             for (key_name, key_holders), a_holder in itertools.product(keys, custodians):
                 if 2 * n + (a_holder is not None) > budget:
@@ -351,8 +362,8 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
     ]
     if n >= 2:
         split: dict[str, list[str]] = {**clones_at}
-        for j in range(1, n + 1):
-            split.setdefault(f"vault-{(j - 1) % v + 1}", []).append(f"N{j}")
+        for j, vault in enumerate(_blocks(n, [f"vault-{i}" for i in range(1, v + 1)]), start=1):
+            split.setdefault(vault, []).append(f"N{j}")
         schemes.append((enc(split, f"encrypted, key split over {v} vaults"), "enc"))
     codes = [five_qubit_code(), polynomial_code(2)]
     if k is not None and k != 2:

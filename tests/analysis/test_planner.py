@@ -25,7 +25,8 @@ def _independent_front(model, c, budget, named=()):
     for n in range(1, budget // 2 + 1):
         for chosen in itertools.combinations(providers, n):
             keys = [[v] * n for v in vaults] + [list(chosen)]
-            keys += [[pair[(j - 1) % 2] for j in range(1, n + 1)] for pair in itertools.combinations(vaults, 2) if n >= 2]
+            for pair in itertools.combinations(vaults, 2) if n >= 2 else ():
+                keys += [[pair[(j - 1) % 2] for j in range(1, n + 1)], [pair[0]] * (n // 2) + [pair[1]] * (n - n // 2)]
             for key, a in itertools.product(keys, [None, "tenant"]):
                 if 2 * n + (a is not None) > budget:
                     continue
@@ -114,7 +115,7 @@ def test_compare_against_closed_forms(n):
     binom = lambda k, m: sum(math.comb(m, u) * (1 - p) ** u * p ** (m - u) for u in range(k, m + 1))  # noqa: E731 - a formula
     assert rows["((3,5)) [[5,1,3]]"]["durability"] == pytest.approx(binom(3, 5))
     assert rows["((2,3)) qutrit"]["durability"] == pytest.approx(binom(2, 3))
-    # split key, odd n: vault-1 (N1, N3) and provider-2 (S2) hold one qubit of every pair, one S: Y leaks
+    # split key, odd n: vault-2 (N2, N3) and provider-1 (S1) hold one qubit of every pair, one S: Y leaks
     split = 2 if n % 2 == 0 else 1
     assert [(row["secrecy"], row["needed"]) for row in r["rows"]] == [(0, 1), (1, 2), (1, 2), (split, 3), (2, 3), (1, 2)]
     assert [row["units"] for row in r["rows"]] == [1, 2 * n, 2 * n + 1, 2 * n, 5, 3]
