@@ -64,7 +64,7 @@ from qclone.analysis.secret_sharing import depolarizing_errors, five_qubit_code,
 from qclone.errors import InvalidArgumentError, TooLargeError, check_int, is_int
 from qclone.sim.noise import twirled_relaxation
 
-__all__ = ["MAX_CANDIDATES", "Trust", "candidate_placements", "compare", "plan", "plot_front"]
+__all__ = ["MAX_CANDIDATES", "Trust", "candidate_placements", "compare", "evaluate", "plan", "plot_front"]
 
 #: Most candidate placements one plan evaluates.
 MAX_CANDIDATES = 200_000
@@ -262,26 +262,52 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
         if dur <= top:
             continue
         top = dur
-        report = audit_placement(n, placement, max_coalition=max(1, min(trust.max_coalition, len(placement.parties))))
-        named = [protocol_analyzer(n).classify(placement.qubits_of(c & set(placement.parties))).kind
-                 if c & set(placement.parties) else "none" for c in trust.coalitions]
-        audited_secret = (not report.findings or trust.max_coalition == 0) and all(k == "none" for k in named)
-        if not audited_secret:
+        entry = _entry(model, trust, n, placement, scheme, d, qubits, storage_time, t1, t2)
+        if not entry["audit"]["learn_nothing"]:
             raise RuntimeError(f"internal error: the audit disagrees with the class table on {placement.name!r}")
-        entry = {
-            "name": placement.name, "clones": n, "qubits": used * qubits, "parties": len(scheme.holders),
-            "durability": dur, "loss": 1 - dur, **{k: v for k, v in d.items() if k != "durability"},
-            "placement": placement.to_dict()["parties"],
-            "audit": {"max_coalition": report.max_coalition, "coalitions_examined": report.examined,
-                      "learn_nothing": audited_secret, "warnings": list(report.warnings)},
-            "fidelity": None if storage_time is None else _fidelity(model, n, placement, storage_time, t1, t2, qubits),
-        }
         front.append(entry)
     return {
         "budget": b, "register_qubits": qubits, "trust": trust.to_dict(), "evaluated": evaluated,
         "rejected_secrecy": rejected, "front": front, "best": front[-1] if front else None,
         "storage_time": storage_time, "t1": t1, "t2": t2,
     }
+
+
+def _entry(model: FailureModel, trust: Trust, n: int, placement: Placement, scheme: Scheme, d: Mapping[str, Any],
+           qubits: int, storage_time: float | None, t1: float, t2: float) -> dict[str, Any]:
+    """One placement's row: durability, the coalition audit of the trust requirement, fidelity."""
+    report = audit_placement(n, placement, max_coalition=max(1, min(trust.max_coalition, len(placement.parties))))
+    named = {" + ".join(sorted(c)): protocol_analyzer(n).classify(placement.qubits_of(c & set(placement.parties))).kind
+             if c & set(placement.parties) else "none" for c in trust.coalitions}
+    learning = [list(f.coalition) for f in report.findings] if trust.max_coalition else []
+    learning += [name.split(" + ") for name, kind in named.items() if kind != "none"]
+    return {
+        "name": placement.name, "clones": n, "qubits": scheme.units * qubits, "parties": len(scheme.holders),
+        "durability": d["durability"], "loss": 1 - d["durability"], **{k: v for k, v in d.items() if k != "durability"},
+        "placement": placement.to_dict()["parties"],
+        "audit": {"max_coalition": report.max_coalition, "coalitions_examined": report.examined,
+                  "learn_nothing": not learning, "coalitions_that_learn": learning, "warnings": list(report.warnings)},
+        "fidelity": None if storage_time is None else _fidelity(model, n, placement, storage_time, t1, t2, qubits),
+    }
+
+
+def evaluate(model: FailureModel, placement: Placement, clones: int, trust: Trust, *, storage_time: float | None = None,
+             t1: float = 3600.0, t2: float = 3600.0, qubits: int = 1, samples: int = DEFAULT_SAMPLES,
+             seed: int | None = None) -> dict[str, Any]:
+    """One given placement, as :func:`plan` reports a placement on its front (its secrecy is reported, not required).
+
+    Raises:
+        InvalidArgumentError: for a party the model does not know or an invalid placement.
+    """
+    n = check_int(clones, "clones", 1, MAX_TABLE_CLONES)
+    check_int(qubits, "qubits", 1, 6)
+    if storage_time is not None:
+        twirled_relaxation(storage_time, t1, t2)  # validates
+    resolved = placement.resolve(n)
+    scheme = encrypted_scheme(resolved, n, model, name=resolved.name)
+    entry = _entry(model, trust, n, resolved, scheme, _durability(scheme, model, samples, seed), qubits, storage_time, t1, t2)
+    return {"trust": trust.to_dict(), "register_qubits": qubits, "storage_time": storage_time, "t1": t1, "t2": t2,
+            "placement": entry}
 
 
 def plot_front(result: Mapping[str, Any], outputs: Sequence[str | Path]) -> list[Path]:

@@ -7,7 +7,7 @@ import pytest
 
 from qclone.analysis import resilience
 from qclone.analysis.leakage import Placement, audit_placement, protocol_analyzer
-from qclone.analysis.planner import MAX_CANDIDATES, Trust, compare, plan, plot_front
+from qclone.analysis.planner import MAX_CANDIDATES, Trust, compare, evaluate, plan, plot_front
 from qclone.analysis.resilience import FailureModel, Party, encrypted_scheme, naive_durability
 from qclone.errors import InvalidArgumentError, TooLargeError
 
@@ -142,3 +142,18 @@ def test_progress_callback():
     r = plan(MODEL, Trust(1), 9, progress=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (r["evaluated"], r["evaluated"])
     assert all(total is None for _, total in calls[:-1]) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_evaluate_one_placement():
+    placement = Placement({"eu-1": ["S1"], "us-1": ["S2"], "vault-a": ["N*"], "tenant": ["A"]})
+    r = evaluate(MODEL, placement, 2, Trust(1), storage_time=300.0)
+    e = r["placement"]
+    assert e["durability"] == pytest.approx(naive_durability(encrypted_scheme(placement, 2, MODEL), MODEL), abs=1e-12)
+    assert e["qubits"] == 5 and e["method"] == "exact"
+    assert e["audit"]["learn_nothing"] and 0.5 < e["fidelity"]["average_fidelity"] < 1
+    # n = 2 is a perfect code: the vault (two qubits) and one clone holder hold three qubits and recover
+    worse = evaluate(MODEL, placement, 2, Trust(2))["placement"]["audit"]
+    assert not worse["learn_nothing"] and ["eu-1", "vault-a"] in worse["coalitions_that_learn"]
+    assert ["eu-1", "us-1"] not in worse["coalitions_that_learn"]
+    with pytest.raises(InvalidArgumentError, match="unknown party"):
+        evaluate(MODEL, Placement({"mars": ["S1"]}), 2, Trust(1))

@@ -32,11 +32,11 @@ def run_json(capsys, args: list[str]) -> dict:
 def test_every_command_is_checked():
     commands = [" ".join(args[:3]) for args, _ in command_tables()]
     assert commands.count("storage simulate --compare") == 2
-    assert sum(c.startswith("storage plan") for c in commands) == 1
+    assert sum(c.startswith("storage plan") for c in commands) == 2
     assert sum(c.startswith("storage simulate -n") for c in commands) == 1
 
 
-@pytest.mark.parametrize("index", [0, 1, 2, 3])
+@pytest.mark.parametrize("index", [0, 1, 2, 3, 4])
 def test_tables_are_reproduced(capsys, tmp_path, index):
     args, rows = command_tables()[index]
     args = [str(DOC.parents[1] / a) if a.startswith("docs/") and "--plot" not in args[i - 1:i] else a
@@ -52,14 +52,20 @@ def test_tables_are_reproduced(capsys, tmp_path, index):
             assert float(doc[5]) == pytest.approx(row["durability"], abs=1e-9)
             assert float(doc[7]) == pytest.approx(row["fidelity"], abs=5e-5)
     elif args[:2] == ["storage", "plan"]:
-        assert len(rows) == len(r["front"])
-        for doc, e in zip(rows, r["front"]):
+        front = [r["placement"]] if "--placement" in args else r["front"]
+        assert len(rows) == len(front)
+        for doc, e in zip(rows, front):
             assert [int(x) for x in doc[:3]] == [e["qubits"], e["clones"], e["parties"]]
             assert float(doc[3]) == pytest.approx(e["durability"], abs=1e-9)
             assert float(doc[5]) == pytest.approx(e["fidelity"]["average_fidelity"], abs=5e-5)
             where = " ".join(f"{p}:{','.join(labels)}" for p, labels in e["placement"].items())
             assert doc[6] == f"`{where}`"
-        assert f"{r['evaluated']} candidates, {r['rejected_secrecy']} rejected for secrecy" in DOC.read_text()
+        if "--placement" in args:
+            learn = r["placement"]["audit"]["coalitions_that_learn"]
+            text = " ".join(DOC.read_text().split())
+            assert f"{len(learn)} coalition(s) learn something: {'; '.join(' + '.join(c) for c in learn)}." in text
+        else:
+            assert f"{r['evaluated']} candidates, {r['rejected_secrecy']} rejected for secrecy" in DOC.read_text()
     else:
         computed = [r["single_copy"], *r["by_clones"]]
         assert len(rows) == len(computed)
@@ -74,3 +80,4 @@ def test_figure_and_example_file_exist():
     assert "img/resilience_front.png" in DOC.read_text()
     assert 10_000 < fig.stat().st_size < 300_000
     assert (DOC.parent / "examples" / "resilience-parties.yaml").is_file()
+    assert (DOC.parent / "examples" / "resilience-placement.yaml").is_file()
