@@ -37,7 +37,7 @@ def simulate(
     seed: Seed = None,
     plot: Annotated[list[Path] | None, typer.Option(
         "--plot", help="Write a plot of loss probability (and fidelity) vs clones: .png, .svg or .pdf (repeat for several).")] = None,
-    zones: Annotated[int, typer.Option("--zones", help="Z: zones the providers are spread over, round-robin (0: none).")] = 0,
+    zones: Annotated[int, typer.Option("--zones", help="Z: zones the providers are spread over, round-robin (0: none); the vault is outside them.")] = 0,
     zone_failure_rate: Annotated[float, typer.Option(
         "--zone-failure-rate", help="r: probability that a zone fails, taking down every provider in it.")] = 0.0,
     compare: Annotated[bool, typer.Option(
