@@ -122,8 +122,9 @@ def _compare(*, json_out: bool, **kwargs: object) -> None:
     for c in cols:
         t.add_column(c, justify="left" if c == "scheme" else "right")
     for row in result["rows"]:
-        unit = {2: "qubit", 3: "qutrit"}.get(row["dimension"], f"d={row['dimension']} qudit")
-        cells = [row["scheme"], f"{row['units']} {unit}{'s' if row['units'] != 1 else ''}", str(row["parties"]),
+        unit = {2: "qubit", 3: "qutrit"}.get(row["dimension"], "qudit")
+        stored = f"{row['units']} {unit}{'s' if row['units'] != 1 else ''}" + (f" (d = {row['dimension']})" if unit == "qudit" else "")
+        cells = [row["scheme"], stored, str(row["parties"]),
                  str(row["needed"]), str(row["secrecy"]), f"{row['durability']:.9f}", f"{row['loss']:.3g}"]
         if has_fidelity:
             cells.append(f"{row['fidelity']:.4f}")
