@@ -411,6 +411,7 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
                 fid = what.average_fidelity(errors)
         rows.append({
             "scheme": scheme.name, "units": scheme.units, "dimension": scheme.dimension, "parties": len(scheme.holders),
+            "holders": [model.parties[i].name for i in scheme.holders],
             "needed": min_recovering_coalition(scheme), "secrecy": max_secret_coalition(scheme),
             "durability": dur, "loss": 1 - dur, "fidelity": fid,
         })

@@ -157,3 +157,9 @@ def test_evaluate_one_placement():
     assert ["eu-1", "us-1"] not in worse["coalitions_that_learn"]
     with pytest.raises(InvalidArgumentError, match="unknown party"):
         evaluate(MODEL, Placement({"mars": ["S1"]}), 2, Trust(1))
+
+
+def test_compare_names_the_holders():
+    rows = {row["scheme"]: row for row in compare(clones=2)["rows"]}
+    assert rows["encrypted, keep-A"]["holders"] == ["custodian", "provider-1", "vault-1", "provider-2"]
+    assert rows["((2,3)) qutrit"]["holders"] == ["provider-1", "provider-2", "provider-3"]
