@@ -46,8 +46,10 @@ from typing import Any
 
 from qclone.analysis.durability import retrieved_fidelity, single_copy_fidelity
 from qclone.analysis.leakage import Placement, audit_placement, protocol_analyzer
+from qclone.analysis.leakage.audit import MAX_REGISTER_QUBITS
 from qclone.analysis.plot import plot_paths, save_figure
 from qclone.analysis.resilience import (
+    MAX_SAMPLES,
     MAX_TABLE_CLONES,
     FailureModel,
     Party,
@@ -202,7 +204,8 @@ def _fidelity(model: FailureModel, n: int, placement: Placement, storage_time: f
                                key_t2=[k[1] for k in keys], decrypt=j)
         if best is None or f["average_fidelity"] > best["average_fidelity"]:
             best = {**f, "decrypted_clone": j}
-    assert best is not None  # n >= 1
+    if best is None:  # pragma: no cover - n >= 1 clones always give one
+        raise RuntimeError("internal error: no clone to decrypt")
     return best
 
 
@@ -231,6 +234,8 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
         TooLargeError: above :data:`MAX_CANDIDATES` candidates.
     """
     b = check_int(budget, "qubit budget", 2, 4 * MAX_TABLE_CLONES + 1)
+    check_int(qubits, "qubits", 1, MAX_REGISTER_QUBITS)
+    check_int(samples, "samples", 1, MAX_SAMPLES)
     if not model.of_kind("provider"):
         raise InvalidArgumentError("the model has no party of kind 'provider' to hold clones")
     if storage_time is not None:
@@ -300,7 +305,8 @@ def evaluate(model: FailureModel, placement: Placement, clones: int, trust: Trus
         InvalidArgumentError: for a party the model does not know or an invalid placement.
     """
     n = check_int(clones, "clones", 1, MAX_TABLE_CLONES)
-    check_int(qubits, "qubits", 1, 6)
+    check_int(qubits, "qubits", 1, MAX_REGISTER_QUBITS)
+    check_int(samples, "samples", 1, MAX_SAMPLES)
     if storage_time is not None:
         twirled_relaxation(storage_time, t1, t2)  # validates
     resolved = placement.resolve(n)

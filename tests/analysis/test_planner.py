@@ -163,3 +163,10 @@ def test_compare_names_the_holders():
     rows = {row["scheme"]: row for row in compare(clones=2)["rows"]}
     assert rows["encrypted, keep-A"]["holders"] == ["custodian", "provider-1", "vault-1", "provider-2"]
     assert rows["((2,3)) qutrit"]["holders"] == ["provider-1", "provider-2", "provider-3"]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"qubits": 0}, "qubits"), ({"samples": 0}, "samples"),
+                                                 ({"storage_time": -1.0}, "storage time")])
+def test_plan_checks_its_arguments(kwargs, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        plan(MODEL, Trust(1), 5, **kwargs)
