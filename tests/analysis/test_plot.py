@@ -9,7 +9,7 @@ from qclone.analysis.plot import CLASSICAL_LIMIT_LABEL, FidelitySeries, clone_ti
 from qclone.errors import InvalidArgumentError
 
 RANGES = {"1..5": np.arange(1, 6), "1..63": np.unique(np.geomspace(1, 63, 12).astype(int)),
-          "1..10^6": 10 ** np.arange(7)}
+          "1..10^6": 10 ** np.arange(7), "3..63": np.array([3, 6, 10, 15, 20, 40, 63])}
 
 
 def visible_labels(ax):
@@ -67,6 +67,11 @@ def test_ticks_for_ranges():
     assert clone_ticks(1, 63) == ("log", [1, 2, 5, 10, 20, 50])
     assert clone_ticks(10, 10**6) == ("log", [10, 100, 1000, 10**4, 10**5, 10**6])
     assert clone_ticks(7, 7) == ("linear", [7])
+    assert clone_ticks(3, 63) == ("log", [3, 5, 10, 20, 50])
+    assert clone_ticks(30, 40) == ("linear", [30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40])  # narrow: linear
+    assert clone_ticks(100, 500) == ("linear", [100, 150, 200, 250, 300, 350, 400, 450, 500])
+    assert clone_ticks(1, 30) == ("log", [1, 2, 5, 10, 20, 30])
+    assert clone_ticks(3, 3 * 10**5) == ("log", [3, 10, 100, 1000, 10**4, 10**5, 3 * 10**5])
     with pytest.raises(InvalidArgumentError):
         clone_ticks(0, 5)
 
