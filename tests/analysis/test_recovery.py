@@ -314,7 +314,7 @@ def test_register_classification_names_the_register_qubit():
     assert err.value.missing == "register qubit 0: the set holds no logical X or Z (it learns only the Y component)"
 
 
-# --- the facts, re-derived ---------------------------------------------------------------------------
+# --- the code's facts, re-derived ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 6, 7])
