@@ -71,3 +71,9 @@ def test_site_builds_strict(tmp_path):
     assert 'id="qclone.storage.client.Client"' in (site / "api" / "storage-client" / "index.html").read_text()
     tutorial = (site / "tutorials" / "02-noise" / "index.html").read_text()
     assert "largest_clones" in tutorial and "data:image/png;base64" in tutorial  # code and inline plots
+
+
+def test_home_page_example_runs(capsys):
+    code = re.search(r"```python\n(.*?)```", (DOCS / "index.md").read_text(), re.S).group(1)
+    exec(compile(code, "docs/index.md", "exec"), {})
+    assert float(capsys.readouterr().out.strip()) == pytest.approx(1.0)
