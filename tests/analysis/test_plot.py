@@ -91,3 +91,19 @@ def test_durability_plot_reads(clones):
     assert "lost" in loss_ax.get_ylabel() and "per object lifetime" in loss_ax.get_ylabel()
     assert "dimensionless" in fid_ax.get_ylabel()
     assert any(label.startswith("classical limit 2/(d+1)") for label in fid_ax.get_legend_handles_labels()[1])
+
+
+@pytest.mark.parametrize("qubits", [[3, 5, 7, 9], [3, 9, 17, 33, 65]])
+def test_placement_front_plot_reads(qubits):
+    from qclone.analysis.planner import front_figure
+
+    front = [{"qubits": q, "loss": 10.0 ** -i, "clones": (q - 1) // 2} for i, q in enumerate(qubits)]
+    fig = front_figure({"front": front, "trust": {"max_coalition": 1}, "budget": max(qubits)})
+    ax = fig.axes[0]
+    labels = visible_labels(ax)
+    values = [int(t) for t, _ in labels]
+    assert values[0] <= qubits[0] and values[-1] >= qubits[-1] / 2
+    boxes = sorted((b for _, b in labels), key=lambda b: b.x0)
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+    assert "qubits stored" in ax.get_xlabel() and "lost" in ax.get_ylabel()
+    assert ax.get_legend_handles_labels()[1] == ["best placement within the budget (Pareto front)"]
