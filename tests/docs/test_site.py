@@ -71,6 +71,9 @@ def test_site_builds_strict(tmp_path):
     assert 'id="qclone.storage.client.Client"' in (site / "api" / "storage-client" / "index.html").read_text()
     for page in (site / "api").rglob("index.html"):
         assert not re.search(r":(mod|func|class|meth|attr|data|exc):`", page.read_text()), f"a Sphinx role left in {page}"
+    import qclone
+
+    assert f"[{qclone.__version__}]" in (site / "changelog" / "index.html").read_text()  # CHANGELOG.md, included
     tutorial = (site / "tutorials" / "02-noise" / "index.html").read_text()
     assert "largest_clones" in tutorial and "data:image/png;base64" in tutorial  # code and inline plots
 
