@@ -47,7 +47,7 @@ from typing import Any
 from qclone.analysis.durability import retrieved_fidelity, single_copy_fidelity
 from qclone.analysis.leakage import Placement, audit_placement, protocol_analyzer
 from qclone.analysis.leakage.audit import MAX_REGISTER_QUBITS
-from qclone.analysis.plot import plot_paths, save_figure
+from qclone.analysis.plot import clone_axis, plot_paths, save_figure
 from qclone.analysis.resilience import (
     MAX_SAMPLES,
     MAX_TABLE_CLONES,
@@ -66,7 +66,7 @@ from qclone.analysis.secret_sharing import depolarizing_errors, five_qubit_code,
 from qclone.errors import InvalidArgumentError, TooLargeError, check_int, is_int
 from qclone.sim.noise import twirled_relaxation
 
-__all__ = ["MAX_CANDIDATES", "Trust", "candidate_placements", "compare", "evaluate", "plan", "plot_front"]
+__all__ = ["MAX_CANDIDATES", "Trust", "candidate_placements", "compare", "evaluate", "front_figure", "plan", "plot_front"]
 
 #: Most candidate placements one plan evaluates.
 MAX_CANDIDATES = 200_000
@@ -319,32 +319,34 @@ def evaluate(model: FailureModel, placement: Placement, clones: int, trust: Trus
 def plot_front(result: Mapping[str, Any], outputs: Sequence[str | Path]) -> list[Path]:
     """Loss probability (log scale) against qubits stored, for the placements on the front."""
     paths = plot_paths(outputs)
-    import matplotlib
+    save_figure(front_figure(result), paths)  # a pyplot-free Figure: nothing to close
+    return paths
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def front_figure(result: Mapping[str, Any]) -> Any:
+    """The matplotlib ``Figure`` of :func:`plot_front` (to show inline or to save)."""
+    from matplotlib.figure import Figure
 
     front = result["front"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    try:
-        if front:
-            x = [e["qubits"] for e in front]
-            loss = [max(e["loss"], 1e-18) for e in front]
-            ax.plot(x, loss, "o-", ms=5, drawstyle="steps-post", label="most durable placement with at most this many qubits")
-            for e in front:
-                ax.annotate(f"n={e['clones']}", (e["qubits"], max(e["loss"], 1e-18)), fontsize=7,
-                            xytext=(4, 4), textcoords="offset points")
-            ax.set_yscale("log")
-        ax.set_xlabel("qubits stored per input qubit")
-        ax.set_ylabel("probability an object is lost (1 − durability)")
-        ax.grid(True, which="both", alpha=0.3)
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    if front:
+        x = [e["qubits"] for e in front]
+        loss = [max(e["loss"], 1e-18) for e in front]
+        ax.plot(x, loss, "o-", ms=5, drawstyle="steps-post", label="most durable placement with at most this many qubits")
+        for e in front:
+            ax.annotate(f"n={e['clones']}", (e["qubits"], max(e["loss"], 1e-18)), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
+        ax.set_yscale("log")
+        clone_axis(ax, x, label="qubits stored per input qubit (count)")
         ax.legend(fontsize=8)
-        ax.set_title(f"Placement plan: trust c = {result['trust']['max_coalition']}, budget {result['budget']} qubits")
-        fig.tight_layout()
-        save_figure(fig, paths)
-    finally:
-        plt.close(fig)
-    return paths
+    else:
+        ax.set_xlabel("qubits stored per input qubit (count)")
+    ax.set_ylabel("probability an object is lost\n(1 − durability, per object lifetime)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(f"Placement plan: trust c = {result['trust']['max_coalition']}, budget {result['budget']} qubits")
+    fig.tight_layout()
+    return fig
 
 
 # --- the side-by-side comparison -----------------------------------------------------------
