@@ -49,7 +49,7 @@ from qiskit.transpiler import PassManager, StagedPassManager, TranspilerError
 from qiskit.transpiler.basepasses import AnalysisPass, TransformationPass
 from qiskit.transpiler.passes import ApplyLayout, EnlargeWithAncilla, FullAncillaAllocation
 
-from qclone.hardware.compile import preset_pass_manager
+from qclone.hardware.compile import preset_pass_manager, schedule_metadata
 from qclone.hardware.layout import DeviceLayout, device_layout
 from qclone.hardware.schedule import Schedule, protocol_schedule
 from qclone.protocol import DEPTHS, Layout, protocol_to_qiskit, to_qiskit
@@ -114,7 +114,9 @@ class ProtocolRouting(TransformationPass):
     """Routing stage: the protocol between the barriers becomes the nearest-neighbour schedule.
 
     Runs on the laid-out circuit (physical qubits). Sets ``final_layout`` to where the
-    schedule's SWAPs leave every qubit; gates after the protocol are moved with them.
+    schedule's SWAPs leave every qubit; gates after the protocol are moved with them. The
+    circuit's metadata gains the schedule's (:func:`~qclone.hardware.compile.schedule_metadata`:
+    n, decrypt, device, where every label starts and ends).
     """
 
     def __init__(self, layout: DeviceLayout) -> None:
@@ -191,6 +193,9 @@ class ProtocolRouting(TransformationPass):
             qargs = tuple(qubits[moved.get(dag.find_bit(q).index, dag.find_bit(q).index)] for q in node.qargs)
             out.apply_operation_back(node.op, qargs, node.cargs, check=False)
         self.property_set["final_layout"] = TranspilerLayout({qubits[p]: moved.get(p, p) for p in range(len(qubits))})
+        placed = schedule_metadata(sched, lay, None)
+        del placed["input"]  # what the user prepared is the user's to say
+        out.metadata = {**(dag.metadata or {}), **placed}
         return out
 
 

@@ -108,6 +108,8 @@ def test_modules_and_noise_errors(capsys, tmp_path):
                  ["modules", "--backend", "fake_fez", "--shots", "10", "--kind", "series", "--levels", "1"],
                  ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--noise", "twirled", "--runner", "sampler"],
                  ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--noise", "pink"],
+                 ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--method", "mps", "--runner", "sampler"],
+                 ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--seed", "-1"],
                  ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--method", "mps", "--max-bond", "0"]):  # fmt: skip
         code = main(["hardware", *args, "--out", str(tmp_path)])
         _, err = capsys.readouterr()

@@ -22,6 +22,8 @@ def test_pass_manager_gives_qclones_own_compilation(fez, torino, n, j):
         isa = schedule_pass_manager(backend, n, j).run(logical_circuit(n, j, input="bell"))
         comp = compile_protocol(backend, n, j, input="bell")
         assert GateStats.of(isa) == comp.stats
+        assert isa.metadata["final_physical"] == comp.circuit.metadata["final_physical"] == dict(comp.final_physical)
+        assert isa.metadata["n"] == n and isa.metadata["decrypt"] == j and isa.metadata["input"] == "bell"  # the user's kept
         assert Operator(_on_path(isa, comp.layout.path)).equiv(Operator(_on_path(comp.circuit, comp.layout.path)))
         # a valid circuit for the device: native gates on coupled qubits only
         for ins in isa.data:
