@@ -98,3 +98,12 @@ def test_reference_outside_the_barriers_keeps_its_order(torino):
     assert measured == sorted([comp.reference_qubit, comp.clone_qubit])
     counts = AerRunner().run([isa], shots=200, seed=4)[0]
     assert set(counts) <= {"00", "11"} and min(counts.get("00", 0), counts.get("11", 0)) > 50
+
+
+@pytest.mark.parametrize("n,j", [(20, 7), (63, 63)])
+def test_pass_manager_at_large_n(fez, n, j):
+    # beyond operators: the same native circuit as qclone's compilation, up to the whole chip
+    isa = schedule_pass_manager(fez, n, j).run(logical_circuit(n, j, input="bell"))
+    comp = compile_protocol(fez, n, j, input="bell")
+    assert isa == comp.circuit and GateStats.of(isa) == comp.stats
+    assert isa.metadata["final_physical"][f"S{j}"] == comp.clone_qubit
