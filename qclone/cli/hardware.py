@@ -41,8 +41,9 @@ def _runner(name: str, backend, method: str, noise: str = "device", max_bond: in
     if name not in RUNNERS:
         raise InvalidArgumentError(f"unknown runner {name!r}; choose one of {', '.join(RUNNERS)}")
     simulated = name == "aer" and is_fake(backend.name if hasattr(backend, "name") else "")
-    if not simulated and (noise != "device" or max_bond is not None or truncation is not None):
-        raise InvalidArgumentError("--noise twirled and the MPS options need the Aer runner on a fake backend")
+    if not simulated and (noise != "device" or max_bond is not None or truncation is not None or method != "auto"):
+        raise InvalidArgumentError("--noise twirled, --method and the MPS options need the Aer runner on a fake backend "
+                                   "(the sampler chooses its own method)")
     if not simulated:
         return SamplerRunner(backend)  # a real device always runs through SamplerV2
     return AerRunner(backend, method=method, noise=noise, max_bond_dimension=max_bond, truncation_threshold=truncation)
