@@ -62,7 +62,7 @@ def load_command(name: str) -> Any:
     if isinstance(obj, typer.Typer):
         cmd = typer.main.get_group(obj)
     else:
-        single = typer.Typer(context_settings=CONTEXT_SETTINGS)
+        single = typer.Typer(add_completion=False, context_settings=CONTEXT_SETTINGS)
         single.command(name)(obj)
         cmd = typer.main.get_command(single)
     cmd.name = name

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qclone.cli.options import Json, Quiet, Seed
+from qclone.cli.options import Json, Qubits, Quiet, Seed
 from qclone.cli.output import console, print_json, progress, wide_console
 
 storage_app = typer.Typer(
@@ -33,7 +33,7 @@ def simulate(
     storage_time: Annotated[float | None, typer.Option("--storage-time", help="Seconds each object is stored: also report the fidelity after storage.")] = None,
     t1: Annotated[float, typer.Option("--t1", help="Memory T1 (seconds) of providers and vault.")] = 3600.0,
     t2: Annotated[float, typer.Option("--t2", help="Memory T2 (seconds) of providers and vault.")] = 3600.0,
-    qubits: Annotated[int, typer.Option("--qubits", "-k", help="Qubits per object (for the fidelity).")] = 1,
+    qubits: Qubits = 1,
     seed: Seed = None,
     plot: Annotated[list[Path] | None, typer.Option(
         "--plot", help="Write a plot of loss probability (and fidelity) vs clones: .png, .svg or .pdf (repeat for several).")] = None,
