@@ -27,9 +27,10 @@ from qclone.errors import BackendUnavailableError, QcloneError
 OK, CHECK_FAILED, BAD_INPUT, REFUSED, UNAVAILABLE = 0, 1, 2, 3, 4
 INTERRUPTED = 130
 
-#: The optional parts of qclone (``pip install 'qclone[NAME]'``) and the top-level modules each provides.
+#: The optional parts of qclone (``pip install 'qclone[NAME]'``) and the top-level modules each provides
+#: (pydantic is not among them: typer needs it).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "storage": ("fastapi", "starlette", "pydantic", "uvicorn", "sqlalchemy", "alembic", "psycopg", "httpx", "orjson", "cryptography"),
+    "storage": ("fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "httpx", "orjson", "cryptography"),
     "hardware": ("qiskit_aer", "qiskit_ibm_runtime", "qiskit_experiments"),
     "dask": ("dask", "distributed"),
 }
