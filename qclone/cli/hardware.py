@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qclone.cli.options import Json, Jsonl, OutputDir, Quiet, Seed, parse_ints
+from qclone.cli.options import Json, Jsonl, OutputDir, Quiet, parse_ints
 from qclone.cli.output import check_json_flags, note, print_json, print_jsonl, progress, warn_single_clone, wide_console
-from qclone.cli.scale import ClonesList
 from qclone.errors import InvalidArgumentError
 
 hardware_app = typer.Typer(
@@ -22,6 +21,16 @@ hardware_app = typer.Typer(
 Backend = Annotated[str, typer.Option("--backend", help=(
     "fake_fez, fake_marrakesh, fake_kingston, fake_aachen, fake_torino, or ibm_<name> (needs an IBM Quantum account)."))]
 RUNNERS = ("aer", "sampler")
+#: Most clones each offline model holds (qclone.hardware.layout.max_clones; a test keeps the two equal).
+#: Kept here as numbers so that ``--help`` needs no device model.
+MAX_CLONES = {"fake_fez": 63, "fake_marrakesh": 63, "fake_kingston": 63, "fake_aachen": 63, "fake_torino": 55}
+ClonesList = Annotated[str, typer.Option("--clones", "-n", help=(
+    "Comma-separated numbers of clones, e.g. 1,2,5, each between 1 and the backend's maximum: 63 on "
+    "fake_fez, fake_marrakesh, fake_kingston and fake_aachen (156-qubit Heron r2), 55 on fake_torino "
+    "(133-qubit Heron r1); for an ibm_<name> device `qclone hardware layout` reports it (max_clones)."))]
+Seed = Annotated[int, typer.Option("--seed", min=0, help=(
+    "Seed of the simulator and of the bootstrap resampling: the same seed gives the same numbers "
+    "(on a real device only the bootstrap is seeded)."))]
 
 
 def _runner(name: str, backend, method: str, noise: str = "device", max_bond: int | None = None,  # noqa: ANN001, ANN202 - a qiskit BackendV2, imported lazily
@@ -39,6 +48,9 @@ def _runner(name: str, backend, method: str, noise: str = "device", max_bond: in
     return AerRunner(backend, method=method, noise=noise, max_bond_dimension=max_bond, truncation_threshold=truncation)
 
 
+Runner = Annotated[str, typer.Option("--runner", help=(
+    "aer (AerSimulator with the device noise) or sampler (qiskit-ibm-runtime SamplerV2: on an ibm_<name> device "
+    "the real hardware, on a fake backend local mode with the same device noise). A real device always uses sampler."))]
 Decrypt = Annotated[int, typer.Option("--decrypt", help="Which clone to decrypt.")]
 
 
@@ -62,7 +74,7 @@ def run(
     shots: Annotated[int, typer.Option("--shots", help="Shots per measurement basis and input state.")],
     decrypt: Decrypt = 1,
     output_dir: OutputDir = Path("hardware-results"),
-    runner: Annotated[str, typer.Option("--runner", help="aer (AerSimulator.from_backend) or sampler (qiskit-ibm-runtime SamplerV2).")] = "aer",
+    runner: Runner = "aer",
     method: Annotated[str, typer.Option("--method", help="Aer method: auto, density_matrix (dm), matrix_product_state (mps).")] = "auto",
     noise: Annotated[str, typer.Option("--noise", help="device (Aer's device model) or twirled (its Pauli twirl: ~100x cheaper MPS shots).")] = "device",
     max_bond: Annotated[int | None, typer.Option("--max-bond", help="MPS bond-dimension cap (default: none, exact).")] = None,
@@ -258,7 +270,7 @@ def modules(
     levels: Annotated[int, typer.Option("--levels", help="Modules in the series (clone 1 re-cloned levels - 1 times).")] = 2,
     decrypt: Decrypt = 1,
     output_dir: OutputDir = Path("hardware-results"),
-    runner: Annotated[str, typer.Option("--runner", help="aer (AerSimulator.from_backend) or sampler (qiskit-ibm-runtime SamplerV2).")] = "aer",
+    runner: Runner = "aer",
     method: Annotated[str, typer.Option("--method", help="Aer method: auto, density_matrix (dm), matrix_product_state (mps), statevector.")] = "auto",
     noise: Annotated[str, typer.Option("--noise", help="device (Aer's device model) or twirled (its Pauli twirl).")] = "device",
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap rounds for the confidence intervals.")] = 200,

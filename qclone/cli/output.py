@@ -80,12 +80,12 @@ def note(message: str) -> None:
     sys.stderr.write(f"qclone: {message}\n")
 
 
-def warn_single_clone(clones: int | Iterable[int]) -> None:
-    """The n = 1 warning on stderr (once) if ``clones``, or any of them, is 1."""
+def warn_single_clone(clones: int | Iterable[int], dimension: int = 2) -> None:
+    """The n = 1 warning on stderr (once) if ``clones``, or any of them, is 1 (``dimension``: qudits)."""
     from qclone.protocol.layout import single_clone_warning
 
     ns = [clones] if isinstance(clones, int) else list(clones)
-    warning = single_clone_warning(1) if 1 in ns else None
+    warning = single_clone_warning(1, dimension) if 1 in ns else None
     if warning:
         warn(warning)
 

@@ -112,3 +112,37 @@ def test_modules_and_noise_errors(capsys, tmp_path):
         code = main(["hardware", *args, "--output-dir", str(tmp_path)])
         _, err = capsys.readouterr()
         assert code == 2 and err.count("\n") == 1 and err.startswith("qclone: error:"), (args, err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["fake_fez", "fake_marrakesh", "fake_kingston", "fake_aachen", "fake_torino"])
+def test_sampler_route_on_every_fake_backend(backend, tmp_path, capsys):
+    # SamplerV2 in local mode with the device noise, the protocol's tomography circuits, n = 1 and 2
+    code = main(["hardware", "run", "--backend", backend, "--clones", "1,2", "--shots", "100", "--bootstrap", "10",
+                 "--runner", "sampler", "--out", str(tmp_path), "--json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["clones"] for r in rows] == [1, 2]
+    for r in rows:
+        assert r["runner"] == f"sampler:{backend}" and r["circuits"] == 6 * 3 + 9
+        assert 2 / 3 < r["average_fidelity"] < 1 and 0.5 < r["bell_fidelity"] < 1  # noisy, but quantum
+        assert len(r["physical_qubits"]) == 2 * r["clones"] + 2
+    assert "Traceback" not in err
+
+
+def test_run_help_gives_the_real_limits_and_one_seed_story():
+    from qclone.cli.hardware import MAX_CLONES
+    from qclone.hardware.devices import DEVICE_NAMES, get_backend
+    from qclone.hardware.layout import max_clones
+
+    assert set(MAX_CLONES) == set(DEVICE_NAMES)
+    for name, limit in MAX_CLONES.items():
+        assert max_clones(get_backend(name)) == limit
+    proc = subprocess.run([sys.executable, "-m", "qclone", "hardware", "run", "--help"], capture_output=True, text=True,
+                          timeout=120, env={**__import__("os").environ, "COLUMNS": "400", "NO_COLOR": "1"})  # fmt: skip
+    text = " ".join(proc.stdout.split())
+    assert proc.returncode == 0
+    assert "fresh randomness" not in text and "[default: 0]" in text
+    assert "10,100,1000" not in text
+    assert "63 on fake_fez, fake_marrakesh, fake_kingston and fake_aachen" in text and "55 on fake_torino" in text

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError, QcloneError, is_int
-from qclone.sim.exact import bloch_vector, partial_trace
+from qclone.sim.exact import bloch_vector, partial_trace, reverse_qubits
 from qclone.storage.clock import Clock
 from qclone.storage.db import Database
 from qclone.storage.errors import NotFoundError
@@ -137,14 +137,19 @@ def warm_up() -> None:
 
 
 def per_qubit_bloch(rho: np.ndarray) -> list[list[float]]:
+    """The Bloch vector of each qubit of ``rho`` (the engines' order: qubit 0 most significant);
+    item i is qubit i's."""
     k = int(round(np.log2(rho.shape[0])))
     return [list(bloch_vector(partial_trace(rho, [q]) if k > 1 else rho)) for q in range(k)]
 
 
 def state_summary(rho: np.ndarray) -> dict[str, Any]:
+    """What a result says about a state ``rho`` the substrate gave (the engines' order): its density
+    matrix in Qiskit's order (qubit 0 the least significant bit), the Bloch vector of each qubit
+    (item i: qubit i), its purity and whether it is maximally mixed."""
     d = rho.shape[0]
     purity = float(np.real(np.trace(rho @ rho)))
-    return {"density_matrix": rho, "bloch": per_qubit_bloch(rho), "purity": purity,
+    return {"density_matrix": reverse_qubits(rho), "bloch": per_qubit_bloch(rho), "purity": purity,
             "maximally_mixed": bool(np.allclose(rho, np.eye(d) / d, atol=1e-9))}
 
 
@@ -192,7 +197,8 @@ class ServiceBase:
         def _destroy_quantum(self, object_id: str, why: str) -> bool: ...
         def _discard_clones(self, object_id: str, crows: list[dict[str, Any]]) -> None: ...
         def _finish(self, object_id: str, attempt: str, fence: int, actor: str, tenant_id: str | None, name: str,
-                    j: int, provider_id: str | None, elapsed: float | None, *, action: str = "get") -> bool: ...
+                    j: int, provider_id: str | None, elapsed: float | None, *, action: str = "get",
+                    holders: list[str] | None = None) -> bool: ...
         def _lose(self, object_id: str, reason: str) -> bool: ...
         def _purge_object(self, object_id: str) -> bool: ...
         def _recover_object(self, object_id: str) -> str | None: ...
@@ -266,6 +272,12 @@ class ServiceBase:
     def _clone_rows(self, conn: Any, object_id: str) -> list[dict[str, Any]]:
         rows = conn.execute(Q_CLONES, {"b_id": object_id}).all()
         return [dict(r._mapping) for r in rows]
+
+    @staticmethod
+    def _clone_provider(c: Mapping[str, Any]) -> dict[str, Any]:
+        """The provider record of a clone row (:data:`Q_CLONES`)."""
+        return {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
+                "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"], "public_key": c["public_key"]}
 
     def _describe_row(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]]) -> dict[str, Any]:
         shown = [{"clone": c["j"], "provider": c["provider_id"], "zone": c["zone"], "state": c["state"],
