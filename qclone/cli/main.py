@@ -132,6 +132,7 @@ ALIASES: dict[tuple[str, ...], dict[str, str]] = {
     ("hardware", "run"): {"--out": "--output-dir"},
     ("hardware", "modules"): {"--out": "--output-dir"},
     ("storage", "simulate"): {"-p": "--failure-rate"},
+    ("storage", "plan"): {"--samples": "--objects"},
     ("audit",): {"--fail-unsafe": ""},
 }
 

@@ -26,7 +26,7 @@ ErrorRates = Annotated[str | None, typer.Option(
 OutputFiles = Annotated[list[Path], typer.Option("--output", "-o", help="Output file(s): .png, .svg or .pdf (repeat for several).")]
 OutputDir = Annotated[Path, typer.Option("--output-dir", help="Directory for the result files (created if missing).")]
 Depth = Annotated[str, typer.Option("--depth", help="Encryption variant: linear (CNOT ladder) or log (parity trees).")]
-Qubits = Annotated[int, typer.Option("--qubits", "-k", min=1, help="Register size k: k input qubits, each with its own n clones and n key qubits.")]
+Qubits = Annotated[int, typer.Option("--qubits", "-k", help="Register size k: k input qubits, each with its own n clones and n key qubits.")]
 Series = Annotated[int, typer.Option("--series", help="Modules in series: level l+1 re-clones clone 1 (or the key) of level l; 1 = a single module.")]
 SeriesTarget = Annotated[str | None, typer.Option(
     "--series-target", help="What each series level re-clones: clone (clone 1 of the previous level) or key (its whole key).")]

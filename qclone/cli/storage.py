@@ -55,10 +55,13 @@ def simulate(
     if compare:
         _compare(clones=clones, failure_rate=failure_rate, vault_failure_rate=vault_failure_rate,
                  custodian_failure_rate=custodian_failure_rate, zones=zones, zone_failure_rate=zone_failure_rate,
-                 vaults=vaults, qss_threshold=qss_threshold, storage_time=storage_time, t1=t1, t2=t2, json_out=json_out)
+                 vaults=vaults, qss_threshold=qss_threshold, storage_time=storage_time, t1=t1, t2=t2, json_out=json_out, quiet=quiet)
         return
     from qclone.analysis.durability import plot_durability, summary_rows
     from qclone.analysis.durability import simulate as run_simulation
+    from qclone.protocol.layout import check_register_size
+
+    check_register_size(qubits)  # also when no --storage-time uses it
 
     with progress(f"simulating {objects:,} objects", quiet=quiet) as bar:
         result = run_simulation(
@@ -102,10 +105,11 @@ def simulate(
         console.print(f"wrote {p}")
 
 
-def _compare(*, json_out: bool, **kwargs: object) -> None:
+def _compare(*, json_out: bool, quiet: bool, **kwargs: object) -> None:
     from qclone.analysis.planner import compare
 
-    result = compare(**kwargs)  # type: ignore[arg-type]  # the options above, by name
+    with progress("comparing the alternatives", quiet=quiet):
+        result = compare(**kwargs)  # type: ignore[arg-type]  # the options above, by name
     if json_out:
         print_json(result)
         return
@@ -141,11 +145,13 @@ def plan(
     storage_time: Annotated[float | None, typer.Option("--storage-time", help="Seconds stored: also the fidelity after storage.")] = None,
     t1: Annotated[float, typer.Option("--t1", help="Memory T1 (seconds) of parties that do not give their own.")] = 3600.0,
     t2: Annotated[float, typer.Option("--t2", help="Memory T2 (seconds) of parties that do not give their own.")] = 3600.0,
-    qubits: Annotated[int, typer.Option("--qubits", "-k", help="Qubits per object (qubits stored and fidelity).")] = 1,
-    samples: Annotated[int, typer.Option("--samples", help="Monte Carlo samples for a placement beyond the exact limit.")] = 1_000_000,
+    qubits: Qubits = 1,
+    samples: Annotated[int, typer.Option(
+        "--objects", "-m", min=1, help="Simulated objects (Monte Carlo) for a placement beyond the exact limit.")] = 1_000_000,
     seed: Seed = None,
     plot: Annotated[list[Path] | None, typer.Option(
         "--plot", help="Write a plot of loss probability against qubits stored: .png, .svg or .pdf (repeat for several).")] = None,
+    quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """The placements that maximize durability under the trust requirement and a qubit budget (Pareto front)."""
@@ -153,7 +159,9 @@ def plan(
     from qclone.analysis.planner import plan as run_plan
     from qclone.analysis.resilience import load_model
     from qclone.errors import InvalidArgumentError
+    from qclone.protocol.layout import check_register_size
 
+    check_register_size(qubits)
     model, doc = load_model(parties)
     trust = Trust.from_dict(doc.get("trust"), model)
     if max_coalition is not None:
@@ -161,8 +169,10 @@ def plan(
     chosen = budget if budget is not None else doc.get("budget")
     if chosen is None:
         raise InvalidArgumentError("give a qubit budget: --budget or 'budget' in the parties file")
-    result = run_plan(model, trust, chosen, storage_time=storage_time, t1=t1, t2=t2, qubits=qubits, samples=samples, seed=seed)
-    files = [str(p) for p in plot_front(result, plot)] if plot else []
+    with progress("searching placements", quiet=quiet) as bar:
+        result = run_plan(model, trust, chosen, storage_time=storage_time, t1=t1, t2=t2, qubits=qubits, samples=samples, seed=seed)
+        bar.update(description="plotting")
+        files = [str(p) for p in plot_front(result, plot)] if plot else []
     if json_out:
         print_json(result | {"plots": files})
         return

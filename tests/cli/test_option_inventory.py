@@ -48,7 +48,7 @@ INVENTORY = {
     "--workers": "worker processes",
     "--dask-scheduler": "Dask scheduler address",
     "--csv": "a results CSV file",
-    "--objects": "number of simulated objects",
+    "--objects": "number of simulated objects (Monte Carlo samples)",
     "--storage-time": "seconds an object is stored",
     "--t1": "memory T1 in seconds",
     "--t2": "memory T2 in seconds",
@@ -104,12 +104,21 @@ INVENTORY = {
     "--provider": "a provider's id",
     "--storage": "also run the storage part",
     "--storage-clones": "clones of the demo's storage part",
+    # durability and placement planning
+    "--zones": "zones the providers are spread over",
+    "--zone-failure-rate": "probability that a zone fails",
+    "--custodian-failure-rate": "probability that the custodian keeping A loses it",
+    "--compare": "compare every alternative scheme on one failure model",
+    "--vaults": "vaults a split key is spread over",
+    "--qss-threshold": "threshold k of a secret-sharing comparison",
+    "--budget": "most qubits stored per input qubit",
 }
 
 #: Spellings replaced by the canonical name (never shown in help; ALIASES may still accept them).
 RETIRED = {"--out": "--output or --output-dir", "--p": "--error-rate", "--progress": "--quiet", "--no-progress": "--quiet",
            "--fail-unsafe": "(audit always exits 1 when not safe)", "--outdir": "--output-dir", "--out-dir": "--output-dir",
-           "--output-file": "--output", "--silent": "--quiet", "--ndjson": "--jsonl", "--json-lines": "--jsonl"}
+           "--output-file": "--output", "--silent": "--quiet", "--ndjson": "--jsonl", "--json-lines": "--jsonl",
+           "--samples": "--objects (Monte Carlo samples are simulated objects)"}
 
 #: Short flags and the one long name each belongs to.
 SHORT = {"-n": "--clones", "-k": "--qubits", "-p": "--error-rate", "-o": "--output", "-q": "--quiet", "-m": "--objects", "-h": "--help"}
@@ -173,8 +182,8 @@ def test_jsonl_goes_with_json():
 def test_service_options_read_the_environment(option, env):
     found = [(path, p) for path, p in visible_options() if p.opts[0] == option]
     assert found
-    for path, p in found:
-        assert p.envvar == env and env in (p.help or ""), path
+    for path, p in found:  # read by the option itself or, for --url and --token, by the SDK (one place, shared)
+        assert p.envvar in (env, None) and env in (p.help or ""), path
 
 
 def test_serve_db_help_names_the_real_file():
