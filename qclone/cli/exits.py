@@ -22,7 +22,7 @@ import importlib
 import importlib.util
 import sys
 
-from qclone.errors import BackendUnavailableError, QcloneError
+from qclone.errors import BackendUnavailableError, QcloneError, is_int
 
 OK, CHECK_FAILED, BAD_INPUT, REFUSED, UNAVAILABLE = 0, 1, 2, 3, 4
 INTERRUPTED = 130
@@ -75,7 +75,7 @@ def exit_status(exc: BaseException) -> int | None:
     if extra_of(exc) is not None:
         return BAD_INPUT
     status = getattr(exc, "http_status", None)
-    if isinstance(exc, QcloneError) and isinstance(status, int) and not isinstance(status, bool):
+    if isinstance(exc, QcloneError) and is_int(status):
         return status_exit(status)
     if isinstance(exc, BackendUnavailableError):
         return UNAVAILABLE
