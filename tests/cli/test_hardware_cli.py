@@ -119,7 +119,7 @@ def test_modules_and_noise_errors(capsys, tmp_path):
 def test_sampler_route_on_every_fake_backend(backend, tmp_path, capsys):
     # SamplerV2 in local mode with the device noise, the protocol's tomography circuits, n = 1 and 2
     code = main(["hardware", "run", "--backend", backend, "--clones", "1,2", "--shots", "100", "--bootstrap", "10",
-                 "--runner", "sampler", "--out", str(tmp_path), "--json"])  # fmt: skip
+                 "--runner", "sampler", "--output-dir", str(tmp_path), "--jsonl"])  # fmt: skip
     out, err = capsys.readouterr()
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
