@@ -229,6 +229,9 @@ def test_refusals_the_service_may_add_map_by_their_http_status():
 
 
 def test_environment_errors_and_bugs():
+    from qclone.errors import BackendUnavailableError
+
+    assert exit_status(BackendUnavailableError("no IBM Quantum account is available")) == BAD_INPUT
     assert exit_status(ConnectionRefusedError(111, "refused")) == UNAVAILABLE
     assert exit_status(TimeoutError("slow")) == UNAVAILABLE
     assert exit_status(IsADirectoryError(21, "Is a directory")) == BAD_INPUT
