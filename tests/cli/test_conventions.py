@@ -240,3 +240,44 @@ def test_environment_errors_and_bugs():
         describe_exit(ZeroDivisionError("a bug is not hidden"))
     code, line = describe_exit(OSError(28, "No space left on device"))
     assert code == BAD_INPUT and line == "qclone: error: [Errno 28] No space left on device"
+
+
+# --- one JSON document per --json invocation ----------------------------------------------------
+
+#: A small run of every command with --json that needs neither the service nor an IBM device.
+JSON_RUNS = {
+    ("demo",): ["--clones", "2", "--seed", "1", "--no-storage"],
+    ("circuit",): ["--clones", "2", "--decrypt", "1"],
+    ("verify",): ["--clones", "2"],
+    ("audit",): ["--clones", "4"],
+    ("classify",): ["--clones", "2", "S1"],
+    ("scaling",): ["--noise", "memory", "-p", "0.01", "--depth", "linear"],
+    ("sweep",): ["--clones", "2", "--noise", "depolarizing", "-p", "0.01", "--shots", "100", "--workers", "1"],
+    ("plot",): ["--noise", "memory", "-p", "0.01", "--clones", "1,2", "--output", "f.svg"],
+    ("storage", "simulate"): ["--clones", "2", "--objects", "1000", "--seed", "1"],
+    ("storage", "plan"): ["parties.yaml"],
+    ("hardware", "compare"): ["--clones", "2,3"],
+}
+#: Commands whose --json needs a server or a device model run (their JSON is tested with them).
+JSON_ELSEWHERE = {("serve",), ("put",), ("get",), ("ls",), ("stat",), ("rm",), ("peek",), ("audit-log",), ("tenant", "create"),
+                  ("providers",), ("providers", "list"), ("providers", "add"), ("providers", "drain"), ("providers", "kill"),
+                  ("providers", "revive"), ("storage", "rotate-key"), ("hardware", "run"), ("hardware", "layout"),
+                  ("hardware", "modules")}
+
+
+def test_every_json_command_is_covered():
+    with_json = {p for p in PATHS if "--json" in option_names(COMMAND_TREE[p])}
+    assert with_json - set(JSON_RUNS) - JSON_ELSEWHERE == set(), "add the new command to JSON_RUNS (or JSON_ELSEWHERE)"
+
+
+@pytest.mark.parametrize("path", sorted(JSON_RUNS), ids=[" ".join(p) for p in sorted(JSON_RUNS)])
+def test_json_is_one_document_and_jsonl_one_object_per_line(capsys, path):
+    code, out, err = run(capsys, *path, *JSON_RUNS[path], "--json")
+    assert code == 0, err
+    json.loads(out)  # the whole of stdout is one document
+    if "--jsonl" in option_names(COMMAND_TREE[path]):
+        code, out, err = run(capsys, *path, *JSON_RUNS[path], "--jsonl")
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert code == 0 and rows and all(isinstance(r, dict) for r in rows), err
+        code, out, err = run(capsys, *path, *JSON_RUNS[path], "--json", "--jsonl")
+        assert code == BAD_INPUT and out == "" and one_error_line(err)
