@@ -89,6 +89,20 @@ class LazyGroup(TyperGroup):
         self.commands[cmd_name] = load_command(cmd_name)
         return self.commands[cmd_name]
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """As typer's, with "Did you mean ...?" drawn from every command, loaded or not."""
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as e:
+            message = getattr(e, "message", None)
+            if isinstance(message, str) and args and "Did you mean" not in message and message.startswith("No such command"):
+                import difflib
+
+                matches = difflib.get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    e.message = message.rstrip(".") + ". Did you mean " + ", ".join(f"{m!r}" for m in matches) + "?"  # type: ignore[attr-defined]  # click's UsageError
+            raise
+
     def format_help(self, ctx: Any, formatter: Any) -> None:
         self.listing = True
         try:

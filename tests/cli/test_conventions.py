@@ -281,3 +281,10 @@ def test_json_is_one_document_and_jsonl_one_object_per_line(capsys, path):
         assert code == 0 and rows and all(isinstance(r, dict) for r in rows), err
         code, out, err = run(capsys, *path, *JSON_RUNS[path], "--json", "--jsonl")
         assert code == BAD_INPUT and out == "" and one_error_line(err)
+
+
+def test_a_misspelt_command_is_one_line_with_a_suggestion(capsys):
+    code, out, err = run(capsys, "veify", "--clones", "3")
+    assert code == BAD_INPUT and out == "" and err == "qclone: error: No such command 'veify'. Did you mean 'verify'?\n"
+    code, out, err = run(capsys, "hardware", "runn")
+    assert code == BAD_INPUT and one_error_line(err) and "'run'" in err
