@@ -159,6 +159,7 @@ def classify(
         help="Qubit labels A, S1.., N1.. (commas also separate); patterns S*, N*, S1..S4.", show_default=False)],
     clones: Clones,
     stage: Stage = "encrypted",
+    quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """Classify one set of qubits: authorized, partial (and what leaks) or none, with I(R:set)."""
@@ -168,9 +169,10 @@ def classify(
                                                    for label in expand_label(q, clones)]), key=index.__getitem__))
     if not labels:
         raise InvalidArgumentError("give at least one qubit label")
-    analyzer = protocol_analyzer(clones, stage=stage)
-    c = analyzer.classify(labels)
-    witnesses = analyzer.witnesses(labels) if c.kind != "none" else ()
+    with progress(f"classifying {len(labels)} qubit(s)", quiet=quiet):
+        analyzer = protocol_analyzer(clones, stage=stage)
+        c = analyzer.classify(labels)
+        witnesses = analyzer.witnesses(labels) if c.kind != "none" else ()
     warn_single_clone(clones)
     if json_out:
         print_json({"clones": clones, "stage": canonical_stage(clones, stage), "qubits": list(labels), **c.to_dict(),
