@@ -12,7 +12,7 @@ from qclone.cli.options import Json, Qubits, Quiet, Seed
 from qclone.cli.output import console, print_json, progress, wide_console
 
 storage_app = typer.Typer(
-    help="Encrypted multi-cloud storage: durability simulation, node keys (see docs/storage.md).",
+    help="Encrypted multi-cloud storage: durability simulation, placement planning, node keys (see docs/storage.md).",
     no_args_is_help=True,
 )
 
