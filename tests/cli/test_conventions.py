@@ -163,6 +163,8 @@ def test_the_known_tracebacks_are_one_line(capsys, tmp_path):
         (["demo", "--seed", "-1"], "--seed"),
         (["sweep", "--clones", "2", "--noise", "depolarizing", "-p", "1e-3", "--shots", "10", "--csv", "notcsv.toml"], "not a sinter CSV"),
         (["serve", "--data-dir", "notcsv.toml"], "not a directory"),
+        (["tenant", "create", "bob", "--data-dir", "notcsv.toml"], "not a directory"),
+        (["storage", "rotate-key", "--role", "vault", "--data-dir", "notcsv.toml"], "not a directory"),
         (["verify", "--clones", "2", "--seed", "-3"], "--seed"),
     ]
     for args, words in cases:
