@@ -115,7 +115,7 @@ def run(
     stem = f"hardware_{backend}"
     csv_path = write_csv(results, output_dir / f"{stem}.csv")
     png_path = plot_results(results, output_dir / f"{stem}.png")
-    note(f"wrote {csv_path} and {png_path}")
+    (note if json_out or jsonl else typer.echo)(f"wrote {csv_path} and {png_path}")  # stdout keeps only the JSON
 
 
 def _print_result(r) -> None:  # noqa: ANN001 - FidelityResult
@@ -328,4 +328,4 @@ def modules(
             t.add_row(r.kind if r.kind != "series" else f"series ({r.levels} levels)", str(r.qubits), str(r.two_qubit_gates), str(r.depth),
                       f"{r.fidelity:.4f}", f"[{r.ci_low:.4f}, {r.ci_high:.4f}]", ", ".join(f"{x:.4f}" for x in r.qubit_fidelities))  # fmt: skip
         wide_console().print(t)
-    note(f"wrote {path}")
+    (note if json_out or jsonl else typer.echo)(f"wrote {path}")

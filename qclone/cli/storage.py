@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qclone.cli.options import Json, Quiet, Seed
+from qclone.cli.options import Json, Qubits, Quiet, Seed
 from qclone.cli.output import console, print_json, progress, wide_console
 
 storage_app = typer.Typer(
@@ -33,7 +33,7 @@ def simulate(
     storage_time: Annotated[float | None, typer.Option("--storage-time", help="Seconds each object is stored: also report the fidelity after storage.")] = None,
     t1: Annotated[float, typer.Option("--t1", help="Memory T1 (seconds) of providers and vault.")] = 3600.0,
     t2: Annotated[float, typer.Option("--t2", help="Memory T2 (seconds) of providers and vault.")] = 3600.0,
-    qubits: Annotated[int, typer.Option("--qubits", "-k", help="Qubits per object (for the fidelity).")] = 1,
+    qubits: Qubits = 1,
     seed: Seed = None,
     plot: Annotated[list[Path] | None, typer.Option(
         "--plot", help="Write a plot of loss probability (and fidelity) vs clones: .png, .svg or .pdf (repeat for several).")] = None,
@@ -59,10 +59,13 @@ def simulate(
             raise InvalidArgumentError("--compare is exact and per input qubit: it takes neither --plot nor --qubits")
         _compare(clones=clones, failure_rate=failure_rate, vault_failure_rate=vault_failure_rate,
                  custodian_failure_rate=custodian_failure_rate, zones=zones, zone_failure_rate=zone_failure_rate,
-                 vaults=vaults, qss_threshold=qss_threshold, storage_time=storage_time, t1=t1, t2=t2, json_out=json_out)
+                 vaults=vaults, qss_threshold=qss_threshold, storage_time=storage_time, t1=t1, t2=t2, json_out=json_out, quiet=quiet)
         return
     from qclone.analysis.durability import plot_durability, summary_rows
     from qclone.analysis.durability import simulate as run_simulation
+    from qclone.protocol.layout import check_register_size
+
+    check_register_size(qubits)  # also when no --storage-time uses it
 
     with progress(f"simulating {objects:,} objects", quiet=quiet) as bar:
         result = run_simulation(
@@ -106,10 +109,11 @@ def simulate(
         console.print(f"wrote {p}")
 
 
-def _compare(*, json_out: bool, **kwargs: object) -> None:
+def _compare(*, json_out: bool, quiet: bool, **kwargs: object) -> None:
     from qclone.analysis.planner import compare
 
-    result = compare(**kwargs)  # type: ignore[arg-type]  # the options above, by name
+    with progress("comparing the alternatives", quiet=quiet):
+        result = compare(**kwargs)  # type: ignore[arg-type]  # the options above, by name
     if json_out:
         print_json(result)
         return
@@ -146,8 +150,9 @@ def plan(
     storage_time: Annotated[float | None, typer.Option("--storage-time", help="Seconds stored: also the fidelity after storage.")] = None,
     t1: Annotated[float, typer.Option("--t1", help="Memory T1 (seconds) of parties that do not give their own.")] = 3600.0,
     t2: Annotated[float, typer.Option("--t2", help="Memory T2 (seconds) of parties that do not give their own.")] = 3600.0,
-    qubits: Annotated[int, typer.Option("--qubits", "-k", help="Qubits per object (qubits stored and fidelity).")] = 1,
-    samples: Annotated[int, typer.Option("--samples", help="Monte Carlo samples for a placement beyond the exact limit.")] = 1_000_000,
+    qubits: Qubits = 1,
+    samples: Annotated[int, typer.Option(
+        "--objects", "-m", min=1, help="Simulated objects (Monte Carlo) for a placement beyond the exact limit.")] = 1_000_000,
     seed: Seed = None,
     plot: Annotated[list[Path] | None, typer.Option(
         "--plot", help="Write a plot of loss probability against qubits stored: .png, .svg or .pdf (repeat for several).")] = None,
@@ -163,7 +168,9 @@ def plan(
     from qclone.analysis.planner import plan as run_plan
     from qclone.analysis.resilience import load_model
     from qclone.errors import InvalidArgumentError
+    from qclone.protocol.layout import check_register_size
 
+    check_register_size(qubits)
     model, doc = load_model(parties)
     trust = Trust.from_dict(doc.get("trust"), model)
     if max_coalition is not None:
@@ -251,8 +258,11 @@ def rotate_key(
     json_out: Json = False,
 ) -> None:
     """Give a stopped node a new key pair and join token; it must then be enrolled with the gateway again."""
+    from qclone.cli.storage_client import check_data_dir
     from qclone.errors import InvalidArgumentError
     from qclone.storage.rpc.keys import NODE_ROLES, NodeKeys
+
+    check_data_dir(data_dir)
 
     if role not in NODE_ROLES:
         raise InvalidArgumentError(f"--role is one of {', '.join(NODE_ROLES)}, got {role!r}")

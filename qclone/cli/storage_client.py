@@ -53,7 +53,7 @@ def _fmt(x: Any) -> str:
         return x.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(x, float):
         return f"{x:.6g}"
-    if isinstance(x, bool) or x is None:
+    if x is None or x is True or x is False:
         return "" if x is None else str(x).lower()
     if isinstance(x, (list, tuple)):
         return ",".join(_fmt(v) for v in x)
