@@ -20,6 +20,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -318,6 +319,27 @@ def reverse_qubits(state: np.ndarray) -> np.ndarray:
     return a.reshape((2,) * (2 * m)).transpose(axes + [m + q for q in axes]).reshape(dim, dim)
 
 
+def listed_order(state: Any) -> np.ndarray:
+    """An input state as the engines take it: a :class:`qiskit.quantum_info.Statevector` or
+    :class:`~qiskit.quantum_info.DensityMatrix` of qubits has its qubit i put on the i-th listed
+    qubit (its Qiskit order reversed to the listed order, the first listed most significant);
+    anything else is read as an array already in the listed order.
+
+    Examples:
+        >>> from qiskit.quantum_info import Statevector
+        >>> listed_order(Statevector.from_label("01")).real   # qubit 0 is |1>: the first listed is |1>
+        array([0., 0., 1., 0.])
+        >>> listed_order([0, 0, 1, 0]).real
+        array([0., 0., 1., 0.])
+    """
+    if type(state).__module__.startswith("qiskit.quantum_info") and hasattr(state, "dims"):
+        dims = tuple(state.dims())
+        if any(d != 2 for d in dims):
+            raise InvalidArgumentError(f"the engines simulate qubits; this {type(state).__name__} has dimensions {dims}")
+        return reverse_qubits(np.asarray(state.data, dtype=complex))
+    return np.asarray(state, dtype=complex)
+
+
 def _as_density(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=complex)
     return np.outer(x, x.conj()) if x.ndim == 1 else x
@@ -455,7 +477,7 @@ class DenseEngine:
         """A pure input (a vector; a density matrix of rank 1 is accepted) on ``input_qubits``, |0⟩ elsewhere."""
         if num_qubits > MAX_STATEVECTOR_QUBITS:
             raise TooLargeError(f"{num_qubits} qubits exceed the dense engine's limit of {MAX_STATEVECTOR_QUBITS}")
-        v = np.asarray(input_state, dtype=complex)
+        v = listed_order(input_state)
         if v.ndim == 2:
             check_density_matrix(v)
             w, vecs = np.linalg.eigh(v)

@@ -68,7 +68,7 @@ from qclone.sim.core.frame import MAX_CORE_QUBITS, MAX_RDM_QUBITS, CoreFrame
 from qclone.sim.core.information import CoreInformation, information
 from qclone.sim.core.reduced import reduced_density_matrix
 from qclone.sim.core.serialize import dump, load
-from qclone.sim.exact import check_density_matrix, von_neumann_entropy
+from qclone.sim.exact import check_density_matrix, listed_order, von_neumann_entropy
 
 #: Most qubits one block of connected qubits may have: a stim tableau needs m²/2 bytes, and a
 #: query copies it once, so 100 000 qubits peak near 15 GB (the machine has 24 GiB).
@@ -610,7 +610,7 @@ class CoreEngine:
     max_qubits: int | None = None
 
     def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> CoreState:
-        return CoreState.from_input(num_qubits, input_state, input_qubits)
+        return CoreState.from_input(num_qubits, listed_order(input_state), input_qubits)
 
     def apply(self, state: CoreState, circuit: Circuit) -> None:
         state.apply(circuit)
