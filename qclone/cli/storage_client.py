@@ -53,8 +53,10 @@ def _fmt(x: Any) -> str:
         return x.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(x, float):
         return f"{x:.6g}"
-    if isinstance(x, bool) or x is None:
-        return "" if x is None else str(x).lower()
+    if x is None:
+        return ""
+    if x is True or x is False:
+        return str(x).lower()
     if isinstance(x, (list, tuple)):
         return ",".join(_fmt(v) for v in x)
     if isinstance(x, Mapping):
