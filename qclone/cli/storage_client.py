@@ -90,7 +90,7 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port (default 8470).")] = 8470,
     host: Annotated[str, typer.Option("--host", help="Address to bind (default loopback).")] = "127.0.0.1",
     role: Annotated[str, typer.Option("--role", help="embedded (default: everything in one process), gateway, substrate, provider or vault.")] = "embedded",
-    db: Annotated[str | None, typer.Option("--db", help="Metadata database URL (default: SQLite file DATA_DIR/meta.db).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Metadata database URL (default: the SQLite file DATA_DIR/gateway.sqlite3).")] = None,
     substrate: Annotated[str | None, typer.Option("--substrate", help="gateway: URL of the substrate node (default: in process).")] = None,
     vault: Annotated[str | None, typer.Option("--vault", help="gateway: URL of the vault node (default: in process).")] = None,
     provider_id: Annotated[str | None, typer.Option("--id", help="provider: its id.")] = None,
@@ -121,7 +121,8 @@ def serve(
     from qclone.storage.server import ServeOptions
     from qclone.storage.server import serve as run_server
 
-    run_server(
+    check_data_dir(data_dir)
+    opts = (
         ServeOptions(
             role=role,
             data_dir=data_dir,
@@ -145,7 +146,36 @@ def serve(
             lease_seconds=lease,
             retention_seconds=retention,
         )
-    )
+    ).checked()
+    check_port_free(opts.host, opts.port)  # before "serving ... on": a busy port is one line and status 2
+    run_server(opts)
+
+
+def check_data_dir(data_dir: Path | None) -> None:
+    """A ``--data-dir`` that exists must be a directory."""
+    if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
+        raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} exists and is not a directory")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another process listens on (or an address this machine does not have) before starting."""
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise InvalidArgumentError(f"--host {host!r}: {e.strerror or e}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise InvalidArgumentError(f"cannot listen on {host}:{port}: {e.strerror or e}"
+                                       + (" (another process uses the port; choose one with --port)" if e.errno == errno.EADDRINUSE else "")) from None
 
 
 tenant_app = typer.Typer(name="tenant", help="Manage tenants.", no_args_is_help=True)
@@ -155,7 +185,7 @@ tenant_app = typer.Typer(name="tenant", help="Manage tenants.", no_args_is_help=
 def tenant_create(
     name: Annotated[str, typer.Argument(help="The tenant's name.")],
     data_dir: DataDir = None,
-    db: Annotated[str | None, typer.Option("--db", help="Metadata database URL (with --data-dir; default DATA_DIR/meta.db).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Metadata database URL (with --data-dir; default: the SQLite file DATA_DIR/gateway.sqlite3).")] = None,
     url: Url = None,
     admin_token: AdminToken = None,
     json: Json = False,
@@ -168,6 +198,7 @@ def tenant_create(
     if data_dir is not None or db is not None:
         from qclone.storage.server import create_tenant_in
 
+        check_data_dir(data_dir)
         out = create_tenant_in(data_dir, name, db_url=db)
     else:
         try:

@@ -18,6 +18,12 @@ from the service clock.
 * ``clones``: clone j of an object: provider, qubit labels, state
   (``live``/``discarded``/``lost``), whether a discard still has to reach the
   provider, when it was placed there.
+* ``holders``: the nodes beside the vault that hold an object's non-clone qubits: id, kind
+  (``vault``/``custodian``), zone, url (None: embedded), state (``up``/``down``), T1, T2,
+  the node's public key (None: embedded).
+* ``parts``: which holder (``vault`` is the deployment's vault) holds which of an object's
+  key qubits N_j and input qubits A: labels, state (``live``/``discarded``/``lost``), whether
+  a discard still has to reach the holder.
 * ``audit_log``: append-only (database triggers refuse UPDATE and DELETE).
 """
 
@@ -87,6 +93,28 @@ clones = Table(
     Column("stored_at", Float, nullable=False),
 )
 
+holders = Table(
+    "holders", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("zone", String(100), nullable=False),
+    Column("url", String(500), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("t1", Float, nullable=False),
+    Column("t2", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("public_key", String(64), nullable=True),
+)
+
+parts = Table(
+    "parts", metadata,
+    Column("object_id", String(32), ForeignKey("objects.id"), primary_key=True),
+    Column("holder_id", String(64), primary_key=True),
+    Column("labels", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("discard_pending", Boolean, nullable=False),
+)
+
 audit_log = Table(
     "audit_log", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -103,6 +131,9 @@ audit_log = Table(
 OBJECT_STATES = ("storing", "stored", "retrieving", "delivering", "retrieved", "lost", "deleted")
 #: States of a provider.
 PROVIDER_STATES = ("up", "draining", "drained", "down")
+#: Kinds and states of a key holder.
+HOLDER_KINDS = ("vault", "custodian")
+HOLDER_STATES = ("up", "down")
 #: States of a clone record.
 CLONE_STATES = ("live", "discarded", "lost")
 

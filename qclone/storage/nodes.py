@@ -30,8 +30,9 @@ def build_node(role: str, data_dir: Path, *, provider_id: str | None = None, zon
     if role == "substrate":
         from qclone.storage.substrate import Substrate
 
-        def authorize(grant: Any, object_id: str, attempt: str) -> str:
-            return check_grant(grant, keys.peer("vault"), object_id, attempt)
+        def authorize(grant: Any, object_id: str, attempt: str, party: str = "vault") -> str:
+            # the vault's key, or that of another holder the gateway introduced (peer "holder:ID")
+            return check_grant(grant, keys.peer("vault" if party == "vault" else f"holder:{party}"), object_id, attempt)
 
         component = Substrate(data_dir, authorize=authorize)
     elif role == "vault":

@@ -250,6 +250,9 @@ class _Entry:
     _state: CoreState | None = None
     #: the CRC32 ending the row (shared mode: tells a cached entry from a row created anew)
     stamp: bytes = b""
+    #: party -> the qubit labels it holds (beside the clones, which are at providers); None for
+    #: an object created without it: the vault holds the key
+    holders: dict[str, list[str]] | None = None
 
     @property
     def state(self) -> CoreState:
@@ -289,12 +292,22 @@ def _decrypted_output(entry: _Entry, j: int) -> np.ndarray:
     output) ⊗ (a Pauli elsewhere), and a Pauli channel on a stored qubit becomes a Pauli channel on
     the output: ρ → (1 − px − py − pz) ρ + px X'ρX' + py Y'ρY' + pz Z'ρZ'.
     """
+    images = _output_images(entry.qubits, entry.clones, j)
+    return _through(entry, lambda q: images[q])
+
+
+def _through(entry: _Entry, image: Callable[[int], Any]) -> np.ndarray:
+    """The input after every ageing channel of ``entry``, each mapped onto the output by
+    ``image(q)`` (``((x mask, z mask) of X_q, (x mask, z mask) of Z_q)`` on the output, or None
+    where the qubit never reaches it)."""
     rho = _input_density(entry)
     if not entry.noise:
         return rho.copy()
-    images = _output_images(entry.qubits, entry.clones, j)
     for q, px, py, pz in entry.noise:
-        (xx, xz), (zx, zz) = images[q]
+        pair = image(q)
+        if pair is None:
+            continue
+        (xx, xz), (zx, zz) = pair
         if not (xx | xz | zx | zz):
             continue
         rho = ((1 - px - py - pz) * rho + px * _conjugate(rho, xx, xz) + py * _conjugate(rho, xx ^ zx, xz ^ zz)
@@ -331,12 +344,69 @@ def _check_attempt(attempt: object) -> str:
     return attempt
 
 
+#: Most parties in an object's holder map.
+MAX_HOLDERS = 64
+_PARTY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}")
+
+
+def _check_holders(holders: Any, k: int, n: int) -> dict[str, list[str]]:
+    """A validated holder map: party -> labels of the layout's non-clone qubits, none held twice."""
+    if not isinstance(holders, dict) or len(holders) > MAX_HOLDERS:
+        raise InvalidArgumentError(f"holders must map at most {MAX_HOLDERS} parties to lists of qubit labels")
+    lay = _layout(k, n)
+    clones = {q for j in range(1, n + 1) for q in lay.clone(j)}
+    seen: dict[int, str] = {}
+    out: dict[str, list[str]] = {}
+    for party, labels in holders.items():
+        if not isinstance(party, str) or not _PARTY.fullmatch(party):
+            raise InvalidArgumentError(f"a holder is 1-80 letters, digits, '_', '.', ':' or '-', got {party!r}")
+        if not isinstance(labels, list) or len(labels) > lay.num_qubits:
+            raise InvalidArgumentError(f"holder {party!r}: a list of at most {lay.num_qubits} qubit labels")
+        for label in labels:
+            try:
+                q = lay.index_of(label, long=True)
+            except Exception:  # noqa: BLE001 - the layout raises InvalidArgumentError / UnsupportedError
+                raise InvalidArgumentError(f"holder {party!r}: no qubit {label!r} in this object") from None
+            if q in clones:
+                raise InvalidArgumentError(f"holder {party!r}: {label} is a clone qubit (clones are at providers)")
+            if q in seen:
+                raise InvalidArgumentError(f"qubit {label} is held by both {seen[q]!r} and {party!r}")
+            seen[q] = party
+        out[party] = [str(x) for x in labels]
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _recovery(k: int, n: int, qubits: tuple[int, ...]) -> Any:
+    """The recovery of the qubits (layout indices) and the images of X_q, Z_q on its output as
+    ``{q: ((x mask, z mask), (x mask, z mask))}``, output qubit i being bit ``k − 1 − i`` of an
+    index (this module's order, as :func:`_output_images`)."""
+    from qclone.analysis.recovery import find_recovery, output_images
+
+    rec = find_recovery(_layout(k, n), qubits)
+
+    def big_endian(mask: int) -> int:  # output_images: bit i is target i
+        return sum(1 << (k - 1 - i) for i in range(k) if mask >> i & 1)
+
+    images = {q: tuple((big_endian(a), big_endian(b)) for a, b in pair) for q, pair in output_images(rec).items()}
+    return rec, images
+
+
+def _recovered_output(entry: _Entry, images: dict[int, Any]) -> np.ndarray:
+    """The state a recovery leaves on its targets, from the aged joint state: as
+    :func:`_decrypted_output`, every ageing channel on a qubit the recovery uses becomes a Pauli
+    channel on the output (the recovery leaves the input on the targets in a product with the rest,
+    so a channel on a qubit it does not use never reaches the output)."""
+    return _through(entry, images.get)
+
+
 def _dump_joint(entry: _Entry) -> bytes:
     """``MAGIC, u32 len, header JSON (k, n, input shape, keep_reference, ageing record), the input
     as little-endian complex128, u32 crc`` (the encrypted joint state is a function of the input)."""
     data = np.ascontiguousarray(entry.input, dtype="<c16")
     header = json.dumps({"qubits": entry.qubits, "clones": entry.clones, "shape": list(data.shape),
-                         "keep_reference": entry.keep_reference, "aged": entry.aged}).encode()
+                         "keep_reference": entry.keep_reference, "aged": entry.aged,
+                         **({} if entry.holders is None else {"holders": entry.holders})}).encode()
     body = b"".join([_MAGIC, struct.pack("<I", len(header)), header, data.tobytes()])
     return body + struct.pack("<I", zlib.crc32(body))
 
@@ -357,9 +427,12 @@ def _load_joint(data: bytes, where: str) -> _Entry:
         state = np.frombuffer(body, dtype="<c16", offset=pos + 4 + hlen).reshape(shape).astype(complex)
         aged = {str(a): float(t) for a, t in dict(header["aged"]).items()}
         keep = bool(header["keep_reference"])
+        holders = header.get("holders")
+        if holders is not None:
+            holders = {str(h): [str(x) for x in labels] for h, labels in dict(holders).items()}
     except (ValueError, KeyError, TypeError, struct.error) as e:
         raise UnavailableError(f"the substrate cannot read the joint state of {where} (corrupt: {e})") from None
-    return _Entry(k, n, state, keep, aged, stamp=data_crc)
+    return _Entry(k, n, state, keep, aged, stamp=data_crc, holders=holders)
 
 
 class _NoJointStateError(Exception):
@@ -376,8 +449,9 @@ class Substrate:
             metadata database.
         shared: other instances (other processes) use the same file: trust no cached
             existence or output, read them from the file (needs ``data_dir``).
-        authorize: ``authorize(authorization, object_id, attempt) -> nonce`` checks the vault's
-            one-time authorization of a decryption (raising
+        authorize: ``authorize(authorization, object_id, attempt[, party]) -> nonce`` checks a
+            holder's one-time authorization of a decryption or recovery (the vault's unless
+            ``party`` names another holder; raising
             :class:`~qclone.storage.errors.UnauthorizedError`); set by the substrate node
             (:func:`qclone.storage.rpc.keys.check_grant`). Each nonce is accepted once (recorded
             in the decryption's transaction). None (the embedded service, where the vault and
@@ -385,7 +459,7 @@ class Substrate:
     """
 
     def __init__(self, data_dir: str | Path | None, *, durable: bool = False, shared: bool = False,
-                 authorize: Callable[[Any, str, str], str] | None = None) -> None:
+                 authorize: Callable[..., str] | None = None) -> None:
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.durable = bool(durable)
         if shared and data_dir is None:
@@ -532,8 +606,13 @@ class Substrate:
         return qs
 
     # ------------------------------------------------------------------ interface
-    def create(self, object_id: str, state: InputState, clones: int, *, keep_reference: bool) -> dict:
+    def create(self, object_id: str, state: InputState, clones: int, *, keep_reference: bool,
+               holders: dict[str, list[str]] | None = None) -> dict:
         """Encrypt ``state`` into ``clones`` clones and store the joint state.
+
+        ``holders``: party -> the labels of the non-clone qubits it holds (the key qubits, and ``A``
+        when a custodian keeps it); :meth:`recover` asks for the release of every party whose
+        qubits a recovery uses. None: the vault holds the whole key (party ``vault``).
 
         Idempotent: creating an existing object with the same size and number of clones returns
         its description again (the state given the second time is not used).
@@ -551,6 +630,7 @@ class Substrate:
         if state.qubits > MAX_QUBITS:
             raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits, got {state.qubits}")
         n = check_int(clones, "the number of clones", 1, MAX_CLONES)
+        held = None if holders is None else _check_holders(holders, state.qubits, n)
         with self._lock(object_id):
             known = self._db is None or (not self.shared and (self._cached(self._states, object_id) is not None
                                                               or self._cached(self._outputs, object_id) is not None))
@@ -558,7 +638,7 @@ class Substrate:
                 existing = self._existing(object_id, state.qubits, n)
                 if existing is not None:
                     return existing
-            entry = _Entry(state.qubits, n, np.array(state.engine_state, dtype=complex), bool(keep_reference))
+            entry = _Entry(state.qubits, n, np.array(state.engine_state, dtype=complex), bool(keep_reference), holders=held)
             if not self._save(object_id, entry):  # a row of the object is there: decide by it
                 existing = self._existing(object_id, state.qubits, n)
                 if existing is not None:
@@ -732,6 +812,118 @@ class Substrate:
                 self._remember(self._outputs, object_id, out)
             return out
 
+    def holders(self, object_id: str) -> dict[str, list[str]]:
+        """Party -> the labels of the non-clone qubits it holds (what :meth:`create` was given;
+        ``{"vault": the key}`` for an object created without it)."""
+        object_id = _check_object_id(object_id)
+        with self._lock(object_id):
+            return self._holders_of(self._live(object_id))
+
+    @staticmethod
+    def _holders_of(entry: _Entry) -> dict[str, list[str]]:
+        if entry.holders is not None:
+            return {h: list(labels) for h, labels in entry.holders.items()}
+        return {"vault": list(_labels(entry.qubits, entry.clones)[1])}
+
+    def recover(self, object_id: str, qubits: list[str], attempt: str, fence: int | None = None,
+                authorizations: dict | None = None) -> dict:
+        """Recover the state from the qubits ``qubits`` (labels; any authorized set), consuming the
+        joint state; the one recovery, as :meth:`decrypt` is (which is the case of one clone and
+        the whole key).
+
+        The recovery is found by the stabilizer algebra (:func:`qclone.analysis.recovery.find_recovery`:
+        a Clifford acting only on those qubits that puts the input on some of them, the protocol's
+        own decryption when they hold a clone and the whole key) and its output computed exactly:
+        the input with every ageing channel of a qubit it uses mapped onto the output
+        (:func:`qclone.analysis.recovery.output_images`). Every party of the object's holder map
+        (:meth:`holders`) whose qubits the recovery uses must release them for this object and
+        attempt: with an ``authorize`` check, ``authorizations[party]`` is that party's one-time
+        authorization (each accepted once, recorded in the recovery's transaction).
+
+        Returns:
+            As :meth:`decrypt`, with ``"clone"`` the decrypted clone j for a plain decryption (else
+            None), ``"labels"`` the qubits holding the output, ``"used"`` the qubits the recovery
+            acted on and ``"parties"`` the holders whose releases it needed. The same attempt again
+            returns the same output.
+
+        Raises:
+            UnauthorizedSetError (an InvalidArgumentError): the qubits cannot recover the state
+                (with what they lack, e.g. "the set learns nothing about the state").
+            UnauthorizedError: a needed party's authorization is missing, forged, for another object
+                or attempt, expired or used before.
+            ConflictError: recovered or decrypted already (by another attempt), or a newer attempt
+                raised the fence. NotFoundError: no such object.
+        """
+        object_id = _check_object_id(object_id)
+        attempt = _check_attempt(attempt)
+        if fence is not None:
+            fence = check_int(fence, "fence", 0, 2**62)
+        if authorizations is not None and (not isinstance(authorizations, dict) or len(authorizations) > MAX_HOLDERS):
+            raise InvalidArgumentError(f"authorizations map at most {MAX_HOLDERS} parties to their releases")
+        with self._lock(object_id):
+            out = self._output(object_id)
+            if out is not None:
+                if out["attempt"] != attempt:
+                    raise ConflictError(f"object {object_id!r} has already been recovered by another attempt")
+                if self._authorize is not None:  # the same attempt again: with fresh releases, as the first time
+                    for party in out.get("parties") or []:
+                        nonce = self._authorize((authorizations or {}).get(party), object_id, attempt, party)
+                        if self._grant_used(nonce):
+                            raise UnauthorizedError(f"the release of {party} has been used already")
+                        self._use_grant(nonce, object_id)
+                return out
+            if fence is not None and self._fence_of(object_id) > fence:
+                raise ConflictError(f"object {object_id!r}: a newer attempt took over this retrieval")
+            entry = self._live(object_id)
+            qs = tuple(sorted(set(self._indices(entry, qubits))))
+            rec, images = _recovery(entry.qubits, entry.clones, qs)
+            used = set(rec.qubits)
+            lay = entry.layout
+            holders = self._holders_of(entry)
+            parties = sorted(h for h, labels in holders.items()
+                             if any(lay.index_of(x, long=True) in used for x in labels))
+            grants: list[str] = []
+            if self._authorize is not None:
+                given = authorizations or {}
+                for party in parties:
+                    nonce = self._authorize(given.get(party), object_id, attempt, party)
+                    if self._grant_used(nonce) or nonce in grants:
+                        raise UnauthorizedError(f"the release of {party} has been used already")
+                    grants.append(nonce)
+            rho = _recovered_output(entry, images)
+            fid = None
+            if entry.reference is not None:
+                fid = min(1.0, max(0.0, uhlmann_fidelity(entry.reference, rho)))
+            out = {
+                "object_id": object_id,
+                "qubits": entry.qubits,
+                "clone": rec.plain_clone,
+                "attempt": attempt,
+                "labels": [lay.label(q, long=True) for q in rec.targets],
+                "used": [lay.label(q, long=True) for q in rec.qubits],
+                "parties": parties,
+                "density_matrix": encode_array(rho),
+                "fidelity": fid,
+                "reference": None if entry.reference is None else encode_array(entry.reference),
+            }
+            if self._db is None:
+                for nonce in grants:
+                    self._use_grant(nonce, object_id)
+            elif not self._commit_decryption(object_id, attempt, out, fence, *grants):
+                self._forget(self._states, object_id)
+                done = self._output(object_id)
+                if done is not None and done["attempt"] == attempt:
+                    return done
+                if done is not None:
+                    raise ConflictError(f"object {object_id!r} has already been recovered by another attempt")
+                if fence is not None and self._fence_of(object_id) > fence:
+                    raise ConflictError(f"object {object_id!r}: a newer attempt took over this retrieval")
+                raise ConflictError(f"object {object_id!r} was recovered or discarded meanwhile; its qubits are gone")
+            self._forget(self._states, object_id)
+            if not self.shared:
+                self._remember(self._outputs, object_id, out)
+            return out
+
     def _grant_used(self, nonce: str) -> bool:
         if self._db is None:
             return nonce in self._grants_used
@@ -746,9 +938,9 @@ class Substrate:
             self._write(("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (nonce, object_id)))
 
     def _commit_decryption(self, object_id: str, attempt: str, out: dict, fence: int | None = None,
-                           grant: str | None = None) -> bool:
+                           *grants: str | None) -> bool:
         """One transaction: delete the joint state, insert the output (and record the used
-        authorization ``grant``), or write nothing. False (and nothing written) if there was no
+        authorizations ``grants``), or write nothing. False (and nothing written) if there was no
         joint state to delete, or (``fence``) the object's fence is higher."""
         assert self._db is not None
         delete = "DELETE FROM joint WHERE object_id = ?"
@@ -762,8 +954,9 @@ class Substrate:
                     raise _NoJointStateError
                 c.execute("INSERT INTO outputs (object_id, attempt, body) VALUES (?, ?, ?)",
                           (object_id, attempt, json.dumps(out)))
-                if grant is not None:
-                    c.execute("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (grant, object_id))
+                for grant in grants:
+                    if grant is not None:
+                        c.execute("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (grant, object_id))
                 faults.crash_point("substrate.decrypt.tx")
         except _NoJointStateError:
             return False

@@ -147,7 +147,7 @@ class Stack:
     def build(self, *, recover: bool = True) -> None:
         from qclone.storage.clock import SettableClock
         from qclone.storage.db import Database
-        from qclone.storage.service import ProviderDirectory, StorageService
+        from qclone.storage.service import HolderDirectory, ProviderDirectory, StorageService
         from qclone.storage.substrate import Substrate
         from qclone.storage.vault import KeyVault
 
@@ -158,7 +158,9 @@ class Stack:
         self.substrate = Substrate(d / "substrate", durable=False)
         self.vault = KeyVault(d / "vault")
         self.directory = ProviderDirectory.local(d)
-        self.service = StorageService(self.db, self.substrate, self.vault, self.directory, self.clock, recover=recover)
+        self.holders = HolderDirectory.local(d)
+        self.service = StorageService(self.db, self.substrate, self.vault, self.directory, self.clock, recover=recover,
+                                      holders=self.holders)
 
     def restart(self, *, recover: bool = True) -> None:
         self.build(recover=recover)

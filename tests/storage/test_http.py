@@ -2,7 +2,7 @@
 
 Physics checks use independent computations: the density matrix of a Bloch
 vector written out by hand, and the maximally mixed state a single clone must
-be for n >= 2 (PROTOCOL.md, property 2).
+be for n >= 2 (docs/protocol.md, property 2).
 """
 
 from __future__ import annotations

@@ -68,6 +68,7 @@ CODECS: dict[str, dict[str, Codec]] = {
         "peek": Codec(result=(encode_array, _decode_peek), timeout=HEAVY_TIMEOUT),
         "age": _HEAVY,
         "decrypt": _HEAVY,
+        "recover": _HEAVY,
         "sample": _HEAVY,
     },
     "vault": {},

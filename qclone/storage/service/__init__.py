@@ -17,6 +17,7 @@ The class is assembled from one module per concern:
 * :mod:`.recovery`: finishing or undoing what crashes left behind, the background reconciler;
 * :mod:`.integrity`: detecting keys and clones the vault or a provider lost;
 * :mod:`.providers`: add, drain, kill, revive;
+* :mod:`.holders`: the key holders beside the vault (custodians, more vaults) and their parts;
 * :mod:`.audit`: the audit log and health.
 
 Every change of an object's state goes through :func:`qclone.storage.states.transition`.
@@ -55,17 +56,18 @@ from qclone.storage.service.common import (
     Tenant,
     warm_up,
 )
+from qclone.storage.service.holders import HolderDirectory, HoldersMixin
 from qclone.storage.service.integrity import IntegrityMixin
 from qclone.storage.service.objects import ObjectsMixin
 from qclone.storage.service.placement import default_max_coalition, placement_audit
 from qclone.storage.service.providers import ProvidersMixin
 from qclone.storage.service.recovery import Reconciler, RecoveryMixin
-from qclone.storage.service.retrieval import RetrievalMixin
+from qclone.storage.service.retrieval import ProviderLoad, RetrievalMixin
 from qclone.storage.service.tenants import TenantsMixin
 
 
 class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, IntegrityMixin, ProvidersMixin,
-                     AuditMixin):
+                     HoldersMixin, AuditMixin):
     """Encrypted quantum multi-cloud storage (see the package docstring and ``docs/storage.md``).
 
     Args:
@@ -79,12 +81,16 @@ class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, 
         retention_seconds: how long (on the database's clock) a decrypted output waits for its
             acknowledgement before it is discarded and the object marked lost.
         recover: run :meth:`recover` now (finish or roll back what a crash interrupted).
+        holders: the :class:`HolderDirectory` of the key holders beside the vault (custodians,
+            more vaults); default: embedded ones in memory.
     """
 
     def __init__(self, db: Database, substrate: Any, vault: Any, providers: ProviderDirectory, clock: Any, *,
                  lease_seconds: float = LEASE_SECONDS, retention_seconds: float = DELIVERY_RETENTION,
-                 recover: bool = True) -> None:
+                 recover: bool = True, holders: HolderDirectory | None = None) -> None:
         self.db = db
+        self.holder_directory = holders if holders is not None else HolderDirectory.local(None)
+        self.load = ProviderLoad()
         self.substrate = substrate
         self.vault = vault
         self.directory = providers
@@ -115,5 +121,6 @@ class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, 
             self.reconciler = None
 
 
-__all__ = ["DEFAULT_CLONES", "DELIVERY_RETENTION", "LEASE_SECONDS", "Reconciler", "POLICIES", "ProviderDirectory", "StorageService", "Tenant",
+__all__ = ["DEFAULT_CLONES", "DELIVERY_RETENTION", "HolderDirectory", "ProviderLoad",
+           "LEASE_SECONDS", "Reconciler", "POLICIES", "ProviderDirectory", "StorageService", "Tenant",
            "default_max_coalition", "warm_up"]

@@ -8,16 +8,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError, is_int
+from qclone.protocol import Layout
 from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
 from qclone.storage.inputs import check_name
 from qclone.storage.models import clones as clone_table
 from qclone.storage.models import objects, providers
+from qclone.storage.models import parts as part_table
+from qclone.storage.placements import register_indices, resolve_placement
+from qclone.storage.ports import node_statuses
 from qclone.storage.service.common import (
     ALIVE,
     DEFAULT_CLONES,
@@ -27,6 +31,7 @@ from qclone.storage.service.common import (
     Tenant,
     state_summary,
 )
+from qclone.storage.service.holders import HoldersMixin
 from qclone.storage.service.placement import (
     PlacementMixin,
     audit_document,
@@ -44,17 +49,20 @@ from qclone.storage.states import ObjectState, transition
 log = logging.getLogger(__name__)
 
 
-class ObjectsMixin(PlacementMixin):
+class ObjectsMixin(PlacementMixin, HoldersMixin):
     def put(self, tenant: Tenant, name: str, state: Any, *, clones: int = DEFAULT_CLONES,
-            policy: str = "distinct-providers", force: bool = False, keep_reference: bool = False) -> dict[str, Any]:
+            policy: str = "distinct-providers", force: bool = False, keep_reference: bool = False,
+            placement: Any = None) -> dict[str, Any]:
         """Store ``state`` (an :class:`~qclone.storage.inputs.InputState` or ``{"kind", "data"}``) as
-        ``clones`` encrypted clones at distinct providers, the key in the vault.
+        ``clones`` encrypted clones at distinct providers, the key and ``A`` where ``placement`` says
+        (:mod:`qclone.storage.placements`: ``today``, the default, keeps the key in the vault and
+        ``A`` nowhere; ``keep-A``, ``split-key``, ``split-key:V`` or a custom mapping).
 
         Returns:
             The object's record as :meth:`stat` returns it.
 
         Raises:
-            InvalidArgumentError: bad name, state, number of clones, policy; n = 1 without ``force``.
+            InvalidArgumentError: bad name, state, number of clones, policy, placement; n = 1 without ``force``.
             ConflictError: the name exists. UnavailableError: too few providers up (or in distinct
                 zones), a component down.
         """
@@ -73,27 +81,37 @@ class ObjectsMixin(PlacementMixin):
         if policy not in POLICIES:
             raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
         n, k = clones, state.qubits
+        where = resolve_placement(placement, n, self._holders_up())
         object_id = uuid.uuid4().hex
         now = self._now()
         # the reservation (with the choice of providers, in one transaction): the name is taken
         # atomically, and a crash from here on leaves a 'storing' row that recovery cleans up
-        chosen, up = self._reserve(tenant, name, object_id, k, n, policy, bool(keep_reference), now)
+        lay = Layout(n, qubits=k)
+        held = {h: [lay.label(q, long=True) for q in register_indices(lay, labels)] for h, labels in where.keys}
+        chosen, up = self._reserve(tenant, name, object_id, k, n, policy, bool(keep_reference), now, held)
         faults.crash_point("put.reserve")
         placed: list[dict[str, Any]] = []
+        placed_parts: list[str] = []
         try:
-            info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference))
+            info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference), holders=held)
             faults.crash_point("put.create")
-            self.vault.deposit(tenant.id, object_id, list(info["key_qubits"]))
+            records = self._holder_records()
+            for h, labels in held.items():
+                placed_parts.append(h)
+                self._holder_node(h, records).deposit(tenant.id, object_id, labels)
             faults.crash_point("put.deposit")
             chosen = self._place(object_id, info, chosen, up, policy, now, placed)
             faults.crash_point("put.place")
-            audit_doc = audit_document(n, k, tuple(p["id"] for p in chosen), default_max_coalition(n))
+            audit_doc = audit_document(n, k, tuple(p["id"] for p in chosen), default_max_coalition(n), where.keys)
             summary = audit_doc["summary"]
             placement = {
                 "policy": policy,
+                "name": where.name,
                 "clones": {str(j): {"provider": p["id"], "zone": p["zone"], "labels": info["clone_qubits"][str(j)]}
                            for j, p in enumerate(chosen, 1)},
-                "key": {"holder": VAULT_PARTY, "labels": list(info["key_qubits"])},
+                "key": {"holder": VAULT_PARTY, "labels": held.get(VAULT_PARTY, [])},
+                "keys": [[h, list(labels)] for h, labels in where.keys],
+                "parts": held,
             }
             with self.db.fast_write() as conn:
                 if conn.execute(STORED, {"b_id": object_id, "b_placement": placement,
@@ -102,9 +120,14 @@ class ObjectsMixin(PlacementMixin):
                 conn.execute(INSERT_CLONES, [
                     {"object_id": object_id, "j": j, "provider_id": p["id"], "labels": info["clone_qubits"][str(j)],
                      "state": "live", "discard_pending": False, "stored_at": now} for j, p in enumerate(chosen, 1)])
+                conn.execute(insert(part_table), [
+                    {"object_id": object_id, "holder_id": h, "labels": labels, "state": "live",
+                     "discard_pending": False} for h, labels in held.items()])
                 self._log(conn, now, tenant.name, "put", tenant_id=tenant.id, object_id=object_id, object_name=name,
-                          qubits=k, clones=n, policy=policy, providers=[p["id"] for p in chosen], safe=summary["safe"])
+                          qubits=k, clones=n, policy=policy, placement=where.name, providers=[p["id"] for p in chosen],
+                          holders=list(held), safe=summary["safe"])
         except Exception:
+            self._discard_parts(object_id, [h for h in placed_parts if h != VAULT_PARTY])
             self._purge(object_id, placed)
             self._unreserve(object_id)
             raise
@@ -115,12 +138,14 @@ class ObjectsMixin(PlacementMixin):
                               summary)
 
     def _reserve(self, tenant: Tenant, name: str, object_id: str, k: int, n: int, policy: str, keep_reference: bool,
-                 now: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Choose the providers and take the name (a 'storing' row); what :meth:`_choose_providers` returns."""
+                 now: float, held: Mapping[str, list[str]] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Choose the providers and take the name (a 'storing' row, naming the key holders ``held``
+        so that recovery can tell them if the put dies); what :meth:`_choose_providers` returns."""
         row = {"id": object_id, "tenant_id": tenant.id, "name": name, "k": k, "n": n, "policy": policy,
                "state": "storing", "attempt": None, "lease_until": None, "chosen_clone": None, "fence": 0, "get_key": None,
                "created_at": now, "stored_at": now, "finished_at": None, "keep_reference": keep_reference,
-               "purge_pending": False, "placement": {"policy": policy, "clones": {}, "key": None},
+               "purge_pending": False, "placement": {"policy": policy, "clones": {}, "key": None,
+                                                     "parts": dict(held or {})},
                "audit": {"summary": None, "report": None}}
         for _ in range(2):
             try:
@@ -152,6 +177,8 @@ class ObjectsMixin(PlacementMixin):
             return False
         if not self._destroy_quantum(object_id, "abandoned put"):
             return False
+        if self._discard_parts(object_id, [h for h in (row.placement or {}).get("parts") or {} if h != VAULT_PARTY]):
+            return False  # a holder that cannot be told now: the next recovery tries again
         for p in prows:  # any provider may have recorded a clone of it; one that is down is swept when revived
             if p["state"] in ALIVE:
                 self._tell_discard(p, object_id)
@@ -183,16 +210,76 @@ class ObjectsMixin(PlacementMixin):
             "created_at", "stored_at", "finished_at", "live_clones", "retrievable", "placement": [{"clone",
             "provider", "zone", "state", "provider_state", "stored_at"}], "audit": {"safe", "complete",
             "coalitions_examined", "max_coalition", "learning", "warnings", "notes"}}``, plus
-            ``"audit_report"`` (the full coalition audit) with ``full_audit``.
+            ``"audit_report"`` (the full coalition audit) with ``full_audit``; ``"placement_name"``
+            (``today``, ``keep-A``, ...), ``"parts"`` (``[{"holder", "labels", "state",
+            "discard_pending"}]``: who holds the key qubits and A) and, for a stored object,
+            ``"recovery"`` (:meth:`_recoverability`: retrievable now, and from which sets of
+            holders; ``retrievable`` is its ``now``).
         """
         name = check_name(name)
         with self.db.read() as conn:
             row = self._object_row(conn, tenant, name, audit=True)
             crows = self._clone_rows(conn, row.id)
+            prows = self._part_rows(conn, row.id)
         out = self._describe_row(tenant, row, crows)
+        out["placement_name"] = (row.placement or {}).get("name") or "today"
+        out["parts"] = [{"holder": p["holder_id"], "labels": list(p["labels"]), "state": p["state"],
+                         "discard_pending": bool(p["discard_pending"])} for p in prows]
+        if row.state == ObjectState.STORED:
+            out["recovery"] = self._recoverability(row, crows, prows)
+            out["retrievable"] = out["recovery"]["now"]
+        else:
+            out["recovery"] = None
         if full_audit:
             out["audit_report"] = row.audit["report"]
         return out  # a read: in the gateway's access log, not in the audit log
+
+    #: Most holder sets :meth:`stat` lists under ``recovery.sets``.
+    MAX_SHOWN_SETS = 8
+
+    def _recoverability(self, row: Any, crows: list[dict[str, Any]], prows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Whether a get could recover the object now, and from which sets of holders.
+
+        The holders that answer now (a cached health probe, :func:`~qclone.storage.ports.node_statuses`):
+        key holders with a live part, providers up or draining with a live clone. ``sets``: the set
+        a get would use now (:func:`~qclone.analysis.recovery.choose_recovery`, without the
+        load-sharing ranks), then the set it would use if each holder of that one failed in turn
+        (distinct sets, at most :attr:`MAX_SHOWN_SETS`).
+
+        Returns:
+            ``{"now": bool, "sets": [[holder, ...], ...], "live": [holders], "down": [holders],
+            "reason": None or why no set of the live holders can recover it}``.
+        """
+        from qclone.analysis.recovery import UnauthorizedSetError, choose_recovery
+
+        lay = Layout(row.n, qubits=row.k)
+        labels = ({p["holder_id"]: list(p["labels"]) for p in prows if p["state"] == "live"} if prows
+                  else {VAULT_PARTY: list((row.placement.get("key") or {}).get("labels") or [])})
+        holders: dict[str, list[int]] = {h: [lay.index_of(x, long=True) for x in ls] for h, ls in labels.items()}
+        nodes: list[Any] = [self._holder_node_or_none(h) for h in holders]
+        for c in crows:
+            if c["state"] == "live" and c["provider_state"] in ALIVE:
+                holders[c["provider_id"]] = list(lay.clone(c["j"]))
+                nodes.append(self._node_or_none(self._clone_provider(c)))
+        statuses = node_statuses(nodes)
+        live = [h for h, st in zip(holders, statuses, strict=True) if st.get("status") == "ok"]
+        down = [h for h in holders if h not in live]
+        sets: list[list[str]] = []
+        try:
+            _, used = choose_recovery(lay, holders, live)
+        except UnauthorizedSetError as e:
+            return {"now": False, "sets": [], "live": live, "down": down, "reason": e.missing}
+        sets.append(list(used))
+        for h in used:
+            if len(sets) >= self.MAX_SHOWN_SETS:
+                break
+            try:
+                _, other = choose_recovery(lay, holders, [x for x in live if x != h])
+            except UnauthorizedSetError:
+                continue
+            if list(other) not in sets:
+                sets.append(list(other))
+        return {"now": True, "sets": sets, "live": live, "down": down, "reason": None}
 
     def list(self, tenant: Tenant, *, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """The tenant's objects, oldest first: ``{"name", "object_id", "state", "qubits", "clones", "policy",

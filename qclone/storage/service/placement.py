@@ -27,13 +27,35 @@ def default_max_coalition(clones: int) -> int:
     return clones + 1 if clones <= 6 else (2 if clones <= 16 else 1)
 
 
+def today_keys(n: int) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The key holders of the ``today`` placement: the vault holds N_1..N_n."""
+    return ((VAULT_PARTY, tuple(f"N{j}" for j in range(1, n + 1))),)
+
+
+def object_keys(placement: Mapping[str, Any], n: int) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The key holders of an object from its ``placement`` column (``keys``: ``[[holder, [labels]],
+    ...]``); objects stored before placements existed have their key at the vault."""
+    keys = placement.get("keys")
+    if not keys:
+        return today_keys(n)
+    return tuple((str(h), tuple(str(x) for x in labels)) for h, labels in keys)
+
+
 @lru_cache(maxsize=512)
-def placement_audit(n: int, k: int, holders: tuple[str, ...], max_coalition: int) -> tuple[dict, dict]:
+def placement_audit(n: int, k: int, holders: tuple[str, ...], max_coalition: int,
+                    keys: tuple[tuple[str, tuple[str, ...]], ...] | None = None) -> tuple[dict, dict]:
     """(summary, full report) of the coalition audit of provider ``holders[j-1]`` holding S_j and
-    the vault holding N_1..N_n; the input qubits A are consumed by the encoding (held by nobody)."""
-    parties: dict[str, frozenset[str]] = {p: frozenset({f"S{j}"}) for j, p in enumerate(holders, 1)}
-    parties[VAULT_PARTY] = frozenset(f"N{j}" for j in range(1, n + 1))
-    report = audit_placement(n, Placement(parties, name="placement"), max_coalition=max_coalition, qubits=k)
+    the key holders ``keys`` (``(holder, register labels)``; default: the vault holding
+    N_1..N_n, the input qubits A held by nobody). The intended coalitions are the placement's
+    (:meth:`~qclone.storage.placements.ObjectPlacement.intended`); the summary's ``trades`` say
+    in plain words what the placement trades."""
+    from qclone.storage.placements import ObjectPlacement
+
+    spot = ObjectPlacement("audit", n, today_keys(n) if keys is None else keys)
+    # today's placement: the protocol's own access structure is what is intended (as named)
+    intended = () if spot.keys == today_keys(n) else spot.intended(holders)
+    placement = Placement(spot.parties(holders), intended, name="placement")
+    report = audit_placement(n, placement, max_coalition=max_coalition, qubits=k)
     full = report.to_dict()
     summary = {
         "safe": report.safe,
@@ -44,14 +66,16 @@ def placement_audit(n: int, k: int, holders: tuple[str, ...], max_coalition: int
                      for f in report.findings if f.classification.kind == "partial" or not f.intended],
         "warnings": list(report.warnings),
         "notes": list(report.notes),
+        "trades": spot.trades(),
     }
     return summary, full
 
 
 @lru_cache(maxsize=512)
-def audit_document(n: int, k: int, holders: tuple[str, ...], max_coalition: int) -> JSONDocument:
+def audit_document(n: int, k: int, holders: tuple[str, ...], max_coalition: int,
+                   keys: tuple[tuple[str, tuple[str, ...]], ...] | None = None) -> JSONDocument:
     """The ``audit`` column of an object placed so: ``{"summary", "report"}``, serialised once."""
-    summary, full = placement_audit(n, k, holders, max_coalition)
+    summary, full = placement_audit(n, k, holders, max_coalition, keys)
     return JSONDocument(summary=summary, report=full)
 
 

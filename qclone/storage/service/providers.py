@@ -17,7 +17,7 @@ from qclone.storage.models import objects, providers
 from qclone.storage.ports import node_statuses
 from qclone.storage.provider import check_provider_id
 from qclone.storage.service.common import NODE_ERRORS, VAULT_PARTY, ServiceBase
-from qclone.storage.service.placement import default_max_coalition, placement_audit
+from qclone.storage.service.placement import default_max_coalition, object_keys, placement_audit
 from qclone.storage.states import ObjectState, transition
 from qclone.storage.vault import DEFAULT_T1, DEFAULT_T2, check_coherence
 
@@ -194,7 +194,10 @@ class ProvidersMixin(ServiceBase):
         holder_ids = {c["j"]: c["provider_id"] for c in crows}
         holder_ids[m.j] = target["id"]
         ordered = tuple(holder_ids[j] for j in sorted(holder_ids))
-        summary, full = placement_audit(m.n, m.k, ordered, default_max_coalition(m.n))
+        with self.db.read() as conn:
+            stored = conn.execute(select(objects.c.placement).where(objects.c.id == m.object_id)).scalar()
+        keys = object_keys(stored or {}, m.n)
+        summary, full = placement_audit(m.n, m.k, ordered, default_max_coalition(m.n), keys)
         with self.db.write() as conn:
             row = conn.execute(select(objects.c.placement, objects.c.tenant_id, objects.c.name)
                                .where(objects.c.id == m.object_id)).first()

@@ -13,19 +13,21 @@ from sqlalchemy import or_, select, update
 from qclone.storage.db import db_now
 from qclone.storage.models import clones as clone_table
 from qclone.storage.models import objects, providers
+from qclone.storage.models import parts as part_table
 from qclone.storage.service.common import (
     ALIVE,
     NODE_ERRORS,
     RECOVERY_ERRORS,
-    ServiceBase,
+    VAULT_PARTY,
 )
+from qclone.storage.service.holders import HoldersMixin
 from qclone.storage.service.statements import Q_OBJECT_BY_ID
 from qclone.storage.states import ObjectState, transition
 
 log = logging.getLogger(__name__)
 
 
-class RecoveryMixin(ServiceBase):
+class RecoveryMixin(HoldersMixin):
     def _recover_object(self, object_id: str) -> str | None:
         """Take over an interrupted retrieval (fenced) and finish or undo it; what was done (None: nothing).
 
@@ -45,11 +47,18 @@ class RecoveryMixin(ServiceBase):
             return "rolled back"
         if seen["output_attempt"] == attempt:
             out = self.substrate.output(object_id)
-            self.vault.consume(object_id, attempt)
-            provider = next((c["provider_id"] for c in crows if out is not None and c["j"] == out["clone"]), None)
+            used = [VAULT_PARTY] if out is None or "parties" not in out else list(out["parties"])
+            records = self._holder_records()
+            for h in used:
+                self._holder_node(h, records).consume(object_id, attempt)
+            clone = None if out is None else out.get("clone")
+            provider = next((c["provider_id"] for c in crows if clone is not None and c["j"] == clone), None)
             if self._finish(object_id, attempt, fence, "system", row.tenant_id, row.name,
-                            int(out["clone"]) if out is not None else 0, provider, None, action="get.recovered"):
+                            int(clone) if clone is not None else 0, provider, None, action="get.recovered"):
                 self._discard_clones(object_id, crows)
+                with self.db.read() as conn:
+                    prows = self._part_rows(conn, object_id)
+                self._discard_unused_parts(object_id, prows, used)
             return "completed"
         with self.db.write() as conn:
             lost = conn.execute(transition(ObjectState.RETRIEVING, ObjectState.LOST, objects.c.id == object_id,
@@ -132,6 +141,7 @@ class RecoveryMixin(ServiceBase):
                 sent, orphans = self._sync_provider(p, orphans_before=None if expired_only else math.inf)
                 counts["discards"] += sent
                 counts["orphans"] += orphans
+        counts["discards"] += self._sync_holders()
         if any(v for k, v in counts.items() if k != "released"):
             self._write_log("system", "recover", **counts)
         return counts
@@ -190,10 +200,19 @@ class RecoveryMixin(ServiceBase):
                       "public_key": c["public_key"]}
             if c["state"] != "lost" and not self._tell_discard(record, object_id):
                 failed.append(c["provider_id"])
+        with self.db.read() as conn:
+            prows = self._part_rows(conn, object_id)
+        others = [p["holder_id"] for p in prows if p["holder_id"] != VAULT_PARTY and p["state"] != "lost"]
+        missed = self._discard_parts(object_id, others)
         with self.db.write() as conn:
             conn.execute(update(objects).where(objects.c.id == object_id).values(purge_pending=False))
             conn.execute(update(clone_table).where(clone_table.c.object_id == object_id)
                          .values(discard_pending=clone_table.c.provider_id.in_(failed) if failed else False))
+            if prows:
+                conn.execute(update(part_table).where(part_table.c.object_id == object_id, part_table.c.state == "live")
+                             .values(state="discarded"))
+                conn.execute(update(part_table).where(part_table.c.object_id == object_id)
+                             .values(discard_pending=part_table.c.holder_id.in_(missed) if missed else False))
         return True
 
     def _sync_provider(self, record: Mapping[str, Any], *, orphans_before: float | None) -> tuple[int, int]:

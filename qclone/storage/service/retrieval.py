@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select, update
 
+from qclone.protocol import Layout
 from qclone.sim.exact import fidelity as uhlmann_fidelity
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage import faults
@@ -31,12 +35,13 @@ from qclone.storage.service.common import (
     ALIVE,
     NODE_ERRORS,
     RECOVERY_ERRORS,
-    ServiceBase,
+    VAULT_PARTY,
     Tenant,
     check_key,
     check_sampling,
     state_summary,
 )
+from qclone.storage.service.holders import HoldersMixin
 from qclone.storage.service.statements import ACK, CLAIM, DISCARD_CLONES, FINISH
 from qclone.storage.states import ObjectState, transition
 from qclone.storage.substrate import sample_state
@@ -65,7 +70,70 @@ def age_output(rho: np.ndarray, duration: float, t1: float, t2: float) -> np.nda
     return rho
 
 
-class RetrievalMixin(ServiceBase):
+#: Rank added for a provider that is draining (load-sharing rule, :class:`ProviderLoad`).
+DRAINING_PENALTY = 500.0
+
+
+class ProviderLoad:
+    """The load-sharing rule: which clone a get decrypts (which holders a recovery uses).
+
+    Every holder (a provider, or a key holder) gets a rank, lower is better::
+
+        rank = latency + 50 · in_flight + 1000 · failed_recently (+ 500 if a provider is draining)
+
+    * ``latency``: the exponentially weighted mean (weight 0.3 for the newest) of how long its
+      recent calls from this gateway took, in milliseconds (a provider is timed by the
+      ``holding`` check that precedes every decryption of its clone);
+    * ``in_flight``: the gets from this gateway running on it right now;
+    * ``failed_recently``: 1 when a call to it failed in the last :attr:`FAILURE_MEMORY` seconds.
+
+    A get decrypts the clone of the best-ranked live provider (equal ranks: any of them, at
+    random), so load spreads over the providers and away from slow or failing ones; when no plain
+    decryption is possible, the fewest holders, ties by the sum of their ranks.
+    """
+
+    FAILURE_MEMORY = 30.0
+    IN_FLIGHT_MS = 50.0
+    FAILURE_MS = 1000.0
+    WEIGHT = 0.3
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._latency: dict[str, float] = {}
+        self._in_flight: dict[str, int] = {}
+        self._failed_at: dict[str, float] = {}
+
+    def observe(self, holder: str, seconds: float) -> None:
+        """A call to ``holder`` took ``seconds``."""
+        ms = 1000.0 * max(0.0, float(seconds))
+        with self._lock:
+            old = self._latency.get(holder)
+            self._latency[holder] = ms if old is None else (1 - self.WEIGHT) * old + self.WEIGHT * ms
+
+    def failed(self, holder: str) -> None:
+        with self._lock:
+            self._failed_at[holder] = self._clock()
+
+    def begin(self, holder: str) -> None:
+        with self._lock:
+            self._in_flight[holder] = self._in_flight.get(holder, 0) + 1
+
+    def end(self, holder: str) -> None:
+        with self._lock:
+            self._in_flight[holder] = max(0, self._in_flight.get(holder, 0) - 1)
+
+    def rank(self, holder: str) -> float:
+        with self._lock:
+            failed = self._failed_at.get(holder)
+            recent = failed is not None and self._clock() - failed < self.FAILURE_MEMORY
+            return (self._latency.get(holder, 0.0) + self.IN_FLIGHT_MS * self._in_flight.get(holder, 0)
+                    + (self.FAILURE_MS if recent else 0.0))
+
+
+class RetrievalMixin(HoldersMixin):
+    load: ProviderLoad
+
     def get(self, tenant: Tenant, name: str, *, basis: str | None = None, shots: int | None = None,
             seed: int | None = None, key: str | None = None, ack: bool = False) -> dict[str, Any]:
         """Retrieve a state, once: decrypt one live clone with the key (consumed) and discard the rest.
@@ -128,49 +196,116 @@ class RetrievalMixin(ServiceBase):
                         state=row.state)
         raise ConflictError(reason)
 
-    def _choose_clone(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]]) -> dict[str, Any]:
-        """A live clone at a reachable provider that still holds it (up providers first)."""
+    def _plan(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], prows: list[dict[str, Any]],
+              down: set[str]) -> tuple[Any, list[dict[str, Any]], list[str]]:
+        """Which recovery a get runs now: ``(recovery, the clone rows it uses, the key holders it
+        uses)``. Among the live holders (providers that are up or draining and still hold their
+        clone, key holders whose part is live and not found down during this get) an authorized
+        subset by :func:`~qclone.analysis.recovery.choose_recovery`: the plain decryption of a
+        clone first (the best-ranked provider's, see :meth:`_provider_rank`), else the fewest
+        parties. Raises ConflictError (lost) or UnavailableError (not now, with the algebra's
+        reason)."""
+        from qclone.analysis.recovery import UnauthorizedSetError, choose_recovery, is_authorized
+
         live = [c for c in crows if c["state"] == "live"]
         if not live:
             self._mark_lost(row.id, "no live clone left")
             raise ConflictError(f"object {row.name!r} is lost: no live clone of it is left")
-        candidates = [c for c in live if c["provider_state"] in ALIVE]
-        random.shuffle(candidates)
-        candidates.sort(key=lambda c: c["provider_state"] != "up")
-        for c in candidates:
-            try:
-                held = self._node(self._clone_provider(c)).holding(row.id)
-            except NODE_ERRORS as e:  # an unreachable provider is skipped
-                log.warning("provider %s unreachable for %s: %s", c["provider_id"], row.id, e)
-                continue
-            if held is not None and int(held["clone"]) == c["j"]:
-                return c
-        # a concurrent get may have won meanwhile (and told every provider to discard): then the
-        # refusal is that one's (409), not unavailability
-        with self.db.read() as conn:
-            current = self._object_row(conn, tenant, row.name)
-        if current.state != ObjectState.STORED:
-            self._refuse(tenant, current)
-        self._write_log(tenant.name, "get.unavailable", tenant_id=tenant.id, object_id=row.id,
-                        object_name=row.name, live_clones=len(live))
-        raise UnavailableError(f"object {row.name!r}: no provider holding one of its {len(live)} live clone(s) "
-                               f"is reachable ({', '.join(sorted(c['provider_id'] for c in live))}); try again later")
+        lay = Layout(row.n, qubits=row.k)
+        parts_held = self._parts_of(row, prows)
+        holders: dict[str, list[int]] = {h: [lay.index_of(x, long=True) for x in labels]
+                                         for h, labels in parts_held.items()}
+        left = [q for qs in holders.values() for q in qs] + [q for c in live for q in lay.clone(c["j"])]
+        if not is_authorized(lay, left):  # even with every holder back: lost for good
+            gone = sorted({p["holder_id"] for p in prows if p["state"] == "lost"}) if prows else [VAULT_PARTY]
+            reason = ("the vault no longer holds its key" if gone == [VAULT_PARTY]
+                      else f"{', '.join(gone)} no longer hold{'s' if len(gone) == 1 else ''} their parts")
+            self._mark_lost(row.id, reason)
+            raise ConflictError(f"object {row.name!r} is lost: {reason}")
+        usable = [c for c in live if c["provider_state"] in ALIVE]
+        random.shuffle(usable)  # equal ranks: any of them
+        for c in usable:
+            holders[c["provider_id"]] = list(lay.clone(c["j"]))
+        draining = {c["provider_id"] for c in usable if c["provider_state"] == "draining"}
 
-    @staticmethod
-    def _clone_provider(c: Mapping[str, Any]) -> dict[str, Any]:
-        return {"id": c["provider_id"], "name": c["name"], "zone": c["zone"], "url": c["url"],
-                "state": c["provider_state"], "t1": c["t1"], "t2": c["t2"], "public_key": c["public_key"]}
+        def rank(holder: str) -> float:
+            return self.load.rank(holder) + (DRAINING_PENALTY if holder in draining else 0.0)
+
+        while True:
+            alive = [h for h in holders if h not in down]
+            try:
+                rec, used = choose_recovery(lay, holders, alive, rank=rank)
+            except UnauthorizedSetError as e:
+                with self.db.read() as conn:
+                    current = self._object_row(conn, tenant, row.name)
+                if current.state != ObjectState.STORED:  # a concurrent get won meanwhile: its refusal
+                    self._refuse(tenant, current)
+                self._write_log(tenant.name, "get.unavailable", tenant_id=tenant.id, object_id=row.id,
+                                object_name=row.name, live_clones=len(live), down=sorted(down),
+                                reason=e.missing)
+                raise UnavailableError(f"object {row.name!r} cannot be retrieved now: the holders that answer "
+                                       f"({', '.join(sorted(alive)) or 'none'}) {e.missing}; down or unreachable: "
+                                       f"{', '.join(sorted(set(holders) - set(alive))) or 'none'}; try again later") from None
+            used_clones = [c for c in usable if c["provider_id"] in used]
+            missing = [c for c in used_clones if not self._still_holds(c, row.id)]
+            if not missing:
+                return rec, used_clones, [h for h in used if h in parts_held]
+            down.update(c["provider_id"] for c in missing)
+
+    def _still_holds(self, c: Mapping[str, Any], object_id: str) -> bool:
+        """Whether the provider of clone row ``c`` answers and still holds that clone (timed: the
+        load-sharing rule's latency)."""
+        started = time.monotonic()
+        try:
+            held = self._node(self._clone_provider(c)).holding(object_id)
+        except NODE_ERRORS as e:  # an unreachable provider is skipped
+            log.warning("provider %s unreachable for %s: %s", c["provider_id"], object_id, e)
+            self.load.failed(c["provider_id"])
+            return False
+        self.load.observe(c["provider_id"], time.monotonic() - started)
+        return held is not None and int(held["clone"]) == c["j"]
+
+    def _parts_of(self, row: Any, prows: list[dict[str, Any]]) -> dict[str, list[str]]:
+        """Key holder -> the labels of its live part of the object (objects stored before
+        placements existed: the vault holds the key their placement names)."""
+        if prows:
+            return {p["holder_id"]: list(p["labels"]) for p in prows if p["state"] == "live"}
+        return {VAULT_PARTY: list((row.placement.get("key") or {}).get("labels") or [])}
 
     def _retrieve(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], key: str, basis: str | None,
                   shots: int | None, seed: int | None) -> dict[str, Any]:
         object_id = row.id
-        chosen = self._choose_clone(tenant, row, crows)
+        with self.db.read() as conn:
+            prows = self._part_rows(conn, object_id)
+        down: set[str] = set()
+        for _ in range(4):  # a key holder found down or without its part: plan again without it
+            rec, used_clones, used_keys = self._plan(tenant, row, crows, prows, down)
+            result = self._run(tenant, row, crows, prows, key, basis, shots, seed, rec, used_clones, used_keys, down)
+            if result is not None:
+                return result
+            with self.db.read() as conn:
+                row = self._object_row(conn, tenant, row.name)
+                prows = self._part_rows(conn, object_id)
+            if row.state != ObjectState.STORED:
+                self._refuse(tenant, row)
+        raise UnavailableError(f"object {row.name!r}: its key holders keep failing ({', '.join(sorted(down))}); "
+                               "try again later")
+
+    def _run(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], prows: list[dict[str, Any]], key: str,
+             basis: str | None, shots: int | None, seed: int | None, rec: Any, used_clones: list[dict[str, Any]],
+             used_keys: list[str], down: set[str]) -> dict[str, Any] | None:
+        """One attempt of a get with the planned recovery; None when a key holder turned out to be
+        down or without its part (the claim undone, ``down`` updated: plan again)."""
+        object_id = row.id
         attempt = uuid.uuid4().hex
         fence = row.fence + 1
+        j = rec.plain_clone
+        plain = j is not None and used_keys == [VAULT_PARTY]
+        first = used_clones[0] if used_clones else None
         # 1. claim: the one compare-and-set that lets exactly one get through; it raises the fence
         with self.db.fast_write() as conn:
             won = conn.execute(CLAIM, {"b_id": object_id, "b_fence": row.fence, "b_attempt": attempt, "b_key": key,
-                                       "b_lease": self.lease_seconds, "b_clone": chosen["j"],
+                                       "b_lease": self.lease_seconds, "b_clone": j,
                                        "b_now": self._now()}).rowcount
         if won != 1:
             with self.db.read() as conn:
@@ -179,60 +314,91 @@ class RetrievalMixin(ServiceBase):
         faults.crash_point("get.claim")
         now = self._now()
         elapsed = max(0.0, now - row.stored_at)
-        key_labels = row.placement["key"]["labels"]
+        parts_held = self._parts_of(row, prows)
+        for c in used_clones:
+            self.load.begin(c["provider_id"])
         try:
-            # 2. the vault releases the key to this attempt
             try:
-                grant = self._release_key(object_id, attempt)  # the vault's one-time authorization (or None)
-            except NotFoundError:  # the vault lost the key: the object cannot be decrypted, ever
+                # 2. every key holder the recovery uses releases its part to this attempt
+                records = self._holder_records()
+                grants: dict[str, Any] = {}
+                for h in used_keys:
+                    try:
+                        grants[h] = self._release_part(h, object_id, attempt, records)
+                    except NotFoundError:  # the holder lost its part: mark it, plan without it
+                        self._rollback(object_id, attempt)
+                        if not prows:  # stored before placements: the vault held the whole key
+                            self._lose(object_id, "the vault no longer holds its key")
+                            raise ConflictError(f"object {row.name!r} is lost: the vault no longer holds its key") from None
+                        self._part_lost(row, h)
+                        down.add(h)
+                        return None
+                    except (UnavailableError, OSError, sqlite3.Error) as e:
+                        self.load.failed(h)
+                        log.warning("key holder %s unavailable for %s: %s", h, object_id, e)
+                        self._rollback(object_id, attempt)
+                        down.add(h)
+                        return None
+                faults.crash_point("get.release")
+                # 3. memory noise for the whole storage time (age() counts each qubit's time once)
+                if elapsed > 0:
+                    for c in used_clones:
+                        self.substrate.age(object_id, list(c["labels"]), elapsed, c["t1"], c["t2"])
+                    for h in used_keys:
+                        self.substrate.age(object_id, list(parts_held[h]), elapsed, *self._holder_times(h, records))
+                faults.crash_point("get.age")
+            except Exception:  # whatever failed (the decryption never happened): undo the claim, re-raise
                 self._rollback(object_id, attempt)
-                self._lose(object_id, "the vault no longer holds its key")
-                raise ConflictError(f"object {row.name!r} is lost: the vault no longer holds its key") from None
-            faults.crash_point("get.release")
-            # 3. memory noise for the whole storage time (age() counts each qubit's time once)
-            if elapsed > 0:
-                self.substrate.age(object_id, list(chosen["labels"]), elapsed, chosen["t1"], chosen["t2"])
-                self.substrate.age(object_id, list(key_labels), elapsed, *self._vault_times())
-            faults.crash_point("get.age")
-        except Exception:  # whatever failed (the decryption never happened): undo the claim, re-raise
-            self._rollback(object_id, attempt)
-            raise
-        # 4. the one decryption (consumes the joint state); refused if a newer attempt raised the fence
-        try:
-            out = self.substrate.decrypt(object_id, chosen["j"], attempt, fence=fence, authorization=grant)
-        except Exception:  # did it happen? recovery looks and finishes or undoes it; re-raise
-            self._recover_quietly(object_id)
-            raise
+                raise
+            # 4. the one recovery (consumes the joint state); refused if a newer attempt raised the fence
+            try:
+                if plain:
+                    assert j is not None
+                    out = self.substrate.decrypt(object_id, j, attempt, fence=fence, authorization=grants[VAULT_PARTY])
+                else:
+                    qubits = [x for c in used_clones for x in c["labels"]] + [x for h in used_keys for x in parts_held[h]]
+                    out = self.substrate.recover(object_id, qubits, attempt, fence=fence, authorizations=grants)
+            except Exception:  # did it happen? recovery looks and finishes or undoes it; re-raise
+                self._recover_quietly(object_id)
+                raise
+        finally:
+            for c in used_clones:
+                self.load.end(c["provider_id"])
         faults.crash_point("get.decrypt")
-        # 5. the key is consumed; 6. the object is delivering (+ audit); 7. the other providers discard
-        try:
-            self.vault.consume(object_id, attempt)
-        except UnavailableError as e:
-            raise UnavailableError(f"object {row.name!r} was decrypted but the vault cannot confirm it now ({e}); "
-                                   "get it again once the vault is back to receive the output") from None
+        # 5. the parts used are consumed; 6. the object is delivering (+ audit); 7. the rest is discarded
+        for h in used_keys:
+            try:
+                self._holder_node(h, records).consume(object_id, attempt)
+            except UnavailableError as e:
+                raise UnavailableError(f"object {row.name!r} was recovered but {h} cannot confirm it now ({e}); "
+                                       "get it again once it is back to receive the output") from None
         faults.crash_point("get.consume")
-        self._finish(object_id, attempt, fence, tenant.name, tenant.id, row.name, chosen["j"], chosen["provider_id"],
-                     elapsed)
+        provider = first["provider_id"] if first is not None else None
+        self._finish(object_id, attempt, fence, tenant.name, tenant.id, row.name, j or 0, provider, elapsed,
+                     holders=[*(c["provider_id"] for c in used_clones), *used_keys])
         faults.crash_point("get.finish")
         self._discard_clones(object_id, crows)
+        self._discard_unused_parts(object_id, prows, used_keys)
         faults.crash_point("get.discard")
         # 8. the output is returned; it stays in the substrate until acknowledged
-        result = self._output(row, out, chosen["provider_id"], elapsed, basis, shots, seed, key=key, recovered=False)
+        result = self._output(row, out, provider, elapsed, basis, shots, seed, key=key, recovered=False)
         faults.crash_point("get.deliver")
         return result
 
-    def _release_key(self, object_id: str, attempt: str) -> dict[str, Any] | None:
-        """Step 2. A key still released to an earlier attempt (rolled back while the vault could
-        not be reached) is restored first: this attempt holds the newer fence. Returns the
-        vault's one-time authorization of this attempt's decryption (None: an embedded vault)."""
+    def _release_part(self, holder: str, object_id: str, attempt: str,
+                      records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+        """Step 2 at one key holder. A part still released to an earlier attempt (rolled back
+        while the holder could not be reached) is restored first: this attempt holds the newer
+        fence. Returns the holder's one-time authorization (None: an embedded holder)."""
+        node = self._holder_node(holder, records)
         try:
-            return self.vault.release(object_id, attempt)
+            return node.release(object_id, attempt)
         except ConflictError:
-            held = self.vault.state(object_id)
+            held = node.state(object_id)
             if held is None or held.get("state") != "released" or held.get("attempt") == attempt:
                 raise
-        self.vault.restore(object_id, held["attempt"])
-        return self.vault.release(object_id, attempt)
+        node.restore(object_id, held["attempt"])
+        return node.release(object_id, attempt)
 
     def _output(self, row: Any, out: Mapping[str, Any], provider_id: str | None, elapsed: float | None,
                 basis: str | None, shots: int | None, seed: int | None, *, key: str, recovered: bool,
@@ -256,13 +422,16 @@ class RetrievalMixin(ServiceBase):
             samples = self.substrate.sample(row.id, basis, shots, seed)
         if samples is not None:  # Qiskit's bitstrings: qubit 0 is the rightmost character
             samples = [s[::-1] for s in samples]
-        return {"name": row.name, "object_id": row.id, "qubits": row.k, "clones": row.n, "clone": int(out["clone"]),
-                "provider": provider_id, "attempt": out["attempt"], "key": key, **state_summary(rho),
+        clone = out.get("clone")
+        return {"name": row.name, "object_id": row.id, "qubits": row.k, "clones": row.n,
+                "clone": None if clone is None else int(clone), "provider": provider_id,
+                "holders": list(out.get("parties") or [VAULT_PARTY]) if "used" in out else None, "attempt": out["attempt"], "key": key, **state_summary(rho),
                 "fidelity": fidelity, "elapsed": elapsed, "waited": waited, "basis": basis,
                 "shots": shots if basis is not None else None, "samples": samples, "recovered": recovered}
 
     def _finish(self, object_id: str, attempt: str, fence: int, actor: str, tenant_id: str | None, name: str, j: int,
-                provider_id: str | None, elapsed: float | None, *, action: str = "get") -> bool:
+                provider_id: str | None, elapsed: float | None, *, action: str = "get",
+                holders: list[str] | None = None) -> bool:
         """Step 6: retrieving -> delivering (fenced), clone records discarded (pending where the
         provider is down), audit. Recovery (``action`` ``get.recovered``) keeps the claim's time
         as the decryption's."""
@@ -275,7 +444,8 @@ class RetrievalMixin(ServiceBase):
                 return False
             conn.execute(DISCARD_CLONES, {"b_id": object_id})
             self._log(conn, now, actor, action, tenant_id=tenant_id, object_id=object_id, object_name=name,
-                      clone=j, provider=provider_id, attempt=attempt, fence=fence, elapsed=elapsed)
+                      clone=j, provider=provider_id, attempt=attempt, fence=fence, elapsed=elapsed,
+                      **({} if holders is None else {"holders": holders}))
         return True
 
     def _discard_clones(self, object_id: str, crows: list[dict[str, Any]]) -> None:
@@ -312,7 +482,7 @@ class RetrievalMixin(ServiceBase):
                     current = self._object_row(conn, tenant, row.name)
                 self._refuse(tenant, current)
             faults.crash_point("get.collect")
-        holder = next((c for c in crows if c["j"] == int(out["clone"])), None)
+        holder = next((c for c in crows if out.get("clone") is not None and c["j"] == int(out["clone"])), None)
         waited = max(0.0, self._now() - row.finished_at) if row.finished_at is not None else 0.0
         result = self._output(row, out, holder["provider_id"] if holder else None, None, basis, shots, seed, key=key,
                               recovered=True, waited=waited, t1=holder["t1"] if holder else None,
@@ -377,12 +547,16 @@ class RetrievalMixin(ServiceBase):
         """Undo a claim whose decryption never happened: the key back to held, the object back to
         stored. The database moves back even when the vault cannot be reached: the next claim
         restores a key still released to this attempt (:meth:`_release_key`)."""
-        try:
-            self.vault.restore(object_id, attempt)
-        except NotFoundError:
-            pass
-        except NODE_ERRORS as e:
-            log.warning("rollback of %s: vault: %s (the next claim restores the key)", object_id, e)
+        with self.db.read() as conn:
+            holders = [p["holder_id"] for p in self._part_rows(conn, object_id) if p["state"] == "live"] or [VAULT_PARTY]
+        records = self._holder_records() if holders != [VAULT_PARTY] else {}
+        for h in holders:
+            try:
+                self._holder_node(h, records).restore(object_id, attempt)
+            except NotFoundError:
+                pass
+            except NODE_ERRORS as e:
+                log.warning("rollback of %s: %s: %s (the next claim restores its part)", object_id, h, e)
         with self.db.write() as conn:
             undone = conn.execute(transition(ObjectState.RETRIEVING, ObjectState.STORED, objects.c.id == object_id,
                                              objects.c.attempt == attempt, attempt=None, lease_until=None,

@@ -1,0 +1,259 @@
+"""Placements of every qubit and recovery from what survived, through the service (SQLite and
+PostgreSQL): keep-A survives the vault's loss, a split key needs every vault or all providers,
+holders a recovery did without discard their parts, exactly once, the load-sharing rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.sim.exact import fidelity
+from qclone.storage.errors import ConflictError, UnavailableError
+from qclone.storage.inputs import parse_state
+from qclone.storage.placements import resolve_placement
+from qclone.storage.service import ProviderLoad
+
+from .conftest import Stack
+
+TILTED = parse_state("bloch", [0.6, 0.0, 0.8])
+
+
+class Switch:
+    """A node that can be taken down (every call raises UnavailableError) and brought back."""
+
+    def __init__(self, node: Any) -> None:
+        self.node, self.down = node, False
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.node, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise UnavailableError(f"{name}: the node does not answer")
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def _switch_vault(stack: Stack) -> Switch:
+    switch = Switch(stack.vault)
+    stack.service.vault = switch
+    return switch
+
+
+def _switch_holder(stack: Stack, holder_id: str) -> Switch:
+    record = stack.service._holder_records()[holder_id]  # noqa: SLF001 - the node the service talks to
+    switch = Switch(stack.holders.node(record))
+    stack.holders._nodes[holder_id] = (stack.holders._nodes[holder_id][0], switch)  # noqa: SLF001
+    return switch
+
+
+def _held(stack: Stack, holder_id: str, object_id: str) -> dict | None:
+    return stack.service._holder_node(holder_id).state(object_id)  # noqa: SLF001
+
+
+# ---------------------------------------------------------------------- placements
+def test_builtin_and_custom_placements() -> None:
+    up = {"vault": "vault", "c1": "custodian", "v2": "vault", "v3": "vault"}
+    assert resolve_placement(None, 4, up).keys == (("vault", ("N1", "N2", "N3", "N4")),)
+    assert resolve_placement("keep-A", 2, up).keys == (("vault", ("N1", "N2")), ("c1", ("A",)))
+    assert resolve_placement("split-key", 6, up).keys == (("vault", ("N1", "N2")), ("v2", ("N3", "N4")),
+                                                          ("v3", ("N5", "N6")))
+    assert resolve_placement("split-key:2", 3, up).keys == (("vault", ("N1",)), ("v2", ("N2", "N3")))
+    custom = {"name": "mine", "parties": {"provider-1": ["S1"], "vault": "N1..N3", "v2": ["N4"], "c1": ["A"]}}
+    got = resolve_placement(custom, 4, up)
+    assert got.name == "mine" and got.keys == (("vault", ("N1", "N2", "N3")), ("v2", ("N4",)), ("c1", ("A",)))
+
+
+@pytest.mark.parametrize(("spec", "match"), [
+    ("keep-A", "needs a custodian"),
+    ("split-key", "at least 2 vaults"),
+    ("/etc/passwd", "unknown placement"),           # a name, never a path the server would open
+    ({"parties": {"vault": "N*", "nobody": ["A"]}}, "not a key holder"),
+    ({"parties": {"p": ["S1", "N1"], "vault": ["N2..N4"]}}, "a clone lives at a provider alone"),
+    ({"parties": {"vault": ["N1", "N1x"]}}, "N1x"),
+    ({"parties": {"vault": ["N1"]}, "intended": []}, "unknown key"),
+    ({"clones": 3, "parties": {"vault": "N*"}}, "written for n = 3"),
+    ({"parties": {"vault": ["N" * 100]}}, "at most 64 characters"),
+    ({"parties": {"../x": ["N1"]}}, "holder id"),
+    (["vault"], "a built-in name or a mapping"),
+])
+def test_bad_placements_are_refused_with_the_reason(spec: Any, match: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=match):
+        resolve_placement(spec, 4, {"vault": "vault"})
+
+
+def test_placement_budgets() -> None:
+    with pytest.raises(TooLargeError):
+        resolve_placement({"parties": {f"h{i}": ["N1"] for i in range(65)}}, 4, {"vault": "vault"})
+    with pytest.raises(InvalidArgumentError, match="at most 200 labels"):
+        resolve_placement({"parties": {"vault": ["N1"] * 201}}, 4, {"vault": "vault"})
+
+
+def test_one_key_qubit_with_every_clone_is_a_placement_that_recovers() -> None:
+    """Every clone is stored, so one whole pair (S_j, N_j) with the other clones recovers: accepted."""
+    assert resolve_placement({"parties": {"vault": ["N2"]}}, 4, {"vault": "vault"}).keys == (("vault", ("N2",)),)
+
+
+# ---------------------------------------------------------------------- keep-A and the vault's loss
+def test_keep_a_is_retrieved_with_the_vault_down_and_the_vault_discards_its_part(stack: Stack) -> None:
+    svc = stack.service
+    svc.holders_add("c1", "custodian")
+    put = svc.put(stack.alice, "kept", TILTED, clones=4, keep_reference=True, placement="keep-A")
+    oid = put["object_id"]
+    st = svc.stat(stack.alice, "kept")
+    assert st["placement_name"] == "keep-A" and st["audit"]["safe"]
+    assert {p["holder"]: p["labels"] for p in st["parts"]} == {"vault": ["N0_1", "N0_2", "N0_3", "N0_4"], "c1": ["A0"]}
+    assert any("c1 together with all 4 providers" in t for t in st["audit"]["trades"])
+    assert st["recovery"]["now"] and len(st["recovery"]["sets"][0]) == 2  # the vault and one provider
+
+    vault = _switch_vault(stack)
+    vault.down = True
+    st = svc.stat(stack.alice, "kept")
+    assert st["retrievable"] and "vault" in st["recovery"]["down"]
+    assert sorted(st["recovery"]["sets"][0]) == ["c1", "p1", "p2", "p3", "p4"]
+    out = svc.get(stack.alice, "kept", key="k1")
+    assert out["clone"] is None and sorted(out["holders"]) == ["c1"]
+    np.testing.assert_allclose(out["density_matrix"], TILTED.density, atol=1e-12)
+    assert out["fidelity"] == pytest.approx(fidelity(TILTED.state, out["density_matrix"]), abs=1e-12)
+    assert svc.get(stack.alice, "kept", key="k1")["attempt"] == out["attempt"]  # a retry: the same output
+    with pytest.raises(ConflictError):  # the rest (the vault's key) cannot recover it again
+        stack.substrate.recover(oid, ["N0_1", "N0_2", "N0_3", "N0_4"], "again")
+    assert _held(stack, "c1", oid)["state"] == "consumed"
+    assert next(p for p in svc.stat(stack.alice, "kept")["parts"] if p["holder"] == "vault")["discard_pending"]
+
+    vault.down = False  # the vault comes back: the reconciler has it discard its part
+    assert svc.recover()["discards"] >= 1
+    assert stack.vault.state(oid) is None
+    assert all(not p["discard_pending"] and p["state"] == "discarded" for p in svc.stat(stack.alice, "kept")["parts"])
+    assert svc.ack(stack.alice, "kept", "k1")["state"] == "retrieved"
+    with pytest.raises(ConflictError, match="already retrieved"):
+        svc.get(stack.alice, "kept")
+
+
+def test_today_placement_waits_for_the_vault(stack: Stack) -> None:
+    svc = stack.service
+    svc.put(stack.alice, "plain", TILTED, clones=4)
+    vault = _switch_vault(stack)
+    vault.down = True
+    st = svc.stat(stack.alice, "plain")
+    assert not st["retrievable"] and st["recovery"]["reason"]
+    with pytest.raises(UnavailableError, match="cannot be retrieved now"):
+        svc.get(stack.alice, "plain")
+    assert svc.stat(stack.alice, "plain")["state"] == "stored"
+    vault.down = False
+    out = svc.get(stack.alice, "plain", ack=True)
+    assert out["clone"] in (1, 2, 3, 4) and out["holders"] is None  # the protocol's own decryption
+
+
+def test_keep_a_with_the_custodian_down_is_a_plain_decryption(stack: Stack) -> None:
+    svc = stack.service
+    svc.holders_add("c1", "custodian")
+    oid = svc.put(stack.alice, "kept", TILTED, clones=2, placement="keep-A")["object_id"]
+    custodian = _switch_holder(stack, "c1")
+    custodian.down = True
+    out = svc.get(stack.alice, "kept", ack=True)
+    assert out["clone"] in (1, 2)
+    custodian.down = False
+    svc.recover()
+    assert _held(stack, "c1", oid) is None  # the custodian discarded A once it came back
+
+
+# ---------------------------------------------------------------------- split key
+def test_split_key_uses_every_vault_or_all_providers(stack: Stack) -> None:
+    svc = stack.service
+    svc.holders_add("v2", "vault")
+    one = svc.put(stack.alice, "one", TILTED, clones=4, placement="split-key", keep_reference=True)
+    assert {p["holder"] for p in svc.stat(stack.alice, "one")["parts"]} == {"vault", "v2"}
+    out = svc.get(stack.alice, "one", ack=True)
+    assert out["clone"] in (1, 2, 3, 4) and sorted(out["holders"]) == ["v2", "vault"]
+    assert out["fidelity"] == pytest.approx(1.0)
+    assert stack.vault.state(one["object_id"])["state"] == "consumed"
+
+    two = svc.put(stack.alice, "two", TILTED, clones=4, placement="split-key", keep_reference=True)
+    v2 = _switch_holder(stack, "v2")
+    v2.down = True
+    out = svc.get(stack.alice, "two", ack=True)  # half of the key and every clone
+    assert out["clone"] is None and out["holders"] == ["vault"] and out["fidelity"] == pytest.approx(1.0)
+    v2.down = False
+    svc.recover()
+    assert _held(stack, "v2", two["object_id"]) is None
+
+
+def test_a_split_key_object_with_a_vault_and_providers_down(stack: Stack) -> None:
+    svc = stack.service
+    svc.holders_add("v2", "vault")
+    put = svc.put(stack.alice, "w", TILTED, clones=4, placement="split-key")
+    _switch_holder(stack, "v2").down = True
+    svc.providers_kill(put["placement"][0]["provider"])  # clone 1 gone too: pair 2 (S2, N2) still recovers
+    assert svc.stat(stack.alice, "w")["retrievable"]
+    svc.providers_kill(put["placement"][2]["provider"])  # and clone 3: nothing of pair 3 is left
+    st = svc.stat(stack.alice, "w")
+    assert not st["retrievable"] and st["recovery"]["reason"]
+    with pytest.raises(UnavailableError, match="cannot be retrieved now"):
+        svc.get(stack.alice, "w")
+    assert svc.stat(stack.alice, "w")["state"] == "stored"
+
+
+def test_delete_destroys_every_part(stack: Stack) -> None:
+    svc = stack.service
+    svc.holders_add("c1", "custodian")
+    oid = svc.put(stack.alice, "gone", TILTED, clones=2, placement="keep-A")["object_id"]
+    assert _held(stack, "c1", oid)["state"] == "held"
+    svc.delete(stack.alice, "gone")
+    assert _held(stack, "c1", oid) is None and stack.vault.state(oid) is None
+
+
+def test_holders_are_listed_and_checked(stack: Stack) -> None:
+    svc = stack.service
+    svc.holders_add("c1", "custodian", zone="home")
+    assert svc.holders_add("c1", "custodian", zone="home")["id"] == "c1"  # again: a no-op
+    with pytest.raises(ConflictError):
+        svc.holders_add("c1", "vault")
+    for bad, match in (("vault", "deployment's vault"), ("p1", "provider's id")):
+        with pytest.raises(InvalidArgumentError, match=match):
+            svc.holders_add(bad, "custodian")
+    with pytest.raises(InvalidArgumentError):
+        svc.holders_add("c2", "auditor")
+    listed = {h["id"]: h for h in svc.holders_list()}
+    assert set(listed) == {"vault", "c1"} and listed["c1"]["node"] == "up" and listed["c1"]["kind"] == "custodian"
+
+
+# ---------------------------------------------------------------------- load sharing
+def test_the_load_sharing_rule() -> None:
+    now = [100.0]
+    load = ProviderLoad(clock=lambda: now[0])
+    load.observe("p1", 0.2)
+    assert load.rank("p1") == pytest.approx(200.0)
+    load.observe("p1", 0.1)
+    assert load.rank("p1") == pytest.approx(0.7 * 200 + 0.3 * 100)
+    load.begin("p2")
+    load.begin("p2")
+    assert load.rank("p2") == pytest.approx(100.0)
+    load.end("p2")
+    assert load.rank("p2") == pytest.approx(50.0)
+    load.failed("p3")
+    assert load.rank("p3") == pytest.approx(1000.0)
+    now[0] += 31
+    assert load.rank("p3") == 0.0
+
+
+def test_a_get_decrypts_the_clone_of_the_best_ranked_provider(stack: Stack) -> None:
+    svc = stack.service
+    for i in range(6):
+        svc.put(stack.alice, f"o{i}", TILTED, clones=4)
+    for p, ms in (("p1", 0.3), ("p2", 0.2), ("p3", 0.1)):
+        svc.load.observe(p, ms)
+    chosen = [svc.get(stack.alice, f"o{i}", ack=True)["provider"] for i in range(3)]
+    assert set(chosen) == {"p4"}  # the others are slower
+    svc.load.begin("p4")
+    svc.load.begin("p4")  # two gets in flight at p4: rank 100
+    svc.load.observe("p3", 0.0)  # p3 got faster: 0.7 * 100 ms = 70, now the best
+    assert svc.get(stack.alice, "o3", ack=True)["provider"] == "p3"
+    svc.providers_drain("p3")  # draining (after its clones moved, nothing of it is chosen)
+    assert svc.get(stack.alice, "o4", ack=True)["provider"] != "p3"
