@@ -6,7 +6,7 @@ import pytest
 
 from qclone.analysis.recovery import UnauthorizedSetError, find_recovery
 from qclone.protocol import Layout, protocol_circuit
-from qclone.sim.exact import DensityMatrix, fidelity, partial_trace, random_density_matrix, random_state
+from qclone.sim.exact import DensityMatrix, fidelity, partial_trace, random_density_matrix, random_state, reverse_qubits
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage.errors import ConflictError, UnauthorizedError
 from qclone.storage.inputs import parse_state
@@ -21,6 +21,11 @@ def _input(kind: str, k: int):
     if kind == "pure":
         return parse_state("statevector", encode_array(random_state(k, RNG)))
     return parse_state("density", encode_array(random_density_matrix(k, RNG)))
+
+
+def _engine_rho(state) -> np.ndarray:
+    """The input's density matrix in the engines' order (A0 the most significant bit), as the substrate keeps it."""
+    return reverse_qubits(state.density)
 
 
 def _labels(lay: Layout, regs: list[str]) -> list[str]:
@@ -62,8 +67,8 @@ def test_recovery_output_matches_the_dense_engine(kind, k, n, regs):
     survivors = _labels(lay, regs)
     out = sub.recover("o", survivors, "a1")
     rho = decode_array(out["density_matrix"])
-    np.testing.assert_allclose(rho, _dense(state.density, lay, aged, survivors), atol=1e-10)
-    assert out["fidelity"] == pytest.approx(fidelity(state.state, rho), abs=1e-9)
+    np.testing.assert_allclose(rho, _dense(_engine_rho(state), lay, aged, survivors), atol=1e-10)
+    assert out["fidelity"] == pytest.approx(fidelity(state.engine_state, rho), abs=1e-9)
     assert set(out["used"]) <= set(survivors) and not sub.exists("o")
 
 
@@ -75,7 +80,7 @@ def test_noiseless_recovery_gives_the_input_exactly(k, n, regs):
     sub = Substrate(None)
     sub.create("o", state, n, keep_reference=True)
     out = sub.recover("o", _labels(lay, regs), "a1")
-    np.testing.assert_allclose(decode_array(out["density_matrix"]), state.density, atol=1e-12)
+    np.testing.assert_allclose(decode_array(out["density_matrix"]), _engine_rho(state), atol=1e-12)
     assert out["fidelity"] == pytest.approx(1.0, abs=1e-12)
 
 
