@@ -217,8 +217,9 @@ def tenant_create(
 def put(
     name: Annotated[str, typer.Argument(help="Object name.")],
     bloch: Annotated[str | None, typer.Option("--bloch", help="One qubit as a Bloch vector X,Y,Z (|r| <= 1).")] = None,
-    statevector: Annotated[Path | None, typer.Option("--statevector", help="File (.npy or .json) with 2^k amplitudes.")] = None,
-    density: Annotated[Path | None, typer.Option("--density", help="File (.npy or .json) with a 2^k x 2^k density matrix.")] = None,
+    statevector: Annotated[Path | None, typer.Option(
+        "--statevector", help="File (.npy or .json) with 2^k amplitudes, Qiskit's order (qubit 0 least significant).")] = None,
+    density: Annotated[Path | None, typer.Option("--density", help="File (.npy or .json) with a 2^k x 2^k density matrix, Qiskit's order.")] = None,
     qasm: Annotated[Path | None, typer.Option("--qasm", help="OpenQASM 2/3 file preparing the state from |0...0>.")] = None,
     clones: Annotated[int, typer.Option("--clones", "-n", help="Number of encrypted clones n.")] = 4,
     keep_reference: Annotated[bool, typer.Option("--keep-reference", help="Keep a copy of the input so get reports the fidelity.")] = False,
