@@ -121,8 +121,10 @@ class StateVector:
 
     @classmethod
     def from_input(cls, input_state: np.ndarray, num_qubits: int, *, input_qubits: Sequence[int] | None = None) -> StateVector:
-        """``input_state`` on ``input_qubits`` (default: the first ones), |0⟩ elsewhere."""
-        v = np.asarray(input_state, dtype=complex)
+        """``input_state`` on ``input_qubits`` (default: the first ones), |0⟩ elsewhere: a numpy
+        vector with the first input qubit the most significant bit, or a Qiskit ``Statevector``
+        whose qubit i goes on the i-th input qubit (see :func:`listed_order`)."""
+        v = listed_order(input_state)
         k = int(round(np.log2(v.size)))
         qs = list(range(k)) if input_qubits is None else _check_qubits(input_qubits, num_qubits)
         if len(qs) != k or 2**k != v.size:
@@ -190,7 +192,9 @@ class DensityMatrix:
 
     @classmethod
     def from_input(cls, rho: np.ndarray, num_qubits: int) -> DensityMatrix:
-        """``rho`` on the first qubits, |0⟩⟨0| on the others."""
+        """``rho`` on the first qubits, |0⟩⟨0| on the others (a Qiskit ``DensityMatrix``: its qubit i
+        on qubit i; a numpy matrix: the first qubit the most significant bit)."""
+        rho = listed_order(rho)
         rest = np.zeros((2 ** (num_qubits - int(round(np.log2(len(rho))))),) * 2, dtype=complex)
         rest[0, 0] = 1
         return cls(np.kron(rho, rest))

@@ -63,3 +63,20 @@ def test_listed_order_converts_qiskit_objects_only() -> None:
     np.testing.assert_array_equal(listed_order([0, 1, 0, 0]), [0, 1, 0, 0])  # an array is already in the listed order
     with pytest.raises(InvalidArgumentError, match="qubits"):
         listed_order(Statevector(np.array([1, 0, 0])))
+
+
+def test_from_input_reads_qiskit_objects_in_qiskits_order() -> None:
+    """``np.asarray(Statevector)`` would silently read Qiskit's order as the listed order; the
+    engines' constructors convert instead."""
+    from qclone.sim.core import CoreState
+    from qclone.sim.exact import DensityMatrix as DenseDM
+    from qclone.sim.exact import StateVector
+
+    sv = Statevector.from_label("1r")  # qubit 0 |+i>, qubit 1 |1>
+    listed = listed_order(sv)
+    np.testing.assert_allclose(StateVector.from_input(sv, 3, input_qubits=[0, 2]).vector,
+                               StateVector.from_input(listed, 3, input_qubits=[0, 2]).vector)
+    np.testing.assert_allclose(CoreState.from_input(3, sv, [0, 2]).reduced_density_matrix([0, 2]),
+                               np.outer(listed, listed.conj()), atol=1e-12)
+    np.testing.assert_allclose(DenseDM.from_input(DensityMatrix(sv), 3).matrix,
+                               DenseDM.from_input(np.outer(listed, listed.conj()), 3).matrix)

@@ -121,7 +121,9 @@ class CoreState:
         Args:
             num_qubits: total number of qubits (any size; memory grows with the
                 blocks that gates create, see :data:`MAX_BLOCK_QUBITS`).
-            input_state: a state vector of shape (2^k,) or a density matrix (2^k, 2^k), k ≤ 12.
+            input_state: a state vector of shape (2^k,) or a density matrix (2^k, 2^k), k ≤ 12, the
+                first input qubit the most significant bit; or a Qiskit ``Statevector`` /
+                ``DensityMatrix``, whose qubit i goes on ``input_qubits[i]``.
             input_qubits: the k qubits that hold it.
 
         Raises:
@@ -138,7 +140,7 @@ class CoreState:
         k = qs.size
         if k > MAX_CORE_QUBITS:
             raise TooLargeError(f"the dense core holds at most {MAX_CORE_QUBITS} input qubits, got {k}")
-        state = np.asarray(input_state, dtype=complex)
+        state = listed_order(input_state)  # a Qiskit Statevector/DensityMatrix: qubit i on input_qubits[i]
         if state.ndim == 1:
             if state.shape != (2**k,):
                 raise InvalidArgumentError(f"a state vector of {k} qubits has {2**k} amplitudes, got {state.shape[0]}")
