@@ -336,7 +336,7 @@ def listed_order(state: Any) -> np.ndarray:
         >>> listed_order([0, 0, 1, 0]).real
         array([0., 0., 1., 0.])
     """
-    if type(state).__module__.startswith("qiskit.quantum_info") and hasattr(state, "dims"):
+    if hasattr(state, "dims") and any(c.__module__.startswith("qiskit.quantum_info") for c in type(state).__mro__):
         dims = tuple(state.dims())
         if any(d != 2 for d in dims):
             raise InvalidArgumentError(f"the engines simulate qubits; this {type(state).__name__} has dimensions {dims}")
