@@ -6,7 +6,14 @@ import pytest
 
 from qclone.analysis.recovery import UnauthorizedSetError, find_recovery
 from qclone.protocol import Layout, protocol_circuit
-from qclone.sim.exact import DensityMatrix, fidelity, partial_trace, random_density_matrix, random_state, reverse_qubits
+from qclone.sim.exact import (
+    DensityMatrix,
+    fidelity,
+    partial_trace,
+    random_density_matrix,
+    random_state,
+    reverse_qubits,
+)
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage.errors import ConflictError, UnauthorizedError
 from qclone.storage.inputs import parse_state
@@ -23,17 +30,17 @@ def _input(kind: str, k: int):
     return parse_state("density", encode_array(random_density_matrix(k, RNG)))
 
 
-def _engine_rho(state) -> np.ndarray:
-    """The input's density matrix in the engines' order (A0 the most significant bit), as the substrate keeps it."""
-    return reverse_qubits(state.density)
-
-
 def _labels(lay: Layout, regs: list[str]) -> list[str]:
     out = []
     for r in regs:
         qs = lay.inputs if r == "A" else lay.clone(int(r[1:])) if r[0] == "S" else lay.key(int(r[1:]))
         out += [lay.label(q, long=True) for q in qs]
     return out
+
+
+def _engine_rho(state) -> np.ndarray:
+    """The input's density matrix in the engines' order (A0 the most significant bit), as the substrate keeps it."""
+    return reverse_qubits(state.density)
 
 
 def _dense(rho_in, lay: Layout, aged: dict[str, tuple[float, float, float]], survivors: list[str]) -> np.ndarray:
@@ -68,7 +75,7 @@ def test_recovery_output_matches_the_dense_engine(kind, k, n, regs):
     out = sub.recover("o", survivors, "a1")
     rho = decode_array(out["density_matrix"])
     np.testing.assert_allclose(rho, _dense(_engine_rho(state), lay, aged, survivors), atol=1e-10)
-    assert out["fidelity"] == pytest.approx(fidelity(state.engine_state, rho), abs=1e-9)
+    assert out["fidelity"] == pytest.approx(fidelity(_engine_rho(state), rho), abs=1e-9)
     assert set(out["used"]) <= set(survivors) and not sub.exists("o")
 
 
