@@ -612,7 +612,7 @@ class CoreEngine:
     max_qubits: int | None = None
 
     def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> CoreState:
-        return CoreState.from_input(num_qubits, listed_order(input_state), input_qubits)
+        return CoreState.from_input(num_qubits, input_state, input_qubits)  # it reads Qiskit objects itself
 
     def apply(self, state: CoreState, circuit: Circuit) -> None:
         state.apply(circuit)
