@@ -157,6 +157,7 @@ class Client:
         keep_reference: bool = False,
         force: bool = False,
         policy: str = "distinct-providers",
+        placement: str | dict | None = None,
     ) -> dict:
         """Store a state as ``clones`` encrypted clones; returns the object's record (as :meth:`stat`).
 
@@ -165,7 +166,9 @@ class Client:
         preparing it from |0…0⟩). ``keep_reference`` keeps a copy of the input
         in the substrate so :meth:`get` reports the fidelity; ``force`` allows
         n = 1 (one clone alone leaks the Y component of a one-qubit state);
-        ``policy`` places the clones at distinct providers or in distinct zones.
+        ``policy`` places the clones at distinct providers or in distinct zones;
+        ``placement`` says where the key and ``A`` live (``today``, ``keep-A``,
+        ``split-key``, ``split-key:V`` or a custom mapping, see ``docs/storage.md``).
         """
         body = {
             "state": state_spec(bloch=bloch, statevector=statevector, density=density, qasm=qasm),
@@ -174,6 +177,8 @@ class Client:
             "force": force,
             "policy": policy,
         }
+        if placement is not None:
+            body["placement"] = placement
         return self._request("PUT", self._obj(name), body)
 
     def get(self, name: str, *, basis: str | None = None, shots: int | None = None, seed: int | None = None,

@@ -132,10 +132,14 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
             self._unreserve(object_id)
             raise
         faults.crash_point("put.commit")
-        return self._describe(object_id, tenant, name, k, n, policy, "stored", now, now, None, bool(keep_reference),
-                              [{"clone": j, "provider": p["id"], "zone": p["zone"], "state": "live",
-                                "provider_state": "up", "stored_at": now} for j, p in enumerate(chosen, 1)],
-                              summary)
+        out = self._describe(object_id, tenant, name, k, n, policy, "stored", now, now, None, bool(keep_reference),
+                             [{"clone": j, "provider": p["id"], "zone": p["zone"], "state": "live",
+                               "provider_state": "up", "stored_at": now} for j, p in enumerate(chosen, 1)],
+                             summary)
+        out["placement_name"] = where.name
+        out["parts"] = [{"holder": h, "labels": list(labels), "state": "live", "discard_pending": False}
+                        for h, labels in held.items()]
+        return out
 
     def _reserve(self, tenant: Tenant, name: str, object_id: str, k: int, n: int, policy: str, keep_reference: bool,
                  now: float, held: Mapping[str, list[str]] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
