@@ -257,3 +257,28 @@ def test_a_get_decrypts_the_clone_of_the_best_ranked_provider(stack: Stack) -> N
     assert svc.get(stack.alice, "o3", ack=True)["provider"] == "p3"
     svc.providers_drain("p3")  # draining (after its clones moved, nothing of it is chosen)
     assert svc.get(stack.alice, "o4", ack=True)["provider"] != "p3"
+
+
+def test_the_vault_losing_a_keep_a_key_loses_only_its_part(stack: Stack) -> None:
+    svc = stack.service
+    svc.holders_add("c1", "custodian")
+    kept = svc.put(stack.alice, "kept", TILTED, clones=2, placement="keep-A", keep_reference=True)["object_id"]
+    plain = svc.put(stack.alice, "plain", TILTED, clones=2)["object_id"]
+    stack.vault.destroy(kept)
+    stack.vault.destroy(plain)
+    report = svc.check_integrity()
+    assert report["lost_objects"] == [plain] and report["vault"]["missing_keys"] == 2
+    assert svc.check_integrity()["vault"]["missing_keys"] == 0  # the lost part is not counted again
+    st = svc.stat(stack.alice, "kept")
+    assert st["state"] == "stored" and st["retrievable"]
+    assert next(p for p in st["parts"] if p["holder"] == "vault")["state"] == "lost"
+    out = svc.get(stack.alice, "kept", ack=True)  # the custodian and both providers
+    assert out["holders"] == ["c1"] and out["fidelity"] == pytest.approx(1.0)
+    put = svc.put(stack.alice, "kept2", TILTED, clones=2, placement="keep-A")
+    oid, first = put["object_id"], put["placement"][0]
+    stack.vault.destroy(oid)
+    svc.check_integrity()
+    assert svc.stat(stack.alice, "kept2")["state"] == "stored"  # the custodian and both clones can still recover it
+    stack.directory.node({"id": first["provider"], "zone": first["zone"], "t1": 3600.0, "t2": 3600.0,
+                          "url": None}).discard(oid)
+    assert oid in svc.check_integrity()["lost_objects"]  # one clone left, no key: lost (with the algebra's verdict)
