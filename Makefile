@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install bench chaos clean
+.PHONY: demo test lint install bench chaos clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,13 @@ chaos: $(STAMP)
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 3 --mode deployment
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 4 --mode deployment --db postgresql
 
+# The documentation site (guides, tutorials, API reference from the docstrings) into site/;
+# a warning fails the build. make test builds it too (tests/docs/test_site.py).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: $(STAMP)
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info site

@@ -12,7 +12,7 @@
    one tableau per register qubit, so k = 12, n = 10^4 (240 012 qubits) fits
    (stim's single tableau would need about 29 GB and is not attempted).
 
-Targets (issue 6): exact for any input with k <= 12 and n up to 10^4 on the
+Targets: exact for any input with k <= 12 and n up to 10^4 on the
 24 GiB, 2-core machine; ``qclone verify --clones 10000 --qubits 2 --engine
 core`` in seconds (timed here too).
 

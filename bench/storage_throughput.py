@@ -22,7 +22,7 @@ warm-up. It prints round trips per second, p50/p99 latency of a round trip,
 the ratio qclone/peer, the 1-minute load average and the CPU seconds the
 server and the load generator used, so starvation of the server shows.
 
-Target (issue 8): at least 200 round trips per second on 2 cores.
+Target: at least 200 round trips per second on 2 cores.
 
 Run: ``.venv/bin/python bench/storage_throughput.py [--seconds 10] [--clients 16] [--workers 2]``
 """

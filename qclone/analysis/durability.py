@@ -10,7 +10,16 @@ Model (one storage period, e.g. a year):
   given key with probability q (``vault_failure_rate``, default 0).
 * An object is retrievable iff its key survives and at least one of its
   clones does, so its durability is (1 − q)(1 − Pⁿ).
-* The comparison is a single plain copy at one provider: durability 1 − P.
+* Correlated failures (optional): the providers are spread round-robin over
+  Z zones (provider j in zone (j − 1) mod Z), and each zone fails with
+  probability r (``zone_failure_rate``), taking down every provider in it;
+  the vault is outside the zones. Then the durability is
+  (1 − q)(1 − Π_z (r + (1 − r) P^{m_z})), m_z the clones in zone z.
+* The comparison is a single plain copy at one provider (in the first zone):
+  durability (1 − r)(1 − P).
+
+Placements beyond these (keys split over vaults, a custodian for A, parties
+with their own probabilities) are in :mod:`qclone.analysis.resilience`.
 
 The Monte Carlo draws every provider and vault outcome of every object
 (vectorised numpy, in chunks of objects) and reports the retrievable fraction
@@ -46,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from qclone.analysis.plot import PLOT_SUFFIXES, plot_paths, save_figure
+from qclone.analysis.plot import PLOT_SUFFIXES, clone_axis, plot_paths, save_figure
 from qclone.errors import InvalidArgumentError, check_int, is_real
 from qclone.protocol import Layout, decryption, protocol_circuit
 from qclone.sim.core import CoreState
@@ -114,35 +123,47 @@ def retrieved_fidelity(
     t1: float,
     t2: float,
     *,
-    key_t1: float | None = None,
-    key_t2: float | None = None,
+    key_t1: float | Sequence[float] | None = None,
+    key_t2: float | Sequence[float] | None = None,
+    decrypt: int = 1,
 ) -> dict:
     """Fidelity of an object retrieved after ``storage_time`` (exact, Clifford + core engine).
 
     Every clone qubit decoheres with (t1, t2) and every key qubit with (key_t1, key_t2)
-    (default: the same) for ``storage_time``; clone 1 is decrypted.
+    (default: the same; a sequence gives key qubit N_j its own value) for ``storage_time``;
+    clone ``decrypt`` (default 1) is decrypted.
 
     Returns:
         ``{"entanglement_fidelity": F_e, "average_fidelity": (d F_e + 1)/(d + 1)}``.
     """
     k = check_int(qubits, "qubits", 1, MAX_FIDELITY_QUBITS)
     n = check_int(clones, "clones", 1, MAX_SIM_CLONES)
-    kt1 = t1 if key_t1 is None else key_t1
-    kt2 = t2 if key_t2 is None else key_t2
+    j = check_int(decrypt, "decrypted clone", 1, n)
+    kt1 = _per_key(t1 if key_t1 is None else key_t1, n, "key T1")
+    kt2 = _per_key(t2 if key_t2 is None else key_t2, n, "key T2")
     p_clone = twirled_relaxation(storage_time, t1, t2)
-    p_key = twirled_relaxation(storage_time, kt1, kt2)
+    p_key = [twirled_relaxation(storage_time, a, b) for a, b in zip(kt1, kt2)]
     lay = Layout(n, qubits=k, references=k)
     st = CoreState.from_input(lay.num_qubits, _max_entangled(k), list(lay.inputs) + list(lay.reference_qubits))
     st.apply(protocol_circuit(lay))
     for q in lay.signals:
         st.apply_pauli_channel(q, *p_clone)
-    for q in lay.keys:
-        st.apply_pauli_channel(q, *p_key)
-    st.apply(decryption(lay, 1))
-    rho = st.reduced_density_matrix(list(lay.clone(1)) + list(lay.reference_qubits))
+    for jj in range(1, n + 1):
+        for q in lay.key(jj):
+            st.apply_pauli_channel(q, *p_key[jj - 1])
+    st.apply(decryption(lay, j))
+    rho = st.reduced_density_matrix(list(lay.clone(j)) + list(lay.reference_qubits))
     d = 2**k
     fe = _entanglement_fidelity(rho, d)
     return {"entanglement_fidelity": fe, "average_fidelity": (d * fe + 1) / (d + 1)}
+
+
+def _per_key(value: float | Sequence[float], n: int, what: str) -> list[float]:
+    if isinstance(value, Sequence):
+        if len(value) != n:
+            raise InvalidArgumentError(f"{what}: one value per key qubit ({n}), got {len(value)}")
+        return [float(v) for v in value]
+    return [value] * n
 
 
 def single_copy_fidelity(qubits: int, storage_time: float, t1: float, t2: float) -> dict:
@@ -167,6 +188,8 @@ def simulate(
     t2: float = 3600.0,
     qubits: int = 1,
     seed: int | None = None,
+    zones: int = 0,
+    zone_failure_rate: float = 0.0,
 ) -> dict:
     """Monte Carlo of durability (see the module doc); fidelity after ``storage_time`` if given.
 
@@ -176,9 +199,12 @@ def simulate(
         objects: M, number of simulated objects.
         vault_failure_rate: q, probability that the vault loses a given key.
         storage_time: seconds each object is stored before retrieval (fidelity only).
-        t1, t2: memory coherence times (seconds) of providers and vault.
+        t1: memory relaxation time T1 (seconds) of providers and vault.
+        t2: memory dephasing time T2 (seconds) of providers and vault.
         qubits: k, qubits per object (fidelity only).
         seed: random seed (``None``: fresh entropy).
+        zones: Z, zones the providers are spread over (0: no correlated failures).
+        zone_failure_rate: r, probability that a zone fails (taking its providers down).
 
     Returns:
         A JSON-ready dict: ``parameters``, ``encrypted`` and ``single_copy`` (each with
@@ -189,6 +215,11 @@ def simulate(
     p = _probability(failure_rate, "failure rate")
     q = _probability(vault_failure_rate, "vault failure rate")
     m = check_int(objects, "objects", 1, MAX_OBJECTS)
+    nz = check_int(zones, "zones", 0, MAX_SIM_CLONES)
+    r = _probability(zone_failure_rate, "zone failure rate")
+    if nz == 0 and r > 0:
+        raise InvalidArgumentError("a zone failure rate needs at least one zone")
+    zone_of = np.arange(n) % max(nz, 1)
     if seed is not None:
         check_int(seed, "seed", 0, 2**63 - 1)
     if storage_time is not None:
@@ -203,14 +234,16 @@ def simulate(
     while done < m:
         size = min(chunk, m - done)
         lost = rng.random((size, n)) < p                    # provider i lost its clone of the object
+        zone_down = rng.random((size, nz)) < r if nz else np.zeros((size, 1), dtype=bool)
+        lost |= zone_down[:, zone_of]                        # a zone failure takes its providers down
         all_lost = np.logical_and.accumulate(lost, axis=1)  # column i: the first i+1 clones all lost
         vault_ok = rng.random(size) >= q
         survivors += np.count_nonzero(~all_lost & vault_ok[:, None], axis=0)
-        single += int(np.count_nonzero(rng.random(size) >= p))
+        single += int(np.count_nonzero((rng.random(size) >= p) & ~zone_down[:, 0]))
         done += size
 
     by_clones = [
-        {"clones": i + 1, **_estimate(int(survivors[i]), m, (1 - q) * (1 - p ** (i + 1)), i + 1)}
+        {"clones": i + 1, **_estimate(int(survivors[i]), m, (1 - q) * (1 - _all_lost(p, r, zone_of[: i + 1], nz)), i + 1)}
         for i in range(n)
     ]
     fidelity: dict[str, Any] | None = None
@@ -237,15 +270,27 @@ def simulate(
             "objects": m,
             "seed": seed,
             "confidence": 0.95,
-            "model": "independent provider losses with probability P per object lifetime; retrievable iff "
-                     "the key and at least one clone survive",
+            "zones": nz,
+            "zone_failure_rate": r,
+            "model": "independent provider losses with probability P per object lifetime"
+                     + (", providers round-robin over the zones, a zone failure takes its providers down"
+                        if nz else "")
+                     + "; retrievable iff the key and at least one clone survive",
         },
         "encrypted": by_clones[-1],
-        "single_copy": {"clones": 1, **_estimate(single, m, 1 - p, 1)}
+        "single_copy": {"clones": 1, **_estimate(single, m, (1 - r) * (1 - p), 1)}
         | ({} if fidelity is None else {"fidelity": fidelity["single_copy"]["average_fidelity"]}),
         "by_clones": by_clones,
         "fidelity": fidelity,
     }
+
+
+def _all_lost(p: float, r: float, zone_of: np.ndarray, zones: int) -> float:
+    """Probability that every one of the given providers is down (zone failures included)."""
+    if zones == 0:
+        return float(p ** len(zone_of))
+    sizes = np.bincount(zone_of, minlength=zones)
+    return float(np.prod(r + (1 - r) * p**sizes))
 
 
 def plot_durability(result: dict, outputs: Sequence[str | Path], *, title: str | None = None) -> list[Path]:
@@ -255,10 +300,13 @@ def plot_durability(result: dict, outputs: Sequence[str | Path], *, title: str |
     copy. A point with no loss is drawn at the interval's upper end (an open triangle).
     """
     paths = plot_paths(outputs)
-    import matplotlib
+    save_figure(durability_figure(result, title=title), paths)  # a pyplot-free Figure: nothing to close
+    return paths
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def durability_figure(result: dict, *, title: str | None = None) -> Any:
+    """The matplotlib ``Figure`` of :func:`plot_durability` (to show inline or to save)."""
+    from matplotlib.figure import Figure
 
     rows = result["by_clones"]
     par = result["parameters"]
@@ -269,49 +317,41 @@ def plot_durability(result: dict, outputs: Sequence[str | Path], *, title: str |
     hi = np.array([1 - r["ci"][0] for r in rows])
     floor = 0.3 / m  # below anything the Monte Carlo can resolve
     fid = result.get("fidelity")
-    if fid is None:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-    else:
-        fig, (ax, fax) = plt.subplots(1, 2, figsize=(11, 4.5))
-    try:
-        seen = loss > 0
-        if seen.any():
-            ax.errorbar(x[seen], loss[seen], yerr=[loss[seen] - np.maximum(lo[seen], floor), hi[seen] - loss[seen]],
-                        fmt="o", ms=4, capsize=3, label=f"Monte Carlo, {m:,} objects (95 % Wilson)")
-        if (~seen).any():
-            ax.plot(x[~seen], hi[~seen], "v", mfc="none", ms=6, color="C0", label="no loss seen: 95 % upper bound")
-        xs = np.arange(1, x.max() + 1)
-        q, p = par["vault_failure_rate"], par["failure_rate"]
-        ax.plot(xs, np.maximum(1 - (1 - q) * (1 - p**xs), floor * 0.1), "-", color="C1",
-                label=r"analytic $1-(1-q)(1-P^n)$")
-        single = result["single_copy"]
-        ax.axhline(max(1 - single["durability"], floor), color="C2", ls="--",
-                   label=f"single plain copy: loss {1 - single['durability']:.3g}")
-        ax.set_yscale("log")
-        ax.set_xlabel("number of encrypted clones n (distinct providers)")
-        ax.set_ylabel("probability an object is lost")
-        ax.set_xticks(xs)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
-        ax.set_title(title or f"Durability: provider loss P = {p:g}, vault loss q = {q:g}")
-        if fid is not None:
-            fax.plot(x, [r["fidelity"] for r in rows], "o-", ms=4, label="retrieved from n encrypted clones")
-            fax.axhline(fid["single_copy"]["average_fidelity"], color="C2", ls="--", label="single plain copy")
-            limit = 2 / (2 ** fid["qubits"] + 1)  # measure and prepare, d = 2^k
-            fax.axhline(limit, color="black", ls=":", lw=1, label=f"classical limit 2/(d+1) = {limit:.3g}")
-            fax.set_xlabel("number of encrypted clones n")
-            fax.set_ylabel("average fidelity after storage")
-            fax.set_xticks(xs)
-            fax.set_ylim(0, 1.02)
-            fax.grid(True, alpha=0.3)
-            fax.legend(fontsize=7, loc="lower left")
-            fax.set_title(f"After {fid['storage_time']:g} s, T1 = {fid['t1']:g} s, T2 = {fid['t2']:g} s, "
-                          f"k = {fid['qubits']}", fontsize=9)
-        fig.tight_layout()
-        save_figure(fig, paths)
-    finally:
-        plt.close(fig)
-    return paths
+    fig = Figure(figsize=(7, 4.5) if fid is None else (11, 4.5))
+    ax, *more = fig.subplots(1, 1 if fid is None else 2, squeeze=False)[0]
+    fax = more[0] if more else None
+    seen = loss > 0
+    if seen.any():
+        ax.errorbar(x[seen], loss[seen], yerr=[loss[seen] - np.maximum(lo[seen], floor), hi[seen] - loss[seen]],
+                    fmt="o", ms=4, capsize=3, label=f"Monte Carlo, {m:,} objects (95 % Wilson)")
+    if (~seen).any():
+        ax.plot(x[~seen], hi[~seen], "v", mfc="none", ms=6, color="C0", label="no loss seen: 95 % upper bound")
+    q, p = par["vault_failure_rate"], par["failure_rate"]
+    ax.plot(x, np.maximum(1 - np.array([row["analytic"] for row in rows]), floor * 0.1), "-", color="C1",
+            label=r"analytic $1-(1-q)(1-P^n)$" if not par.get("zones") else "analytic (zones included)")
+    single = result["single_copy"]
+    ax.axhline(max(1 - single["durability"], floor), color="C2", ls="--",
+               label=f"single plain copy: loss {1 - single['durability']:.3g}")
+    ax.set_yscale("log")
+    clone_axis(ax, x, label="number of encrypted clones n (distinct providers)")
+    ax.set_ylabel("probability an object is lost\n(per object lifetime)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(title or f"Durability: provider loss P = {p:g}, vault loss q = {q:g}")
+    if fid is not None and fax is not None:
+        fax.plot(x, [r["fidelity"] for r in rows], "o-", ms=4, label="retrieved from n encrypted clones")
+        fax.axhline(fid["single_copy"]["average_fidelity"], color="C2", ls="--", label="single plain copy")
+        limit = 2 / (2 ** fid["qubits"] + 1)  # measure and prepare, d = 2^k
+        fax.axhline(limit, color="black", ls=":", lw=1, label=f"classical limit 2/(d+1) = {limit:.3g}")
+        clone_axis(fax, x)
+        fax.set_ylabel("average fidelity after storage\n(dimensionless; 1 = exact)")
+        fax.set_ylim(0, 1.02)
+        fax.grid(True, alpha=0.3)
+        fax.legend(fontsize=7, loc="lower left")
+        fax.set_title(f"After {fid['storage_time']:g} s, T1 = {fid['t1']:g} s, T2 = {fid['t2']:g} s, "
+                      f"k = {fid['qubits']}", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def summary_rows(result: dict) -> list[dict[str, Any]]:

@@ -192,5 +192,5 @@ def verify_qudit(d: int, clones: int, *, seed: int = 0) -> QuditReport:
             total += 1
         truth(5, "one-qudit-per-pair sets: non-informative iff gcd(d, p(q+1) - 1) = 1 (Bai, Zhou, Luo)",
               agree == total, f"{agree}/{total} sets agree")
-    warning = single_clone_warning(n)
+    warning = single_clone_warning(n, dimension=d)
     return QuditReport(checks=tuple(checks.items), dimension=d, clones=n, seed=seed, warnings=(warning,) if warning else ())

@@ -27,8 +27,9 @@ How the logical operators are found (two routes that must agree):
   only by ``S_l``, ``e`` pairs not touched and ``A`` held or not, this is two
   equations over GF(2) in ``a``, ``b`` and four more bits, whatever n: a set
   is authorized iff (``c >= 1`` and (``e = 0`` or A held)) or (``c = 0``, A
-  held, ``e = 0`` and (``s`` odd or n even)). Otherwise it learns nothing, or
-  (n odd, ``e = 0``) exactly the Y component. A solution gives explicit
+  held, ``e = 0`` and (``s`` odd or n even)). Otherwise it learns nothing,
+  except for odd n with ``c = 0``, ``e = 0`` and exactly one of "A held" and
+  "``s`` odd": then exactly the Y component. A solution gives explicit
   operators: the letter ``(a, b)`` on one qubit of every pair and a correction
   on one whole pair and A, with the sign read off the pull-back; all numpy,
   no elimination, O(n).
@@ -70,7 +71,7 @@ import stim
 
 from qclone.analysis.leakage import Classification, protocol_analyzer
 from qclone.errors import InvalidArgumentError
-from qclone.protocol import Circuit, Instruction, Layout, decryption
+from qclone.protocol import Circuit, Instruction, Layout, decryption, to_stim
 from qclone.protocol.circuit import flat_pairs
 
 __all__ = [
@@ -84,6 +85,7 @@ ROUTES: tuple[str, ...] = ("auto", "structured", "generic")
 #: :func:`choose_recovery` tries every subset of the live holders, smallest first, up to this many subsets;
 #: beyond, it drops holders one by one (worst-ranked first) while the rest stays authorized.
 MAX_HOLDER_SUBSETS = 200_000
+_CHUNK = 4096
 
 _AUTHORIZED = Classification("authorized", ("X", "Y", "Z"), 2.0, ("X", "Z"))
 _PARTIAL_Y = Classification("partial", ("Y",), 1.0, ("Y",))
@@ -149,6 +151,8 @@ def _survivor_mask(layout: Layout, survivors: Iterable[int]) -> np.ndarray:
         raise InvalidArgumentError("give the surviving qubits as a collection of qubit indices, not a string")
     m = _protocol_size(layout)
     items = survivors if isinstance(survivors, np.ndarray) else list(survivors)
+    if not isinstance(items, np.ndarray) and any(isinstance(x, (bool, np.bool_)) for x in items):
+        raise InvalidArgumentError("surviving qubits must be integer qubit indices, not booleans")
     arr = np.asarray(items)
     if arr.size and (arr.dtype.kind not in "iu" or arr.ndim != 1):
         raise InvalidArgumentError("surviving qubits must be integer qubit indices")
@@ -370,8 +374,7 @@ def _synthesize(xbar: stim.PauliString, zbar: stim.PauliString, t: int) -> list[
         if not targets.size:
             return list(paulis)
         layers.append((name, targets))
-        step = stim.Circuit()
-        step.append(name, targets.tolist())
+        step = stim.Circuit(f"{name} {' '.join(map(str, targets.tolist()))}")  # text: far faster than append
         return [p.after(step) for p in paulis]
 
     x_bits, z_bits = xbar.to_numpy()
@@ -515,9 +518,7 @@ def output_images(recovery: Recovery) -> dict[int, tuple[tuple[int, int], tuple[
     """
     lay = recovery.layout
     m = _protocol_size(lay)
-    circuit = stim.Circuit()
-    for ins in recovery.circuit.instructions:
-        circuit.append(ins.name, ins.targets.tolist())
+    circuit = to_stim(recovery.circuit)
     qubits = np.asarray(recovery.qubits, dtype=np.int64)
     x_img = np.zeros((qubits.size, 2), dtype=np.int64)  # column 0: x mask, 1: z mask
     z_img = np.zeros((qubits.size, 2), dtype=np.int64)
@@ -572,15 +573,21 @@ def _fewest(names: list[str], masks: np.ndarray, ranks: np.ndarray, good: Callab
         if tried + count > MAX_HOLDER_SUBSETS:
             break
         tried += count
-        combos = np.array(list(itertools.combinations(range(h), size)), dtype=np.int64)
-        union = np.zeros((combos.shape[0], masks.shape[1]), dtype=bool)
-        for col in range(size):
-            union |= masks[combos[:, col]]
-        ok = np.flatnonzero(good(union))
-        if ok.size:
-            cost = ranks[combos[ok]].sum(axis=1)
-            best = ok[int(np.argmin(cost))]  # argmin keeps the first (lexicographic) on ties
-            return tuple(combos[best].tolist())
+        best: tuple[float, tuple[int, ...]] | None = None
+        subsets = itertools.combinations(range(h), size)
+        while chunk := list(itertools.islice(subsets, _CHUNK)):  # bounded memory: _CHUNK unions at a time
+            combos = np.array(chunk, dtype=np.int64)
+            union = np.zeros((combos.shape[0], masks.shape[1]), dtype=bool)
+            for col in range(size):
+                union |= masks[combos[:, col]]
+            ok = np.flatnonzero(good(union))
+            if ok.size:
+                cost = ranks[combos[ok]].sum(axis=1)
+                i = int(np.argmin(cost))  # argmin keeps the first (lexicographic) on ties
+                if best is None or float(cost[i]) < best[0]:
+                    best = (float(cost[i]), tuple(combos[ok[i]].tolist()))
+        if best is not None:
+            return best[1]
     chosen = list(range(h))
     if not bool(good(_union(masks)[None, :])[0]):
         return None

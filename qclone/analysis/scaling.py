@@ -22,7 +22,7 @@ Examples:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from qclone.errors import InvalidArgumentError
@@ -125,7 +125,16 @@ def scaling_table(
     depths: Sequence[str] = ("linear", "log"),
     *,
     max_clones: int = 100_000,
+    progress: Callable[[int, int], object] | None = None,
 ) -> list[ScalingAnswer]:
-    """:func:`largest_clones` for every combination (the heron preset takes no p)."""
-    return [largest_clones(nz, p, depth=d, max_clones=max_clones)
-            for nz in noises for p in ((None,) if nz == "heron" else ps) for d in depths]
+    """:func:`largest_clones` for every combination (the heron preset takes no p).
+
+    ``progress(done, total)``, when given, is called after each combination.
+    """
+    combos = [(nz, p, d) for nz in noises for p in ((None,) if nz == "heron" else ps) for d in depths]
+    out = []
+    for nz, p, d in combos:
+        out.append(largest_clones(nz, p, depth=d, max_clones=max_clones))
+        if progress is not None:
+            progress(len(out), len(combos))
+    return out

@@ -31,7 +31,7 @@ import collections
 import pathlib
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -220,6 +220,7 @@ def run_sweep(
     dask_scheduler: str | None = None,
     dask_batch: int = 10_000,
     dask_timeout: float = 30.0,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> list[SweepResult]:
     """Run the grid and return one result per point, in grid order.
 
@@ -234,6 +235,8 @@ def run_sweep(
         dask_scheduler: address of a Dask scheduler (``tcp://host:port``) to run on instead.
         dask_batch: shots per Dask batch.
         dask_timeout: seconds to wait for the Dask scheduler to answer.
+        on_progress: called as ``on_progress(shots_done, shots_at_most)`` as batches land (shots of this
+            run; ``shots_at_most`` is ``max_shots`` per point, reached unless ``max_errors`` stops a point early).
     """
     if not is_int(max_shots) or max_shots < 1:
         raise InvalidArgumentError(f"max_shots must be a positive integer, got {max_shots!r}")
@@ -246,9 +249,16 @@ def run_sweep(
     if len(set(points)) != len(points):
         raise InvalidArgumentError("the sweep grid repeats a point")
     tasks = [pt.task() for pt in points]
+    done = [0]
+
+    def count(shots: int) -> None:
+        if on_progress is not None and shots:
+            done[0] += shots
+            on_progress(done[0], max_shots * len(tasks))
+
     if dask_scheduler is not None:
         stats = _run_dask(tasks, dask_scheduler, max_shots=max_shots, max_errors=max_errors, csv=csv,
-                          progress=progress, batch=dask_batch, timeout=dask_timeout)
+                          progress=progress, batch=dask_batch, timeout=dask_timeout, count=count)
     else:
         stats = sinter.collect(
             num_workers=workers,
@@ -259,6 +269,7 @@ def run_sweep(
             max_errors=max_errors,
             save_resume_filepath=csv,
             print_progress=progress,
+            progress_callback=None if on_progress is None else lambda prog: count(sum(st.shots for st in prog.new_stats)),
         )
     mine = {t.strong_id() for t in tasks}
     return _order((SweepResult.from_stats(s) for s in stats if s.strong_id in mine and s.shots), points)
@@ -274,6 +285,7 @@ def _run_dask(
     progress: bool,
     batch: int,
     timeout: float,
+    count: Callable[[int], None] | None = None,
 ) -> list[sinter.TaskStats]:
     """The same tasks on a Dask cluster: batches of shots as futures, stats appended to the CSV as they land."""
     try:
@@ -338,6 +350,8 @@ def _run_dask(
             totals[sid] = totals[sid] + got
             if out is not None:
                 print(got.to_csv_line(), file=out, flush=True)
+            if count is not None:
+                count(shots)
             if progress:
                 s = totals[sid]
                 sys.stderr.write(f"dask: {meta[sid]} shots {s.shots}/{max_shots} errors {s.errors}\n")

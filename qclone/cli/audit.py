@@ -26,7 +26,8 @@ from qclone.analysis.leakage import (
 )
 from qclone.analysis.leakage.analyzer import abbreviate
 from qclone.analysis.leakage.census import METHODS
-from qclone.cli.options import Clones, Json
+from qclone.cli.exits import CHECK_FAILED
+from qclone.cli.options import Clones, Json, Qubits
 from qclone.cli.output import console, print_json, warn, warn_single_clone
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import Layout
@@ -52,22 +53,21 @@ def audit(
         "--placement", help=f"A YAML/JSON placement file or a built-in policy ({', '.join(BUILTIN_POLICIES)}); "
                             "default: providers.")] = None,
     max_coalition: Annotated[int, typer.Option("--max-coalition", help="Examine coalitions of up to K parties.")] = 2,
-    qubits: Annotated[int, typer.Option("--qubits", help="Register size k: k input qubits encrypted independently.")] = 1,
+    qubits: Qubits = 1,
     stage: Stage = "encrypted",
     all_subsets: Annotated[bool, typer.Option(
         "--all-subsets", help="Instead of a placement: count authorized / partial / none sets over all subsets.")] = False,
     list_kind: Annotated[str | None, typer.Option(
         "--list", help=f"With --all-subsets: also list every set of this kind ({', '.join(KINDS)}); n <= 8.")] = None,
     method: Annotated[str, typer.Option("--method", help=f"With --all-subsets: {', '.join(METHODS)}.")] = "auto",
-    fail_unsafe: Annotated[bool, typer.Option("--fail-unsafe", help="Exit with status 1 if the placement is not safe.")] = False,
     json_out: Json = False,
 ) -> None:
-    """Report every coalition of parties that can recover or partly learn the stored state."""
+    """Report every coalition of parties that can recover or partly learn the stored state; exit status 1 if the placement is not safe."""
     Layout(clones)
     stage = canonical_stage(clones, stage)
     if all_subsets:
-        if placement is not None or fail_unsafe or qubits != 1:
-            raise InvalidArgumentError("--all-subsets counts sets of qubits; it takes no --placement, --qubits or --fail-unsafe")
+        if placement is not None or qubits != 1:
+            raise InvalidArgumentError("--all-subsets counts sets of qubits; it takes no --placement or --qubits")
         _census(clones, stage, method, list_kind, json_out)
         return
     if list_kind is not None or method != "auto":
@@ -80,8 +80,8 @@ def audit(
         print_json(report.to_dict())
     else:
         _print_audit(report)
-    if fail_unsafe and not report.safe:
-        raise typer.Exit(1)
+    if not report.safe:
+        raise typer.Exit(CHECK_FAILED)
 
 
 def _print_audit(r: AuditReport) -> None:

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qclone.cli.options import Json, Seed, parse_ints
-from qclone.cli.output import print_json, warn, warn_single_clone, wide_console
-from qclone.cli.scale import ClonesList
+from qclone.cli.options import Json, Jsonl, OutputDir, Quiet, parse_ints
+from qclone.cli.output import check_json_flags, note, print_json, print_jsonl, progress, warn_single_clone, wide_console
 from qclone.errors import InvalidArgumentError
 
 hardware_app = typer.Typer(
@@ -22,6 +21,16 @@ hardware_app = typer.Typer(
 Backend = Annotated[str, typer.Option("--backend", help=(
     "fake_fez, fake_marrakesh, fake_kingston, fake_aachen, fake_torino, or ibm_<name> (needs an IBM Quantum account)."))]
 RUNNERS = ("aer", "sampler")
+#: Most clones each offline model holds (qclone.hardware.layout.max_clones; a test keeps the two equal).
+#: Kept here as numbers so that ``--help`` needs no device model.
+MAX_CLONES = {"fake_fez": 63, "fake_marrakesh": 63, "fake_kingston": 63, "fake_aachen": 63, "fake_torino": 55}
+ClonesList = Annotated[str, typer.Option("--clones", "-n", help=(
+    "Comma-separated numbers of clones, e.g. 1,2,5, each between 1 and the backend's maximum: 63 on "
+    "fake_fez, fake_marrakesh, fake_kingston and fake_aachen (156-qubit Heron r2), 55 on fake_torino "
+    "(133-qubit Heron r1); for an ibm_<name> device `qclone hardware layout` reports it (max_clones)."))]
+Seed = Annotated[int, typer.Option("--seed", min=0, help=(
+    "Seed of the simulator and of the bootstrap resampling: the same seed gives the same numbers "
+    "(on a real device only the bootstrap is seeded)."))]
 
 
 def _runner(name: str, backend, method: str, noise: str = "device", max_bond: int | None = None,  # noqa: ANN001, ANN202 - a qiskit BackendV2, imported lazily
@@ -39,6 +48,9 @@ def _runner(name: str, backend, method: str, noise: str = "device", max_bond: in
     return AerRunner(backend, method=method, noise=noise, max_bond_dimension=max_bond, truncation_threshold=truncation)
 
 
+Runner = Annotated[str, typer.Option("--runner", help=(
+    "aer (AerSimulator with the device noise) or sampler (qiskit-ibm-runtime SamplerV2: on an ibm_<name> device "
+    "the real hardware, on a fake backend local mode with the same device noise). A real device always uses sampler."))]
 Decrypt = Annotated[int, typer.Option("--decrypt", help="Which clone to decrypt.")]
 
 
@@ -61,8 +73,8 @@ def run(
     clones: ClonesList,
     shots: Annotated[int, typer.Option("--shots", help="Shots per measurement basis and input state.")],
     decrypt: Decrypt = 1,
-    out: Annotated[Path, typer.Option("--out", help="Directory for the CSV and the plot.")] = Path("hardware-results"),
-    runner: Annotated[str, typer.Option("--runner", help="aer (AerSimulator.from_backend) or sampler (qiskit-ibm-runtime SamplerV2).")] = "aer",
+    output_dir: OutputDir = Path("hardware-results"),
+    runner: Runner = "aer",
     method: Annotated[str, typer.Option("--method", help="Aer method: auto, density_matrix (dm), matrix_product_state (mps).")] = "auto",
     noise: Annotated[str, typer.Option("--noise", help="device (Aer's device model) or twirled (its Pauli twirl: ~100x cheaper MPS shots).")] = "device",
     max_bond: Annotated[int | None, typer.Option("--max-bond", help="MPS bond-dimension cap (default: none, exact).")] = None,
@@ -72,29 +84,37 @@ def run(
     entangled: Annotated[bool, typer.Option("--entangled/--no-entangled", help="Also measure (R, clone): Bell fidelity and concurrence.")] = True,
     idle_noise: Annotated[bool, typer.Option("--idle-noise/--no-idle-noise", help="Schedule with delays so waiting qubits relax (simulators).")] = True,
     seed: Seed = 0,
+    quiet: Quiet = False,
     json_out: Json = False,
+    jsonl: Jsonl = False,
 ) -> None:
     """Fidelity of the decrypted clone from counts for every n; writes CSV and a PNG plot."""
     from qclone.hardware.experiment import measure_fidelity
     from qclone.hardware.report import plot_results, write_csv
 
+    check_json_flags(json_out, jsonl)
     ns, dev = _clones_and_device(clones, decrypt, backend)
     run_with = _runner(runner, dev, method, noise, max_bond, truncation)
     results = []
-    for n in ns:
-        r = measure_fidelity(
-            dev, n, shots=shots, runner=run_with, decrypt=decrypt, entangled=entangled,
-            bootstrap=bootstrap, confidence=confidence, seed=seed, idle_noise=idle_noise, name=backend,
-        )  # fmt: skip
-        results.append(r)
-        if json_out:
-            print_json(r.to_dict())
-        else:
-            _print_result(r)
+    with progress(f"{backend}: n = {ns[0]}", total=len(ns), quiet=quiet) as bar:
+        for n in ns:
+            bar.update(description=f"{backend}: n = {n}")
+            r = measure_fidelity(
+                dev, n, shots=shots, runner=run_with, decrypt=decrypt, entangled=entangled,
+                bootstrap=bootstrap, confidence=confidence, seed=seed, idle_noise=idle_noise, name=backend,
+            )  # fmt: skip
+            bar.advance()
+            results.append(r)
+            if jsonl:
+                print_jsonl(r.to_dict())
+            elif not json_out:
+                _print_result(r)
+    if json_out:
+        print_json([r.to_dict() for r in results])
     stem = f"hardware_{backend}"
-    csv_path = write_csv(results, out / f"{stem}.csv")
-    png_path = plot_results(results, out / f"{stem}.png")
-    (warn if json_out else typer.echo)(f"wrote {csv_path} and {png_path}")
+    csv_path = write_csv(results, output_dir / f"{stem}.csv")
+    png_path = plot_results(results, output_dir / f"{stem}.png")
+    note(f"wrote {csv_path} and {png_path}")
 
 
 def _print_result(r) -> None:  # noqa: ANN001 - FidelityResult
@@ -117,29 +137,36 @@ def layout(
     backend: Backend,
     clones: ClonesList,
     decrypt: Decrypt = 1,
-    seed: Annotated[int, typer.Option("--seed", help="seed_transpiler of both compilations.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="seed_transpiler of both compilations.")] = 0,
+    quiet: Quiet = False,
     json_out: Json = False,
+    jsonl: Jsonl = False,
 ) -> None:
     """Gate counts of the heavy-hex schedule against Qiskit's preset pass manager (level 3)."""
     from qclone.hardware.check import check_schedule
     from qclone.hardware.compile import compile_protocol, qiskit_baseline
     from qclone.hardware.layout import max_clones
 
+    check_json_flags(json_out, jsonl)
     ns, dev = _clones_and_device(clones, decrypt, backend)
     rows = []
-    for n in ns:
-        j = decrypt
-        comp = compile_protocol(dev, n, j, input="bell", seed=seed, name=backend)
-        base = qiskit_baseline(dev, n, j, input="bell", seed=seed)
-        rows.append({
-            "backend": backend, "clones": n, "decrypt": j, "max_clones": max_clones(dev),
-            "physical_qubits": list(comp.layout.path), "schedule_check": check_schedule(comp.schedule).passed,
-            "ours": comp.stats.to_dict(), "qiskit_o3": base.to_dict(),
-            "two_qubit_reduction": 1 - comp.stats.two_qubit_gates / base.two_qubit_gates,
-        })  # fmt: skip
+    with progress(f"{backend}: compiling", total=len(ns), quiet=quiet) as bar:
+        for n in ns:
+            j = decrypt
+            comp = compile_protocol(dev, n, j, input="bell", seed=seed, name=backend)
+            base = qiskit_baseline(dev, n, j, input="bell", seed=seed)
+            rows.append({
+                "backend": backend, "clones": n, "decrypt": j, "max_clones": max_clones(dev),
+                "physical_qubits": list(comp.layout.path), "schedule_check": check_schedule(comp.schedule).passed,
+                "ours": comp.stats.to_dict(), "qiskit_o3": base.to_dict(),
+                "two_qubit_reduction": 1 - comp.stats.two_qubit_gates / base.two_qubit_gates,
+            })  # fmt: skip
+            bar.advance()
+            if jsonl:
+                print_jsonl(rows[-1])
     if json_out:
-        for row in rows:
-            print_json(row)
+        print_json(rows)
+    if json_out or jsonl:
         return
     t = Table(title=f"{backend}: heavy-hex schedule vs Qiskit preset pass manager (level 3), native gates")
     for col in ("n", "2q ours", "2q Qiskit", "fewer", "depth ours", "depth Qiskit", "2q depth ours", "2q depth Qiskit", "check"):
@@ -158,12 +185,15 @@ def compare(
     clones: Annotated[str | None, typer.Option("--clones", "-n", help="Also predict these n (stim only).")] = None,
     backend: Annotated[str | None, typer.Option(
         "--backend", help="Also predict the routed circuit with idle relaxation over this device's whole schedule.")] = None,
+    quiet: Quiet = False,
     json_out: Json = False,
+    jsonl: Jsonl = False,
 ) -> None:
     """Measured fidelities against the Pauli-twirled stim model (heron preset): textbook and routed circuit."""
     from qclone.hardware.prediction import device_prediction
     from qclone.hardware.report import read_csv
 
+    check_json_flags(json_out, jsonl)
     if not csv and clones is None:
         raise InvalidArgumentError("give --csv (results to compare) and/or --clones (n to predict)")
     columns: list[tuple[str, dict[int, dict[str, str]]]] = []
@@ -181,30 +211,34 @@ def compare(
 
         dev = get_backend(backend)
     rows = []
-    for n in ns:
-        found = [col[n] for _, col in columns if n in col]
-        j = int(found[0]["decrypt"]) if found else 1
-        t = device_prediction(n, decrypt=j, backend=dev)
-        row: dict = {"clones": n, "decrypt": j, "stim_routed": t.routed, "stim_textbook": t.textbook,
-                     "stim_routed_idle": t.routed_idle, "duration": t.duration, "sources": []}  # fmt: skip
-        for label, col in columns:
-            m = col.get(n)
-            aer = float(m["average_fidelity"]) if m else None
-            row["sources"].append({
-                "source": label, "average_fidelity": aer,
-                "ci_low": float(m["ci_low"]) if m else None, "ci_high": float(m["ci_high"]) if m else None,
-                "seconds_per_shot": float(m["seconds_per_shot"]) if m and m.get("seconds_per_shot") else None,
-                "minus_stim_routed": None if aer is None else aer - t.routed,
-                "minus_stim_routed_idle": None if aer is None or t.routed_idle is None else aer - t.routed_idle,
-            })  # fmt: skip
-        first = row["sources"][0] if row["sources"] else {}  # the first --csv, also flat (one-file output)
-        row |= {"backend": (columns[0][1].get(n) or {}).get("backend") if columns else None,
-                "measured": first.get("average_fidelity"), "ci_low": first.get("ci_low"), "ci_high": first.get("ci_high"),
-                "measured_minus_stim_routed": first.get("minus_stim_routed")}  # fmt: skip
-        rows.append(row)
+    with progress("predicting", total=len(ns), quiet=quiet) as bar:
+        for n in ns:
+            found = [col[n] for _, col in columns if n in col]
+            j = int(found[0]["decrypt"]) if found else 1
+            t = device_prediction(n, decrypt=j, backend=dev)
+            row: dict = {"clones": n, "decrypt": j, "stim_routed": t.routed, "stim_textbook": t.textbook,
+                         "stim_routed_idle": t.routed_idle, "duration": t.duration, "sources": []}  # fmt: skip
+            for label, col in columns:
+                m = col.get(n)
+                aer = float(m["average_fidelity"]) if m else None
+                row["sources"].append({
+                    "source": label, "average_fidelity": aer,
+                    "ci_low": float(m["ci_low"]) if m else None, "ci_high": float(m["ci_high"]) if m else None,
+                    "seconds_per_shot": float(m["seconds_per_shot"]) if m and m.get("seconds_per_shot") else None,
+                    "minus_stim_routed": None if aer is None else aer - t.routed,
+                    "minus_stim_routed_idle": None if aer is None or t.routed_idle is None else aer - t.routed_idle,
+                })  # fmt: skip
+            first = row["sources"][0] if row["sources"] else {}  # the first --csv, also flat (one-file output)
+            row |= {"backend": (columns[0][1].get(n) or {}).get("backend") if columns else None,
+                    "measured": first.get("average_fidelity"), "ci_low": first.get("ci_low"), "ci_high": first.get("ci_high"),
+                    "measured_minus_stim_routed": first.get("minus_stim_routed")}  # fmt: skip
+            rows.append(row)
+            bar.advance()
+            if jsonl:
+                print_jsonl(row)
     if json_out:
-        for row in rows:
-            print_json(row)
+        print_json(rows)
+    if json_out or jsonl:
         return
     table = Table(title="Average fidelity: measured (from counts) vs Pauli-twirled stim model (heron medians)")
     table.add_column("n", justify="right")
@@ -235,15 +269,17 @@ def modules(
     clones: Annotated[int, typer.Option("--clones", "-n", help="Clones per module.")] = 2,
     levels: Annotated[int, typer.Option("--levels", help="Modules in the series (clone 1 re-cloned levels - 1 times).")] = 2,
     decrypt: Decrypt = 1,
-    out: Annotated[Path, typer.Option("--out", help="Directory for the CSV.")] = Path("hardware-results"),
-    runner: Annotated[str, typer.Option("--runner", help="aer (AerSimulator.from_backend) or sampler (qiskit-ibm-runtime SamplerV2).")] = "aer",
+    output_dir: OutputDir = Path("hardware-results"),
+    runner: Runner = "aer",
     method: Annotated[str, typer.Option("--method", help="Aer method: auto, density_matrix (dm), matrix_product_state (mps), statevector.")] = "auto",
     noise: Annotated[str, typer.Option("--noise", help="device (Aer's device model) or twirled (its Pauli twirl).")] = "device",
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap rounds for the confidence intervals.")] = 200,
     confidence: Annotated[float, typer.Option("--confidence", help="Central probability of the intervals.")] = 0.95,
     idle_noise: Annotated[bool, typer.Option("--idle-noise/--no-idle-noise", help="Schedule with delays so waiting qubits relax (simulators).")] = True,
     seed: Seed = 0,
+    quiet: Quiet = False,
     json_out: Json = False,
+    jsonl: Jsonl = False,
 ) -> None:
     """Parallel, series and interleaved modules on the device: fidelity of the decrypted data from counts."""
     import csv as csv_module
@@ -251,6 +287,7 @@ def modules(
     from qclone.hardware.composition import check_kind, measure_modules
     from qclone.hardware.devices import get_backend
 
+    check_json_flags(json_out, jsonl)
     kinds = [check_kind(k) for k in (t.strip() for t in kind.split(",")) if k]
     if not kinds:
         raise InvalidArgumentError("--kind is empty")
@@ -260,14 +297,19 @@ def modules(
     dev = get_backend(backend)
     run_with = _runner(runner, dev, method, noise)
     results = []
-    for k in kinds:
-        r = measure_modules(dev, k, clones, shots=shots, runner=run_with, levels=levels, decrypt=decrypt, bootstrap=bootstrap,
-                            confidence=confidence, seed=seed, idle_noise=idle_noise, name=backend)  # fmt: skip
-        results.append(r)
-        if json_out:
-            print_json(r.to_dict())
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"modules_{backend}.csv"
+    with progress(f"{backend}: modules", total=len(kinds), quiet=quiet) as bar:
+        for k in kinds:
+            bar.update(description=f"{backend}: {k} modules")
+            r = measure_modules(dev, k, clones, shots=shots, runner=run_with, levels=levels, decrypt=decrypt, bootstrap=bootstrap,
+                                confidence=confidence, seed=seed, idle_noise=idle_noise, name=backend)  # fmt: skip
+            bar.advance()
+            results.append(r)
+            if jsonl:
+                print_jsonl(r.to_dict())
+    if json_out:
+        print_json([r.to_dict() for r in results])
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / f"modules_{backend}.csv"
     fields = ["backend", "runner", "kind", "clones", "levels", "decrypt", "data_qubits", "qubits", "shots", "fidelity", "ci_low",
               "ci_high", "confidence", "qubit_fidelities", "two_qubit_gates", "depth", "two_qubit_depth", "seconds"]  # fmt: skip
     with path.open("w", newline="") as fh:
@@ -277,7 +319,7 @@ def modules(
             d = r.to_dict()
             d["qubit_fidelities"] = " ".join(f"{x:.4f}" for x in r.qubit_fidelities)
             w.writerow({f: d[f] for f in fields})
-    if not json_out:
+    if not json_out and not jsonl:
         t = Table(title=f"{backend}: modules, n = {clones} per module, decrypted data from counts ({results[0].runner})")
         for col in ("kind", "qubits", "2q gates", "depth", "fidelity (data register)", f"{confidence:.0%} interval", "per data qubit"):
             t.add_column(col, justify="right")
@@ -285,4 +327,4 @@ def modules(
             t.add_row(r.kind if r.kind != "series" else f"series ({r.levels} levels)", str(r.qubits), str(r.two_qubit_gates), str(r.depth),
                       f"{r.fidelity:.4f}", f"[{r.ci_low:.4f}, {r.ci_high:.4f}]", ", ".join(f"{x:.4f}" for x in r.qubit_fidelities))  # fmt: skip
         wide_console().print(t)
-    (warn if json_out else typer.echo)(f"wrote {path}")
+    note(f"wrote {path}")

@@ -1,7 +1,15 @@
-"""Option bundles shared between commands, defined once."""
+"""Option bundles shared between commands, defined once.
+
+One name for one idea across every command (tests/cli/test_conventions.py keeps the inventory):
+``--output/-o FILE``, ``--output-dir DIR``, ``--plot FILE``, ``-p/--error-rate`` (an error
+probability of a noise model) versus ``--failure-rate`` (a provider losing a clone), ``--seed``,
+``--clones/-n``, ``--qubits/-k``, ``--shots``, ``--quiet/-q``, ``--json`` (one document),
+``--jsonl`` (a stream of JSON Lines), ``--url``/``--token`` (env ``QCLONE_URL``/``QCLONE_TOKEN``).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,8 +17,14 @@ import typer
 from qclone.errors import InvalidArgumentError
 
 Clones = Annotated[int, typer.Option("--clones", "-n", help="Number of encrypted clones n (>= 1).")]
-Seed = Annotated[int | None, typer.Option("--seed", help="Random seed (default: fresh randomness).")]
-Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+Seed = Annotated[int | None, typer.Option("--seed", min=0, help="Random seed (default: fresh randomness).")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+Jsonl = Annotated[bool, typer.Option("--jsonl", help="Stream the results as JSON Lines: one object per line as each arrives.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display (it is also off when stderr is not a terminal).")]
+ErrorRates = Annotated[str | None, typer.Option(
+    "--error-rate", "-p", help="Comma-separated error probabilities of the noise models (every model but heron needs them).")]
+OutputFiles = Annotated[list[Path], typer.Option("--output", "-o", help="Output file(s): .png, .svg or .pdf (repeat for several).")]
+OutputDir = Annotated[Path, typer.Option("--output-dir", help="Directory for the result files (created if missing).")]
 Depth = Annotated[str, typer.Option("--depth", help="Encryption variant: linear (CNOT ladder) or log (parity trees).")]
 Qubits = Annotated[int, typer.Option("--qubits", "-k", help="Register size k: k input qubits, each with its own n clones and n key qubits.")]
 Series = Annotated[int, typer.Option("--series", help="Modules in series: level l+1 re-clones clone 1 (or the key) of level l; 1 = a single module.")]

@@ -21,18 +21,20 @@ from qclone.analysis.verify_scale import (
     DEFAULT_SAMPLE,
     verify_at_scale,
 )
+from qclone.cli.exits import CHECK_FAILED, extra_message, has_extra
 from qclone.cli.options import (
     Clones,
     Depth,
     Dim,
     Json,
     Qubits,
+    Quiet,
     Schedule,
     Seed,
     Series,
     SeriesTarget,
 )
-from qclone.cli.output import console, print_json, warn_single_clone
+from qclone.cli.output import console, print_json, progress, warn, warn_single_clone
 from qclone.cli.protocol_variants import (
     register_or_series_circuit,
     verify_qudits,
@@ -67,6 +69,9 @@ def demo(
     warn_single_clone(clones)
     result = run_demo(clones=clones, seed=seed)
     stored = None
+    if storage and not has_extra("storage"):
+        warn(f"the storage part is skipped: {extra_message('storage')}")
+        storage = False
     if storage:
         from qclone.storage.demo import MAX_DEMO_CLONES, storage_demo
 
@@ -215,7 +220,8 @@ _ENGINE_HELP = (
 
 def verify(
     clones: Clones,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs (dense, core) or of the sample of clones (structured, heisenberg).")] = 0,
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, help="Seed of the random inputs (dense, core) or of the sample of clones (structured, heisenberg).")] = 0,
     engine: Annotated[str, typer.Option("--engine", help=_ENGINE_HELP)] = "auto",
     sample: Annotated[int, typer.Option(
         "--sample", help=f"structured and heisenberg engines, n > {CHECK_ALL_UP_TO}: how many random clones to check (n: all).")] = DEFAULT_SAMPLE,
@@ -225,8 +231,15 @@ def verify(
     series: Series = 1,
     series_target: SeriesTarget = None,
     dim: Dim = None,
+    quiet: Quiet = False,
 ) -> None:
     """Check the protocol's properties (docs/protocol.md) for n clones by computation; exit status 1 on any failure."""
+    with progress(f"verifying n = {clones}", quiet=quiet):
+        _verify(clones, seed, engine, sample, depth, json_out, qubits, series, series_target, dim)
+
+
+def _verify(clones: int, seed: int, engine: str, sample: int, depth: str, json_out: bool, qubits: int, series: int,
+            series_target: str | None, dim: int | None) -> None:
     if engine not in VERIFY_ENGINES:
         raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of {', '.join(VERIFY_ENGINES)}")
     chosen = None if engine in ("auto", *AT_SCALE) else get_engine(engine)
@@ -258,7 +271,7 @@ def verify(
     else:
         _print_report(report)
     if not report.passed:
-        raise typer.Exit(1)
+        raise typer.Exit(CHECK_FAILED)
 
 
 def checked_clones_line(report: VerificationReport) -> str:

@@ -112,7 +112,7 @@ def verify_qudits(clones: int, dim: int, *, qubits: int, series: int, depth: str
         raise InvalidArgumentError("--dim is for one qudit and one module; drop --qubits/--series")
     if depth != "linear":
         raise InvalidArgumentError("--depth selects a qubit circuit; qudit operators are dense")
-    warn_single_clone(clones)
+    warn_single_clone(clones, dimension=dim)
     report = verify_qudit(dim, clones, seed=seed)
     if json_out:
         print_json(report.to_dict())

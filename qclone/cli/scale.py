@@ -11,8 +11,8 @@ from rich.table import Table
 from qclone.analysis.plot import FidelitySeries, exact_series, plot_fidelity, series_from_results
 from qclone.analysis.scaling import CLASSICAL_LIMIT, scaling_table
 from qclone.analysis.sweep import grid, read_results, run_sweep
-from qclone.cli.options import Json, parse_floats, parse_ints, split_list
-from qclone.cli.output import console, print_json, warn_single_clone, wide_console
+from qclone.cli.options import ErrorRates, Json, Jsonl, OutputFiles, Quiet, parse_floats, parse_ints, split_list
+from qclone.cli.output import check_json_flags, console, print_json, print_jsonl, progress, warn_single_clone, wide_console
 from qclone.errors import InvalidArgumentError
 
 #: n of exact curves when --clones is not given: 1..10^4, about 8 per decade
@@ -21,7 +21,6 @@ DEFAULT_PLOT_CLONES = sorted({int(round(10 ** (k / 8))) for k in range(33)})
 
 ClonesList = Annotated[str, typer.Option("--clones", "-n", help="Comma-separated numbers of clones, e.g. 10,100,1000.")]
 NoiseList = Annotated[str, typer.Option("--noise", help="Comma-separated noise models: depolarizing, readout, memory, heron; a+b adds models.")]
-PList = Annotated[str | None, typer.Option("--p", help="Comma-separated error rates (every model but heron needs them).")]
 DepthList = Annotated[str, typer.Option("--depth", help="Comma-separated encryption variants: linear, log.")]
 
 
@@ -29,25 +28,33 @@ def sweep(
     clones: ClonesList,
     noise: NoiseList,
     shots: Annotated[int, typer.Option("--shots", help="Shots per grid point (sinter's max_shots).")],
-    p: PList = None,
+    p: ErrorRates = None,
     decrypt: Annotated[str, typer.Option("--decrypt", help="Comma-separated decrypted clones: a number, first, middle, last or A.")] = "first",
     depth: DepthList = "linear",
     max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop a grid point after this many errors.")] = None,
     workers: Annotated[int, typer.Option("--workers", help="sinter worker processes.")] = 2,
     csv: Annotated[Path | None, typer.Option("--csv", help="Resumable results file (sinter's CSV format).")] = None,
     dask_scheduler: Annotated[str | None, typer.Option("--dask-scheduler", help="Run on the Dask cluster at this address (tcp://host:port).")] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
+    quiet: Quiet = False,
     json_out: Json = False,
+    jsonl: Jsonl = False,
 ) -> None:
-    """Sample the decrypted clone's fidelity over a grid with sinter (one JSON object per point with --json)."""
+    """Sample the decrypted clone's fidelity over a grid with sinter (--json: one array; --jsonl: one object per point)."""
+    check_json_flags(json_out, jsonl)
+    if csv is not None and csv.exists() and (not csv.is_file() or csv.stat().st_size):
+        read_results(csv)  # a file that is not a sweep CSV is refused before any sampling
     ns = parse_ints(clones, "--clones")
-    points = grid(clones=ns, noise=split_list(noise), p=parse_floats(p, "--p"), decrypt=split_list(decrypt), depth=split_list(depth))
+    points = grid(clones=ns, noise=split_list(noise), p=parse_floats(p, "--error-rate"), decrypt=split_list(decrypt), depth=split_list(depth))
     warn_single_clone(ns)
-    results = run_sweep(points, max_shots=shots, max_errors=max_errors, workers=workers, csv=csv,
-                        progress=progress, dask_scheduler=dask_scheduler)
+    with progress(f"sampling {len(points)} grid point(s)", quiet=quiet) as bar:
+        results = run_sweep(points, max_shots=shots, max_errors=max_errors, workers=workers, csv=csv,
+                            progress=False, dask_scheduler=dask_scheduler, on_progress=bar.as_callback)
     if json_out:
+        print_json([r.to_dict() for r in results])
+        return
+    if jsonl:
         for r in results:
-            print_json(r.to_dict())
+            print_jsonl(r.to_dict())
         return
     t = Table(title="Decrypted clone: fidelity over the grid (Wilson 95 % interval on the average fidelity)")
     for col in ("clones", "noise", "p", "decrypt", "depth", "shots", "errors", "F_e", "F_avg", "95 % CI", "p_X", "p_Y", "p_Z"):
@@ -63,28 +70,32 @@ def sweep(
 
 
 def plot(
-    out: Annotated[list[Path], typer.Option("--out", help="Output file(s): .png, .svg or .pdf (repeat for several).")],
+    output: OutputFiles,
     csv: Annotated[list[Path] | None, typer.Option("--csv", help="Plot sampled results from sweep CSV file(s).")] = None,
     clones: Annotated[str | None, typer.Option("--clones", "-n", help="Exact curves: comma-separated n (default 1..10^4, log-spaced).")] = None,
     noise: Annotated[str | None, typer.Option("--noise", help="Exact curves: comma-separated noise models.")] = None,
-    p: PList = None,
+    p: ErrorRates = None,
     depth: DepthList = "linear",
     title: Annotated[str | None, typer.Option("--title", help="Figure title.")] = None,
+    quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """Draw average fidelity against clones with the classical limit 2/3: sampled (--csv) and/or exact curves (--noise)."""
     series: list[FidelitySeries] = []
     if csv:
         series += series_from_results(read_results(csv))
+    curves = []
     if noise:
         ns = parse_ints(clones, "--clones") if clones else DEFAULT_PLOT_CLONES
-        for nz in split_list(noise):
-            for pv in parse_floats(p, "--p"):
-                for d in split_list(depth):
-                    series.append(exact_series(nz, pv, ns, depth=d))
-    if not series:
-        raise InvalidArgumentError("nothing to plot: give --csv FILE and/or --noise NAME (with --p)")
-    paths = plot_fidelity(series, out, title=title)
+        curves = [(nz, pv, d) for nz in split_list(noise) for pv in parse_floats(p, "--error-rate") for d in split_list(depth)]
+    if not series and not curves:
+        raise InvalidArgumentError("nothing to plot: give --csv FILE and/or --noise NAME (with --error-rate)")
+    with progress("exact curves", total=len(curves) + 1, quiet=quiet) as bar:
+        for nz, pv, d in curves:
+            series.append(exact_series(nz, pv, ns, depth=d))
+            bar.advance()
+        bar.update(description="drawing")
+        paths = plot_fidelity(series, output, title=title)
     if json_out:
         print_json({"files": [str(x) for x in paths],
                     "series": [{"label": s.label, "clones": list(s.clones), "average_fidelity": list(s.fidelity)} for s in series]})
@@ -95,16 +106,24 @@ def plot(
 
 def scaling(
     noise: Annotated[str, typer.Option("--noise", help="Comma-separated noise models.")] = "depolarizing,memory",
-    p: Annotated[str, typer.Option("--p", help="Comma-separated error rates.")] = "1e-4,1e-3,3e-3",
+    p: Annotated[str, typer.Option("--error-rate", "-p", help="Comma-separated error probabilities of the noise models.")] = "1e-4,1e-3,3e-3",
     depth: DepthList = "linear,log",
     max_clones: Annotated[int, typer.Option("--max-clones", help="Stop the search at this n.")] = 100_000,
+    quiet: Quiet = False,
     json_out: Json = False,
+    jsonl: Jsonl = False,
 ) -> None:
     """The largest n whose average fidelity stays above 2/3, exactly (stim's error analysis, no sampling)."""
-    rows = scaling_table(split_list(noise), [v for v in parse_floats(p, "--p") if v is not None], split_list(depth), max_clones=max_clones)
+    check_json_flags(json_out, jsonl)
+    with progress("largest n per noise model", quiet=quiet) as bar:
+        rows = scaling_table(split_list(noise), [v for v in parse_floats(p, "--error-rate") if v is not None], split_list(depth),
+                             max_clones=max_clones, progress=bar.as_callback)
     if json_out:
+        print_json([r.to_dict() for r in rows])
+        return
+    if jsonl:
         for r in rows:
-            print_json(r.to_dict())
+            print_jsonl(r.to_dict())
         return
     t = Table(title="Largest number of clones with average fidelity > 2/3 (exact)")
     for col in ("noise", "p", "depth", "largest n", "F at n", "F at n+1", "law (n+1)p < 1/2", "law, compounded"):

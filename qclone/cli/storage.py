@@ -6,21 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from qclone.cli.options import Json, Seed
-from qclone.cli.output import console, print_json
+from qclone.cli.options import Json, Quiet, Seed
+from qclone.cli.output import console, print_json, progress, wide_console
 
 storage_app = typer.Typer(
     help="Encrypted multi-cloud storage: durability simulation, node keys (see docs/storage.md).",
     no_args_is_help=True,
 )
-
-
-def _wide() -> Console:
-    """The shared console, or a 160-column one when output is not a terminal."""
-    return console if console.is_terminal else Console(highlight=False, soft_wrap=False, width=160)
 
 
 def _fmt_loss(row: dict) -> str:
@@ -33,7 +27,7 @@ def _fmt_loss(row: dict) -> str:
 def simulate(
     clones: Annotated[int, typer.Option("--clones", "-n", help="Encrypted clones per object, each at its own provider.")] = 4,
     failure_rate: Annotated[float, typer.Option(
-        "--failure-rate", "-p", help="P: probability that a provider loses a given clone during the storage period.")] = 0.01,
+        "--failure-rate", help="P: probability that a provider loses a given clone during the storage period.")] = 0.01,
     objects: Annotated[int, typer.Option("--objects", "-m", help="M: number of simulated objects.")] = 1_000_000,
     vault_failure_rate: Annotated[float, typer.Option("--vault-failure-rate", help="q: probability that the key vault loses a given key.")] = 0.0,
     storage_time: Annotated[float | None, typer.Option("--storage-time", help="Seconds each object is stored: also report the fidelity after storage.")] = None,
@@ -43,23 +37,44 @@ def simulate(
     seed: Seed = None,
     plot: Annotated[list[Path] | None, typer.Option(
         "--plot", help="Write a plot of loss probability (and fidelity) vs clones: .png, .svg or .pdf (repeat for several).")] = None,
+    zones: Annotated[int, typer.Option("--zones", help="Z: zones the providers are spread over, round-robin (0: none).")] = 0,
+    zone_failure_rate: Annotated[float, typer.Option(
+        "--zone-failure-rate", help="r: probability that a zone fails, taking down every provider in it.")] = 0.0,
+    compare: Annotated[bool, typer.Option(
+        "--compare", help="Instead: every alternative on the same failure model, exactly (single copy, encrypted "
+                          "cloning with the vault, keep-A, split key; ((3,5)) and ((2,3)) secret sharing).")] = False,
+    custodian_failure_rate: Annotated[float | None, typer.Option(
+        "--custodian-failure-rate", help="--compare: probability that the custodian keeping A loses it (default: P).")] = None,
+    vaults: Annotated[int, typer.Option("--vaults", help="--compare: vaults the split key is spread over.")] = 2,
+    qss_threshold: Annotated[int | None, typer.Option(
+        "--qss-threshold", help="--compare: also the ((k,2k-1)) polynomial secret sharing with this k (qudits).")] = None,
+    quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """Monte Carlo of durability: n encrypted clones vs a single plain copy (and fidelity after --storage-time)."""
+    if compare:
+        _compare(clones=clones, failure_rate=failure_rate, vault_failure_rate=vault_failure_rate,
+                 custodian_failure_rate=custodian_failure_rate, zones=zones, zone_failure_rate=zone_failure_rate,
+                 vaults=vaults, qss_threshold=qss_threshold, storage_time=storage_time, t1=t1, t2=t2, json_out=json_out)
+        return
     from qclone.analysis.durability import plot_durability, summary_rows
     from qclone.analysis.durability import simulate as run_simulation
 
-    result = run_simulation(
-        clones=clones, failure_rate=failure_rate, objects=objects, vault_failure_rate=vault_failure_rate,
-        storage_time=storage_time, t1=t1, t2=t2, qubits=qubits, seed=seed,
-    )
-    files = [str(p) for p in plot_durability(result, plot)] if plot else []
+    with progress(f"simulating {objects:,} objects", quiet=quiet) as bar:
+        result = run_simulation(
+            clones=clones, failure_rate=failure_rate, objects=objects, vault_failure_rate=vault_failure_rate,
+            storage_time=storage_time, t1=t1, t2=t2, qubits=qubits, seed=seed, zones=zones,
+            zone_failure_rate=zone_failure_rate,
+        )
+        bar.update(description="plotting")
+        files = [str(p) for p in plot_durability(result, plot)] if plot else []
     if json_out:
         print_json(result | {"plots": files})
         return
     par = result["parameters"]
+    zoned = f", {par['zones']} zones failing with r = {par['zone_failure_rate']:g}" if par["zones"] else ""
     title = (f"Durability of {par['objects']:,} objects: provider loss P = {par['failure_rate']:g}, "
-             f"vault loss q = {par['vault_failure_rate']:g} (Monte Carlo, Wilson 95 % interval)")
+             f"vault loss q = {par['vault_failure_rate']:g}{zoned} (Monte Carlo, Wilson 95 % interval)")
     t = Table(title=title)
     has_fidelity = result["fidelity"] is not None
     cols = ["storage", "providers", "retrievable", "lost", "durability", "95 % CI", "analytic", "loss"]
@@ -74,7 +89,7 @@ def simulate(
         if has_fidelity:
             cells.append(f"{row['fidelity']:.4f}")
         t.add_row(*cells)
-    _wide().print(t)
+    wide_console().print(t)
     if has_fidelity:
         f = result["fidelity"]
         console.print(
@@ -83,6 +98,93 @@ def simulate(
             f"single plain copy {f['single_copy']['average_fidelity']:.4f} "
             "(the retrieved state also went through the key's memory)"
         )
+    for p in files:
+        console.print(f"wrote {p}")
+
+
+def _compare(*, json_out: bool, **kwargs: object) -> None:
+    from qclone.analysis.planner import compare
+
+    result = compare(**kwargs)  # type: ignore[arg-type]  # the options above, by name
+    if json_out:
+        print_json(result)
+        return
+    par = result["parameters"]
+    zoned = f", {par['zones']} zones failing with r = {par['zone_failure_rate']:g}" if par["zones"] else ""
+    t = Table(title=f"Alternatives on one failure model: provider loss P = {par['failure_rate']:g}{zoned}, vault loss "
+                    f"q = {par['vault_failure_rate']:g}, custodian loss {par['custodian_failure_rate']:g} (exact)")
+    has_fidelity = par["storage_time"] is not None
+    cols = ["scheme", "stored", "parties", "needed", "secrecy", "durability", "loss"] + (["avg fidelity"] if has_fidelity else [])
+    for c in cols:
+        t.add_column(c, justify="left" if c == "scheme" else "right")
+    for row in result["rows"]:
+        unit = {2: "qubit", 3: "qutrit"}.get(row["dimension"], f"d={row['dimension']} qudit")
+        cells = [row["scheme"], f"{row['units']} {unit}{'s' if row['units'] != 1 else ''}", str(row["parties"]),
+                 str(row["needed"]), str(row["secrecy"]), f"{row['durability']:.9f}", f"{row['loss']:.3g}"]
+        if has_fidelity:
+            cells.append(f"{row['fidelity']:.4f}")
+        t.add_row(*cells)
+    wide_console().print(t)
+    console.print("needed: fewest parties that recover; secrecy: largest c such that every coalition of c parties "
+                  "learns nothing")
+    if has_fidelity:
+        console.print(f"fidelity after {par['storage_time']:g} s (T1 = {par['t1']:g} s, T2 = {par['t2']:g} s); "
+                      f"qudits: {par['qudit_noise']}")
+
+
+@storage_app.command("plan")
+def plan(
+    parties: Annotated[Path, typer.Argument(help="YAML/JSON file: zones, parties (failure, zone, kind, t1, t2), trust, budget.")],
+    budget: Annotated[int | None, typer.Option("--budget", help="Most qubits stored per input qubit (default: the file's 'budget').")] = None,
+    max_coalition: Annotated[int | None, typer.Option(
+        "--max-coalition", help="Every coalition of up to this many parties must learn nothing (default: the file's trust).")] = None,
+    storage_time: Annotated[float | None, typer.Option("--storage-time", help="Seconds stored: also the fidelity after storage.")] = None,
+    t1: Annotated[float, typer.Option("--t1", help="Memory T1 (seconds) of parties that do not give their own.")] = 3600.0,
+    t2: Annotated[float, typer.Option("--t2", help="Memory T2 (seconds) of parties that do not give their own.")] = 3600.0,
+    qubits: Annotated[int, typer.Option("--qubits", "-k", help="Qubits per object (qubits stored and fidelity).")] = 1,
+    samples: Annotated[int, typer.Option("--samples", help="Monte Carlo samples for a placement beyond the exact limit.")] = 1_000_000,
+    seed: Seed = None,
+    plot: Annotated[list[Path] | None, typer.Option(
+        "--plot", help="Write a plot of loss probability against qubits stored: .png, .svg or .pdf (repeat for several).")] = None,
+    json_out: Json = False,
+) -> None:
+    """The placements that maximize durability under the trust requirement and a qubit budget (Pareto front)."""
+    from qclone.analysis.planner import Trust, plot_front
+    from qclone.analysis.planner import plan as run_plan
+    from qclone.analysis.resilience import load_model
+    from qclone.errors import InvalidArgumentError
+
+    model, doc = load_model(parties)
+    trust = Trust.from_dict(doc.get("trust"), model)
+    if max_coalition is not None:
+        trust = Trust.from_dict({"max_coalition": max_coalition, "coalitions": [sorted(c) for c in trust.coalitions]}, model)
+    chosen = budget if budget is not None else doc.get("budget")
+    if chosen is None:
+        raise InvalidArgumentError("give a qubit budget: --budget or 'budget' in the parties file")
+    result = run_plan(model, trust, chosen, storage_time=storage_time, t1=t1, t2=t2, qubits=qubits, samples=samples, seed=seed)
+    files = [str(p) for p in plot_front(result, plot)] if plot else []
+    if json_out:
+        print_json(result | {"plots": files})
+        return
+    tr = result["trust"]
+    named = f" and {len(tr['coalitions'])} named coalition(s)" if tr["coalitions"] else ""
+    t = Table(title=f"Placements: every coalition of up to {tr['max_coalition']} parties{named} learns nothing, "
+                    f"at most {result['budget']} qubits ({result['evaluated']:,} candidates, "
+                    f"{result['rejected_secrecy']:,} rejected for secrecy)")
+    has_fidelity = storage_time is not None
+    cols = ["qubits", "n", "parties", "durability", "loss", "method"] + (["avg fidelity"] if has_fidelity else []) + ["placement"]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "placement" else "right")
+    for e in result["front"]:
+        where = " ".join(f"{party}:{','.join(labels)}" for party, labels in e["placement"].items())
+        cells = [str(e["qubits"]), str(e["clones"]), str(e["parties"]), f"{e['durability']:.9f}", f"{e['loss']:.3g}",
+                 e["method"]]
+        if has_fidelity:
+            cells.append(f"{e['fidelity']['average_fidelity']:.4f}")
+        t.add_row(*cells, where)
+    wide_console().print(t)
+    if not result["front"]:
+        console.print("no placement meets the trust requirement within the budget")
     for p in files:
         console.print(f"wrote {p}")
 

@@ -2,7 +2,8 @@
 
 The client verbs (``put``, ``get``, ``ls``, ``stat``, ``rm``, ``providers``,
 ``peek``, ``audit-log``) talk to a gateway through :class:`qclone.Client`;
-they read ``QCLONE_URL`` and ``QCLONE_TOKEN`` (or ``--url`` / ``--token``).
+``--url`` / ``--token`` or, as for the SDK, ``QCLONE_URL`` and ``QCLONE_TOKEN``
+(read in one place, :func:`qclone.storage.client.connection`).
 Administrative calls (``tenant create`` through a server, ``providers add |
 drain | kill | revive``) use ``QCLONE_ADMIN_TOKEN`` / ``--admin-token``;
 ``tenant create --data-dir DIR`` opens the server's database directly.
@@ -10,6 +11,7 @@ drain | kill | revive``) use ``QCLONE_ADMIN_TOKEN`` / ``--admin-token``;
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,81 +20,66 @@ import typer
 from rich.table import Table
 
 from qclone.cli.options import Json, Seed
-from qclone.cli.output import console, print_json, warn
-from qclone.errors import InvalidArgumentError, is_real
+from qclone.cli.output import console, print_json, warn, wide_console
+from qclone.errors import InvalidArgumentError
 
-Url = Annotated[str, typer.Option("--url", envvar="QCLONE_URL", help="The gateway (default http://127.0.0.1:8470; env QCLONE_URL).", show_envvar=False)]
-Token = Annotated[str | None, typer.Option("--token", envvar="QCLONE_TOKEN", help="The tenant's API token (env QCLONE_TOKEN).", show_envvar=False)]
+# the environment is read by qclone.storage.client.connection (shared with the SDK), not by the options
+Url = Annotated[str | None, typer.Option("--url", help="The gateway (default: env QCLONE_URL, else http://127.0.0.1:8470).")]
+Token = Annotated[str | None, typer.Option("--token", help="The tenant's API token (default: env QCLONE_TOKEN).")]
 AdminToken = Annotated[str | None, typer.Option(
-    "--admin-token", envvar="QCLONE_ADMIN_TOKEN", show_envvar=False,
-    help="The admin token (env QCLONE_ADMIN_TOKEN; written to DIR/admin-token by `qclone serve`).")]
+    "--admin-token", help="The admin token (default: env QCLONE_ADMIN_TOKEN; written to DIR/admin-token by `qclone serve`).")]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="The server's data directory (default ./qclone-data for serve).")]
-DEFAULT_URL = "http://127.0.0.1:8470"
 
 
-def _client(url: str, token: str | None, admin_token: str | None = None) -> Any:
+def _client(url: str | None, token: str | None = None, admin_token: str | None = None, *, need: str = "token") -> Any:
+    """A :class:`qclone.Client` from the options, else the environment; ``need``: ``token``
+    (a tenant's), ``admin``, ``either`` or ``none``."""
     from qclone.storage.client import Client
 
-    return Client(url or DEFAULT_URL, token, admin_token=admin_token)
-
-
-def _need_token(token: str | None) -> str:
-    if not token:
+    c = Client(url, token, admin_token=admin_token)
+    if need in ("token", "either") and not c.has_token and not (need == "either" and c.has_admin_token):
+        c.close()
         raise InvalidArgumentError("no API token: set QCLONE_TOKEN or pass --token (a new server writes one to DATA_DIR/token)")
-    return token
-
-
-def _need_admin(admin_token: str | None) -> str:
-    if not admin_token:
+    if need == "admin" and not c.has_admin_token:
+        c.close()
         raise InvalidArgumentError("this command needs the admin token: set QCLONE_ADMIN_TOKEN or pass --admin-token "
                                    "(`qclone serve` writes it to DATA_DIR/admin-token)")
-    return admin_token
-
-
-#: Columns that hold a time in seconds since the epoch (shown as UTC in tables).
-_TIME_COLUMNS = frozenset({"created_at", "stored_at", "finished_at", "at"})
-
-
-def _fmt_time(x: Any) -> str:
-    if not is_real(x):
-        return _fmt(x)
-    return datetime.fromtimestamp(x, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return c
 
 
 def _fmt(x: Any) -> str:
+    """One table cell: a UTC time, a short number, a list joined, a mapping as ``key=value`` pairs."""
+    if isinstance(x, datetime):
+        return x.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(x, float):
         return f"{x:.6g}"
-    if isinstance(x, list):
+    if isinstance(x, bool) or x is None:
+        return "" if x is None else str(x).lower()
+    if isinstance(x, (list, tuple)):
         return ",".join(_fmt(v) for v in x)
-    return "" if x is None else str(x)
+    if isinstance(x, Mapping):
+        return " ".join(f"{k}={_fmt(v)}" for k, v in x.items())
+    return str(x)
 
 
-def _table(rows: list[dict], columns: list[str], title: str | None = None) -> None:
+def _table(rows: list[Any], columns: list[str], title: str | None = None, *, wide: tuple[str, ...] = ()) -> None:
+    """Rows (dataclasses) as a table; ``wide`` columns wrap rather than being cut."""
     table = Table(title=title)
     for c in columns:
-        table.add_column(c)
+        table.add_column(c, overflow="fold" if c in wide else "ellipsis", ratio=2 if c in wide else None)
     for r in rows:
-        table.add_row(*((_fmt_time if c in _TIME_COLUMNS else _fmt)(r.get(c)) for c in columns))
-    console.print(table)
+        table.add_row(*(_fmt(getattr(r, c, None)) for c in columns))
+    wide_console().print(table)
 
 
-def _show_state(out: dict) -> None:
-    """Bloch vectors per qubit and, for one qubit, nothing more; else the density matrix."""
-    for q, b in enumerate(out.get("bloch") or []):
+def _show_state(out: Any) -> None:
+    """Bloch vectors per qubit and, for one qubit, nothing more; else the density matrix (Qiskit's order)."""
+    for q, b in enumerate(out.bloch):
         typer.echo(f"bloch (qubit {q}): " + " ".join(f"{v:+.6f}" for v in b))
-    if out.get("purity") is not None:
-        typer.echo(f"purity: {out['purity']:.6f}")
-    if len(out.get("bloch") or []) != 1:
-        console.print(out["density_matrix"].round(6))
-
-
-def _jsonable(out: dict) -> dict:
-    from qclone.storage.wire import encode_array
-
-    out = dict(out)
-    if "density_matrix" in out:
-        out["density_matrix"] = encode_array(out["density_matrix"])
-    return out
+    typer.echo(f"purity: {out.purity:.6f}")
+    if len(out.bloch) != 1:
+        typer.echo("density matrix (qubit 0 = least significant bit of the index):")
+        console.print(out.density_matrix.round(6))
 
 
 # ---------------------------------------------------------------------- server side
@@ -101,7 +88,7 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port (default 8470).")] = 8470,
     host: Annotated[str, typer.Option("--host", help="Address to bind (default loopback).")] = "127.0.0.1",
     role: Annotated[str, typer.Option("--role", help="embedded (default: everything in one process), gateway, substrate, provider or vault.")] = "embedded",
-    db: Annotated[str | None, typer.Option("--db", help="Metadata database URL (default: SQLite file DATA_DIR/meta.db).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Metadata database URL (default: the SQLite file DATA_DIR/gateway.sqlite3).")] = None,
     substrate: Annotated[str | None, typer.Option("--substrate", help="gateway: URL of the substrate node (default: in process).")] = None,
     vault: Annotated[str | None, typer.Option("--vault", help="gateway: URL of the vault node (default: in process).")] = None,
     provider_id: Annotated[str | None, typer.Option("--id", help="provider: its id.")] = None,
@@ -137,7 +124,8 @@ def serve(
     from qclone.storage.server import ServeOptions
     from qclone.storage.server import serve as run_server
 
-    run_server(
+    check_data_dir(data_dir)
+    opts = (
         ServeOptions(
             role=role,
             data_dir=data_dir,
@@ -163,7 +151,36 @@ def serve(
             holders=tuple(holder or ()),
             holder_joins=tuple(holder_join or ()),
         )
-    )
+    ).checked()
+    check_port_free(opts.host, opts.port)  # before "serving ... on": a busy port is one line and status 2
+    run_server(opts)
+
+
+def check_data_dir(data_dir: Path | None) -> None:
+    """A ``--data-dir`` that exists must be a directory."""
+    if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
+        raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} exists and is not a directory")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another process listens on (or an address this machine does not have) before starting."""
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise InvalidArgumentError(f"--host {host!r}: {e.strerror or e}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise InvalidArgumentError(f"cannot listen on {host}:{port}: {e.strerror or e}"
+                                       + (" (another process uses the port; choose one with --port)" if e.errno == errno.EADDRINUSE else "")) from None
 
 
 tenant_app = typer.Typer(name="tenant", help="Manage tenants.", no_args_is_help=True)
@@ -173,8 +190,8 @@ tenant_app = typer.Typer(name="tenant", help="Manage tenants.", no_args_is_help=
 def tenant_create(
     name: Annotated[str, typer.Argument(help="The tenant's name.")],
     data_dir: DataDir = None,
-    db: Annotated[str | None, typer.Option("--db", help="Metadata database URL (with --data-dir; default DATA_DIR/meta.db).")] = None,
-    url: Url = DEFAULT_URL,
+    db: Annotated[str | None, typer.Option("--db", help="Metadata database URL (with --data-dir; default: the SQLite file DATA_DIR/gateway.sqlite3).")] = None,
+    url: Url = None,
     admin_token: AdminToken = None,
     json: Json = False,
 ) -> None:
@@ -186,12 +203,15 @@ def tenant_create(
     if data_dir is not None or db is not None:
         from qclone.storage.server import create_tenant_in
 
+        check_data_dir(data_dir)
         out = create_tenant_in(data_dir, name, db_url=db)
     else:
-        if not admin_token:
-            raise InvalidArgumentError("give --data-dir DIR, or --admin-token (env QCLONE_ADMIN_TOKEN) for the server at --url")
-        with _client(url, None, admin_token) as c:
-            out = c.create_tenant(name)
+        try:
+            c = _client(url, None, admin_token, need="admin")
+        except InvalidArgumentError:
+            raise InvalidArgumentError("give --data-dir DIR, or --admin-token (env QCLONE_ADMIN_TOKEN) for the server at --url") from None
+        with c:
+            out = c.create_tenant(name).to_json()
     if json:
         print_json(out)
     else:
@@ -211,7 +231,7 @@ def put(
     placement: Annotated[str | None, typer.Option("--placement", help=(
         "Where the key and A live: today (default), keep-A, split-key, split-key:V, or a YAML/JSON file "
         "with a custom placement (read here, its content sent).")) ] = None,
-    url: Url = DEFAULT_URL,
+    url: Url = None,
     token: Token = None,
     json: Json = False,
 ) -> None:
@@ -238,14 +258,14 @@ def put(
         kwargs[kind] = st.to_wire()["data"]
     if placement is not None:
         kwargs["placement"] = _placement_option(placement)
-    with _client(url, _need_token(token)) as c:
+    with _client(url, token) as c:
         out = c.put(name, clones=clones, keep_reference=keep_reference, force=force, **kwargs)
     if json:
-        print_json(out)
+        print_json(out.to_json())
     else:
-        typer.echo(f"stored {name!r}: {out.get('qubits')} qubit(s), {out.get('clones')} clones")
+        typer.echo(f"stored {name!r}: {out.qubits} qubit(s), {out.clones} clones")
     # the placement's coalition audit, loudly: a placement that leaks is still stored, but the tenant must know
-    for w in ((out.get("audit") or {}).get("warnings") or []):
+    for w in out.warnings:
         warn(w)
 
 
@@ -277,73 +297,73 @@ def get(
     basis: Annotated[str | None, typer.Option("--basis", help="Measure every qubit of the output in X, Y or Z ...")] = None,
     shots: Annotated[int | None, typer.Option("--shots", help="... this many times (counts of the outcomes).")] = None,
     seed: Seed = None,
-    url: Url = DEFAULT_URL,
+    url: Url = None,
     token: Token = None,
     json: Json = False,
 ) -> None:
     """Retrieve a state, once: decryption consumes the key."""
     if (basis is None) != (shots is None):
         raise InvalidArgumentError("--basis and --shots go together")
-    with _client(url, _need_token(token)) as c:
+    with _client(url, token) as c:
         out = c.get(name, basis=basis, shots=shots, seed=seed)
     if json:
-        print_json(_jsonable(out))
+        print_json(out.to_json())
         return
-    where = (f"clone {out.get('clone')} at provider {out.get('provider')}" if out.get("clone") is not None
-             else f"a recovery by the providers with {', '.join(out.get('holders') or []) or 'no key holder'}")
+    where = (f"clone {out.clone} at provider {out.provider}" if out.clone is not None
+             else f"a recovery by the providers with {', '.join(out.holders or []) or 'no key holder'}")
     typer.echo(f"retrieved {name!r} from {where}"
-               + (" (the output of an interrupted retrieval)" if out.get("recovered") else ""))
+               + (" (the output of an interrupted retrieval)" if out.recovered else ""))
     _show_state(out)
-    if out.get("fidelity") is not None:
-        typer.echo(f"fidelity: {out['fidelity']:.6f}")
-    if out.get("counts"):
-        typer.echo(f"counts ({out.get('basis')} basis): " + ", ".join(f"{k}: {v}" for k, v in out["counts"].items()))
+    if out.fidelity is not None:
+        typer.echo(f"fidelity: {out.fidelity:.6f}")
+    if out.counts:
+        typer.echo(f"counts ({out.basis} basis, qubit 0 rightmost): " + ", ".join(f"{k}: {v}" for k, v in out.counts.items()))
 
 
-def ls(url: Url = DEFAULT_URL, token: Token = None, json: Json = False) -> None:
+def ls(url: Url = None, token: Token = None, json: Json = False) -> None:
     """List this tenant's objects."""
-    with _client(url, _need_token(token)) as c:
+    with _client(url, token) as c:
         rows = c.ls()
     if json:
-        print_json(rows)
+        print_json([r.to_json() for r in rows])
     else:
         _table(rows, ["name", "state", "qubits", "clones", "created_at"])
 
 
-def stat(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = DEFAULT_URL, token: Token = None, json: Json = False) -> None:
+def stat(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = None, token: Token = None, json: Json = False) -> None:
     """Show one object: its state, clones and where they are."""
-    with _client(url, _need_token(token)) as c:
+    with _client(url, token) as c:
         out = c.stat(name)
     if json:
-        print_json(out)
+        print_json(out.to_json())
         return
-    for k, v in out.items():
-        if k not in ("placement", "audit", "parts", "recovery"):
-            typer.echo(f"{k}: {(_fmt_time if k in _TIME_COLUMNS else _fmt)(v)}")
-    audit = out.get("audit") or {}
-    if audit:
-        typer.echo(f"placement audit: {'safe' if audit.get('safe') else 'NOT SAFE'}"
-                   + "".join(f"; warning: {w}" for w in audit.get("warnings", [])))
-        for trade in audit.get("trades") or []:
+    for k in ("name", "object_id", "tenant", "state", "qubits", "clones", "policy", "keep_reference", "created_at",
+              "stored_at", "finished_at", "live_clones", "retrievable"):
+        typer.echo(f"{k}: {_fmt(getattr(out, k))}")
+    if out.placement_name is not None:
+        typer.echo(f"placement: {out.placement_name}")
+    if out.audit:
+        typer.echo(f"placement audit: {'safe' if out.safe else 'NOT SAFE'}" + "".join(f"; warning: {w}" for w in out.warnings))
+        for trade in out.audit.get("trades") or []:
             typer.echo(f"  trade: {trade}")
-    recovery = out.get("recovery")
+    recovery = out.recovery
     if recovery:
         if recovery.get("now"):
             typer.echo("retrievable now from: " + "; ".join("{" + ", ".join(s) + "}" for s in recovery["sets"]))
         else:
             typer.echo(f"not retrievable now: {recovery.get('reason')} (down: {', '.join(recovery.get('down') or []) or 'none'})")
-    if out.get("placement"):
-        _table(out["placement"], ["clone", "provider", "zone", "state", "provider_state", "stored_at"])
-    if out.get("parts"):
-        _table([{**p, "labels": " ".join(p["labels"])} for p in out["parts"]], ["holder", "labels", "state", "discard_pending"])
+    if out.placement:
+        _table(list(out.placement), ["clone", "provider", "zone", "state", "provider_state", "stored_at"])
+    if out.parts:
+        _table([{**p, "labels": " ".join(p["labels"])} for p in out.parts], ["holder", "labels", "state", "discard_pending"])
 
 
-def rm(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = DEFAULT_URL, token: Token = None, json: Json = False) -> None:
+def rm(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = None, token: Token = None, json: Json = False) -> None:
     """Delete an object: its clones and its key are destroyed."""
-    with _client(url, _need_token(token)) as c:
+    with _client(url, token) as c:
         out = c.rm(name)
     if json:
-        print_json(out)
+        print_json(out.to_json())
     else:
         typer.echo(f"deleted {name!r}")
 
@@ -351,44 +371,44 @@ def rm(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = DEF
 def peek(
     name: Annotated[str, typer.Argument(help="Object name.")],
     provider: Annotated[str, typer.Option("--provider", help="The provider whose view to show.")],
-    url: Url = DEFAULT_URL,
+    url: Url = None,
     token: Token = None,
     json: Json = False,
 ) -> None:
     """What one provider can learn: the reduced state of the qubits it holds."""
-    with _client(url, _need_token(token)) as c:
+    with _client(url, token) as c:
         out = c.peek(name, provider)
     if json:
-        print_json(_jsonable(out))
+        print_json(out.to_json())
         return
-    typer.echo(f"provider {provider} holds clone {out.get('clone')} (qubits {_fmt(out.get('labels'))})")
+    typer.echo(f"provider {provider} holds clone {out.clone} (qubits {_fmt(out.labels)}; qubit i is labels[i])")
     _show_state(out)
-    if out.get("maximally_mixed"):
+    if out.maximally_mixed:
         typer.echo("maximally mixed: this provider learns nothing about the state")
 
 
-def audit_log(url: Url = DEFAULT_URL, token: Token = None, json: Json = False) -> None:
+def audit_log(url: Url = None, token: Token = None, json: Json = False) -> None:
     """This tenant's audit log, oldest first."""
-    with _client(url, _need_token(token)) as c:
+    with _client(url, token) as c:
         rows = c.audit_log()
     if json:
-        print_json(rows)
+        print_json([r.to_json() for r in rows])
     else:
-        _table(rows, ["id", "at", "actor", "action", "object_name", "detail"])
+        _table(rows, ["id", "at", "actor", "action", "object_name", "detail"], wide=("detail",))
 
 
 providers_app = typer.Typer(name="providers", help="List, add, drain, kill or revive storage providers.", invoke_without_command=True)
 
 
-def _show_providers(rows: list[dict], json: bool) -> None:
+def _show_providers(rows: list[Any], json: bool) -> None:
     if json:
-        print_json(rows)
+        print_json([r.to_json() for r in rows])
     else:
         _table(rows, ["id", "state", "node", "zone", "t1", "t2", "live_clones", "url"])
 
 
 @providers_app.callback()
-def providers_main(ctx: typer.Context, url: Url = DEFAULT_URL, token: Token = None, admin_token: AdminToken = None,
+def providers_main(ctx: typer.Context, url: Url = None, token: Token = None, admin_token: AdminToken = None,
                    json: Json = False) -> None:
     """Without a subcommand: list the providers."""
     if ctx.invoked_subcommand is None:
@@ -396,11 +416,9 @@ def providers_main(ctx: typer.Context, url: Url = DEFAULT_URL, token: Token = No
 
 
 @providers_app.command("list")
-def providers_list(url: Url = DEFAULT_URL, token: Token = None, admin_token: AdminToken = None, json: Json = False) -> None:
+def providers_list(url: Url = None, token: Token = None, admin_token: AdminToken = None, json: Json = False) -> None:
     """List the providers with their state, zone, T1/T2 and live clones (tenant or admin token)."""
-    if not token and not admin_token:
-        _need_token(token)
-    with _client(url, token, admin_token) as c:
+    with _client(url, token, admin_token, need="either") as c:
         _show_providers(c.providers(), json)
 
 
@@ -413,12 +431,12 @@ def providers_add(
     node_url: Annotated[str | None, typer.Option("--node-url", help="URL of a provider node process (`qclone serve --role provider`).")] = None,
     join: Annotated[str | None, typer.Option(
         "--join", help="With --node-url: the node's join token (printed at its first start, also in its DATA_DIR/join-token).")] = None,
-    url: Url = DEFAULT_URL,
+    url: Url = None,
     admin_token: AdminToken = None,
     json: Json = False,
 ) -> None:
     """Add a provider: embedded in the server, or a provider node process with --node-url and --join (admin token)."""
-    with _client(url, None, _need_admin(admin_token)) as c:
+    with _client(url, None, admin_token, need="admin") as c:
         out = c.add_provider(provider_id, zone=zone, t1=t1, t2=t2, url=node_url, join=join)
     _show_providers([out], json)
 
@@ -426,12 +444,12 @@ def providers_add(
 def _action(action: str):  # noqa: ANN202 - returns the typer command it builds
     def command(
         provider_id: Annotated[str, typer.Argument(help="Provider id.")],
-        url: Url = DEFAULT_URL,
+        url: Url = None,
         admin_token: AdminToken = None,
         json: Json = False,
     ) -> None:
-        with _client(url, None, _need_admin(admin_token)) as c:
-            out = getattr(c, f"{action}_provider")(provider_id)
+        with _client(url, None, admin_token, need="admin") as c:
+            out = getattr(c, f"{action}_provider")(provider_id).to_json()
         if json:
             print_json(out)
         else:

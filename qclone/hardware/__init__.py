@@ -5,6 +5,7 @@
 * :mod:`~qclone.hardware.schedule` — a nearest-neighbour gate schedule for that path;
 * :mod:`~qclone.hardware.check` — the schedule against the textbook protocol (exact engine, stim);
 * :mod:`~qclone.hardware.compile` — native-gate circuits, and Qiskit's level-3 baseline;
+* :mod:`~qclone.hardware.passes` — the schedule as a Qiskit pass manager for your own circuit;
 * :mod:`~qclone.hardware.backends` — Aer with the device's noise, or SamplerV2;
 * :mod:`~qclone.hardware.tomography`, :mod:`~qclone.hardware.experiment` — fidelity from counts;
 * :mod:`~qclone.hardware.prediction` — the Pauli-twirled stim prediction (:mod:`qclone.analysis.twirl`) for this device;
@@ -22,6 +23,7 @@ from qclone.hardware.composition import MODULE_KINDS, CompiledModules, ModuleRes
 from qclone.hardware.devices import DEVICE_NAMES, get_backend, is_fake
 from qclone.hardware.experiment import FidelityResult, measure_fidelity
 from qclone.hardware.layout import DeviceLayout, device_layout, max_clones
+from qclone.hardware.passes import ProtocolLayout, ProtocolRouting, schedule_pass_manager
 from qclone.hardware.pauli_noise import twirl_delays, twirl_error, twirled_noise_model
 from qclone.hardware.prediction import device_prediction, schedule_duration
 from qclone.hardware.report import plot_results, write_csv
@@ -36,6 +38,7 @@ __all__ = [
     "FidelityResult", "measure_fidelity",
     "DeviceLayout", "device_layout", "max_clones",
     "MODULE_KINDS", "CompiledModules", "ModuleResult", "compile_modules", "measure_modules",
+    "ProtocolLayout", "ProtocolRouting", "schedule_pass_manager",
     "twirl_delays", "twirl_error", "twirled_noise_model",
     "plot_results", "write_csv",
     "Schedule", "protocol_schedule",

@@ -22,8 +22,28 @@ prints them. Two runners share that interface:
   which is what makes the whole chip (n = 63) simulable.
 * :class:`SamplerRunner`: qiskit-ibm-runtime's ``SamplerV2(mode=...)``. With a
   real backend (``get_backend("ibm_fez")``, needs a saved IBM Quantum account)
-  this runs on hardware; with a fake backend or an ``AerSimulator`` as mode,
-  qiskit-ibm-runtime runs the same code locally, which is how it is tested.
+  this runs on hardware. With one of qiskit-ibm-runtime's fake backends,
+  SamplerV2 runs in local mode; the mode is then the same restricted device
+  simulator :class:`AerRunner` uses (the device's gate errors, relaxation and
+  readout errors on the qubits the circuits touch, circuits renumbered onto
+  them), so the sampler route costs what the Aer route costs instead of a
+  156-qubit noise model per run (building that takes about 11 s, and
+  simulating full-width circuits whose idle delays cover every qubit costs far
+  more). An ``AerSimulator`` mode is used as it is.
+
+Calibrated coherence times: a few qubits of the fake models report
+T2 > 2·T1 (fake_fez qubit 87, fake_torino 23, 44, 61, 65, 86, ...), which no
+qubit can have (1/T2 = 1/(2·T1) + 1/T_phi with T_phi ≥ 0; the excess is
+measurement scatter). qiskit-ibm-runtime's own fake-backend simulator feeds
+those raw values to the relaxation of ``delay`` instructions and fails
+(``NoiseError: T_2 greater than 2 * T_1``) as soon as an idle delay lands on
+such a qubit; every model here caps T2 at 2·T1 instead, as Aer's
+``NoiseModel.from_backend`` does for gates (:func:`physical_qubit_properties`),
+and a qubit without T1/T2 (fake_kingston 146) has no relaxation.
+
+Counts, from either runner, are Qiskit's: one key per outcome, the classical
+bits of all registers as one bitstring, little-endian (classical bit 0 is the
+rightmost character), without the spaces Aer puts between registers.
 
 Examples:
     >>> from qiskit import QuantumCircuit
@@ -41,8 +61,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 from qiskit import QuantumCircuit
-from qiskit.providers import BackendV2, Options
+from qiskit.providers import BackendV2, Options, QubitProperties
 from qiskit.transpiler import Target
 
 from qclone.errors import InvalidArgumentError, is_int
@@ -84,6 +105,24 @@ def active_qubits(circuits: Sequence[QuantumCircuit]) -> tuple[int, ...]:
     return tuple(sorted(used))
 
 
+def ordered_active_qubits(circuits: Sequence[QuantumCircuit], order: Sequence[int] | None = None) -> tuple[int, ...]:
+    """:func:`active_qubits`, those in ``order`` first and in that order (the layout path), then the rest."""
+    qubits = active_qubits(circuits)
+    if order is None:
+        return qubits
+    used = set(qubits)
+    first = [q for q in order if q in used]
+    chosen = set(first)
+    return tuple(first + [q for q in qubits if q not in chosen])
+
+
+def physical_qubit_properties(props: QubitProperties | None) -> QubitProperties | None:
+    """``props`` with T2 capped at 2·T1 (the most a qubit can have; see the module docstring)."""
+    if props is None or props.t1 is None or props.t2 is None or props.t2 <= 2 * props.t1:
+        return props
+    return QubitProperties(t1=props.t1, t2=2 * props.t1, frequency=props.frequency)
+
+
 def renumber(circuit: QuantumCircuit, qubits: Sequence[int]) -> QuantumCircuit:
     """The circuit on ``len(qubits)`` wires, wire i being ``circuit``'s qubit ``qubits[i]``."""
     where = {q: i for i, q in enumerate(qubits)}
@@ -104,14 +143,15 @@ def renumber(circuit: QuantumCircuit, qubits: Sequence[int]) -> QuantumCircuit:
 
 
 def restricted_target(target: Target, qubits: Sequence[int]) -> Target:
-    """A copy of ``target`` on ``qubits`` only (renumbered 0..k-1): same errors, durations, T1/T2."""
+    """A copy of ``target`` on ``qubits`` only (renumbered 0..k-1): same errors, durations, T1 and T2
+    (T2 capped at 2·T1 by :func:`physical_qubit_properties`)."""
     where = {q: i for i, q in enumerate(qubits)}
     props = target.qubit_properties
     sub = Target(
         description=f"{target.description or 'device'} restricted to {len(qubits)} qubits",
         num_qubits=len(qubits),
         dt=target.dt,
-        qubit_properties=[props[q] for q in qubits] if props else None,
+        qubit_properties=[physical_qubit_properties(props[q]) for q in qubits] if props else None,
     )
     for name in target.operation_names:
         op = target.operation_from_name(name)
@@ -153,7 +193,12 @@ class RestrictedBackend(BackendV2):
 
 
 def _counts_of(result, index: int) -> Counts:  # noqa: ANN001 - qiskit result types
-    return {k: int(v) for k, v in result.get_counts(index).items()}
+    """Aer's counts of one circuit with the spaces between registers removed (little-endian, as Qiskit)."""
+    out: Counts = {}
+    for k, v in result.get_counts(index).items():
+        key = k.replace(" ", "")
+        out[key] = out.get(key, 0) + int(v)
+    return out
 
 
 @dataclass
@@ -244,10 +289,7 @@ class AerRunner:
         circuits = list(circuits)
         if not circuits:
             return []
-        qubits = active_qubits(circuits)
-        if order is not None:
-            first = [q for q in order if q in set(qubits)]
-            qubits = tuple(first + [q for q in qubits if q not in set(first)])
+        qubits = ordered_active_qubits(circuits, order)
         small = [renumber(qc, qubits) for qc in circuits]
         sim = self.simulator(qubits)
         if self.backend is not None and self.noise == "twirled":
@@ -260,31 +302,73 @@ class AerRunner:
         return [_counts_of(result, i) for i in range(len(small))]
 
 
+def is_fake_device(mode: object) -> bool:
+    """Whether ``mode`` is one of qiskit-ibm-runtime's offline device models (a fake backend)."""
+    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
+
+    return isinstance(mode, FakeBackendV2)
+
+
+def local_seed(seed: int) -> int:
+    """The simulator seed handed to SamplerV2's local mode for ``seed``: never 0.
+
+    qiskit-ibm-runtime's local mode drops a ``seed_simulator`` of 0 (it tests
+    the value for truth), which would make seed 0 unseeded; every seed is
+    therefore mapped through a fixed random draw into 1 .. 2**31 - 1.
+    """
+    return int(np.random.default_rng(seed).integers(1, 2**31))
+
+
 @dataclass
 class SamplerRunner:
-    """qiskit-ibm-runtime ``SamplerV2``: a real IBM backend, or locally a fake backend / AerSimulator."""
+    """qiskit-ibm-runtime ``SamplerV2``: a real IBM backend, or locally a fake backend / AerSimulator.
+
+    Args:
+        mode: a real backend (or a runtime ``Session``/``Batch``), a fake backend (run locally on
+            the device simulator restricted to the qubits the circuits use, see the module
+            docstring), or an ``AerSimulator``.
+    """
 
     mode: object
     name: str = field(default="sampler")
+    _aer: AerRunner | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.name = f"sampler:{getattr(self.mode, 'name', type(self.mode).__name__)}"
+        if is_fake_device(self.mode):
+            self._aer = AerRunner(self.mode)
+
+    @property
+    def local(self) -> bool:
+        """Whether SamplerV2 runs locally (a fake backend or a simulator) rather than on IBM hardware."""
+        from qiskit_aer import AerSimulator
+
+        return is_fake_device(self.mode) or isinstance(self.mode, AerSimulator)
 
     def run(
         self, circuits: Sequence[QuantumCircuit], *, shots: int, seed: int | None = None, order: Sequence[int] | None = None
     ) -> list[Counts]:
+        """Counts of every circuit (little-endian keys over all classical bits).
+
+        ``order``: preferred order of the active qubits on the restricted simulator (the layout path).
+        """
         from qiskit_ibm_runtime import SamplerV2
 
         shots = check_shots(shots)
         circuits = list(circuits)
         if not circuits:
             return []
+        mode = self.mode
+        if self._aer is not None:
+            qubits = ordered_active_qubits(circuits, order)
+            circuits = [renumber(qc, qubits) for qc in circuits]
+            mode = self._aer.simulator(qubits)
         with warnings.catch_warnings():
             # qiskit-ibm-runtime 0.50 deprecates SamplerV2 for a client-side Sampler that is not yet the
             # default import; SamplerV2 is what IBM's documentation and this project's users run today
             warnings.filterwarnings("ignore", message="The SamplerV2 class is deprecated", category=DeprecationWarning)
-            sampler = SamplerV2(mode=self.mode)
-        if seed is not None and hasattr(sampler.options, "simulator"):
-            sampler.options.simulator.seed_simulator = seed  # honoured by local (simulated) modes only
+            sampler = SamplerV2(mode=mode)
+        if self.local and seed is not None:
+            sampler.options.simulator.seed_simulator = local_seed(seed)
         result = sampler.run(circuits, shots=shots).result()
         return [{k: int(v) for k, v in pub.join_data().get_counts().items()} for pub in result]

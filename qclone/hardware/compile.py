@@ -38,8 +38,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qclone.errors import InvalidArgumentError
 from qclone.hardware.layout import DeviceLayout, device_layout
 from qclone.hardware.schedule import Schedule, protocol_schedule
-from qclone.protocol import Circuit, Layout, bell_pairs, encryption, to_qiskit
-from qclone.protocol.build import clone_decryption
+from qclone.protocol import Circuit, Layout, protocol_to_qiskit, to_qiskit
 
 #: Cardinal input states: name → (gates on A from |0⟩, state vector).
 CARDINAL_STATES: dict[str, tuple[tuple[str, ...], tuple[complex, complex]]] = {
@@ -102,10 +101,33 @@ def _append(qc: QuantumCircuit, circuit: Circuit, wires: list[int]) -> None:
     qc.compose(to_qiskit(circuit), qubits=wires, inplace=True)
 
 
+def schedule_metadata(schedule: Schedule, layout: DeviceLayout, input: str | None) -> dict:
+    """``circuit.metadata`` of a device circuit: what :func:`~qclone.protocol.protocol_to_qiskit` records,
+    plus where the protocol sits on the device and where its qubits end."""
+    return {
+        "n": schedule.clones,
+        "k": 1,
+        "references": 1,
+        "decrypt": schedule.decrypt,
+        "depth": "linear",
+        "stages": ["bell_pairs+encryption", "decryption"],
+        "schedule": "heavy_hex_path",
+        "input": input,
+        "device": layout.device,
+        "initial_physical": dict(layout.physical),
+        "final_physical": {label: layout.path[slot] for label, slot in schedule.final_slots.items()},
+    }
+
+
 def device_circuit(schedule: Schedule, layout: DeviceLayout, num_qubits: int, *, input: str | None = "bell") -> QuantumCircuit:
-    """The schedule on physical qubits (``num_qubits`` wires), barriers between the stages."""
+    """The schedule on physical qubits (``num_qubits`` wires), barriers between the stages.
+
+    The input preparation, the encryption (Bell pairs and U_enc as one isometry, see
+    :mod:`~qclone.hardware.schedule`) and the decryption are separated by barriers on the path;
+    ``metadata`` is :func:`schedule_metadata`.
+    """
     input = check_input(input)
-    qc = QuantumCircuit(num_qubits, name=f"encrypted_cloning_n{schedule.clones}")
+    qc = QuantumCircuit(num_qubits, name=f"encrypted_cloning_n{schedule.clones}", metadata=schedule_metadata(schedule, layout, input))
     wires = list(layout.path)
     _prepare_input(qc, input, layout.R, layout.A)
     qc.barrier(wires)
@@ -116,7 +138,9 @@ def device_circuit(schedule: Schedule, layout: DeviceLayout, num_qubits: int, *,
     return qc
 
 
-def _pass_manager(backend: BackendV2, *, seed: int | None, fixed_layout: bool):
+def preset_pass_manager(backend: BackendV2, *, seed: int | None, fixed_layout: bool = True):  # noqa: ANN201 - a StagedPassManager
+    """Qiskit's preset pass manager at level 3: with every qubit fixed where it is and no routing
+    (``fixed_layout``, what :func:`compile_protocol` lowers with), or choosing layout and routing."""
     if fixed_layout:
         return generate_preset_pass_manager(
             optimization_level=3,
@@ -173,7 +197,7 @@ def compile_protocol(
     layout = device_layout(backend, clones, decrypt, name=name)
     schedule = protocol_schedule(clones, pair_order=layout.pair_order)
     qc = device_circuit(schedule, layout, backend.num_qubits, input=input)
-    isa = _pass_manager(backend, seed=seed, fixed_layout=True).run(qc)
+    isa = preset_pass_manager(backend, seed=seed, fixed_layout=True).run(qc)
     moved = isa.layout.final_index_layout() if isa.layout is not None else list(range(backend.num_qubits))
     placed = isa.layout.initial_index_layout() if isa.layout is not None else list(range(backend.num_qubits))
     if list(placed) != list(range(backend.num_qubits)) or list(moved) != list(range(backend.num_qubits)):
@@ -182,23 +206,37 @@ def compile_protocol(
     return CompiledProtocol(circuit=isa, layout=layout, schedule=schedule, final_physical=final, stats=GateStats.of(isa))
 
 
-def logical_circuit(clones: int, decrypt: int = 1, *, input: str | None = "bell") -> QuantumCircuit:
-    """The textbook circuit (Bell pairs, U_enc ladder, U_dec gate form) with R, stage barriers."""
+def logical_circuit(clones: int, decrypt: int = 1, *, input: str | None = "bell", depth: str = "linear") -> QuantumCircuit:
+    """The textbook circuit with the reference R: the input prepared, a barrier, then
+    :func:`~qclone.protocol.protocol_to_qiskit` (Bell pairs | U_enc | U_dec, its metadata), a barrier."""
     input = check_input(input)
     lay = Layout(clones, references=1)
     regs = [QuantumRegister(size, name) for name, size in lay.registers]
-    qc = QuantumCircuit(*regs, name=f"encrypted_cloning_logical_n{clones}")
+    protocol = protocol_to_qiskit(lay, decrypt=decrypt, depth=depth)  # type: ignore[arg-type]  # checked there
+    qc = QuantumCircuit(*regs, name=f"encrypted_cloning_logical_n{clones}", metadata={**(protocol.metadata or {}), "input": input})
     _prepare_input(qc, input, lay.R(), lay.A())
     qc.barrier()
-    qc.compose(to_qiskit(encryption(lay, circuit=bell_pairs(lay))), inplace=True)
-    qc.barrier()
-    qc.compose(to_qiskit(clone_decryption(lay, decrypt)), inplace=True)
+    qc.compose(protocol, inplace=True)
     qc.barrier()
     return qc
+
+
+def merge_first_stages(qc: QuantumCircuit) -> QuantumCircuit:
+    """``qc`` without its second barrier (between Bell pairs and U_enc): Qiskit may then merge the two
+    stages, as the heavy-hex schedule does (it writes them as one isometry)."""
+    barriers = [i for i, ins in enumerate(qc.data) if ins.operation.name == "barrier"]
+    out = qc.copy_empty_like()
+    for i, ins in enumerate(qc.data):
+        if len(barriers) > 1 and i == barriers[1]:
+            continue
+        out.append(ins)
+    return out
 
 
 def qiskit_baseline(
     backend: BackendV2, clones: int, decrypt: int = 1, *, input: str | None = "bell", seed: int | None = 0
 ) -> GateStats:
-    """Gate statistics of Qiskit's preset pass manager (level 3) on :func:`logical_circuit`."""
-    return GateStats.of(_pass_manager(backend, seed=seed, fixed_layout=False).run(logical_circuit(clones, decrypt, input=input)))
+    """Gate statistics of Qiskit's preset pass manager (level 3) on :func:`logical_circuit`, with Bell pairs
+    and U_enc in one stage as in the schedule (:func:`merge_first_stages`)."""
+    circuit = merge_first_stages(logical_circuit(clones, decrypt, input=input))
+    return GateStats.of(preset_pass_manager(backend, seed=seed, fixed_layout=False).run(circuit))

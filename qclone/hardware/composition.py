@@ -1,6 +1,6 @@
 """Modules on hardware: parallel, series and interleaved compositions through the device path.
 
-The registers issue defines modules and compositions (:mod:`qclone.protocol.composition`,
+Modules and compositions are defined in :mod:`qclone.protocol.composition` (see
 ``docs/modules.md``). Here three of them run the way the single protocol does
 in :mod:`qclone.hardware.experiment`: placed on one path of the heavy-hex
 coupling map, lowered to native gates, simulated with the device's noise (or

@@ -36,7 +36,9 @@ from qclone.protocol.operators import (
 )
 from qclone.protocol.render import (
     FORMATS,
+    STAGES,
     from_qasm,
+    protocol_to_qiskit,
     render,
     to_qasm2,
     to_qasm3,
@@ -52,4 +54,5 @@ __all__ = [
     "DenseOperator", "bell_state", "encryption_exponential", "encryption_sum",
     "Composition", "Module", "parallel_composition", "series_composition",
     "FORMATS", "render", "from_qasm", "to_qasm2", "to_qasm3", "to_qiskit", "to_stim", "to_text",
+    "STAGES", "protocol_to_qiskit",
 ]  # fmt: skip

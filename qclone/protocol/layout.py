@@ -55,25 +55,38 @@ from qclone.errors import InvalidArgumentError, UnsupportedError, is_int
 DecryptTarget = int | Literal["A"]
 
 _N1_WARNING = (
-    "with a single clone (n = 1) the lone clone S_1 is not maximally mixed: "
-    "it carries the Y component of the input's Bloch vector; use n >= 2 for encryption "
-    "that hides the state from a single clone"
+    "with a single clone (n = 1) the lone clone S_1 is not maximally mixed: it carries {what}; "
+    "use n >= 2 for encryption that hides the state from a single clone"
 )
+_N1_QUBIT = "the Y component of the input's Bloch vector"
+_N1_QUDIT = ("the input's expectation values of the d - 1 commuting Weyl operators X^a Z^-a (a = 1..{m}, d = {d}), "
+             "the qudit analogue of the qubit's Y component")
 
 _LONG_LABEL = re.compile(r"^(A|R)(\d+)$|^(S|N)(\d+)_(\d+)$")
 _SHORT_LABEL = re.compile(r"^(A|R)$|^(S|N)(\d+)$")
 
 
-def single_clone_warning(clones: int) -> str | None:
+def single_clone_warning(clones: int, dimension: int = 2) -> str | None:
     """The warning every tool shows when n = 1 is used, else ``None``.
+
+    For qubits (``dimension`` 2) the lone clone S_1 holds exactly the Y component of
+    the input's Bloch vector. For qudits of dimension d its state is
+    I/d + (1/d) Σ_a ⟨W_a⟩_ψ W_a† with W_a = X^a Z^-a (a = 1..d−1): the input's
+    expectation values of those d − 1 commuting Weyl operators, and nothing else
+    (for d = 2, XZ = −iY).
 
     Examples:
         >>> single_clone_warning(2) is None
         True
         >>> "Y component" in single_clone_warning(1)
         True
+        >>> "X^a Z^-a (a = 1..2, d = 3)" in single_clone_warning(1, dimension=3)
+        True
     """
-    return _N1_WARNING if clones == 1 else None
+    if clones != 1:
+        return None
+    what = _N1_QUBIT if dimension == 2 else _N1_QUDIT.format(m=dimension - 1, d=dimension)
+    return _N1_WARNING.format(what=what)
 
 
 def check_clones(clones: object) -> int:

@@ -121,7 +121,7 @@ def max_entangled(d: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class WeylSum:
-    """Σ_t coeffs[t] · ⊗_i factors[t][i]: an operator on ``num_factors`` tensor factors.
+    """``Σ_t coeffs[t] · ⊗_i factors[t][i]``: an operator on ``num_factors`` tensor factors.
 
     ``factors[t][i]`` is a square matrix acting on factor i (a qudit, or a pair of
     qudits for a d² x d² block); the first factor is the most significant.

@@ -9,6 +9,16 @@ the names unchanged, but Qiskit's OpenQASM 3 importer escapes them (``A`` is
 read back as ``esc_A``). :func:`from_qasm` reads either format and restores
 the names ``A``, ``S``, ``N``, ``R``.
 
+:func:`protocol_to_qiskit` exports the whole protocol for a layout as Qiskit
+users expect it: the same gates as :func:`to_qiskit` of
+:func:`~qclone.protocol.protocol_circuit`, a barrier between the stages (Bell
+pairs | encryption | decryption) and ``circuit.metadata`` naming what it is
+(n, k, the decrypted target, the depth variant). The barriers change no
+unitary; they keep a transpiler from merging gates across stages, so the
+encrypted state really exists between encryption and decryption. stim and
+OpenQASM texts are renderings of a :class:`~qclone.protocol.circuit.Circuit`
+and carry no barriers.
+
 Examples:
     >>> from qclone.protocol import Layout, protocol_circuit
     >>> qc = to_qiskit(protocol_circuit(Layout(2)))
@@ -16,6 +26,9 @@ Examples:
     ['A', 'S', 'N']
     >>> "qreg reg_S[2];" in to_qasm2(protocol_circuit(Layout(2)))
     True
+    >>> qc = protocol_to_qiskit(Layout(3), decrypt=2)
+    >>> qc.metadata["n"], qc.metadata["decrypt"], qc.metadata["stages"], qc.count_ops()["barrier"]
+    (3, 2, ['bell_pairs', 'encryption', 'decryption'], 2)
 """
 
 from __future__ import annotations
@@ -33,7 +46,9 @@ if TYPE_CHECKING:  # qiskit is imported where it is used: importing it costs abo
     from qiskit import QuantumCircuit
 
 from qclone.errors import InvalidArgumentError, TooLargeError
+from qclone.protocol.build import Depth, bell_pairs, check_depth, decryption, encryption
 from qclone.protocol.circuit import Circuit
+from qclone.protocol.layout import DecryptTarget, Layout
 
 Format = Literal["text", "qasm2", "qasm3", "stim"]
 FORMATS: tuple[str, ...] = ("text", "qasm2", "qasm3", "stim")
@@ -74,6 +89,58 @@ def to_qiskit(circuit: Circuit, *, name: str = "encrypted_cloning") -> QuantumCi
             gate = getattr(qc, _QISKIT_2Q[ins.name])
             for a, b in ins.groups:
                 gate(qubits[a], qubits[b])
+    return qc
+
+
+#: The stages of the protocol in time order; :func:`protocol_to_qiskit` puts a barrier between them.
+STAGES: tuple[str, ...] = ("bell_pairs", "encryption", "decryption")
+
+
+def protocol_to_qiskit(
+    layout: Layout,
+    *,
+    decrypt: DecryptTarget | None = None,
+    depth: Depth = "linear",
+    name: str = "encrypted_cloning",
+) -> QuantumCircuit:
+    """The protocol as a Qiskit ``QuantumCircuit``: stages separated by barriers, described by metadata.
+
+    The gates are those of ``protocol_circuit(layout, decrypt=decrypt, depth=depth)`` (so the
+    unitary is the same), on the layout's named registers (``A``, ``S``, ``N``, and ``R`` for
+    references). A barrier over all qubits separates Bell pairs, encryption and, when
+    ``decrypt`` is given, decryption. ``circuit.metadata`` holds:
+
+    * ``n`` (clones), ``k`` (register qubits), ``references``;
+    * ``decrypt``: the decrypted clone (1..n), ``"A"``, or ``None`` (no decryption stage);
+    * ``depth``: the encryption variant, ``"linear"`` (CNOT ladder) or ``"log"`` (parity trees);
+    * ``stages``: the stage names in order (:data:`STAGES`, without ``decryption`` if none).
+
+    ``Layout(md["n"], qubits=md["k"], references=md["references"])`` with ``decrypt`` and ``depth``
+    from the metadata builds the same circuit again; QPY keeps both barriers and metadata.
+    """
+    from qiskit import QuantumCircuit, QuantumRegister
+
+    depth = check_depth(depth)
+    if decrypt is not None:
+        decrypt = layout.check_target(decrypt)
+    empty = Circuit(layout.registers)
+    stages = [bell_pairs(layout, empty), encryption(layout, depth=depth, circuit=empty)]
+    if decrypt is not None:
+        stages.append(decryption(layout, decrypt, depth=depth, circuit=empty))
+    regs = [QuantumRegister(size, rname) for rname, size in layout.registers if size > 0]
+    qc = QuantumCircuit(*regs, name=name)
+    for i, stage in enumerate(stages):
+        if i:
+            qc.barrier()
+        qc.compose(to_qiskit(stage), inplace=True)
+    qc.metadata = {
+        "n": layout.clones,
+        "k": layout.qubits,
+        "references": layout.references,
+        "decrypt": decrypt,
+        "depth": depth,
+        "stages": list(STAGES[: len(stages)]),
+    }
     return qc
 
 

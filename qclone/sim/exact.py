@@ -289,6 +289,35 @@ def partial_trace(rho: np.ndarray, keep: Sequence[int]) -> np.ndarray:
     return np.einsum("ajbj->ab", t.reshape(dk, dr, dk, dr))
 
 
+def reverse_qubits(state: np.ndarray) -> np.ndarray:
+    """A state vector (2^m,) or density matrix (2^m, 2^m) with the order of its qubits reversed.
+
+    It converts between this module's order (the first qubit is the most significant bit of an
+    index) and Qiskit's (qubit 0 is the least significant bit), in either direction: it is its
+    own inverse.
+
+    Examples:
+        >>> reverse_qubits(np.array([0, 1, 0, 0])).real    # |01> (first qubit 0) is Qiskit's |10>
+        array([0., 0., 1., 0.])
+        >>> rho = np.kron(np.diag([1, 0]), np.eye(2) / 2)
+        >>> bool(np.array_equal(reverse_qubits(rho), np.kron(np.eye(2) / 2, np.diag([1, 0]))))
+        True
+    """
+    a = np.asarray(state, dtype=complex)
+    if a.ndim not in (1, 2) or (a.ndim == 2 and a.shape[0] != a.shape[1]):
+        raise InvalidArgumentError(f"a state vector or a square density matrix is needed, got shape {a.shape}")
+    dim = a.shape[0]
+    if dim < 1 or dim & (dim - 1):
+        raise InvalidArgumentError(f"a state of qubits has a power-of-two dimension, got {dim}")
+    m = dim.bit_length() - 1
+    if m < 2:
+        return a.copy()
+    axes = list(range(m))[::-1]
+    if a.ndim == 1:
+        return a.reshape((2,) * m).transpose(axes).reshape(dim)
+    return a.reshape((2,) * (2 * m)).transpose(axes + [m + q for q in axes]).reshape(dim, dim)
+
+
 def _as_density(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=complex)
     return np.outer(x, x.conj()) if x.ndim == 1 else x

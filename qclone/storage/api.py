@@ -89,7 +89,7 @@ from qclone.storage.errors import (
     error_headers,
     http_status,
 )
-from qclone.storage.inputs import MAX_NAME, check_name
+from qclone.storage.inputs import MAX_NAME, NAME_RULE, check_name
 from qclone.storage.wire import decode_array, encode_array
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "FailedLogins", "RequestGuard", "create_app"]
@@ -152,6 +152,18 @@ def encode_output(out: dict) -> dict:
         out["bloch"] = [bloch_of(rho)]
     out["density_matrix"] = encode_array(rho)
     return out
+
+
+#: The routes below one object: ``/v1/objects/{name}`` and ``/v1/objects/{name}/<verb>``.
+_OBJECT_VERBS = frozenset({"get", "ack", "peek"})
+
+
+def _slash_in_name(path: str) -> bool:
+    """Whether a path that matched no route is an object route whose name holds a ``/``."""
+    if not path.startswith("/v1/objects/"):
+        return False
+    parts = path[len("/v1/objects/"):].split("/")
+    return len(parts) > 2 or (len(parts) == 2 and parts[1] not in _OBJECT_VERBS)
 
 
 def _token_hash(token: str) -> str:
@@ -255,6 +267,10 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400:  # FastAPI could not parse the body (e.g. JSON nested too deep)
             return _error(InvalidArgumentError("the request body is not valid JSON"), request_id_of(request))
+        if exc.status_code == 404 and _slash_in_name(request.url.path):
+            # /v1/objects/a/b...: a name with a '/' (percent-encoded or not) matches no route
+            return _error(InvalidArgumentError(f"an object name may not contain '/': {NAME_RULE.format(longest=MAX_NAME)}"),
+                          request_id_of(request))
         name = {404: "NotFoundError", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
         return _json({"error": {"type": name, "message": str(exc.detail), "request_id": request_id_of(request)}},
                      exc.status_code)

@@ -44,6 +44,7 @@ import numpy as np
 
 from qclone.errors import QcloneError
 from qclone.storage.launcher import Cluster
+from qclone.storage.results import Retrieved
 
 __all__ = ["ChaosReport", "run"]
 
@@ -115,10 +116,10 @@ class _Ledger:
         self.acked: set[str] = set()
         self.problems: list[str] = []
 
-    def note(self, name: str, out: dict[str, Any]) -> None:
+    def note(self, name: str, out: Retrieved) -> None:
         with self.lock:
-            self.attempts.setdefault(name, set()).add(out["attempt"])
-            self.received[name] = np.asarray(out["density_matrix"], dtype=complex)
+            self.attempts.setdefault(name, set()).add(str(out.attempt))
+            self.received[name] = np.asarray(out.density_matrix, dtype=complex)
 
 
 def _client_loop(url: str, token: str, worker: int, ledger: _Ledger, stop: threading.Event, rng: random.Random,
@@ -156,7 +157,7 @@ def _client_loop(url: str, token: str, worker: int, ledger: _Ledger, stop: threa
             try:
                 out = c.get(name, key=key, ack=False)
                 ledger.note(name, out)
-                c.ack(name, out["key"])
+                c.ack(name, str(out.key))
                 with ledger.lock:
                     ledger.acked.add(name)
             except QcloneError as e:  # settled in the final pass
@@ -258,7 +259,7 @@ def run(root: Path, *, mode: str = "embedded", db_url: str | None = None, kills:
                 try:  # not received, or received but not acknowledged: a get (re)collects the waiting output
                     out = c.get(name, ack=False)
                     ledger.note(name, out)
-                    c.ack(name, out["key"])
+                    c.ack(name, str(out.key))
                     ledger.acked.add(name)
                 except ConflictError as e:
                     ledger.problems.append(f"get {name} (final): {e}")

@@ -7,18 +7,21 @@ from |0…0⟩). :func:`parse_state` checks it (finite, normalised within 1e-6,
 Hermitian PSD trace 1, k <= :data:`MAX_QUBITS`, the program parses and has no
 measurement, reset or classical operation) and returns an :class:`InputState`.
 
-Qubit order: the first qubit (``A0``) is the most significant bit of a vector
-or matrix index, as everywhere in qclone. For a QASM program qubit ``q[i]``
-(in declaration order) becomes ``A<i>``; Qiskit's little-endian
-:class:`~qiskit.quantum_info.Statevector` is reordered accordingly.
+Qubit order: Qiskit's. Qubit ``i`` of the register (stored as ``A<i>``) is bit ``i`` of a
+vector or matrix index, so qubit 0 is the least significant bit, as in
+:class:`qiskit.quantum_info.Statevector`; in a QASM program it is ``q[i]`` (in declaration
+order). The engines keep their own order (the first qubit the most significant bit):
+:attr:`InputState.engine_state` is the state in that order.
 
 Examples:
     >>> st = parse_state("bloch", [0, 0, 1])
     >>> st.qubits, st.kind, st.vector
     (1, 'bloch', array([1.+0.j, 0.+0.j]))
     >>> qasm = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; x q[0];'
-    >>> parse_state("qasm", qasm).vector.real      # |10>: q[0] is the first (most significant) qubit
-    array([0., 0., 1., 0.])
+    >>> parse_state("qasm", qasm).vector.real      # q[0] = |1>, q[1] = |0>: Qiskit's |01>, index 1
+    array([0., 1., 0., 0.])
+    >>> bool(np.array_equal(parse_state("statevector", [0, 1, 0, 0]).vector, parse_state("qasm", qasm).vector))
+    True
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ import numpy as np
 
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol.render import QasmBudget
+from qclone.sim.exact import reverse_qubits
 from qclone.storage.wire import decode_array, encode_array
 
 __all__ = ["KINDS", "MAX_NAME", "MAX_QASM_CHARS", "MAX_QASM_OPERATIONS", "MAX_QUBITS", "NORM_TOLERANCE", "QASM_BUDGET",
-           "InputState", "check_name", "load_state_file", "parse_state", "prepared_state"]
+           "InputState", "check_name", "circuit_state", "load_state_file", "parse_state", "prepared_state"]
 
 #: The kinds of state a tenant can store.
 KINDS: tuple[str, ...] = ("bloch", "statevector", "density", "qasm")
@@ -71,7 +75,8 @@ _PAULI = {
 
 @dataclass(frozen=True, eq=False)
 class InputState:
-    """A validated k-qubit state (arrays are read-only).
+    """A validated k-qubit state (arrays are read-only), in Qiskit's qubit order (qubit 0 is the
+    least significant bit of an index).
 
     Attributes:
         qubits: k, 1 <= k <= :data:`MAX_QUBITS`.
@@ -91,12 +96,15 @@ class InputState:
         return self.vector is not None
 
     @property
-    def state(self) -> np.ndarray:
-        """The vector if pure, else the density matrix (what :meth:`CoreState.from_input` takes)."""
-        return self.vector if self.vector is not None else self.density
+    def engine_state(self) -> np.ndarray:
+        """The vector if pure, else the density matrix, in the engines' order (qubit 0 the most
+        significant bit): what :meth:`qclone.sim.core.CoreState.from_input` takes for the inputs
+        ``A0 … A(k-1)``."""
+        return reverse_qubits(self.vector if self.vector is not None else self.density)
 
     def to_wire(self) -> dict:
-        """``{"kind": "statevector" | "density", "data": ...}``: parses back to the same state."""
+        """``{"kind": "statevector" | "density", "data": ...}`` (Qiskit's order, as
+        :func:`parse_state` reads it): parses back to the same state."""
         if self.vector is not None:
             return {"kind": "statevector", "data": encode_array(self.vector)}
         return {"kind": "density", "data": encode_array(self.density)}
@@ -191,22 +199,52 @@ def _parse_qasm(data: Any) -> InputState:
     qc = load_qasm(data, QASM_BUDGET)
     if qc.num_qubits < 1:
         raise InvalidArgumentError("the OpenQASM program declares no qubits")
+    return _from_vector(circuit_state(qc, what="the OpenQASM program"), "qasm")
+
+
+def circuit_state(qc: Any, *, what: str = "the circuit") -> np.ndarray:
+    """The normalised state a preparation circuit (a :class:`qiskit.QuantumCircuit`) makes from
+    |0…0⟩, in Qiskit's order, after checking it is one: 1..:data:`MAX_QUBITS` qubits, no unbound
+    parameter, gates only (no measurement, reset, initialize, classical condition or control flow).
+
+    Raises:
+        InvalidArgumentError: not a preparation circuit (the message names the offending operation).
+        TooLargeError: too many qubits, or it takes more than :data:`SIMULATION_SECONDS` to simulate.
+
+    Examples:
+        >>> from qiskit import QuantumCircuit
+        >>> qc = QuantumCircuit(2, 2)
+        >>> _ = qc.x(0)
+        >>> circuit_state(qc).real       # qubit 0 is |1>: Qiskit's |01>, index 1
+        array([0., 1., 0., 0.])
+        >>> _ = qc.measure(0, 0)
+        >>> circuit_state(qc)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        qclone.errors.InvalidArgumentError: a preparation circuit may only contain gates; the circuit has 'measure' ...
+    """
+    from qiskit import QuantumCircuit
+
+    if not isinstance(qc, QuantumCircuit):
+        raise InvalidArgumentError(f"{what} is not a qiskit QuantumCircuit (got {type(qc).__name__})")
+    if qc.num_qubits < 1:
+        raise InvalidArgumentError(f"{what} has no qubits")
     if qc.num_qubits > MAX_QUBITS:
-        raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits, the program has {qc.num_qubits}")
+        raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits, {what} has {qc.num_qubits}")
     if qc.parameters:
         names = ", ".join(sorted(p.name for p in qc.parameters))  # the client's own identifiers
-        raise InvalidArgumentError(f"the OpenQASM program has unbound parameters ({names})")
+        raise InvalidArgumentError(f"{what} has unbound parameters ({names})")
     for ins in qc.data:
         name = ins.operation.name
         if name in _FORBIDDEN_OPS or ins.clbits or getattr(ins.operation, "condition", None):
             raise InvalidArgumentError(
-                f"a preparation program may only contain gates; found {name!r} "
+                f"a preparation circuit may only contain gates; {what} has {name!r} "
                 "(measurement, reset and classical operations are not allowed)"
             )
     vec = prepared_state(qc)
     if not np.all(np.isfinite(vec)):
-        raise InvalidArgumentError("the OpenQASM program produces a non-finite state")
-    return _from_vector(vec / np.linalg.norm(vec), "qasm")
+        raise InvalidArgumentError(f"{what} produces a non-finite state")
+    return vec / np.linalg.norm(vec)
 
 
 def _apply(t: np.ndarray, u: np.ndarray, qargs: list[int]) -> np.ndarray:
@@ -218,7 +256,8 @@ def _apply(t: np.ndarray, u: np.ndarray, qargs: list[int]) -> np.ndarray:
 
 
 def prepared_state(qc: Any, *, seconds: float = SIMULATION_SECONDS) -> np.ndarray:
-    """The state ``qc`` prepares from |0…0⟩, q[0] the most significant qubit (qclone's order).
+    """The state ``qc`` prepares from |0…0⟩, in Qiskit's order (q[0] the least significant bit),
+    as :class:`qiskit.quantum_info.Statevector` would give it.
 
     Every gate definition's matrix is computed once per (name, parameters), so nested
     definitions cost their size, not 2^depth; beyond ``seconds`` the program is refused.
@@ -264,21 +303,29 @@ def prepared_state(qc: Any, *, seconds: float = SIMULATION_SECONDS) -> np.ndarra
     k = qc.num_qubits
     psi = np.zeros((2,) * k, dtype=complex)
     psi[(0,) * k] = 1
-    return run(qc, psi).reshape(-1)
+    return reverse_qubits(run(qc, psi).reshape(-1))  # the tensor's axis i is q[i]: q[0] most significant
 
 
+#: What a valid name is, in words (the messages of :func:`check_name`).
+NAME_RULE = ("a name is 1-{longest} characters, any but '/', control and format characters, "
+             "without leading or trailing space")
 #: Bidirectional formatting characters: they make a name display as another one.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def check_name(name: Any, *, what: str = "an object name", longest: int = MAX_NAME) -> str:
     r"""A name as given, or :class:`InvalidArgumentError`: 1..``longest`` characters, in Unicode
-    normal form NFC, no leading or trailing space, no control, format (zero-width, bidirectional
-    override) or surrogate character. Never rewritten: a name that is not NFC is refused.
+    normal form NFC, no ``/`` (a name is one segment of the gateway's URLs), no leading or
+    trailing space, no control, format (zero-width, bidirectional override) or surrogate
+    character. Never rewritten: a name that is not NFC is refused.
 
     Examples:
-        >>> check_name("bell-pair/α")
-        'bell-pair/α'
+        >>> check_name("bell-pair α")
+        'bell-pair α'
+        >>> check_name("bad/name")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        qclone.errors.InvalidArgumentError: an object name may not contain '/' (at 3): a name is 1-255 characters, ...
         >>> check_name("evil\u202etxt.exe")
         Traceback (most recent call last):
         ...
@@ -288,6 +335,9 @@ def check_name(name: Any, *, what: str = "an object name", longest: int = MAX_NA
 
     if not isinstance(name, str) or not name or len(name) > longest:
         raise InvalidArgumentError(f"{what} is 1-{longest} characters")
+    slash = name.find("/")
+    if slash >= 0:
+        raise InvalidArgumentError(f"{what} may not contain '/' (at {slash}): {NAME_RULE.format(longest=longest)}")
     for i, ch in enumerate(name):
         if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
             raise InvalidArgumentError(f"{what} may not contain control, format or bidirectional characters "

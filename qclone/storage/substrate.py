@@ -164,7 +164,7 @@ def encrypt(state: InputState, clones: int) -> CoreState:
     core replaced. The result is the same as ``CoreState.from_input(...)`` followed by
     ``apply(protocol_circuit(layout))`` (tested byte for byte), about 50 times faster.
     """
-    return _encrypt_array(state.qubits, clones, state.state)
+    return _encrypt_array(state.qubits, clones, state.engine_state)
 
 
 def _encrypt_array(k: int, clones: int, data: np.ndarray) -> CoreState:
@@ -638,7 +638,7 @@ class Substrate:
                 existing = self._existing(object_id, state.qubits, n)
                 if existing is not None:
                     return existing
-            entry = _Entry(state.qubits, n, np.array(state.state, dtype=complex), bool(keep_reference), holders=held)
+            entry = _Entry(state.qubits, n, np.array(state.engine_state, dtype=complex), bool(keep_reference), holders=held)
             if not self._save(object_id, entry):  # a row of the object is there: decide by it
                 existing = self._existing(object_id, state.qubits, n)
                 if existing is not None:

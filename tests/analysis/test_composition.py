@@ -70,7 +70,7 @@ def test_engine_limits():
 
 
 def test_two_leakage_engines_and_dense_information_agree_on_every_subset_of_a_series():
-    """issue 5's LeakageAnalyzer, CoreState.information and dense mutual information: every subset."""
+    """the LeakageAnalyzer, CoreState.information and dense mutual information: every subset."""
     comp = series_composition(1, 2, 2)
     circ = comp.encryption_circuit()
     analyzer = LeakageAnalyzer(CliffordEncoding(circ, inputs=comp.data_qubits, labels=comp.labels))

@@ -88,6 +88,26 @@ def test_retrieved_fidelity_matches_the_dense_engine(k, n, t, t1, t2):
     assert got["average_fidelity"] == pytest.approx((d * fe + 1) / (d + 1), abs=1e-10)
 
 
+def test_per_key_memories_and_the_decrypted_clone_match_the_dense_engine():
+    n, t, t1, t2 = 3, 600.0, 3600.0, 3000.0
+    key_t1, key_t2 = [1000.0, 4000.0, 2500.0], [900.0, 3000.0, 5000.0]
+    lay = Layout(n, references=1)
+    phi = np.array([1, 0, 0, 1]) / math.sqrt(2)
+    sv = StateVector.from_input(phi, lay.num_qubits, input_qubits=[lay.A(), lay.R()])
+    dm = DensityMatrix.from_statevector(sv)
+    dm.apply_circuit(protocol_circuit(lay))
+    for j in range(1, n + 1):
+        for q, (a, b) in ((lay.S(j), (t1, t2)), (lay.N(j), (key_t1[j - 1], key_t2[j - 1]))):
+            px, py, pz = twirled_relaxation(t, a, b)
+            dm.apply_pauli_channel({"X": px, "Y": py, "Z": pz}, [q])
+    dm.apply_circuit(decryption(lay, 2))
+    fe = float(np.real(phi @ partial_trace(dm.matrix, [lay.S(2), lay.R()]) @ phi))
+    got = retrieved_fidelity(1, n, t, t1, t2, key_t1=key_t1, key_t2=key_t2, decrypt=2)
+    assert got["entanglement_fidelity"] == pytest.approx(fe, abs=1e-10)
+    with pytest.raises(InvalidArgumentError, match="one value per key qubit"):
+        retrieved_fidelity(1, n, t, t1, t2, key_t1=[1000.0])
+
+
 def test_single_copy_fidelity_matches_the_dense_channel():
     t, t1, t2 = 700.0, 3000.0, 2500.0
     px, py, pz = twirled_relaxation(t, t1, t2)
@@ -146,3 +166,29 @@ def test_plot(tmp_path):
     plot_durability(simulate(clones=2, failure_rate=0.5, objects=100, seed=1), [tmp_path / "e.svg"])
     with pytest.raises(InvalidArgumentError, match="use one of"):
         plot_durability(r, [tmp_path / "d.jpg"])
+
+
+@pytest.mark.parametrize(("n", "zones", "r"), [(4, 2, 0.1), (5, 3, 0.05), (3, 1, 0.2)])
+def test_zones_monte_carlo_against_the_exact_sum(n, zones, r):
+    """Correlated failures: the Monte Carlo, its closed form, and the exact sum over failure patterns agree."""
+    from qclone.analysis.leakage import builtin_placement
+    from qclone.analysis.resilience import FailureModel, Party, encrypted_scheme, exact_durability
+
+    p, q, m = 0.3, 0.02, 200_000
+    res = simulate(clones=n, failure_rate=p, objects=m, vault_failure_rate=q, zones=zones, zone_failure_rate=r, seed=5)
+    for row in res["by_clones"]:
+        c = row["clones"]
+        model = FailureModel(tuple(Party(f"provider-{j}", p, f"z{(j - 1) % zones}") for j in range(1, c + 1))
+                             + (Party("vault", q, None, "vault"),), {f"z{i}": r for i in range(zones)})
+        exact = exact_durability(encrypted_scheme(builtin_placement("providers-without-client", c), c, model), model)
+        assert row["analytic"] == pytest.approx(exact, abs=1e-12)
+        assert abs(row["durability"] - exact) <= 5 * math.sqrt(exact * (1 - exact) / m) + 1e-12
+    one = res["single_copy"]
+    assert one["analytic"] == pytest.approx((1 - r) * (1 - p))
+    assert abs(one["durability"] - (1 - r) * (1 - p)) <= 5 * math.sqrt(0.3 / m)
+    assert res["parameters"]["zones"] == zones
+
+
+def test_zone_rate_needs_zones():
+    with pytest.raises(InvalidArgumentError, match="zone"):
+        simulate(clones=2, failure_rate=0.1, objects=10, zone_failure_rate=0.1)

@@ -17,7 +17,7 @@ def run(capsys, *args):
 
 def test_audit_odd_n_warns_loudly_about_y(capsys):
     code, out, err = run(capsys, "audit", "--clones", "3")
-    assert code == 0
+    assert code == 1  # not safe
     assert "NOT SAFE" in out and "vault + client" in out and "<Z(A) X(N1) X(N2) X(N3)> = +<Y>" in out
     assert "qclone: warning: LEAK: the 3 parties holding clones" in err and "Y component" in err
 
@@ -36,12 +36,12 @@ def test_audit_placement_file_register_and_fail_unsafe(capsys, tmp_path):
     f.write_text("parties:\n  p1: [S1]\n  p2: [S2]\n  p3: [S3]\n  vault: [N*]\n")
     code, out, err = run(capsys, "audit", "--clones", "3", "--placement", str(f), "--qubits", "4", "--json")
     d = json.loads(out)
-    assert code == 0 and d["placement"]["name"] == "mine" and d["register_qubits"] == 4
+    assert code == 1 and d["placement"]["name"] == "mine" and d["register_qubits"] == 4 and not d["safe"]
     assert d["clone_holders_classification"]["mutual_information_bits"] == 4
     assert "LEAK" in err
-    code, _, _ = run(capsys, "audit", "--clones", "3", "--placement", str(f), "--fail-unsafe")
+    code, _, _ = run(capsys, "audit", "--clones", "3", "--placement", str(f), "--fail-unsafe")  # the old flag, hidden: a no-op
     assert code == 1
-    code, _, _ = run(capsys, "audit", "--clones", "4", "--fail-unsafe")
+    code, _, _ = run(capsys, "audit", "--clones", "4")
     assert code == 0
 
 
@@ -71,9 +71,9 @@ def test_classify(capsys):
 
 
 def test_n1_warns(capsys):
-    for args in (["audit", "--clones", "1"], ["audit", "--clones", "1", "--all-subsets"], ["classify", "-n", "1", "S1"]):
+    for args, status in ((["audit", "--clones", "1"], 1), (["audit", "--clones", "1", "--all-subsets"], 0), (["classify", "-n", "1", "S1"], 0)):
         code, _, err = run(capsys, *args)
-        assert code == 0 and "lone clone S_1 is not maximally mixed" in err
+        assert code == status and "lone clone S_1 is not maximally mixed" in err
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -98,5 +98,5 @@ def test_bad_input_is_one_line_and_status_2(capsys, args, fragment):
 
 def test_audit_subprocess():
     p = subprocess.run([sys.executable, "-m", "qclone", "audit", "--clones", "5", "--json"], capture_output=True, text=True)
-    assert p.returncode == 0 and not json.loads(p.stdout)["safe"]
+    assert p.returncode == 1 and not json.loads(p.stdout)["safe"]
     assert "LEAK" in p.stderr and "Traceback" not in p.stderr

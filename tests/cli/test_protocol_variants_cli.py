@@ -81,7 +81,7 @@ def test_verify_register_series_and_qudits(capsys):
 
 @pytest.mark.slow
 def test_subprocess_register_verification_at_scale():
-    """The issue's example: --clones 10000 --qubits 2 on the core engine (a few seconds)."""
+    """A register at scale: --clones 10000 --qubits 2 on the core engine (a few seconds)."""
     proc = subprocess.run([sys.executable, "-m", "qclone", "verify", "--clones", "10000", "--qubits", "2",
                            "--engine", "core", "--json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -40,9 +40,9 @@ def test_verify_heisenberg_n1_warns(capsys):
     assert code == 0 and "Y component" in err
 
 
-def test_sweep_json_has_one_object_per_point(capsys):
-    code, out, _ = run(capsys, "sweep", "--clones", "2,6", "--noise", "depolarizing", "--p", "0.001,0.01",
-                       "--shots", "3000", "--workers", "1", "--no-progress", "--json")
+def test_sweep_jsonl_has_one_object_per_point(capsys):
+    code, out, _ = run(capsys, "sweep", "--clones", "2,6", "--noise", "depolarizing", "-p", "0.001,0.01",
+                       "--shots", "3000", "--workers", "1", "--quiet", "--jsonl")
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 4
@@ -57,22 +57,22 @@ def test_sweep_json_has_one_object_per_point(capsys):
 
 def test_sweep_table_and_csv_then_plot_png_and_svg(capsys, tmp_path):
     csv = tmp_path / "s.csv"
-    code, out, err = run(capsys, "sweep", "--clones", "1,4", "--noise", "memory", "--p", "0.01", "--shots", "2000",
+    code, out, err = run(capsys, "sweep", "--clones", "1,4", "--noise", "memory", "--error-rate", "0.01", "--shots", "2000",
                          "--workers", "1", "--csv", str(csv), "--decrypt", "last")
     assert code == 0 and "F_avg" in out and "Y component" in err and csv.exists()
     png, svg = tmp_path / "f.png", tmp_path / "f.svg"
-    code, out, _ = run(capsys, "plot", "--csv", str(csv), "--noise", "memory", "--p", "0.01", "--clones", "1,2,4,8",
-                       "--out", str(png), "--out", str(svg), "--json")
+    code, out, _ = run(capsys, "plot", "--csv", str(csv), "--noise", "memory", "--error-rate", "0.01", "--clones", "1,2,4,8",
+                       "--output", str(png), "--output", str(svg), "--json")
     d = json.loads(out)
     assert code == 0 and png.read_bytes()[:4] == b"\x89PNG" and b"<svg" in svg.read_bytes()
     assert len(d["series"]) == 2 and "classical limit 2/3" in svg.read_text()
 
 
 def test_scaling_json(capsys):
-    code, out, _ = run(capsys, "scaling", "--noise", "memory", "--p", "0.01", "--depth", "linear", "--json")
-    d = json.loads(out)
+    code, out, _ = run(capsys, "scaling", "--noise", "memory", "--error-rate", "0.01", "--depth", "linear", "--json")
+    [d] = json.loads(out)
     assert code == 0 and d["largest_clones"] == d["compounded_law"] == 81
-    code, out, _ = run(capsys, "scaling", "--noise", "depolarizing", "--p", "0.3", "--depth", "log")
+    code, out, _ = run(capsys, "scaling", "--noise", "depolarizing", "--error-rate", "0.3", "--depth", "log")
     assert code == 0 and "none" in out
 
 
@@ -82,17 +82,17 @@ def test_scaling_json(capsys):
         (["verify", "--clones", "3", "--engine", "heisenberg", "--sample", "0"], "positive integer"),
         (["verify", "--clones", "3", "--engine", "heisenberg", "--depth", "cubic"], "depth"),
         (["verify", "--clones", "3", "--engine", "dense", "--depth", "log"], "--engine structured or heisenberg"),
-        (["sweep", "--clones", "x", "--noise", "readout", "--p", "0.1", "--shots", "10"], "integers"),
-        (["sweep", "--clones", "3", "--noise", "nope", "--p", "0.1", "--shots", "10"], "unknown noise model"),
+        (["sweep", "--clones", "x", "--noise", "readout", "--error-rate", "0.1", "--shots", "10"], "integers"),
+        (["sweep", "--clones", "3", "--noise", "nope", "--error-rate", "0.1", "--shots", "10"], "unknown noise model"),
         (["sweep", "--clones", "3", "--noise", "readout", "--shots", "10"], "needs an error rate"),
-        (["sweep", "--clones", "3", "--noise", "heron", "--p", "0.1", "--shots", "10"], "takes no error rate"),
-        (["sweep", "--clones", "3", "--noise", "readout", "--p", "2", "--shots", "10"], "readout flip probability"),
-        (["sweep", "--clones", "3", "--noise", "readout", "--p", "0.1", "--shots", "0"], "max_shots"),
-        (["sweep", "--clones", "3", "--noise", "readout", "--p", "0.1", "--shots", "10", "--decrypt", "7"], "1..3"),
-        (["plot", "--out", "x.png"], "nothing to plot"),
-        (["plot", "--noise", "memory", "--p", "0.1", "--out", "x.gif"], ".png"),
-        (["plot", "--csv", "/nonexistent.csv", "--out", "x.png"], "no such sweep file"),
-        (["scaling", "--p", "abc"], "numbers"),
+        (["sweep", "--clones", "3", "--noise", "heron", "--error-rate", "0.1", "--shots", "10"], "takes no error rate"),
+        (["sweep", "--clones", "3", "--noise", "readout", "--error-rate", "2", "--shots", "10"], "readout flip probability"),
+        (["sweep", "--clones", "3", "--noise", "readout", "--error-rate", "0.1", "--shots", "0"], "max_shots"),
+        (["sweep", "--clones", "3", "--noise", "readout", "--error-rate", "0.1", "--shots", "10", "--decrypt", "7"], "1..3"),
+        (["plot", "--output", "x.png"], "nothing to plot"),
+        (["plot", "--noise", "memory", "--error-rate", "0.1", "--output", "x.gif"], ".png"),
+        (["plot", "--csv", "/nonexistent.csv", "--output", "x.png"], "no such sweep file"),
+        (["scaling", "--error-rate", "abc"], "numbers"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(capsys, args, fragment):

@@ -75,7 +75,7 @@ def test_put_from_files(env, capsys, tmp_path):
 def test_measure_counts(env, capsys):
     assert run(capsys, "put", "cli-z", "--bloch", "0,0,1")[0] == 0
     code, out, err = run(capsys, "get", "cli-z", "--basis", "Z", "--shots", "20", "--seed", "1")
-    assert code == 0 and "counts (Z basis): 0: 20" in out, err
+    assert code == 0 and "counts (Z basis, qubit 0 rightmost): 0: 20" in out, err
 
 
 def test_ls_stat_rm_peek_audit_log(env, capsys):
@@ -96,6 +96,38 @@ def test_ls_stat_rm_peek_audit_log(env, capsys):
     code, out, _ = run(capsys, "audit-log", "--json")
     actions = [e["action"] for e in json.loads(out) if e["object_name"] == "cli-b"]
     assert code == 0 and actions[0] == "put" and "peek" in actions and "delete" in actions
+
+
+def test_qiskit_order_through_the_cli(env, capsys, tmp_path):
+    """A state vector file is read in Qiskit's order: [0, 1, 0, 0] has qubit 0 in |1>; the
+    output's Bloch vectors are listed qubit 0 first and its counts have qubit 0 rightmost."""
+    sv = tmp_path / "q0.json"
+    sv.write_text(json.dumps([0, 1, 0, 0]))
+    assert run(capsys, "put", "cli-order", "--statevector", str(sv))[0] == 0
+    code, out, err = run(capsys, "get", "cli-order", "--basis", "Z", "--shots", "10", "--json")
+    d = json.loads(out)
+    assert code == 0, err
+    np.testing.assert_allclose(d["bloch"], [[0, 0, -1], [0, 0, 1]], atol=1e-9)
+    assert d["counts"] == {"01": 10}
+    rho = np.array(d["density_matrix"]["real"])
+    assert rho[1, 1] == pytest.approx(1, abs=1e-9)  # |01> in Qiskit's order is index 1
+
+
+def test_a_name_with_a_slash_is_refused_with_the_rule(env, capsys):
+    code, out, err = run(capsys, "put", "bad/name", "--bloch", "0,0,1")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "may not contain '/'" in err and "1-255 characters" in err and "Not Found" not in err
+
+
+def test_the_audit_log_table_is_readable(env, capsys):
+    assert run(capsys, "put", "cli-log", "--bloch", "0,0,1", "--clones", "3")[0] == 0
+    code, out, _ = run(capsys, "audit-log")
+    assert code == 0 and "cli-log" in out
+    assert "{" not in out and "'" not in out  # no Python dict reprs
+    assert "clones=3" in out
+    import re
+
+    assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d", out)  # times as UTC dates
 
 
 def test_providers_need_the_admin_token_to_change(env, capsys, monkeypatch):

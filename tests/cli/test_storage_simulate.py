@@ -18,7 +18,7 @@ def test_json(capsys):
                                    "--objects", "20000", "--seed", "4", "--json"])
     assert code == 0, err
     r = json.loads(out)  # one JSON object
-    assert r["parameters"] | {"model": None} == {"clones": 3, "failure_rate": 0.2, "vault_failure_rate": 0.0,
+    assert r["parameters"] | {"model": None} == {"clones": 3, "failure_rate": 0.2, "vault_failure_rate": 0.0, "zones": 0, "zone_failure_rate": 0.0,
                                                  "objects": 20000, "seed": 4, "confidence": 0.95, "model": None}
     assert r["encrypted"]["analytic"] == pytest.approx(1 - 0.2**3)
     assert r["single_copy"]["analytic"] == pytest.approx(0.8)
@@ -30,7 +30,7 @@ def test_json(capsys):
 
 def test_fidelity_and_plot(capsys, tmp_path):
     plot = tmp_path / "durability.png"
-    code, out, err = _run(capsys, ["storage", "simulate", "-n", "2", "-p", "0.1", "-m", "5000", "--storage-time", "600",
+    code, out, err = _run(capsys, ["storage", "simulate", "-n", "2", "--failure-rate", "0.1", "-m", "5000", "--storage-time", "600",
                                    "--t1", "3600", "--t2", "3000", "--seed", "1", "--plot", str(plot), "--json"])
     assert code == 0, err
     r = json.loads(out)

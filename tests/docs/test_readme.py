@@ -33,3 +33,23 @@ def test_readme_commands_exist(capsys):
             args.pop()
         assert args, f"no qclone command in {words!r}"
     capsys.readouterr()
+
+
+def test_readme_hardware_capacity_and_fidelity_figures():
+    """The README's 63 clones is the layout capacity; the fidelities it quotes are the device simulation's CSV."""
+    import csv
+
+    text = " ".join(README.read_text().split())
+    cap = re.search(r"The layout fits up to (\d+) clones on a 156-qubit Heron r2: that is its capacity", text)
+    assert cap, "the README must say that 63 clones is the layout's capacity"
+    from qclone.hardware.devices import get_backend
+    from qclone.hardware.layout import max_clones
+
+    assert int(cap.group(1)) == max_clones(get_backend("fake_fez"))
+    quoted = re.search(r"falls below the classical limit 2/3 between n = (\d+) and n = (\d+) "
+                       r"\(([0-9.]+) at n = \1, ([0-9.]+) at n = \2\)", text)
+    assert quoted, "the README must quote where the simulated fidelity falls below 2/3"
+    with (README.parent / "docs" / "img" / "mps" / "hardware_fake_fez.csv").open() as fh:
+        measured = {int(r["clones"]): float(r["average_fidelity"]) for r in csv.DictReader(fh)}
+    lo, hi, f_lo, f_hi = int(quoted.group(1)), int(quoted.group(2)), float(quoted.group(3)), float(quoted.group(4))
+    assert round(measured[lo], 2) == f_lo > 2 / 3 > f_hi == round(measured[hi], 2)

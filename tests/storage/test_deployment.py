@@ -33,7 +33,7 @@ def deployment(tmp_path_factory):
     parts, client = start_deployment(root, 3, gateway_args=("--settable-clock",))
     try:
         for i in (1, 2, 3):
-            assert {p["id"]: p["zone"] for p in client.providers()}[f"p{i}"] == f"zone-{i}"  # reported by the node
+            assert {p.id: p.zone for p in client.providers()}[f"p{i}"] == f"zone-{i}"  # reported by the node
         parts["root"] = root
         yield parts, client
     finally:
@@ -51,7 +51,7 @@ def test_a_provider_node_is_added_with_its_join_token_only(tmp_path, deployment)
             client.add_provider("p9", url=extra.url)
         with pytest.raises(InvalidArgumentError, match="refused"):
             client.add_provider("p9", url=extra.url, join=read_token(tmp_path / "p9", "join-token")[:-4] + "AAAA")
-        assert "p9" not in {p["id"] for p in client.providers()}
+        assert "p9" not in {p.id for p in client.providers()}
     finally:
         extra.kill()
 
@@ -102,20 +102,20 @@ def test_a_provider_cannot_decrypt(deployment):
                  httpx.post(parts["substrate"].url + "/v1/decrypt", json=body, timeout=10)):
         assert resp.status_code == 401 and "density_matrix" not in resp.text
     out = client.get("dep-x")  # the tenant's get is untouched
-    assert out["fidelity"] == pytest.approx(1.0, abs=1e-9)
+    assert out.fidelity == pytest.approx(1.0, abs=1e-9)
 
 
 def test_put_and_get_across_processes(deployment):
     parts, client = deployment
     rec = client.put("dep-a", bloch=[0.6, 0.8, 0], clones=3, keep_reference=True)
-    assert sorted(p["provider"] for p in rec["placement"]) == ["p1", "p2", "p3"]
+    assert sorted(p.provider for p in rec.placement) == ["p1", "p2", "p3"]
     assert node_health(parts["substrate"])["objects"] >= 1
     assert node_health(parts["vault"])["keys"]["held"] >= 1
     view = client.peek("dep-a", "p1")
-    np.testing.assert_allclose(view["density_matrix"], np.eye(2) / 2, atol=1e-9)  # one clone alone: nothing
+    np.testing.assert_allclose(view.density_matrix, np.eye(2) / 2, atol=1e-9)  # one clone alone: nothing
     out = client.get("dep-a")
-    np.testing.assert_allclose(out["density_matrix"], rho([0.6, 0.8, 0]), atol=1e-9)
-    assert out["fidelity"] == pytest.approx(1.0, abs=1e-9)
+    np.testing.assert_allclose(out.density_matrix, rho([0.6, 0.8, 0]), atol=1e-9)
+    assert out.fidelity == pytest.approx(1.0, abs=1e-9)
     with pytest.raises(ConflictError):
         client.get("dep-a")
     for p in ("p1", "p2", "p3"):
@@ -128,19 +128,19 @@ def test_killed_provider_process_then_restarted(deployment):
     client.put("dep-c", bloch=[0, 0, -1], clones=3, keep_reference=True)
     parts["p2"].kill(signal.SIGKILL)
     out = client.get("dep-b")  # p2 does not answer: another provider's clone is used
-    assert out["provider"] != "p2" and out["fidelity"] == pytest.approx(1.0, abs=1e-9)
-    pending = {p["id"]: p["discards_pending"] for p in client.providers()}
+    assert out.provider != "p2" and out.fidelity == pytest.approx(1.0, abs=1e-9)
+    pending = {p.id: p.discards_pending for p in client.providers()}
     assert pending["p2"] == 1  # p2 missed the discard of dep-b
     parts["p2"].start()
     root = parts["root"]
     held = signed(parts["p2"], "POST", "/v1/records", {}, identity_of(root / "gateway", "gateway-key"),
                   identity_of(root / "p2").key_id).json()["result"]
-    assert client.stat("dep-c")["object_id"] in {r["object_id"] for r in held}  # its records survived the kill
+    assert client.stat("dep-c").object_id in {r["object_id"] for r in held}  # its records survived the kill
     client.revive_provider("p2")  # delivers what it missed (unless the reconciler already did)
     assert node_health(parts["p2"])["clones"] == 1
-    assert {p["id"]: p["discards_pending"] for p in client.providers()}["p2"] == 0
+    assert {p.id: p.discards_pending for p in client.providers()}["p2"] == 0
     out = client.get("dep-c")
-    np.testing.assert_allclose(out["density_matrix"], rho([0, 0, -1]), atol=1e-9)
+    np.testing.assert_allclose(out.density_matrix, rho([0, 0, -1]), atol=1e-9)
 
 
 def test_killed_vault_process_then_restarted(deployment):
@@ -150,14 +150,14 @@ def test_killed_vault_process_then_restarted(deployment):
     with pytest.raises(UnavailableError):
         client.get("dep-d")
     # the claim the vault's failure interrupted was rolled back at once: no "being retrieved" for a lease
-    assert client.stat("dep-d")["state"] == "stored"
+    assert client.stat("dep-d").state == "stored"
     parts["vault"].start()
     client.set_clock(advance=61.0)
     out = client.get("dep-d")
-    assert out["fidelity"] > 0.9  # a minute of memory noise at T1 = T2 = 3600 s
+    assert out.fidelity > 0.9  # a minute of memory noise at T1 = T2 = 3600 s
     with pytest.raises(ConflictError):
         client.get("dep-d")
-    entries = [e["action"] for e in client.audit_log() if e["object_name"] == "dep-d"]
+    entries = [e.action for e in client.audit_log() if e.object_name == "dep-d"]
     assert entries.count("get") == 1
 
 
@@ -165,7 +165,7 @@ def test_a_provider_with_a_rotated_key_is_enrolled_again(deployment):
     parts, client = deployment
     root = parts["root"]
     client.put("dep-r", bloch=[0, 0, 1], clones=3)
-    old_key = {p["id"]: p["public_key"] for p in client.providers()}["p3"]
+    old_key = {p.id: p.public_key for p in client.providers()}["p3"]
     parts["p3"].kill()
     from qclone.cli.main import main
 
@@ -175,9 +175,9 @@ def test_a_provider_with_a_rotated_key_is_enrolled_again(deployment):
     assert signed(parts["p3"], "POST", "/v1/records", {}, identity_of(root / "gateway", "gateway-key"),
                   identity_of(root / "p3").key_id).status_code == 401
     again = client.add_provider("p3", url=parts["p3"].url, join=read_token(root / "p3", "join-token"))
-    assert again["public_key"] not in (None, old_key) and again["node"] == "up"
+    assert again.public_key not in (None, old_key) and again.node == "up"
     assert node_health(parts["p3"])["clones"] == 1  # its records survived the rotation
-    assert client.get("dep-r")["fidelity"] is None
+    assert client.get("dep-r").fidelity is None
 
 
 def test_a_remote_substrate_with_the_vault_in_the_gateway(tmp_path):
@@ -195,13 +195,13 @@ def test_a_remote_substrate_with_the_vault_in_the_gateway(tmp_path):
         for i in (1, 2):
             client.add_provider(f"e{i}")  # embedded in the gateway
         client.put("mixed", bloch=[0, 0.6, 0.8], clones=2, keep_reference=True)
-        assert client.get("mixed")["fidelity"] > 0.999  # a few seconds of memory noise (real clock)
+        assert client.get("mixed").fidelity > 0.999  # a few seconds of memory noise (real clock)
         # restarted without the (spent) join token: the gateway remembers the substrate's key
         gateway.kill()
         gateway.args = [a for a in gateway.args if not a.startswith("qcj1.") and a != "--substrate-join"]
         gateway.start()
         client.put("mixed-2", bloch=[1, 0, 0], clones=2)
-        assert client.get("mixed-2")["name"] == "mixed-2"
+        assert client.get("mixed-2").name == "mixed-2"
     finally:
         gateway.kill()
         substrate.kill()

@@ -2,7 +2,7 @@
 
 Physics checks use independent computations: the density matrix of a Bloch
 vector written out by hand, and the maximally mixed state a single clone must
-be for n >= 2 (PROTOCOL.md, property 2).
+be for n >= 2 (docs/protocol.md, property 2).
 """
 
 from __future__ import annotations
@@ -115,15 +115,15 @@ def test_put_get_once_exact_without_elapsed_time(client):
     name = fresh()
     bloch = [0.6, 0.0, 0.8]
     rec = client.put(name, bloch=bloch, clones=4, keep_reference=True)
-    assert rec["name"] == name and rec["state"] == "stored"
-    assert client.stat(name)["state"] == "stored"
-    assert name in [o["name"] for o in client.ls()]
+    assert rec.name == name and rec.state == "stored"
+    assert client.stat(name).state == "stored"
+    assert name in [o.name for o in client.ls()]
     out = client.get(name)
     # nothing aged (the settable clock did not move): the output is the input, exactly
-    np.testing.assert_allclose(out["density_matrix"], rho_of(bloch), atol=1e-9)
-    np.testing.assert_allclose(out["bloch"], [bloch], atol=1e-9)
-    assert out["fidelity"] == pytest.approx(1.0, abs=1e-9)
-    assert client.stat(name)["state"] == "retrieved"
+    np.testing.assert_allclose(out.density_matrix, rho_of(bloch), atol=1e-9)
+    np.testing.assert_allclose(out.bloch, [bloch], atol=1e-9)
+    assert out.fidelity == pytest.approx(1.0, abs=1e-9)
+    assert client.stat(name).state == "retrieved"
     with pytest.raises(ConflictError):
         client.get(name)
 
@@ -131,18 +131,18 @@ def test_put_get_once_exact_without_elapsed_time(client):
 def test_statevector_density_and_qasm_inputs(client):
     plus_i = np.array([1, 1j]) / math.sqrt(2)
     client.put("sv-" + (n1 := fresh()), statevector=plus_i, clones=2)
-    np.testing.assert_allclose(client.get("sv-" + n1)["bloch"], [[0, 1, 0]], atol=1e-9)
+    np.testing.assert_allclose(client.get("sv-" + n1).bloch, [[0, 1, 0]], atol=1e-9)
 
     mixed = rho_of([0.1, -0.2, 0.3])
     client.put("dm-" + (n2 := fresh()), density=mixed, clones=3)
-    np.testing.assert_allclose(client.get("dm-" + n2)["density_matrix"], mixed, atol=1e-9)
+    np.testing.assert_allclose(client.get("dm-" + n2).density_matrix, mixed, atol=1e-9)
 
     bell = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; h q[0]; cx q[0], q[1];'
     client.put("qasm-" + (n3 := fresh()), qasm=bell, clones=4)
     out = client.get("qasm-" + n3)
     phi = np.array([1, 0, 0, 1]) / math.sqrt(2)
-    np.testing.assert_allclose(out["density_matrix"], np.outer(phi, phi), atol=1e-9)
-    np.testing.assert_allclose(out["bloch"], [[0, 0, 0], [0, 0, 0]], atol=1e-9)  # each half is maximally mixed
+    np.testing.assert_allclose(out.density_matrix, np.outer(phi, phi), atol=1e-9)
+    np.testing.assert_allclose(out.bloch, [[0, 0, 0], [0, 0, 0]], atol=1e-9)  # each half is maximally mixed
 
 
 def test_elapsed_clock_time_ages_the_clones(client):
@@ -155,18 +155,18 @@ def test_elapsed_clock_time_ages_the_clones(client):
     early = client.get(a)
     client.set_clock(advance=1200.0)
     late = client.get(b)
-    assert early["elapsed"] == pytest.approx(600.0) and late["elapsed"] == pytest.approx(1800.0)
-    assert 0.5 < late["fidelity"] < early["fidelity"] < 0.999
-    assert 0.0 < late["bloch"][0][0] < early["bloch"][0][0] < 0.999
+    assert early.elapsed == pytest.approx(600.0) and late.elapsed == pytest.approx(1800.0)
+    assert 0.5 < late.fidelity < early.fidelity < 0.999
+    assert 0.0 < late.bloch[0][0] < early.bloch[0][0] < 0.999
 
 
 def test_one_clone_alone_is_maximally_mixed(client):
     name = fresh()
     client.put(name, bloch=[0, 0, 1], clones=4)
-    providers = [r["provider"] for r in client.stat(name)["placement"]]
+    providers = [r.provider for r in client.stat(name).placement]
     assert len(set(providers)) == 4
     view = client.peek(name, providers[0])
-    np.testing.assert_allclose(view["density_matrix"], np.eye(2) / 2, atol=1e-9)
+    np.testing.assert_allclose(view.density_matrix, np.eye(2) / 2, atol=1e-9)
     with pytest.raises(NotFoundError):
         client.peek(name, "no-such-provider")
 
@@ -187,7 +187,7 @@ def test_concurrent_gets_exactly_one_wins(server, client):
     # waiting for its acknowledgement), the others met it running (409)
     assert {code for code, _ in answers} <= {200, 409} and any(code == 200 for code, _ in answers)
     assert len({attempt for code, attempt in answers if code == 200}) == 1
-    entries = [e["action"] for e in client.audit_log() if e["object_name"] == name]
+    entries = [e.action for e in client.audit_log() if e.object_name == name]
     assert entries.count("get") == 1
     # the delivery is held by the last get that collected it: its key, and no other, acknowledges it
     acks = [call(server, "POST", f"/v1/objects/{name}/ack", json={"key": f"k{i}"}).status_code
@@ -203,15 +203,15 @@ def test_get_retried_with_its_key_then_acknowledged(server, client):
     again = call(server, "POST", f"/v1/objects/{name}/get", json={"key": "try-1"})  # the reply was lost: retry
     assert first.status_code == again.status_code == 200
     assert first.json()["attempt"] == again.json()["attempt"] and again.json()["key"] == "try-1"
-    assert client.stat(name)["state"] == "delivering"
+    assert client.stat(name).state == "delivering"
     assert_error(call(server, "POST", f"/v1/objects/{name}/ack", json={"key": "other"}), 409, "ConflictError")
     assert_error(call(server, "POST", f"/v1/objects/{name}/ack", json={}), 422, None, "key")
     assert_error(call(server, "POST", f"/v1/objects/{name}/ack", json={"key": "bad key!"}), 422, None, "key")
     assert call(server, "POST", f"/v1/objects/{name}/ack", json={"key": "try-1"}).json()["state"] == "retrieved"
     assert call(server, "POST", f"/v1/objects/{name}/ack", json={"key": "try-1"}).status_code == 200  # idempotent
-    assert client.stat(name)["state"] == "retrieved"
+    assert client.stat(name).state == "retrieved"
     assert_error(call(server, "POST", f"/v1/objects/{name}/get", json={"key": "try-1"}), 409, "ConflictError")
-    actions = [e["action"] for e in client.audit_log() if e["object_name"] == name]
+    actions = [e.action for e in client.audit_log() if e.object_name == name]
     assert actions.count("get") == 1 and actions.count("get.ack") == 1
 
 
@@ -219,7 +219,7 @@ def test_delete(client):
     name = fresh()
     client.put(name, bloch=[0, 0, 1])
     client.rm(name)
-    assert client.stat(name)["state"] == "deleted"
+    assert client.stat(name).state == "deleted"
     with pytest.raises(ConflictError):
         client.get(name)
     with pytest.raises(NotFoundError):
@@ -237,13 +237,13 @@ def test_wrong_tenant_sees_nothing(server, client):
     name = fresh()
     client.put(name, bloch=[0, 0, 1])
     other = client.create_tenant(fresh("tenant"))
-    with Client(server.url, other["token"]) as c2:
+    with Client(server.url, other.token) as c2:
         with pytest.raises(NotFoundError):
             c2.get(name)
         with pytest.raises(NotFoundError):
             c2.stat(name)
-        assert name not in [o["name"] for o in c2.ls()]
-    assert client.get(name)["bloch"][0] == pytest.approx([0, 0, 1], abs=1e-9)
+        assert name not in [o.name for o in c2.ls()]
+    assert client.get(name).bloch[0] == pytest.approx([0, 0, 1], abs=1e-9)
 
 
 def test_tenant_creation_needs_the_admin_token(server):
@@ -314,29 +314,29 @@ def test_measure_the_output(client):
     name = fresh()
     client.put(name, bloch=[0, 0, -1])
     out = client.get(name, basis="Z", shots=50, seed=3)
-    assert out["counts"] == {"1": 50} and len(out["samples"]) == 50
+    assert out.counts == {"1": 50} and len(out.samples) == 50
 
 
 def test_providers_kill_and_revive(server, client):
     name = fresh()
     client.put(name, bloch=[0, 0, 1], clones=2)
-    holders = [r["provider"] for r in client.stat(name)["placement"]]
+    holders = [r.provider for r in client.stat(name).placement]
     with Client(server.url, read_token(server.data_dir)) as tenant_only:
         with pytest.raises(UnauthorizedError, match="admin"):
             tenant_only.kill_provider(holders[0])
     try:
         for p in holders:
-            assert client.kill_provider(p)["state"] == "down"
+            assert client.kill_provider(p).state == "down"
         with pytest.raises(UnavailableError):
             client.get(name)
-        assert client.stat(name)["state"] == "stored"  # nothing was consumed
-        assert client.revive_provider(holders[1])["state"] == "up"
+        assert client.stat(name).state == "stored"  # nothing was consumed
+        assert client.revive_provider(holders[1]).state == "up"
         out = client.get(name)
-        assert out["provider"] == holders[1]
+        assert out.provider == holders[1]
     finally:
         for p in holders:
             client.revive_provider(p)
-    states = {p["id"]: p["state"] for p in client.providers()}
+    states = {p.id: p.state for p in client.providers()}
     assert all(states[p] == "up" for p in holders)
 
 
@@ -344,7 +344,7 @@ def test_audit_log_records_the_tenants_actions(client):
     name = fresh()
     client.put(name, bloch=[0, 0, 1])
     client.get(name)
-    actions = [(e.get("action"), e.get("object_name")) for e in client.audit_log()]
+    actions = [(e.action, e.object_name) for e in client.audit_log()]
     mine = [a for a, o in actions if o == name]
     assert mine[0] == "put" and "get" in mine
 
@@ -404,7 +404,7 @@ def test_two_workers_share_one_substrate_and_one_winner(tmp_path):
                     assert all(f == pytest.approx(1.0, abs=1e-9) for code, f, _ in results if code == 200)
                     acks = [call_ack(c, name, f"k{i}") for i in range(8) if results[i][0] == 200]
                     assert acks.count(True) == 1, acks
-                    assert [e["action"] for e in c.audit_log() if e["object_name"] == name].count("get") == 1
+                    assert [e.action for e in c.audit_log() if e.object_name == name].count("get") == 1
             health = c.health()
             assert health["substrate"]["objects"] == 0 and health["substrate"]["outputs"] == 0
         assert srv.proc is not None

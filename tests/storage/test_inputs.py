@@ -56,9 +56,8 @@ def test_density_rounding_is_cleaned():
 
 
 def _dense_prepared(qc: QuantumCircuit) -> np.ndarray:
-    """The prepared state in qclone's order (q[0] most significant), from Qiskit's density matrix."""
-    rho = QiskitDensity(qc).reverse_qargs().data
-    return rho
+    """The prepared state in Qiskit's order (q[0] least significant), from Qiskit's density matrix."""
+    return QiskitDensity(qc).data
 
 
 @pytest.mark.parametrize("version", [2, 3])
@@ -75,13 +74,13 @@ def test_qasm_ghz_with_phase(version):
     np.testing.assert_allclose(st.density, _dense_prepared(qc), atol=1e-12)
 
 
-def test_qasm_qubit_order_matches_qclone():
+def test_qasm_qubit_order_is_qiskits():
     st = parse_state("qasm", 'OPENQASM 3.0; include "stdgates.inc"; qubit[2] q; x q[1];')
-    # A0 = q[0] is the most significant qubit: |01>
-    np.testing.assert_allclose(st.vector, [0, 1, 0, 0], atol=1e-12)
-    sv = StateVector.zeros(2)
+    # Qiskit's order: q[1] = A1 is bit 1 of the index, so |1>_q1 |0>_q0 is index 2
+    np.testing.assert_allclose(st.vector, [0, 0, 1, 0], atol=1e-12)
+    sv = StateVector.zeros(2)  # the engines' order: A1 is the second (less significant) qubit
     sv.apply(np.array([[0, 1], [1, 0]]), [1])
-    np.testing.assert_allclose(st.vector, sv.vector, atol=1e-12)
+    np.testing.assert_allclose(st.engine_state, sv.vector, atol=1e-12)
 
 
 def test_qasm_random_state_round_trip():
@@ -92,7 +91,7 @@ def test_qasm_random_state_round_trip():
 
     text = qasm2.dumps(transpile(qc, basis_gates=["u", "cx"], optimization_level=0))
     st = parse_state("qasm", text)
-    assert abs(np.vdot(st.vector, target.reverse_qargs().data)) ** 2 == pytest.approx(1, abs=1e-9)
+    assert abs(np.vdot(st.vector, target.data)) ** 2 == pytest.approx(1, abs=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -82,23 +82,23 @@ def test_a_stalled_vault_never_blocks_health_stat_or_ls(deployment):
         except Exception as e:  # noqa: BLE001 - 503 until the breaker's probe succeeds
             assert time.monotonic() < deadline, e
             time.sleep(0.5)
-    assert out["name"] == "c"
+    assert out.name == "c"
 
 
 def test_a_dead_provider_process_shows_down(deployment):
     parts, client, _, admin = deployment
-    assert {p["id"]: p["node"] for p in client.providers()} == {"p1": "up", "p2": "up"}
+    assert {p.id: p.node for p in client.providers()} == {"p1": "up", "p2": "up"}
     parts["p2"].kill(signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while {p["id"]: p["node"] for p in client.providers()}["p2"] != "down":  # the cached probe ages out
+    while {p.id: p.node for p in client.providers()}["p2"] != "down":  # the cached probe ages out
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    assert {p["id"]: p["node"] for p in client.providers()}["p1"] == "up"
+    assert {p.id: p.node for p in client.providers()}["p1"] == "up"
     health = httpx.get(parts["gateway"].url + "/v1/health", headers={"authorization": f"Bearer {admin}"},
                        timeout=10).json()
     assert health["providers"]["unreachable"] == 1 and health["status"] == "degraded"
     parts["p2"].start()
     deadline = time.monotonic() + 10
-    while {p["id"]: p["node"] for p in client.providers()}["p2"] != "up":
+    while {p.id: p.node for p in client.providers()}["p2"] != "up":
         assert time.monotonic() < deadline
         time.sleep(0.2)

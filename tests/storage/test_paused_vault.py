@@ -46,11 +46,11 @@ def test_a_get_that_outlives_its_lease_leaves_nothing_stuck(tmp_path) -> None:
                 if "already retrieved" in str(e) or "lost" in str(e):
                     raise
                 time.sleep(0.5)
-        assert out is not None and out["fidelity"] > 0.99
-        assert c.stat("paused")["state"] == "retrieved"
+        assert out is not None and out.fidelity > 0.99
+        assert c.stat("paused").state == "retrieved"
         with pytest.raises(ConflictError, match="already retrieved"):
             c.get("paused")
-        actions = [e["action"] for e in c.audit_log() if e["object_name"] == "paused"]
+        actions = [e.action for e in c.audit_log() if e.object_name == "paused"]
         assert actions.count("get") + actions.count("get.recovered") == 1, actions
         assert actions.count("get.ack") == 1, actions
     finally:

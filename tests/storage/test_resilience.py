@@ -126,7 +126,7 @@ def test_keep_a_is_retrieved_with_the_vault_down_and_the_vault_discards_its_part
     out = svc.get(stack.alice, "kept", key="k1")
     assert out["clone"] is None and sorted(out["holders"]) == ["c1"]
     np.testing.assert_allclose(out["density_matrix"], TILTED.density, atol=1e-12)
-    assert out["fidelity"] == pytest.approx(fidelity(TILTED.state, out["density_matrix"]), abs=1e-12)
+    assert out["fidelity"] == pytest.approx(fidelity(TILTED.density, out["density_matrix"]), abs=1e-12)
     assert svc.get(stack.alice, "kept", key="k1")["attempt"] == out["attempt"]  # a retry: the same output
     with pytest.raises(ConflictError):  # the rest (the vault's key) cannot recover it again
         stack.substrate.recover(oid, ["N0_1", "N0_2", "N0_3", "N0_4"], "again")

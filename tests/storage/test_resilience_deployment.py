@@ -47,18 +47,18 @@ def _until(check, timeout: float = 30.0):
 
 
 def _part(client: Client, name: str, holder: str) -> dict:
-    return next(p for p in client.stat(name)["parts"] if p["holder"] == holder)
+    return next(p for p in client.stat(name).parts if p["holder"] == holder)
 
 
 def test_keep_a_survives_the_vault_killed(cluster, client):
     put = client.put("kept", bloch=[0.6, 0.0, 0.8], clones=4, keep_reference=True, placement="keep-A")
-    assert put["placement_name"] == "keep-A" and put["audit"]["safe"]
+    assert put.placement_name == "keep-A" and put.safe
     cluster.processes["vault"].kill()  # SIGKILL
     try:
-        st = _until(lambda: (s := client.stat("kept"))["recovery"]["now"] and "vault" in s["recovery"]["down"] and s)
-        assert sorted(st["recovery"]["sets"][0]) == ["c1", "p1", "p2", "p3", "p4"]
+        st = _until(lambda: (s := client.stat("kept")).recovery["now"] and "vault" in s.recovery["down"] and s)
+        assert sorted(st.recovery["sets"][0]) == ["c1", "p1", "p2", "p3", "p4"]
         out = client.get("kept")
-        assert out["clone"] is None and out["holders"] == ["c1"] and out["fidelity"] == pytest.approx(1.0, abs=1e-9)
+        assert out.clone is None and out.holders == ("c1",) and out.fidelity == pytest.approx(1.0, abs=1e-9)
         with pytest.raises(ConflictError):
             client.get("kept")
     finally:
@@ -70,11 +70,11 @@ def test_keep_a_survives_the_vault_killed(cluster, client):
 
 def test_a_split_key_without_one_vault_and_with_a_provider_down(cluster, client):
     put = client.put("split", bloch=[0.0, 1.0, 0.0], clones=4, keep_reference=True, placement="split-key")
-    assert {p["holder"] for p in put.get("parts") or client.stat("split")["parts"]} == {"vault", "v2"}
+    assert {p["holder"] for p in put.parts} == {"vault", "v2"}
     cluster.processes["v2"].kill()
     try:
         out = client.get("split")
-        assert out["clone"] is None and out["holders"] == ["vault"] and out["fidelity"] == pytest.approx(1.0, abs=1e-9)
+        assert out.clone is None and out.holders == ("vault",) and out.fidelity == pytest.approx(1.0, abs=1e-9)
     finally:
         cluster.restart("v2")
     assert _until(lambda: not _part(client, "split", "v2")["discard_pending"])
@@ -88,10 +88,10 @@ def test_custodian_and_vault_killed_waits_then_a_plain_decryption(cluster, clien
         with pytest.raises(UnavailableError):  # A and the key both gone for now: no authorized set is live
             client.get("both")
         st = client.stat("both")
-        assert st["state"] == "stored" and not st["recovery"]["now"] and st["recovery"]["reason"]
+        assert st.state == "stored" and not st.recovery["now"] and st.recovery["reason"]
         cluster.restart("vault")
         out = _until(lambda: _get_or_none(client, "both"))
-        assert out["clone"] in (1, 2, 3, 4) and out["fidelity"] == pytest.approx(1.0, abs=1e-9)
+        assert out.clone in (1, 2, 3, 4) and out.fidelity == pytest.approx(1.0, abs=1e-9)
     finally:
         for name in ("vault", "c1"):
             if not cluster.processes[name].running:

@@ -22,6 +22,7 @@ from qclone.sim.exact import (
     purification,
     random_density_matrix,
     random_state,
+    reverse_qubits,
 )
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage.errors import ConflictError, NotFoundError
@@ -39,14 +40,19 @@ def _input(kind: str, k: int):
     return parse_state("density", encode_array(random_density_matrix(k, RNG)))
 
 
+def _engine_rho(state) -> np.ndarray:
+    """The input's density matrix in the engines' order (A0 the most significant bit), as the substrate keeps it."""
+    return reverse_qubits(state.density)
+
+
 def _dense_output(state, n: int, j: int) -> np.ndarray:
     """Decrypted clone j of the register, with the input purified on reference qubits (state vectors)."""
     k = state.qubits
     lay = Layout(n, qubits=k, references=0 if state.pure else k)
     if state.pure:
-        sv = StateVector.from_input(state.vector, lay.num_qubits, input_qubits=lay.inputs)
+        sv = StateVector.from_input(state.engine_state, lay.num_qubits, input_qubits=lay.inputs)
     else:
-        sv = StateVector.from_input(purification(state.density), lay.num_qubits,
+        sv = StateVector.from_input(purification(_engine_rho(state)), lay.num_qubits,
                                     input_qubits=list(lay.inputs) + list(lay.reference_qubits))
     sv.apply_circuit(protocol_circuit(lay))
     sv.apply_circuit(decryption(lay, j))
@@ -66,7 +72,7 @@ def test_decrypt_every_clone_gives_the_input(kind, k, n):
         out = sub.decrypt(oid, j, "a")
         rho = decode_array(out["density_matrix"])
         dense = _dense_output(state, n, j)
-        np.testing.assert_allclose(dense, state.density, atol=1e-10)  # the dense engine agrees ...
+        np.testing.assert_allclose(dense, _engine_rho(state), atol=1e-10)  # the dense engine agrees ...
         np.testing.assert_allclose(rho, dense, atol=1e-10)            # ... and so does the substrate
         assert out["fidelity"] == pytest.approx(1, abs=1e-8)
         assert out["labels"] == info["clone_qubits"][str(j)] and out["clone"] == j
@@ -76,7 +82,7 @@ def test_decrypt_every_clone_gives_the_input(kind, k, n):
 def test_fast_encryption_is_the_engine_encryption(density_input):
     state = _input("mixed" if density_input else "pure", 2)
     lay = Layout(3, qubits=2)
-    ref = CoreState.from_input(lay.num_qubits, state.state, lay.inputs)
+    ref = CoreState.from_input(lay.num_qubits, state.engine_state, lay.inputs)
     ref.apply(protocol_circuit(lay))
     assert encrypt(state, 3).to_bytes() == ref.to_bytes()
 
@@ -87,7 +93,7 @@ def test_peek_of_one_clone_is_maximally_mixed(k, n):
     sub = Substrate(None)
     info = sub.create("o", state, n, keep_reference=False)
     lay = Layout(n, qubits=k)
-    sv = StateVector.from_input(state.vector, lay.num_qubits, input_qubits=lay.inputs)
+    sv = StateVector.from_input(state.engine_state, lay.num_qubits, input_qubits=lay.inputs)
     sv.apply_circuit(protocol_circuit(lay))
     for j in range(1, n + 1):
         labels = info["clone_qubits"][str(j)]
@@ -123,10 +129,10 @@ def test_memory_noise_matches_the_dense_channel(kind, k, n, j):
     out = sub.decrypt("o", j, "a")
     aged = {x: (900.0, 3600.0, 2000.0) for x in clone} | {x: (1500.0, 1000.0, 1500.0) for x in keys}
     aged |= {x: (3000.0, 100.0, 50.0) for x in other}
-    dense = _dense_noisy_output(state.density, k, n, j, aged)
+    dense = _dense_noisy_output(_engine_rho(state), k, n, j, aged)
     rho = decode_array(out["density_matrix"])
     np.testing.assert_allclose(rho, dense, atol=1e-10)
-    assert out["fidelity"] == pytest.approx(fidelity(state.state, dense), abs=1e-9)
+    assert out["fidelity"] == pytest.approx(fidelity(state.engine_state, dense), abs=1e-9)
     assert out["fidelity"] < 0.99
 
 
@@ -143,7 +149,7 @@ def test_noise_on_every_qubit_matches_the_dense_channel(kind, k, n):
         for x, (t, t1, t2) in times.items():
             sub.age("o", [x], t, t1, t2)
         rho = decode_array(sub.decrypt("o", j, "a")["density_matrix"])
-        np.testing.assert_allclose(rho, _dense_noisy_output(state.density, k, n, j, times), atol=1e-10)
+        np.testing.assert_allclose(rho, _dense_noisy_output(_engine_rho(state), k, n, j, times), atol=1e-10)
 
 
 @pytest.mark.parametrize("kind", ["pure", "mixed"])
@@ -178,7 +184,7 @@ def test_age_is_idempotent_in_the_total_storage_time():
     a = decode_array(sub.decrypt("once", 1, "x")["density_matrix"])
     b = decode_array(sub.decrypt("steps", 1, "x")["density_matrix"])
     np.testing.assert_allclose(a, b, atol=1e-12)
-    dense = _dense_noisy_output(state.density, 1, 2, 1, {x: (2000.0, 3600.0, 3600.0) for x in labels})
+    dense = _dense_noisy_output(_engine_rho(state), 1, 2, 1, {x: (2000.0, 3600.0, 3600.0) for x in labels})
     np.testing.assert_allclose(a, dense, atol=1e-10)
 
 
@@ -198,7 +204,7 @@ def test_persistence_across_instances(tmp_path):
     assert again.exists("obj-1")
     assert again.describe("obj-1") == info
     out = again.decrypt("obj-1", 3, "att")
-    np.testing.assert_allclose(decode_array(out["density_matrix"]), state.density, atol=1e-10)
+    np.testing.assert_allclose(decode_array(out["density_matrix"]), _engine_rho(state), atol=1e-10)
     assert _rows(tmp_path) == ([], ["obj-1"])
     third = Substrate(tmp_path, durable=True)
     assert not third.exists("obj-1")
@@ -220,7 +226,7 @@ def test_reloaded_joint_state_is_the_encrypted_input(tmp_path, kind):
     again = Substrate(tmp_path)
     assert again.exists("o")
     lay = Layout(3, qubits=2)
-    ref = CoreState.from_input(lay.num_qubits, state.state, lay.inputs)
+    ref = CoreState.from_input(lay.num_qubits, state.engine_state, lay.inputs)
     ref.apply(protocol_circuit(lay))
     assert again._states["o"].state.to_bytes() == ref.to_bytes()  # noqa: SLF001 - the state it holds after a restart
     np.testing.assert_allclose(again.peek("o", ["S0_1", "S1_1"]), np.eye(4) / 4, atol=1e-10)
@@ -235,7 +241,7 @@ def test_aged_state_lost_in_a_restart_is_aged_again(tmp_path):
     restarted = Substrate(tmp_path)  # the ageing was in the first process only
     restarted.age("o", labels, 700.0, 1000.0, 800.0)
     out = restarted.decrypt("o", 2, "a")
-    dense = _dense_noisy_output(state.density, 1, 2, 2, {x: (700.0, 1000.0, 800.0) for x in labels})
+    dense = _dense_noisy_output(_engine_rho(state), 1, 2, 2, {x: (700.0, 1000.0, 800.0) for x in labels})
     np.testing.assert_allclose(decode_array(out["density_matrix"]), dense, atol=1e-10)
 
 
@@ -372,15 +378,16 @@ def test_sample_bases():
         sub.decrypt(oid, 1, "a")
         expected = "1" if oid == "m" else "0"
         assert set(sub.sample(oid, basis, 50, 3)) == {expected}
-    # |0>|+> on two qubits: first qubit always 0 in Z; second uniform in Z
+    # qubit 0 |+>, qubit 1 |0> (Qiskit's order); the substrate's samples list A0 first:
+    # the second character always 0 in Z, the first uniform in Z
     two = parse_state("statevector", [1 / np.sqrt(2), 1 / np.sqrt(2), 0, 0])
     sub.create("two", two, 2, keep_reference=False)
     sub.decrypt("two", 2, "a")
     shots = sub.sample("two", "Z", 4000, 7)
-    assert {s[0] for s in shots} == {"0"}
-    ones = sum(s[1] == "1" for s in shots)
+    assert {s[1] for s in shots} == {"0"}
+    ones = sum(s[0] == "1" for s in shots)
     assert abs(ones - 2000) < 5 * np.sqrt(4000 * 0.25)
-    assert set(sub.sample("two", "X", 200, 1)) <= {"00", "10"}
+    assert set(sub.sample("two", "X", 200, 1)) <= {"00", "01"}
     assert sub.sample("two", "Z", 100, 5) == sub.sample("two", "Z", 100, 5)
     with pytest.raises(InvalidArgumentError, match="basis"):
         sub.sample("two", "W", 10, None)
@@ -429,7 +436,7 @@ def test_cache_eviction_reloads_from_the_database(tmp_path, monkeypatch):
     sub.create("b", state, 2, keep_reference=True)  # evicts "a" and its ageing
     sub.age("a", labels, 1000.0, 2000.0, 2000.0)    # re-applied from the file's record
     out = sub.decrypt("a", 1, "x")
-    dense = _dense_noisy_output(state.density, 1, 2, 1, {x: (1000.0, 2000.0, 2000.0) for x in labels})
+    dense = _dense_noisy_output(_engine_rho(state), 1, 2, 1, {x: (1000.0, 2000.0, 2000.0) for x in labels})
     np.testing.assert_allclose(decode_array(out["density_matrix"]), dense, atol=1e-10)
     assert sub.decrypt("b", 2, "y")["fidelity"] == pytest.approx(1, abs=1e-9)
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError, QcloneError, is_int
-from qclone.sim.exact import bloch_vector, partial_trace
+from qclone.sim.exact import bloch_vector, partial_trace, reverse_qubits
 from qclone.storage.clock import Clock
 from qclone.storage.db import Database
 from qclone.storage.errors import NotFoundError
@@ -137,14 +137,19 @@ def warm_up() -> None:
 
 
 def per_qubit_bloch(rho: np.ndarray) -> list[list[float]]:
+    """The Bloch vector of each qubit of ``rho`` (the engines' order: qubit 0 most significant);
+    item i is qubit i's."""
     k = int(round(np.log2(rho.shape[0])))
     return [list(bloch_vector(partial_trace(rho, [q]) if k > 1 else rho)) for q in range(k)]
 
 
 def state_summary(rho: np.ndarray) -> dict[str, Any]:
+    """What a result says about a state ``rho`` the substrate gave (the engines' order): its density
+    matrix in Qiskit's order (qubit 0 the least significant bit), the Bloch vector of each qubit
+    (item i: qubit i), its purity and whether it is maximally mixed."""
     d = rho.shape[0]
     purity = float(np.real(np.trace(rho @ rho)))
-    return {"density_matrix": rho, "bloch": per_qubit_bloch(rho), "purity": purity,
+    return {"density_matrix": reverse_qubits(rho), "bloch": per_qubit_bloch(rho), "purity": purity,
             "maximally_mixed": bool(np.allclose(rho, np.eye(d) / d, atol=1e-9))}
 
 

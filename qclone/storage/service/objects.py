@@ -341,7 +341,8 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
 
         Returns:
             ``{"name", "object_id", "provider", "clone", "labels", "density_matrix", "bloch" (per
-            qubit), "purity", "maximally_mixed", "elapsed"}``.
+            qubit), "purity", "maximally_mixed", "elapsed"}``; ``labels[i]`` is qubit i: bit i of a
+            density-matrix index (Qiskit's order) and item i of ``bloch``.
 
         Raises:
             NotFoundError: no such object, or the provider holds no live clone of it.

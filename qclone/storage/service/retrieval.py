@@ -152,7 +152,9 @@ class RetrievalMixin(HoldersMixin):
             "density_matrix" (numpy array), "bloch" (per qubit), "purity", "maximally_mixed",
             "fidelity" (None without a kept reference), "elapsed" (seconds stored), "waited"
             (seconds the output waited in the substrate), "basis", "shots", "samples" (None
-            without a basis), "recovered" (True when a pending output is delivered)}``.
+            without a basis), "recovered" (True when a pending output is delivered)}``, in
+            Qiskit's order: qubit i is bit i of a density-matrix index, item i of ``bloch``
+            and the i-th character from the right of a sample.
 
         Raises:
             NotFoundError: no such object. ConflictError: already retrieved, being retrieved, deleted or
@@ -418,6 +420,8 @@ class RetrievalMixin(HoldersMixin):
         elif basis is not None:
             assert shots is not None, "check_sampling gives a basis its shots"
             samples = self.substrate.sample(row.id, basis, shots, seed)
+        if samples is not None:  # Qiskit's bitstrings: qubit 0 is the rightmost character
+            samples = [s[::-1] for s in samples]
         clone = out.get("clone")
         return {"name": row.name, "object_id": row.id, "qubits": row.k, "clones": row.n,
                 "clone": None if clone is None else int(clone), "provider": provider_id,

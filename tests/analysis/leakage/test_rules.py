@@ -1,4 +1,4 @@
-"""The published classification (PROTOCOL.md, "Leakage") as property tests of the exact engine."""
+"""The published classification (docs/leakage.md and docs/protocol.md) as property tests of the exact engine."""
 
 import pytest
 from hypothesis import given

@@ -1,4 +1,4 @@
-"""Leakage structure from F2 linear algebra, checked against dense mutual information and PROTOCOL.md."""
+"""Leakage structure from F2 linear algebra, checked against dense mutual information and docs/protocol.md."""
 
 import itertools
 

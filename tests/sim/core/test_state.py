@@ -1,4 +1,4 @@
-"""CoreState against independent computations: the dense engine, stim's own simulator, PROTOCOL.md facts."""
+"""CoreState against independent computations: the dense engine, stim's own simulator, the protocol facts of docs/protocol.md."""
 
 import numpy as np
 import pytest
@@ -170,7 +170,7 @@ def test_agrees_with_dense_engine_on_the_protocol_with_mixed_input_and_noise():
 
 
 def test_single_errors_reach_the_decrypted_clone_as_protocol_md_says():
-    """PROTOCOL.md: an error on S_j swaps X and Z; on N_j, X and Z become Y; on N_k (k != j) it passes through."""
+    """Odd n (docs/protocol.md): an error on S_j swaps X and Z; on N_j, X and Z become Y; on N_k (k != j) it passes through."""
     n, j = 301, 17
     lay = Layout(n)
     bloch_in = np.array([0.3, -0.5, 0.6])

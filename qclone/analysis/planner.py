@@ -1,0 +1,374 @@
+"""Placement planner and the side-by-side comparison with threshold quantum secret sharing.
+
+:func:`plan` searches placements of the encrypted state (n clones; where A,
+each S_j and each N_j go) over a failure model's parties, keeps those that
+meet the trust requirement (every coalition of up to c parties, and every
+named coalition, learns nothing) within a qubit budget, and returns the
+Pareto front of durability against qubits stored, durability exact
+(:func:`qclone.analysis.resilience.exact_durability`; the Monte Carlo with a
+Wilson interval beyond its limit). Every placement on the front is then
+audited again with the coalition audit
+(:func:`qclone.analysis.leakage.audit_placement`) and gets its fidelity after
+the storage time (:func:`qclone.analysis.durability.retrieved_fidelity`,
+clone and key memories as their holders' T1/T2).
+
+Candidates. Providers with the same failure probability, zone and memory are
+interchangeable, so a candidate chooses how many clones go to each such class
+(not which provider), then where the key goes (one vault of each class; split
+round-robin, N_j to the ((j − 1) mod v)-th of v vaults, over every choice of
+v = 2 … vaults up to the same interchangeability; or N_j beside S_j,
+"paired") and where A goes (discarded, or a custodian of each class). The
+front is optimal within this family; other assignments (a vault holding some
+clones, a provider holding two) are evaluated by giving the placement itself
+to :func:`qclone.analysis.resilience.exact_durability`.
+
+:func:`compare` puts the alternatives on one failure model: a single stored
+copy; encrypted cloning with the vault, with keep-A, with a split key; the
+((3, 5)) scheme of the [[5, 1, 3]] code and the qutrit ((2, 3)) scheme
+(optionally any ((k, 2k − 1)) polynomial code). Storage providers are spread
+round-robin over the zones; vaults and the custodian fail independently.
+
+Examples:
+    >>> r = compare(clones=2, failure_rate=0.1, vault_failure_rate=0.01)
+    >>> [(row["scheme"], row["secrecy"], row["needed"]) for row in r["rows"]][:3]
+    [('single copy', 0, 1), ('encrypted, vault', 1, 2), ('encrypted, keep-A', 1, 2)]
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qclone.analysis.durability import retrieved_fidelity, single_copy_fidelity
+from qclone.analysis.leakage import Placement, audit_placement, protocol_analyzer
+from qclone.analysis.plot import plot_paths, save_figure
+from qclone.analysis.resilience import (
+    MAX_TABLE_CLONES,
+    FailureModel,
+    Party,
+    Scheme,
+    coalition_information,
+    encrypted_scheme,
+    exact_durability,
+    max_secret_coalition,
+    min_recovering_coalition,
+    monte_carlo_durability,
+    threshold_scheme,
+)
+from qclone.analysis.secret_sharing import depolarizing_errors, five_qubit_code, pauli_errors, polynomial_code
+from qclone.errors import InvalidArgumentError, TooLargeError, check_int, is_int
+from qclone.sim.noise import twirled_relaxation
+
+__all__ = ["MAX_CANDIDATES", "Trust", "candidate_placements", "compare", "plan", "plot_front"]
+
+#: Most candidate placements one plan evaluates.
+MAX_CANDIDATES = 200_000
+#: Monte Carlo samples when a placement is beyond the exact limit.
+DEFAULT_SAMPLES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Which coalitions must learn nothing: every coalition of up to ``max_coalition`` parties, and ``coalitions``."""
+
+    max_coalition: int = 1
+    coalitions: tuple[frozenset[str], ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Any, model: FailureModel) -> Trust:
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping) or set(map(str, data)) - {"max_coalition", "coalitions"}:
+            raise InvalidArgumentError("'trust' has keys max_coalition (an integer >= 0) and coalitions (lists of party names)")
+        c = data.get("max_coalition", 1)
+        if not is_int(c) or not 0 <= c <= len(model.parties):
+            raise InvalidArgumentError(f"trust: max_coalition must be an integer in 0..{len(model.parties)}, got {c!r}")
+        groups = data.get("coalitions") or []
+        if not isinstance(groups, list) or len(groups) > 1000:
+            raise InvalidArgumentError("trust: coalitions is a list (at most 1000) of lists of party names")
+        out = []
+        for g in groups:
+            if not isinstance(g, list) or not g:
+                raise InvalidArgumentError(f"trust: a coalition is a non-empty list of party names, got {g!r}")
+            for name in g:
+                model.index(str(name))
+            out.append(frozenset(map(str, g)))
+        return cls(int(c), tuple(out))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_coalition": self.max_coalition, "coalitions": [sorted(c) for c in self.coalitions]}
+
+
+def _klass(p: Party) -> tuple[float, str | None, float | None, float | None]:
+    return (p.failure, p.zone, p.t1, p.t2)
+
+
+def _classes(parties: Sequence[Party]) -> list[list[Party]]:
+    groups: dict[tuple[float, str | None, float | None, float | None], list[Party]] = {}
+    for p in parties:
+        groups.setdefault(_klass(p), []).append(p)
+    return list(groups.values())
+
+
+def _compositions(n: int, limits: Sequence[int]) -> Iterable[tuple[int, ...]]:
+    if not limits:
+        if n == 0:
+            yield ()
+        return
+    for first in range(min(n, limits[0]), -1, -1):
+        for rest in _compositions(n - first, limits[1:]):
+            yield (first, *rest)
+
+
+def candidate_placements(model: FailureModel, budget: int) -> Iterable[tuple[int, Placement]]:
+    """``(n, placement)`` for every candidate within ``budget`` stored qubits (see the module docstring)."""
+    providers = _classes(model.of_kind("provider"))
+    vaults = sorted(model.of_kind("vault"), key=lambda p: (p.failure, p.name))
+    vault_classes = _classes(vaults)
+    custodians = [None, *(c[0].name for c in _classes(model.of_kind("custodian")))]
+    most = min(sum(len(c) for c in providers), budget // 2, MAX_TABLE_CLONES)
+    for n in range(1, most + 1):
+        for counts in _compositions(n, [len(c) for c in providers]):
+            clone_holders = [p.name for c, k in zip(providers, counts) for p in c[:k]]
+            keys: list[tuple[str, list[str]]] = [(f"vault {c[0].name}", [c[0].name] * n) for c in vault_classes]
+            for v in range(2, min(len(vaults), n) + 1):
+                for picks in _compositions(v, [len(c) for c in vault_classes]):
+                    chosen = [p.name for c, k in zip(vault_classes, picks) for p in c[:k]]
+                    keys.append((f"key split over {', '.join(chosen)}", [chosen[(j - 1) % v] for j in range(1, n + 1)]))
+            keys.append(("paired", clone_holders))
+            for (key_name, key_holders), a_holder in itertools.product(keys, custodians):
+                if 2 * n + (a_holder is not None) > budget:
+                    continue
+                parties: dict[str, list[str]] = {}
+                for j, (s, k) in enumerate(zip(clone_holders, key_holders), start=1):
+                    parties.setdefault(s, []).append(f"S{j}")
+                    parties.setdefault(k, []).append(f"N{j}")
+                if a_holder is not None:
+                    parties.setdefault(a_holder, []).append("A")
+                name = f"n={n}, {key_name}" + (f", A at {a_holder}" if a_holder else ", A discarded")
+                yield n, Placement(parties, name=name).resolve(n)
+
+
+def _secret(scheme: Scheme, model: FailureModel, trust: Trust) -> bool:
+    holders = scheme.holders
+    for size in range(1, min(trust.max_coalition, len(holders)) + 1):
+        if any(coalition_information(scheme, c) for c in itertools.combinations(holders, size)):
+            return False
+    return all(not coalition_information(scheme, [model.index(p) for p in group]) for group in trust.coalitions)
+
+
+def _fidelity(model: FailureModel, n: int, placement: Placement, storage_time: float, t1: float, t2: float,
+              qubits: int) -> dict[str, Any]:
+    def memory(name: str | None) -> tuple[float, float]:
+        p = model.parties[model.index(name)] if name else None
+        return (p.t1 or t1, p.t2 or t2) if p else (t1, t2)
+
+    keys = [memory(placement.holder_of(f"N{j}")) for j in range(1, n + 1)]
+    best: dict[str, Any] | None = None
+    seen: set[tuple[float, float]] = set()
+    for j in range(1, n + 1):
+        mem = memory(placement.holder_of(f"S{j}"))
+        if mem in seen:
+            continue
+        seen.add(mem)
+        f = retrieved_fidelity(qubits, n, storage_time, mem[0], mem[1], key_t1=[k[0] for k in keys],
+                               key_t2=[k[1] for k in keys], decrypt=j)
+        if best is None or f["average_fidelity"] > best["average_fidelity"]:
+            best = {**f, "decrypted_clone": j}
+    assert best is not None  # n >= 1
+    return best
+
+
+def _durability(scheme: Scheme, model: FailureModel, samples: int, seed: int | None) -> dict[str, Any]:
+    try:
+        return {"durability": exact_durability(scheme, model), "method": "exact"}
+    except TooLargeError:
+        mc = monte_carlo_durability(scheme, model, samples, seed=seed)
+        return {"durability": mc["durability"], "method": "monte carlo", "ci": mc["ci"], "samples": mc["samples"]}
+
+
+def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float | None = None, t1: float = 3600.0,
+         t2: float = 3600.0, qubits: int = 1, samples: int = DEFAULT_SAMPLES, seed: int | None = None) -> dict[str, Any]:
+    """The Pareto front of durability against stored qubits under the trust requirement (see the module docstring).
+
+    Returns:
+        A JSON-ready dict: ``front`` (placements, fewest qubits first: n, qubits, parties, durability,
+        loss, method, placement, audit, fidelity), ``best`` (the most durable), ``evaluated``,
+        ``rejected_secrecy``, ``trust``, ``budget``.
+
+    Raises:
+        InvalidArgumentError: for a bad budget or a model without providers or vaults/keys.
+        TooLargeError: above :data:`MAX_CANDIDATES` candidates.
+    """
+    b = check_int(budget, "qubit budget", 2, 4 * MAX_TABLE_CLONES + 1)
+    if not model.of_kind("provider"):
+        raise InvalidArgumentError("the model has no party of kind 'provider' to hold clones")
+    if storage_time is not None:
+        twirled_relaxation(storage_time, t1, t2)  # validates
+    best_at: dict[int, tuple[float, int, int, Placement, Scheme, dict[str, Any]]] = {}
+    evaluated = rejected = 0
+    for n, placement in candidate_placements(model, b):
+        evaluated += 1
+        if evaluated > MAX_CANDIDATES:
+            raise TooLargeError(f"more than {MAX_CANDIDATES} candidate placements; lower the budget or give "
+                                "interchangeable providers the same failure probability, zone and memory")
+        scheme = encrypted_scheme(placement, n, model, name=placement.name)
+        if not _secret(scheme, model, trust):
+            rejected += 1
+            continue
+        d = _durability(scheme, model, samples, seed)
+        key = (d["durability"], -len(scheme.holders))
+        used = scheme.units
+        if used not in best_at or key > (best_at[used][0], best_at[used][1]):
+            best_at[used] = (d["durability"], -len(scheme.holders), n, placement, scheme, d)
+    front = []
+    top = -1.0
+    for used in sorted(best_at):
+        dur, _, n, placement, scheme, d = best_at[used]
+        if dur <= top:
+            continue
+        top = dur
+        report = audit_placement(n, placement, max_coalition=max(1, min(trust.max_coalition, len(placement.parties))))
+        named = [protocol_analyzer(n).classify(placement.qubits_of(c & set(placement.parties))).kind
+                 if c & set(placement.parties) else "none" for c in trust.coalitions]
+        audited_secret = (not report.findings or trust.max_coalition == 0) and all(k == "none" for k in named)
+        if not audited_secret:
+            raise RuntimeError(f"internal error: the audit disagrees with the class table on {placement.name!r}")
+        entry = {
+            "name": placement.name, "clones": n, "qubits": used * qubits, "parties": len(scheme.holders),
+            "durability": dur, "loss": 1 - dur, **{k: v for k, v in d.items() if k != "durability"},
+            "placement": placement.to_dict()["parties"],
+            "audit": {"max_coalition": report.max_coalition, "coalitions_examined": report.examined,
+                      "learn_nothing": audited_secret, "warnings": list(report.warnings)},
+            "fidelity": None if storage_time is None else _fidelity(model, n, placement, storage_time, t1, t2, qubits),
+        }
+        front.append(entry)
+    return {
+        "budget": b, "register_qubits": qubits, "trust": trust.to_dict(), "evaluated": evaluated,
+        "rejected_secrecy": rejected, "front": front, "best": front[-1] if front else None,
+        "storage_time": storage_time, "t1": t1, "t2": t2,
+    }
+
+
+def plot_front(result: Mapping[str, Any], outputs: Sequence[str | Path]) -> list[Path]:
+    """Loss probability (log scale) against qubits stored, for the placements on the front."""
+    paths = plot_paths(outputs)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    front = result["front"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    try:
+        if front:
+            x = [e["qubits"] for e in front]
+            loss = [max(e["loss"], 1e-18) for e in front]
+            ax.plot(x, loss, "o-", ms=5, label="best placement within the budget (Pareto front)")
+            for e in front:
+                ax.annotate(f"n={e['clones']}", (e["qubits"], max(e["loss"], 1e-18)), fontsize=7,
+                            xytext=(4, 4), textcoords="offset points")
+            ax.set_yscale("log")
+        ax.set_xlabel("qubits stored per input qubit")
+        ax.set_ylabel("probability an object is lost (1 − durability)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title(f"Placement plan: trust c = {result['trust']['max_coalition']}, budget {result['budget']} qubits")
+        fig.tight_layout()
+        save_figure(fig, paths)
+    finally:
+        plt.close(fig)
+    return paths
+
+
+# --- the side-by-side comparison -----------------------------------------------------------
+
+
+def _compare_model(shares: int, failure_rate: float, vault_failure_rate: float, custodian_failure_rate: float,
+                   zones: int, zone_failure_rate: float, vaults: int) -> FailureModel:
+    zone_names = [f"zone-{z}" for z in range(1, zones + 1)]
+    parties = [Party(f"provider-{i}", failure_rate, zone_names[(i - 1) % zones] if zones else None)
+               for i in range(1, shares + 1)]
+    parties += [Party(f"vault-{v}", vault_failure_rate, None, "vault") for v in range(1, vaults + 1)]
+    parties.append(Party("custodian", custodian_failure_rate, None, "custodian"))
+    return FailureModel(tuple(parties), {z: zone_failure_rate for z in zone_names})
+
+
+def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: float = 0.0,
+            custodian_failure_rate: float | None = None, zones: int = 0, zone_failure_rate: float = 0.0,
+            vaults: int = 2, qss_threshold: int | None = None, storage_time: float | None = None,
+            t1: float = 3600.0, t2: float = 3600.0) -> dict[str, Any]:
+    """Every alternative on one failure model (see the module docstring); a JSON-ready dict with ``rows``.
+
+    Each row: ``scheme``, ``units`` (qubits or qudits stored), ``dimension``, ``parties``,
+    ``needed`` (fewest parties that recover), ``secrecy`` (largest c such that every coalition
+    of c parties learns nothing), ``durability`` (exact), ``loss``, ``fidelity`` (average, after
+    ``storage_time``; None without it).
+    """
+    n = check_int(clones, "clones", 1, MAX_TABLE_CLONES)
+    v = check_int(vaults, "vaults", 2, n if n >= 2 else 2)
+    z = check_int(zones, "zones", 0, 64)
+    if z == 0 and zone_failure_rate:
+        raise InvalidArgumentError("a zone failure rate needs --zones >= 1")
+    k = None if qss_threshold is None else check_int(qss_threshold, "QSS threshold k", 2, 8)
+    shares = max(n, 5, 2 * k - 1 if k else 0)
+    cust = failure_rate if custodian_failure_rate is None else custodian_failure_rate
+    model = _compare_model(shares, failure_rate, vault_failure_rate, cust, z, zone_failure_rate, v)
+    pauli = twirled_relaxation(storage_time, t1, t2) if storage_time is not None else None
+    provider = [f"provider-{i}" for i in range(1, shares + 1)]
+
+    def enc(parties: dict[str, list[str]], name: str) -> Scheme:
+        return encrypted_scheme(Placement(parties, name=name), n, model, name=name)
+
+    clones_at = {provider[j - 1]: [f"S{j}"] for j in range(1, n + 1)}
+    schemes: list[tuple[Scheme, Any]] = [
+        (threshold_scheme(1, provider[:1], model, dimension=2, name="single copy"), "single"),
+        (enc({**clones_at, "vault-1": ["N*"]}, "encrypted, vault"), "enc"),
+        (enc({**clones_at, "vault-1": ["N*"], "custodian": ["A"]}, "encrypted, keep-A"), "enc"),
+    ]
+    if n >= 2:
+        split: dict[str, list[str]] = {**clones_at}
+        for j in range(1, n + 1):
+            split.setdefault(f"vault-{(j - 1) % v + 1}", []).append(f"N{j}")
+        schemes.append((enc(split, f"encrypted, key split over {v} vaults"), "enc"))
+    codes = [five_qubit_code(), polynomial_code(2)]
+    if k is not None and k != 2:
+        codes.append(polynomial_code(k))
+    for code in codes:
+        schemes.append((threshold_scheme(code.threshold, provider[:code.shares], model, dimension=code.dimension,
+                                         name=code.name), code))
+    rows = []
+    for scheme, what in schemes:
+        dur = exact_durability(scheme, model)
+        fid: float | None = None
+        if pauli is not None and storage_time is not None:
+            if what == "single":
+                fid = single_copy_fidelity(1, storage_time, t1, t2)["average_fidelity"]
+            elif what == "enc":
+                fid = retrieved_fidelity(1, n, storage_time, t1, t2)["average_fidelity"]
+            else:
+                errors = pauli_errors(*pauli) if what.dimension == 2 else depolarizing_errors(what.dimension, sum(pauli))
+                fid = what.average_fidelity(errors)
+        rows.append({
+            "scheme": scheme.name, "units": scheme.units, "dimension": scheme.dimension, "parties": len(scheme.holders),
+            "needed": min_recovering_coalition(scheme), "secrecy": max_secret_coalition(scheme),
+            "durability": dur, "loss": 1 - dur, "fidelity": fid,
+        })
+    return {
+        "parameters": {
+            "clones": n, "failure_rate": failure_rate, "vault_failure_rate": vault_failure_rate,
+            "custodian_failure_rate": cust, "zones": z, "zone_failure_rate": zone_failure_rate, "vaults": v,
+            "storage_time": storage_time, "t1": t1, "t2": t2,
+            "model": "providers fail independently with P and with their zone (providers spread round-robin over the "
+                     "zones); vaults fail with q and the custodian with its own rate, independently; durability = "
+                     "probability that the survivors are authorized (exact)",
+            "qudit_noise": "a stored qudit suffers a uniformly random non-identity Weyl error with the probability "
+                           "p_x + p_y + p_z that a stored qubit suffers a Pauli error in the same time",
+        },
+        "rows": rows,
+        "model": model.to_dict(),
+    }
+

@@ -1,0 +1,102 @@
+"""``qclone storage plan`` and ``qclone storage simulate --compare`` / ``--zones``: JSON, tables, plots, errors."""
+
+import json
+
+import pytest
+
+from qclone.cli.main import main
+
+PARTIES = """\
+zones: {eu: 0.002, us: 0.002}
+parties:
+  aws-eu: {failure: 0.01, zone: eu}
+  gcp-eu: {failure: 0.01, zone: eu}
+  aws-us: {failure: 0.02, zone: us}
+  vault: {failure: 0.001, kind: vault}
+  tenant: {failure: 0.05, kind: custodian, t1: 7200, t2: 7200}
+trust: {max_coalition: 1}
+budget: 7
+"""
+
+
+def _run(capsys, args):
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def parties(tmp_path):
+    f = tmp_path / "parties.yaml"
+    f.write_text(PARTIES)
+    return f
+
+
+def test_plan_json(capsys, parties, tmp_path):
+    plot = tmp_path / "front.svg"
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--storage-time", "600", "--plot", str(plot), "--json"])
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["budget"] == 7 and r["trust"]["max_coalition"] == 1 and r["plots"] == [str(plot)]
+    qubits = [e["qubits"] for e in r["front"]]
+    assert qubits == sorted(qubits) and max(qubits) <= 7
+    durability = [e["durability"] for e in r["front"]]
+    assert durability == sorted(durability) and len(set(durability)) == len(durability)
+    assert all(e["audit"]["learn_nothing"] and e["fidelity"]["average_fidelity"] > 0.5 for e in r["front"])
+    assert plot.stat().st_size > 1000
+
+
+def test_plan_table_and_overrides(capsys, parties):
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--budget", "5"])
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "every coalition of up to 1 parties learns nothing, at most 5 qubits" in text
+    assert "durability" in out and "vault:N" in out
+    # with a single vault, every candidate lets two parties recover (the vault and a provider, or two pairs)
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--budget", "5", "--max-coalition", "2"])
+    assert code == 0, err
+    assert "no placement meets the trust requirement" in out
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("parties: {a: {failure: 2}}\nbudget: 5\n", "probability"),
+    ("parties: {a: {failure: 0.1}}\n", "budget"),
+    ("parties: {a: {failure: 0.1, zone: mars}}\nbudget: 5\n", "not declared"),
+    ("parties: [oops\n", "not valid YAML"),
+])
+def test_plan_bad_files(capsys, tmp_path, content, message):
+    f = tmp_path / "bad.yaml"
+    f.write_text(content)
+    code, out, err = _run(capsys, ["storage", "plan", str(f)])
+    assert code == 2 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_plan_missing_file(capsys, tmp_path):
+    code, _, err = _run(capsys, ["storage", "plan", str(tmp_path / "nope.yaml")])
+    assert code == 2 and "not found" in err
+
+
+def test_compare_json_and_table(capsys):
+    args = ["storage", "simulate", "--compare", "-n", "4", "--failure-rate", "0.05", "--vault-failure-rate", "0.01",
+            "--zones", "2", "--zone-failure-rate", "0.01", "--storage-time", "600"]
+    code, out, err = _run(capsys, [*args, "--json"])
+    assert code == 0, err
+    r = json.loads(out)
+    assert [row["scheme"] for row in r["rows"]] == ["single copy", "encrypted, vault", "encrypted, keep-A",
+                                                    "encrypted, key split over 2 vaults", "((3,5)) [[5,1,3]]",
+                                                    "((2,3)) qutrit"]
+    assert r["parameters"]["zones"] == 2
+    code, out, err = _run(capsys, args)
+    assert code == 0, err
+    assert "((2,3)) qutrit" in out and "3 qutrits" in out and "secrecy" in out
+
+
+def test_simulate_with_zones(capsys):
+    code, out, err = _run(capsys, ["storage", "simulate", "-n", "3", "--failure-rate", "0.2", "--zones", "3",
+                                   "--zone-failure-rate", "0.1", "-m", "20000", "--seed", "2", "--json"])
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["encrypted"]["analytic"] == pytest.approx(1 - (0.1 + 0.9 * 0.2) ** 3)
+    code, out, err = _run(capsys, ["storage", "simulate", "--zone-failure-rate", "0.1", "-m", "10"])
+    assert code == 2 and "zone" in err
