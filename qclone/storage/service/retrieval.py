@@ -320,7 +320,7 @@ class RetrievalMixin(HoldersMixin):
         try:
             try:
                 # 2. every key holder the recovery uses releases its part to this attempt
-                records = self._holder_records()
+                records = self._holder_records(used_keys)
                 grants: dict[str, Any] = {}
                 for h in used_keys:
                     try:
@@ -549,7 +549,7 @@ class RetrievalMixin(HoldersMixin):
         restores a key still released to this attempt (:meth:`_release_key`)."""
         with self.db.read() as conn:
             holders = [p["holder_id"] for p in self._part_rows(conn, object_id) if p["state"] == "live"] or [VAULT_PARTY]
-        records = self._holder_records() if holders != [VAULT_PARTY] else {}
+        records = self._holder_records(holders)
         for h in holders:
             try:
                 self._holder_node(h, records).restore(object_id, attempt)
