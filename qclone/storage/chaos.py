@@ -13,7 +13,9 @@ are counted from what the clients received and from the audit log:
   input, from one decryption (one ``get``/``get.recovered`` audit entry, one attempt seen);
 * ``lost``: acknowledged puts that could not be retrieved (or came back wrong);
 * ``decrypted twice``: objects with more than one decryption entry or attempt;
-* ``stuck``: objects left in ``storing``, ``retrieving`` or ``delivering`` at the end.
+* ``stuck``: objects left in ``storing``, ``retrieving`` or ``delivering`` at the end;
+* ``recovered without the vault``: gets that recovered from another authorized set of holders
+  while the vault was down (``keep-A``: the custodian with every provider).
 
 With ``--placement keep-A`` (or ``split-key``) every object keeps ``A`` with a custodian (or
 splits its key over two vaults); in a deployment that holder is one more node process the killer
@@ -67,6 +69,7 @@ class ChaosReport:
     lost: int = 0
     decrypted_twice: int = 0
     stuck: int = 0
+    without_vault: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -82,6 +85,7 @@ class ChaosReport:
                 f"  lost                    {self.lost}",
                 f"  decrypted twice         {self.decrypted_twice}",
                 f"  stuck                   {self.stuck}",
+                f"  recovered without vault {self.without_vault} (the vault was down: another authorized set)",
                 f"  puts without an answer  {self.unanswered_puts} (the kill came first; not acknowledged)",
                 f"  puts refused (503)      {self.refused_puts} (a node was down)"]
 
@@ -165,9 +169,9 @@ def _client_loop(url: str, token: str, worker: int, ledger: _Ledger, stop: threa
                     ledger.problems.append(f"get {name} (during the run): {type(e).__name__}: {e}")
 
 
-def _database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str], dict[str, int]]:
-    """(object name -> state, object name -> decryption entries in the audit log), read from the
-    metadata database itself (every object, however many)."""
+def _database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str], dict[str, int], int]:
+    """(object name -> state, object name -> decryption entries in the audit log, how many of those
+    recovered without the vault), read from the metadata database itself (every object, however many)."""
     from sqlalchemy import func, select
 
     from qclone.storage.db import Database
@@ -180,9 +184,12 @@ def _database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str]
             decryptions = {r.object_name: int(r.n) for r in conn.execute(
                 select(audit_log.c.object_name, func.count().label("n"))
                 .where(audit_log.c.action.in_(("get", "get.recovered"))).group_by(audit_log.c.object_name))}
+            details = conn.execute(select(audit_log.c.detail).where(audit_log.c.action == "get")).scalars().all()
     finally:
         db.dispose()
-    return states, decryptions
+    without = sum(1 for d in details if isinstance(d, dict) and d.get("holders") is not None
+                  and "vault" not in d["holders"])
+    return states, decryptions, without
 
 
 def _put_when_up(c: Any, name: str, bloch: list[float], stop: threading.Event, placement: str | None = None) -> None:
@@ -268,7 +275,7 @@ def run(root: Path, *, mode: str = "embedded", db_url: str | None = None, kills:
                     c.get(name)
                 except QcloneError:
                     pass
-        objects, decryptions = _database_view(cluster, db_url)
+        objects, decryptions, report.without_vault = _database_view(cluster, db_url)
         report.acknowledged_puts = len(ledger.acknowledged)
         report.unanswered_puts = len(ledger.unanswered)
         report.refused_puts = ledger.refused
@@ -328,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default=None, help="metadata database: a URL, or 'postgresql' for a fresh schema on "
                     f"$QCLONE_TEST_DATABASE_URL (default {DEFAULT_PG}); default: a SQLite file")
     ap.add_argument("--clients", type=int, default=3)
+    ap.add_argument("--targets", default=None, help="the processes to kill, comma-separated (e.g. vault,c1,p1), "
+                    "cycled in a random order; default: any process, at random")
     ap.add_argument("--placement", choices=tuple(PLACEMENT_HOLDERS), default="today",
                     help="every object's placement (keep-A: a custodian c1; split-key: a second vault v2)")
     ap.add_argument("--seed", type=int, default=0)
@@ -340,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     with (postgres_schema(os.environ.get("QCLONE_TEST_DATABASE_URL", DEFAULT_PG)) if args.db == "postgresql"
           else nullcontext(args.db)) as db_url:
         report = run(root, mode=args.mode, db_url=db_url, kills=args.kills, clients=args.clients, seed=args.seed,
-                     log=None if args.json else print, placement=args.placement)
+                     log=None if args.json else print, placement=args.placement,
+                     targets=[t for t in (args.targets or "").split(",") if t] or None)
     if args.json:
         print(json.dumps({**asdict(report), "ok": report.ok}))
     else:
