@@ -118,6 +118,9 @@ def test_keep_a_is_retrieved_with_the_vault_down_and_the_vault_discards_its_part
     assert any("c1 together with all 4 providers" in t for t in st["audit"]["trades"])
     assert st["recovery"]["now"] and len(st["recovery"]["sets"][0]) == 2  # the vault and one provider
 
+    # what the rest of the coming recovery holds (the vault's key) learns nothing: maximally mixed
+    key = ["N0_1", "N0_2", "N0_3", "N0_4"]
+    np.testing.assert_allclose(stack.substrate.peek(oid, key), np.eye(16) / 16, atol=1e-12)
     vault = _switch_vault(stack)
     vault.down = True
     st = svc.stat(stack.alice, "kept")
@@ -129,7 +132,7 @@ def test_keep_a_is_retrieved_with_the_vault_down_and_the_vault_discards_its_part
     assert out["fidelity"] == pytest.approx(fidelity(TILTED.density, out["density_matrix"]), abs=1e-12)
     assert svc.get(stack.alice, "kept", key="k1")["attempt"] == out["attempt"]  # a retry: the same output
     with pytest.raises(ConflictError):  # the rest (the vault's key) cannot recover it again
-        stack.substrate.recover(oid, ["N0_1", "N0_2", "N0_3", "N0_4"], "again")
+        stack.substrate.recover(oid, key, "again")
     assert _held(stack, switches, "c1", oid)["state"] == "consumed"
     assert next(p for p in svc.stat(stack.alice, "kept")["parts"] if p["holder"] == "vault")["discard_pending"]
 
