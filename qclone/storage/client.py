@@ -399,6 +399,11 @@ class Client:
         """Every provider with its state, zone, coherence times and clone count."""
         return [Provider.from_json(p) for p in self._request("GET", "/v1/providers", admin=self._token is None)["providers"]]
 
+    def holders(self) -> builtins.list[dict]:
+        """The key holders (the vault first, then custodians and more vaults): ``{"id", "kind", "zone",
+        "url", "state", "t1", "t2", "live_parts", "discards_pending", "node"}`` each."""
+        return list(self._request("GET", "/v1/holders", admin=self._token is None)["holders"])
+
     def add_provider(
         self,
         provider_id: str,

@@ -50,6 +50,12 @@ def _part(client: Client, name: str, holder: str) -> dict:
     return next(p for p in client.stat(name).parts if p["holder"] == holder)
 
 
+def test_the_holders_are_node_processes(client):
+    listed = {h["id"]: h for h in client.holders()}
+    assert [*listed][:1] == ["vault"] and set(listed) == {"vault", "c1", "v2"}
+    assert listed["c1"]["kind"] == "custodian" and listed["c1"]["url"] and listed["c1"]["node"] == "up"
+
+
 def test_keep_a_survives_the_vault_killed(cluster, client):
     put = client.put("kept", bloch=[0.6, 0.0, 0.8], clones=4, keep_reference=True, placement="keep-A")
     assert put.placement_name == "keep-A" and put.safe
