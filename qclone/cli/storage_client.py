@@ -116,6 +116,11 @@ def serve(
     retention: Annotated[float, typer.Option("--retention", help=(
         "gateway/embedded: seconds (database clock) a decrypted output waits for its acknowledgement; "
         "then it is discarded and the object lost."))] = 86400.0,
+    holder: Annotated[list[str] | None, typer.Option("--holder", help=(
+        "gateway/embedded: a key holder beside the vault, vault:ID or custodian:ID (in process), or "
+        "KIND:ID=URL (a `qclone serve --role vault` node); repeatable."))] = None,
+    holder_join: Annotated[list[str] | None, typer.Option("--holder-join", help=(
+        "gateway: ID=TOKEN, the join token of the holder node ID (printed at its first start; needed once)."))] = None,
 ) -> None:
     """Start the storage service (embedded default) or one component of a deployment."""
     from qclone.storage.server import ServeOptions
@@ -145,6 +150,8 @@ def serve(
             tls_key=tls_key,
             lease_seconds=lease,
             retention_seconds=retention,
+            holders=tuple(holder or ()),
+            holder_joins=tuple(holder_join or ()),
         )
     ).checked()
     check_port_free(opts.host, opts.port)  # before "serving ... on": a busy port is one line and status 2
@@ -224,6 +231,9 @@ def put(
     clones: Annotated[int, typer.Option("--clones", "-n", help="Number of encrypted clones n.")] = 4,
     keep_reference: Annotated[bool, typer.Option("--keep-reference", help="Keep a copy of the input so get reports the fidelity.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Allow n = 1 (a lone clone leaks the Y component).")] = False,
+    placement: Annotated[str | None, typer.Option("--placement", help=(
+        "Where the key and A live: today (default), keep-A, split-key, split-key:V, or a YAML/JSON file "
+        "with a custom placement (read here, its content sent).")) ] = None,
     url: Url = None,
     token: Token = None,
     json: Json = False,
@@ -249,6 +259,8 @@ def put(
         kind = "statevector" if statevector is not None else "density"
         st = load_state_file(statevector or density, kind)  # type: ignore[arg-type]  # one of them is given here
         kwargs[kind] = st.to_wire()["data"]
+    if placement is not None:
+        kwargs["placement"] = _placement_option(placement)
     with _client(url, token) as c:
         out = c.put(name, clones=clones, keep_reference=keep_reference, force=force, **kwargs)
     if json:
@@ -258,6 +270,29 @@ def put(
     # the placement's coalition audit, loudly: a placement that leaks is still stored, but the tenant must know
     for w in out.warnings:
         warn(w)
+
+
+def _placement_option(value: str) -> str | dict:
+    """A built-in placement name as it is, or the content of a YAML/JSON placement file (parsed
+    here; the server checks it with its budgets)."""
+    import json as json_lib
+
+    import yaml
+
+    path = Path(value)
+    if not path.is_file():
+        if path.suffix.lower() in (".yaml", ".yml", ".json") or "/" in value:
+            raise InvalidArgumentError(f"placement file {value!r} not found")
+        return value
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json_lib.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
+        raise InvalidArgumentError(f"cannot read placement file {value!r}: {' '.join(str(e).split())}") from None
+    if not isinstance(data, dict):
+        raise InvalidArgumentError(f"placement file {value!r}: expected a mapping with 'parties'")
+    data.setdefault("name", path.stem)
+    return data
 
 
 def get(
@@ -277,7 +312,9 @@ def get(
     if json:
         print_json(out.to_json())
         return
-    typer.echo(f"retrieved {name!r} from clone {out.clone} at provider {out.provider}"
+    where = (f"clone {out.clone} at provider {out.provider}" if out.clone is not None
+             else f"a recovery by the providers with {', '.join(out.holders or []) or 'no key holder'}")
+    typer.echo(f"retrieved {name!r} from {where}"
                + (" (the output of an interrupted retrieval)" if out.recovered else ""))
     _show_state(out)
     if out.fidelity is not None:
@@ -306,10 +343,22 @@ def stat(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = N
     for k in ("name", "object_id", "tenant", "state", "qubits", "clones", "policy", "keep_reference", "created_at",
               "stored_at", "finished_at", "live_clones", "retrievable"):
         typer.echo(f"{k}: {_fmt(getattr(out, k))}")
+    if out.placement_name is not None:
+        typer.echo(f"placement: {out.placement_name}")
     if out.audit:
         typer.echo(f"placement audit: {'safe' if out.safe else 'NOT SAFE'}" + "".join(f"; warning: {w}" for w in out.warnings))
+        for trade in out.audit.get("trades") or []:
+            typer.echo(f"  trade: {trade}")
+    recovery = out.recovery
+    if recovery:
+        if recovery.get("now"):
+            typer.echo("retrievable now from: " + "; ".join("{" + ", ".join(s) + "}" for s in recovery["sets"]))
+        else:
+            typer.echo(f"not retrievable now: {recovery.get('reason')} (down: {', '.join(recovery.get('down') or []) or 'none'})")
     if out.placement:
         _table(list(out.placement), ["clone", "provider", "zone", "state", "provider_state", "stored_at"])
+    if out.parts:
+        _table([{**p, "labels": " ".join(p["labels"])} for p in out.parts], ["holder", "labels", "state", "discard_pending"])
 
 
 def rm(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = None, token: Token = None, json: Json = False) -> None:

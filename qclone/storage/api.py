@@ -66,6 +66,9 @@ from qclone.storage.api_models import (
     ErrorOut,
     GetIn,
     HealthOut,
+    HolderIn,
+    HolderOut,
+    HoldersOut,
     KillIn,
     ObjectListOut,
     ObjectOut,
@@ -333,7 +336,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
             check_name(name)  # before parsing the state: a bad name costs nothing
             state = parse_state(body.state.kind, body.state.data)
             return service.put(tenant, name, state, clones=body.clones, policy=body.policy,
-                               keep_reference=body.keep_reference, force=body.force)
+                               keep_reference=body.keep_reference, force=body.force, placement=body.placement)
 
         return await run(request, put, 201)
 
@@ -423,6 +426,27 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         def add() -> dict:
             check_admin(request)
             return service.add_provider(body.id, zone=body.zone, t1=body.t1, t2=body.t2, url=body.url, join=body.join)
+
+        return await run(request, add, 201)
+
+    @app.get("/v1/holders", response_model=HoldersOut, responses=_responses(401), openapi_extra=auth)
+    async def list_holders(request: Request) -> Response:
+        """The key holders (the vault, more vaults, custodians) with their parts (tenant or admin token)."""
+
+        def holders() -> dict:
+            tenant_or_admin(request)
+            return {"holders": service.holders_list()}
+
+        return await run(request, holders)
+
+    @app.post("/v1/holders", status_code=201, response_model=HolderOut, responses=_responses(401, 409),
+              openapi_extra=auth)
+    async def add_holder(request: Request, body: HolderIn) -> Response:
+        """Register a key holder embedded in the server: a vault or a custodian (admin token)."""
+
+        def add() -> dict:
+            check_admin(request)
+            return service.holders_add(body.id, body.kind, zone=body.zone, t1=body.t1, t2=body.t2)
 
         return await run(request, add, 201)
 

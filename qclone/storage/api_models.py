@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from qclone.storage.substrate import MAX_CLONES, MAX_SHOTS
 
@@ -69,6 +69,9 @@ class PutIn(_In):
     keep_reference: bool = Field(default=False, description="keep a copy of the input so a get reports the fidelity")
     force: bool = Field(default=False, description="allow n = 1 (a lone clone leaks the Y component)")
     policy: Literal["distinct-providers", "distinct-zones"] = Field(default="distinct-providers", description="placement")
+    placement: Annotated[str, StringConstraints(min_length=1, max_length=64)] | dict[str, Any] | None = Field(
+        default=None, description="where the key qubits and A live: today (default), keep-A, split-key, split-key:V, "
+                                  "or a custom placement {name, parties: {holder: [labels]}} (checked with budgets)")
 
 
 class GetIn(_In):
@@ -100,6 +103,16 @@ class ProviderIn(_In):
     url: str | None = Field(default=None, min_length=1, max_length=500, description="URL of a provider node (deployment)")
     join: str | None = Field(default=None, min_length=1, max_length=300,
                              description="with url: the node's join token (printed by the node at its first start)")
+
+
+class HolderIn(_In):
+    """A key holder to register beside the vault (embedded in the server)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    kind: Literal["vault", "custodian"] = Field(description="a vault (holds key qubits) or a custodian (keeps A)")
+    zone: str = Field(default="default", min_length=1, max_length=100)
+    t1: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="memory T1 in seconds (default 3600)")
+    t2: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="memory T2 in seconds (default 3600)")
 
 
 class KillIn(_In):
@@ -134,6 +147,38 @@ class ErrorOut(BaseModel):
     error: ErrorDetail
 
 
+class PartOut(BaseModel):
+    holder: str
+    labels: list[str]
+    state: str
+    discard_pending: bool
+
+
+class RecoveryOut(BaseModel):
+    now: bool = Field(description="a get could recover the object now")
+    sets: list[list[str]] = Field(description="sets of holders it could recover from now (the one a get would use first)")
+    live: list[str]
+    down: list[str]
+    reason: str | None = Field(description="why the holders that answer cannot recover it (when not now)")
+
+
+class HolderOut(BaseModel):
+    id: str
+    kind: str
+    zone: str
+    url: str | None = None
+    state: str
+    t1: float
+    t2: float
+    live_parts: int = 0
+    discards_pending: int = 0
+    node: str | None = None
+
+
+class HoldersOut(BaseModel):
+    holders: list[HolderOut]
+
+
 class PlacementOut(BaseModel):
     clone: int
     provider: str
@@ -162,6 +207,9 @@ class ObjectOut(BaseModel):
     placement: list[PlacementOut]
     audit: dict[str, Any] = Field(description="the coalition audit of the placement (summary)")
     audit_report: dict[str, Any] | None = Field(default=None, description="with ?audit=full: the full coalition audit")
+    placement_name: str | None = Field(default=None, description="today, keep-A, split-key or a custom placement's name")
+    parts: list[PartOut] | None = Field(default=None, description="who holds the key qubits and A")
+    recovery: RecoveryOut | None = Field(default=None, description="a stored object: retrievable now, and from which holders")
 
 
 class ObjectSummary(BaseModel):
@@ -196,8 +244,11 @@ class OutputOut(BaseModel):
     shots: int | None = None
     samples: list[str] | None = Field(default=None, description="outcomes, qubit 0 the rightmost character")
     counts: dict[str, int] | None = Field(default=None, description="outcome counts, keys as samples")
-    clone: int | None = Field(default=None, description="the clone j that was decrypted")
-    provider: str | None = Field(default=None, description="the provider that held clone j")
+    clone: int | None = Field(default=None, description="the clone j that was decrypted (None: a recovery from "
+                                                         "another authorized set of holders)")
+    provider: str | None = Field(default=None, description="the provider that held clone j (or the first provider used)")
+    holders: list[str] | None = Field(default=None, description="the key holders whose releases the recovery used "
+                                                                "(None: the vault's plain decryption)")
     attempt: str | None = None
     key: str | None = Field(default=None, description="the idempotency key: acknowledge the output with it")
     waited: float | None = Field(default=None, description="seconds the output waited in the substrate for its acknowledgement")

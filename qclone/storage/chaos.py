@@ -13,9 +13,15 @@ are counted from what the clients received and from the audit log:
   input, from one decryption (one ``get``/``get.recovered`` audit entry, one attempt seen);
 * ``lost``: acknowledged puts that could not be retrieved (or came back wrong);
 * ``decrypted twice``: objects with more than one decryption entry or attempt;
-* ``stuck``: objects left in ``storing``, ``retrieving`` or ``delivering`` at the end.
+* ``stuck``: objects left in ``storing``, ``retrieving`` or ``delivering`` at the end;
+* ``recovered without the vault``: gets that recovered from another authorized set of holders
+  while the vault was down (``keep-A``: the custodian with every provider).
 
-Run: ``python -m qclone.storage.chaos --kills 100 [--mode embedded|deployment] [--db URL]``
+With ``--placement keep-A`` (or ``split-key``) every object keeps ``A`` with a custodian (or
+splits its key over two vaults); in a deployment that holder is one more node process the killer
+picks from, and a get while the vault (or a vault) is down recovers from the holders that are up.
+
+Run: ``python -m qclone.storage.chaos --kills 100 [--mode embedded|deployment] [--db URL] [--placement P]``
 (``make chaos`` runs the long form on SQLite and PostgreSQL).
 """
 
@@ -52,6 +58,7 @@ UNSETTLED = ("storing", "retrieving", "delivering")
 class ChaosReport:
     mode: str
     database: str
+    placement: str = "today"
     kills: int = 0
     killed: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -62,6 +69,7 @@ class ChaosReport:
     lost: int = 0
     decrypted_twice: int = 0
     stuck: int = 0
+    without_vault: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -70,25 +78,32 @@ class ChaosReport:
             self.retrieved_exactly_once == self.acknowledged_puts
 
     def lines(self) -> list[str]:
-        return [f"chaos run: {self.mode} on {self.database}, {self.kills} kills "
+        return [f"chaos run: {self.mode} on {self.database}, placement {self.placement}, {self.kills} kills "
                 f"({', '.join(f'{k} {v}' for k, v in sorted(self.killed.items()))}) in {self.seconds:.0f} s",
                 f"  acknowledged puts       {self.acknowledged_puts}",
                 f"  retrieved exactly once  {self.retrieved_exactly_once}",
                 f"  lost                    {self.lost}",
                 f"  decrypted twice         {self.decrypted_twice}",
                 f"  stuck                   {self.stuck}",
+                f"  recovered without vault {self.without_vault} (the vault was down: another authorized set)",
                 f"  puts without an answer  {self.unanswered_puts} (the kill came first; not acknowledged)",
                 f"  puts refused (503)      {self.refused_puts} (a node was down)"]
 
 
 def _is_aged_input(rho: np.ndarray, bloch: list[float]) -> bool:
-    """Whether ``rho`` is the pure input of Bloch vector ``bloch`` after memory noise with T1 = T2
-    (the providers' and the vault's default): the Bloch vector shrunk by a factor in (0, 1], its
-    direction kept (to 1e-6)."""
+    """Whether ``rho`` is the pure input of Bloch vector ``bloch`` after memory noise: a Pauli
+    channel close to the identity, which shrinks each Bloch component by its own factor in (0, 1]
+    (the same factor for all three when the decryption is the protocol's own and T1 = T2; a
+    recovery from another set maps the stored qubits' channels onto other Paulis of the output)."""
     r = np.array([2 * rho[1, 0].real, 2 * rho[1, 0].imag, (rho[0, 0] - rho[1, 1]).real])
     b = np.asarray(bloch, dtype=float)
-    s = float(r @ b)
-    return 0.0 < s <= 1.0 + 1e-9 and bool(np.allclose(r, s * b, atol=1e-6))
+    for ri, bi in zip(r, b):
+        if abs(bi) < 1e-6:
+            if abs(ri) > 1e-6:
+                return False
+        elif not 0.0 < ri / bi <= 1.0 + 1e-9:
+            return False
+    return True
 
 
 class _Ledger:
@@ -112,7 +127,7 @@ class _Ledger:
 
 
 def _client_loop(url: str, token: str, worker: int, ledger: _Ledger, stop: threading.Event, rng: random.Random,
-                 patience: float) -> None:
+                 patience: float, placement: str | None = None) -> None:
     from qclone.storage.client import Client
     from qclone.storage.errors import UnavailableError
 
@@ -127,7 +142,7 @@ def _client_loop(url: str, token: str, worker: int, ledger: _Ledger, stop: threa
             with ledger.lock:
                 ledger.inputs[name] = bloch
             try:
-                _put_when_up(c, name, bloch, stop)
+                _put_when_up(c, name, bloch, stop, placement)
             except UnavailableError as e:
                 with ledger.lock:
                     if e.__cause__ is None:  # the gateway answered 503 (a node is down): not stored
@@ -154,9 +169,9 @@ def _client_loop(url: str, token: str, worker: int, ledger: _Ledger, stop: threa
                     ledger.problems.append(f"get {name} (during the run): {type(e).__name__}: {e}")
 
 
-def _database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str], dict[str, int]]:
-    """(object name -> state, object name -> decryption entries in the audit log), read from the
-    metadata database itself (every object, however many)."""
+def _database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str], dict[str, int], int]:
+    """(object name -> state, object name -> decryption entries in the audit log, how many of those
+    recovered without the vault), read from the metadata database itself (every object, however many)."""
     from sqlalchemy import func, select
 
     from qclone.storage.db import Database
@@ -169,12 +184,15 @@ def _database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str]
             decryptions = {r.object_name: int(r.n) for r in conn.execute(
                 select(audit_log.c.object_name, func.count().label("n"))
                 .where(audit_log.c.action.in_(("get", "get.recovered"))).group_by(audit_log.c.object_name))}
+            details = conn.execute(select(audit_log.c.detail).where(audit_log.c.action == "get")).scalars().all()
     finally:
         db.dispose()
-    return states, decryptions
+    without = sum(1 for d in details if isinstance(d, dict) and d.get("holders") is not None
+                  and "vault" not in d["holders"])
+    return states, decryptions, without
 
 
-def _put_when_up(c: Any, name: str, bloch: list[float], stop: threading.Event) -> None:
+def _put_when_up(c: Any, name: str, bloch: list[float], stop: threading.Event, placement: str | None = None) -> None:
     """The put, sent once the server accepts connections (a refused connection sent nothing)."""
     import httpx
 
@@ -182,7 +200,7 @@ def _put_when_up(c: Any, name: str, bloch: list[float], stop: threading.Event) -
 
     while True:
         try:
-            c.put(name, bloch=bloch, keep_reference=True)
+            c.put(name, bloch=bloch, keep_reference=True, **({} if placement is None else {"placement": placement}))
             return
         except UnavailableError as e:
             if not isinstance(e.__cause__, httpx.ConnectError) or stop.is_set():
@@ -190,30 +208,48 @@ def _put_when_up(c: Any, name: str, bloch: list[float], stop: threading.Event) -
             time.sleep(0.1)
 
 
+#: Key holders a placement needs beside the vault (in a deployment: node processes, killed too).
+PLACEMENT_HOLDERS = {"today": [], "keep-A": ["custodian:c1"], "split-key": ["vault:v2"]}
+
+
 def run(root: Path, *, mode: str = "embedded", db_url: str | None = None, kills: int = 5, clients: int = 3,
         seed: int = 0, gap: tuple[float, float] = (0.2, 1.5), lease: float = 3.0, patience: float = 120.0,
-        log: Any = print) -> ChaosReport:
-    """One chaos run in ``root`` (see the module docstring); returns its figures."""
+        log: Any = print, placement: str = "today", targets: list[str] | None = None) -> ChaosReport:
+    """One chaos run in ``root`` (see the module docstring); returns its figures.
+
+    ``placement``: every object's (:data:`PLACEMENT_HOLDERS` says which holders the cluster then
+    runs: ``keep-A`` a custodian ``c1``, ``split-key`` a second vault ``v2``); ``targets``: the
+    processes to kill, in a random order, cycled (default: any process, at random)."""
     from qclone.storage.client import Client
     from qclone.storage.errors import ConflictError
 
     rng = random.Random(seed)
-    report = ChaosReport(mode=mode, database="PostgreSQL" if db_url and db_url.startswith("postgres") else "SQLite")
-    cluster = Cluster(root, mode=mode, db_url=db_url, extra=["--lease", str(lease)]).up()
+    report = ChaosReport(mode=mode, database="PostgreSQL" if db_url and db_url.startswith("postgres") else "SQLite",
+                         placement=placement)
+    if placement not in PLACEMENT_HOLDERS:
+        raise ValueError(f"placement is one of {', '.join(PLACEMENT_HOLDERS)}, got {placement!r}")
+    cluster = Cluster(root, mode=mode, db_url=db_url, extra=["--lease", str(lease)],
+                      holders=PLACEMENT_HOLDERS[placement]).up()
     t0 = time.monotonic()
     try:
         token = cluster.token()
         ledger = _Ledger()
         stop = threading.Event()
         threads = [threading.Thread(target=_client_loop, args=(cluster.url, token, w, ledger, stop,
-                                                               random.Random(seed * 1000 + w), patience), daemon=True)
+                                                               random.Random(seed * 1000 + w), patience,
+                                                               None if placement == "today" else placement), daemon=True)
                    for w in range(clients)]
         for t in threads:
             t.start()
         roles = list(cluster.processes)
+        order = list(targets or [])
+        unknown = sorted(set(order) - set(roles))
+        if unknown:
+            raise ValueError(f"no process {', '.join(unknown)} to kill; the processes are {', '.join(roles)}")
+        rng.shuffle(order)
         for k in range(kills):
             time.sleep(rng.uniform(*gap))
-            role = rng.choice(roles)
+            role = order[k % len(order)] if order else rng.choice(roles)
             cluster.processes[role].kill(signal.SIGKILL)
             report.killed[role] = report.killed.get(role, 0) + 1
             report.kills += 1
@@ -239,7 +275,7 @@ def run(root: Path, *, mode: str = "embedded", db_url: str | None = None, kills:
                     c.get(name)
                 except QcloneError:
                     pass
-        objects, decryptions = _database_view(cluster, db_url)
+        objects, decryptions, report.without_vault = _database_view(cluster, db_url)
         report.acknowledged_puts = len(ledger.acknowledged)
         report.unanswered_puts = len(ledger.unanswered)
         report.refused_puts = ledger.refused
@@ -299,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default=None, help="metadata database: a URL, or 'postgresql' for a fresh schema on "
                     f"$QCLONE_TEST_DATABASE_URL (default {DEFAULT_PG}); default: a SQLite file")
     ap.add_argument("--clients", type=int, default=3)
+    ap.add_argument("--targets", default=None, help="the processes to kill, comma-separated (e.g. vault,c1,p1), "
+                    "cycled in a random order; default: any process, at random")
+    ap.add_argument("--placement", choices=tuple(PLACEMENT_HOLDERS), default="today",
+                    help="every object's placement (keep-A: a custodian c1; split-key: a second vault v2)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     ap.add_argument("--keep", default=None, help="keep the data and logs in this directory")
@@ -309,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     with (postgres_schema(os.environ.get("QCLONE_TEST_DATABASE_URL", DEFAULT_PG)) if args.db == "postgresql"
           else nullcontext(args.db)) as db_url:
         report = run(root, mode=args.mode, db_url=db_url, kills=args.kills, clients=args.clients, seed=args.seed,
-                     log=None if args.json else print)
+                     log=None if args.json else print, placement=args.placement,
+                     targets=[t for t in (args.targets or "").split(",") if t] or None)
     if args.json:
         print(json.dumps({**asdict(report), "ok": report.ok}))
     else:

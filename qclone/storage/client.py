@@ -311,6 +311,7 @@ class Client:
         keep_reference: bool = False,
         force: bool = False,
         policy: str = "distinct-providers",
+        placement: str | dict | None = None,
     ) -> StoredObject:
         """Store a state as ``clones`` encrypted clones; returns the object's record (as :meth:`stat`).
 
@@ -320,7 +321,9 @@ class Client:
         text, or a ``QuantumCircuit``, preparing it from |0…0⟩). ``keep_reference`` keeps a
         copy of the input in the substrate so :meth:`get` reports the fidelity; ``force``
         allows n = 1 (one clone alone leaks the Y component of a one-qubit state); ``policy``
-        places the clones at distinct providers or in distinct zones.
+        places the clones at distinct providers or in distinct zones; ``placement`` says where
+        the key and ``A`` live (``today``, ``keep-A``, ``split-key``, ``split-key:V`` or a custom
+        mapping, see ``docs/storage.md``).
 
         Raises:
             InvalidArgumentError: a bad name (e.g. with ``/``) or state, refused before anything is sent.
@@ -334,6 +337,8 @@ class Client:
             "force": force,
             "policy": policy,
         }
+        if placement is not None:
+            body["placement"] = placement
         return StoredObject.from_json(self._request("PUT", path, body))
 
     def get(self, name: str, *, basis: str | None = None, shots: int | None = None, seed: int | None = None,
@@ -393,6 +398,11 @@ class Client:
     def providers(self) -> builtins.list[Provider]:
         """Every provider with its state, zone, coherence times and clone count."""
         return [Provider.from_json(p) for p in self._request("GET", "/v1/providers", admin=self._token is None)["providers"]]
+
+    def holders(self) -> builtins.list[dict]:
+        """The key holders (the vault first, then custodians and more vaults): ``{"id", "kind", "zone",
+        "url", "state", "t1", "t2", "live_parts", "discards_pending", "node"}`` each."""
+        return list(self._request("GET", "/v1/holders", admin=self._token is None)["holders"])
 
     def add_provider(
         self,

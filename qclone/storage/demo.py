@@ -1,4 +1,5 @@
-"""The storage part of ``qclone demo``: store a state, lose providers, retrieve it once, fail the second time.
+"""The storage part of ``qclone demo``: store a state, lose providers, retrieve it once, fail the second time;
+then, once, lose the vault and still retrieve an object whose placement keeps ``A`` with a custodian.
 
 Everything runs in one process on the real storage classes (an in-memory
 metadata database, substrate, key vault and provider nodes); the clock is a
@@ -8,6 +9,8 @@ Examples:
     >>> r = storage_demo(clones=3, seed=1, storage_time=60.0)
     >>> r["get"]["fidelity"] > 0.9, r["second_get"]["status"]
     (True, 409)
+    >>> r["vault_lost"]["get"]["holders"], r["vault_lost"]["second_get"]["status"]
+    (['custodian'], 409)
 """
 
 from __future__ import annotations
@@ -51,10 +54,16 @@ def storage_demo(*, clones: int = 4, seed: int | None = None,
     """Store a random qubit as ``clones`` encrypted clones at as many providers, read what one provider
     can learn, kill all providers but one, retrieve the state once and try a second time.
 
+    Then (``vault_lost``): the providers are revived, a second random qubit is stored with the
+    ``keep-A`` placement (a custodian keeps ``A``), the vault loses every key it holds, and the
+    state is still retrieved, once, by the custodian with all providers.
+
     Returns:
         A dict of computed facts: the input Bloch vector, the placement and its audit verdict, the
         provider's view of its clone, which providers were killed, the retrieved state and its
-        fidelity after ``storage_time`` seconds of memory noise, and the second attempt's refusal.
+        fidelity after ``storage_time`` seconds of memory noise, the second attempt's refusal, and
+        ``vault_lost`` (the keep-A object's trades, the holder sets it is retrievable from once the
+        vault is lost, the retrieved state and the second attempt's refusal).
     """
     if not 1 <= clones <= MAX_DEMO_CLONES:
         raise InvalidArgumentError(f"the storage demo takes 1 to {MAX_DEMO_CLONES} clones, got {clones}")
@@ -79,6 +88,7 @@ def storage_demo(*, clones: int = 4, seed: int | None = None,
     second = _refusal(lambda: svc.get(tenant, "psi", ack=True))
     after = svc.stat(tenant, "psi")
     rho = np.asarray(got["density_matrix"], dtype=complex)
+    vault_lost = _vault_lost(svc, tenant, clock, killed, rng, clones, storage_time)
     return {
         "clones": clones,
         "seed": seed,
@@ -94,4 +104,37 @@ def storage_demo(*, clones: int = 4, seed: int | None = None,
                 "fidelity": got["fidelity"], "elapsed": got["elapsed"]},
         "second_get": second,
         "state_after": after["state"],
+        "vault_lost": vault_lost,
+    }
+
+
+def _vault_lost(svc: StorageService, tenant: Any, clock: SettableClock, killed: list[str], rng: np.random.Generator,
+                clones: int, storage_time: float) -> dict[str, Any] | None:
+    """The keep-A part of the demo (None for n = 1, where a custodian with the one clone would be
+    the plain decryption's twin and nothing is shown)."""
+    if clones < 2:
+        return None
+    for pid in killed:
+        svc.providers_revive(pid, actor="demo")
+    svc.holders_add("custodian", "custodian", actor="system")
+    bloch = _random_bloch(rng)
+    stored = svc.put(tenant, "kept", parse_state("bloch", bloch), clones=clones, keep_reference=True, placement="keep-A")
+    clock.advance(storage_time)
+    svc.vault = KeyVault(None)  # the vault's disk is lost: every key it held is gone
+    integrity = svc.check_integrity()  # what the reconciler runs every few passes: the vault's part is lost
+    st = svc.stat(tenant, "kept")
+    got = svc.get(tenant, "kept", ack=True)
+    second = _refusal(lambda: svc.get(tenant, "kept", ack=True))
+    rho = np.asarray(got["density_matrix"], dtype=complex)
+    return {
+        "input_bloch": bloch,
+        "placement": stored["placement_name"],
+        "parts": stored["parts"],
+        "trades": stored["audit"]["trades"],
+        "safe": stored["audit"]["safe"],
+        "lost_objects": len(integrity["lost_objects"]),
+        "retrievable_from": st["recovery"]["sets"],
+        "get": {"holders": got["holders"], "clone": got["clone"], "bloch": [float(x) for x in bloch_vector(rho)],
+                "fidelity": got["fidelity"]},
+        "second_get": second,
     }

@@ -119,7 +119,9 @@ class Cluster:
     (substrate, vault, ``providers`` provider nodes and a gateway, each its own process).
 
     ``processes`` maps a role name (``embedded``; or ``substrate``, ``vault``, ``p1``..,
-    ``gateway``) to its :class:`ServerProcess`; ``url`` is the gateway's.
+    ``gateway``) to its :class:`ServerProcess`; ``url`` is the gateway's. ``holders``: key holders
+    beside the vault, ``KIND:ID`` (``vault:v2``, ``custodian:c1``): in a deployment each is a vault
+    node process (named by its id), enrolled by the gateway; embedded, they live in its process.
     """
 
     root: Path
@@ -127,6 +129,7 @@ class Cluster:
     db_url: str | None = None
     providers: int = 4
     extra: list[str] = field(default_factory=list)
+    holders: list[str] = field(default_factory=list)
     processes: dict[str, ServerProcess] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -135,7 +138,8 @@ class Cluster:
         db = ["--db", self.db_url] if self.db_url else []
         gateway_dir = self.root / ("data" if self.mode == "embedded" else "gateway")
         if self.mode == "embedded":
-            self.processes["embedded"] = ServerProcess(["--data-dir", str(gateway_dir), *db, *self.extra],
+            holders = [x for spec in self.holders for x in ("--holder", spec)]
+            self.processes["embedded"] = ServerProcess(["--data-dir", str(gateway_dir), *db, *holders, *self.extra],
                                                        free_port(), self.root / "embedded.log", name="embedded")
         else:
             sub = ServerProcess(["--role", "substrate", "--data-dir", str(self.root / "substrate")], free_port(),
@@ -147,9 +151,16 @@ class Cluster:
                 self.processes[f"p{i}"] = ServerProcess(
                     ["--role", "provider", "--id", f"p{i}", "--zone", f"zone-{i}", "--data-dir",
                      str(self.root / f"p{i}")], free_port(), self.root / f"p{i}.log", name=f"p{i}")
+            holders = []
+            for spec in self.holders:
+                hid = spec.partition(":")[2]
+                node = ServerProcess(["--role", "vault", "--data-dir", str(self.root / hid)], free_port(),
+                                     self.root / f"{hid}.log", name=hid)
+                self.processes[hid] = node
+                holders += ["--holder", f"{spec}={node.url}"]
             self.processes["gateway"] = ServerProcess(
                 ["--role", "gateway", "--data-dir", str(gateway_dir), "--substrate", sub.url, "--vault", vault.url, *db,
-                 *self.extra], free_port(), self.root / "gateway.log", name="gateway")
+                 *holders, *self.extra], free_port(), self.root / "gateway.log", name="gateway")
         self.data_dir = gateway_dir
 
     @property
@@ -180,6 +191,11 @@ class Cluster:
             joins = {f"QCLONE_{role.upper()}_JOIN": token for role in ("substrate", "vault")
                      if (token := self._join_token(role)) is not None}
             self.gateway.env.update(joins)  # kept for restarts: a spent token of an enrolled node is ignored
+            for spec in self.holders:
+                hid = spec.partition(":")[2]
+                token = self._join_token(hid)
+                if token is not None and f"{hid}={token}" not in self.gateway.args:  # kept for restarts, as above
+                    self.gateway.args += ["--holder-join", f"{hid}={token}"]
             self.gateway.start()
             admin = {"authorization": f"Bearer {self.token('admin-token')}"}
             known = {p["id"] for p in httpx.get(self.url + "/v1/providers", headers=admin, timeout=30).json()["providers"]}

@@ -140,6 +140,24 @@ class StoredObject:
         """The audit's warnings (a placement that leaks is stored, but says so)."""
         return tuple(str(w) for w in self.audit.get("warnings") or ())
 
+    @property
+    def placement_name(self) -> str | None:
+        """Where the key and ``A`` live: ``today``, ``keep-A``, ``split-key`` or a custom placement's name."""
+        value = self.raw.get("placement_name")
+        return None if value is None else str(value)
+
+    @property
+    def parts(self) -> tuple[Mapping[str, Any], ...]:
+        """Who holds the key qubits and ``A``: ``{"holder", "labels", "state", "discard_pending"}`` each."""
+        return tuple(dict(p) for p in self.raw.get("parts") or ())
+
+    @property
+    def recovery(self) -> Mapping[str, Any] | None:
+        """A stored object: ``{"now", "sets", "live", "down", "reason"}``: retrievable now, and from
+        which sets of holders (``stat`` only)."""
+        value = self.raw.get("recovery")
+        return None if value is None else dict(value)
+
     def to_json(self) -> dict[str, Any]:
         """The gateway's JSON document, as it was received."""
         return dict(self.raw)
@@ -226,6 +244,13 @@ class Retrieved:
     def state(self) -> Any:
         """The output as a :class:`qiskit.quantum_info.DensityMatrix`."""
         return _qiskit_density(self.density_matrix)
+
+    @property
+    def holders(self) -> tuple[str, ...] | None:
+        """The key holders whose releases a recovery from another authorized set used (``None``: the
+        protocol's own decryption of ``clone`` with the vault's key)."""
+        value = self.raw.get("holders")
+        return None if value is None else tuple(str(h) for h in value)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.raw)

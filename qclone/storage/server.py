@@ -76,6 +76,10 @@ class ServeOptions:
     lease_seconds: float = 60.0
     retention_seconds: float = 86400.0
     reconcile_interval: float = 2.0
+    #: key holders beside the vault: ``KIND:ID`` (embedded in the gateway) or ``KIND:ID=URL`` (a vault
+    #: node process, enrolled once with its join token in :attr:`holder_joins` as ``ID=TOKEN``)
+    holders: tuple[str, ...] = ()
+    holder_joins: tuple[str, ...] = ()
 
     def checked(self) -> ServeOptions:
         if self.role not in ROLES:
@@ -96,6 +100,9 @@ class ServeOptions:
             raise InvalidArgumentError("--substrate and --vault are options of the gateway (and the embedded server)")
         if (self.substrate_join and not self.substrate_url) or (self.vault_join and not self.vault_url):
             raise InvalidArgumentError("--substrate-join / --vault-join go with --substrate URL / --vault URL")
+        if self.holders and self.role not in ("embedded", "gateway"):
+            raise InvalidArgumentError("--holder is an option of the gateway (and the embedded server)")
+        self.holder_specs()
         if self.max_body_bytes < 1024:
             raise InvalidArgumentError(f"--max-body-bytes must be >= 1024, got {self.max_body_bytes}")
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -113,6 +120,26 @@ class ServeOptions:
         data_dir = Path(self.data_dir if self.data_dir is not None else "qclone-data").resolve()
         return dataclasses.replace(self, data_dir=data_dir)
 
+    def holder_specs(self) -> list[tuple[str, str, str | None, str | None]]:
+        """``(kind, id, url or None, join token or None)`` of every ``--holder``."""
+        joins: dict[str, str] = {}
+        for item in self.holder_joins:
+            hid, sep, token = str(item).partition("=")
+            if not sep or not hid or not token:
+                raise InvalidArgumentError(f"--holder-join takes ID=TOKEN, got {item!r}")
+            joins[hid] = token
+        out = []
+        for spec in self.holders:
+            kind, sep, rest = str(spec).partition(":")
+            hid, _, url = rest.partition("=")
+            if not sep or kind not in ("vault", "custodian") or not hid:
+                raise InvalidArgumentError(f"--holder takes vault:ID or custodian:ID (=URL of a vault node), got {spec!r}")
+            out.append((kind, hid, url or None, joins.get(hid)))
+        unknown = sorted(set(joins) - {h for _, h, _, _ in out})
+        if unknown:
+            raise InvalidArgumentError(f"--holder-join names no --holder: {', '.join(unknown)}")
+        return out
+
     @property
     def scheme(self) -> str:
         return "https" if self.tls_cert is not None else "http"
@@ -125,6 +152,8 @@ class ServeOptions:
         raw = json.loads(text)
         for key in ("data_dir", "tls_cert", "tls_key"):
             raw[key] = Path(raw[key]) if raw.get(key) else None
+        for key in ("holders", "holder_joins"):
+            raw[key] = tuple(raw.get(key) or ())
         return cls(**raw)
 
 
@@ -240,23 +269,31 @@ def enrolled_nodes(opts: ServeOptions, identity: Any) -> dict[str, str]:
         pins = {}
     keys: dict[str, str] = {}
     changed = False
-    for role, url, join in (("vault", opts.vault_url, opts.vault_join), ("substrate", opts.substrate_url, opts.substrate_join)):
+    nodes: list[tuple[str, str, str | None, str | None, str]] = [
+        (f"holder:{hid}", "vault", url, join, f"--holder-join {hid}=TOKEN")
+        for _, hid, url, join in opts.holder_specs() if url]
+    nodes += [("vault", "vault", opts.vault_url, opts.vault_join, "--vault-join TOKEN"),
+              ("substrate", "substrate", opts.substrate_url, opts.substrate_join, "--substrate-join TOKEN")]
+    for name, role, url, join, flag in nodes:
         if not url:
             continue
-        pinned = pins.get(role) if isinstance(pins.get(role), dict) and pins[role].get("url") == url else None
-        peers = {"vault": keys.get("vault", identity.key_id)} if role == "substrate" else {}
+        pinned = pins.get(name) if isinstance(pins.get(name), dict) and pins[name].get("url") == url else None
+        peers: dict[str, str] = {}
+        if role == "substrate":  # the keys it checks releases with: the vault's and every other holder's
+            peers = {"vault": keys.get("vault", identity.key_id)}
+            peers |= {f"holder:{hid}": keys.get(f"holder:{hid}", identity.key_id) for _, hid, _, _ in opts.holder_specs()}
         if join and (pinned is None or JoinToken.parse(join, role=role).key_id != pinned.get("public_key")):
             pinned = {"url": url, "public_key": enroll(url, join, identity, role=role, peers=peers), "peers": peers}
             changed = True
         elif pinned is None:
-            raise InvalidArgumentError(f"the {role} at {url} is not enrolled with this gateway: give --{role}-join TOKEN "
-                                       f"(printed by the {role} at its first start, also in its DATA_DIR/join-token)")
-        elif pinned.get("peers", {}) != peers:  # the vault changed: tell the substrate its new key
+            raise InvalidArgumentError(f"the {name} at {url} is not enrolled with this gateway: give {flag} "
+                                       f"(printed by the node at its first start, also in its DATA_DIR/join-token)")
+        elif pinned.get("peers", {}) != peers:  # the vault or a holder changed: tell the substrate their keys
             enroll(url, pinned["public_key"], identity, role=role, peers=peers, signed=True)
             pinned = {**pinned, "peers": peers}
             changed = True
-        pins[role] = pinned
-        keys[role] = pinned["public_key"]
+        pins[name] = pinned
+        keys[name] = pinned["public_key"]
     if changed:
         write_private(path, json.dumps(pins, indent=1) + "\n")
     return keys
@@ -272,7 +309,8 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
 
     data_dir = opts.data_dir
     assert data_dir is not None
-    identity = gateway_identity(data_dir) if opts.substrate_url or opts.vault_url else None
+    remote_holders = any(url for _, _, url, _ in opts.holder_specs())
+    identity = gateway_identity(data_dir) if opts.substrate_url or opts.vault_url or remote_holders else None
     keys = enrolled_nodes(opts, identity) if identity is not None else {}
     if opts.substrate_url:
         assert identity is not None
@@ -292,7 +330,32 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
     db = Database.open(opts.db_url, data_dir=data_dir)
     return StorageService(db, substrate, vault, provider_directory(data_dir, identity),
                           clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
-                          retention_seconds=opts.retention_seconds, recover=recover)
+                          retention_seconds=opts.retention_seconds, recover=recover,
+                          holders=holder_directory(opts, identity if opts.substrate_url else None, keys))
+
+
+def holder_directory(opts: ServeOptions, identity: Any, keys: dict[str, str]) -> Any:
+    """Key holders: a :class:`~qclone.storage.remote.RemoteVault` for a record with a url (its key
+    pinned at enrollment), else an embedded :class:`~qclone.storage.vault.KeyVault` under
+    ``DIR/holders/<id>`` (signing its releases with the gateway's ``identity`` when the substrate
+    is a node that checks them)."""
+    from qclone.storage.remote import RemoteVault
+    from qclone.storage.service import HolderDirectory
+    from qclone.storage.vault import KeyVault
+
+    assert opts.data_dir is not None
+    data_dir = opts.data_dir
+
+    def factory(record: Any) -> Any:
+        if record.get("url"):
+            key = keys.get(f"holder:{record['id']}")
+            if key is None:
+                raise InvalidArgumentError(f"holder {record['id']} at {record['url']} is not enrolled: start the gateway "
+                                           f"with --holder {record['kind']}:{record['id']}={record['url']} and its join token")
+            return RemoteVault(record["url"], identity=gateway_identity(data_dir), node_key=key)
+        return KeyVault(data_dir / "holders" / record["id"], t1=record["t1"], t2=record["t2"], issuer=identity)
+
+    return HolderDirectory(factory)
 
 
 def first_start(service: Any, opts: ServeOptions) -> None:
@@ -307,6 +370,8 @@ def first_start(service: Any, opts: ServeOptions) -> None:
     if opts.role == "embedded" and not service.providers_list():
         for provider_id, zone in EMBEDDED_PROVIDERS:
             service.providers_add(provider_id, zone=zone, actor="system")
+    for kind, holder_id, url, _ in opts.holder_specs():  # every start: a no-op for a holder registered before
+        service.holders_add(holder_id, kind, url=url, actor="system")
 
 
 def warm_up() -> None:

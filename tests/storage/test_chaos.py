@@ -31,3 +31,12 @@ def test_chaos_embedded_postgresql(tmp_path, pg_schema_url) -> None:
 
 def test_chaos_deployment_every_role(tmp_path) -> None:
     _check(run(tmp_path, mode="deployment", kills=4, seed=13, log=None))
+
+
+def test_chaos_deployment_keep_a_vault_and_custodian_killed(tmp_path) -> None:
+    """Every object keeps A with a custodian node; the vault, the custodian, a provider and the
+    gateway are killed (kill -9) while clients put and get: exactly once still holds."""
+    report = run(tmp_path, mode="deployment", kills=4, seed=14, log=None, placement="keep-A",
+                 targets=["vault", "c1", "p2", "gateway"])
+    assert report.killed == {"vault": 1, "c1": 1, "p2": 1, "gateway": 1}
+    _check(report)

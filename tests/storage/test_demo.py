@@ -48,3 +48,16 @@ def test_cli_demo_tables_show_the_storage_part(capsys):
     assert main(["demo", "--clones", "2", "--seed", "5", "--no-picture"]) == 0
     out = capsys.readouterr().out
     assert "Encrypted multi-cloud storage" in out and "409" in out
+
+
+@pytest.mark.parametrize("clones", [2, 3])
+def test_the_vault_is_lost_and_the_keep_a_object_is_retrieved_once(clones):
+    v = storage_demo(clones=clones, seed=7, storage_time=30.0)["vault_lost"]
+    assert v["placement"] == "keep-A" and v["safe"] == (clones % 2 == 0) and v["lost_objects"] == 0  # odd n: Y leaks
+    assert {p["holder"] for p in v["parts"]} == {"vault", "custodian"}
+    assert v["retrievable_from"] == [["custodian", *[f"p{j}" for j in range(1, clones + 1)]]]
+    assert v["get"]["holders"] == ["custodian"] and v["get"]["clone"] is None
+    f_bloch = (1 + np.dot(v["input_bloch"], v["get"]["bloch"])) / 2  # a pure input: F from the Bloch vectors
+    assert v["get"]["fidelity"] == pytest.approx(f_bloch, abs=1e-9)
+    assert 0.8 < v["get"]["fidelity"] < 1
+    assert v["second_get"]["refused"] and v["second_get"]["status"] == 409

@@ -350,6 +350,8 @@ def _matrix_routes(srv) -> list[tuple[str, str, dict, dict[str | None, set[int]]
         ("POST", "/v1/providers/no-such/drain", {}, admin_only),
         ("POST", "/v1/providers/no-such/kill", {"json": {"destroy": False}}, admin_only),
         ("POST", "/v1/providers/no-such/revive", {}, admin_only),
+        ("GET", "/v1/holders", {}, anyone_with_token),
+        ("POST", "/v1/holders", {"json": {"id": "{new}", "kind": "custodian"}}, admin_only),
         ("GET", "/v1/audit-log", {}, anyone_with_token),
         ("GET", "/v1/health", {}, {r: {200} for r in ROLES}),
         ("POST", "/v1/tenants", {"json": {"name": "{new}"}}, admin_only),

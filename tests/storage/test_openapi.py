@@ -40,7 +40,7 @@ def _operations(doc: dict):
 
 def test_every_operation_has_a_response_schema_and_its_errors(doc):
     ops = list(_operations(doc))
-    assert len(ops) == 18
+    assert len(ops) == 20
     for path, method, op in ops:
         ok = [c for c in op["responses"] if c.startswith("2")]
         assert len(ok) == 1, (path, method)
@@ -65,6 +65,7 @@ def test_request_bodies_are_the_models(doc):
         ("/v1/objects/{name}/ack", "POST"): "#/components/schemas/AckIn",
         ("/v1/providers", "POST"): "#/components/schemas/ProviderIn",
         ("/v1/providers/{provider_id}/kill", "POST"): "#/components/schemas/KillIn",
+        ("/v1/holders", "POST"): "#/components/schemas/HolderIn",
         ("/v1/tenants", "POST"): "#/components/schemas/TenantIn",
         ("/v1/admin/clock", "POST"): "#/components/schemas/ClockIn",
     }
@@ -83,6 +84,9 @@ def test_request_bodies_are_the_models(doc):
     ("POST", "/v1/objects/x/get", {"shots": 0, "basis": "Z"}),
     ("POST", "/v1/objects/x/get", {"basis": "Z"}),
     ("POST", "/v1/providers", {"id": "p9", "t1": -1}),
+    ("POST", "/v1/holders", {"id": "c1", "kind": "auditor"}),
+    ("PUT", "/v1/objects/x", {"state": {"kind": "bloch", "data": [0, 0, 1]}, "placement": "x" * 65}),
+    ("PUT", "/v1/objects/x", {"state": {"kind": "bloch", "data": [0, 0, 1]}, "placement": ["keep-A"]}),
     ("POST", "/v1/tenants", {"name": ""}),
     ("POST", "/v1/admin/clock", {"advance": 1e300}),
     ("POST", "/v1/admin/clock", {}),

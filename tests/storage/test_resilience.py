@@ -14,7 +14,8 @@ from qclone.sim.exact import fidelity
 from qclone.storage.errors import ConflictError, UnavailableError
 from qclone.storage.inputs import parse_state
 from qclone.storage.placements import resolve_placement
-from qclone.storage.service import ProviderLoad
+from qclone.storage.service import HolderDirectory, ProviderLoad
+from qclone.storage.vault import KeyVault
 
 from .conftest import Stack
 
@@ -46,15 +47,20 @@ def _switch_vault(stack: Stack) -> Switch:
     return switch
 
 
-def _switch_holder(stack: Stack, holder_id: str) -> Switch:
-    record = stack.service._holder_records()[holder_id]  # noqa: SLF001 - the node the service talks to
-    switch = Switch(stack.holders.node(record))
-    stack.holders._nodes[holder_id] = (stack.holders._nodes[holder_id][0], switch)  # noqa: SLF001
-    return switch
+@pytest.fixture
+def switches(stack: Stack) -> dict[str, Switch]:
+    """The key holders of ``stack``, each a :class:`Switch` over its KeyVault (made on first use)."""
+    made: dict[str, Switch] = {}
+
+    def factory(record: Any) -> Switch:
+        return made.setdefault(record["id"], Switch(KeyVault(stack.data_dir / "holders" / record["id"])))
+
+    stack.service.holder_directory = HolderDirectory(factory)
+    return made
 
 
-def _held(stack: Stack, holder_id: str, object_id: str) -> dict | None:
-    return stack.service._holder_node(holder_id).state(object_id)  # noqa: SLF001
+def _held(stack: Stack, switches: dict[str, Switch], holder_id: str, object_id: str) -> dict | None:
+    return (stack.vault if holder_id == "vault" else switches[holder_id].node).state(object_id)
 
 
 # ---------------------------------------------------------------------- placements
@@ -101,7 +107,7 @@ def test_one_key_qubit_with_every_clone_is_a_placement_that_recovers() -> None:
 
 
 # ---------------------------------------------------------------------- keep-A and the vault's loss
-def test_keep_a_is_retrieved_with_the_vault_down_and_the_vault_discards_its_part(stack: Stack) -> None:
+def test_keep_a_is_retrieved_with_the_vault_down_and_the_vault_discards_its_part(stack: Stack, switches: dict[str, Switch]) -> None:
     svc = stack.service
     svc.holders_add("c1", "custodian")
     put = svc.put(stack.alice, "kept", TILTED, clones=4, keep_reference=True, placement="keep-A")
@@ -112,6 +118,9 @@ def test_keep_a_is_retrieved_with_the_vault_down_and_the_vault_discards_its_part
     assert any("c1 together with all 4 providers" in t for t in st["audit"]["trades"])
     assert st["recovery"]["now"] and len(st["recovery"]["sets"][0]) == 2  # the vault and one provider
 
+    # what the rest of the coming recovery holds (the vault's key) learns nothing: maximally mixed
+    key = ["N0_1", "N0_2", "N0_3", "N0_4"]
+    np.testing.assert_allclose(stack.substrate.peek(oid, key), np.eye(16) / 16, atol=1e-12)
     vault = _switch_vault(stack)
     vault.down = True
     st = svc.stat(stack.alice, "kept")
@@ -123,8 +132,8 @@ def test_keep_a_is_retrieved_with_the_vault_down_and_the_vault_discards_its_part
     assert out["fidelity"] == pytest.approx(fidelity(TILTED.density, out["density_matrix"]), abs=1e-12)
     assert svc.get(stack.alice, "kept", key="k1")["attempt"] == out["attempt"]  # a retry: the same output
     with pytest.raises(ConflictError):  # the rest (the vault's key) cannot recover it again
-        stack.substrate.recover(oid, ["N0_1", "N0_2", "N0_3", "N0_4"], "again")
-    assert _held(stack, "c1", oid)["state"] == "consumed"
+        stack.substrate.recover(oid, key, "again")
+    assert _held(stack, switches, "c1", oid)["state"] == "consumed"
     assert next(p for p in svc.stat(stack.alice, "kept")["parts"] if p["holder"] == "vault")["discard_pending"]
 
     vault.down = False  # the vault comes back: the reconciler has it discard its part
@@ -151,21 +160,21 @@ def test_today_placement_waits_for_the_vault(stack: Stack) -> None:
     assert out["clone"] in (1, 2, 3, 4) and out["holders"] is None  # the protocol's own decryption
 
 
-def test_keep_a_with_the_custodian_down_is_a_plain_decryption(stack: Stack) -> None:
+def test_keep_a_with_the_custodian_down_is_a_plain_decryption(stack: Stack, switches: dict[str, Switch]) -> None:
     svc = stack.service
     svc.holders_add("c1", "custodian")
     oid = svc.put(stack.alice, "kept", TILTED, clones=2, placement="keep-A")["object_id"]
-    custodian = _switch_holder(stack, "c1")
+    custodian = switches["c1"]
     custodian.down = True
     out = svc.get(stack.alice, "kept", ack=True)
     assert out["clone"] in (1, 2)
     custodian.down = False
     svc.recover()
-    assert _held(stack, "c1", oid) is None  # the custodian discarded A once it came back
+    assert _held(stack, switches, "c1", oid) is None  # the custodian discarded A once it came back
 
 
 # ---------------------------------------------------------------------- split key
-def test_split_key_uses_every_vault_or_all_providers(stack: Stack) -> None:
+def test_split_key_uses_every_vault_or_all_providers(stack: Stack, switches: dict[str, Switch]) -> None:
     svc = stack.service
     svc.holders_add("v2", "vault")
     one = svc.put(stack.alice, "one", TILTED, clones=4, placement="split-key", keep_reference=True)
@@ -176,20 +185,20 @@ def test_split_key_uses_every_vault_or_all_providers(stack: Stack) -> None:
     assert stack.vault.state(one["object_id"])["state"] == "consumed"
 
     two = svc.put(stack.alice, "two", TILTED, clones=4, placement="split-key", keep_reference=True)
-    v2 = _switch_holder(stack, "v2")
+    v2 = switches["v2"]
     v2.down = True
     out = svc.get(stack.alice, "two", ack=True)  # half of the key and every clone
     assert out["clone"] is None and out["holders"] == ["vault"] and out["fidelity"] == pytest.approx(1.0)
     v2.down = False
     svc.recover()
-    assert _held(stack, "v2", two["object_id"]) is None
+    assert _held(stack, switches, "v2", two["object_id"]) is None
 
 
-def test_a_split_key_object_with_a_vault_and_providers_down(stack: Stack) -> None:
+def test_a_split_key_object_with_a_vault_and_providers_down(stack: Stack, switches: dict[str, Switch]) -> None:
     svc = stack.service
     svc.holders_add("v2", "vault")
     put = svc.put(stack.alice, "w", TILTED, clones=4, placement="split-key")
-    _switch_holder(stack, "v2").down = True
+    switches["v2"].down = True
     svc.providers_kill(put["placement"][0]["provider"])  # clone 1 gone too: pair 2 (S2, N2) still recovers
     assert svc.stat(stack.alice, "w")["retrievable"]
     svc.providers_kill(put["placement"][2]["provider"])  # and clone 3: nothing of pair 3 is left
@@ -200,13 +209,13 @@ def test_a_split_key_object_with_a_vault_and_providers_down(stack: Stack) -> Non
     assert svc.stat(stack.alice, "w")["state"] == "stored"
 
 
-def test_delete_destroys_every_part(stack: Stack) -> None:
+def test_delete_destroys_every_part(stack: Stack, switches: dict[str, Switch]) -> None:
     svc = stack.service
     svc.holders_add("c1", "custodian")
     oid = svc.put(stack.alice, "gone", TILTED, clones=2, placement="keep-A")["object_id"]
-    assert _held(stack, "c1", oid)["state"] == "held"
+    assert _held(stack, switches, "c1", oid)["state"] == "held"
     svc.delete(stack.alice, "gone")
-    assert _held(stack, "c1", oid) is None and stack.vault.state(oid) is None
+    assert _held(stack, switches, "c1", oid) is None and stack.vault.state(oid) is None
 
 
 def test_holders_are_listed_and_checked(stack: Stack) -> None:
@@ -257,3 +266,28 @@ def test_a_get_decrypts_the_clone_of_the_best_ranked_provider(stack: Stack) -> N
     assert svc.get(stack.alice, "o3", ack=True)["provider"] == "p3"
     svc.providers_drain("p3")  # draining (after its clones moved, nothing of it is chosen)
     assert svc.get(stack.alice, "o4", ack=True)["provider"] != "p3"
+
+
+def test_the_vault_losing_a_keep_a_key_loses_only_its_part(stack: Stack) -> None:
+    svc = stack.service
+    svc.holders_add("c1", "custodian")
+    kept = svc.put(stack.alice, "kept", TILTED, clones=2, placement="keep-A", keep_reference=True)["object_id"]
+    plain = svc.put(stack.alice, "plain", TILTED, clones=2)["object_id"]
+    stack.vault.destroy(kept)
+    stack.vault.destroy(plain)
+    report = svc.check_integrity()
+    assert report["lost_objects"] == [plain] and report["vault"]["missing_keys"] == 2
+    assert svc.check_integrity()["vault"]["missing_keys"] == 0  # the lost part is not counted again
+    st = svc.stat(stack.alice, "kept")
+    assert st["state"] == "stored" and st["retrievable"]
+    assert next(p for p in st["parts"] if p["holder"] == "vault")["state"] == "lost"
+    out = svc.get(stack.alice, "kept", ack=True)  # the custodian and both providers
+    assert out["holders"] == ["c1"] and out["fidelity"] == pytest.approx(1.0)
+    put = svc.put(stack.alice, "kept2", TILTED, clones=2, placement="keep-A")
+    oid, first = put["object_id"], put["placement"][0]
+    stack.vault.destroy(oid)
+    svc.check_integrity()
+    assert svc.stat(stack.alice, "kept2")["state"] == "stored"  # the custodian and both clones can still recover it
+    stack.directory.node({"id": first["provider"], "zone": first["zone"], "t1": 3600.0, "t2": 3600.0,
+                          "url": None}).discard(oid)
+    assert oid in svc.check_integrity()["lost_objects"]  # one clone left, no key: lost (with the algebra's verdict)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 
+from qclone.protocol import Layout
 from qclone.storage.models import clones as clone_table
-from qclone.storage.models import objects, providers
-from qclone.storage.service.common import ALIVE, NODE_ERRORS, ServiceBase
+from qclone.storage.models import objects, parts, providers
+from qclone.storage.service.common import ALIVE, NODE_ERRORS, VAULT_PARTY, ServiceBase
 from qclone.storage.states import ObjectState, transition
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,18 @@ class IntegrityMixin(ServiceBase):
             keys = self.vault.health().get("keys", {})
         except NODE_ERRORS as e:
             return {"status": "down", "error": str(e)}
+        # objects whose key the vault should hold: stored before parts existed, or with a live part there
+        at_vault = or_(~exists().where(parts.c.object_id == objects.c.id),
+                       exists().where(parts.c.object_id == objects.c.id, parts.c.holder_id == VAULT_PARTY,
+                                      parts.c.state == "live"))
         with self.db.read() as conn:
             expected = conn.execute(select(func.count()).select_from(objects).where(
-                objects.c.state.in_((ObjectState.STORED.value, ObjectState.RETRIEVING.value)))).scalar()
+                objects.c.state.in_((ObjectState.STORED.value, ObjectState.RETRIEVING.value)), at_vault)).scalar()
         if int(keys.get("held", 0)) + int(keys.get("released", 0)) >= int(expected or 0):
             return {"status": "ok", "missing_keys": 0}
         with self.db.read() as conn:
-            stored = conn.execute(select(objects.c.id).where(objects.c.state == ObjectState.STORED.value)).scalars().all()
+            stored = conn.execute(select(objects.c.id).where(objects.c.state == ObjectState.STORED.value,
+                                                             at_vault)).scalars().all()
         missing = 0
         for object_id in stored:
             try:
@@ -63,9 +69,9 @@ class IntegrityMixin(ServiceBase):
                     continue
             except NODE_ERRORS as e:
                 return {"status": "down", "error": str(e), "missing_keys": missing}
-            if self._lose(object_id, "the vault no longer holds its key"):
+            missing += 1
+            if self._part_gone(object_id, VAULT_PARTY) and self._lose(object_id, "the vault no longer holds its key"):
                 lost.append(object_id)
-                missing += 1
         return {"status": "data lost" if missing else "ok", "missing_keys": missing}
 
     def _check_provider(self, record: dict[str, Any], lost: list[str]) -> dict[str, Any]:
@@ -105,9 +111,41 @@ class IntegrityMixin(ServiceBase):
                 left = conn.execute(select(func.count()).select_from(clone_table).where(
                     clone_table.c.object_id == object_id, clone_table.c.state == "live")).scalar()
             missing += 1
-            if not left and self._lose(object_id, f"provider {record['id']} lost its last live clone"):
+            why = (f"provider {record['id']} lost its last live clone" if not left
+                   else f"provider {record['id']} lost a clone no recovery can do without")
+            if (not left or not self._recoverable(object_id)) and self._lose(object_id, why):
                 lost.append(object_id)
         return {"status": "data lost" if missing else "ok", "missing_clones": missing}
+
+    def _recoverable(self, object_id: str) -> bool:
+        """Whether the object's live parts and live clones together can still recover it (whoever
+        is up now): when not, it is lost for good."""
+        from qclone.analysis.recovery import is_authorized
+
+        with self.db.read() as conn:
+            row = conn.execute(select(objects.c.k, objects.c.n, objects.c.placement).where(objects.c.id == object_id)).first()
+            if row is None:
+                return False
+            js = conn.execute(select(clone_table.c.j).where(clone_table.c.object_id == object_id,
+                                                            clone_table.c.state == "live")).scalars().all()
+            prows = conn.execute(select(parts.c.labels, parts.c.state).where(parts.c.object_id == object_id)).all()
+        lay = Layout(row.n, qubits=row.k)
+        labels = ([x for p in prows if p.state == "live" for x in p.labels] if prows
+                  else list((row.placement.get("key") or {}).get("labels") or []))
+        held = [lay.index_of(x, long=True) for x in labels] + [q for j in js for q in lay.clone(j)]
+        return is_authorized(lay, held)
+
+    def _part_gone(self, object_id: str, holder: str) -> bool:
+        """A holder lost its part of the object: the part is marked lost (audited); True when the
+        object can no longer be recovered (or it has no parts recorded: the vault held its key)."""
+        with self.db.write() as conn:
+            done = conn.execute(update(parts).where(parts.c.object_id == object_id, parts.c.holder_id == holder,
+                                                    parts.c.state == "live").values(state="lost", discard_pending=False)).rowcount
+            row = conn.execute(select(objects.c.tenant_id, objects.c.name).where(objects.c.id == object_id)).first()
+            if done and row is not None:
+                self._log(conn, self._now(), "system", "part.lost", tenant_id=row.tenant_id, object_id=object_id,
+                          object_name=row.name, holder=holder, reason=f"{holder} no longer holds its part")
+        return not self._recoverable(object_id)
 
     def _lose(self, object_id: str, reason: str) -> bool:
         """A stored object marked lost (with the reason, audited) and purged."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError, is_int
@@ -19,7 +19,6 @@ from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
 from qclone.storage.inputs import check_name
 from qclone.storage.models import clones as clone_table
 from qclone.storage.models import objects, providers
-from qclone.storage.models import parts as part_table
 from qclone.storage.placements import register_indices, resolve_placement
 from qclone.storage.ports import node_statuses
 from qclone.storage.service.common import (
@@ -40,6 +39,7 @@ from qclone.storage.service.placement import (
 from qclone.storage.service.statements import (
     INSERT_CLONES,
     INSERT_OBJECT,
+    INSERT_PARTS,
     Q_OBJECT,
     Q_OBJECT_BY_ID,
     STORED,
@@ -95,7 +95,7 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
         try:
             info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference), holders=held)
             faults.crash_point("put.create")
-            records = self._holder_records()
+            records = self._holder_records(held)
             for h, labels in held.items():
                 placed_parts.append(h)
                 self._holder_node(h, records).deposit(tenant.id, object_id, labels)
@@ -120,7 +120,7 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
                 conn.execute(INSERT_CLONES, [
                     {"object_id": object_id, "j": j, "provider_id": p["id"], "labels": info["clone_qubits"][str(j)],
                      "state": "live", "discard_pending": False, "stored_at": now} for j, p in enumerate(chosen, 1)])
-                conn.execute(insert(part_table), [
+                conn.execute(INSERT_PARTS, [
                     {"object_id": object_id, "holder_id": h, "labels": labels, "state": "live",
                      "discard_pending": False} for h, labels in held.items()])
                 self._log(conn, now, tenant.name, "put", tenant_id=tenant.id, object_id=object_id, object_name=name,
@@ -132,10 +132,14 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
             self._unreserve(object_id)
             raise
         faults.crash_point("put.commit")
-        return self._describe(object_id, tenant, name, k, n, policy, "stored", now, now, None, bool(keep_reference),
-                              [{"clone": j, "provider": p["id"], "zone": p["zone"], "state": "live",
-                                "provider_state": "up", "stored_at": now} for j, p in enumerate(chosen, 1)],
-                              summary)
+        out = self._describe(object_id, tenant, name, k, n, policy, "stored", now, now, None, bool(keep_reference),
+                             [{"clone": j, "provider": p["id"], "zone": p["zone"], "state": "live",
+                               "provider_state": "up", "stored_at": now} for j, p in enumerate(chosen, 1)],
+                             summary)
+        out["placement_name"] = where.name
+        out["parts"] = [{"holder": h, "labels": list(labels), "state": "live", "discard_pending": False}
+                        for h, labels in held.items()]
+        return out
 
     def _reserve(self, tenant: Tenant, name: str, object_id: str, k: int, n: int, policy: str, keep_reference: bool,
                  now: float, held: Mapping[str, list[str]] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

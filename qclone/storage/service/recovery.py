@@ -48,7 +48,7 @@ class RecoveryMixin(HoldersMixin):
         if seen["output_attempt"] == attempt:
             out = self.substrate.output(object_id)
             used = [VAULT_PARTY] if out is None or "parties" not in out else list(out["parties"])
-            records = self._holder_records()
+            records = self._holder_records(used)
             for h in used:
                 self._holder_node(h, records).consume(object_id, attempt)
             clone = None if out is None else out.get("clone")

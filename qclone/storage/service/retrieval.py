@@ -136,7 +136,12 @@ class RetrievalMixin(HoldersMixin):
 
     def get(self, tenant: Tenant, name: str, *, basis: str | None = None, shots: int | None = None,
             seed: int | None = None, key: str | None = None, ack: bool = False) -> dict[str, Any]:
-        """Retrieve a state, once: decrypt one live clone with the key (consumed) and discard the rest.
+        """Retrieve a state, once: recover it from the holders that answer and discard the rest.
+
+        The recovery is the protocol's plain decryption of one live clone with the key when it can
+        be (the clone of the best-ranked provider, :class:`ProviderLoad`), else one from the fewest
+        holders that can recover the state (e.g. a custodian keeping ``A`` with every provider,
+        when the vault is down); it consumes what it used (see :meth:`_plan`).
 
         The output stays in the substrate until :meth:`ack` (or, with ``ack``, at once: for a
         caller in this process, which holds the result as soon as this returns). Until then a
@@ -149,7 +154,8 @@ class RetrievalMixin(HoldersMixin):
 
         Returns:
             ``{"name", "object_id", "qubits", "clones", "clone", "provider", "attempt", "key",
-            "density_matrix" (numpy array), "bloch" (per qubit), "purity", "maximally_mixed",
+            "holders" (the key holders a recovery from another set used; None for the plain
+            decryption), "density_matrix" (numpy array), "bloch" (per qubit), "purity", "maximally_mixed",
             "fidelity" (None without a kept reference), "elapsed" (seconds stored), "waited"
             (seconds the output waited in the substrate), "basis", "shots", "samples" (None
             without a basis), "recovered" (True when a pending output is delivered)}``, in
@@ -158,7 +164,9 @@ class RetrievalMixin(HoldersMixin):
 
         Raises:
             NotFoundError: no such object. ConflictError: already retrieved, being retrieved, deleted or
-            lost. UnavailableError: no provider holding a live clone is up, or the vault/substrate is down.
+            lost (no set of its holders could recover it any more). UnavailableError: the holders that
+            answer now cannot recover it (a provider, the vault or another holder is down), or the
+            substrate is down.
         """
         name = check_name(name)
         key = uuid.uuid4().hex if key is None else check_key(key)
@@ -320,7 +328,7 @@ class RetrievalMixin(HoldersMixin):
         try:
             try:
                 # 2. every key holder the recovery uses releases its part to this attempt
-                records = self._holder_records()
+                records = self._holder_records(used_keys)
                 grants: dict[str, Any] = {}
                 for h in used_keys:
                     try:
@@ -549,7 +557,7 @@ class RetrievalMixin(HoldersMixin):
         restores a key still released to this attempt (:meth:`_release_key`)."""
         with self.db.read() as conn:
             holders = [p["holder_id"] for p in self._part_rows(conn, object_id) if p["state"] == "live"] or [VAULT_PARTY]
-        records = self._holder_records() if holders != [VAULT_PARTY] else {}
+        records = self._holder_records(holders)
         for h in holders:
             try:
                 self._holder_node(h, records).restore(object_id, attempt)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, func, insert, select, update
 
 from qclone.storage.db import db_now
-from qclone.storage.models import audit_log, objects, providers
+from qclone.storage.models import audit_log, objects, parts, providers
 from qclone.storage.models import clones as clone_table
 from qclone.storage.states import ObjectState, transition
 
@@ -34,6 +34,7 @@ Q_CLONES = (select(clone_table.c.j, clone_table.c.provider_id, clone_table.c.sta
 INSERT_LOG = insert(audit_log)
 INSERT_OBJECT = insert(objects)
 INSERT_CLONES = insert(clone_table)
+INSERT_PARTS = insert(parts)
 STORED = transition(ObjectState.STORING, ObjectState.STORED, objects.c.id == bindparam("b_id"), lease_until=None,
                     placement=bindparam("b_placement"), audit=bindparam("b_audit"))
 # the claim: the one compare-and-set that lets exactly one get through; it raises the fence
