@@ -1,6 +1,11 @@
 """Substrate.recover: the output of a recovery from any authorized set, against the dense engine;
 the release of every holder whose qubits it uses; exactly once."""
 
+import os
+import subprocess
+import sys
+import threading
+
 import numpy as np
 import pytest
 
@@ -16,6 +21,7 @@ from qclone.sim.exact import (
 )
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage.errors import ConflictError, UnauthorizedError
+from qclone.storage.faults import CRASH_EXIT_STATUS
 from qclone.storage.inputs import parse_state
 from qclone.storage.rpc.keys import Identity, check_grant, issue_grant
 from qclone.storage.substrate import Substrate
@@ -164,3 +170,63 @@ def test_a_split_key_needs_both_vaults_and_a_release_is_used_once(tmp_path):
     assert out["clone"] == 2 and out["parties"] == ["vault", "vault-2"]
     with pytest.raises(UnauthorizedError, match="used already"):  # replaying the releases
         sub2.recover("o", survivors, "a1", authorizations=both)
+
+
+_CRASH = """
+import sys
+from qclone.storage.inputs import parse_state
+from qclone.storage.substrate import Substrate
+sub = Substrate(sys.argv[1])
+if sys.argv[2] == "create":
+    sub.create("o", parse_state("bloch", [0.6, 0.0, 0.8]), 2, keep_reference=True)
+else:
+    sub.recover("o", ["A0", "S0_1", "S0_2"], "first")
+"""
+
+
+def _crash(tmp_path, what: str, crash_at: str) -> int:
+    env = dict(os.environ, QCLONE_CRASH_AT=crash_at)
+    done = subprocess.run([sys.executable, "-c", _CRASH, str(tmp_path), what], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode in (0, CRASH_EXIT_STATUS), done.stderr
+    return done.returncode
+
+
+def test_process_killed_inside_the_recovery_transaction(tmp_path):
+    """Killed after deleting the joint state and inserting the output, before the commit: neither
+    happened; the object is still there to be recovered once (by another set too)."""
+    assert _crash(tmp_path, "create", "") == 0
+    assert _crash(tmp_path, "recover", "substrate.decrypt.tx") == CRASH_EXIT_STATUS
+    sub = Substrate(tmp_path)
+    assert sub.exists("o") and sub.output("o") is None
+    assert sub.recover("o", ["S0_2", "N0_1", "N0_2"], "second")["clone"] == 2
+    with pytest.raises(ConflictError, match="another attempt"):
+        Substrate(tmp_path).recover("o", ["A0", "S0_1", "S0_2"], "first")
+
+
+def test_concurrent_recoveries_from_different_sets_one_wins(tmp_path):
+    """Eight threads over two instances sharing the file, each recovering from another authorized
+    set (or decrypting): exactly one output, every other attempt refused."""
+    Substrate(tmp_path).create("o", parse_state("bloch", [0, 0, 1]), 4, keep_reference=True)
+    subs = [Substrate(tmp_path, shared=True) for _ in range(2)]
+    lay = Layout(4)
+    sets = [["A", "S1", "S2", "S3", "S4"], ["S1", "N1", "N2", "N3", "N4"], ["S1", "S2", "S3", "S4", "N3"],
+            ["A", "S2", "N2"]]
+    results, errors = [], []
+
+    def go(i: int) -> None:
+        try:
+            if i == 7:
+                results.append(subs[i % 2].decrypt("o", 3, f"a{i}"))
+            else:
+                results.append(subs[i % 2].recover("o", _labels(lay, sets[i % 4]), f"a{i}"))
+        except ConflictError as e:
+            errors.append(e)
+
+    pool = [threading.Thread(target=go, args=(i,)) for i in range(8)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert len(results) == 1 and len(errors) == 7
+    assert results[0]["fidelity"] == pytest.approx(1.0)
