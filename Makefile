@@ -1,4 +1,5 @@
-# Everything the project needs is installed by these targets into .venv.
+# Everything the project needs is installed by these targets into .venv: the core, every extra
+# ([storage], [hardware], [dask]) and the test tools.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[all,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -15,8 +15,9 @@ clone and key memories as their holders' T1/T2).
 Candidates. Providers with the same failure probability, zone and memory are
 interchangeable, so a candidate chooses how many clones go to each such class
 (not which provider), then where the key goes (one vault of each class; split
-round-robin, N_j to the ((j − 1) mod v)-th of v vaults, over every choice of
-v = 2 … vaults up to the same interchangeability; or N_j beside S_j,
+over every choice of v = 2 … vaults up to the same interchangeability, in
+contiguous blocks as the service's ``split-key:V`` or round-robin, N_j to the
+((j − 1) mod v)-th; or N_j beside S_j,
 "paired") and where A goes (discarded, or a custodian of each class). The
 front is optimal within this family; other assignments (a vault holding some
 clones, a provider holding two) are evaluated by giving the placement itself
@@ -37,15 +38,18 @@ Examples:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qclone.analysis.durability import retrieved_fidelity, single_copy_fidelity
 from qclone.analysis.leakage import Placement, audit_placement, protocol_analyzer
-from qclone.analysis.plot import plot_paths, save_figure
+from qclone.analysis.leakage.audit import MAX_REGISTER_QUBITS
+from qclone.analysis.plot import clone_axis, plot_paths, save_figure
 from qclone.analysis.resilience import (
+    MAX_SAMPLES,
     MAX_TABLE_CLONES,
     FailureModel,
     Party,
@@ -62,7 +66,7 @@ from qclone.analysis.secret_sharing import depolarizing_errors, five_qubit_code,
 from qclone.errors import InvalidArgumentError, TooLargeError, check_int, is_int
 from qclone.sim.noise import twirled_relaxation
 
-__all__ = ["MAX_CANDIDATES", "Trust", "candidate_placements", "compare", "plan", "plot_front"]
+__all__ = ["MAX_CANDIDATES", "Trust", "candidate_placements", "compare", "evaluate", "front_figure", "plan", "plot_front"]
 
 #: Most candidate placements one plan evaluates.
 MAX_CANDIDATES = 200_000
@@ -123,6 +127,12 @@ def _compositions(n: int, limits: Sequence[int]) -> Iterable[tuple[int, ...]]:
             yield (first, *rest)
 
 
+def _blocks(n: int, vaults: Sequence[str]) -> list[str]:
+    """The holder of each N_j when the key is split in contiguous blocks (as the service's ``split-key:V``)."""
+    v = len(vaults)
+    return [vaults[i] for i in range(v) for _ in range(i * n // v + 1, (i + 1) * n // v + 1)]
+
+
 def candidate_placements(model: FailureModel, budget: int) -> Iterable[tuple[int, Placement]]:
     """``(n, placement)`` for every candidate within ``budget`` stored qubits (see the module docstring)."""
     providers = _classes(model.of_kind("provider"))
@@ -137,7 +147,11 @@ def candidate_placements(model: FailureModel, budget: int) -> Iterable[tuple[int
             for v in range(2, min(len(vaults), n) + 1):
                 for picks in _compositions(v, [len(c) for c in vault_classes]):
                     chosen = [p.name for c, k in zip(vault_classes, picks) for p in c[:k]]
-                    keys.append((f"key split over {', '.join(chosen)}", [chosen[(j - 1) % v] for j in range(1, n + 1)]))
+                    blocks = _blocks(n, chosen)
+                    keys.append((f"key split over {', '.join(chosen)} in blocks", blocks))
+                    cyclic = [chosen[(j - 1) % v] for j in range(1, n + 1)]
+                    if cyclic != blocks:
+                        keys.append((f"key split over {', '.join(chosen)} round-robin", cyclic))
             keys.append(("paired", clone_holders))
             for (key_name, key_holders), a_holder in itertools.product(keys, custodians):
                 if 2 * n + (a_holder is not None) > budget:
@@ -149,14 +163,26 @@ def candidate_placements(model: FailureModel, budget: int) -> Iterable[tuple[int
                 if a_holder is not None:
                     parties.setdefault(a_holder, []).append("A")
                 name = f"n={n}, {key_name}" + (f", A at {a_holder}" if a_holder else ", A discarded")
-                yield n, Placement(parties, name=name).resolve(n)
+                yield n, Placement({p: frozenset(q) for p, q in parties.items()}, name=name).resolve(n)
+
+
+#: Most coalitions one candidate's secrecy check examines.
+MAX_SECRECY_CHECKS = 100_000
 
 
 def _secret(scheme: Scheme, model: FailureModel, trust: Trust) -> bool:
+    """Whether every coalition of up to c holders, and every named coalition, learns nothing.
+
+    What a coalition learns only grows with its qubits, so coalitions of exactly
+    min(c, holders) parties decide the first part.
+    """
     holders = scheme.holders
-    for size in range(1, min(trust.max_coalition, len(holders)) + 1):
-        if any(coalition_information(scheme, c) for c in itertools.combinations(holders, size)):
-            return False
+    size = min(trust.max_coalition, len(holders))
+    if math.comb(len(holders), size) > MAX_SECRECY_CHECKS:
+        raise TooLargeError(f"checking every coalition of {size} of {len(holders)} parties exceeds "
+                            f"{MAX_SECRECY_CHECKS} coalitions; lower max_coalition")
+    if size and any(coalition_information(scheme, c) for c in itertools.combinations(holders, size)):
+        return False
     return all(not coalition_information(scheme, [model.index(p) for p in group]) for group in trust.coalitions)
 
 
@@ -178,7 +204,8 @@ def _fidelity(model: FailureModel, n: int, placement: Placement, storage_time: f
                                key_t2=[k[1] for k in keys], decrypt=j)
         if best is None or f["average_fidelity"] > best["average_fidelity"]:
             best = {**f, "decrypted_clone": j}
-    assert best is not None  # n >= 1
+    if best is None:  # pragma: no cover - n >= 1 clones always give one
+        raise RuntimeError("internal error: no clone to decrypt")
     return best
 
 
@@ -191,8 +218,11 @@ def _durability(scheme: Scheme, model: FailureModel, samples: int, seed: int | N
 
 
 def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float | None = None, t1: float = 3600.0,
-         t2: float = 3600.0, qubits: int = 1, samples: int = DEFAULT_SAMPLES, seed: int | None = None) -> dict[str, Any]:
+         t2: float = 3600.0, qubits: int = 1, samples: int = DEFAULT_SAMPLES, seed: int | None = None,
+         progress: Callable[[float, float | None], None] | None = None) -> dict[str, Any]:
     """The Pareto front of durability against stored qubits under the trust requirement (see the module docstring).
+
+    ``progress(done, None)`` is called every 256 candidates and at the end, if given.
 
     Returns:
         A JSON-ready dict: ``front`` (placements, fewest qubits first: n, qubits, parties, durability,
@@ -204,6 +234,8 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
         TooLargeError: above :data:`MAX_CANDIDATES` candidates.
     """
     b = check_int(budget, "qubit budget", 2, 4 * MAX_TABLE_CLONES + 1)
+    check_int(qubits, "qubits", 1, MAX_REGISTER_QUBITS)
+    check_int(samples, "samples", 1, MAX_SAMPLES)
     if not model.of_kind("provider"):
         raise InvalidArgumentError("the model has no party of kind 'provider' to hold clones")
     if storage_time is not None:
@@ -212,6 +244,8 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
     evaluated = rejected = 0
     for n, placement in candidate_placements(model, b):
         evaluated += 1
+        if progress is not None and evaluated % 256 == 0:
+            progress(evaluated, None)
         if evaluated > MAX_CANDIDATES:
             raise TooLargeError(f"more than {MAX_CANDIDATES} candidate placements; lower the budget or give "
                                 "interchangeable providers the same failure probability, zone and memory")
@@ -224,6 +258,8 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
         used = scheme.units
         if used not in best_at or key > (best_at[used][0], best_at[used][1]):
             best_at[used] = (d["durability"], -len(scheme.holders), n, placement, scheme, d)
+    if progress is not None:
+        progress(evaluated, evaluated)
     front = []
     top = -1.0
     for used in sorted(best_at):
@@ -231,20 +267,9 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
         if dur <= top:
             continue
         top = dur
-        report = audit_placement(n, placement, max_coalition=max(1, min(trust.max_coalition, len(placement.parties))))
-        named = [protocol_analyzer(n).classify(placement.qubits_of(c & set(placement.parties))).kind
-                 if c & set(placement.parties) else "none" for c in trust.coalitions]
-        audited_secret = (not report.findings or trust.max_coalition == 0) and all(k == "none" for k in named)
-        if not audited_secret:
+        entry = _entry(model, trust, n, placement, scheme, d, qubits, storage_time, t1, t2)
+        if not entry["audit"]["learn_nothing"]:
             raise RuntimeError(f"internal error: the audit disagrees with the class table on {placement.name!r}")
-        entry = {
-            "name": placement.name, "clones": n, "qubits": used * qubits, "parties": len(scheme.holders),
-            "durability": dur, "loss": 1 - dur, **{k: v for k, v in d.items() if k != "durability"},
-            "placement": placement.to_dict()["parties"],
-            "audit": {"max_coalition": report.max_coalition, "coalitions_examined": report.examined,
-                      "learn_nothing": audited_secret, "warnings": list(report.warnings)},
-            "fidelity": None if storage_time is None else _fidelity(model, n, placement, storage_time, t1, t2, qubits),
-        }
         front.append(entry)
     return {
         "budget": b, "register_qubits": qubits, "trust": trust.to_dict(), "evaluated": evaluated,
@@ -253,35 +278,75 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
     }
 
 
+def _entry(model: FailureModel, trust: Trust, n: int, placement: Placement, scheme: Scheme, d: Mapping[str, Any],
+           qubits: int, storage_time: float | None, t1: float, t2: float) -> dict[str, Any]:
+    """One placement's row: durability, the coalition audit of the trust requirement, fidelity."""
+    report = audit_placement(n, placement, max_coalition=max(1, min(trust.max_coalition, len(placement.parties))))
+    named = {" + ".join(sorted(c)): protocol_analyzer(n).classify(placement.qubits_of(c & set(placement.parties))).kind
+             if c & set(placement.parties) else "none" for c in trust.coalitions}
+    learning = [list(f.coalition) for f in report.findings] if trust.max_coalition else []
+    learning += [name.split(" + ") for name, kind in named.items() if kind != "none"]
+    return {
+        "name": placement.name, "clones": n, "qubits": scheme.units * qubits, "parties": len(scheme.holders),
+        "durability": d["durability"], "loss": 1 - d["durability"], **{k: v for k, v in d.items() if k != "durability"},
+        "placement": placement.to_dict()["parties"],
+        "audit": {"max_coalition": report.max_coalition, "coalitions_examined": report.examined,
+                  "learn_nothing": not learning, "coalitions_that_learn": learning, "warnings": list(report.warnings)},
+        "fidelity": None if storage_time is None else _fidelity(model, n, placement, storage_time, t1, t2, qubits),
+    }
+
+
+def evaluate(model: FailureModel, placement: Placement, clones: int, trust: Trust, *, storage_time: float | None = None,
+             t1: float = 3600.0, t2: float = 3600.0, qubits: int = 1, samples: int = DEFAULT_SAMPLES,
+             seed: int | None = None) -> dict[str, Any]:
+    """One given placement, as :func:`plan` reports a placement on its front (its secrecy is reported, not required).
+
+    Raises:
+        InvalidArgumentError: for a party the model does not know or an invalid placement.
+    """
+    n = check_int(clones, "clones", 1, MAX_TABLE_CLONES)
+    check_int(qubits, "qubits", 1, MAX_REGISTER_QUBITS)
+    check_int(samples, "samples", 1, MAX_SAMPLES)
+    if storage_time is not None:
+        twirled_relaxation(storage_time, t1, t2)  # validates
+    resolved = placement.resolve(n)
+    scheme = encrypted_scheme(resolved, n, model, name=resolved.name)
+    entry = _entry(model, trust, n, resolved, scheme, _durability(scheme, model, samples, seed), qubits, storage_time, t1, t2)
+    return {"trust": trust.to_dict(), "register_qubits": qubits, "storage_time": storage_time, "t1": t1, "t2": t2,
+            "placement": entry}
+
+
 def plot_front(result: Mapping[str, Any], outputs: Sequence[str | Path]) -> list[Path]:
     """Loss probability (log scale) against qubits stored, for the placements on the front."""
     paths = plot_paths(outputs)
-    import matplotlib
+    save_figure(front_figure(result), paths)  # a pyplot-free Figure: nothing to close
+    return paths
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def front_figure(result: Mapping[str, Any]) -> Any:
+    """The matplotlib ``Figure`` of :func:`plot_front` (to show inline or to save)."""
+    from matplotlib.figure import Figure
 
     front = result["front"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    try:
-        if front:
-            x = [e["qubits"] for e in front]
-            loss = [max(e["loss"], 1e-18) for e in front]
-            ax.plot(x, loss, "o-", ms=5, label="best placement within the budget (Pareto front)")
-            for e in front:
-                ax.annotate(f"n={e['clones']}", (e["qubits"], max(e["loss"], 1e-18)), fontsize=7,
-                            xytext=(4, 4), textcoords="offset points")
-            ax.set_yscale("log")
-        ax.set_xlabel("qubits stored per input qubit")
-        ax.set_ylabel("probability an object is lost (1 − durability)")
-        ax.grid(True, which="both", alpha=0.3)
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    if front:
+        x = [e["qubits"] for e in front]
+        loss = [max(e["loss"], 1e-18) for e in front]
+        ax.plot(x, loss, "o-", ms=5, drawstyle="steps-post", label="most durable placement with at most this many qubits")
+        for e in front:
+            ax.annotate(f"n={e['clones']}", (e["qubits"], max(e["loss"], 1e-18)), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
+        ax.set_yscale("log")
+        clone_axis(ax, x, label="qubits stored per input qubit (count)")
         ax.legend(fontsize=8)
-        ax.set_title(f"Placement plan: trust c = {result['trust']['max_coalition']}, budget {result['budget']} qubits")
-        fig.tight_layout()
-        save_figure(fig, paths)
-    finally:
-        plt.close(fig)
-    return paths
+    else:
+        ax.set_xlabel("qubits stored per input qubit (count)")
+    ax.set_ylabel("probability an object is lost\n(1 − durability, per object lifetime)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(f"Placement plan: trust c = {result['trust']['max_coalition']}, budget {result['budget']} qubits")
+    fig.tight_layout()
+    return fig
 
 
 # --- the side-by-side comparison -----------------------------------------------------------
@@ -321,7 +386,7 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
     provider = [f"provider-{i}" for i in range(1, shares + 1)]
 
     def enc(parties: dict[str, list[str]], name: str) -> Scheme:
-        return encrypted_scheme(Placement(parties, name=name), n, model, name=name)
+        return encrypted_scheme(Placement({p: frozenset(q) for p, q in parties.items()}, name=name), n, model, name=name)
 
     clones_at = {provider[j - 1]: [f"S{j}"] for j in range(1, n + 1)}
     schemes: list[tuple[Scheme, Any]] = [
@@ -331,8 +396,8 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
     ]
     if n >= 2:
         split: dict[str, list[str]] = {**clones_at}
-        for j in range(1, n + 1):
-            split.setdefault(f"vault-{(j - 1) % v + 1}", []).append(f"N{j}")
+        for j, vault in enumerate(_blocks(n, [f"vault-{i}" for i in range(1, v + 1)]), start=1):
+            split.setdefault(vault, []).append(f"N{j}")
         schemes.append((enc(split, f"encrypted, key split over {v} vaults"), "enc"))
     codes = [five_qubit_code(), polynomial_code(2)]
     if k is not None and k != 2:
@@ -354,6 +419,7 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
                 fid = what.average_fidelity(errors)
         rows.append({
             "scheme": scheme.name, "units": scheme.units, "dimension": scheme.dimension, "parties": len(scheme.holders),
+            "holders": [model.parties[i].name for i in scheme.holders],
             "needed": min_recovering_coalition(scheme), "secrecy": max_secret_coalition(scheme),
             "durability": dur, "loss": 1 - dur, "fidelity": fid,
         })

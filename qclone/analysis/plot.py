@@ -123,29 +123,40 @@ def plain_number(value: float) -> str:
 def clone_ticks(lo: int, hi: int) -> tuple[str, list[int]]:
     """The scale (``"linear"`` or ``"log"``) and major tick positions for an n axis from ``lo`` to ``hi``.
 
-    A few clones (``hi <= LINEAR_AXIS_MAX``): linear, every integer when at most ten of
-    them, else a step of 2 or 5. Wider ranges: log, at 1-2-5 × 10^k over at most three
-    decades, at powers of ten beyond.
+    A few clones, or a narrow range (``hi <= LINEAR_AXIS_MAX`` or ``hi < 10·lo``): linear, at
+    multiples of the smallest 1-2-5 step that gives at most ten intervals. Wider ranges: log, at
+    1-2-5 × 10^k over at most three decades, at powers of ten beyond. The ends of the range get
+    a tick too where there is room beside their neighbour (half a step; a factor 1.5 on a log axis).
 
     Examples:
         >>> clone_ticks(1, 5)
         ('linear', [1, 2, 3, 4, 5])
         >>> clone_ticks(1, 63)
         ('log', [1, 2, 5, 10, 20, 50])
+        >>> clone_ticks(3, 63)
+        ('log', [3, 5, 10, 20, 50])
         >>> clone_ticks(1, 10**6)
         ('log', [1, 10, 100, 1000, 10000, 100000, 1000000])
     """
     if lo < 1 or hi < lo:
         raise InvalidArgumentError(f"an n axis needs 1 <= min <= max, got {lo}..{hi}")
-    if hi <= LINEAR_AXIS_MAX:
-        span = hi - lo
-        step = 1 if span <= 10 else 2 if span <= 20 else 5
-        first = lo if step == 1 else (lo + step - 1) // step * step
-        ticks = list(range(first, hi + 1, step))
-        return "linear", ticks if lo in ticks or step == 1 else [lo, *ticks]
+    if hi <= LINEAR_AXIS_MAX or hi < 10 * lo:
+        step = 1
+        while (hi - lo) / step > 10:
+            step = step * 5 // 2 if str(step)[0] == "2" else step * 2  # 1, 2, 5, 10, 20, 50, ...
+        ticks = list(range(-(-lo // step) * step, hi + 1, step))
+        if not ticks or ticks[0] - lo >= step / 2:
+            ticks.insert(0, lo)
+        if hi - ticks[-1] >= step / 2:
+            ticks.append(hi)
+        return "linear", ticks
     k_lo, k_hi = int(np.floor(np.log10(lo))), int(np.floor(np.log10(hi)))
     mantissas = (1, 2, 5) if k_hi - k_lo < 3 else (1,)
     ticks = [m * 10**k for k in range(k_lo, k_hi + 1) for m in mantissas if lo <= m * 10**k <= hi]
+    if not ticks or ticks[0] / lo >= 1.5:
+        ticks.insert(0, lo)
+    if hi / ticks[-1] >= 1.5:
+        ticks.append(hi)
     return "log", ticks
 
 

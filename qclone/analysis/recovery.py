@@ -70,7 +70,7 @@ import numpy as np
 import stim
 
 from qclone.analysis.leakage import Classification, protocol_analyzer
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import Circuit, Instruction, Layout, decryption, to_stim
 from qclone.protocol.circuit import flat_pairs
 
@@ -82,8 +82,9 @@ __all__ = [
 Route = Literal["auto", "structured", "generic"]
 #: The routes of :func:`find_recovery`.
 ROUTES: tuple[str, ...] = ("auto", "structured", "generic")
-#: :func:`choose_recovery` tries every subset of the live holders, smallest first, up to this many subsets;
-#: beyond, it drops holders one by one (worst-ranked first) while the rest stays authorized.
+#: :func:`choose_recovery` tries every subset of the (undominated) live holders, smallest first, up to this
+#: many subsets; beyond, it drops holders one by one (worst-ranked first) while the rest stays authorized,
+#: which gives an inclusion-minimal set, not always the smallest.
 MAX_HOLDER_SUBSETS = 200_000
 _CHUNK = 4096
 
@@ -151,8 +152,9 @@ def _survivor_mask(layout: Layout, survivors: Iterable[int]) -> np.ndarray:
         raise InvalidArgumentError("give the surviving qubits as a collection of qubit indices, not a string")
     m = _protocol_size(layout)
     items = survivors if isinstance(survivors, np.ndarray) else list(survivors)
-    if not isinstance(items, np.ndarray) and any(isinstance(x, (bool, np.bool_)) for x in items):
-        raise InvalidArgumentError("surviving qubits must be integer qubit indices, not booleans")
+    # plain ints pass a C-speed type scan; anything else (numpy integers, ...) is checked one by one
+    if not isinstance(items, np.ndarray) and not set(map(type, items)) <= {int} and not all(is_int(x) for x in items):
+        raise InvalidArgumentError("surviving qubits must be integer qubit indices")
     arr = np.asarray(items)
     if arr.size and (arr.dtype.kind not in "iu" or arr.ndim != 1):
         raise InvalidArgumentError("surviving qubits must be integer qubit indices")
@@ -546,7 +548,7 @@ def _holder_masks(layout: Layout, holders: Mapping[str, Iterable[int]], live: It
     if isinstance(live, (str, bytes)):
         raise InvalidArgumentError("give the live holders as a collection of names, not one string")
     alive = set(live)
-    names = [str(h) for h in holders if h in alive]
+    names = [h for h in holders if h in alive]
     masks = np.stack([_survivor_mask(layout, holders[h]) for h in names]) if names else np.zeros((0, _protocol_size(layout)), bool)
     keep: np.ndarray = np.any(masks, axis=1)
     return [h for h, x in zip(names, keep.tolist()) if x], masks[keep]
@@ -558,15 +560,36 @@ def _union(masks: np.ndarray) -> np.ndarray:
     return out
 
 
+def _undominated(masks: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """Indices of the holders not dominated by another: ``j`` dominates ``i`` when it holds every
+    qubit ``i`` holds and ranks no worse (equal sets and ranks: the first is kept). Swapping a
+    dominated holder for its dominator never makes a subset larger, costlier or unauthorized."""
+    counts = masks.astype(np.int64)
+    outside = counts @ (~masks).T.astype(np.int64)  # [i, j]: qubits of i that j lacks
+    inside = outside == 0
+    h = masks.shape[0]
+    idx = np.arange(h)
+    same = inside & inside.T
+    better = (ranks[None, :] < ranks[:, None]) | ((ranks[None, :] == ranks[:, None]) & (~same | (idx[None, :] < idx[:, None])))
+    dominated = (inside & better & (idx[None, :] != idx[:, None])).any(axis=1)
+    out: np.ndarray = np.flatnonzero(~dominated)
+    return out
+
+
 def _fewest(names: list[str], masks: np.ndarray, ranks: np.ndarray, good: Callable[[np.ndarray], np.ndarray]) -> tuple[int, ...] | None:
     """The smallest subset of holders (ties: smallest rank sum, then order) whose union is ``good``.
 
-    Every subset, smallest first, while within :data:`MAX_HOLDER_SUBSETS`; then, if none was found,
-    an inclusion-minimal one: from all holders, drop the worst-ranked while ``good`` stays true.
+    ``good`` must be monotone (a superset of a good union is good). Dominated holders are set aside
+    (:func:`_undominated`); then every subset of the rest, smallest first, while within
+    :data:`MAX_HOLDER_SUBSETS`; then, if none was found, the smallest of three inclusion-minimal
+    ones: from all holders, drop holders while ``good`` stays true, worst-ranked first and, among
+    equal ranks, the last, the smallest or the largest first.
     """
-    h = len(names)
-    if h == 0:
+    if not names:
         return None
+    keep = _undominated(masks, ranks)
+    masks, ranks = masks[keep], ranks[keep]
+    h = keep.size
     tried = 0
     for size in range(1, h + 1):
         count = math.comb(h, size)
@@ -587,15 +610,21 @@ def _fewest(names: list[str], masks: np.ndarray, ranks: np.ndarray, good: Callab
                 if best is None or float(cost[i]) < best[0]:
                     best = (float(cost[i]), tuple(combos[ok[i]].tolist()))
         if best is not None:
-            return best[1]
-    chosen = list(range(h))
+            return tuple(keep[list(best[1])].tolist())
     if not bool(good(_union(masks)[None, :])[0]):
         return None
-    for drop in sorted(range(h), key=lambda x: (-ranks[x], -x)):
-        trial = [c for c in chosen if c != drop]
-        if trial and bool(good(_union(masks[trial])[None, :])[0]):
-            chosen = trial
-    return tuple(chosen)
+    sizes = masks.sum(axis=1)
+    found: list[tuple[int, float, list[int]]] = []
+    orders: list[Callable[[int], tuple[float, float]]] = [
+        lambda x: (-ranks[x], -x), lambda x: (-ranks[x], sizes[x]), lambda x: (-ranks[x], -sizes[x])]
+    for order in orders:
+        chosen = list(range(h))
+        for drop in sorted(range(h), key=order):
+            trial = [c for c in chosen if c != drop]
+            if trial and bool(good(_union(masks[trial])[None, :])[0]):
+                chosen = trial
+        found.append((len(chosen), float(ranks[chosen].sum()), chosen))
+    return tuple(keep[min(found, key=lambda f: (f[0], f[1]))[2]].tolist())
 
 
 def choose_recovery(layout: Layout, holders: Mapping[str, Iterable[int]], live: Iterable[str], *,
@@ -606,7 +635,9 @@ def choose_recovery(layout: Layout, holders: Mapping[str, Iterable[int]], live: 
     best-ranked holder ranks best, then the lowest j; the fewest holders covering it), else the
     fewest holders whose qubits together are authorized (ties: the smallest sum of ranks).
     ``rank``: lower is better (default: all equal; ties go to the holders' order in ``holders``).
-    Live names that hold nothing here are ignored.
+    Live names that hold nothing here are ignored. The search is exact while the subsets to try
+    stay within :data:`MAX_HOLDER_SUBSETS` (a holder whose qubits another no worse-ranked holder
+    also holds is never needed, so it is not tried); beyond, the set is inclusion-minimal.
 
     Returns:
         The recovery (acting only on the chosen holders' qubits) and the names of those holders,

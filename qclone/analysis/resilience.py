@@ -15,8 +15,9 @@ encrypted state (pairs (S_j, N_j) are interchangeable), for a threshold scheme
 it is the threshold. So a scheme carries a table indexed by those counts,
 holding ``I(R : survivors)`` in units of log2 d (``full`` means authorized,
 0 means the survivors learn nothing). For encrypted cloning the table is
-filled by the exact leakage analyzer (:class:`qclone.analysis.leakage.LeakageAnalyzer`)
-on one representative set per class (:func:`pair_class_table`).
+filled by the exact authorization test of :mod:`qclone.analysis.recovery` on
+one representative set per class (:func:`pair_class_table`); the tests check
+it against the leakage analyzer and the dense engine.
 
 Durability is the probability that the surviving units are authorized:
 
@@ -59,8 +60,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from qclone.analysis.leakage import Placement, protocol_analyzer
+from qclone.analysis.leakage import Placement
+from qclone.analysis.recovery import authorized_many
 from qclone.errors import InvalidArgumentError, TooLargeError, check_int, is_real
+from qclone.protocol import Layout
 from qclone.protocol.layout import check_clones
 from qclone.sim.stabilizer import wilson_interval
 
@@ -94,8 +97,8 @@ MAX_PARTIES = 256
 MAX_ZONES = 64
 #: Exact durability enumerates at most 2^MAX_EXACT_BITS patterns of zones and hub parties.
 MAX_EXACT_BITS = 16
-#: Largest n whose class table is built (2·C(n+3, 3) exact classifications).
-MAX_TABLE_CLONES = 32
+#: Largest n whose class table is built (2·C(n+3, 3) classes, two vectorised authorization tests).
+MAX_TABLE_CLONES = 64
 #: Most Monte Carlo samples.
 MAX_SAMPLES = 100_000_000
 #: Random draws per chunk (samples × (parties + zones)).
@@ -340,28 +343,34 @@ def pair_class_table(clones: int) -> np.ndarray:
     A class is ``(a, c, s, t)``: whether C holds A, how many pairs it holds completely, how
     many only by S_j, how many only by N_j (pairs are interchangeable: the encrypted state is
     invariant under any permutation of the clone indices applied to S and N together). Each
-    entry is the exact leakage analyzer's answer for one representative set; entries with
-    c + s + t > n are -1. Shape ``(2, n+1, n+1, n+1)`` as axes (A, both, S only, N only).
+    entry is decided on one representative set by the exact authorization test
+    (:func:`qclone.analysis.recovery.authorized_many`, vectorised over the classes): 2 bits
+    when the set is authorized, 0 when its complement is (the state with the reference is
+    pure, so I(R : C) + I(R : complement) = 2), else 1. Entries with c + s + t > n are -1.
+    Shape ``(2, n+1, n+1, n+1)`` as axes (A, both, S only, N only).
 
     Examples:
         >>> t = pair_class_table(2)
         >>> int(t[0, 1, 1, 0]), int(t[1, 0, 0, 0]), int(t[0, 0, 1, 1])  # {S1,N1,S2}, {A}, {S1,N2}
         (2, 0, 0)
+        >>> int(pair_class_table(3)[0, 0, 3, 0])  # S1 S2 S3 with n = 3: the Y component leaks
+        1
     """
     n = check_clones(clones)
     if n > MAX_TABLE_CLONES:
         raise TooLargeError(f"n = {n} clones: the class table is built up to n = {MAX_TABLE_CLONES}")
-    analyzer = protocol_analyzer(n)
+    r = np.arange(n + 1)
+    a, c, s, t = (x.ravel() for x in np.meshgrid([0, 1], r, r, r, indexing="ij"))
+    valid = c + s + t <= n
+    a, c, s, t = a[valid], c[valid], s[valid], t[valid]
+    j = np.arange(n)[None, :]  # pair index j (0-based): pairs [0, c) whole, [c, c+s) S only, [c+s, c+s+t) N only
+    signal = j < (c + s)[:, None]
+    key = (j < c[:, None]) | ((j >= (c + s)[:, None]) & (j < (c + s + t)[:, None]))
+    masks = np.concatenate([a[:, None].astype(bool), signal, key], axis=1)  # layout order A, S_1..S_n, N_1..N_n
+    layout = Layout(n)
+    info = np.where(authorized_many(layout, masks), 2, np.where(authorized_many(layout, ~masks), 0, 1))
     table = np.full((2, n + 1, n + 1, n + 1), -1, dtype=np.int8)
-    for a in (0, 1):
-        for c in range(n + 1):
-            for s in range(n + 1 - c):
-                for t in range(n + 1 - c - s):
-                    qubits = ["A"] if a else []
-                    qubits += [f"S{j}" for j in range(1, c + s + 1)]
-                    qubits += [f"N{j}" for j in range(1, c + 1)]
-                    qubits += [f"N{j}" for j in range(c + s + 1, c + s + t + 1)]
-                    table[a, c, s, t] = analyzer.mutual_information(qubits)
+    table[a, c, s, t] = info
     return table
 
 

@@ -27,8 +27,8 @@ from qclone.analysis.leakage import (
 from qclone.analysis.leakage.analyzer import abbreviate
 from qclone.analysis.leakage.census import METHODS
 from qclone.cli.exits import CHECK_FAILED
-from qclone.cli.options import Clones, Json, Qubits
-from qclone.cli.output import console, print_json, warn, warn_single_clone
+from qclone.cli.options import Clones, Json, Qubits, Quiet
+from qclone.cli.output import console, print_json, progress, warn, warn_single_clone
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import Layout
 
@@ -60,6 +60,7 @@ def audit(
     list_kind: Annotated[str | None, typer.Option(
         "--list", help=f"With --all-subsets: also list every set of this kind ({', '.join(KINDS)}); n <= 8.")] = None,
     method: Annotated[str, typer.Option("--method", help=f"With --all-subsets: {', '.join(METHODS)}.")] = "auto",
+    quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """Report every coalition of parties that can recover or partly learn the stored state; exit status 1 if the placement is not safe."""
@@ -68,12 +69,13 @@ def audit(
     if all_subsets:
         if placement is not None or qubits != 1:
             raise InvalidArgumentError("--all-subsets counts sets of qubits; it takes no --placement or --qubits")
-        _census(clones, stage, method, list_kind, json_out)
+        _census(clones, stage, method, list_kind, json_out, quiet)
         return
     if list_kind is not None or method != "auto":
         raise InvalidArgumentError("--list and --method go with --all-subsets")
     chosen = placement_from_option(placement or "providers", clones)
-    report = audit_placement(clones, chosen, max_coalition=max_coalition, qubits=qubits, stage=stage)
+    with progress("examining coalitions", quiet=quiet):
+        report = audit_placement(clones, chosen, max_coalition=max_coalition, qubits=qubits, stage=stage)
     for w in report.warnings:
         warn(w)
     if json_out:
@@ -121,12 +123,13 @@ def _print_audit(r: AuditReport) -> None:
     _line("verdict: safe (only intended coalitions learn anything)" if r.safe else "verdict: NOT SAFE (see the warnings)")
 
 
-def _census(clones: int, stage: str, method: str, list_kind: str | None, json_out: bool) -> None:
+def _census(clones: int, stage: str, method: str, list_kind: str | None, json_out: bool, quiet: bool) -> None:
     if list_kind is not None and list_kind not in KINDS:
         raise InvalidArgumentError(f"--list takes one of {', '.join(KINDS)}, got {list_kind!r}")
     listing = enumerate_sets(clones, stage=stage, kind=list_kind) if list_kind else iter(())
-    census = subset_census(clones, stage=stage, method=method)
-    listed = list(listing)
+    with progress(f"classifying the subsets of {2 * clones + 1} qubits", quiet=quiet):
+        census = subset_census(clones, stage=stage, method=method)
+        listed = list(listing)
     warn_single_clone(clones)
     if json_out:
         d = census.to_dict()
@@ -156,6 +159,7 @@ def classify(
         help="Qubit labels A, S1.., N1.. (commas also separate); patterns S*, N*, S1..S4.", show_default=False)],
     clones: Clones,
     stage: Stage = "encrypted",
+    quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """Classify one set of qubits: authorized, partial (and what leaks) or none, with I(R:set)."""
@@ -165,9 +169,10 @@ def classify(
                                                    for label in expand_label(q, clones)]), key=index.__getitem__))
     if not labels:
         raise InvalidArgumentError("give at least one qubit label")
-    analyzer = protocol_analyzer(clones, stage=stage)
-    c = analyzer.classify(labels)
-    witnesses = analyzer.witnesses(labels) if c.kind != "none" else ()
+    with progress(f"classifying {len(labels)} qubit(s)", quiet=quiet):
+        analyzer = protocol_analyzer(clones, stage=stage)
+        c = analyzer.classify(labels)
+        witnesses = analyzer.witnesses(labels) if c.kind != "none" else ()
     warn_single_clone(clones)
     if json_out:
         print_json({"clones": clones, "stage": canonical_stage(clones, stage), "qubits": list(labels), **c.to_dict(),

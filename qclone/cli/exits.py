@@ -4,10 +4,10 @@
 0   ok
 1   a check failed (``verify``) or an audit found the placement unsafe (``audit``)
 2   bad input: a malformed or out-of-range argument, an unreadable file, a busy port,
-    a missing optional dependency; also the service's 400, 413 and 422
+    a missing optional dependency, an IBM backend this machine cannot use (no saved
+    account, a name the account does not have); also the service's 400, 413 and 422
 3   refused by the service: 401, 403, 404, 409, 429 (and any other 4xx)
-4   the service (or a quantum backend) is unreachable or failing: connection errors,
-    timeouts, 5xx
+4   the storage service is unreachable or failing: connection errors, timeouts, 5xx
 ==  =====================================================================================
 
 Every one of them but 0 comes with exactly one line on stderr. The storage SDK's
@@ -22,14 +22,15 @@ import importlib
 import importlib.util
 import sys
 
-from qclone.errors import BackendUnavailableError, QcloneError
+from qclone.errors import QcloneError, is_int
 
 OK, CHECK_FAILED, BAD_INPUT, REFUSED, UNAVAILABLE = 0, 1, 2, 3, 4
 INTERRUPTED = 130
 
-#: The optional parts of qclone (``pip install 'qclone[NAME]'``) and the top-level modules each provides.
+#: The optional parts of qclone (``pip install 'qclone[NAME]'``) and the top-level modules each provides
+#: (pydantic is not among them: typer needs it).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "storage": ("fastapi", "starlette", "pydantic", "uvicorn", "sqlalchemy", "alembic", "psycopg", "httpx", "orjson", "cryptography"),
+    "storage": ("fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "httpx", "orjson", "cryptography"),
     "hardware": ("qiskit_aer", "qiskit_ibm_runtime", "qiskit_experiments"),
     "dask": ("dask", "distributed"),
 }
@@ -74,10 +75,8 @@ def exit_status(exc: BaseException) -> int | None:
     if extra_of(exc) is not None:
         return BAD_INPUT
     status = getattr(exc, "http_status", None)
-    if isinstance(exc, QcloneError) and isinstance(status, int) and not isinstance(status, bool):
+    if isinstance(exc, QcloneError) and is_int(status):
         return status_exit(status)
-    if isinstance(exc, BackendUnavailableError):
-        return UNAVAILABLE
     if isinstance(exc, QcloneError):
         return BAD_INPUT
     if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__module__.split(".")[0] == "httpx":

@@ -41,8 +41,9 @@ def _runner(name: str, backend, method: str, noise: str = "device", max_bond: in
     if name not in RUNNERS:
         raise InvalidArgumentError(f"unknown runner {name!r}; choose one of {', '.join(RUNNERS)}")
     simulated = name == "aer" and is_fake(backend.name if hasattr(backend, "name") else "")
-    if not simulated and (noise != "device" or max_bond is not None or truncation is not None):
-        raise InvalidArgumentError("--noise twirled and the MPS options need the Aer runner on a fake backend")
+    if not simulated and (noise != "device" or max_bond is not None or truncation is not None or method != "auto"):
+        raise InvalidArgumentError("--noise twirled, --method and the MPS options need the Aer runner on a fake backend "
+                                   "(the sampler chooses its own method)")
     if not simulated:
         return SamplerRunner(backend)  # a real device always runs through SamplerV2
     return AerRunner(backend, method=method, noise=noise, max_bond_dimension=max_bond, truncation_threshold=truncation)
@@ -114,7 +115,7 @@ def run(
     stem = f"hardware_{backend}"
     csv_path = write_csv(results, output_dir / f"{stem}.csv")
     png_path = plot_results(results, output_dir / f"{stem}.png")
-    note(f"wrote {csv_path} and {png_path}")
+    (note if json_out or jsonl else typer.echo)(f"wrote {csv_path} and {png_path}")  # stdout keeps only the JSON
 
 
 def _print_result(r) -> None:  # noqa: ANN001 - FidelityResult
@@ -327,4 +328,4 @@ def modules(
             t.add_row(r.kind if r.kind != "series" else f"series ({r.levels} levels)", str(r.qubits), str(r.two_qubit_gates), str(r.depth),
                       f"{r.fidelity:.4f}", f"[{r.ci_low:.4f}, {r.ci_high:.4f}]", ", ".join(f"{x:.4f}" for x in r.qubit_fidelities))  # fmt: skip
         wide_console().print(t)
-    note(f"wrote {path}")
+    (note if json_out or jsonl else typer.echo)(f"wrote {path}")

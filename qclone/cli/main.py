@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "peek": ("qclone.cli.storage_client:peek", "What one provider can learn: the reduced state of the qubits it holds.", STORAGE),
     "audit-log": ("qclone.cli.storage_client:audit_log", "This tenant's audit log, oldest first.", STORAGE),
     "providers": ("qclone.cli.storage_client:providers_app", "List, add, drain, kill or revive storage providers.", STORAGE),
-    "storage": ("qclone.cli.storage:storage_app", "Encrypted multi-cloud storage: durability simulation, node keys.", STORAGE),
+    "storage": ("qclone.cli.storage:storage_app", "Encrypted multi-cloud storage: durability simulation, placement planning, node keys.", STORAGE),
 }
 
 
@@ -62,7 +62,7 @@ def load_command(name: str) -> Any:
     if isinstance(obj, typer.Typer):
         cmd = typer.main.get_group(obj)
     else:
-        single = typer.Typer(context_settings=CONTEXT_SETTINGS)
+        single = typer.Typer(add_completion=False, context_settings=CONTEXT_SETTINGS)
         single.command(name)(obj)
         cmd = typer.main.get_command(single)
     cmd.name = name
@@ -88,6 +88,20 @@ class LazyGroup(TyperGroup):
             return placeholder
         self.commands[cmd_name] = load_command(cmd_name)
         return self.commands[cmd_name]
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """As typer's, with "Did you mean ...?" drawn from every command, loaded or not."""
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as e:
+            message = getattr(e, "message", None)
+            if isinstance(message, str) and args and "Did you mean" not in message and message.startswith("No such command"):
+                import difflib
+
+                matches = difflib.get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    e.message = message.rstrip(".") + ". Did you mean " + ", ".join(f"{m!r}" for m in matches) + "?"  # type: ignore[attr-defined]  # click's UsageError
+            raise
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         self.listing = True
@@ -132,6 +146,7 @@ ALIASES: dict[tuple[str, ...], dict[str, str]] = {
     ("hardware", "run"): {"--out": "--output-dir"},
     ("hardware", "modules"): {"--out": "--output-dir"},
     ("storage", "simulate"): {"-p": "--failure-rate"},
+    ("storage", "plan"): {"--samples": "--objects"},
     ("audit",): {"--fail-unsafe": ""},
 }
 

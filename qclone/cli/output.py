@@ -152,14 +152,14 @@ def progress(description: str, total: float | None = None, *, quiet: bool = Fals
     with Progress(*columns, console=target, transient=True, redirect_stdout=False, redirect_stderr=True) as bar:
         stdout = sys.stdout
         if stdout.isatty():  # the same terminal: results printed meanwhile go above the display
-            sys.stdout = _AboveTheDisplay(stdout, bar)
+            sys.stdout = AboveTheDisplay(stdout, bar)
         try:
             yield ProgressTask(bar, bar.add_task(description, total=total))
         finally:
             sys.stdout = stdout
 
 
-class _AboveTheDisplay:
+class AboveTheDisplay:
     """A terminal's stdout that takes the progress display away while it writes and redraws it below."""
 
     def __init__(self, stream: Any, bar: Any) -> None:

@@ -63,21 +63,24 @@ def demo(
     picture: Annotated[bool, typer.Option("--picture/--no-picture", help="Draw the circuit (n <= 6).")] = True,
     storage: Annotated[bool, typer.Option("--storage/--no-storage", help="Also run the storage part.")] = True,
     storage_clones: Annotated[int, typer.Option("--storage-clones", help="Clones (and providers) of the storage part.")] = 4,
+    quiet: Quiet = False,
 ) -> None:
     """Encrypt a random qubit into n clones, inspect every share, decrypt one clone, then try a second;
     then store a state at providers, lose all but one, retrieve it once and fail the second time."""
     warn_single_clone(clones)
-    result = run_demo(clones=clones, seed=seed)
-    stored = None
     if storage and not has_extra("storage"):
         warn(f"the storage part is skipped: {extra_message('storage')}")
         storage = False
-    if storage:
-        from qclone.storage.demo import MAX_DEMO_CLONES, storage_demo
+    with progress(f"encrypting into {clones} clones", quiet=quiet) as bar:
+        result = run_demo(clones=clones, seed=seed)
+        stored = None
+        if storage:
+            from qclone.storage.demo import MAX_DEMO_CLONES, storage_demo
 
-        if not 1 <= storage_clones <= MAX_DEMO_CLONES:
-            raise InvalidArgumentError(f"--storage-clones must be between 1 and {MAX_DEMO_CLONES}, got {storage_clones}")
-        stored = storage_demo(clones=storage_clones, seed=seed)
+            if not 1 <= storage_clones <= MAX_DEMO_CLONES:
+                raise InvalidArgumentError(f"--storage-clones must be between 1 and {MAX_DEMO_CLONES}, got {storage_clones}")
+            bar.update(description="the storage service")
+            stored = storage_demo(clones=storage_clones, seed=seed)
     if json_out:
         d = result.to_dict()
         if picture and clones <= MAX_PICTURE_CLONES:

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qclone.cli.options import Json, Quiet, Seed
+from qclone.cli.options import Json, Qubits, Quiet, Seed
 from qclone.cli.output import console, print_json, progress, wide_console
 
 storage_app = typer.Typer(
-    help="Encrypted multi-cloud storage: durability simulation, node keys (see docs/storage.md).",
+    help="Encrypted multi-cloud storage: durability simulation, placement planning, node keys (see docs/storage.md, docs/resilience.md).",
     no_args_is_help=True,
 )
 
@@ -33,11 +33,11 @@ def simulate(
     storage_time: Annotated[float | None, typer.Option("--storage-time", help="Seconds each object is stored: also report the fidelity after storage.")] = None,
     t1: Annotated[float, typer.Option("--t1", help="Memory T1 (seconds) of providers and vault.")] = 3600.0,
     t2: Annotated[float, typer.Option("--t2", help="Memory T2 (seconds) of providers and vault.")] = 3600.0,
-    qubits: Annotated[int, typer.Option("--qubits", "-k", help="Qubits per object (for the fidelity).")] = 1,
+    qubits: Qubits = 1,
     seed: Seed = None,
     plot: Annotated[list[Path] | None, typer.Option(
         "--plot", help="Write a plot of loss probability (and fidelity) vs clones: .png, .svg or .pdf (repeat for several).")] = None,
-    zones: Annotated[int, typer.Option("--zones", help="Z: zones the providers are spread over, round-robin (0: none).")] = 0,
+    zones: Annotated[int, typer.Option("--zones", help="Z: zones the providers are spread over, round-robin (0: none); the vault is outside them.")] = 0,
     zone_failure_rate: Annotated[float, typer.Option(
         "--zone-failure-rate", help="r: probability that a zone fails, taking down every provider in it.")] = 0.0,
     compare: Annotated[bool, typer.Option(
@@ -53,12 +53,19 @@ def simulate(
 ) -> None:
     """Monte Carlo of durability: n encrypted clones vs a single plain copy (and fidelity after --storage-time)."""
     if compare:
+        from qclone.errors import InvalidArgumentError
+
+        if plot or qubits != 1:
+            raise InvalidArgumentError("--compare is exact and per input qubit: it takes neither --plot nor --qubits")
         _compare(clones=clones, failure_rate=failure_rate, vault_failure_rate=vault_failure_rate,
                  custodian_failure_rate=custodian_failure_rate, zones=zones, zone_failure_rate=zone_failure_rate,
-                 vaults=vaults, qss_threshold=qss_threshold, storage_time=storage_time, t1=t1, t2=t2, json_out=json_out)
+                 vaults=vaults, qss_threshold=qss_threshold, storage_time=storage_time, t1=t1, t2=t2, json_out=json_out, quiet=quiet)
         return
     from qclone.analysis.durability import plot_durability, summary_rows
     from qclone.analysis.durability import simulate as run_simulation
+    from qclone.protocol.layout import check_register_size
+
+    check_register_size(qubits)  # also when no --storage-time uses it
 
     with progress(f"simulating {objects:,} objects", quiet=quiet) as bar:
         result = run_simulation(
@@ -102,10 +109,11 @@ def simulate(
         console.print(f"wrote {p}")
 
 
-def _compare(*, json_out: bool, **kwargs: object) -> None:
+def _compare(*, json_out: bool, quiet: bool, **kwargs: object) -> None:
     from qclone.analysis.planner import compare
 
-    result = compare(**kwargs)  # type: ignore[arg-type]  # the options above, by name
+    with progress("comparing the alternatives", quiet=quiet):
+        result = compare(**kwargs)  # type: ignore[arg-type]  # the options above, by name
     if json_out:
         print_json(result)
         return
@@ -118,8 +126,9 @@ def _compare(*, json_out: bool, **kwargs: object) -> None:
     for c in cols:
         t.add_column(c, justify="left" if c == "scheme" else "right")
     for row in result["rows"]:
-        unit = {2: "qubit", 3: "qutrit"}.get(row["dimension"], f"d={row['dimension']} qudit")
-        cells = [row["scheme"], f"{row['units']} {unit}{'s' if row['units'] != 1 else ''}", str(row["parties"]),
+        unit = {2: "qubit", 3: "qutrit"}.get(row["dimension"], "qudit")
+        stored = f"{row['units']} {unit}{'s' if row['units'] != 1 else ''}" + (f" (d = {row['dimension']})" if unit == "qudit" else "")
+        cells = [row["scheme"], stored, str(row["parties"]),
                  str(row["needed"]), str(row["secrecy"]), f"{row['durability']:.9f}", f"{row['loss']:.3g}"]
         if has_fidelity:
             cells.append(f"{row['fidelity']:.4f}")
@@ -141,11 +150,17 @@ def plan(
     storage_time: Annotated[float | None, typer.Option("--storage-time", help="Seconds stored: also the fidelity after storage.")] = None,
     t1: Annotated[float, typer.Option("--t1", help="Memory T1 (seconds) of parties that do not give their own.")] = 3600.0,
     t2: Annotated[float, typer.Option("--t2", help="Memory T2 (seconds) of parties that do not give their own.")] = 3600.0,
-    qubits: Annotated[int, typer.Option("--qubits", "-k", help="Qubits per object (qubits stored and fidelity).")] = 1,
-    samples: Annotated[int, typer.Option("--samples", help="Monte Carlo samples for a placement beyond the exact limit.")] = 1_000_000,
+    qubits: Qubits = 1,
+    samples: Annotated[int, typer.Option(
+        "--objects", "-m", min=1, help="Simulated objects (Monte Carlo) for a placement beyond the exact limit.")] = 1_000_000,
     seed: Seed = None,
     plot: Annotated[list[Path] | None, typer.Option(
         "--plot", help="Write a plot of loss probability against qubits stored: .png, .svg or .pdf (repeat for several).")] = None,
+    placement: Annotated[str | None, typer.Option(
+        "--placement", help="Instead of searching: evaluate this placement (a YAML/JSON file or a built-in policy name) "
+                            "with --clones.")] = None,
+    clones: Annotated[int | None, typer.Option("--clones", "-n", help="--placement: the number of clones n.")] = None,
+    quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """The placements that maximize durability under the trust requirement and a qubit budget (Pareto front)."""
@@ -153,16 +168,27 @@ def plan(
     from qclone.analysis.planner import plan as run_plan
     from qclone.analysis.resilience import load_model
     from qclone.errors import InvalidArgumentError
+    from qclone.protocol.layout import check_register_size
 
+    check_register_size(qubits)
     model, doc = load_model(parties)
     trust = Trust.from_dict(doc.get("trust"), model)
     if max_coalition is not None:
         trust = Trust.from_dict({"max_coalition": max_coalition, "coalitions": [sorted(c) for c in trust.coalitions]}, model)
+    if placement is not None or clones is not None:
+        if placement is None or clones is None or plot:
+            raise InvalidArgumentError("evaluating one placement takes --placement and --clones (and no --plot)")
+        _evaluate(model, trust, placement, clones, storage_time=storage_time, t1=t1, t2=t2, qubits=qubits,
+                  samples=samples, seed=seed, json_out=json_out)
+        return
     chosen = budget if budget is not None else doc.get("budget")
     if chosen is None:
         raise InvalidArgumentError("give a qubit budget: --budget or 'budget' in the parties file")
-    result = run_plan(model, trust, chosen, storage_time=storage_time, t1=t1, t2=t2, qubits=qubits, samples=samples, seed=seed)
-    files = [str(p) for p in plot_front(result, plot)] if plot else []
+    with progress("evaluating candidate placements", quiet=quiet) as bar:
+        result = run_plan(model, trust, chosen, storage_time=storage_time, t1=t1, t2=t2, qubits=qubits,
+                          samples=samples, seed=seed, progress=bar.as_callback)
+        bar.update(description="plotting")
+        files = [str(p) for p in plot_front(result, plot)] if plot else []
     if json_out:
         print_json(result | {"plots": files})
         return
@@ -176,17 +202,53 @@ def plan(
     for c in cols:
         t.add_column(c, justify="left" if c == "placement" else "right")
     for e in result["front"]:
-        where = " ".join(f"{party}:{','.join(labels)}" for party, labels in e["placement"].items())
-        cells = [str(e["qubits"]), str(e["clones"]), str(e["parties"]), f"{e['durability']:.9f}", f"{e['loss']:.3g}",
-                 e["method"]]
-        if has_fidelity:
-            cells.append(f"{e['fidelity']['average_fidelity']:.4f}")
-        t.add_row(*cells, where)
+        t.add_row(*_plan_cells(e, has_fidelity))
     wide_console().print(t)
     if not result["front"]:
         console.print("no placement meets the trust requirement within the budget")
     for p in files:
         console.print(f"wrote {p}")
+
+
+def _plan_cells(e: dict, has_fidelity: bool) -> list[str]:
+    where = " ".join(f"{party}:{','.join(labels)}" for party, labels in e["placement"].items())
+    durability = f"{e['durability']:.9f}"
+    if e["method"] != "exact":
+        lo, hi = e["ci"]
+        durability = f"{e['durability']:.6f} [{lo:.6f}, {hi:.6f}]"
+    cells = [str(e["qubits"]), str(e["clones"]), str(e["parties"]), durability, f"{e['loss']:.3g}", e["method"]]
+    if has_fidelity:
+        cells.append(f"{e['fidelity']['average_fidelity']:.4f}")
+    return [*cells, where]
+
+
+def _evaluate(model: object, trust: object, value: str, clones: int, *, json_out: bool, **kwargs: object) -> None:
+    from qclone.analysis.leakage import placement_from_option
+    from qclone.analysis.planner import evaluate
+
+    result = evaluate(model, placement_from_option(value, clones), clones, trust, **kwargs)  # type: ignore[arg-type]  # the options above, by name
+    if json_out:
+        print_json(result)
+        return
+    e = result["placement"]
+    has_fidelity = result["storage_time"] is not None
+    t = Table(title=f"Placement {e['name']!r} with n = {e['clones']} clones")
+    cols = ["qubits", "n", "parties", "durability", "loss", "method"] + (["avg fidelity"] if has_fidelity else []) + ["placement"]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "placement" else "right")
+    t.add_row(*_plan_cells(e, has_fidelity))
+    wide_console().print(t)
+    audit = e["audit"]
+    tr = result["trust"]
+    if audit["learn_nothing"]:
+        console.print(f"trust met: every coalition of up to {tr['max_coalition']} parties"
+                      f"{' and every named coalition' if tr['coalitions'] else ''} learns nothing")
+    else:
+        shown = "; ".join(" + ".join(c) for c in audit["coalitions_that_learn"][:5])
+        console.print(f"trust NOT met: {len(audit['coalitions_that_learn'])} coalition(s) learn something: {shown}"
+                      f"{' ...' if len(audit['coalitions_that_learn']) > 5 else ''}")
+    for w in audit["warnings"]:
+        console.print(f"audit: {w}")
 
 
 @storage_app.command("rotate-key")
@@ -196,8 +258,11 @@ def rotate_key(
     json_out: Json = False,
 ) -> None:
     """Give a stopped node a new key pair and join token; it must then be enrolled with the gateway again."""
+    from qclone.cli.storage_client import check_data_dir
     from qclone.errors import InvalidArgumentError
     from qclone.storage.rpc.keys import NODE_ROLES, NodeKeys
+
+    check_data_dir(data_dir)
 
     if role not in NODE_ROLES:
         raise InvalidArgumentError(f"--role is one of {', '.join(NODE_ROLES)}, got {role!r}")

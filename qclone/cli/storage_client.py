@@ -53,8 +53,10 @@ def _fmt(x: Any) -> str:
         return x.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(x, float):
         return f"{x:.6g}"
-    if isinstance(x, bool) or x is None:
-        return "" if x is None else str(x).lower()
+    if x is None:
+        return ""
+    if x is True or x is False:
+        return str(x).lower()
     if isinstance(x, (list, tuple)):
         return ",".join(_fmt(v) for v in x)
     if isinstance(x, Mapping):
@@ -222,8 +224,9 @@ def tenant_create(
 def put(
     name: Annotated[str, typer.Argument(help="Object name.")],
     bloch: Annotated[str | None, typer.Option("--bloch", help="One qubit as a Bloch vector X,Y,Z (|r| <= 1).")] = None,
-    statevector: Annotated[Path | None, typer.Option("--statevector", help="File (.npy or .json) with 2^k amplitudes.")] = None,
-    density: Annotated[Path | None, typer.Option("--density", help="File (.npy or .json) with a 2^k x 2^k density matrix.")] = None,
+    statevector: Annotated[Path | None, typer.Option(
+        "--statevector", help="File (.npy or .json) with 2^k amplitudes, Qiskit's order (qubit 0 least significant).")] = None,
+    density: Annotated[Path | None, typer.Option("--density", help="File (.npy or .json) with a 2^k x 2^k density matrix, Qiskit's order.")] = None,
     qasm: Annotated[Path | None, typer.Option("--qasm", help="OpenQASM 2/3 file preparing the state from |0...0>.")] = None,
     clones: Annotated[int, typer.Option("--clones", "-n", help="Number of encrypted clones n.")] = 4,
     keep_reference: Annotated[bool, typer.Option("--keep-reference", help="Keep a copy of the input so get reports the fidelity.")] = False,

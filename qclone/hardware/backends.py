@@ -38,7 +38,7 @@ measurement scatter). qiskit-ibm-runtime's own fake-backend simulator feeds
 those raw values to the relaxation of ``delay`` instructions and fails
 (``NoiseError: T_2 greater than 2 * T_1``) as soon as an idle delay lands on
 such a qubit; every model here caps T2 at 2·T1 instead, as Aer's
-``NoiseModel.from_backend`` does for gates (:func:`physical_qubit_properties`),
+``NoiseModel.from_backend`` does (:func:`physical_qubit_properties`),
 and a qubit without T1/T2 (fake_kingston 146) has no relaxation.
 
 Counts, from either runner, are Qiskit's: one key per outcome, the classical

@@ -217,6 +217,13 @@ def compile_modules(
     for stage in enc + dec:
         qc.compose(to_qiskit(stage), qubits=list(range(comp.num_qubits)), inplace=True)
         qc.barrier()
+    encrypt_stages = ["encryption"] if kind == "interleaved" else [f"encryption {m.name}" for m in comp.modules]
+    decrypt_stages = ["decryption"] if kind == "interleaved" else [f"decryption {name} {target}" for name, target in steps]
+    qc.metadata = {
+        "kind": kind, "n": clones, "k": len(comp.data_qubits), "levels": len(comp.modules) if kind == "series" else 1,
+        "decrypt": decrypt, "depth": "linear",
+        "stages": encrypt_stages + decrypt_stages, "input": input, "device": getattr(backend, "name", "device"),
+    }  # fmt: skip
     pm = generate_preset_pass_manager(optimization_level=3, backend=backend, initial_layout=initial, seed_transpiler=seed)
     isa = pm.run(qc)
     final = isa.layout.final_index_layout()  # virtual qubit -> physical qubit at the end

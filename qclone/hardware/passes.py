@@ -49,7 +49,7 @@ from qiskit.transpiler import PassManager, StagedPassManager, TranspilerError
 from qiskit.transpiler.basepasses import AnalysisPass, TransformationPass
 from qiskit.transpiler.passes import ApplyLayout, EnlargeWithAncilla, FullAncillaAllocation
 
-from qclone.hardware.compile import preset_pass_manager
+from qclone.hardware.compile import preset_pass_manager, schedule_metadata
 from qclone.hardware.layout import DeviceLayout, device_layout
 from qclone.hardware.schedule import Schedule, protocol_schedule
 from qclone.protocol import DEPTHS, Layout, protocol_to_qiskit, to_qiskit
@@ -114,7 +114,9 @@ class ProtocolRouting(TransformationPass):
     """Routing stage: the protocol between the barriers becomes the nearest-neighbour schedule.
 
     Runs on the laid-out circuit (physical qubits). Sets ``final_layout`` to where the
-    schedule's SWAPs leave every qubit; gates after the protocol are moved with them.
+    schedule's SWAPs leave every qubit; gates after the protocol are moved with them. The
+    circuit's metadata gains the schedule's (:func:`~qclone.hardware.compile.schedule_metadata`:
+    n, decrypt, device, where every label starts and ends).
     """
 
     def __init__(self, layout: DeviceLayout) -> None:
@@ -126,13 +128,30 @@ class ProtocolRouting(TransformationPass):
         # slot in the textbook layout (A = 0, S_k = k, N_k = n + k) of every protocol label
         self.logical = {"A": 0} | {f"S{k}": k for k in range(1, n + 1)} | {f"N{k}": n + k for k in range(1, n + 1)}
 
-    def _segments(self, dag: DAGCircuit, protocol: set[int]) -> list[list[DAGOpNode]]:
-        out: list[list[DAGOpNode]] = [[]]
+    def _segments(self, dag: DAGCircuit, protocol: set[int]) -> list[tuple[DAGOpNode, int, bool]]:
+        """Every operation in topological order with its segment and whether it is a dividing barrier.
+
+        Barriers that span A, S and N divide the circuit into segments 0, 1, ... (barrier b sits
+        between segments b - 1 and b, and counts as segment b). An operation on A, S or N is in the
+        segment between the barriers around it; one on other qubits only (R) is in the segment of
+        the last operation on its qubits (-1 if none), which keeps its order on those qubits.
+        """
+        out: list[tuple[DAGOpNode, int, bool]] = []
+        count = 0
+        last: dict[int, int] = {}
         for node in dag.topological_op_nodes():
-            if node.op.name == "barrier" and protocol <= {dag.find_bit(q).index for q in node.qargs}:
-                out.append([])
+            qs = [dag.find_bit(q).index for q in node.qargs]
+            dividing = node.op.name == "barrier" and protocol <= set(qs)
+            if dividing:
+                count += 1
+                seg = count
+            elif any(q in protocol for q in qs):
+                seg = count
             else:
-                out[-1].append(node)
+                seg = max((last.get(q, -1) for q in qs), default=-1)
+            for q in qs:
+                last[q] = seg
+            out.append((node, seg, dividing))
         return out
 
     def _as_textbook(self, dag: DAGCircuit, nodes: list[DAGOpNode], where: Mapping[int, str]) -> QuantumCircuit | None:
@@ -162,7 +181,12 @@ class ProtocolRouting(TransformationPass):
         lay, sched = self.device, self.schedule
         where = {phys: label for label, phys in lay.physical.items()}
         protocol = {lay.physical[label] for label in self.logical}
-        segments = self._segments(dag, protocol)
+        nodes = self._segments(dag, protocol)
+        on_protocol = {id(node) for node, _, _ in nodes if any(dag.find_bit(q).index in protocol for q in node.qargs)}
+        segments: list[list[DAGOpNode]] = [[] for _ in range(1 + sum(d for _, _, d in nodes))]
+        for node, seg, dividing in nodes:
+            if not dividing and id(node) in on_protocol:
+                segments[seg].append(node)
         found = self._find(dag, segments, where)
         if found is None:
             raise TranspilerError(
@@ -170,8 +194,11 @@ class ProtocolRouting(TransformationPass):
                 "spanning A, S and N: export it with qclone.protocol.protocol_to_qiskit or qclone.hardware.logical_circuit"
             )
         first, end = found
-        before = [node for seg in segments[:first] for node in seg]
-        after = [node for seg in segments[end:] for node in seg]
+        # before: everything up to the protocol (operations on R alone that fall inside it commute with it);
+        # after: from the barrier that closes it (that barrier and the one opening it are the schedule's own)
+        before = [node for node, seg, dividing in nodes
+                  if (seg < first if dividing or id(node) in on_protocol else seg < end)]  # fmt: skip
+        after = [node for node, seg, dividing in nodes if seg > end or (seg == end and not dividing)]
         touched = {where.get(dag.find_bit(q).index) for node in before for q in node.qargs if node.op.name != "barrier"}
         if touched - {"A", "R"}:
             raise TranspilerError(f"gates before the protocol act on {sorted(str(t) for t in touched - {'A', 'R'})}: "
@@ -191,6 +218,9 @@ class ProtocolRouting(TransformationPass):
             qargs = tuple(qubits[moved.get(dag.find_bit(q).index, dag.find_bit(q).index)] for q in node.qargs)
             out.apply_operation_back(node.op, qargs, node.cargs, check=False)
         self.property_set["final_layout"] = TranspilerLayout({qubits[p]: moved.get(p, p) for p in range(len(qubits))})
+        placed = schedule_metadata(sched, lay, None)
+        del placed["input"]  # what the user prepared is the user's to say
+        out.metadata = {**(dag.metadata or {}), **placed}
         return out
 
 

@@ -3,13 +3,15 @@
 These are written from the formulas, not from the circuits, so that the
 gate-level circuits can be checked against them. Each operator acts on the
 qubits it lists; the first listed qubit is the most significant bit of the
-matrix index (``np.kron`` order). Available for n <= ``MAX_DENSE_CLONES``.
+matrix index (``np.kron`` order); :meth:`DenseOperator.to_qiskit` gives the operator in
+Qiskit's order. Available for n <= ``MAX_DENSE_CLONES``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import reduce
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +35,20 @@ class DenseOperator:
 
     matrix: np.ndarray
     qubits: tuple[int, ...]
+
+    def to_qiskit(self) -> Any:
+        """The operator as a :class:`qiskit.quantum_info.Operator` in Qiskit's order: its qubit i
+        is ``qubits[i]`` (so it composes with a ``QuantumCircuit`` by ``qargs=list(qubits)``).
+
+        Examples:
+            >>> op = DenseOperator(np.kron(X, Z), (4, 7))        # X on layout qubit 4, Z on 7
+            >>> from qiskit.quantum_info import Operator, Pauli
+            >>> op.to_qiskit() == Operator(Pauli("ZX"))          # Qiskit's label: qubit 0 rightmost
+            True
+        """
+        from qiskit.quantum_info import Operator
+
+        return Operator(self.matrix).reverse_qargs()
 
 
 def kron_all(*ops: np.ndarray) -> np.ndarray:

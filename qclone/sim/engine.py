@@ -45,14 +45,16 @@ import numpy as np
 from qclone.errors import InvalidArgumentError, TooLargeError, UnsupportedError, is_int
 from qclone.protocol.circuit import Circuit
 from qclone.sim.core import CoreEngine
-from qclone.sim.exact import DenseEngine, check_density_matrix, pauli_matrix, von_neumann_entropy
+from qclone.sim.exact import DenseEngine, check_density_matrix, listed_order, pauli_matrix, reverse_qubits, von_neumann_entropy
 from qclone.sim.heisenberg import PauliBatch
 from qclone.sim.stabilizer import StabilizerEngine
 
 
 @runtime_checkable
 class SimState(Protocol):
-    """What a simulated state answers (qubit lists: first listed = most significant)."""
+    """What a simulated state answers. A numpy answer about a list of qubits has the first
+    listed qubit as the most significant bit (``np.kron`` order); :func:`reduced_state` gives
+    the same as a Qiskit ``DensityMatrix`` in Qiskit's order (the i-th listed qubit is qubit i)."""
 
     @property
     def num_qubits(self) -> int: ...
@@ -82,8 +84,10 @@ class Engine(Protocol[S]):
     max_qubits: int | None
 
     def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> S:
-        """``input_state`` (a vector or density matrix, first input qubit = most significant) on
-        ``input_qubits``, |0⟩ on every other qubit."""
+        """``input_state`` on ``input_qubits``, |0⟩ on every other qubit: a Qiskit ``Statevector`` or
+        ``DensityMatrix`` (its qubit i on ``input_qubits[i]``, Qiskit's order), or a numpy vector or
+        density matrix with the first input qubit the most significant bit (see
+        :func:`qclone.sim.exact.listed_order`)."""
         ...
 
     def apply(self, state: S, circuit: Circuit) -> None:
@@ -213,7 +217,7 @@ class HeisenbergEngine:
             raise InvalidArgumentError(f"input qubits must be distinct and in 0..{num_qubits - 1}, got {qs.tolist()}")
         if qs.size > MAX_HEISENBERG_INPUT:
             raise TooLargeError(f"the Heisenberg engine keeps inputs of at most {MAX_HEISENBERG_INPUT} qubits, got {qs.size}")
-        state = np.asarray(input_state, dtype=complex)
+        state = listed_order(input_state)
         d = 2**qs.size
         if state.shape == (d,):
             norm = np.linalg.norm(state)
@@ -257,7 +261,24 @@ def get_engine(name: str) -> Engine[Any]:
         raise InvalidArgumentError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}") from None
 
 
+def reduced_state(state: SimState, qubits: Sequence[int]) -> Any:
+    """The reduced state of ``qubits`` as a :class:`qiskit.quantum_info.DensityMatrix` in Qiskit's
+    order: ``qubits[i]`` is its qubit i (the least significant bit of an index for i = 0).
+
+    Examples:
+        >>> from qiskit.quantum_info import DensityMatrix, Statevector
+        >>> st = DENSE.prepare(3, Statevector.from_label("01"), [0, 2])   # qubit 0 of the input -> qubit 0 here
+        >>> reduced_state(st, [0, 2]) == DensityMatrix.from_label("01")
+        True
+        >>> reduced_state(st, [2, 0]) == DensityMatrix.from_label("10")
+        True
+    """
+    from qiskit.quantum_info import DensityMatrix
+
+    return DensityMatrix(reverse_qubits(state.reduced_density_matrix(list(qubits))))
+
+
 __all__ = [
     "CORE", "DENSE", "ENGINES", "HEISENBERG", "MAX_HEISENBERG_INPUT", "MAX_HEISENBERG_SET", "STABILIZER",
-    "Engine", "HeisenbergEngine", "HeisenbergState", "SimState", "get_engine",
+    "Engine", "HeisenbergEngine", "HeisenbergState", "SimState", "get_engine", "reduced_state",
 ]

@@ -20,6 +20,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -120,8 +121,10 @@ class StateVector:
 
     @classmethod
     def from_input(cls, input_state: np.ndarray, num_qubits: int, *, input_qubits: Sequence[int] | None = None) -> StateVector:
-        """``input_state`` on ``input_qubits`` (default: the first ones), |0⟩ elsewhere."""
-        v = np.asarray(input_state, dtype=complex)
+        """``input_state`` on ``input_qubits`` (default: the first ones), |0⟩ elsewhere: a numpy
+        vector with the first input qubit the most significant bit, or a Qiskit ``Statevector``
+        whose qubit i goes on the i-th input qubit (see :func:`listed_order`)."""
+        v = listed_order(input_state)
         k = int(round(np.log2(v.size)))
         qs = list(range(k)) if input_qubits is None else _check_qubits(input_qubits, num_qubits)
         if len(qs) != k or 2**k != v.size:
@@ -189,7 +192,9 @@ class DensityMatrix:
 
     @classmethod
     def from_input(cls, rho: np.ndarray, num_qubits: int) -> DensityMatrix:
-        """``rho`` on the first qubits, |0⟩⟨0| on the others."""
+        """``rho`` on the first qubits, |0⟩⟨0| on the others (a Qiskit ``DensityMatrix``: its qubit i
+        on qubit i; a numpy matrix: the first qubit the most significant bit)."""
+        rho = listed_order(rho)
         rest = np.zeros((2 ** (num_qubits - int(round(np.log2(len(rho))))),) * 2, dtype=complex)
         rest[0, 0] = 1
         return cls(np.kron(rho, rest))
@@ -316,6 +321,27 @@ def reverse_qubits(state: np.ndarray) -> np.ndarray:
     if a.ndim == 1:
         return a.reshape((2,) * m).transpose(axes).reshape(dim)
     return a.reshape((2,) * (2 * m)).transpose(axes + [m + q for q in axes]).reshape(dim, dim)
+
+
+def listed_order(state: Any) -> np.ndarray:
+    """An input state as the engines take it: a :class:`qiskit.quantum_info.Statevector` or
+    :class:`~qiskit.quantum_info.DensityMatrix` of qubits has its qubit i put on the i-th listed
+    qubit (its Qiskit order reversed to the listed order, the first listed most significant);
+    anything else is read as an array already in the listed order.
+
+    Examples:
+        >>> from qiskit.quantum_info import Statevector
+        >>> listed_order(Statevector.from_label("01")).real   # qubit 0 is |1>: the first listed is |1>
+        array([0., 0., 1., 0.])
+        >>> listed_order([0, 0, 1, 0]).real
+        array([0., 0., 1., 0.])
+    """
+    if hasattr(state, "dims") and any(c.__module__.startswith("qiskit.quantum_info") for c in type(state).__mro__):
+        dims = tuple(state.dims())
+        if any(d != 2 for d in dims):
+            raise InvalidArgumentError(f"the engines simulate qubits; this {type(state).__name__} has dimensions {dims}")
+        return reverse_qubits(np.asarray(state.data, dtype=complex))
+    return np.asarray(state, dtype=complex)
 
 
 def _as_density(x: np.ndarray) -> np.ndarray:
@@ -455,7 +481,7 @@ class DenseEngine:
         """A pure input (a vector; a density matrix of rank 1 is accepted) on ``input_qubits``, |0⟩ elsewhere."""
         if num_qubits > MAX_STATEVECTOR_QUBITS:
             raise TooLargeError(f"{num_qubits} qubits exceed the dense engine's limit of {MAX_STATEVECTOR_QUBITS}")
-        v = np.asarray(input_state, dtype=complex)
+        v = listed_order(input_state)
         if v.ndim == 2:
             check_density_matrix(v)
             w, vecs = np.linalg.eigh(v)

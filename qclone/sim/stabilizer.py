@@ -44,6 +44,7 @@ from qclone.protocol.circuit import Circuit
 from qclone.protocol.layout import DecryptTarget
 from qclone.protocol.render import to_stim
 from qclone.sim import gf2
+from qclone.sim.exact import listed_order
 from qclone.sim.noise import NoiseModel, noisy_stim_text
 
 #: z of a two-sided 95 % interval.
@@ -319,7 +320,7 @@ class StabilizerEngine:
         qs = [int(q) for q in input_qubits]
         if len(set(qs)) != len(qs) or any(not 0 <= q < num_qubits for q in qs):
             raise InvalidArgumentError(f"input qubits must be distinct and in 0..{num_qubits - 1}, got {qs}")
-        v = np.asarray(input_state, dtype=complex)
+        v = listed_order(input_state)
         if v.shape != (2 ** len(qs),):
             raise InvalidArgumentError(f"the stabilizer engine takes a state vector of {2 ** len(qs)} amplitudes, got shape {v.shape}")
         sim = stim.TableauSimulator()

@@ -57,7 +57,8 @@ class StateIn(_In):
 
     kind: Literal["bloch", "statevector", "density", "qasm"] = Field(description="how data describes the state")
     data: Any = Field(description="bloch: [x, y, z]; statevector: 2^k amplitudes; density: a 2^k x 2^k matrix "
-                                  "(complex arrays as {real, imag} or real nested lists); qasm: OpenQASM 2 or 3 text")
+                                  "(complex arrays as {real, imag} or real nested lists; Qiskit's qubit order: qubit 0 "
+                                  "is the least significant bit of an index); qasm: OpenQASM 2 or 3 text")
 
 
 class PutIn(_In):
@@ -228,21 +229,21 @@ class ObjectListOut(BaseModel):
 
 
 class OutputOut(BaseModel):
-    """The retrieved state."""
+    """The retrieved state (Qiskit's qubit order)."""
 
     name: str
     object_id: str
     qubits: int
     clones: int
-    density_matrix: ComplexArray
-    bloch: list[list[float]] = Field(description="Bloch vector of each qubit")
+    density_matrix: ComplexArray = Field(description="the k-qubit output; qubit 0 is the least significant bit of an index")
+    bloch: list[list[float]] = Field(description="Bloch vector of each qubit (item i: qubit i)")
     purity: float
     fidelity: float | None = Field(default=None, description="with keep_reference: fidelity with the input")
     elapsed: float | None = None
     basis: str | None = None
     shots: int | None = None
-    samples: list[str] | None = None
-    counts: dict[str, int] | None = None
+    samples: list[str] | None = Field(default=None, description="outcomes, qubit 0 the rightmost character")
+    counts: dict[str, int] | None = Field(default=None, description="outcome counts, keys as samples")
     clone: int | None = Field(default=None, description="the clone j that was decrypted (None: a recovery from "
                                                          "another authorized set of holders)")
     provider: str | None = Field(default=None, description="the provider that held clone j (or the first provider used)")
@@ -275,8 +276,8 @@ class PeekOut(BaseModel):
     object_id: str
     provider: str
     clone: int
-    labels: list[str]
-    density_matrix: ComplexArray
+    labels: list[str] = Field(description="the qubits held: labels[i] is qubit i of density_matrix and bloch")
+    density_matrix: ComplexArray = Field(description="their reduced state; qubit 0 is the least significant bit of an index")
     bloch: list[list[float]]
     purity: float
     maximally_mixed: bool

@@ -150,7 +150,7 @@ def state_spec(
 def _qiskit_kind(value: Any) -> str | None:
     """``statevector``, ``density`` or ``circuit`` for a Qiskit object (without importing Qiskit
     for anything else), else None."""
-    if not type(value).__module__.startswith("qiskit"):
+    if not any(c.__module__.startswith("qiskit") for c in type(value).__mro__):  # also a user's subclass
         return None
     from qiskit import QuantumCircuit
     from qiskit.quantum_info import DensityMatrix, Statevector

@@ -4,7 +4,7 @@
 :data:`CRASH_EXIT_STATUS` (no clean-up, no ``finally``) when the environment
 variable ``QCLONE_CRASH_AT`` equals its name (read once, when this module is first
 imported: a process gets it from the environment it starts with). The storage service calls it after
-every step of a get, a put and a delete (names in ``docs/storage.md``), so a
+every step of a get, a put and a delete (names in ``docs/design/storage-notes.md``), so a
 process test can kill a gateway at each step and check the recovery.
 
 Examples:

@@ -10,7 +10,7 @@ from the service clock.
   (``up``/``draining``/``drained``/``down``), T1, T2, the node's public key
   (pinned at enrollment; None: embedded).
 * ``objects``: one stored state: tenant, name (unique per tenant), k qubits,
-  n clones, placement policy, state (see ``docs/storage.md`` and
+  n clones, placement policy, state (see ``docs/design/storage-notes.md`` and
   :mod:`qclone.storage.states`), the running attempt, its fencing token
   (``fence``, raised by every claim) and its lease (on the database's clock),
   the idempotency key of the get (``get_key``), the chosen clone, times (service

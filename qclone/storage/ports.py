@@ -21,7 +21,7 @@ __all__ = ["PORTS", "ProviderPort", "SubstratePort", "VaultPort", "port_methods"
 
 @runtime_checkable
 class SubstratePort(Protocol):
-    """The quantum substrate: the only quantum states (docs/storage.md, "Interfaces")."""
+    """The quantum substrate: the only quantum states (docs/design/storage-notes.md, "Interfaces: the ports")."""
 
     def create(self, object_id: str, state: Any, clones: int, *, keep_reference: bool,
                holders: dict[str, list[str]] | None = None) -> dict: ...

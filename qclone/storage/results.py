@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_real
 from qclone.storage.wire import decode_array
 
 __all__ = [
@@ -46,7 +46,7 @@ def timestamp(value: Any) -> datetime | None:
     """Seconds since the epoch (the wire format) as an aware UTC datetime; ``None`` stays ``None``."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real(value):
         raise InvalidArgumentError(f"a time on the wire is seconds since the epoch, got {value!r}")
     return datetime.fromtimestamp(float(value), tz=UTC)
 

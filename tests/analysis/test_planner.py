@@ -7,7 +7,7 @@ import pytest
 
 from qclone.analysis import resilience
 from qclone.analysis.leakage import Placement, audit_placement, protocol_analyzer
-from qclone.analysis.planner import MAX_CANDIDATES, Trust, compare, plan, plot_front
+from qclone.analysis.planner import MAX_CANDIDATES, Trust, compare, evaluate, plan, plot_front
 from qclone.analysis.resilience import FailureModel, Party, encrypted_scheme, naive_durability
 from qclone.errors import InvalidArgumentError, TooLargeError
 
@@ -25,7 +25,8 @@ def _independent_front(model, c, budget, named=()):
     for n in range(1, budget // 2 + 1):
         for chosen in itertools.combinations(providers, n):
             keys = [[v] * n for v in vaults] + [list(chosen)]
-            keys += [[pair[(j - 1) % 2] for j in range(1, n + 1)] for pair in itertools.combinations(vaults, 2) if n >= 2]
+            for pair in itertools.combinations(vaults, 2) if n >= 2 else ():
+                keys += [[pair[(j - 1) % 2] for j in range(1, n + 1)], [pair[0]] * (n // 2) + [pair[1]] * (n - n // 2)]
             for key, a in itertools.product(keys, [None, "tenant"]):
                 if 2 * n + (a is not None) > budget:
                     continue
@@ -114,7 +115,7 @@ def test_compare_against_closed_forms(n):
     binom = lambda k, m: sum(math.comb(m, u) * (1 - p) ** u * p ** (m - u) for u in range(k, m + 1))  # noqa: E731 - a formula
     assert rows["((3,5)) [[5,1,3]]"]["durability"] == pytest.approx(binom(3, 5))
     assert rows["((2,3)) qutrit"]["durability"] == pytest.approx(binom(2, 3))
-    # split key, odd n: vault-1 (N1, N3) and provider-2 (S2) hold one qubit of every pair, one S: Y leaks
+    # split key, odd n: vault-2 (N2, N3) and provider-1 (S1) hold one qubit of every pair, one S: Y leaks
     split = 2 if n % 2 == 0 else 1
     assert [(row["secrecy"], row["needed"]) for row in r["rows"]] == [(0, 1), (1, 2), (1, 2), (split, 3), (2, 3), (1, 2)]
     assert [row["units"] for row in r["rows"]] == [1, 2 * n, 2 * n + 1, 2 * n, 5, 3]
@@ -128,3 +129,44 @@ def test_compare_with_zones_and_fidelity():
     assert all(0.3 < row["fidelity"] < 1 for row in r["rows"])
     with pytest.raises(InvalidArgumentError, match="zones"):
         compare(zone_failure_rate=0.1)
+
+
+def test_secrecy_check_has_a_budget(monkeypatch):
+    monkeypatch.setattr("qclone.analysis.planner.MAX_SECRECY_CHECKS", 2)
+    with pytest.raises(TooLargeError, match="max_coalition"):
+        plan(MODEL, Trust(2), 7)
+
+
+def test_progress_callback():
+    calls = []
+    r = plan(MODEL, Trust(1), 9, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (r["evaluated"], r["evaluated"])
+    assert all(total is None for _, total in calls[:-1]) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_evaluate_one_placement():
+    placement = Placement({"eu-1": ["S1"], "us-1": ["S2"], "vault-a": ["N*"], "tenant": ["A"]})
+    r = evaluate(MODEL, placement, 2, Trust(1), storage_time=300.0)
+    e = r["placement"]
+    assert e["durability"] == pytest.approx(naive_durability(encrypted_scheme(placement, 2, MODEL), MODEL), abs=1e-12)
+    assert e["qubits"] == 5 and e["method"] == "exact"
+    assert e["audit"]["learn_nothing"] and 0.5 < e["fidelity"]["average_fidelity"] < 1
+    # n = 2 is a perfect code: the vault (two qubits) and one clone holder hold three qubits and recover
+    worse = evaluate(MODEL, placement, 2, Trust(2))["placement"]["audit"]
+    assert not worse["learn_nothing"] and ["eu-1", "vault-a"] in worse["coalitions_that_learn"]
+    assert ["eu-1", "us-1"] not in worse["coalitions_that_learn"]
+    with pytest.raises(InvalidArgumentError, match="unknown party"):
+        evaluate(MODEL, Placement({"mars": ["S1"]}), 2, Trust(1))
+
+
+def test_compare_names_the_holders():
+    rows = {row["scheme"]: row for row in compare(clones=2)["rows"]}
+    assert rows["encrypted, keep-A"]["holders"] == ["custodian", "provider-1", "vault-1", "provider-2"]
+    assert rows["((2,3)) qutrit"]["holders"] == ["provider-1", "provider-2", "provider-3"]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"qubits": 0}, "qubits"), ({"samples": 0}, "samples"),
+                                                 ({"storage_time": -1.0}, "storage time")])
+def test_plan_checks_its_arguments(kwargs, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        plan(MODEL, Trust(1), 5, **kwargs)

@@ -9,7 +9,7 @@ from qclone.analysis.plot import CLASSICAL_LIMIT_LABEL, FidelitySeries, clone_ti
 from qclone.errors import InvalidArgumentError
 
 RANGES = {"1..5": np.arange(1, 6), "1..63": np.unique(np.geomspace(1, 63, 12).astype(int)),
-          "1..10^6": 10 ** np.arange(7)}
+          "1..10^6": 10 ** np.arange(7), "3..63": np.array([3, 6, 10, 15, 20, 40, 63])}
 
 
 def visible_labels(ax):
@@ -67,6 +67,11 @@ def test_ticks_for_ranges():
     assert clone_ticks(1, 63) == ("log", [1, 2, 5, 10, 20, 50])
     assert clone_ticks(10, 10**6) == ("log", [10, 100, 1000, 10**4, 10**5, 10**6])
     assert clone_ticks(7, 7) == ("linear", [7])
+    assert clone_ticks(3, 63) == ("log", [3, 5, 10, 20, 50])
+    assert clone_ticks(30, 40) == ("linear", [30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40])  # narrow: linear
+    assert clone_ticks(100, 500) == ("linear", [100, 150, 200, 250, 300, 350, 400, 450, 500])
+    assert clone_ticks(1, 30) == ("log", [1, 2, 5, 10, 20, 30])
+    assert clone_ticks(3, 3 * 10**5) == ("log", [3, 10, 100, 1000, 10**4, 10**5, 3 * 10**5])
     with pytest.raises(InvalidArgumentError):
         clone_ticks(0, 5)
 
@@ -86,3 +91,19 @@ def test_durability_plot_reads(clones):
     assert "lost" in loss_ax.get_ylabel() and "per object lifetime" in loss_ax.get_ylabel()
     assert "dimensionless" in fid_ax.get_ylabel()
     assert any(label.startswith("classical limit 2/(d+1)") for label in fid_ax.get_legend_handles_labels()[1])
+
+
+@pytest.mark.parametrize("qubits", [[3, 5, 7, 9], [3, 9, 17, 33, 65]])
+def test_placement_front_plot_reads(qubits):
+    from qclone.analysis.planner import front_figure
+
+    front = [{"qubits": q, "loss": 10.0 ** -i, "clones": (q - 1) // 2} for i, q in enumerate(qubits)]
+    fig = front_figure({"front": front, "trust": {"max_coalition": 1}, "budget": max(qubits)})
+    ax = fig.axes[0]
+    labels = visible_labels(ax)
+    values = [int(t) for t, _ in labels]
+    assert values[0] <= qubits[0] and values[-1] >= qubits[-1] / 2
+    boxes = sorted((b for _, b in labels), key=lambda b: b.x0)
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+    assert "qubits stored" in ax.get_xlabel() and "lost" in ax.get_ylabel()
+    assert ax.get_legend_handles_labels()[1] == ["best placement within the budget (Pareto front)"]

@@ -314,7 +314,7 @@ def test_register_classification_names_the_register_qubit():
     assert err.value.missing == "register qubit 0: the set holds no logical X or Z (it learns only the Y component)"
 
 
-# --- the issue's facts, re-derived ---------------------------------------------------------------------------
+# --- the code's facts, re-derived ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 6, 7])
@@ -475,6 +475,34 @@ def test_choose_with_a_split_key_and_a_lost_shard_uses_the_custodian_and_one_pai
     assert used[1] == "p2" and used[2] == "v1"  # the best-ranked whole pair: p1 ranks worse than p2
     assert set(rec.qubits) == {lay.A(), lay.S(2), lay.N(2)}
     stim_recovers(lay, rec)
+
+
+def test_choose_finds_the_fewest_cheapest_holders_as_a_brute_force_search_does():
+    """Random overlapping holders; the reference answer comes from every subset of holders, judged
+    by the leakage engine's elimination (not by the recovery module's rule)."""
+    lay = Layout(3)
+    analyzer = protocol_analyzer(3)
+    rng = np.random.default_rng(11)
+    checked = 0
+    while checked < 25:
+        holders = {f"h{i}": sorted(set(rng.choice(7, size=rng.integers(1, 4)).tolist())) for i in range(6)}
+        ranks = {h: float(rng.integers(0, 3)) for h in holders}
+        names = list(holders)
+        good = [sub for size in range(1, 7) for sub in combinations(names, size)
+                if analyzer.classify(sorted({q for h in sub for q in holders[h]})).kind == "authorized"]
+        if not good:
+            with pytest.raises(UnauthorizedSetError):
+                choose_recovery(lay, holders, names, rank=ranks.__getitem__)
+            continue
+        rec, used = choose_recovery(lay, holders, names, rank=ranks.__getitem__)
+        held = sorted({q for h in used for q in holders[h]})
+        assert analyzer.classify(held).kind == "authorized" and set(rec.qubits) <= set(held)
+        if rec.plain_clone is None:  # no whole clone with the whole key among the live holders
+            fewest = min(len(sub) for sub in good)
+            cheapest = min(sum(ranks[h] for h in sub) for sub in good if len(sub) == fewest)
+            assert len(used) == fewest and sum(ranks[h] for h in used) == cheapest, (holders, ranks, used)
+        stim_recovers(lay, rec)
+        checked += 1
 
 
 def test_choose_beyond_the_subset_budget_returns_an_inclusion_minimal_set(monkeypatch):

@@ -45,6 +45,20 @@ def test_class_table_matches_the_dense_engine_on_every_subset(n):
             assert table[_pair_class(n, subset)] == pytest.approx(bits, abs=1e-6), subset
 
 
+@pytest.mark.parametrize("n", [4, 5, 6])
+def test_class_table_matches_the_leakage_analyzer_on_every_class(n):
+    analyzer = protocol_analyzer(n)
+    table = pair_class_table(n)
+    for a, c, s, t in itertools.product((0, 1), range(n + 1), range(n + 1), range(n + 1)):
+        if c + s + t > n:
+            assert table[a, c, s, t] == -1
+            continue
+        qubits = (["A"] if a else []) + [f"S{j}" for j in range(n - c - s + 1, n + 1)]  # other representatives
+        qubits += [f"N{j}" for j in range(n - c + 1, n + 1)] + [f"N{j}" for j in range(1, t + 1)]
+        assert _pair_class(n, qubits) == (a, c, s, t)
+        assert table[a, c, s, t] == analyzer.mutual_information(qubits), (a, c, s, t)
+
+
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
 def test_pairs_are_interchangeable(n):
     """The reduction to classes rests on this symmetry: swapping (S_j, N_j) with (S_j+1, N_j+1) fixes the state."""
@@ -225,3 +239,18 @@ def test_unknown_party_in_placement():
     model = FailureModel((Party("a", 0.1),), {})
     with pytest.raises(InvalidArgumentError, match="unknown party"):
         encrypted_scheme(Placement({"b": ["S1"]}), 2, model)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_threshold_scheme_with_zones(k):
+    m = 2 * k - 1
+    model = FailureModel(tuple(Party(f"s{i}", 0.1 + 0.05 * i, f"z{i % 2}") for i in range(m)), {"z0": 0.05, "z1": 0.1})
+    scheme = threshold_scheme(k, [f"s{i}" for i in range(m)], model, dimension=3)
+    want = 0.0  # by hand: zone states, then every pattern of the shares
+    for z0, z1 in itertools.product((0, 1), repeat=2):
+        wz = (0.95 if z0 else 0.05) * (0.9 if z1 else 0.1)
+        for up in itertools.product((0, 1), repeat=m):
+            w = wz * math.prod((0.9 - 0.05 * i) if u else (0.1 + 0.05 * i) for i, u in enumerate(up))
+            alive = sum(u and (z0 if i % 2 == 0 else z1) for i, u in enumerate(up))
+            want += w * (alive >= k)
+    assert exact_durability(scheme, model) == pytest.approx(want, abs=1e-12)

@@ -162,3 +162,15 @@ def test_bad_arguments():
         five_qubit_code().logical_representatives([0, 1])
     with pytest.raises(InvalidArgumentError, match="probabilities"):
         five_qubit_code().entanglement_fidelity(np.ones((3, 3)))
+
+
+@pytest.mark.parametrize(("name", "p"), [("five-qubit", 0.2), ("qutrit", 0.2), ("qutrit", 0.6), ("ququint", 0.1)])
+def test_depolarizing_memory_noise_matches_direct_simulation(name, p):
+    build, product = CODES[name]
+    enc, d, m = build()
+    code = product()
+    errors = depolarizing_errors(d, p)
+    subset = list(range(code.threshold))
+    dense = _dense_fidelity(enc, d, m, subset, np.broadcast_to(errors, (m, d, d)))
+    assert code.entanglement_fidelity(errors) == pytest.approx(dense, abs=1e-10)
+    assert code.average_fidelity(errors) == pytest.approx((d * dense + 1) / (d + 1), abs=1e-10)

@@ -31,8 +31,9 @@ def test_run_json_csv_and_plot(tmp_path, capsys):
 def test_run_table(tmp_path, capsys):
     code = main(["hardware", "run", "--backend", "fake_fez", "--clones", "2", "--shots", "50", "--bootstrap", "5",
                  "--output-dir", str(tmp_path)])  # fmt: skip
-    out, _ = capsys.readouterr()
-    assert code == 0 and "average fidelity" in out and "concurrence" in out and "wrote" in out
+    out, err = capsys.readouterr()
+    assert code == 0 and "average fidelity" in out and "concurrence" in out
+    assert "wrote" in err  # which files were written is a note on stderr, off the results
 
 
 def test_errors_are_one_line(capsys, tmp_path):
@@ -108,6 +109,8 @@ def test_modules_and_noise_errors(capsys, tmp_path):
                  ["modules", "--backend", "fake_fez", "--shots", "10", "--kind", "series", "--levels", "1"],
                  ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--noise", "twirled", "--runner", "sampler"],
                  ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--noise", "pink"],
+                 ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--method", "mps", "--runner", "sampler"],
+                 ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--seed", "-1"],
                  ["run", "--backend", "fake_fez", "--clones", "2", "--shots", "10", "--method", "mps", "--max-bond", "0"]):  # fmt: skip
         code = main(["hardware", *args, "--output-dir", str(tmp_path)])
         _, err = capsys.readouterr()
@@ -119,10 +122,10 @@ def test_modules_and_noise_errors(capsys, tmp_path):
 def test_sampler_route_on_every_fake_backend(backend, tmp_path, capsys):
     # SamplerV2 in local mode with the device noise, the protocol's tomography circuits, n = 1 and 2
     code = main(["hardware", "run", "--backend", backend, "--clones", "1,2", "--shots", "100", "--bootstrap", "10",
-                 "--runner", "sampler", "--out", str(tmp_path), "--json"])  # fmt: skip
+                 "--runner", "sampler", "--output-dir", str(tmp_path), "--json"])  # fmt: skip
     out, err = capsys.readouterr()
     assert code == 0, err
-    rows = [json.loads(line) for line in out.splitlines()]
+    rows = json.loads(out)
     assert [r["clones"] for r in rows] == [1, 2]
     for r in rows:
         assert r["runner"] == f"sampler:{backend}" and r["circuits"] == 6 * 3 + 9

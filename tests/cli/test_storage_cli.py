@@ -53,7 +53,7 @@ def test_put_get_json_and_second_get_fails(env, capsys):
     np.testing.assert_allclose(rho, [[0.9, -0.3j], [0.3j, 0.1]], atol=1e-9)  # (I + 0.6 Y + 0.8 Z) / 2
     assert d["fidelity"] == pytest.approx(1.0, abs=1e-9)
     code, out, err = run(capsys, "get", "cli-a")
-    assert code == 2 and out == ""
+    assert code == 3 and out == ""  # refused by the service (409)
     assert err.startswith("qclone: error:") and "already retrieved" in err and err.count("\n") == 1
 
 
@@ -141,7 +141,7 @@ def test_providers_need_the_admin_token_to_change(env, capsys, monkeypatch):
     code, out, _ = run(capsys, "providers", "list", "--json")
     assert {p["id"]: p["state"] for p in json.loads(out)}["p1"] == "down"
     code, out, err = run(capsys, "put", "cli-c", "--bloch", "0,0,1")  # four clones, three providers up
-    assert code == 2 and "unavailable" in err  # a 503: generic message, no server-side detail
+    assert code == 4 and "unavailable" in err  # a 503: generic message, no server-side detail
     code, out, _ = run(capsys, "providers", "revive", "p1", "--json")
     assert code == 0 and json.loads(out)["state"] == "up"
     assert run(capsys, "put", "cli-c", "--bloch", "0,0,1")[0] == 0
@@ -159,7 +159,7 @@ def test_tenant_create_from_data_dir_and_admin_token(env, capsys, monkeypatch):
     code, out, err = run(capsys, "tenant", "create", "carol", "--admin-token", read_token(env.data_dir, "admin-token"), "--json")
     assert code == 0 and json.loads(out)["tenant"] == "carol", err
     code, out, err = run(capsys, "tenant", "create", "carol", "--data-dir", str(env.data_dir))
-    assert code == 2 and "exists" in err
+    assert code == 3 and "exists" in err  # a conflict
 
 
 @pytest.mark.parametrize(
@@ -169,7 +169,6 @@ def test_tenant_create_from_data_dir_and_admin_token(env, capsys, monkeypatch):
         (["put", "x", "--bloch", "1,a,0"], ["--bloch"]),
         (["put", "x"], ["exactly one"]),
         (["put", "x", "--statevector", "/nonexistent.npy"], ["cannot read"]),
-        (["get", "never-stored"], ["no object"]),
         (["get", "x", "--basis", "Z"], ["together"]),
     ],
 )
@@ -180,12 +179,28 @@ def test_bad_input_is_one_line_exit_2(env, capsys, args, words):
         assert w.lower() in err.lower(), err
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["get", "never-stored"], ["no object"]),  # 404
+        (["ls", "--token", "not-a-token"], ["token"]),  # 401
+        (["put", "cli-a", "--bloch", "0,0,1"], ["exists"]),  # 409 (stored by the first test of the module, or by this one)
+    ],
+)
+def test_refused_by_the_service_is_one_line_exit_3(env, capsys, args, words):
+    run(capsys, "put", "cli-a", "--bloch", "0,0,1")  # make sure the name exists
+    code, out, err = run(capsys, *args)
+    assert code == 3 and out == "" and err.count("\n") == 1, err
+    for w in words:
+        assert w.lower() in err.lower(), err
+
+
 def test_no_token_and_no_server(capsys, monkeypatch):
     monkeypatch.delenv("QCLONE_TOKEN", raising=False)
     code, _, err = run(capsys, "ls")
     assert code == 2 and "QCLONE_TOKEN" in err
     code, _, err = run(capsys, "ls", "--url", f"http://127.0.0.1:{free_port()}", "--token", "x")
-    assert code == 2 and "cannot reach" in err
+    assert code == 4 and "cannot reach" in err
 
 
 def test_serve_rejects_bad_options(capsys):

@@ -100,3 +100,25 @@ def test_simulate_with_zones(capsys):
     assert r["encrypted"]["analytic"] == pytest.approx(1 - (0.1 + 0.9 * 0.2) ** 3)
     code, out, err = _run(capsys, ["storage", "simulate", "--zone-failure-rate", "0.1", "-m", "10"])
     assert code == 2 and "zone" in err
+
+
+def test_compare_refuses_options_it_does_not_use(capsys):
+    code, out, err = _run(capsys, ["storage", "simulate", "--compare", "--qubits", "2"])
+    assert code == 2 and "--compare" in err and out == ""
+
+
+def test_plan_evaluates_one_placement(capsys, parties, tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text("parties:\n  aws-eu: [S1]\n  aws-us: [S2]\n  vault: [N*]\n  tenant: [A]\n")
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", str(f), "-n", "2", "--json"])
+    assert code == 0, err
+    e = json.loads(out)["placement"]
+    assert e["clones"] == 2 and e["qubits"] == 5 and e["audit"]["learn_nothing"]
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", str(f), "-n", "2", "--max-coalition", "3"])
+    assert code == 0, err
+    assert "trust NOT met" in out
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", str(f)])
+    assert code == 2 and "--clones" in err
+    f.write_text("parties:\n  nobody: [S1]\n")
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", str(f), "-n", "2"])
+    assert code == 2 and "unknown party" in err

@@ -69,5 +69,16 @@ def test_site_builds_strict(tmp_path):
     api = (site / "api" / "protocol" / "index.html").read_text()
     assert 'id="qclone.protocol.layout.Layout"' in api  # rendered from the docstrings
     assert 'id="qclone.storage.client.Client"' in (site / "api" / "storage-client" / "index.html").read_text()
+    for page in (site / "api").rglob("index.html"):
+        assert not re.search(r":(mod|func|class|meth|attr|data|exc):`", page.read_text()), f"a Sphinx role left in {page}"
+    import qclone
+
+    assert f"[{qclone.__version__}]" in (site / "changelog" / "index.html").read_text()  # CHANGELOG.md, included
     tutorial = (site / "tutorials" / "02-noise" / "index.html").read_text()
     assert "largest_clones" in tutorial and "data:image/png;base64" in tutorial  # code and inline plots
+
+
+def test_home_page_example_runs(capsys):
+    code = re.search(r"```python\n(.*?)```", (DOCS / "index.md").read_text(), re.S).group(1)
+    exec(compile(code, "docs/index.md", "exec"), {})
+    assert float(capsys.readouterr().out.strip()) == pytest.approx(1.0)

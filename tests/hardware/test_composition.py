@@ -94,3 +94,14 @@ def test_bad_arguments(fez):
     with pytest.raises(InvalidArgumentError):
         compile_modules(fez, "series", 2, input="2")
     assert isinstance(module_circuits("series", 2, levels=3)[1][0], Circuit)
+
+
+def test_module_circuits_carry_stage_barriers_and_metadata(fez):
+    for kind, stages in (("parallel", 4), ("series", 4), ("interleaved", 2)):
+        c = compile_modules(fez, kind, 2, input="+")
+        md = c.circuit.metadata
+        assert md["kind"] == kind and md["n"] == 2 and md["decrypt"] == 1 and md["input"] == "+"
+        assert len(md["stages"]) == stages and md["device"] == "fake_fez"
+        assert md["k"] == len(c.composition.data_qubits) and md["levels"] == (2 if kind == "series" else 1)
+        # a barrier after the input and after every stage
+        assert c.circuit.count_ops()["barrier"] == stages + 1

@@ -1,7 +1,7 @@
 """The heavy-hex schedule as a Qiskit pass manager, on the user's own protocol circuit."""
 
 import pytest
-from qiskit import ClassicalRegister, QuantumCircuit
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.quantum_info import Operator
 from qiskit.transpiler import TranspilerError
 
@@ -22,6 +22,8 @@ def test_pass_manager_gives_qclones_own_compilation(fez, torino, n, j):
         isa = schedule_pass_manager(backend, n, j).run(logical_circuit(n, j, input="bell"))
         comp = compile_protocol(backend, n, j, input="bell")
         assert GateStats.of(isa) == comp.stats
+        assert isa.metadata["final_physical"] == comp.circuit.metadata["final_physical"] == dict(comp.final_physical)
+        assert isa.metadata["n"] == n and isa.metadata["decrypt"] == j and isa.metadata["input"] == "bell"  # the user's kept
         assert Operator(_on_path(isa, comp.layout.path)).equiv(Operator(_on_path(comp.circuit, comp.layout.path)))
         # a valid circuit for the device: native gates on coupled qubits only
         for ins in isa.data:
@@ -73,3 +75,35 @@ def test_refuses_what_is_not_the_protocol(fez):
     pre.x(early.qregs[1][0])  # S1 flipped before the protocol
     with pytest.raises(TranspilerError, match="every pair"):
         pm.run(pre.compose(early))
+
+
+def test_reference_outside_the_barriers_keeps_its_order(torino):
+    # R is Bell-paired with A, the barriers span A, S, N only, then R and the decrypted clone are measured:
+    # noiselessly they always agree, wherever the transpiler puts R's gates in topological order
+    n, j = 2, 1
+    proto = protocol_to_qiskit(Layout(n), decrypt=j)
+    a, s, nk = proto.qregs
+
+    r = QuantumRegister(1, "R")
+    qc = QuantumCircuit(a, s, nk, r, ClassicalRegister(2, "m"))
+    qc.h(r[0])
+    qc.cx(r[0], a[0])
+    qc.barrier(*a, *s, *nk)
+    qc.compose(proto, qubits=[*a, *s, *nk], inplace=True)
+    qc.barrier(*a, *s, *nk)
+    qc.measure([r[0], s[j - 1]], [0, 1])
+    isa = schedule_pass_manager(torino, n, j).run(qc)
+    comp = compile_protocol(torino, n, j, input="bell")
+    measured = sorted(isa.find_bit(ins.qubits[0]).index for ins in isa.data if ins.operation.name == "measure")
+    assert measured == sorted([comp.reference_qubit, comp.clone_qubit])
+    counts = AerRunner().run([isa], shots=200, seed=4)[0]
+    assert set(counts) <= {"00", "11"} and min(counts.get("00", 0), counts.get("11", 0)) > 50
+
+
+@pytest.mark.parametrize("n,j", [(20, 7), (63, 63)])
+def test_pass_manager_at_large_n(fez, n, j):
+    # beyond operators: the same native circuit as qclone's compilation, up to the whole chip
+    isa = schedule_pass_manager(fez, n, j).run(logical_circuit(n, j, input="bell"))
+    comp = compile_protocol(fez, n, j, input="bell")
+    assert isa == comp.circuit and GateStats.of(isa) == comp.stats
+    assert isa.metadata["final_physical"][f"S{j}"] == comp.clone_qubit

@@ -4,6 +4,7 @@ import math
 
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.providers import QubitProperties
 from qiskit.quantum_info import Statevector
 
 from qclone.analysis.scaling import CLASSICAL_LIMIT
@@ -30,8 +31,12 @@ def test_every_fake_model_is_capped_to_physical_coherence_times():
         for q, p in zip(bad, sub.qubit_properties):
             assert p.t2 == 2 * props[q].t1 and p.t1 == props[q].t1 and p.frequency == props[q].frequency
     assert seen > 0  # the data this guards against is really there (fake_torino alone has five such qubits)
-    p = physical_qubit_properties(get_backend("fake_fez").target.qubit_properties[0])
-    assert p is get_backend("fake_fez").target.qubit_properties[0] or p.t2 <= 2 * p.t1
+    capped = physical_qubit_properties(QubitProperties(t1=1e-4, t2=3e-4, frequency=5e9))
+    assert (capped.t1, capped.t2, capped.frequency) == (1e-4, 2e-4, 5e9)
+    fine = QubitProperties(t1=1e-4, t2=1.5e-4)
+    assert physical_qubit_properties(fine) is fine
+    unknown = QubitProperties(t1=None, t2=None)  # fake_kingston has such a qubit: no relaxation, no cap
+    assert physical_qubit_properties(unknown) is unknown and physical_qubit_properties(None) is None
 
 
 def test_local_seed_is_never_zero_and_seed_zero_is_reproducible():

@@ -50,3 +50,23 @@ def test_limits():
     with pytest.raises(UnsupportedError):
         input_decryption_exponential(3)
     assert is_unitary(input_decryption_exponential(4).matrix)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_to_qiskit_is_qiskits_operator_of_the_exported_circuit(n):
+    """The projector form of U_dec, in Qiskit's order, equals (up to a global phase) the Operator
+    Qiskit computes for the exported decryption circuit, placed on the operator's qubits."""
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import Operator
+
+    from qclone.protocol import Layout
+    from qclone.protocol.build import clone_decryption
+    from qclone.protocol.render import to_qiskit
+
+    lay = Layout(n)
+    for j in range(1, n + 1):
+        dense = clone_decryption_projector(n, j)
+        exported = to_qiskit(clone_decryption(lay, j))
+        ours = QuantumCircuit(exported.num_qubits)
+        ours.append(dense.to_qiskit().to_instruction(), list(dense.qubits))
+        assert Operator(ours).equiv(Operator(exported))

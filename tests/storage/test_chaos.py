@@ -1,7 +1,7 @@
 """The chaos run, short form: a few kill -9 of the server during a stream of puts and gets.
 
 The long form (>= 100 kills, SQLite and PostgreSQL, the embedded server and every role of a
-deployment) is ``make chaos``; ``docs/storage.md`` reports its figures.
+deployment) is ``make chaos``; ``docs/design/storage-notes.md`` reports its figures.
 """
 
 from __future__ import annotations

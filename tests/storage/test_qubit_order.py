@@ -100,3 +100,18 @@ def test_objects_stored_before_the_change_keep_their_meaning(tmp_path: Path) -> 
             assert set(out["samples"]) <= {s for s, p in counts.items() if p > 1e-12}
     finally:
         svc.db.dispose()
+
+
+def test_the_node_codec_converts_once() -> None:
+    """A state sent to a substrate node (the multi-process deployment) travels in the wire format
+    and is parsed again there: the round trip is the identity, with no second reordering."""
+    import json
+
+    from qclone.storage.rpc.codec import decode_state, encode_state
+
+    for state in (parse_state("statevector", Statevector.from_label("01+").data),
+                  parse_state("density", random_density_matrix(8, seed=3).data)):
+        back = decode_state(json.loads(json.dumps(encode_state(state))))
+        np.testing.assert_allclose(back.density, state.density, atol=1e-12)
+        np.testing.assert_allclose(back.engine_state, state.engine_state, atol=1e-12)
+        assert back.pure == state.pure

@@ -4,6 +4,7 @@ holders a recovery did without discard their parts, exactly once, the load-shari
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,8 @@ def test_builtin_and_custom_placements() -> None:
     ({"parties": {"vault": "N*", "nobody": ["A"]}}, "not a key holder"),
     ({"parties": {"p": ["S1", "N1"], "vault": ["N2..N4"]}}, "a clone lives at a provider alone"),
     ({"parties": {"vault": ["N1", "N1x"]}}, "N1x"),
-    ({"parties": {"vault": ["N1"]}, "intended": []}, "unknown key"),
+    ({"parties": {"vault": ["N1"]}, "colour": "red"}, "unknown key"),
+    ({"parties": {"vault": ["N1"]}, "intended": "vault"}, "'intended' is a list"),
     ({"clones": 3, "parties": {"vault": "N*"}}, "written for n = 3"),
     ({"parties": {"vault": ["N" * 100]}}, "at most 64 characters"),
     ({"parties": {"../x": ["N1"]}}, "holder id"),
@@ -92,6 +94,17 @@ def test_builtin_and_custom_placements() -> None:
 def test_bad_placements_are_refused_with_the_reason(spec: Any, match: str) -> None:
     with pytest.raises(InvalidArgumentError, match=match):
         resolve_placement(spec, 4, {"vault": "vault"})
+
+
+def test_the_leakage_audit_files_are_placements_too() -> None:
+    """docs/placements/*.yaml, written for ``qclone audit``, work with ``qclone put --placement`` as they are."""
+    import yaml
+
+    for name, keys in (("recommended", (("vault", ("N1", "N2", "N3", "N4")),)),
+                       ("two-vaults", (("vault-east", ("N1", "N2")), ("vault-west", ("N3", "N4"))))):
+        spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "placements" / f"{name}.yaml").read_text())
+        up = {"vault": "vault", "vault-east": "vault", "vault-west": "vault"}
+        assert resolve_placement(spec, 4, up).keys == keys
 
 
 def test_placement_budgets() -> None:

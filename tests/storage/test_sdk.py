@@ -228,3 +228,13 @@ def test_state_spec_refuses_ambiguous_and_wrong_kinds() -> None:
     # a density given a Statevector is its projector; a 1-D array is a vector, 2-D a matrix
     assert state_spec(density=Statevector.from_label("1"))["data"]["real"] == [[0.0, 0.0], [0.0, 1.0]]
     assert state_spec(np.eye(2) / 2)["kind"] == "density" and state_spec([1, 0])["kind"] == "statevector"
+
+
+def test_a_subclass_of_a_qiskit_circuit_is_a_circuit() -> None:
+    class Prep(QuantumCircuit):
+        pass
+
+    qc = Prep(2)
+    qc.x(1)
+    spec = state_spec(qc)
+    assert spec["kind"] == "statevector" and spec["data"]["real"] == [0.0, 0.0, 1.0, 0.0]  # qubit 1 set: index 2

@@ -68,7 +68,7 @@ from qclone.sim.core.frame import MAX_CORE_QUBITS, MAX_RDM_QUBITS, CoreFrame
 from qclone.sim.core.information import CoreInformation, information
 from qclone.sim.core.reduced import reduced_density_matrix
 from qclone.sim.core.serialize import dump, load
-from qclone.sim.exact import check_density_matrix, von_neumann_entropy
+from qclone.sim.exact import check_density_matrix, listed_order, von_neumann_entropy
 
 #: Most qubits one block of connected qubits may have: a stim tableau needs m²/2 bytes, and a
 #: query copies it once, so 100 000 qubits peak near 15 GB (the machine has 24 GiB).
@@ -121,7 +121,9 @@ class CoreState:
         Args:
             num_qubits: total number of qubits (any size; memory grows with the
                 blocks that gates create, see :data:`MAX_BLOCK_QUBITS`).
-            input_state: a state vector of shape (2^k,) or a density matrix (2^k, 2^k), k ≤ 12.
+            input_state: a state vector of shape (2^k,) or a density matrix (2^k, 2^k), k ≤ 12, the
+                first input qubit the most significant bit; or a Qiskit ``Statevector`` /
+                ``DensityMatrix``, whose qubit i goes on ``input_qubits[i]``.
             input_qubits: the k qubits that hold it.
 
         Raises:
@@ -138,7 +140,7 @@ class CoreState:
         k = qs.size
         if k > MAX_CORE_QUBITS:
             raise TooLargeError(f"the dense core holds at most {MAX_CORE_QUBITS} input qubits, got {k}")
-        state = np.asarray(input_state, dtype=complex)
+        state = listed_order(input_state)  # a Qiskit Statevector/DensityMatrix: qubit i on input_qubits[i]
         if state.ndim == 1:
             if state.shape != (2**k,):
                 raise InvalidArgumentError(f"a state vector of {k} qubits has {2**k} amplitudes, got {state.shape[0]}")
@@ -610,7 +612,7 @@ class CoreEngine:
     max_qubits: int | None = None
 
     def prepare(self, num_qubits: int, input_state: np.ndarray, input_qubits: Sequence[int]) -> CoreState:
-        return CoreState.from_input(num_qubits, input_state, input_qubits)
+        return CoreState.from_input(num_qubits, input_state, input_qubits)  # it reads Qiskit objects itself
 
     def apply(self, state: CoreState, circuit: Circuit) -> None:
         state.apply(circuit)

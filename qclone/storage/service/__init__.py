@@ -3,7 +3,7 @@
 :class:`StorageService` keeps the metadata in the database (:mod:`qclone.storage.db`)
 and talks to the substrate, the key vault and the providers through their
 interfaces (local classes or remote clients with the same methods). See
-``docs/storage.md`` for the state machine, the steps of a get, the recovery and
+``docs/design/storage-notes.md`` for the state machine, the steps of a get, the recovery and
 the crash points (:func:`qclone.storage.faults.crash_point`).
 
 The class is assembled from one module per concern:
