@@ -304,3 +304,21 @@ def test_the_vault_losing_a_keep_a_key_loses_only_its_part(stack: Stack) -> None
     stack.directory.node({"id": first["provider"], "zone": first["zone"], "t1": 3600.0, "t2": 3600.0,
                           "url": None}).discard(oid)
     assert oid in svc.check_integrity()["lost_objects"]  # one clone left, no key: lost (with the algebra's verdict)
+
+
+def test_a_custodian_losing_its_part_is_found_by_the_integrity_check(stack: Stack, switches: dict[str, Switch]) -> None:
+    svc = stack.service
+    svc.holders_add("c1", "custodian")
+    a = svc.put(stack.alice, "a", TILTED, clones=2, placement="keep-A")["object_id"]
+    b = svc.put(stack.alice, "b", TILTED, clones=2, placement="keep-A")["object_id"]
+    switches["c1"].node.destroy(a)  # the custodian's disk loses A of both objects
+    switches["c1"].node.destroy(b)
+    stack.vault.destroy(b)  # and the vault the key of b: nothing can recover b any more
+    report = svc.check_integrity()
+    assert report["holders"]["c1"] == {"status": "data lost", "missing_parts": 2}
+    assert report["lost_objects"] == [b]
+    st = svc.stat(stack.alice, "a")
+    assert st["state"] == "stored" and st["retrievable"]  # the vault and one provider still can
+    assert next(p for p in st["parts"] if p["holder"] == "c1")["state"] == "lost"
+    assert svc.check_integrity()["holders"]["c1"]["missing_parts"] == 0  # counted once
+    assert svc.get(stack.alice, "a", ack=True)["clone"] in (1, 2)
