@@ -242,6 +242,8 @@ def test_holders_are_listed_and_checked(stack: Stack) -> None:
             svc.holders_add(bad, "custodian")
     with pytest.raises(InvalidArgumentError):
         svc.holders_add("c2", "auditor")
+    with pytest.raises(InvalidArgumentError, match="key holder's id"):  # one name, one party in every audit
+        svc.providers_add("c1")
     listed = {h["id"]: h for h in svc.holders_list()}
     assert set(listed) == {"vault", "c1"} and listed["c1"]["node"] == "up" and listed["c1"]["kind"] == "custodian"
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from qclone.errors import InvalidArgumentError, QcloneError
 from qclone.storage.errors import ConflictError, UnavailableError
 from qclone.storage.models import clones as clone_table
-from qclone.storage.models import objects, providers
+from qclone.storage.models import holders, objects, providers
 from qclone.storage.ports import node_statuses
 from qclone.storage.provider import check_provider_id
 from qclone.storage.service.common import NODE_ERRORS, VAULT_PARTY, ServiceBase
@@ -44,6 +44,9 @@ class ProvidersMixin(ServiceBase):
         check_provider_id(provider_id)
         if provider_id == VAULT_PARTY:
             raise InvalidArgumentError(f"{VAULT_PARTY!r} names the key vault; choose another provider id")
+        with self.db.read() as conn:
+            if conn.execute(select(holders.c.id).where(holders.c.id == provider_id)).first() is not None:
+                raise InvalidArgumentError(f"{provider_id!r} is a key holder's id; a provider needs its own")
         if url is not None and (not isinstance(url, str) or not url.strip()):
             raise InvalidArgumentError(f"a provider url is a non-empty string, got {url!r}")
         reported: Mapping[str, Any] = {}
