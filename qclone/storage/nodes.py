@@ -44,5 +44,5 @@ def build_node(role: str, data_dir: Path, *, provider_id: str | None = None, zon
 
         if not provider_id:
             raise ValueError("a provider node needs its id")
-        component = ProviderNode(provider_id, data_dir, zone=zone, t1=t1, t2=t2)
+        component = ProviderNode(provider_id, data_dir, zone=zone, t1=t1, t2=t2, issuer=keys.identity)
     return node_app(role, component, keys)

@@ -106,7 +106,7 @@ def body_for(role: str, method: str) -> dict:
     body = dict(BODIES[method])
     if (role, method) == ("substrate", "create"):
         body["state"] = encode_state(parse_state("bloch", [0.6, 0.8, 0.0]))
-    if (role, method) == ("vault", "release"):
+    if (role, method) in (("vault", "release"), ("provider", "release")):
         body = {"object_id": "obj1", "attempt": "a1"}
     return body
 
