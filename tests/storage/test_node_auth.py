@@ -87,6 +87,7 @@ BODIES = {
     "decrypt": {"object_id": "obj1", "clone": 1, "attempt": "a1"},
     "recover": {"object_id": "obj1", "qubits": ["S0_1", "N0_1", "N0_2"], "attempt": "a1"},
     "holders": {"object_id": "obj1"},
+    "assign": {"object_id": "obj1", "labels": ["S0_2"], "party": "provider:p2"},
     "output": {"object_id": "obj1"},
     "sample": {"object_id": "obj1", "basis": "Z", "shots": 3, "seed": 1},
     "release": {"object_id": "obj1"},

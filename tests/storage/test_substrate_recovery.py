@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from qclone.analysis.recovery import UnauthorizedSetError, find_recovery
+from qclone.errors import InvalidArgumentError
 from qclone.protocol import Layout, protocol_circuit
 from qclone.sim.exact import (
     DensityMatrix,
@@ -230,3 +231,29 @@ def test_concurrent_recoveries_from_different_sets_one_wins(tmp_path):
         t.join()
     assert len(results) == 1 and len(errors) == 7
     assert results[0]["fidelity"] == pytest.approx(1.0)
+
+
+def test_a_clone_is_released_by_the_provider_holding_it_even_after_it_moved(tmp_path):
+    keys = {p: Identity.generate() for p in ("vault", "provider:p1", "provider:p2", "provider:p9")}
+
+    def authorize(grant, object_id, attempt, party="vault"):
+        return check_grant(grant, keys[party].key_id if party in keys else None, object_id, attempt)
+
+    sub = Substrate(tmp_path, authorize=authorize)
+    lay = Layout(2)
+    holders = {"vault": _labels(lay, ["N1", "N2"]), "provider:p1": ["S0_1"], "provider:p2": ["S0_2"]}
+    sub.create("o", parse_state("bloch", [0, 0, 1]), 2, keep_reference=True, holders=holders)
+    survivors = _labels(lay, ["S2", "N1", "N2"])
+    vault = issue_grant(keys["vault"], "o", "a1")
+    with pytest.raises(UnauthorizedError):  # the vault alone is not enough: clone 2's provider too
+        sub.recover("o", survivors, "a1", authorizations={"vault": vault})
+    with pytest.raises(InvalidArgumentError):
+        sub.assign("o", ["N0_1"], "provider:p9")  # only clones move
+    sub.assign("o", ["S0_2"], "provider:p9")  # drained to p9
+    assert Substrate(tmp_path).holders("o")["provider:p9"] == ["S0_2"] and "provider:p2" not in sub.holders("o")
+    with pytest.raises(UnauthorizedError):  # p2 no longer holds it
+        sub.recover("o", survivors, "a1", authorizations={"vault": vault, "provider:p2": issue_grant(
+            keys["provider:p2"], "o", "a1")})
+    out = sub.recover("o", survivors, "a1", authorizations={"vault": vault, "provider:p9": issue_grant(
+        keys["provider:p9"], "o", "a1")})
+    assert out["clone"] == 2 and out["parties"] == ["provider:p9", "vault"]
