@@ -93,6 +93,8 @@ class ProvidersMixin(ServiceBase):
             if public_key is None:
                 raise ConflictError(f"a provider {provider_id!r} exists") from None
             return self._reenroll(provider_id, url, public_key, actor, now)
+        if self.directory.introduce is not None:
+            self.directory.introduce(provider_id, public_key)
         return {**record, "live_clones": 0, "discards_pending": 0, "node": "up"}
 
     def _reenroll(self, provider_id: str, url: str | None, public_key: str, actor: str, now: float) -> dict[str, Any]:
@@ -104,6 +106,8 @@ class ProvidersMixin(ServiceBase):
             conn.execute(update(providers).where(providers.c.id == provider_id).values(public_key=public_key))
             self._log(conn, now, actor, "provider.enroll", provider=provider_id, url=url)
         self.directory.forget(provider_id)
+        if self.directory.introduce is not None:
+            self.directory.introduce(provider_id, public_key)
         return next(p for p in self.providers_list() if p["id"] == provider_id)
 
     def providers_list(self) -> list[dict[str, Any]]:
@@ -192,6 +196,8 @@ class ProvidersMixin(ServiceBase):
             if elapsed > 0:
                 self.substrate.age(m.object_id, list(m.labels), elapsed, record["t1"], record["t2"])
             self._node(target).store(m.object_id, m.j, list(m.labels), now)
+            # from now on a recovery that uses this clone needs the new provider's release
+            self.substrate.assign(m.object_id, list(m.labels), f"provider:{target['id']}")
         except NODE_ERRORS as e:
             return f"could not move to {target['id']}: {e}"
         holder_ids = {c["j"]: c["provider_id"] for c in crows}
