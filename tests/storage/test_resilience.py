@@ -324,3 +324,18 @@ def test_a_custodian_losing_its_part_is_found_by_the_integrity_check(stack: Stac
     assert next(p for p in st["parts"] if p["holder"] == "c1")["state"] == "lost"
     assert svc.check_integrity()["holders"]["c1"]["missing_parts"] == 0  # counted once
     assert svc.get(stack.alice, "a", ack=True)["clone"] in (1, 2)
+
+
+def test_the_substrate_knows_which_provider_holds_each_clone_also_after_a_drain(stack: Stack) -> None:
+    svc = stack.service
+    put = svc.put(stack.alice, "moving", TILTED, clones=2, keep_reference=True)
+    oid = put["object_id"]
+    where = {c["provider"]: c["clone"] for c in put["placement"]}
+    held = stack.substrate.holders(oid)
+    assert {p: held[f"provider:{p}"] for p in where} == {p: [f"S0_{j}"] for p, j in where.items()}
+    gone = put["placement"][0]["provider"]
+    moved = svc.providers_drain(gone)["moved"]
+    assert [m["clone"] for m in moved] == [1]
+    held = stack.substrate.holders(oid)
+    assert f"provider:{gone}" not in held and held[f"provider:{moved[0]['to']}"] == ["S0_1"]
+    assert svc.get(stack.alice, "moving", ack=True)["fidelity"] == pytest.approx(1.0)
