@@ -86,6 +86,8 @@ INVENTORY = {
     "--substrate-join": "the substrate's join token",
     "--vault-join": "the vault's join token",
     "--join": "a provider node's join token",
+    "--holder": "a key holder beside the vault",
+    "--holder-join": "a holder node's join token",
     "--node-url": "URL of a provider node process",
     "--settable-clock": "a clock the admin API sets",
     "--log-level": "log level",
