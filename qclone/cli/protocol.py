@@ -113,6 +113,22 @@ def _print_storage(s: dict) -> None:
     r = s["second_get"]
     outcome = f"refused with HTTP {r['status']}: {r['message']}" if r["refused"] else "[red]ACCEPTED[/red]"
     console.print(f"A second get: {outcome}. The object is now {s['state_after']}.")
+    v = s.get("vault_lost")
+    if v is None:
+        return
+    console.print(f"\n[bold]The vault is lost[/bold]: a second random qubit {_fmt_vec(tuple(v['input_bloch']))} was stored "
+                  f"with the {v['placement']} placement (a custodian keeps A). Its audit: "
+                  f"{'safe' if v['safe'] else '[red]NOT safe[/red]'}; what it trades:")
+    for t in v["trades"]:
+        console.print(f"  {t}")
+    sets = "; ".join("{" + ", ".join(x) + "}" for x in v["retrievable_from"]) or "none"
+    console.print(f"Then the vault loses every key it holds. Still retrievable from: {sets}")
+    g = v["get"]
+    console.print(f"get recovers it from the key holders {', '.join(g['holders'] or [])} with the providers: "
+                  f"Bloch vector {_fmt_vec(tuple(g['bloch']))}, fidelity {g['fidelity']:.6f}")
+    r = v["second_get"]
+    outcome = f"refused with HTTP {r['status']}: {r['message']}" if r["refused"] else "[red]ACCEPTED[/red]"
+    console.print(f"A second get: {outcome}.")
 
 
 def _print_demo(r: DemoResult, *, picture: bool) -> None:

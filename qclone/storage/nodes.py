@@ -31,8 +31,10 @@ def build_node(role: str, data_dir: Path, *, provider_id: str | None = None, zon
         from qclone.storage.substrate import Substrate
 
         def authorize(grant: Any, object_id: str, attempt: str, party: str = "vault") -> str:
-            # the vault's key, or that of another holder the gateway introduced (peer "holder:ID")
-            return check_grant(grant, keys.peer("vault" if party == "vault" else f"holder:{party}"), object_id, attempt)
+            # the vault's key, a provider's ("provider:ID") or another key holder's ("holder:ID"),
+            # as the gateway introduced them
+            peer = party if party == "vault" or party.startswith("provider:") else f"holder:{party}"
+            return check_grant(grant, keys.peer(peer), object_id, attempt)
 
         component = Substrate(data_dir, authorize=authorize)
     elif role == "vault":
@@ -44,5 +46,5 @@ def build_node(role: str, data_dir: Path, *, provider_id: str | None = None, zon
 
         if not provider_id:
             raise ValueError("a provider node needs its id")
-        component = ProviderNode(provider_id, data_dir, zone=zone, t1=t1, t2=t2)
+        component = ProviderNode(provider_id, data_dir, zone=zone, t1=t1, t2=t2, issuer=keys.identity)
     return node_app(role, component, keys)

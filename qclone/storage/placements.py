@@ -33,7 +33,10 @@ a YAML or JSON file and sends; the service never reads a file)::
       custodian-1: [A]
 
 Party names are ``vault`` or a registered holder's id; a party holding one clone
-(``provider-1: [S1]``) may be listed and is ignored (clones go to providers).
+(``provider-1: [S1]``) may be listed and is ignored (clones go to providers), and so is
+``intended`` (a file written for ``qclone audit`` can be used as it is): the service audits
+every placement against the coalitions its own recoveries use
+(:meth:`ObjectPlacement.intended`).
 Labels and patterns are those of :mod:`qclone.analysis.leakage.placement`
 (``A``, ``S3``, ``N*``, ``N1..N3``). The mapping is checked with budgets before
 anything else (:data:`MAX_PARTIES`, :data:`MAX_LABELS`, :data:`MAX_TEXT`), and
@@ -77,7 +80,7 @@ MAX_PARTIES = 64
 MAX_LABELS = 200
 MAX_TEXT = 64
 _HOLDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_CUSTOM_KEYS = {"name", "clones", "parties", "description"}
+_CUSTOM_KEYS = {"name", "clones", "parties", "description", "intended"}
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,10 @@ def _custom(spec: Mapping[str, Any], clones: int, holders: Mapping[str, str]) ->
     description = spec.get("description")
     if description is not None and (not isinstance(description, str) or len(description) > 1000):
         raise InvalidArgumentError("placement: a description is text of at most 1000 characters")
+    intended = spec.get("intended")  # a leakage-audit file's own; the service audits against its recoveries
+    if intended is not None and (not isinstance(intended, list) or len(intended) > MAX_PARTIES
+                                 or not all(isinstance(c, list) and len(c) <= MAX_PARTIES for c in intended)):
+        raise InvalidArgumentError(f"placement: 'intended' is a list of at most {MAX_PARTIES} coalitions (lists of names)")
     if spec.get("clones") is not None and spec.get("clones") != clones:
         raise InvalidArgumentError(f"placement {name!r} is written for n = {_shown(spec.get('clones'))} clones, "
                                    f"not n = {clones}")

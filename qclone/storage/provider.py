@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from qclone.errors import InvalidArgumentError
-from qclone.storage.errors import ConflictError
+from qclone.storage.errors import ConflictError, NotFoundError
 from qclone.storage.localdb import LocalDB
 from qclone.storage.vault import DEFAULT_T1, DEFAULT_T2, check_coherence
 
@@ -48,8 +48,11 @@ class ProviderNode:
     """One provider (see the module docstring)."""
 
     def __init__(self, provider_id: str, data_dir: Path | str | None = None, *, zone: str = "default",
-                 t1: float = DEFAULT_T1, t2: float = DEFAULT_T2) -> None:
+                 t1: float = DEFAULT_T1, t2: float = DEFAULT_T2, issuer: Any = None) -> None:
+        """``issuer``: the provider node's :class:`~qclone.storage.rpc.keys.Identity`; with it,
+        :meth:`release` returns a one-time release of its clone signed with it."""
         self.id = check_provider_id(provider_id)
+        self._issuer = issuer
         if not isinstance(zone, str) or not zone.strip():
             raise InvalidArgumentError(f"a zone is a non-empty name, got {zone!r}")
         self.zone = zone.strip()
@@ -70,6 +73,22 @@ class ProviderNode:
                 raise ConflictError(f"provider {self.id} already holds clone {rows[0][0]} of object {object_id}")
             if rows:
                 return  # the same clone: nothing to do (else it was discarded meanwhile: insert again)
+
+    def release(self, object_id: str, attempt: str) -> dict[str, Any] | None:
+        """Release the clone of ``object_id`` to the retrieval ``attempt``: with an issuer, a one-time
+        release signed by this node (the substrate recovers from its clone only with it; each is
+        accepted once); else None.
+
+        Raises:
+            NotFoundError: it holds no clone of the object.
+        """
+        if self.holding(object_id) is None:
+            raise NotFoundError(f"provider {self.id} holds no clone of object {object_id}")
+        if self._issuer is None:
+            return None
+        from qclone.storage.rpc.keys import issue_grant
+
+        return issue_grant(self._issuer, object_id, attempt)
 
     def discard(self, object_id: str) -> None:
         """Drop the clone of ``object_id`` (idempotent)."""

@@ -221,10 +221,14 @@ def gateway_identity(data_dir: Path) -> Any:
     return Identity.load_or_create(data_dir / "gateway-key")
 
 
-def provider_directory(data_dir: Path, identity: Any = None) -> Any:
+def provider_directory(data_dir: Path, identity: Any = None, *, opts: ServeOptions | None = None) -> Any:
     """Providers: a :class:`~qclone.storage.remote.RemoteProvider` for a record with a url (calls
     signed with the gateway's ``identity``), else an embedded
-    :class:`~qclone.storage.provider.ProviderNode` under ``DIR/providers/<id>``."""
+    :class:`~qclone.storage.provider.ProviderNode` under ``DIR/providers/<id>``.
+
+    With ``opts`` naming a substrate node (which checks every release), embedded providers sign
+    their releases with the gateway's key, and every provider added is introduced to the
+    substrate (its key, or the gateway's, as the peer ``provider:ID``)."""
     from qclone.storage.provider import ProviderNode
     from qclone.storage.remote import RemoteProvider, enroll
     from qclone.storage.service import ProviderDirectory
@@ -241,8 +245,9 @@ def provider_directory(data_dir: Path, identity: Any = None) -> Any:
             if not record.get("public_key"):
                 raise InvalidArgumentError(f"provider {record['id']} has no enrolled key: add it again with its join token")
             return RemoteProvider(record["url"], identity=me(), node_key=record["public_key"])
+        signs = opts is not None and opts.substrate_url is not None
         return ProviderNode(record["id"], data_dir / "providers" / record["id"], zone=record["zone"],
-                            t1=record["t1"], t2=record["t2"])
+                            t1=record["t1"], t2=record["t2"], issuer=me() if signs else None)
 
     def enroll_provider(url: str, join: str | None) -> str:
         if not join:
@@ -250,10 +255,30 @@ def provider_directory(data_dir: Path, identity: Any = None) -> Any:
                                        "the node at its first start, also in its DATA_DIR/join-token)")
         return enroll(url, join, me(), role="provider")
 
-    return ProviderDirectory(factory, enroll=enroll_provider)
+    def introduce(provider_id: str, public_key: str | None) -> None:
+        if opts is not None and opts.substrate_url:
+            add_substrate_peers(opts, me(), {f"provider:{provider_id}": public_key or me().key_id})
+
+    return ProviderDirectory(factory, enroll=enroll_provider, introduce=introduce)
 
 
-def enrolled_nodes(opts: ServeOptions, identity: Any) -> dict[str, str]:
+def add_substrate_peers(opts: ServeOptions, identity: Any, extra: dict[str, str]) -> None:
+    """Hand the substrate node more peers' keys (a provider added), keeping those it has."""
+    from qclone.storage.remote import enroll
+    from qclone.storage.rpc.keys import write_private
+
+    assert opts.data_dir is not None
+    path = opts.data_dir / "nodes.json"
+    pins: dict[str, Any] = json.loads(path.read_text())
+    pinned = pins["substrate"]
+    peers = {**pinned.get("peers", {}), **extra}
+    if peers != pinned.get("peers", {}):
+        enroll(pinned["url"], pinned["public_key"], identity, role="substrate", peers=peers, signed=True)
+        pins["substrate"] = {**pinned, "peers": peers}
+        write_private(path, json.dumps(pins, indent=1) + "\n")
+
+
+def enrolled_nodes(opts: ServeOptions, identity: Any, providers: dict[str, str | None] | None = None) -> dict[str, str]:
     """The public keys of the substrate and vault nodes the gateway calls (``{"substrate", "vault"}``,
     for those given by URL): enrolled now with their join tokens, or as enrolled before
     (``DIR/nodes.json``). The substrate is handed the vault's key (or, with the vault in
@@ -282,6 +307,8 @@ def enrolled_nodes(opts: ServeOptions, identity: Any) -> dict[str, str]:
         if role == "substrate":  # the keys it checks releases with: the vault's and every other holder's
             peers = {"vault": keys.get("vault", identity.key_id)}
             peers |= {f"holder:{hid}": keys.get(f"holder:{hid}", identity.key_id) for _, hid, _, _ in opts.holder_specs()}
+            # and every provider's (embedded ones sign with the gateway's key)
+            peers |= {f"provider:{pid}": key or identity.key_id for pid, key in (providers or {}).items()}
         if join and (pinned is None or JoinToken.parse(join, role=role).key_id != pinned.get("public_key")):
             pinned = {"url": url, "public_key": enroll(url, join, identity, role=role, peers=peers), "peers": peers}
             changed = True
@@ -311,7 +338,16 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
     assert data_dir is not None
     remote_holders = any(url for _, _, url, _ in opts.holder_specs())
     identity = gateway_identity(data_dir) if opts.substrate_url or opts.vault_url or remote_holders else None
-    keys = enrolled_nodes(opts, identity) if identity is not None else {}
+    db = Database.open(opts.db_url, data_dir=data_dir)
+    known: dict[str, str | None] = {}
+    if opts.substrate_url:  # the substrate checks each provider's release: it gets every provider's key
+        from sqlalchemy import select
+
+        from qclone.storage.models import providers
+
+        with db.read() as conn:
+            known = {r.id: r.public_key for r in conn.execute(select(providers.c.id, providers.c.public_key))}
+    keys = enrolled_nodes(opts, identity, known) if identity is not None else {}
     if opts.substrate_url:
         assert identity is not None
         substrate: Any = RemoteSubstrate(opts.substrate_url, identity=identity, node_key=keys["substrate"])
@@ -327,8 +363,7 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
 
         # with a remote substrate, the vault in process signs its authorizations with the gateway's key
         vault = KeyVault(data_dir / "vault", t1=opts.t1, t2=opts.t2, issuer=identity if opts.substrate_url else None)
-    db = Database.open(opts.db_url, data_dir=data_dir)
-    return StorageService(db, substrate, vault, provider_directory(data_dir, identity),
+    return StorageService(db, substrate, vault, provider_directory(data_dir, identity, opts=opts),
                           clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
                           retention_seconds=opts.retention_seconds, recover=recover,
                           holders=holder_directory(opts, identity if opts.substrate_url else None, keys))

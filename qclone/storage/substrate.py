@@ -120,6 +120,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS fences (object_id TEXT PRIMARY KEY, fence INTEGER NOT NULL) WITHOUT ROWID",
     # the vault's decryption authorizations used so far (a replayed one is refused)
     "CREATE TABLE IF NOT EXISTS grants (nonce TEXT PRIMARY KEY, object_id TEXT NOT NULL) WITHOUT ROWID",
+    # clone qubits given to another party since the object was created (a provider replaced or drained)
+    "CREATE TABLE IF NOT EXISTS moved (object_id TEXT NOT NULL, label TEXT NOT NULL, party TEXT NOT NULL,"
+    " PRIMARY KEY (object_id, label)) WITHOUT ROWID",
 )
 _LOCK_STRIPES = 64
 _CACHE_SIZE = 256
@@ -350,11 +353,10 @@ _PARTY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}")
 
 
 def _check_holders(holders: Any, k: int, n: int) -> dict[str, list[str]]:
-    """A validated holder map: party -> labels of the layout's non-clone qubits, none held twice."""
+    """A validated holder map: party -> labels of the layout's qubits, none held twice."""
     if not isinstance(holders, dict) or len(holders) > MAX_HOLDERS:
         raise InvalidArgumentError(f"holders must map at most {MAX_HOLDERS} parties to lists of qubit labels")
     lay = _layout(k, n)
-    clones = {q for j in range(1, n + 1) for q in lay.clone(j)}
     seen: dict[int, str] = {}
     out: dict[str, list[str]] = {}
     for party, labels in holders.items():
@@ -367,8 +369,6 @@ def _check_holders(holders: Any, k: int, n: int) -> dict[str, list[str]]:
                 q = lay.index_of(label, long=True)
             except Exception:  # noqa: BLE001 - the layout raises InvalidArgumentError / UnsupportedError
                 raise InvalidArgumentError(f"holder {party!r}: no qubit {label!r} in this object") from None
-            if q in clones:
-                raise InvalidArgumentError(f"holder {party!r}: {label} is a clone qubit (clones are at providers)")
             if q in seen:
                 raise InvalidArgumentError(f"qubit {label} is held by both {seen[q]!r} and {party!r}")
             seen[q] = party
@@ -473,6 +473,7 @@ class Substrate:
         self._authorize = authorize
         self._grants_used: set[str] = set()  # memory mode only
         self._fences: dict[str, int] = {}  # memory mode only (file mode: the fences table)
+        self._moved: dict[str, dict[str, str]] = {}  # memory mode only (file mode: the moved table)
         self._db = None if self.data_dir is None else LocalDB(self.data_dir, _SCHEMA, filename=_DB_FILE,
                                                                  durable=self.durable)
 
@@ -610,9 +611,9 @@ class Substrate:
                holders: dict[str, list[str]] | None = None) -> dict:
         """Encrypt ``state`` into ``clones`` clones and store the joint state.
 
-        ``holders``: party -> the labels of the non-clone qubits it holds (the key qubits, and ``A``
-        when a custodian keeps it); :meth:`recover` asks for the release of every party whose
-        qubits a recovery uses. None: the vault holds the whole key (party ``vault``).
+        ``holders``: party -> the labels of the qubits it holds (the key qubits, ``A`` when a
+        custodian keeps it, each clone at its provider); :meth:`recover` asks for the release of
+        every party whose qubits a recovery uses. None: the vault holds the whole key (party ``vault``).
 
         Idempotent: creating an existing object with the same size and number of clones returns
         its description again (the state given the second time is not used).
@@ -813,17 +814,53 @@ class Substrate:
             return out
 
     def holders(self, object_id: str) -> dict[str, list[str]]:
-        """Party -> the labels of the non-clone qubits it holds (what :meth:`create` was given;
-        ``{"vault": the key}`` for an object created without it)."""
+        """Party -> the labels of the qubits it holds (what :meth:`create` was given, with the clones
+        :meth:`assign` moved since; ``{"vault": the key}`` for an object created without it)."""
         object_id = _check_object_id(object_id)
         with self._lock(object_id):
-            return self._holders_of(self._live(object_id))
+            return self._holders_of(object_id, self._live(object_id))
 
-    @staticmethod
-    def _holders_of(entry: _Entry) -> dict[str, list[str]]:
-        if entry.holders is not None:
-            return {h: list(labels) for h, labels in entry.holders.items()}
-        return {"vault": list(_labels(entry.qubits, entry.clones)[1])}
+    def _holders_of(self, object_id: str, entry: _Entry) -> dict[str, list[str]]:
+        base = entry.holders if entry.holders is not None else {"vault": list(_labels(entry.qubits, entry.clones)[1])}
+        out = {h: list(labels) for h, labels in base.items()}
+        if self._db is None:
+            moved = dict(self._moved.get(object_id, {}))
+        else:
+            try:
+                moved = dict(self._db.query("SELECT label, party FROM moved WHERE object_id = ?", (object_id,)))
+            except sqlite3.Error as e:
+                raise UnavailableError(f"the substrate cannot read its database {self._db.path} ({e})") from None
+        for label, party in moved.items():
+            for labels in out.values():
+                if label in labels:
+                    labels.remove(label)
+            out.setdefault(party, []).append(label)
+        return {h: labels for h, labels in out.items() if labels}
+
+    def assign(self, object_id: str, labels: list[str], party: str) -> None:
+        """The clone qubits ``labels`` are held by ``party`` from now on (a provider replaced during
+        a put, or a clone drained to another provider): a recovery that uses them needs that party's
+        release. Idempotent.
+
+        Raises:
+            InvalidArgumentError: not clone qubits of the object, or a bad party name.
+            NotFoundError / ConflictError: no such object / already recovered.
+        """
+        object_id = _check_object_id(object_id)
+        if not isinstance(party, str) or not _PARTY.fullmatch(party):
+            raise InvalidArgumentError(f"a holder is 1-80 letters, digits, '_', '.', ':' or '-', got {party!r}")
+        with self._lock(object_id):
+            entry = self._live(object_id)
+            lay = entry.layout
+            clones = {q for j in range(1, entry.clones + 1) for q in lay.clone(j)}
+            if any(q not in clones for q in self._indices(entry, labels)):
+                raise InvalidArgumentError("only clone qubits move to another holder")
+            if self._db is None:
+                self._moved.setdefault(object_id, {}).update({str(x): party for x in labels})
+            else:
+                self._write(*[("INSERT INTO moved (object_id, label, party) VALUES (?, ?, ?) ON CONFLICT "
+                               "(object_id, label) DO UPDATE SET party = excluded.party", (object_id, str(x), party))
+                              for x in labels])
 
     def recover(self, object_id: str, qubits: list[str], attempt: str, fence: int | None = None,
                 authorizations: dict | None = None) -> dict:
@@ -879,7 +916,7 @@ class Substrate:
             rec, images = _recovery(entry.qubits, entry.clones, qs)
             used = set(rec.qubits)
             lay = entry.layout
-            holders = self._holders_of(entry)
+            holders = self._holders_of(object_id, entry)
             parties = sorted(h for h, labels in holders.items()
                              if any(lay.index_of(x, long=True) in used for x in labels))
             grants: list[str] = []
@@ -1010,10 +1047,12 @@ class Substrate:
             self._forget(self._outputs, object_id)
             self._forget(self._states, object_id)
             self._fences.pop(object_id, None)
+            self._moved.pop(object_id, None)
             if self._db is not None:
                 self._write(("DELETE FROM outputs WHERE object_id = ?", (object_id,)),
                             ("DELETE FROM joint WHERE object_id = ?", (object_id,)),
-                            ("DELETE FROM fences WHERE object_id = ?", (object_id,)))
+                            ("DELETE FROM fences WHERE object_id = ?", (object_id,)),
+                            ("DELETE FROM moved WHERE object_id = ?", (object_id,)))
 
     def close(self) -> None:
         """Close the database file (the instance is unusable afterwards)."""

@@ -106,4 +106,4 @@ def test_placement_front_plot_reads(qubits):
     boxes = sorted((b for _, b in labels), key=lambda b: b.x0)
     assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
     assert "qubits stored" in ax.get_xlabel() and "lost" in ax.get_ylabel()
-    assert ax.get_legend_handles_labels()[1] == ["best placement within the budget (Pareto front)"]
+    assert ax.get_legend_handles_labels()[1] == ["most durable placement with at most this many qubits"]

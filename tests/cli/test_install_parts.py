@@ -111,6 +111,7 @@ CORE_COMMANDS = [
     ["scaling", "--noise", "memory", "-p", "0.01", "--depth", "linear", "--json"],
     ["sweep", "--clones", "2", "--noise", "depolarizing", "-p", "0.01", "--shots", "200", "--workers", "1", "--json"],
     ["storage", "simulate", "--clones", "2", "--objects", "1000", "--seed", "1", "--json"],
+    ["storage", "plan", "docs/examples/resilience-parties.yaml", "--json"],
     ["demo", "--clones", "2", "--seed", "1", "--json"],
 ]
 NEEDS = {

@@ -86,6 +86,8 @@ INVENTORY = {
     "--substrate-join": "the substrate's join token",
     "--vault-join": "the vault's join token",
     "--join": "a provider node's join token",
+    "--holder": "a key holder (custodian or extra vault) the gateway registers: KIND:NAME[=URL]",
+    "--holder-join": "a key holder node's join token: NAME=TOKEN",
     "--node-url": "URL of a provider node process",
     "--settable-clock": "a clock the admin API sets",
     "--log-level": "log level",

@@ -36,6 +36,15 @@ def test_demo_tables(capsys):
     assert "S_0" in out  # the circuit picture
 
 
+def test_demo_shows_the_vault_lost_and_the_object_still_retrieved_once(capsys):
+    code, out, _ = run(capsys, "demo", "--seed", "2", "--no-picture")
+    assert code == 0
+    text = " ".join(out.split())  # rich wraps long lines
+    assert "The vault is lost" in text and "keep-A placement" in text
+    assert "get recovers it from the key holders custodian" in text
+    assert "A second get: refused with HTTP 409" in text.split("The vault is lost")[1]
+
+
 def test_n1_warns_everywhere(capsys):
     for args in (["demo", "--clones", "1", "--no-picture"], ["circuit", "--clones", "1"], ["verify", "--clones", "1"]):
         code, _, err = run(capsys, *args)

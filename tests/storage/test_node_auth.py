@@ -87,6 +87,7 @@ BODIES = {
     "decrypt": {"object_id": "obj1", "clone": 1, "attempt": "a1"},
     "recover": {"object_id": "obj1", "qubits": ["S0_1", "N0_1", "N0_2"], "attempt": "a1"},
     "holders": {"object_id": "obj1"},
+    "assign": {"object_id": "obj1", "labels": ["S0_2"], "party": "provider:p2"},
     "output": {"object_id": "obj1"},
     "sample": {"object_id": "obj1", "basis": "Z", "shots": 3, "seed": 1},
     "release": {"object_id": "obj1"},
@@ -106,7 +107,7 @@ def body_for(role: str, method: str) -> dict:
     body = dict(BODIES[method])
     if (role, method) == ("substrate", "create"):
         body["state"] = encode_state(parse_state("bloch", [0.6, 0.8, 0.0]))
-    if (role, method) == ("vault", "release"):
+    if (role, method) in (("vault", "release"), ("provider", "release")):
         body = {"object_id": "obj1", "attempt": "a1"}
     return body
 
@@ -359,3 +360,30 @@ def test_rotate_key_command(tmp_path, capsys):
     assert JoinToken.parse(new, role="vault").key_id == NodeKeys(tmp_path / "v", "vault").identity.key_id
     assert main(["storage", "rotate-key", "--role", "gateway", "--data-dir", str(tmp_path / "v")]) == 2
     assert "--role is one of" in capsys.readouterr().err
+
+
+def test_a_recovery_needs_the_signed_release_of_the_provider_holding_the_clone(dep):
+    """The substrate node knows each provider's key (handed over by the gateway) and which provider
+    holds which clone: the vault's release with another provider's is refused, with the right one
+    the recovery runs, once."""
+    peers = {"vault": dep.keys["vault"].key_id, "provider:p1": dep.keys["p1"].key_id,
+             "provider:p2": dep.keys["p2"].key_id}
+    resp = dep.call("substrate", "/v1/enroll", {"gateway_key": dep.gateway.key_id, "challenge": "c", "peers": peers},
+                    dep.gateway)
+    assert resp.status_code == 200, resp.text
+    info = dep.gw("substrate", "create", object_id="obj2", state=encode_state(parse_state("bloch", [0, 0, 1])),
+                  clones=2, keep_reference=True,
+                  holders={"vault": ["N0_1", "N0_2"], "provider:p1": ["S0_1"], "provider:p2": ["S0_2"]})
+    dep.gw("vault", "deposit", tenant="t", object_id="obj2", labels=info["key_qubits"])
+    dep.gw("p1", "store", object_id="obj2", clone=1, labels=["S0_1"], stored_at=1.0)
+    vault = dep.gw("vault", "release", object_id="obj2", attempt="a1")
+    body = {"object_id": "obj2", "qubits": ["S0_1", "N0_1", "N0_2"], "attempt": "a1"}
+    for wrong in ({"vault": vault},  # no provider's release
+                  {"vault": vault, "provider:p1": issue_grant(dep.keys["p2"], "obj2", "a1")}):  # p2 signing for p1
+        resp = dep.call("substrate", "/v1/recover", {**body, "authorizations": wrong}, dep.gateway)
+        assert resp.status_code == 401, resp.text
+    # p2 holds no clone of obj2: it releases nothing
+    assert dep.call("p2", "/v1/release", {"object_id": "obj2", "attempt": "a1"}, dep.gateway).status_code == 404
+    out = dep.gw("substrate", "recover", **body, authorizations={
+        "vault": vault, "provider:p1": dep.gw("p1", "release", object_id="obj2", attempt="a1")})
+    assert out["clone"] == 1 and out["parties"] == ["provider:p1", "vault"] and out["fidelity"] == pytest.approx(1.0)

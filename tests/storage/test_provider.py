@@ -45,3 +45,20 @@ def test_bad_settings(kwargs: dict, match: str) -> None:
     args = {"provider_id": "p", **kwargs}
     with pytest.raises(InvalidArgumentError, match=match):
         ProviderNode(args.pop("provider_id"), None, **args)
+
+
+def test_a_provider_releases_only_a_clone_it_holds_signed_with_its_key():
+    from qclone.storage.errors import NotFoundError
+    from qclone.storage.rpc.keys import Identity, check_grant
+
+    me = Identity.generate()
+    p = ProviderNode("p1", None, issuer=me)
+    with pytest.raises(NotFoundError):
+        p.release("obj", "a1")
+    p.store("obj", 2, ["S0_2"], 1.0)
+    grant = p.release("obj", "a1")
+    assert check_grant(grant, me.key_id, "obj", "a1")  # its nonce
+    assert p.release("obj", "a1")["nonce"] != grant["nonce"]  # a fresh one each time
+    q = ProviderNode("p2", None)  # embedded: signs nothing
+    q.store("obj", 1, ["S0_1"], 1.0)
+    assert q.release("obj", "a1") is None

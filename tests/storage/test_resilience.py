@@ -4,6 +4,7 @@ holders a recovery did without discard their parts, exactly once, the load-shari
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,8 @@ def test_builtin_and_custom_placements() -> None:
     ({"parties": {"vault": "N*", "nobody": ["A"]}}, "not a key holder"),
     ({"parties": {"p": ["S1", "N1"], "vault": ["N2..N4"]}}, "a clone lives at a provider alone"),
     ({"parties": {"vault": ["N1", "N1x"]}}, "N1x"),
-    ({"parties": {"vault": ["N1"]}, "intended": []}, "unknown key"),
+    ({"parties": {"vault": ["N1"]}, "colour": "red"}, "unknown key"),
+    ({"parties": {"vault": ["N1"]}, "intended": "vault"}, "'intended' is a list"),
     ({"clones": 3, "parties": {"vault": "N*"}}, "written for n = 3"),
     ({"parties": {"vault": ["N" * 100]}}, "at most 64 characters"),
     ({"parties": {"../x": ["N1"]}}, "holder id"),
@@ -92,6 +94,17 @@ def test_builtin_and_custom_placements() -> None:
 def test_bad_placements_are_refused_with_the_reason(spec: Any, match: str) -> None:
     with pytest.raises(InvalidArgumentError, match=match):
         resolve_placement(spec, 4, {"vault": "vault"})
+
+
+def test_the_leakage_audit_files_are_placements_too() -> None:
+    """docs/placements/*.yaml, written for ``qclone audit``, work with ``qclone put --placement`` as they are."""
+    import yaml
+
+    for name, keys in (("recommended", (("vault", ("N1", "N2", "N3", "N4")),)),
+                       ("two-vaults", (("vault-east", ("N1", "N2")), ("vault-west", ("N3", "N4"))))):
+        spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "placements" / f"{name}.yaml").read_text())
+        up = {"vault": "vault", "vault-east": "vault", "vault-west": "vault"}
+        assert resolve_placement(spec, 4, up).keys == keys
 
 
 def test_placement_budgets() -> None:
@@ -229,6 +242,8 @@ def test_holders_are_listed_and_checked(stack: Stack) -> None:
             svc.holders_add(bad, "custodian")
     with pytest.raises(InvalidArgumentError):
         svc.holders_add("c2", "auditor")
+    with pytest.raises(InvalidArgumentError, match="key holder's id"):  # one name, one party in every audit
+        svc.providers_add("c1")
     listed = {h["id"]: h for h in svc.holders_list()}
     assert set(listed) == {"vault", "c1"} and listed["c1"]["node"] == "up" and listed["c1"]["kind"] == "custodian"
 
@@ -291,3 +306,36 @@ def test_the_vault_losing_a_keep_a_key_loses_only_its_part(stack: Stack) -> None
     stack.directory.node({"id": first["provider"], "zone": first["zone"], "t1": 3600.0, "t2": 3600.0,
                           "url": None}).discard(oid)
     assert oid in svc.check_integrity()["lost_objects"]  # one clone left, no key: lost (with the algebra's verdict)
+
+
+def test_a_custodian_losing_its_part_is_found_by_the_integrity_check(stack: Stack, switches: dict[str, Switch]) -> None:
+    svc = stack.service
+    svc.holders_add("c1", "custodian")
+    a = svc.put(stack.alice, "a", TILTED, clones=2, placement="keep-A")["object_id"]
+    b = svc.put(stack.alice, "b", TILTED, clones=2, placement="keep-A")["object_id"]
+    switches["c1"].node.destroy(a)  # the custodian's disk loses A of both objects
+    switches["c1"].node.destroy(b)
+    stack.vault.destroy(b)  # and the vault the key of b: nothing can recover b any more
+    report = svc.check_integrity()
+    assert report["holders"]["c1"] == {"status": "data lost", "missing_parts": 2}
+    assert report["lost_objects"] == [b]
+    st = svc.stat(stack.alice, "a")
+    assert st["state"] == "stored" and st["retrievable"]  # the vault and one provider still can
+    assert next(p for p in st["parts"] if p["holder"] == "c1")["state"] == "lost"
+    assert svc.check_integrity()["holders"]["c1"]["missing_parts"] == 0  # counted once
+    assert svc.get(stack.alice, "a", ack=True)["clone"] in (1, 2)
+
+
+def test_the_substrate_knows_which_provider_holds_each_clone_also_after_a_drain(stack: Stack) -> None:
+    svc = stack.service
+    put = svc.put(stack.alice, "moving", TILTED, clones=2, keep_reference=True)
+    oid = put["object_id"]
+    where = {c["provider"]: c["clone"] for c in put["placement"]}
+    held = stack.substrate.holders(oid)
+    assert {p: held[f"provider:{p}"] for p in where} == {p: [f"S0_{j}"] for p, j in where.items()}
+    gone = put["placement"][0]["provider"]
+    moved = svc.providers_drain(gone)["moved"]
+    assert [m["clone"] for m in moved] == [1]
+    held = stack.substrate.holders(oid)
+    assert f"provider:{gone}" not in held and held[f"provider:{moved[0]['to']}"] == ["S0_1"]
+    assert svc.get(stack.alice, "moving", ack=True)["fidelity"] == pytest.approx(1.0)

@@ -1,10 +1,16 @@
 """Substrate.recover: the output of a recovery from any authorized set, against the dense engine;
 the release of every holder whose qubits it uses; exactly once."""
 
+import os
+import subprocess
+import sys
+import threading
+
 import numpy as np
 import pytest
 
 from qclone.analysis.recovery import UnauthorizedSetError, find_recovery
+from qclone.errors import InvalidArgumentError
 from qclone.protocol import Layout, protocol_circuit
 from qclone.sim.exact import (
     DensityMatrix,
@@ -16,6 +22,7 @@ from qclone.sim.exact import (
 )
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage.errors import ConflictError, UnauthorizedError
+from qclone.storage.faults import CRASH_EXIT_STATUS
 from qclone.storage.inputs import parse_state
 from qclone.storage.rpc.keys import Identity, check_grant, issue_grant
 from qclone.storage.substrate import Substrate
@@ -164,3 +171,89 @@ def test_a_split_key_needs_both_vaults_and_a_release_is_used_once(tmp_path):
     assert out["clone"] == 2 and out["parties"] == ["vault", "vault-2"]
     with pytest.raises(UnauthorizedError, match="used already"):  # replaying the releases
         sub2.recover("o", survivors, "a1", authorizations=both)
+
+
+_CRASH = """
+import sys
+from qclone.storage.inputs import parse_state
+from qclone.storage.substrate import Substrate
+sub = Substrate(sys.argv[1])
+if sys.argv[2] == "create":
+    sub.create("o", parse_state("bloch", [0.6, 0.0, 0.8]), 2, keep_reference=True)
+else:
+    sub.recover("o", ["A0", "S0_1", "S0_2"], "first")
+"""
+
+
+def _crash(tmp_path, what: str, crash_at: str) -> int:
+    env = dict(os.environ, QCLONE_CRASH_AT=crash_at)
+    done = subprocess.run([sys.executable, "-c", _CRASH, str(tmp_path), what], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode in (0, CRASH_EXIT_STATUS), done.stderr
+    return done.returncode
+
+
+def test_process_killed_inside_the_recovery_transaction(tmp_path):
+    """Killed after deleting the joint state and inserting the output, before the commit: neither
+    happened; the object is still there to be recovered once (by another set too)."""
+    assert _crash(tmp_path, "create", "") == 0
+    assert _crash(tmp_path, "recover", "substrate.decrypt.tx") == CRASH_EXIT_STATUS
+    sub = Substrate(tmp_path)
+    assert sub.exists("o") and sub.output("o") is None
+    assert sub.recover("o", ["S0_2", "N0_1", "N0_2"], "second")["clone"] == 2
+    with pytest.raises(ConflictError, match="another attempt"):
+        Substrate(tmp_path).recover("o", ["A0", "S0_1", "S0_2"], "first")
+
+
+def test_concurrent_recoveries_from_different_sets_one_wins(tmp_path):
+    """Eight threads over two instances sharing the file, each recovering from another authorized
+    set (or decrypting): exactly one output, every other attempt refused."""
+    Substrate(tmp_path).create("o", parse_state("bloch", [0, 0, 1]), 4, keep_reference=True)
+    subs = [Substrate(tmp_path, shared=True) for _ in range(2)]
+    lay = Layout(4)
+    sets = [["A", "S1", "S2", "S3", "S4"], ["S1", "N1", "N2", "N3", "N4"], ["S1", "S2", "S3", "S4", "N3"],
+            ["A", "S2", "N2"]]
+    results, errors = [], []
+
+    def go(i: int) -> None:
+        try:
+            if i == 7:
+                results.append(subs[i % 2].decrypt("o", 3, f"a{i}"))
+            else:
+                results.append(subs[i % 2].recover("o", _labels(lay, sets[i % 4]), f"a{i}"))
+        except ConflictError as e:
+            errors.append(e)
+
+    pool = [threading.Thread(target=go, args=(i,)) for i in range(8)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert len(results) == 1 and len(errors) == 7
+    assert results[0]["fidelity"] == pytest.approx(1.0)
+
+
+def test_a_clone_is_released_by_the_provider_holding_it_even_after_it_moved(tmp_path):
+    keys = {p: Identity.generate() for p in ("vault", "provider:p1", "provider:p2", "provider:p9")}
+
+    def authorize(grant, object_id, attempt, party="vault"):
+        return check_grant(grant, keys[party].key_id if party in keys else None, object_id, attempt)
+
+    sub = Substrate(tmp_path, authorize=authorize)
+    lay = Layout(2)
+    holders = {"vault": _labels(lay, ["N1", "N2"]), "provider:p1": ["S0_1"], "provider:p2": ["S0_2"]}
+    sub.create("o", parse_state("bloch", [0, 0, 1]), 2, keep_reference=True, holders=holders)
+    survivors = _labels(lay, ["S2", "N1", "N2"])
+    vault = issue_grant(keys["vault"], "o", "a1")
+    with pytest.raises(UnauthorizedError):  # the vault alone is not enough: clone 2's provider too
+        sub.recover("o", survivors, "a1", authorizations={"vault": vault})
+    with pytest.raises(InvalidArgumentError):
+        sub.assign("o", ["N0_1"], "provider:p9")  # only clones move
+    sub.assign("o", ["S0_2"], "provider:p9")  # drained to p9
+    assert Substrate(tmp_path).holders("o")["provider:p9"] == ["S0_2"] and "provider:p2" not in sub.holders("o")
+    with pytest.raises(UnauthorizedError):  # p2 no longer holds it
+        sub.recover("o", survivors, "a1", authorizations={"vault": vault, "provider:p2": issue_grant(
+            keys["provider:p2"], "o", "a1")})
+    out = sub.recover("o", survivors, "a1", authorizations={"vault": vault, "provider:p9": issue_grant(
+        keys["provider:p9"], "o", "a1")})
+    assert out["clone"] == 2 and out["parties"] == ["provider:p9", "vault"]

@@ -78,14 +78,18 @@ class ProviderDirectory:
     are called when an operator kills or revives the provider (a deployment stops or restarts
     the process there). ``enroll(url, join_token)`` enrolls a provider node and returns its
     public key (a gateway of a multi-process deployment; None: no provider nodes).
+    ``introduce(provider_id, public_key)`` is called once a provider is added (or enrolled
+    again): a deployment hands its key to the substrate, which checks every release.
     """
 
     def __init__(self, factory: Callable[[Mapping[str, Any]], Any], *,
                  on_kill: Callable[[Mapping[str, Any], bool], None] | None = None,
                  on_revive: Callable[[Mapping[str, Any]], None] | None = None,
-                 enroll: Callable[[str, str | None], str] | None = None) -> None:
+                 enroll: Callable[[str, str | None], str] | None = None,
+                 introduce: Callable[[str, str | None], None] | None = None) -> None:
         self._factory = factory
         self.enroll = enroll
+        self.introduce = introduce
         self._nodes: dict[str, tuple[tuple, Any]] = {}
         self._lock = threading.Lock()
         self.on_kill = on_kill

@@ -17,24 +17,28 @@ from sqlalchemy import exists, func, or_, select, update
 from qclone.protocol import Layout
 from qclone.storage.models import clones as clone_table
 from qclone.storage.models import objects, parts, providers
-from qclone.storage.service.common import ALIVE, NODE_ERRORS, VAULT_PARTY, ServiceBase
+from qclone.storage.service.common import ALIVE, NODE_ERRORS, VAULT_PARTY
+from qclone.storage.service.holders import HoldersMixin
 from qclone.storage.states import ObjectState, transition
 
 log = logging.getLogger(__name__)
 
 
-class IntegrityMixin(ServiceBase):
+class IntegrityMixin(HoldersMixin):
     _integrity: dict[str, Any] | None = None
 
     def check_integrity(self) -> dict[str, Any]:
-        """Look for data the vault or a provider lost.
+        """Look for data the vault, another key holder or a provider lost.
 
         Returns:
-            ``{"at", "vault": {"status", "missing_keys"}, "providers": {id: {"status",
-            "missing_clones"}}, "lost_objects": [object ids]}`` (also kept for :meth:`health`).
+            ``{"at", "vault": {"status", "missing_keys"}, "holders": {id: {"status", "missing_parts"}},
+            "providers": {id: {"status", "missing_clones"}}, "lost_objects": [object ids]}`` (also
+            kept for :meth:`health`).
         """
-        report: dict[str, Any] = {"at": self._now(), "vault": {}, "providers": {}, "lost_objects": []}
+        report: dict[str, Any] = {"at": self._now(), "vault": {}, "holders": {}, "providers": {}, "lost_objects": []}
         report["vault"] = self._check_vault(report["lost_objects"])
+        for holder_id in sorted(self._holder_records()):
+            report["holders"][holder_id] = self._check_holder(holder_id, report["lost_objects"])
         with self.db.read() as conn:
             prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
         for p in prows:
@@ -73,6 +77,32 @@ class IntegrityMixin(ServiceBase):
             if self._part_gone(object_id, VAULT_PARTY) and self._lose(object_id, "the vault no longer holds its key"):
                 lost.append(object_id)
         return {"status": "data lost" if missing else "ok", "missing_keys": missing}
+
+    def _check_holder(self, holder_id: str, lost: list[str]) -> dict[str, Any]:
+        """A key holder beside the vault: the live parts of stored objects it no longer holds are
+        marked lost (and their objects lost where no recovery is left)."""
+        q = select(parts.c.object_id).join(objects, objects.c.id == parts.c.object_id).where(
+            parts.c.holder_id == holder_id, parts.c.state == "live", objects.c.state == ObjectState.STORED.value)
+        try:
+            node = self._holder_node(holder_id)
+            keys = node.health().get("keys", {})
+            with self.db.read() as conn:
+                expected = conn.execute(select(func.count()).select_from(q.subquery())).scalar() or 0
+            if int(keys.get("held", 0)) + int(keys.get("released", 0)) >= expected:
+                return {"status": "ok", "missing_parts": 0}
+            with self.db.read() as conn:
+                stored = conn.execute(q).scalars().all()
+            missing = 0
+            for object_id in stored:
+                if node.state(object_id) is not None:
+                    continue
+                missing += 1
+                if self._part_gone(object_id, holder_id) \
+                        and self._lose(object_id, f"{holder_id} no longer holds its part and no recovery is left"):
+                    lost.append(object_id)
+        except NODE_ERRORS as e:
+            return {"status": "down", "error": str(e)}
+        return {"status": "data lost" if missing else "ok", "missing_parts": missing}
 
     def _check_provider(self, record: dict[str, Any], lost: list[str]) -> dict[str, Any]:
         node = self._node(record)

@@ -93,14 +93,20 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
         placed: list[dict[str, Any]] = []
         placed_parts: list[str] = []
         try:
-            info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference), holders=held)
+            clone_labels = {j: [lay.label(q, long=True) for q in lay.clone(j)] for j in range(1, n + 1)}
+            parties = {**held, **{f"provider:{p['id']}": clone_labels[j] for j, p in enumerate(chosen, 1)}}
+            info = self.substrate.create(object_id, state, n, keep_reference=bool(keep_reference), holders=parties)
             faults.crash_point("put.create")
             records = self._holder_records(held)
             for h, labels in held.items():
                 placed_parts.append(h)
                 self._holder_node(h, records).deposit(tenant.id, object_id, labels)
             faults.crash_point("put.deposit")
+            first = list(chosen)
             chosen = self._place(object_id, info, chosen, up, policy, now, placed)
+            for j, (was, now_at) in enumerate(zip(first, chosen, strict=True), 1):
+                if was["id"] != now_at["id"]:  # a provider replaced: the substrate asks the new one's release
+                    self.substrate.assign(object_id, clone_labels[j], f"provider:{now_at['id']}")
             faults.crash_point("put.place")
             audit_doc = audit_document(n, k, tuple(p["id"] for p in chosen), default_max_coalition(n), where.keys)
             summary = audit_doc["summary"]

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from qclone.errors import InvalidArgumentError, QcloneError
 from qclone.storage.errors import ConflictError, UnavailableError
 from qclone.storage.models import clones as clone_table
-from qclone.storage.models import objects, providers
+from qclone.storage.models import holders, objects, providers
 from qclone.storage.ports import node_statuses
 from qclone.storage.provider import check_provider_id
 from qclone.storage.service.common import NODE_ERRORS, VAULT_PARTY, ServiceBase
@@ -44,6 +44,9 @@ class ProvidersMixin(ServiceBase):
         check_provider_id(provider_id)
         if provider_id == VAULT_PARTY:
             raise InvalidArgumentError(f"{VAULT_PARTY!r} names the key vault; choose another provider id")
+        with self.db.read() as conn:
+            if conn.execute(select(holders.c.id).where(holders.c.id == provider_id)).first() is not None:
+                raise InvalidArgumentError(f"{provider_id!r} is a key holder's id; a provider needs its own")
         if url is not None and (not isinstance(url, str) or not url.strip()):
             raise InvalidArgumentError(f"a provider url is a non-empty string, got {url!r}")
         reported: Mapping[str, Any] = {}
@@ -90,6 +93,8 @@ class ProvidersMixin(ServiceBase):
             if public_key is None:
                 raise ConflictError(f"a provider {provider_id!r} exists") from None
             return self._reenroll(provider_id, url, public_key, actor, now)
+        if self.directory.introduce is not None:
+            self.directory.introduce(provider_id, public_key)
         return {**record, "live_clones": 0, "discards_pending": 0, "node": "up"}
 
     def _reenroll(self, provider_id: str, url: str | None, public_key: str, actor: str, now: float) -> dict[str, Any]:
@@ -101,6 +106,8 @@ class ProvidersMixin(ServiceBase):
             conn.execute(update(providers).where(providers.c.id == provider_id).values(public_key=public_key))
             self._log(conn, now, actor, "provider.enroll", provider=provider_id, url=url)
         self.directory.forget(provider_id)
+        if self.directory.introduce is not None:
+            self.directory.introduce(provider_id, public_key)
         return next(p for p in self.providers_list() if p["id"] == provider_id)
 
     def providers_list(self) -> list[dict[str, Any]]:
@@ -189,6 +196,8 @@ class ProvidersMixin(ServiceBase):
             if elapsed > 0:
                 self.substrate.age(m.object_id, list(m.labels), elapsed, record["t1"], record["t2"])
             self._node(target).store(m.object_id, m.j, list(m.labels), now)
+            # from now on a recovery that uses this clone needs the new provider's release
+            self.substrate.assign(m.object_id, list(m.labels), f"provider:{target['id']}")
         except NODE_ERRORS as e:
             return f"could not move to {target['id']}: {e}"
         holder_ids = {c["j"]: c["provider_id"] for c in crows}

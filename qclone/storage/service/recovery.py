@@ -47,7 +47,8 @@ class RecoveryMixin(HoldersMixin):
             return "rolled back"
         if seen["output_attempt"] == attempt:
             out = self.substrate.output(object_id)
-            used = [VAULT_PARTY] if out is None or "parties" not in out else list(out["parties"])
+            used = [VAULT_PARTY] if out is None or "parties" not in out else \
+                [h for h in out["parties"] if not str(h).startswith("provider:")]
             records = self._holder_records(used)
             for h in used:
                 self._holder_node(h, records).consume(object_id, attempt)

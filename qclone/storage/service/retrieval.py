@@ -74,6 +74,15 @@ def age_output(rho: np.ndarray, duration: float, t1: float, t2: float) -> np.nda
 DRAINING_PENALTY = 500.0
 
 
+def _key_holders(out: Mapping[str, Any]) -> list[str] | None:
+    """The key holders whose releases a recovery used, or None for the plain decryption with the
+    vault's key alone (what every object stored before placements has)."""
+    keys = [p for p in out.get("parties") or [] if not str(p).startswith("provider:")]
+    if "used" not in out or (out.get("clone") is not None and keys == [VAULT_PARTY]):
+        return None
+    return keys
+
+
 class ProviderLoad:
     """The load-sharing rule: which clone a get decrypts (which holders a recovery uses).
 
@@ -255,7 +264,8 @@ class RetrievalMixin(HoldersMixin):
                                        f"({', '.join(sorted(alive)) or 'none'}) {e.missing}; down or unreachable: "
                                        f"{', '.join(sorted(set(holders) - set(alive))) or 'none'}; try again later") from None
             used_clones = [c for c in usable if c["provider_id"] in used]
-            missing = [c for c in used_clones if not self._still_holds(c, row.id)]
+            # an object stored with its holders named: each provider's release checks it (step 2)
+            missing = [] if prows else [c for c in used_clones if not self._still_holds(c, row.id)]
             if not missing:
                 return rec, used_clones, [h for h in used if h in parts_held]
             down.update(c["provider_id"] for c in missing)
@@ -308,7 +318,9 @@ class RetrievalMixin(HoldersMixin):
         attempt = uuid.uuid4().hex
         fence = row.fence + 1
         j = rec.plain_clone
-        plain = j is not None and used_keys == [VAULT_PARTY]
+        # objects stored before placements: the vault's plain decryption, as it was; else a recovery
+        # with the release of every holder it uses, providers included
+        plain = not prows
         first = used_clones[0] if used_clones else None
         # 1. claim: the one compare-and-set that lets exactly one get through; it raises the fence
         with self.db.fast_write() as conn:
@@ -347,6 +359,18 @@ class RetrievalMixin(HoldersMixin):
                         self._rollback(object_id, attempt)
                         down.add(h)
                         return None
+                for c in used_clones if prows else []:
+                    pid = c["provider_id"]
+                    started = time.monotonic()
+                    try:
+                        grants[f"provider:{pid}"] = self._node(self._clone_provider(c)).release(object_id, attempt)
+                    except NODE_ERRORS as e:  # unreachable, or it no longer holds the clone: plan without it
+                        self.load.failed(pid)
+                        log.warning("provider %s cannot release %s: %s", pid, object_id, e)
+                        self._rollback(object_id, attempt)
+                        down.add(pid)
+                        return None
+                    self.load.observe(pid, time.monotonic() - started)
                 faults.crash_point("get.release")
                 # 3. memory noise for the whole storage time (age() counts each qubit's time once)
                 if elapsed > 0:
@@ -361,7 +385,7 @@ class RetrievalMixin(HoldersMixin):
             # 4. the one recovery (consumes the joint state); refused if a newer attempt raised the fence
             try:
                 if plain:
-                    assert j is not None
+                    assert j is not None, "an object stored before placements has only plain decryptions"
                     out = self.substrate.decrypt(object_id, j, attempt, fence=fence, authorization=grants[VAULT_PARTY])
                 else:
                     qubits = [x for c in used_clones for x in c["labels"]] + [x for h in used_keys for x in parts_held[h]]
@@ -433,7 +457,7 @@ class RetrievalMixin(HoldersMixin):
         clone = out.get("clone")
         return {"name": row.name, "object_id": row.id, "qubits": row.k, "clones": row.n,
                 "clone": None if clone is None else int(clone), "provider": provider_id,
-                "holders": list(out.get("parties") or [VAULT_PARTY]) if "used" in out else None, "attempt": out["attempt"], "key": key, **state_summary(rho),
+                "holders": _key_holders(out), "attempt": out["attempt"], "key": key, **state_summary(rho),
                 "fidelity": fidelity, "elapsed": elapsed, "waited": waited, "basis": basis,
                 "shots": shots if basis is not None else None, "samples": samples, "recovered": recovered}
 
