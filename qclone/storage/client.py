@@ -51,6 +51,7 @@ from qclone.storage.errors import UnauthorizedError, UnavailableError
 from qclone.storage.remote import error_from_body
 from qclone.storage.results import (
     AuditEntry,
+    Holder,
     NewTenant,
     ObjectStatus,
     ObjectSummary,
@@ -399,10 +400,10 @@ class Client:
         """Every provider with its state, zone, coherence times and clone count."""
         return [Provider.from_json(p) for p in self._request("GET", "/v1/providers", admin=self._token is None)["providers"]]
 
-    def holders(self) -> builtins.list[dict]:
-        """The key holders (the vault first, then custodians and more vaults): ``{"id", "kind", "zone",
-        "url", "state", "t1", "t2", "live_parts", "discards_pending", "node"}`` each."""
-        return list(self._request("GET", "/v1/holders", admin=self._token is None)["holders"])
+    def holders(self) -> builtins.list[Holder]:
+        """The key holders (the vault first, then custodians and more vaults), with their kind,
+        zone, state, coherence times and the parts they hold."""
+        return [Holder.from_json(h) for h in self._request("GET", "/v1/holders", admin=self._token is None)["holders"]]
 
     def add_provider(
         self,

@@ -29,6 +29,7 @@ from qclone.storage.wire import decode_array
 
 __all__ = [
     "AuditEntry",
+    "Holder",
     "NewTenant",
     "ObjectStatus",
     "ObjectSummary",
@@ -340,6 +341,39 @@ class Provider:
         return cls(str(d["id"]), str(d.get("name", d["id"])), str(d["zone"]), d.get("url"), str(d["state"]),
                    float(d["t1"]), float(d["t2"]), int(d.get("live_clones", 0)), int(d.get("discards_pending", 0)),
                    d.get("public_key"), d.get("node"), dict(d))
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A key holder (:meth:`Client.holders`): the vault, a custodian or another vault.
+
+    Attributes:
+        kind: ``vault`` or ``custodian``.
+        state: its state (``up``, ``down``, ...); ``node``: whether its node answers (a cached
+            probe), ``None`` when it is embedded in the server.
+        live_parts: the parts of objects it holds now.
+    """
+
+    id: str
+    kind: str
+    zone: str
+    url: str | None
+    state: str
+    t1: float
+    t2: float
+    live_parts: int
+    discards_pending: int
+    node: str | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Holder:
+        d = _doc(doc, "holder")
+        return cls(str(d["id"]), str(d["kind"]), str(d["zone"]), d.get("url"), str(d["state"]), float(d["t1"]),
+                   float(d["t2"]), int(d.get("live_parts", 0)), int(d.get("discards_pending", 0)), d.get("node"), dict(d))
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.raw)

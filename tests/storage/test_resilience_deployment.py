@@ -51,9 +51,9 @@ def _part(client: Client, name: str, holder: str) -> dict:
 
 
 def test_the_holders_are_node_processes(client):
-    listed = {h["id"]: h for h in client.holders()}
+    listed = {h.id: h for h in client.holders()}
     assert [*listed][:1] == ["vault"] and set(listed) == {"vault", "c1", "v2"}
-    assert listed["c1"]["kind"] == "custodian" and listed["c1"]["url"] and listed["c1"]["node"] == "up"
+    assert listed["c1"].kind == "custodian" and listed["c1"].url and listed["c1"].node == "up"
 
 
 def test_keep_a_survives_the_vault_killed(cluster, client):
