@@ -73,7 +73,7 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -794,24 +794,8 @@ class Substrate:
                 "fidelity": fid,
                 "reference": None if entry.reference is None else encode_array(entry.reference),
             }
-            if self._db is None:
-                self._use_grant(grant, object_id)
-            elif not self._commit_decryption(object_id, attempt, out, fence, grant):
-                # the joint state was gone when the transaction ran (another instance decrypted
-                # or discarded it): nothing was written; answer as if called after that
-                self._forget(self._states, object_id)
-                done = self._output(object_id)
-                if done is not None and done["attempt"] == attempt:
-                    return done
-                if done is not None:
-                    raise ConflictError(f"object {object_id!r} has already been decrypted by another attempt")
-                if fence is not None and self._fence_of(object_id) > fence:
-                    raise ConflictError(f"object {object_id!r}: a newer attempt took over this retrieval")
-                raise ConflictError(f"object {object_id!r} was decrypted or discarded meanwhile; its clones and key are gone")
-            self._forget(self._states, object_id)
-            if not self.shared:
-                self._remember(self._outputs, object_id, out)
-            return out
+            return self._settle(object_id, attempt, out, fence, [grant], "decrypted",
+                                "its clones and key are gone")
 
     def holders(self, object_id: str) -> dict[str, list[str]]:
         """Party -> the labels of the qubits it holds (what :meth:`create` was given, with the clones
@@ -943,23 +927,32 @@ class Substrate:
                 "fidelity": fid,
                 "reference": None if entry.reference is None else encode_array(entry.reference),
             }
-            if self._db is None:
-                for nonce in grants:
-                    self._use_grant(nonce, object_id)
-            elif not self._commit_decryption(object_id, attempt, out, fence, *grants):
-                self._forget(self._states, object_id)
-                done = self._output(object_id)
-                if done is not None and done["attempt"] == attempt:
-                    return done
-                if done is not None:
-                    raise ConflictError(f"object {object_id!r} has already been recovered by another attempt")
-                if fence is not None and self._fence_of(object_id) > fence:
-                    raise ConflictError(f"object {object_id!r}: a newer attempt took over this retrieval")
-                raise ConflictError(f"object {object_id!r} was recovered or discarded meanwhile; its qubits are gone")
+            return self._settle(object_id, attempt, out, fence, grants, "recovered", "its qubits are gone")
+
+    def _settle(self, object_id: str, attempt: str, out: dict, fence: int | None, grants: Sequence[str | None],
+                verb: str, gone: str) -> dict:
+        """Commit the output ``out`` of a decryption or recovery (consuming the joint state and the
+        one-time authorizations ``grants``) and return it. When the joint state was gone by the time
+        the transaction ran (another instance retrieved or discarded it), nothing was written and the
+        answer is the one a call after that would get: that attempt's output, or a ConflictError
+        (``verb``: "decrypted" / "recovered"; ``gone``: what the last message says is lost)."""
+        if self._db is None:
+            for nonce in grants:
+                self._use_grant(nonce, object_id)
+        elif not self._commit_decryption(object_id, attempt, out, fence, *grants):
             self._forget(self._states, object_id)
-            if not self.shared:
-                self._remember(self._outputs, object_id, out)
-            return out
+            done = self._output(object_id)
+            if done is not None and done["attempt"] == attempt:
+                return done
+            if done is not None:
+                raise ConflictError(f"object {object_id!r} has already been {verb} by another attempt")
+            if fence is not None and self._fence_of(object_id) > fence:
+                raise ConflictError(f"object {object_id!r}: a newer attempt took over this retrieval")
+            raise ConflictError(f"object {object_id!r} was {verb} or discarded meanwhile; {gone}")
+        self._forget(self._states, object_id)
+        if not self.shared:
+            self._remember(self._outputs, object_id, out)
+        return out
 
     def _grant_used(self, nonce: str) -> bool:
         if self._db is None:

@@ -69,7 +69,37 @@ class Tenant:
     name: str
 
 
-class ProviderDirectory:
+class NodeDirectory:
+    """Record id -> the object to talk to that node, made once by ``factory(record)`` and made again
+    when the record's :meth:`_key` (by default its url, public key and T1/T2) changes."""
+
+    def __init__(self, factory: Callable[[Mapping[str, Any]], Any]) -> None:
+        self._factory = factory
+        self._nodes: dict[str, tuple[tuple, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, record: Mapping[str, Any]) -> tuple:
+        return (record.get("url"), record.get("public_key"), float(record["t1"]), float(record["t2"]))
+
+    def node(self, record: Mapping[str, Any]) -> Any:
+        """The node of a record (made on first use, remade if its :meth:`_key` changed)."""
+        key = self._key(record)
+        with self._lock:
+            cached = self._nodes.get(record["id"])
+            if cached is not None and cached[0] == key:
+                return cached[1]
+        made = self._factory(record)
+        with self._lock:
+            self._nodes[record["id"]] = (key, made)
+        return made
+
+    def forget(self, node_id: str) -> None:
+        """Drop the cached node of ``node_id``: the next :meth:`node` makes a fresh one."""
+        with self._lock:
+            self._nodes.pop(node_id, None)
+
+
+class ProviderDirectory(NodeDirectory):
     """Provider id -> the object to talk to it, made once by ``factory(record)``.
 
     ``record`` is the provider's row: ``{"id", "name", "zone", "url", "state", "t1", "t2"}``;
@@ -87,11 +117,9 @@ class ProviderDirectory:
                  on_revive: Callable[[Mapping[str, Any]], None] | None = None,
                  enroll: Callable[[str, str | None], str] | None = None,
                  introduce: Callable[[str, str | None], None] | None = None) -> None:
-        self._factory = factory
+        super().__init__(factory)
         self.enroll = enroll
         self.introduce = introduce
-        self._nodes: dict[str, tuple[tuple, Any]] = {}
-        self._lock = threading.Lock()
         self.on_kill = on_kill
         self.on_revive = on_revive
 
@@ -108,21 +136,9 @@ class ProviderDirectory:
 
         return cls(factory)
 
-    def node(self, record: Mapping[str, Any]) -> Any:
-        """The node of a provider record (made on first use, remade if its url, zone or T1/T2 changed)."""
-        key = (record.get("url"), record.get("public_key"), record["zone"], float(record["t1"]), float(record["t2"]))
-        with self._lock:
-            cached = self._nodes.get(record["id"])
-            if cached is not None and cached[0] == key:
-                return cached[1]
-        made = self._factory(record)
-        with self._lock:
-            self._nodes[record["id"]] = (key, made)
-        return made
-
-    def forget(self, provider_id: str) -> None:
-        with self._lock:
-            self._nodes.pop(provider_id, None)
+    def _key(self, record: Mapping[str, Any]) -> tuple:
+        """A provider's node is remade when its url, key, zone or T1/T2 change."""
+        return (record.get("url"), record.get("public_key"), record["zone"], float(record["t1"]), float(record["t2"]))
 
 
 def warm_up() -> None:

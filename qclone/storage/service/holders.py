@@ -12,8 +12,7 @@ vault is the holder ``vault``; it is not in the ``holders`` table.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from qclone.storage.errors import ConflictError, NotFoundError
 from qclone.storage.models import HOLDER_KINDS, holders, parts, providers
 from qclone.storage.ports import node_statuses
 from qclone.storage.provider import check_provider_id
-from qclone.storage.service.common import NODE_ERRORS, VAULT_PARTY, ServiceBase
+from qclone.storage.service.common import NODE_ERRORS, VAULT_PARTY, NodeDirectory, ServiceBase
 from qclone.storage.vault import DEFAULT_T1, DEFAULT_T2, KeyVault, check_coherence
 
 log = logging.getLogger(__name__)
@@ -33,14 +32,10 @@ log = logging.getLogger(__name__)
 _PART_ERRORS: tuple[type[Exception], ...] = (*NODE_ERRORS, NotFoundError)
 
 
-class HolderDirectory:
+class HolderDirectory(NodeDirectory):
     """Holder id -> the object to talk to it (a :class:`KeyVault` or a remote vault client), made
-    once by ``factory(record)``; ``record`` is the holder's row."""
-
-    def __init__(self, factory: Callable[[Mapping[str, Any]], Any]) -> None:
-        self._factory = factory
-        self._nodes: dict[str, tuple[tuple, Any]] = {}
-        self._lock = threading.Lock()
+    once by ``factory(record)`` (``record`` is the holder's row) and remade when its url, key or
+    T1/T2 change."""
 
     @classmethod
     def local(cls, data_dir: Path | str | None) -> HolderDirectory:
@@ -54,16 +49,6 @@ class HolderDirectory:
 
         return cls(factory)
 
-    def node(self, record: Mapping[str, Any]) -> Any:
-        key = (record.get("url"), record.get("public_key"), float(record["t1"]), float(record["t2"]))
-        with self._lock:
-            cached = self._nodes.get(record["id"])
-            if cached is not None and cached[0] == key:
-                return cached[1]
-        made = self._factory(record)
-        with self._lock:
-            self._nodes[record["id"]] = (key, made)
-        return made
 
 
 def _holder_record(row: Any) -> dict[str, Any]:
