@@ -351,14 +351,14 @@ def stat(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = N
             typer.echo(f"  trade: {trade}")
     recovery = out.recovery
     if recovery:
-        if recovery.get("now"):
-            typer.echo("retrievable now from: " + "; ".join("{" + ", ".join(s) + "}" for s in recovery["sets"]))
+        if recovery.now:
+            typer.echo("retrievable now from: " + "; ".join("{" + ", ".join(s) + "}" for s in recovery.sets))
         else:
-            typer.echo(f"not retrievable now: {recovery.get('reason')} (down: {', '.join(recovery.get('down') or []) or 'none'})")
+            typer.echo(f"not retrievable now: {recovery.reason} (down: {', '.join(recovery.down) or 'none'})")
     if out.placement:
         _table(list(out.placement), ["clone", "provider", "zone", "state", "provider_state", "stored_at"])
     if out.parts:
-        _table([{**p, "labels": " ".join(p["labels"])} for p in out.parts], ["holder", "labels", "state", "discard_pending"])
+        _table(list(out.parts), ["holder", "labels", "state", "discard_pending"])
 
 
 def rm(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = None, token: Token = None, json: Json = False) -> None:

@@ -35,8 +35,10 @@ __all__ = [
     "ObjectSummary",
     "Peek",
     "Placement",
+    "Part",
     "Provider",
     "ProviderStatus",
+    "Recovery",
     "Retrieved",
     "StoredObject",
     "timestamp",
@@ -90,6 +92,63 @@ class Placement:
         d = _doc(doc, "placement")
         return cls(int(d["clone"]), str(d["provider"]), str(d["zone"]), str(d["state"]), str(d["provider_state"]),
                    timestamp(d.get("stored_at")))
+
+
+@dataclass(frozen=True)
+class Part:
+    """The qubits of an object one key holder holds (:attr:`StoredObject.parts`).
+
+    Attributes:
+        holder: the holder's id (``vault``, a custodian or another vault).
+        labels: the labels of the qubits it holds (key qubits ``N_j``, input qubits ``A``).
+        state: ``live``, ``discarded`` or ``lost``.
+        discard_pending: the holder has still to be told to destroy its part.
+    """
+
+    holder: str
+    labels: tuple[str, ...]
+    state: str
+    discard_pending: bool
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Part:
+        d = _doc(doc, "part")
+        return cls(str(d["holder"]), tuple(str(x) for x in d.get("labels") or ()), str(d["state"]),
+                   bool(d.get("discard_pending", False)), dict(d))
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Whether and how a stored object can be retrieved now (:attr:`StoredObject.recovery`).
+
+    Attributes:
+        now: a get could recover the object now.
+        sets: the sets of holders it could be recovered from now, the one a get would use first.
+        live: the holders that answer; ``down``: those that do not.
+        reason: why the live holders cannot recover it (when not ``now``), else ``None``.
+    """
+
+    now: bool
+    sets: tuple[tuple[str, ...], ...]
+    live: tuple[str, ...]
+    down: tuple[str, ...]
+    reason: str | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Recovery:
+        d = _doc(doc, "recovery")
+        reason = d.get("reason")
+        return cls(bool(d["now"]), tuple(tuple(str(h) for h in s) for s in d.get("sets") or ()),
+                   tuple(str(h) for h in d.get("live") or ()), tuple(str(h) for h in d.get("down") or ()),
+                   None if reason is None else str(reason), dict(d))
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.raw)
 
 
 @dataclass(frozen=True)
@@ -148,16 +207,16 @@ class StoredObject:
         return None if value is None else str(value)
 
     @property
-    def parts(self) -> tuple[Mapping[str, Any], ...]:
-        """Who holds the key qubits and ``A``: ``{"holder", "labels", "state", "discard_pending"}`` each."""
-        return tuple(dict(p) for p in self.raw.get("parts") or ())
+    def parts(self) -> tuple[Part, ...]:
+        """Who holds the key qubits and ``A``: one :class:`Part` per holder."""
+        return tuple(Part.from_json(p) for p in self.raw.get("parts") or ())
 
     @property
-    def recovery(self) -> Mapping[str, Any] | None:
-        """A stored object: ``{"now", "sets", "live", "down", "reason"}``: retrievable now, and from
-        which sets of holders (``stat`` only)."""
+    def recovery(self) -> Recovery | None:
+        """A stored object's :class:`Recovery`: retrievable now, and from which sets of holders
+        (``stat`` only; else ``None``)."""
         value = self.raw.get("recovery")
-        return None if value is None else dict(value)
+        return None if value is None else Recovery.from_json(value)
 
     def to_json(self) -> dict[str, Any]:
         """The gateway's JSON document, as it was received."""

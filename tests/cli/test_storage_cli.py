@@ -87,6 +87,10 @@ def test_ls_stat_rm_peek_audit_log(env, capsys):
     assert code == 0 and st["state"] == "stored" and len(st["placement"]) == 4
     code, out, _ = run(capsys, "stat", "cli-b")
     assert code == 0 and "placement audit: safe" in out
+    # the holders' parts as a table (the vault holds the key: its labels, live)
+    part = next(line for line in out.splitlines() if "N0_1" in line)
+    assert "vault" in part and "live" in part and "false" in part, out
+    assert "retrievable now from: {" in out, out
     holder = st["placement"][0]["provider"]
     code, out, _ = run(capsys, "peek", "cli-b", "--provider", holder, "--json")
     view = json.loads(out)

@@ -15,6 +15,7 @@ from qclone.sim.exact import fidelity
 from qclone.storage.errors import ConflictError, UnavailableError
 from qclone.storage.inputs import parse_state
 from qclone.storage.placements import resolve_placement
+from qclone.storage.results import Part, StoredObject
 from qclone.storage.service import HolderDirectory, ProviderLoad
 from qclone.storage.vault import KeyVault
 
@@ -156,6 +157,28 @@ def test_keep_a_is_retrieved_with_the_vault_down_and_the_vault_discards_its_part
     assert svc.ack(stack.alice, "kept", "k1")["state"] == "retrieved"
     with pytest.raises(ConflictError, match="already retrieved"):
         svc.get(stack.alice, "kept")
+
+
+def test_the_sdk_types_the_parts_and_the_recovery_of_a_stat(stack: Stack, switches: dict[str, Switch]) -> None:
+    svc = stack.service
+    svc.holders_add("c1", "custodian")
+    svc.put(stack.alice, "typed", TILTED, clones=4, keep_reference=False, placement="keep-A")
+    doc = svc.stat(stack.alice, "typed")
+    st = StoredObject.from_json(doc)
+    assert st.parts == tuple(Part(p["holder"], tuple(p["labels"]), p["state"], p["discard_pending"], p)
+                             for p in doc["parts"])
+    assert {p.holder: p.labels for p in st.parts} == {"vault": ("N0_1", "N0_2", "N0_3", "N0_4"), "c1": ("A0",)}
+    assert all(p.state == "live" and p.discard_pending is False for p in st.parts)
+    assert st.recovery is not None and st.recovery.now and st.recovery.reason is None and st.recovery.down == ()
+    assert st.recovery.sets == tuple(tuple(s) for s in doc["recovery"]["sets"]) and len(st.recovery.sets[0]) == 2
+    assert st.to_json() == doc and st.recovery.to_json() == doc["recovery"] and st.parts[0].to_json() == doc["parts"][0]
+
+    _switch_vault(stack).down = True
+    switches["c1"].down = True  # the key and A both gone for now: no authorized set answers
+    down = StoredObject.from_json(svc.stat(stack.alice, "typed")).recovery
+    assert down is not None and not down.now and down.sets == () and down.reason
+    assert set(down.down) == {"vault", "c1"} and "c1" not in down.live and "vault" not in down.live
+    assert StoredObject.from_json({**doc, "recovery": None}).recovery is None
 
 
 def test_today_placement_waits_for_the_vault(stack: Stack) -> None:

@@ -16,6 +16,7 @@ from qclone.cli.main import main
 from qclone.errors import InvalidArgumentError
 from qclone.storage.errors import ConflictError, UnavailableError
 from qclone.storage.launcher import Cluster
+from qclone.storage.results import Part
 
 pytestmark = pytest.mark.service
 
@@ -46,8 +47,8 @@ def _until(check, timeout: float = 30.0):
         time.sleep(0.2)
 
 
-def _part(client: Client, name: str, holder: str) -> dict:
-    return next(p for p in client.stat(name).parts if p["holder"] == holder)
+def _part(client: Client, name: str, holder: str) -> Part:
+    return next(p for p in client.stat(name).parts if p.holder == holder)
 
 
 def test_the_holders_are_node_processes(client):
@@ -61,8 +62,8 @@ def test_keep_a_survives_the_vault_killed(cluster, client):
     assert put.placement_name == "keep-A" and put.safe
     cluster.processes["vault"].kill()  # SIGKILL
     try:
-        st = _until(lambda: (s := client.stat("kept")).recovery["now"] and "vault" in s.recovery["down"] and s)
-        assert sorted(st.recovery["sets"][0]) == ["c1", "p1", "p2", "p3", "p4"]
+        st = _until(lambda: (s := client.stat("kept")).recovery.now and "vault" in s.recovery.down and s)
+        assert sorted(st.recovery.sets[0]) == ["c1", "p1", "p2", "p3", "p4"]
         out = client.get("kept")
         assert out.clone is None and out.holders == ("c1",) and out.fidelity == pytest.approx(1.0, abs=1e-9)
         with pytest.raises(ConflictError):
@@ -70,20 +71,20 @@ def test_keep_a_survives_the_vault_killed(cluster, client):
     finally:
         cluster.restart("vault")
     # the vault is back: the reconciler has it discard the key it kept
-    assert _until(lambda: not _part(client, "kept", "vault")["discard_pending"])
-    assert _part(client, "kept", "vault")["state"] == "discarded"
+    assert _until(lambda: not _part(client, "kept", "vault").discard_pending)
+    assert _part(client, "kept", "vault").state == "discarded"
 
 
 def test_a_split_key_without_one_vault_and_with_a_provider_down(cluster, client):
     put = client.put("split", bloch=[0.0, 1.0, 0.0], clones=4, keep_reference=True, placement="split-key")
-    assert {p["holder"] for p in put.parts} == {"vault", "v2"}
+    assert {p.holder for p in put.parts} == {"vault", "v2"}
     cluster.processes["v2"].kill()
     try:
         out = client.get("split")
         assert out.clone is None and out.holders == ("vault",) and out.fidelity == pytest.approx(1.0, abs=1e-9)
     finally:
         cluster.restart("v2")
-    assert _until(lambda: not _part(client, "split", "v2")["discard_pending"])
+    assert _until(lambda: not _part(client, "split", "v2").discard_pending)
 
 
 def test_custodian_and_vault_killed_waits_then_a_plain_decryption(cluster, client):
@@ -94,7 +95,7 @@ def test_custodian_and_vault_killed_waits_then_a_plain_decryption(cluster, clien
         with pytest.raises(UnavailableError):  # A and the key both gone for now: no authorized set is live
             client.get("both")
         st = client.stat("both")
-        assert st.state == "stored" and not st.recovery["now"] and st.recovery["reason"]
+        assert st.state == "stored" and not st.recovery.now and st.recovery.reason
         cluster.restart("vault")
         out = _until(lambda: _get_or_none(client, "both"))
         assert out.clone in (1, 2, 3, 4) and out.fidelity == pytest.approx(1.0, abs=1e-9)
