@@ -103,7 +103,7 @@ def test_custodian_and_vault_killed_waits_then_a_plain_decryption(cluster, clien
         for name in ("vault", "c1"):
             if not cluster.processes[name].running:
                 cluster.restart(name)
-    assert _until(lambda: not _part(client, "both", "c1")["discard_pending"])
+    assert _until(lambda: not _part(client, "both", "c1").discard_pending)
 
 
 def _get_or_none(client: Client, name: str):
