@@ -287,7 +287,7 @@ class Client:
                 time.sleep(pause)
                 pause = min(1.0, pause * 2)
         if resp.status_code >= 400:
-            raise error_from_body(resp.status_code, resp.content, where=f"the qclone server at {self.url}")
+            raise error_from_body(resp.status_code, resp.content, where=f"the qclone server at {self.url}", by_status=True)
         if resp.status_code == 204 or not resp.content:
             return None
         return orjson.loads(resp.content)

@@ -22,6 +22,7 @@ __all__ = [
     "BodyTooLargeError",
     "ConflictError",
     "NotFoundError",
+    "RefusedError",
     "StorageError",
     "UnauthorizedError",
     "UnavailableError",
@@ -68,6 +69,16 @@ class UnavailableError(StorageError):
         self.retry_after = retry_after
 
 
+class RefusedError(StorageError):
+    """A refusal (4xx) whose error type this client does not know, e.g. a newer server's; it
+    carries the status it came with in ``http_status`` and the server's type name in ``kind``."""
+
+    def __init__(self, message: str = "", *, http_status: int = 400, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.kind = kind
+
+
 class BodyTooLargeError(StorageError):
     """The request body is larger than the gateway accepts (``qclone serve --max-body-bytes``)."""
 
@@ -80,7 +91,7 @@ _ARGUMENT_ERRORS = (InvalidArgumentError, TooLargeError, UnsupportedError)
 def http_status(exc: BaseException) -> int:
     """HTTP status for an exception: the storage error's own, 422 for argument errors, 503 for
     an unavailable backend, 400 for any other :class:`QcloneError`, 500 for anything else."""
-    status = getattr(type(exc), "http_status", None)
+    status = getattr(exc, "http_status", None)
     if isinstance(exc, StorageError) and isinstance(status, int):
         return status
     if isinstance(exc, _ARGUMENT_ERRORS):

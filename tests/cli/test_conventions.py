@@ -217,8 +217,63 @@ def test_the_sdks_errors_map_to_exit_statuses(status, kind, expected):
     from qclone.storage.rpc.client import error_from_body
 
     body = json.dumps({"error": {"type": kind, "message": "m"}}).encode() if kind else b"<html>bad gateway</html>"
-    exc = error_from_body(status, body, where="the qclone server")
+    exc = error_from_body(status, body, where="the qclone server", by_status=True)
     assert exit_status(exc) == expected, (status, type(exc).__name__)
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    (403, REFUSED), (429, REFUSED), (410, REFUSED), (404, REFUSED), (400, BAD_INPUT), (422, BAD_INPUT),
+    (500, UNAVAILABLE), (503, UNAVAILABLE), (504, UNAVAILABLE),
+])
+def test_an_error_type_the_sdk_does_not_know_maps_by_its_http_status(status, expected):
+    """A newer server's refusal of a new type is still a refusal (3), not an outage (4)."""
+    from qclone.storage.errors import RefusedError, UnavailableError
+    from qclone.storage.rpc.client import error_from_body
+
+    body = json.dumps({"error": {"type": "QuotaExceededError", "message": "over quota"}}).encode()
+    exc = error_from_body(status, body, where="the qclone server", by_status=True)
+    assert exit_status(exc) == expected, (status, type(exc).__name__)
+    if status < 500:
+        assert isinstance(exc, RefusedError) and exc.http_status == status and exc.kind == "QuotaExceededError"
+        assert "QuotaExceededError: over quota" in str(exc)
+    else:
+        assert isinstance(exc, UnavailableError)
+    # a type name that is this module's fallback is no type the server can make known by naming it
+    spoofed = error_from_body(status, json.dumps({"error": {"type": "RefusedError", "message": "m"}}).encode(),
+                              where="the qclone server", by_status=True)
+    assert exit_status(spoofed) == expected
+    # between the gateway and its own nodes an unknown type stays a failing node
+    assert isinstance(error_from_body(status, body, where="node p1"), UnavailableError)
+
+
+def test_the_cli_exits_3_on_a_new_refusal_of_a_newer_server(capsys):
+    """End to end: ``qclone stat`` against a server answering 429 with an error type unknown here."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802  # http.server's hook name
+            body = json.dumps({"error": {"type": "RateLimitedError", "message": "slow down"}}).encode()
+            self.send_response(429)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code, out, err = run(capsys, "stat", "anything", "--url", url, "--token", "t")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == REFUSED and out == "" and one_error_line(err), err
+    assert "RateLimitedError: slow down" in err
 
 
 def test_refusals_the_service_may_add_map_by_their_http_status():

@@ -46,23 +46,32 @@ from qclone.storage.rpc.keys import (
 
 __all__ = ["RemoteNode", "enroll", "error_from_body", "remote_class"]
 
-#: Exceptions a node may report, by class name.
+#: Exceptions a node may report, by class name (a RefusedError stands for a type *not* known here).
 _KNOWN: dict[str, type[Exception]] = {
     name: cls
     for module in (base_errors, storage_errors)
     for name, cls in vars(module).items()
-    if isinstance(cls, type) and issubclass(cls, base_errors.QcloneError)
+    if isinstance(cls, type) and issubclass(cls, base_errors.QcloneError) and cls is not storage_errors.RefusedError
 }
 
 
-def error_from_body(status: int, body: bytes, *, where: str) -> Exception:
-    """The exception an error response stands for (the same class when it is a qclone error)."""
+def error_from_body(status: int, body: bytes, *, where: str, by_status: bool = False) -> Exception:
+    """The exception an error response stands for (the same class when it is a qclone error).
+
+    An error type it does not know is an :class:`UnavailableError` (a node of this deployment
+    answering what it never should); with ``by_status`` (a client of a server that may be newer),
+    a 4xx of an unknown type is a :class:`~qclone.storage.errors.RefusedError` carrying that
+    status, and only a 5xx is an :class:`UnavailableError`.
+    """
     try:
         err = orjson.loads(body)["error"]
         name, message = str(err["type"]), str(err["message"])
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return UnavailableError(f"{where} answered HTTP {status} without an error body")
     cls = _KNOWN.get(name)
+    if cls is None and by_status and 400 <= status < 500:
+        return storage_errors.RefusedError(f"{where} refused the request: {name}: {message}", http_status=status,
+                                           kind=name)
     if cls is None or (status >= 500 and cls is not UnavailableError):
         return UnavailableError(f"{where} failed: {name}: {message}")
     return cls(message)
