@@ -31,12 +31,17 @@ test: $(STAMP)
 
 # The long form of the adversarial suite: each part prints its figures and fails on a finding.
 # schemathesis (>= 1000 requests), then >= 100 kill -9 each: the embedded server and every role of a deployment, each on SQLite and PostgreSQL.
+# Then the other placements as deployments, 100 kills each (a kill every ~1.8 s: about 3 min a run on 2 cores):
+# keep-A killing only the vault, the custodian c1, a provider and the gateway in turn (the vault's loss, recovered
+# from c1 and the providers), and split-key (a second vault v2) with the metadata on PostgreSQL.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.storage.api_fuzz --requests 1200
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 1
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 2 --db postgresql
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 3 --mode deployment
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 4 --mode deployment --db postgresql
+	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 5 --mode deployment --placement keep-A --targets vault,c1,p1,gateway
+	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 6 --mode deployment --placement split-key --db postgresql
 
 # The documentation site (guides, tutorials, API reference from the docstrings) into site/;
 # a warning fails the build. make test builds it too (tests/docs/test_site.py).
