@@ -299,6 +299,27 @@ def _decrypted_output(entry: _Entry, j: int) -> np.ndarray:
     return _through(entry, lambda q: images[q])
 
 
+def _output_record(object_id: str, entry: _Entry, attempt: str, rho: np.ndarray, *, clone: int | None,
+                   labels: list[str], **extra: Any) -> dict:
+    """What a decryption or recovery returns (and stores): the output ``rho`` with the attempt, the
+    qubits that hold it, ``extra`` (a recovery's ``used`` and ``parties``) and its fidelity with the
+    kept input (None without one)."""
+    fid = None
+    if entry.reference is not None:
+        fid = min(1.0, max(0.0, uhlmann_fidelity(entry.reference, rho)))
+    return {
+        "object_id": object_id,
+        "qubits": entry.qubits,
+        "clone": clone,
+        "attempt": attempt,
+        "labels": labels,
+        **extra,
+        "density_matrix": encode_array(rho),
+        "fidelity": fid,
+        "reference": None if entry.reference is None else encode_array(entry.reference),
+    }
+
+
 def _through(entry: _Entry, image: Callable[[int], Any]) -> np.ndarray:
     """The input after every ageing channel of ``entry``, each mapped onto the output by
     ``image(q)`` (``((x mask, z mask) of X_q, (x mask, z mask) of Z_q)`` on the output, or None
@@ -780,20 +801,8 @@ class Substrate:
             if not is_int(clone) or not 1 <= clone <= entry.clones:
                 raise InvalidArgumentError(f"clone must be an integer in 1..{entry.clones}, got {clone!r}")
             j = int(clone)
-            rho = _decrypted_output(entry, j)
-            fid = None
-            if entry.reference is not None:
-                fid = min(1.0, max(0.0, uhlmann_fidelity(entry.reference, rho)))
-            out = {
-                "object_id": object_id,
-                "qubits": entry.qubits,
-                "clone": j,
-                "attempt": attempt,
-                "labels": list(_labels(entry.qubits, entry.clones)[0][j - 1]),
-                "density_matrix": encode_array(rho),
-                "fidelity": fid,
-                "reference": None if entry.reference is None else encode_array(entry.reference),
-            }
+            out = _output_record(object_id, entry, attempt, _decrypted_output(entry, j), clone=j,
+                                 labels=list(_labels(entry.qubits, entry.clones)[0][j - 1]))
             return self._settle(object_id, attempt, out, fence, [grant], "decrypted",
                                 "its clones and key are gone")
 
@@ -911,22 +920,9 @@ class Substrate:
                     if self._grant_used(nonce) or nonce in grants:
                         raise UnauthorizedError(f"the release of {party} has been used already")
                     grants.append(nonce)
-            rho = _recovered_output(entry, images)
-            fid = None
-            if entry.reference is not None:
-                fid = min(1.0, max(0.0, uhlmann_fidelity(entry.reference, rho)))
-            out = {
-                "object_id": object_id,
-                "qubits": entry.qubits,
-                "clone": rec.plain_clone,
-                "attempt": attempt,
-                "labels": [lay.label(q, long=True) for q in rec.targets],
-                "used": [lay.label(q, long=True) for q in rec.qubits],
-                "parties": parties,
-                "density_matrix": encode_array(rho),
-                "fidelity": fid,
-                "reference": None if entry.reference is None else encode_array(entry.reference),
-            }
+            out = _output_record(object_id, entry, attempt, _recovered_output(entry, images), clone=rec.plain_clone,
+                                 labels=[lay.label(q, long=True) for q in rec.targets],
+                                 used=[lay.label(q, long=True) for q in rec.qubits], parties=parties)
             return self._settle(object_id, attempt, out, fence, grants, "recovered", "its qubits are gone")
 
     def _settle(self, object_id: str, attempt: str, out: dict, fence: int | None, grants: Sequence[str | None],
