@@ -76,6 +76,16 @@ def _qiskit_density(rho: np.ndarray) -> Any:
     return DensityMatrix(rho)
 
 
+class _Document:
+    """A result built from one of the gateway's JSON documents, kept in ``raw``."""
+
+    raw: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The gateway's JSON document, as it was received."""
+        return dict(self.raw)
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where clone ``clone`` of an object is."""
@@ -95,7 +105,7 @@ class Placement:
 
 
 @dataclass(frozen=True)
-class Part:
+class Part(_Document):
     """The qubits of an object one key holder holds (:attr:`StoredObject.parts`).
 
     Attributes:
@@ -117,12 +127,9 @@ class Part:
         return cls(str(d["holder"]), tuple(str(x) for x in d.get("labels") or ()), str(d["state"]),
                    bool(d.get("discard_pending", False)), dict(d))
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.raw)
-
 
 @dataclass(frozen=True)
-class Recovery:
+class Recovery(_Document):
     """Whether and how a stored object can be retrieved now (:attr:`StoredObject.recovery`).
 
     Attributes:
@@ -147,12 +154,9 @@ class Recovery:
                    tuple(str(h) for h in d.get("live") or ()), tuple(str(h) for h in d.get("down") or ()),
                    None if reason is None else str(reason), dict(d))
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.raw)
-
 
 @dataclass(frozen=True)
-class StoredObject:
+class StoredObject(_Document):
     """An object's record (:meth:`Client.put`, :meth:`Client.stat`).
 
     Attributes:
@@ -218,13 +222,9 @@ class StoredObject:
         value = self.raw.get("recovery")
         return None if value is None else Recovery.from_json(value)
 
-    def to_json(self) -> dict[str, Any]:
-        """The gateway's JSON document, as it was received."""
-        return dict(self.raw)
-
 
 @dataclass(frozen=True)
-class ObjectSummary:
+class ObjectSummary(_Document):
     """One row of :meth:`Client.list`."""
 
     name: str
@@ -246,12 +246,9 @@ class ObjectSummary:
         return cls(str(d["name"]), str(d["object_id"]), str(d["state"]), int(d["qubits"]), int(d["clones"]),
                    str(d["policy"]), created, timestamp(d.get("stored_at")), timestamp(d.get("finished_at")), dict(d))
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.raw)
-
 
 @dataclass(frozen=True)
-class Retrieved:
+class Retrieved(_Document):
     """The state a :meth:`Client.get` retrieved (once: decryption consumed the key).
 
     Attributes:
@@ -312,16 +309,13 @@ class Retrieved:
         value = self.raw.get("holders")
         return None if value is None else tuple(str(h) for h in value)
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.raw)
-
 
 def _optional_float(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
 @dataclass(frozen=True)
-class Peek:
+class Peek(_Document):
     """What one provider can learn of an object (:meth:`Client.peek`): the reduced state of the
     qubits it holds; ``labels[i]`` is qubit i of ``density_matrix`` (Qiskit's order) and of ``bloch``."""
 
@@ -349,9 +343,6 @@ class Peek:
         """The reduced state as a :class:`qiskit.quantum_info.DensityMatrix`."""
         return _qiskit_density(self.density_matrix)
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.raw)
-
 
 @dataclass(frozen=True)
 class ObjectStatus:
@@ -371,7 +362,7 @@ class ObjectStatus:
 
 
 @dataclass(frozen=True)
-class Provider:
+class Provider(_Document):
     """A storage provider (:meth:`Client.providers`, :meth:`Client.add_provider`).
 
     Attributes:
@@ -401,12 +392,9 @@ class Provider:
                    float(d["t1"]), float(d["t2"]), int(d.get("live_clones", 0)), int(d.get("discards_pending", 0)),
                    d.get("public_key"), d.get("node"), dict(d))
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.raw)
-
 
 @dataclass(frozen=True)
-class Holder:
+class Holder(_Document):
     """A key holder (:meth:`Client.holders`): the vault, a custodian or another vault.
 
     Attributes:
@@ -434,12 +422,9 @@ class Holder:
         return cls(str(d["id"]), str(d["kind"]), str(d["zone"]), d.get("url"), str(d["state"]), float(d["t1"]),
                    float(d["t2"]), int(d.get("live_parts", 0)), int(d.get("discards_pending", 0)), d.get("node"), dict(d))
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.raw)
-
 
 @dataclass(frozen=True)
-class ProviderStatus:
+class ProviderStatus(_Document):
     """A provider's state after drain, kill or revive."""
 
     id: str
@@ -450,9 +435,6 @@ class ProviderStatus:
     def from_json(cls, doc: Any) -> ProviderStatus:
         d = _doc(doc, "provider status")
         return cls(str(d["id"]), str(d["state"]), dict(d))
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.raw)
 
 
 @dataclass(frozen=True)
