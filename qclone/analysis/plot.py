@@ -44,13 +44,14 @@ def plot_paths(outputs: Iterable[str | pathlib.Path]) -> list[pathlib.Path]:
     for p in paths:
         if p.suffix.lower() not in PLOT_SUFFIXES:
             raise InvalidArgumentError(f"cannot write {p.name!r}: use one of {', '.join(PLOT_SUFFIXES)}")
+        if not p.parent.is_dir():
+            raise InvalidArgumentError(f"cannot write {str(p)!r}: directory {str(p.parent)!r} does not exist")
     return paths
 
 
 def save_figure(fig: object, paths: Iterable[pathlib.Path]) -> None:
-    """Write ``fig`` to every file (parents created; SVGs without a date, so reruns are identical)."""
+    """Write ``fig`` to every file (SVGs without a date, so reruns are identical)."""
     for p in paths:
-        p.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(p, dpi=110, metadata={"Date": None} if p.suffix.lower() == ".svg" else None)  # type: ignore[attr-defined]  # matplotlib's stubs miss Figure.savefig's keywords
 
 

@@ -195,6 +195,8 @@ def read_results(paths: str | pathlib.Path | Sequence[str | pathlib.Path]) -> li
     if isinstance(paths, (str, pathlib.Path)):
         paths = [paths]
     for p in paths:
+        if pathlib.Path(p).is_dir():
+            raise InvalidArgumentError(f"{str(p)!r} is a directory, not a sweep file")
         if not pathlib.Path(p).is_file():
             raise InvalidArgumentError(f"no such sweep file: {p}")
     try:

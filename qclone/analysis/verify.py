@@ -158,7 +158,7 @@ def verify_protocol(
     if n > MAX_VERIFY_CLONES:
         raise TooLargeError(
             f"the full verification needs n <= {MAX_VERIFY_CLONES} clones (2n + 2 qubits in one state vector); "
-            f"got {n}: use the heisenberg engine for larger n"
+            f"got {n}: for larger n use --engine auto or structured (qclone.analysis.verify_scale)"
         )
     rng = np.random.default_rng(seed)
     c = CheckList()

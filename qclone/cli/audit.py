@@ -27,7 +27,7 @@ from qclone.analysis.leakage import (
 from qclone.analysis.leakage.analyzer import abbreviate
 from qclone.analysis.leakage.census import METHODS
 from qclone.cli.exits import CHECK_FAILED
-from qclone.cli.options import Clones, Json, Qubits, Quiet
+from qclone.cli.options import MAX_SCALE_CLONES, Clones, Json, Qubits, Quiet, check_clones
 from qclone.cli.output import console, print_json, progress, warn, warn_single_clone
 from qclone.errors import InvalidArgumentError
 from qclone.protocol import Layout
@@ -64,6 +64,9 @@ def audit(
     json_out: Json = False,
 ) -> None:
     """Report every coalition of parties that can recover or partly learn the stored state; exit status 1 if the placement is not safe."""
+    check_clones(clones, MAX_SCALE_CLONES)
+    if max_coalition < 1:
+        raise InvalidArgumentError(f"--max-coalition must be at least 1, got {max_coalition}")
     Layout(clones)
     stage = canonical_stage(clones, stage)
     if all_subsets:
@@ -163,6 +166,7 @@ def classify(
     json_out: Json = False,
 ) -> None:
     """Classify one set of qubits: authorized, partial (and what leaks) or none, with I(R:set)."""
+    check_clones(clones, MAX_SCALE_CLONES)
     Layout(clones)
     index = protocol_label_index(clones)
     labels = tuple(sorted(protocol_labels(clones, [label for arg in qubits for q in arg.split(",") if q.strip()

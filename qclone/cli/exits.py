@@ -2,7 +2,7 @@
 
 ==  =====================================================================================
 0   ok
-1   a check failed (``verify``) or an audit found the placement unsafe (``audit``)
+1   a result: a check failed (``verify``), an audit found the placement unsafe (``audit``, ``storage plan``)
 2   bad input: a malformed or out-of-range argument, an unreadable file, a busy port,
     a missing optional dependency, an IBM backend this machine cannot use (no saved
     account, a name the account does not have); also the service's 400, 413 and 422
@@ -10,7 +10,8 @@
 4   the storage service is unreachable or failing: connection errors, timeouts, 5xx
 ==  =====================================================================================
 
-Every one of them but 0 comes with exactly one line on stderr. The storage SDK's
+1 is a result (the report on stdout says what failed) and comes with no error line; 2, 3
+and 4 come with exactly one line on stderr, ``qclone: error: ...``. The storage SDK's
 errors (:mod:`qclone.storage.errors`) carry the HTTP status they stand for in
 ``http_status``; they are mapped by that status, so a new error type of the SDK
 needs no change here. This module imports nothing heavy: ``qclone --help`` loads it.

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qclone.cli.options import Json, Jsonl, OutputDir, Quiet, parse_ints
+from qclone.cli.options import MAX_SCALE_CLONES, Json, Jsonl, OutputDir, Quiet, check_clones, parse_ints
 from qclone.cli.output import check_json_flags, note, print_json, print_jsonl, progress, warn_single_clone, wide_console
 from qclone.errors import InvalidArgumentError
 
@@ -59,13 +59,14 @@ def _clones_and_device(clones: str, decrypt: int, backend: str):  # noqa: ANN202
     """The parsed ``--clones`` (validated with ``--decrypt``; n = 1 warns) and the device."""
     from qclone.hardware.devices import get_backend
 
-    ns = parse_ints(clones, "--clones")
+    ns = parse_ints(clones, "--clones", MAX_SCALE_CLONES)
     if any(n < 1 for n in ns):
         raise InvalidArgumentError(f"every number of clones must be >= 1, got {clones!r}")
     if not 1 <= decrypt <= min(ns):
         raise InvalidArgumentError(f"--decrypt {decrypt} must be between 1 and the smallest n ({min(ns)})")
+    device = get_backend(backend)  # a bad backend is refused before the n = 1 warning: one line, not two
     warn_single_clone(ns)
-    return ns, get_backend(backend)
+    return ns, device
 
 
 @hardware_app.command("run")
@@ -205,7 +206,7 @@ def compare(
         label = rows_of[0]["runner"] if rows_of else str(path)
         shown = f"{label} ({path.parent.name}/{path.name})" if len(csv or []) > 1 else label
         columns.append((shown, {int(row["clones"]): row for row in rows_of}))
-    ns = sorted({n for _, col in columns for n in col} | set(parse_ints(clones, "--clones") if clones else []))
+    ns = sorted({n for _, col in columns for n in col} | set(parse_ints(clones, "--clones", MAX_SCALE_CLONES) if clones else []))
     dev = None
     if backend is not None:
         from qclone.hardware.devices import get_backend
@@ -292,10 +293,9 @@ def modules(
     kinds = [check_kind(k) for k in (t.strip() for t in kind.split(",")) if k]
     if not kinds:
         raise InvalidArgumentError("--kind is empty")
-    if clones < 1:
-        raise InvalidArgumentError(f"--clones must be >= 1, got {clones}")
+    check_clones(clones, MAX_SCALE_CLONES)
+    dev = get_backend(backend)  # a bad backend is refused before the n = 1 warning
     warn_single_clone(clones)
-    dev = get_backend(backend)
     run_with = _runner(runner, dev, method, noise)
     results = []
     with progress(f"{backend}: modules", total=len(kinds), quiet=quiet) as bar:

@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from qclone import __version__
-from qclone.cli.exits import describe_exit
+from qclone.cli.exits import BAD_INPUT, describe_exit
 from qclone.cli.output import CONTEXT_SETTINGS
 
 PROTOCOL, SCALE, HARDWARE, STORAGE = "Protocol", "Noise and scale", "IBM hardware", "Storage service"
@@ -177,6 +177,10 @@ def main(args: list[str] | None = None) -> int:
     argv = _rewrite_aliases(list(args if args is not None else sys.argv[1:]))
     try:
         rv = app(args=argv, prog_name="qclone", standalone_mode=False)
+    except MemoryError:  # a backstop: the commands bound their inputs, but a machine can have less memory than they assume
+        sys.stderr.write("qclone: error: this input needs more memory than this machine has; give a smaller one "
+                         "(e.g. fewer --clones)\n")
+        return BAD_INPUT
     except BaseException as e:  # noqa: BLE001 - describe_exit re-raises what is not a user's or a service's error
         code, line = describe_exit(e)
         if line:

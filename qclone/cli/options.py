@@ -34,19 +34,42 @@ Dim = Annotated[int | None, typer.Option("--dim", help="Qudit dimension d (dense
 Schedule = Annotated[str | None, typer.Option("--schedule", help="Series compositions: sequential (module after module) or interleaved (same unitary).")]
 
 
+#: The most clones the commands over the engines take (each command states its own, at most this one): circuits,
+#: sweeps, exact curves and the search of ``scaling`` build stim circuits of about 200 bytes a clone.
+MAX_SCALE_CLONES = 10**6
+
+
+def check_clones(n: int, maximum: int, what: str = "--clones") -> int:
+    """``n`` if it is in 1..``maximum``: a huge number is refused before any memory is asked for."""
+    if not 1 <= n <= maximum:
+        raise InvalidArgumentError(f"{what} must be between 1 and {maximum:,}, got {n}")
+    return n
+
+
+def yaml_error_line(e: BaseException) -> str:
+    """A YAML parse error in one short line: what is wrong and where (line and column, 1-based)."""
+    problem = getattr(e, "problem", None) or getattr(e, "context", None) or "not valid YAML"
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{' '.join(str(problem).split())}{where}"
+
+
 def split_list(text: str) -> list[str]:
     """The non-empty items of a comma-separated option value."""
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def parse_ints(text: str, what: str) -> list[int]:
-    """A comma-separated list of integers (``1e6`` allowed) given to option ``what``."""
+def parse_ints(text: str, what: str, maximum: int | None = None) -> list[int]:
+    """A comma-separated list of integers (``1e6`` allowed) given to option ``what``, each in 1..``maximum`` if given."""
     try:
         out = [int(float(t)) if "e" in t.lower() else int(t) for t in split_list(text)]
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidArgumentError(f"{what} must be a comma-separated list of integers, got {text!r}") from None
     if not out:
         raise InvalidArgumentError(f"{what} is empty")
+    if maximum is not None:
+        for n in out:
+            check_clones(n, maximum, what)
     return out
 
 

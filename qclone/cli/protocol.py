@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from typing import Annotated
 
@@ -30,9 +31,11 @@ from qclone.cli.options import (
     Qubits,
     Quiet,
     Schedule,
+    MAX_SCALE_CLONES,
     Seed,
     Series,
     SeriesTarget,
+    check_clones,
 )
 from qclone.cli.output import console, print_json, progress, warn, warn_single_clone
 from qclone.cli.protocol_variants import (
@@ -50,6 +53,10 @@ from qclone.sim.engine import DENSE, get_engine
 
 #: The circuit picture is drawn for n up to this size.
 MAX_PICTURE_CLONES = 6
+#: verify's largest n: the structured engine's time does not grow with n (10^9 clones in about 2 s), the
+#: heisenberg engine's memory grows linearly (10^6 clones take about 0.6 GB).
+MAX_VERIFY_SCALE_CLONES = 10**9
+MAX_HEISENBERG_CLONES = 10**6
 
 
 def _fmt_vec(v: tuple[float, ...] | None) -> str:
@@ -185,6 +192,7 @@ def circuit(
     dim: Dim = None,
 ) -> None:
     """Print the protocol circuit (Bell pairs, encryption, optional decryption)."""
+    check_clones(clones, MAX_SCALE_CLONES)
     if fmt not in FORMATS:
         raise InvalidArgumentError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if dim is not None:
@@ -239,8 +247,9 @@ _ENGINE_HELP = (
 
 def verify(
     clones: Clones,
-    seed: Annotated[int, typer.Option(
-        "--seed", min=0, help="Seed of the random inputs (dense, core) or of the sample of clones (structured, heisenberg).")] = 0,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", min=0, help="Seed of the random inputs (dense, core) or of the sample of clones (structured, heisenberg); "
+                              "default: fresh randomness. The report prints the seed it used: give it to repeat a run.")] = None,
     engine: Annotated[str, typer.Option("--engine", help=_ENGINE_HELP)] = "auto",
     sample: Annotated[int, typer.Option(
         "--sample", help=f"structured and heisenberg engines, n > {CHECK_ALL_UP_TO}: how many random clones to check (n: all).")] = DEFAULT_SAMPLE,
@@ -253,6 +262,8 @@ def verify(
     quiet: Quiet = False,
 ) -> None:
     """Check the protocol's properties (docs/protocol.md) for n clones by computation; exit status 1 on any failure."""
+    if seed is None:
+        seed = secrets.randbits(32)  # fresh, and printed in the report so that the run can be repeated
     with progress(f"verifying n = {clones}", quiet=quiet):
         _verify(clones, seed, engine, sample, depth, json_out, qubits, series, series_target, dim)
 
@@ -261,6 +272,7 @@ def _verify(clones: int, seed: int, engine: str, sample: int, depth: str, json_o
             series_target: str | None, dim: int | None) -> None:
     if engine not in VERIFY_ENGINES:
         raise InvalidArgumentError(f"unknown engine {engine!r}; choose one of {', '.join(VERIFY_ENGINES)}")
+    check_clones(clones, MAX_HEISENBERG_CLONES if engine == "heisenberg" else MAX_VERIFY_SCALE_CLONES)
     chosen = None if engine in ("auto", *AT_SCALE) else get_engine(engine)
     if dim is not None:
         if engine not in ("auto", "dense"):

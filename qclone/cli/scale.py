@@ -8,10 +8,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qclone.analysis.plot import FidelitySeries, exact_series, plot_fidelity, series_from_results
+from qclone.analysis.plot import FidelitySeries, exact_series, plot_fidelity, plot_paths, series_from_results
 from qclone.analysis.scaling import CLASSICAL_LIMIT, scaling_table
 from qclone.analysis.sweep import grid, read_results, run_sweep
-from qclone.cli.options import ErrorRates, Json, Jsonl, OutputFiles, Quiet, parse_floats, parse_ints, split_list
+from qclone.cli.options import (
+    MAX_SCALE_CLONES,
+    ErrorRates,
+    Json,
+    Jsonl,
+    OutputFiles,
+    Quiet,
+    check_clones,
+    parse_floats,
+    parse_ints,
+    split_list,
+)
 from qclone.cli.output import check_json_flags, console, print_json, print_jsonl, progress, warn_single_clone, wide_console
 from qclone.errors import InvalidArgumentError
 
@@ -41,9 +52,11 @@ def sweep(
 ) -> None:
     """Sample the decrypted clone's fidelity over a grid with sinter (--json: one array; --jsonl: one object per point)."""
     check_json_flags(json_out, jsonl)
+    if shots < 1:
+        raise InvalidArgumentError(f"--shots must be at least 1, got {shots}")
     if csv is not None and csv.exists() and (not csv.is_file() or csv.stat().st_size):
         read_results(csv)  # a file that is not a sweep CSV is refused before any sampling
-    ns = parse_ints(clones, "--clones")
+    ns = parse_ints(clones, "--clones", MAX_SCALE_CLONES)
     points = grid(clones=ns, noise=split_list(noise), p=parse_floats(p, "--error-rate"), decrypt=split_list(decrypt), depth=split_list(depth))
     warn_single_clone(ns)
     with progress(f"sampling {len(points)} grid point(s)", quiet=quiet) as bar:
@@ -81,12 +94,13 @@ def plot(
     json_out: Json = False,
 ) -> None:
     """Draw average fidelity against clones with the classical limit 2/3: sampled (--csv) and/or exact curves (--noise)."""
+    plot_paths(output)  # a wrong suffix or a missing directory is refused before any computing
     series: list[FidelitySeries] = []
     if csv:
         series += series_from_results(read_results(csv))
     curves = []
     if noise:
-        ns = parse_ints(clones, "--clones") if clones else DEFAULT_PLOT_CLONES
+        ns = parse_ints(clones, "--clones", MAX_SCALE_CLONES) if clones else DEFAULT_PLOT_CLONES
         curves = [(nz, pv, d) for nz in split_list(noise) for pv in parse_floats(p, "--error-rate") for d in split_list(depth)]
     if not series and not curves:
         raise InvalidArgumentError("nothing to plot: give --csv FILE and/or --noise NAME (with --error-rate)")
@@ -96,6 +110,8 @@ def plot(
             bar.advance()
         bar.update(description="drawing")
         paths = plot_fidelity(series, output, title=title)
+    if curves and clones:  # the default range starts at n = 1 for the curve's shape: only a chosen n = 1 warns
+        warn_single_clone(ns)
     if json_out:
         print_json({"files": [str(x) for x in paths],
                     "series": [{"label": s.label, "clones": list(s.clones), "average_fidelity": list(s.fidelity)} for s in series]})
@@ -115,9 +131,11 @@ def scaling(
 ) -> None:
     """The largest n whose average fidelity stays above 2/3, exactly (stim's error analysis, no sampling)."""
     check_json_flags(json_out, jsonl)
+    check_clones(max_clones, MAX_SCALE_CLONES, "--max-clones")
     with progress("largest n per noise model", quiet=quiet) as bar:
         rows = scaling_table(split_list(noise), [v for v in parse_floats(p, "--error-rate") if v is not None], split_list(depth),
                              max_clones=max_clones, progress=bar.as_callback)
+    warn_single_clone(max_clones)  # --max-clones 1: the search looks at n = 1 only
     if json_out:
         print_json([r.to_dict() for r in rows])
         return

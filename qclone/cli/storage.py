@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qclone.cli.options import Json, Qubits, Quiet, Seed
-from qclone.cli.output import console, print_json, progress, wide_console
+from qclone.cli.options import Json, Qubits, Quiet, Seed, check_clones
+from qclone.cli.output import console, print_json, progress, warn_single_clone, wide_console
 
 storage_app = typer.Typer(
     help="Encrypted multi-cloud storage: durability simulation, placement planning, node keys (see docs/storage.md, docs/resilience.md).",
@@ -52,6 +52,9 @@ def simulate(
     json_out: Json = False,
 ) -> None:
     """Monte Carlo of durability: n encrypted clones vs a single plain copy (and fidelity after --storage-time)."""
+    from qclone.analysis.durability import MAX_SIM_CLONES
+
+    check_clones(clones, MAX_SIM_CLONES)
     if compare:
         from qclone.errors import InvalidArgumentError
 
@@ -60,6 +63,7 @@ def simulate(
         _compare(clones=clones, failure_rate=failure_rate, vault_failure_rate=vault_failure_rate,
                  custodian_failure_rate=custodian_failure_rate, zones=zones, zone_failure_rate=zone_failure_rate,
                  vaults=vaults, qss_threshold=qss_threshold, storage_time=storage_time, t1=t1, t2=t2, json_out=json_out, quiet=quiet)
+        warn_single_clone(clones)
         return
     from qclone.analysis.durability import plot_durability, summary_rows
     from qclone.analysis.durability import simulate as run_simulation
@@ -75,6 +79,7 @@ def simulate(
         )
         bar.update(description="plotting")
         files = [str(p) for p in plot_durability(result, plot)] if plot else []
+    warn_single_clone(clones)
     if json_out:
         print_json(result | {"plots": files})
         return
@@ -178,6 +183,9 @@ def plan(
     if placement is not None or clones is not None:
         if placement is None or clones is None or plot:
             raise InvalidArgumentError("evaluating one placement takes --placement and --clones (and no --plot)")
+        from qclone.analysis.resilience import MAX_TABLE_CLONES
+
+        check_clones(clones, MAX_TABLE_CLONES)
         _evaluate(model, trust, placement, clones, storage_time=storage_time, t1=t1, t2=t2, qubits=qubits,
                   samples=samples, seed=seed, json_out=json_out)
         return
@@ -226,10 +234,18 @@ def _evaluate(model: object, trust: object, value: str, clones: int, *, json_out
     from qclone.analysis.leakage import placement_from_option
     from qclone.analysis.planner import evaluate
 
+    from qclone.cli.exits import CHECK_FAILED
+
     result = evaluate(model, placement_from_option(value, clones), clones, trust, **kwargs)  # type: ignore[arg-type]  # the options above, by name
     if json_out:
         print_json(result)
-        return
+    else:
+        _print_evaluation(result)
+    if not result["placement"]["audit"]["learn_nothing"]:
+        raise typer.Exit(CHECK_FAILED)  # like audit: the report says which coalitions learn something
+
+
+def _print_evaluation(result: dict) -> None:
     e = result["placement"]
     has_fidelity = result["storage_time"] is not None
     t = Table(title=f"Placement {e['name']!r} with n = {e['clones']} clones")

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from qclone.cli.options import Json, Seed
+from qclone.cli.options import Json, Seed, check_clones, yaml_error_line
 from qclone.cli.output import console, print_json, warn, wide_console
 from qclone.errors import InvalidArgumentError
 
@@ -127,6 +127,8 @@ def serve(
     from qclone.storage.server import serve as run_server
 
     check_data_dir(data_dir)
+    for h in holder or ():
+        check_holder_id(h)
     opts = (
         ServeOptions(
             role=role,
@@ -156,6 +158,20 @@ def serve(
     ).checked()
     check_port_free(opts.host, opts.port)  # before "serving ... on": a busy port is one line and status 2
     run_server(opts)
+
+
+def check_holder_id(value: str) -> None:
+    """The ID of a ``--holder`` value (``KIND:ID`` or ``KIND:ID=URL``) in the words of the option."""
+    from qclone.storage.provider import check_provider_id
+
+    holder_id = value.split("=", 1)[0].partition(":")[2]
+    if not holder_id:
+        return  # the service names what is missing
+    try:
+        check_provider_id(holder_id)
+    except InvalidArgumentError:
+        raise InvalidArgumentError(f"--holder {value!r}: a key holder id is 1-64 letters, digits, '_', '.' or '-' "
+                                   f"(starting with a letter or digit), got {holder_id!r}") from None
 
 
 def check_data_dir(data_dir: Path | None) -> None:
@@ -240,16 +256,23 @@ def put(
 ) -> None:
     """Store a state as n encrypted clones at n providers."""
     from qclone.storage.inputs import load_state_file
+    from qclone.storage.substrate import MAX_CLONES
 
     given = [x for x in (bloch, statevector, density, qasm) if x is not None]
     if len(given) != 1:
         raise InvalidArgumentError("give exactly one of --bloch, --statevector, --density or --qasm")
+    check_clones(clones, MAX_CLONES)
+    if clones == 1 and not force:
+        raise InvalidArgumentError("refusing to store a single clone: a lone clone leaks the Y component of the state. "
+                                   "Use --clones 2 or more (even n), or give --force.")
     kwargs: dict[str, Any] = {}
     if bloch is not None:
         try:
             kwargs["bloch"] = [float(v) for v in bloch.split(",")]
         except ValueError:
-            raise InvalidArgumentError(f"--bloch must be three numbers X,Y,Z, got {bloch!r}") from None
+            kwargs["bloch"] = []
+        if len(kwargs["bloch"]) != 3:
+            raise InvalidArgumentError(f"--bloch must be three numbers X,Y,Z, got {bloch!r}")
     elif qasm is not None:
         try:
             kwargs["qasm"] = qasm.read_text(encoding="utf-8")
@@ -280,6 +303,8 @@ def _placement_option(value: str) -> str | dict:
     import yaml
 
     path = Path(value)
+    if path.is_dir():
+        raise InvalidArgumentError(f"--placement {value!r} is a directory, not a placement file")
     if not path.is_file():
         if path.suffix.lower() in (".yaml", ".yml", ".json") or "/" in value:
             raise InvalidArgumentError(f"placement file {value!r} not found")
@@ -287,7 +312,9 @@ def _placement_option(value: str) -> str | dict:
     try:
         text = path.read_text(encoding="utf-8")
         data = json_lib.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
+    except yaml.YAMLError as e:
+        raise InvalidArgumentError(f"cannot read placement file {value!r}: {yaml_error_line(e)}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise InvalidArgumentError(f"cannot read placement file {value!r}: {' '.join(str(e).split())}") from None
     if not isinstance(data, dict):
         raise InvalidArgumentError(f"placement file {value!r}: expected a mapping with 'parties'")
@@ -307,6 +334,8 @@ def get(
     """Retrieve a state, once: decryption consumes the key."""
     if (basis is None) != (shots is None):
         raise InvalidArgumentError("--basis and --shots go together")
+    if seed is not None and basis is None:
+        raise InvalidArgumentError("--seed seeds the sampling: it goes with --basis and --shots")
     with _client(url, token) as c:
         out = c.get(name, basis=basis, shots=shots, seed=seed)
     if json:

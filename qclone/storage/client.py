@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import numpy as np
@@ -99,7 +99,28 @@ def connection(url: str | None = None, token: str | None = None, admin_token: st
         value = given if given else env.get(var)
         return value.strip() if value and value.strip() else None
 
-    return Connection(pick(url, ENV_URL) or DEFAULT_URL, pick(token, ENV_TOKEN), pick(admin_token, ENV_ADMIN_TOKEN))
+    return Connection(check_url(pick(url, ENV_URL) or DEFAULT_URL), pick(token, ENV_TOKEN), pick(admin_token, ENV_ADMIN_TOKEN))
+
+
+def check_url(url: str) -> str:
+    """``url`` if it is an http or https URL with a host; a malformed one is bad input, not an unreachable service.
+
+    Examples:
+        >>> check_url("https://gw.example:8470")
+        'https://gw.example:8470'
+        >>> check_url("notaurl")
+        Traceback (most recent call last):
+        ...
+        qclone.errors.InvalidArgumentError: the gateway URL must be http://HOST[:PORT] or https://HOST[:PORT], got 'notaurl'
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in 0..65535
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidArgumentError(f"the gateway URL must be http://HOST[:PORT] or https://HOST[:PORT], got {url!r}")
+    return url
 
 
 _KINDS = ("bloch", "statevector", "density", "qasm")

@@ -179,6 +179,8 @@ def check_sampling(basis: Any, shots: Any, seed: Any) -> tuple[str | None, int |
     if basis is None:
         if shots is not None:
             raise InvalidArgumentError("shots need a basis (X, Y or Z) to measure in")
+        if seed is not None:
+            raise InvalidArgumentError("a seed needs a basis (X, Y or Z) to measure in: it seeds the sampling of the counts")
         return None, None, None
     if not isinstance(basis, str) or basis.upper() not in BASES:
         raise InvalidArgumentError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
