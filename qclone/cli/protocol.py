@@ -24,6 +24,7 @@ from qclone.analysis.verify_scale import (
 )
 from qclone.cli.exits import CHECK_FAILED, extra_message, has_extra
 from qclone.cli.options import (
+    MAX_SCALE_CLONES,
     Clones,
     Depth,
     Dim,
@@ -31,7 +32,6 @@ from qclone.cli.options import (
     Qubits,
     Quiet,
     Schedule,
-    MAX_SCALE_CLONES,
     Seed,
     Series,
     SeriesTarget,

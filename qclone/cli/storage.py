@@ -233,7 +233,6 @@ def _plan_cells(e: dict, has_fidelity: bool) -> list[str]:
 def _evaluate(model: object, trust: object, value: str, clones: int, *, json_out: bool, **kwargs: object) -> None:
     from qclone.analysis.leakage import placement_from_option
     from qclone.analysis.planner import evaluate
-
     from qclone.cli.exits import CHECK_FAILED
 
     result = evaluate(model, placement_from_option(value, clones), clones, trust, **kwargs)  # type: ignore[arg-type]  # the options above, by name
