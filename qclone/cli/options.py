@@ -41,8 +41,10 @@ MAX_SCALE_CLONES = 10**6
 
 def check_clones(n: int, maximum: int, what: str = "--clones") -> int:
     """``n`` if it is in 1..``maximum``: a huge number is refused before any memory is asked for."""
-    if not 1 <= n <= maximum:
-        raise InvalidArgumentError(f"{what} must be between 1 and {maximum:,}, got {n}")
+    if n < 1:
+        raise InvalidArgumentError(f"{what} must be at least 1, got {n}")
+    if n > maximum:
+        raise InvalidArgumentError(f"{what} must be at most {maximum:,}, got {n}")
     return n
 
 

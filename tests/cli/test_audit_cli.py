@@ -84,7 +84,7 @@ def test_n1_warns(capsys):
     (["audit", "--clones", "3", "--list", "partial"], "go with --all-subsets"),
     (["audit", "--clones", "3", "--all-subsets", "--list", "leaky"], "--list takes one of"),
     (["audit", "--clones", "40", "--all-subsets"], "n <= 32"),
-    (["audit", "--clones", "3", "--max-coalition", "0"], "max_coalition"),
+    (["audit", "--clones", "3", "--max-coalition", "0"], "--max-coalition must be at least 1"),
     (["audit", "--clones", "0"], "at least 1"),
     (["classify", "--clones", "3", "S4"], "unknown qubit"),
     (["classify", "--clones", "3", ","], "at least one qubit"),

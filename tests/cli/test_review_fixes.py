@@ -32,7 +32,7 @@ def only_error(err: str) -> str:
     ["verify", "--clones", HUGE], ["verify", "--clones", "9223372036854775808"],
     ["verify", "--clones", "10000000", "--engine", "heisenberg"],
     ["audit", "--clones", "100000000"], ["classify", "S1", "--clones", "100000000"],
-    ["circuit", "--clones", "100000000", "--format", "stim"], ["circuit", "--clones", HUGE],
+    ["circuit", "--clones", "100000000", "--format", "stim"], ["circuit", "--clones", HUGE, "--format", "qasm"],
     ["sweep", "--clones", "10000000", "--noise", "depolarizing", "-p", "1e-3", "--shots", "10"],
     ["sweep", "--clones", HUGE, "--noise", "depolarizing", "-p", "1e-3", "--shots", "10"],
     ["sweep", "--clones", "1e400", "--noise", "depolarizing", "-p", "1e-3", "--shots", "10"],

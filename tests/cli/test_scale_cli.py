@@ -87,7 +87,7 @@ def test_scaling_json(capsys):
         (["sweep", "--clones", "3", "--noise", "readout", "--shots", "10"], "needs an error rate"),
         (["sweep", "--clones", "3", "--noise", "heron", "--error-rate", "0.1", "--shots", "10"], "takes no error rate"),
         (["sweep", "--clones", "3", "--noise", "readout", "--error-rate", "2", "--shots", "10"], "readout flip probability"),
-        (["sweep", "--clones", "3", "--noise", "readout", "--error-rate", "0.1", "--shots", "0"], "max_shots"),
+        (["sweep", "--clones", "3", "--noise", "readout", "--error-rate", "0.1", "--shots", "0"], "--shots must be at least 1"),
         (["sweep", "--clones", "3", "--noise", "readout", "--error-rate", "0.1", "--shots", "10", "--decrypt", "7"], "1..3"),
         (["plot", "--output", "x.png"], "nothing to plot"),
         (["plot", "--noise", "memory", "--error-rate", "0.1", "--output", "x.gif"], ".png"),
