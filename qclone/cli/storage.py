@@ -258,14 +258,13 @@ def rotate_key(
     json_out: Json = False,
 ) -> None:
     """Give a stopped node a new key pair and join token; it must then be enrolled with the gateway again."""
-    from qclone.cli.storage_client import check_data_dir
+    from qclone.cli.storage_client import check_node_dir
     from qclone.errors import InvalidArgumentError
     from qclone.storage.rpc.keys import NODE_ROLES, NodeKeys
 
-    check_data_dir(data_dir)
-
     if role not in NODE_ROLES:
         raise InvalidArgumentError(f"--role is one of {', '.join(NODE_ROLES)}, got {role!r}")
+    check_node_dir(data_dir, role)  # a mistyped directory never gets a new key and join token
     token = str(NodeKeys.rotate(data_dir, role))
     if json_out:
         print_json({"role": role, "join_token": token})

@@ -158,10 +158,47 @@ def serve(
     run_server(opts)
 
 
-def check_data_dir(data_dir: Path | None) -> None:
-    """A ``--data-dir`` that exists must be a directory."""
-    if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
+def check_data_dir(data_dir: Path | None, *, existing: bool = False) -> None:
+    """A ``--data-dir`` that exists must be a directory; ``existing``: it must exist too (a command
+    that works on a server's or node's state never starts new state in a mistyped directory)."""
+    if data_dir is None:
+        return
+    if existing and not data_dir.exists():
+        raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} does not exist")
+    if data_dir.exists() and not data_dir.is_dir():
         raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} exists and is not a directory")
+
+
+#: The metadata database of a gateway's (or an embedded server's) data directory.
+GATEWAY_DB = "gateway.sqlite3"
+
+
+def check_gateway_dir(data_dir: Path) -> None:
+    """``data_dir`` is the data directory of a gateway or an embedded server (it has the SQLite
+    metadata database that ``qclone serve`` made there)."""
+    check_data_dir(data_dir, existing=True)
+    if not (data_dir / GATEWAY_DB).is_file():
+        raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} is not a storage gateway's data directory (no "
+                                   f"{GATEWAY_DB}; start `qclone serve --data-dir DIR` once, or give --db URL)")
+
+
+def check_node_dir(data_dir: Path, role: str) -> None:
+    """``data_dir`` is the data directory of a ``role`` node: it has a node key, and neither its
+    join token nor its database belongs to another role."""
+    from qclone.storage.rpc.keys import NODE_ROLES, JoinToken
+
+    check_data_dir(data_dir, existing=True)
+    if not (data_dir / "node-key").is_file():
+        raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} is not a node's data directory (no node-key; "
+                                   "a node makes one at its first start)")
+    seen = {r for r in NODE_ROLES if (data_dir / f"{r}.sqlite3").is_file()}
+    try:
+        seen.add(JoinToken.parse((data_dir / "join-token").read_text()).role)
+    except (OSError, UnicodeDecodeError, InvalidArgumentError):
+        pass  # enrolled (no token left) or unreadable: the databases decide
+    if seen and role not in seen:
+        raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} belongs to a {' / '.join(sorted(seen))} node, "
+                                   f"not a {role}")
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -205,7 +242,10 @@ def tenant_create(
     if data_dir is not None or db is not None:
         from qclone.storage.server import create_tenant_in
 
-        check_data_dir(data_dir)
+        if db is None:
+            check_gateway_dir(data_dir)  # type: ignore[arg-type]  # not None without --db
+        else:
+            check_data_dir(data_dir, existing=True)
         out = create_tenant_in(data_dir, name, db_url=db)
     else:
         try:

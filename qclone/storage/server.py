@@ -462,13 +462,17 @@ def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = N
     from qclone.storage.service import StorageService
 
     opts = ServeOptions(data_dir=data_dir, db_url=db_url).checked()
-    db = Database.open(opts.db_url, data_dir=opts.data_dir)
+    umask = os.umask(0o077)  # what this opens in the data dir (SQLite's -wal/-shm files) is the owner's only, as the server's
     try:
-        # tenants need neither substrate, vault nor providers: none is opened
-        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]  # a gateway without local nodes
-        return {"tenant": name, "token": service.create_tenant(name)}
+        db = Database.open(opts.db_url, data_dir=opts.data_dir)
+        try:
+            # tenants need neither substrate, vault nor providers: none is opened
+            service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]  # a gateway without local nodes
+            return {"tenant": name, "token": service.create_tenant(name)}
+        finally:
+            db.dispose()
     finally:
-        db.dispose()
+        os.umask(umask)
 
 
 def _announce(opts: ServeOptions) -> None:
