@@ -281,10 +281,11 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
 def _entry(model: FailureModel, trust: Trust, n: int, placement: Placement, scheme: Scheme, d: Mapping[str, Any],
            qubits: int, storage_time: float | None, t1: float, t2: float) -> dict[str, Any]:
     """One placement's row: durability, the coalition audit of the trust requirement, fidelity."""
-    report = audit_placement(n, placement, max_coalition=max(1, min(trust.max_coalition, len(placement.parties))))
+    # the same rule as `qclone audit --max-coalition`: 0 examines no coalition by size
+    report = audit_placement(n, placement, max_coalition=min(trust.max_coalition, len(placement.parties)))
     named = {" + ".join(sorted(c)): protocol_analyzer(n).classify(placement.qubits_of(c & set(placement.parties))).kind
              if c & set(placement.parties) else "none" for c in trust.coalitions}
-    learning = [list(f.coalition) for f in report.findings] if trust.max_coalition else []
+    learning = [list(f.coalition) for f in report.findings]
     learning += [name.split(" + ") for name, kind in named.items() if kind != "none"]
     return {
         "name": placement.name, "clones": n, "qubits": scheme.units * qubits, "parties": len(scheme.holders),

@@ -306,10 +306,18 @@ def put(
     if json:
         print_json(out.to_json())
     else:
-        typer.echo(f"stored {name!r}: {out.qubits} qubit(s), {out.clones} clones")
+        typer.echo(f"stored {name!r}: {out.qubits} qubit{'' if out.qubits == 1 else 's'}, "
+                   f"{out.clones} clone{'' if out.clones == 1 else 's'}")
     # the placement's coalition audit, loudly: a placement that leaks is still stored, but the tenant must know
+    # who can recover it (each coalition: parties joined by +; a provider holds one clone)
+    where = f"placement {out.placement_name or 'today'!r} of {name!r}"
     for w in out.warnings:
-        warn(w)
+        warn(f"{where}: {w}")
+    audit = out.audit or {}
+    if any(c.get("learns") == "everything" and not c.get("intended", True) for c in audit.get("learning") or []) \
+            and audit.get("trades"):
+        # why coalitions not meant to decrypt can: what the placement trades, exactly (also in `qclone stat NAME`)
+        warn(f"{where} trades: " + "; ".join(audit["trades"]))
 
 
 def _placement_option(value: str) -> str | dict:
@@ -430,10 +438,20 @@ def peek(
         typer.echo("maximally mixed: this provider learns nothing about the state")
 
 
-def audit_log(url: Url = None, token: Token = None, json: Json = False) -> None:
+def audit_log(
+    limit: Annotated[int | None, typer.Option(
+        "--limit", help="Only the first N entries (oldest first); default: the whole log, read page by page.")] = None,
+    url: Url = None,
+    token: Token = None,
+    json: Json = False,
+) -> None:
     """This tenant's audit log, oldest first."""
+    from qclone.storage.api_models import MAX_AUDIT_LIMIT
+
+    if limit is not None and not 1 <= limit <= MAX_AUDIT_LIMIT:
+        raise InvalidArgumentError(f"--limit takes 1..{MAX_AUDIT_LIMIT} entries, got {limit}")
     with _client(url, token) as c:
-        rows = c.audit_log()
+        rows = c.audit_entries() if limit is None else c.audit_log(limit=limit)
     if json:
         print_json([r.to_json() for r in rows])
     else:

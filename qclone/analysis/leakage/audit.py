@@ -145,7 +145,9 @@ def audit_placement(clones: int, placement: Placement | str, *, max_coalition: i
         clones: n >= 1.
         placement: a :class:`Placement` (patterns are resolved for n) or a
             built-in policy name.
-        max_coalition: the largest coalition examined (>= 1).
+        max_coalition: the largest coalition examined (>= 0; 0 examines no coalition by size,
+            only all clone holders together, as ``max_coalition: 0`` of a storage plan's trust
+            asks no coalition by size to learn nothing).
         qubits: k, the size of a register encrypted qubit by qubit.
         stage: ``"encrypted"`` (storage) or ``"decrypted:J"``.
 
@@ -159,8 +161,8 @@ def audit_placement(clones: int, placement: Placement | str, *, max_coalition: i
     """
     n = check_clones(clones)
     stage = canonical_stage(n, stage)
-    if not is_int(max_coalition) or max_coalition < 1:
-        raise InvalidArgumentError(f"max_coalition must be an integer >= 1, got {max_coalition!r}")
+    if not is_int(max_coalition) or max_coalition < 0:
+        raise InvalidArgumentError(f"max_coalition must be an integer >= 0, got {max_coalition!r}")
     if not is_int(qubits) or not 1 <= qubits <= MAX_REGISTER_QUBITS:
         raise InvalidArgumentError(f"the register size must be an integer in 1..{MAX_REGISTER_QUBITS}, got {qubits!r}")
     if isinstance(placement, str):

@@ -98,7 +98,7 @@ def test_report_is_json_ready_and_n1_warns():
 
 def test_bad_arguments():
     with pytest.raises(InvalidArgumentError, match="max_coalition"):
-        audit_placement(3, "providers", max_coalition=0)
+        audit_placement(3, "providers", max_coalition=-1)
     with pytest.raises(InvalidArgumentError, match="register size"):
         audit_placement(3, "providers", qubits=0)
     with pytest.raises(InvalidArgumentError, match="Placement or a policy"):
