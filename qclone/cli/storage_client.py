@@ -278,7 +278,10 @@ def put(
     token: Token = None,
     json: Json = False,
 ) -> None:
-    """Store a state as n encrypted clones at n providers."""
+    """Store a state as n encrypted clones at n providers.
+
+    A name is used once: after the object is deleted or retrieved its name stays taken (a new put with it is refused).
+    """
     from qclone.storage.inputs import load_state_file
 
     given = [x for x in (bloch, statevector, density, qasm) if x is not None]
@@ -410,7 +413,10 @@ def stat(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = N
 
 
 def rm(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = None, token: Token = None, json: Json = False) -> None:
-    """Delete an object: its clones and its key are destroyed."""
+    """Delete an object: its clones and its key are destroyed.
+
+    The name is never reused: a later put with it is refused, so a repeated rm or get never reaches another state.
+    """
     with _client(url, token) as c:
         out = c.rm(name)
     if json:

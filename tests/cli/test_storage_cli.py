@@ -237,3 +237,18 @@ def test_every_command_in_the_docs_exists(capsys):
         args = [cmd, sub, "--help"] if sub else [cmd, "--help"]
         code, out, err = run(capsys, *args)
         assert code == 0 and "Usage" in out, (args, err)
+
+
+def test_names_are_never_reused_plurals_and_audit_log_limit(env, capsys):
+    code, out, err = run(capsys, "put", "cli-once", "--bloch", "0,0,1", "--clones", "1", "--force")
+    assert code == 0 and out == "stored 'cli-once': 1 qubit, 1 clone\n", (out, err)
+    assert "placement 'today' of 'cli-once'" in err  # the n = 1 audit warnings name what they are about
+    assert run(capsys, "rm", "cli-once")[0] == 0
+    code, out, err = run(capsys, "put", "cli-once", "--bloch", "0,0,1")
+    assert code == 3 and "never reused" in err
+    code, out, _ = run(capsys, "rm", "--help")
+    assert "never reused" in " ".join(out.split())
+    code, out, err = run(capsys, "audit-log", "--limit", "2", "--json")
+    assert code == 0 and len(json.loads(out)) == 2, err
+    code, out, err = run(capsys, "audit-log", "--limit", "0")
+    assert code == 2 and "--limit" in err
