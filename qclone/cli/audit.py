@@ -52,7 +52,8 @@ def audit(
     placement: Annotated[str | None, typer.Option(
         "--placement", help=f"A YAML/JSON placement file or a built-in policy ({', '.join(BUILTIN_POLICIES)}); "
                             "default: providers.")] = None,
-    max_coalition: Annotated[int, typer.Option("--max-coalition", help="Examine coalitions of up to K parties (0: none by size, only all clone holders together).")] = 2,
+    max_coalition: Annotated[int, typer.Option(
+        "--max-coalition", help="Examine coalitions of up to K parties (0: none by size, only all clone holders together).")] = 2,
     qubits: Qubits = 1,
     stage: Stage = "encrypted",
     all_subsets: Annotated[bool, typer.Option(

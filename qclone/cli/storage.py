@@ -193,7 +193,6 @@ def plan(
         print_json(result | {"plots": files})
         return
     tr = result["trust"]
-    named = f" and {len(tr['coalitions'])} named coalition(s)" if tr["coalitions"] else ""
     t = Table(title=f"Placements: {_requirement(tr)}, "
                     f"at most {result['budget']} qubits ({result['evaluated']:,} candidates, "
                     f"{result['rejected_secrecy']:,} rejected for secrecy)")

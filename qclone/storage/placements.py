@@ -184,7 +184,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _split_key(clones: int, vaults: list[str], count: int | None) -> tuple[tuple[str, ...], ...]:
+def _split_key(clones: int, vaults: list[str], count: int | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if count is not None and count < 2:
         raise InvalidArgumentError(f"split-key:V splits the key over V >= 2 vaults, got V = {count}")
     v = len(vaults) if count is None else count

@@ -45,7 +45,7 @@ from typing import Any
 import yaml
 
 from qclone.analysis.leakage.stages import check_protocol_label
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import Layout
 from qclone.protocol.layout import check_clones
 
@@ -269,7 +269,7 @@ def split_key_blocks(n: int, vaults: int) -> tuple[tuple[str, ...], ...]:
         (('N1', 'N2'), ('N3', 'N4', 'N5'))
     """
     check_clones(n)
-    if not isinstance(vaults, int) or isinstance(vaults, bool) or not 2 <= vaults <= n:
+    if not is_int(vaults) or not 2 <= vaults <= n:
         raise InvalidArgumentError(f"split-key:V splits the n = {n} key qubits over V vaults: 2 <= V <= n, got V = {vaults}")
     return tuple(tuple(f"N{j}" for j in range(i * n // vaults + 1, (i + 1) * n // vaults + 1)) for i in range(vaults))
 
