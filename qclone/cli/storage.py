@@ -234,10 +234,9 @@ def _requirement(trust: dict, named: str | None = None) -> str:
 
 
 def _evaluate(model: object, trust: object, value: str, clones: int, *, json_out: bool, **kwargs: object) -> None:
-    from qclone.analysis.leakage import placement_from_option
-    from qclone.analysis.planner import evaluate
+    from qclone.analysis.planner import evaluate, placement_on_model
 
-    result = evaluate(model, placement_from_option(value, clones), clones, trust, **kwargs)  # type: ignore[arg-type]  # the options above, by name
+    result = evaluate(model, placement_on_model(value, clones, model), clones, trust, **kwargs)  # type: ignore[arg-type]  # the options above, by name
     if json_out:
         print_json(result)
         return

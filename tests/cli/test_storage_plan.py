@@ -135,3 +135,15 @@ def test_max_coalition_zero_means_no_requirement_by_size_as_in_audit(capsys, par
     code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", str(f), "-n", "2", "--max-coalition", "0"])
     assert code == 0 and "trust met: no secrecy requirement (max-coalition 0)" in out, err
     assert "up to 0" not in out
+
+
+def test_builtin_placement_names_are_laid_on_the_model(capsys, parties):
+    """put's names work here too: providers, vaults and the custodian of the file, in its order."""
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", "keep-A", "-n", "2", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["placement"]["placement"] == {"aws-eu": ["S1"], "gcp-eu": ["S2"], "vault": ["N1", "N2"],
+                                                         "tenant": ["A"]}
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", "today", "-n", "2", "--json"])
+    assert code == 0 and "tenant" not in json.loads(out)["placement"]["placement"], err
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", "split-key", "-n", "2"])
+    assert code == 2 and "kind vault" in err  # one vault in the file
