@@ -169,19 +169,6 @@ def check_data_dir(data_dir: Path | None, *, existing: bool = False) -> None:
         raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} exists and is not a directory")
 
 
-#: The metadata database of a gateway's (or an embedded server's) data directory.
-GATEWAY_DB = "gateway.sqlite3"
-
-
-def check_gateway_dir(data_dir: Path) -> None:
-    """``data_dir`` is the data directory of a gateway or an embedded server (it has the SQLite
-    metadata database that ``qclone serve`` made there)."""
-    check_data_dir(data_dir, existing=True)
-    if not (data_dir / GATEWAY_DB).is_file():
-        raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} is not a storage gateway's data directory (no "
-                                   f"{GATEWAY_DB}; start `qclone serve --data-dir DIR` once, or give --db URL)")
-
-
 def check_node_dir(data_dir: Path, role: str) -> None:
     """``data_dir`` is the data directory of a ``role`` node: it has a node key, and neither its
     join token nor its database belongs to another role."""
@@ -242,11 +229,7 @@ def tenant_create(
     if data_dir is not None or db is not None:
         from qclone.storage.server import create_tenant_in
 
-        if db is None:
-            check_gateway_dir(data_dir)  # type: ignore[arg-type]  # not None without --db
-        else:
-            check_data_dir(data_dir, existing=True)
-        out = create_tenant_in(data_dir, name, db_url=db)
+        out = create_tenant_in(data_dir, name, db_url=db)  # refuses a directory that is not a gateway's
     else:
         try:
             c = _client(url, None, admin_token, need="admin")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 
 from qclone.cli.main import main
+from qclone.storage.db import Database
 from qclone.storage.rpc.keys import NodeKeys
 from qclone.storage.server import create_tenant_in
 
@@ -37,7 +38,8 @@ def test_tenant_create_refuses_a_missing_or_foreign_directory(tmp_path, capsys):
 def test_tenant_create_in_a_gateway_directory_keeps_the_files_private(tmp_path, capsys):
     gw = tmp_path / "gw"
     gw.mkdir()
-    create_tenant_in(gw, "first")  # what `qclone serve` makes at its first start: the metadata database
+    Database.open(None, data_dir=gw).dispose()  # what `qclone serve` makes at its first start: the metadata database
+    assert create_tenant_in(gw, "first")["tenant"] == "first"
     for f in gw.iterdir():
         f.chmod(0o600)
     code, out, err = _run(capsys, "tenant", "create", "zed", "--data-dir", str(gw))
