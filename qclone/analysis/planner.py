@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from qclone.analysis.durability import retrieved_fidelity, single_copy_fidelity
-from qclone.analysis.leakage import Placement, audit_placement, protocol_analyzer
+from qclone.analysis.leakage import Placement, audit_placement, builtin_placement, is_builtin_name, placement_from_option, protocol_analyzer
 from qclone.analysis.leakage.audit import MAX_REGISTER_QUBITS
 from qclone.analysis.plot import clone_axis, plot_paths, save_figure
 from qclone.analysis.resilience import (
@@ -66,7 +66,8 @@ from qclone.analysis.secret_sharing import depolarizing_errors, five_qubit_code,
 from qclone.errors import InvalidArgumentError, TooLargeError, check_int, is_int
 from qclone.sim.noise import twirled_relaxation
 
-__all__ = ["MAX_CANDIDATES", "Trust", "candidate_placements", "compare", "evaluate", "front_figure", "plan", "plot_front"]
+__all__ = ["MAX_CANDIDATES", "Trust", "candidate_placements", "compare", "evaluate", "front_figure", "placement_on_model", "plan",
+           "plot_front"]
 
 #: Most candidate placements one plan evaluates.
 MAX_CANDIDATES = 200_000
@@ -281,10 +282,11 @@ def plan(model: FailureModel, trust: Trust, budget: int, *, storage_time: float 
 def _entry(model: FailureModel, trust: Trust, n: int, placement: Placement, scheme: Scheme, d: Mapping[str, Any],
            qubits: int, storage_time: float | None, t1: float, t2: float) -> dict[str, Any]:
     """One placement's row: durability, the coalition audit of the trust requirement, fidelity."""
-    report = audit_placement(n, placement, max_coalition=max(1, min(trust.max_coalition, len(placement.parties))))
+    # the same rule as `qclone audit --max-coalition`: 0 examines no coalition by size
+    report = audit_placement(n, placement, max_coalition=min(trust.max_coalition, len(placement.parties)))
     named = {" + ".join(sorted(c)): protocol_analyzer(n).classify(placement.qubits_of(c & set(placement.parties))).kind
              if c & set(placement.parties) else "none" for c in trust.coalitions}
-    learning = [list(f.coalition) for f in report.findings] if trust.max_coalition else []
+    learning = [list(f.coalition) for f in report.findings]
     learning += [name.split(" + ") for name, kind in named.items() if kind != "none"]
     return {
         "name": placement.name, "clones": n, "qubits": scheme.units * qubits, "parties": len(scheme.holders),
@@ -437,4 +439,29 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
         "rows": rows,
         "model": model.to_dict(),
     }
+
+
+def placement_on_model(value: str, clones: int, model: FailureModel) -> Placement:
+    """``--placement`` of ``qclone storage plan``: a placement file (its parties are the model's), or a
+    built-in name (:data:`~qclone.analysis.leakage.placement.BUILTIN_POLICIES`, ``split-key:V``) laid on
+    the model's parties: ``provider-j`` on its j-th provider, ``vault``, ``vault-2``, ... on its vaults
+    and a custodian or client keeping A on its first custodian, all in the file's order.
+
+    Raises:
+        InvalidArgumentError: the model has too few parties of a kind the built-in placement needs.
+    """
+    if Path(value).is_file() or not is_builtin_name(value):
+        return placement_from_option(value, clones)
+    generic = builtin_placement(value, clones)
+    kinds = {kind: [p.name for p in model.of_kind(kind)] for kind in ("provider", "vault", "custodian")}
+    used = {"provider": 0, "vault": 0, "custodian": 0}
+    parties: dict[str, frozenset[str]] = {}
+    for party, held in generic.parties.items():
+        kind = "provider" if party.startswith("provider-") else "vault" if party.startswith("vault") else "custodian"
+        if used[kind] >= len(kinds[kind]):
+            raise InvalidArgumentError(f"placement {value!r} with n = {clones} needs more parties of kind {kind} than the "
+                                       f"model has ({len(kinds[kind])})")
+        parties[kinds[kind][used[kind]]] = held
+        used[kind] += 1
+    return Placement(parties, name=value).resolve(clones)
 

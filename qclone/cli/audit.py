@@ -52,7 +52,8 @@ def audit(
     placement: Annotated[str | None, typer.Option(
         "--placement", help=f"A YAML/JSON placement file or a built-in policy ({', '.join(BUILTIN_POLICIES)}); "
                             "default: providers.")] = None,
-    max_coalition: Annotated[int, typer.Option("--max-coalition", help="Examine coalitions of up to K parties.")] = 2,
+    max_coalition: Annotated[int, typer.Option(
+        "--max-coalition", help="Examine coalitions of up to K parties (0: none by size, only all clone holders together).")] = 2,
     qubits: Qubits = 1,
     stage: Stage = "encrypted",
     all_subsets: Annotated[bool, typer.Option(
@@ -65,8 +66,8 @@ def audit(
 ) -> None:
     """Report every coalition of parties that can recover or partly learn the stored state; exit status 1 if the placement is not safe."""
     check_clones(clones, MAX_SCALE_CLONES)
-    if max_coalition < 1:
-        raise InvalidArgumentError(f"--max-coalition must be at least 1, got {max_coalition}")
+    if max_coalition < 0:
+        raise InvalidArgumentError(f"--max-coalition must be at least 0, got {max_coalition}")
     Layout(clones)
     stage = canonical_stage(clones, stage)
     if all_subsets:

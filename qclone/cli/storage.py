@@ -201,8 +201,7 @@ def plan(
         print_json(result | {"plots": files})
         return
     tr = result["trust"]
-    named = f" and {len(tr['coalitions'])} named coalition(s)" if tr["coalitions"] else ""
-    t = Table(title=f"Placements: every coalition of up to {tr['max_coalition']} parties{named} learns nothing, "
+    t = Table(title=f"Placements: {_requirement(tr)}, "
                     f"at most {result['budget']} qubits ({result['evaluated']:,} candidates, "
                     f"{result['rejected_secrecy']:,} rejected for secrecy)")
     has_fidelity = storage_time is not None
@@ -230,12 +229,23 @@ def _plan_cells(e: dict, has_fidelity: bool) -> list[str]:
     return [*cells, where]
 
 
+def _requirement(trust: dict, named: str | None = None) -> str:
+    """The trust requirement in words: max_coalition 0 asks nothing of coalitions by size (as
+    ``qclone audit --max-coalition 0`` examines none by size), only of the named ones."""
+    c, coalitions = trust["max_coalition"], trust["coalitions"]
+    named = named or f"{len(coalitions)} named coalition(s)"
+    if c == 0:
+        return (f"{named} learns nothing (none by size: max-coalition 0)" if coalitions
+                else "no secrecy requirement (max-coalition 0)")
+    return (f"every coalition of up to {c} part{'y' if c == 1 else 'ies'}" + (f" and {named}" if coalitions else "")
+            + " learns nothing")
+
+
 def _evaluate(model: object, trust: object, value: str, clones: int, *, json_out: bool, **kwargs: object) -> None:
-    from qclone.analysis.leakage import placement_from_option
-    from qclone.analysis.planner import evaluate
+    from qclone.analysis.planner import evaluate, placement_on_model
     from qclone.cli.exits import CHECK_FAILED
 
-    result = evaluate(model, placement_from_option(value, clones), clones, trust, **kwargs)  # type: ignore[arg-type]  # the options above, by name
+    result = evaluate(model, placement_on_model(value, clones, model), clones, trust, **kwargs)  # type: ignore[arg-type]  # the options above, by name
     if json_out:
         print_json(result)
     else:
@@ -256,8 +266,7 @@ def _print_evaluation(result: dict) -> None:
     audit = e["audit"]
     tr = result["trust"]
     if audit["learn_nothing"]:
-        console.print(f"trust met: every coalition of up to {tr['max_coalition']} parties"
-                      f"{' and every named coalition' if tr['coalitions'] else ''} learns nothing")
+        console.print(f"trust met: {_requirement(tr, named='every named coalition')}")
     else:
         shown = "; ".join(" + ".join(c) for c in audit["coalitions_that_learn"][:5])
         console.print(f"trust NOT met: {len(audit['coalitions_that_learn'])} coalition(s) learn something: {shown}"
@@ -273,14 +282,13 @@ def rotate_key(
     json_out: Json = False,
 ) -> None:
     """Give a stopped node a new key pair and join token; it must then be enrolled with the gateway again."""
-    from qclone.cli.storage_client import check_data_dir
+    from qclone.cli.storage_client import check_node_dir
     from qclone.errors import InvalidArgumentError
     from qclone.storage.rpc.keys import NODE_ROLES, NodeKeys
 
-    check_data_dir(data_dir)
-
     if role not in NODE_ROLES:
         raise InvalidArgumentError(f"--role is one of {', '.join(NODE_ROLES)}, got {role!r}")
+    check_node_dir(data_dir, role)  # a mistyped directory never gets a new key and join token
     token = str(NodeKeys.rotate(data_dir, role))
     if json_out:
         print_json({"role": role, "join_token": token})

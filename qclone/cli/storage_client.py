@@ -174,10 +174,34 @@ def check_holder_id(value: str) -> None:
                                    f"(starting with a letter or digit), got {holder_id!r}") from None
 
 
-def check_data_dir(data_dir: Path | None) -> None:
-    """A ``--data-dir`` that exists must be a directory."""
-    if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
+def check_data_dir(data_dir: Path | None, *, existing: bool = False) -> None:
+    """A ``--data-dir`` that exists must be a directory; ``existing``: it must exist too (a command
+    that works on a server's or node's state never starts new state in a mistyped directory)."""
+    if data_dir is None:
+        return
+    if existing and not data_dir.exists():
+        raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} does not exist")
+    if data_dir.exists() and not data_dir.is_dir():
         raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} exists and is not a directory")
+
+
+def check_node_dir(data_dir: Path, role: str) -> None:
+    """``data_dir`` is the data directory of a ``role`` node: it has a node key, and neither its
+    join token nor its database belongs to another role."""
+    from qclone.storage.rpc.keys import NODE_ROLES, JoinToken
+
+    check_data_dir(data_dir, existing=True)
+    if not (data_dir / "node-key").is_file():
+        raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} is not a node's data directory (no node-key; "
+                                   "a node makes one at its first start)")
+    seen = {r for r in NODE_ROLES if (data_dir / f"{r}.sqlite3").is_file()}
+    try:
+        seen.add(JoinToken.parse((data_dir / "join-token").read_text()).role)
+    except (OSError, UnicodeDecodeError, InvalidArgumentError):
+        pass  # enrolled (no token left) or unreadable: the databases decide
+    if seen and role not in seen:
+        raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} belongs to a {' / '.join(sorted(seen))} node, "
+                                   f"not a {role}")
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -221,8 +245,7 @@ def tenant_create(
     if data_dir is not None or db is not None:
         from qclone.storage.server import create_tenant_in
 
-        check_data_dir(data_dir)
-        out = create_tenant_in(data_dir, name, db_url=db)
+        out = create_tenant_in(data_dir, name, db_url=db)  # refuses a directory that is not a gateway's
     else:
         try:
             c = _client(url, None, admin_token, need="admin")
@@ -254,7 +277,10 @@ def put(
     token: Token = None,
     json: Json = False,
 ) -> None:
-    """Store a state as n encrypted clones at n providers."""
+    """Store a state as n encrypted clones at n providers.
+
+    A name is used once: after the object is deleted or retrieved its name stays taken (a new put with it is refused).
+    """
     from qclone.storage.inputs import load_state_file
     from qclone.storage.substrate import MAX_CLONES
 
@@ -289,10 +315,18 @@ def put(
     if json:
         print_json(out.to_json())
     else:
-        typer.echo(f"stored {name!r}: {out.qubits} qubit(s), {out.clones} clones")
+        typer.echo(f"stored {name!r}: {out.qubits} qubit{'' if out.qubits == 1 else 's'}, "
+                   f"{out.clones} clone{'' if out.clones == 1 else 's'}")
     # the placement's coalition audit, loudly: a placement that leaks is still stored, but the tenant must know
+    # who can recover it (each coalition: parties joined by +; a provider holds one clone)
+    where = f"placement {out.placement_name or 'today'!r} of {name!r}"
     for w in out.warnings:
-        warn(w)
+        warn(f"{where}: {w}")
+    audit = out.audit or {}
+    if any(c.get("learns") == "everything" and not c.get("intended", True) for c in audit.get("learning") or []) \
+            and audit.get("trades"):
+        # why coalitions not meant to decrypt can: what the placement trades, exactly (also in `qclone stat NAME`)
+        warn(f"{where} trades: " + "; ".join(audit["trades"]))
 
 
 def _placement_option(value: str) -> str | dict:
@@ -391,7 +425,10 @@ def stat(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = N
 
 
 def rm(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = None, token: Token = None, json: Json = False) -> None:
-    """Delete an object: its clones and its key are destroyed."""
+    """Delete an object: its clones and its key are destroyed.
+
+    The name is never reused: a later put with it is refused, so a repeated rm or get never reaches another state.
+    """
     with _client(url, token) as c:
         out = c.rm(name)
     if json:
@@ -419,10 +456,20 @@ def peek(
         typer.echo("maximally mixed: this provider learns nothing about the state")
 
 
-def audit_log(url: Url = None, token: Token = None, json: Json = False) -> None:
+def audit_log(
+    limit: Annotated[int | None, typer.Option(
+        "--limit", help="Only the first N entries (oldest first); default: the whole log, read page by page.")] = None,
+    url: Url = None,
+    token: Token = None,
+    json: Json = False,
+) -> None:
     """This tenant's audit log, oldest first."""
+    from qclone.storage.api_models import MAX_AUDIT_LIMIT
+
+    if limit is not None and not 1 <= limit <= MAX_AUDIT_LIMIT:
+        raise InvalidArgumentError(f"--limit takes 1..{MAX_AUDIT_LIMIT} entries, got {limit}")
     with _client(url, token) as c:
-        rows = c.audit_log()
+        rows = c.audit_entries() if limit is None else c.audit_log(limit=limit)
     if json:
         print_json([r.to_json() for r in rows])
     else:

@@ -58,7 +58,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qclone.analysis.leakage import Placement
+from qclone.analysis.leakage import BUILTIN_POLICIES as AUDIT_POLICIES
+from qclone.analysis.leakage import Placement, fewest_clones, is_builtin_name, split_key_blocks
 from qclone.analysis.leakage.stages import protocol_analyzer
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.protocol import Layout
@@ -132,18 +133,36 @@ class ObjectPlacement:
         return tuple(dict.fromkeys(out))
 
     def trades(self) -> list[str]:
-        """What this placement trades, in plain words, exactly (the leakage algebra decides)."""
+        """What this placement trades, in plain words, exactly (the leakage algebra decides): who
+        keeps ``A``; for every key holder, how many providers suffice to recover the state with
+        it and no other key holder (:func:`~qclone.analysis.leakage.fewest_clones`), and whether
+        the object survives its loss."""
         n = self.clones
         analyzer = protocol_analyzer(n)
         every_clone = {f"S{j}" for j in range(1, n + 1)}
         out = []
-        a = self.custodian_of_a
-        if a is None:
+        if self.custodian_of_a is None:
             out.append("A is held by nobody (discarded after the encryption)")
-        else:
-            out.append(f"{a} keeps A: {a} together with all {n} providers can recover the state without any other "
-                       "key holder, which is exactly why the object survives their loss (while every provider "
-                       "survives)")
+        whole_key = [h for h, labels in self.keys if all(f"N{j}" in labels for j in range(1, n + 1))]
+        for holder, labels in self.keys:
+            need = fewest_clones(n, labels)
+            held = " ".join(labels)
+            if need is None:
+                out.append(f"{holder} (holding {held}) cannot recover the state with providers alone")
+            elif holder in whole_key and len(need) == 1:
+                out.append(f"{holder} holds the whole key: {holder} with any one provider recovers the state "
+                           "(the plain decryption)")
+            elif "A" in labels and not any(x.startswith("N") for x in labels):
+                out.append(f"{holder} keeps A: {holder} together with all {len(need)} providers can recover the state "
+                           "without any other key holder, which is exactly why the object survives their loss "
+                           "(while every provider survives)" if len(need) == n else
+                           f"{holder} keeps A: {holder} together with {len(need)} of the {n} providers (those of "
+                           f"{' '.join(need)}) can recover the state without any other key holder")
+            else:
+                some = f"all {n} providers" if len(need) == n else f"{len(need)} of the {n} providers (for example those of {' '.join(need)})"
+                out.append(f"{holder} (holding {held}) together with {some} can recover the state without any other key holder: a clone "
+                           "stands in for its own key qubit, so a split key guards against losing a key holder, "
+                           "not against one key holder colluding with providers")
         for holder, _ in self.keys:
             rest = every_clone | {x for h, labels in self.keys if h != holder for x in labels}
             if analyzer.classify(rest).kind == "authorized":
@@ -166,6 +185,8 @@ def _shown(value: Any) -> str:
 
 
 def _split_key(clones: int, vaults: list[str], count: int | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if count is not None and count < 2:
+        raise InvalidArgumentError(f"split-key:V splits the key over V >= 2 vaults, got V = {count}")
     v = len(vaults) if count is None else count
     if v < 2:
         raise InvalidArgumentError(f"split-key needs at least 2 vaults that are up; this service has {len(vaults)}"
@@ -174,12 +195,8 @@ def _split_key(clones: int, vaults: list[str], count: int | None) -> tuple[tuple
         raise InvalidArgumentError(f"split-key:{v} needs {v} vaults that are up; this service has {len(vaults)}")
     if v > clones:
         raise InvalidArgumentError(f"split-key:{v} splits n = {clones} key qubits over {v} vaults: at most n vaults")
-    chosen = vaults[:v]
-    out = []
-    for i, vault in enumerate(chosen):
-        lo, hi = i * clones // v + 1, (i + 1) * clones // v
-        out.append((vault, tuple(f"N{j}" for j in range(lo, hi + 1))))
-    return tuple(out)
+    # the layout of the leakage audit's split-key:V, vault for vault
+    return tuple(zip(vaults[:v], split_key_blocks(clones, v), strict=True))
 
 
 def _builtin(name: str, clones: int, holders: Mapping[str, str], custodian: str | None) -> ObjectPlacement:
@@ -280,12 +297,16 @@ def resolve_placement(spec: Any, clones: int, holders: Mapping[str, str], *,
             recovery can serve (with the algebra's reason).
         TooLargeError: a custom placement over the budgets.
     """
-    if spec is None:
+    if spec is None or spec == "providers-without-client":  # the leakage audit's name of the same layout
         spec = DEFAULT_PLACEMENT
     if isinstance(spec, str):
         if spec not in BUILTIN_PLACEMENTS and not spec.startswith("split-key:"):
-            raise InvalidArgumentError(f"unknown placement {_shown(spec)}; built in: {', '.join(BUILTIN_PLACEMENTS)} "
-                                       "(or a custom placement: a mapping with 'parties')")
+            if is_builtin_name(spec):  # a leakage-audit policy the service cannot hold (a client keeping A, S_j with N_j)
+                raise InvalidArgumentError(f"{spec!r} is a leakage-audit policy ({AUDIT_POLICIES[spec][0]}), not a "
+                                           f"placement this service holds; built in here: {', '.join(BUILTIN_PLACEMENTS)}, "
+                                           "split-key:V (or a custom placement: a mapping with 'parties')")
+            raise InvalidArgumentError(f"unknown placement {_shown(spec)}; built in: {', '.join(BUILTIN_PLACEMENTS)}, "
+                                       "split-key:V (or a custom placement: a mapping with 'parties')")
         placement = _builtin(spec, clones, holders, custodian)
     elif isinstance(spec, Mapping):
         placement = _custom(spec, clones, holders)

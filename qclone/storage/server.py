@@ -457,18 +457,33 @@ def _worker_app() -> Any:
 
 def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = None) -> dict:
     """Create a tenant directly in a server's database (``qclone tenant create --data-dir``);
-    works while the server runs (the database arbitrates)."""
-    from qclone.storage.db import Database
+    works while the server runs (the database arbitrates). The data dir must exist and, without
+    ``db_url``, hold the server's SQLite database: a mistyped directory never gets a new one.
+    """
+    from qclone.storage.db import DEFAULT_DB_FILE, Database
     from qclone.storage.service import StorageService
 
+    if data_dir is not None:
+        if not data_dir.exists():
+            raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} does not exist")
+        if not data_dir.is_dir():
+            raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} exists and is not a directory")
+        if db_url is None and not (data_dir / DEFAULT_DB_FILE).is_file():
+            raise InvalidArgumentError(f"--data-dir {str(data_dir)!r} is not a storage gateway's data directory (no "
+                                       f"{DEFAULT_DB_FILE}; start `qclone serve --data-dir DIR` once, or give --db URL)")
+
     opts = ServeOptions(data_dir=data_dir, db_url=db_url).checked()
-    db = Database.open(opts.db_url, data_dir=opts.data_dir)
+    umask = os.umask(0o077)  # what this opens in the data dir (SQLite's -wal/-shm files) is the owner's only, as the server's
     try:
-        # tenants need neither substrate, vault nor providers: none is opened
-        service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]  # a gateway without local nodes
-        return {"tenant": name, "token": service.create_tenant(name)}
+        db = Database.open(opts.db_url, data_dir=opts.data_dir)
+        try:
+            # tenants need neither substrate, vault nor providers: none is opened
+            service = StorageService(db, None, None, None, _clock(opts), recover=False)  # type: ignore[arg-type]  # a gateway without local nodes
+            return {"tenant": name, "token": service.create_tenant(name)}
+        finally:
+            db.dispose()
     finally:
-        db.dispose()
+        os.umask(umask)
 
 
 def _announce(opts: ServeOptions) -> None:

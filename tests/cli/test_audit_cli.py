@@ -84,7 +84,7 @@ def test_n1_warns(capsys):
     (["audit", "--clones", "3", "--list", "partial"], "go with --all-subsets"),
     (["audit", "--clones", "3", "--all-subsets", "--list", "leaky"], "--list takes one of"),
     (["audit", "--clones", "40", "--all-subsets"], "n <= 32"),
-    (["audit", "--clones", "3", "--max-coalition", "0"], "--max-coalition must be at least 1"),
+    (["audit", "--clones", "3", "--max-coalition", "-1"], "--max-coalition must be at least 0"),
     (["audit", "--clones", "0"], "at least 1"),
     (["classify", "--clones", "3", "S4"], "unknown qubit"),
     (["classify", "--clones", "3", ","], "at least one qubit"),
@@ -100,3 +100,19 @@ def test_audit_subprocess():
     p = subprocess.run([sys.executable, "-m", "qclone", "audit", "--clones", "5", "--json"], capture_output=True, text=True)
     assert p.returncode == 1 and not json.loads(p.stdout)["safe"]
     assert "LEAK" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_audit_knows_the_service_placements_and_max_coalition_zero(capsys):
+    """One set of built-in names (put's today, keep-A, split-key:V too) and one rule for 0 with storage plan."""
+    code, out, err = run(capsys, "audit", "--clones", "4", "--placement", "keep-A", "--max-coalition", "6", "--json")
+    d = json.loads(out)
+    assert code == 1 and "custodian" in d["placement"]["parties"], err  # A with every clone recovers: not intended
+    code, out, err = run(capsys, "audit", "--clones", "4", "--placement", "today", "--max-coalition", "5", "--json")
+    assert code == 0 and json.loads(out)["safe"], err
+    code, out, err = run(capsys, "audit", "--clones", "6", "--placement", "split-key:3", "--max-coalition", "2", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["placement"]["parties"]["vault-3"] == ["N5", "N6"], err
+    code, out, err = run(capsys, "audit", "--clones", "4", "--max-coalition", "0")
+    assert code == 0 and "(0 examined)" in out and "All clone holders together" in out, err
+    code, out, err = run(capsys, "audit", "--clones", "4", "--max-coalition", "-1")
+    assert code == 2 and err.count("\n") == 1

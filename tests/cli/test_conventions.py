@@ -135,13 +135,13 @@ def test_a_number_option_given_a_word_is_one_line_and_status_2(capsys, path, opt
 #: Out-of-range values by option name: every command that has the option must refuse it with status 2.
 BAD_VALUES = {
     "--clones": "0", "--seed": "-1", "--shots": "0", "--qubits": "0", "--workers": "0", "--port": "70000",
-    "--max-coalition": "0", "--objects": "0", "--failure-rate": "1.5", "--vault-failure-rate": "-0.1",
+    "--max-coalition": "-1", "--objects": "0", "--failure-rate": "1.5", "--vault-failure-rate": "-0.1",
     "--decrypt": "99", "--bootstrap": "0", "--confidence": "2",
 }
 #: (command, option) pairs whose out-of-range value the service (not the command) refuses: exit 4 here, no server.
 SERVER_CHECKED = {("put", "--clones"), ("get", "--shots"), ("get", "--seed")}
-#: (command, option) pairs where the value above is valid: a plan may ask no coalition to be kept out (0).
-VALID_THERE = {(("storage", "plan"), "--max-coalition")}
+#: (command, option) pairs where the value above is valid (--max-coalition 0 is valid everywhere: no coalition by size).
+VALID_THERE: set[tuple[tuple[str, ...], str]] = set()
 SEMANTIC = [(path, o) for path in PATHS for o in sorted(option_names(COMMAND_TREE[path]) & set(BAD_VALUES))
             if (path[0], o) not in SERVER_CHECKED and (path, o) not in VALID_THERE and path != ("serve",)]
 

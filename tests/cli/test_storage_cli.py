@@ -22,7 +22,7 @@ pytestmark = pytest.mark.service
 def server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("cli-server")
     # a settable clock that nobody moves: no memory noise, so outputs are exact
-    srv = Server(["--data-dir", str(data_dir), "--settable-clock"], free_port(), data_dir / "server.log").start()
+    srv = Server(["--data-dir", str(data_dir), "--settable-clock", "--holder", "vault:v2"], free_port(), data_dir / "server.log").start()
     srv.data_dir = data_dir
     yield srv
     srv.kill()
@@ -237,3 +237,32 @@ def test_every_command_in_the_docs_exists(capsys):
         args = [cmd, sub, "--help"] if sub else [cmd, "--help"]
         code, out, err = run(capsys, *args)
         assert code == 0 and "Usage" in out, (args, err)
+
+
+def test_names_are_never_reused_plurals_and_audit_log_limit(env, capsys):
+    code, out, err = run(capsys, "put", "cli-once", "--bloch", "0,0,1", "--clones", "1", "--force")
+    assert code == 0 and out == "stored 'cli-once': 1 qubit, 1 clone\n", (out, err)
+    assert "placement 'today' of 'cli-once'" in err  # the n = 1 audit warnings name what they are about
+    assert run(capsys, "rm", "cli-once")[0] == 0
+    code, out, err = run(capsys, "put", "cli-once", "--bloch", "0,0,1")
+    assert code == 3 and "never reused" in err
+    code, out, _ = run(capsys, "rm", "--help")
+    assert "never reused" in " ".join(out.split())
+    code, out, err = run(capsys, "audit-log", "--limit", "2", "--json")
+    assert code == 0 and len(json.loads(out)) == 2, err
+    code, out, err = run(capsys, "audit-log", "--limit", "0")
+    assert code == 2 and "--limit" in err
+
+
+def test_put_split_key_says_what_it_trades(env, capsys):
+    """The audit's warning names the placement, and the trades say with how many providers one vault recovers."""
+    code, out, err = run(capsys, "put", "cli-split", "--bloch", "0,0,1", "--placement", "split-key")
+    assert code == 0 and out == "stored 'cli-split': 1 qubit, 4 clones\n", err
+    lines = err.splitlines()
+    assert lines[0].startswith("qclone: warning: placement 'split-key' of 'cli-split': 6 coalition(s) not meant to decrypt")
+    assert lines[1].startswith("qclone: warning: placement 'split-key' of 'cli-split' trades: ")
+    assert "vault (holding N1 N2) together with 3 of the 4 providers" in lines[1] and len(lines) == 2
+    code, out, err = run(capsys, "put", "cli-split0", "--bloch", "0,0,1", "--placement", "split-key:0")
+    assert code == 2 and "V >= 2" in err
+    code, out, err = run(capsys, "put", "cli-today", "--bloch", "0,0,1")
+    assert code == 0 and err == ""

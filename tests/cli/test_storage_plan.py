@@ -50,7 +50,7 @@ def test_plan_table_and_overrides(capsys, parties):
     code, out, err = _run(capsys, ["storage", "plan", str(parties), "--budget", "5"])
     assert code == 0, err
     text = " ".join(out.split())
-    assert "every coalition of up to 1 parties learns nothing, at most 5 qubits" in text
+    assert "every coalition of up to 1 party learns nothing, at most 5 qubits" in text
     assert "durability" in out and "vault:N" in out
     # with a single vault, every candidate lets two parties recover (the vault and a provider, or two pairs)
     code, out, err = _run(capsys, ["storage", "plan", str(parties), "--budget", "5", "--max-coalition", "2"])
@@ -122,3 +122,28 @@ def test_plan_evaluates_one_placement(capsys, parties, tmp_path):
     f.write_text("parties:\n  nobody: [S1]\n")
     code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", str(f), "-n", "2"])
     assert code == 2 and "unknown party" in err
+
+
+def test_max_coalition_zero_means_no_requirement_by_size_as_in_audit(capsys, parties, tmp_path):
+    """0 asks nothing of coalitions by size (the audit examines none by size, as `audit --max-coalition 0`)."""
+    f = tmp_path / "mine.yaml"
+    f.write_text("parties:\n  aws-eu: [S1]\n  aws-us: [S2]\n  vault: [N*]\n  tenant: [A]\n")
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", str(f), "-n", "2",
+                                   "--max-coalition", "0", "--json"])
+    e = json.loads(out)["placement"]
+    assert code == 0 and e["audit"]["learn_nothing"] and e["audit"]["coalitions_examined"] == 0, err
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", str(f), "-n", "2", "--max-coalition", "0"])
+    assert code == 0 and "trust met: no secrecy requirement (max-coalition 0)" in out, err
+    assert "up to 0" not in out
+
+
+def test_builtin_placement_names_are_laid_on_the_model(capsys, parties):
+    """put's names work here too: providers, vaults and the custodian of the file, in its order."""
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", "keep-A", "-n", "2", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["placement"]["placement"] == {"aws-eu": ["S1"], "gcp-eu": ["S2"], "vault": ["N1", "N2"],
+                                                         "tenant": ["A"]}
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", "today", "-n", "2", "--json"])
+    assert code == 0 and "tenant" not in json.loads(out)["placement"]["placement"], err
+    code, out, err = _run(capsys, ["storage", "plan", str(parties), "--placement", "split-key", "-n", "2"])
+    assert code == 2 and "kind vault" in err  # one vault in the file

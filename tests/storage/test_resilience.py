@@ -78,6 +78,24 @@ def test_builtin_and_custom_placements() -> None:
     assert got.name == "mine" and got.keys == (("vault", ("N1", "N2", "N3")), ("v2", ("N4",)), ("c1", ("A",)))
 
 
+def test_the_trades_say_how_many_providers_recover_with_one_key_holder() -> None:
+    """split-key's vaults are each one collusion away from the state: the trades say with how many providers."""
+    up = {"vault": "vault", "v2": "vault", "c1": "custodian"}
+    trades = resolve_placement("split-key", 4, up).trades()
+    assert any(t.startswith("vault (holding N1 N2) together with 3 of the 4 providers") for t in trades), trades
+    assert any(t.startswith("v2 (holding N3 N4) together with 3 of the 4 providers") for t in trades), trades
+    assert "every recovery needs vault: losing vault loses the object" in resolve_placement("today", 4, up).trades()
+    custom = {"parties": {"vault": "N1..N3", "v2": ["N4"], "c1": ["A"]}}
+    trades = resolve_placement(custom, 4, up).trades()
+    assert any(t.startswith("vault (holding N1 N2 N3) together with 2 of the 4 providers") for t in trades), trades
+    assert any(t.startswith("v2 (holding N4) together with all 4 providers") for t in trades), trades
+    with pytest.raises(InvalidArgumentError, match="V >= 2 vaults, got V = 0"):
+        resolve_placement("split-key:0", 4, up)
+    with pytest.raises(InvalidArgumentError, match="leakage-audit policy"):
+        resolve_placement("paired", 4, up)
+    assert resolve_placement("providers-without-client", 4, up).keys == resolve_placement("today", 4, up).keys
+
+
 @pytest.mark.parametrize(("spec", "match"), [
     ("keep-A", "needs a custodian"),
     ("split-key", "at least 2 vaults"),

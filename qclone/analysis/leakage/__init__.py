@@ -17,7 +17,7 @@ from qclone.analysis.leakage.analyzer import (
     Witness,
     pauli_name,
 )
-from qclone.analysis.leakage.audit import MAX_COALITIONS, AuditReport, Finding, audit_placement
+from qclone.analysis.leakage.audit import MAX_COALITIONS, AuditReport, Finding, audit_placement, fewest_clones
 from qclone.analysis.leakage.census import KindCounts, SubsetCensus, enumerate_sets, subset_census
 from qclone.analysis.leakage.encoding import CliffordEncoding
 from qclone.analysis.leakage.placement import (
@@ -25,8 +25,10 @@ from qclone.analysis.leakage.placement import (
     Placement,
     builtin_placement,
     expand_label,
+    is_builtin_name,
     load_placement,
     placement_from_option,
+    split_key_blocks,
 )
 from qclone.analysis.leakage.rules import pair_counts, published_classification
 from qclone.analysis.leakage.stages import (
@@ -44,10 +46,11 @@ from qclone.analysis.leakage.stages import (
 
 __all__ = [
     "KINDS", "MAX_ENUMERATED_DIMENSION", "Classification", "LeakageAnalyzer", "LogicalSubspace", "Witness", "pauli_name",
-    "MAX_COALITIONS", "AuditReport", "Finding", "audit_placement",
+    "MAX_COALITIONS", "AuditReport", "Finding", "audit_placement", "fewest_clones",
     "KindCounts", "SubsetCensus", "enumerate_sets", "subset_census",
     "CliffordEncoding",
-    "BUILTIN_POLICIES", "Placement", "builtin_placement", "expand_label", "load_placement", "placement_from_option",
+    "BUILTIN_POLICIES", "Placement", "builtin_placement", "expand_label", "is_builtin_name", "load_placement",
+    "placement_from_option", "split_key_blocks",
     "pair_counts", "published_classification",
     "STAGE_HELP", "canonical_stage", "classify", "normalize_protocol_label", "parse_stage", "protocol_analyzer",
     "protocol_encoding", "protocol_label_index", "protocol_labels", "stage_name",

@@ -145,7 +145,9 @@ def audit_placement(clones: int, placement: Placement | str, *, max_coalition: i
         clones: n >= 1.
         placement: a :class:`Placement` (patterns are resolved for n) or a
             built-in policy name.
-        max_coalition: the largest coalition examined (>= 1).
+        max_coalition: the largest coalition examined (>= 0; 0 examines no coalition by size,
+            only all clone holders together, as ``max_coalition: 0`` of a storage plan's trust
+            asks no coalition by size to learn nothing).
         qubits: k, the size of a register encrypted qubit by qubit.
         stage: ``"encrypted"`` (storage) or ``"decrypted:J"``.
 
@@ -159,8 +161,8 @@ def audit_placement(clones: int, placement: Placement | str, *, max_coalition: i
     """
     n = check_clones(clones)
     stage = canonical_stage(n, stage)
-    if not is_int(max_coalition) or max_coalition < 1:
-        raise InvalidArgumentError(f"max_coalition must be an integer >= 1, got {max_coalition!r}")
+    if not is_int(max_coalition) or max_coalition < 0:
+        raise InvalidArgumentError(f"max_coalition must be an integer >= 0, got {max_coalition!r}")
     if not is_int(qubits) or not 1 <= qubits <= MAX_REGISTER_QUBITS:
         raise InvalidArgumentError(f"the register size must be an integer in 1..{MAX_REGISTER_QUBITS}, got {qubits!r}")
     if isinstance(placement, str):
@@ -271,3 +273,38 @@ def _protocol_intends(n: int, target: object, held: frozenset[str]) -> bool:
     key = all(f"N{j}" in held for j in range(1, n + 1))
     clone = any(f"S{j}" in held for j in range(1, n + 1)) or (n % 2 == 0 and "A" in held)
     return key and clone
+
+
+def fewest_clones(clones: int, held: Any, *, stage: str = "encrypted") -> tuple[str, ...] | None:
+    """The fewest clones ``S_j`` that, with the qubits ``held`` (``A`` and key qubits ``N_j``, no
+    clone), recover the whole state; ``None`` when even every clone with them cannot.
+
+    The encoded state is invariant under permuting the pairs (``S_j``, ``N_j``) (checked by
+    :func:`~qclone.analysis.leakage.census.subset_census`'s orbit method), so a set of clones
+    matters only by how many lie in pairs whose key qubit is held: for each count m, in
+    increasing order, every such split is classified, and the first authorized set is returned.
+    This is what a key holder together with that many providers can do without any other key
+    holder: a clone stands in for its own key qubit.
+
+    Examples:
+        >>> fewest_clones(4, ["N3", "N4"])             # half the key: the other pairs' clones and one more
+        ('S1', 'S2', 'S3')
+        >>> fewest_clones(4, ["N1", "N2", "N3", "N4"]), fewest_clones(4, ["A"])
+        (('S1',), ('S1', 'S2', 'S3', 'S4'))
+    """
+    n = check_clones(clones)
+    analyzer = protocol_analyzer(n, stage=stage)
+    base = frozenset(held)
+    if any(label.startswith("S") for label in base):
+        raise InvalidArgumentError("fewest_clones: the held qubits are A and key qubits only")
+    own = [j for j in range(1, n + 1) if f"N{j}" in base]
+    other = [j for j in range(1, n + 1) if f"N{j}" not in base]
+    for m in range(n + 1):
+        for y in range(min(m, len(other)), -1, -1):  # clones of the pairs it lacks first
+            x = m - y
+            if x > len(own):
+                break
+            chosen = tuple(f"S{j}" for j in sorted(other[:y] + own[:x]))
+            if analyzer.classify(base | set(chosen)).kind == "authorized":
+                return chosen
+    return None

@@ -45,7 +45,7 @@ from typing import Any
 import yaml
 
 from qclone.analysis.leakage.stages import check_protocol_label
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import Layout
 from qclone.protocol.layout import check_clones
 
@@ -260,10 +260,34 @@ def _providers_without_client(n: int) -> dict[str, list[str]]:
     return parties
 
 
-def _split_key(n: int) -> dict[str, list[str]]:
+def split_key_blocks(n: int, vaults: int) -> tuple[tuple[str, ...], ...]:
+    """The key of ``split-key:V``: N_1..N_n in V contiguous blocks, vault i holding the i-th
+    (the same layout for ``qclone audit``, ``qclone storage plan`` and ``qclone put``).
+
+    Examples:
+        >>> split_key_blocks(5, 2)
+        (('N1', 'N2'), ('N3', 'N4', 'N5'))
+    """
+    check_clones(n)
+    if not is_int(vaults) or not 2 <= vaults <= n:
+        raise InvalidArgumentError(f"split-key:V splits the n = {n} key qubits over V vaults: 2 <= V <= n, got V = {vaults}")
+    return tuple(tuple(f"N{j}" for j in range(i * n // vaults + 1, (i + 1) * n // vaults + 1)) for i in range(vaults))
+
+
+def split_key_vaults(i: int) -> str:
+    """The name of the i-th vault (from 0) of a split key: ``vault``, ``vault-2``, ``vault-3``, ..."""
+    return "vault" if i == 0 else f"vault-{i + 1}"
+
+
+def _split_key(n: int, vaults: int = 2) -> dict[str, list[str]]:
     parties: dict[str, list[str]] = {f"provider-{j}": [f"S{j}"] for j in range(1, n + 1)}
-    parties.update({f"keyholder-{j}": [f"N{j}"] for j in range(1, n + 1)})
-    parties["client"] = ["A"]
+    parties.update({split_key_vaults(i): list(block) for i, block in enumerate(split_key_blocks(n, vaults))})
+    return parties
+
+
+def _keep_a(n: int) -> dict[str, list[str]]:
+    parties = _providers_without_client(n)
+    parties["custodian"] = ["A"]
     return parties
 
 
@@ -273,26 +297,45 @@ def _paired(n: int) -> dict[str, list[str]]:
     return parties
 
 
-#: Built-in policies: name -> (description, parties for n clones).
+#: Built-in policies: name -> (description, parties for n clones). ``today``, ``keep-A`` and
+#: ``split-key`` are the storage service's placements (``qclone put --placement``), party for party.
 BUILTIN_POLICIES: dict[str, tuple[str, Callable[[int], dict[str, list[str]]]]] = {
+    "today": ("provider-j holds S_j, the vault holds the key N_1..N_n, A is discarded (the service's default)",
+              _providers_without_client),
+    "keep-A": ("as 'today', and a custodian keeps A", _keep_a),
+    "split-key": ("provider-j holds S_j, the key is split in contiguous blocks over 2 vaults (vault, vault-2; "
+                  "split-key:V for V vaults), A is discarded", _split_key),
     "providers": ("provider-j holds clone S_j, the vault holds the key N_1..N_n, the client keeps A", _providers),
-    "providers-without-client": ("as 'providers', but A is discarded after encryption", _providers_without_client),
-    "split-key": ("provider-j holds S_j, keyholder-j holds N_j, the client keeps A", _split_key),
+    "providers-without-client": ("as 'providers', but A is discarded after encryption (the same layout as 'today')",
+                                 _providers_without_client),
     "paired": ("provider-j holds the pair S_j and N_j, the client keeps A", _paired),
 }
 
 
+def is_builtin_name(name: str) -> bool:
+    """A built-in policy name, ``split-key:V`` included."""
+    return name in BUILTIN_POLICIES or name.startswith("split-key:")
+
+
 def builtin_placement(name: str, clones: int) -> Placement:
-    """A built-in placement policy for n clones (see :data:`BUILTIN_POLICIES`).
+    """A built-in placement policy for n clones (see :data:`BUILTIN_POLICIES`; ``split-key:V``
+    splits the key over V vaults).
 
     Raises:
         InvalidArgumentError: for an unknown policy name (the message lists them).
     """
     n = check_clones(clones)
+    if name.startswith("split-key:"):
+        try:
+            vaults = int(name.split(":", 1)[1])
+        except ValueError:
+            raise InvalidArgumentError(f"split-key:V takes a number of vaults V >= 2, got {name!r}") from None
+        return Placement({party: frozenset(held) for party, held in _split_key(n, vaults).items()}, name=name).resolve(n)
     try:
         _, build = BUILTIN_POLICIES[name]
     except KeyError:
-        raise InvalidArgumentError(f"unknown placement policy {name!r}; built-in policies: {', '.join(BUILTIN_POLICIES)}") from None
+        raise InvalidArgumentError(f"unknown placement policy {name!r}; built-in policies: {', '.join(BUILTIN_POLICIES)}, "
+                                   "split-key:V") from None
     return Placement({party: frozenset(held) for party, held in build(n).items()}, name=name).resolve(n)
 
 
@@ -301,8 +344,9 @@ def placement_from_option(value: str, clones: int) -> Placement:
     p = Path(value)
     if p.is_file():
         return load_placement(p).resolve(clones)
-    if value in BUILTIN_POLICIES:
+    if is_builtin_name(value):
         return builtin_placement(value, clones)
     if p.suffix.lower() in {".yaml", ".yml", ".json"} or "/" in value:
         raise InvalidArgumentError(f"placement file {value!r} not found")
-    raise InvalidArgumentError(f"{value!r} is neither a placement file nor a built-in policy ({', '.join(BUILTIN_POLICIES)})")
+    raise InvalidArgumentError(f"{value!r} is neither a placement file nor a built-in policy ({', '.join(BUILTIN_POLICIES)}, "
+                               "split-key:V)")

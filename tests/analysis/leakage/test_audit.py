@@ -98,7 +98,7 @@ def test_report_is_json_ready_and_n1_warns():
 
 def test_bad_arguments():
     with pytest.raises(InvalidArgumentError, match="max_coalition"):
-        audit_placement(3, "providers", max_coalition=0)
+        audit_placement(3, "providers", max_coalition=-1)
     with pytest.raises(InvalidArgumentError, match="register size"):
         audit_placement(3, "providers", qubits=0)
     with pytest.raises(InvalidArgumentError, match="Placement or a policy"):
@@ -107,3 +107,23 @@ def test_bad_arguments():
         audit_placement(400, "providers", max_coalition=3)
     with pytest.raises(InvalidArgumentError, match="unknown stage"):
         audit_placement(3, "providers", stage="later")
+
+
+@pytest.mark.parametrize(("n", "held"), [(4, ("N3", "N4")), (4, ("N1", "N2", "N3")), (4, ("N4",)), (4, ("A",)),
+                                         (3, ("N1",)), (3, ("A",)), (4, ("N1", "N2", "N3", "N4")), (3, ())])
+def test_fewest_clones_is_the_smallest_authorized_set_by_the_dense_engine(n, held):
+    """Every set of clones, classified by the dense reference engine: the smallest that recovers the
+    state with ``held`` has the size fewest_clones finds, and its answer recovers it."""
+    from itertools import combinations
+
+    from qclone.analysis.leakage import fewest_clones
+
+    ref = DenseLeakage(protocol_encoding(n))
+    clones = [f"S{j}" for j in range(1, n + 1)]
+    smallest = next((m for m in range(n + 1) for extra in combinations(clones, m)
+                     if ref.classify([*held, *extra]).kind == "authorized"), None)
+    got = fewest_clones(n, held)
+    if smallest is None:
+        assert got is None
+    else:
+        assert got is not None and len(got) == smallest and ref.classify([*held, *got]).kind == "authorized"

@@ -11,14 +11,33 @@ from qclone.errors import InvalidArgumentError
 def test_builtin_policies_place_every_qubit_once():
     for name in BUILTIN_POLICIES:
         for n in (1, 2, 5):
+            if name == "split-key" and n == 1:  # a key of one qubit cannot be split
+                with pytest.raises(InvalidArgumentError, match="2 <= V <= n"):
+                    builtin_placement(name, n)
+                continue
             p = builtin_placement(name, n)
             held = [q for qs in p.parties.values() for q in qs]
             assert len(held) == len(set(held))
     p = builtin_placement("providers", 3)
     assert dict(p.parties) == {"provider-1": {"S1"}, "provider-2": {"S2"}, "provider-3": {"S3"},
                                "vault": {"N1", "N2", "N3"}, "client": {"A"}}
-    with pytest.raises(InvalidArgumentError, match="built-in policies: providers"):
+    with pytest.raises(InvalidArgumentError, match="built-in policies: today, keep-A, split-key, providers"):
         builtin_placement("cloudy", 3)
+
+
+def test_the_service_placements_are_audit_policies_too():
+    """today, keep-A and split-key(:V) mean the same layout for audit / storage plan as for put."""
+    assert dict(builtin_placement("today", 3).parties) == dict(builtin_placement("providers-without-client", 3).parties)
+    assert dict(builtin_placement("keep-A", 2).parties) == {"provider-1": {"S1"}, "provider-2": {"S2"},
+                                                            "vault": {"N1", "N2"}, "custodian": {"A"}}
+    assert dict(builtin_placement("split-key", 5).parties) == {**{f"provider-{j}": {f"S{j}"} for j in range(1, 6)},
+                                                               "vault": {"N1", "N2"}, "vault-2": {"N3", "N4", "N5"}}
+    three = builtin_placement("split-key:3", 6)
+    assert [three.parties[v] for v in ("vault", "vault-2", "vault-3")] == [{"N1", "N2"}, {"N3", "N4"}, {"N5", "N6"}]
+    assert placement_from_option("split-key:2", 4).name == "split-key:2"
+    for bad in ("split-key:1", "split-key:0", "split-key:7", "split-key:x"):
+        with pytest.raises(InvalidArgumentError, match="split-key:V"):
+            builtin_placement(bad, 6)
 
 
 def test_patterns():
