@@ -77,7 +77,7 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
             raise InvalidArgumentError(f"the number of clones must be an integer >= 1, got {clones!r}")
         if clones == 1 and not force:
             raise InvalidArgumentError(f"refusing to store a single clone: {single_clone_warning(1)} "
-                                       "Use n >= 2 (even n), or force it.")
+                                       "(force=True, or --force on the command line, stores it anyway).")
         if policy not in POLICIES:
             raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
         n, k = clones, state.qubits
