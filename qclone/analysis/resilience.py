@@ -49,7 +49,6 @@ Examples:
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,9 +57,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from qclone.analysis.leakage import Placement
+from qclone.analysis.leakage.placement import read_document
 from qclone.analysis.recovery import authorized_many
 from qclone.errors import InvalidArgumentError, TooLargeError, check_int, is_real
 from qclone.protocol import Layout
@@ -248,29 +247,6 @@ class FailureModel:
             out.append(Party(str(name), spec["failure"], None if zone is None else str(zone),
                              str(spec.get("kind", "provider")), spec.get("t1"), spec.get("t2")))
         return cls(tuple(out), {str(z): r for z, r in zones.items()})
-
-
-#: Largest model file read (bytes).
-MAX_MODEL_BYTES = 1_000_000
-
-
-def read_document(path: str | Path, what: str) -> Any:
-    """Parse a YAML (or JSON, by suffix) file given by the user, with a size budget."""
-    p = Path(path)
-    try:
-        if p.stat().st_size > MAX_MODEL_BYTES:
-            raise TooLargeError(f"{what} file {p.name!r} is larger than {MAX_MODEL_BYTES} bytes")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidArgumentError(f"{what} file {str(p)!r} not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidArgumentError(f"cannot read {what} file {str(p)!r}: {type(e).__name__}") from None
-    try:
-        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except json.JSONDecodeError as e:
-        raise InvalidArgumentError(f"{p.name}: not valid JSON (line {e.lineno})") from None
-    except yaml.YAMLError:
-        raise InvalidArgumentError(f"{p.name}: not valid YAML") from None
 
 
 def load_model(path: str | Path) -> tuple[FailureModel, dict[str, Any]]:

@@ -48,14 +48,6 @@ def check_clones(n: int, maximum: int, what: str = "--clones") -> int:
     return n
 
 
-def yaml_error_line(e: BaseException) -> str:
-    """A YAML parse error in one short line: what is wrong and where (line and column, 1-based)."""
-    problem = getattr(e, "problem", None) or getattr(e, "context", None) or "not valid YAML"
-    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return f"{' '.join(str(problem).split())}{where}"
-
-
 def split_list(text: str) -> list[str]:
     """The non-empty items of a comma-separated option value."""
     return [t.strip() for t in text.split(",") if t.strip()]

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from qclone.cli.options import Json, Seed, check_clones, yaml_error_line
+from qclone.cli.options import Json, Seed, check_clones
 from qclone.cli.output import console, print_json, warn, wide_console
 from qclone.errors import InvalidArgumentError
 
@@ -332,9 +332,7 @@ def put(
 def _placement_option(value: str) -> str | dict:
     """A built-in placement name as it is, or the content of a YAML/JSON placement file (parsed
     here; the server checks it with its budgets)."""
-    import json as json_lib
-
-    import yaml
+    from qclone.analysis.leakage.placement import read_document
 
     path = Path(value)
     if path.is_dir():
@@ -343,13 +341,7 @@ def _placement_option(value: str) -> str | dict:
         if path.suffix.lower() in (".yaml", ".yml", ".json") or "/" in value:
             raise InvalidArgumentError(f"placement file {value!r} not found")
         return value
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json_lib.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise InvalidArgumentError(f"cannot read placement file {value!r}: {yaml_error_line(e)}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise InvalidArgumentError(f"cannot read placement file {value!r}: {' '.join(str(e).split())}") from None
+    data = read_document(path, "placement")
     if not isinstance(data, dict):
         raise InvalidArgumentError(f"placement file {value!r}: expected a mapping with 'parties'")
     data.setdefault("name", path.stem)

@@ -45,7 +45,7 @@ from typing import Any
 import yaml
 
 from qclone.analysis.leakage.stages import check_protocol_label
-from qclone.errors import InvalidArgumentError, is_int
+from qclone.errors import InvalidArgumentError, TooLargeError, is_int
 from qclone.protocol import Layout
 from qclone.protocol.layout import check_clones
 
@@ -217,6 +217,44 @@ def _as_labels(held: Any, owner: str) -> list[str]:
     return [item.strip() for item in items]
 
 
+#: Largest YAML/JSON document a user's file may hold (bytes).
+MAX_DOCUMENT_BYTES = 1_000_000
+
+
+def yaml_error_line(e: BaseException) -> str:
+    """A YAML parse error in one short line: what is wrong and where (line and column, 1-based)."""
+    problem = getattr(e, "problem", None) or getattr(e, "context", None) or "not valid YAML"
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{' '.join(str(problem).split())}{where}"
+
+
+def read_document(path: str | Path, what: str) -> Any:
+    """Parse a YAML (or JSON, by the ``.json`` suffix) file a user names, with a size budget.
+
+    Raises:
+        InvalidArgumentError: the file is missing, a directory, unreadable or malformed (one line).
+        TooLargeError: the file is larger than :data:`MAX_DOCUMENT_BYTES`.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise InvalidArgumentError(f"{what} file {str(p)!r} is a directory")
+    try:
+        if p.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise TooLargeError(f"{what} file {p.name!r} is larger than {MAX_DOCUMENT_BYTES} bytes")
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidArgumentError(f"{what} file {str(p)!r} not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidArgumentError(f"cannot read {what} file {str(p)!r}: {type(e).__name__}") from None
+    try:
+        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as e:
+        raise InvalidArgumentError(f"{p.name}: not valid JSON (line {e.lineno}, column {e.colno})") from None
+    except yaml.YAMLError as e:
+        raise InvalidArgumentError(f"{p.name}: not valid YAML: {yaml_error_line(e)}") from None
+
+
 def load_placement(path: str | Path) -> Placement:
     """Read a placement from a YAML (``.yaml``, ``.yml``) or JSON (``.json``) file.
 
@@ -226,18 +264,7 @@ def load_placement(path: str | Path) -> Placement:
         InvalidArgumentError: if the file is missing, unreadable or malformed.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidArgumentError(f"placement file {str(p)!r} not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidArgumentError(f"cannot read placement file {str(p)!r}: {e}") from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except json.JSONDecodeError as e:
-        raise InvalidArgumentError(f"{p.name}: not valid JSON: {e}") from None
-    except yaml.YAMLError as e:
-        raise InvalidArgumentError(f"{p.name}: not valid YAML: {' '.join(str(e).split())}") from None
+    data = read_document(p, "placement")
     placement = Placement.from_dict(data, source=p.name)
     if not placement.name or placement.name == p.name:
         placement = Placement(placement.parties, placement.intended, p.stem, resolved_for=placement.resolved_for)
