@@ -154,3 +154,23 @@ def test_sequences_compose_as_the_group(n):
         match = [g for g in gates if abs(abs(np.trace(local_unitary(g).conj().T @ u)) - 2) < 1e-9]
         assert len(match) == 1
         assert _choi_holds(n, seq, 1) and _choi_holds(n, match, 1)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_two_object_gate_dense(n):
+    from qclone.protocol.logical import two_object_plan
+
+    rng = np.random.default_rng(n)
+    lay = Layout(n, qubits=2, references=2)
+    x = np.array([[0, 1], [1, 0]], dtype=complex)
+    z = np.diag([1, -1]).astype(complex)
+    # exp(-iπ/4 X⊗X) exp(-iπ/4 Z⊗Z), written from its definition
+    v = (np.eye(4) - 1j * np.kron(x, x)) / np.sqrt(2) @ ((np.eye(4) - 1j * np.kron(z, z)) / np.sqrt(2))
+    inp = random_state(4, rng)  # on (A0, A1, R0, R1)
+    want = np.kron(v, np.eye(4)) @ inp
+    base = two_object_plan("XXZZ", n).circuit(lay, 0, 1, circuit=protocol_circuit(lay))
+    for j in range(1, n + 1):
+        st = StateVector.from_input(inp, lay.num_qubits, input_qubits=[lay.A(0), lay.A(1), lay.R(0), lay.R(1)])
+        st.apply_circuit(decryption(lay, j, circuit=base))
+        got = st.reduced_density_matrix([lay.S(j, 0), lay.S(j, 1), lay.R(0), lay.R(1)])
+        assert fidelity(got, want) == pytest.approx(1.0, abs=1e-9)
