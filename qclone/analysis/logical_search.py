@@ -271,8 +271,11 @@ def _encode(ns: np.ndarray, op: np.ndarray) -> np.ndarray:
 
 
 def _apply_local(op: np.ndarray, qa: np.ndarray, r: np.ndarray) -> np.ndarray:
-    blocks = np.stack([qa, r, r, r, r]).astype(np.int64)  # per slot
-    return np.einsum("sab,nsb->nsa", blocks, op) % 2
+    blocks = np.stack([qa, r, r, r, r]).astype(np.int64)  # per slot: (5, 2, 2) acting on (x, z)
+    x, z = op[..., 0], op[..., 1]
+    out_x = (blocks[:, 0, 0] * x + blocks[:, 0, 1] * z) % 2
+    out_z = (blocks[:, 1, 0] * x + blocks[:, 1, 1] * z) % 2
+    return np.stack([out_x, out_z], axis=-1)
 
 
 _CLASS_BY_KEY = {int(m[0, 0]) * 8 + int(m[0, 1]) * 4 + int(m[1, 0]) * 2 + int(m[1, 1]): name

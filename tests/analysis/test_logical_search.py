@@ -70,3 +70,13 @@ def test_two_object_search(n, entangling):
     single = len(local_automorphisms(n).logical_classes)
     # products of one-object actions, times the swap of the objects; odd n has more
     assert r.logical_group_size == 16 * (16 if entangling else 2 * single * single)
+
+
+@pytest.mark.slow
+def test_search_up_to_forty_clones_and_two_objects_up_to_nine():
+    for n in range(9, 41):
+        r = local_automorphisms(n)
+        assert r.dimension == 2 and r.uniform() and r.logical_classes == expected_classes(n), n
+    for n in range(6, 10):
+        r = local_automorphisms(n, objects=2)
+        assert r.uniform() and r.entangling() is (n % 2 == 1), n
