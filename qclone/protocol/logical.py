@@ -242,6 +242,17 @@ class LocalPlan:
         a, s, k = self.roles
         return int(a != "I") + self.clones * (int(s != "I") + int(k != "I"))
 
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready description: who applies what, and whether the vault must act.
+
+        Examples:
+            >>> plan("X", 3).to_dict()["local"]
+            {'A': 'Y', 'S': 'Z', 'N': 'I'}
+        """
+        return {"gate": self.gate, "clones": self.clones, "logical_action": self.logical_action,
+                "local": dict(zip(ROLES, self.roles, strict=True)), "needs_key": self.needs_key,
+                "parties": list(self.parties), "qubits_touched": self.qubits_touched}  # fmt: skip
+
     @property
     def logical_unitary(self) -> np.ndarray:
         """The 2×2 matrix of the logical action (up to a global phase)."""
@@ -342,6 +353,11 @@ class TwoObjectPlan:
     def needs_key(self) -> bool:
         """Always: the gate acts on every code qubit, the key qubits included."""
         return True
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready description (every party applies ``gate`` to its pair, then its role's Paulis)."""
+        return {"gate": self.gate, "clones": self.clones, "every_party": self.gate,
+                "then": dict(zip(ROLES, self.paulis, strict=True)), "needs_key": self.needs_key}  # fmt: skip
 
     def circuit(self, layout: Layout, first: int, second: int, *, circuit: Circuit | None = None) -> Circuit:
         """The plan on register qubits ``first`` and ``second`` of ``layout``."""
