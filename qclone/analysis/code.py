@@ -42,9 +42,12 @@ are *erasures*) and returns a Pauli correction, vectorised over shots:
 * ``"lookup"``: the lowest-weight correction among the single-qubit Paulis
   on live qubits; an unknown syndrome gets no correction.
 * ``"ml"``: maximum likelihood over the four logical classes for i.i.d.
-  per-qubit Pauli noise, exact, by enumerating the errors that act
-  trivially on the output (the stabilizers and, with erasures, the gauge);
-  up to :data:`MAX_ML_DIMENSION` generators of that group.
+  per-qubit Pauli noise, exact. Without erasures through the code's
+  structure at any n, O(n) per shot (:func:`_ml_classes`: given the
+  syndrome the pairs are independent except for two parities, summed by a
+  Walsh–Hadamard transform over the pairs); with erasures by enumerating the
+  errors that act trivially on the output (the live stabilizers and the
+  gauge), up to :data:`MAX_ML_DIMENSION` generators of that group.
 
 Examples:
     >>> stabilizers(2)

@@ -47,7 +47,7 @@ from qclone.analysis.code import Decoder, stabilizers
 from qclone.errors import InvalidArgumentError, check_int
 from qclone.protocol import DecryptTarget, Layout, bell_pairs, decryption, encryption, to_stim
 from qclone.protocol.build import check_depth
-from qclone.sim.noise import NoiseModel, noisy_stim_text
+from qclone.sim.noise import NoiseModel, noisy_stim_text, parse_noise
 from qclone.sim.stabilizer import count_outcomes
 
 __all__ = [
@@ -85,7 +85,7 @@ def _letters(clones: int) -> list[str]:
     return [g[1:] for g in stabilizers(clones)]
 
 
-def _extraction_text(n: int, noise: NoiseModel, rounds: int) -> str:
+def _extraction_text(n: int, noise: NoiseModel, rounds: int) -> str:  # noise: the extraction's
     """Syndrome extraction: noiseless MPP (ideal) or ``rounds`` rounds with ancillas (circuit-level)."""
     gens = _letters(n)
     m = len(gens)
@@ -118,12 +118,13 @@ def _extraction_text(n: int, noise: NoiseModel, rounds: int) -> str:
 
 
 def corrected_circuit(clones: int, *, noise: NoiseModel, rounds: int = 1, decrypt: DecryptTarget = 1,
-                      depth: str = "linear") -> stim.Circuit:
+                      depth: str = "linear", extraction_noise: NoiseModel | None = None) -> stim.Circuit:
     """The plain fidelity circuit with syndrome extraction between storage and decryption (see the module doc).
 
     Qubits: the protocol's ``A, S, N`` (0..2n), R (2n + 1), then one ancilla per generator
     (circuit-level extraction only). ``rounds`` is ignored for ideal extraction (one noiseless
-    round is all there is to learn).
+    round is all there is to learn). ``extraction_noise`` (default: ``noise``) is the noise of the
+    extraction alone, to study it apart from the protocol's own gates.
     """
     n = check_int(clones, "the number of clones", 2)
     rounds = check_int(rounds, "rounds", 1, MAX_ROUNDS)
@@ -135,7 +136,7 @@ def corrected_circuit(clones: int, *, noise: NoiseModel, rounds: int = 1, decryp
     q = noise.readout_flip
     head = f"H {r}\nCX {r} {lay.A()}"
     stored = noisy_stim_text(enc, noise, storage_after=len(enc.instructions))
-    extract = _extraction_text(n, noise, rounds)
+    extract = _extraction_text(n, noise if extraction_noise is None else extraction_noise, rounds)
     dec = noisy_stim_text(decryption(lay, target, depth=depth), noise)
     mpp = f"MPP({q!r})" if q > 0 else "MPP"
     tail = f"{mpp} X{r}*X{s} Z{r}*Z{s}\nOBSERVABLE_INCLUDE(0) rec[-2]\nOBSERVABLE_INCLUDE(1) rec[-1]"
@@ -240,15 +241,17 @@ class CorrectedSampler(sinter.CompiledSampler):
         meta: the grid point's metadata: ``clones``, ``decrypt``, ``noise``, ``p`` and optionally
             ``depth`` and ``decoder`` (``"ml"`` or ``"lookup"``, ideal extraction only).
         seed: stim's seed.
+        noise, extraction_noise: the models the circuit was built with, when not named in ``meta``
+            (the storage channel is the decoder's prior; the extraction's decides ideal or circuit-level).
     """
 
-    def __init__(self, circuit: stim.Circuit, meta: Mapping[str, Any], seed: int | None = None) -> None:
-        from qclone.sim.noise import parse_noise
-
+    def __init__(self, circuit: stim.Circuit, meta: Mapping[str, Any], seed: int | None = None, *,
+                 noise: NoiseModel | None = None, extraction_noise: NoiseModel | None = None) -> None:
         self.circuit = circuit
         n = int(meta["clones"])
-        noise = parse_noise(str(meta["noise"]), None if meta.get("p") is None else float(meta["p"]))
-        self.mode = "ideal" if extraction_is_ideal(noise) else "circuit"
+        if noise is None:
+            noise = parse_noise(str(meta["noise"]), None if meta.get("p") is None else float(meta["p"]))
+        self.mode = "ideal" if extraction_is_ideal(noise if extraction_noise is None else extraction_noise) else "circuit"
         self._sampler = circuit.compile_detector_sampler(seed=seed)
         decrypt = meta.get("decrypt", 1)
         target: DecryptTarget = "A" if decrypt == "A" else int(decrypt)

@@ -115,6 +115,7 @@ def test_circuit_level_single_data_fault_is_corrected() -> None:
             assert (lookup.predict(dets) == flips).all(), (q, letter)
 
 
+@pytest.mark.slow
 def test_sweep_with_corrected_retrieval_and_resume(tmp_path) -> None:
     pts = grid(clones=[3], noise=["memory"], p=[0.03], retrieval=["plain", "corrected"])
     assert "retrieval" not in pts[0].metadata()  # plain points keep their old strong ids
@@ -130,6 +131,7 @@ def test_sweep_with_corrected_retrieval_and_resume(tmp_path) -> None:
         SweepPoint(1, "memory", 0.01, retrieval="corrected")
 
 
+@pytest.mark.slow
 def test_scaling_corrected_affords_more_clones() -> None:
     plain = largest_clones("memory", 0.05, max_clones=256)
     corr = largest_clones("memory", 0.05, max_clones=256, retrieval="corrected", shots=3000)
@@ -138,21 +140,28 @@ def test_scaling_corrected_affords_more_clones() -> None:
     assert corr.largest_clones > plain.largest_clones
 
 
+@pytest.mark.slow
 def test_cli_sweep_and_scaling_retrieval(capsys) -> None:
     code = main(["sweep", "-n", "3", "--noise", "memory", "-p", "0.03", "--shots", "2000", "--workers", "1",
                  "--retrieval", "plain,corrected", "--json", "--quiet"])
     out, _ = capsys.readouterr()
     rows = json.loads(out)
     assert code == 0 and [r["retrieval"] for r in rows] == ["plain", "corrected"]
-    code = main(["sweep", "-n", "3", "--noise", "memory", "-p", "0.03", "--shots", "10", "--retrieval", "best"])
-    _, err = capsys.readouterr()
-    assert code == 2 and "unknown retrieval" in err and "Traceback" not in err
     code = main(["scaling", "--noise", "memory", "-p", "0.05", "--depth", "linear", "--retrieval", "plain,corrected",
                  "--shots", "2000", "--max-clones", "64", "--json", "--quiet"])
     out, _ = capsys.readouterr()
     rows = json.loads(out)
     assert code == 0 and [r["retrieval"] for r in rows] == ["plain", "corrected"]
     assert rows[1]["largest_clones"] > rows[0]["largest_clones"]
+
+
+@pytest.mark.parametrize("command", [["sweep", "-n", "3", "--noise", "memory", "-p", "0.03", "--shots", "10"],
+                                     ["scaling", "--noise", "memory", "-p", "0.03"]])
+def test_cli_refuses_an_unknown_retrieval(capsys, command: list[str]) -> None:
+    code = main([*command, "--retrieval", "best"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "unknown retrieval" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_layout_order_is_the_code_order() -> None:
