@@ -43,6 +43,8 @@ INVENTORY = {
     "--vault-failure-rate": "probability that the key vault loses a key",
     "--seed": "random seed",
     "--shots": "number of shots",
+    "--retrieval": "plain or corrected retrieval (decrypt as stored, or measure the stabilizers, correct, then decrypt)",
+    "--rounds": "syndrome-extraction rounds of corrected retrieval",
     "--max-errors": "stop a point after this many errors",
     "--max-clones": "largest n searched",
     "--workers": "worker processes",
