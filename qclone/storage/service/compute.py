@@ -74,7 +74,7 @@ def _plan_gates(gate: Any, k: int, n: int, qubits: Any) -> tuple[str, list[int],
     """The gate's name, the register qubits it acts on and the local gate of every code qubit
     (label -> name; identities left out) from ``qclone.protocol.logical.plan``."""
     from qclone.protocol import Layout
-    from qclone.protocol.logical import available_gates, plan
+    from qclone.protocol.logical import plan
 
     if not isinstance(gate, str) or not 0 < len(gate) <= 32:
         raise InvalidArgumentError(f"gate must be the name of a logical gate, got {gate!r}")
@@ -85,18 +85,15 @@ def _plan_gates(gate: Any, k: int, n: int, qubits: Any) -> tuple[str, list[int],
                 any(not is_int(q) or not 0 <= q < k for q in qubits) or len(set(qubits)) != len(qubits):
             raise InvalidArgumentError(f"qubits must be distinct register qubits in 0..{k - 1}, got {qubits!r}")
         chosen = sorted(int(q) for q in qubits)
-    try:
-        local = plan(gate, n)
-    except ValueError as e:
-        names = ", ".join(available_gates(n)) or "none"
-        raise InvalidArgumentError(f"no local plan for gate {gate!r} with {n} clones ({e}); available: {names}") \
-            from None
+    local = plan(gate, n)  # InvalidArgumentError: unknown gate, or none local for n (with the ones there are)
     lay = Layout(n, qubits=k)
     gates: dict[str, str] = {}
     for i in chosen:
         for q, name in zip(lay.embedding(i).tolist(), local.local, strict=True):
             if name != "I":
                 gates[lay.label(int(q), long=True)] = str(name)
+    if not gates:
+        raise InvalidArgumentError(f"logical {local.gate} changes nothing: there is no gate to apply")
     return str(local.gate), chosen, gates
 
 
