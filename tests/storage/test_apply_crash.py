@@ -3,7 +3,7 @@ exactly once, on every holder, and nothing is lost.
 
 Logical H (n = 3) is its own inverse, so a gate applied twice would give back |ψ⟩ and one never
 applied |ψ⟩ too: after the restart, the get must return H|ψ⟩ exactly (the settable clock never
-moves: no memory noise), the audit log must show one completed ``apply`` and ``stat`` one gate.
+moves: no memory noise; only the small gate noise), the audit log must show one completed ``apply`` and ``stat`` one gate.
 A retry with the same idempotency key (the client's answer was lost with the process) returns the
 same gate, never a second one. One chain of restarts shares a data dir, as in ``test_crash``.
 """
@@ -32,8 +32,11 @@ def _check_gated_once(chain: Chain, name: str) -> None:
     assert out.status_code == 200, (name, out.text)
     dm = np.array(out.json()["density_matrix"]["real"]) + 1j * np.array(out.json()["density_matrix"]["imag"])
     h = local_unitary("H")
-    np.testing.assert_allclose(dm, h @ rho(BLOCH) @ h.conj().T, atol=1e-9, err_msg=name)
-    assert out.json()["fidelity"] == pytest.approx(1.0, abs=1e-9)
+    # the server's default gate noise (the heron preset's one-qubit error on each local gate) moves the
+    # output by about 1e-3; H applied twice (or never) would be |ψ⟩, at distance 0.4 from H|ψ⟩
+    np.testing.assert_allclose(dm, h @ rho(BLOCH) @ h.conj().T, atol=5e-3, err_msg=name)
+    assert np.abs(dm - rho(BLOCH)).max() > 0.3
+    assert out.json()["fidelity"] == pytest.approx(1.0, abs=5e-3)
     assert chain.call("POST", f"/v1/objects/{name}/ack", json={"key": f"check-{name}"}).status_code == 200
     entries = [e for e in chain.call("GET", "/v1/audit-log").json()["entries"] if e["object_name"] == name]
     assert [e["action"] for e in entries].count("apply") == 1, (name, [e["action"] for e in entries])

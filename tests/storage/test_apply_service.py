@@ -35,6 +35,7 @@ def _qiskit(bloch, *gates: str) -> np.ndarray:
 
 def test_a_gate_reaches_whichever_clone_is_decrypted(stack: Stack) -> None:
     svc, alice = stack.service, stack.alice
+    svc.gate_error = 0.0  # exact: compared with the noiseless G|ψ⟩ (gate noise has its own test)
     svc.put(alice, "psi", TILTED, clones=3, keep_reference=True, force=True)
     out = svc.apply(alice, "psi", "H")
     assert out["complete"] and out["pending"] == [] and out["gate"] == "H" and out["qubits"] == [0]
@@ -55,6 +56,7 @@ def test_a_gate_reaches_whichever_clone_is_decrypted(stack: Stack) -> None:
 
 def test_a_pauli_needs_no_key_holder_and_gates_compose(stack: Stack) -> None:
     svc, alice = stack.service, stack.alice
+    svc.gate_error = 0.0  # exact: compared with the noiseless G|ψ⟩ (gate noise has its own test)
     svc.put(alice, "psi", TILTED, clones=4, keep_reference=True)
     x = svc.apply(alice, "psi", "X")
     assert x["key_holders"] == [] and x["note"] is None  # the logical Paulis never touch the key
@@ -107,6 +109,7 @@ def test_memory_and_gate_noise_follow_the_dense_engine(stack: Stack) -> None:
 
 def test_refusals(stack: Stack) -> None:
     svc, alice = stack.service, stack.alice
+    svc.gate_error = 0.0  # exact: compared with the noiseless G|ψ⟩ (gate noise has its own test)
     svc.put(alice, "even", TILTED, clones=4)
     with pytest.raises(InvalidArgumentError, match="no local plan"):
         svc.apply(alice, "even", "H")  # H is logical only for odd n
@@ -135,6 +138,7 @@ def test_a_provider_down_halfway_keeps_the_gate_pending_until_the_reconciler_fin
     and waits for it (the object is 'applying', gets and other gates are refused); once it answers
     the reconciler finishes the gate, once: the output is H|ψ⟩ (H twice would give |ψ⟩ back)."""
     svc, alice = stack.service, stack.alice
+    svc.gate_error = 0.0  # exact: compared with the noiseless G|ψ⟩ (gate noise has its own test)
     svc.put(alice, "psi", TILTED, clones=3, keep_reference=True, force=True)
     victim = svc.stat(alice, "psi")["placement"][1]["provider"]
     node = svc.directory.node(next(p for p in svc.providers_list() if p["id"] == victim))
@@ -168,6 +172,7 @@ def test_a_provider_down_halfway_keeps_the_gate_pending_until_the_reconciler_fin
 
 def test_the_same_key_applies_once_and_a_restart_finishes_an_interrupted_gate(stack: Stack) -> None:
     svc, alice = stack.service, stack.alice
+    svc.gate_error = 0.0  # exact: compared with the noiseless G|ψ⟩ (gate noise has its own test)
     svc.put(alice, "psi", TILTED, clones=3, keep_reference=True, force=True)
     first = svc.apply(alice, "psi", "H", key="same")
     second = svc.apply(alice, "psi", "H", key="same")
@@ -183,7 +188,9 @@ def test_the_same_key_applies_once_and_a_restart_finishes_an_interrupted_gate(st
                  gates={lab: "H" for lab in ("A0", "S0_1", "S0_2", "S0_3", "N0_1", "N0_2", "N0_3")})
         conn.execute(transition(ObjectState.STORED, ObjectState.APPLYING, objects.c.id == first["object_id"],
                                 attempt="op2", get_key="k2"))
-    stack.restart()
+    stack.restart(recover=False)
+    stack.service.gate_error = 0.0
+    assert stack.service.recover()["gates"] == 1  # what the start-up recovery does
     st = stack.service.stat(alice, "psi")
     assert st["state"] == "stored" and [g["gate"] for g in st["logical"]["gates"]] == ["H", "H"]
     got = stack.service.get(alice, "psi", ack=True)  # H twice: the input again
@@ -192,6 +199,7 @@ def test_the_same_key_applies_once_and_a_restart_finishes_an_interrupted_gate(st
 
 def test_keep_a_custodian_applies_its_part(stack: Stack) -> None:
     svc, alice = stack.service, stack.alice
+    svc.gate_error = 0.0
     svc.holders_add("c1", "custodian")
     svc.put(alice, "kept", TILTED, clones=3, keep_reference=True, force=True, placement="keep-A")
     out = svc.apply(alice, "kept", "H")
