@@ -5,10 +5,12 @@ Logical H (n = 3) is its own inverse, so a gate applied twice would give back |�
 applied |ψ⟩ too: after the restart, the get must return H|ψ⟩ exactly (the settable clock never
 moves: no memory noise; only the small gate noise), the audit log must show one completed ``apply`` and ``stat`` one gate.
 A retry with the same idempotency key (the client's answer was lost with the process) returns the
-same gate, never a second one. One chain of restarts shares a data dir, as in ``test_crash``.
+same gate, never a second one.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -42,21 +44,30 @@ def _check_gated_once(chain: Chain, name: str) -> None:
     assert [e["action"] for e in entries].count("apply") == 1, (name, [e["action"] for e in entries])
 
 
-@pytest.mark.slow
-def test_crash_at_every_step_of_apply_then_restart(tmp_path):
-    chain = Chain(tmp_path)
+def _one_step(root, step: str) -> None:
+    """A server that dies at ``step`` while applying H, then a clean start (its start-up recovery
+    finishes the gate: a crash point it passes must not end it again), then the checks."""
+    chain = Chain(root)
     try:
-        for step in APPLY_STEPS + SUBSTRATE_STEPS:
-            chain.start(step)
-            body = {"state": {"kind": "bloch", "data": BLOCH}, "clones": 3, "keep_reference": True, "force": True}
-            assert chain.call("PUT", f"/v1/objects/{step}", json=body).status_code == 201
-            chain.crash("POST", f"/v1/objects/{step}/apply", json={"gate": "H", "key": f"k-{step}"})
-        chain.start()  # the start-up recovery finishes every interrupted gate (rolling forward)
-        for step in APPLY_STEPS + SUBSTRATE_STEPS:
-            again = chain.call("POST", f"/v1/objects/{step}/apply", json={"gate": "H", "key": f"k-{step}"})
-            assert again.status_code == 200 and again.json()["complete"], (step, again.text)
-            _check_gated_once(chain, step)
+        chain.start(step)
+        body = {"state": {"kind": "bloch", "data": BLOCH}, "clones": 3, "keep_reference": True, "force": True}
+        assert chain.call("PUT", f"/v1/objects/{step}", json=body).status_code == 201
+        chain.crash("POST", f"/v1/objects/{step}/apply", json={"gate": "H", "key": f"k-{step}"})
+        chain.start()  # the start-up recovery finishes the interrupted gate (rolling forward)
+        again = chain.call("POST", f"/v1/objects/{step}/apply", json={"gate": "H", "key": f"k-{step}"})
+        assert again.status_code == 200 and again.json()["complete"], (step, again.text)
+        _check_gated_once(chain, step)
     except Exception as exc:
         raise with_log(chain, exc) from exc
     finally:
         chain.stop()
+
+
+@pytest.mark.slow
+def test_crash_at_every_step_of_apply_then_restart(tmp_path):
+    """One data dir per crash point (a start-up recovery passes the later points of the gate it
+    finishes), three side by side: the server starts dominate."""
+    steps = APPLY_STEPS + SUBSTRATE_STEPS
+    with ThreadPoolExecutor(3) as pool:
+        for f in [pool.submit(_one_step, tmp_path / str(i), step) for i, step in enumerate(steps)]:
+            f.result()
