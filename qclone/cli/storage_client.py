@@ -414,6 +414,23 @@ def stat(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = N
         _table(list(out.placement), ["clone", "provider", "zone", "state", "provider_state", "stored_at"])
     if out.parts:
         _table(list(out.parts), ["holder", "labels", "state", "discard_pending"])
+    _show_logical(out)
+
+
+def _show_logical(out: Any) -> None:
+    """The logical gates applied to an object (``qclone apply``), oldest first."""
+    from qclone.storage.results import timestamp
+
+    logical = out.raw.get("logical") or {}
+    for g in logical.get("gates") or []:
+        parties = [str(p).removeprefix("provider:") for p in g.get("parties") or []]
+        typer.echo(f"logical gate {g['gate']} on qubit(s) {', '.join(str(q) for q in g['qubits'])} at {_fmt(timestamp(g['at']))}: "
+                   f"applied by {', '.join(parties)}"
+                   + (f" (key holders {', '.join(g['key_holders'])} acted: they see that a gate was applied, never "
+                      "the state)" if g.get("key_holders") else ""))
+    progress = logical.get("in_progress")
+    if progress:
+        typer.echo(f"logical gate {progress['gate']} being applied since {_fmt(timestamp(progress['since']))}")
 
 
 def rm(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = None, token: Token = None, json: Json = False) -> None:

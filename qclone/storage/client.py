@@ -36,7 +36,7 @@ import builtins
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,6 +50,7 @@ from qclone.errors import InvalidArgumentError
 from qclone.storage.errors import UnauthorizedError, UnavailableError
 from qclone.storage.remote import error_from_body
 from qclone.storage.results import (
+    Applied,
     AuditEntry,
     Holder,
     NewTenant,
@@ -393,6 +394,23 @@ class Client:
         repeating it is harmless)."""
         wait = self.retry_for if retry_for is None else retry_for
         return ObjectStatus.from_json(self._request("POST", self._obj(name) + "/ack", {"key": key}, retry_for=wait))
+
+    def apply(self, name: str, gate: str, *, qubits: Sequence[int] | None = None, key: str | None = None,
+              retry_for: float | None = None) -> Applied:
+        """Apply the logical gate ``gate`` to the stored object ``name`` without decrypting it: every
+        holder (each provider, the vault, a custodian) applies its local part; whichever clone is
+        decrypted later holds G|ψ⟩. ``qubits``: register qubits (Qiskit's order), default every one.
+
+        The call carries an idempotency key (made here unless given) and is sent again with it while
+        the server cannot be reached: a gate is applied once. Returns an
+        :class:`~qclone.storage.results.Applied` (``complete``, or the ``pending`` holders the
+        reconciler still waits for; ``key_holders``: the key holders that had to act).
+        """
+        body: dict[str, Any] = {"gate": gate, "key": key or uuid.uuid4().hex}
+        if qubits is not None:
+            body["qubits"] = [int(q) for q in qubits]
+        wait = self.retry_for if retry_for is None else retry_for
+        return Applied.from_json(self._request("POST", self._obj(name) + "/apply", body, retry_for=wait))
 
     def list(self) -> builtins.list[ObjectSummary]:
         """This tenant's objects (every state, including retrieved and deleted ones)."""

@@ -106,6 +106,8 @@ INVENTORY = {
     "--keep-reference": "keep a copy of the input to report the fidelity",
     "--force": "allow what is refused by default",
     "--basis": "measurement basis",
+    "--gate": "a logical gate applied to a stored object",
+    "--qubit": "a register qubit a command acts on (repeatable)",
     "--provider": "a provider's id",
     "--storage": "also run the storage part",
     "--storage-clones": "clones of the demo's storage part",

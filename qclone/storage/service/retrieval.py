@@ -207,6 +207,8 @@ class RetrievalMixin(HoldersMixin):
                          "retrieved again",
             "deleted": f"object {row.name!r} was deleted",
             "storing": f"object {row.name!r} is being stored right now",
+            "applying": f"object {row.name!r} has a logical gate being applied (some holder has not applied its part "
+                        "yet); try again once it completes",
             "lost": f"object {row.name!r} is lost: no live clone of it is left",
         }.get(row.state, f"object {row.name!r} is {row.state}")
         self._write_log(tenant.name, "get.refused", tenant_id=tenant.id, object_id=row.id, object_name=row.name,
