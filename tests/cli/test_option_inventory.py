@@ -40,6 +40,7 @@ INVENTORY = {
     "--noise": "noise model",
     "--error-rate": "error probability of a noise model",
     "--failure-rate": "probability that a provider loses a clone",
+    "--retrieval": "plain or corrected retrieval (stabilizers measured, errors corrected, then decrypted)",
     "--vault-failure-rate": "probability that the key vault loses a key",
     "--seed": "random seed",
     "--shots": "number of shots",
