@@ -52,6 +52,7 @@ __all__ = [
     "live_checks",
     "logical_channel",
     "pauli_probabilities",
+    "retrieval_fidelities",
 ]
 
 #: Most clones the exact computation takes (it visits all 2^(2n) syndromes).
@@ -167,7 +168,8 @@ def logical_channel(n: int, probs: np.ndarray, *, erased: Iterable[int] = (), co
         erased: local indices of qubits that are gone (down holders, A discarded): only the
             stabilizers among the others are measured, and the decoder knows it.
         correct: False gives the plain retrieval: no measurement, the protocol's decryption of
-            ``clone`` (default: the lowest live clone; it needs that clone and the whole key).
+            ``clone`` (it needs that clone and the whole key), or with ``clone=None`` the recovery from
+            the live qubits (the decryption of the lowest live clone when the whole key is live).
         method: the decoder's method (:class:`qclone.analysis.code.Decoder`: ``lookup`` or ``ml``).
 
     Raises:
@@ -200,15 +202,21 @@ def logical_channel(n: int, probs: np.ndarray, *, erased: Iterable[int] = (), co
     return q[_BY_LETTER]
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _plain_images(n: int, gone: tuple[int, ...], clone: int | None) -> tuple[np.ndarray, np.ndarray]:
-    from qclone.analysis.recovery import output_images, plain_recovery
+    """Images under the protocol's decryption of ``clone``, or (None) under the recovery from the live
+    qubits :func:`~qclone.analysis.recovery.find_recovery` finds (the decryption of the lowest live
+    clone when the whole key is live)."""
+    from qclone.analysis.recovery import find_recovery, output_images, plain_recovery
     from qclone.protocol import Layout
 
-    j = clone if clone is not None else next((j for j in range(1, n + 1) if j not in gone), 1)
-    if not 1 <= j <= n or j in gone or any(n + i in gone for i in range(1, n + 1)):
-        raise InvalidArgumentError(f"the plain decryption of clone {j} needs S_{j} and the whole key")
-    images = output_images(plain_recovery(Layout(n), j))
+    if clone is None:
+        rec = find_recovery(Layout(n), [q for q in range(2 * n + 1) if q not in gone])
+    else:
+        if not 1 <= clone <= n or clone in gone or any(n + i in gone for i in range(1, n + 1)):
+            raise InvalidArgumentError(f"the plain decryption of clone {clone} needs S_{clone} and the whole key")
+        rec = plain_recovery(Layout(n), clone)
+    images = output_images(rec)
     ix = np.zeros(2 * n + 1, dtype=np.int64)
     iz = np.zeros(2 * n + 1, dtype=np.int64)
     for q, ((xx, xz), (zx, zz)) in images.items():
@@ -221,3 +229,23 @@ def corrected_fidelity(n: int, probs: np.ndarray, *, erased: Iterable[int] = (),
     qubit retrieved with correction (:func:`logical_channel`)."""
     fe = float(logical_channel(n, probs, erased=erased, method=method)[0])
     return {"entanglement_fidelity": fe, "average_fidelity": (2 * fe + 1) / 3}
+
+
+def retrieval_fidelities(n: int, probs: np.ndarray, erased: Iterable[int] = ()) -> dict[str, Any]:
+    """Plain and corrected retrieval from the qubits not ``erased``, side by side (one register qubit).
+
+    Returns:
+        ``{"plain": F_e, "corrected": F_e, "checks": measured stabilizers, "fallback": bool}``: the
+        entanglement fidelities; with no stabilizer among the live qubits a corrected retrieval is
+        the plain one (``fallback``), as the service does. Average fidelity: (2 F_e + 1)/3.
+
+    Raises:
+        InvalidArgumentError: the live qubits cannot recover the state.
+    """
+    gone = tuple(sorted(set(int(q) for q in erased)))
+    plain = float(logical_channel(n, probs, erased=gone, correct=False, clone=None)[0])
+    checks = live_checks(n, gone)
+    if checks == 0:
+        return {"plain": plain, "corrected": plain, "checks": 0, "fallback": True}
+    return {"plain": plain, "corrected": float(logical_channel(n, probs, erased=gone)[0]), "checks": checks,
+            "fallback": False}
