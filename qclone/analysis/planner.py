@@ -296,8 +296,19 @@ def _entry(model: FailureModel, trust: Trust, n: int, placement: Placement, sche
         "placement": placement.to_dict()["parties"],
         "audit": {"max_coalition": report.max_coalition, "coalitions_examined": report.examined,
                   "learn_nothing": not learning, "coalitions_that_learn": learning, "warnings": list(report.warnings)},
-        "fidelity": None if storage_time is None else _fidelity(model, n, placement, storage_time, t1, t2, qubits),
+        "fidelity": None if storage_time is None else {
+            **_fidelity(model, n, placement, storage_time, t1, t2, qubits),
+            "expected": None if qubits != 1 else expected_fidelities(placement.parties, n, model, _memory(model, storage_time, t1, t2)),
+        },
     }
+
+
+def _memory(model: FailureModel, storage_time: float, t1: float, t2: float) -> Callable[[str], tuple[float, float, float]]:
+    """A holder's memory channel for ``storage_time`` (its own T1/T2, else the defaults)."""
+    def channel(name: str) -> tuple[float, float, float]:
+        p = model.parties[model.index(name)]
+        return twirled_relaxation(storage_time, p.t1 or t1, p.t2 or t2)
+    return channel
 
 
 def evaluate(model: FailureModel, placement: Placement, clones: int, trust: Trust, *, storage_time: float | None = None,
@@ -469,18 +480,19 @@ def _unit_index(label: str, n: int) -> list[int]:
     """Local code indices (A = 0, S_j = j, N_j = n + j) of a placement label (``A``, ``S3``, ``N2``, ``N*``)."""
     if label == "A":
         return [0]
-    if label == "N*":
-        return list(range(n + 1, 2 * n + 1))
+    if label in ("N*", "S*"):
+        return list(range(n + 1, 2 * n + 1)) if label == "N*" else list(range(1, n + 1))
     return [int(label[1:]) + (n if label[0] == "N" else 0)]
 
 
-def expected_fidelities(parties: Mapping[str, Sequence[str]], n: int, model: FailureModel,
-                        pauli: tuple[float, float, float]) -> dict[str, Any] | None:
+def expected_fidelities(parties: Mapping[str, Iterable[str]], n: int, model: FailureModel,
+                        pauli: tuple[float, float, float] | Callable[[str], tuple[float, float, float]]) -> dict[str, Any] | None:
     """The average fidelity a retrieval delivers, given that the object survived, for plain and for
     corrected retrieval (:func:`qclone.analysis.corrected.retrieval_fidelities`), exactly: every
     pattern of the holders that are alive (zone failures included) is visited, its probability
     multiplied by the fidelity of a retrieval from what it leaves; the qubits of the holders that are
-    gone (and A when nobody keeps it) are erasures. Every stored qubit has the Pauli channel ``pauli``.
+    gone (and A when nobody keeps it) are erasures. Every stored qubit has the Pauli channel ``pauli``
+    (or ``pauli(holder)``: its holder's memory).
 
     Returns:
         ``{"survival", "plain", "corrected", "corrected_share"}`` (``corrected_share``: the probability,
@@ -496,8 +508,10 @@ def expected_fidelities(parties: Mapping[str, Sequence[str]], n: int, model: Fai
     names = list(parties)
     held = {h: {q for label in parties[h] for q in _unit_index(label, n)} for h in names}
     info = [model.parties[model.index(h)] for h in names]
-    px, py, pz = pauli
-    probs = np.tile([1 - px - py - pz, px, py, pz], (2 * n + 1, 1))
+    probs = np.tile([1.0, 0.0, 0.0, 0.0], (2 * n + 1, 1))
+    for h in names:
+        px, py, pz = pauli(h) if callable(pauli) else pauli
+        probs[sorted(held[h])] = [1 - px - py - pz, px, py, pz]
     lay = Layout(n)
     survival = plain = corrected = measured = 0.0
     cache: dict[tuple[int, ...], dict[str, Any]] = {}
