@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 #: Most clones the exact computation takes (it visits all 2^(2n) syndromes).
-MAX_CORRECTED_CLONES = 10
+MAX_CORRECTED_CLONES = 8
 
 
 def block_qubits(layout: Any, i: int) -> list[int]:

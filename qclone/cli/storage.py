@@ -105,7 +105,7 @@ def simulate(
     wide_console().print(t)
     if has_fidelity:
         console.print("corrected: average fidelity of get --retrieval corrected with every holder live (A discarded); "
-                      "- where it is not computed (n > 10) or the single copy")
+                      "- where it is not computed (n > 8) or the single copy")
         f = result["fidelity"]
         console.print(
             f"fidelity after {f['storage_time']:g} s (T1 = {f['t1']:g} s, T2 = {f['t2']:g} s, k = {f['qubits']}): "

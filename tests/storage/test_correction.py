@@ -110,7 +110,7 @@ def test_retrieval_modes_are_checked_and_the_fallback_has_a_reason() -> None:
     lay = Layout(2)
     assert fallback_reason(1, 2, [lay.S(1), lay.S(2), *lay.keys]) is None
     assert "too few holders" in fallback_reason(1, 2, [lay.S(2), *lay.keys])
-    assert "exactly up to 10 clones" in fallback_reason(1, 11, range(Layout(11).num_qubits))
+    assert "exactly up to 8 clones" in fallback_reason(1, 9, range(Layout(9).num_qubits))
     sub, lay = _stored(2, np.eye(2) / 2, 10.0)
     with pytest.raises(InvalidArgumentError, match="too few holders"):
         sub.recover("obj", [lay.label(q, long=True) for q in (lay.S(2), *lay.keys)], "a1", retrieval="corrected")
