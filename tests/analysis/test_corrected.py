@@ -267,3 +267,27 @@ def test_simulate_reports_the_corrected_fidelity_beside_the_plain_one() -> None:
     assert r["by_clones"][2]["fidelity_corrected"] == pytest.approx((2 * fe + 1) / 3, abs=1e-10)
     assert r["fidelity"]["encrypted_corrected"] == r["by_clones"][2]["fidelity_corrected"]
     assert r["by_clones"][0]["fidelity_corrected"] is None  # n = 1: no stabilizer without A
+
+
+def test_the_planner_gives_each_placement_its_expected_fidelities_with_each_holders_memory() -> None:
+    from qclone.analysis.leakage import Placement
+    from qclone.analysis.planner import Trust, evaluate
+    from qclone.analysis.resilience import FailureModel, Party
+    from qclone.sim.noise import twirled_relaxation
+
+    n, t = 2, 300.0
+    model = FailureModel((Party("p1", 0.1, "eu"), Party("p2", 0.2, None),
+                          Party("v", 0.05, None, "vault", 1800.0, 900.0), Party("c", 0.1, None, "custodian")),
+                         {"eu": 0.04})
+    placement = Placement({"p1": frozenset({"S1"}), "p2": frozenset({"S2"}), "v": frozenset({"N1", "N2"}),
+                           "c": frozenset({"A"})}, name="mine")
+    entry = evaluate(model, placement, n, Trust(), storage_time=t, t1=3600.0, t2=2000.0)["placement"]
+    fast, slow = twirled_relaxation(t, 3600.0, 2000.0), twirled_relaxation(t, 1800.0, 900.0)
+    probs = np.array([[1 - sum(p), *p] for p in (fast, fast, fast, slow, slow)])
+    survival, plain, corrected = _naive_expected(
+        {"p1": [1], "p2": [2], "v": [3, 4], "c": [0]}, {"p1": "eu", "p2": None, "v": None, "c": None},
+        {"p1": 0.1, "p2": 0.2, "v": 0.05, "c": 0.1}, 0.04, n, probs)
+    got = entry["fidelity"]["expected"]
+    assert entry["durability"] == pytest.approx(survival, abs=1e-12)
+    assert got["survival"] == pytest.approx(survival, abs=1e-12)
+    assert got["plain"] == pytest.approx(plain, abs=1e-10) and got["corrected"] == pytest.approx(corrected, abs=1e-10)
