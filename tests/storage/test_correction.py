@@ -137,6 +137,8 @@ def test_a_corrected_get_uses_every_live_holder_once(stack: Stack) -> None:
     entry = _entries(stack, "psi")[0]["detail"]
     held = sorted(c["provider"] for c in svc.stat(stack.alice, "psi")["placement"])
     assert entry["retrieval"] == "corrected" and sorted(entry["holders"]) == [*held, "vault"]
+    where = {c["clone"]: c["provider"] for c in svc.stat(stack.alice, "psi")["placement"]}
+    assert entry["clone"] == out["clone"] and out["provider"] == where[out["clone"]] == entry["provider"]
     again = svc.get(stack.alice, "psi", key="k1", retrieval="corrected")  # a retry: the same output
     assert again["attempt"] == out["attempt"] and again["retrieval"] == "corrected"
     np.testing.assert_allclose(again["density_matrix"], out["density_matrix"], atol=1e-12)

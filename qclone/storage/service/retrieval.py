@@ -412,6 +412,9 @@ class RetrievalMixin(HoldersMixin):
             for c in used_clones:
                 self.load.end(c["provider_id"])
         faults.crash_point("get.decrypt")
+        if mode is not None and mode.corrected:  # the recovery over every live holder decrypted this clone
+            j = out.get("clone")
+            first = next((c for c in used_clones if c["j"] == j), first)
         # 5. the parts used are consumed; 6. the object is delivering (+ audit); 7. the rest is discarded
         for h in used_keys:
             try:
