@@ -256,6 +256,7 @@ def test_compare_gives_survival_and_expected_fidelity_for_plain_and_corrected() 
     assert compare(clones=n, failure_rate=0.1)["rows"][1]["expected_fidelity"] is None  # no storage time
 
 
+@pytest.mark.slow
 def test_simulate_reports_the_corrected_fidelity_beside_the_plain_one() -> None:
     from qclone.analysis.durability import simulate
     from qclone.sim.noise import twirled_relaxation
@@ -269,6 +270,7 @@ def test_simulate_reports_the_corrected_fidelity_beside_the_plain_one() -> None:
     assert r["by_clones"][0]["fidelity_corrected"] is None  # n = 1: no stabilizer without A
 
 
+@pytest.mark.slow
 def test_the_planner_gives_each_placement_its_expected_fidelities_with_each_holders_memory() -> None:
     from qclone.analysis.leakage import Placement
     from qclone.analysis.planner import Trust, evaluate
