@@ -375,7 +375,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
         def get() -> dict:
             out = encode_output(service.get(tenant_of(request), name, basis=basis, shots=opts.shots,
-                                            seed=opts.seed, key=key))
+                                            seed=opts.seed, key=key, retrieval=opts.retrieval))
             faults.crash_point("get.reply")  # the reply is lost: the output waits for a retry with the key
             return out
 

@@ -84,6 +84,10 @@ class GetIn(_In):
     key: IdempotencyKey | None = Field(default=None, description="idempotency key (or the Idempotency-Key header): a retry "
                                                           "with the same key returns the same output; acknowledge it "
                                                           "with the key")
+    retrieval: Literal["plain", "corrected"] | None = Field(
+        default=None, description="plain (the default): one clone with the key, or the fewest holders; corrected: "
+                                  "measure the code's stabilizers among every live holder, correct, then decrypt "
+                                  "(falls back to plain, with the reason, when that corrects nothing)")
 
 
 class AckIn(_In):
@@ -308,6 +312,8 @@ class OutputOut(BaseModel):
     key: str | None = Field(default=None, description="the idempotency key: acknowledge the output with it")
     waited: float | None = Field(default=None, description="seconds the output waited in the substrate for its acknowledgement")
     recovered: bool | None = None
+    retrieval: Literal["plain", "corrected"] | None = Field(default=None, description="the retrieval that ran")
+    fallback: str | None = Field(default=None, description="why a corrected retrieval ran as the plain one")
 
 
 class AckOut(BaseModel):

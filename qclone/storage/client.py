@@ -365,7 +365,8 @@ class Client:
         return StoredObject.from_json(self._request("PUT", path, body))
 
     def get(self, name: str, *, basis: str | None = None, shots: int | None = None, seed: int | None = None,
-            key: str | None = None, ack: bool = True, retry_for: float | None = None) -> Retrieved:
+            key: str | None = None, ack: bool = True, retry_for: float | None = None,
+            retrieval: str | None = None) -> Retrieved:
         """Retrieve a state, once: decryption consumes the key (a second get raises ``ConflictError``).
 
         The get carries an idempotency key (made here unless given): when the server cannot be
@@ -378,9 +379,15 @@ class Client:
         Qiskit's order; ``state`` as a ``DensityMatrix``), ``bloch`` (per qubit), ``fidelity``
         (if a reference was kept), the clone and provider used, ``key``, and with
         ``basis``/``shots`` the measurement ``counts`` of the output.
+
+        ``retrieval``: ``"plain"`` (the server's default) or ``"corrected"``: the code's stabilizers
+        measured among every live holder, corrected, then decrypted (``out.retrieval`` says what
+        ran, ``out.fallback`` why a corrected retrieval ran plain).
         """
         key = key or uuid.uuid4().hex
         body: dict[str, Any] = {"key": key}
+        if retrieval is not None:
+            body["retrieval"] = retrieval
         if basis is not None or shots is not None:
             body.update(basis=basis, shots=shots, seed=seed)
         wait = self.retry_for if retry_for is None else retry_for
