@@ -191,3 +191,19 @@ def test_sdk_and_cli_read_every_page(server, capsys, monkeypatch) -> None:
     assert main(["ls", "--limit", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("qclone: error:") and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_listing_benchmark_runs() -> None:
+    """``bench/listing.py`` from a clean checkout (correctness only: a tiny run, no timings checked)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(root / "bench" / "listing.py"), "--sizes", "30,60", "--page", "10",
+                           "--repeat", "1"], capture_output=True, text=True, timeout=300, cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.split()[:1] in (["30"], ["60"])]
+    assert [(r[0], r[1]) for r in rows] == [(s, w) for s in ("30", "60") for w in ("first", "middle", "last")]
+    assert sum(line.startswith("flatness") for line in done.stdout.splitlines()) == 4
