@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from qclone.errors import QcloneError, check_int, check_real
+from qclone.errors import InvalidArgumentError, QcloneError, check_int, check_real
 from qclone.storage.errors import UnavailableError, error_headers, http_status
 
 if TYPE_CHECKING:
@@ -76,8 +76,6 @@ def _heavy(fn: Callable[..., Any], *args: Any) -> Any:
 
 # ---------------------------------------------------------------------------- parameters
 def _raw(params: Mapping[str, str], name: str, default: str) -> str:
-    from qclone.errors import InvalidArgumentError
-
     value = params.get(name)
     if value is None or value.strip() == "":
         return default
@@ -87,8 +85,6 @@ def _raw(params: Mapping[str, str], name: str, default: str) -> str:
 
 
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    from qclone.errors import InvalidArgumentError
-
     value = _raw(params, name, str(default))
     try:
         number = int(value)
@@ -98,8 +94,6 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
 
 
 def _real(params: Mapping[str, str], name: str, default: float | None, low: float, high: float) -> float | None:
-    from qclone.errors import InvalidArgumentError
-
     value = _raw(params, name, "" if default is None else repr(default))
     if value == "":
         return None
@@ -111,8 +105,6 @@ def _real(params: Mapping[str, str], name: str, default: float | None, low: floa
 
 
 def _choice(params: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    from qclone.errors import InvalidArgumentError
-
     value = _raw(params, name, default)
     if value not in choices:
         raise InvalidArgumentError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
@@ -131,11 +123,7 @@ def explorer_params(params: Mapping[str, str]) -> dict[str, Any]:
     target = None if decrypt.lower() == "none" else Layout(n, qubits=k).check_target(decrypt)
     depth = _choice(params, "depth", "linear", DEPTHS)
     noise = _choice(params, "noise", "memory", tuple(m for m in NOISE_MODELS if m != "readout"))
-    p = None if noise == "heron" else _real(params, "p", 1e-3, 1e-4, 0.25)
-    if noise != "heron" and p is None:
-        from qclone.errors import InvalidArgumentError
-
-        raise InvalidArgumentError(f"noise model {noise} needs an error rate p")
+    p = None if noise == "heron" else _real(params, "p", 1e-3, 1e-4, 0.25)  # the preset has its own rates
     return {"n": n, "k": k, "decrypt": target, "depth": depth, "noise": noise, "p": p}
 
 
@@ -207,29 +195,35 @@ def census_facts(n: int, decrypt: DecryptTarget | None) -> dict[str, Any]:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def scaling_facts(noise: str, p: float | None, depth: str) -> dict[str, Any]:
-    """The largest affordable n (exact) and the fidelity curve around it, with its plot."""
+    """The largest affordable n (exact) and the exact fidelity curve around it."""
     import numpy as np
 
-    from qclone.analysis.plot import exact_series, fidelity_figure
+    from qclone.analysis.plot import exact_series
     from qclone.analysis.scaling import largest_clones
 
     answer = largest_clones(noise, p, depth=depth, max_clones=MAX_SCALING_CLONES)
     top = min(MAX_SCALING_CLONES, 2 * (answer.largest_clones or 1) + 2)
     ns = sorted({int(v) for v in np.unique(np.geomspace(1, top, 14).round())}
                 | ({answer.largest_clones, answer.largest_clones + 1} if answer.largest_clones else set()))
-    ns = [v for v in ns if v <= MAX_SCALING_CLONES]
-    series = exact_series(noise, p, ns, depth=depth)
+    series = exact_series(noise, p, [v for v in ns if v <= MAX_SCALING_CLONES], depth=depth)
+    return {"answer": answer.to_dict(),
+            "curve": {"label": series.label, "clones": list(series.clones), "average_fidelity": list(series.fidelity)}}
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def scaling_plot(noise: str, p: float | None, depth: str) -> str:
+    """The curve of :func:`scaling_facts` drawn by :func:`qclone.analysis.plot.fidelity_figure` (a data URI)."""
+    from qclone.analysis.plot import FidelitySeries, fidelity_figure
+
+    curve = scaling_facts(noise, p, depth)["curve"]
+    series = FidelitySeries(curve["label"], tuple(curve["clones"]), tuple(curve["average_fidelity"]))
     title = f"How many clones can {noise}" + ("" if p is None else f" p = {p:g}") + f" ({depth} depth) afford?"
-    return {
-        "answer": answer.to_dict(),
-        "curve": {"clones": list(series.clones), "average_fidelity": list(series.fidelity)},
-        "plot": _svg_data_uri(fidelity_figure([series], title=title)),
-    }
+    return _svg_data_uri(fidelity_figure([series], title=title))
 
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _durability(items: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-    from qclone.analysis.durability import durability_figure, simulate
+    from qclone.analysis.durability import simulate
     from qclone.analysis.planner import compare
 
     par = dict(items)
@@ -239,13 +233,22 @@ def _durability(items: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     cmp = compare(clones=par["clones"], failure_rate=par["failure_rate"], vault_failure_rate=par["vault_failure_rate"],
                   zones=par["zones"], zone_failure_rate=par["zone_failure_rate"], vaults=par["vaults"],
                   qss_threshold=par["qss_threshold"], storage_time=par["storage_time"], t1=par["t1"], t2=par["t2"])
-    return {"simulation": sim, "comparison": cmp,
-            "plots": {"simulation": _svg_data_uri(durability_figure(sim)), "comparison": _svg_data_uri(compare_figure(cmp))}}
+    return {"simulation": sim, "comparison": cmp}
 
 
-def durability_facts(par: Mapping[str, Any]) -> dict[str, Any]:
-    """The storage Monte Carlo and the exact comparison with secret sharing, with their plots."""
-    return _durability(tuple(sorted(par.items())))
+@lru_cache(maxsize=CACHE_SIZE)
+def _durability_plots(items: tuple[tuple[str, Any], ...]) -> dict[str, str]:
+    from qclone.analysis.durability import durability_figure
+
+    facts = _durability(items)
+    return {"simulation": _svg_data_uri(durability_figure(facts["simulation"])),
+            "comparison": _svg_data_uri(compare_figure(facts["comparison"]))}
+
+
+def durability_facts(par: Mapping[str, Any], *, plots: bool = False) -> dict[str, Any]:
+    """The storage Monte Carlo and the exact comparison with secret sharing (``plots``: and their plots)."""
+    items = tuple(sorted(par.items()))
+    return _durability(items) | ({"plots": _durability_plots(items)} if plots else {})
 
 
 def compare_figure(result: Mapping[str, Any]) -> Any:
@@ -273,8 +276,9 @@ def compare_figure(result: Mapping[str, Any]) -> Any:
 
 
 # ---------------------------------------------------------------------------- pages
-def explorer_page(params: Mapping[str, str]) -> dict[str, Any]:
-    """The explorer's document: the validated parameters and every number shown."""
+def explorer_page(params: Mapping[str, str], *, plots: bool = True) -> dict[str, Any]:
+    """The explorer's document: the validated parameters and every number shown (``plots``: and the
+    drawings; the JSON has none)."""
     from qclone.protocol.layout import single_clone_warning
 
     par = explorer_params(params)
@@ -289,35 +293,30 @@ def explorer_page(params: Mapping[str, str]) -> dict[str, Any]:
     else:
         out["census"], out["census_note"] = _heavy(census_facts, n, target), None
     out["scaling"] = _heavy(scaling_facts, par["noise"], par["p"], par["depth"])
+    if plots:
+        out["scaling"] = out["scaling"] | {"plot": _heavy(scaling_plot, par["noise"], par["p"], par["depth"])}
+    else:
+        out["circuit"] = {key: v for key, v in out["circuit"].items() if key != "svg"}
     return out
 
 
-def durability_page(params: Mapping[str, str]) -> dict[str, Any]:
-    """The durability page's document: parameters, the simulation and the comparison."""
+def durability_page(params: Mapping[str, str], *, plots: bool = True) -> dict[str, Any]:
+    """The durability page's document: parameters, the simulation and the comparison (``plots``: and
+    their plots)."""
     par = durability_params(params)
-    return {"parameters": par, **_heavy(durability_facts, par)}
-
-
-def _without_plots(doc: dict[str, Any]) -> dict[str, Any]:
-    out = dict(doc)
-    if "circuit" in out:
-        out["circuit"] = {k: v for k, v in out["circuit"].items() if k != "svg"}
-    if "scaling" in out:
-        out["scaling"] = {k: v for k, v in out["scaling"].items() if k != "plot"}
-    out.pop("plots", None)
-    return out
+    return {"parameters": par, **_heavy(lambda: durability_facts(par, plots=plots))}
 
 
 def make_router(templates: Any) -> APIRouter:
     """The two pages as a FastAPI router (``templates``: the dashboard's ``Jinja2Templates``)."""
     router = APIRouter()
 
-    def render(request: Request, template: str, build: Callable[[Mapping[str, str]], dict[str, Any]],
+    def render(request: Request, template: str, build: Callable[..., dict[str, Any]],
                form: Callable[[Mapping[str, str]], dict[str, Any]]) -> Response:
         params = dict(request.query_params)
         as_json = params.pop("format", "html") == "json"
         try:
-            doc = build(params)
+            doc = build(params, plots=not as_json)
         except QcloneError as exc:
             status = http_status(exc)
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -330,7 +329,7 @@ def make_router(templates: Any) -> APIRouter:
             return templates.TemplateResponse(request, template, {"error": message, "doc": None, "form": form(params)},
                                               status_code=status, headers=headers)
         if as_json:
-            return JSONResponse(_without_plots(doc))
+            return JSONResponse(doc)
         return templates.TemplateResponse(request, template, {"error": None, "doc": doc, "form": form(params)})
 
     def echo(params: Mapping[str, str]) -> dict[str, str]:
