@@ -61,6 +61,7 @@ def _form(html: str) -> _Form:
     return f
 
 
+@pytest.mark.slow  # draws the plots (matplotlib); the JSON tests below check the same numbers
 def test_explorer_page_html(client: TestClient) -> None:
     r = client.get("/ui/explorer", params={"n": 3, "decrypt": "2", "depth": "log", "noise": "memory", "p": "0.01"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
@@ -70,6 +71,18 @@ def test_explorer_page_html(client: TestClient) -> None:
     form = _form(html)
     assert form.fields and all(f in form.labelled for f in form.fields)  # every input has its label
     assert form.scripts == 0
+    assert re.search(r'href="\?[^"]*format=json"', html)
+    assert 'value="0.01"' in html and 'id="ex-n"' in html  # the form keeps what was asked
+    big = client.get("/ui/explorer", params={"n": 40, "p": "0.01"}).text
+    assert "Not drawn:" in big and 'class="gate"' not in big and "Not computed:" in big
+
+
+@pytest.mark.slow  # draws the plots (matplotlib)
+def test_durability_page_html(client: TestClient) -> None:
+    html = client.get("/ui/durability", params={"n": 3, "failure_rate": 0.2, "objects": 1000, "storage_time": 60}).text
+    assert html.count("data:image/svg+xml;base64,") == 2 and "Every alternative" in html and "average fidelity" in html
+    form = _form(html)
+    assert all(f in form.labelled for f in form.fields) and form.scripts == 0
 
 
 def _gate_counts_from_qiskit(n: int, k: int, decrypt, depth: str) -> dict[str, int]:
@@ -133,8 +146,6 @@ def test_census_by_orbits_and_its_limits(client: TestClient) -> None:
     big = client.get("/ui/explorer", params={"n": 40, "p": "0.01", "format": "json"}).json()
     assert big["census"] is None and "up to n = 10" in big["census_note"]
     assert big["circuit"]["not_drawn"] and big["circuit"]["num_qubits"] == 81
-    html = client.get("/ui/explorer", params={"n": 40, "p": "0.01"}).text
-    assert "Not drawn:" in html and 'class="gate"' not in html
     reg = client.get("/ui/explorer", params={"n": 2, "k": 2, "p": "0.01", "format": "json"}).json()
     assert reg["census"] is None and "k = 1" in reg["census_note"]
 
@@ -180,10 +191,6 @@ def test_durability_numbers(client: TestClient) -> None:
     five = next(row for row in rows.values() if row["units"] == 5 and row["needed"] == 3 and row["dimension"] == 2)
     assert five["durability"] == pytest.approx(_binomial_at_least(3, 5, 1 - P), abs=1e-12)  # ((3,5)): any 3 of 5
     assert "plots" not in doc
-    html = client.get("/ui/durability", params={"n": n, "failure_rate": P, "objects": 1000}).text
-    assert html.count("data:image/svg+xml;base64,") == 2 and "Every alternative" in html
-    form = _form(html)
-    assert all(f in form.labelled for f in form.fields) and form.scripts == 0
 
 
 @pytest.mark.parametrize(("path", "params", "words"), [
@@ -226,9 +233,3 @@ def test_busy_is_a_503(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> N
         explorer._turn.release()
     assert r.status_code == 503 and "busy" in r.json()["error"]["message"]
     assert client.get("/ui/explorer", params={"n": 2, "p": "0.01", "format": "json"}).status_code == 200
-
-
-def test_json_link_and_form_refill(client: TestClient) -> None:
-    html = client.get("/ui/explorer", params={"n": 2, "p": "0.01"}).text
-    assert re.search(r'href="\?[^"]*format=json"', html)
-    assert 'value="0.01"' in html and 'id="ex-n"' in html
