@@ -52,7 +52,7 @@ def circuit_svg(circuit: Circuit, labels: Sequence[str], *, title: str | None = 
     columns = max(free, default=0)
     width = _LEFT + _COL * max(columns, 1) + 16
     height = _TOP + _ROW * circuit.num_qubits
-    name = escape(title or f"circuit of {circuit.num_qubits} qubits, depth {columns}")
+    name = escape(title or f"circuit of {circuit.num_qubits} qubits and {circuit.num_gates} gates, drawn in {columns} columns")
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="circuit-title" '
            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
            f'<title id="circuit-title">{name}</title>']
