@@ -57,7 +57,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qclone.errors import InvalidArgumentError
 from qclone.storage import faults
 from qclone.storage.api_models import (
+    DEFAULT_LIST_LIMIT,
     MAX_AUDIT_LIMIT,
+    MAX_LIST_LIMIT,
     AckIn,
     AckOut,
     ApplyIn,
@@ -349,9 +351,17 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
                           operation_id=f"put_object_{method.lower()}")
 
     @app.get("/v1/objects", response_model=ObjectListOut, responses=_responses(401), openapi_extra=auth)
-    async def list_objects(request: Request) -> Response:
-        """This tenant's objects."""
-        return await run(request, lambda: {"objects": service.list(tenant_of(request))})
+    async def list_objects(request: Request,
+                           limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT, strict=False)] = DEFAULT_LIST_LIMIT,
+                           cursor: Annotated[str | None, Query(max_length=1024, description="the next_cursor of "
+                                                                                           "the previous page")] = None,
+                           ) -> Response:
+        """This tenant's objects, oldest first, a page at a time (``next_cursor``: the rest)."""
+        def page() -> dict:
+            rows, nxt = service.list_page(tenant_of(request), limit=limit, cursor=cursor)
+            return {"objects": rows, "next_cursor": nxt}
+
+        return await run(request, page)
 
     @app.get("/v1/objects/{name}", response_model=ObjectOut, responses=_responses(401, 404), openapi_extra=auth)
     async def stat_object(request: Request, name: ObjectName,
@@ -490,10 +500,15 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
                         limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_LIMIT, strict=False)] = 1000,
                         after: Annotated[int | None, Query(ge=0, le=2**63 - 1, strict=False,
                                                            description="only entries with a larger id (paging)")] = None,
+                        cursor: Annotated[str | None, Query(max_length=1024, description="the next_cursor of "
+                                                                                        "the previous page")] = None,
                         ) -> Response:
-        """This tenant's audit log, oldest first (the admin token: every entry)."""
-        return await run(request, lambda: {"entries": service.audit_log(tenant_or_admin(request), limit=limit,
-                                                                         after=after)})
+        """This tenant's audit log, oldest first (the admin token: every entry), a page at a time."""
+        def page() -> dict:
+            rows, nxt = service.audit_page(tenant_or_admin(request), limit=limit, cursor=cursor, after=after)
+            return {"entries": rows, "next_cursor": nxt}
+
+        return await run(request, page)
 
     @app.get("/v1/health", response_model=HealthOut, responses=_responses())
     async def health(request: Request) -> Response:

@@ -76,7 +76,7 @@ INVENTORY = {
     "--url": "the gateway's URL",
     "--token": "the tenant's API token",
     "--admin-token": "the admin token",
-    "--limit": "at most this many entries (audit-log)",
+    "--limit": "at most this many entries (audit-log, ls)",
     "--data-dir": "a server's or node's data directory",
     "--db": "metadata database URL",
     "--role": "the role of a server process or node",
