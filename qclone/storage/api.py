@@ -251,6 +251,11 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         ui_state_dir: where the dashboard keeps its session key and signed-out sessions (the
             data dir; None: in memory). secure_cookies: its cookies are ``Secure`` (TLS).
     """
+    # Qiskit's OpenQASM 2 parser (a Rust extension) crashed the process with a segmentation fault when
+    # first used in a thread that then exited and used again in another: first use it in this thread
+    from qclone.storage.inputs import parse_state
+
+    parse_state("qasm", 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nh q[0];\n')
     app = FastAPI(title=title, version="1", description="Encrypted quantum multi-cloud storage (qclone). "
                   "Errors are {\"error\": {\"type\", \"message\", \"request_id\"}}; every response carries "
                   "an X-Request-ID header.")
