@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -66,7 +66,7 @@ class Viewer:
         return "admin" if self.tenant is None else str(self.tenant.name)
 
 
-class NeedSignIn(Exception):
+class SignInNeededError(Exception):
     """No valid session: pages redirect to the sign-in form, JSON answers 401."""
 
 
@@ -153,35 +153,37 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
     def viewer(request: Request) -> Viewer:
         session = keeper.read(request.cookies.get(COOKIE))
         if session is None:
-            raise NeedSignIn()
+            raise SignInNeededError()
         if session.admin:
             if not is_admin(session.token):  # the admin token changed since
-                raise NeedSignIn()
+                raise SignInNeededError()
             tenant = None
         else:
             try:
                 tenant = service.authenticate(session.token)
             except UnauthorizedError:
-                raise NeedSignIn() from None
+                raise SignInNeededError() from None
         v = Viewer(session, tenant, keeper.csrf_token(session))
         request.state.ui_viewer = v
         return v
+
+    ViewerDep = Annotated[Viewer, Depends(viewer)]
 
     async def form_of(request: Request, v: Viewer) -> Any:
         """The posted form, after the CSRF check (and a same-origin check when the browser says)."""
         form = await request.form(max_files=1, max_fields=30)
         if not keeper.check_csrf(v.session, form.get("csrf_token")) or not _same_origin(request):
-            raise _Forbidden("the form's CSRF token is missing or wrong: reload the page and submit it again")
+            raise ForbiddenError("the form's CSRF token is missing or wrong: reload the page and submit it again")
         return form
 
     def tenant_of(v: Viewer) -> Any:
         if v.tenant is None:
-            raise _Forbidden("objects belong to tenants: sign in with a tenant's token to see them")
+            raise ForbiddenError("objects belong to tenants: sign in with a tenant's token to see them")
         return v.tenant
 
     def admin_only(v: Viewer) -> None:
         if not v.admin:
-            raise _Forbidden("this page needs the admin token")
+            raise ForbiddenError("this page needs the admin token")
 
     async def sign_in_needed(request: Request, exc: Exception) -> Response:
         if _wants_json(request):
@@ -189,12 +191,12 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/ui/login?{urlencode({'next': target})}", status_code=303)
 
-    app.add_exception_handler(NeedSignIn, sign_in_needed)
+    app.add_exception_handler(SignInNeededError, sign_in_needed)
 
     async def forbidden(request: Request, exc: Exception) -> Response:
         return error_page(request, exc)
 
-    app.add_exception_handler(_Forbidden, forbidden)
+    app.add_exception_handler(ForbiddenError, forbidden)
 
     router = APIRouter()
     open_router = APIRouter()
@@ -213,7 +215,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
         token = str(form.get("token") or "").strip()
         nxt = _safe_next(str(form.get("next") or "/ui/objects")[:_SHORT])
         if not keeper.check_login(request.cookies.get(LOGIN_COOKIE), form.get("login_token")):
-            return error_page(request, _Forbidden("the sign-in form expired: reload it and sign in again"), back="/ui/login")
+            return error_page(request, ForbiddenError("the sign-in form expired: reload it and sign in again"), back="/ui/login")
         admin = bool(token) and len(token) <= 512 and is_admin(token)
         if not admin:
             try:
@@ -237,7 +239,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
         return resp
 
     @router.post("/logout", include_in_schema=False)
-    async def logout(request: Request, v: Viewer = Depends(viewer)) -> Response:
+    async def logout(request: Request, v: ViewerDep) -> Response:
         await form_of(request, v)
         keeper.revoke(v.session)
         resp = RedirectResponse("/ui/login", status_code=303)
@@ -256,7 +258,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
         return provs, holds
 
     @router.get("/objects", include_in_schema=False)
-    def objects_page(request: Request, v: Viewer = Depends(viewer), cursor: str | None = None,
+    def objects_page(request: Request, v: ViewerDep, cursor: str | None = None,
                      state: str | None = None, q: str | None = None, sort: str = "created", order: str = "asc",
                      format: str = "html",  # noqa: A002 - datasette's name
                      ) -> Response:
@@ -293,7 +295,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
             return error_page(request, exc)
 
     @router.post("/objects", include_in_schema=False)
-    async def store(request: Request, v: Viewer = Depends(viewer)) -> Response:
+    async def store(request: Request, v: ViewerDep) -> Response:
         form = await form_of(request, v)
         try:
             tenant = tenant_of(v)
@@ -334,7 +336,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
         return RedirectResponse(f"/ui/objects/{quote(rec['name'], safe='')}", status_code=303)
 
     @router.get("/objects/{name}", include_in_schema=False)
-    def object_page(request: Request, name: str, v: Viewer = Depends(viewer), coalition: int | None = None,
+    def object_page(request: Request, name: str, v: ViewerDep, coalition: int | None = None,
                     format: str = "html",  # noqa: A002 - datasette's name
                     ) -> Response:
         try:
@@ -347,7 +349,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
             return error_page(request, exc)
 
     @router.post("/objects/{name}/get", include_in_schema=False)
-    async def get_object(request: Request, name: str, v: Viewer = Depends(viewer)) -> Response:
+    async def get_object(request: Request, name: str, v: ViewerDep) -> Response:
         form = await form_of(request, v)
         try:
             tenant = tenant_of(v)
@@ -381,7 +383,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
 
     # ------------------------------------------------------------------ providers (admin)
     @router.get("/providers", include_in_schema=False)
-    def providers_page(request: Request, v: Viewer = Depends(viewer),
+    def providers_page(request: Request, v: ViewerDep,
                        format: str = "html",  # noqa: A002 - datasette's name
                        ) -> Response:
         try:
@@ -396,7 +398,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
             return error_page(request, exc)
 
     @router.get("/providers/{provider_id}/{action}", include_in_schema=False)
-    def confirm_action(request: Request, provider_id: str, action: str, v: Viewer = Depends(viewer)) -> Response:
+    def confirm_action(request: Request, provider_id: str, action: str, v: ViewerDep) -> Response:
         try:
             admin_only(v)
             if action not in _ACTIONS:
@@ -409,7 +411,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
             return error_page(request, exc)
 
     @router.post("/providers/{provider_id}/{action}", include_in_schema=False)
-    async def provider_action(request: Request, provider_id: str, action: str, v: Viewer = Depends(viewer)) -> Response:
+    async def provider_action(request: Request, provider_id: str, action: str, v: ViewerDep) -> Response:
         form = await form_of(request, v)
         try:
             admin_only(v)
@@ -430,7 +432,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
 
     # ------------------------------------------------------------------ audit log
     @router.get("/audit", include_in_schema=False)
-    def audit_page(request: Request, v: Viewer = Depends(viewer), after: int | None = None,
+    def audit_page(request: Request, v: ViewerDep, after: int | None = None,
                    action: str | None = None, object: str | None = None,  # noqa: A002 - the filter's name
                    format: str = "html",  # noqa: A002 - datasette's name
                    ) -> Response:
@@ -461,7 +463,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
 
 
 
-class _Forbidden(StorageError):
+class ForbiddenError(StorageError):
     """A signed-in user asked for what the session may not do (403)."""
 
     http_status = 403
@@ -496,7 +498,7 @@ def _history(service: Any) -> list[dict[str, Any]]:
 
 def _list_page(service: Any, tenant: Any, *, state: str | None, limit: int, cursor: str | None) -> tuple[list, str | None]:
     if hasattr(service, "list_page"):  # until the paged listing lands (removed at the merge)
-        return service.list_page(tenant, state=state, limit=limit, cursor=cursor)  # type: ignore[no-any-return]
+        return service.list_page(tenant, state=state, limit=limit, cursor=cursor)
     return service.list(tenant, state=state, limit=limit), None
 
 
