@@ -9,7 +9,6 @@ the audit page ``service.audit_log``. ``?format=json`` answers that call's resul
 the API's own encoder: the JSON the API returns, not a second computation.
 """
 
-from __future__ import annotations
 
 import math
 import secrets
