@@ -12,6 +12,7 @@ the API's own encoder: the JSON the API returns, not a second computation.
 
 import math
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
+import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -28,7 +30,7 @@ from starlette.datastructures import UploadFile
 from qclone.errors import InvalidArgumentError, QcloneError
 from qclone.storage.errors import NotFoundError, StorageError, UnauthorizedError, error_body, http_status
 from qclone.storage.web import svg
-from qclone.storage.web.fidelity import MAX_LIST_QUBITS, predicted_average_fidelity
+from qclone.storage.web.fidelity import MAX_LIST_QUBITS, predicted_average_fidelities, predicted_average_fidelity
 from qclone.storage.web.forms import FORM_KINDS, state_from_form
 from qclone.storage.web.session import COOKIE, LOGIN_COOKIE, SESSION_SECONDS, Session, SessionKeeper
 
@@ -46,6 +48,19 @@ _PAGE_HEADERS = {"Content-Security-Policy": _CSP, "X-Frame-Options": "DENY", "X-
 _SORTS = ("created", "name", "state", "qubits", "clones", "age")
 _PLACEMENTS = ("today", "keep-A", "split-key")
 _ACTIONS = ("drain", "kill", "revive")
+
+
+#: Seconds the providers' and holders' T1/T2 and zones are cached for the objects and object pages.
+TIMES_TTL = 5.0
+
+
+@dataclass(frozen=True)
+class Times:
+    """T1/T2 by provider and by key holder, and the holders' records (zones, kinds)."""
+
+    providers: dict[str, tuple[float, float]]
+    holders: dict[str, tuple[float, float]]
+    records: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -251,10 +266,23 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
         return RedirectResponse("/ui/objects", status_code=303)
 
     # ------------------------------------------------------------------ objects
-    def providers_times() -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
-        provs = {str(p["id"]): (float(p["t1"]), float(p["t2"])) for p in service.providers()}
-        holds = {str(h["id"]): (float(h["t1"]), float(h["t2"])) for h in service.holders_list()}
-        return provs, holds
+    cache_lock = threading.Lock()
+    cache: dict[str, Any] = {}
+
+    def providers_times() -> "Times":
+        """The providers' and key holders' T1/T2, zones and kinds (cached for :data:`TIMES_TTL`
+        seconds: counting every provider's clones on each page view would cost more than the page)."""
+        now = time.monotonic()
+        with cache_lock:
+            hit = cache.get("times")
+            if hit is not None and now - hit[0] < TIMES_TTL:
+                return hit[1]
+        holders = service.holders_list()
+        value = Times({str(p["id"]): (float(p["t1"]), float(p["t2"])) for p in service.providers()},
+                      {str(h["id"]): (float(h["t1"]), float(h["t2"])) for h in holders}, holders)
+        with cache_lock:
+            cache["times"] = (now, value)
+        return value
 
     @router.get("/objects", include_in_schema=False)
     def objects_page(request: Request, v: ViewerDep, cursor: str | None = None,
@@ -270,7 +298,8 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
             if format == "json":
                 return json_response({"objects": rows, "next_cursor": nxt})
             now = float(service.clock.now())
-            provs, holds = providers_times()
+            times = providers_times()
+            provs, holds = times.providers, times.holders
             shown = [r for r in rows if not q or q.lower() in str(r["name"]).lower()]
             if sort not in _SORTS:
                 sort = "created"
@@ -280,7 +309,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
             shown.sort(key=key, reverse=order == "desc")
             for r in shown:
                 r["age"] = now - r["stored_at"] if r["stored_at"] is not None else None
-                r["fidelity_now"] = _list_fidelity(r, now, provs, holds)
+            _list_fidelities(shown, now, provs, holds)
             filters = {"state": state or "", "q": q or "", "sort": sort, "order": order}
             return page(request, "objects.html", {
                 "objects": shown, "next_cursor": nxt, "filters": filters, "kinds": FORM_KINDS,
@@ -335,7 +364,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
         return RedirectResponse(f"/ui/objects/{quote(rec['name'], safe='')}", status_code=303)
 
     @router.get("/objects/{name}", include_in_schema=False)
-    def object_page(request: Request, name: str, v: ViewerDep, coalition: int | None = None,
+    def object_page(request: Request, name: str, v: ViewerDep, coalition: int | None = None, all: bool = False,  # noqa: A002 - the query's name
                     format: str = "html",  # noqa: A002 - datasette's name
                     ) -> Response:
         try:
@@ -343,7 +372,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
             rec = service.stat(tenant, name, full_audit=True)
             if format == "json":
                 return json_response(rec)
-            return page(request, "object.html", _object_context(service, tenant, rec, coalition, providers_times()))
+            return page(request, "object.html", _object_context(service, tenant, rec, coalition, providers_times(), every=all))
         except QcloneError as exc:
             return error_page(request, exc)
 
@@ -507,24 +536,32 @@ async def _in_thread(fn: Callable[[], Any]) -> Any:
     return await anyio.to_thread.run_sync(fn)
 
 
-def _list_fidelity(row: dict[str, Any], now: float, provs: dict[str, tuple[float, float]],
-                   holds: dict[str, tuple[float, float]]) -> dict[str, float] | None:
-    """The predicted average fidelity of a get now (objects page): the range over the providers'
-    T1/T2 (which provider's clone a get decrypts is chosen at the get), the key at the vault."""
-    if row["state"] != "stored" or row["qubits"] > MAX_LIST_QUBITS or row["stored_at"] is None:
-        return None
-    elapsed = max(0.0, now - row["stored_at"])
+def _list_fidelities(rows: list[dict[str, Any]], now: float, provs: dict[str, tuple[float, float]],
+                     holds: dict[str, tuple[float, float]]) -> None:
+    """Set ``fidelity_now`` of each row: the predicted average fidelity of a get now (objects page),
+    the range over the providers' T1/T2 (which provider's clone a get decrypts is chosen at the
+    get), the key at the vault; None where not stored or larger than :data:`MAX_LIST_QUBITS`."""
     vault = holds.get("vault")
+    groups: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        r["fidelity_now"] = None
+        if r["state"] == "stored" and r["qubits"] <= MAX_LIST_QUBITS and r["stored_at"] is not None:
+            groups.setdefault((int(r["qubits"]), int(r["clones"])), []).append(r)
     if vault is None or not provs:
-        return None
-    values = [predicted_average_fidelity(row["qubits"], row["clones"], elapsed, t, vault) for t in set(provs.values())]
-    return {"low": min(values), "high": max(values)}
+        return
+    for (k, n), members in groups.items():
+        elapsed = [max(0.0, now - r["stored_at"]) for r in members]
+        values = np.array([predicted_average_fidelities(k, n, elapsed, t, vault) for t in set(provs.values())])
+        for r, low, high in zip(members, values.min(axis=0), values.max(axis=0)):
+            r["fidelity_now"] = {"low": float(low), "high": float(high)}
 
 
-def _object_context(service: Any, tenant: Any, rec: dict[str, Any], coalition: int | None,
-                    times: tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]) -> dict[str, Any]:
-    """Everything the object page shows beside the record."""
-    provs, holds = times
+def _object_context(service: Any, tenant: Any, rec: dict[str, Any], coalition: int | None, times: "Times", *,
+                    every: bool = False) -> dict[str, Any]:
+    """Everything the object page shows beside the record. The coalition table lists the minimal
+    coalitions, the partially informative ones and the unintended ones (a coalition that holds an
+    authorized one learns everything too); ``every``: all of them."""
+    provs, holds = times.providers, times.holders
     report = rec.get("audit_report") or {}
     findings = list(report.get("findings") or [])
     highlight: list[str] = []
@@ -532,8 +569,7 @@ def _object_context(service: Any, tenant: Any, rec: dict[str, Any], coalition: i
         highlight = list(findings[coalition]["coalition"])
     else:
         coalition = None
-    holders = service.holders_list()
-    picture = svg.placement_picture(rec, holders, highlight)
+    picture = svg.placement_picture(rec, times.records, highlight)
     timeline = service.audit_log(tenant, limit=200, object_name=rec["name"])
     now = float(service.clock.now())
     predicted = None
@@ -549,6 +585,8 @@ def _object_context(service: Any, tenant: Any, rec: dict[str, Any], coalition: i
                                                                          provs[c["provider"]], key_times,
                                                                          clone=c["clone"])})
         predicted = {"elapsed": elapsed, "key_holder": key_holder, "per_clone": per_clone}
-    return {"object": rec, "findings": findings, "coalition": coalition, "picture": picture,
+    rows = [{"index": i, **f} for i, f in enumerate(findings)
+            if every or f.get("minimal", True) or f.get("kind") == "partial" or not f.get("intended", True) or i == coalition]
+    return {"object": rec, "findings": findings, "rows": rows, "every": every, "coalition": coalition, "picture": picture,
             "timeline": timeline, "predicted": predicted, "get_key": secrets.token_hex(12), "result": None,
             "json_url": f"/ui/objects/{quote(rec['name'], safe='')}?format=json", "math": math}

@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -28,7 +29,7 @@ from qclone.analysis.recovery import output_images, plain_recovery
 from qclone.protocol import Layout
 from qclone.sim.noise import twirled_relaxation
 
-__all__ = ["MAX_LIST_QUBITS", "predicted_average_fidelity"]
+__all__ = ["MAX_LIST_QUBITS", "predicted_average_fidelities", "predicted_average_fidelity"]
 
 #: The objects page predicts the fidelity of objects of at most this many qubits (4^k output Paulis each).
 MAX_LIST_QUBITS = 4
@@ -50,17 +51,33 @@ def _images(k: int, n: int, clone: int) -> tuple[np.ndarray, np.ndarray]:
     return clone_rows, key_rows
 
 
-def _log_eigenvalues(rows: np.ndarray, p: tuple[float, float, float], px_m: np.ndarray, pz_m: np.ndarray) -> np.ndarray:
-    """Σ over ``rows`` of log λ_P for the channel ``p`` on each of those qubits."""
-    total = np.zeros(px_m.shape, dtype=float)
-    for xx, xz, zx, zz in rows.tolist():
-        errs = ((xx, xz, p[0]), (xx ^ zx, xz ^ zz, p[1]), (zx, zz, p[2]))
-        lam = np.ones(px_m.shape, dtype=float)
-        for ex, ez, prob in errs:
-            if prob and (ex or ez):
-                lam -= 2 * prob * _parity((ex & pz_m) ^ (ez & px_m))
-        total += np.log(np.maximum(lam, 1e-300))
-    return total
+def _log_eigenvalues(rows: np.ndarray, p: np.ndarray, px_m: np.ndarray, pz_m: np.ndarray) -> np.ndarray:
+    """Σ over ``rows`` (the aged qubits) of log λ_P, for each channel ``p[i] = (px, py, pz)``:
+    shape ``(len(p), 4^k)``. Vectorised over the qubits, their errors X, Y, Z, the channels and
+    the output Paulis."""
+    if rows.size == 0:
+        return np.zeros((p.shape[0], px_m.size), dtype=float)
+    xx, xz, zx, zz = rows.T
+    ex = np.stack([xx, xx ^ zx, zx], axis=1)[:, :, None]  # (qubits, 3 errors, 1)
+    ez = np.stack([xz, xz ^ zz, zz], axis=1)[:, :, None]
+    anti = _parity((ex & pz_m[None, None, :]) ^ (ez & px_m[None, None, :])).astype(float)  # (qubits, 3, 4^k)
+    lam = 1.0 - 2.0 * np.einsum("ce,qep->cqp", p, anti)  # (channels, qubits, 4^k)
+    return np.log(np.maximum(lam, 1e-300)).sum(axis=1)
+
+
+def predicted_average_fidelities(k: int, n: int, elapsed: Sequence[float], clone_times: tuple[float, float],
+                                 key_times: tuple[float, float], *, clone: int = 1) -> np.ndarray:
+    """:func:`predicted_average_fidelity` for many storage times at once (one array)."""
+    times = np.asarray(elapsed, dtype=float)
+    clone_rows, key_rows = _images(int(k), int(n), int(clone))
+    d = 2 ** int(k)
+    idx = np.arange(d * d, dtype=np.int64)
+    px_m, pz_m = idx // d, idx % d
+    pc = np.array([twirled_relaxation(max(0.0, float(t)), *clone_times) for t in times]).reshape(-1, 3)
+    pk = np.array([twirled_relaxation(max(0.0, float(t)), *key_times) for t in times]).reshape(-1, 3)
+    log_lam = _log_eigenvalues(clone_rows, pc, px_m, pz_m) + _log_eigenvalues(key_rows, pk, px_m, pz_m)
+    f_e = np.exp(log_lam).mean(axis=1)
+    return (d * f_e + 1) / (d + 1)
 
 
 def predicted_average_fidelity(k: int, n: int, elapsed: float, clone_times: tuple[float, float],
@@ -75,11 +92,4 @@ def predicted_average_fidelity(k: int, n: int, elapsed: float, clone_times: tupl
     """
     if elapsed <= 0:
         return 1.0
-    clone_rows, key_rows = _images(int(k), int(n), int(clone))
-    d = 2 ** int(k)
-    idx = np.arange(d * d, dtype=np.int64)
-    px_m, pz_m = idx // d, idx % d
-    log_lam = _log_eigenvalues(clone_rows, twirled_relaxation(elapsed, *clone_times), px_m, pz_m)
-    log_lam += _log_eigenvalues(key_rows, twirled_relaxation(elapsed, *key_times), px_m, pz_m)
-    f_e = float(np.exp(log_lam).mean())
-    return (d * f_e + 1) / (d + 1)
+    return float(predicted_average_fidelities(k, n, [elapsed], clone_times, key_times, clone=clone)[0])
