@@ -34,9 +34,10 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
-def build(objects: int) -> tuple[object, object, str, str, Path]:
+def build(objects: int) -> tuple[Any, Any, str, str, Path]:
     from qclone.storage.api import create_app
     from qclone.storage.inputs import parse_state
     from qclone.storage.server import ServeOptions, admin_token_of, build_service, first_start
@@ -58,16 +59,16 @@ def build(objects: int) -> tuple[object, object, str, str, Path]:
     return service, app, token, admin, data_dir
 
 
-def sign_in(client: object, token: str) -> None:
-    page = client.get("/ui/login")  # type: ignore[attr-defined]
-    login_token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    r = client.post("/ui/login", data={"token": token, "login_token": login_token}, follow_redirects=False)  # type: ignore[attr-defined]
+def sign_in(client: Any, token: str) -> None:
+    page = client.get("/ui/login")
+    login_token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
+    r = client.post("/ui/login", data={"token": token, "login_token": login_token}, follow_redirects=False)
     assert r.status_code == 303, r.text
 
 
-def timed(client: object, path: str, headers: dict[str, str] | None = None) -> float:
+def timed(client: Any, path: str, headers: dict[str, str] | None = None) -> float:
     t0 = time.perf_counter()
-    r = client.get(path, headers=headers or {})  # type: ignore[attr-defined]
+    r = client.get(path, headers=headers or {})
     took = time.perf_counter() - t0
     assert r.status_code == 200, (path, r.status_code, r.text[:200])
     return took
@@ -119,7 +120,7 @@ def main() -> None:
             print(f"{label:<24}{p:>14.2f}{c:>14.2f}{p / c:>8.2f}   GET {call.split('?')[0]}", flush=True)
         print(f"\n{args.objects} objects; medians of {args.repeat}; load average {os.getloadavg()[0]:.2f} (2 cores, shared)")
     finally:
-        service.close()  # type: ignore[attr-defined]
+        service.close()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
