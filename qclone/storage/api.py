@@ -239,7 +239,8 @@ ProviderId = Annotated[str, FastAPIPath(min_length=1, max_length=64)]
 
 
 def create_app(service: Any, *, admin_token: str | None = None, clock: Any = None, threads: int = 8,
-               title: str = "qclone storage gateway", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+               title: str = "qclone storage gateway", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               dashboard: bool = True, ui_state_dir: str | None = None, secure_cookies: bool = False) -> FastAPI:
     """The gateway app.
 
     Args:
@@ -251,7 +252,15 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
             mostly CPU under one GIL with short waits for fsync and SQLite locks, so a few
             threads keep the event loop free without the switching cost of a large pool.
         max_body_bytes: larger request bodies are refused with 413 while they are read.
+        dashboard: serve the web dashboard under ``/ui`` (:mod:`qclone.storage.web`).
+        ui_state_dir: where the dashboard keeps its session key and signed-out sessions (the
+            data dir; None: in memory). secure_cookies: its cookies are ``Secure`` (TLS).
     """
+    # Qiskit's OpenQASM 2 parser (a Rust extension) crashed the process with a segmentation fault when
+    # first used in a thread that then exited and used again in another: first use it in this thread
+    from qclone.storage.inputs import parse_state
+
+    parse_state("qasm", 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nh q[0];\n')
     app = FastAPI(title=title, version="1", description="Encrypted quantum multi-cloud storage (qclone). "
                   "Errors are {\"error\": {\"type\", \"message\", \"request_id\"}}; every response carries "
                   "an X-Request-ID header.")
@@ -555,6 +564,12 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
             return await run(request, now)
 
+    if dashboard:
+        from qclone.storage.web import mount_dashboard
+
+        mount_dashboard(app, service, is_admin=is_admin, json_response=_json, error_response=_error,
+                        request_id=request_id_of, state_dir=ui_state_dir, on_failed_login=failed_logins.failed,
+                        secure_cookies=secure_cookies)
     return app
 
 
@@ -624,7 +639,7 @@ class RequestGuard:
                     if not message.get("more_body", False):
                         break
                 body = b"".join(chunks)
-                if body and not _is_json(scope):
+                if body and not _is_json(scope) and not scope["path"].startswith("/ui/"):  # the dashboard posts forms
                     # every body of this API is JSON: one sent without (or with another) type is read as JSON
                     scope = dict(scope, headers=[*(h for h in scope.get("headers", ()) if h[0] != b"content-type"),
                                                  (b"content-type", b"application/json")])

@@ -304,6 +304,8 @@ class OutputOut(BaseModel):
     bloch: list[list[float]] = Field(description="Bloch vector of each qubit (item i: qubit i)")
     purity: float
     fidelity: float | None = Field(default=None, description="with keep_reference: fidelity with the input")
+    reference_bloch: list[list[float]] | None = Field(default=None, description="with keep_reference: the Bloch vector "
+                                                    "of each qubit of the stored input (item i: qubit i)")
     elapsed: float | None = None
     basis: str | None = None
     shots: int | None = None

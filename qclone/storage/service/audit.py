@@ -16,13 +16,16 @@ from qclone.storage.service.common import ServiceBase, Tenant
 
 class AuditMixin(ServiceBase):
     def audit_log(self, tenant: Tenant | None = None, *, limit: int = 1000, since: float | None = None,
-                  after: int | None = None) -> list[dict[str, Any]]:
+                  after: int | None = None, object_name: str | None = None,
+                  action: str | None = None) -> list[dict[str, Any]]:
         """Audit entries, oldest first: ``{"id", "at", "tenant", "actor", "action", "object_id",
         "object_name", "detail"}``. A tenant sees its own entries; None (admin) sees all.
 
         Args:
             limit: at most this many entries. since: only entries at or after this time.
             after: only entries with a larger id (paging).
+            object_name, action: only the entries of this object (by name), only this action (or,
+                ending in ``.``, actions starting so: ``provider.``).
         """
         if not is_int(limit) or limit < 1:
             raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
@@ -34,6 +37,12 @@ class AuditMixin(ServiceBase):
             q = q.where(audit_log.c.at >= float(since))
         if after is not None:
             q = q.where(audit_log.c.id > int(after))
+        if object_name is not None:
+            q = q.where(audit_log.c.object_name == str(object_name))
+        if action is not None:
+            action = str(action)
+            q = q.where(audit_log.c.action.startswith(action, autoescape=True) if action.endswith(".")
+                        else audit_log.c.action == action)
         with self.db.read() as conn:
             rows = conn.execute(q.order_by(audit_log.c.id).limit(limit)).all()
         return [{"id": r.id, "at": r.at, "tenant": r.tenant, "actor": r.actor, "action": r.action,
