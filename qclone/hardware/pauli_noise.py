@@ -186,6 +186,11 @@ def _seconds(op: Delay, dt: float | None) -> float:
     return float(op.duration) * scale
 
 
+def delay_seconds(op: Delay, dt: float | None) -> float:
+    """Seconds of a ``delay`` instruction (units ``dt``, ``s``, ``ms``, ``us``, ``ns``, ``ps``)."""
+    return _seconds(op, dt)
+
+
 @lru_cache(maxsize=65536)
 def _relaxation(t1: float, t2: float, seconds: float):  # noqa: ANN202 - QuantumError
     from qiskit_aer.noise import thermal_relaxation_error
