@@ -398,6 +398,15 @@ def scheduled_stim_circuit(circuit: QuantumCircuit, noise: DeviceNoise, *, refer
         if name == "ecr":
             raise UnsupportedError("ECR devices (Eagle) are not modelled; the Heron devices use CZ")
         for q in qs:
+            u = pending_u.get(q)
+            if name == "cz" and u is not None and abs(u[0, 1]) < 1e-9 and abs(u[1, 0]) < 1e-9 and not flush(q, force=False):
+                # a diagonal, non-Clifford rotation commutes with CZ: it stays pending past the gate (the
+                # transpiler's resynthesis splits Clifford phases that way); its errors are put before the CZ
+                errs = pending_err.pop(q, [])
+                approximated += len(errs)
+                for m in errs:
+                    emit(m, (q,))
+                continue
             flush(q, force=True)
         lines.append(f"{name.upper()} {qs[0]} {qs[1]}")
         if not quiet:
