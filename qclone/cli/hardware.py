@@ -53,17 +53,14 @@ Runner = Annotated[str, typer.Option("--runner", help=(
     "aer (AerSimulator with the device noise) or sampler (qiskit-ibm-runtime SamplerV2: on an ibm_<name> device "
     "the real hardware, on a fake backend local mode with the same device noise). A real device always uses sampler."))]
 Decrypt = Annotated[int, typer.Option("--decrypt", help="Which clone to decrypt.")]
-DD = Annotated[str | None, typer.Option("--dd", help=(
-    "Dynamical decoupling in every idle window long enough: XX or XY4 (Qiskit's PadDynamicalDecoupling). For real "
-    "devices, where it refocuses low-frequency noise and crosstalk; the offline models' Markovian T1/T2 cannot show "
-    "that gain, so on them it only adds the pulses' errors."))]
-DD_CHOICES = ("XX", "XY4")
+DD = Annotated[bool, typer.Option("--dd/--no-dd", help=(
+    "Dynamical decoupling: an X-X pulse pair in every idle window long enough (Qiskit's PadDynamicalDecoupling). "
+    "Meant for real devices, where it refocuses low-frequency noise and crosstalk; the offline models' Markovian "
+    "T1/T2 cannot show that gain, so on them it only adds the pulses' errors."))]
 
 
-def _check_dd(dd: str | None) -> str | None:
-    if dd is None or dd in DD_CHOICES:
-        return dd
-    raise InvalidArgumentError(f"unknown --dd {dd!r}; choose one of {', '.join(DD_CHOICES)}")
+def _check_dd(dd: bool) -> str | None:
+    return "XX" if dd else None
 
 
 def _clones_and_device(clones: str, decrypt: int, backend: str):  # noqa: ANN202 - (list[int], BackendV2)
@@ -96,7 +93,7 @@ def run(
     confidence: Annotated[float, typer.Option("--confidence", help="Central probability of the intervals.")] = 0.95,
     entangled: Annotated[bool, typer.Option("--entangled/--no-entangled", help="Also measure (R, clone): Bell fidelity and concurrence.")] = True,
     idle_noise: Annotated[bool, typer.Option("--idle-noise/--no-idle-noise", help="Schedule with delays so waiting qubits relax (simulators).")] = True,
-    dd: DD = None,
+    dd: DD = False,
     mitigate: Annotated[bool, typer.Option("--mitigate/--no-mitigate", help=(
         "Also run the local readout calibration of the read-out qubits (2 circuits) and report the readout-error-mitigated "
         "fidelities beside the raw ones."))] = False,
@@ -111,7 +108,7 @@ def run(
 
     check_json_flags(json_out, jsonl)
     ns, dev = _clones_and_device(clones, decrypt, backend)
-    dd = _check_dd(dd)
+    dd_sequence = _check_dd(dd)
     run_with = _runner(runner, dev, method, noise, max_bond, truncation)
     results = []
     with progress(f"{backend}: n = {ns[0]}", total=len(ns), quiet=quiet) as bar:
@@ -120,7 +117,7 @@ def run(
             r = measure_fidelity(
                 dev, n, shots=shots, runner=run_with, decrypt=decrypt, entangled=entangled,
                 bootstrap=bootstrap, confidence=confidence, seed=seed, idle_noise=idle_noise, name=backend,
-                mitigate=mitigate, dd=dd,
+                mitigate=mitigate, dd=dd_sequence,
             )  # fmt: skip
             bar.advance()
             results.append(r)
@@ -361,7 +358,7 @@ def predict_command(
     timing: Annotated[str, typer.Option("--timing", help=(
         "Comma-separated scheduling policies, each with the device's gate durations: alap (as late as possible, what "
         "`hardware run` uses) and/or asap."))] = "alap",
-    dd: DD = None,
+    dd: DD = False,
     clones: Annotated[str | None, typer.Option("--clones", "-n", help=(
         "Predict these n only (comma-separated) instead of searching the largest n above 2/3."))] = None,
     max_clones: Annotated[int | None, typer.Option("--max-clones", min=1, help=(
@@ -400,7 +397,7 @@ def predict_command(
             raise InvalidArgumentError(f"unknown --timing {t!r}; choose among {', '.join(SCHEDULES)}")
     if not variants or not timings:
         raise InvalidArgumentError("--variant and --timing need at least one value each")
-    dd = _check_dd(dd)
+    sequence = _check_dd(dd)
     if not is_fake(backend):
         raise InvalidArgumentError("hardware predict needs an offline device model (fake_...): it reads the calibration "
                                    "from the model, never from an account")
@@ -418,8 +415,8 @@ def predict_command(
             bar.update(description=f"{backend}: {v}, {t}")
             if ns is not None:
                 for n in ns:
-                    p = predict(dev, n, variant=v, policy=t, dd=dd, scale=error_scale, name=backend)
-                    row = {"backend": backend, "variant": v, "timing": t, "dd": dd, "error_scale": error_scale, "clones": n,
+                    p = predict(dev, n, variant=v, policy=t, dd=sequence, scale=error_scale, name=backend)
+                    row = {"backend": backend, "variant": v, "timing": t, "dd": sequence, "error_scale": error_scale, "clones": n,
                            "average_fidelity": p.average_fidelity, "above_classical": p.above_classical,
                            "two_qubit_gates": p.stats.two_qubit_gates, "two_qubit_depth": p.stats.two_qubit_depth,
                            "duration": p.stats.idle.duration, "idle_qubit_seconds": p.stats.idle.idle_qubit_seconds,
@@ -428,8 +425,8 @@ def predict_command(
                     if jsonl:
                         print_jsonl(row)
             else:
-                r = largest_clones(dev, variant=v, policy=t, dd=dd, scale=error_scale, limit=max_clones, name=backend)
-                row = {"backend": backend, "variant": v, "timing": t, "dd": dd, "error_scale": error_scale,
+                r = largest_clones(dev, variant=v, policy=t, dd=sequence, scale=error_scale, limit=max_clones, name=backend)
+                row = {"backend": backend, "variant": v, "timing": t, "dd": sequence, "error_scale": error_scale,
                        "largest_clones": r.clones, "fidelity": r.fidelity, "next_fidelity": r.next_fidelity,
                        "max_clones": r.limit, "points": {str(k): f for k, f in sorted(r.points.items())},
                        "seconds": r.seconds}  # fmt: skip
@@ -441,7 +438,7 @@ def predict_command(
         print_json(rows)
     if json_out or jsonl:
         return
-    extra = f", DD {dd} (pulse errors only)" if dd else ""
+    extra = ", DD X-X (pulse errors only)" if sequence else ""
     scale_note = "" if error_scale == 1 else f", errors × {error_scale:g}"
     if ns is not None:
         t = Table(title=f"{backend}: scheduled stim model (exact){extra}{scale_note}")

@@ -18,9 +18,9 @@ model (:mod:`qclone.hardware.predict`) acts on qubits that wait, as on a device.
 qubit's first operation (it is still in |0⟩, where relaxation does nothing) and
 after its last one (nothing it does then reaches the output).
 
-**Dynamical decoupling** (``dd="XX"`` or ``"XY4"``): Qiskit's
+**Dynamical decoupling** (``dd="XX"``): Qiskit's
 ``PadDynamicalDecoupling`` fills every idle window long enough to hold the
-sequence with X (and Y) pulses, spaced evenly, skipping qubits still in |0⟩. On
+sequence with a pair of X pulses, spaced evenly, skipping qubits still in |0⟩. On
 a real device this refocuses quasi-static and low-frequency dephasing and
 coherent crosstalk (ZZ couplings to neighbours). The offline device models
 cannot show that gain: their idle noise is Markovian thermal relaxation (T1,
@@ -51,8 +51,9 @@ from qclone.errors import InvalidArgumentError
 
 #: Scheduling policies.
 SCHEDULES = ("alap", "asap")
-#: Dynamical-decoupling sequences offered.
-DD_SEQUENCES = ("XX", "XY4")
+#: Dynamical-decoupling sequences offered: X–X pulse pairs (Heron has no native Y, so XY4 would need
+#: virtual frame changes the padding pass cannot time).
+DD_SEQUENCES = ("XX",)
 
 
 def check_schedule_policy(policy: str) -> str:
@@ -68,9 +69,9 @@ def check_dd(dd: str | None) -> str | None:
 
 
 def _dd_gates(dd: str) -> list:
-    from qiskit.circuit.library import XGate, YGate
+    from qiskit.circuit.library import XGate
 
-    return [XGate(), XGate()] if dd == "XX" else [XGate(), YGate(), XGate(), YGate()]
+    return [XGate(), XGate()]
 
 
 def schedule_pass_list(target: Target, *, policy: str = "alap", dd: str | None = None) -> list:
@@ -81,7 +82,7 @@ def schedule_pass_list(target: Target, *, policy: str = "alap", dd: str | None =
     dd = check_dd(dd)
     analysis = ALAPScheduleAnalysis(target=target) if policy == "alap" else ASAPScheduleAnalysis(target=target)
     passes = [analysis]
-    if dd is not None:  # Heron has no native Y: :func:`schedule` lowers Y to X and a virtual RZ(π)
+    if dd is not None:
         passes.append(PadDynamicalDecoupling(target=target, dd_sequence=_dd_gates(dd), skip_reset_qubits=True,
                                              pulse_alignment=int(getattr(target, "pulse_alignment", 1) or 1)))
         passes.append(PadDelay(target=target))  # the gaps too short for the sequence (and the leading waits)
@@ -94,7 +95,7 @@ def schedule(circuits: QuantumCircuit | Sequence[QuantumCircuit], target: Target
              dd: str | None = None):  # noqa: ANN201 - one circuit in, one out; a list in, a list out
     """Schedule native-gate circuits with ``target``'s durations and pad every gap (see the module doc).
 
-    With ``dd``, the DD pulses are lowered to the target's native gates (Y becomes X with virtual RZ).
+    With ``dd``, the idle windows long enough for the sequence hold its (native) pulses instead.
     """
     from qiskit.transpiler import PassManager
 
@@ -102,23 +103,7 @@ def schedule(circuits: QuantumCircuit | Sequence[QuantumCircuit], target: Target
     batch = [circuits] if single else list(circuits)
     out = PassManager(schedule_pass_list(target, policy=policy, dd=dd)).run(batch)
     out = out if isinstance(out, list) else [out]
-    if dd is not None and any(ins.operation.name == "y" for qc in out for ins in qc.data) and "y" not in target.operation_names:
-        out = [_y_to_native(qc) for qc in out]
     return out[0] if single else out
-
-
-def _y_to_native(qc: QuantumCircuit) -> QuantumCircuit:
-    """Y = i·X·Z: an X pulse followed by a virtual RZ(π) (same duration as X, same error)."""
-    import math
-
-    new = qc.copy_empty_like()
-    for ins in qc.data:
-        if ins.operation.name == "y":
-            new.rz(math.pi, ins.qubits[0])
-            new.x(ins.qubits[0])
-        else:
-            new.append(ins)
-    return new
 
 
 def _seconds(op, dt: float | None) -> float:  # noqa: ANN001 - a qiskit Delay

@@ -170,6 +170,8 @@ class DeviceNoise:
         missing = want - self.covered
         if not missing:
             return self
+        if self.scale != 1.0:
+            raise InvalidArgumentError("a scaled copy covers the qubits it was made for")
         adj: dict[int, set[int]] = {}
         for a, b in self.backend.coupling_map.get_edges():
             adj.setdefault(a, set()).add(b)
@@ -183,20 +185,31 @@ class DeviceNoise:
                 if key[1][0] in self.covered and all(q in self.covered for q in key[1]):
                     continue
                 probs = pauli_probabilities(error)
-                if self.scale != 1.0:
-                    probs = _scaled(probs, self.scale)
                 self.probabilities[key] = probs
                 self.gates[key] = independent_mechanisms(probs)
         for qargs, readout in model._local_readout_errors.items():  # noqa: SLF001 - Aer exposes them only here
             m = np.asarray(readout.probabilities)
-            self.readout.setdefault(chosen[qargs[0]], min(0.5, self.scale * float(m[0, 1] + m[1, 0]) / 2))
+            self.readout.setdefault(chosen[qargs[0]], float(m[0, 1] + m[1, 0]) / 2)
         props = self.backend.target.qubit_properties
         for q in chosen:
             p = physical_qubit_properties(props[q]) if props else None
             if p is not None and p.t1 is not None and p.t2 is not None and q not in self.coherence:
-                self.coherence[q] = (float(p.t1) / self.scale, float(p.t2) / self.scale)
+                self.coherence[q] = (float(p.t1), float(p.t2))
         self.covered |= set(chosen)
         return self
+
+    def scaled(self, scale: float) -> DeviceNoise:
+        """A copy with every error probability and 1/T1, 1/T2 multiplied by ``scale`` (covering the same qubits)."""
+        if self.scale != 1.0:
+            raise InvalidArgumentError("scale the device's own noise, not a scaled copy")
+        out = DeviceNoise(self.backend, scale=scale, covered=set(self.covered))
+        for key, probs in self.probabilities.items():
+            out.probabilities[key] = _scaled(probs, scale)
+            out.gates[key] = independent_mechanisms(out.probabilities[key])
+        out.readout = {q: min(0.5, scale * e) for q, e in self.readout.items()}
+        if scale > 0:
+            out.coherence = {q: (t1 / scale, t2 / scale) for q, (t1, t2) in self.coherence.items()}
+        return out
 
     def gate(self, name: str, qargs: tuple[int, ...]) -> tuple[tuple[str, float], ...]:
         return self.gates.get((name, qargs), ())
@@ -229,15 +242,16 @@ def _relaxation_mechanisms(px: float, py: float, pz: float) -> tuple[tuple[str, 
     return _RELAX_CACHE[key]
 
 
-_NOISE_CACHE: dict[tuple[int, float], DeviceNoise] = {}
+_NOISE_CACHE: dict[int, DeviceNoise] = {}
 
 
 def device_noise(backend: BackendV2, qubits: Iterable[int] = (), *, scale: float = 1.0) -> DeviceNoise:
-    """The (cached) :class:`DeviceNoise` of ``backend``, covering ``qubits``."""
-    key = (id(backend), float(scale))
-    if key not in _NOISE_CACHE:
-        _NOISE_CACHE[key] = DeviceNoise(backend, scale=float(scale))
-    return _NOISE_CACHE[key].cover(qubits)
+    """The (cached) :class:`DeviceNoise` of ``backend``, covering ``qubits``; with ``scale`` ≠ 1 a scaled copy
+    (every error probability and 1/T1, 1/T2 times ``scale``)."""
+    if id(backend) not in _NOISE_CACHE:
+        _NOISE_CACHE[id(backend)] = DeviceNoise(backend)
+    base = _NOISE_CACHE[id(backend)].cover(qubits)
+    return base if scale == 1.0 else base.scaled(float(scale))
 
 
 # --- the circuit, translated ------------------------------------------------------------------------------
