@@ -666,3 +666,171 @@ def largest_clones(
     nxt = f(best + 1) if best + 1 <= top else None
     return LargestClones(str(name or getattr(backend, "name", "device")), variant, policy, dd, best, fid, nxt, top, points,
                          time.perf_counter() - start, float(scale))
+
+
+# --- beyond the chip: a line of qubits with one device's median calibration ----------------------------------
+
+def median_calibration(backend: BackendV2) -> dict[str, float]:
+    """Medians over the device of the numbers the model uses: CZ, √X and readout errors and durations, T1, T2
+    (T2 capped at 2·T1 per qubit first)."""
+    from qclone.hardware.backends import physical_qubit_properties
+
+    t = backend.target
+
+    def med(name: str, attr: str) -> float:
+        vals = [getattr(ip, attr) for q, ip in t[name].items() if q is not None and ip is not None and getattr(ip, attr) is not None]
+        return float(np.median(vals))
+
+    props = [physical_qubit_properties(p) for p in (t.qubit_properties or [])]
+    t1 = [p.t1 for p in props if p is not None and p.t1 is not None]
+    t2 = [p.t2 for p in props if p is not None and p.t2 is not None]
+    return {"cz_error": med("cz", "error"), "cz_time": med("cz", "duration"), "sx_error": med("sx", "error"),
+            "sx_time": med("sx", "duration"), "readout_error": med("measure", "error"), "measure_time": med("measure", "duration"),
+            "t1": float(np.median(t1)), "t2": float(np.median(t2)), "dt": float(t.dt or 0.0)}
+
+
+class LineBackend(BackendV2):
+    """``num_qubits`` qubits on a line (each coupled to the next by CZ), every qubit and edge with the same calibration
+    (e.g. :func:`median_calibration` of a Heron): a device as long as the protocol needs, for n beyond the chip."""
+
+    def __init__(self, num_qubits: int, calibration: dict[str, float]) -> None:
+        from qiskit.circuit import Delay, Measure, Parameter
+        from qiskit.circuit.library import CZGate, RZGate, SXGate, XGate
+        from qiskit.providers import QubitProperties
+        from qiskit.transpiler import InstructionProperties, Target
+
+        super().__init__(name=f"line[{num_qubits}]", backend_version="median")
+        c = calibration
+        m = int(num_qubits)
+        target = Target(num_qubits=m, dt=c["dt"] or None,
+                        qubit_properties=[QubitProperties(t1=c["t1"], t2=c["t2"]) for _ in range(m)])
+        one = {(q,): InstructionProperties(duration=c["sx_time"], error=c["sx_error"]) for q in range(m)}
+        target.add_instruction(SXGate(), one)
+        target.add_instruction(XGate(), dict(one))
+        target.add_instruction(RZGate(Parameter("θ")), {(q,): InstructionProperties(duration=0.0, error=0.0) for q in range(m)})
+        edges = {}
+        for q in range(m - 1):
+            edges[(q, q + 1)] = InstructionProperties(duration=c["cz_time"], error=c["cz_error"])
+            edges[(q + 1, q)] = InstructionProperties(duration=c["cz_time"], error=c["cz_error"])
+        target.add_instruction(CZGate(), edges)
+        target.add_instruction(Measure(), {(q,): InstructionProperties(duration=c["measure_time"], error=c["readout_error"])
+                                           for q in range(m)})
+        target.add_instruction(Delay(Parameter("t")), {(q,): None for q in range(m)})
+        self._target = target
+        self.calibration = dict(calibration)
+
+    @property
+    def target(self):  # noqa: ANN201 - qiskit Target
+        return self._target
+
+    @property
+    def max_circuits(self) -> None:
+        return None
+
+    @classmethod
+    def _default_options(cls):  # noqa: ANN206 - qiskit Options
+        from qiskit.providers import Options
+
+        return Options(shots=1024)
+
+    def run(self, run_input, **options):  # noqa: ANN001, ANN201 - only its calibration is used
+        raise NotImplementedError("a line backend only describes a device for the stim model")
+
+
+def line_noise(backend: LineBackend) -> DeviceNoise:
+    """:class:`DeviceNoise` of a :class:`LineBackend`: the twirled Aer errors of one qubit and one edge, on all."""
+    small = LineBackend(2, backend.calibration)
+    ref = DeviceNoise(small).cover([0, 1])
+    m = backend.target.num_qubits
+    out = DeviceNoise(backend, covered=set(range(m)))
+    for (name, qargs), probs in ref.probabilities.items():
+        if len(qargs) == 1:
+            for q in range(m):
+                out.probabilities[(name, (q,))] = probs
+                out.gates[(name, (q,))] = ref.gates[(name, qargs)]
+        else:
+            for q in range(m - 1):
+                edge = (q, q + 1) if qargs == (0, 1) else (q + 1, q)
+                out.probabilities[(name, edge)] = probs
+                out.gates[(name, edge)] = ref.gates[(name, qargs)]
+    out.readout = {q: ref.readout[0] for q in range(m)}
+    out.coherence = {q: ref.coherence[0] for q in range(m)} if 0 in ref.coherence else {}
+    return out
+
+
+def line_device_circuit(backend: LineBackend, clones: int) -> DeviceCircuit:
+    """Today's heavy-hex schedule on the first 2n + 2 qubits of the line, lowered with the same pass manager as
+    :func:`~qclone.hardware.compile.compile_protocol` (level 3, layout fixed, no routing)."""
+    from qclone.hardware.compile import device_circuit as place
+    from qclone.hardware.compile import preset_pass_manager
+    from qclone.hardware.layout import DeviceLayout
+    from qclone.hardware.schedule import protocol_schedule
+
+    n = int(clones)
+    m = 2 * n + 2
+    if backend.target.num_qubits < m:
+        raise InvalidArgumentError(f"{n} clones need {m} qubits on the line")
+    sched = protocol_schedule(n, 1)
+    lay = DeviceLayout(device=backend.name, clones=n, decrypt=1, path=tuple(range(m)), pair_order=sched.pair_order)
+    qc = place(sched, lay, backend.target.num_qubits, input="bell")
+    isa = preset_pass_manager(backend, seed=0, fixed_layout=True).run(qc)
+    final = {label: lay.path[slot] for label, slot in sched.final_slots.items()}
+    return DeviceCircuit(isa, final["R"], lay.A, final["S1"], TODAY)
+
+
+@dataclass(frozen=True)
+class ScaleSolve:
+    """Largest factor on every error probability and 1/T1, 1/T2 that keeps n clones above 2/3."""
+
+    clones: int
+    scale: float
+    fidelity: float
+    cz_error: float
+    sx_error: float
+    readout_error: float
+    t1: float
+    t2: float
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def solve_scale(backend: LineBackend, clones: int, *, tolerance: float = 0.01, threshold: float = CLASSICAL_LIMIT,
+                coherence: bool = True) -> ScaleSolve:
+    """Bisection (in log scale, to ``tolerance`` relative) for the error scale at which the model's average fidelity at
+    n = ``clones`` on the line crosses ``threshold``. The circuit and its schedule do not depend on the scale, so
+    they are built once; each step rebuilds only the stim model. ``coherence=False``: qubits never relax (T1, T2
+    infinite), only gate and readout errors are scaled — the gate errors a perfect memory would need."""
+    start = time.perf_counter()
+    dc = line_device_circuit(backend, clones)
+    measured = dc.circuit.copy()
+    measured.add_register(ClassicalRegister(1, "c"))
+    measured.measure(dc.clone, 0)
+    scheduled = schedule(measured, backend.target)
+    base = line_noise(backend)
+
+    def fid(s: float) -> float:
+        noise = base.scaled(s)
+        if not coherence:
+            noise.coherence = {}
+        circ, _, _ = scheduled_stim_circuit(scheduled, noise, reference=dc.reference, input_qubit=dc.input_qubit,
+                                            clone=dc.clone)
+        return average_fidelity(exact_pauli_channel(circ)["p_I"])
+
+    lo, hi = 0.0, 1.0
+    while fid(hi) > threshold:  # make sure the bracket holds the crossing
+        lo, hi = hi, hi * 4
+    lo = lo if lo > 0 else hi / 4
+    while fid(lo) <= threshold:
+        hi, lo = lo, lo / 4
+    while hi / lo > 1 + tolerance:
+        mid = math.sqrt(lo * hi)
+        if fid(mid) > threshold:
+            lo = mid
+        else:
+            hi = mid
+    c = backend.calibration
+    inf = float("inf")
+    return ScaleSolve(int(clones), lo, fid(lo), lo * c["cz_error"], lo * c["sx_error"], lo * c["readout_error"],
+                      c["t1"] / lo if coherence else inf, c["t2"] / lo if coherence else inf, time.perf_counter() - start)
