@@ -65,6 +65,11 @@ INVENTORY = {
     "--truncation": "MPS truncation threshold",
     "--kind": "kinds of module composition",
     "--levels": "modules in a series on the device",
+    "--variant": "circuit variant of the protocol on the device",
+    "--timing": "scheduling policy with the device's durations (alap, asap)",
+    "--dd": "dynamical-decoupling sequence in idle windows",
+    "--mitigate": "also report readout-error-mitigated estimates",
+    "--error-scale": "factor on every error probability and 1/T1, 1/T2 of a device",
     # output
     "--output": "output file(s)",
     "--output-dir": "output directory",
