@@ -8,6 +8,7 @@ Routes (all under ``/v1``; a tenant sends ``Authorization: Bearer <token>``):
 ``GET /objects/{name}``                  stat one object
 ``POST /objects/{name}/get``             the one-time retrieval (idempotent per key)
 ``POST /objects/{name}/ack``             acknowledge a get's output (releases it)
+``POST /objects/{name}/apply``           a logical gate on a stored object (idempotent per key)
 ``DELETE /objects/{name}``               delete an object
 ``GET /objects/{name}/peek?provider=ID`` what that provider can learn
 ``GET /providers``, ``POST /providers``  list or add providers
@@ -59,6 +60,8 @@ from qclone.storage.api_models import (
     MAX_AUDIT_LIMIT,
     AckIn,
     AckOut,
+    ApplyIn,
+    ApplyOut,
     AuditOut,
     ClockIn,
     ClockOut,
@@ -155,7 +158,7 @@ def encode_output(out: dict) -> dict:
 
 
 #: The routes below one object: ``/v1/objects/{name}`` and ``/v1/objects/{name}/<verb>``.
-_OBJECT_VERBS = frozenset({"get", "ack", "peek"})
+_OBJECT_VERBS = frozenset({"get", "ack", "peek", "apply"})
 
 
 def _slash_in_name(path: str) -> bool:
@@ -372,7 +375,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
         def get() -> dict:
             out = encode_output(service.get(tenant_of(request), name, basis=basis, shots=opts.shots,
-                                            seed=opts.seed, key=key))
+                                            seed=opts.seed, key=key, retrieval=opts.retrieval))
             faults.crash_point("get.reply")  # the reply is lost: the output waits for a retry with the key
             return out
 
@@ -388,6 +391,17 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         except InvalidArgumentError as exc:
             return _error(exc, request_id_of(request))
         return await run(request, lambda: service.ack(tenant_of(request), name, key))
+
+    @app.post("/v1/objects/{name}/apply", response_model=ApplyOut, responses=_responses(401, 404, 409, 503),
+              openapi_extra=auth)
+    async def apply_object(request: Request, name: ObjectName, body: ApplyIn) -> Response:
+        """Apply a logical gate to a stored object: every holder applies its local part (nothing is decrypted)."""
+        try:
+            key = _key(request, body.key)
+        except InvalidArgumentError as exc:
+            return _error(exc, request_id_of(request))
+        return await run(request, lambda: service.apply(tenant_of(request), name, body.gate, qubits=body.qubits,
+                                                        key=key))
 
     def _key(request: Request, body_key: str | None) -> str | None:
         header = request.headers.get("idempotency-key")  # checked by the service like the body's key

@@ -84,6 +84,10 @@ class GetIn(_In):
     key: IdempotencyKey | None = Field(default=None, description="idempotency key (or the Idempotency-Key header): a retry "
                                                           "with the same key returns the same output; acknowledge it "
                                                           "with the key")
+    retrieval: Literal["plain", "corrected"] | None = Field(
+        default=None, description="plain (the default): one clone with the key, or the fewest holders; corrected: "
+                                  "measure the code's stabilizers among every live holder, correct, then decrypt "
+                                  "(falls back to plain, with the reason, when that corrects nothing)")
 
 
 class AckIn(_In):
@@ -91,6 +95,18 @@ class AckIn(_In):
 
     key: IdempotencyKey | None = Field(default=None, description="the idempotency key of the get whose output was received "
                                                          "(or the Idempotency-Key header)")
+
+
+class ApplyIn(_In):
+    """A logical gate to apply to a stored object (every holder applies its local part)."""
+
+    gate: str = Field(min_length=1, max_length=32, description="the logical gate (qclone.protocol.logical.GATES, "
+                                                               "as available for the object's number of clones)")
+    qubits: list[Annotated[int, Field(ge=0, le=63)]] | None = Field(
+        default=None, max_length=64, description="register qubits (Qiskit's order) to act on; default: every one")
+    key: IdempotencyKey | None = Field(default=None, description="idempotency key (or the Idempotency-Key header): a "
+                                                          "retry with the same key returns the same gate's result "
+                                                          "and never applies it twice")
 
 
 class ProviderIn(_In):
@@ -188,6 +204,48 @@ class PlacementOut(BaseModel):
     stored_at: float | None = None
 
 
+class GateRecordOut(BaseModel):
+    """One logical gate applied to an object."""
+
+    gate: str
+    qubits: list[int]
+    at: float = Field(description="service clock")
+    parties: list[str] = Field(description="the holders that applied their part (providers as provider:ID)")
+    key_holders: list[str] = Field(description="the key holders among them (they see that a gate was applied, "
+                                               "never the state)")
+
+
+class GateProgressOut(BaseModel):
+    gate: str
+    qubits: list[int]
+    since: float
+
+
+class LogicalOut(BaseModel):
+    """An object's logical history."""
+
+    gates: list[GateRecordOut]
+    in_progress: GateProgressOut | None = None
+    note: str | None = None
+
+
+class ApplyOut(BaseModel):
+    """A logical gate applied (complete) or still waiting for some holders (pending)."""
+
+    name: str
+    object_id: str
+    gate: str
+    qubits: list[int]
+    op: str = Field(description="the gate's id in the audit log")
+    key: str = Field(description="the idempotency key")
+    complete: bool = Field(description="every holder applied its part")
+    done: list[str] = Field(description="holders that applied their part")
+    pending: list[str] = Field(description="holders that have not yet (down): the reconciler finishes the gate")
+    key_holders: list[str] = Field(description="key holders that had to act")
+    note: str | None = None
+    gates_applied: int | None = Field(default=None, description="logical gates the object has had")
+
+
 class ObjectOut(BaseModel):
     """One object's record."""
 
@@ -210,6 +268,7 @@ class ObjectOut(BaseModel):
     placement_name: str | None = Field(default=None, description="today, keep-A, split-key or a custom placement's name")
     parts: list[PartOut] | None = Field(default=None, description="who holds the key qubits and A")
     recovery: RecoveryOut | None = Field(default=None, description="a stored object: retrievable now, and from which holders")
+    logical: LogicalOut | None = Field(default=None, description="the logical gates applied to the object")
 
 
 class ObjectSummary(BaseModel):
@@ -253,6 +312,8 @@ class OutputOut(BaseModel):
     key: str | None = Field(default=None, description="the idempotency key: acknowledge the output with it")
     waited: float | None = Field(default=None, description="seconds the output waited in the substrate for its acknowledgement")
     recovered: bool | None = None
+    retrieval: Literal["plain", "corrected"] | None = Field(default=None, description="the retrieval that ran")
+    fallback: str | None = Field(default=None, description="why a corrected retrieval ran as the plain one")
 
 
 class AckOut(BaseModel):

@@ -128,7 +128,7 @@ audit_log = Table(
 )
 
 #: States of an object.
-OBJECT_STATES = ("storing", "stored", "retrieving", "delivering", "retrieved", "lost", "deleted")
+OBJECT_STATES = ("storing", "stored", "retrieving", "applying", "delivering", "retrieved", "lost", "deleted")
 #: States of a provider.
 PROVIDER_STATES = ("up", "draining", "drained", "down")
 #: Kinds and states of a key holder.

@@ -224,7 +224,8 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
             (``today``, ``keep-A``, ...), ``"parts"`` (``[{"holder", "labels", "state",
             "discard_pending"}]``: who holds the key qubits and A) and, for a stored object,
             ``"recovery"`` (:meth:`_recoverability`: retrievable now, and from which sets of
-            holders; ``retrievable`` is its ``now``).
+            holders; ``retrievable`` is its ``now``); ``"logical"``: the logical gates applied to it
+            (:meth:`~qclone.storage.service.compute.ComputeMixin.logical_history`).
         """
         name = check_name(name)
         with self.db.read() as conn:
@@ -242,6 +243,8 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
             out["recovery"] = None
         if full_audit:
             out["audit_report"] = row.audit["report"]
+        with self.db.read() as conn:
+            out["logical"] = self.logical_history(conn, row.id)
         return out  # a read: in the gateway's access log, not in the audit log
 
     #: Most holder sets :meth:`stat` lists under ``recovery.sets``.
