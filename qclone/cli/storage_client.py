@@ -388,10 +388,18 @@ def get(
         typer.echo(f"counts ({out.basis} basis, qubit 0 rightmost): " + ", ".join(f"{k}: {v}" for k, v in out.counts.items()))
 
 
-def ls(url: Url = None, token: Token = None, json: Json = False) -> None:
+def ls(
+    limit: Annotated[int | None, typer.Option(
+        "--limit", help="Only the first N objects (oldest first); default: all of them, read page by page.")] = None,
+    url: Url = None,
+    token: Token = None,
+    json: Json = False,
+) -> None:
     """List this tenant's objects."""
+    if limit is not None and limit < 1:
+        raise InvalidArgumentError(f"--limit takes a number of objects >= 1, got {limit}")
     with _client(url, token) as c:
-        rows = c.ls()
+        rows = c.ls(limit=limit)
     if json:
         print_json([r.to_json() for r in rows])
     else:

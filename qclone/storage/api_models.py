@@ -18,7 +18,9 @@ from qclone.storage.substrate import MAX_CLONES, MAX_SHOTS
 __all__ = [
     "AckIn",
     "AckOut",
+    "DEFAULT_LIST_LIMIT",
     "MAX_AUDIT_LIMIT",
+    "MAX_LIST_LIMIT",
     "AuditOut",
     "ClockIn",
     "ClockOut",
@@ -43,6 +45,9 @@ __all__ = [
 
 #: Most audit entries one request returns.
 MAX_AUDIT_LIMIT = 10_000
+#: Most objects one page of ``GET /v1/objects`` returns, and how many without ``limit``.
+MAX_LIST_LIMIT = 10_000
+DEFAULT_LIST_LIMIT = 1000
 #: An idempotency key of a get (the service checks the same rule).
 IdempotencyKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
@@ -285,6 +290,7 @@ class ObjectSummary(BaseModel):
 
 class ObjectListOut(BaseModel):
     objects: list[ObjectSummary]
+    next_cursor: str | None = Field(default=None, description="pass as ?cursor= for the next page; null: the last page")
 
 
 class OutputOut(BaseModel):
@@ -298,6 +304,8 @@ class OutputOut(BaseModel):
     bloch: list[list[float]] = Field(description="Bloch vector of each qubit (item i: qubit i)")
     purity: float
     fidelity: float | None = Field(default=None, description="with keep_reference: fidelity with the input")
+    reference_bloch: list[list[float]] | None = Field(default=None, description="with keep_reference: the Bloch vector "
+                                                    "of each qubit of the stored input (item i: qubit i)")
     elapsed: float | None = None
     basis: str | None = None
     shots: int | None = None
@@ -381,6 +389,7 @@ class AuditEntry(BaseModel):
 
 class AuditOut(BaseModel):
     entries: list[AuditEntry]
+    next_cursor: str | None = Field(default=None, description="pass as ?cursor= for the next page; null: the last page")
 
 
 class HealthOut(BaseModel):

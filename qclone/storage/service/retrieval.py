@@ -40,6 +40,7 @@ from qclone.storage.service.common import (
     Tenant,
     check_key,
     check_sampling,
+    per_qubit_bloch,
     state_summary,
 )
 from qclone.storage.service.correction import Retrieval, widen
@@ -478,11 +479,17 @@ class RetrievalMixin(HoldersMixin):
         if samples is not None:  # Qiskit's bitstrings: qubit 0 is the rightmost character
             samples = [s[::-1] for s in samples]
         clone = out.get("clone")
+        reference_bloch = None
+        if out.get("reference") is not None:  # the kept input, drawn beside the output (the dashboard)
+            ref = out["reference"]
+            ref = np.asarray(decode_array(ref, name="reference") if isinstance(ref, (dict, list)) else ref, dtype=complex)
+            reference_bloch = per_qubit_bloch(np.outer(ref, ref.conj()) if ref.ndim == 1 else ref)
         return {"name": row.name, "object_id": row.id, "qubits": row.k, "clones": row.n,
                 "clone": None if clone is None else int(clone), "provider": provider_id,
                 "holders": _key_holders(out), "attempt": out["attempt"], "key": key, **state_summary(rho),
                 "retrieval": out.get("retrieval") or "plain", "fallback": out.get("fallback"),
-                "fidelity": fidelity, "elapsed": elapsed, "waited": waited, "basis": basis,
+                "fidelity": fidelity, "reference_bloch": reference_bloch, "elapsed": elapsed, "waited": waited,
+                "basis": basis,
                 "shots": shots if basis is not None else None, "samples": samples, "recovered": recovered}
 
     def _finish(self, object_id: str, attempt: str, fence: int, actor: str, tenant_id: str | None, name: str, j: int,
