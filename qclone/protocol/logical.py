@@ -242,6 +242,17 @@ class LocalPlan:
         a, s, k = self.roles
         return int(a != "I") + self.clones * (int(s != "I") + int(k != "I"))
 
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready description: who applies what, and whether the vault must act.
+
+        Examples:
+            >>> plan("X", 3).to_dict()["local"]
+            {'A': 'Y', 'S': 'Z', 'N': 'I'}
+        """
+        return {"gate": self.gate, "clones": self.clones, "logical_action": self.logical_action,
+                "local": dict(zip(ROLES, self.roles, strict=True)), "needs_key": self.needs_key,
+                "parties": list(self.parties), "qubits_touched": self.qubits_touched}  # fmt: skip
+
     @property
     def logical_unitary(self) -> np.ndarray:
         """The 2×2 matrix of the logical action (up to a global phase)."""
@@ -294,3 +305,103 @@ def plan(gate: str, clones: int) -> LocalPlan:
             + ", ".join(available_gates(n))
         )
     return LocalPlan(gate=name, clones=n, roles=table[name], logical_action=name)
+
+
+# ------------------------------------------------------------------ two objects (or two register qubits)
+#: Two-qubit gates every party applies to its pair of qubits (its qubit of the first object, then of the
+#: second), in Circuit gates: (name, which of the pair: (0,), (1,), (0, 1) for both one-qubit, or the pair).
+TWO_QUBIT_DECOMPOSITION: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
+    # exp(-iπ/4 X⊗X)·exp(-iπ/4 Z⊗Z) (the Z phase first), up to a global phase: CX, S on the target, CX
+    # is the Z⊗Z phase; the same between H on both is the X⊗X phase
+    "XXZZ": (("CX", (0, 1)), ("S", (1,)), ("CX", (0, 1)), ("H", (0,)), ("H", (1,)),
+             ("CX", (0, 1)), ("S", (1,)), ("CX", (0, 1)), ("H", (0,)), ("H", (1,))),
+    "SWAP": (("SWAP", (0, 1)),),
+}  # fmt: skip
+
+#: Two-object logical gates with a local plan (which n: :func:`available_two_object_gates`).
+TWO_OBJECT_GATES: tuple[str, ...] = tuple(TWO_QUBIT_DECOMPOSITION)
+
+
+def available_two_object_gates(clones: int) -> tuple[str, ...]:
+    """Two-object logical gates with a local plan: ``SWAP`` for every n, and ``XXZZ`` for odd n.
+
+    ``XXZZ`` = exp(−iπ/4 X⊗X)·exp(−iπ/4 Z⊗Z) applied by every party to its two qubits is the
+    same gate on the two logical qubits: the only entangling logical gate the search finds (odd n).
+
+    Examples:
+        >>> available_two_object_gates(3), available_two_object_gates(4)
+        (('XXZZ', 'SWAP'), ('SWAP',))
+    """
+    n = check_clones(clones)
+    return ("XXZZ", "SWAP") if n % 2 else ("SWAP",)
+
+
+@dataclass(frozen=True)
+class TwoObjectPlan:
+    """A logical two-qubit gate on two encrypted register qubits (two objects, or two qubits of one register).
+
+    Every party (the custodian of A, provider j, the vault) applies :attr:`gate` to its qubit of
+    the first and of the second object, then the Paulis of its role (:attr:`paulis`: two letters,
+    first object first). The logical action is :attr:`gate` on (first, second), exactly.
+    """
+
+    gate: str
+    clones: int
+    paulis: tuple[str, str, str]
+
+    @property
+    def needs_key(self) -> bool:
+        """Always: the gate acts on every code qubit, the key qubits included."""
+        return True
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready description (every party applies ``gate`` to its pair, then its role's Paulis)."""
+        return {"gate": self.gate, "clones": self.clones, "every_party": self.gate,
+                "then": dict(zip(ROLES, self.paulis, strict=True)), "needs_key": self.needs_key}  # fmt: skip
+
+    def circuit(self, layout: Layout, first: int, second: int, *, circuit: Circuit | None = None) -> Circuit:
+        """The plan on register qubits ``first`` and ``second`` of ``layout``."""
+        if layout.n != self.clones:
+            raise InvalidArgumentError(f"this plan is for n = {self.clones} clones, the layout has n = {layout.n}")
+        if first == second or not (0 <= first < layout.k and 0 <= second < layout.k):
+            raise InvalidArgumentError(f"need two different register qubits in 0..{layout.k - 1}")
+        c = circuit if circuit is not None else Circuit(layout.registers)
+        n = layout.n
+
+        def of(i: int) -> np.ndarray:
+            return np.array([layout.A(i)] + [layout.S(j, i) for j in range(1, n + 1)]
+                            + [layout.N(j, i) for j in range(1, n + 1)], dtype=np.int64)
+
+        qa, qb = of(first), of(second)
+        for name, which in TWO_QUBIT_DECOMPOSITION[self.gate]:
+            if len(which) == 2 and name in ("CX", "CZ", "SWAP"):
+                pairs = np.stack([qa, qb] if which == (0, 1) else [qb, qa], axis=1).ravel()
+                c = c.append(name, pairs)
+            else:
+                c = c.append(name, qa if which == (0,) else qb)
+        roles = {"A": slice(0, 1), "S": slice(1, n + 1), "N": slice(n + 1, 2 * n + 1)}
+        for role, letters in zip(ROLES, self.paulis, strict=True):
+            for q, letter in zip((qa, qb), letters, strict=True):
+                if letter != "I":
+                    c = c.append(letter, q[roles[role]])
+        return c
+
+
+def two_object_plan(gate: str, clones: int) -> TwoObjectPlan:
+    """The local plan of a two-object logical gate (:data:`TWO_OBJECT_GATES`).
+
+    Raises:
+        InvalidArgumentError: for an unknown gate.
+        NoLocalPlanError: for ``XXZZ`` with even n (no entangling local gate exists then).
+    """
+    n = check_clones(clones)
+    name = gate.strip().upper() if isinstance(gate, str) else gate
+    if name not in TWO_QUBIT_DECOMPOSITION:
+        raise InvalidArgumentError(f"unknown two-object gate {str(gate)[:40]!r}; known: {', '.join(TWO_OBJECT_GATES)}")
+    if name not in available_two_object_gates(n):
+        raise NoLocalPlanError(f"logical {name} has no local plan for n = {n} clones (even n has no entangling local gate)")
+    if name == "SWAP":
+        return TwoObjectPlan("SWAP", n, ("II", "II", "II"))
+    # the sign fixes, per n mod 4 (found by search, checked by tests against stim tableaux)
+    fix = ("YY", "II", "II") if n % 4 == 1 else ("II", "YY", "II")
+    return TwoObjectPlan("XXZZ", n, fix)

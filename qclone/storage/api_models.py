@@ -18,7 +18,9 @@ from qclone.storage.substrate import MAX_CLONES, MAX_SHOTS
 __all__ = [
     "AckIn",
     "AckOut",
+    "DEFAULT_LIST_LIMIT",
     "MAX_AUDIT_LIMIT",
+    "MAX_LIST_LIMIT",
     "AuditOut",
     "ClockIn",
     "ClockOut",
@@ -43,6 +45,9 @@ __all__ = [
 
 #: Most audit entries one request returns.
 MAX_AUDIT_LIMIT = 10_000
+#: Most objects one page of ``GET /v1/objects`` returns, and how many without ``limit``.
+MAX_LIST_LIMIT = 10_000
+DEFAULT_LIST_LIMIT = 1000
 #: An idempotency key of a get (the service checks the same rule).
 IdempotencyKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
@@ -84,6 +89,10 @@ class GetIn(_In):
     key: IdempotencyKey | None = Field(default=None, description="idempotency key (or the Idempotency-Key header): a retry "
                                                           "with the same key returns the same output; acknowledge it "
                                                           "with the key")
+    retrieval: Literal["plain", "corrected"] | None = Field(
+        default=None, description="plain (the default): one clone with the key, or the fewest holders; corrected: "
+                                  "measure the code's stabilizers among every live holder, correct, then decrypt "
+                                  "(falls back to plain, with the reason, when that corrects nothing)")
 
 
 class AckIn(_In):
@@ -281,6 +290,7 @@ class ObjectSummary(BaseModel):
 
 class ObjectListOut(BaseModel):
     objects: list[ObjectSummary]
+    next_cursor: str | None = Field(default=None, description="pass as ?cursor= for the next page; null: the last page")
 
 
 class OutputOut(BaseModel):
@@ -294,6 +304,8 @@ class OutputOut(BaseModel):
     bloch: list[list[float]] = Field(description="Bloch vector of each qubit (item i: qubit i)")
     purity: float
     fidelity: float | None = Field(default=None, description="with keep_reference: fidelity with the input")
+    reference_bloch: list[list[float]] | None = Field(default=None, description="with keep_reference: the Bloch vector "
+                                                    "of each qubit of the stored input (item i: qubit i)")
     elapsed: float | None = None
     basis: str | None = None
     shots: int | None = None
@@ -308,6 +320,8 @@ class OutputOut(BaseModel):
     key: str | None = Field(default=None, description="the idempotency key: acknowledge the output with it")
     waited: float | None = Field(default=None, description="seconds the output waited in the substrate for its acknowledgement")
     recovered: bool | None = None
+    retrieval: Literal["plain", "corrected"] | None = Field(default=None, description="the retrieval that ran")
+    fallback: str | None = Field(default=None, description="why a corrected retrieval ran as the plain one")
 
 
 class AckOut(BaseModel):
@@ -375,6 +389,7 @@ class AuditEntry(BaseModel):
 
 class AuditOut(BaseModel):
     entries: list[AuditEntry]
+    next_cursor: str | None = Field(default=None, description="pass as ?cursor= for the next page; null: the last page")
 
 
 class HealthOut(BaseModel):

@@ -352,6 +352,17 @@ class Retrieved(_Document):
         value = self.raw.get("holders")
         return None if value is None else tuple(str(h) for h in value)
 
+    @property
+    def retrieval(self) -> str:
+        """``plain`` or ``corrected``: the retrieval that ran."""
+        return str(self.raw.get("retrieval") or "plain")
+
+    @property
+    def fallback(self) -> str | None:
+        """Why a corrected retrieval that was asked for ran as the plain one (else ``None``)."""
+        value = self.raw.get("fallback")
+        return None if value is None else str(value)
+
 
 def _optional_float(x: Any) -> float | None:
     return None if x is None else float(x)

@@ -432,6 +432,23 @@ def _recovered_output(entry: _Entry, images: dict[int, Any]) -> np.ndarray:
     return _through(entry, images.get)
 
 
+def _check_retrieval(value: object) -> str:
+    from qclone.storage.correction import check_retrieval
+
+    return check_retrieval(value)
+
+
+def _corrected(entry: _Entry, qubits: tuple[int, ...]) -> tuple[np.ndarray, dict]:
+    """A corrected retrieval's output from the live ``qubits`` (see :mod:`qclone.storage.correction`);
+    refused (InvalidArgumentError) when it could not correct anything."""
+    from qclone.storage.correction import corrected_output, fallback_reason
+
+    why = fallback_reason(entry.qubits, entry.clones, qubits)
+    if why is not None:
+        raise InvalidArgumentError(f"corrected retrieval refused: {why}")
+    return corrected_output(entry.qubits, entry.clones, _input_density(entry), entry.noise, qubits)
+
+
 def _dump_joint(entry: _Entry) -> bytes:
     """``MAGIC, u32 len, header JSON (k, n, input shape, keep_reference, ageing record), the input
     as little-endian complex128, u32 crc`` (the encrypted joint state is a function of the input)."""
@@ -890,7 +907,7 @@ class Substrate:
                               for x in labels])
 
     def recover(self, object_id: str, qubits: list[str], attempt: str, fence: int | None = None,
-                authorizations: dict | None = None) -> dict:
+                authorizations: dict | None = None, retrieval: str = "plain", fallback: str | None = None) -> dict:
         """Recover the state from the qubits ``qubits`` (labels; any authorized set), consuming the
         joint state; the one recovery, as :meth:`decrypt` is (which is the case of one clone and
         the whole key).
@@ -903,6 +920,11 @@ class Substrate:
         (:meth:`holders`) whose qubits the recovery uses must release them for this object and
         attempt: with an ``authorize`` check, ``authorizations[party]`` is that party's one-time
         authorization (each accepted once, recorded in the recovery's transaction).
+
+        ``retrieval="corrected"``: measure the code's stabilizers among all of ``qubits``, correct,
+        then recover (:func:`qclone.storage.correction.corrected_output`, exact); every party holding
+        one of them must release it. ``fallback``: with the plain retrieval, why a corrected one was
+        asked for and not run (recorded with the output).
 
         Returns:
             As :meth:`decrypt`, with ``"clone"`` the decrypted clone j for a plain decryption (else
@@ -924,6 +946,7 @@ class Substrate:
             fence = check_int(fence, "fence", 0, 2**62)
         if authorizations is not None and (not isinstance(authorizations, dict) or len(authorizations) > MAX_HOLDERS):
             raise InvalidArgumentError(f"authorizations map at most {MAX_HOLDERS} parties to their releases")
+        corrected = _check_retrieval(retrieval) == "corrected"
         with self._lock(object_id):
             out = self._output(object_id)
             if out is not None:
@@ -941,7 +964,7 @@ class Substrate:
             entry = self._live(object_id)
             qs = tuple(sorted(set(self._indices(entry, qubits))))
             rec, images = _recovery(entry.qubits, entry.clones, qs)
-            used = set(rec.qubits)
+            used = set(qs) if corrected else set(rec.qubits)  # a corrected retrieval measures every qubit given
             _check_not_lagging(object_id, entry, used)
             lay = entry.layout
             holders = self._holders_of(object_id, entry)
@@ -955,9 +978,12 @@ class Substrate:
                     if self._grant_used(nonce) or nonce in grants:
                         raise UnauthorizedError(f"the release of {party} has been used already")
                     grants.append(nonce)
-            out = _output_record(object_id, entry, attempt, _recovered_output(entry, images), clone=rec.plain_clone,
+            rho, mode = _corrected(entry, qs) if corrected else \
+                (_recovered_output(entry, images), {"retrieval": "plain", "fallback": fallback})
+            out = _output_record(object_id, entry, attempt, rho, clone=rec.plain_clone,
                                  labels=[lay.label(q, long=True) for q in rec.targets],
-                                 used=[lay.label(q, long=True) for q in rec.qubits], parties=parties)
+                                 used=[lay.label(q, long=True) for q in (sorted(used) if corrected else rec.qubits)],
+                                 parties=parties, **mode)
             return self._settle(object_id, attempt, out, fence, grants, "recovered", "its qubits are gone")
 
     def _settle(self, object_id: str, attempt: str, out: dict, fence: int | None, grants: Sequence[str | None],

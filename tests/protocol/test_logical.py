@@ -102,3 +102,56 @@ def test_errors_are_one_line_value_errors():
     with pytest.raises(InvalidArgumentError):
         plan("H", 0)
     assert set(available_gates(3)) <= set(GATES)
+
+
+XXZZ = "CX 0 1\nS 1\nCX 0 1\nH 0 1\nCX 0 1\nS 1\nCX 0 1\nH 0 1"
+
+
+def _two_object_logical(n: int, gate: str) -> stim.Tableau | None:
+    from qclone.protocol.logical import two_object_plan
+
+    lay = Layout(n, qubits=2)
+    t = encoder(n, 2)
+    nq = lay.num_qubits
+    if len(t) < nq:
+        full = stim.Tableau(nq)
+        full.append(t, list(range(len(t))))
+        t = full
+    c = two_object_plan(gate, n).circuit(lay, 0, 1)
+    sc = to_stim(c)
+    lt = stim.Tableau(nq)
+    lt.append(stim.Tableau.from_circuit(sc), list(range(sc.num_qubits)))
+    m = t.then(lt).then(t.inverse())
+    ins = (lay.A(0), lay.A(1))
+    for q in range(nq):
+        if q in ins:
+            continue
+        p = m.z_output(q)
+        x, _ = p.to_numpy()
+        if p.sign != 1 or x.any() or p[ins[0]] or p[ins[1]]:
+            return None
+
+    def restrict(ps):
+        s = stim.PauliString(2)
+        s[0], s[1] = ps[ins[0]], ps[ins[1]]
+        s.sign = ps.sign
+        return s
+
+    return stim.Tableau.from_conjugated_generators(
+        xs=[restrict(m.x_output(q)) for q in ins], zs=[restrict(m.z_output(q)) for q in ins])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 15, 21])
+def test_two_object_plans_exact(n):
+    from qclone.protocol.logical import available_two_object_gates
+
+    gates = available_two_object_gates(n)
+    assert ("XXZZ" in gates) == (n % 2 == 1)
+    for g in gates:
+        want = stim.Tableau.from_circuit(stim.Circuit(XXZZ if g == "XXZZ" else "SWAP 0 1"))
+        assert _two_object_logical(n, g) == want, (n, g)
+    if n % 2 == 0:
+        with pytest.raises(NoLocalPlanError):
+            from qclone.protocol.logical import two_object_plan
+
+            two_object_plan("XXZZ", n)
