@@ -57,7 +57,7 @@ Examples:
     >>> dec = Decoder(3)
     >>> x = np.zeros((1, 7), dtype=bool); x[0, 5] = True         # X on N_2
     >>> cx, cz = dec.decode(syndrome_of(x, np.zeros_like(x), 3))
-    >>> np.flatnonzero(cx[0]).tolist(), cz.any()
+    >>> np.flatnonzero(cx[0]).tolist(), bool(cz.any())
     ([5], False)
 """
 

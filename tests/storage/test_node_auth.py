@@ -100,6 +100,8 @@ BODIES = {
     "store": {"object_id": "obj1", "clone": 1, "labels": ["S0_1"], "stored_at": 1.0},
     "holding": {"object_id": "obj1"},
     "records": {},
+    "apply": {"object_id": "obj1", "op": "op1", "gates": {"S0_1": "H"}},
+    "gate_state": {"object_id": "obj1"},
 }
 
 
@@ -109,6 +111,8 @@ def body_for(role: str, method: str) -> dict:
         body["state"] = encode_state(parse_state("bloch", [0.6, 0.8, 0.0]))
     if (role, method) in (("vault", "release"), ("provider", "release")):
         body = {"object_id": "obj1", "attempt": "a1"}
+    if (role, method) == ("substrate", "apply"):
+        body = {"object_id": "obj1", "op": "op1", "gate": "H", "gates": {"0": "H"}, "parties": []}
     return body
 
 

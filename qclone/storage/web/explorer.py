@@ -309,7 +309,7 @@ def durability_page(params: Mapping[str, str], *, plots: bool = True) -> dict[st
 
 def make_router(templates: Any) -> APIRouter:
     """The two pages as a FastAPI router (``templates``: the dashboard's ``Jinja2Templates``)."""
-    router = APIRouter()
+    router = APIRouter(include_in_schema=False)  # HTML pages: not part of the JSON API
 
     def render(request: Request, template: str, build: Callable[..., dict[str, Any]],
                form: Callable[[Mapping[str, str]], dict[str, Any]]) -> Response:
