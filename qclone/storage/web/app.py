@@ -112,6 +112,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["when"] = lambda t: "–" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(t)))
     env.filters["age"] = _age
     env.filters["urlq"] = lambda s: quote(str(s), safe="")
+    env.filters["detail"] = lambda d: ", ".join(f"{k}={v}" for k, v in d.items()) if isinstance(d, dict) else ""
     return templates
 
 
