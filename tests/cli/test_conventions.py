@@ -319,7 +319,7 @@ JSON_RUNS = {
 JSON_ELSEWHERE = {("serve",), ("put",), ("get",), ("ls",), ("stat",), ("rm",), ("peek",), ("audit-log",), ("tenant", "create"),
                   ("providers",), ("providers", "list"), ("providers", "add"), ("providers", "drain"), ("providers", "kill"),
                   ("providers", "revive"), ("storage", "rotate-key"), ("hardware", "run"), ("hardware", "layout"),
-                  ("hardware", "modules")}
+                  ("hardware", "modules"), ("hardware", "predict")}
 
 
 def test_every_json_command_is_covered():

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError, is_int
 from qclone.storage.models import audit_log, providers, tenants
+from qclone.storage.paging import decode_cursor, encode_cursor
 from qclone.storage.ports import node_statuses
 from qclone.storage.service.common import ServiceBase, Tenant
 
@@ -46,6 +47,25 @@ class AuditMixin(ServiceBase):
             rows = conn.execute(q.order_by(audit_log.c.id).limit(limit)).all()
         return [{"id": r.id, "at": r.at, "tenant": r.tenant, "actor": r.actor, "action": r.action,
                  "object_id": r.object_id, "object_name": r.object_name, "detail": r.detail} for r in rows]
+
+    def audit_page(self, tenant: Tenant | None = None, *, limit: int = 1000, cursor: str | None = None,
+                   after: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of :meth:`audit_log`: the first ``limit`` entries after ``cursor`` (or after the
+        id ``after``), and the cursor of the next page (None: this was the last). Keyset paging on the
+        id (the index ``(tenant_id, id)`` for a tenant): O(limit) at any position.
+
+        Raises:
+            InvalidArgumentError: a ``limit`` below 1, or a cursor that is not one of this listing's.
+        """
+        if not is_int(limit) or limit < 1:
+            raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
+        if cursor is not None:
+            (last,) = decode_cursor(cursor, "audit", (int,))
+            after = last if after is None else max(after, last)
+        rows = self.audit_log(tenant, limit=limit + 1, after=after)
+        more = len(rows) > limit
+        del rows[limit:]
+        return rows, encode_cursor("audit", rows[-1]["id"]) if more else None
 
     def health(self) -> dict[str, Any]:
         """``{"status": "ok" | "degraded", "database", "substrate", "vault", "providers": {state: count,
