@@ -172,7 +172,7 @@ def test_live_checks_and_limits() -> None:
     with pytest.raises(InvalidArgumentError):
         logical_channel(2, np.ones((5, 4)))
     with pytest.raises(InvalidArgumentError):
-        logical_channel(2, np.tile([1.0, 0, 0, 0], (5, 1)), erased=[3], correct=False)  # N_1: the key is incomplete
+        logical_channel(2, np.tile([1.0, 0, 0, 0], (5, 1)), erased=[3], correct=False, clone=1)  # N_1 gone: no plain decryption
     with pytest.raises(InvalidArgumentError):
         logical_channel(2, np.tile([1.0, 0, 0, 0], (5, 1)), erased=[0, 3, 4])  # S_1, S_2 alone recover nothing
     f = corrected_fidelity(2, np.tile([1.0, 0, 0, 0], (5, 1)))
