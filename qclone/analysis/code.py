@@ -440,19 +440,6 @@ class Decoder:
         self.code = live_code(self.clones, erasures)
         self.erasures = self.code.erasures
         m = 2 * self.clones + 1
-        live = self.code.live
-        checks = np.concatenate([self.code.gz, self.code.gx], axis=1)  # symplectic: x·gz + z·gx
-        # pure errors: one per check, commuting with every other check and with both logical representatives
-        full = np.concatenate([checks, np.concatenate([self.code.lz, self.code.lx], axis=1)], axis=0)
-        full = full[:, np.concatenate([live, live])]
-        inv = _right_inverse(full)
-        ell = int(live.sum())
-        tx = np.zeros((inv.shape[0], m), dtype=bool)
-        tz = np.zeros((inv.shape[0], m), dtype=bool)
-        tx[:, live], tz[:, live] = inv[:, :ell], inv[:, ell:]
-        k = self.code.num_checks
-        self._pure = (tx[:k], tz[:k])  # syndrome i, no logical flip
-        self._logical_ops = (tx[k:], tz[k:])  # row 0 flips "anticommutes with X̄", row 1 with Z̄
         self.ml_route = "none"
         if method == "lookup":
             self._build_lookup()
@@ -469,6 +456,32 @@ class Decoder:
     def num_checks(self) -> int:
         """m: the number of syndrome bits :meth:`decode` reads."""
         return self.code.num_checks
+
+    @functools.cached_property
+    def _pure_errors(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """Pure errors (one per check, commuting with every other check and with both logical
+        representatives) and the two logical operators that flip one representative each; built
+        on first use (a GF(2) inverse, dense: the structured ML never needs it)."""
+        m = 2 * self.clones + 1
+        live = self.code.live
+        checks = np.concatenate([self.code.gz, self.code.gx], axis=1)  # symplectic: x·gz + z·gx
+        full = np.concatenate([checks, np.concatenate([self.code.lz, self.code.lx], axis=1)], axis=0)
+        full = full[:, np.concatenate([live, live])]
+        inv = _right_inverse(full)
+        ell = int(live.sum())
+        tx = np.zeros((inv.shape[0], m), dtype=bool)
+        tz = np.zeros((inv.shape[0], m), dtype=bool)
+        tx[:, live], tz[:, live] = inv[:, :ell], inv[:, ell:]
+        k = self.code.num_checks
+        return (tx[:k], tz[:k]), (tx[k:], tz[k:])
+
+    @property
+    def _pure(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._pure_errors[0]
+
+    @property
+    def _logical_ops(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._pure_errors[1]
 
     # -- lookup
     def _build_lookup(self) -> None:
@@ -581,9 +594,8 @@ class Decoder:
             cx, cz = ex[rows][inverse], ez[rows][inverse]
             if not known.all():
                 # no single-qubit error explains it: bring the syndrome back to zero, no logical bet
-                px, pz = self._apply(s, self._pure)
                 unknown = ~known[inverse]
-                cx[unknown], cz[unknown] = px[unknown], pz[unknown]
+                cx[unknown], cz[unknown] = self._apply(s[unknown], self._pure)
             return Correction(cx, cz)
         first = np.zeros(len(uniq), dtype=np.int64)
         first[inverse[::-1]] = np.arange(shots)[::-1]
@@ -605,23 +617,16 @@ class Decoder:
         chunk = max(1, (1 << 22) // (4 * n))
         for start in range(0, shots, chunk):
             letters[start : start + chunk] = _ml_classes(n, s[start : start + chunk], self._probs)
-        px, pz = self._apply(s, self._pure)
-        # the candidate corrections T(s) · L̄_k; keep the one whose pulled-back letter on A is the ML letter
-        ax, az = pullback_pauli(px, pz, n)
-        base = ax[:, 0].astype(np.int64) + 2 * az[:, 0].astype(np.int64)
-        ox, oz = self._logical_ops
-        opx, opz = pullback_pauli(ox, oz, n)
-        op_letter = opx[:, 0].astype(np.int64) + 2 * opz[:, 0].astype(np.int64)  # 2 rows: the A letters of L̄_0, L̄_1
-        want = letters ^ base
-        k = np.full(shots, -1, dtype=np.int64)
-        for cls in range(4):
-            got = (op_letter[0] if cls & 1 else 0) ^ (op_letter[1] if cls & 2 else 0)
-            k[(want == got) & (k < 0)] = cls
-        if (k < 0).any():
-            raise RuntimeError("internal error: no logical class has the decided letter")
-        coeff = np.stack([k & 1, k >> 1], axis=1).astype(bool)
-        lx, lz = self._apply(coeff, self._logical_ops)
-        return Correction(px ^ lx, pz ^ lz)
+        # the correction, written before encryption: the decided letter on A and each pair's relative
+        # letter on its key qubit; encrypted, it has the syndrome and acts on the output as decided
+        rx, rz = _relative_letters(n, s)
+        m = 2 * n + 1
+        cx = np.zeros((shots, m), dtype=bool)
+        cz = np.zeros((shots, m), dtype=bool)
+        cx[:, 0], cz[:, 0] = (letters & 1) == 1, (letters & 2) == 2
+        cx[:, n + 1 :], cz[:, n + 1 :] = rx, rz
+        ex, ez = encode_pauli(cx, cz, n)
+        return Correction(ex, ez)
 
     def predict_flips(self, syndrome: np.ndarray) -> np.ndarray:
         """``(shots, 2)``: the decoder's bet on whether the error anticommutes with X̄ and with Z̄."""
@@ -653,6 +658,20 @@ _COLUMN = np.array([0, 1, 3, 2])
 _CHAR = np.array([[(-1) ** (bin(c & s).count("1")) for s in range(4)] for c in range(4)], dtype=float)
 
 
+def _relative_letters(n: int, syndrome: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's relative letter (x, z bits, ``(shots, n)``) before encryption, from the syndrome:
+    the two encrypted-Bell generators give pair 1's, the chains the differences to the next pair."""
+    shots = syndrome.shape[0]
+    s = syndrome.astype(bool)
+    rz = np.empty((shots, n), dtype=bool)
+    rx = np.empty((shots, n), dtype=bool)
+    rz[:, 0], rx[:, 0] = s[:, 2 * n - 2], s[:, 2 * n - 1]
+    if n > 1:
+        rz[:, 1:] = s[:, [2 * n - 2]] ^ np.logical_xor.accumulate(s[:, : n - 1], axis=1)
+        rx[:, 1:] = s[:, [2 * n - 1]] ^ np.logical_xor.accumulate(s[:, n - 1 : 2 * n - 2], axis=1)
+    return rx, rz
+
+
 def _ml_classes(n: int, syndrome: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """The maximum-likelihood letter (x bit + 2 z bit) of the pulled-back error on A, per shot.
 
@@ -664,14 +683,7 @@ def _ml_classes(n: int, syndrome: np.ndarray, probs: np.ndarray) -> np.ndarray:
     transforms. Exact, O(n) per shot; logs keep it finite at any n.
     """
     shots = syndrome.shape[0]
-    s = syndrome.astype(bool)
-    # relative letters per pair: r^z_1, r^x_1 from the two encrypted-Bell generators, then the chains
-    rz = np.empty((shots, n), dtype=bool)
-    rx = np.empty((shots, n), dtype=bool)
-    rz[:, 0], rx[:, 0] = s[:, 2 * n - 2], s[:, 2 * n - 1]
-    if n > 1:
-        rz[:, 1:] = s[:, [2 * n - 2]] ^ np.logical_xor.accumulate(s[:, : n - 1], axis=1)
-        rx[:, 1:] = s[:, [2 * n - 1]] ^ np.logical_xor.accumulate(s[:, n - 1 : 2 * n - 2], axis=1)
+    rx, rz = _relative_letters(n, syndrome)
     rel = rx.astype(np.int64) + 2 * rz.astype(np.int64)  # (shots, n) letter indices
     p_a = probs[0][_COLUMN]  # by letter index
     p_s = probs[1 : n + 1][:, _COLUMN]  # (n, 4)

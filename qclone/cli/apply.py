@@ -8,7 +8,7 @@ import typer
 
 from qclone.cli.options import Json
 from qclone.cli.output import print_json
-from qclone.cli.storage_client import Token, Url, _client
+from qclone.cli.storage_client import Token, Url, open_client
 
 
 def apply(
@@ -28,7 +28,7 @@ def apply(
     that is down keeps its part pending: the object stays 'applying' (gets are refused) until the service finishes
     the gate.
     """
-    with _client(url, token) as c:
+    with open_client(url, token) as c:
         out = c.apply(name, gate, qubits=qubit or None)
     if json:
         print_json(out.to_json())

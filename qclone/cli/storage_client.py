@@ -31,6 +31,12 @@ AdminToken = Annotated[str | None, typer.Option(
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="The server's data directory (default ./qclone-data for serve).")]
 
 
+def open_client(url: str | None, token: str | None = None, admin_token: str | None = None, *,
+                need: str = "token") -> Any:
+    """:func:`_client` under the name other command modules (``qclone apply``) use."""
+    return _client(url, token, admin_token, need=need)
+
+
 def _client(url: str | None, token: str | None = None, admin_token: str | None = None, *, need: str = "token") -> Any:
     """A :class:`qclone.Client` from the options, else the environment; ``need``: ``token``
     (a tenant's), ``admin``, ``either`` or ``none``."""

@@ -1153,7 +1153,7 @@ class Substrate:
             from qclone.storage.gates import compact
 
             new.noise = compact(new.noise)
-            self._replace(object_id, new, grants)
+            self._replace(object_id, new, grants, entry.stamp)
             record = new.ops[-1] if new.op is None else new.op
             return self._gate_status(new, holders, record, complete=new.op is None)
 
@@ -1176,8 +1176,10 @@ class Substrate:
             return {"applied": [{k: o[k] for k in ("id", "gate", "parties", "register_qubits")} for o in entry.ops],
                     "in_progress": progress}
 
-    def _replace(self, object_id: str, entry: _Entry, grants: Sequence[str]) -> None:
-        """Write a live object's new joint state (and the receipts it used) in one transaction."""
+    def _replace(self, object_id: str, entry: _Entry, grants: Sequence[str], was: bytes) -> None:
+        """Write a live object's new joint state (and the receipts it used) in one transaction, if
+        its row is still the one read (``was``: its checksum; another instance on a shared file may
+        have written it meanwhile: then nothing is written and the caller may try again)."""
         if self._db is None:
             for nonce in grants:
                 self._use_grant(nonce, object_id)
@@ -1187,13 +1189,17 @@ class Substrate:
             assert self._db is not None
             try:
                 with self._db.tx() as c:
-                    if c.execute("UPDATE joint SET blob = ? WHERE object_id = ?", (blob, object_id)).rowcount != 1:
+                    if c.execute("UPDATE joint SET blob = ? WHERE object_id = ? AND substr(blob, -4) = ?",
+                                 (blob, object_id, was)).rowcount != 1:
                         raise _NoJointStateError
                     for nonce in grants:
                         c.execute("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (nonce, object_id))
                     faults.crash_point("substrate.apply.tx")
             except _NoJointStateError:
                 self._forget(self._states, object_id)
+                if self._entry(object_id) is not None:
+                    raise UnavailableError(f"object {object_id!r} changed meanwhile (another instance); "
+                                           "try again") from None
                 raise ConflictError(f"object {object_id!r} was decrypted or discarded meanwhile") from None
             except sqlite3.Error as e:
                 raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None

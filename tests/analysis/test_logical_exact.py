@@ -156,7 +156,7 @@ def test_sequences_compose_as_the_group(n):
         assert _choi_holds(n, seq, 1) and _choi_holds(n, match, 1)
 
 
-@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("n", [1, pytest.param(3, marks=pytest.mark.slow)])
 def test_two_object_gate_dense(n):
     from qclone.protocol.logical import two_object_plan
 

@@ -183,7 +183,7 @@ def test_the_same_key_applies_once_and_a_restart_finishes_an_interrupted_gate(st
     from qclone.storage.states import ObjectState, transition
 
     with svc.db.write() as conn:  # what apply's claim writes, as the crash point apply.claim leaves it
-        svc._log(conn, svc._now(), "alice", "apply.begin", tenant_id=alice.id, object_id=first["object_id"],  # noqa: SLF001
+        svc._log(conn, svc._now(), "alice", "apply.begin", tenant_id=alice.id, object_id=first["object_id"],  # noqa: SLF001 - the claim's own audit write
                  object_name="psi", gate="H", qubits=[0], op="op2", key="k2", by="alice",
                  gates={lab: "H" for lab in ("A0", "S0_1", "S0_2", "S0_3", "N0_1", "N0_2", "N0_3")})
         conn.execute(transition(ObjectState.STORED, ObjectState.APPLYING, objects.c.id == first["object_id"],

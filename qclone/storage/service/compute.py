@@ -40,6 +40,7 @@ from qclone.storage.errors import ConflictError
 from qclone.storage.inputs import check_name
 from qclone.storage.models import audit_log, objects
 from qclone.storage.service.common import (
+    ALIVE,
     NODE_ERRORS,
     RECOVERY_ERRORS,
     Tenant,
@@ -261,11 +262,11 @@ class ComputeMixin(HoldersMixin):
         faults.crash_point("apply.start")
         # 4. each holder's part: its record and signed receipt, then the substrate applies it once
         holders: list[tuple[str, Any, list[str]]] = []
-        for p in prows:
-            if p["state"] == "live":
+        for p in prows:  # a holder the operator marked down keeps its part pending, as one that does not answer
+            if p["state"] == "live" and (records.get(p["holder_id"]) or {}).get("state", "up") == "up":
                 holders.append((p["holder_id"], lambda h=p["holder_id"]: self._holder_node(h, records), p["labels"]))
         for c in crows:
-            if c["state"] == "live":
+            if c["state"] == "live" and c["provider_state"] in ALIVE:
                 holders.append((f"provider:{c['provider_id']}", lambda c=c: self._node(self._clone_provider(c)),
                                 c["labels"]))
         for party, node_of, labels in holders:

@@ -411,6 +411,22 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
         ctx["result"] = {**out, "spheres": spheres}
         return page(request, "object.html", ctx)
 
+    @router.post("/objects/{name}/apply", include_in_schema=False)
+    async def apply_gate(request: Request, name: str, v: ViewerDep) -> Response:
+        """A logical gate on the stored object (``qclone apply``): its holders act, nothing is decrypted."""
+        form = await form_of(request, v)
+        back = f"/ui/objects/{quote(name, safe='')}"
+        try:
+            tenant = tenant_of(v)
+            gate = str(form.get("gate") or "")[:32]
+            key = str(form.get("key") or "")[:64] or None
+            out = await _in_thread(lambda: service.apply(tenant, name, gate, key=key))
+        except QcloneError as exc:
+            return error_page(request, exc, back=back)
+        if _wants_json(request):
+            return json_response(out)
+        return RedirectResponse(back, status_code=303)
+
     # ------------------------------------------------------------------ providers (admin)
     @router.get("/providers", include_in_schema=False)
     def providers_page(request: Request, v: ViewerDep,
@@ -582,6 +598,10 @@ def _object_context(service: Any, tenant: Any, rec: dict[str, Any], coalition: i
         predicted = {"elapsed": elapsed, "key_holder": key_holder, "per_clone": per_clone}
     rows = [{"index": i, **f} for i, f in enumerate(findings)
             if every or f.get("minimal", True) or f.get("kind") == "partial" or not f.get("intended", True) or i == coalition]
+    from qclone.protocol.logical import available_gates
+
+    gates = [g for g in available_gates(int(rec["clones"])) if g != "I"] if rec["state"] == "stored" else []
     return {"object": rec, "findings": findings, "rows": rows, "every": every, "coalition": coalition, "picture": picture,
+            "gates": gates, "logical": rec.get("logical") or {"gates": [], "in_progress": None},
             "timeline": timeline, "predicted": predicted, "get_key": secrets.token_hex(12), "result": None,
             "json_url": f"/ui/objects/{quote(rec['name'], safe='')}?format=json", "math": math}

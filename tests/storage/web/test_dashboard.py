@@ -345,3 +345,25 @@ def test_explorer_pages_are_behind_the_sign_in_with_the_dashboard_frame(env):
     assert page.status_code == 200 and page.json()
     html = c.get("/ui/explorer?n=2").text
     assert 'aria-current="page">Protocol explorer<' in html and csrf in html and "signed in as <strong>alice</strong>" in html
+
+
+def test_a_logical_gate_from_the_object_page(env):
+    """The object page offers the gates local for its n; applying one shows it in the history and the
+    later get returns G|psi> (H on (0.6, 0, 0.8) is (0.8, 0, 0.6))."""
+    svc, app, tokens = env
+    c = client(app)
+    csrf = sign_in(c, tokens["alice"])
+    form = {"csrf_token": csrf, "name": "odd", "kind": "bloch", "data": "0.6, 0, 0.8", "clones": "3", "placement": "today",
+            "policy": "distinct-providers", "keep_reference": "on", "force": "on"}
+    assert c.post("/ui/objects", data=form, files={"qasm_file": ("", b"")}, follow_redirects=False).status_code == 303
+    page = c.get("/ui/objects/odd")
+    assert 'id="apply-form"' in page.text and '<option value="H">' in page.text and "None applied." in page.text
+    assert c.post("/ui/objects/odd/apply", data={"gate": "H", "key": "g1"}).status_code in (400, 403)  # no CSRF token
+    r = c.post("/ui/objects/odd/apply", data={"csrf_token": csrf, "gate": "H", "key": "g1"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get("/ui/objects/odd")
+    assert 'id="logical-gates"' in page.text and "provider:" in page.text and "never the state" in page.text
+    assert c.post("/ui/objects/odd/apply", data={"csrf_token": csrf, "gate": "S"}).status_code == 422
+    alice = svc.authenticate(tokens["alice"])
+    out = svc.get(alice, "odd", ack=True)
+    assert out["bloch"][0] == pytest.approx([0.8, 0.0, 0.6], abs=2e-3)  # the page's gate used the default gate noise
