@@ -332,7 +332,14 @@ def test_dashboard_scenario_in_chromium(server, browser):
         page.check("second-get-refused", console_ok=("409",))
         browser.close()
         browser.switch_to.window(first_tab)
-        # 7. the audit log with paging and filters
+        # 7. the protocol explorer and durability pages, in the dashboard's frame
+        page.open("/ui/explorer?n=3")
+        assert "Protocol explorer" in page.text("h1")
+        page.check("explorer")
+        page.open("/ui/durability")
+        assert "urability" in page.text("h1")
+        page.check("durability")
+        # 8. the audit log with paging and filters
         page.open("/ui/audit")
         page.find("#a-action").send_keys("get")
         page.submit(".filters button")

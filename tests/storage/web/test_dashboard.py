@@ -334,6 +334,19 @@ def test_predicted_fidelity_is_the_average_over_real_gets(t1, t2):
         svc.close()
 
 
+def test_explorer_pages_are_behind_the_sign_in_with_the_dashboard_frame(env):
+    _, app, tokens = env
+    c = client(app)
+    for path in ("/ui/explorer", "/ui/durability"):
+        r = c.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/login?next=")
+    csrf = sign_in(c, tokens["alice"])
+    page = c.get("/ui/explorer?n=2&format=json")
+    assert page.status_code == 200 and page.json()
+    html = c.get("/ui/explorer?n=2").text
+    assert 'aria-current="page">Protocol explorer<' in html and csrf in html and "signed in as <strong>alice</strong>" in html
+
+
 def test_a_logical_gate_from_the_object_page(env):
     """The object page offers the gates local for its n; applying one shows it in the history and the
     later get returns G|psi> (H on (0.6, 0, 0.8) is (0.8, 0, 0.6))."""
