@@ -415,7 +415,7 @@ def _stim_check(schedule: DynamicSchedule) -> DynamicCheck:
     m = schedule.num_slots
     enc_ref, dec_ref = reference_slot_circuits(schedule)
     perm = final_permutation(schedule)
-    choi = stim.Circuit(f"H 0\nCX 0 1")
+    choi = stim.Circuit("H 0\nCX 0 1")
 
     def state(*circuits: stim.Circuit) -> list[str]:
         sim = stim.TableauSimulator()
@@ -718,7 +718,7 @@ def _marks_to_conditionals(qc: QuantumCircuit, kept: Mapping[str, object]) -> Qu
     for ins in qc.data:
         label = getattr(ins.operation, "label", None)
         if ins.operation.name == "barrier" and isinstance(label, str) and label in kept:
-            out.append(kept[label])  # type: ignore[arg-type]  # a CircuitInstruction on the same bits
+            out.append(kept[label])  # a CircuitInstruction on the same bits
         else:
             out.append(ins)
     return out

@@ -229,7 +229,10 @@ def compile_variant(
         qc = dynamic_device_circuit(schedule, layout, backend.num_qubits, input=input, latency=wait)
     else:
         layout = device_layout(backend, clones, decrypt)
-        schedule = variant_schedule(name, backend, clones, decrypt)
+        static = variant_schedule(name, backend, clones, decrypt)
+        if not isinstance(static, Schedule):  # pragma: no cover - only dynamic variants give a DynamicSchedule
+            raise InvalidArgumentError(f"variant {name!r} has no static schedule")
+        schedule = static
         qc = device_circuit(schedule, layout, backend.num_qubits, input=input)
     final = {label: layout.path[slot] for label, slot in schedule.final_slots.items()}
     qc.metadata = {**(qc.metadata or {}), "variant": name, "clone_qubit": final[f"S{decrypt}"], "reference_qubit": final["R"]}
