@@ -309,10 +309,17 @@ class _StimWriter:
 
     @staticmethod
     def _clifford(matrix: np.ndarray) -> stim.Circuit | None:
+        """The Clifford ``matrix`` is (up to a global phase) as stim gates, or ``None`` if it is none
+        (stim's conversion is checked back: it does not reject every non-Clifford matrix itself)."""
         try:
-            return stim.Tableau.from_unitary_matrix(matrix, endian="little").to_circuit(method="elimination")
+            tableau = stim.Tableau.from_unitary_matrix(matrix, endian="little")
         except ValueError:
             return None
+        back = tableau.to_unitary_matrix(endian="little")
+        k = int(np.argmax(np.abs(matrix)))
+        if abs(back.flat[k]) < 1e-9 or not np.allclose(back * (matrix.flat[k] / back.flat[k]), matrix, atol=1e-7):
+            return None
+        return tableau.to_circuit(method="elimination")
 
     def _emit(self, gates: stim.Circuit, qubits: tuple[int, ...]) -> None:
         for ins in gates:
