@@ -53,6 +53,14 @@ Runner = Annotated[str, typer.Option("--runner", help=(
     "aer (AerSimulator with the device noise) or sampler (qiskit-ibm-runtime SamplerV2: on an ibm_<name> device "
     "the real hardware, on a fake backend local mode with the same device noise). A real device always uses sampler."))]
 Decrypt = Annotated[int, typer.Option("--decrypt", help="Which clone to decrypt.")]
+DD = Annotated[bool, typer.Option("--dd/--no-dd", help=(
+    "Dynamical decoupling: an X-X pulse pair in every idle window long enough (Qiskit's PadDynamicalDecoupling). "
+    "Meant for real devices, where it refocuses low-frequency noise and crosstalk; the offline models' Markovian "
+    "T1/T2 cannot show that gain, so on them it only adds the pulses' errors."))]
+
+
+def _check_dd(dd: bool) -> str | None:
+    return "XX" if dd else None
 
 
 def _clones_and_device(clones: str, decrypt: int, backend: str):  # noqa: ANN202 - (list[int], BackendV2)
@@ -85,6 +93,10 @@ def run(
     confidence: Annotated[float, typer.Option("--confidence", help="Central probability of the intervals.")] = 0.95,
     entangled: Annotated[bool, typer.Option("--entangled/--no-entangled", help="Also measure (R, clone): Bell fidelity and concurrence.")] = True,
     idle_noise: Annotated[bool, typer.Option("--idle-noise/--no-idle-noise", help="Schedule with delays so waiting qubits relax (simulators).")] = True,
+    dd: DD = False,
+    mitigate: Annotated[bool, typer.Option("--mitigate/--no-mitigate", help=(
+        "Also run the local readout calibration of the read-out qubits (2 circuits) and report the readout-error-mitigated "
+        "fidelities beside the raw ones."))] = False,
     seed: Seed = 0,
     quiet: Quiet = False,
     json_out: Json = False,
@@ -96,6 +108,7 @@ def run(
 
     check_json_flags(json_out, jsonl)
     ns, dev = _clones_and_device(clones, decrypt, backend)
+    dd_sequence = _check_dd(dd)
     run_with = _runner(runner, dev, method, noise, max_bond, truncation)
     results = []
     with progress(f"{backend}: n = {ns[0]}", total=len(ns), quiet=quiet) as bar:
@@ -104,6 +117,7 @@ def run(
             r = measure_fidelity(
                 dev, n, shots=shots, runner=run_with, decrypt=decrypt, entangled=entangled,
                 bootstrap=bootstrap, confidence=confidence, seed=seed, idle_noise=idle_noise, name=backend,
+                mitigate=mitigate, dd=dd_sequence,
             )  # fmt: skip
             bar.advance()
             results.append(r)
@@ -123,11 +137,16 @@ def _print_result(r) -> None:  # noqa: ANN001 - FidelityResult
     t = Table(title=f"{r.backend}, n = {r.clones}, decrypted clone S{r.decrypt}, {r.shots} shots per basis ({r.runner})")
     for col in ("quantity", "value", f"{r.confidence:.0%} interval"):
         t.add_column(col)
-    t.add_row("average fidelity (6 cardinal inputs)", f"{r.average_fidelity:.4f}", f"[{r.ci_low:.4f}, {r.ci_high:.4f}]")
+    t.add_row("average fidelity (6 cardinal inputs), raw", f"{r.average_fidelity:.4f}", f"[{r.ci_low:.4f}, {r.ci_high:.4f}]")
+    if r.mitigated_fidelity is not None:
+        t.add_row("average fidelity, readout-mitigated", f"{r.mitigated_fidelity:.4f}",
+                  f"[{r.mitigated_ci_low:.4f}, {r.mitigated_ci_high:.4f}] (tomography counts only)")
     for label, f in r.state_fidelities.items():
         t.add_row(f"  input |{label}>", f"{f:.4f}", "")
     if r.bell_fidelity is not None:
-        t.add_row("Bell fidelity of (R, clone)", f"{r.bell_fidelity:.4f}", f"[{r.bell_ci_low:.4f}, {r.bell_ci_high:.4f}]")
+        t.add_row("Bell fidelity of (R, clone), raw", f"{r.bell_fidelity:.4f}", f"[{r.bell_ci_low:.4f}, {r.bell_ci_high:.4f}]")
+        if r.mitigated_bell_fidelity is not None:
+            t.add_row("Bell fidelity of (R, clone), readout-mitigated", f"{r.mitigated_bell_fidelity:.4f}", "")
         t.add_row("concurrence of (R, clone)", f"{r.concurrence:.4f}", "")
     t.add_row("two-qubit gates / depth / 2q depth", f"{r.two_qubit_gates} / {r.depth} / {r.two_qubit_depth}", "")
     t.add_row("simulation time per shot", f"{r.seconds_per_shot:.4g} s", f"{r.circuits} circuits, {r.run_seconds:.1f} s")
@@ -329,3 +348,112 @@ def modules(
                       f"{r.fidelity:.4f}", f"[{r.ci_low:.4f}, {r.ci_high:.4f}]", ", ".join(f"{x:.4f}" for x in r.qubit_fidelities))  # fmt: skip
         wide_console().print(t)
     (note if json_out or jsonl else typer.echo)(f"wrote {path}")
+
+
+@hardware_app.command("predict")
+def predict_command(
+    backend: Backend,
+    variant: Annotated[str | None, typer.Option("--variant", help=(
+        "Comma-separated circuit variants (today and those of qclone.hardware.variants); default: all of them."))] = None,
+    timing: Annotated[str, typer.Option("--timing", help=(
+        "Comma-separated scheduling policies, each with the device's gate durations: alap (as late as possible, what "
+        "`hardware run` uses) and/or asap."))] = "alap",
+    dd: DD = False,
+    clones: Annotated[str | None, typer.Option("--clones", "-n", help=(
+        "Predict these n only (comma-separated) instead of searching the largest n above 2/3."))] = None,
+    max_clones: Annotated[int | None, typer.Option("--max-clones", min=1, help=(
+        "Largest n searched (default: the most clones the backend's path holds)."))] = None,
+    error_scale: Annotated[float, typer.Option("--error-scale", min=0.0, help=(
+        "Multiply every error probability and 1/T1, 1/T2 of the device by this (1: as calibrated), "
+        "e.g. 0.5 for a device twice as good."))] = 1.0,
+    quiet: Quiet = False,
+    json_out: Json = False,
+    jsonl: Jsonl = False,
+) -> None:
+    """Largest n above the classical limit 2/3 per technique, from the scheduled stim model (exact, seconds per n).
+
+    The model: the device circuit scheduled with the device's durations, the twirled error of every gate
+    of the device's Aer model, twirled T1/T2 relaxation in every idle window, the clone's readout error;
+    its number is exact (no sampling). docs/hardware.md compares it with Aer.
+    """
+    import math
+
+    from qclone.hardware.devices import get_backend, is_fake
+    from qclone.hardware.idle import SCHEDULES
+    from qclone.hardware.layout import max_clones as path_max
+    from qclone.hardware.predict import largest_clones, predict, variant_names
+
+    check_json_flags(json_out, jsonl)
+    if not math.isfinite(error_scale):
+        raise InvalidArgumentError(f"--error-scale must be a finite number, got {error_scale}")
+    known = variant_names()
+    variants = [v.strip() for v in (variant or ",".join(known)).split(",") if v.strip()]
+    for v in variants:
+        if v not in known:
+            raise InvalidArgumentError(f"unknown --variant {v!r}; choose among {', '.join(known)}")
+    timings = [t.strip() for t in timing.split(",") if t.strip()]
+    for t in timings:
+        if t not in SCHEDULES:
+            raise InvalidArgumentError(f"unknown --timing {t!r}; choose among {', '.join(SCHEDULES)}")
+    if not variants or not timings:
+        raise InvalidArgumentError("--variant and --timing need at least one value each")
+    sequence = _check_dd(dd)
+    if not is_fake(backend):
+        raise InvalidArgumentError("hardware predict needs an offline device model (fake_...): it reads the calibration "
+                                   "from the model, never from an account")
+    dev = get_backend(backend)
+    top = path_max(dev)
+    if max_clones is not None and max_clones > top:
+        raise InvalidArgumentError(f"--max-clones {max_clones} is more than {backend} holds ({top})")
+    ns = parse_ints(clones, "--clones", top) if clones else None
+    if ns is not None and any(n < 1 or n > top for n in ns):
+        raise InvalidArgumentError(f"every number of clones must be between 1 and {top} on {backend}")
+    rows: list[dict] = []
+    combos = [(v, t) for v in variants for t in timings]
+    with progress(f"{backend}: predicting", total=len(combos), quiet=quiet) as bar:
+        for v, t in combos:
+            bar.update(description=f"{backend}: {v}, {t}")
+            if ns is not None:
+                for n in ns:
+                    p = predict(dev, n, variant=v, policy=t, dd=sequence, scale=error_scale, name=backend)
+                    row = {"backend": backend, "variant": v, "timing": t, "dd": sequence, "error_scale": error_scale, "clones": n,
+                           "average_fidelity": p.average_fidelity, "above_classical": p.above_classical,
+                           "two_qubit_gates": p.stats.two_qubit_gates, "two_qubit_depth": p.stats.two_qubit_depth,
+                           "duration": p.stats.idle.duration, "idle_qubit_seconds": p.stats.idle.idle_qubit_seconds,
+                           "dd_pulses": p.stats.idle.dd_pulses, "seconds": p.seconds}  # fmt: skip
+                    rows.append(row)
+                    if jsonl:
+                        print_jsonl(row)
+            else:
+                r = largest_clones(dev, variant=v, policy=t, dd=sequence, scale=error_scale, limit=max_clones, name=backend)
+                row = {"backend": backend, "variant": v, "timing": t, "dd": sequence, "error_scale": error_scale,
+                       "largest_clones": r.clones, "fidelity": r.fidelity, "next_fidelity": r.next_fidelity,
+                       "max_clones": r.limit, "points": {str(k): f for k, f in sorted(r.points.items())},
+                       "seconds": r.seconds}  # fmt: skip
+                rows.append(row)
+                if jsonl:
+                    print_jsonl(row)
+            bar.advance()
+    if json_out:
+        print_json(rows)
+    if json_out or jsonl:
+        return
+    extra = ", DD X-X (pulse errors only)" if sequence else ""
+    scale_note = "" if error_scale == 1 else f", errors × {error_scale:g}"
+    if ns is not None:
+        t = Table(title=f"{backend}: scheduled stim model (exact){extra}{scale_note}")
+        for col in ("variant", "timing", "n", "average fidelity", "> 2/3", "2q gates", "2q depth", "duration µs", "idle µs (summed)"):
+            t.add_column(col, justify="right")
+        for r in rows:
+            t.add_row(r["variant"], r["timing"], str(r["clones"]), f"{r['average_fidelity']:.4f}", "yes" if r["above_classical"] else "no",
+                      str(r["two_qubit_gates"]), str(r["two_qubit_depth"]), f"{r['duration'] * 1e6:.2f}",
+                      f"{r['idle_qubit_seconds'] * 1e6:.2f}")  # fmt: skip
+    else:
+        t = Table(title=f"{backend}: largest n with average fidelity > 2/3, scheduled stim model (exact, no sampling){extra}{scale_note}")
+        for col in ("variant", "timing", "largest n", "F(n)", "F(n + 1)", "model s"):
+            t.add_column(col, justify="right")
+        for r in rows:
+            f = "—" if r["fidelity"] is None else f"{r['fidelity']:.4f}"
+            g = "—" if r["next_fidelity"] is None else f"{r['next_fidelity']:.4f}"
+            t.add_row(r["variant"], r["timing"], str(r["largest_clones"]), f, g, f"{r['seconds']:.1f}")
+    wide_console().print(t)

@@ -10,6 +10,8 @@
 * :mod:`~qclone.hardware.tomography`, :mod:`~qclone.hardware.experiment` — fidelity from counts;
 * :mod:`~qclone.hardware.prediction` — the Pauli-twirled stim prediction (:mod:`qclone.analysis.twirl`) for this device;
 * :mod:`~qclone.hardware.pauli_noise` — the device's Aer noise, Pauli-twirled (cheap MPS shots);
+* :mod:`~qclone.hardware.idle` — scheduling with the device's durations, idle windows, dynamical decoupling;
+* :mod:`~qclone.hardware.predict` — the scheduled stim model: exact fidelity, largest n above 2/3;
 * :mod:`~qclone.hardware.composition` — parallel, series and interleaved modules on the device;
 * :mod:`~qclone.hardware.report` — CSV and plots.
 

@@ -41,7 +41,14 @@ from qiskit.quantum_info import Statevector
 from qclone.errors import InvalidArgumentError, is_int
 from qclone.hardware.backends import Runner, check_shots
 from qclone.hardware.compile import CARDINAL_STATES, CompiledProtocol, cardinal_vector, compile_protocol
-from qclone.hardware.tomography import TomographyFit, analyse, lower, tomography_experiment
+from qclone.hardware.tomography import (
+    TomographyFit,
+    analyse,
+    lower,
+    readout_calibration_circuits,
+    readout_mitigator,
+    tomography_experiment,
+)
 
 #: |Φ+⟩ in qiskit's order for measurement_indices [R, clone] (symmetric, so the order does not matter).
 BELL_TARGET = np.array([1, 0, 0, 1], dtype=complex) / np.sqrt(2)
@@ -73,6 +80,13 @@ class FidelityResult:
     seconds: float
     circuits: int = 0
     run_seconds: float = 0.0
+    #: readout-error-mitigated estimates (``mitigate=True``): the same counts fitted with the measured
+    #: assignment matrices of the read-out qubits as the measurement's POVM
+    mitigated_fidelity: float | None = None
+    mitigated_ci_low: float | None = None
+    mitigated_ci_high: float | None = None
+    mitigated_bell_fidelity: float | None = None
+    dd: str | None = None
 
     @property
     def seconds_per_shot(self) -> float:
@@ -101,9 +115,16 @@ def _schedule_idle(circuits: list[QuantumCircuit], backend: BackendV2) -> list[Q
     return out if isinstance(out, list) else [out]
 
 
-def prepare_for_device(backend: BackendV2, circuits: list[QuantumCircuit], idle_noise: bool) -> list[QuantumCircuit]:
-    """``circuits`` lowered to the device's native gates, with idle delays scheduled when ``idle_noise``."""
+def prepare_for_device(backend: BackendV2, circuits: list[QuantumCircuit], idle_noise: bool,
+                       dd: str | None = None) -> list[QuantumCircuit]:
+    """``circuits`` lowered to the device's native gates, with idle delays scheduled when ``idle_noise``;
+    with ``dd`` (``XX``, ``XY4``) the idle windows hold that dynamical-decoupling sequence
+    (:mod:`qclone.hardware.idle`)."""
     lowered = lower(circuits, backend)
+    if dd is not None:
+        from qclone.hardware.idle import schedule
+
+        return list(schedule(lowered, backend.target, policy="alap", dd=dd))
     return _schedule_idle(lowered, backend) if idle_noise else lowered
 
 
@@ -140,6 +161,8 @@ def measure_fidelity(
     seed: int | None = 0,
     idle_noise: bool = True,
     name: str | None = None,
+    mitigate: bool = False,
+    dd: str | None = None,
 ) -> FidelityResult:
     """Average fidelity (and Bell fidelity, concurrence) of the decrypted clone from counts.
 
@@ -156,6 +179,9 @@ def measure_fidelity(
         seed: seed of the simulator and of the bootstrap.
         idle_noise: schedule with explicit delays (thermal relaxation of waiting qubits).
         name: backend name to report (default: ``backend.name``).
+        mitigate: also run the local readout calibration of the read-out qubits (two circuits) and report the
+            readout-error-mitigated fidelities beside the raw ones.
+        dd: dynamical decoupling in the idle windows (``XX`` or ``XY4``; :mod:`qclone.hardware.idle`).
     """
     confidence, inputs = check_run_arguments(shots, confidence, bootstrap, inputs)
     start = time.perf_counter()
@@ -167,13 +193,19 @@ def measure_fidelity(
         compiled[label] = comp
         exp = tomography_experiment(comp.circuit, [comp.clone_qubit], Statevector(cardinal_vector(label)))
         experiments.append(exp)
-        batches.append(prepare_for_device(backend, exp.circuits(), idle_noise))
+        batches.append(prepare_for_device(backend, exp.circuits(), idle_noise, dd))
     if entangled:
         comp = compile_protocol(backend, clones, decrypt, input="bell", seed=0, name=name)
         compiled["bell"] = comp
         exp = tomography_experiment(comp.circuit, [comp.reference_qubit, comp.clone_qubit], Statevector(BELL_TARGET))
         experiments.append(exp)
-        batches.append(prepare_for_device(backend, exp.circuits(), idle_noise))
+        batches.append(prepare_for_device(backend, exp.circuits(), idle_noise, dd))
+    read_out = []
+    if mitigate:
+        first = next(iter(compiled.values()))
+        read_out = [first.clone_qubit] + ([compiled["bell"].reference_qubit] if entangled else [])
+        calibration = readout_calibration_circuits(backend.num_qubits, read_out)
+        batches.append(prepare_for_device(backend, calibration, idle_noise))
 
     flat = [qc for batch in batches for qc in batch]
     order = next(iter(compiled.values())).layout.path
@@ -183,10 +215,24 @@ def measure_fidelity(
     simulated = getattr(runner, "last_simulate_seconds", None)  # without building the noise model
     run_seconds = run_seconds if simulated is None else simulated
     fits: list[TomographyFit] = []
+    mitigated: list[TomographyFit] = []
+    mitigator = readout_mitigator(read_out, counts[len(counts) - 2 :]) if mitigate else None
     pos = 0
     for exp, batch in zip(experiments, batches):
-        fits.append(analyse(exp, batch, counts[pos : pos + len(batch)], bootstrap=bootstrap, seed=int(rng.integers(2**31))))
+        part = counts[pos : pos + len(batch)]
+        fit_seed = int(rng.integers(2**31))
+        fits.append(analyse(exp, batch, part, bootstrap=bootstrap, seed=fit_seed))
+        if mitigator is not None:
+            mitigated.append(analyse(exp, batch, part, bootstrap=bootstrap, seed=fit_seed, mitigator=mitigator))
         pos += len(batch)
+    mit_fields: dict = {}
+    if mitigated:
+        m_states = mitigated[: len(inputs)]
+        m_samples = np.array([f.bootstrap for f in m_states])
+        m_rounds = min(len(x) for x in m_samples)
+        m_lo, m_hi = percentile_interval(m_samples[:, :m_rounds].mean(axis=0), confidence)
+        mit_fields = {"mitigated_fidelity": float(np.mean([f.fidelity for f in m_states])), "mitigated_ci_low": m_lo,
+                      "mitigated_ci_high": m_hi, "mitigated_bell_fidelity": mitigated[-1].fidelity if entangled else None}
 
     state_fits = fits[: len(inputs)]
     samples = np.array([f.bootstrap for f in state_fits])  # (inputs, rounds): independent resamples per input
@@ -221,4 +267,6 @@ def measure_fidelity(
         seconds=time.perf_counter() - start,
         circuits=len(flat),
         run_seconds=run_seconds,
+        dd=dd,
+        **mit_fields,
     )

@@ -186,6 +186,11 @@ def _seconds(op: Delay, dt: float | None) -> float:
     return float(op.duration) * scale
 
 
+def delay_seconds(op: Delay, dt: float | None) -> float:
+    """Seconds of a ``delay`` instruction (units ``dt``, ``s``, ``ms``, ``us``, ``ns``, ``ps``)."""
+    return _seconds(op, dt)
+
+
 @lru_cache(maxsize=65536)
 def _relaxation(t1: float, t2: float, seconds: float):  # noqa: ANN202 - QuantumError
     from qiskit_aer.noise import thermal_relaxation_error
@@ -196,6 +201,10 @@ def _relaxation(t1: float, t2: float, seconds: float):  # noqa: ANN202 - Quantum
 def twirl_delays(circuits: Sequence[QuantumCircuit], target: Target) -> list[QuantumCircuit]:
     """Every delay replaced by the twirled thermal relaxation of its qubit for that time.
 
+    A delay before a qubit's first operation is dropped: the qubit is in |0⟩, which thermal relaxation
+    (to the ground state, as Aer models it) leaves unchanged, while its twirl would flip it with
+    probability (1 − e^(−t/T1))/2.
+
     ``target`` describes the circuits' qubits (T1, T2, dt): for renumbered circuits, the
     restricted target of :class:`~qclone.hardware.backends.RestrictedBackend`.
     """
@@ -203,11 +212,16 @@ def twirl_delays(circuits: Sequence[QuantumCircuit], target: Target) -> list[Qua
     out = []
     for qc in circuits:
         new = qc.copy_empty_like()
+        started: set[int] = set()
         for ins in qc.data:
             if ins.operation.name != "delay":
                 new.append(ins)
+                if ins.operation.name != "barrier":
+                    started.update(qc.find_bit(q).index for q in ins.qubits)
                 continue
             q = qc.find_bit(ins.qubits[0]).index
+            if q not in started:
+                continue  # still in |0⟩, which relaxation leaves alone (its twirl would flip it)
             p = props[q] if props else None
             seconds = _seconds(ins.operation, target.dt)
             if p is None or p.t1 is None or p.t2 is None or seconds <= 0:

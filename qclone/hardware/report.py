@@ -23,7 +23,8 @@ from qclone.hardware.experiment import FidelityResult
 CSV_FIELDS: tuple[str, ...] = (
     "backend", "runner", "clones", "decrypt", "shots", "average_fidelity", "ci_low", "ci_high", "confidence",
     "bell_fidelity", "bell_ci_low", "bell_ci_high", "concurrence", "two_qubit_gates", "depth", "two_qubit_depth",
-    "seconds", "circuits", "run_seconds", "seconds_per_shot",
+    "seconds", "circuits", "run_seconds", "seconds_per_shot", "mitigated_fidelity", "mitigated_ci_low", "mitigated_ci_high",
+    "mitigated_bell_fidelity", "dd",
 )  # fmt: skip
 
 

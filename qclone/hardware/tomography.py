@@ -91,8 +91,43 @@ def lower(circuits: Sequence[QuantumCircuit], backend: BackendV2 | None) -> list
     return out if isinstance(out, list) else [out]
 
 
-def analyse(experiment, circuits: Sequence[QuantumCircuit], counts: Sequence[dict[str, int]], *, bootstrap: int = 0, seed: int | None = None) -> TomographyFit:  # noqa: ANN001 - a qiskit-experiments StateTomography
-    """Fit the counts of an experiment's circuits with the experiment's own analysis."""
+def readout_calibration_circuits(num_qubits: int, qubits: Sequence[int]) -> list[QuantumCircuit]:
+    """The two circuits of local readout calibration: ``qubits`` prepared all in |0⟩, then all in |1⟩, and measured
+    (classical bit i ↔ ``qubits[i]``)."""
+    out = []
+    for bit in (0, 1):
+        qc = QuantumCircuit(num_qubits, len(qubits), name=f"readout_calibration_{bit}", metadata={"prepared": bit})
+        if bit:
+            qc.x(list(qubits))
+        qc.measure(list(qubits), list(range(len(qubits))))
+        out.append(qc)
+    return out
+
+
+def readout_mitigator(qubits: Sequence[int], counts: Sequence[dict[str, int]]):  # noqa: ANN201 - LocalReadoutMitigator
+    """qiskit-experiments' ``LocalReadoutMitigator`` from the counts of :func:`readout_calibration_circuits`:
+    per qubit the assignment matrix A[i][j] = P(read i | prepared j)."""
+    from qiskit_experiments.data_processing import LocalReadoutMitigator
+
+    matrices = []
+    for pos in range(len(qubits)):
+        a = np.zeros((2, 2))
+        for prepared, c in enumerate(counts):
+            total = sum(c.values())
+            ones = sum(v for k, v in c.items() if k[len(k) - 1 - pos] == "1")
+            a[1, prepared] = ones / total
+            a[0, prepared] = 1 - ones / total
+        matrices.append(a)
+    return LocalReadoutMitigator(assignment_matrices=matrices, qubits=list(qubits))
+
+
+def analyse(experiment, circuits: Sequence[QuantumCircuit], counts: Sequence[dict[str, int]], *, bootstrap: int = 0,  # noqa: ANN001 - a qiskit-experiments StateTomography
+            seed: int | None = None, mitigator=None) -> TomographyFit:  # noqa: ANN001 - a LocalReadoutMitigator
+    """Fit the counts of an experiment's circuits with the experiment's own analysis.
+
+    ``mitigator``: a ``LocalReadoutMitigator`` of the measured (physical) qubits; the fit then uses the
+    measured assignment matrices as the measurement's POVM (qiskit-experiments' readout-mitigated tomography).
+    """
     from qiskit_experiments.framework import ExperimentData
 
     data = ExperimentData(experiment=experiment)
@@ -103,6 +138,10 @@ def analyse(experiment, circuits: Sequence[QuantumCircuit], counts: Sequence[dic
     # linear inversion without rescaling to a physical state: the fidelity with a pure target is then
     # linear in the frequencies, hence unbiased, and so are its bootstrap resamples
     analysis.set_options(target_bootstrap_samples=int(bootstrap), target_bootstrap_seed=seed, rescale_positive=False)
+    if mitigator is not None:
+        from qiskit_experiments.library.tomography.basis import PauliMeasurementBasis
+
+        analysis.set_options(measurement_basis=PauliMeasurementBasis(mitigator=mitigator))
     analysis.run(data, replace_results=True).block_for_results()
     fid = data.analysis_results("state_fidelity", dataframe=True).iloc[0]
     state = data.analysis_results("state", dataframe=True).iloc[0]["value"]

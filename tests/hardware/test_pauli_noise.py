@@ -51,15 +51,35 @@ def test_twirled_relaxation_matches_the_closed_form(t1, t2, t):
 def test_delays_become_twirled_relaxation(fez):
     sub = RestrictedBackend(fez, (10, 11))
     qc = QuantumCircuit(2)
+    qc.sx(1)
     qc.append(Delay(1000, "dt"), [1])
     qc.x(0)
     out = twirl_delays([qc], sub.target)[0]
-    assert [ins.operation.name for ins in out.data] == ["quantum_channel", "x"]
+    assert [ins.operation.name for ins in out.data] == ["sx", "quantum_channel", "x"]
     props = sub.target.qubit_properties[1]
     seconds = 1000 * sub.target.dt
     px = (1 - math.exp(-seconds / props.t1)) / 4
-    probs = pauli_probabilities(out.data[0].operation._quantum_error)
+    probs = pauli_probabilities(out.data[1].operation._quantum_error)
     assert probs["X"] == pytest.approx(px, rel=1e-9) and set(probs) == {"I", "X", "Y", "Z"}
+
+
+def test_a_qubit_still_in_zero_does_not_relax(fez):
+    """Aer's thermal relaxation (to the ground state) leaves |0⟩ alone; its twirl would flip it, so a delay
+    before a qubit's first operation is dropped, one after it is kept."""
+    from qiskit.quantum_info import DensityMatrix
+
+    sub = RestrictedBackend(fez, (10, 11))
+    props = sub.target.qubit_properties[0]
+    relax = thermal_relaxation_error(props.t1, min(props.t2, 2 * props.t1), 5e-6)
+    zero = DensityMatrix.from_label("0").evolve(relax.to_quantumchannel())
+    assert np.allclose(zero.data, DensityMatrix.from_label("0").data)
+    qc = QuantumCircuit(2)
+    qc.append(Delay(1250, "dt"), [0])
+    qc.x(0)
+    qc.append(Delay(1250, "dt"), [0])
+    qc.append(Delay(1250, "dt"), [1])
+    out = twirl_delays([qc], sub.target)[0]
+    assert [ins.operation.name for ins in out.data] == ["x", "quantum_channel"]
 
 
 def test_twirled_model_has_pauli_errors_only(fez):

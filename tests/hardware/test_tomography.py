@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit
+from qiskit.quantum_info import Statevector
 from qiskit_aer.noise import NoiseModel, depolarizing_error
 
 from qclone.hardware.backends import AerRunner
@@ -54,3 +55,30 @@ def test_bell_pair_with_local_depolarizing():
     assert fit.fidelity == pytest.approx(1 - 3 * p / 4, abs=4 * np.std(fit.bootstrap) + 1e-3)
     assert fit.concurrence == pytest.approx(1 - 3 * p / 2, abs=0.05)
     assert np.linalg.eigvalsh(fit.physical_state).min() > -1e-9
+
+
+@pytest.mark.slow
+def test_readout_mitigation_brings_the_estimate_back_to_the_ideal(fez):
+    """Readout errors only: raw = 1 − (flips averaged), mitigated ≈ the ideal that qiskit.quantum_info computes."""
+    from qiskit.quantum_info import partial_trace
+    from qiskit_aer.noise import NoiseModel, ReadoutError
+
+    from qclone.hardware.backends import AerRunner
+    from qclone.hardware.compile import cardinal_vector, compile_protocol
+    from qclone.hardware.experiment import measure_fidelity
+
+    from qclone.hardware.backends import renumber
+
+    comp = compile_protocol(fez, 1, input="+")
+    path = list(comp.layout.path)
+    state = Statevector(renumber(comp.circuit, path))
+    clone = partial_trace(state, [i for i, q in enumerate(path) if q != comp.clone_qubit])
+    ideal = float(np.real(cardinal_vector("+").conj() @ clone.data @ cardinal_vector("+")))
+    assert ideal == pytest.approx(1.0, abs=1e-9)  # the compiled protocol returns the input exactly
+    model = NoiseModel()
+    model.add_all_qubit_readout_error(ReadoutError([[0.9, 0.1], [0.2, 0.8]]))
+    r = measure_fidelity(fez, 1, shots=4000, runner=AerRunner(noise_model=model), mitigate=True, bootstrap=20, idle_noise=False, seed=5)
+    assert r.average_fidelity == pytest.approx(0.85, abs=0.02)  # 1 − (0.1 + 0.2)/2
+    assert abs(r.mitigated_fidelity - ideal) < abs(r.average_fidelity - ideal)
+    assert r.mitigated_fidelity == pytest.approx(ideal, abs=0.03)
+    assert r.mitigated_bell_fidelity is not None and r.mitigated_bell_fidelity > r.bell_fidelity + 0.2
