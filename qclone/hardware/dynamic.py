@@ -699,7 +699,7 @@ def dynamic_device_circuit(
 _MARK = "qclone-feedforward:"
 
 
-def _conditionals_to_marks(qc: QuantumCircuit) -> tuple[QuantumCircuit, dict[str, object]]:
+def conditionals_as_barriers(qc: QuantumCircuit) -> tuple[QuantumCircuit, dict[str, object]]:
     """``qc`` with every ``if_else`` replaced by a labelled barrier (zero duration, so Qiskit's
     scheduling passes, which do not take control flow, can run); the ops by label. The barrier also
     spans the qubits whose measurement wrote the condition's bit, so it stays after that measurement."""
@@ -719,7 +719,7 @@ def _conditionals_to_marks(qc: QuantumCircuit) -> tuple[QuantumCircuit, dict[str
     return out, kept
 
 
-def _marks_to_conditionals(qc: QuantumCircuit, kept: Mapping[str, object]) -> QuantumCircuit:
+def barriers_as_conditionals(qc: QuantumCircuit, kept: Mapping[str, object]) -> QuantumCircuit:
     out = qc.copy_empty_like()
     for ins in qc.data:
         label = getattr(ins.operation, "label", None)
@@ -740,12 +740,12 @@ def schedule_dynamic(circuits: list[QuantumCircuit], backend: BackendV2) -> list
     pm = PassManager([ALAPScheduleAnalysis(target=backend.target), PadDelay(target=backend.target)])
     out = []
     for qc in circuits:
-        twin, kept = _conditionals_to_marks(qc)
-        out.append(_marks_to_conditionals(pm.run(twin), kept))
+        twin, kept = conditionals_as_barriers(qc)
+        out.append(barriers_as_conditionals(pm.run(twin), kept))
     return out
 
 
 def dynamic_duration(circuit: QuantumCircuit, backend: BackendV2) -> float:
     """Seconds the native-gate dynamic circuit lasts (critical path; the conditional Z gates are virtual)."""
-    twin, _ = _conditionals_to_marks(circuit)
+    twin, _ = conditionals_as_barriers(circuit)
     return float(twin.estimate_duration(backend.target, unit="s"))
