@@ -33,10 +33,7 @@ def test_stim_exact_every_outcome(n):
     assert check_dynamic(dynamic_schedule(n, min(n, 5)), method="stim").passed
 
 
-@pytest.mark.slow
-def test_exact_at_the_ends_of_the_range():
-    assert check_dynamic(dynamic_schedule(5, 4), method="dense").passed
-    assert check_dynamic(dynamic_schedule(200, 61), method="stim").passed
+# n = 5 (dense) and n = 200 (stim): tests/hardware/test_variants.py, marked slow
 
 
 def test_refusals():
