@@ -415,7 +415,7 @@ def _stim_check(schedule: DynamicSchedule) -> DynamicCheck:
     m = schedule.num_slots
     enc_ref, dec_ref = reference_slot_circuits(schedule)
     perm = final_permutation(schedule)
-    choi = stim.Circuit(f"H 0\nCX 0 1")
+    choi = stim.Circuit("H 0\nCX 0 1")
 
     def state(*circuits: stim.Circuit) -> list[str]:
         sim = stim.TableauSimulator()

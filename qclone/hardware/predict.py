@@ -386,7 +386,7 @@ def scheduled_stim_circuit(circuit: QuantumCircuit, noise: DeviceNoise, *, refer
             if ins.clbits and circuit.find_bit(ins.clbits[0]).registers[0][0].name == FINAL_REGISTER:
                 continue  # the clone's readout is modelled at the end (tomography)
             flush(q, force=True)  # a mid-circuit measurement (dynamic variants): its readout flips the record
-            flip = 0.0 if quiet else noise.readout.get(q, 0.0)
+            flip = 0.0 if not prepared else noise.readout.get(q, 0.0)
             lines.append(f"M({flip!r}) {q}" if flip > 0 else f"M {q}")
             records.append(circuit.find_bit(ins.clbits[0]).index)
             count += flip > 0

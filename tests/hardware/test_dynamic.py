@@ -3,7 +3,6 @@ device circuit with feed-forward, scheduling with control flow, Aer under the de
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import stim
 

@@ -57,3 +57,15 @@ def test_bad_policies_are_refused():
     with pytest.raises(InvalidArgumentError):
         check_dd("XY4")
     assert check_dd(None) is None
+
+
+def test_run_route_with_dd_pads_pulses_in_native_gates(fez):
+    from qclone.hardware.experiment import prepare_for_device
+
+    qc = _small(fez)
+    qc.measure_all()
+    plain, = prepare_for_device(fez, [qc], True)
+    dd, = prepare_for_device(fez, [qc], True, dd="XX")
+    count = lambda c: sum(1 for ins in c.data if ins.operation.name == "x")  # noqa: E731 - a one-line counter
+    assert count(dd) == count(plain) + 2
+    assert {ins.operation.name for ins in dd.data} <= set(fez.target.operation_names) | {"delay", "barrier"}
