@@ -304,7 +304,9 @@ class ModelStats:
     """What went into the stim model of one circuit.
 
     Attributes:
-        two_qubit_gates, depth, two_qubit_depth: of the native-gate circuit (no DD pulses).
+        two_qubit_gates: of the native-gate circuit (no DD pulses).
+        depth: of the native-gate circuit.
+        two_qubit_depth: of the native-gate circuit.
         idle: idle windows of the scheduled circuit (:class:`~qclone.hardware.idle.IdleSummary`).
         mechanisms: independent Pauli error mechanisms in the stim circuit.
         approximated_frames: one-qubit errors moved to the end of a non-Clifford partial product (see the module doc).
