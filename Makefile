@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install bench chaos clean docs
+.PHONY: demo test lint install bench chaos clean docs browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The dashboard's browser test drives Debian's chromium with its matching chromedriver (never a
+# browser downloaded at run time): installed here when missing and running as root (as CI does).
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { test "$$(id -u)" = 0 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+		echo "make: chromium and chromium-driver are missing and this is not root: the browser test will skip"
 
 demo: $(STAMP)
 	$(BIN)/qclone demo
@@ -25,7 +32,7 @@ lint: $(STAMP)
 
 # One BLAS/OpenMP thread per process while two xdist workers share the two
 # cores (more would oversubscribe them); the serial group keeps the defaults.
-test: $(STAMP)
+test: $(STAMP) browser
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -m "not slow and not service"
 	$(BIN)/python -m pytest -m "slow or service"; rc=$$?; test $$rc -eq 0 -o $$rc -eq 5
 

@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from qclone.analysis.corrected import MAX_CORRECTED_CLONES
 from qclone.analysis.plot import PLOT_SUFFIXES, clone_axis, plot_paths, save_figure
 from qclone.errors import InvalidArgumentError, check_int, is_real
 from qclone.protocol import Layout, decryption, protocol_circuit
@@ -158,6 +159,22 @@ def retrieved_fidelity(
     return {"entanglement_fidelity": fe, "average_fidelity": (d * fe + 1) / (d + 1)}
 
 
+def corrected_retrieval_fidelity(qubits: int, clones: int, storage_time: float, t1: float, t2: float) -> float | None:
+    """Average fidelity of a corrected retrieval with every provider and the vault live and A discarded
+    (:func:`qclone.analysis.corrected.logical_channel`; every register qubit's block has the same
+    Pauli channel, so F_e is the k-th power of one block's); None above
+    :data:`~qclone.analysis.corrected.MAX_CORRECTED_CLONES` clones or when nothing can be measured."""
+    from qclone.analysis.corrected import live_checks, logical_channel
+
+    if clones > MAX_CORRECTED_CLONES or live_checks(clones, [0]) == 0:
+        return None
+    px, py, pz = twirled_relaxation(storage_time, t1, t2)
+    probs = np.tile([1 - px - py - pz, px, py, pz], (2 * clones + 1, 1))
+    fe = float(logical_channel(clones, probs, erased=[0])[0]) ** qubits
+    d = 2**qubits
+    return (d * fe + 1) / (d + 1)
+
+
 def _per_key(value: float | Sequence[float], n: int, what: str) -> list[float]:
     if isinstance(value, Sequence):
         if len(value) != n:
@@ -250,6 +267,7 @@ def simulate(
     if storage_time is not None:
         for row in by_clones:
             row["fidelity"] = retrieved_fidelity(qubits, row["clones"], storage_time, t1, t2)["average_fidelity"]
+            row["fidelity_corrected"] = corrected_retrieval_fidelity(qubits, row["clones"], storage_time, t1, t2)
         enc = retrieved_fidelity(qubits, n, storage_time, t1, t2)
         one = single_copy_fidelity(qubits, storage_time, t1, t2)
         fidelity = {
@@ -259,8 +277,11 @@ def simulate(
             "qubits": int(qubits),
             "encrypted": enc,
             "single_copy": one,
+            "encrypted_corrected": by_clones[-1]["fidelity_corrected"],
             "model": "Pauli-twirled T1/T2 memory noise on every clone and key qubit; clone 1 decrypted; "
-                     "Haar-average fidelity from the entanglement fidelity (exact, Clifford + core engine)",
+                     "Haar-average fidelity from the entanglement fidelity (exact, Clifford + core engine); "
+                     "corrected: the stabilizers among every clone and the key measured (A discarded), the lookup "
+                     f"decoder's correction, then decryption (exact, n <= {MAX_CORRECTED_CLONES}; None beyond)",
         }
     return {
         "parameters": {

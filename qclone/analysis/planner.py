@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qclone.analysis.durability import retrieved_fidelity, single_copy_fidelity
 from qclone.analysis.leakage import Placement, audit_placement, builtin_placement, is_builtin_name, placement_from_option, protocol_analyzer
 from qclone.analysis.leakage.audit import MAX_REGISTER_QUBITS
@@ -66,8 +68,8 @@ from qclone.analysis.secret_sharing import depolarizing_errors, five_qubit_code,
 from qclone.errors import InvalidArgumentError, TooLargeError, check_int, is_int
 from qclone.sim.noise import twirled_relaxation
 
-__all__ = ["MAX_CANDIDATES", "Trust", "candidate_placements", "compare", "evaluate", "front_figure", "placement_on_model", "plan",
-           "plot_front"]
+__all__ = ["MAX_CANDIDATES", "MAX_EXPECTED_CLONES", "Trust", "candidate_placements", "compare", "evaluate",
+           "expected_fidelities", "front_figure", "placement_on_model", "plan", "plot_front"]
 
 #: Most candidate placements one plan evaluates.
 MAX_CANDIDATES = 200_000
@@ -294,8 +296,19 @@ def _entry(model: FailureModel, trust: Trust, n: int, placement: Placement, sche
         "placement": placement.to_dict()["parties"],
         "audit": {"max_coalition": report.max_coalition, "coalitions_examined": report.examined,
                   "learn_nothing": not learning, "coalitions_that_learn": learning, "warnings": list(report.warnings)},
-        "fidelity": None if storage_time is None else _fidelity(model, n, placement, storage_time, t1, t2, qubits),
+        "fidelity": None if storage_time is None else {
+            **_fidelity(model, n, placement, storage_time, t1, t2, qubits),
+            "expected": None if qubits != 1 else expected_fidelities(placement.parties, n, model, _memory(model, storage_time, t1, t2)),
+        },
     }
+
+
+def _memory(model: FailureModel, storage_time: float, t1: float, t2: float) -> Callable[[str], tuple[float, float, float]]:
+    """A holder's memory channel for ``storage_time`` (its own T1/T2, else the defaults)."""
+    def channel(name: str) -> tuple[float, float, float]:
+        p = model.parties[model.index(name)]
+        return twirled_relaxation(storage_time, p.t1 or t1, p.t2 or t2)
+    return channel
 
 
 def evaluate(model: FailureModel, placement: Placement, clones: int, trust: Trust, *, storage_time: float | None = None,
@@ -387,7 +400,10 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
     pauli = twirled_relaxation(storage_time, t1, t2) if storage_time is not None else None
     provider = [f"provider-{i}" for i in range(1, shares + 1)]
 
+    layouts: dict[str, dict[str, list[str]]] = {}
+
     def enc(parties: dict[str, list[str]], name: str) -> Scheme:
+        layouts[name] = parties
         return encrypted_scheme(Placement({p: frozenset(q) for p, q in parties.items()}, name=name), n, model, name=name)
 
     clones_at = {provider[j - 1]: [f"S{j}"] for j in range(1, n + 1)}
@@ -411,6 +427,9 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
     for scheme, what in schemes:
         dur = exact_durability(scheme, model)
         fid: float | None = None
+        expected: dict[str, Any] | None = None
+        if pauli is not None and what == "enc":
+            expected = expected_fidelities(layouts[scheme.name], n, model, pauli)
         if pauli is not None and storage_time is not None:
             if what == "single":
                 fid = single_copy_fidelity(1, storage_time, t1, t2)["average_fidelity"]
@@ -424,6 +443,12 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
             "holders": [model.parties[i].name for i in scheme.holders],
             "needed": min_recovering_coalition(scheme), "secrecy": max_secret_coalition(scheme),
             "durability": dur, "loss": 1 - dur, "fidelity": fid,
+            # given survival, averaged over which holders survived: plain and corrected retrieval side by side
+            "expected_fidelity": None if pauli is None else {
+                "plain": expected["plain"] if expected else fid,
+                "corrected": expected["corrected"] if expected else None,
+                "corrected_share": expected["corrected_share"] if expected else None,
+            },
         })
     return {
         "parameters": {
@@ -435,10 +460,86 @@ def compare(*, clones: int = 4, failure_rate: float = 0.01, vault_failure_rate: 
                      "probability that the survivors are authorized (exact)",
             "qudit_noise": "a stored qudit suffers a uniformly random non-identity Weyl error with the probability "
                            "p_x + p_y + p_z that a stored qubit suffers a Pauli error in the same time",
+            "expected_fidelity": "average fidelity given that the object survived, over which holders survived "
+                                 "(exact): plain retrieval, and corrected retrieval (the stabilizers among the live "
+                                 "holders measured, the lookup decoder's correction; plain where none can be "
+                                 f"measured), encrypted schemes with n <= {MAX_EXPECTED_CLONES}; the secret-sharing rows "
+                                 "give their recovery's fidelity (the same from every authorized set) and no "
+                                 "corrected figure",
         },
         "rows": rows,
         "model": model.to_dict(),
     }
+
+
+#: Most clones for which :func:`compare` gives the expected fidelities (every pattern of the holders is visited).
+MAX_EXPECTED_CLONES = 6
+
+
+def _unit_index(label: str, n: int) -> list[int]:
+    """Local code indices (A = 0, S_j = j, N_j = n + j) of a placement label (``A``, ``S3``, ``N2``, ``N*``)."""
+    if label == "A":
+        return [0]
+    if label in ("N*", "S*"):
+        return list(range(n + 1, 2 * n + 1)) if label == "N*" else list(range(1, n + 1))
+    return [int(label[1:]) + (n if label[0] == "N" else 0)]
+
+
+def expected_fidelities(parties: Mapping[str, Iterable[str]], n: int, model: FailureModel,
+                        pauli: tuple[float, float, float] | Callable[[str], tuple[float, float, float]]) -> dict[str, Any] | None:
+    """The average fidelity a retrieval delivers, given that the object survived, for plain and for
+    corrected retrieval (:func:`qclone.analysis.corrected.retrieval_fidelities`), exactly: every
+    pattern of the holders that are alive (zone failures included) is visited, its probability
+    multiplied by the fidelity of a retrieval from what it leaves; the qubits of the holders that are
+    gone (and A when nobody keeps it) are erasures. Every stored qubit has the Pauli channel ``pauli``
+    (or ``pauli(holder)``: its holder's memory).
+
+    Returns:
+        ``{"survival", "plain", "corrected", "corrected_share"}`` (``corrected_share``: the probability,
+        given survival, that a corrected retrieval had stabilizers to measure), or None above
+        :data:`MAX_EXPECTED_CLONES` clones.
+    """
+    from qclone.analysis.corrected import retrieval_fidelities
+    from qclone.analysis.recovery import is_authorized
+    from qclone.protocol import Layout
+
+    if n > MAX_EXPECTED_CLONES:
+        return None
+    names = list(parties)
+    held = {h: {q for label in parties[h] for q in _unit_index(label, n)} for h in names}
+    info = [model.parties[model.index(h)] for h in names]
+    probs = np.tile([1.0, 0.0, 0.0, 0.0], (2 * n + 1, 1))
+    for h in names:
+        px, py, pz = pauli(h) if callable(pauli) else pauli
+        probs[sorted(held[h])] = [1 - px - py - pz, px, py, pz]
+    lay = Layout(n)
+    survival = plain = corrected = measured = 0.0
+    cache: dict[tuple[int, ...], dict[str, Any]] = {}
+    for alive in itertools.product((True, False), repeat=len(names)):
+        prob = 1.0
+        for zone in {p.zone for p in info}:
+            members = [a for a, p in zip(alive, info) if p.zone == zone]
+            own = math.prod((1 - p.failure) if a else p.failure for a, p in zip(alive, info) if p.zone == zone)
+            if zone is None:
+                prob *= own
+            else:
+                r = float(model.zones[zone])
+                prob *= (1 - r) * own + (r if not any(members) else 0.0)
+        live = sorted({q for a, h in zip(alive, names) if a for q in held[h]})
+        if prob == 0.0 or not is_authorized(lay, live):
+            continue
+        erased = tuple(q for q in range(2 * n + 1) if q not in live)
+        if erased not in cache:
+            cache[erased] = retrieval_fidelities(n, probs, erased)
+        f = cache[erased]
+        survival += prob
+        plain += prob * f["plain"]
+        corrected += prob * f["corrected"]
+        measured += 0.0 if f["fallback"] else prob
+    if survival == 0.0:
+        return {"survival": 0.0, "plain": None, "corrected": None, "corrected_share": None}
+    return {"survival": survival, "plain": (2 * plain / survival + 1) / 3, "corrected": (2 * corrected / survival + 1) / 3,
+            "corrected_share": measured / survival}
 
 
 def placement_on_model(value: str, clones: int, model: FailureModel) -> Placement:

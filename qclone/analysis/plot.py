@@ -81,12 +81,13 @@ def _label(noise: str, p: float | None, depth: str, decrypt: object = None) -> s
 
 
 def series_from_results(results: Iterable[SweepResult]) -> list[FidelitySeries]:
-    """Group sampled sweep results into one curve per (noise, p, depth); split by decrypted clone when n repeats."""
+    """Group sampled sweep results into one curve per (noise, p, depth, retrieval); split by decrypted clone when n repeats."""
     groups: dict[tuple, list[SweepResult]] = {}
     for r in results:
-        groups.setdefault((r.point.noise, r.point.p, r.point.depth), []).append(r)
+        groups.setdefault((r.point.noise, r.point.p, r.point.depth, r.point.retrieval, r.point.rounds), []).append(r)
     out = []
-    for (noise, p, depth), rs in groups.items():
+    for (noise, p, depth, retrieval, rounds), rs in groups.items():
+        mode = "" if retrieval == "plain" else f", corrected ({rounds} round{'s' if rounds > 1 else ''})"
         repeated = len({r.point.clones for r in rs}) < len(rs)
         parts: dict[object, list[SweepResult]] = {}
         for r in rs:
@@ -94,7 +95,7 @@ def series_from_results(results: Iterable[SweepResult]) -> list[FidelitySeries]:
         for dec, part in parts.items():
             part = sorted(part, key=lambda r: r.point.clones)
             out.append(FidelitySeries(
-                _label(noise, p, depth, dec) + " (sampled)",
+                _label(noise, p, depth, dec) + mode + " (sampled)",
                 tuple(r.point.clones for r in part),
                 tuple(r.estimate.average_fidelity for r in part),
                 tuple(r.estimate.ci_low for r in part),

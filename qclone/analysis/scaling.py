@@ -13,6 +13,11 @@ noise p per qubit reaches the decrypted clone from n + 1 qubits (n + 2/3 for
 odd n), so 1 − F_e ≈ (n + 1)·p and F > 2/3 while n < 1/(2p) − 1 to first
 order; composed exactly, F_e = (1 + 3λ^{n+1})/4 with λ = 1 − 4p/3.
 
+With ``retrieval="corrected"`` (the stabilizers measured, the error corrected, then the clone
+decrypted: :mod:`qclone.analysis.code_sim`) the decoder makes the channel nonlinear in the noise,
+so the fidelity at each probed n is *sampled* (``shots`` shots, a fixed seed) and the search stops
+at :data:`CORRECTED_MAX_CLONES`; the answer says so (``shots`` is set, ``capped`` when it stopped).
+
 Examples:
     >>> a = largest_clones("memory", 1e-2)
     >>> a.largest_clones, a.linear_law, a.compounded_law
@@ -25,18 +30,32 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-from qclone.errors import InvalidArgumentError
+from qclone.analysis.code_sim import CorrectedSampler, check_retrieval, corrected_circuit
+from qclone.errors import InvalidArgumentError, check_int
 from qclone.sim.noise import parse_noise
 from qclone.sim.stabilizer import average_fidelity, exact_pauli_channel, fidelity_circuit
 
 #: The classical (measure-and-prepare) limit of the average fidelity.
 CLASSICAL_LIMIT = 2 / 3
+#: Corrected retrieval is sampled: the search for the largest n stops here.
+CORRECTED_MAX_CLONES = 2048
+#: Default shots per probed n for corrected retrieval.
+CORRECTED_SHOTS = 20_000
 
 
 def exact_average_fidelity(clones: int, noise: str, p: float | None, *, depth: str = "linear", decrypt: int = 1) -> float:
     """Average fidelity of the decrypted clone, exactly (see the module doc)."""
     ch = exact_pauli_channel(fidelity_circuit(clones, noise=parse_noise(noise, p), decrypt=decrypt, depth=depth))
     return average_fidelity(ch["p_I"])
+
+
+def sampled_corrected_fidelity(clones: int, noise: str, p: float | None, *, shots: int = CORRECTED_SHOTS,
+                               depth: str = "linear", rounds: int = 1, seed: int = 0) -> float:
+    """Average fidelity of corrected retrieval of clone 1, sampled (``shots`` shots, stim's ``seed``)."""
+    circuit = corrected_circuit(clones, noise=parse_noise(noise, p), rounds=rounds, depth=depth)
+    stats = CorrectedSampler(circuit, {"clones": clones, "noise": noise, "p": p, "decrypt": 1, "depth": depth},
+                             seed=seed).sample(shots)
+    return average_fidelity(1 - stats.errors / stats.shots)
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,8 @@ class ScalingAnswer:
     capped: bool
     linear_law: int | None
     compounded_law: int | None
+    retrieval: str = "plain"
+    shots: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,35 +109,47 @@ def largest_clones(
     depth: str = "linear",
     threshold: float = CLASSICAL_LIMIT,
     max_clones: int = 100_000,
+    retrieval: str = "plain",
+    shots: int = CORRECTED_SHOTS,
+    rounds: int = 1,
 ) -> ScalingAnswer:
-    """Largest n whose average fidelity stays above ``threshold`` (exact; bisection on n)."""
+    """Largest n whose average fidelity stays above ``threshold`` (bisection on n; exact for plain
+    retrieval, sampled for corrected retrieval, see the module doc)."""
     if not 1 / 3 < threshold < 1:
         raise InvalidArgumentError(f"threshold must be in (1/3, 1), got {threshold}")
     if max_clones < 1:
         raise InvalidArgumentError(f"max_clones must be at least 1, got {max_clones}")
+    retrieval = check_retrieval(retrieval)
+    corrected = retrieval == "corrected"
+    if corrected:
+        shots = check_int(shots, "--shots", 1)
+        max_clones = min(max_clones, CORRECTED_MAX_CLONES)
+    first = 2 if corrected else 1  # corrected retrieval needs a code of distance 3
     f = {}
 
     def fid(n: int) -> float:
         if n not in f:
-            f[n] = exact_average_fidelity(n, noise, p, depth=depth)
+            f[n] = (sampled_corrected_fidelity(n, noise, p, shots=shots, depth=depth, rounds=rounds) if corrected
+                    else exact_average_fidelity(n, noise, p, depth=depth))
         return f[n]
 
     laws: tuple[int | None, int | None] = (None, None)
     if noise == "memory" and p:
         laws = (linear_law_clones(p), compounded_law_clones(p))
-    if fid(1) <= threshold:
-        return ScalingAnswer(noise, p, depth, None, None, fid(1), False, *laws)
-    lo, hi = 1, 2
+    tail = (retrieval, shots if corrected else None)
+    if max_clones < first or fid(first) <= threshold:
+        return ScalingAnswer(noise, p, depth, None, None, fid(first) if max_clones >= first else None, False, *laws, *tail)
+    lo, hi = first, 2 * first
     while hi <= max_clones and fid(hi) > threshold:
         lo, hi = hi, 2 * hi
     if hi > max_clones:
         if fid(max_clones) > threshold:
-            return ScalingAnswer(noise, p, depth, max_clones, fid(max_clones), None, True, *laws)
+            return ScalingAnswer(noise, p, depth, max_clones, fid(max_clones), None, True, *laws, *tail)
         hi = max_clones
     while hi - lo > 1:  # fid(lo) > threshold >= fid(hi)
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fid(mid) > threshold else (lo, mid)
-    return ScalingAnswer(noise, p, depth, lo, fid(lo), fid(hi), False, *laws)
+    return ScalingAnswer(noise, p, depth, lo, fid(lo), fid(hi), False, *laws, *tail)
 
 
 def scaling_table(
@@ -126,15 +159,18 @@ def scaling_table(
     *,
     max_clones: int = 100_000,
     progress: Callable[[int, int], object] | None = None,
+    retrievals: Sequence[str] = ("plain",),
+    shots: int = CORRECTED_SHOTS,
+    rounds: int = 1,
 ) -> list[ScalingAnswer]:
     """:func:`largest_clones` for every combination (the heron preset takes no p).
 
     ``progress(done, total)``, when given, is called after each combination.
     """
-    combos = [(nz, p, d) for nz in noises for p in ((None,) if nz == "heron" else ps) for d in depths]
+    combos = [(nz, p, d, r) for r in retrievals for nz in noises for p in ((None,) if nz == "heron" else ps) for d in depths]
     out = []
-    for nz, p, d in combos:
-        out.append(largest_clones(nz, p, depth=d, max_clones=max_clones))
+    for nz, p, d, r in combos:
+        out.append(largest_clones(nz, p, depth=d, max_clones=max_clones, retrieval=r, shots=shots, rounds=rounds))
         if progress is not None:
             progress(len(out), len(combos))
     return out

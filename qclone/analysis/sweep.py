@@ -38,7 +38,8 @@ import numpy as np
 import sinter
 import stim
 
-from qclone.errors import InvalidArgumentError, is_int
+from qclone.analysis.code_sim import MAX_ROUNDS, CorrectedSampler, check_retrieval, corrected_circuit
+from qclone.errors import InvalidArgumentError, check_int, is_int
 from qclone.protocol import DecryptTarget, Layout
 from qclone.protocol.build import check_depth
 from qclone.sim.noise import NoiseModel, parse_noise
@@ -50,36 +51,48 @@ SAMPLER_NAME = "qclone-bell"
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One grid point: n, noise name (``a+b`` for a sum), error rate, decrypted clone, depth variant."""
+    """One grid point: n, noise name (``a+b`` for a sum), error rate, decrypted clone, depth variant,
+    retrieval (``plain``, or ``corrected``: :mod:`qclone.analysis.code_sim`) and its syndrome rounds."""
 
     clones: int
     noise: str
     p: float | None
     decrypt: int | str = 1
     depth: str = "linear"
+    retrieval: str = "plain"
+    rounds: int = 1
 
     def __post_init__(self) -> None:
         lay = Layout(self.clones)
         lay.check_target(self.decrypt)
         check_depth(self.depth)
         self.noise_model()  # validates the name and p
+        object.__setattr__(self, "retrieval", check_retrieval(self.retrieval))
+        object.__setattr__(self, "rounds", check_int(self.rounds, "--rounds", 1, MAX_ROUNDS))
+        if self.retrieval == "corrected" and self.clones < 2:
+            raise InvalidArgumentError("corrected retrieval needs at least 2 clones (with n = 1 the code has distance 1)")
 
     def noise_model(self) -> NoiseModel:
         return parse_noise(self.noise, self.p)
 
     def metadata(self) -> dict:
-        return {"clones": self.clones, "noise": self.noise, "p": self.p, "decrypt": self.decrypt, "depth": self.depth}
+        meta = {"clones": self.clones, "noise": self.noise, "p": self.p, "decrypt": self.decrypt, "depth": self.depth}
+        if self.retrieval != "plain":  # plain points keep the metadata (and strong ids) they always had
+            meta.update(retrieval=self.retrieval, rounds=self.rounds)
+        return meta
 
     @classmethod
     def from_metadata(cls, meta: dict) -> SweepPoint:
         try:
             return cls(int(meta["clones"]), str(meta["noise"]), None if meta["p"] is None else float(meta["p"]),
-                       meta["decrypt"], str(meta["depth"]))
+                       meta["decrypt"], str(meta["depth"]), str(meta.get("retrieval", "plain")), int(meta.get("rounds", 1)))
         except (KeyError, TypeError, ValueError) as e:
             raise InvalidArgumentError(f"not a qclone sweep record: {meta!r} ({e})") from None
 
     def circuit(self) -> stim.Circuit:
         decrypt: DecryptTarget = "A" if self.decrypt == "A" else int(self.decrypt)
+        if self.retrieval == "corrected":
+            return corrected_circuit(self.clones, noise=self.noise_model(), rounds=self.rounds, decrypt=decrypt, depth=self.depth)
         return fidelity_circuit(self.clones, noise=self.noise_model(), decrypt=decrypt, depth=self.depth)
 
     def task(self) -> sinter.Task:
@@ -114,15 +127,18 @@ def grid(
     p: Iterable[float | None] = (None,),
     decrypt: Iterable[str | int] = (1,),
     depth: Iterable[str] = ("linear",),
+    retrieval: Iterable[str] = ("plain",),
+    rounds: int = 1,
 ) -> list[SweepPoint]:
-    """Every combination; clones vary fastest, then decrypt, depth, p and noise."""
+    """Every combination; clones vary fastest, then decrypt, depth, retrieval, p and noise."""
     out = []
     for nz in noise:
         for pv in p:
-            for dp in depth:
-                for dec in decrypt:
-                    for n in clones:
-                        out.append(SweepPoint(int(n), nz, pv, resolve_decrypt(dec, int(n)), dp))
+            for rt in retrieval:
+                for dp in depth:
+                    for dec in decrypt:
+                        for n in clones:
+                            out.append(SweepPoint(int(n), nz, pv, resolve_decrypt(dec, int(n)), dp, rt, rounds))
     if not out:
         raise InvalidArgumentError("the sweep grid is empty")
     return out
@@ -154,12 +170,19 @@ class BellSampler(sinter.Sampler):
     """sinter sampler for qclone's fidelity circuits (no decoder: the observables are read directly)."""
 
     def compiled_sampler_for_task(self, task: sinter.Task) -> sinter.CompiledSampler:
+        meta = task.json_metadata if isinstance(task.json_metadata, dict) else {}
+        if meta.get("retrieval") == "corrected":
+            return CorrectedSampler(task.circuit, meta)
         return CompiledBellSampler(task.circuit)
 
 
-def sample_chunk(circuit_text: str, shots: int, seed: int | None = None) -> tuple[int, int, dict[str, int], float]:
+def sample_chunk(circuit_text: str, shots: int, seed: int | None = None,
+                 meta: dict | None = None) -> tuple[int, int, dict[str, int], float]:
     """One batch of shots (what a Dask worker runs): shots, errors, custom counts, seconds."""
-    stats = CompiledBellSampler(stim.Circuit(circuit_text), seed=seed).sample(shots)
+    circuit = stim.Circuit(circuit_text)
+    sampler: sinter.CompiledSampler = (CorrectedSampler(circuit, meta, seed=seed) if meta and meta.get("retrieval") == "corrected"
+                                       else CompiledBellSampler(circuit, seed=seed))
+    stats = sampler.sample(shots)
     return stats.shots, stats.errors, dict(stats.custom_counts), stats.seconds
 
 
@@ -187,7 +210,8 @@ class SweepResult:
         return cls(SweepPoint.from_metadata(stats.json_metadata), FidelityEstimate.from_counts(counts), stats.seconds)
 
     def to_dict(self) -> dict:
-        return {**self.point.metadata(), **self.estimate.to_dict(), "seconds": self.seconds}
+        return {**self.point.metadata(), "retrieval": self.point.retrieval, "rounds": self.point.rounds,
+                **self.estimate.to_dict(), "seconds": self.seconds}
 
 
 def read_results(paths: str | pathlib.Path | Sequence[str | pathlib.Path]) -> list[SweepResult]:
@@ -328,7 +352,7 @@ def _run_dask(
             if left <= 0:
                 return False
             shots = min(batch, left)
-            fut = client.submit(sample_chunk, texts[sid], shots, int(rng.integers(2**63)), pure=False)
+            fut = client.submit(sample_chunk, texts[sid], shots, int(rng.integers(2**63)), meta[sid], pure=False)
             fut.qclone_sid = sid  # type: ignore[attr-defined]  # our tag on the dask future
             in_flight[sid] += shots
             futures.add(fut)

@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ls": ("qclone.cli.storage_client:ls", "List this tenant's objects.", STORAGE),
     "stat": ("qclone.cli.storage_client:stat", "Show one object: its state, clones and where they are.", STORAGE),
     "rm": ("qclone.cli.storage_client:rm", "Delete an object: its clones and its key are destroyed.", STORAGE),
+    "apply": ("qclone.cli.apply:apply", "Apply a logical gate to a stored object: its holders act, nothing is decrypted.", STORAGE),
     "peek": ("qclone.cli.storage_client:peek", "What one provider can learn: the reduced state of the qubits it holds.", STORAGE),
     "audit-log": ("qclone.cli.storage_client:audit_log", "This tenant's audit log, oldest first.", STORAGE),
     "providers": ("qclone.cli.storage_client:providers_app", "List, add, drain, kill or revive storage providers.", STORAGE),

@@ -113,10 +113,18 @@ def _print_storage(s: dict) -> None:
     p = s["peek"]
     console.print(f"Provider {p['provider']} reads its clone S{p['clone']}: Bloch vector {_fmt_vec(tuple(p['bloch'][0]))} "
                   f"({'maximally mixed: it learns nothing' if p['maximally_mixed'] else 'NOT maximally mixed'})")
+    lg = s.get("gate")
+    if lg is not None:
+        providers = [d.removeprefix("provider:") for d in lg["done"] if d.startswith("provider:")]
+        console.print(f"Logical gate {lg['gate']} applied to the stored clones without decrypting: providers "
+                      f"{', '.join(providers)} and the key holders {', '.join(lg['key_holders']) or 'none'} each apply "
+                      f"a one-qubit gate to what they hold ({lg['note'] or 'no key holder had to act'}). "
+                      f"Expected after decryption: {lg['gate']}|psi>, Bloch vector {_fmt_vec(tuple(lg['expected_bloch']))}")
     g = s["get"]
     console.print(f"After {s['storage_time']:g} s of storage, providers {', '.join(s['killed']) or 'none'} are killed; "
                   f"get decrypts clone S{g['clone']} from {g['provider']}: Bloch vector {_fmt_vec(tuple(g['bloch']))}, "
-                  f"fidelity {g['fidelity']:.6f} (memory noise of the clone and the key)")
+                  f"fidelity {g['fidelity']:.6f} with {lg['gate'] if lg else ''}|psi> (memory and gate noise of the "
+                  "clone and the key)")
     r = s["second_get"]
     outcome = f"refused with HTTP {r['status']}: {r['message']}" if r["refused"] else "[red]ACCEPTED[/red]"
     console.print(f"A second get: {outcome}. The object is now {s['state_after']}.")

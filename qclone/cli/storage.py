@@ -91,7 +91,7 @@ def simulate(
     has_fidelity = result["fidelity"] is not None
     cols = ["storage", "providers", "retrievable", "lost", "durability", "95 % CI", "analytic", "loss"]
     if has_fidelity:
-        cols.append("avg fidelity")
+        cols += ["avg fidelity", "corrected"]
     for c in cols:
         t.add_column(c, justify="left" if c == "storage" else "right")
     for row in summary_rows(result):
@@ -99,10 +99,13 @@ def simulate(
         cells = [row["storage"], str(row["providers"]), f"{row['retrievable']:,}", f"{row['lost']:,}",
                  f"{row['durability']:.6f}", f"[{lo:.6f}, {hi:.6f}]", f"{row['analytic']:.6g}", _fmt_loss(row)]
         if has_fidelity:
-            cells.append(f"{row['fidelity']:.4f}")
+            corr = row.get("fidelity_corrected")
+            cells += [f"{row['fidelity']:.4f}", "-" if corr is None else f"{corr:.4f}"]
         t.add_row(*cells)
     wide_console().print(t)
     if has_fidelity:
+        console.print("corrected: average fidelity of get --retrieval corrected with every holder live (A discarded); "
+                      "- where it is not computed (n > 8) or the single copy")
         f = result["fidelity"]
         console.print(
             f"fidelity after {f['storage_time']:g} s (T1 = {f['t1']:g} s, T2 = {f['t2']:g} s, k = {f['qubits']}): "
@@ -127,7 +130,8 @@ def _compare(*, json_out: bool, quiet: bool, **kwargs: object) -> None:
     t = Table(title=f"Alternatives on one failure model: provider loss P = {par['failure_rate']:g}{zoned}, vault loss "
                     f"q = {par['vault_failure_rate']:g}, custodian loss {par['custodian_failure_rate']:g} (exact)")
     has_fidelity = par["storage_time"] is not None
-    cols = ["scheme", "stored", "parties", "needed", "secrecy", "durability", "loss"] + (["avg fidelity"] if has_fidelity else [])
+    cols = ["scheme", "stored", "parties", "needed", "secrecy", "durability", "loss"] + (
+        ["avg fidelity", "E[F] plain", "E[F] corrected"] if has_fidelity else [])
     for c in cols:
         t.add_column(c, justify="left" if c == "scheme" else "right")
     for row in result["rows"]:
@@ -136,11 +140,15 @@ def _compare(*, json_out: bool, quiet: bool, **kwargs: object) -> None:
         cells = [row["scheme"], stored, str(row["parties"]),
                  str(row["needed"]), str(row["secrecy"]), f"{row['durability']:.9f}", f"{row['loss']:.3g}"]
         if has_fidelity:
-            cells.append(f"{row['fidelity']:.4f}")
+            ex = row["expected_fidelity"] or {}
+            cells += [f"{row['fidelity']:.4f}"] + ["-" if ex.get(k) is None else f"{ex[k]:.4f}" for k in ("plain", "corrected")]
         t.add_row(*cells)
     wide_console().print(t)
     console.print("needed: fewest parties that recover; secrecy: largest c such that every coalition of c parties "
                   "learns nothing")
+    if has_fidelity:
+        console.print("E[F]: average fidelity given that the object survived, over which holders survived (exact); "
+                      "corrected: get --retrieval corrected (- : not computed)")
     if has_fidelity:
         console.print(f"fidelity after {par['storage_time']:g} s (T1 = {par['t1']:g} s, T2 = {par['t2']:g} s); "
                       f"qudits: {par['qudit_noise']}")

@@ -353,17 +353,23 @@ def get(
     basis: Annotated[str | None, typer.Option("--basis", help="Measure every qubit of the output in X, Y or Z ...")] = None,
     shots: Annotated[int | None, typer.Option("--shots", help="... this many times (counts of the outcomes).")] = None,
     seed: Seed = None,
+    retrieval: Annotated[str | None, typer.Option(
+        "--retrieval", help="plain (the default: one clone with the key, or the fewest holders) or corrected "
+                            "(measure the code's stabilizers among every live holder, correct, then decrypt; "
+                            "falls back to plain with the reason when that corrects nothing).")] = None,
     url: Url = None,
     token: Token = None,
     json: Json = False,
 ) -> None:
     """Retrieve a state, once: decryption consumes the key."""
+    if retrieval is not None and retrieval not in ("plain", "corrected"):
+        raise InvalidArgumentError(f"--retrieval must be plain or corrected, got {retrieval!r}")
     if (basis is None) != (shots is None):
         raise InvalidArgumentError("--basis and --shots go together")
     if seed is not None and basis is None:
         raise InvalidArgumentError("--seed seeds the sampling: it goes with --basis and --shots")
     with _client(url, token) as c:
-        out = c.get(name, basis=basis, shots=shots, seed=seed)
+        out = c.get(name, basis=basis, shots=shots, seed=seed, retrieval=retrieval)
     if json:
         print_json(out.to_json())
         return
@@ -371,6 +377,10 @@ def get(
              else f"a recovery by the providers with {', '.join(out.holders or []) or 'no key holder'}")
     typer.echo(f"retrieved {name!r} from {where}"
                + (" (the output of an interrupted retrieval)" if out.recovered else ""))
+    if out.retrieval == "corrected":
+        typer.echo("retrieval: corrected (stabilizers measured among every live holder, errors corrected)")
+    elif out.fallback is not None:
+        typer.echo(f"retrieval: plain; corrected retrieval fell back: {out.fallback}")
     _show_state(out)
     if out.fidelity is not None:
         typer.echo(f"fidelity: {out.fidelity:.6f}")
@@ -378,10 +388,18 @@ def get(
         typer.echo(f"counts ({out.basis} basis, qubit 0 rightmost): " + ", ".join(f"{k}: {v}" for k, v in out.counts.items()))
 
 
-def ls(url: Url = None, token: Token = None, json: Json = False) -> None:
+def ls(
+    limit: Annotated[int | None, typer.Option(
+        "--limit", help="Only the first N objects (oldest first); default: all of them, read page by page.")] = None,
+    url: Url = None,
+    token: Token = None,
+    json: Json = False,
+) -> None:
     """List this tenant's objects."""
+    if limit is not None and limit < 1:
+        raise InvalidArgumentError(f"--limit takes a number of objects >= 1, got {limit}")
     with _client(url, token) as c:
-        rows = c.ls()
+        rows = c.ls(limit=limit)
     if json:
         print_json([r.to_json() for r in rows])
     else:
@@ -414,6 +432,23 @@ def stat(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = N
         _table(list(out.placement), ["clone", "provider", "zone", "state", "provider_state", "stored_at"])
     if out.parts:
         _table(list(out.parts), ["holder", "labels", "state", "discard_pending"])
+    _show_logical(out)
+
+
+def _show_logical(out: Any) -> None:
+    """The logical gates applied to an object (``qclone apply``), oldest first."""
+    from qclone.storage.results import timestamp
+
+    logical = out.raw.get("logical") or {}
+    for g in logical.get("gates") or []:
+        parties = [str(p).removeprefix("provider:") for p in g.get("parties") or []]
+        typer.echo(f"logical gate {g['gate']} on qubit(s) {', '.join(str(q) for q in g['qubits'])} at {_fmt(timestamp(g['at']))}: "
+                   f"applied by {', '.join(parties)}"
+                   + (f" (key holders {', '.join(g['key_holders'])} acted: they see that a gate was applied, never "
+                      "the state)" if g.get("key_holders") else ""))
+    progress = logical.get("in_progress")
+    if progress:
+        typer.echo(f"logical gate {progress['gate']} being applied since {_fmt(timestamp(progress['since']))}")
 
 
 def rm(name: Annotated[str, typer.Argument(help="Object name.")], url: Url = None, token: Token = None, json: Json = False) -> None:

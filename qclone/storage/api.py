@@ -8,6 +8,7 @@ Routes (all under ``/v1``; a tenant sends ``Authorization: Bearer <token>``):
 ``GET /objects/{name}``                  stat one object
 ``POST /objects/{name}/get``             the one-time retrieval (idempotent per key)
 ``POST /objects/{name}/ack``             acknowledge a get's output (releases it)
+``POST /objects/{name}/apply``           a logical gate on a stored object (idempotent per key)
 ``DELETE /objects/{name}``               delete an object
 ``GET /objects/{name}/peek?provider=ID`` what that provider can learn
 ``GET /providers``, ``POST /providers``  list or add providers
@@ -56,9 +57,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qclone.errors import InvalidArgumentError
 from qclone.storage import faults
 from qclone.storage.api_models import (
+    DEFAULT_LIST_LIMIT,
     MAX_AUDIT_LIMIT,
+    MAX_LIST_LIMIT,
     AckIn,
     AckOut,
+    ApplyIn,
+    ApplyOut,
     AuditOut,
     ClockIn,
     ClockOut,
@@ -155,7 +160,7 @@ def encode_output(out: dict) -> dict:
 
 
 #: The routes below one object: ``/v1/objects/{name}`` and ``/v1/objects/{name}/<verb>``.
-_OBJECT_VERBS = frozenset({"get", "ack", "peek"})
+_OBJECT_VERBS = frozenset({"get", "ack", "peek", "apply"})
 
 
 def _slash_in_name(path: str) -> bool:
@@ -234,7 +239,8 @@ ProviderId = Annotated[str, FastAPIPath(min_length=1, max_length=64)]
 
 
 def create_app(service: Any, *, admin_token: str | None = None, clock: Any = None, threads: int = 8,
-               title: str = "qclone storage gateway", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+               title: str = "qclone storage gateway", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               dashboard: bool = True, ui_state_dir: str | None = None, secure_cookies: bool = False) -> FastAPI:
     """The gateway app.
 
     Args:
@@ -246,7 +252,15 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
             mostly CPU under one GIL with short waits for fsync and SQLite locks, so a few
             threads keep the event loop free without the switching cost of a large pool.
         max_body_bytes: larger request bodies are refused with 413 while they are read.
+        dashboard: serve the web dashboard under ``/ui`` (:mod:`qclone.storage.web`).
+        ui_state_dir: where the dashboard keeps its session key and signed-out sessions (the
+            data dir; None: in memory). secure_cookies: its cookies are ``Secure`` (TLS).
     """
+    # Qiskit's OpenQASM 2 parser (a Rust extension) crashed the process with a segmentation fault when
+    # first used in a thread that then exited and used again in another: first use it in this thread
+    from qclone.storage.inputs import parse_state
+
+    parse_state("qasm", 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nh q[0];\n')
     app = FastAPI(title=title, version="1", description="Encrypted quantum multi-cloud storage (qclone). "
                   "Errors are {\"error\": {\"type\", \"message\", \"request_id\"}}; every response carries "
                   "an X-Request-ID header.")
@@ -346,9 +360,17 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
                           operation_id=f"put_object_{method.lower()}")
 
     @app.get("/v1/objects", response_model=ObjectListOut, responses=_responses(401), openapi_extra=auth)
-    async def list_objects(request: Request) -> Response:
-        """This tenant's objects."""
-        return await run(request, lambda: {"objects": service.list(tenant_of(request))})
+    async def list_objects(request: Request,
+                           limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT, strict=False)] = DEFAULT_LIST_LIMIT,
+                           cursor: Annotated[str | None, Query(max_length=1024, description="the next_cursor of "
+                                                                                           "the previous page")] = None,
+                           ) -> Response:
+        """This tenant's objects, oldest first, a page at a time (``next_cursor``: the rest)."""
+        def page() -> dict:
+            rows, nxt = service.list_page(tenant_of(request), limit=limit, cursor=cursor)
+            return {"objects": rows, "next_cursor": nxt}
+
+        return await run(request, page)
 
     @app.get("/v1/objects/{name}", response_model=ObjectOut, responses=_responses(401, 404), openapi_extra=auth)
     async def stat_object(request: Request, name: ObjectName,
@@ -372,7 +394,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
         def get() -> dict:
             out = encode_output(service.get(tenant_of(request), name, basis=basis, shots=opts.shots,
-                                            seed=opts.seed, key=key))
+                                            seed=opts.seed, key=key, retrieval=opts.retrieval))
             faults.crash_point("get.reply")  # the reply is lost: the output waits for a retry with the key
             return out
 
@@ -388,6 +410,17 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         except InvalidArgumentError as exc:
             return _error(exc, request_id_of(request))
         return await run(request, lambda: service.ack(tenant_of(request), name, key))
+
+    @app.post("/v1/objects/{name}/apply", response_model=ApplyOut, responses=_responses(401, 404, 409, 503),
+              openapi_extra=auth)
+    async def apply_object(request: Request, name: ObjectName, body: ApplyIn) -> Response:
+        """Apply a logical gate to a stored object: every holder applies its local part (nothing is decrypted)."""
+        try:
+            key = _key(request, body.key)
+        except InvalidArgumentError as exc:
+            return _error(exc, request_id_of(request))
+        return await run(request, lambda: service.apply(tenant_of(request), name, body.gate, qubits=body.qubits,
+                                                        key=key))
 
     def _key(request: Request, body_key: str | None) -> str | None:
         header = request.headers.get("idempotency-key")  # checked by the service like the body's key
@@ -476,10 +509,15 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
                         limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_LIMIT, strict=False)] = 1000,
                         after: Annotated[int | None, Query(ge=0, le=2**63 - 1, strict=False,
                                                            description="only entries with a larger id (paging)")] = None,
+                        cursor: Annotated[str | None, Query(max_length=1024, description="the next_cursor of "
+                                                                                        "the previous page")] = None,
                         ) -> Response:
-        """This tenant's audit log, oldest first (the admin token: every entry)."""
-        return await run(request, lambda: {"entries": service.audit_log(tenant_or_admin(request), limit=limit,
-                                                                         after=after)})
+        """This tenant's audit log, oldest first (the admin token: every entry), a page at a time."""
+        def page() -> dict:
+            rows, nxt = service.audit_page(tenant_or_admin(request), limit=limit, cursor=cursor, after=after)
+            return {"entries": rows, "next_cursor": nxt}
+
+        return await run(request, page)
 
     @app.get("/v1/health", response_model=HealthOut, responses=_responses())
     async def health(request: Request) -> Response:
@@ -526,6 +564,12 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
             return await run(request, now)
 
+    if dashboard:
+        from qclone.storage.web import mount_dashboard
+
+        mount_dashboard(app, service, is_admin=is_admin, json_response=_json, error_response=_error,
+                        request_id=request_id_of, state_dir=ui_state_dir, on_failed_login=failed_logins.failed,
+                        secure_cookies=secure_cookies)
     return app
 
 
@@ -595,7 +639,7 @@ class RequestGuard:
                     if not message.get("more_body", False):
                         break
                 body = b"".join(chunks)
-                if body and not _is_json(scope):
+                if body and not _is_json(scope) and not scope["path"].startswith("/ui/"):  # the dashboard posts forms
                     # every body of this API is JSON: one sent without (or with another) type is read as JSON
                     scope = dict(scope, headers=[*(h for h in scope.get("headers", ()) if h[0] != b"content-type"),
                                                  (b"content-type", b"application/json")])

@@ -18,7 +18,9 @@ from qclone.storage.substrate import MAX_CLONES, MAX_SHOTS
 __all__ = [
     "AckIn",
     "AckOut",
+    "DEFAULT_LIST_LIMIT",
     "MAX_AUDIT_LIMIT",
+    "MAX_LIST_LIMIT",
     "AuditOut",
     "ClockIn",
     "ClockOut",
@@ -43,6 +45,9 @@ __all__ = [
 
 #: Most audit entries one request returns.
 MAX_AUDIT_LIMIT = 10_000
+#: Most objects one page of ``GET /v1/objects`` returns, and how many without ``limit``.
+MAX_LIST_LIMIT = 10_000
+DEFAULT_LIST_LIMIT = 1000
 #: An idempotency key of a get (the service checks the same rule).
 IdempotencyKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
@@ -84,6 +89,10 @@ class GetIn(_In):
     key: IdempotencyKey | None = Field(default=None, description="idempotency key (or the Idempotency-Key header): a retry "
                                                           "with the same key returns the same output; acknowledge it "
                                                           "with the key")
+    retrieval: Literal["plain", "corrected"] | None = Field(
+        default=None, description="plain (the default): one clone with the key, or the fewest holders; corrected: "
+                                  "measure the code's stabilizers among every live holder, correct, then decrypt "
+                                  "(falls back to plain, with the reason, when that corrects nothing)")
 
 
 class AckIn(_In):
@@ -91,6 +100,18 @@ class AckIn(_In):
 
     key: IdempotencyKey | None = Field(default=None, description="the idempotency key of the get whose output was received "
                                                          "(or the Idempotency-Key header)")
+
+
+class ApplyIn(_In):
+    """A logical gate to apply to a stored object (every holder applies its local part)."""
+
+    gate: str = Field(min_length=1, max_length=32, description="the logical gate (qclone.protocol.logical.GATES, "
+                                                               "as available for the object's number of clones)")
+    qubits: list[Annotated[int, Field(ge=0, le=63)]] | None = Field(
+        default=None, max_length=64, description="register qubits (Qiskit's order) to act on; default: every one")
+    key: IdempotencyKey | None = Field(default=None, description="idempotency key (or the Idempotency-Key header): a "
+                                                          "retry with the same key returns the same gate's result "
+                                                          "and never applies it twice")
 
 
 class ProviderIn(_In):
@@ -188,6 +209,48 @@ class PlacementOut(BaseModel):
     stored_at: float | None = None
 
 
+class GateRecordOut(BaseModel):
+    """One logical gate applied to an object."""
+
+    gate: str
+    qubits: list[int]
+    at: float = Field(description="service clock")
+    parties: list[str] = Field(description="the holders that applied their part (providers as provider:ID)")
+    key_holders: list[str] = Field(description="the key holders among them (they see that a gate was applied, "
+                                               "never the state)")
+
+
+class GateProgressOut(BaseModel):
+    gate: str
+    qubits: list[int]
+    since: float
+
+
+class LogicalOut(BaseModel):
+    """An object's logical history."""
+
+    gates: list[GateRecordOut]
+    in_progress: GateProgressOut | None = None
+    note: str | None = None
+
+
+class ApplyOut(BaseModel):
+    """A logical gate applied (complete) or still waiting for some holders (pending)."""
+
+    name: str
+    object_id: str
+    gate: str
+    qubits: list[int]
+    op: str = Field(description="the gate's id in the audit log")
+    key: str = Field(description="the idempotency key")
+    complete: bool = Field(description="every holder applied its part")
+    done: list[str] = Field(description="holders that applied their part")
+    pending: list[str] = Field(description="holders that have not yet (down): the reconciler finishes the gate")
+    key_holders: list[str] = Field(description="key holders that had to act")
+    note: str | None = None
+    gates_applied: int | None = Field(default=None, description="logical gates the object has had")
+
+
 class ObjectOut(BaseModel):
     """One object's record."""
 
@@ -210,6 +273,7 @@ class ObjectOut(BaseModel):
     placement_name: str | None = Field(default=None, description="today, keep-A, split-key or a custom placement's name")
     parts: list[PartOut] | None = Field(default=None, description="who holds the key qubits and A")
     recovery: RecoveryOut | None = Field(default=None, description="a stored object: retrievable now, and from which holders")
+    logical: LogicalOut | None = Field(default=None, description="the logical gates applied to the object")
 
 
 class ObjectSummary(BaseModel):
@@ -226,6 +290,7 @@ class ObjectSummary(BaseModel):
 
 class ObjectListOut(BaseModel):
     objects: list[ObjectSummary]
+    next_cursor: str | None = Field(default=None, description="pass as ?cursor= for the next page; null: the last page")
 
 
 class OutputOut(BaseModel):
@@ -239,6 +304,8 @@ class OutputOut(BaseModel):
     bloch: list[list[float]] = Field(description="Bloch vector of each qubit (item i: qubit i)")
     purity: float
     fidelity: float | None = Field(default=None, description="with keep_reference: fidelity with the input")
+    reference_bloch: list[list[float]] | None = Field(default=None, description="with keep_reference: the Bloch vector "
+                                                    "of each qubit of the stored input (item i: qubit i)")
     elapsed: float | None = None
     basis: str | None = None
     shots: int | None = None
@@ -253,6 +320,8 @@ class OutputOut(BaseModel):
     key: str | None = Field(default=None, description="the idempotency key: acknowledge the output with it")
     waited: float | None = Field(default=None, description="seconds the output waited in the substrate for its acknowledgement")
     recovered: bool | None = None
+    retrieval: Literal["plain", "corrected"] | None = Field(default=None, description="the retrieval that ran")
+    fallback: str | None = Field(default=None, description="why a corrected retrieval ran as the plain one")
 
 
 class AckOut(BaseModel):
@@ -320,6 +389,7 @@ class AuditEntry(BaseModel):
 
 class AuditOut(BaseModel):
     entries: list[AuditEntry]
+    next_cursor: str | None = Field(default=None, description="pass as ?cursor= for the next page; null: the last page")
 
 
 class HealthOut(BaseModel):

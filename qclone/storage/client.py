@@ -36,7 +36,7 @@ import builtins
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,10 +46,11 @@ import httpx
 import numpy as np
 import orjson
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, check_int
 from qclone.storage.errors import UnauthorizedError, UnavailableError
 from qclone.storage.remote import error_from_body
 from qclone.storage.results import (
+    Applied,
     AuditEntry,
     Holder,
     NewTenant,
@@ -364,7 +365,8 @@ class Client:
         return StoredObject.from_json(self._request("PUT", path, body))
 
     def get(self, name: str, *, basis: str | None = None, shots: int | None = None, seed: int | None = None,
-            key: str | None = None, ack: bool = True, retry_for: float | None = None) -> Retrieved:
+            key: str | None = None, ack: bool = True, retry_for: float | None = None,
+            retrieval: str | None = None) -> Retrieved:
         """Retrieve a state, once: decryption consumes the key (a second get raises ``ConflictError``).
 
         The get carries an idempotency key (made here unless given): when the server cannot be
@@ -377,9 +379,15 @@ class Client:
         Qiskit's order; ``state`` as a ``DensityMatrix``), ``bloch`` (per qubit), ``fidelity``
         (if a reference was kept), the clone and provider used, ``key``, and with
         ``basis``/``shots`` the measurement ``counts`` of the output.
+
+        ``retrieval``: ``"plain"`` (the server's default) or ``"corrected"``: the code's stabilizers
+        measured among every live holder, corrected, then decrypted (``out.retrieval`` says what
+        ran, ``out.fallback`` why a corrected retrieval ran plain).
         """
         key = key or uuid.uuid4().hex
         body: dict[str, Any] = {"key": key}
+        if retrieval is not None:
+            body["retrieval"] = retrieval
         if basis is not None or shots is not None:
             body.update(basis=basis, shots=shots, seed=seed)
         wait = self.retry_for if retry_for is None else retry_for
@@ -394,9 +402,44 @@ class Client:
         wait = self.retry_for if retry_for is None else retry_for
         return ObjectStatus.from_json(self._request("POST", self._obj(name) + "/ack", {"key": key}, retry_for=wait))
 
-    def list(self) -> builtins.list[ObjectSummary]:
-        """This tenant's objects (every state, including retrieved and deleted ones)."""
-        return [ObjectSummary.from_json(o) for o in self._request("GET", "/v1/objects")["objects"]]
+    def apply(self, name: str, gate: str, *, qubits: Sequence[int] | None = None, key: str | None = None,
+              retry_for: float | None = None) -> Applied:
+        """Apply the logical gate ``gate`` to the stored object ``name`` without decrypting it: every
+        holder (each provider, the vault, a custodian) applies its local part; whichever clone is
+        decrypted later holds G|ψ⟩. ``qubits``: register qubits (Qiskit's order), default every one.
+
+        The call carries an idempotency key (made here unless given) and is sent again with it while
+        the server cannot be reached: a gate is applied once. Returns an
+        :class:`~qclone.storage.results.Applied` (``complete``, or the ``pending`` holders the
+        reconciler still waits for; ``key_holders``: the key holders that had to act).
+        """
+        body: dict[str, Any] = {"gate": gate, "key": key or uuid.uuid4().hex}
+        if qubits is not None:
+            body["qubits"] = [int(q) for q in qubits]
+        wait = self.retry_for if retry_for is None else retry_for
+        return Applied.from_json(self._request("POST", self._obj(name) + "/apply", body, retry_for=wait))
+
+    def list(self, *, limit: int | None = None, page: int = 1000) -> builtins.list[ObjectSummary]:
+        """This tenant's objects, oldest first (every state, including retrieved and deleted ones):
+        all of them, read ``page`` at a time, or only the first ``limit``."""
+        if limit is not None:
+            check_int(limit, "limit", 1)
+        check_int(page, "page", 1)  # the gateway refuses more than its MAX_LIST_LIMIT (422)
+        out: builtins.list[ObjectSummary] = []
+        cursor: str | None = None
+        while True:
+            want = page if limit is None else min(page, limit - len(out))
+            chunk, cursor = self.list_page(limit=want, cursor=cursor)
+            out += chunk
+            if cursor is None or (limit is not None and len(out) >= limit):
+                return out
+
+    def list_page(self, *, limit: int = 1000, cursor: str | None = None) -> tuple[builtins.list[ObjectSummary], str | None]:
+        """One page of :meth:`list`: at most ``limit`` objects after ``cursor`` (None: the first page),
+        and the cursor of the next page (None: this was the last)."""
+        params: dict[str, int | str] = {"limit": limit} if cursor is None else {"limit": limit, "cursor": cursor}
+        body = self._request("GET", "/v1/objects", params=params)
+        return [ObjectSummary.from_json(o) for o in body["objects"]], body.get("next_cursor")
 
     ls = list
 

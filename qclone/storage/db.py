@@ -11,7 +11,7 @@ runs Alembic's ``upgrade head`` before returning.
 Examples:
     >>> db = Database.open()               # in memory, migrated
     >>> db.revision()
-    '0004_holders'
+    '0006_object_listing'
     >>> abs(db.now() - __import__("time").time()) < 5
     True
     >>> with db.read() as c:

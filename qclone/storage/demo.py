@@ -1,4 +1,5 @@
-"""The storage part of ``qclone demo``: store a state, lose providers, retrieve it once, fail the second time;
+"""The storage part of ``qclone demo``: store a state, apply a logical gate to its encrypted clones, lose
+providers, retrieve it once (the gated state), fail the second time;
 then, once, lose the vault and still retrieve an object whose placement keeps ``A`` with a custodian.
 
 Everything runs in one process on the real storage classes (an in-memory
@@ -9,6 +10,8 @@ Examples:
     >>> r = storage_demo(clones=3, seed=1, storage_time=60.0)
     >>> r["get"]["fidelity"] > 0.9, r["second_get"]["status"]
     (True, 409)
+    >>> r["gate"]["gate"], r["gate"]["key_holders"]
+    ('H', ['vault'])
     >>> r["vault_lost"]["get"]["holders"], r["vault_lost"]["second_get"]["status"]
     (['custodian'], 409)
 """
@@ -52,7 +55,8 @@ def _refusal(call: Any) -> dict[str, Any]:
 def storage_demo(*, clones: int = 4, seed: int | None = None,
                  storage_time: float = DEFAULT_STORAGE_TIME) -> dict[str, Any]:
     """Store a random qubit as ``clones`` encrypted clones at as many providers, read what one provider
-    can learn, kill all providers but one, retrieve the state once and try a second time.
+    can learn, apply one logical gate G to the stored clones (its holders act, nothing is decrypted),
+    kill all providers but one, retrieve the state once (G|ψ⟩) and try a second time.
 
     Then (``vault_lost``): the providers are revived, a second random qubit is stored with the
     ``keep-A`` placement (a custodian keeps ``A``), the vault loses every key it holds, and the
@@ -80,6 +84,7 @@ def storage_demo(*, clones: int = 4, seed: int | None = None,
     clock.advance(storage_time)
     holder = stored["placement"][0]["provider"]
     peek = svc.peek(tenant, "psi", holder)
+    gate = _logical_gate(svc, tenant, clones, bloch)
     survivor = provider_ids[int(rng.integers(clones))]
     killed = [pid for pid in provider_ids if pid != survivor]
     for pid in killed:
@@ -99,6 +104,7 @@ def storage_demo(*, clones: int = 4, seed: int | None = None,
         "audit": stored["audit"],
         "peek": {"provider": holder, "clone": peek["clone"], "bloch": peek["bloch"],
                  "maximally_mixed": peek["maximally_mixed"]},
+        "gate": gate,
         "killed": killed,
         "get": {"provider": got["provider"], "clone": got["clone"], "bloch": [float(x) for x in bloch_vector(rho)],
                 "fidelity": got["fidelity"], "elapsed": got["elapsed"]},
@@ -106,6 +112,22 @@ def storage_demo(*, clones: int = 4, seed: int | None = None,
         "state_after": after["state"],
         "vault_lost": vault_lost,
     }
+
+
+def _logical_gate(svc: StorageService, tenant: Any, clones: int, bloch: list[float]) -> dict[str, Any]:
+    """One logical gate on the stored object, applied by its holders (``H`` for odd n, the axis cycle
+    ``C_XYZ`` for even n: both need the key holder's part), and the Bloch vector the single
+    decryption should then show: the input's, rotated by the gate's matrix (computed here from
+    ``local_unitary``, not by the service)."""
+    from qclone.protocol.logical import local_unitary
+
+    name = "H" if clones % 2 else "C_XYZ"
+    done = svc.apply(tenant, "psi", name)
+    u = local_unitary(name)
+    x, y, z = bloch
+    rho = u @ (np.array([[1 + z, x - 1j * y], [x + 1j * y, 1 - z]]) / 2) @ u.conj().T
+    return {"gate": done["gate"], "done": done["done"], "key_holders": done["key_holders"], "note": done["note"],
+            "expected_bloch": [float(v) for v in bloch_vector(rho)]}
 
 
 def _vault_lost(svc: StorageService, tenant: Any, clock: SettableClock, killed: list[str], rng: np.random.Generator,

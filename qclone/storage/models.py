@@ -33,7 +33,7 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, UniqueConstraint
 
 metadata = MetaData()
 
@@ -80,6 +80,8 @@ objects = Table(
     Column("fence", Integer, nullable=False, server_default="0"),
     Column("get_key", String(64), nullable=True),
     UniqueConstraint("tenant_id", "name", name="uq_objects_tenant_name"),
+    # keyset paging of a tenant's listing (migration 0006_object_listing)
+    Index("ix_objects_tenant_created_name", "tenant_id", "created_at", "name"),
 )
 
 clones = Table(
@@ -128,7 +130,7 @@ audit_log = Table(
 )
 
 #: States of an object.
-OBJECT_STATES = ("storing", "stored", "retrieving", "delivering", "retrieved", "lost", "deleted")
+OBJECT_STATES = ("storing", "stored", "retrieving", "applying", "delivering", "retrieved", "lost", "deleted")
 #: States of a provider.
 PROVIDER_STATES = ("up", "draining", "drained", "down")
 #: Kinds and states of a key holder.

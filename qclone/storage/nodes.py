@@ -30,11 +30,11 @@ def build_node(role: str, data_dir: Path, *, provider_id: str | None = None, zon
     if role == "substrate":
         from qclone.storage.substrate import Substrate
 
-        def authorize(grant: Any, object_id: str, attempt: str, party: str = "vault") -> str:
+        def authorize(grant: Any, object_id: str, attempt: str, party: str = "vault", purpose: str = "decrypt") -> str:
             # the vault's key, a provider's ("provider:ID") or another key holder's ("holder:ID"),
-            # as the gateway introduced them
+            # as the gateway introduced them; purpose "apply": a holder's receipt of a logical gate
             peer = party if party == "vault" or party.startswith("provider:") else f"holder:{party}"
-            return check_grant(grant, keys.peer(peer), object_id, attempt)
+            return check_grant(grant, keys.peer(peer), object_id, attempt, purpose=purpose)
 
         component = Substrate(data_dir, authorize=authorize)
     elif role == "vault":

@@ -57,7 +57,9 @@ class ProviderNode:
             raise InvalidArgumentError(f"a zone is a non-empty name, got {zone!r}")
         self.zone = zone.strip()
         self.t1, self.t2 = check_coherence(t1, t2)
-        self._db = LocalDB(data_dir, _SCHEMA, filename="provider.sqlite3")
+        from qclone.storage.gates import GATE_TABLE
+
+        self._db = LocalDB(data_dir, [_SCHEMA, GATE_TABLE], filename="provider.sqlite3")
 
     def store(self, object_id: str, clone: int, labels: list[str], stored_at: float) -> None:
         """Record that this provider holds clone ``clone`` of ``object_id`` (idempotent).
@@ -92,7 +94,31 @@ class ProviderNode:
 
     def discard(self, object_id: str) -> None:
         """Drop the clone of ``object_id`` (idempotent)."""
-        self._db.execute("DELETE FROM clones WHERE object_id = ?", (object_id,))
+        with self._db.tx() as c:
+            c.execute("DELETE FROM clones WHERE object_id = ?", (object_id,))
+            c.execute("DELETE FROM gates WHERE object_id = ?", (object_id,))
+
+    def apply(self, object_id: str, op: str, gates: dict[str, str]) -> dict[str, Any] | None:
+        """Its part of logical gate ``op``: the local gates ``gates`` (label -> name) on its clone's
+        qubits, recorded once (:func:`qclone.storage.gates.record_gate`). With an issuer, returns a
+        one-time receipt signed by this node for this object, gate and local gates (the substrate
+        applies its part only with it); else None.
+
+        Raises:
+            NotFoundError: it holds no clone of the object. InvalidArgumentError: a qubit it does not
+            hold. ConflictError: the gate was recorded with other local gates.
+        """
+        from qclone.storage.gates import record_gate
+
+        held = self.holding(object_id)
+        if held is None:
+            raise NotFoundError(f"provider {self.id} holds no clone of object {object_id}")
+        digest = record_gate(self._db, f"provider {self.id}", object_id, op, gates, list(held["labels"]))
+        if self._issuer is None:
+            return None
+        from qclone.storage.rpc.keys import issue_grant
+
+        return issue_grant(self._issuer, object_id, f"{op}:{digest}", purpose="apply")
 
     def holding(self, object_id: str) -> dict[str, Any] | None:
         """``{"clone", "labels", "stored_at"}`` of the clone of ``object_id`` held here, or None."""

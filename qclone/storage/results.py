@@ -28,6 +28,7 @@ from qclone.errors import InvalidArgumentError, is_real
 from qclone.storage.wire import decode_array
 
 __all__ = [
+    "Applied",
     "AuditEntry",
     "Holder",
     "NewTenant",
@@ -222,6 +223,48 @@ class StoredObject(_Document):
         value = self.raw.get("recovery")
         return None if value is None else Recovery.from_json(value)
 
+    @property
+    def logical_gates(self) -> tuple[Mapping[str, Any], ...]:
+        """The logical gates applied to the object, oldest first: ``{"gate", "qubits", "at",
+        "parties", "key_holders"}`` each (``stat`` only; else empty)."""
+        return tuple(dict(g) for g in (self.raw.get("logical") or {}).get("gates") or ())
+
+
+@dataclass(frozen=True)
+class Applied(_Document):
+    """A logical gate applied to a stored object (:meth:`Client.apply`).
+
+    Attributes:
+        gate: its name; ``qubits``: the register qubits it acted on (Qiskit's order).
+        complete: every holder applied its part. ``pending``: the holders that have not yet (down):
+            the object stays ``applying`` (a get is refused) until the reconciler finishes the gate.
+        done: the holders that applied their part (providers as ``provider:ID``).
+        key_holders: the key holders that had to act (they see that a gate was applied, never the state).
+        key: the idempotency key; ``op``: the gate's id in the audit log.
+    """
+
+    name: str
+    object_id: str
+    gate: str
+    qubits: tuple[int, ...]
+    complete: bool
+    done: tuple[str, ...]
+    pending: tuple[str, ...]
+    key_holders: tuple[str, ...]
+    key: str
+    op: str
+    note: str | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Applied:
+        d = _doc(doc, "applied gate")
+        note = d.get("note")
+        return cls(str(d["name"]), str(d["object_id"]), str(d["gate"]), tuple(int(q) for q in d.get("qubits") or ()),
+                   bool(d["complete"]), tuple(str(h) for h in d.get("done") or ()),
+                   tuple(str(h) for h in d.get("pending") or ()), tuple(str(h) for h in d.get("key_holders") or ()),
+                   str(d["key"]), str(d["op"]), None if note is None else str(note), dict(d))
+
 
 @dataclass(frozen=True)
 class ObjectSummary(_Document):
@@ -308,6 +351,17 @@ class Retrieved(_Document):
         protocol's own decryption of ``clone`` with the vault's key)."""
         value = self.raw.get("holders")
         return None if value is None else tuple(str(h) for h in value)
+
+    @property
+    def retrieval(self) -> str:
+        """``plain`` or ``corrected``: the retrieval that ran."""
+        return str(self.raw.get("retrieval") or "plain")
+
+    @property
+    def fallback(self) -> str | None:
+        """Why a corrected retrieval that was asked for ran as the plain one (else ``None``)."""
+        value = self.raw.get("fallback")
+        return None if value is None else str(value)
 
 
 def _optional_float(x: Any) -> float | None:

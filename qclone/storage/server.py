@@ -428,7 +428,8 @@ def _gateway_app(opts: ServeOptions, *, recover: bool, reconcile: bool = True) -
     if reconcile:
         service.start_reconciler(opts.reconcile_interval)
     return create_app(service, admin_token=admin_token_of(opts.data_dir),
-                      clock=clock if opts.settable_clock else None, max_body_bytes=opts.max_body_bytes)
+                      clock=clock if opts.settable_clock else None, max_body_bytes=opts.max_body_bytes,
+                      ui_state_dir=str(opts.data_dir), secure_cookies=opts.tls_cert is not None)
 
 
 def build_app(opts: ServeOptions, *, recover: bool = True, reconcile: bool = True) -> Any:

@@ -34,6 +34,8 @@ class ObjectState(str, Enum):
     STORED = "stored"
     #: one get holds the object (attempt, fence, lease, chosen clone)
     RETRIEVING = "retrieving"
+    #: a logical gate is being applied by the holders (its op in ``attempt``, fence, lease)
+    APPLYING = "applying"
     #: decrypted once (the key consumed, the clones discarded); the output waits in the substrate
     #: until the client acknowledges it or its retention ends
     DELIVERING = "delivering"
@@ -55,7 +57,8 @@ S = ObjectState
 #: state -> the states it may move to (a put that never committed is removed, not moved).
 TRANSITIONS: dict[ObjectState, frozenset[ObjectState]] = {
     S.STORING: frozenset({S.STORED}),
-    S.STORED: frozenset({S.RETRIEVING, S.LOST, S.DELETED}),
+    S.STORED: frozenset({S.RETRIEVING, S.APPLYING, S.LOST, S.DELETED}),
+    S.APPLYING: frozenset({S.STORED, S.LOST}),
     S.RETRIEVING: frozenset({S.DELIVERING, S.STORED, S.LOST}),
     S.DELIVERING: frozenset({S.RETRIEVED, S.LOST}),
     S.RETRIEVED: frozenset(),

@@ -256,6 +256,12 @@ class _Entry:
     #: party -> the qubit labels it holds (beside the clones, which are at providers); None for
     #: an object created without it: the vault holds the key
     holders: dict[str, list[str]] | None = None
+    #: logical gates (:meth:`Substrate.apply`): the qubits whose holder has not applied its local
+    #: gate yet (qubit -> the gate's name; the joint state is ``C_q† ∘ noise(Enc(input))`` on them),
+    #: the gate being applied (``{"id", "gate", "gates", "digest", "done"}``) and those applied
+    lagging: dict[int, str] = field(default_factory=dict)
+    op: dict[str, Any] | None = None
+    ops: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def state(self) -> CoreState:
@@ -273,10 +279,15 @@ class _Entry:
         return self.input if self.keep_reference else None
 
     def aged_state(self) -> CoreState:
-        """The joint state with every ageing channel applied (a new object)."""
+        """The joint state with every ageing channel applied, and the local gates of a logical gate
+        some holders have not applied yet undone on their qubits (a new object)."""
         st = self.state.copy()
         for q, px, py, pz in self.noise:
             st.apply_pauli_channel(q, px, py, pz)
+        if self.lagging:
+            from qclone.storage.gates import undo_circuit
+
+            st.apply(undo_circuit(self.lagging))
         return st
 
 
@@ -421,13 +432,33 @@ def _recovered_output(entry: _Entry, images: dict[int, Any]) -> np.ndarray:
     return _through(entry, images.get)
 
 
+def _check_retrieval(value: object) -> str:
+    from qclone.storage.correction import check_retrieval
+
+    return check_retrieval(value)
+
+
+def _corrected(entry: _Entry, qubits: tuple[int, ...]) -> tuple[np.ndarray, dict]:
+    """A corrected retrieval's output from the live ``qubits`` (see :mod:`qclone.storage.correction`);
+    refused (InvalidArgumentError) when it could not correct anything."""
+    from qclone.storage.correction import corrected_output, fallback_reason
+
+    why = fallback_reason(entry.qubits, entry.clones, qubits)
+    if why is not None:
+        raise InvalidArgumentError(f"corrected retrieval refused: {why}")
+    return corrected_output(entry.qubits, entry.clones, _input_density(entry), entry.noise, qubits)
+
+
 def _dump_joint(entry: _Entry) -> bytes:
     """``MAGIC, u32 len, header JSON (k, n, input shape, keep_reference, ageing record), the input
     as little-endian complex128, u32 crc`` (the encrypted joint state is a function of the input)."""
     data = np.ascontiguousarray(entry.input, dtype="<c16")
     header = json.dumps({"qubits": entry.qubits, "clones": entry.clones, "shape": list(data.shape),
                          "keep_reference": entry.keep_reference, "aged": entry.aged,
-                         **({} if entry.holders is None else {"holders": entry.holders})}).encode()
+                         **({} if entry.holders is None else {"holders": entry.holders}),
+                         **({"noise": entry.noise, "lagging": {str(q): g for q, g in entry.lagging.items()},
+                             "op": entry.op, "ops": entry.ops} if entry.ops or entry.op is not None else {})}
+                        ).encode()
     body = b"".join([_MAGIC, struct.pack("<I", len(header)), header, data.tobytes()])
     return body + struct.pack("<I", zlib.crc32(body))
 
@@ -451,9 +482,24 @@ def _load_joint(data: bytes, where: str) -> _Entry:
         holders = header.get("holders")
         if holders is not None:
             holders = {str(h): [str(x) for x in labels] for h, labels in dict(holders).items()}
+        noise = [(int(q), float(px), float(py), float(pz)) for q, px, py, pz in header.get("noise", [])]
+        lagging = {int(q): str(g) for q, g in dict(header.get("lagging", {})).items()}
+        op = header.get("op")
+        ops = [dict(o) for o in header.get("ops", [])]
     except (ValueError, KeyError, TypeError, struct.error) as e:
         raise UnavailableError(f"the substrate cannot read the joint state of {where} (corrupt: {e})") from None
-    return _Entry(k, n, state, keep, aged, stamp=data_crc, holders=holders)
+    return _Entry(k, n, state, keep, aged, noise, stamp=data_crc, holders=holders, lagging=lagging,
+                  op=None if op is None else dict(op), ops=ops)
+
+
+def _check_not_lagging(object_id: str, entry: _Entry, used: Any) -> None:
+    """ConflictError when a qubit a decryption or recovery would use still waits for its holder's
+    part of a logical gate (the state there is not the gated code word yet)."""
+    late = sorted(set(used) & set(entry.lagging))
+    if late:
+        lay = entry.layout
+        raise ConflictError(f"object {object_id!r}: a logical gate is still being applied "
+                            f"(qubits {', '.join(lay.label(q, long=True) for q in late[:8])} wait for their holders)")
 
 
 class _NoJointStateError(Exception):
@@ -713,6 +759,10 @@ class Substrate:
                 if delta <= 0:
                     continue
                 px, py, pz = twirled_relaxation(delta, t1, t2)
+                if q in entry.lagging:  # its holder has not applied a logical gate's part yet: C_q† first
+                    from qclone.storage.gates import conjugate_channel
+
+                    px, py, pz = conjugate_channel((px, py, pz), entry.lagging[q])
                 if px or py or pz:
                     noise.append((q, float(px), float(py), float(pz)))
                 aged[label] = float(duration)
@@ -801,6 +851,7 @@ class Substrate:
             if not is_int(clone) or not 1 <= clone <= entry.clones:
                 raise InvalidArgumentError(f"clone must be an integer in 1..{entry.clones}, got {clone!r}")
             j = int(clone)
+            _check_not_lagging(object_id, entry, [*entry.layout.clone(j), *entry.layout.keys])
             out = _output_record(object_id, entry, attempt, _decrypted_output(entry, j), clone=j,
                                  labels=list(_labels(entry.qubits, entry.clones)[0][j - 1]))
             return self._settle(object_id, attempt, out, fence, [grant], "decrypted",
@@ -856,7 +907,7 @@ class Substrate:
                               for x in labels])
 
     def recover(self, object_id: str, qubits: list[str], attempt: str, fence: int | None = None,
-                authorizations: dict | None = None) -> dict:
+                authorizations: dict | None = None, retrieval: str = "plain", fallback: str | None = None) -> dict:
         """Recover the state from the qubits ``qubits`` (labels; any authorized set), consuming the
         joint state; the one recovery, as :meth:`decrypt` is (which is the case of one clone and
         the whole key).
@@ -869,6 +920,11 @@ class Substrate:
         (:meth:`holders`) whose qubits the recovery uses must release them for this object and
         attempt: with an ``authorize`` check, ``authorizations[party]`` is that party's one-time
         authorization (each accepted once, recorded in the recovery's transaction).
+
+        ``retrieval="corrected"``: measure the code's stabilizers among all of ``qubits``, correct,
+        then recover (:func:`qclone.storage.correction.corrected_output`, exact); every party holding
+        one of them must release it. ``fallback``: with the plain retrieval, why a corrected one was
+        asked for and not run (recorded with the output).
 
         Returns:
             As :meth:`decrypt`, with ``"clone"`` the decrypted clone j for a plain decryption (else
@@ -890,6 +946,7 @@ class Substrate:
             fence = check_int(fence, "fence", 0, 2**62)
         if authorizations is not None and (not isinstance(authorizations, dict) or len(authorizations) > MAX_HOLDERS):
             raise InvalidArgumentError(f"authorizations map at most {MAX_HOLDERS} parties to their releases")
+        corrected = _check_retrieval(retrieval) == "corrected"
         with self._lock(object_id):
             out = self._output(object_id)
             if out is not None:
@@ -907,7 +964,8 @@ class Substrate:
             entry = self._live(object_id)
             qs = tuple(sorted(set(self._indices(entry, qubits))))
             rec, images = _recovery(entry.qubits, entry.clones, qs)
-            used = set(rec.qubits)
+            used = set(qs) if corrected else set(rec.qubits)  # a corrected retrieval measures every qubit given
+            _check_not_lagging(object_id, entry, used)
             lay = entry.layout
             holders = self._holders_of(object_id, entry)
             parties = sorted(h for h, labels in holders.items()
@@ -920,9 +978,12 @@ class Substrate:
                     if self._grant_used(nonce) or nonce in grants:
                         raise UnauthorizedError(f"the release of {party} has been used already")
                     grants.append(nonce)
-            out = _output_record(object_id, entry, attempt, _recovered_output(entry, images), clone=rec.plain_clone,
+            rho, mode = _corrected(entry, qs) if corrected else \
+                (_recovered_output(entry, images), {"retrieval": "plain", "fallback": fallback})
+            out = _output_record(object_id, entry, attempt, rho, clone=rec.plain_clone,
                                  labels=[lay.label(q, long=True) for q in rec.targets],
-                                 used=[lay.label(q, long=True) for q in rec.qubits], parties=parties)
+                                 used=[lay.label(q, long=True) for q in (sorted(used) if corrected else rec.qubits)],
+                                 parties=parties, **mode)
             return self._settle(object_id, attempt, out, fence, grants, "recovered", "its qubits are gone")
 
     def _settle(self, object_id: str, attempt: str, out: dict, fence: int | None, grants: Sequence[str | None],
@@ -989,6 +1050,154 @@ class Substrate:
         except sqlite3.Error as e:
             raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
         return True
+
+    def apply(self, object_id: str, op: str, gate: str, gates: dict[str, str], parties: list[str],
+              gate_error: float = 0.0, authorizations: dict | None = None) -> dict:
+        """A logical gate on the stored object: the holders ``parties`` apply their local parts of
+        the gate ``op`` (``gates``: qubit label -> local gate name, the whole plan, the same on every
+        call of one op; ``gate`` its name, for the record).
+
+        The first call of an op starts it: the plan must be a logical gate
+        (:func:`qclone.storage.gates.logical_action`, from the stabilizer algebra) and the object
+        must have no other gate in progress. The object is then represented exactly as
+        ``C_lag† ∘ noise'(Enc(Gψ))`` (:func:`qclone.storage.gates.gated`): the input is ``Gψ``
+        (the kept reference follows it), the ageing so far is conjugated through the local gates,
+        and the qubits of the holders that have not applied their part yet (``lagging``) still carry
+        ``C_q†``; a decryption or recovery that uses one of them is refused until its holder has
+        applied its part. Each part applied adds its gate noise (depolarizing ``gate_error`` on each
+        qubit it touches). Qubits no party holds (``A`` when the placement keeps it nowhere) are
+        acted on at once. With an ``authorize`` check, every party in ``parties`` must send its
+        one-time receipt (``authorizations[party]``, signed by its node for this object, op and its
+        own gates). The new state is one transaction; a party's part is applied at most once.
+
+        Returns:
+            ``{"op", "gate", "done": parties that applied their part, "pending": parties that have
+            not, "complete": bool, "gates_applied": how many logical gates the object has had}``.
+
+        Raises:
+            InvalidArgumentError: bad labels or gates, not a logical gate, a party holding nothing.
+            ConflictError: another gate is in progress, the op's gates differ, decrypted already.
+            UnauthorizedError: a receipt is missing, forged or used. NotFoundError: no such object.
+        """
+        from qclone.errors import check_real
+        from qclone.storage.gates import depolarizing, gated, gates_digest, local_matrix
+
+        object_id = _check_object_id(object_id)
+        op = _check_attempt(op)
+        if not isinstance(gate, str) or not 0 < len(gate) <= 32:
+            raise InvalidArgumentError(f"gate must be a short name, got {gate!r}")
+        p1 = check_real(gate_error, "gate_error", 0.0, 0.75)
+        if not isinstance(gates, dict) or not isinstance(parties, list) or len(parties) > MAX_HOLDERS:
+            raise InvalidArgumentError(f"gates map qubit labels to local gates; parties is a list of at most "
+                                       f"{MAX_HOLDERS} holders")
+        if authorizations is not None and (not isinstance(authorizations, dict) or len(authorizations) > MAX_HOLDERS):
+            raise InvalidArgumentError(f"authorizations map at most {MAX_HOLDERS} parties to their receipts")
+        for name in gates.values():
+            local_matrix(name)
+        digest = gates_digest(gates)
+        with self._lock(object_id):
+            entry = self._live(object_id)
+            lay = entry.layout
+            if len(gates) > lay.num_qubits:
+                raise InvalidArgumentError(f"gates name at most {lay.num_qubits} qubits")
+            index = dict(zip(gates, self._indices(entry, list(gates)), strict=True))
+            holders = self._holders_of(object_id, entry)
+            done_before = next((o for o in entry.ops if o["id"] == op), None)
+            if done_before is not None:  # applied completely before: nothing to do
+                if done_before["digest"] != digest:
+                    raise ConflictError(f"object {object_id!r}: op {op} was applied with other gates")
+                return self._gate_status(entry, holders, done_before, complete=True)
+            if entry.op is not None and entry.op["id"] != op:
+                raise ConflictError(f"object {object_id!r}: logical gate {entry.op['gate']} (op {entry.op['id']}) "
+                                    "is still being applied")
+            if entry.op is not None and entry.op["digest"] != digest:
+                raise ConflictError(f"object {object_id!r}: op {op} was started with other gates")
+            for party in parties:
+                if party not in holders:
+                    raise InvalidArgumentError(f"{party!r} holds no qubit of object {object_id!r}")
+            new = _Entry(entry.qubits, entry.clones, entry.input, entry.keep_reference, dict(entry.aged),
+                         list(entry.noise), holders=entry.holders, lagging=dict(entry.lagging),
+                         op=None if entry.op is None else {**entry.op, "done": list(entry.op["done"])},
+                         ops=list(entry.ops), _state=entry._state)
+            if new.op is None:  # start it: the whole plan's logical action, exactly
+                by_q = {index[label]: name for label, name in gates.items()}
+                new.input, new.noise, acted = gated(entry.qubits, entry.clones, entry.input, entry.noise, by_q)
+                if not acted:
+                    raise InvalidArgumentError("these gates act on no qubit of the object")
+                held = {lay.index_of(x, long=True) for labels in holders.values() for x in labels}
+                new.lagging = {q: name for q, name in by_q.items() if name != "I" and q in held}
+                new.op = {"id": op, "gate": gate, "gates": dict(gates), "digest": digest, "done": [],
+                          "register_qubits": acted}
+                new._state = None  # a new input: its encryption is built again when needed
+            grants: list[str] = []
+            for party in parties:
+                if party in new.op["done"]:
+                    continue
+                mine = {x: gates[x] for x in holders[party] if gates.get(x, "I") != "I"}
+                if self._authorize is not None:
+                    nonce = self._authorize((authorizations or {}).get(party), object_id, f"{op}:{gates_digest(mine)}",
+                                            party, purpose="apply")
+                    if self._grant_used(nonce) or nonce in grants:
+                        raise UnauthorizedError(f"the receipt of {party} has been used already")
+                    grants.append(nonce)
+                for label in mine:
+                    q = lay.index_of(label, long=True)
+                    new.lagging.pop(q, None)
+                    if p1 > 0:
+                        new.noise.append((q, *depolarizing(p1)))
+                new.op["done"].append(party)
+            if not new.lagging:
+                new.ops.append({"id": op, "gate": gate, "digest": digest, "parties": sorted(new.op["done"]),
+                                "register_qubits": new.op["register_qubits"]})
+                new.op = None
+            from qclone.storage.gates import compact
+
+            new.noise = compact(new.noise)
+            self._replace(object_id, new, grants)
+            record = new.ops[-1] if new.op is None else new.op
+            return self._gate_status(new, holders, record, complete=new.op is None)
+
+    @staticmethod
+    def _gate_status(entry: _Entry, holders: dict[str, list[str]], record: dict, *, complete: bool) -> dict:
+        lagging = {entry.layout.label(q, long=True) for q in entry.lagging}
+        pending = sorted(h for h, labels in holders.items() if lagging & set(labels))
+        done = sorted(record.get("done", record.get("parties", [])))
+        return {"op": record["id"], "gate": record["gate"], "done": done, "pending": [] if complete else pending,
+                "complete": complete, "gates_applied": len(entry.ops)}
+
+    def gate_state(self, object_id: str) -> dict:
+        """The object's logical gates: ``{"applied": [{"id", "gate", "parties", "register_qubits"}],
+        "in_progress": None or {"op", "gate", "done", "pending"}}``."""
+        object_id = _check_object_id(object_id)
+        with self._lock(object_id):
+            entry = self._live(object_id)
+            holders = self._holders_of(object_id, entry)
+            progress = None if entry.op is None else self._gate_status(entry, holders, entry.op, complete=False)
+            return {"applied": [{k: o[k] for k in ("id", "gate", "parties", "register_qubits")} for o in entry.ops],
+                    "in_progress": progress}
+
+    def _replace(self, object_id: str, entry: _Entry, grants: Sequence[str]) -> None:
+        """Write a live object's new joint state (and the receipts it used) in one transaction."""
+        if self._db is None:
+            for nonce in grants:
+                self._use_grant(nonce, object_id)
+        else:
+            blob = _dump_joint(entry)
+            entry.stamp = blob[-4:]
+            assert self._db is not None
+            try:
+                with self._db.tx() as c:
+                    if c.execute("UPDATE joint SET blob = ? WHERE object_id = ?", (blob, object_id)).rowcount != 1:
+                        raise _NoJointStateError
+                    for nonce in grants:
+                        c.execute("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (nonce, object_id))
+                    faults.crash_point("substrate.apply.tx")
+            except _NoJointStateError:
+                self._forget(self._states, object_id)
+                raise ConflictError(f"object {object_id!r} was decrypted or discarded meanwhile") from None
+            except sqlite3.Error as e:
+                raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
+        self._remember(self._states, object_id, entry)
 
     def output(self, object_id: str) -> dict | None:
         """The decrypted output (as :meth:`decrypt` returned it), or None."""

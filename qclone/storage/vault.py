@@ -64,7 +64,9 @@ class KeyVault:
         decrypts only with one)."""
         self.t1, self.t2 = check_coherence(t1, t2)
         self._issuer = issuer
-        self._db = LocalDB(data_dir, _SCHEMA, filename="vault.sqlite3")
+        from qclone.storage.gates import GATE_TABLE
+
+        self._db = LocalDB(data_dir, [_SCHEMA, GATE_TABLE], filename="vault.sqlite3")
 
     def deposit(self, tenant: str, object_id: str, labels: list[str]) -> None:
         """Hold the key qubits ``labels`` of ``object_id`` for ``tenant`` (idempotent).
@@ -137,7 +139,34 @@ class KeyVault:
 
     def destroy(self, object_id: str) -> None:
         """Forget the object's key (idempotent)."""
-        self._db.execute("DELETE FROM keys WHERE object_id = ?", (object_id,))
+        with self._db.tx() as c:
+            c.execute("DELETE FROM keys WHERE object_id = ?", (object_id,))
+            c.execute("DELETE FROM gates WHERE object_id = ?", (object_id,))
+
+    def apply(self, object_id: str, op: str, gates: dict[str, str]) -> dict[str, Any] | None:
+        """Its part of logical gate ``op``: the local gates ``gates`` (label -> name) on the key
+        qubits (or ``A``) it holds, recorded once (:func:`qclone.storage.gates.record_gate`); only
+        while the key is held (not released to a retrieval, not consumed). It sees which gate is
+        applied, never the state. With an issuer, returns a one-time receipt signed by this node
+        (the substrate applies its part only with it); else None.
+
+        Raises:
+            NotFoundError: no key for the object. ConflictError: the key is released or consumed, or
+            the gate was recorded with other local gates. InvalidArgumentError: a qubit it does not hold.
+        """
+        from qclone.storage.gates import record_gate
+
+        key = self.state(object_id)
+        if key is None:
+            raise NotFoundError(f"the vault holds no key for object {object_id}")
+        if key["state"] != "held":
+            raise ConflictError(f"the key of object {object_id} is {key['state']}: no gate can be applied")
+        digest = record_gate(self._db, "the vault", object_id, op, gates, list(key["labels"]))
+        if self._issuer is None:
+            return None
+        from qclone.storage.rpc.keys import issue_grant
+
+        return issue_grant(self._issuer, object_id, f"{op}:{digest}", purpose="apply")
 
     def health(self) -> dict[str, Any]:
         """``{"status": "ok", "keys": {state: count}, "t1", "t2"}``."""

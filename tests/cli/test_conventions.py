@@ -24,7 +24,7 @@ IDS = [" ".join(p) for p in PATHS]
 #: A valid value for each required parameter (by option name, or argument name) of any command.
 FILL = {
     "--clones": "2", "--shots": "10", "--backend": "fake_fez", "--noise": "depolarizing", "--provider": "p1",
-    "--role": "vault", "--output": "out.png", "--data-dir": "data",
+    "--role": "vault", "--output": "out.png", "--data-dir": "data", "--gate": "X",
     "name": "obj", "provider_id": "p1", "qubits": "S1", "parties": "parties.yaml",
 }
 #: The parties file ``storage plan`` reads (written into each test's working directory).

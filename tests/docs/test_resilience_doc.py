@@ -55,6 +55,9 @@ def test_tables_are_reproduced(capsys, tmp_path, index):
             assert [int(x) for x in doc[2:5]] == [row["parties"], row["needed"], row["secrecy"]]
             assert float(doc[5]) == pytest.approx(row["durability"], abs=1e-9)
             assert float(doc[7]) == pytest.approx(row["fidelity"], abs=5e-5)
+            ex = row["expected_fidelity"]
+            assert float(doc[8]) == pytest.approx(ex["plain"], abs=5e-5)
+            assert doc[9] == "-" if ex["corrected"] is None else float(doc[9]) == pytest.approx(ex["corrected"], abs=5e-5)
     elif args[:2] == ["storage", "plan"]:
         front = [r["placement"]] if "--placement" in args else r["front"]
         assert len(rows) == len(front)

@@ -187,4 +187,6 @@ def test_every_crash_point_is_tested():
     here = Path(faults.__file__).parent
     source = "".join(p.read_text() for p in [*(here / "service").glob("*.py"), here / "api.py"])
     points = set(re.findall(r'crash_point\("([a-z.]+)"\)', source))
-    assert points == set(GET_STEPS + REPLY_STEPS + DELIVERY_STEPS + PUT_STEPS + DELETE_STEPS)
+    from tests.storage.test_apply_crash import APPLY_STEPS  # logical gates: their own chain
+
+    assert points == set(GET_STEPS + REPLY_STEPS + DELIVERY_STEPS + PUT_STEPS + DELETE_STEPS + APPLY_STEPS)

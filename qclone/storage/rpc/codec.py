@@ -69,6 +69,7 @@ CODECS: dict[str, dict[str, Codec]] = {
         "age": _HEAVY,
         "decrypt": _HEAVY,
         "recover": _HEAVY,
+        "apply": _HEAVY,
         "sample": _HEAVY,
     },
     "vault": {},

@@ -372,19 +372,21 @@ class RequestGuard:
 
 
 # ---------------------------------------------------------------------- decryption authorizations
-def _grant_message(object_id: str, attempt: str, at: float, nonce: str) -> bytes:
-    return f"qclone-decrypt-v1\n{object_id}\n{attempt}\n{at!r}\n{nonce}".encode()
+def _grant_message(object_id: str, attempt: str, at: float, nonce: str, purpose: str = "decrypt") -> bytes:
+    return f"qclone-{purpose}-v1\n{object_id}\n{attempt}\n{at!r}\n{nonce}".encode()
 
 
-def issue_grant(vault: Identity, object_id: str, attempt: str) -> dict[str, Any]:
-    """A one-time authorization, signed by the vault, to decrypt ``object_id`` for ``attempt``."""
+def issue_grant(vault: Identity, object_id: str, attempt: str, *, purpose: str = "decrypt") -> dict[str, Any]:
+    """A one-time authorization, signed by the vault, to decrypt ``object_id`` for ``attempt``
+    (``purpose`` ``apply``: a holder's receipt of its part of a logical gate, ``attempt`` naming the
+    gate and the digest of its local gates; a receipt never passes for a decryption's release)."""
     at, nonce = time.time(), secrets.token_urlsafe(18)
     return {"object_id": object_id, "attempt": attempt, "issued_at": at, "nonce": nonce, "vault": vault.key_id,
-            "signature": vault.sign(_grant_message(object_id, attempt, at, nonce))}
+            "signature": vault.sign(_grant_message(object_id, attempt, at, nonce, purpose))}
 
 
 def check_grant(grant: Any, vault_key: str | None, object_id: str, attempt: str, *,
-                lifetime: float = GRANT_SECONDS) -> str:
+                lifetime: float = GRANT_SECONDS, purpose: str = "decrypt") -> str:
     """The grant's nonce if ``grant`` authorizes this decryption; else :class:`UnauthorizedError`.
 
     The caller must also refuse a nonce it has seen before (the substrate records them)."""
@@ -399,7 +401,7 @@ def check_grant(grant: Any, vault_key: str | None, object_id: str, attempt: str,
         raise UnauthorizedError("the vault's authorization is for another object or attempt")
     if not _same(str(grant.get("vault")), vault_key):
         raise UnauthorizedError("the authorization is not signed by this deployment's vault")
-    verify(vault_key, signature, _grant_message(object_id, attempt, at, nonce), "decryption authorization")
+    verify(vault_key, signature, _grant_message(object_id, attempt, at, nonce, purpose), "decryption authorization")
     if not -SKEW_SECONDS <= time.time() - at <= lifetime:
         raise UnauthorizedError("the vault's authorization has expired")
     return nonce

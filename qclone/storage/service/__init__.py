@@ -18,6 +18,7 @@ The class is assembled from one module per concern:
 * :mod:`.integrity`: detecting keys and clones the vault or a provider lost;
 * :mod:`.providers`: add, drain, kill, revive;
 * :mod:`.holders`: the key holders beside the vault (custodians, more vaults) and their parts;
+* :mod:`.compute`: logical gates applied to stored objects by their holders;
 * :mod:`.audit`: the audit log and health.
 
 Every change of an object's state goes through :func:`qclone.storage.states.transition`.
@@ -56,6 +57,7 @@ from qclone.storage.service.common import (
     Tenant,
     warm_up,
 )
+from qclone.storage.service.compute import DEFAULT_GATE_ERROR, ComputeMixin
 from qclone.storage.service.holders import HolderDirectory, HoldersMixin
 from qclone.storage.service.integrity import IntegrityMixin
 from qclone.storage.service.objects import ObjectsMixin
@@ -67,7 +69,7 @@ from qclone.storage.service.tenants import TenantsMixin
 
 
 class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, IntegrityMixin, ProvidersMixin,
-                     HoldersMixin, AuditMixin):
+                     ComputeMixin, HoldersMixin, AuditMixin):
     """Encrypted quantum multi-cloud storage (see the package docstring and ``docs/storage.md``).
 
     Args:
@@ -83,12 +85,16 @@ class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, 
         recover: run :meth:`recover` now (finish or roll back what a crash interrupted).
         holders: the :class:`HolderDirectory` of the key holders beside the vault (custodians,
             more vaults); default: embedded ones in memory.
+        gate_error: depolarizing probability of each local one-qubit gate of a logical gate
+            (:mod:`.compute`; default the ``heron`` noise preset's).
     """
 
     def __init__(self, db: Database, substrate: Any, vault: Any, providers: ProviderDirectory, clock: Any, *,
                  lease_seconds: float = LEASE_SECONDS, retention_seconds: float = DELIVERY_RETENTION,
-                 recover: bool = True, holders: HolderDirectory | None = None) -> None:
+                 recover: bool = True, holders: HolderDirectory | None = None,
+                 gate_error: float = DEFAULT_GATE_ERROR) -> None:
         self.db = db
+        self.gate_error = float(gate_error)
         self.holder_directory = holders if holders is not None else HolderDirectory.local(None)
         self.load = ProviderLoad()
         self.substrate = substrate

@@ -9,19 +9,23 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError, is_int
 from qclone.storage.models import audit_log, providers, tenants
+from qclone.storage.paging import decode_cursor, encode_cursor
 from qclone.storage.ports import node_statuses
 from qclone.storage.service.common import ServiceBase, Tenant
 
 
 class AuditMixin(ServiceBase):
     def audit_log(self, tenant: Tenant | None = None, *, limit: int = 1000, since: float | None = None,
-                  after: int | None = None) -> list[dict[str, Any]]:
+                  after: int | None = None, object_name: str | None = None,
+                  action: str | None = None) -> list[dict[str, Any]]:
         """Audit entries, oldest first: ``{"id", "at", "tenant", "actor", "action", "object_id",
         "object_name", "detail"}``. A tenant sees its own entries; None (admin) sees all.
 
         Args:
             limit: at most this many entries. since: only entries at or after this time.
             after: only entries with a larger id (paging).
+            object_name, action: only the entries of this object (by name), only this action (or,
+                ending in ``.``, actions starting so: ``provider.``).
         """
         if not is_int(limit) or limit < 1:
             raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
@@ -33,10 +37,35 @@ class AuditMixin(ServiceBase):
             q = q.where(audit_log.c.at >= float(since))
         if after is not None:
             q = q.where(audit_log.c.id > int(after))
+        if object_name is not None:
+            q = q.where(audit_log.c.object_name == str(object_name))
+        if action is not None:
+            action = str(action)
+            q = q.where(audit_log.c.action.startswith(action, autoescape=True) if action.endswith(".")
+                        else audit_log.c.action == action)
         with self.db.read() as conn:
             rows = conn.execute(q.order_by(audit_log.c.id).limit(limit)).all()
         return [{"id": r.id, "at": r.at, "tenant": r.tenant, "actor": r.actor, "action": r.action,
                  "object_id": r.object_id, "object_name": r.object_name, "detail": r.detail} for r in rows]
+
+    def audit_page(self, tenant: Tenant | None = None, *, limit: int = 1000, cursor: str | None = None,
+                   after: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of :meth:`audit_log`: the first ``limit`` entries after ``cursor`` (or after the
+        id ``after``), and the cursor of the next page (None: this was the last). Keyset paging on the
+        id (the index ``(tenant_id, id)`` for a tenant): O(limit) at any position.
+
+        Raises:
+            InvalidArgumentError: a ``limit`` below 1, or a cursor that is not one of this listing's.
+        """
+        if not is_int(limit) or limit < 1:
+            raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
+        if cursor is not None:
+            (last,) = decode_cursor(cursor, "audit", (int,))
+            after = last if after is None else max(after, last)
+        rows = self.audit_log(tenant, limit=limit + 1, after=after)
+        more = len(rows) > limit
+        del rows[limit:]
+        return rows, encode_cursor("audit", rows[-1]["id"]) if more else None
 
     def health(self) -> dict[str, Any]:
         """``{"status": "ok" | "degraded", "database", "substrate", "vault", "providers": {state: count,

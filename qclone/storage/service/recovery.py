@@ -87,7 +87,8 @@ class RecoveryMixin(HoldersMixin):
 
         Returns:
             Counts: ``{"abandoned", "rolled_back", "completed", "lost", "expired", "released",
-            "settled", "purged", "discards", "orphans"}``.
+            "settled", "purged", "discards", "orphans", "gates"}`` (``gates``: logical gates
+            finished, :meth:`~qclone.storage.service.compute.ComputeMixin.finish_gates`).
         """
         counts = dict.fromkeys(("abandoned", "rolled_back", "completed", "lost", "expired", "released", "settled",
                                 "purged", "discards", "orphans"), 0)
@@ -143,6 +144,7 @@ class RecoveryMixin(HoldersMixin):
                 counts["discards"] += sent
                 counts["orphans"] += orphans
         counts["discards"] += self._sync_holders()
+        counts["gates"] = self.finish_gates(expired_only=expired_only)
         if any(v for k, v in counts.items() if k != "released"):
             self._write_log("system", "recover", **counts)
         return counts

@@ -27,6 +27,7 @@ from qclone.protocol import Layout
 from qclone.sim.exact import fidelity as uhlmann_fidelity
 from qclone.sim.noise import twirled_relaxation
 from qclone.storage import faults
+from qclone.storage.correction import check_retrieval
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
 from qclone.storage.inputs import check_name
 from qclone.storage.models import clones as clone_table
@@ -39,8 +40,10 @@ from qclone.storage.service.common import (
     Tenant,
     check_key,
     check_sampling,
+    per_qubit_bloch,
     state_summary,
 )
+from qclone.storage.service.correction import Retrieval, widen
 from qclone.storage.service.holders import HoldersMixin
 from qclone.storage.service.statements import ACK, CLAIM, DISCARD_CLONES, FINISH
 from qclone.storage.states import ObjectState, transition
@@ -144,7 +147,8 @@ class RetrievalMixin(HoldersMixin):
     load: ProviderLoad
 
     def get(self, tenant: Tenant, name: str, *, basis: str | None = None, shots: int | None = None,
-            seed: int | None = None, key: str | None = None, ack: bool = False) -> dict[str, Any]:
+            seed: int | None = None, key: str | None = None, ack: bool = False,
+            retrieval: str | None = None) -> dict[str, Any]:
         """Retrieve a state, once: recover it from the holders that answer and discard the rest.
 
         The recovery is the protocol's plain decryption of one live clone with the key when it can
@@ -160,12 +164,17 @@ class RetrievalMixin(HoldersMixin):
             basis, shots, seed: also measure the output ``shots`` times in basis X, Y or Z.
             key: the idempotency key (1-64 of ``[A-Za-z0-9._:-]``); made up when None.
             ack: acknowledge the output before returning.
+            retrieval: ``plain`` (the default) or ``corrected``: measure the code's stabilizers
+                among every live holder (each releasing its part), correct, then decrypt; it falls
+                back to plain, with the reason in ``fallback`` and the audit entry, when that would
+                correct nothing (:mod:`qclone.storage.correction`).
 
         Returns:
             ``{"name", "object_id", "qubits", "clones", "clone", "provider", "attempt", "key",
             "holders" (the key holders a recovery from another set used; None for the plain
             decryption), "density_matrix" (numpy array), "bloch" (per qubit), "purity", "maximally_mixed",
-            "fidelity" (None without a kept reference), "elapsed" (seconds stored), "waited"
+            "fidelity" (None without a kept reference), "retrieval" (``plain`` or ``corrected``: what
+            ran), "fallback" (why a corrected retrieval ran plain, else None), "elapsed" (seconds stored), "waited"
             (seconds the output waited in the substrate), "basis", "shots", "samples" (None
             without a basis), "recovered" (True when a pending output is delivered)}``, in
             Qiskit's order: qubit i is bit i of a density-matrix index, item i of ``bloch``
@@ -180,12 +189,13 @@ class RetrievalMixin(HoldersMixin):
         name = check_name(name)
         key = uuid.uuid4().hex if key is None else check_key(key)
         basis, shots, seed = check_sampling(basis, shots, seed)  # before anything is decrypted
+        mode = check_retrieval(retrieval)
         for _ in range(3):
             with self.db.fast_read() as conn:
                 row = self._object_row(conn, tenant, name)
                 crows = self._clone_rows(conn, row.id) if row.state in ("stored", "delivering") else []
             if row.state == ObjectState.STORED:
-                result = self._retrieve(tenant, row, crows, key, basis, shots, seed)
+                result = self._retrieve(tenant, row, crows, key, basis, shots, seed, mode)
             elif row.state == ObjectState.RETRIEVING and (self._expired(row) or row.get_key == key):
                 # its lease ended, or this is a retry of that very get: take it over (fenced)
                 self._recover_object(row.id)
@@ -207,6 +217,8 @@ class RetrievalMixin(HoldersMixin):
                          "retrieved again",
             "deleted": f"object {row.name!r} was deleted",
             "storing": f"object {row.name!r} is being stored right now",
+            "applying": f"object {row.name!r} has a logical gate being applied (some holder has not applied its part "
+                        "yet); try again once it completes",
             "lost": f"object {row.name!r} is lost: no live clone of it is left",
         }.get(row.state, f"object {row.name!r} is {row.state}")
         self._write_log(tenant.name, "get.refused", tenant_id=tenant.id, object_id=row.id, object_name=row.name,
@@ -214,14 +226,15 @@ class RetrievalMixin(HoldersMixin):
         raise ConflictError(reason)
 
     def _plan(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], prows: list[dict[str, Any]],
-              down: set[str]) -> tuple[Any, list[dict[str, Any]], list[str]]:
+              down: set[str], mode: Retrieval | None = None) -> tuple[Any, list[dict[str, Any]], list[str]]:
         """Which recovery a get runs now: ``(recovery, the clone rows it uses, the key holders it
         uses)``. Among the live holders (providers that are up or draining and still hold their
         clone, key holders whose part is live and not found down during this get) an authorized
         subset by :func:`~qclone.analysis.recovery.choose_recovery`: the plain decryption of a
         clone first (the best-ranked provider's, see :meth:`_provider_rank`), else the fewest
         parties. Raises ConflictError (lost) or UnavailableError (not now, with the algebra's
-        reason)."""
+        reason). A corrected retrieval (``mode``) uses every live holder instead, or falls back
+        (:func:`~qclone.storage.service.correction.widen` decides and sets ``mode``)."""
         from qclone.analysis.recovery import UnauthorizedSetError, choose_recovery, is_authorized
 
         live = [c for c in crows if c["state"] == "live"]
@@ -263,6 +276,8 @@ class RetrievalMixin(HoldersMixin):
                 raise UnavailableError(f"object {row.name!r} cannot be retrieved now: the holders that answer "
                                        f"({', '.join(sorted(alive)) or 'none'}) {e.missing}; down or unreachable: "
                                        f"{', '.join(sorted(set(holders) - set(alive))) or 'none'}; try again later") from None
+            if mode is not None:
+                used = tuple(widen(mode, lay, holders, alive, used, legacy=not prows))
             used_clones = [c for c in usable if c["provider_id"] in used]
             # an object stored with its holders named: each provider's release checks it (step 2)
             missing = [] if prows else [c for c in used_clones if not self._still_holds(c, row.id)]
@@ -291,14 +306,16 @@ class RetrievalMixin(HoldersMixin):
         return {VAULT_PARTY: list((row.placement.get("key") or {}).get("labels") or [])}
 
     def _retrieve(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], key: str, basis: str | None,
-                  shots: int | None, seed: int | None) -> dict[str, Any]:
+                  shots: int | None, seed: int | None, requested: str = "plain") -> dict[str, Any]:
         object_id = row.id
         with self.db.read() as conn:
             prows = self._part_rows(conn, object_id)
         down: set[str] = set()
         for _ in range(4):  # a key holder found down or without its part: plan again without it
-            rec, used_clones, used_keys = self._plan(tenant, row, crows, prows, down)
-            result = self._run(tenant, row, crows, prows, key, basis, shots, seed, rec, used_clones, used_keys, down)
+            mode = Retrieval(requested)
+            rec, used_clones, used_keys = self._plan(tenant, row, crows, prows, down, mode)
+            result = self._run(tenant, row, crows, prows, key, basis, shots, seed, rec, used_clones, used_keys, down,
+                               mode)
             if result is not None:
                 return result
             with self.db.read() as conn:
@@ -311,7 +328,7 @@ class RetrievalMixin(HoldersMixin):
 
     def _run(self, tenant: Tenant, row: Any, crows: list[dict[str, Any]], prows: list[dict[str, Any]], key: str,
              basis: str | None, shots: int | None, seed: int | None, rec: Any, used_clones: list[dict[str, Any]],
-             used_keys: list[str], down: set[str]) -> dict[str, Any] | None:
+             used_keys: list[str], down: set[str], mode: Retrieval | None = None) -> dict[str, Any] | None:
         """One attempt of a get with the planned recovery; None when a key holder turned out to be
         down or without its part (the claim undone, ``down`` updated: plan again)."""
         object_id = row.id
@@ -389,7 +406,8 @@ class RetrievalMixin(HoldersMixin):
                     out = self.substrate.decrypt(object_id, j, attempt, fence=fence, authorization=grants[VAULT_PARTY])
                 else:
                     qubits = [x for c in used_clones for x in c["labels"]] + [x for h in used_keys for x in parts_held[h]]
-                    out = self.substrate.recover(object_id, qubits, attempt, fence=fence, authorizations=grants)
+                    out = self.substrate.recover(object_id, qubits, attempt, fence=fence, authorizations=grants,
+                                                 **(mode.substrate_args() if mode is not None else {}))
             except Exception:  # did it happen? recovery looks and finishes or undoes it; re-raise
                 self._recover_quietly(object_id)
                 raise
@@ -397,6 +415,9 @@ class RetrievalMixin(HoldersMixin):
             for c in used_clones:
                 self.load.end(c["provider_id"])
         faults.crash_point("get.decrypt")
+        if mode is not None and mode.corrected:  # the recovery over every live holder decrypted this clone
+            j = out.get("clone")
+            first = next((c for c in used_clones if c["j"] == j), first)
         # 5. the parts used are consumed; 6. the object is delivering (+ audit); 7. the rest is discarded
         for h in used_keys:
             try:
@@ -407,13 +428,16 @@ class RetrievalMixin(HoldersMixin):
         faults.crash_point("get.consume")
         provider = first["provider_id"] if first is not None else None
         self._finish(object_id, attempt, fence, tenant.name, tenant.id, row.name, j or 0, provider, elapsed,
-                     holders=[*(c["provider_id"] for c in used_clones), *used_keys])
+                     holders=[*(c["provider_id"] for c in used_clones), *used_keys],
+                     **({} if mode is None else mode.audit(out)))
         faults.crash_point("get.finish")
         self._discard_clones(object_id, crows)
         self._discard_unused_parts(object_id, prows, used_keys)
         faults.crash_point("get.discard")
         # 8. the output is returned; it stays in the substrate until acknowledged
         result = self._output(row, out, provider, elapsed, basis, shots, seed, key=key, recovered=False)
+        if mode is not None and mode.fallback is not None:  # an object decrypted by the vault alone
+            result["fallback"] = mode.fallback
         faults.crash_point("get.deliver")
         return result
 
@@ -455,15 +479,22 @@ class RetrievalMixin(HoldersMixin):
         if samples is not None:  # Qiskit's bitstrings: qubit 0 is the rightmost character
             samples = [s[::-1] for s in samples]
         clone = out.get("clone")
+        reference_bloch = None
+        if out.get("reference") is not None:  # the kept input, drawn beside the output (the dashboard)
+            ref = out["reference"]
+            ref = np.asarray(decode_array(ref, name="reference") if isinstance(ref, (dict, list)) else ref, dtype=complex)
+            reference_bloch = per_qubit_bloch(np.outer(ref, ref.conj()) if ref.ndim == 1 else ref)
         return {"name": row.name, "object_id": row.id, "qubits": row.k, "clones": row.n,
                 "clone": None if clone is None else int(clone), "provider": provider_id,
                 "holders": _key_holders(out), "attempt": out["attempt"], "key": key, **state_summary(rho),
-                "fidelity": fidelity, "elapsed": elapsed, "waited": waited, "basis": basis,
+                "retrieval": out.get("retrieval") or "plain", "fallback": out.get("fallback"),
+                "fidelity": fidelity, "reference_bloch": reference_bloch, "elapsed": elapsed, "waited": waited,
+                "basis": basis,
                 "shots": shots if basis is not None else None, "samples": samples, "recovered": recovered}
 
     def _finish(self, object_id: str, attempt: str, fence: int, actor: str, tenant_id: str | None, name: str, j: int,
                 provider_id: str | None, elapsed: float | None, *, action: str = "get",
-                holders: list[str] | None = None) -> bool:
+                holders: list[str] | None = None, **retrieval: Any) -> bool:
         """Step 6: retrieving -> delivering (fenced), clone records discarded (pending where the
         provider is down), audit. Recovery (``action`` ``get.recovered``) keeps the claim's time
         as the decryption's."""
@@ -477,7 +508,7 @@ class RetrievalMixin(HoldersMixin):
             conn.execute(DISCARD_CLONES, {"b_id": object_id})
             self._log(conn, now, actor, action, tenant_id=tenant_id, object_id=object_id, object_name=name,
                       clone=j, provider=provider_id, attempt=attempt, fence=fence, elapsed=elapsed,
-                      **({} if holders is None else {"holders": holders}))
+                      **({} if holders is None else {"holders": holders}), **retrieval)
         return True
 
     def _discard_clones(self, object_id: str, crows: list[dict[str, Any]]) -> None:
