@@ -647,7 +647,8 @@ def dynamic_device_circuit(
     """The dynamic protocol on physical qubits: input | encryption | walk, X measurements of the copies,
     a ``delay`` of ``latency`` seconds on s and t (the feed-forward wait), ``if_test`` corrections, the
     last gates on (s, t). Barriers between the stages, as in :func:`~qclone.hardware.compile.device_circuit`."""
-    from qclone.hardware.compile import _append, _prepare_input, check_input
+    from qclone.hardware.compile import CARDINAL_STATES, check_input
+    from qclone.protocol import to_qiskit
 
     input = check_input(input)
     ff = ClassicalRegister(2, FEEDFORWARD_REGISTER)
@@ -671,11 +672,16 @@ def dynamic_device_circuit(
         "reference_qubit": final["R"],
         "feedforward_latency_s": float(latency),
     }
-    _prepare_input(qc, input, phys["R"], phys["A"])
+    if input == "bell":  # as compile.device_circuit prepares its inputs
+        qc.h(phys["R"])
+        qc.cx(phys["R"], phys["A"])
+    elif input is not None:
+        for gate in CARDINAL_STATES[input][0]:
+            getattr(qc, gate)(phys["A"])
     qc.barrier(wires)
-    _append(qc, schedule.encryption, wires)
+    qc.compose(to_qiskit(schedule.encryption), qubits=wires, inplace=True)
     qc.barrier(wires)
-    _append(qc, schedule.walk, wires)
+    qc.compose(to_qiskit(schedule.walk), qubits=wires, inplace=True)
     cs, ct = (layout.path[q] for q in schedule.measured)
     s, t = (layout.path[q] for q in schedule.corrected)
     qc.h([cs, ct])
@@ -685,7 +691,7 @@ def dynamic_device_circuit(
     for bit, q in ((ff[0], s), (ff[1], t)):
         with qc.if_test((bit, 1)):
             qc.z(q)
-    _append(qc, schedule.finish, wires)
+    qc.compose(to_qiskit(schedule.finish), qubits=wires, inplace=True)
     qc.barrier(wires)
     return qc
 
@@ -718,7 +724,7 @@ def _marks_to_conditionals(qc: QuantumCircuit, kept: Mapping[str, object]) -> Qu
     for ins in qc.data:
         label = getattr(ins.operation, "label", None)
         if ins.operation.name == "barrier" and isinstance(label, str) and label in kept:
-            out.append(kept[label])  # type: ignore[arg-type]  # a CircuitInstruction on the same bits
+            out.append(kept[label])  # a CircuitInstruction on the same bits
         else:
             out.append(ins)
     return out

@@ -229,7 +229,10 @@ def compile_variant(
         qc = dynamic_device_circuit(schedule, layout, backend.num_qubits, input=input, latency=wait)
     else:
         layout = device_layout(backend, clones, decrypt)
-        schedule = variant_schedule(name, backend, clones, decrypt)
+        static = variant_schedule(name, backend, clones, decrypt)
+        if not isinstance(static, Schedule):  # pragma: no cover - only dynamic variants give a DynamicSchedule
+            raise InvalidArgumentError(f"variant {name!r} has no static schedule")
+        schedule = static
         qc = device_circuit(schedule, layout, backend.num_qubits, input=input)
     final = {label: layout.path[slot] for label, slot in schedule.final_slots.items()}
     qc.metadata = {**(qc.metadata or {}), "variant": name, "clone_qubit": final[f"S{decrypt}"], "reference_qubit": final["R"]}
@@ -306,10 +309,17 @@ class _StimWriter:
 
     @staticmethod
     def _clifford(matrix: np.ndarray) -> stim.Circuit | None:
+        """The Clifford ``matrix`` is (up to a global phase) as stim gates, or ``None`` if it is none
+        (stim's conversion is checked back: it does not reject every non-Clifford matrix itself)."""
         try:
-            return stim.Tableau.from_unitary_matrix(matrix, endian="little").to_circuit(method="elimination")
+            tableau = stim.Tableau.from_unitary_matrix(matrix, endian="little")
         except ValueError:
             return None
+        back = tableau.to_unitary_matrix(endian="little")
+        k = int(np.argmax(np.abs(matrix)))
+        if abs(back.flat[k]) < 1e-9 or not np.allclose(back * (matrix.flat[k] / back.flat[k]), matrix, atol=1e-7):
+            return None
+        return tableau.to_circuit(method="elimination")
 
     def _emit(self, gates: stim.Circuit, qubits: tuple[int, ...]) -> None:
         for ins in gates:

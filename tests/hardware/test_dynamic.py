@@ -124,9 +124,13 @@ def test_scheduling_keeps_the_feed_forward_after_its_measurement(fez):
     comp = compile_variant("dynamic", fez, 3, 1, latency=1e-6)
     (out,) = schedule_dynamic([comp.circuit], fez)
     assert out.count_ops()["if_else"] == 2
-    names = [ins.operation.name for ins in out.data]
-    last_measure = max(i for i, name in enumerate(names) if name == "measure")
-    assert min(i for i, name in enumerate(names) if name == "if_else") > last_measure
+    written: dict[int, int] = {}
+    for i, ins in enumerate(out.data):
+        if ins.operation.name == "measure":
+            written[out.find_bit(ins.clbits[0]).index] = i
+        if ins.operation.name == "if_else":
+            bit = out.find_bit(ins.operation.condition[0]).index
+            assert bit in written and written[bit] < i  # each correction after the measurement it reads
     assert dyn.dynamic_duration(comp.circuit, fez) >= 1e-6 + dyn.measurement_duration(fez)
 
 

@@ -72,7 +72,7 @@ def test_middle_out_shortens_the_encryption():
         assert mid < ratio * lin, (n, mid, lin)
 
 
-@pytest.mark.parametrize("n", [4, 9])
+@pytest.mark.parametrize("n", [3, 4])
 def test_a_wrong_middle_out_encryption_fails(n):
     sched = variant_schedule("middle-out", None, n, 1)
     enc = sched.encryption
@@ -117,7 +117,8 @@ def _bell_errors(comp, drop_last_cz=False):
 def test_lowered_circuits_exact_in_stim(torino, name):
     # the native-gate circuit (dynamic: with its mid-circuit measurements and feed-forward) leaves
     # (R, decrypted clone) in |Φ+⟩ in every shot; without its last CZ it does not
-    comp = compile_variant(name, torino, 9, 4)
+    # (lowered at level 1, which keeps every one-qubit run a Clifford, so stim can read it whole)
+    comp = compile_variant(name, torino, 9, 4, optimization_level=1)
     assert _bell_errors(comp) == 0
     assert _bell_errors(comp, drop_last_cz=True) > 0
 
