@@ -35,7 +35,7 @@ Examples:
     >>> be = get_backend("fake_fez")
     >>> qc = QuantumCircuit(156); _ = qc.sx(0); _ = qc.cz(0, 1); _ = qc.sx(1); _ = qc.sx(1); _ = qc.cz(0, 1)
     >>> w = idle_windows(schedule(qc, be.target), be.target)
-    >>> [round(t * 1e9) for q, t in w.items() if q == 0][0]   # qubit 0 waits for the two √X on qubit 1
+    >>> [round(t * 1e9) for t in w[0]]   # qubit 0 waits for the two √X on qubit 1 (ns)
     [48]
 """
 

@@ -108,7 +108,7 @@ def independent_mechanisms(probs: dict[str, float]) -> tuple[tuple[str, float], 
         UnsupportedError: the channel is not such a product (some q_P would be negative).
 
     Examples:
-        >>> dict(independent_mechanisms({"I": 0.9, "X": 0.1}))
+        >>> {lab: round(q, 12) for lab, q in independent_mechanisms({"I": 0.9, "X": 0.1})}
         {'X': 0.1}
     """
     nq = len(next(iter(probs)))
