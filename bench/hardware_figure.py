@@ -211,7 +211,8 @@ def markdown(out: dict) -> str:
         for r in out["aer_check"]:
             lines.append(f"| {r['device']} | {r['clones']} | {r['runner']} | {r['shots']} | {r['aer']:.4f} [{r['ci_low']:.4f}, "
                          f"{r['ci_high']:.4f}] | {r['model']:.4f} | {'yes' if r['inside'] else 'no'} | "
-                         f"{r['aer_seconds_per_shot']:.3g} | {r['model_seconds']:.1f} |")
+                         f"{'—' if math.isnan(r['aer_seconds_per_shot']) else format(r['aer_seconds_per_shot'], '.3g')} | "
+                         f"{r['model_seconds']:.1f} |")
     if out.get("solves"):
         lines += ["", "| n | qubits on the path | error scale | CZ error | √X error | readout error | T1 µs | T2 µs | "
                   "CZ error with perfect memory |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -391,10 +391,10 @@ def predict_command(
     for v in variants:
         if v not in known:
             raise InvalidArgumentError(f"unknown --variant {v!r}; choose among {', '.join(known)}")
-    timings = [t.strip() for t in timing.split(",") if t.strip()]
-    for t in timings:
-        if t not in SCHEDULES:
-            raise InvalidArgumentError(f"unknown --timing {t!r}; choose among {', '.join(SCHEDULES)}")
+    timings = [tm.strip() for tm in timing.split(",") if tm.strip()]
+    for tm in timings:
+        if tm not in SCHEDULES:
+            raise InvalidArgumentError(f"unknown --timing {tm!r}; choose among {', '.join(SCHEDULES)}")
     if not variants or not timings:
         raise InvalidArgumentError("--variant and --timing need at least one value each")
     sequence = _check_dd(dd)
@@ -408,15 +408,15 @@ def predict_command(
     ns = parse_ints(clones, "--clones", top) if clones else None
     if ns is not None and any(n < 1 or n > top for n in ns):
         raise InvalidArgumentError(f"every number of clones must be between 1 and {top} on {backend}")
-    rows: list[dict] = []
-    combos = [(v, t) for v in variants for t in timings]
+    rows: list[dict[str, Any]] = []
+    combos = [(v, tm) for v in variants for tm in timings]
     with progress(f"{backend}: predicting", total=len(combos), quiet=quiet) as bar:
-        for v, t in combos:
-            bar.update(description=f"{backend}: {v}, {t}")
+        for v, tm in combos:
+            bar.update(description=f"{backend}: {v}, {tm}")
             if ns is not None:
                 for n in ns:
-                    p = predict(dev, n, variant=v, policy=t, dd=sequence, scale=error_scale, name=backend)
-                    row = {"backend": backend, "variant": v, "timing": t, "dd": sequence, "error_scale": error_scale, "clones": n,
+                    p = predict(dev, n, variant=v, policy=tm, dd=sequence, scale=error_scale, name=backend)
+                    row: dict[str, Any] = {"backend": backend, "variant": v, "timing": tm, "dd": sequence, "error_scale": error_scale, "clones": n,
                            "average_fidelity": p.average_fidelity, "above_classical": p.above_classical,
                            "two_qubit_gates": p.stats.two_qubit_gates, "two_qubit_depth": p.stats.two_qubit_depth,
                            "duration": p.stats.idle.duration, "idle_qubit_seconds": p.stats.idle.idle_qubit_seconds,
@@ -425,11 +425,11 @@ def predict_command(
                     if jsonl:
                         print_jsonl(row)
             else:
-                r = largest_clones(dev, variant=v, policy=t, dd=sequence, scale=error_scale, limit=max_clones, name=backend)
-                row = {"backend": backend, "variant": v, "timing": t, "dd": sequence, "error_scale": error_scale,
-                       "largest_clones": r.clones, "fidelity": r.fidelity, "next_fidelity": r.next_fidelity,
-                       "max_clones": r.limit, "points": {str(k): f for k, f in sorted(r.points.items())},
-                       "seconds": r.seconds}  # fmt: skip
+                found = largest_clones(dev, variant=v, policy=tm, dd=sequence, scale=error_scale, limit=max_clones, name=backend)
+                row = {"backend": backend, "variant": v, "timing": tm, "dd": sequence, "error_scale": error_scale,
+                       "largest_clones": found.clones, "fidelity": found.fidelity, "next_fidelity": found.next_fidelity,
+                       "max_clones": found.limit, "points": {str(k): f for k, f in sorted(found.points.items())},
+                       "seconds": found.seconds}  # fmt: skip
                 rows.append(row)
                 if jsonl:
                     print_jsonl(row)
@@ -441,19 +441,19 @@ def predict_command(
     extra = ", DD X-X (pulse errors only)" if sequence else ""
     scale_note = "" if error_scale == 1 else f", errors × {error_scale:g}"
     if ns is not None:
-        t = Table(title=f"{backend}: scheduled stim model (exact){extra}{scale_note}")
+        table = Table(title=f"{backend}: scheduled stim model (exact){extra}{scale_note}")
         for col in ("variant", "timing", "n", "average fidelity", "> 2/3", "2q gates", "2q depth", "duration µs", "idle µs (summed)"):
-            t.add_column(col, justify="right")
+            table.add_column(col, justify="right")
         for r in rows:
-            t.add_row(r["variant"], r["timing"], str(r["clones"]), f"{r['average_fidelity']:.4f}", "yes" if r["above_classical"] else "no",
+            table.add_row(r["variant"], r["timing"], str(r["clones"]), f"{r['average_fidelity']:.4f}", "yes" if r["above_classical"] else "no",
                       str(r["two_qubit_gates"]), str(r["two_qubit_depth"]), f"{r['duration'] * 1e6:.2f}",
                       f"{r['idle_qubit_seconds'] * 1e6:.2f}")  # fmt: skip
     else:
-        t = Table(title=f"{backend}: largest n with average fidelity > 2/3, scheduled stim model (exact, no sampling){extra}{scale_note}")
+        table = Table(title=f"{backend}: largest n with average fidelity > 2/3, scheduled stim model (exact, no sampling){extra}{scale_note}")
         for col in ("variant", "timing", "largest n", "F(n)", "F(n + 1)", "model s"):
-            t.add_column(col, justify="right")
+            table.add_column(col, justify="right")
         for r in rows:
             f = "—" if r["fidelity"] is None else f"{r['fidelity']:.4f}"
             g = "—" if r["next_fidelity"] is None else f"{r['next_fidelity']:.4f}"
-            t.add_row(r["variant"], r["timing"], str(r["largest_clones"]), f, g, f"{r['seconds']:.1f}")
-    wide_console().print(t)
+            table.add_row(r["variant"], r["timing"], str(r["largest_clones"]), f, g, f"{r['seconds']:.1f}")
+    wide_console().print(table)

@@ -68,8 +68,10 @@ from qclone.sim.stabilizer import average_fidelity, exact_pauli_channel
 CLASSICAL_LIMIT = 2 / 3
 #: Pauli mechanisms below this probability are dropped (they would change no printed digit).
 MIN_MECHANISM = 1e-14
-#: Names of the circuit variants the model knows besides ``today`` (filled from ``qclone.hardware.variants``).
+#: Today's circuit (the other variants come from ``qclone.hardware.variants``).
 TODAY = "today"
+#: The classical register of the decrypted clone's final readout (added by :func:`predict`).
+FINAL_REGISTER = "clone_readout"
 
 
 # --- Pauli channels as independent mechanisms ------------------------------------------------------------
@@ -106,7 +108,7 @@ def independent_mechanisms(probs: dict[str, float]) -> tuple[tuple[str, float], 
         UnsupportedError: the channel is not such a product (some q_P would be negative).
 
     Examples:
-        >>> dict(independent_mechanisms({"I": 0.9, "X": 0.1}))
+        >>> {lab: round(q, 12) for lab, q in independent_mechanisms({"I": 0.9, "X": 0.1})}
         {'X': 0.1}
     """
     nq = len(next(iter(probs)))
@@ -302,7 +304,9 @@ class ModelStats:
     """What went into the stim model of one circuit.
 
     Attributes:
-        two_qubit_gates, depth, two_qubit_depth: of the native-gate circuit (no DD pulses).
+        two_qubit_gates: of the native-gate circuit (no DD pulses).
+        depth: of the native-gate circuit.
+        two_qubit_depth: of the native-gate circuit.
         idle: idle windows of the scheduled circuit (:class:`~qclone.hardware.idle.IdleSummary`).
         mechanisms: independent Pauli error mechanisms in the stim circuit.
         approximated_frames: one-qubit errors moved to the end of a non-Clifford partial product (see the module doc).
@@ -334,6 +338,7 @@ def scheduled_stim_circuit(circuit: QuantumCircuit, noise: DeviceNoise, *, refer
     pending_u: dict[int, np.ndarray] = {}
     pending_err: dict[int, list[tuple[tuple[str, float], ...]]] = {}
     started: set[int] = set()
+    records: list[int] = []  # classical bit of every mid-circuit measurement, in record order
     prepared = False
     count = 0
     approximated = 0
@@ -379,7 +384,35 @@ def scheduled_stim_circuit(circuit: QuantumCircuit, noise: DeviceNoise, *, refer
                     emit(independent_mechanisms(mixture(sx, 5 / 6)), (input_qubit,))
             continue
         if name == "measure":
-            continue  # the clone's readout is modelled at the end (tomography)
+            q = qs[0]
+            if ins.clbits and circuit.find_bit(ins.clbits[0]).registers[0][0].name == FINAL_REGISTER:
+                continue  # the clone's readout is modelled at the end (tomography)
+            flush(q, force=True)  # a mid-circuit measurement (dynamic variants): its readout flips the record
+            flip = 0.0 if not prepared else noise.readout.get(q, 0.0)
+            lines.append(f"M({flip!r}) {q}" if flip > 0 else f"M {q}")
+            records.append(circuit.find_bit(ins.clbits[0]).index)
+            count += flip > 0
+            continue
+        if name == "if_else":
+            bit, value = op.condition
+            k = circuit.find_bit(bit).index
+            if k not in records:
+                raise UnsupportedError("a feed-forward on a bit not measured before")
+            rec = len(records) - max(i for i, c in enumerate(records) if c == k)
+            blocks = [b for b in op.blocks if b is not None]
+            if len(blocks) > 1 and len(blocks[1].data):
+                raise UnsupportedError("the stim model converts if-blocks without else only")
+            body = blocks[0]
+            for sub in body.data:
+                angle = float(sub.operation.params[0]) if sub.operation.name == "rz" else None
+                if sub.operation.name not in ("rz", "z") or (angle is not None and not np.isclose(abs(angle), np.pi)):
+                    raise UnsupportedError("the stim model converts Z corrections from if-blocks only")
+                target_q = qs[body.find_bit(sub.qubits[0]).index]
+                flush(target_q, force=True)
+                if not bool(value):
+                    lines.append(f"Z {target_q}")
+                lines.append(f"CZ rec[-{rec}] {target_q}")
+            continue
         if name in ("reset",) or getattr(op, "condition", None) is not None or op.num_qubits > 2:
             raise UnsupportedError(f"the stim model has no instruction {name!r}")
         quiet = not prepared or reference in qs
@@ -486,10 +519,11 @@ def device_circuit(backend: BackendV2, clones: int, decrypt: int = 1, *, variant
     qc = variants.variant_circuit(variant, backend, clones, decrypt, input="bell")
     meta = dict(qc.metadata or {})
     init, final = meta.get("initial_physical", {}), meta.get("final_physical", {})
-    native = set(backend.target.operation_names) | {"barrier", "delay"}
+    native = set(backend.target.operation_names) | {"barrier", "delay", "if_else"}
     if any(ins.operation.name not in native for ins in qc.data):
         qc = lower([qc], backend)[0]
-    return DeviceCircuit(qc, int(init["R"]), int(init["A"]), int(final[f"S{decrypt}"]), variant)
+    clone = int(meta.get("clone_qubit", final.get(f"S{decrypt}", -1)))
+    return DeviceCircuit(qc, int(init["R"]), int(init["A"]), clone, variant)
 
 
 @dataclass(frozen=True)
@@ -555,9 +589,19 @@ def predict(
 
     gate_stats = GateStats.of(dc.circuit)
     measured = dc.circuit.copy()
-    measured.add_register(ClassicalRegister(1, "c"))
-    measured.measure(dc.clone, 0)
-    scheduled = schedule(measured, backend.target, policy=policy, dd=dd)
+    creg = ClassicalRegister(1, FINAL_REGISTER)
+    measured.add_register(creg)
+    measured.measure(dc.clone, creg[0])
+    if _has_control_flow(measured):
+        if policy != "alap" or dd is not None:
+            raise InvalidArgumentError("a dynamic circuit is scheduled ALAP only, without DD (its feed-forward waits are fixed)")
+        from qclone.hardware.dynamic import dynamic_duration, schedule_dynamic
+
+        scheduled = schedule_dynamic([measured], backend)[0]
+        duration: float | None = dynamic_duration(measured, backend)
+    else:
+        scheduled = schedule(measured, backend.target, policy=policy, dd=dd)
+        duration = None
     pulses = _dd_pulses(measured, scheduled) if dd else 0
     active = {measured.find_bit(q).index for ins in scheduled.data if ins.operation.name not in ("barrier", "delay")
               for q in ins.qubits}
@@ -566,12 +610,16 @@ def predict(
                                                             input_qubit=dc.input_qubit, clone=dc.clone)
     channel = exact_pauli_channel(circ)
     stats = ModelStats(gate_stats.two_qubit_gates, gate_stats.depth, gate_stats.two_qubit_depth,
-                       idle_summary(scheduled, backend.target, dd_pulses=pulses), mechanisms, approximated)
+                       idle_summary(scheduled, backend.target, dd_pulses=pulses, duration=duration), mechanisms, approximated)
     return Prediction(
         backend=str(name or getattr(backend, "name", "device")), clones=clones, decrypt=decrypt, variant=dc.variant,
         schedule=policy, dd=dd, average_fidelity=average_fidelity(channel["p_I"]), pauli_channel=channel, stats=stats,
         seconds=time.perf_counter() - start, scale=float(scale),
     )
+
+
+def _has_control_flow(qc: QuantumCircuit) -> bool:
+    return any(ins.operation.name in ("if_else", "while_loop", "for_loop", "switch_case") for ins in qc.data)
 
 
 def _dd_pulses(before: QuantumCircuit, after: QuantumCircuit) -> int:
@@ -805,8 +853,9 @@ def solve_scale(backend: LineBackend, clones: int, *, tolerance: float = 0.01, t
     start = time.perf_counter()
     dc = line_device_circuit(backend, clones)
     measured = dc.circuit.copy()
-    measured.add_register(ClassicalRegister(1, "c"))
-    measured.measure(dc.clone, 0)
+    creg = ClassicalRegister(1, FINAL_REGISTER)
+    measured.add_register(creg)
+    measured.measure(dc.clone, creg[0])
     scheduled = schedule(measured, backend.target)
     base = line_noise(backend)
 

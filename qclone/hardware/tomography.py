@@ -106,7 +106,7 @@ def readout_calibration_circuits(num_qubits: int, qubits: Sequence[int]) -> list
 
 def readout_mitigator(qubits: Sequence[int], counts: Sequence[dict[str, int]]):  # noqa: ANN201 - LocalReadoutMitigator
     """qiskit-experiments' ``LocalReadoutMitigator`` from the counts of :func:`readout_calibration_circuits`:
-    per qubit the assignment matrix A[i][j] = P(read i | prepared j)."""
+    per qubit the assignment matrix ``A`` whose entry in row i, column j is P(read i | prepared j)."""
     from qiskit_experiments.data_processing import LocalReadoutMitigator
 
     matrices = []

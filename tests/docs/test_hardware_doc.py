@@ -39,7 +39,7 @@ def test_stim_columns_are_recomputed():
 
 def test_figures_exist_and_are_small():
     names = re.findall(r"\]\((img/[^)]+)\)", DOC.read_text())
-    assert len(names) == 3
+    assert len(names) == 4
     for name in names:
         f = DOC.parent / name
         assert f.is_file() and f.stat().st_size < 200_000, name
@@ -108,3 +108,31 @@ def test_modules_table_is_the_csv():
         for shown, key in ((f, "fidelity"), (lo, "ci_low"), (hi, "ci_high")):
             assert float(shown) == pytest.approx(float(r[key]), abs=6e-5), (kind, key)
         assert [float(x) for x in per_qubit.split(",")] == pytest.approx([float(x) for x in r["qubit_fidelities"].split()], abs=6e-5)
+
+
+def _figure_json():
+    import json
+
+    return json.loads((DOC.parent / "img" / "figure" / "hardware_figure.json").read_text())
+
+
+def test_largest_n_table_is_the_bench_json():
+    """The techniques table is what bench/hardware_figure.py wrote (docs/img/figure/hardware_figure.json)."""
+    rows = re.findall(r"^\| (fake_fez|fake_torino) \| ([^|]+) \| (\d+) \| ([0-9.]+) \| ([0-9.]+|—) \| (\d+) \|", DOC.read_text(), re.M)
+    data = {(r["device"], r["technique"]): r for r in _figure_json()["techniques"]}
+    assert len(rows) == len(data) >= 6
+    for dev, tech, n, f, nxt, gates in rows:
+        r = data[(dev, tech.strip())]
+        assert int(n) == r["largest_clones"] and int(gates) == r["two_qubit_gates"]
+        assert float(f) == pytest.approx(r["fidelity"], abs=6e-5)
+        assert r["fidelity"] > 2 / 3 and (r["next_fidelity"] is None or r["next_fidelity"] <= 2 / 3)
+        if nxt != "—":
+            assert float(nxt) == pytest.approx(r["next_fidelity"], abs=6e-5)
+
+
+def test_model_column_is_recomputed_at_one_point():
+    """One number of the table, recomputed by the model now (FakeFez, today, n = 2)."""
+    from qclone.hardware.predict import predict
+
+    row = next(r for r in _figure_json()["aer_check"] if r["device"] == "fake_fez" and r["clones"] == 2)
+    assert predict(get_backend("fake_fez"), 2).average_fidelity == pytest.approx(row["model"], abs=1e-9)

@@ -57,3 +57,20 @@ def test_bad_policies_are_refused():
     with pytest.raises(InvalidArgumentError):
         check_dd("XY4")
     assert check_dd(None) is None
+
+
+def test_run_route_with_dd_pads_pulses_in_native_gates(fez):
+    from qclone.hardware.experiment import prepare_for_device
+
+    qc = QuantumCircuit(fez.num_qubits, 2)  # qubit 0 waits while qubit 1 is read out (1.56 µs), gates the lowering keeps
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure(1, 0)
+    qc.cx(0, 1)
+    qc.measure(0, 1)
+    plain, = prepare_for_device(fez, [qc], True)
+    dd, = prepare_for_device(fez, [qc], True, dd="XX")
+    count = lambda c: sum(1 for ins in c.data if ins.operation.name == "x")  # noqa: E731 - a one-line counter
+    added = count(dd) - count(plain)
+    assert added > 0 and added % 2 == 0  # X-X pairs in the waits
+    assert {ins.operation.name for ins in dd.data} <= set(fez.target.operation_names) | {"delay", "barrier"}

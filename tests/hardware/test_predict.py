@@ -78,6 +78,17 @@ def test_noiseless_device_gives_one_and_errors_lower_it(fez):
     assert p.stats.two_qubit_gates == compile_protocol(fez, 2, input="bell").stats.two_qubit_gates
 
 
+def test_dynamic_variant_translates_exactly(fez):
+    """Mid-circuit measurements and Z feed-forward become stim feedback: noiseless, the clone is the input."""
+    from qclone.hardware.variants import VARIANTS
+
+    if "dynamic" not in VARIANTS:
+        pytest.skip("no dynamic variant in this tree")
+    zero = predict(fez, 4, variant="dynamic", scale=0.0)
+    assert zero.average_fidelity == pytest.approx(1.0, abs=1e-12)
+    assert 0.5 < predict(fez, 4, variant="dynamic").average_fidelity < 1
+
+
 def test_the_exact_channel_is_what_stim_samples(fez):
     """The detector-error-model channel against stim's own sampling of the same circuit (Wilson interval)."""
     dc = device_circuit(fez, 3)

@@ -63,11 +63,9 @@ def test_readout_mitigation_brings_the_estimate_back_to_the_ideal(fez):
     from qiskit.quantum_info import partial_trace
     from qiskit_aer.noise import NoiseModel, ReadoutError
 
-    from qclone.hardware.backends import AerRunner
+    from qclone.hardware.backends import AerRunner, renumber
     from qclone.hardware.compile import cardinal_vector, compile_protocol
     from qclone.hardware.experiment import measure_fidelity
-
-    from qclone.hardware.backends import renumber
 
     comp = compile_protocol(fez, 1, input="+")
     path = list(comp.layout.path)
