@@ -365,3 +365,201 @@ def search_table(clones: Sequence[int]) -> list[dict[str, object]]:
                      "logical": sorted(r.logical_classes), "group_size": r.logical_group_size,
                      "uniform": r.uniform()})  # fmt: skip
     return rows
+
+
+# ------------------------------------------------------------------ two objects, every n (the 720 × 720 finite check)
+# Per slot a two-qubit Pauli as 4 bits (x_1, x_2, z_1, z_2): the party's qubit of the first and of the second
+# object, in the block convention of :func:`local_automorphisms` (``objects=2``).
+_DUAL4 = [2, 3, 0, 1]  # symplectic dual: ⟨a, b⟩ = a · b[_DUAL4]
+
+
+@cache
+def symplectic_group_4() -> np.ndarray:
+    """The 720 binary 4×4 symplectic matrices (two-qubit Cliffords modulo Paulis), acting on (x_1, x_2, z_1, z_2)."""
+    bits = ((np.arange(2**16)[:, None] >> np.arange(16)[None, :]) & 1).astype(np.int64).reshape(-1, 4, 4)
+    omega = np.zeros((4, 4), dtype=np.int64)
+    omega[:2, 2:] = np.eye(2, dtype=np.int64)
+    omega[2:, :2] = np.eye(2, dtype=np.int64)
+    sym = np.einsum("mba,bc,mcd->mad", bits, omega, bits) % 2
+    return bits[np.all(sym == omega, axis=(1, 2))].astype(bool)
+
+
+def _embed(op: np.ndarray, obj: int) -> np.ndarray:
+    """A one-object uniform operator (len(ns), 5, 2) on object ``obj`` (0 or 1) as (len(ns), 5, 4)."""
+    out = np.zeros(op.shape[:-1] + (4,), dtype=np.int64)
+    out[..., obj], out[..., 2 + obj] = op[..., 0], op[..., 1]
+    return out
+
+
+def _block_parities(blocks: np.ndarray, src: np.ndarray, dual: np.ndarray, slots: list[int]) -> np.ndarray:
+    """Σ over ``slots`` of ⟨B·src_g, test_o⟩ (weights in ``dual``) for every block B: (blocks, len(ns), G, O) bits.
+
+    ``dual[n, o, s]`` is the symplectic dual of test operator o at slot s times its multiplicity, so the
+    sum is bilinear in B: one matrix product over the 16 entries of B.
+    """
+    s32, d32 = src[:, :, slots].astype(np.float32), dual[:, :, slots].astype(np.float32)
+    t = np.einsum("ngsc,nosb->ngobc", s32, d32, optimize=True)
+    nn, gg, oo = t.shape[:3]
+    prod = blocks.reshape(len(blocks), 16).astype(np.float32) @ t.reshape(-1, 16).T
+    return (prod.astype(np.int32) & 1).reshape(len(blocks), nn, gg, oo)
+
+
+@dataclass(frozen=True)
+class TwoObjectCheck:
+    """Every (Q_A, R) of Sp(4, 2) × Sp(4, 2) that preserves the two-object code, for each n checked.
+
+    Attributes:
+        clones: the n values, ascending.
+        index: (m,) which entry of ``clones`` each solution belongs to (ascending).
+        q_a, r: (m, 4, 4) booleans: the block on A and the block on every S_j and N_j.
+        logical: (m, 4, 4) booleans: the logical action on (x̄_1, x̄_2, z̄_1, z̄_2) (columns: images).
+    """
+
+    clones: np.ndarray
+    index: np.ndarray
+    q_a: np.ndarray
+    r: np.ndarray
+    logical: np.ndarray
+
+    def of(self, clones: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(q_a, r, logical) for one n."""
+        hit = np.flatnonzero(self.clones == clones)
+        if hit.size == 0:
+            raise InvalidArgumentError(f"n = {clones} was not checked")
+        sel = slice(*np.searchsorted(self.index, [hit[0], hit[0] + 1]))
+        return self.q_a[sel], self.r[sel], self.logical[sel]
+
+
+def two_object_check(clones: Iterable[int], *, chunk: int = 200) -> TwoObjectCheck:
+    """The finite step of the all-n proof for two objects, for every n ≥ 2 given, vectorised over n.
+
+    Step (ii) (one 4×4 block R on every S_j and N_j, see ``docs/compute.md``) leaves the pairs
+    (Q_A, R) ∈ Sp(4, 2)²: 720 × 720 = 518 400 candidates. (Q_A, R) preserves the joint code iff the
+    images of the four generators X_S1 X_N1, Z_S1 Z_N1 (encoded, each object) commute with the joint
+    stabilizer generators and the four logicals; every such parity is the sum of a term of Q_A (slot A)
+    and a term of R (the storage slots), so the 48 parity bits of each Q_A and of each R are computed
+    separately (two 720-row tables per n) and the solutions are the pairs with equal bit vectors.
+    The logical action is likewise the sum of the two terms. Cost: linear in the number of n values,
+    independent of n itself.
+    """
+    ns = np.array(sorted(set(int(c) for c in clones)), dtype=np.int64)
+    if ns.size and ns[0] < 2:
+        raise InvalidArgumentError("the all-n argument needs n >= 2; n = 1 is searched exhaustively")
+    group = symplectic_group_4().astype(np.int64)
+    idx_all: list[np.ndarray] = []
+    qa_all: list[np.ndarray] = []
+    r_all: list[np.ndarray] = []
+    log_all: list[np.ndarray] = []
+    weights = (1 << np.arange(48, dtype=np.int64))
+    for start in range(0, len(ns), chunk):
+        part = ns[start:start + chunk]
+        mult = _mult(part)
+        one = _encode(part, _uniform_op(part, {_S1: "X", _N1: "X"}))
+        two = _encode(part, _uniform_op(part, {_S1: "Z", _N1: "Z"}))
+        xb = _encode(part, _uniform_op(part, {_A: "X"}))
+        zb = _encode(part, _uniform_op(part, {_A: "Z"}))
+        gens = np.stack([_embed(one, 0), _embed(two, 0), _embed(one, 1), _embed(two, 1)], axis=1)
+        logicals = np.stack([_embed(xb, 0), _embed(xb, 1), _embed(zb, 0), _embed(zb, 1)], axis=1)  # X̄1 X̄2 Z̄1 Z̄2
+        pairs = np.zeros((len(part), 4, 5, 4), dtype=np.int64)
+        for i in range(4):  # X and Z of each object on S_1, N_1 and one background pair
+            pairs[:, i, [_S1, _SB, _N1, _NB], i] = 1
+        normal = np.concatenate([gens, logicals], axis=1)
+        dual = np.concatenate([normal[..., _DUAL4] * mult[:, None, :, None], pairs[..., _DUAL4]], axis=1)
+        ldual = logicals[..., _DUAL4] * mult[:, None, :, None]
+        storage = [_S1, _SB, _N1, _NB]
+        cond_a = _block_parities(group, gens, dual, [_A]).reshape(len(group), len(part), 48)
+        cond_r = _block_parities(group, gens, dual, storage).reshape(len(group), len(part), 48)
+        log_a = _block_parities(group, logicals, ldual, [_A])
+        log_r = _block_parities(group, logicals, ldual, storage)
+        key_a = (cond_a * weights).sum(axis=2) + (np.arange(len(part)) << 48)[None, :]
+        key_r = (cond_r * weights).sum(axis=2) + (np.arange(len(part)) << 48)[None, :]
+        flat_a = key_a.ravel()
+        order = np.argsort(flat_a, kind="stable")
+        sorted_a = flat_a[order]
+        flat_r = key_r.ravel()
+        lo = np.searchsorted(sorted_a, flat_r, side="left")
+        hi = np.searchsorted(sorted_a, flat_r, side="right")
+        count = hi - lo
+        r_pos = np.repeat(np.arange(flat_r.size), count)
+        a_pos = order[np.concatenate([np.arange(a, b) for a, b in zip(lo[count > 0], hi[count > 0], strict=True)])
+                      if count.any() else np.zeros(0, dtype=np.int64)]
+        ia, na_ = np.divmod(a_pos, len(part))
+        ir, nr_ = np.divmod(r_pos, len(part))
+        if not np.array_equal(na_, nr_):
+            raise AssertionError("a match across two values of n")  # the keys carry the n index
+        # ⟨image(L_i), L_j⟩ → the logical matrix: x̄_j-coordinate ⟨v, Z̄_j⟩, z̄_j-coordinate ⟨v, X̄_j⟩
+        pr = (log_a[ia, na_] + log_r[ir, nr_]) % 2  # (m, 4 images, 4 tests)
+        logical = pr[:, :, _DUAL4].transpose(0, 2, 1)
+        idx_all.append(start + na_)
+        qa_all.append(group[ia])
+        r_all.append(group[ir])
+        log_all.append(logical)
+    if not idx_all:
+        empty = np.zeros((0, 4, 4), dtype=bool)
+        return TwoObjectCheck(ns, np.zeros(0, dtype=np.int64), empty, empty, empty)
+    index = np.concatenate(idx_all)
+    by_n = np.argsort(index, kind="stable")
+    return TwoObjectCheck(ns, index[by_n], np.concatenate(qa_all)[by_n].astype(bool),
+                          np.concatenate(r_all)[by_n].astype(bool), np.concatenate(log_all)[by_n].astype(bool))  # fmt: skip
+
+
+def two_qubit_symplectic(circuit: str) -> np.ndarray:
+    """The 4×4 symplectic matrix (columns: images of X_1, X_2, Z_1, Z_2) of a two-qubit stim circuit."""
+    import stim
+
+    t = stim.Tableau.from_circuit(stim.Circuit(circuit))
+    if len(t) != 2:
+        raise InvalidArgumentError("need a circuit on qubits 0 and 1")
+    cols = [t.x_output(0), t.x_output(1), t.z_output(0), t.z_output(1)]
+    return np.array([np.concatenate(p.to_numpy()) for p in cols], dtype=bool).T
+
+
+@cache
+def _local_two_qubit(swap_too: bool = True) -> frozenset[bytes]:
+    """The 36 products of one-qubit symplectic parts, and (``swap_too``) the 36 more with the swap of the qubits."""
+    out = set()
+    swap = two_qubit_symplectic("SWAP 0 1").astype(np.int64)
+    for a, b in itertools.product(SYMPLECTIC_CLASSES.values(), repeat=2):
+        m = np.zeros((4, 4), dtype=np.int64)
+        m[np.ix_([0, 2], [0, 2])], m[np.ix_([1, 3], [1, 3])] = a, b
+        out.add(m.astype(np.uint8).tobytes())
+        if swap_too:
+            out.add(((swap @ m) % 2).astype(np.uint8).tobytes())
+    return frozenset(out)
+
+
+@cache
+def _cnot_class() -> frozenset[bytes]:
+    """Every 4×4 symplectic matrix equal to CNOT up to one-qubit Cliffords on both sides (no swap)."""
+    locs = [np.frombuffer(b, dtype=np.uint8).reshape(4, 4).astype(np.int64) for b in _local_two_qubit(False)]
+    cx = two_qubit_symplectic("CX 0 1").astype(np.int64)
+    return frozenset(((u @ cx @ v) % 2).astype(np.uint8).tobytes() for u in locs for v in locs)
+
+
+def two_object_table(clones: Iterable[int]) -> dict[int, dict[str, object]]:
+    """Per n ≥ 2, from :func:`two_object_check`: what the two-object local gates are.
+
+    Keys: ``solutions`` (local automorphisms modulo Paulis), ``actions`` (distinct logical actions),
+    ``uniform`` (Q_A = R for every solution), ``swap`` / ``xxzz`` (that logical action occurs),
+    ``entangling`` (some action is not a product of one-object actions up to the swap),
+    ``cnot`` (some action is CX either way or CZ, modulo Paulis: the actions form a group containing
+    every local one-object action, so this also rules out CNOT up to local logical gates), ``cnot_class``
+    (some action is CNOT up to *arbitrary* one-qubit Cliffords, e.g. S), ``qubitwise_cx_cz`` (CX or CZ
+    applied by every party to its pair, i.e. Q_A = R = CX or CZ, is among the solutions).
+    """
+    check = two_object_check(clones)
+    swap = two_qubit_symplectic("SWAP 0 1").astype(np.uint8).tobytes()
+    xxzz = two_qubit_symplectic("CX 0 1\nS 1\nCX 0 1\nH 0 1\nCX 0 1\nS 1\nCX 0 1\nH 0 1").astype(np.uint8).tobytes()
+    qubitwise = {two_qubit_symplectic(c).astype(np.uint8).tobytes() for c in ("CX 0 1", "CX 1 0", "CZ 0 1")}
+    cnots = qubitwise  # the same three matrices: as logical actions, and as every party's block
+    local, cnot = _local_two_qubit(), _cnot_class()
+    out: dict[int, dict[str, object]] = {}
+    for n in check.clones.tolist():
+        qa, r, lg = check.of(n)
+        acts = {m.astype(np.uint8).tobytes() for m in lg}
+        blocks = {(a.astype(np.uint8).tobytes(), b.astype(np.uint8).tobytes()) for a, b in zip(qa, r, strict=True)}
+        out[n] = {"solutions": len(qa), "actions": len(acts),
+                  "uniform": bool(np.array_equal(qa, r)), "swap": swap in acts, "xxzz": xxzz in acts,
+                  "entangling": not acts <= local, "cnot": bool(acts & cnots), "cnot_class": bool(acts & cnot),
+                  "qubitwise_cx_cz": any((q, q) in blocks for q in qubitwise)}  # fmt: skip
+    return out
