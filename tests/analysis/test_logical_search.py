@@ -5,11 +5,17 @@ import pytest
 import stim
 
 from qclone.analysis.logical_search import (
+    code_matrices,
     expected_classes,
     local_automorphisms,
     pair_group_check,
+    symplectic_group_4,
+    two_object_check,
+    two_object_table,
+    two_qubit_symplectic,
     uniform_check,
 )
+from qclone.sim import gf2
 from qclone.protocol.logical import available_gates, local_unitary
 
 
@@ -80,3 +86,102 @@ def test_search_up_to_forty_clones_and_two_objects_up_to_nine():
     for n in range(6, 10):
         r = local_automorphisms(n, objects=2)
         assert r.uniform() and r.entangling() is (n % 2 == 1), n
+
+
+# ------------------------------------------------------------------ two objects, every n
+
+
+def _key(m) -> bytes:
+    return np.asarray(m, dtype=np.uint8).tobytes()
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_two_object_check_matches_the_exhaustive_search(n):
+    # the all-n check's (Q_A, R, logical action) are exactly the exhaustive search's solutions
+    qa, r, lg = two_object_check([n]).of(n)
+    s = local_automorphisms(n, objects=2)
+    assert s.uniform()
+    mine = {(_key(a), _key(b), _key(m)) for a, b, m in zip(qa, r, lg, strict=True)}
+    exhaustive = {(_key(x[0]), _key(x[1]), _key(m)) for x, m in zip(s.solutions, s.logical, strict=True)}
+    assert len(mine) == len(qa) and mine == exhaustive
+
+
+def test_symplectic_group_of_two_qubits():
+    g = symplectic_group_4()
+    assert len(g) == 720 == len({_key(m) for m in g})  # |Sp(4, 2)| = 11520 two-qubit Cliffords / 16 Paulis
+
+
+def _stim_preserves(n: int, qa: np.ndarray, r: np.ndarray):
+    """Independent of the uniform-operator algebra: the joint code from stim's tableau, the map applied to
+    every stabilizer generator, membership by GF(2) rank. Returns the logical action, or None."""
+    from qclone.analysis.logical_search import _apply, _logical_action
+
+    code = code_matrices(n, 2)
+    parties, nq = 2 * n + 1, code.num_qubits
+    sol = np.stack([qa] + [r] * (2 * n))
+    img = _apply(sol, code.stabilizers, 2, parties, nq)
+    if gf2.rank(np.concatenate([code.stabilizers, img])) != gf2.rank(code.stabilizers):
+        return None
+    logicals = np.concatenate([code.logical_x, code.logical_z])
+    return _logical_action(sol, logicals, 2, parties, nq)
+
+
+_RNG = np.random.default_rng(18)
+_RANDOM_N = sorted(int(v) for parity in (0, 1) for v in _RNG.choice(np.arange(10 + parity, 51, 2), size=2, replace=False))
+
+
+@pytest.mark.parametrize("n", _RANDOM_N)
+def test_two_object_check_against_stim(n):
+    rng = np.random.default_rng(n)
+    qa, r, lg = two_object_check([n]).of(n)
+    assert len(qa) == (16 if n % 2 else 18)
+    for a, b, m in zip(qa, r, lg, strict=True):
+        got = _stim_preserves(n, a, b)
+        assert got is not None and np.array_equal(got, m), n
+    # negative control: rejected pairs really break the code (qubit-wise CX and CZ, and random ones)
+    group = symplectic_group_4()
+    found = {(_key(a), _key(b)) for a, b in zip(qa, r, strict=True)}
+    tries = [(two_qubit_symplectic(c), two_qubit_symplectic(c)) for c in ("CX 0 1", "CZ 0 1")]
+    tries += [(group[i], group[j]) for i, j in rng.integers(0, len(group), size=(6, 2))]
+    tries += [(group[rng.integers(len(group))], b) for b in r[:3]]  # the right R, a wrong Q_A (mostly)
+    for a, b in tries:
+        assert (_stim_preserves(n, a, b) is not None) == ((_key(a), _key(b)) in found)
+
+
+def _assert_two_object_claims(table):
+    for n, row in table.items():
+        odd = n % 2 == 1
+        assert row["solutions"] == row["actions"] == (16 if odd else 18), n
+        assert row["uniform"] and row["swap"] and row["xxzz"] is odd and row["entangling"] is odd, n
+        assert not row["cnot"] and not row["qubitwise_cx_cz"], n
+        # SWAP·XXZZ is CNOT up to one-qubit Cliffords outside the logical group (S-type)
+        assert row["cnot_class"] is odd, n
+
+
+@pytest.mark.parametrize("top", [pytest.param(400), pytest.param(10_000, marks=pytest.mark.slow)])
+def test_two_object_every_n(top):
+    _assert_two_object_claims(two_object_table(range(2, top + 1)))
+
+
+def test_two_object_claims_can_fail():
+    # negative control of the claim checker: a table with one more (wrong) solution, or XXZZ at even n
+    table = two_object_table([4, 5])
+    _assert_two_object_claims(table)
+    for n, field, value in [(4, "xxzz", True), (5, "solutions", 17), (4, "qubitwise_cx_cz", True)]:
+        bad = {k: dict(v) for k, v in table.items()}
+        bad[n][field] = value
+        with pytest.raises(AssertionError):
+            _assert_two_object_claims(bad)
+    xxzz = two_qubit_symplectic("CX 0 1\nS 1\nCX 0 1\nH 0 1\nCX 0 1\nS 1\nCX 0 1\nH 0 1")
+    from qclone.analysis.logical_search import _cnot_class
+
+    assert _key(xxzz) not in _cnot_class()  # XXZZ alone is in the iSWAP class, not CNOT's
+    swap = two_qubit_symplectic("SWAP 0 1").astype(int)
+    assert _key((swap @ xxzz.astype(int)) % 2) in _cnot_class()
+
+
+def test_two_object_check_refuses_n_one():
+    from qclone.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError):
+        two_object_check([1, 2])

@@ -108,6 +108,8 @@ XXZZ = "CX 0 1\nS 1\nCX 0 1\nH 0 1\nCX 0 1\nS 1\nCX 0 1\nH 0 1"
 
 
 def _two_object_logical(n: int, gate: str) -> stim.Tableau | None:
+    """The logical action of a two-object plan (or, for ``CX``/``CZ``, of that gate qubit-wise), or None."""
+    from qclone.protocol import Circuit
     from qclone.protocol.logical import two_object_plan
 
     lay = Layout(n, qubits=2)
@@ -117,7 +119,12 @@ def _two_object_logical(n: int, gate: str) -> stim.Tableau | None:
         full = stim.Tableau(nq)
         full.append(t, list(range(len(t))))
         t = full
-    c = two_object_plan(gate, n).circuit(lay, 0, 1)
+    if gate in ("CX", "CZ"):  # every party applies it to its pair: first object controls
+        qa = [lay.A(0)] + [lay.S(j, 0) for j in range(1, n + 1)] + [lay.N(j, 0) for j in range(1, n + 1)]
+        qb = [lay.A(1)] + [lay.S(j, 1) for j in range(1, n + 1)] + [lay.N(j, 1) for j in range(1, n + 1)]
+        c = Circuit(lay.registers).append(gate, np.stack([qa, qb], axis=1).ravel())
+    else:
+        c = two_object_plan(gate, n).circuit(lay, 0, 1)
     sc = to_stim(c)
     lt = stim.Tableau(nq)
     lt.append(stim.Tableau.from_circuit(sc), list(range(sc.num_qubits)))
@@ -141,7 +148,11 @@ def _two_object_logical(n: int, gate: str) -> stim.Tableau | None:
         xs=[restrict(m.x_output(q)) for q in ins], zs=[restrict(m.z_output(q)) for q in ins])
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 15, 21])
+_RANDOM_N = sorted(int(v) for parity in (0, 1)
+                   for v in np.random.default_rng(18).choice(np.arange(22 + parity, 51, 2), size=2, replace=False))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 15, 21, *_RANDOM_N])
 def test_two_object_plans_exact(n):
     from qclone.protocol.logical import available_two_object_gates
 
@@ -155,3 +166,10 @@ def test_two_object_plans_exact(n):
             from qclone.protocol.logical import two_object_plan
 
             two_object_plan("XXZZ", n)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, *_RANDOM_N])
+def test_qubitwise_cx_cz_are_not_logical(n):
+    # negative control of the checker above: it rejects gates that break the joint code
+    for g in ("CX", "CZ"):
+        assert _two_object_logical(n, g) is None, (n, g)
