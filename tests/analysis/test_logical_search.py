@@ -15,8 +15,8 @@ from qclone.analysis.logical_search import (
     two_qubit_symplectic,
     uniform_check,
 )
-from qclone.sim import gf2
 from qclone.protocol.logical import available_gates, local_unitary
+from qclone.sim import gf2
 
 
 def _class(name: str) -> str:
