@@ -31,6 +31,12 @@ operators (one letter on A, on S_1, on N_1, and one on all other S and all other
 N), whose commutation is a parity with multiplicities 1 and n − 1. So the 36
 choices of (Q_A, R) are checked for every n at once, vectorised over n.
 
+**Two objects, all n** (:func:`two_object_check`, :func:`two_object_table`). The same
+steps with 4×4 blocks: (i) the joint group's elements on two whole pairs are the 16
+operators Π⊗Π⊗Π⊗Π (Π a two-qubit Pauli); (ii) so one block R on every S_j, N_j;
+(iii) the 720 × 720 pairs (Q_A, R) ∈ Sp(4, 2)² are decided per n by the uniform-operator
+parities, each split into a Q_A term and an R term (two 720-row tables, matched).
+
 Examples:
     >>> r = local_automorphisms(3)
     >>> r.dimension, sorted(r.logical_classes)
