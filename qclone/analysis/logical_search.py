@@ -535,7 +535,7 @@ def _local_two_qubit(swap_too: bool = True) -> frozenset[bytes]:
 
 
 @cache
-def _cnot_class() -> frozenset[bytes]:
+def cnot_class() -> frozenset[bytes]:
     """Every 4×4 symplectic matrix equal to CNOT up to one-qubit Cliffords on both sides (no swap)."""
     locs = [np.frombuffer(b, dtype=np.uint8).reshape(4, 4).astype(np.int64) for b in _local_two_qubit(False)]
     cx = two_qubit_symplectic("CX 0 1").astype(np.int64)
@@ -558,7 +558,7 @@ def two_object_table(clones: Iterable[int]) -> dict[int, dict[str, object]]:
     xxzz = two_qubit_symplectic("CX 0 1\nS 1\nCX 0 1\nH 0 1\nCX 0 1\nS 1\nCX 0 1\nH 0 1").astype(np.uint8).tobytes()
     qubitwise = {two_qubit_symplectic(c).astype(np.uint8).tobytes() for c in ("CX 0 1", "CX 1 0", "CZ 0 1")}
     cnots = qubitwise  # the same three matrices: as logical actions, and as every party's block
-    local, cnot = _local_two_qubit(), _cnot_class()
+    local, cnot = _local_two_qubit(), cnot_class()
     out: dict[int, dict[str, object]] = {}
     for n in check.clones.tolist():
         qa, r, lg = check.of(n)
@@ -569,3 +569,23 @@ def two_object_table(clones: Iterable[int]) -> dict[int, dict[str, object]]:
                   "entangling": not acts <= local, "cnot": bool(acts & cnots), "cnot_class": bool(acts & cnot),
                   "qubitwise_cx_cz": any((q, q) in blocks for q in qubitwise)}  # fmt: skip
     return out
+
+
+def local_map_action(clones: int, blocks: np.ndarray) -> np.ndarray | None:
+    """The logical action of a local map (one 2k×2k block per party), or None if it breaks the code.
+
+    Computed directly on the stabilizer matrices of the code's stim tableau (membership of each
+    generator's image by GF(2) rank), independently of the uniform-operator algebra of the all-n checks.
+    """
+    b = np.asarray(blocks, dtype=bool)
+    n = check_int(clones, "clones", 1, 2 * MAX_SEARCH_CLONES)  # one rank computation, no enumeration
+    parties = 2 * n + 1
+    if b.ndim != 3 or b.shape[0] != parties or b.shape[1] != b.shape[2] or b.shape[1] % 2 or b.shape[1] > 6:
+        raise InvalidArgumentError(f"need ({parties}, 2k, 2k) blocks with k <= 3")
+    k = b.shape[1] // 2
+    code = code_matrices(n, k)
+    img = _apply(b, code.stabilizers, k, parties, code.num_qubits)
+    if gf2.rank(np.concatenate([code.stabilizers, img])) != gf2.rank(code.stabilizers):
+        return None
+    logicals = np.concatenate([code.logical_x, code.logical_z])
+    return _logical_action(b, logicals, k, parties, code.num_qubits)

@@ -5,9 +5,10 @@ import pytest
 import stim
 
 from qclone.analysis.logical_search import (
-    code_matrices,
+    cnot_class,
     expected_classes,
     local_automorphisms,
+    local_map_action,
     pair_group_check,
     symplectic_group_4,
     two_object_check,
@@ -16,7 +17,6 @@ from qclone.analysis.logical_search import (
     uniform_check,
 )
 from qclone.protocol.logical import available_gates, local_unitary
-from qclone.sim import gf2
 
 
 def _class(name: str) -> str:
@@ -114,16 +114,7 @@ def test_symplectic_group_of_two_qubits():
 def _stim_preserves(n: int, qa: np.ndarray, r: np.ndarray):
     """Independent of the uniform-operator algebra: the joint code from stim's tableau, the map applied to
     every stabilizer generator, membership by GF(2) rank. Returns the logical action, or None."""
-    from qclone.analysis.logical_search import _apply, _logical_action
-
-    code = code_matrices(n, 2)
-    parties, nq = 2 * n + 1, code.num_qubits
-    sol = np.stack([qa] + [r] * (2 * n))
-    img = _apply(sol, code.stabilizers, 2, parties, nq)
-    if gf2.rank(np.concatenate([code.stabilizers, img])) != gf2.rank(code.stabilizers):
-        return None
-    logicals = np.concatenate([code.logical_x, code.logical_z])
-    return _logical_action(sol, logicals, 2, parties, nq)
+    return local_map_action(n, np.stack([qa] + [r] * (2 * n)))
 
 
 _RNG = np.random.default_rng(18)
@@ -173,11 +164,9 @@ def test_two_object_claims_can_fail():
         with pytest.raises(AssertionError):
             _assert_two_object_claims(bad)
     xxzz = two_qubit_symplectic("CX 0 1\nS 1\nCX 0 1\nH 0 1\nCX 0 1\nS 1\nCX 0 1\nH 0 1")
-    from qclone.analysis.logical_search import _cnot_class
-
-    assert _key(xxzz) not in _cnot_class()  # XXZZ alone is in the iSWAP class, not CNOT's
+    assert _key(xxzz) not in cnot_class()  # XXZZ alone is in the iSWAP class, not CNOT's
     swap = two_qubit_symplectic("SWAP 0 1").astype(int)
-    assert _key((swap @ xxzz.astype(int)) % 2) in _cnot_class()
+    assert _key((swap @ xxzz.astype(int)) % 2) in cnot_class()
 
 
 def test_two_object_check_refuses_n_one():
