@@ -344,6 +344,7 @@ def _matrix_routes(srv) -> list[tuple[str, str, dict, dict[str | None, set[int]]
         ("POST", "/v1/objects/{mine}/get", {"json": {}}, tenant),
         ("POST", "/v1/objects/{mine}/ack", {"json": {"key": "k-0123456789abcdef"}}, tenant | {"a": {200, 404, 409}}),
         ("POST", "/v1/objects/{mine}/ack", {"json": {"key": "never-used"}}, tenant | {"a": {200, 404, 409}}),
+        ("POST", "/v1/objects/{mine}/apply", {"json": {"gate": "X"}}, tenant),
         ("DELETE", "/v1/objects/{mine2}", {}, tenant),
         ("GET", "/v1/providers", {}, anyone_with_token),
         ("POST", "/v1/providers", {"json": {"id": "{new}", "zone": "zone-9"}}, admin_only),
