@@ -135,8 +135,10 @@ def test_n6_a_sample_of_the_authorized_sets_recovers_the_input(kind):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", INPUT_KINDS)
-def test_n6_every_authorized_set_recovers_the_input(kind):
+def test_n6_every_authorized_set_recovers_the_input():
+    # the reference-entangled input alone: recovering it exactly makes the recovery channel the
+    # identity, which covers pure and mixed inputs (sampled for every kind in the fast group above)
+    kind = "entangled"
     assert check_every_authorized_set(6, 1, kind, seed=600 + INPUT_KINDS.index(kind)) == 2**12
 
 
