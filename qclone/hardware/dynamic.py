@@ -64,7 +64,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import stim
@@ -73,6 +73,7 @@ from qiskit.circuit import Barrier
 from qiskit.providers import BackendV2
 
 from qclone.errors import InvalidArgumentError, TooLargeError, is_int
+from qclone.hardware.check import ScheduleCheck
 from qclone.hardware.layout import coupling_adjacency, long_path
 from qclone.protocol import Circuit, Instruction, Layout, bell_pairs, encryption, to_stim
 from qclone.protocol.build import clone_decryption
@@ -329,23 +330,9 @@ def dynamic_stim(schedule: DynamicSchedule, *, stages: tuple[str, ...] = ("encry
 # --- checks ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DynamicCheck:
-    """Outcome of :func:`check_dynamic` (each field: exact for every measurement outcome)."""
-
-    clones: int
-    decrypt: int
-    method: str
-    encryption: bool
-    decryption: bool
-    protocol: bool
-
-    @property
-    def passed(self) -> bool:
-        return self.encryption and self.decryption and self.protocol
-
-    def to_dict(self) -> dict:
-        return asdict(self) | {"passed": self.passed}
+#: Outcome of :func:`check_dynamic`: the same record as a static schedule's check (each field exact
+#: for every measurement outcome).
+DynamicCheck = ScheduleCheck
 
 
 def _where(schedule: DynamicSchedule) -> np.ndarray:

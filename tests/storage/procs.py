@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +53,13 @@ def start_deployment(root: Path, providers: int = 3, *, gateway_args: tuple[str,
             s.kill()
         raise
     return parts, client
+
+
+def until(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """``check()`` again every ``interval`` seconds until it is truthy or ``timeout`` has passed; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

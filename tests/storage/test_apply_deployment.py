@@ -5,8 +5,6 @@ started again, the reconciler finishes the gate, once: the output is H|ψ⟩ (H 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -14,6 +12,7 @@ from qclone import Client
 from qclone.protocol.logical import local_unitary
 from qclone.storage.errors import ConflictError
 from qclone.storage.launcher import Cluster
+from tests.storage.procs import until
 
 pytestmark = pytest.mark.service
 
@@ -37,12 +36,7 @@ def client(cluster):
 
 
 def _until(check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.3)
+    return until(check, timeout)
 
 
 def _h_of(bloch) -> np.ndarray:

@@ -7,7 +7,6 @@ the part the recovery did without. The CLI's ``put --placement FILE`` and ``stat
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -17,6 +16,7 @@ from qclone.errors import InvalidArgumentError
 from qclone.storage.errors import ConflictError, UnavailableError
 from qclone.storage.launcher import Cluster
 from qclone.storage.results import Part
+from tests.storage.procs import until
 
 pytestmark = pytest.mark.service
 
@@ -39,12 +39,7 @@ def client(cluster):
 
 
 def _until(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
+    return until(check, timeout)
 
 
 def _part(client: Client, name: str, holder: str) -> Part:
