@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit, QuantumRegister
@@ -152,8 +153,30 @@ def preset_pass_manager(backend: BackendV2, *, seed: int | None, fixed_layout: b
     return generate_preset_pass_manager(optimization_level=3, backend=backend, seed_transpiler=seed)
 
 
+class FinalQubits:
+    """Where a compiled protocol's qubits end, derived from its ``final_physical`` map, its
+    ``schedule`` (which clone is decrypted) and its ``layout`` (the path it occupies)."""
+
+    final_physical: Mapping[str, int]
+    schedule: Any
+    layout: Any
+
+    @property
+    def clone_qubit(self) -> int:
+        """Physical qubit of the decrypted clone at the end."""
+        return self.final_physical[f"S{self.schedule.decrypt}"]
+
+    @property
+    def reference_qubit(self) -> int:
+        return self.final_physical["R"]
+
+    @property
+    def active_qubits(self) -> tuple[int, ...]:
+        return tuple(sorted(self.layout.path))
+
+
 @dataclass(frozen=True)
-class CompiledProtocol:
+class CompiledProtocol(FinalQubits):
     """The protocol for one device and n, in native gates, ready to measure.
 
     Attributes:
@@ -170,18 +193,6 @@ class CompiledProtocol:
     final_physical: Mapping[str, int]
     stats: GateStats
 
-    @property
-    def clone_qubit(self) -> int:
-        """Physical qubit of the decrypted clone at the end."""
-        return self.final_physical[f"S{self.schedule.decrypt}"]
-
-    @property
-    def reference_qubit(self) -> int:
-        return self.final_physical["R"]
-
-    @property
-    def active_qubits(self) -> tuple[int, ...]:
-        return tuple(sorted(self.layout.path))
 
 
 def compile_protocol(

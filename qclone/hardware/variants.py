@@ -44,7 +44,7 @@ from qiskit.providers import BackendV2
 
 from qclone.errors import InvalidArgumentError, is_int
 from qclone.hardware.check import ScheduleCheck, check_schedule
-from qclone.hardware.compile import GateStats, device_circuit, preset_pass_manager
+from qclone.hardware.compile import FinalQubits, GateStats, device_circuit, preset_pass_manager
 from qclone.hardware.dynamic import (
     DEFAULT_LATENCY,
     MIN_DYNAMIC_CLONES,
@@ -167,7 +167,7 @@ def check_variant_schedule(schedule: Schedule | DynamicSchedule, *, method: str 
 
 
 @dataclass(frozen=True)
-class CompiledVariant:
+class CompiledVariant(FinalQubits):
     """A variant in native gates on one device (the attributes of
     :class:`~qclone.hardware.compile.CompiledProtocol`, plus the variant's name, whether it is a
     dynamic circuit, and its duration on the device in seconds)."""
@@ -181,17 +181,6 @@ class CompiledVariant:
     duration: float
     dynamic: bool
 
-    @property
-    def clone_qubit(self) -> int:
-        return self.final_physical[f"S{self.schedule.decrypt}"]
-
-    @property
-    def reference_qubit(self) -> int:
-        return self.final_physical["R"]
-
-    @property
-    def active_qubits(self) -> tuple[int, ...]:
-        return tuple(sorted(self.layout.path))
 
 
 def default_latency(backend: BackendV2) -> float:
