@@ -404,10 +404,17 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
 
         # with a remote substrate, the vault in process signs its authorizations with the gateway's key
         vault = KeyVault(data_dir / "vault", t1=opts.t1, t2=opts.t2, issuer=identity if opts.substrate_url else None)
-    return StorageService(db, substrate, vault, provider_directory(data_dir, identity, opts=opts),
-                          clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
-                          retention_seconds=opts.retention_seconds, recover=recover,
-                          holders=holder_directory(opts, identity if opts.substrate_url else None, keys))
+    service = StorageService(db, substrate, vault, provider_directory(data_dir, identity, opts=opts),
+                             clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
+                             retention_seconds=opts.retention_seconds, recover=False,
+                             holders=holder_directory(opts, identity if opts.substrate_url else None, keys))
+    if recover:
+        # On PostgreSQL other gateways may be serving the same objects right now: the start-up
+        # recovery takes over only what their leases say was abandoned (as the reconciler does),
+        # never a get or a put another gateway is running (a client's retry with its key takes
+        # over its own get at once). A SQLite file has one gateway, which is not serving yet.
+        service.recover(expired_only=db.dialect == "postgresql")
+    return service
 
 
 def holder_directory(opts: ServeOptions, identity: Any, keys: dict[str, str]) -> Any:
