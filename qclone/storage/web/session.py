@@ -111,10 +111,9 @@ class SessionKeeper:
 
         from qclone.storage.models import ui_revoked_sessions as table
 
-        if self._meta.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if self._meta.dialect == "postgresql" else sqlite.insert
         with self._meta.write() as conn:
             conn.execute(insert(table).values(sid=sid, until=until).on_conflict_do_nothing(index_elements=["sid"]))
             conn.execute(delete(table).where(table.c.until <= self._now()))
