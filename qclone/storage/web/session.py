@@ -108,10 +108,9 @@ class SessionKeeper:
 
     def _revoke_in_db(self, sid: str, until: float) -> None:
         from sqlalchemy import delete
+        from sqlalchemy.dialects import postgresql, sqlite
 
         from qclone.storage.models import ui_revoked_sessions as table
-
-        from sqlalchemy.dialects import postgresql, sqlite
 
         insert = postgresql.insert if self._meta.dialect == "postgresql" else sqlite.insert
         with self._meta.write() as conn:
