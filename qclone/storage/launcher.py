@@ -199,12 +199,18 @@ def _is_server(pid: int, port: int) -> bool:
 
 
 def _children(pid: int) -> list[int]:
-    """The live child processes of ``pid`` (read from /proc), by start time."""
+    """The live worker processes of ``pid`` (its children read from /proc, but for multiprocessing's
+    resource tracker), by start time."""
     out = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = _stat(int(entry.name))
             if fields is not None and fields[1] == str(pid) and fields[0] not in ("Z", "X"):
+                try:
+                    if b"resource_tracker" in Path(f"/proc/{entry.name}/cmdline").read_bytes():
+                        continue
+                except OSError:
+                    continue
                 out.append((int(fields[19]), int(entry.name)))
     return [p for _, p in sorted(out)]
 
