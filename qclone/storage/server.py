@@ -279,14 +279,16 @@ def gateway_identity(data_dir: Path) -> Any:
     return Identity.load_or_create(data_dir / "gateway-key")
 
 
-def provider_directory(data_dir: Path, identity: Any = None, *, opts: ServeOptions | None = None) -> Any:
+def provider_directory(data_dir: Path, identity: Any = None, *, opts: ServeOptions | None = None, db: Any = None) -> Any:
     """Providers: a :class:`~qclone.storage.remote.RemoteProvider` for a record with a url (calls
     signed with the gateway's ``identity``), else an embedded
     :class:`~qclone.storage.provider.ProviderNode` under ``DIR/providers/<id>``.
 
     With ``opts`` naming a substrate node (which checks every release), embedded providers sign
     their releases with the gateway's key, and every provider added is introduced to the
-    substrate (its key, or the gateway's, as the peer ``provider:ID``)."""
+    substrate (its key, or the gateway's, as the peer ``provider:ID``): with the metadata ``db``, the
+    substrate is handed every provider the database knows, so that what another gateway of the same
+    database added is never dropped from the substrate's peers by this one."""
     from qclone.storage.provider import ProviderNode
     from qclone.storage.remote import RemoteProvider, enroll
     from qclone.storage.service import ProviderDirectory
@@ -315,7 +317,16 @@ def provider_directory(data_dir: Path, identity: Any = None, *, opts: ServeOptio
 
     def introduce(provider_id: str, public_key: str | None) -> None:
         if opts is not None and opts.substrate_url:
-            add_substrate_peers(opts, me(), {f"provider:{provider_id}": public_key or me().key_id})
+            known: dict[str, str | None] = {}
+            if db is not None:
+                from sqlalchemy import select
+
+                from qclone.storage.models import providers
+
+                with db.read() as conn:
+                    known = {r.id: r.public_key for r in conn.execute(select(providers.c.id, providers.c.public_key))}
+            known[provider_id] = public_key
+            add_substrate_peers(opts, me(), {f"provider:{pid}": key or me().key_id for pid, key in known.items()})
 
     return ProviderDirectory(factory, enroll=enroll_provider, introduce=introduce)
 
@@ -419,7 +430,7 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
 
         # with a remote substrate, the vault in process signs its authorizations with the gateway's key
         vault = KeyVault(data_dir / "vault", t1=opts.t1, t2=opts.t2, issuer=identity if opts.substrate_url else None)
-    service = StorageService(db, substrate, vault, provider_directory(data_dir, identity, opts=opts),
+    service = StorageService(db, substrate, vault, provider_directory(data_dir, identity, opts=opts, db=db),
                              clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
                              retention_seconds=opts.retention_seconds, recover=False,
                              holders=holder_directory(opts, identity if opts.substrate_url else None, keys))

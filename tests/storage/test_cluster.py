@@ -1,9 +1,11 @@
 """Several gateway processes and substrate workers racing on one PostgreSQL (a local cluster, as
 ``qclone cluster up`` starts it): exactly-once and nothing-lost hold across processes.
 
-One cluster for the module (2 gateways, a substrate node with 2 workers, the vault, 2 providers;
-metadata and substrate in a fresh PostgreSQL schema), in order:
+One cluster for the module (2 gateways, a substrate node with 2 workers, the vault, 2 providers
+and 2 more added through one gateway each; metadata and substrate in a fresh PostgreSQL schema), in
+order:
 
+0. a provider added through either gateway is known to the substrate (its releases are accepted);
 1. every object is got through two gateways at once: one get has the state, the other a 409;
 2. reconcilers in separate processes race over the same expired leases (interrupted gets and
    puts a crashed gateway left behind): each object is taken over exactly once;
@@ -72,6 +74,38 @@ def _settled(cluster: Cluster, unsettled: tuple[str, ...] = UNSETTLED, timeout: 
         if not any(s in unsettled for s in states.values()) or time.monotonic() > deadline:
             return states
         time.sleep(0.3)
+
+
+# ---------------------------------------------------------------------- 0. providers added at any gateway
+def test_providers_added_through_different_gateways_are_all_known_to_the_substrate(cluster: Cluster) -> None:
+    """Each gateway hands the substrate every provider of the database (not only those it added
+    itself, nor only those in its copy of nodes.json): a get from a clone at either new provider works."""
+    from qclone import Client
+    from qclone.storage.launcher import ServerProcess, free_port
+
+    admin = cluster.token("admin-token")
+    nodes = {pid: ServerProcess(["--role", "provider", "--id", pid, "--zone", f"zone-{pid}", "--data-dir",
+                                 str(cluster.root / pid)], free_port(), cluster.root / f"{pid}.log", name=pid)
+             for pid in ("p3", "p4")}
+    for node in nodes.values():
+        node.start(wait=False)
+    cluster.processes.update(nodes)  # stopped with the cluster
+    for node in nodes.values():
+        node.wait_healthy()
+    for pid, url in zip(nodes, cluster.urls, strict=True):  # p3 through the first gateway, p4 through the second
+        with Client(url, cluster.token(), admin_token=admin) as c:
+            c.add_provider(pid, url=nodes[pid].url, join=(cluster.root / pid / "join-token").read_text().strip())
+    for only, url in (("p3", cluster.urls[1]), ("p4", cluster.urls[0])):  # each got through the other gateway
+        with Client(url, cluster.token(), admin_token=admin) as c:
+            c.put(f"at-{only}", bloch=[0, 1, 0], clones=4)  # a clone at every provider
+            for other in ("p1", "p2", "p3", "p4"):
+                if other != only:
+                    c.kill_provider(other)
+            out = c.get(f"at-{only}")  # the one clone left is at the new provider: its release is checked
+            assert out.provider == only and _is_aged_input(np.asarray(out.density_matrix), [0, 1, 0])
+            for other in ("p1", "p2", "p3", "p4"):
+                if other != only:
+                    c.revive_provider(other)
 
 
 # ---------------------------------------------------------------------- 1. two gets at once
