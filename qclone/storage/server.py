@@ -27,6 +27,14 @@ state itself); the vault's and providers' records are SQLite files that
 several processes may share. The start-up recovery runs once, in the parent,
 before the workers start.
 
+Several gateways serve one service when the metadata is in PostgreSQL: each
+has its own data dir holding only :data:`GATEWAY_SHARED_FILES`, copied from the
+first gateway's (:func:`copy_gateway_files`); everything else is in the
+database, the dashboard's sign-outs included. On PostgreSQL the start-up
+recovery takes over only what the leases say was abandoned (other gateways may
+be serving); on a SQLite file, everything. ``qclone cluster up`` starts such a
+service on one machine (:class:`qclone.storage.launcher.Cluster`).
+
 The substrate's state lives in PostgreSQL when ``--db`` is a PostgreSQL URL:
 for the substrate node (``--role substrate --db URL``: its key stays in its
 data dir) and for the substrate in process of an embedded server or a gateway
