@@ -1,9 +1,9 @@
 """Several gateway processes and substrate workers racing on one PostgreSQL (a local cluster, as
 ``qclone cluster up`` starts it): exactly-once and nothing-lost hold across processes.
 
-One cluster for the module (2 gateways, a substrate node with 2 workers, the vault, 2 providers
-and 2 more added through one gateway each; metadata and substrate in a fresh PostgreSQL schema), in
-order:
+One cluster for the module, started with ``qclone cluster up`` (2 gateways, a substrate node with 2
+workers, the vault, 1 provider and 2 more added through one gateway each; metadata and substrate in
+a fresh PostgreSQL schema), in order:
 
 0. a provider added through either gateway is known to the substrate (its releases are accepted);
 1. every object is got through two gateways at once: one get has the state, the other a 409;
@@ -11,7 +11,10 @@ order:
    puts a crashed gateway left behind): each object is taken over exactly once;
 3. clients put and get through both gateways while one gateway is killed -9 for good and a
    substrate worker is killed -9: every acknowledged put is retrieved exactly once, nothing is
-   left unsettled (the survivor and its reconciler finish what the dead gateway started).
+   left unsettled (the survivor and its reconciler finish what the dead gateway started);
+4. ``qclone cluster status`` reports the dead gateway, ``up`` is refused while the cluster runs,
+   ``down`` stops it and ``up`` starts the same service again on the same ports with 3 gateways:
+   what was stored is there, served by the new gateway too.
 
 The long form is ``python -m qclone.storage.chaos --mode deployment --db postgresql --gateways 3
 --substrate-workers 2`` (``make chaos``).
@@ -43,16 +46,30 @@ pytestmark = pytest.mark.service
 LEASE = 2.0
 
 
+def _qclone(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``qclone ARGS`` as a user runs it: its own process."""
+    return subprocess.run([sys.executable, "-m", "qclone", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+
+
 @pytest.fixture(scope="module")
 def cluster(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """``qclone cluster up`` (its processes outlive the command), attached to by its state file."""
+    root = tmp_path_factory.mktemp("cluster")
     with postgres_schema(postgres_server) as url:
-        c = Cluster(tmp_path_factory.mktemp("cluster"), mode="deployment", db_url=url, gateways=2, substrate_workers=2,
-                    providers=2, extra=["--lease", str(LEASE)])
+        up = _qclone("cluster", "up", "--data-dir", str(root), "--db", url, "--gateways", "2", "--substrate-workers", "2",
+                     "--providers", "1", "--lease", str(LEASE), "--json")
+        c = None
         try:
-            c.up()
+            assert up.returncode == 0, up.stderr
+            assert json.loads(up.stdout)["gateways"] == Cluster.attach(root).urls
+            c = Cluster.attach(root)
+            c.db_url = url
             yield c
         finally:
-            c.down()
+            _qclone("cluster", "down", "--data-dir", str(root))
+            for p in (c.processes.values() if c is not None else ()):  # nodes a test started itself
+                p.kill()
 
 
 def _bloch(rng: random.Random) -> list[float]:
@@ -79,31 +96,33 @@ def _settled(cluster: Cluster, unsettled: tuple[str, ...] = UNSETTLED, timeout: 
 # ---------------------------------------------------------------------- 0. providers added at any gateway
 def test_providers_added_through_different_gateways_are_all_known_to_the_substrate(cluster: Cluster) -> None:
     """Each gateway hands the substrate every provider of the database (not only those it added
-    itself, nor only those in its copy of nodes.json): a get from a clone at either new provider works."""
+    itself, nor only those in its copy of nodes.json): p2 is added through the first gateway after
+    the second started, then p3 through the second; a get from a clone at either alone works."""
     from qclone import Client
     from qclone.storage.launcher import ServerProcess, free_port
 
     admin = cluster.token("admin-token")
     nodes = {pid: ServerProcess(["--role", "provider", "--id", pid, "--zone", f"zone-{pid}", "--data-dir",
                                  str(cluster.root / pid)], free_port(), cluster.root / f"{pid}.log", name=pid)
-             for pid in ("p3", "p4")}
+             for pid in ("p2", "p3")}
     for node in nodes.values():
         node.start(wait=False)
     cluster.processes.update(nodes)  # stopped with the cluster
     for node in nodes.values():
         node.wait_healthy()
-    for pid, url in zip(nodes, cluster.urls, strict=True):  # p3 through the first gateway, p4 through the second
+    for pid, url in zip(nodes, cluster.urls, strict=True):  # p2 through the first gateway, p3 through the second
         with Client(url, cluster.token(), admin_token=admin) as c:
             c.add_provider(pid, url=nodes[pid].url, join=(cluster.root / pid / "join-token").read_text().strip())
-    for only, url in (("p3", cluster.urls[1]), ("p4", cluster.urls[0])):  # each got through the other gateway
+    everyone = ("p1", "p2", "p3")
+    for only, url in (("p2", cluster.urls[1]), ("p3", cluster.urls[0])):  # each got through the other gateway
         with Client(url, cluster.token(), admin_token=admin) as c:
-            c.put(f"at-{only}", bloch=[0, 1, 0], clones=4)  # a clone at every provider
-            for other in ("p1", "p2", "p3", "p4"):
+            c.put(f"at-{only}", bloch=[0, 1, 0], clones=3)  # a clone at every provider
+            for other in everyone:
                 if other != only:
                     c.kill_provider(other)
             out = c.get(f"at-{only}")  # the one clone left is at the new provider: its release is checked
             assert out.provider == only and _is_aged_input(np.asarray(out.density_matrix), [0, 1, 0])
-            for other in ("p1", "p2", "p3", "p4"):
+            for other in everyone:
                 if other != only:
                     c.revive_provider(other)
 
@@ -411,3 +430,33 @@ def test_kill_9_of_a_gateway_and_a_substrate_worker_loses_nothing_and_decrypts_n
         assert _is_aged_input(ledger.received[name], ledger.inputs[name]), name
     assert not [n for n, s in states.items() if s in UNSETTLED], states
     assert len(cluster.processes["substrate"].worker_pids()) == 2
+
+
+# ---------------------------------------------------------------------- 4. status, down, up again
+def test_status_down_and_up_again_with_another_number_of_gateways(cluster: Cluster) -> None:
+    from qclone import Client
+
+    root = str(cluster.root)
+    status = _qclone("cluster", "status", "--data-dir", root, "--json")
+    report = json.loads(status.stdout)
+    assert status.returncode == 1 and report["healthy"] is False  # gateway-2 was killed for good above
+    assert report["processes"]["gateway-2"]["running"] is False
+    assert report["processes"]["gateway"]["healthy"] and report["processes"]["substrate"]["workers"] == 2
+    again = _qclone("cluster", "up", "--data-dir", root, "--providers", "1")
+    assert again.returncode == 2 and "is running" in again.stderr
+    with Client(cluster.urls[0], cluster.token()) as c:
+        c.put("kept", bloch=[0, 0, 1], clones=2)
+    down = _qclone("cluster", "down", "--data-dir", root, "--json")
+    assert down.returncode == 0 and "gateway-2" not in json.loads(down.stdout)["stopped"]
+    assert _qclone("cluster", "status", "--data-dir", root).returncode == 1
+    up = _qclone("cluster", "up", "--data-dir", root, "--db", str(cluster.db_url), "--gateways", "3",
+                 "--substrate-workers", "2", "--providers", "1", "--lease", str(LEASE), "--json")
+    assert up.returncode == 0, up.stderr
+    doc = json.loads(up.stdout)
+    assert doc["gateways"][:2] == cluster.urls and len(doc["gateways"]) == 3
+    assert _qclone("cluster", "status", "--data-dir", root).returncode == 0
+    assert sorted(p.name for p in (cluster.root / "gateway-3").iterdir()) == ["admin-token", "gateway-key", "nodes.json",
+                                                                              "token", "ui-secret"]
+    with Client(doc["gateways"][2], cluster.token()) as c:  # the new gateway serves what was stored before
+        assert _is_aged_input(np.asarray(c.get("kept").density_matrix), [0, 0, 1])
+        assert c.stat("twice-0").state == "retrieved"
