@@ -54,7 +54,7 @@ from qclone.errors import QcloneError
 from qclone.storage.launcher import Cluster
 from qclone.storage.results import Retrieved
 
-__all__ = ["ChaosReport", "run"]
+__all__ = ["ChaosReport", "database_view", "is_aged_input", "run"]
 
 #: States an object must not be left in.
 UNSETTLED = ("storing", "retrieving", "delivering")
@@ -100,7 +100,7 @@ class ChaosReport:
                 f"  puts refused (503)      {self.refused_puts} (a node was down)"]
 
 
-def _is_aged_input(rho: np.ndarray, bloch: list[float]) -> bool:
+def is_aged_input(rho: np.ndarray, bloch: list[float]) -> bool:
     """Whether ``rho`` is the pure input of Bloch vector ``bloch`` after memory noise: a Pauli
     channel close to the identity, which shrinks each Bloch component by its own factor in (0, 1]
     (the same factor for all three when the decryption is the protocol's own and T1 = T2; a
@@ -179,7 +179,7 @@ def _client_loop(url: str, token: str, worker: int, ledger: _Ledger, stop: threa
                     ledger.problems.append(f"get {name} (during the run): {type(e).__name__}: {e}")
 
 
-def _database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str], dict[str, int], int]:
+def database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str], dict[str, int], int]:
     """(object name -> state, object name -> decryption entries in the audit log, how many of those
     recovered without the vault), read from the metadata database itself (every object, however many)."""
     from sqlalchemy import func, select
@@ -296,14 +296,14 @@ def run(root: Path, *, mode: str = "embedded", db_url: str | None = None, kills:
                     c.get(name)
                 except QcloneError:
                     pass
-        objects, decryptions, report.without_vault = _database_view(cluster, db_url)
+        objects, decryptions, report.without_vault = database_view(cluster, db_url)
         report.acknowledged_puts = len(ledger.acknowledged)
         report.unanswered_puts = len(ledger.unanswered)
         report.refused_puts = ledger.refused
         for name in ledger.acknowledged:
             twice = decryptions.get(name, 0) > 1 or len(ledger.attempts.get(name, ())) > 1
             got = ledger.received.get(name)
-            right = got is not None and _is_aged_input(got, ledger.inputs[name])
+            right = got is not None and is_aged_input(got, ledger.inputs[name])
             report.decrypted_twice += twice
             if objects.get(name) in UNSETTLED:
                 report.stuck += 1

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 
 __all__ = ["STATE_FILE", "Cluster", "ServerProcess", "free_port"]
 
@@ -263,7 +263,7 @@ class Cluster:
             raise InvalidArgumentError(f"mode is embedded or deployment, got {self.mode!r}")
         for what, value, low in (("gateways", self.gateways, 1), ("substrate workers", self.substrate_workers, 1),
                                  ("providers", self.providers, 0)):
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 64:
+            if not is_int(value) or not low <= value <= 64:
                 raise InvalidArgumentError(f"{what} must be an integer from {low} to 64, got {value!r}")
         postgres = self.postgres
         if self.mode == "embedded" and (self.gateways > 1 or self.substrate_workers > 1):

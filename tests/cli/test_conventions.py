@@ -321,7 +321,9 @@ JSON_ELSEWHERE = {("serve",), ("put",), ("get",), ("apply",), ("ls",), ("stat",)
                   ("tenant", "create"),
                   ("providers",), ("providers", "list"), ("providers", "add"), ("providers", "drain"), ("providers", "kill"),
                   ("providers", "revive"), ("storage", "rotate-key"), ("hardware", "run"), ("hardware", "layout"),
-                  ("hardware", "modules"), ("hardware", "predict")}
+                  ("hardware", "modules"), ("hardware", "predict"),
+                  # tests/storage/test_cluster.py (a running cluster) and tests/cli/test_cluster_cli.py
+                  ("cluster", "up"), ("cluster", "down"), ("cluster", "status")}
 
 
 def test_every_json_command_is_covered():

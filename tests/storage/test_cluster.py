@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qclone.storage.chaos import UNSETTLED, _database_view, _is_aged_input, postgres_schema
+from qclone.storage.chaos import UNSETTLED, database_view, is_aged_input, postgres_schema
 from qclone.storage.launcher import Cluster
 
 pytestmark = pytest.mark.service
@@ -79,7 +79,7 @@ def _bloch(rng: random.Random) -> list[float]:
 
 
 def _view(cluster: Cluster) -> tuple[dict[str, str], dict[str, int]]:
-    states, decryptions, _ = _database_view(cluster, cluster.db_url)
+    states, decryptions, _ = database_view(cluster, cluster.db_url)
     return states, decryptions
 
 
@@ -121,7 +121,7 @@ def test_providers_added_through_different_gateways_are_all_known_to_the_substra
                 if other != only:
                     c.kill_provider(other)
             out = c.get(f"at-{only}")  # the one clone left is at the new provider: its release is checked
-            assert out.provider == only and _is_aged_input(np.asarray(out.density_matrix), [0, 1, 0])
+            assert out.provider == only and is_aged_input(np.asarray(out.density_matrix), [0, 1, 0])
             for other in everyone:
                 if other != only:
                     c.revive_provider(other)
@@ -163,7 +163,7 @@ def test_each_object_got_through_two_gateways_at_once_is_decrypted_once(cluster:
         refused = [o for o in got if isinstance(o, ConflictError)]
         assert len(states) == 1 and len(refused) == 1, (name, got)
         assert refused[0].http_status == 409
-        assert _is_aged_input(np.asarray(states[0].density_matrix), inputs[name]), name
+        assert is_aged_input(np.asarray(states[0].density_matrix), inputs[name]), name
     states, decryptions = _view(cluster)
     assert all(states[n] == "retrieved" and decryptions[n] == 1 for n in names), (states, decryptions)
 
@@ -302,7 +302,7 @@ def test_reconcilers_in_separate_processes_take_over_each_interrupted_operation_
         for name, decision in expected.items():
             if decision != "put.abandoned":
                 out = c.get(name)
-                assert _is_aged_input(np.asarray(out.density_matrix), [1, 0, 0]), name
+                assert is_aged_input(np.asarray(out.density_matrix), [1, 0, 0]), name
     _, decryptions = _view(cluster)
     assert all(decryptions.get(n, 0) == 1 for n, d in expected.items() if d != "put.abandoned"), decryptions
     service.close()
@@ -427,7 +427,7 @@ def test_kill_9_of_a_gateway_and_a_substrate_worker_loses_nothing_and_decrypts_n
     for name in ledger.acknowledged:
         assert decryptions.get(name) == 1 and len(ledger.attempts[name]) == 1, (name, decryptions.get(name))
         assert states[name] == "retrieved" and name in ledger.acked, (name, states[name])
-        assert _is_aged_input(ledger.received[name], ledger.inputs[name]), name
+        assert is_aged_input(ledger.received[name], ledger.inputs[name]), name
     assert not [n for n, s in states.items() if s in UNSETTLED], states
     assert len(cluster.processes["substrate"].worker_pids()) == 2
 
@@ -458,5 +458,5 @@ def test_status_down_and_up_again_with_another_number_of_gateways(cluster: Clust
     assert sorted(p.name for p in (cluster.root / "gateway-3").iterdir()) == ["admin-token", "gateway-key", "nodes.json",
                                                                               "token", "ui-secret"]
     with Client(doc["gateways"][2], cluster.token()) as c:  # the new gateway serves what was stored before
-        assert _is_aged_input(np.asarray(c.get("kept").density_matrix), [0, 0, 1])
+        assert is_aged_input(np.asarray(c.get("kept").density_matrix), [0, 0, 1])
         assert c.stat("twice-0").state == "retrieved"
