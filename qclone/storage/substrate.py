@@ -577,7 +577,14 @@ class Substrate:
             ``synchronous=NORMAL`` survives the process being killed at any point, like the
             metadata database.
         shared: other instances (other processes) use the same file: trust no cached
-            existence or output, read them from the file (needs ``data_dir``).
+            existence or output, read them from the file (needs ``data_dir``), and write memory
+            noise (:meth:`age`) with its record, for the next call may reach another process.
+        db_url: keep the records in PostgreSQL (:mod:`qclone.storage.pgstore`) instead of
+            ``data_dir``; always shared (any number of processes, on any machines).
+        max_connections: PostgreSQL: the connection pool's size.
+        in_process: every call of one retrieval comes from this process (the substrate of an
+            embedded server or a gateway): memory noise stays in memory even when shared, as it
+            does unshared (a retrieval interrupted and taken over in another process ages again).
         authorize: ``authorize(authorization, object_id, attempt[, party]) -> nonce`` checks a
             holder's one-time authorization of a decryption or recovery (the vault's unless
             ``party`` names another holder; raising
@@ -589,13 +596,16 @@ class Substrate:
 
     def __init__(self, data_dir: str | Path | None, *, durable: bool = False, shared: bool = False,
                  authorize: Callable[..., str] | None = None, db_url: str | None = None,
-                 max_connections: int = 8) -> None:
+                 max_connections: int = 8, in_process: bool = False) -> None:
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.durable = bool(durable) or db_url is not None
         if shared and data_dir is None and db_url is None:
             raise InvalidArgumentError("a shared substrate needs a data dir (its SQLite file is what is shared) "
                                        "or a PostgreSQL URL")
         self.shared = bool(shared) or db_url is not None
+        # shared by other processes that may take the next call about an object (a node's workers):
+        # memory noise is written; in process, a retrieval ages and decrypts in this process
+        self._write_ageing = self.shared and not in_process
         self._locks = [threading.RLock() for _ in range(_LOCK_STRIPES)]
         self._cache_lock = threading.Lock()
         # memory mode: the only copy; file mode: an LRU cache of the files' contents
@@ -848,7 +858,7 @@ class Substrate:
                     aged[label] = float(duration)
                 if len(noise) == len(entry.noise) and aged == entry.aged:
                     return
-                if not self.shared:
+                if not self._write_ageing:
                     # Kept in memory only: the database keeps the state and its record of ageing as of
                     # the last write, a consistent pair. If the ageing is lost (a restart, a cache
                     # eviction, a crash before decryption) the next age() call applies the missing
@@ -1107,9 +1117,9 @@ class Substrate:
         return out
 
     def _grant_used(self, nonce: str) -> bool:
-        if self._db is None:
-            return nonce in self._grants_used
-        return self._query("SELECT 1 FROM grants WHERE nonce = ?", nonce) is not None
+        """Whether a one-time authorization is known to be used (in memory). With a database the
+        transaction that uses it decides (:data:`_USE_GRANT`): no read ahead of it."""
+        return self._db is None and nonce in self._grants_used
 
     def _use_grant(self, nonce: str | None, object_id: str) -> None:
         """Record a one-time authorization as used; UnauthorizedError if it was already."""

@@ -157,7 +157,7 @@ class Stack:
         self._dbs.append(self.db)
         self.clock = SettableClock(d / "clock.json", start=1000.0)
         # on PostgreSQL the substrate's state is there too (as `qclone serve --db postgresql://...` keeps it)
-        self.substrate = Substrate(d / "substrate", durable=False,
+        self.substrate = Substrate(d / "substrate", durable=False, in_process=True,
                                    db_url=self.url if self.url.startswith("postgresql") else None)
         self.vault = KeyVault(d / "vault")
         self.directory = ProviderDirectory.local(d)
