@@ -44,7 +44,7 @@ class _Counting:
     def _count(self, sql: str, params: Any = ()) -> None:
         verb = sql.split(None, 1)[0].upper()
         self._counts[verb] += 1
-        if verb in ("INSERT", "UPDATE") and "INTO joint" in sql or sql.startswith("UPDATE joint"):
+        if sql.startswith(("INSERT INTO joint", "UPDATE joint")):
             self._counts["joint bytes"] += len(params[0] if sql.startswith("UPDATE") else params[1])
 
     def tx(self, key: str | None = None) -> Any:

@@ -134,6 +134,8 @@ class PostgresStore:
         #: where the records are, for messages (never the password)
         self.path = f"{redact(url)} (schema {self.schema})"
         self._params = connection_params(url)
+        # who the connections are in pg_stat_activity (unless the URL names it)
+        self._params.setdefault("application_name", f"qclone-substrate {self.schema}"[:63])
         self._max = max(1, int(max_connections))
         self._idle: list[Any] = []
         self._open = 0

@@ -92,12 +92,3 @@ def test_substrate_workers_on_postgresql_behind_a_gateway(tmp_path, pg_schema_ur
         for s in parts.values():
             if isinstance(s, Server):
                 s.kill()
-
-
-def test_a_substrate_node_refuses_a_database_it_cannot_use(tmp_path):
-    from qclone.cli.main import main
-
-    assert main(["serve", "--role", "substrate", "--data-dir", str(tmp_path / "s"),
-                 "--db", f"sqlite:///{tmp_path / 'x.sqlite3'}"]) == 2
-    assert main(["serve", "--role", "vault", "--data-dir", str(tmp_path / "v"), "--db", "postgresql://u@h/db"]) == 2
-    assert main(["serve", "--role", "vault", "--data-dir", str(tmp_path / "v"), "--workers", "2"]) == 2

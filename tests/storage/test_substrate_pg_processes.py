@@ -26,6 +26,7 @@ from qclone.storage.inputs import parse_state
 from qclone.storage.rpc.keys import Identity, check_grant, issue_grant
 from qclone.storage.substrate import Substrate
 from qclone.storage.wire import decode_array
+from tests.storage.conftest import _connect
 
 pytestmark = pytest.mark.service
 
@@ -226,3 +227,34 @@ def test_a_process_killed_at_every_crash_point(pg_schema_url):
     assert aged["fidelity"] == pytest.approx(reference.decrypt("f", 2, "x")["fidelity"], abs=1e-12) and aged["fidelity"] < 0.99
     joint, outputs, _ = _rows(url)
     assert joint == {"e"} and outputs == set("abcdf")
+
+
+# ---------------------------------------------------------------------- start-up
+def _starter(url: str, me: int, barrier, results) -> None:
+    barrier.wait()
+    try:
+        sub = Substrate(None, db_url=url)
+        sub.create(f"s{me}", parse_state("bloch", BLOCH), 2, keep_reference=False)
+        results.put((me, "ok"))
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        results.put((me, f"{type(e).__name__}: {e}"))
+
+
+def test_processes_starting_at_once_on_an_empty_database(pg_schema_url):
+    """Four processes open the store on a schema with no tables at the same moment: the tables are
+    created once (under an advisory lock), and every process works."""
+    url = pg_schema_url.replace("%3D", "%3Dfresh_", 1)  # a schema that does not exist yet
+    barrier, results = _FORK.Barrier(4), _FORK.Queue()
+    workers = [_FORK.Process(target=_starter, args=(url, me, barrier, results)) for me in range(4)]
+    for w in workers:
+        w.start()
+    try:
+        assert dict(results.get(timeout=120) for _ in workers) == {me: "ok" for me in range(4)}
+        assert _rows(url)[0] == {"s0", "s1", "s2", "s3"}
+    finally:
+        for w in workers:
+            w.join(timeout=60)
+        from qclone.storage.pgstore import schema_of
+
+        with _connect(pg_schema_url) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema_of(url)}" CASCADE')
