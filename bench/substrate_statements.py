@@ -149,7 +149,7 @@ def run(label: str, root: Path, rounds: int, db_url: str | None, shared: bool, i
             clock.advance(60.0)
             service.get(tenant, f"o{r}", ack=True)
     finally:
-        psycopg.Connection.execute = original  # type: ignore[method-assign]
+        psycopg.Connection.execute = original  # type: ignore[method-assign]  # put back
     statements = sum(v for k, v in store_counts.items() if k != "joint bytes")
     print(f"\n{label}: {rounds} round trips (put + get with ack), per round trip:")
     print(f"  substrate calls {sum(calls.values()) / rounds:.2f}: "
