@@ -940,7 +940,7 @@ class Substrate:
             fence = check_int(fence, "fence", 0, 2**62)
         grant = None if self._authorize is None else self._authorize(authorization, object_id, attempt)
         with self._lock(object_id):
-            if grant is not None and self._grant_used(grant):
+            if grant is not None and self._known_used(grant):
                 raise UnauthorizedError("this decryption authorization has been used already")
             out = self._output(object_id)
             if out is not None:
@@ -1058,7 +1058,7 @@ class Substrate:
                 if self._authorize is not None:  # the same attempt again: with fresh releases, as the first time
                     for party in out.get("parties") or []:
                         nonce = self._authorize((authorizations or {}).get(party), object_id, attempt, party)
-                        if self._grant_used(nonce):
+                        if self._known_used(nonce):
                             raise UnauthorizedError(f"the release of {party} has been used already")
                         self._use_grant(nonce, object_id)
                 return out
@@ -1078,7 +1078,7 @@ class Substrate:
                 given = authorizations or {}
                 for party in parties:
                     nonce = self._authorize(given.get(party), object_id, attempt, party)
-                    if self._grant_used(nonce) or nonce in grants:
+                    if self._known_used(nonce) or nonce in grants:
                         raise UnauthorizedError(f"the release of {party} has been used already")
                     grants.append(nonce)
             rho, mode = _corrected(entry, qs) if corrected else \
@@ -1117,8 +1117,14 @@ class Substrate:
         return out
 
     def _grant_used(self, nonce: str) -> bool:
-        """Whether a one-time authorization is known to be used (in memory). With a database the
-        transaction that uses it decides (:data:`_USE_GRANT`): no read ahead of it."""
+        """Whether a one-time authorization has been used."""
+        if self._db is None:
+            return nonce in self._grants_used
+        return self._query("SELECT 1 FROM grants WHERE nonce = ?", nonce) is not None
+
+    def _known_used(self, nonce: str) -> bool:
+        """A refusal ahead of the work: in memory, whether the authorization has been used; with a
+        database, False (the transaction that uses it decides, :data:`_USE_GRANT`; no read ahead)."""
         return self._db is None and nonce in self._grants_used
 
     def _use_grant(self, nonce: str | None, object_id: str) -> None:
@@ -1254,7 +1260,7 @@ class Substrate:
                 if self._authorize is not None:
                     nonce = self._authorize((authorizations or {}).get(party), object_id, f"{op}:{gates_digest(mine)}",
                                             party, purpose="apply")
-                    if self._grant_used(nonce) or nonce in grants:
+                    if self._known_used(nonce) or nonce in grants:
                         raise UnauthorizedError(f"the receipt of {party} has been used already")
                     grants.append(nonce)
                 for label in mine:
