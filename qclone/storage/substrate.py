@@ -47,7 +47,15 @@ record of ageing, so noise lost with the cache is re-applied by the next
 data directory; with ``shared=True`` several instances (processes) may use one
 file: the cache then only saves parsing the input (immutable once created),
 whether an object is live or decrypted is read from the file on every call, and
-the decryption transaction commits only if it deleted the joint state itself.
+the decryption transaction commits only if it deleted the joint state itself;
+ageing is then written too (unless ``in_process``), for the next call about the
+object may reach another process.
+
+PostgreSQL (``db_url``): the same tables in a PostgreSQL schema
+(:mod:`qclone.storage.pgstore`), always shared, any number of processes on any
+machines; every write transaction about an object first takes that object's
+advisory lock, which serialises them as ``BEGIN IMMEDIATE`` serialises the
+SQLite file's.
 
 Thread safety: operations on one object are serialised by a per-object lock
 (striped over a fixed pool), so the gateway may call from many threads.
