@@ -88,3 +88,55 @@ def test_the_embedded_substrate_follows_a_postgresql_db(tmp_path, pg_schema_url)
     kept = local_substrate(ServeOptions(data_dir=tmp_path / "b", db_url=pg_schema_url).checked())
     assert kept.store == str(tmp_path / "b" / "substrate" / "substrate.sqlite3") and kept.exists("o")
     kept.close()
+
+
+def _call(app, path: str, body: bytes, headers: dict) -> tuple[int, dict]:
+    """One request to a node's ASGI app, in this process."""
+    import asyncio
+
+    import orjson
+
+    sent: list[dict] = []
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": path,
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], orjson.loads(sent[1]["body"])
+
+
+@pytest.mark.service
+def test_two_workers_of_one_node_share_enrollment_and_replay_refusal(tmp_path, pg_schema_url):
+    """Two workers of one substrate node (one data dir, one PostgreSQL schema): the gateway enrolls
+    through the first, the second knows it at once; the join token does not work again on the
+    second; a signed request the first took is refused by the second (the nonce is in PostgreSQL)."""
+    import orjson
+
+    from qclone.storage.nodes import build_node
+    from qclone.storage.rpc.keys import Identity, JoinToken, sign_request
+
+    first = build_node("substrate", tmp_path, db_url=pg_schema_url, shared=True)
+    second = build_node("substrate", tmp_path, db_url=pg_schema_url, shared=True)
+    gateway = Identity.generate()
+    token = JoinToken.parse((tmp_path / "join-token").read_text(), role="substrate")
+    enroll = orjson.dumps({"gateway_key": gateway.key_id, "challenge": "c", "peers": {"vault": gateway.key_id},
+                           "proof": token.proof(gateway.key_id)})
+    assert _call(first, "/v1/enroll", enroll, {})[0] == 200
+    status, answer = _call(second, "/v1/enroll", enroll, {})  # the same token again, to the other worker
+    assert status == 401 and "enrolled already" in answer["error"]["message"]
+    audience = first.keys.identity.key_id
+    raw = orjson.dumps({"object_id": "o"})
+    headers = sign_request(gateway, "POST", "/v1/exists", raw, audience=audience)
+    assert _call(second, "/v1/exists", raw, headers) == (200, {"result": False})  # enrolled through the first
+    status, answer = _call(first, "/v1/exists", raw, headers)  # the same request, to the other worker
+    assert status == 401 and answer["error"]["message"] == "replayed request"
+    fresh = sign_request(gateway, "POST", "/v1/exists", raw, audience=audience)
+    assert _call(first, "/v1/exists", raw, fresh) == (200, {"result": False})
+    for app in (first, second):
+        app.component.close()
