@@ -463,8 +463,8 @@ def local_substrate(opts: ServeOptions) -> Any:
     assert opts.data_dir is not None
     where = opts.data_dir / "substrate"
     if is_postgres_url(opts.db_url) and not has_local_state(where):
-        return Substrate(where, db_url=opts.db_url)
-    return Substrate(where, shared=opts.workers > 1)
+        return Substrate(where, db_url=opts.db_url, in_process=True)
+    return Substrate(where, shared=opts.workers > 1, in_process=True)
 
 
 def holder_directory(opts: ServeOptions, identity: Any, keys: dict[str, str]) -> Any:
