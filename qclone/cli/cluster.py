@@ -154,25 +154,15 @@ def down(
     from qclone.storage.launcher import Cluster
 
     cluster = Cluster.attach(data_dir.resolve())
-    stopped = []
-    with progress("stopping the cluster", total=len(cluster.processes), quiet=quiet) as bar:
-        for name, p in reversed(list(cluster.processes.items())):
-            if p.running:
-                p.kill(_sigterm())
-                stopped.append(name)
-            p.attached_pid = None
-            bar.advance()
+    with progress("stopping the cluster", quiet=quiet):
+        stopped = cluster.down()
+    for p in cluster.processes.values():
+        p.attached_pid = None
     cluster.save()
     if json:
-        print_json({"data_dir": str(data_dir.resolve()), "stopped": stopped[::-1]})
+        print_json({"data_dir": str(data_dir.resolve()), "stopped": stopped})
     else:
-        typer.echo(f"stopped {len(stopped)} processes" + (f": {', '.join(stopped[::-1])}" if stopped else " (none was running)"))
-
-
-def _sigterm() -> int:
-    import signal
-
-    return int(signal.SIGTERM)
+        typer.echo(f"stopped {len(stopped)} processes" + (f": {', '.join(stopped)}" if stopped else " (none was running)"))
 
 
 @cluster_app.command("status")

@@ -150,9 +150,9 @@ class ServerProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
-    def _kill_attached(self, sig: int, timeout: float = 15.0) -> None:
-        """Signal a process another program started (its group, as :meth:`kill`) and wait until it
-        is gone (then SIGKILL). Nothing is sent to a pid that is no longer this server's."""
+    def _kill_attached(self, sig: int, timeout: float = 15.0, *, wait: bool = True) -> None:
+        """Signal a process another program started (its group, as :meth:`kill`) and (``wait``) wait
+        until it is gone (then SIGKILL). Nothing is sent to a pid that is no longer this server's."""
         pid = self.attached_pid
         assert pid is not None
         if not _is_server(pid, self.port):
@@ -161,7 +161,7 @@ class ServerProcess:
             os.killpg(pid, sig)
         except ProcessLookupError:
             return
-        if sig in (signal.SIGSTOP, signal.SIGCONT):
+        if sig in (signal.SIGSTOP, signal.SIGCONT) or not wait:
             return
         deadline = time.monotonic() + timeout
         while _alive(pid):
@@ -393,11 +393,23 @@ class Cluster:
                     list(pool.map(lambda p: p.start(), others))
         return self
 
-    def down(self) -> None:
-        """Stop every process (gateways first): SIGKILL for a cluster this process started (the
-        tests' and the chaos run's), SIGTERM then SIGKILL for an attached one."""
-        for p in reversed(list(self.processes.values())):
-            p.kill(signal.SIGKILL if p.proc is not None else signal.SIGTERM)
+    def down(self) -> list[str]:
+        """Stop every process, the gateways first, then the nodes: SIGKILL for a cluster this process
+        started (the tests' and the chaos run's), SIGTERM (then SIGKILL after 15 s) for an attached
+        one, each wave signalled at once. The names of the processes that were running."""
+        stopped = []
+        gateways = set(self.gateway_names)
+        for wave in ([n for n in self.processes if n in gateways], [n for n in self.processes if n not in gateways]):
+            running = [n for n in wave if self.processes[n].running]
+            for name in running:
+                p = self.processes[name]
+                if p.proc is None:
+                    p._kill_attached(signal.SIGTERM, wait=False)  # noqa: SLF001 - the class's own helper, in a wave
+            for name in running:
+                p = self.processes[name]
+                p.kill(signal.SIGKILL if p.proc is not None else signal.SIGTERM)  # waits until it is gone
+            stopped += running
+        return stopped
 
     def restart(self, role: str) -> None:
         """Start a killed process again (and wait until it answers)."""
