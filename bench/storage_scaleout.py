@@ -1,0 +1,531 @@
+"""Scale-out throughput on one PostgreSQL: 1 and 2 gateway processes beside the KV peer, costs per
+round trip where they are spent, and the capacity model checked against the measurement.
+
+What runs (one PostgreSQL, ``--db URL``, default the server of ``QCLONE_TEST_DATABASE_URL`` or
+``postgres@127.0.0.1:5432``; each case gets a database of its own, created and dropped here):
+
+* **qclone**: a deployment (:class:`qclone.storage.launcher.Cluster`, ``mode="deployment"``):
+  the gateway with its metadata in PostgreSQL, as ``--processes`` P gateway processes (uvicorn
+  workers sharing one port), the substrate node, the vault and four providers, each a process.
+  One round trip = put (n = 4 clones of one qubit) + get + acknowledge, as in
+  ``bench/storage_throughput.py``, whose load generator (one asyncio process, ``--clients``
+  keep-alive connections spread over the gateways' ports) this reuses.
+* **peer**: that benchmark's minimal FastAPI key-value service on the same PostgreSQL (a table
+  ``kv``), P uvicorn worker processes; one round trip = put + one-time get.
+
+For each case, over the measured seconds (after a warm-up), from outside the processes:
+
+* round trips/s, p50/p99 latency;
+* CPU seconds per round trip of each role, from ``/proc/<pid>/stat`` (utime + stime) of every
+  process of its process group: ``gateway`` (or ``peer``), ``substrate``, ``nodes`` (vault and
+  providers), ``postgres`` (the backends of the case's database, found in ``pg_stat_activity``),
+  ``client`` (the load generator: this process), and the CPU the rest of the machine used
+  meanwhile (other users of the two cores: ``/proc/stat`` minus all of the above);
+* PostgreSQL work per round trip: statements (counted in each process by
+  :mod:`qclone.storage.dbstats`, switched on here with ``QCLONE_DB_STATS``; pg_stat_statements
+  needs a server restart to load), commits (``pg_stat_database.xact_commit`` of the case's
+  database), rows (``tup_*``), WAL bytes (``pg_current_wal_lsn()`` before and after: the whole
+  server's, so other users' writes meanwhile count too; their commits are printed), and the
+  bytes on the wire to and from PostgreSQL (``bytes_received``/``bytes_sent`` of the backends'
+  TCP sockets, ``ss -tinp``).
+
+The capacity model (:mod:`qclone.storage.capacity`) predicts each case's throughput from the
+costs per round trip measured with ONE process (cores left by other users / CPU per round trip,
+capped at one core per Python process of a role) and the bench fails (exit 1) if a prediction is
+more than ``--tolerance`` (20 %) off the measurement (``--no-check``: print only).
+
+``--write-docs`` also measures one PostgreSQL's write capacity with ``pgbench`` (small write
+transactions: statements and commits per second; 1 KB rows: WAL bytes per second) and the bytes
+per stored object (``--storage-seconds`` of puts without gets), writes the figures to
+``docs/scaling/figures.json`` and the tables of ``docs/scaling-storage.md`` to
+``docs/scaling/tables.md`` (:func:`qclone.storage.capacity.report`).
+
+Run: ``nice -n 10 .venv/bin/python bench/storage_scaleout.py [--seconds 15] [--clients 16] [--processes 1,2] [--write-docs]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import storage_throughput as st  # this directory's benchmark: the KV peer, the load generator, process helpers
+from sqlalchemy.engine import make_url
+
+from qclone.storage import capacity, dbstats
+from qclone.storage.launcher import Cluster
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DB = os.environ.get("QCLONE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TICK = os.sysconf("SC_CLK_TCK")
+#: Seconds to wait after a load for PostgreSQL's statistics (flushed by idle backends within
+#: about a second) and the processes' statement counts to be written.
+FLUSH_WAIT = 1.6
+#: Roles whose processes are Python processes (at most one core each): the model caps them.
+CAPPED = ("gateway", "peer", "substrate", "client")
+
+
+# ---------------------------------------------------------------------- PostgreSQL from outside
+class Postgres:
+    """The server at ``url``: databases of our own, their backends and statistics."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.url = make_url(url).set(drivername="postgresql+psycopg")
+        u = self.url
+        self.conn = psycopg.connect(host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username or "postgres",
+                                    password=u.password, dbname=u.database or "postgres", autocommit=True)
+        self.port = u.port or 5432
+
+    def q(self, sql: str, *args: Any) -> list[tuple]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, args or None)
+            return cur.fetchall() if cur.description else []
+
+    @contextmanager
+    def database(self, tag: str) -> Iterator[tuple[str, str]]:
+        """A fresh database (name, SQLAlchemy URL), dropped afterwards."""
+        name = f"qclone_bench_{tag}_{uuid.uuid4().hex[:8]}"
+        self.q(f'CREATE DATABASE "{name}"')
+        try:
+            yield name, self.url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            self.q("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", name)
+            for _ in range(50):
+                try:
+                    self.q(f'DROP DATABASE IF EXISTS "{name}"')
+                    break
+                except Exception:  # noqa: BLE001 - a backend still exiting: try again shortly
+                    time.sleep(0.2)
+
+    def backends(self, name: str) -> list[int]:
+        return [r[0] for r in self.q("SELECT pid FROM pg_stat_activity WHERE datname = %s", name)]
+
+    def stats(self, name: str) -> dict[str, float]:
+        row = self.q("SELECT xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, "
+                     "tup_deleted FROM pg_stat_database WHERE datname = %s", name)[0]
+        keys = ("commits", "rollbacks", "tup_returned", "tup_fetched", "tup_inserted", "tup_updated", "tup_deleted")
+        return dict(zip(keys, map(float, row)))
+
+    def commits_elsewhere(self, name: str) -> dict[str, float]:
+        """Commits so far in every other database (other users of the server)."""
+        return {r[0]: float(r[1]) for r in self.q("SELECT coalesce(datname, ''), xact_commit FROM pg_stat_database "
+                                                   "WHERE datname IS DISTINCT FROM %s", name)}
+
+    def wal(self) -> float:
+        return float(self.q("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")[0][0])
+
+    def size(self, name: str) -> float:
+        return float(self.q("SELECT pg_database_size(%s)", name)[0][0])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# ---------------------------------------------------------------------- counters from outside
+def cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def group_pids(pid: int) -> list[int]:
+    """The processes of ``pid``'s process group (a server and its workers)."""
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return []
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if os.getpgid(int(d.name)) == pgid:
+                    out.append(int(d.name))
+            except (ProcessLookupError, PermissionError):
+                continue
+    return out
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (every core; /proc/stat, idle and iowait excluded)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICK
+
+
+def wire_bytes(port: int, pids: set[int]) -> tuple[float, float]:
+    """Bytes the backends ``pids`` received from and sent to their clients (TCP counters of their sockets)."""
+    out = subprocess.run(["ss", "-tinpHO", "state", "established", f"( sport = :{port} )"],
+                         capture_output=True, text=True, check=False).stdout
+    received = sent = 0.0
+    for line in out.splitlines():
+        m = re.search(r"pid=(\d+)", line)
+        if m and int(m.group(1)) in pids:
+            r = re.search(r"bytes_received:(\d+)", line)
+            s = re.search(r"bytes_sent:(\d+)", line)
+            received += int(r.group(1)) if r else 0
+            sent += int(s.group(1)) if s else 0
+    return received, sent
+
+
+# ---------------------------------------------------------------------- the services
+class QcloneCase:
+    """The deployment on PostgreSQL with ``processes`` gateway processes."""
+
+    kind = "qclone"
+
+    def __init__(self, root: Path, db_url: str, processes: int) -> None:
+        self.cluster = Cluster(root, mode="deployment", db_url=db_url, extra=["--workers", str(processes)])
+        self.processes = processes
+
+    def up(self) -> None:
+        self.cluster.up()
+        self.token = self.cluster.token()
+        self.ports = [self.cluster.gateway.port]
+
+    def roles(self) -> dict[str, list[int]]:
+        """Role -> the leader pid of each process group of that role."""
+        out: dict[str, list[int]] = {"gateway": [], "substrate": [], "nodes": []}
+        for role, proc in self.cluster.processes.items():
+            assert proc.proc is not None
+            out[role if role in ("gateway", "substrate") else "nodes"].append(proc.proc.pid)
+        return out
+
+    def caps(self) -> dict[str, int]:
+        return {"gateway": self.processes, "substrate": 1}
+
+    def storage_dirs(self) -> dict[str, list[Path]]:
+        root = self.cluster.root
+        return {"substrate": [root / "substrate"], "providers": [root / f"p{i}" for i in range(1, 5)],
+                "vault": [root / "vault"]}
+
+    def down(self) -> None:
+        self.cluster.down()
+
+
+class PeerCase:
+    """The KV peer on PostgreSQL with ``processes`` worker processes."""
+
+    kind = "peer"
+
+    def __init__(self, root: Path, db_url: str, processes: int) -> None:
+        self.root, self.db_url, self.processes = root, db_url, processes
+        self.token = None
+
+    def up(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        port = st.free_port()
+        self.proc = st.start([sys.executable, str(Path(st.__file__)), "--peer", str(port), str(self.root),
+                              str(self.processes), "--peer-db", self.db_url], port, self.root / "peer.log")
+        self.ports = [port]
+
+    def roles(self) -> dict[str, list[int]]:
+        return {"peer": [self.proc.pid]}
+
+    def caps(self) -> dict[str, int]:
+        return {"peer": self.processes}
+
+    def down(self) -> None:
+        st.stop(self.proc)
+
+
+# ---------------------------------------------------------------------- one measurement
+class Probe:
+    """Counters of one case, read before and after a load."""
+
+    def __init__(self, pg: Postgres, dbname: str, case: Any, stats_dir: Path) -> None:
+        self.pg, self.dbname, self.case, self.stats_dir = pg, dbname, case, stats_dir
+
+    def cpu(self) -> dict[str, Any]:
+        roles = {role: [p for leader in leaders for p in group_pids(leader)] for role, leaders in self.case.roles().items()}
+        backends = self.pg.backends(self.dbname)
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "pids": roles,
+            "role_cpu": {role: {p: cpu_of(p) for p in pids} for role, pids in roles.items()},
+            "backend_cpu": {p: cpu_of(p) for p in backends},
+            "client": me.ru_utime + me.ru_stime,
+            "machine": machine_busy(),
+            "wire": wire_bytes(self.pg.port, set(backends)),
+            "wall": time.perf_counter(),
+            "wal": self.pg.wal(),
+        }
+
+    def counts(self) -> dict[str, Any]:
+        return {"db": self.pg.stats(self.dbname), "elsewhere": self.pg.commits_elsewhere(self.dbname),
+                "statements": dbstats.read_counts(self.stats_dir)}
+
+
+def _delta(after: dict[int, float], before: dict[int, float]) -> float:
+    """CPU of a set of processes between two readings (a process born meanwhile counts from 0; one
+    that ended meanwhile is lost, as its counters are)."""
+    return sum(v - before.get(p, 0.0) for p, v in after.items())
+
+
+def measure(case: Any, pg: Postgres, dbname: str, stats_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    case.up()
+    try:
+        for leaders in case.roles().values():
+            for leader in leaders:
+                st.settle(leader)
+        asyncio.run(st.load(case.ports, case.kind, case.token, args.clients, args.warmup, 0.0))  # warm-up
+        time.sleep(FLUSH_WAIT)
+        probe = Probe(pg, dbname, case, stats_dir)
+        c0 = probe.counts()
+        a = probe.cpu()
+        out = asyncio.run(st.load(case.ports, case.kind, case.token, args.clients, args.seconds, 0.0))
+        b = probe.cpu()
+        time.sleep(FLUSH_WAIT)
+        c1 = probe.counts()
+        storage = measure_storage(case, pg, dbname, args) if args.write_docs and case.kind == "qclone" else None
+    finally:
+        case.down()
+    n = max(1, out["round_trips_total"])
+    wall = b["wall"] - a["wall"]
+    cpu = {role: _delta(b["role_cpu"][role], a["role_cpu"].get(role, {})) for role in b["role_cpu"]}
+    cpu["postgres"] = _delta(b["backend_cpu"], a["backend_cpu"])
+    cpu["client"] = b["client"] - a["client"]
+    ours = sum(cpu.values())
+    others = max(0.0, (b["machine"] - a["machine"]) - ours)
+    # statements per role: each process's counts, by the role its pid belongs to
+    pid_role = {p: role for role, pids in b["pids"].items() for p in pids}
+    statements: dict[str, dict[str, float]] = {}
+    for pid, counts in c1["statements"].items():
+        before = c0["statements"].get(pid, {})
+        role = pid_role.get(pid, "other")
+        acc = statements.setdefault(role, {})
+        for k, v in counts.items():
+            acc[k] = acc.get(k, 0) + v - before.get(k, 0)
+    total_statements = sum(s.get("statements", 0) for s in statements.values())
+    db = {k: c1["db"][k] - c0["db"][k] for k in c1["db"]}
+    cores = os.cpu_count() or 1
+    out.update({
+        "processes": case.processes,
+        "seconds": wall,
+        "cpu_per_round_trip": {role: c / n for role, c in cpu.items()},
+        "cpu_total_per_round_trip": ours / n,
+        "cores": cores,
+        "others_cpu_per_second": others / wall,
+        "cores_available": max(0.1, cores - others / wall),
+        "statements_per_round_trip": total_statements / n,
+        "statements_by_role": {role: {k: v / n for k, v in s.items()} for role, s in statements.items()},
+        "commits_per_round_trip": (db["commits"] + db["rollbacks"]) / n,
+        "rows_per_round_trip": {k: db[k] / n for k in db if k.startswith("tup_")},
+        "other_commits_meanwhile": sum(v - c0["elsewhere"][k] for k, v in c1["elsewhere"].items() if k in c0["elsewhere"]),
+        "wal_bytes_per_round_trip": (b["wal"] - a["wal"]) / n,
+        "wire_bytes_per_round_trip": ((b["wire"][0] - a["wire"][0]) + (b["wire"][1] - a["wire"][1])) / n,
+        "wire_bytes_to_postgres_per_round_trip": (b["wire"][0] - a["wire"][0]) / n,
+        "wire_bytes_from_postgres_per_round_trip": (b["wire"][1] - a["wire"][1]) / n,
+        "caps": case.caps(),
+    })
+    if storage is not None:
+        out["storage"] = storage
+    return out
+
+
+def _du(paths: list[Path]) -> float:
+    return float(sum(f.stat().st_size for p in paths if p.exists() for f in p.rglob("*") if f.is_file()))
+
+
+def measure_storage(case: QcloneCase, pg: Postgres, dbname: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Bytes per stored object: ``--storage-seconds`` of puts (kept), the growth of each store."""
+    dirs = case.storage_dirs()
+    before = {where: _du(paths) for where, paths in dirs.items()}
+    db0 = pg.size(dbname)
+    out = asyncio.run(st.load(case.ports, "qclone-put", case.token, args.clients, args.storage_seconds, 0.0))
+    if out["errors"]:
+        raise RuntimeError(f"puts failed: {out['first_error']}")
+    objects = out["round_trips_total"]
+    time.sleep(FLUSH_WAIT)
+    per = {"postgresql": (pg.size(dbname) - db0) / objects}
+    per.update({where: (_du(paths) - before[where]) / objects for where, paths in dirs.items()})
+    return {"objects": objects, "bytes_per_object": per, "source": f"measured here: {objects} objects put"}
+
+
+# ---------------------------------------------------------------------- pgbench
+def pgbench_capacity(pg: Postgres, seconds: float, clients: int) -> dict[str, Any]:
+    """One PostgreSQL's write capacity on this machine: pgbench's simple-update (an UPDATE, a
+    SELECT and an INSERT per transaction: statements and commits per second) and 1 KB inserts
+    (WAL bytes per second), ``clients`` connections each."""
+    exe = shutil.which("pgbench")
+    if exe is None:
+        raise RuntimeError("pgbench is not installed (Debian: postgresql-contrib or postgresql-client)")
+    u = pg.url
+    out: dict[str, Any] = {}
+    with pg.database("pgbench") as (name, _url):
+        base = [exe, "-h", u.host or "127.0.0.1", "-p", str(pg.port), "-U", u.username or "postgres", name]
+        subprocess.run([*base[:-1], "-i", "-q", "-s", "5", name], check=True, capture_output=True, timeout=600)
+        pg.q("SELECT 1")
+        import psycopg
+
+        with psycopg.connect(host=u.host or "127.0.0.1", port=pg.port, user=u.username or "postgres", dbname=name,
+                             autocommit=True) as c:
+            c.execute("CREATE TABLE wal_probe (id bigserial PRIMARY KEY, v text NOT NULL)")
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+            # 1 KB of hex digits per row: below TOAST's threshold, so stored and logged as it is
+            f.write("INSERT INTO wal_probe (v) SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 32);\n")
+            script = f.name
+        try:
+            for tag, extra in (("small", ["-b", "simple-update"]), ("wal", ["-f", script])):
+                backends_before = {}
+                wal0 = pg.wal()
+                t0 = time.perf_counter()
+                proc = subprocess.Popen([*base[:-1], "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T",
+                                         str(int(seconds)), *extra, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)
+                time.sleep(1.0)
+                backends_before = {p: cpu_of(p) for p in pg.backends(name)}
+                stdout, stderr = proc.communicate(timeout=seconds + 120)
+                wall = time.perf_counter() - t0
+                backends_cpu = sum(cpu_of(p) - backends_before.get(p, 0.0) for p in backends_before)
+                m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", stdout)
+                done = re.search(r"number of transactions actually processed: (\d+)", stdout)
+                if proc.returncode != 0 or m is None or done is None:
+                    raise RuntimeError(f"pgbench failed: {stderr[-500:]}")
+                tps = float(m.group(1))
+                out[tag] = {"tps": tps, "transactions": int(done.group(1)),
+                            "wal_bytes_per_second": (pg.wal() - wal0) / wall,
+                            "postgres_cpu_per_second_approx": backends_cpu / max(1e-9, wall - 1.0)}
+        finally:
+            os.unlink(script)
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "statements_per_second": 3 * out["small"]["tps"],
+        "commits_per_second": out["small"]["tps"],
+        "wal_bytes_per_second": out["wal"]["wal_bytes_per_second"],
+        "runs": out,
+    }
+
+
+# ---------------------------------------------------------------------- the model's check
+def check_model(runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """Each case's prediction from the costs measured with one process (its kind's smallest P),
+    on the cores other users left it in that case's run."""
+    for kind, by_p in runs.items():
+        base = by_p[min(by_p, key=int)]
+        for r in by_p.values():
+            caps = {role: (r["processes"] if role in ("gateway", "peer") else 1) for role in CAPPED
+                    if role in base["cpu_per_round_trip"]}
+            pred = capacity.predict(base["cpu_per_round_trip"], r["cores_available"], caps)
+            r["prediction"] = {"throughput": pred.throughput, "bound": pred.bound,
+                               "error": (pred.throughput - r["per_second"]) / r["per_second"],
+                               "from_processes": base["processes"]}
+
+
+def print_report(runs: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespace) -> None:
+    roles = ("gateway", "peer", "substrate", "nodes", "postgres", "client")
+    print(f"put+get round trips on one PostgreSQL, {args.clients} clients, {os.cpu_count()} cores "
+          f"(qclone: put + get + ack of n = 4 clones; peer: put + one-time get)")
+    head = "  ".join(f"{r:>9s}" for r in roles)
+    print(f"  {'service':7s} {'P':>2s} {'rt/s':>7s} {'p50 ms':>7s} {'p99 ms':>7s} {'pred/s':>7s} {'error':>6s} "
+          f"{'bound':>9s} | CPU ms/rt: {head} {'others/s':>8s} | stmts/rt commits/rt WAL B/rt wire B/rt")
+    for kind, by_p in runs.items():
+        for p, r in sorted(by_p.items(), key=lambda kv: int(kv[0])):
+            cpu = r["cpu_per_round_trip"]
+            cells = "  ".join(f"{1000 * cpu[role]:9.2f}" if role in cpu else f"{'-':>9s}" for role in roles)
+            pred = r["prediction"]
+            print(f"  {kind:7s} {p:>2s} {r['per_second']:7.1f} {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} "
+                  f"{pred['throughput']:7.1f} {100 * pred['error']:+5.0f}% {pred['bound']:>9s} | {'':10s} {cells} "
+                  f"{r['others_cpu_per_second']:8.2f} | {r['statements_per_round_trip']:8.1f} "
+                  f"{r['commits_per_round_trip']:10.2f} {r['wal_bytes_per_round_trip']:8.0f} "
+                  f"{r['wire_bytes_per_round_trip']:9.0f}   errors {r['errors']}")
+    for p in sorted(set(runs.get("qclone", {})) & set(runs.get("peer", {})), key=int):
+        q, k = runs["qclone"][p], runs["peer"][p]
+        print(f"  ratio qclone/peer at P = {p}: throughput {q['per_second'] / k['per_second']:.2f}, "
+              f"CPU per round trip {q['cpu_total_per_round_trip'] / k['cpu_total_per_round_trip']:.1f}, "
+              f"statements per round trip {q['statements_per_round_trip'] / max(1e-9, k['statements_per_round_trip']):.1f}, "
+              f"WAL bytes per round trip {q['wal_bytes_per_round_trip'] / max(1e-9, k['wal_bytes_per_round_trip']):.1f}")
+    for kind, by_p in runs.items():
+        for p, r in by_p.items():
+            if r["other_commits_meanwhile"]:
+                print(f"  note: other databases committed {r['other_commits_meanwhile']:.0f} transactions during "
+                      f"{kind} P = {p} (the WAL figure is the whole server's)")
+            if r["first_error"]:
+                print(f"  first error of {kind} P = {p}: {r['first_error']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", default=DEFAULT_DB, help="the PostgreSQL server (a URL; a database per case is made on it)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per case")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per case (not measured)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients of the load generator")
+    parser.add_argument("--processes", default="1,2", help="gateway (peer) process counts, comma-separated")
+    parser.add_argument("--only", choices=("qclone", "peer"), help="one service only")
+    parser.add_argument("--tolerance", type=float, default=0.20, help="largest relative error of a prediction")
+    parser.add_argument("--no-check", action="store_true", help="print the predictions, never fail on them")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="also pgbench and bytes per object; write docs/scaling/figures.json and tables.md")
+    parser.add_argument("--pgbench-seconds", type=float, default=15.0, help="seconds of each pgbench run")
+    parser.add_argument("--storage-seconds", type=float, default=10.0, help="seconds of puts for the bytes per object")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args()
+    counts = [int(x) for x in args.processes.split(",") if x.strip()]
+    if not counts or min(counts) < 1:
+        parser.error("--processes: comma-separated integers >= 1")
+    kinds = (args.only,) if args.only else ("qclone", "peer")
+    pg = Postgres(args.db)
+    root = Path(tempfile.mkdtemp(prefix="qclone-scaleout-"))
+    stats_dir = root / "dbstats"
+    os.environ[dbstats.ENV] = str(stats_dir)  # every process started from here counts its statements
+    runs: dict[str, dict[str, dict[str, Any]]] = {}
+    try:
+        pgb = pgbench_capacity(pg, args.pgbench_seconds, args.clients) if args.write_docs else None
+        for kind in kinds:
+            for p in counts:
+                with pg.database(f"{kind}{p}") as (name, url):
+                    case = (QcloneCase if kind == "qclone" else PeerCase)(root / f"{kind}{p}", url, p)
+                    runs.setdefault(kind, {})[str(p)] = measure(case, pg, name, stats_dir, args)
+    finally:
+        pg.close()
+        shutil.rmtree(root, ignore_errors=True)
+    check_model(runs)
+    errors = sum(r["errors"] for by_p in runs.values() for r in by_p.values())
+    off = [(k, p, r["prediction"]["error"]) for k, by_p in runs.items() for p, r in by_p.items()
+           if k == "qclone" and abs(r["prediction"]["error"]) > args.tolerance]
+    summary: dict[str, Any] = {"clients": args.clients, "cores": os.cpu_count(), "runs": runs,
+                               "tolerance": args.tolerance, "model_ok": not off}
+    if pgb is not None:
+        summary["pgbench"] = pgb
+        storage = runs.get("qclone", {}).get(str(min(counts)), {}).get("storage")
+        bulk = ROOT / "docs" / "scaling" / "bulk-figures.json"
+        summary["storage"] = json.loads(bulk.read_text()) if bulk.exists() else storage
+        summary["command"] = "nice -n 10 .venv/bin/python " + " ".join(["bench/storage_scaleout.py", *sys.argv[1:]])
+        docs = ROOT / "docs" / "scaling"
+        docs.mkdir(exist_ok=True)
+        (docs / "figures.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+        (docs / "tables.md").write_text(capacity.report(summary))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print_report(runs, args)
+        if pgb is not None:
+            print(f"  pgbench: {pgb['statements_per_second']:.0f} statements/s, {pgb['commits_per_second']:.0f} commits/s "
+                  f"(simple-update), {pgb['wal_bytes_per_second'] / 1e6:.1f} MB/s of WAL (1 KB rows); "
+                  "tables written to docs/scaling/tables.md")
+        for k, p, e in off:
+            print(f"  MODEL OFF: {k} P = {p}: prediction {100 * e:+.0f} % from the measurement "
+                  f"(tolerance {100 * args.tolerance:.0f} %)")
+    if errors:
+        return 1
+    return 0 if (not off or args.no_check) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
