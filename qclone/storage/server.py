@@ -42,7 +42,8 @@ from typing import Any
 
 from qclone.errors import InvalidArgumentError
 
-__all__ = ["ROLES", "ServeOptions", "build_app", "create_tenant_in", "make_private", "serve"]
+__all__ = ["GATEWAY_SHARED_FILES", "ROLES", "ServeOptions", "build_app", "copy_gateway_files", "create_tenant_in",
+           "make_private", "serve"]
 
 ROLES = ("embedded", "gateway", "substrate", "vault", "provider")
 #: Name of the first tenant an embedded server or gateway creates.
@@ -155,6 +156,46 @@ class ServeOptions:
         for key in ("holders", "holder_joins"):
             raw[key] = tuple(raw.get(key) or ())
         return cls(**raw)
+
+
+#: The files of a gateway's data dir that every gateway of one service shares, copied from the first
+#: gateway's data dir into each new gateway's before it starts (as one copies a TLS key to a new
+#: machine; mode 0600): ``gateway-key`` (the gateway's node identity: the substrate, the vault, the
+#: providers and the holders pinned its public key when they were enrolled), ``nodes.json`` (the node
+#: keys the gateway pinned), ``admin-token``, ``ui-secret`` (the dashboard's cookie key: a session
+#: signed in at one gateway is valid at every other) and ``token`` (the first tenant's token, a
+#: convenience). Everything else a gateway needs is in the metadata database.
+GATEWAY_SHARED_FILES = ("gateway-key", "nodes.json", "admin-token", "ui-secret", "token")
+
+
+def copy_gateway_files(source: Path, target: Path) -> list[str]:
+    """Copy :data:`GATEWAY_SHARED_FILES` from the data dir ``source`` of a gateway that has run once
+    into the data dir ``target`` of another gateway of the same service (0600, each replaced
+    atomically); the names copied. ``gateway-key``, ``nodes.json`` and ``admin-token`` must exist."""
+    from qclone.storage.rpc.keys import write_private
+
+    copied = []
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in GATEWAY_SHARED_FILES:
+        try:
+            text = (source / name).read_bytes()
+        except FileNotFoundError:
+            if name in ("gateway-key", "nodes.json", "admin-token"):
+                raise InvalidArgumentError(f"{source} holds no {name}: start its gateway once (enrolled with its "
+                                           "nodes) before copying its files to another gateway") from None
+            continue
+        if name == "ui-secret":  # 32 raw bytes
+            tmp = target / f".{name}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target / name)
+        else:
+            write_private(target / name, text.decode())
+        copied.append(name)
+    return copied
 
 
 def make_private(data_dir: Path) -> None:
