@@ -24,10 +24,12 @@ For each case, over the measured seconds (after a warm-up), from outside the pro
 * PostgreSQL work per round trip: statements (counted in each process by
   :mod:`qclone.storage.dbstats`, switched on here with ``QCLONE_DB_STATS``; pg_stat_statements
   needs a server restart to load), commits (``pg_stat_database.xact_commit`` of the case's
-  database), rows (``tup_*``), WAL bytes (``pg_current_wal_lsn()`` before and after: the whole
-  server's, so other users' writes meanwhile count too; their commits are printed), and the
-  bytes on the wire to and from PostgreSQL (``bytes_received``/``bytes_sent`` of the backends'
-  TCP sockets, ``ss -tinp``).
+  database + rollbacks), rows (``tup_*``), WAL bytes (the records between the WAL positions
+  before and after that change the case's database, and their transactions' commit records, read
+  with ``pg_walinspect``: other users' writes meanwhile are left out; the whole server's WAL is
+  printed beside it), and the bytes on the wire to and from PostgreSQL
+  (``bytes_received``/``bytes_sent`` of the backends' TCP sockets, ``ss -tinp``: the protocol's
+  framing included; a connection closed during the run is lost).
 
 The capacity model (:mod:`qclone.storage.capacity`) predicts each case's throughput from the
 costs per round trip measured with ONE process (cores left by other users / CPU per round trip,
@@ -35,7 +37,8 @@ capped at one core per Python process of a role) and the bench fails (exit 1) if
 more than ``--tolerance`` (20 %) off the measurement (``--no-check``: print only).
 
 ``--write-docs`` also measures one PostgreSQL's write capacity with ``pgbench`` (small write
-transactions: statements and commits per second; 1 KB rows: WAL bytes per second) and the bytes
+transactions: statements and commits per second; 16 rows of 1 KB per transaction: WAL bytes per
+second) and the bytes
 per stored object (``--storage-seconds`` of puts without gets), writes the figures to
 ``docs/scaling/figures.json`` and the tables of ``docs/scaling-storage.md`` to
 ``docs/scaling/tables.md`` (:func:`qclone.storage.capacity.report`).
@@ -127,7 +130,36 @@ class Postgres:
                                                    "WHERE datname IS DISTINCT FROM %s", name)}
 
     def wal(self) -> float:
-        return float(self.q("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")[0][0])
+        """The server's WAL position in bytes (every database's writes)."""
+        return float(self.q("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')")[0][0])
+
+    def wal_of(self, name: str, start: float, end: float) -> float:
+        """Bytes of the WAL records between two positions that belong to database ``name``: those
+        that change one of its relations (their block references name its OID) and the commit
+        records of the transactions that wrote them (pg_walinspect, created in that database;
+        PostgreSQL 15 or later). Other users' writes meanwhile are left out."""
+        import psycopg
+
+        u = self.url
+        lsn = "SELECT pg_lsn '0/0' + %s::numeric"
+        with psycopg.connect(host=u.host or "127.0.0.1", port=self.port, user=u.username or "postgres",
+                             password=u.password, dbname=name, autocommit=True) as c:
+            c.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+            oid = c.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]  # type: ignore[index]
+            a = c.execute(lsn, (int(start),)).fetchone()[0]  # type: ignore[index]
+            b = c.execute(lsn, (int(end),)).fetchone()[0]  # type: ignore[index]
+            for _ in range(50):  # records can be read once they are flushed
+                if c.execute("SELECT pg_current_wal_flush_lsn() >= %s", (b,)).fetchone()[0]:  # type: ignore[index]
+                    break
+                time.sleep(0.1)
+            pattern = f"%/{oid}/%"
+            row = c.execute(
+                "WITH r AS (SELECT xid, resource_manager, record_length, block_ref FROM pg_get_wal_records_info(%s, %s)), "
+                "mine AS (SELECT DISTINCT xid FROM r WHERE block_ref LIKE %s AND xid <> '0') "
+                "SELECT coalesce(sum(record_length), 0) FROM r WHERE block_ref LIKE %s "
+                "OR (resource_manager = 'Transaction' AND xid IN (SELECT xid FROM mine))",
+                (a, b, pattern, pattern)).fetchone()
+        return float(row[0])  # type: ignore[index]
 
     def size(self, name: str) -> float:
         return float(self.q("SELECT pg_database_size(%s)", name)[0][0])
@@ -162,6 +194,21 @@ def group_pids(pid: int) -> list[int]:
     return out
 
 
+def settle(leaders: list[int], timeout: float = 60.0) -> None:
+    """Wait until the processes of these groups are idle together (every one has finished starting)."""
+    def total() -> float:
+        return sum(cpu_of(p) for leader in leaders for p in group_pids(leader))
+
+    deadline = time.monotonic() + timeout
+    last = total()
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = total()
+        if now - last < 0.03 * max(1, len(leaders)):
+            return
+        last = now
+
+
 def machine_busy() -> float:
     """CPU seconds the whole machine has been busy (every core; /proc/stat, idle and iowait excluded)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -185,29 +232,32 @@ def wire_bytes(port: int, pids: set[int]) -> tuple[float, float]:
 
 # ---------------------------------------------------------------------- the services
 class QcloneCase:
-    """The deployment on PostgreSQL with ``processes`` gateway processes."""
+    """The deployment on PostgreSQL with ``processes`` gateway processes (each its own port) and
+    ``substrate_workers`` worker processes of the substrate node."""
 
     kind = "qclone"
 
-    def __init__(self, root: Path, db_url: str, processes: int) -> None:
-        self.cluster = Cluster(root, mode="deployment", db_url=db_url, extra=["--workers", str(processes)])
-        self.processes = processes
+    def __init__(self, root: Path, db_url: str, processes: int, substrate_workers: int = 1) -> None:
+        self.cluster = Cluster(root, mode="deployment", db_url=db_url, gateways=processes,
+                               substrate_workers=substrate_workers)
+        self.processes, self.substrate_workers = processes, substrate_workers
 
     def up(self) -> None:
         self.cluster.up()
         self.token = self.cluster.token()
-        self.ports = [self.cluster.gateway.port]
+        self.ports = [self.cluster.processes[name].port for name in self.cluster.gateway_names]
 
     def roles(self) -> dict[str, list[int]]:
         """Role -> the leader pid of each process group of that role."""
+        gateways = set(self.cluster.gateway_names)
         out: dict[str, list[int]] = {"gateway": [], "substrate": [], "nodes": []}
         for role, proc in self.cluster.processes.items():
             assert proc.proc is not None
-            out[role if role in ("gateway", "substrate") else "nodes"].append(proc.proc.pid)
+            out["gateway" if role in gateways else role if role == "substrate" else "nodes"].append(proc.proc.pid)
         return out
 
     def caps(self) -> dict[str, int]:
-        return {"gateway": self.processes, "substrate": 1}
+        return {"gateway": self.processes, "substrate": self.substrate_workers}
 
     def storage_dirs(self) -> dict[str, list[Path]]:
         root = self.cluster.root
@@ -280,9 +330,7 @@ def _delta(after: dict[int, float], before: dict[int, float]) -> float:
 def measure(case: Any, pg: Postgres, dbname: str, stats_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     case.up()
     try:
-        for leaders in case.roles().values():
-            for leader in leaders:
-                st.settle(leader)
+        settle([leader for leaders in case.roles().values() for leader in leaders])
         asyncio.run(st.load(case.ports, case.kind, case.token, args.clients, args.warmup, 0.0))  # warm-up
         time.sleep(FLUSH_WAIT)
         probe = Probe(pg, dbname, case, stats_dir)
@@ -292,6 +340,7 @@ def measure(case: Any, pg: Postgres, dbname: str, stats_dir: Path, args: argpars
         b = probe.cpu()
         time.sleep(FLUSH_WAIT)
         c1 = probe.counts()
+        wal = pg.wal_of(dbname, a["wal"], b["wal"])
         storage = measure_storage(case, pg, dbname, args) if args.write_docs and case.kind == "qclone" else None
     finally:
         case.down()
@@ -327,7 +376,8 @@ def measure(case: Any, pg: Postgres, dbname: str, stats_dir: Path, args: argpars
         "commits_per_round_trip": (db["commits"] + db["rollbacks"]) / n,
         "rows_per_round_trip": {k: db[k] / n for k in db if k.startswith("tup_")},
         "other_commits_meanwhile": sum(v - c0["elsewhere"][k] for k, v in c1["elsewhere"].items() if k in c0["elsewhere"]),
-        "wal_bytes_per_round_trip": (b["wal"] - a["wal"]) / n,
+        "wal_bytes_per_round_trip": wal / n,
+        "wal_bytes_server_per_round_trip": (b["wal"] - a["wal"]) / n,
         "wire_bytes_per_round_trip": ((b["wire"][0] - a["wire"][0]) + (b["wire"][1] - a["wire"][1])) / n,
         "wire_bytes_to_postgres_per_round_trip": (b["wire"][0] - a["wire"][0]) / n,
         "wire_bytes_from_postgres_per_round_trip": (b["wire"][1] - a["wire"][1]) / n,
@@ -377,8 +427,9 @@ def pgbench_capacity(pg: Postgres, seconds: float, clients: int) -> dict[str, An
                              autocommit=True) as c:
             c.execute("CREATE TABLE wal_probe (id bigserial PRIMARY KEY, v text NOT NULL)")
         with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-            # 1 KB of hex digits per row: below TOAST's threshold, so stored and logged as it is
-            f.write("INSERT INTO wal_probe (v) SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 32);\n")
+            # 16 rows of 1 KB of hex digits (below TOAST's threshold: stored and logged as they are)
+            f.write("INSERT INTO wal_probe (v) SELECT x.v FROM generate_series(1, 16) AS i, LATERAL "
+                    "(SELECT string_agg(md5(random()::text || i || g), '') AS v FROM generate_series(1, 32) AS g) AS x;\n")
             script = f.name
         try:
             for tag, extra in (("small", ["-b", "simple-update"]), ("wal", ["-f", script])):
@@ -390,9 +441,15 @@ def pgbench_capacity(pg: Postgres, seconds: float, clients: int) -> dict[str, An
                                         text=True)
                 time.sleep(1.0)
                 backends_before = {p: cpu_of(p) for p in pg.backends(name)}
-                stdout, stderr = proc.communicate(timeout=seconds + 120)
+                t1 = t2 = time.perf_counter()
+                last = dict(backends_before)
+                while proc.poll() is None:  # the backends' CPU, read while they live
+                    last.update({p: c for p in backends_before if (c := cpu_of(p)) > 0})
+                    t2 = time.perf_counter()
+                    time.sleep(0.25)
+                stdout, stderr = proc.communicate(timeout=120)
                 wall = time.perf_counter() - t0
-                backends_cpu = sum(cpu_of(p) - backends_before.get(p, 0.0) for p in backends_before)
+                backends_cpu = sum(last[p] - backends_before[p] for p in backends_before)
                 m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", stdout)
                 done = re.search(r"number of transactions actually processed: (\d+)", stdout)
                 if proc.returncode != 0 or m is None or done is None:
@@ -400,16 +457,24 @@ def pgbench_capacity(pg: Postgres, seconds: float, clients: int) -> dict[str, An
                 tps = float(m.group(1))
                 out[tag] = {"tps": tps, "transactions": int(done.group(1)),
                             "wal_bytes_per_second": (pg.wal() - wal0) / wall,
-                            "postgres_cpu_per_second_approx": backends_cpu / max(1e-9, wall - 1.0)}
+                            "postgres_cpu_per_second": backends_cpu / max(1e-9, t2 - t1)}
         finally:
             os.unlink(script)
+    small, wal = out["small"], out["wal"]
+    cores = float(os.cpu_count() or 1)
     return {
         "clients": clients,
         "seconds": seconds,
-        "statements_per_second": 3 * out["small"]["tps"],
-        "commits_per_second": out["small"]["tps"],
-        "wal_bytes_per_second": out["wal"]["wal_bytes_per_second"],
         "runs": out,
+        # as measured here (pgbench's client and other users shared the cores) ...
+        "measured": {"statements_per_second": 3 * small["tps"], "commits_per_second": small["tps"],
+                     "wal_bytes_per_second": wal["wal_bytes_per_second"]},
+        # ... and per CPU second of the backends, times this machine's cores: one PostgreSQL with the
+        # cores to itself (the rates grow with the CPU its backends get)
+        "capacity": {"statements_per_second": 3 * small["tps"] / small["postgres_cpu_per_second"] * cores,
+                     "commits_per_second": small["tps"] / small["postgres_cpu_per_second"] * cores,
+                     "wal_bytes_per_second": wal["wal_bytes_per_second"] / wal["postgres_cpu_per_second"] * cores,
+                     "cores": cores},
     }
 
 
@@ -417,11 +482,10 @@ def pgbench_capacity(pg: Postgres, seconds: float, clients: int) -> dict[str, An
 def check_model(runs: dict[str, dict[str, dict[str, Any]]]) -> None:
     """Each case's prediction from the costs measured with one process (its kind's smallest P),
     on the cores other users left it in that case's run."""
-    for kind, by_p in runs.items():
+    for by_p in runs.values():
         base = by_p[min(by_p, key=int)]
         for r in by_p.values():
-            caps = {role: (r["processes"] if role in ("gateway", "peer") else 1) for role in CAPPED
-                    if role in base["cpu_per_round_trip"]}
+            caps = {role: r["caps"].get(role, 1) for role in CAPPED if role in base["cpu_per_round_trip"]}
             pred = capacity.predict(base["cpu_per_round_trip"], r["cores_available"], caps)
             r["prediction"] = {"throughput": pred.throughput, "bound": pred.bound,
                                "error": (pred.throughput - r["per_second"]) / r["per_second"],
@@ -455,7 +519,8 @@ def print_report(runs: dict[str, dict[str, dict[str, Any]]], args: argparse.Name
         for p, r in by_p.items():
             if r["other_commits_meanwhile"]:
                 print(f"  note: other databases committed {r['other_commits_meanwhile']:.0f} transactions during "
-                      f"{kind} P = {p} (the WAL figure is the whole server's)")
+                      f"{kind} P = {p} (left out of the WAL figure; the whole server wrote "
+                      f"{r['wal_bytes_server_per_round_trip']:.0f} B of WAL per round trip)")
             if r["first_error"]:
                 print(f"  first error of {kind} P = {p}: {r['first_error']}")
 
@@ -467,6 +532,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per case (not measured)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients of the load generator")
     parser.add_argument("--processes", default="1,2", help="gateway (peer) process counts, comma-separated")
+    parser.add_argument("--substrate-workers", type=int, default=1,
+                        help="worker processes of the substrate node (0: as many as gateways)")
     parser.add_argument("--only", choices=("qclone", "peer"), help="one service only")
     parser.add_argument("--tolerance", type=float, default=0.20, help="largest relative error of a prediction")
     parser.add_argument("--no-check", action="store_true", help="print the predictions, never fail on them")
@@ -490,7 +557,8 @@ def main() -> int:
         for kind in kinds:
             for p in counts:
                 with pg.database(f"{kind}{p}") as (name, url):
-                    case = (QcloneCase if kind == "qclone" else PeerCase)(root / f"{kind}{p}", url, p)
+                    case = (QcloneCase(root / f"{kind}{p}", url, p, args.substrate_workers or p) if kind == "qclone"
+                            else PeerCase(root / f"{kind}{p}", url, p))
                     runs.setdefault(kind, {})[str(p)] = measure(case, pg, name, stats_dir, args)
     finally:
         pg.close()
@@ -516,8 +584,11 @@ def main() -> int:
     else:
         print_report(runs, args)
         if pgb is not None:
-            print(f"  pgbench: {pgb['statements_per_second']:.0f} statements/s, {pgb['commits_per_second']:.0f} commits/s "
-                  f"(simple-update), {pgb['wal_bytes_per_second'] / 1e6:.1f} MB/s of WAL (1 KB rows); "
+            m, c = pgb["measured"], pgb["capacity"]
+            print(f"  pgbench here: {m['statements_per_second']:.0f} statements/s, {m['commits_per_second']:.0f} commits/s "
+                  f"(simple-update), {m['wal_bytes_per_second'] / 1e6:.1f} MB/s of WAL (1 KB rows); with "
+                  f"{c['cores']:g} cores to itself: {c['statements_per_second']:.0f} statements/s, "
+                  f"{c['commits_per_second']:.0f} commits/s, {c['wal_bytes_per_second'] / 1e6:.1f} MB/s; "
                   "tables written to docs/scaling/tables.md")
         for k, p, e in off:
             print(f"  MODEL OFF: {k} P = {p}: prediction {100 * e:+.0f} % from the measurement "

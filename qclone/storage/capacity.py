@@ -75,30 +75,35 @@ def predict(cpu: Mapping[str, float], cores: float, processes: Mapping[str, int]
 
 @dataclass(frozen=True)
 class DatabaseCapacity:
-    """What one PostgreSQL sustains, measured with ``pgbench``: statements and commits per
-    second (small write transactions) and WAL bytes per second (large rows)."""
+    """What one PostgreSQL sustains: statements and commits per second (small write
+    transactions), WAL bytes per second (large rows), measured with ``pgbench``, and its
+    ``cores`` (the CPU seconds per second its backends can use)."""
 
     statements_per_second: float
     commits_per_second: float
     wal_bytes_per_second: float
+    cores: float
 
 
 @dataclass(frozen=True)
 class DatabaseDemand:
-    """What one round trip asks of PostgreSQL: statements, commits, WAL bytes."""
+    """What one round trip asks of PostgreSQL: statements, commits, WAL bytes, CPU seconds of its
+    backends."""
 
     statements: float
     commits: float
     wal_bytes: float
+    cpu_seconds: float
 
 
 def database_limit(demand: DatabaseDemand, capacity: DatabaseCapacity) -> tuple[float, str]:
     """Round trips per second one PostgreSQL takes, and which of its capacities runs out first
-    (``statements``, ``commits`` or ``WAL bytes``)."""
+    (``statements``, ``commits``, ``WAL bytes`` or ``CPU``)."""
     limits = {}
     for what, need, have in (("statements", demand.statements, capacity.statements_per_second),
                              ("commits", demand.commits, capacity.commits_per_second),
-                             ("WAL bytes", demand.wal_bytes, capacity.wal_bytes_per_second)):
+                             ("WAL bytes", demand.wal_bytes, capacity.wal_bytes_per_second),
+                             ("CPU", demand.cpu_seconds, capacity.cores)):
         if _positive(need, f"{what} per round trip", zero=True) > 0:
             limits[what] = _positive(have, f"{what} per second") / need
     if not limits:
@@ -145,7 +150,8 @@ def machines_at_limit(app_cpu: float, cores_per_machine: float, demand: Database
 def shards_for(machines: int, app_cpu: float, cores_per_machine: float, demand: DatabaseDemand,
                capacity: DatabaseCapacity) -> int:
     """The fewest PostgreSQL shards that keep up with ``machines`` machines."""
-    return max(1, math.ceil(machines / machines_at_limit(app_cpu, cores_per_machine, demand, capacity)))
+    needed = machines / machines_at_limit(app_cpu, cores_per_machine, demand, capacity)
+    return max(1, math.ceil(needed - 1e-9))  # 15.000000000002 shards (rounding) are 15
 
 
 # ---------------------------------------------------------------------- the documentation's tables
@@ -180,17 +186,26 @@ def report(figures: Mapping[str, Any], machines: tuple[int, ...] = (1, 10, 100))
     one = runs["qclone"][min(runs["qclone"], key=int)]
     cpu = one["cpu_per_round_trip"]
     app_cpu = sum(cpu.get(role, 0.0) for role in ("gateway", "substrate", "nodes"))
-    demand = DatabaseDemand(one["statements_per_round_trip"], one["commits_per_round_trip"], one["wal_bytes_per_round_trip"])
-    pgb = figures["pgbench"]
-    capacity = DatabaseCapacity(pgb["statements_per_second"], pgb["commits_per_second"], pgb["wal_bytes_per_second"])
+    demand = DatabaseDemand(one["statements_per_round_trip"], one["commits_per_round_trip"],
+                            one["wal_bytes_per_round_trip"], cpu.get("postgres", 0.0))
+    cap = figures["pgbench"]["capacity"]
+    capacity = DatabaseCapacity(cap["statements_per_second"], cap["commits_per_second"], cap["wal_bytes_per_second"],
+                                cap["cores"])
     db, what = database_limit(demand, capacity)
     at = machines_at_limit(app_cpu, cores, demand, capacity)
-    lines += ["", f"One PostgreSQL ({_si(capacity.statements_per_second)} statements/s, "
-                  f"{_si(capacity.commits_per_second)} commits/s, {_si(capacity.wal_bytes_per_second, 'B')}/s of WAL, "
-                  f"measured with pgbench here) takes {db:.0f} round trips/s: its {what} run out first. "
-                  f"A machine of {cores} cores running gateways and substrate workers does "
-                  f"{cores / app_cpu:.0f} round trips/s ({_ms(app_cpu)} ms of CPU each), so "
-                  f"{at:.1f} machines saturate one PostgreSQL.", "",
+    lines += ["", "| one PostgreSQL of " f"{capacity.cores:g} cores | capacity | a round trip asks | round trips/s |",
+              "|---|---|---|---|"]
+    for name, have, need, unit in (("statements", capacity.statements_per_second, demand.statements, "/s"),
+                                   ("commits", capacity.commits_per_second, demand.commits, "/s"),
+                                   ("WAL bytes", capacity.wal_bytes_per_second, demand.wal_bytes, "B/s"),
+                                   ("CPU", capacity.cores, demand.cpu_seconds, "s/s")):
+        asked = f"{_ms(need)} ms" if name == "CPU" else _si(need, "B" if name == "WAL bytes" else "")
+        lines.append(f"| {name} | {_si(have, unit)} | {asked} | {have / need:.0f} |" if need > 0 else
+                     f"| {name} | {_si(have, unit)} | 0 | - |")
+    lines += ["", f"One PostgreSQL takes **{db:.0f} round trips/s** (its {what} run out first). A machine of "
+                  f"{cores:g} cores running gateways and substrate workers does **{cores / app_cpu:.0f} round trips/s** "
+                  f"({_ms(app_cpu)} ms of CPU per round trip in gateway, substrate and the other nodes), so "
+                  f"**{at:.1f} machines** saturate one PostgreSQL.", "",
               "| machines | round trips/s, one PostgreSQL | bound | PostgreSQL shards needed | round trips/s with them |",
               "|---|---|---|---|---|"]
     for m in machines:
