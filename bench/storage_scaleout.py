@@ -356,6 +356,8 @@ def measure(case: Any, pg: Postgres, dbname: str, stats_dir: Path, args: argpars
     statements: dict[str, dict[str, float]] = {}
     for pid, counts in c1["statements"].items():
         before = c0["statements"].get(pid, {})
+        if counts == before:  # idle, or a process of an earlier case
+            continue
         role = pid_role.get(pid, "other")
         acc = statements.setdefault(role, {})
         for k, v in counts.items():
@@ -532,7 +534,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per case (not measured)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients of the load generator")
     parser.add_argument("--processes", default="1,2", help="gateway (peer) process counts, comma-separated")
-    parser.add_argument("--substrate-workers", type=int, default=1,
+    parser.add_argument("--substrate-workers", type=int, default=0,
                         help="worker processes of the substrate node (0: as many as gateways)")
     parser.add_argument("--only", choices=("qclone", "peer"), help="one service only")
     parser.add_argument("--tolerance", type=float, default=0.20, help="largest relative error of a prediction")

@@ -1,10 +1,10 @@
 """Statement counters of one process's PostgreSQL connections, for the scale-out benchmark.
 
-Off unless the environment variable ``QCLONE_DB_STATS`` names a directory when an engine is
-created (:func:`qclone.storage.db.create_db_engine`). Then every PostgreSQL connection of that
-engine gets the cursor class of :func:`counting_cursor`: each statement sent (``execute``; each
-parameter set of an ``executemany``) is counted by its first keyword (``select``, ``insert``,
-``update``, ``delete``, ``other``), with the bytes of its SQL text and parameters (``bytes``: what
+Off unless the environment variable ``QCLONE_DB_STATS`` names a directory when a connection is
+made (an engine of :func:`qclone.storage.db.create_db_engine`, the substrate's
+:class:`~qclone.storage.pgstore.PostgresStore`). Then every such PostgreSQL connection gets the
+cursor class of :func:`counting_cursor`: each statement sent (``execute``; each
+parameter set of an ``executemany``) is counted by its kind (:func:`kind_of`), with the bytes of its SQL text and parameters (``bytes``: what
 the process hands the driver, not the wire: the benchmark measures the wire with ``ss``). A
 daemon thread writes the counts to ``DIR/<pid>.json`` (replaced atomically) every
 :data:`FLUSH_SECONDS` while they change, so a reader sums every process's file, whatever
@@ -15,8 +15,8 @@ both are counted. Transactions are not: ``pg_stat_database`` counts them.
 Examples:
     >>> kind_of("  SELECT 1")
     'select'
-    >>> kind_of("WITH x AS (SELECT 1) SELECT * FROM x")
-    'other'
+    >>> kind_of("WITH x AS (SELECT 1) SELECT * FROM x"), kind_of(";"), kind_of("COMMIT")
+    ('other', 'empty', 'transaction')
     >>> size_of({"a": b"xyz", "b": 12, "c": None})
     11
 """
@@ -38,7 +38,8 @@ __all__ = ["ENV", "FLUSH_SECONDS", "KINDS", "counting_cursor", "enabled", "insta
 ENV = "QCLONE_DB_STATS"
 #: Seconds between two writes of the counts (only when they changed).
 FLUSH_SECONDS = 0.25
-KINDS = ("select", "insert", "update", "delete", "other")
+KINDS = ("select", "insert", "update", "delete", "transaction", "empty", "other")
+_TRANSACTION = frozenset(("begin", "commit", "rollback", "savepoint", "release", "start", "end"))
 
 _lock = threading.Lock()
 _counts: dict[str, int] = {**dict.fromkeys(KINDS, 0), "statements": 0, "bytes": 0}
@@ -46,9 +47,15 @@ _writer: list[threading.Thread] = []
 
 
 def kind_of(sql: Any) -> str:
-    """The statement's kind: its first keyword if one of :data:`KINDS`, else ``other``."""
+    """The statement's kind: ``select``, ``insert``, ``update``, ``delete`` by its first keyword;
+    ``transaction`` for ``BEGIN``, ``COMMIT``, ``ROLLBACK``, savepoints; ``empty`` for a statement
+    with no keyword (``;``: how SQLAlchemy checks a pooled connection on checkout); else ``other``."""
     text = sql.decode(errors="replace") if isinstance(sql, bytes) else str(sql)
-    word = text.lstrip().split(None, 1)[0].lower() if text.strip() else ""
+    word = text.strip().lstrip("(").split(None, 1)[0].rstrip(";").lower() if text.strip() else ""
+    if not word:
+        return "empty"
+    if word in _TRANSACTION:
+        return "transaction"
     return word if word in KINDS else "other"
 
 

@@ -11,8 +11,9 @@ from qclone.storage import dbstats
 
 
 def test_kinds_and_sizes() -> None:
-    assert [dbstats.kind_of(s) for s in ("select 1", "\n INSERT INTO t", b"UPDATE t", "delete from t", "BEGIN", "")] == [
-        "select", "insert", "update", "delete", "other", "other"]
+    assert [dbstats.kind_of(s) for s in ("select 1", "\n INSERT INTO t", b"UPDATE t", "delete from t", "BEGIN", "",
+                                         " ; ", "commit;", "(SELECT 1)", "CREATE TABLE t")] == [
+        "select", "insert", "update", "delete", "transaction", "empty", "empty", "transaction", "select", "other"]
     assert dbstats.size_of(None) == 0
     assert dbstats.size_of(("é", b"\x00\x01", 3, 2.5, None)) == 2 + 2 + 8 + 8
     assert dbstats.size_of({"a": "abc"}) == 3
@@ -41,9 +42,9 @@ def test_counts_every_statement_of_an_engine_and_writes_them(pg_schema_url: str,
             c.execute(text("SELECT 1"))
         after = dbstats.snapshot()
         delta = {k: after[k] - before.get(k, 0) for k in after}
-        # two inserts (one executemany), one update, one select; the pool's ping on checkout is a SELECT too
-        assert delta["insert"] == 2 and delta["update"] == 1 and delta["delete"] == 0
-        assert delta["select"] >= 1 and delta["statements"] == sum(delta[k] for k in dbstats.KINDS)
+        # two inserts (one executemany), one update, one select; the pool's check on checkout: an empty statement
+        assert delta["insert"] == 2 and delta["update"] == 1 and delta["delete"] == 0 and delta["select"] == 1
+        assert delta["empty"] >= 1 and delta["statements"] == sum(delta[k] for k in dbstats.KINDS)
         assert delta["bytes"] > len("INSERT INTO t VALUES") * 2 + 5 + 1 + 1 + 1
         deadline = time.monotonic() + 5
         import os
