@@ -39,9 +39,9 @@ more than ``--tolerance`` (20 %) off the measurement (``--no-check``: print only
 ``--write-docs`` also measures one PostgreSQL's write capacity with ``pgbench`` (small write
 transactions: statements and commits per second; 16 rows of 1 KB per transaction: WAL bytes per
 second) and the bytes
-per stored object (``--storage-seconds`` of puts without gets), writes the figures to
+per stored object (``--storage-objects`` puts without gets), writes the figures to
 ``docs/scaling/figures.json`` and the tables of ``docs/scaling-storage.md`` to
-``docs/scaling/tables.md`` (:func:`qclone.storage.capacity.report`).
+``docs/scaling/tables.txt`` (:func:`qclone.storage.capacity.report`).
 
 Run: ``nice -n 10 .venv/bin/python bench/storage_scaleout.py [--seconds 15] [--clients 16] [--processes 1,2] [--write-docs]``
 """
@@ -72,6 +72,8 @@ from qclone.storage import capacity, dbstats
 from qclone.storage.launcher import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where ``--write-docs`` writes the figures and the tables ``docs/scaling-storage.md`` includes.
+DOCS = ROOT / "docs" / "scaling"
 DEFAULT_DB = os.environ.get("QCLONE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TICK = os.sysconf("SC_CLK_TCK")
 #: Seconds to wait after a load for PostgreSQL's statistics (flushed by idle backends within
@@ -133,11 +135,12 @@ class Postgres:
         """The server's WAL position in bytes (every database's writes)."""
         return float(self.q("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')")[0][0])
 
-    def wal_of(self, name: str, start: float, end: float) -> float:
+    def wal_of(self, name: str, start: float, end: float) -> tuple[float, float]:
         """Bytes of the WAL records between two positions that belong to database ``name``: those
         that change one of its relations (their block references name its OID) and the commit
         records of the transactions that wrote them (pg_walinspect, created in that database;
-        PostgreSQL 15 or later). Other users' writes meanwhile are left out."""
+        PostgreSQL 15 or later). Other users' writes meanwhile are left out. With the number of
+        those commit records: the transactions that wrote (a read-only one writes none)."""
         import psycopg
 
         u = self.url
@@ -154,12 +157,13 @@ class Postgres:
                 time.sleep(0.1)
             pattern = f"%/{oid}/%"
             row = c.execute(
-                "WITH r AS (SELECT xid, resource_manager, record_length, block_ref FROM pg_get_wal_records_info(%s, %s)), "
+                "WITH r AS (SELECT xid, resource_manager, record_type, record_length, block_ref FROM pg_get_wal_records_info(%s, %s)), "
                 "mine AS (SELECT DISTINCT xid FROM r WHERE block_ref LIKE %s AND xid <> '0') "
-                "SELECT coalesce(sum(record_length), 0) FROM r WHERE block_ref LIKE %s "
+                "SELECT coalesce(sum(record_length), 0), count(*) FILTER (WHERE resource_manager = 'Transaction' "
+                "AND record_type LIKE 'COMMIT%%') FROM r WHERE block_ref LIKE %s "
                 "OR (resource_manager = 'Transaction' AND xid IN (SELECT xid FROM mine))",
                 (a, b, pattern, pattern)).fetchone()
-        return float(row[0])  # type: ignore[index]
+        return float(row[0]), float(row[1])  # type: ignore[index]
 
     def size(self, name: str) -> float:
         return float(self.q("SELECT pg_database_size(%s)", name)[0][0])
@@ -332,15 +336,16 @@ def measure(case: Any, pg: Postgres, dbname: str, stats_dir: Path, args: argpars
     try:
         settle([leader for leaders in case.roles().values() for leader in leaders])
         asyncio.run(st.load(case.ports, case.kind, case.token, args.clients, args.warmup, 0.0))  # warm-up
-        time.sleep(FLUSH_WAIT)
         probe = Probe(pg, dbname, case, stats_dir)
+        idle = probe.cpu()  # what the processes use with no load (reconcilers, health checks): over the wait
+        time.sleep(FLUSH_WAIT)
         c0 = probe.counts()
         a = probe.cpu()
         out = asyncio.run(st.load(case.ports, case.kind, case.token, args.clients, args.seconds, 0.0))
         b = probe.cpu()
         time.sleep(FLUSH_WAIT)
         c1 = probe.counts()
-        wal = pg.wal_of(dbname, a["wal"], b["wal"])
+        wal, write_commits = pg.wal_of(dbname, a["wal"], b["wal"])
         storage = measure_storage(case, pg, dbname, args) if args.write_docs and case.kind == "qclone" else None
     finally:
         case.down()
@@ -351,6 +356,9 @@ def measure(case: Any, pg: Postgres, dbname: str, stats_dir: Path, args: argpars
     cpu["client"] = b["client"] - a["client"]
     ours = sum(cpu.values())
     others = max(0.0, (b["machine"] - a["machine"]) - ours)
+    idle_wall = a["wall"] - idle["wall"]
+    idle_cpu = {role: _delta(a["role_cpu"][role], idle["role_cpu"].get(role, {})) / idle_wall for role in a["role_cpu"]}
+    idle_cpu["postgres"] = _delta(a["backend_cpu"], idle["backend_cpu"]) / idle_wall
     # statements per role: each process's counts, by the role its pid belongs to
     pid_role = {p: role for role, pids in b["pids"].items() for p in pids}
     statements: dict[str, dict[str, float]] = {}
@@ -370,12 +378,14 @@ def measure(case: Any, pg: Postgres, dbname: str, stats_dir: Path, args: argpars
         "seconds": wall,
         "cpu_per_round_trip": {role: c / n for role, c in cpu.items()},
         "cpu_total_per_round_trip": ours / n,
+        "idle_cpu_per_second": idle_cpu,
         "cores": cores,
         "others_cpu_per_second": others / wall,
         "cores_available": max(0.1, cores - others / wall),
         "statements_per_round_trip": total_statements / n,
         "statements_by_role": {role: {k: v / n for k, v in s.items()} for role, s in statements.items()},
-        "commits_per_round_trip": (db["commits"] + db["rollbacks"]) / n,
+        "transactions_per_round_trip": (db["commits"] + db["rollbacks"]) / n,
+        "commits_per_round_trip": write_commits / n,
         "rows_per_round_trip": {k: db[k] / n for k in db if k.startswith("tup_")},
         "other_commits_meanwhile": sum(v - c0["elsewhere"][k] for k, v in c1["elsewhere"].items() if k in c0["elsewhere"]),
         "wal_bytes_per_round_trip": wal / n,
@@ -395,14 +405,17 @@ def _du(paths: list[Path]) -> float:
 
 
 def measure_storage(case: QcloneCase, pg: Postgres, dbname: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Bytes per stored object: ``--storage-seconds`` of puts (kept), the growth of each store."""
+    """Bytes per stored object: ``--storage-objects`` puts (kept, never got), the growth of each
+    store (the case's PostgreSQL database; the nodes' files) divided by the objects."""
     dirs = case.storage_dirs()
     before = {where: _du(paths) for where, paths in dirs.items()}
     db0 = pg.size(dbname)
-    out = asyncio.run(st.load(case.ports, "qclone-put", case.token, args.clients, args.storage_seconds, 0.0))
-    if out["errors"]:
-        raise RuntimeError(f"puts failed: {out['first_error']}")
-    objects = out["round_trips_total"]
+    objects = 0
+    while objects < args.storage_objects:
+        out = asyncio.run(st.load(case.ports, "qclone-put", case.token, args.clients, 5.0, 0.0))
+        if out["errors"]:
+            raise RuntimeError(f"puts failed: {out['first_error']}")
+        objects += out["round_trips_total"]
     time.sleep(FLUSH_WAIT)
     per = {"postgresql": (pg.size(dbname) - db0) / objects}
     per.update({where: (_du(paths) - before[where]) / objects for where, paths in dirs.items()})
@@ -500,7 +513,7 @@ def print_report(runs: dict[str, dict[str, dict[str, Any]]], args: argparse.Name
           f"(qclone: put + get + ack of n = 4 clones; peer: put + one-time get)")
     head = "  ".join(f"{r:>9s}" for r in roles)
     print(f"  {'service':7s} {'P':>2s} {'rt/s':>7s} {'p50 ms':>7s} {'p99 ms':>7s} {'pred/s':>7s} {'error':>6s} "
-          f"{'bound':>9s} | CPU ms/rt: {head} {'others/s':>8s} | stmts/rt commits/rt WAL B/rt wire B/rt")
+          f"{'bound':>9s} | CPU ms/rt: {head} {'others/s':>8s} | stmts/rt xacts/rt commits/rt WAL B/rt wire B/rt")
     for kind, by_p in runs.items():
         for p, r in sorted(by_p.items(), key=lambda kv: int(kv[0])):
             cpu = r["cpu_per_round_trip"]
@@ -509,7 +522,7 @@ def print_report(runs: dict[str, dict[str, dict[str, Any]]], args: argparse.Name
             print(f"  {kind:7s} {p:>2s} {r['per_second']:7.1f} {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} "
                   f"{pred['throughput']:7.1f} {100 * pred['error']:+5.0f}% {pred['bound']:>9s} | {'':10s} {cells} "
                   f"{r['others_cpu_per_second']:8.2f} | {r['statements_per_round_trip']:8.1f} "
-                  f"{r['commits_per_round_trip']:10.2f} {r['wal_bytes_per_round_trip']:8.0f} "
+                  f"{r['transactions_per_round_trip']:8.1f} {r['commits_per_round_trip']:10.2f} {r['wal_bytes_per_round_trip']:8.0f} "
                   f"{r['wire_bytes_per_round_trip']:9.0f}   errors {r['errors']}")
     for p in sorted(set(runs.get("qclone", {})) & set(runs.get("peer", {})), key=int):
         q, k = runs["qclone"][p], runs["peer"][p]
@@ -540,15 +553,20 @@ def main() -> int:
     parser.add_argument("--tolerance", type=float, default=0.20, help="largest relative error of a prediction")
     parser.add_argument("--no-check", action="store_true", help="print the predictions, never fail on them")
     parser.add_argument("--write-docs", action="store_true",
-                        help="also pgbench and bytes per object; write docs/scaling/figures.json and tables.md")
+                        help="also pgbench and bytes per object; write docs/scaling/figures.json and tables.txt")
     parser.add_argument("--pgbench-seconds", type=float, default=15.0, help="seconds of each pgbench run")
-    parser.add_argument("--storage-seconds", type=float, default=10.0, help="seconds of puts for the bytes per object")
+    parser.add_argument("--storage-objects", type=int, default=2000, help="objects put for the bytes per object")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="measure nothing: write docs/scaling/tables.txt again from docs/scaling/figures.json")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     counts = [int(x) for x in args.processes.split(",") if x.strip()]
     if not counts or min(counts) < 1:
         parser.error("--processes: comma-separated integers >= 1")
     kinds = (args.only,) if args.only else ("qclone", "peer")
+    if args.tables_only:
+        (DOCS / "tables.txt").write_text(capacity.report(json.loads((DOCS / "figures.json").read_text())))
+        return 0
     pg = Postgres(args.db)
     root = Path(tempfile.mkdtemp(prefix="qclone-scaleout-"))
     stats_dir = root / "dbstats"
@@ -573,14 +591,11 @@ def main() -> int:
                                "tolerance": args.tolerance, "model_ok": not off}
     if pgb is not None:
         summary["pgbench"] = pgb
-        storage = runs.get("qclone", {}).get(str(min(counts)), {}).get("storage")
-        bulk = ROOT / "docs" / "scaling" / "bulk-figures.json"
-        summary["storage"] = json.loads(bulk.read_text()) if bulk.exists() else storage
+        summary["storage"] = runs.get("qclone", {}).get(str(min(counts)), {}).get("storage")
         summary["command"] = "nice -n 10 .venv/bin/python " + " ".join(["bench/storage_scaleout.py", *sys.argv[1:]])
-        docs = ROOT / "docs" / "scaling"
-        docs.mkdir(exist_ok=True)
-        (docs / "figures.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-        (docs / "tables.md").write_text(capacity.report(summary))
+        DOCS.mkdir(exist_ok=True)
+        (DOCS / "figures.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+        (DOCS / "tables.txt").write_text(capacity.report(summary))
     if args.json:
         print(json.dumps(summary))
     else:
@@ -591,7 +606,7 @@ def main() -> int:
                   f"(simple-update), {m['wal_bytes_per_second'] / 1e6:.1f} MB/s of WAL (1 KB rows); with "
                   f"{c['cores']:g} cores to itself: {c['statements_per_second']:.0f} statements/s, "
                   f"{c['commits_per_second']:.0f} commits/s, {c['wal_bytes_per_second'] / 1e6:.1f} MB/s; "
-                  "tables written to docs/scaling/tables.md")
+                  "tables written to docs/scaling/tables.txt")
         for k, p, e in off:
             print(f"  MODEL OFF: {k} P = {p}: prediction {100 * e:+.0f} % from the measurement "
                   f"(tolerance {100 * args.tolerance:.0f} %)")

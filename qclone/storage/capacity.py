@@ -156,7 +156,7 @@ def shards_for(machines: int, app_cpu: float, cores_per_machine: float, demand: 
 
 # ---------------------------------------------------------------------- the documentation's tables
 def _si(x: float, unit: str = "") -> str:
-    for factor, prefix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+    for factor, prefix in ((1e12, " T"), (1e9, " G"), (1e6, " M"), (1e3, " k")):
         if abs(x) >= factor:
             return f"{x / factor:.3g}{prefix}{unit}"
     return f"{x:.3g}{' ' + unit if unit else ''}"
@@ -168,21 +168,25 @@ def _ms(seconds: float) -> str:
 
 def report(figures: Mapping[str, Any], machines: tuple[int, ...] = (1, 10, 100)) -> str:
     """The Markdown tables of ``docs/scaling-storage.md`` from the benchmark's figures (the JSON
-    that ``bench/storage_scaleout.py --write-docs`` writes)."""
+    that ``bench/storage_scaleout.py --write-docs`` writes), in sections the page includes
+    (``costs``, ``scale``, ``storage``)."""
     runs = figures["runs"]
     cores = figures["cores"]
-    lines = ["| service | processes | round trips/s | p50 ms | p99 ms | predicted/s | error | CPU ms per round trip: "
-             "gateway · substrate · other nodes · PostgreSQL · client | statements | commits | WAL bytes | "
-             "bytes to/from PostgreSQL |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["--8<-- [start:costs]", "| service | processes | round trips/s | p50 ms | p99 ms | predicted/s | error | CPU ms per round trip: "
+             "gateway (peer) · substrate · other nodes · PostgreSQL · client | statements | transactions | "
+             "commits that wrote | WAL bytes | bytes to/from PostgreSQL |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for kind in ("qclone", "peer"):
         for p, r in sorted(runs[kind].items(), key=lambda kv: int(kv[0])):
             cpu = r["cpu_per_round_trip"]
+            cpu = {"gateway": cpu.get("peer", 0.0), **cpu}
             roles = " · ".join(_ms(cpu.get(role, 0.0)) for role in ("gateway", "substrate", "nodes", "postgres", "client"))
             pred = r["prediction"]
             lines.append(f"| {kind} | {p} | {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
                          f"{pred['throughput']:.0f} | {100 * pred['error']:+.0f} % | {roles} | "
-                         f"{r['statements_per_round_trip']:.1f} | {r['commits_per_round_trip']:.2f} | "
+                         f"{r['statements_per_round_trip']:.1f} | {r['transactions_per_round_trip']:.1f} | "
+                         f"{r['commits_per_round_trip']:.2f} | "
                          f"{_si(r['wal_bytes_per_round_trip'], 'B')} | {_si(r['wire_bytes_per_round_trip'], 'B')} |")
+    lines.append("--8<-- [end:costs]")
     one = runs["qclone"][min(runs["qclone"], key=int)]
     cpu = one["cpu_per_round_trip"]
     app_cpu = sum(cpu.get(role, 0.0) for role in ("gateway", "substrate", "nodes"))
@@ -193,7 +197,7 @@ def report(figures: Mapping[str, Any], machines: tuple[int, ...] = (1, 10, 100))
                                 cap["cores"])
     db, what = database_limit(demand, capacity)
     at = machines_at_limit(app_cpu, cores, demand, capacity)
-    lines += ["", "| one PostgreSQL of " f"{capacity.cores:g} cores | capacity | a round trip asks | round trips/s |",
+    lines += ["", "--8<-- [start:scale]", "| one PostgreSQL of " f"{capacity.cores:g} cores | capacity | a round trip asks | round trips/s |",
               "|---|---|---|---|"]
     for name, have, need, unit in (("statements", capacity.statements_per_second, demand.statements, "/s"),
                                    ("commits", capacity.commits_per_second, demand.commits, "/s"),
@@ -213,16 +217,18 @@ def report(figures: Mapping[str, Any], machines: tuple[int, ...] = (1, 10, 100))
         k = shards_for(m, app_cpu, cores, demand, capacity)
         sharded = scale_out(app_cpu, cores, m, demand, capacity, shards=k)
         lines.append(f"| {m} | {single.throughput:.0f} | {single.bound} | {k} | {sharded.throughput:.0f} |")
+    lines.append("--8<-- [end:scale]")
     storage = figures.get("storage")
     if storage:
         per = storage["bytes_per_object"]
         total = sum(per.values())
-        lines += ["", f"Bytes per stored object (n = 4 clones of one qubit; {storage['source']}):", "",
+        lines += ["", "--8<-- [start:storage]", f"Bytes per stored object (n = 4 clones of one qubit; {storage['source']}):", "",
                   "| where | bytes per object | 10⁶ objects | 10⁸ objects | per machine at 10⁸ objects, 10 machines | "
                   "per machine, 100 machines |", "|---|---|---|---|---|---|"]
-        for where, b in [*per.items(), ("total", total)]:
+        for where, b in [*((w, b) for w, b in per.items() if b > 0), ("total", total)]:
             shared = where == "postgresql"  # one PostgreSQL (or its shards), not spread over the machines
             lines.append(f"| {where} | {b:.0f} | {_si(b * 1e6, 'B')} | {_si(b * 1e8, 'B')} | "
                          f"{'(in PostgreSQL)' if shared else _si(b * 1e8 / 10, 'B')} | "
                          f"{'(in PostgreSQL)' if shared else _si(b * 1e8 / 100, 'B')} |")
+        lines.append("--8<-- [end:storage]")
     return "\n".join(lines) + "\n"
