@@ -26,15 +26,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, check_int, is_real
 
 __all__ = ["DatabaseCapacity", "DatabaseDemand", "Prediction", "ScaleOut", "database_limit", "machines_at_limit",
            "predict", "report", "scale_out", "shards_for"]
 
 
 def _positive(value: float, what: str, *, zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < 0 or (value == 0 and not zero):
+    if not is_real(value) or not math.isfinite(value) or value < 0 or (value == 0 and not zero):
         raise InvalidArgumentError(f"{what} must be a finite number {'>= 0' if zero else '> 0'}, got {value!r}")
     return float(value)
 
@@ -65,8 +64,7 @@ def predict(cpu: Mapping[str, float], cores: float, processes: Mapping[str, int]
         raise InvalidArgumentError("a round trip costs some CPU: every role's CPU seconds are 0")
     best, bound = cores / total, "cores"
     for role, n in (processes or {}).items():
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise InvalidArgumentError(f"processes of {role} must be an integer >= 1, got {n!r}")
+        check_int(n, f"processes of {role}", 1)
         c = costs.get(role, 0.0)
         if c > 0 and n / c < best:
             best, bound = n / c, role
@@ -129,9 +127,8 @@ def scale_out(app_cpu: float, cores_per_machine: float, machines: int, demand: D
     """Round trips per second of ``machines`` machines of ``cores_per_machine`` cores each, whose
     gateways and substrate workers spend ``app_cpu`` CPU seconds per round trip, against
     ``shards`` PostgreSQL (objects spread evenly over them by tenant or object id)."""
-    for n, what in ((machines, "machines"), (shards, "shards")):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise InvalidArgumentError(f"{what} must be an integer >= 1, got {n!r}")
+    check_int(machines, "machines", 1)
+    check_int(shards, "shards", 1)
     app = machines * _positive(cores_per_machine, "cores per machine") / _positive(app_cpu, "the CPU per round trip")
     db, what = database_limit(demand, capacity)
     db *= shards
