@@ -502,9 +502,12 @@ def check_model(runs: dict[str, dict[str, dict[str, Any]]]) -> None:
         for r in by_p.values():
             caps = {role: r["caps"].get(role, 1) for role in CAPPED if role in base["cpu_per_round_trip"]}
             pred = capacity.predict(base["cpu_per_round_trip"], r["cores_available"], caps)
+            own = capacity.predict(r["cpu_per_round_trip"], r["cores_available"], caps)
             r["prediction"] = {"throughput": pred.throughput, "bound": pred.bound,
                                "error": (pred.throughput - r["per_second"]) / r["per_second"],
-                               "from_processes": base["processes"]}
+                               "from_processes": base["processes"],
+                               # from the case's own costs: how close to saturating its cores it ran
+                               "own_costs_error": (own.throughput - r["per_second"]) / r["per_second"]}
 
 
 def print_report(runs: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespace) -> None:
@@ -530,6 +533,12 @@ def print_report(runs: dict[str, dict[str, dict[str, Any]]], args: argparse.Name
               f"CPU per round trip {q['cpu_total_per_round_trip'] / k['cpu_total_per_round_trip']:.1f}, "
               f"statements per round trip {q['statements_per_round_trip'] / max(1e-9, k['statements_per_round_trip']):.1f}, "
               f"WAL bytes per round trip {q['wal_bytes_per_round_trip'] / max(1e-9, k['wal_bytes_per_round_trip']):.1f}")
+    for kind, by_p in runs.items():
+        for p, r in sorted(by_p.items(), key=lambda kv: int(kv[0])):
+            base = by_p[min(by_p, key=int)]
+            print(f"  {kind} P = {p}: CPU per round trip {1000 * r['cpu_total_per_round_trip']:.1f} ms "
+                  f"({r['cpu_total_per_round_trip'] / base['cpu_total_per_round_trip']:.2f} x the one-process run's); "
+                  f"predicted from its own costs: error {100 * r['prediction']['own_costs_error']:+.0f} %")
     for kind, by_p in runs.items():
         for p, r in by_p.items():
             if r["other_commits_meanwhile"]:
