@@ -13,7 +13,9 @@ What runs:
   ``synchronous=NORMAL``), the same uvicorn options (uvloop, httptools,
   orjson responses) and the same number of worker processes, started the
   same way. One round trip = ``PUT /kv/{key}`` of a 64-byte blob, then a
-  one-time ``POST /kv/{key}/get`` (read and delete in one transaction).
+  one-time ``POST /kv/{key}/get`` (read and delete in one transaction). ``bench/storage_scaleout.py``
+  runs the same peer on PostgreSQL (``peer_app(data_dir, db_url)``) and this load generator
+  spread over several gateways (``load`` with a list of ports).
 
 The load generator is one asyncio process with ``--clients`` (16) concurrent
 clients (each a keep-alive HTTP/1.1 connection of a minimal client, lighter than
