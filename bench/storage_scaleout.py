@@ -148,11 +148,11 @@ class Postgres:
         with psycopg.connect(host=u.host or "127.0.0.1", port=self.port, user=u.username or "postgres",
                              password=u.password, dbname=name, autocommit=True) as c:
             c.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
-            oid = c.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]  # type: ignore[index]
-            a = c.execute(lsn, (int(start),)).fetchone()[0]  # type: ignore[index]
-            b = c.execute(lsn, (int(end),)).fetchone()[0]  # type: ignore[index]
+            oid = c.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]
+            a = c.execute(lsn, (int(start),)).fetchone()[0]
+            b = c.execute(lsn, (int(end),)).fetchone()[0]
             for _ in range(50):  # records can be read once they are flushed
-                if c.execute("SELECT pg_current_wal_flush_lsn() >= %s", (b,)).fetchone()[0]:  # type: ignore[index]
+                if c.execute("SELECT pg_current_wal_flush_lsn() >= %s", (b,)).fetchone()[0]:
                     break
                 time.sleep(0.1)
             pattern = f"%/{oid}/%"
@@ -163,7 +163,7 @@ class Postgres:
                 "AND record_type LIKE 'COMMIT%%') FROM r WHERE block_ref LIKE %s "
                 "OR (resource_manager = 'Transaction' AND xid IN (SELECT xid FROM mine))",
                 (a, b, pattern, pattern)).fetchone()
-        return float(row[0]), float(row[1])  # type: ignore[index]
+        return float(row[0]), float(row[1])
 
     def size(self, name: str) -> float:
         return float(self.q("SELECT pg_database_size(%s)", name)[0][0])
