@@ -79,6 +79,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 #: Seconds to wait after a load for PostgreSQL's statistics (flushed by idle backends within
 #: about a second) and the processes' statement counts to be written.
 FLUSH_WAIT = 1.6
+#: Most seconds of puts for the bytes per object (fewer objects on a slow machine: their count is recorded).
+STORAGE_DEADLINE = 150.0
 #: Roles whose processes are Python processes (at most one core each): the model caps them.
 CAPPED = ("gateway", "peer", "substrate", "client")
 
@@ -411,7 +413,8 @@ def measure_storage(case: QcloneCase, pg: Postgres, dbname: str, args: argparse.
     before = {where: _du(paths) for where, paths in dirs.items()}
     db0 = pg.size(dbname)
     objects = 0
-    while objects < args.storage_objects:
+    deadline = time.monotonic() + STORAGE_DEADLINE
+    while objects < args.storage_objects and time.monotonic() < deadline:
         out = asyncio.run(st.load(case.ports, "qclone-put", case.token, args.clients, 5.0, 0.0))
         if out["errors"]:
             raise RuntimeError(f"puts failed: {out['first_error']}")
@@ -564,7 +567,8 @@ def main() -> int:
     parser.add_argument("--write-docs", action="store_true",
                         help="also pgbench and bytes per object; write docs/scaling/figures.json and tables.txt")
     parser.add_argument("--pgbench-seconds", type=float, default=15.0, help="seconds of each pgbench run")
-    parser.add_argument("--storage-objects", type=int, default=2000, help="objects put for the bytes per object")
+    parser.add_argument("--storage-objects", type=int, default=2000,
+                        help=f"objects put for the bytes per object (at most {STORAGE_DEADLINE:.0f} s of puts)")
     parser.add_argument("--tables-only", action="store_true",
                         help="measure nothing: write docs/scaling/tables.txt again from docs/scaling/figures.json")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
