@@ -163,6 +163,10 @@ def _ms(seconds: float) -> str:
     return f"{1000 * seconds:.2f}"
 
 
+_STORES = {"postgresql": "PostgreSQL (metadata, joint states)", "substrate": "the substrate node's files",
+           "providers": "the providers' files", "vault": "the vault's files"}
+
+
 def report(figures: Mapping[str, Any], machines: tuple[int, ...] = (1, 10, 100)) -> str:
     """The Markdown tables of ``docs/scaling-storage.md`` from the benchmark's figures (the JSON
     that ``bench/storage_scaleout.py --write-docs`` writes), in sections the page includes
@@ -203,7 +207,8 @@ def report(figures: Mapping[str, Any], machines: tuple[int, ...] = (1, 10, 100))
         asked = f"{_ms(need)} ms" if name == "CPU" else _si(need, "B" if name == "WAL bytes" else "")
         lines.append(f"| {name} | {_si(have, unit)} | {asked} | {have / need:.0f} |" if need > 0 else
                      f"| {name} | {_si(have, unit)} | 0 | - |")
-    lines += ["", f"One PostgreSQL takes **{db:.0f} round trips/s** (its {what} run out first). A machine of "
+    lines += ["", f"One PostgreSQL takes **{db:.0f} round trips/s** ({what}: the first of its capacities to run out). "
+                  "A machine of "
                   f"{cores:g} cores running gateways and substrate workers does **{cores / app_cpu:.0f} round trips/s** "
                   f"({_ms(app_cpu)} ms of CPU per round trip in gateway, substrate and the other nodes), so "
                   f"**{at:.1f} machines** saturate one PostgreSQL.", "",
@@ -224,7 +229,7 @@ def report(figures: Mapping[str, Any], machines: tuple[int, ...] = (1, 10, 100))
                   "per machine, 100 machines |", "|---|---|---|---|---|---|"]
         for where, b in [*((w, b) for w, b in per.items() if b > 0), ("total", total)]:
             shared = where == "postgresql"  # one PostgreSQL (or its shards), not spread over the machines
-            lines.append(f"| {where} | {b:.0f} | {_si(b * 1e6, 'B')} | {_si(b * 1e8, 'B')} | "
+            lines.append(f"| {_STORES.get(where, where)} | {b:.0f} | {_si(b * 1e6, 'B')} | {_si(b * 1e8, 'B')} | "
                          f"{'(in PostgreSQL)' if shared else _si(b * 1e8 / 10, 'B')} | "
                          f"{'(in PostgreSQL)' if shared else _si(b * 1e8 / 100, 'B')} |")
         lines.append("--8<-- [end:storage]")
