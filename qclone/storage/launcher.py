@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 
 __all__ = ["STATE_FILE", "Cluster", "ServerProcess", "free_port"]
 
@@ -199,12 +199,18 @@ def _is_server(pid: int, port: int) -> bool:
 
 
 def _children(pid: int) -> list[int]:
-    """The live child processes of ``pid`` (read from /proc), by start time."""
+    """The live worker processes of ``pid`` (its children read from /proc, but for multiprocessing's
+    resource tracker), by start time."""
     out = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = _stat(int(entry.name))
             if fields is not None and fields[1] == str(pid) and fields[0] not in ("Z", "X"):
+                try:
+                    if b"resource_tracker" in Path(f"/proc/{entry.name}/cmdline").read_bytes():
+                        continue
+                except OSError:
+                    continue
                 out.append((int(fields[19]), int(entry.name)))
     return [p for _, p in sorted(out)]
 
@@ -247,6 +253,9 @@ class Cluster:
     processes: dict[str, ServerProcess] = field(default_factory=dict)
     gateways: int = 1
     substrate_workers: int = 1
+    #: ports by process name (those of a cluster stopped before: its nodes' URLs stay what the
+    #: gateways enrolled); a process not named gets a free port
+    ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -254,7 +263,7 @@ class Cluster:
             raise InvalidArgumentError(f"mode is embedded or deployment, got {self.mode!r}")
         for what, value, low in (("gateways", self.gateways, 1), ("substrate workers", self.substrate_workers, 1),
                                  ("providers", self.providers, 0)):
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 64:
+            if not is_int(value) or not low <= value <= 64:
                 raise InvalidArgumentError(f"{what} must be an integer from {low} to 64, got {value!r}")
         postgres = self.postgres
         if self.mode == "embedded" and (self.gateways > 1 or self.substrate_workers > 1):
@@ -272,25 +281,25 @@ class Cluster:
         if self.mode == "embedded":
             holders = [x for spec in self.holders for x in ("--holder", spec)]
             self.processes["embedded"] = ServerProcess(["--data-dir", str(gateway_dir), *db, *holders, *self.extra],
-                                                       free_port(), self.root / "embedded.log", name="embedded")
+                                                       self._port("embedded"), self.root / "embedded.log", name="embedded")
         else:
             sub_args = ["--role", "substrate", "--data-dir", str(self.root / "substrate")]
             if postgres:
                 sub_args += ["--db", str(self.db_url)]
             if self.substrate_workers > 1:
                 sub_args += ["--workers", str(self.substrate_workers)]
-            sub = ServerProcess(sub_args, free_port(), self.root / "substrate.log", name="substrate")
-            vault = ServerProcess(["--role", "vault", "--data-dir", str(self.root / "vault")], free_port(),
+            sub = ServerProcess(sub_args, self._port("substrate"), self.root / "substrate.log", name="substrate")
+            vault = ServerProcess(["--role", "vault", "--data-dir", str(self.root / "vault")], self._port("vault"),
                                   self.root / "vault.log", name="vault")
             self.processes.update(substrate=sub, vault=vault)
             for i in range(1, self.providers + 1):
                 self.processes[f"p{i}"] = ServerProcess(
                     ["--role", "provider", "--id", f"p{i}", "--zone", f"zone-{i}", "--data-dir",
-                     str(self.root / f"p{i}")], free_port(), self.root / f"p{i}.log", name=f"p{i}")
+                     str(self.root / f"p{i}")], self._port(f"p{i}"), self.root / f"p{i}.log", name=f"p{i}")
             holders = []
             for spec in self.holders:
                 hid = spec.partition(":")[2]
-                node = ServerProcess(["--role", "vault", "--data-dir", str(self.root / hid)], free_port(),
+                node = ServerProcess(["--role", "vault", "--data-dir", str(self.root / hid)], self._port(hid),
                                      self.root / f"{hid}.log", name=hid)
                 self.processes[hid] = node
                 holders += ["--holder", f"{spec}={node.url}"]
@@ -298,8 +307,11 @@ class Cluster:
                 data = gateway_dir if g == 0 else self.root / name
                 self.processes[name] = ServerProcess(
                     ["--role", "gateway", "--data-dir", str(data), "--substrate", sub.url, "--vault", vault.url, *db,
-                     *holders, *self.extra], free_port(), self.root / f"{name}.log", name=name)
+                     *holders, *self.extra], self._port(name), self.root / f"{name}.log", name=name)
         self.data_dir = gateway_dir
+
+    def _port(self, name: str) -> int:
+        return int(self.ports[name]) if name in self.ports else free_port()
 
     @property
     def postgres(self) -> bool:
