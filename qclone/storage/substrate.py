@@ -164,8 +164,10 @@ def _pg_schema(schema: str) -> list[str]:
             f"IF EXISTS (SELECT 1 FROM {schema}.{other} WHERE object_id = NEW.object_id) THEN "
             f"RAISE EXCEPTION '{message}' USING ERRCODE = 'integrity_constraint_violation'; END IF; "
             "RETURN NEW; END $fn$")
-        out.append(f"CREATE OR REPLACE TRIGGER {trigger} BEFORE INSERT ON {schema}.{table} FOR EACH ROW "
-                   f"EXECUTE FUNCTION {schema}.{trigger}()")
+        # created when missing only: no lock on the table when a process starts beside running ones
+        out.append(f"DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{trigger}' "
+                   f"AND tgrelid = '{schema}.{table}'::regclass) THEN CREATE TRIGGER {trigger} BEFORE INSERT ON "
+                   f"{schema}.{table} FOR EACH ROW EXECUTE FUNCTION {schema}.{trigger}(); END IF; END $do$")
     return out
 
 _LOCK_STRIPES = 64
