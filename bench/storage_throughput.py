@@ -13,7 +13,9 @@ What runs:
   ``synchronous=NORMAL``), the same uvicorn options (uvloop, httptools,
   orjson responses) and the same number of worker processes, started the
   same way. One round trip = ``PUT /kv/{key}`` of a 64-byte blob, then a
-  one-time ``POST /kv/{key}/get`` (read and delete in one transaction).
+  one-time ``POST /kv/{key}/get`` (read and delete in one transaction). ``bench/storage_scaleout.py``
+  runs the same peer on PostgreSQL (``peer_app(data_dir, db_url)``) and this load generator
+  spread over several gateways (``load`` with a list of ports).
 
 The load generator is one asyncio process with ``--clients`` (16) concurrent
 clients (each a keep-alive HTTP/1.1 connection of a minimal client, lighter than
@@ -53,18 +55,20 @@ TARGET = 200.0
 
 
 # ---------------------------------------------------------------------- the peer
-def peer_app(data_dir: str) -> FastAPI:
-    """A minimal key-value service: same SQLite set-up and response encoding as the gateway."""
+def peer_app(data_dir: str, db_url: str | None = None) -> FastAPI:
+    """A minimal key-value service: same database set-up (SQLite in ``data_dir``, or PostgreSQL at
+    ``db_url``) and response encoding as the gateway."""
     from sqlalchemy import text
     from starlette.concurrency import run_in_threadpool
 
     from qclone.storage.db import create_db_engine
 
-    engine = create_db_engine(f"sqlite:///{Path(data_dir) / 'kv.sqlite3'}")
+    engine = create_db_engine(db_url or f"sqlite:///{Path(data_dir) / 'kv.sqlite3'}")
+    blob = "BYTEA" if engine.dialect.name == "postgresql" else "BLOB"
     with engine.connect() as c:
         c.execution_options(qclone_write=True)
         with c.begin():
-            c.exec_driver_sql("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v BLOB NOT NULL)")
+            c.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v {blob} NOT NULL)")
     app = FastAPI(title="kv peer")
 
     def _json(obj: object, status: int = 200) -> Response:
@@ -106,14 +110,15 @@ def peer_app(data_dir: str) -> FastAPI:
 
 
 def _peer_factory():  # noqa: ANN202 - uvicorn app factory in worker processes
-    return peer_app(os.environ["KV_PEER_DIR"])
+    return peer_app(os.environ["KV_PEER_DIR"], os.environ.get("KV_PEER_DB") or None)
 
 
-def run_peer(port: int, data_dir: str, workers: int) -> None:
+def run_peer(port: int, data_dir: str, workers: int, db_url: str | None = None) -> None:
     import uvicorn
 
     os.environ["KV_PEER_DIR"] = data_dir
-    peer_app(data_dir)  # create the table once before the workers start
+    os.environ["KV_PEER_DB"] = db_url or ""
+    peer_app(data_dir, db_url)  # create the table once before the workers start
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     uvicorn.run("storage_throughput:_peer_factory", factory=True, host="127.0.0.1", port=port, workers=workers,
                 loop="uvloop", http="httptools", log_level="warning", access_log=False, lifespan="off")
@@ -228,8 +233,11 @@ class Connection:
             self.reader = self.writer = None
 
 
-async def load(port: int, kind: str, token: str | None, clients: int, seconds: float, warmup: float) -> dict:
-    """Round trips back to back from ``clients`` concurrent clients; latencies after the warm-up."""
+async def load(port: int | list[int], kind: str, token: str | None, clients: int, seconds: float,
+               warmup: float) -> dict:
+    """Round trips back to back from ``clients`` concurrent clients (spread round-robin over the
+    ``port`` list: several gateways); latencies after the warm-up."""
+    ports = [port] if isinstance(port, int) else list(port)
     headers = {"authorization": f"Bearer {token}"} if token else {}
     latencies: list[float] = []
     errors: list[str] = []
@@ -240,16 +248,20 @@ async def load(port: int, kind: str, token: str | None, clients: int, seconds: f
     rng = random.Random(1)
     blob = orjson.dumps({"value": "x" * 64})
 
+    prefix = f"{random.getrandbits(32):08x}"  # a second load on the same service names other objects
+
     async def one(conn: Connection, worker: int, i: int) -> None:
-        name = f"w{worker}-{i}"
-        if kind == "qclone":
+        name = f"w{prefix}-{worker}-{i}"
+        if kind in ("qclone", "qclone-put"):  # qclone-put: the put alone (the object stays stored)
             v = [rng.gauss(0, 1) for _ in range(3)]
             norm = sum(x * x for x in v) ** 0.5
             body = orjson.dumps({"state": {"kind": "bloch", "data": [x / norm for x in v]}, "clones": 4})
-            s1, _ = await conn.request("PUT", f"/v1/objects/{name}", body)
+            s1, out = await conn.request("PUT", f"/v1/objects/{name}", body)
             key = f"k-{name}"
-            s2, out = await conn.request("POST", f"/v1/objects/{name}/get", orjson.dumps({"key": key}))
-            if s2 < 300:  # the client holds the output: acknowledge it (the server releases it)
+            s2 = s1
+            if kind == "qclone":
+                s2, out = await conn.request("POST", f"/v1/objects/{name}/get", orjson.dumps({"key": key}))
+            if s2 < 300 and kind == "qclone":  # the client holds the output: acknowledge it (the server releases it)
                 s2, out = await conn.request("POST", f"/v1/objects/{name}/ack", orjson.dumps({"key": key}))
         else:
             s1, _ = await conn.request("PUT", f"/kv/{name}", blob)
@@ -258,7 +270,7 @@ async def load(port: int, kind: str, token: str | None, clients: int, seconds: f
             errors.append(f"{s1} {s2} {out[:200]!r}")
 
     async def worker(w: int) -> None:
-        conn = Connection("127.0.0.1", port, headers)
+        conn = Connection("127.0.0.1", ports[w % len(ports)], headers)
         i = 0
         try:
             while True:
@@ -327,9 +339,10 @@ def main() -> int:
     parser.add_argument("--only", choices=("qclone", "peer"), help="measure one service only (no ratio)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--peer", nargs=3, metavar=("PORT", "DIR", "WORKERS"), help=argparse.SUPPRESS)
+    parser.add_argument("--peer-db", help=argparse.SUPPRESS)  # the peer on PostgreSQL (bench/storage_scaleout.py)
     args = parser.parse_args()
     if args.peer:
-        run_peer(int(args.peer[0]), args.peer[1], int(args.peer[2]))
+        run_peer(int(args.peer[0]), args.peer[1], int(args.peer[2]), args.peer_db)
         return 0
     root = Path(tempfile.mkdtemp(prefix="qclone-bench-"))
     try:

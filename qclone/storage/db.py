@@ -41,6 +41,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from qclone.errors import InvalidArgumentError
+from qclone.storage import dbstats
 
 #: File name of the default SQLite database inside a data dir.
 DEFAULT_DB_FILE = "gateway.sqlite3"
@@ -160,6 +161,8 @@ def create_db_engine(url: str, *, schema: str | None = None, pool_size: int = 20
             parsed = parsed.set(drivername="postgresql+psycopg")
         engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                                json_serializer=json_serializer)
+        if dbstats.enabled():  # the scale-out benchmark counts statements per process
+            event.listen(engine, "connect", lambda dbapi_conn, _record: dbstats.install(dbapi_conn))
         if schema is not None:
             with engine.connect() as conn:  # before the search path below is set on any connection
                 conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')

@@ -154,7 +154,11 @@ class PostgresStore:
     def _connect(self) -> Any:
         import psycopg
 
+        from qclone.storage import dbstats
+
         conn = psycopg.connect(**self._params)
+        if dbstats.enabled():  # the scale-out benchmark counts statements per process
+            dbstats.install(conn)
         conn.execute("SELECT set_config('search_path', %s, false)", (f'"{self.schema}"',))
         return conn
 

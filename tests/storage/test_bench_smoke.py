@@ -33,3 +33,36 @@ def test_storage_inprocess_benchmark_runs() -> None:
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "db statements" in done.stdout and "0 errors" in done.stdout, done.stdout
+
+
+@pytest.mark.service
+def test_storage_scaleout_benchmark_reports_costs_and_the_model(postgres_server: str) -> None:
+    from qclone.storage.capacity import predict
+
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "storage_scaleout.py"), "--db", postgres_server,
+                           "--seconds", "1", "--warmup", "0.3", "--clients", "2", "--processes", "1", "--no-check",
+                           "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout)
+    roles = {"qclone": ("gateway", "substrate", "nodes", "postgres", "client"), "peer": ("peer", "postgres", "client")}
+    for kind, expected in roles.items():
+        r = out["runs"][kind]["1"]
+        assert r["errors"] == 0 and r["round_trips"] > 0 and r["p50_ms"] <= r["p99_ms"], r
+        assert all(r["cpu_per_round_trip"][role] > 0 for role in expected), r["cpu_per_round_trip"]
+        # every round trip writes: statements, commits, WAL of its own database, bytes both ways
+        for key in ("statements_per_round_trip", "commits_per_round_trip", "wal_bytes_per_round_trip",
+                    "wire_bytes_to_postgres_per_round_trip", "wire_bytes_from_postgres_per_round_trip"):
+            assert r[key] > 0, (kind, key, r[key])
+        assert r["statements_per_round_trip"] == pytest.approx(
+            sum(s["statements"] for s in r["statements_by_role"].values()))
+        # the prediction is the model's, from the one-process costs on the cores other users left
+        pred = predict(r["cpu_per_round_trip"], r["cores_available"],
+                       {role: r["caps"].get(role, 1) for role in ("gateway", "peer", "substrate", "client")
+                        if role in r["cpu_per_round_trip"]})
+        assert r["prediction"]["throughput"] == pytest.approx(pred.throughput)
+        assert r["prediction"]["error"] == pytest.approx((pred.throughput - r["per_second"]) / r["per_second"])
+    q, p = out["runs"]["qclone"]["1"], out["runs"]["peer"]["1"]
+    # the peer's put is one INSERT, its get a SELECT and a DELETE; qclone's round trip does more (the claim, the ack)
+    assert p["statements_by_role"]["peer"]["insert"] == pytest.approx(1.0, rel=0.3)
+    assert q["statements_per_round_trip"] > p["statements_per_round_trip"]
+    assert out["model_ok"] == all(abs(r["prediction"]["error"]) <= out["tolerance"] for r in out["runs"]["qclone"].values())
