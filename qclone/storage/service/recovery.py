@@ -107,9 +107,7 @@ class RecoveryMixin(HoldersMixin):
                                                                 objects.c.lease_until.is_not(None))).scalars().all()
             purge = conn.execute(select(objects.c.id).where(objects.c.purge_pending.is_(True))).scalars().all()
             prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
-        for object_id in storing:
-            if self._abandon_put(object_id):
-                counts["abandoned"] += 1
+        counts["abandoned"] = self._abandon_puts(list(storing))
         for object_id in retrieving:
             try:
                 done = self._recover_object(object_id)
