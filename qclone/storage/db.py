@@ -27,7 +27,7 @@ import json
 import re
 import threading
 from collections import namedtuple
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
@@ -282,6 +282,34 @@ class FastConnection:
             raise DBAPIError.instance(prepared.sql, params, e, self._db.dbapi_error) from e
         finally:
             cursor.close()
+
+
+def insert_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+    """INSERT ``rows`` (mappings with the same keys) into ``table`` in the transaction of ``conn``,
+    the fastest way each database takes many rows: PostgreSQL's ``COPY ... FROM STDIN`` (one
+    stream, where an executemany costs a statement per row), SQLite's executemany. Values go
+    through the columns' own bind processors (JSON text, booleans). Returns the rows inserted."""
+    if not rows:
+        return 0
+    dialect = conn.dialect
+    cols = list(rows[0])
+    procs = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in cols]
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in cols)
+
+    def values(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(v if p is None else p(v) for v, p in zip([row[c] for c in cols], procs, strict=True))
+
+    if dialect.name != "postgresql":
+        marks = ", ".join("?" * len(cols))
+        conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", [values(r) for r in rows])
+        return len(rows)
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None, "a connection inside its transaction is open"
+    with dbapi.cursor() as cur, cur.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(values(row))
+    return len(rows)
 
 
 class Database:

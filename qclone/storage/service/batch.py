@@ -43,15 +43,16 @@ from qclone.errors import InvalidArgumentError, QcloneError, TooLargeError, is_i
 from qclone.protocol import Layout
 from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
-from qclone.storage.db import JSONDocument, db_now
+from qclone.storage.db import JSONDocument, db_now, insert_rows
 from qclone.storage.errors import ConflictError, UnavailableError
 from qclone.storage.inputs import MAX_BATCH, MAX_BATCH_AMPLITUDES, MAX_BATCH_QASM, InputState, check_name, parse_state
-from qclone.storage.models import objects
+from qclone.storage.models import audit_log, objects, parts
+from qclone.storage.models import clones as clone_table
 from qclone.storage.placements import ObjectPlacement, register_indices, resolve_placement
 from qclone.storage.service.common import DEFAULT_CLONES, POLICIES, VAULT_PARTY, Tenant, check_key
 from qclone.storage.service.objects import ObjectsMixin
 from qclone.storage.service.placement import audit_document, default_max_coalition, pick_providers
-from qclone.storage.service.statements import INSERT_CLONES, INSERT_LOG, INSERT_OBJECT, INSERT_PARTS, STORED
+from qclone.storage.service.statements import STORED_MANY
 
 __all__ = ["BatchMixin", "batch_object_id"]
 
@@ -197,7 +198,7 @@ class BatchMixin(ObjectsMixin):
         now = self._now()
         chosen: dict[str, list[dict[str, Any]]] = {}
         try:
-            with self.db.fast_write() as conn:
+            with self.db.write() as conn:
                 first, up, db_time = self._choose_providers(conn, n, policy)  # too few: 503 before any name is taken
                 rows: list[Mapping[str, Any]] = []
                 for i, (name, state) in enumerate(batch):
@@ -208,7 +209,7 @@ class BatchMixin(ObjectsMixin):
                                  "get_key": None, "created_at": now, "stored_at": now, "finished_at": None,
                                  "keep_reference": keep, "purge_pending": False, "placement": reserved[state.qubits],
                                  "audit": empty_audit})
-                conn.execute(INSERT_OBJECT, rows)
+                insert_rows(conn, objects, rows)
         except IntegrityError:
             raise ConflictError("a name of this batch was taken meanwhile (names are never reused); "
                                 "nothing of this batch was stored") from None
@@ -248,7 +249,7 @@ class BatchMixin(ObjectsMixin):
         """Step 5: every object ``stored`` with its placement and audit, its clone and part rows and
         its audit entry, in one transaction (refused whole if a reservation was taken over)."""
         docs: dict[tuple, tuple[JSONDocument, JSONDocument, bool]] = {}
-        updates: list[Mapping[str, Any]] = []
+        groups: dict[tuple, list[str]] = {}  # the objects of one placement: one UPDATE
         clone_rows: list[Mapping[str, Any]] = []
         part_rows: list[Mapping[str, Any]] = []
         log_rows: list[Mapping[str, Any]] = []
@@ -265,9 +266,8 @@ class BatchMixin(ObjectsMixin):
                     key={"holder": VAULT_PARTY, "labels": held[k].get(VAULT_PARTY, [])},
                     keys=[[h, list(labels)] for h, labels in where.keys], parts=held[k]),
                     audit_doc, bool(audit_doc["summary"]["safe"]))
-            placement_doc, audit_doc, safe = docs[sig]
             oid = ids[name]
-            updates.append({"b_id": oid, "b_placement": placement_doc, "b_audit": audit_doc})
+            groups.setdefault(sig, []).append(oid)
             clone_rows += [{"object_id": oid, "j": j, "provider_id": p["id"], "labels": clone_labels[k][j],
                             "state": "live", "discard_pending": False, "stored_at": now} for j, p in enumerate(ps, 1)]
             part_rows += [{"object_id": oid, "holder_id": h, "labels": labels, "state": "live",
@@ -275,12 +275,14 @@ class BatchMixin(ObjectsMixin):
             log_rows.append({"at": now, "tenant_id": tenant.id, "actor": tenant.name, "action": "put", "object_id": oid,
                              "object_name": name, "detail": {
                                  "qubits": k, "clones": n, "policy": policy, "placement": where.name,
-                                 "providers": [p["id"] for p in ps], "holders": list(held[k]), "safe": safe,
+                                 "providers": [p["id"] for p in ps], "holders": list(held[k]), "safe": docs[sig][2],
                                  "batch": key}})
-        with self.db.fast_write() as conn:
-            if conn.execute(STORED, updates).rowcount != len(updates):
+        with self.db.write() as conn:
+            stored = sum(conn.execute(STORED_MANY, {"b_ids": oids, "b_placement": docs[sig][0],
+                                                    "b_audit": docs[sig][1]}).rowcount for sig, oids in groups.items())
+            if stored != len(batch):
                 raise ConflictError("the batch took longer than its lease and was abandoned; send it again "
                                     "(with the same key)")
-            conn.execute(INSERT_CLONES, clone_rows)
-            conn.execute(INSERT_PARTS, part_rows)
-            conn.execute(INSERT_LOG, log_rows)
+            insert_rows(conn, clone_table, clone_rows)
+            insert_rows(conn, parts, part_rows)
+            insert_rows(conn, audit_log, log_rows)
