@@ -608,19 +608,23 @@ def _batch_item(item: Any, i: int) -> dict[str, Any]:
                 raise InvalidArgumentError(f"unknown field(s) {', '.join(sorted(map(str, extra)))}")
             name, given = item.get("name"), {k: v for k, v in item.items() if k != "name"}
             state = given.pop("state", None)
-            if isinstance(state, Mapping) and set(state) == {"kind", "data"} and state["kind"] in _KINDS:
-                spec = state_spec(**{str(state["kind"]): state["data"]}) if not given else None
-            else:
-                spec = state_spec(state, **given)
-            if spec is None:
+            if given and state is not None:
                 raise InvalidArgumentError("give exactly one state")
+            spec = _wire_spec(state) if state is not None else state_spec(**given)
         elif isinstance(item, tuple | builtins.list) and len(item) == 2:
-            name, spec = item[0], state_spec(item[1])
+            name, spec = item[0], _wire_spec(item[1])
         else:
             raise InvalidArgumentError("an object is a (name, state) pair or a mapping {\"name\", \"state\"}")
         return {"name": check_name(name), "state": spec}
     except InvalidArgumentError as e:
         raise InvalidArgumentError(f"object {i}: {e}") from None
+
+
+def _wire_spec(state: Any) -> dict:
+    """:func:`state_spec` of a state, or of a wire-format ``{"kind", "data"}``."""
+    if isinstance(state, Mapping) and set(state) == {"kind", "data"} and state["kind"] in _KINDS:
+        return state_spec(**{str(state["kind"]): state["data"]})
+    return state_spec(state)
 
 
 def _retry_after(resp: httpx.Response) -> float:
