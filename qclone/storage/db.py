@@ -306,9 +306,13 @@ def insert_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]])
         return len(rows)
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None, "a connection inside its transaction is open"
-    with dbapi.cursor() as cur, cur.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(values(row))
+    sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+    try:
+        with dbapi.cursor() as cur, cur.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(values(row))
+    except dialect.loaded_dbapi.Error as e:  # as SQLAlchemy's own (IntegrityError, OperationalError, ...)
+        raise DBAPIError.instance(sql, None, e, dialect.loaded_dbapi.Error) from e
     return len(rows)
 
 

@@ -121,6 +121,10 @@ def parse_batch(items: Any) -> list[tuple[str, InputState]]:
     return out
 
 
+class _NamesTaken(Exception):
+    """A name of the batch exists: the reservation wrote nothing (see :meth:`BatchMixin.put_many`)."""
+
+
 class BatchMixin(ObjectsMixin):
     def put_many(self, tenant: Tenant, items: Any, *, clones: int = DEFAULT_CLONES, policy: str = "distinct-providers",
                  force: bool = False, keep_reference: bool = False, placement: Any = None,
@@ -152,10 +156,15 @@ class BatchMixin(ObjectsMixin):
         keep = bool(keep_reference)
         where = resolve_placement(placement, clones, self._holders_up())
         ids = {name: batch_object_id(tenant.id, key, name, state, clones, policy, keep, where) for name, state in batch}
-        earlier = self._earlier_attempt(tenant, ids)
-        todo = [(name, state) for name, state in batch if name not in earlier]
-        if todo:
-            self._store_batch(tenant, todo, ids, clones, policy, keep, where, key)
+        earlier: dict[str, str] = {}
+        try:  # a first attempt: the reservation finds the names free (no read before it)
+            self._store_batch(tenant, batch, ids, clones, policy, keep, where, key)
+            todo = batch
+        except _NamesTaken:  # a retry, or a name that exists: what an earlier attempt stored is looked up
+            earlier = self._earlier_attempt(tenant, ids)
+            todo = [(name, state) for name, state in batch if name not in earlier]
+            if todo:
+                self._store_batch(tenant, todo, ids, clones, policy, keep, where, key, retry=True)
         return {"key": key, "stored": len(batch), "created": len(todo),
                 "objects": [{"name": name, "object_id": ids[name], "state": earlier.get(name, "stored"),
                              "created": name not in earlier} for name, _ in batch]}
@@ -186,8 +195,9 @@ class BatchMixin(ObjectsMixin):
         return done
 
     def _store_batch(self, tenant: Tenant, batch: list[tuple[str, InputState]], ids: Mapping[str, str], n: int,
-                     policy: str, keep: bool, where: ObjectPlacement, key: str) -> None:
-        """The five steps of the module doc for objects none of which exists yet."""
+                     policy: str, keep: bool, where: ObjectPlacement, key: str, *, retry: bool = False) -> None:
+        """The five steps of the module doc for objects none of which exists yet (a name that
+        exists: :class:`_NamesTaken` the first time, ConflictError on a ``retry``)."""
         lays = {k: Layout(n, qubits=k) for k in {state.qubits for _, state in batch}}
         held = {k: {h: [lay.label(q, long=True) for q in register_indices(lay, labels)] for h, labels in where.keys}
                 for k, lay in lays.items()}
@@ -211,6 +221,8 @@ class BatchMixin(ObjectsMixin):
                                  "audit": empty_audit})
                 insert_rows(conn, objects, rows)
         except IntegrityError:
+            if not retry:
+                raise _NamesTaken from None
             raise ConflictError("a name of this batch was taken meanwhile (names are never reused); "
                                 "nothing of this batch was stored") from None
         faults.crash_point("put.batch.reserve")
