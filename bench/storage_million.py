@@ -131,8 +131,8 @@ def blochs(rng: np.random.Generator, count: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def batch_items(start: int, count: int, rng: np.random.Generator) -> list[dict[str, Any]]:
-    return [{"name": f"m{start + i:08d}", "state": {"kind": "bloch", "data": [float(x) for x in r]}}
+def batch_items(start: int, count: int, rng: np.random.Generator, prefix: str = "m") -> list[dict[str, Any]]:
+    return [{"name": f"{prefix}{start + i:08d}", "state": {"kind": "bloch", "data": [float(x) for x in r]}}
             for i, r in enumerate(blochs(rng, count))]
 
 
@@ -240,20 +240,25 @@ class Loader:
         self.batch = batch
         self.rng = np.random.default_rng(seed)
         self.lock = threading.Lock()
-        self.loaded = 0
+        self.loaded = 0  # objects this loader stored (and, resuming, those stored before)
+        self.next = 0  # the index of the next object's name
         self.seconds = 0.0
+        self.counted = 0  # objects loaded during self.seconds
+        self.deadline: float | None = None  # time.time() after which no batch starts
 
     def load_to(self, total: int) -> None:
         t0 = time.perf_counter()
         errors: list[BaseException] = []
+        done_before = self.loaded
 
         def work(c: Client) -> None:
             while not errors:
                 with self.lock:
-                    start = self.loaded
-                    count = min(self.batch, total - start)
-                    if count <= 0:
+                    count = min(self.batch, total - self.loaded)
+                    if count <= 0 or (self.deadline is not None and time.time() > self.deadline):
                         return
+                    start = self.next
+                    self.next += count
                     self.loaded += count
                     items = batch_items(start, count, self.rng)
                 try:
@@ -271,6 +276,11 @@ class Loader:
         if errors:
             raise errors[0]
         self.seconds += time.perf_counter() - t0
+        self.counted += self.loaded - done_before
+
+    @property
+    def rate(self) -> float:
+        return self.counted / self.seconds if self.seconds else math.nan
 
     def close(self) -> None:
         for c in self.clients:
@@ -288,6 +298,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-dir", type=Path, default=None, help="the server's data dir (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the data dir and the database")
+    parser.add_argument("--resume", metavar="DATABASE", default=None,
+                        help="go on loading the data dir of an earlier run (its server stopped) and this database "
+                             "on the --db server (kept at the end)")
+    parser.add_argument("--deadline", default=None, help="HH:MM (UTC): no batch starts after it; the last checkpoint "
+                                                         "is then the number reached")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--output", type=Path, default=None, help="also write the JSON document here")
     args = parser.parse_args()
@@ -299,8 +314,15 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     data, log = root / "data", root / "server.log"
     pg = args.db.startswith("postgresql")
-    dbname = f"qclone_million_{os.getpid()}"
-    db_url = create_database(args.db, dbname) if pg else args.db
+    dbname = args.resume or f"qclone_million_{os.getpid()}"
+    if args.resume and not pg:
+        parser.error("--resume takes a PostgreSQL database")
+    if args.resume:
+        from sqlalchemy.engine import make_url
+
+        db_url = make_url(args.db).set(database=dbname).render_as_string(hide_password=False)
+    else:
+        db_url = create_database(args.db, dbname) if pg else args.db
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {"objects": args.objects, "batch": args.batch, "loaders": args.loaders,
@@ -310,24 +332,35 @@ def main() -> int:
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))
     proc = None
     try:
-        proc, _ = start_server(data, db_url, port, log)
+        proc, started = start_server(data, db_url, port, log)
         wait_healthy(proc, port, log)
         token = (data / "token").read_text().strip()
         c = Client(url, token, timeout=600)
         loader = Loader(url, token, args.loaders, args.batch, args.seed)
-        marks = sorted({m for m in CHECKPOINTS if m <= args.objects} | {args.objects})
-        extra = 0  # round-trip objects (stored, then retrieved: listed too)
+        if args.deadline:
+            hh, mm = (int(x) for x in args.deadline.split(":"))
+            now = time.gmtime()
+            loader.deadline = time.mktime((now.tm_year, now.tm_mon, now.tm_mday, hh, mm, 0, 0, 0, 0)) - time.timezone
+        if args.resume:  # the server started on an earlier run's files: that start is a recovery too
+            result["resumed"] = {"start_seconds": time.monotonic() - started, "peak_rss_mb": peak_rss_mb(proc.pid),
+                                 "recovery_counts": _last_recover(db_url)}
+            loader.loaded = int(pg_query(db_url, "SELECT count(*) FROM objects WHERE name LIKE 'm%'")[0][0])
+            last = pg_query(db_url, "SELECT max(name) FROM objects WHERE name LIKE 'm%'")[0][0]
+            loader.next = int(last[1:]) + 1 if last else 0
+            result["resumed"]["objects"] = loader.loaded
+            say(f"resumed at {loader.loaded} objects: the server started in {result['resumed']['start_seconds']:.1f} s")
+        marks = sorted({m for m in CHECKPOINTS if loader.loaded < m <= args.objects} | {args.objects})
         single_rate = None
         for mark in marks:
             loader.load_to(mark)
-            rate = loader.loaded / loader.seconds
+            mark = loader.loaded  # less than asked when the deadline came
+            rate = loader.rate
             say(f"{mark:>9} objects loaded in {loader.seconds:8.1f} s ({rate:7.0f} objects/s)")
             point: dict[str, Any] = {"objects": mark, "load_seconds": loader.seconds, "load_per_second": rate}
             point["round_trips"] = round_trips(c, str(mark), args.samples, rng)
-            extra += args.samples
             if single_rate is None:
                 single_rate = 1000 / point["round_trips"]["put"]["p50_ms"]
-            point["listing"] = listing(c, mark + extra, args.samples)
+            point["listing"] = listing(c, count_objects(db_url), args.samples)
             result["checkpoints"].append(point)
             rt, ls = point["round_trips"], point["listing"]
             say(f"          put p50 {rt['put']['p50_ms']:6.1f} ms p99 {rt['put']['p99_ms']:6.1f} ms | "
@@ -335,7 +368,9 @@ def main() -> int:
                 f"ls first p50 {ls['first_page']['p50_ms']:6.1f} p99 {ls['first_page']['p99_ms']:6.1f} ms"
                 + (f" | ls deep p50 {ls['deep_page']['p50_ms']:6.1f} p99 {ls['deep_page']['p99_ms']:6.1f} ms"
                    if ls["deep_page"] else ""))
-        result["load_per_second"] = loader.loaded / loader.seconds
+            if loader.deadline is not None and time.time() > loader.deadline:
+                break
+        result["load_per_second"] = loader.rate
         result["single_put_per_second"] = single_rate
         result["bulk_to_single_put"] = result["load_per_second"] / single_rate if single_rate else None
         say(f"bulk load {result['load_per_second']:.0f} objects/s beside single puts {single_rate:.0f} objects/s "
@@ -343,24 +378,25 @@ def main() -> int:
 
         # flatness: each figure at the last checkpoint over the same figure at the first
         base, last = result["checkpoints"][0], result["checkpoints"][-1]
-        flat = {}
-        for what, a, b in (("put_p99", base["round_trips"]["put"], last["round_trips"]["put"]),
+        flat: dict[str, float] = {}
+        for what, a, b in () if base is last else (("put_p99", base["round_trips"]["put"], last["round_trips"]["put"]),
                            ("get_p99", base["round_trips"]["get"], last["round_trips"]["get"]),
                            ("ls_first_p99", base["listing"]["first_page"], last["listing"]["first_page"]),
                            ("ls_deep_p99", base["listing"]["deep_page"], last["listing"]["deep_page"])):
             if a and b:
                 flat[what] = b["p99_ms"] / a["p99_ms"]
-        for what, a, b in (("put_p50", base["round_trips"]["put"], last["round_trips"]["put"]),
+        for what, a, b in () if base is last else (("put_p50", base["round_trips"]["put"], last["round_trips"]["put"]),
                            ("get_p50", base["round_trips"]["get"], last["round_trips"]["get"]),
                            ("ls_first_p50", base["listing"]["first_page"], last["listing"]["first_page"]),
                            ("ls_deep_p50", base["listing"]["deep_page"], last["listing"]["deep_page"])):
             if a and b:
                 flat[what] = b["p50_ms"] / a["p50_ms"]
         result["flatness"] = flat
-        result["flat_within_2x"] = all(v <= TARGET_FLATNESS for v in flat.values())
+        result["flat_within_2x"] = all(v <= TARGET_FLATNESS for v in flat.values()) if flat else None
         say("flatness (at {} over at {} objects): ".format(last["objects"], base["objects"])
             + ", ".join(f"{k} {v:.2f}x" for k, v in flat.items())
-            + f" -> {'flat' if result['flat_within_2x'] else 'NOT flat'} within {TARGET_FLATNESS:g}x")
+            + (" -> one checkpoint only: no ratio" if not flat else
+               f" -> {'flat' if result['flat_within_2x'] else 'NOT flat'} within {TARGET_FLATNESS:g}x"))
 
         # bytes per stored object
         stored = loader.loaded
@@ -377,10 +413,11 @@ def main() -> int:
                                                     if not isinstance(v, dict)))
 
         # kill -9 during a batch, restart: time and peak memory to the first successful get
-        killed = batch_items(10**8, args.batch, rng)
+        killed = batch_items(0, args.batch, rng, prefix=f"kill{os.getpid()}-")
+        kill_key = f"killed-{os.getpid()}"
         sender = Client(url, token, timeout=600, retry_for=0)
         outcome: list[Any] = []
-        t = threading.Thread(target=lambda: outcome.append(_try(lambda: sender.put_many(killed, key="killed"))))
+        t = threading.Thread(target=lambda: outcome.append(_try(lambda: sender.put_many(killed, key=kill_key))))
         t.start()
         mid_batch = wait_for_reservations(db_url, t)  # killed once the batch's names are taken, before its commit
         stop(proc, signal.SIGKILL)
@@ -389,7 +426,7 @@ def main() -> int:
         proc, started = start_server(data, db_url, port, log)
         wait_healthy(proc, port, log)
         ready_s = time.monotonic() - started
-        first = f"m{0:08d}"
+        first = f"m{loader.next - 1:08d}"  # stored by the last batch of the load, never retrieved
         out = Client(url, token, timeout=600, retry_for=60).get(first)
         recovery_s = time.monotonic() - started
         rss = peak_rss_mb(proc.pid)
@@ -398,15 +435,14 @@ def main() -> int:
                               "killed_batch_answered": bool(outcome and not isinstance(outcome[0], BaseException)),
                               "first_get_clone": out.clone}
         if pg:
-            rows = pg_query(db_url, "SELECT detail FROM audit_log WHERE action = 'recover' ORDER BY id DESC LIMIT 1")
-            result["recovery"]["counts"] = rows[0][0] if rows else None
-        again = c.put_many(killed, key="killed")
+            result["recovery"]["counts"] = _last_recover(db_url)
+        again = c.put_many(killed, key=kill_key)
         created = sum(1 for d in again if d.created)
         if len(again) != len(killed) or not all(d.state == "stored" for d in again):
             raise AssertionError("the killed batch, sent again, was not stored whole")
         result["recovery"]["retry_created"] = created
         result["recovery"]["retry_earlier"] = len(again) - created
-        third = c.put_many(killed, key="killed")
+        third = c.put_many(killed, key=kill_key)
         if any(d.created for d in third):
             raise AssertionError("the killed batch, sent a third time, stored something twice")
         say(f"recovery after kill -9 at {stored} objects{'' if mid_batch else ' (the batch had committed)'}: "
@@ -419,7 +455,7 @@ def main() -> int:
     finally:
         if proc is not None:
             stop(proc)
-        if pg and not args.keep:
+        if pg and not args.keep and not args.resume:
             drop_database(args.db, dbname)
         if not args.keep and args.data_dir is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -446,6 +482,23 @@ def wait_for_reservations(db_url: str, sender: threading.Thread, timeout: float 
                 conn.rollback()
                 time.sleep(0.005)
         return False
+    finally:
+        engine.dispose()
+
+
+def _last_recover(db_url: str) -> Any:
+    rows = pg_query(db_url, "SELECT detail FROM audit_log WHERE action = 'recover' ORDER BY id DESC LIMIT 1")
+    return rows[0][0] if rows else None
+
+
+def count_objects(db_url: str) -> int:
+    """The tenant's objects as the metadata database counts them (what a full listing must show)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM objects")).scalar() or 0)
     finally:
         engine.dispose()
 
