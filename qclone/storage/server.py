@@ -17,15 +17,23 @@
   (:func:`qclone.storage.nodes.build_node`) over the local class, its files
   and its key in the data dir; until enrolled it prints its join token.
 
-With ``--workers N`` (gateway and embedded) N uvicorn worker processes share
-the port; each opens the same database, whose compare-and-set decides every
-state change, so exactly-once holds across workers. With N > 1 and no
-``--substrate`` URL every worker runs the whole service in process, its
+With ``--workers N`` (gateway, embedded and substrate) N uvicorn worker
+processes share the port; each opens the same database, whose compare-and-set
+decides every state change, so exactly-once holds across workers. With N > 1
+and no ``--substrate`` URL every worker runs the whole service in process, its
 substrate opened with ``shared=True`` on the one substrate file (existence and
 outputs read from the file, a decryption commits only if it deleted the joint
 state itself); the vault's and providers' records are SQLite files that
 several processes may share. The start-up recovery runs once, in the parent,
 before the workers start.
+
+The substrate's state lives in PostgreSQL when ``--db`` is a PostgreSQL URL:
+for the substrate node (``--role substrate --db URL``: its key stays in its
+data dir) and for the substrate in process of an embedded server or a gateway
+(with the metadata, in the schema :mod:`qclone.storage.pgstore` names; a
+substrate file from before that already holds objects stays in use). Any
+number of substrate processes, on any machines, may then serve the same
+objects (each opened shared).
 """
 
 from __future__ import annotations
@@ -92,8 +100,17 @@ class ServeOptions:
                             (self.reconcile_interval, "the reconciler's interval")):
             if not (isinstance(value, (int, float)) and 0 < value < 1e9):
                 raise InvalidArgumentError(f"{what} must be a number of seconds > 0, got {value!r}")
-        if self.workers > 1 and self.role not in ("embedded", "gateway"):
-            raise InvalidArgumentError("--workers applies to the embedded server and the gateway only")
+        if self.workers > 1 and self.role not in ("embedded", "gateway", "substrate"):
+            raise InvalidArgumentError("--workers applies to the embedded server, the gateway and the substrate node only")
+        if self.db_url and self.role in ("vault", "provider"):
+            raise InvalidArgumentError(f"--db is an option of the gateway, the embedded server and the substrate node, "
+                                       f"not of a {self.role} node (its records stay in its data dir)")
+        if self.db_url and self.role == "substrate":
+            from qclone.storage.pgstore import is_postgres_url
+
+            if not is_postgres_url(self.db_url):
+                raise InvalidArgumentError("a substrate node's --db is a PostgreSQL URL (postgresql://user@host:port/db); "
+                                           "without it the substrate keeps its state in its data dir")
         if self.role == "provider" and not self.provider_id:
             raise InvalidArgumentError("a provider node needs --id")
         if self.role not in ("embedded", "gateway") and (self.substrate_url or self.vault_url):
@@ -352,9 +369,7 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
         assert identity is not None
         substrate: Any = RemoteSubstrate(opts.substrate_url, identity=identity, node_key=keys["substrate"])
     else:
-        from qclone.storage.substrate import Substrate
-
-        substrate = Substrate(data_dir / "substrate", shared=opts.workers > 1)
+        substrate = local_substrate(opts)
     if opts.vault_url:
         assert identity is not None
         vault: Any = RemoteVault(opts.vault_url, identity=identity, node_key=keys["vault"])
@@ -367,6 +382,22 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
                           clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
                           retention_seconds=opts.retention_seconds, recover=recover,
                           holders=holder_directory(opts, identity if opts.substrate_url else None, keys))
+
+
+def local_substrate(opts: ServeOptions) -> Any:
+    """The in-process substrate of an embedded server or a gateway: its state in PostgreSQL when
+    the metadata database is PostgreSQL (shared by every process that opens it), else the SQLite
+    file ``DIR/substrate/substrate.sqlite3`` (shared by the workers with ``--workers N``). A
+    substrate file that already holds objects stays in use (the state it holds is never left
+    behind by a new ``--db``)."""
+    from qclone.storage.pgstore import is_postgres_url
+    from qclone.storage.substrate import Substrate, has_local_state
+
+    assert opts.data_dir is not None
+    where = opts.data_dir / "substrate"
+    if is_postgres_url(opts.db_url) and not has_local_state(where):
+        return Substrate(where, db_url=opts.db_url)
+    return Substrate(where, shared=opts.workers > 1)
 
 
 def holder_directory(opts: ServeOptions, identity: Any, keys: dict[str, str]) -> Any:
@@ -442,7 +473,8 @@ def build_app(opts: ServeOptions, *, recover: bool = True, reconcile: bool = Tru
     if opts.role in ("substrate", "vault", "provider"):
         if opts.role == "substrate":
             warm_up()
-        return nodes.build_node(opts.role, data_dir, provider_id=opts.provider_id, zone=opts.zone, t1=opts.t1, t2=opts.t2)
+        return nodes.build_node(opts.role, data_dir, provider_id=opts.provider_id, zone=opts.zone, t1=opts.t1, t2=opts.t2,
+                                db_url=opts.db_url, shared=opts.workers > 1)
     return _gateway_app(opts, recover=recover, reconcile=reconcile)
 
 
@@ -453,7 +485,12 @@ def _worker_app() -> Any:
     os.umask(0o077)
     opts = ServeOptions.from_env(os.environ[_OPTIONS_ENV])
     _log_to_stderr(opts.log_level)
-    return build_app(opts, recover=False)
+    app = build_app(opts, recover=False)
+    if opts.role not in ("embedded", "gateway"):  # as serve() does for one process
+        from qclone.storage.api import RequestGuard
+
+        app = RequestGuard(app, max_body_bytes=opts.max_body_bytes)
+    return app
 
 
 def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = None) -> dict:
@@ -545,7 +582,9 @@ def serve(opts: ServeOptions) -> None:
         return
     # the database, the first tenant, the providers, the admin token and the start-up
     # recovery, once, before the workers start
-    build_app(opts, reconcile=False)  # each worker runs its own reconciler
+    first = build_app(opts, reconcile=False)  # each worker runs its own reconciler
+    if opts.role == "substrate":  # the workers open the store themselves
+        first.component.close()
     _announce(opts)
     os.environ[_OPTIONS_ENV] = opts.to_env()
     uvicorn.run("qclone.storage.server:_worker_app", factory=True, workers=opts.workers, **common)
