@@ -896,11 +896,12 @@ class Substrate:
         """Insert the joint states of a batch in one transaction (those not there yet); the ids
         inserted. ConflictError (nothing written) if one exists with another shape or was decrypted."""
         assert self._db is not None
-        ids = list(entries)
+        ids = sorted(entries)  # in one order: two batches naming the same objects take their locks alike
         marks = ",".join("?" * len(ids))
         blobs = _dump_joints(entries)
         try:
             with self._db.tx() as c:
+                self._lock_rows(c, ids)
                 decrypted = c.execute(f"SELECT object_id FROM outputs WHERE object_id IN ({marks})", ids).fetchall()
                 if decrypted:
                     raise ConflictError(f"object {decrypted[0][0]!r} exists and has already been decrypted")
@@ -914,11 +915,20 @@ class Substrate:
                 fresh = [o for o in ids if o not in there]
                 c.executemany("INSERT INTO joint (object_id, blob) VALUES (?, ?)", [(o, blobs[o]) for o in fresh])
                 faults.crash_point("substrate.create_many.tx")
-        except sqlite3.Error as e:
+        except self._error as e:
             raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
         for o in fresh:
             entries[o].stamp = blobs[o][-4:]
         return fresh
+
+    def _lock_rows(self, c: Any, ids: list[str]) -> None:
+        """In a batch's transaction on PostgreSQL: every object's advisory lock, in the order of
+        ``ids`` (what one object's transaction takes, see :mod:`qclone.storage.pgstore`); SQLite's
+        ``BEGIN IMMEDIATE`` already serialises every write."""
+        schema = getattr(self._db, "schema", None)
+        if schema is not None:
+            c.execute("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest(?::text[]) AS k",
+                      ([f"{schema}:{o}" for o in ids],))
 
     def exists(self, object_id: str) -> bool:
         """Whether the object's joint state (its clones and key) is still present."""
@@ -1521,8 +1531,13 @@ class Substrate:
                 self._moved.pop(o, None)
             if self._db is not None:
                 marks = ",".join("?" * len(ids))
-                self._write(*((f"DELETE FROM {table} WHERE object_id IN ({marks})", tuple(ids))
-                              for table in ("outputs", "joint", "fences", "moved")))
+                try:
+                    with self._db.tx() as c:
+                        self._lock_rows(c, sorted(ids))
+                        for table in ("outputs", "joint", "fences", "moved"):
+                            c.execute(f"DELETE FROM {table} WHERE object_id IN ({marks})", tuple(ids))
+                except self._error as e:
+                    raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
         finally:
             for i in reversed(stripes):
                 self._locks[i].release()

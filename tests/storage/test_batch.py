@@ -278,3 +278,27 @@ def test_vault_and_provider_batches_are_idempotent_and_all_or_nothing(tmp_path):
     assert vault.health()["keys"]["held"] == 0 and provider.health()["clones"] == 1
     with pytest.raises(InvalidArgumentError):
         provider.discard_many([])
+
+
+@pytest.mark.service
+def test_substrate_batches_in_postgresql(pg_schema_url):
+    """The substrate's state in PostgreSQL: a batch in one transaction, the same rows as one by one."""
+    states = [parse_state("bloch", [float(x) for x in b]) for b in random_blochs(5)]
+    sub = Substrate(None, db_url=pg_schema_url)
+    try:
+        items = [{"object_id": f"o{i}", "state": st, "holders": None} for i, st in enumerate(states)]
+        assert sub.create_many(items, 4, keep_reference=True) == {"created": 5, "existing": 0}
+        assert sub.create_many(items, 4, keep_reference=True) == {"created": 0, "existing": 5}
+        sub.create("single", states[0], 4, keep_reference=True)
+        rows = dict(sub._db.query("SELECT object_id, blob FROM joint"))
+        assert bytes(rows["single"]) == bytes(rows["o0"])  # byte for byte what create writes
+        with pytest.raises(ConflictError, match="exists with 1 qubits and 4 clones"):
+            sub.create_many(items[:2], 2, keep_reference=True)
+        assert sub.decrypt("o1", 2, "a")["fidelity"] == pytest.approx(1.0, abs=1e-12)
+        with pytest.raises(ConflictError, match="decrypted"):
+            sub.create_many([*items[1:], {"object_id": "new", "state": states[0]}], 4, keep_reference=True)
+        assert sub.health()["objects"] == 5 and not sub.exists("new")  # the refused batch wrote nothing
+        sub.discard_many(["o0", "o1", "o2", "never"])
+        assert sub.health()["objects"] == 3 and sub.output("o1") is None
+    finally:
+        sub.close()

@@ -121,7 +121,7 @@ def parse_batch(items: Any) -> list[tuple[str, InputState]]:
     return out
 
 
-class _NamesTaken(Exception):
+class _NamesTakenError(Exception):
     """A name of the batch exists: the reservation wrote nothing (see :meth:`BatchMixin.put_many`)."""
 
 
@@ -160,7 +160,7 @@ class BatchMixin(ObjectsMixin):
         try:  # a first attempt: the reservation finds the names free (no read before it)
             self._store_batch(tenant, batch, ids, clones, policy, keep, where, key)
             todo = batch
-        except _NamesTaken:  # a retry, or a name that exists: what an earlier attempt stored is looked up
+        except _NamesTakenError:  # a retry, or a name that exists: what an earlier attempt stored is looked up
             earlier = self._earlier_attempt(tenant, ids)
             todo = [(name, state) for name, state in batch if name not in earlier]
             if todo:
@@ -197,7 +197,7 @@ class BatchMixin(ObjectsMixin):
     def _store_batch(self, tenant: Tenant, batch: list[tuple[str, InputState]], ids: Mapping[str, str], n: int,
                      policy: str, keep: bool, where: ObjectPlacement, key: str, *, retry: bool = False) -> None:
         """The five steps of the module doc for objects none of which exists yet (a name that
-        exists: :class:`_NamesTaken` the first time, ConflictError on a ``retry``)."""
+        exists: :class:`_NamesTakenError` the first time, ConflictError on a ``retry``)."""
         lays = {k: Layout(n, qubits=k) for k in {state.qubits for _, state in batch}}
         held = {k: {h: [lay.label(q, long=True) for q in register_indices(lay, labels)] for h, labels in where.keys}
                 for k, lay in lays.items()}
@@ -222,7 +222,7 @@ class BatchMixin(ObjectsMixin):
                 insert_rows(conn, objects, rows)
         except IntegrityError:
             if not retry:
-                raise _NamesTaken from None
+                raise _NamesTakenError from None
             raise ConflictError("a name of this batch was taken meanwhile (names are never reused); "
                                 "nothing of this batch was stored") from None
         faults.crash_point("put.batch.reserve")
