@@ -176,6 +176,14 @@ def metadata_bytes(url: str) -> dict[str, int]:
     return out
 
 
+def substrate_tables(url: str) -> int:
+    """Bytes of the substrate's tables when its state is in PostgreSQL (0 when it is not)."""
+    rows = pg_query(url, "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                         "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                         "WHERE n.nspname = 'qclone_substrate' AND c.relkind = 'r'")
+    return int(rows[0][0])
+
+
 def file_bytes(paths: list[Path]) -> int:
     total = 0
     for p in paths:
@@ -327,7 +335,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {"objects": args.objects, "batch": args.batch, "loaders": args.loaders,
                               "samples": args.samples, "metadata": "postgresql" if pg else "sqlite",
-                              "substrate": "sqlite file (the substrate's own store in the data dir)",
+                              "substrate": None,
                               "checkpoints": []}
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))
     proc = None
@@ -400,7 +408,11 @@ def main() -> int:
 
         # bytes per stored object
         stored = loader.loaded
-        sizes = {"substrate": file_bytes([data / "substrate" / "substrate.sqlite3"]),
+        substrate_pg = pg and substrate_tables(db_url)
+        result["substrate"] = ("postgresql (the schema qclone_substrate of the metadata database)" if substrate_pg
+                               else "sqlite file (data dir)")
+        sizes = {"substrate": (substrate_tables(db_url) if substrate_pg
+                               else file_bytes([data / "substrate" / "substrate.sqlite3"])),
                  "vault": file_bytes([data / "vault" / "vault.sqlite3"]),
                  "providers": file_bytes(sorted((data / "providers").glob("*/provider.sqlite3")))}
         if pg:

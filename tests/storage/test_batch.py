@@ -125,6 +125,11 @@ def _too_many_amplitudes():
     return [{"name": f"d{i}", "state": {"kind": "density", "data": mixed}} for i in range(5)]  # 5 x 4^8 > 2^18
 
 
+#: checked before any store is touched: SQLite only (the PostgreSQL variant would test nothing more)
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY
 @pytest.mark.parametrize(("make", "error", "words"), [
     (lambda: batch([f"o{i}" for i in range(MAX_BATCH + 1)]), TooLargeError, f"at most {MAX_BATCH} objects"),
     (lambda: [], InvalidArgumentError, "non-empty list"),
@@ -144,6 +149,7 @@ def test_bad_input_is_refused_whole_and_names_the_item(stack, make, error, words
     assert stack.service.list(stack.alice) == [] and counts(stack) == (0, 0, [0, 0, 0, 0])
 
 
+@SQLITE_ONLY
 def test_bad_options_are_refused_before_anything_is_stored(stack):
     svc, alice = stack.service, stack.alice
     for kw in ({"clones": 1}, {"clones": 0}, {"policy": "anywhere"}, {"key": "spaces are not allowed"},
