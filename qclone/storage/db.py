@@ -304,7 +304,7 @@ def insert_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]])
         marks = ", ".join("?" * len(cols))
         conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", [values(r) for r in rows])
         return len(rows)
-    dbapi = conn.connection.dbapi_connection
+    dbapi: Any = conn.connection.dbapi_connection  # psycopg's connection: its cursors COPY
     assert dbapi is not None, "a connection inside its transaction is open"
     sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
     try:

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.storage.errors import ConflictError, NotFoundError
 from qclone.storage.localdb import LocalDB
 from qclone.storage.vault import DEFAULT_T1, DEFAULT_T2, check_batch_ids, check_batch_rows, check_coherence
@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS clones (
 )
 """
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: Most records one :meth:`ProviderNode.records` page holds.
+MAX_RECORDS_PAGE = 10_000
 
 
 def check_provider_id(provider_id: str) -> str:
@@ -162,9 +164,21 @@ class ProviderNode:
         clone, labels, stored_at = rows[0]
         return {"clone": clone, "labels": json.loads(labels), "stored_at": stored_at}
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every clone held: ``{"object_id", "clone", "labels", "stored_at"}``, by object id."""
-        rows = self._db.query("SELECT object_id, clone, labels, stored_at FROM clones ORDER BY object_id")
+    def records(self, after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The clones held: ``{"object_id", "clone", "labels", "stored_at"}``, by object id; those
+        after the object id ``after`` only, at most ``limit`` (1..:data:`MAX_RECORDS_PAGE`) of them
+        (a page: the next one starts after the last id of this one); every one without ``limit``."""
+        if after is not None and (not isinstance(after, str) or len(after) > 128):
+            raise InvalidArgumentError("after is an object id")
+        if limit is not None and (not is_int(limit) or not 1 <= limit <= MAX_RECORDS_PAGE):
+            raise InvalidArgumentError(f"limit must be an integer in 1..{MAX_RECORDS_PAGE}")
+        sql, params = "SELECT object_id, clone, labels, stored_at FROM clones", list[Any]()
+        if after is not None:
+            sql, params = sql + " WHERE object_id > ?", [after]
+        sql += " ORDER BY object_id"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", [*params, int(limit)]
+        rows = self._db.query(sql, tuple(params))
         return [{"object_id": o, "clone": j, "labels": json.loads(lab), "stored_at": t} for o, j, lab, t in rows]
 
     def health(self) -> dict[str, Any]:

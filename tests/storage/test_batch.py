@@ -311,3 +311,21 @@ def test_substrate_batches_in_postgresql(pg_schema_url):
         assert sub.health()["objects"] == 3 and sub.output("o1") is None
     finally:
         sub.close()
+
+
+@SQLITE_ONLY
+def test_the_orphan_sweep_reads_a_provider_a_page_at_a_time(stack):
+    svc = stack.service
+    svc.put_many(stack.alice, batch([f"o{i}" for i in range(30)]))
+    p1 = stack.directory.node(svc.providers_list()[0])
+    p1.store_many([[f"orphan-{i:02d}", 1, ["S0_1"], 0.0] for i in range(12)])  # records of objects it holds no clone of
+    pages = []
+    real = p1.records
+    p1.records = lambda after=None, limit=None: pages.append(limit) or real(after=after, limit=limit)
+    svc.ORPHAN_PAGE = 7
+    assert svc.recover()["orphans"] == 12
+    assert set(pages) == {7} and len(pages) == 42 // 7 + 1  # 42 records, 7 at a time (then an empty page)
+    assert len(real()) == 30 and counts(stack) == (30, 30, [30, 30, 30, 30])
+    assert [r["object_id"] for r in real(after="o1", limit=3)] == [r["object_id"] for r in real()][2:5]
+    with pytest.raises(InvalidArgumentError):
+        real(limit=0)
