@@ -317,7 +317,7 @@ JSON_RUNS = {
     ("hardware", "compare"): ["--clones", "2,3"],
 }
 #: Commands whose --json needs a server or a device model run (their JSON is tested with them).
-JSON_ELSEWHERE = {("serve",), ("put",), ("get",), ("apply",), ("ls",), ("stat",), ("rm",), ("peek",), ("audit-log",),
+JSON_ELSEWHERE = {("serve",), ("put",), ("load",), ("get",), ("apply",), ("ls",), ("stat",), ("rm",), ("peek",), ("audit-log",),
                   ("tenant", "create"),
                   ("providers",), ("providers", "list"), ("providers", "add"), ("providers", "drain"), ("providers", "kill"),
                   ("providers", "revive"), ("storage", "rotate-key"), ("hardware", "run"), ("hardware", "layout"),
