@@ -34,7 +34,7 @@ from typing import Any
 
 from qclone.errors import InvalidArgumentError
 
-__all__ = ["DEFAULT_SCHEMA", "PostgresStore", "is_postgres_url", "redact"]
+__all__ = ["DEFAULT_SCHEMA", "PostgresStore", "connection_params", "is_postgres_url", "redact", "schema_of"]
 
 #: The schema of the substrate's tables when the URL names none.
 DEFAULT_SCHEMA = "qclone_substrate"
@@ -84,6 +84,22 @@ def schema_of(url: str) -> str:
     return first
 
 
+def connection_params(url: str) -> dict[str, Any]:
+    """``psycopg.connect`` keyword arguments for ``url`` (autocommit; the URL's query, e.g.
+    ``options`` or ``sslmode``, passed on)."""
+    u = _parse(url)
+    params: dict[str, Any] = {"host": u.host or "127.0.0.1", "port": u.port or 5432,
+                              "dbname": u.database or "postgres", "autocommit": True}
+    if u.username:
+        params["user"] = u.username
+    if u.password is not None:
+        params["password"] = u.password
+    for key, value in u.query.items():
+        params[key] = " ".join(value) if isinstance(value, tuple) else value
+    params.setdefault("connect_timeout", 10)
+    return params
+
+
 def translate(sql: str) -> str:
     """A statement written for SQLite's ``?`` placeholders in psycopg's ``%s``."""
     return sql.replace("%", "%%").replace("?", "%s")
@@ -119,19 +135,12 @@ class PostgresStore:
 
         self.Error: type[Exception] = psycopg.Error
         self.IntegrityError: type[Exception] = psycopg.IntegrityError
-        u = _parse(url)
         self.schema = schema_of(url)
         #: where the records are, for messages (never the password)
         self.path = f"{redact(url)} (schema {self.schema})"
-        self._params: dict[str, Any] = {"host": u.host or "127.0.0.1", "port": u.port or 5432,
-                                        "dbname": u.database or "postgres", "autocommit": True}
-        if u.username:
-            self._params["user"] = u.username
-        if u.password is not None:
-            self._params["password"] = u.password
-        for key, value in u.query.items():
-            self._params[key] = " ".join(value) if isinstance(value, tuple) else value
-        self._params.setdefault("connect_timeout", 10)
+        self._params = connection_params(url)
+        # who the connections are in pg_stat_activity (unless the URL names it)
+        self._params.setdefault("application_name", f"qclone-substrate {self.schema}"[:63])
         self._max = max(1, int(max_connections))
         self._idle: list[Any] = []
         self._open = 0

@@ -27,6 +27,14 @@ state itself); the vault's and providers' records are SQLite files that
 several processes may share. The start-up recovery runs once, in the parent,
 before the workers start.
 
+Several gateways serve one service when the metadata is in PostgreSQL: each
+has its own data dir holding only :data:`GATEWAY_SHARED_FILES`, copied from the
+first gateway's (:func:`copy_gateway_files`); everything else is in the
+database, the dashboard's sign-outs included. On PostgreSQL the start-up
+recovery takes over only what the leases say was abandoned (other gateways may
+be serving); on a SQLite file, everything. ``qclone cluster up`` starts such a
+service on one machine (:class:`qclone.storage.launcher.Cluster`).
+
 The substrate's state lives in PostgreSQL when ``--db`` is a PostgreSQL URL:
 for the substrate node (``--role substrate --db URL``: its key stays in its
 data dir) and for the substrate in process of an embedded server or a gateway
@@ -50,7 +58,8 @@ from typing import Any
 
 from qclone.errors import InvalidArgumentError
 
-__all__ = ["ROLES", "ServeOptions", "build_app", "create_tenant_in", "make_private", "serve"]
+__all__ = ["GATEWAY_SHARED_FILES", "ROLES", "ServeOptions", "build_app", "copy_gateway_files", "create_tenant_in",
+           "make_private", "serve"]
 
 ROLES = ("embedded", "gateway", "substrate", "vault", "provider")
 #: Name of the first tenant an embedded server or gateway creates.
@@ -174,6 +183,46 @@ class ServeOptions:
         return cls(**raw)
 
 
+#: The files of a gateway's data dir that every gateway of one service shares, copied from the first
+#: gateway's data dir into each new gateway's before it starts (as one copies a TLS key to a new
+#: machine; mode 0600): ``gateway-key`` (the gateway's node identity: the substrate, the vault, the
+#: providers and the holders pinned its public key when they were enrolled), ``nodes.json`` (the node
+#: keys the gateway pinned), ``admin-token``, ``ui-secret`` (the dashboard's cookie key: a session
+#: signed in at one gateway is valid at every other) and ``token`` (the first tenant's token, a
+#: convenience). Everything else a gateway needs is in the metadata database.
+GATEWAY_SHARED_FILES = ("gateway-key", "nodes.json", "admin-token", "ui-secret", "token")
+
+
+def copy_gateway_files(source: Path, target: Path) -> list[str]:
+    """Copy :data:`GATEWAY_SHARED_FILES` from the data dir ``source`` of a gateway that has run once
+    into the data dir ``target`` of another gateway of the same service (0600, each replaced
+    atomically); the names copied. ``gateway-key``, ``nodes.json`` and ``admin-token`` must exist."""
+    from qclone.storage.rpc.keys import write_private
+
+    copied = []
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in GATEWAY_SHARED_FILES:
+        try:
+            text = (source / name).read_bytes()
+        except FileNotFoundError:
+            if name in ("gateway-key", "nodes.json", "admin-token"):
+                raise InvalidArgumentError(f"{source} holds no {name}: start its gateway once (enrolled with its "
+                                           "nodes) before copying its files to another gateway") from None
+            continue
+        if name == "ui-secret":  # 32 raw bytes
+            tmp = target / f".{name}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target / name)
+        else:
+            write_private(target / name, text.decode())
+        copied.append(name)
+    return copied
+
+
 def make_private(data_dir: Path) -> None:
     """Files in the data dir readable by their owner only: the umask 077 for everything this
     process creates from now on (SQLite's -wal/-shm files included), and mode 0700 / 0600 for
@@ -238,14 +287,16 @@ def gateway_identity(data_dir: Path) -> Any:
     return Identity.load_or_create(data_dir / "gateway-key")
 
 
-def provider_directory(data_dir: Path, identity: Any = None, *, opts: ServeOptions | None = None) -> Any:
+def provider_directory(data_dir: Path, identity: Any = None, *, opts: ServeOptions | None = None, db: Any = None) -> Any:
     """Providers: a :class:`~qclone.storage.remote.RemoteProvider` for a record with a url (calls
     signed with the gateway's ``identity``), else an embedded
     :class:`~qclone.storage.provider.ProviderNode` under ``DIR/providers/<id>``.
 
     With ``opts`` naming a substrate node (which checks every release), embedded providers sign
     their releases with the gateway's key, and every provider added is introduced to the
-    substrate (its key, or the gateway's, as the peer ``provider:ID``)."""
+    substrate (its key, or the gateway's, as the peer ``provider:ID``): with the metadata ``db``, the
+    substrate is handed every provider the database knows, so that what another gateway of the same
+    database added is never dropped from the substrate's peers by this one."""
     from qclone.storage.provider import ProviderNode
     from qclone.storage.remote import RemoteProvider, enroll
     from qclone.storage.service import ProviderDirectory
@@ -274,7 +325,16 @@ def provider_directory(data_dir: Path, identity: Any = None, *, opts: ServeOptio
 
     def introduce(provider_id: str, public_key: str | None) -> None:
         if opts is not None and opts.substrate_url:
-            add_substrate_peers(opts, me(), {f"provider:{provider_id}": public_key or me().key_id})
+            known: dict[str, str | None] = {}
+            if db is not None:
+                from sqlalchemy import select
+
+                from qclone.storage.models import providers
+
+                with db.read() as conn:
+                    known = {r.id: r.public_key for r in conn.execute(select(providers.c.id, providers.c.public_key))}
+            known[provider_id] = public_key
+            add_substrate_peers(opts, me(), {f"provider:{pid}": key or me().key_id for pid, key in known.items()})
 
     return ProviderDirectory(factory, enroll=enroll_provider, introduce=introduce)
 
@@ -378,10 +438,17 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
 
         # with a remote substrate, the vault in process signs its authorizations with the gateway's key
         vault = KeyVault(data_dir / "vault", t1=opts.t1, t2=opts.t2, issuer=identity if opts.substrate_url else None)
-    return StorageService(db, substrate, vault, provider_directory(data_dir, identity, opts=opts),
-                          clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
-                          retention_seconds=opts.retention_seconds, recover=recover,
-                          holders=holder_directory(opts, identity if opts.substrate_url else None, keys))
+    service = StorageService(db, substrate, vault, provider_directory(data_dir, identity, opts=opts, db=db),
+                             clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
+                             retention_seconds=opts.retention_seconds, recover=False,
+                             holders=holder_directory(opts, identity if opts.substrate_url else None, keys))
+    if recover:
+        # On PostgreSQL other gateways may be serving the same objects right now: the start-up
+        # recovery takes over only what their leases say was abandoned (as the reconciler does),
+        # never a get or a put another gateway is running (a client's retry with its key takes
+        # over its own get at once). A SQLite file has one gateway, which is not serving yet.
+        service.recover(expired_only=db.dialect == "postgresql")
+    return service
 
 
 def local_substrate(opts: ServeOptions) -> Any:
@@ -396,8 +463,8 @@ def local_substrate(opts: ServeOptions) -> Any:
     assert opts.data_dir is not None
     where = opts.data_dir / "substrate"
     if is_postgres_url(opts.db_url) and not has_local_state(where):
-        return Substrate(where, db_url=opts.db_url)
-    return Substrate(where, shared=opts.workers > 1)
+        return Substrate(where, db_url=opts.db_url, in_process=True)
+    return Substrate(where, shared=opts.workers > 1, in_process=True)
 
 
 def holder_directory(opts: ServeOptions, identity: Any, keys: dict[str, str]) -> Any:

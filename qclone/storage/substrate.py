@@ -47,7 +47,15 @@ record of ageing, so noise lost with the cache is re-applied by the next
 data directory; with ``shared=True`` several instances (processes) may use one
 file: the cache then only saves parsing the input (immutable once created),
 whether an object is live or decrypted is read from the file on every call, and
-the decryption transaction commits only if it deleted the joint state itself.
+the decryption transaction commits only if it deleted the joint state itself;
+ageing is then written too (unless ``in_process``), for the next call about the
+object may reach another process.
+
+PostgreSQL (``db_url``): the same tables in a PostgreSQL schema
+(:mod:`qclone.storage.pgstore`), always shared, any number of processes on any
+machines; every write transaction about an object first takes that object's
+advisory lock, which serialises them as ``BEGIN IMMEDIATE`` serialises the
+SQLite file's.
 
 Thread safety: operations on one object are serialised by a per-object lock
 (striped over a fixed pool), so the gateway may call from many threads.
@@ -601,7 +609,14 @@ class Substrate:
             ``synchronous=NORMAL`` survives the process being killed at any point, like the
             metadata database.
         shared: other instances (other processes) use the same file: trust no cached
-            existence or output, read them from the file (needs ``data_dir``).
+            existence or output, read them from the file (needs ``data_dir``), and write memory
+            noise (:meth:`age`) with its record, for the next call may reach another process.
+        db_url: keep the records in PostgreSQL (:mod:`qclone.storage.pgstore`) instead of
+            ``data_dir``; always shared (any number of processes, on any machines).
+        max_connections: PostgreSQL: the connection pool's size.
+        in_process: every call of one retrieval comes from this process (the substrate of an
+            embedded server or a gateway): memory noise stays in memory even when shared, as it
+            does unshared (a retrieval interrupted and taken over in another process ages again).
         authorize: ``authorize(authorization, object_id, attempt[, party]) -> nonce`` checks a
             holder's one-time authorization of a decryption or recovery (the vault's unless
             ``party`` names another holder; raising
@@ -613,13 +628,16 @@ class Substrate:
 
     def __init__(self, data_dir: str | Path | None, *, durable: bool = False, shared: bool = False,
                  authorize: Callable[..., str] | None = None, db_url: str | None = None,
-                 max_connections: int = 8) -> None:
+                 max_connections: int = 8, in_process: bool = False) -> None:
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.durable = bool(durable) or db_url is not None
         if shared and data_dir is None and db_url is None:
             raise InvalidArgumentError("a shared substrate needs a data dir (its SQLite file is what is shared) "
                                        "or a PostgreSQL URL")
         self.shared = bool(shared) or db_url is not None
+        # shared by other processes that may take the next call about an object (a node's workers):
+        # memory noise is written; in process, a retrieval ages and decrypts in this process
+        self._write_ageing = self.shared and not in_process
         self._locks = [threading.RLock() for _ in range(_LOCK_STRIPES)]
         self._cache_lock = threading.Lock()
         # memory mode: the only copy; file mode: an LRU cache of the files' contents
@@ -974,7 +992,7 @@ class Substrate:
                     aged[label] = float(duration)
                 if len(noise) == len(entry.noise) and aged == entry.aged:
                     return
-                if not self.shared:
+                if not self._write_ageing:
                     # Kept in memory only: the database keeps the state and its record of ageing as of
                     # the last write, a consistent pair. If the ageing is lost (a restart, a cache
                     # eviction, a crash before decryption) the next age() call applies the missing
@@ -1056,7 +1074,7 @@ class Substrate:
             fence = check_int(fence, "fence", 0, 2**62)
         grant = None if self._authorize is None else self._authorize(authorization, object_id, attempt)
         with self._lock(object_id):
-            if grant is not None and self._grant_used(grant):
+            if grant is not None and self._known_used(grant):
                 raise UnauthorizedError("this decryption authorization has been used already")
             out = self._output(object_id)
             if out is not None:
@@ -1174,7 +1192,7 @@ class Substrate:
                 if self._authorize is not None:  # the same attempt again: with fresh releases, as the first time
                     for party in out.get("parties") or []:
                         nonce = self._authorize((authorizations or {}).get(party), object_id, attempt, party)
-                        if self._grant_used(nonce):
+                        if self._known_used(nonce):
                             raise UnauthorizedError(f"the release of {party} has been used already")
                         self._use_grant(nonce, object_id)
                 return out
@@ -1194,7 +1212,7 @@ class Substrate:
                 given = authorizations or {}
                 for party in parties:
                     nonce = self._authorize(given.get(party), object_id, attempt, party)
-                    if self._grant_used(nonce) or nonce in grants:
+                    if self._known_used(nonce) or nonce in grants:
                         raise UnauthorizedError(f"the release of {party} has been used already")
                     grants.append(nonce)
             rho, mode = _corrected(entry, qs) if corrected else \
@@ -1233,9 +1251,15 @@ class Substrate:
         return out
 
     def _grant_used(self, nonce: str) -> bool:
+        """Whether a one-time authorization has been used."""
         if self._db is None:
             return nonce in self._grants_used
         return self._query("SELECT 1 FROM grants WHERE nonce = ?", nonce) is not None
+
+    def _known_used(self, nonce: str) -> bool:
+        """A refusal ahead of the work: in memory, whether the authorization has been used; with a
+        database, False (the transaction that uses it decides, :data:`_USE_GRANT`; no read ahead)."""
+        return self._db is None and nonce in self._grants_used
 
     def _use_grant(self, nonce: str | None, object_id: str) -> None:
         """Record a one-time authorization as used; UnauthorizedError if it was already."""
@@ -1370,7 +1394,7 @@ class Substrate:
                 if self._authorize is not None:
                     nonce = self._authorize((authorizations or {}).get(party), object_id, f"{op}:{gates_digest(mine)}",
                                             party, purpose="apply")
-                    if self._grant_used(nonce) or nonce in grants:
+                    if self._known_used(nonce) or nonce in grants:
                         raise UnauthorizedError(f"the receipt of {party} has been used already")
                     grants.append(nonce)
                 for label in mine:

@@ -16,6 +16,7 @@ from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import Layout
 from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
+from qclone.storage.db import db_now
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
 from qclone.storage.inputs import check_name
 from qclone.storage.models import clones as clone_table
@@ -198,9 +199,16 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
 
     def _abandon_chunk(self, object_ids: builtins.list[str]) -> int:
         with self.db.read() as conn:
+            prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
+        # end the reservations' leases first: from now on those puts can no longer commit (a commit
+        # needs its lease), so what is destroyed below cannot belong to an acknowledged object; a
+        # put that committed before this is seen as stored and left alone (another gateway's put
+        # still running when this one's start-up recovery came)
+        storing = (objects.c.id.in_(object_ids), objects.c.state == "storing")
+        with self.db.write() as conn:
+            conn.execute(update(objects).where(*storing, objects.c.lease_until > db_now()).values(lease_until=db_now()))
             rows = conn.execute(select(objects.c.id, objects.c.tenant_id, objects.c.name, objects.c.placement)
-                                .where(objects.c.id.in_(object_ids), objects.c.state == "storing")).all()
-            prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()] if rows else []
+                                .where(*storing)).all()
         if not rows:
             return 0
         ids = [r.id for r in rows]
