@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("qclone.cli.storage_client:serve", "Start the storage service (embedded default) or one component of a deployment.", STORAGE),
     "tenant": ("qclone.cli.storage_client:tenant_app", "Manage tenants.", STORAGE),
     "put": ("qclone.cli.storage_client:put", "Store a state as n encrypted clones at n providers.", STORAGE),
+    "load": ("qclone.cli.storage_client:load", "Store many states from a JSON Lines file, 1000 per request.", STORAGE),
     "get": ("qclone.cli.storage_client:get", "Retrieve a state, once: decryption consumes the key.", STORAGE),
     "ls": ("qclone.cli.storage_client:ls", "List this tenant's objects.", STORAGE),
     "stat": ("qclone.cli.storage_client:stat", "Show one object: its state, clones and where they are.", STORAGE),

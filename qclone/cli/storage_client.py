@@ -337,6 +337,112 @@ def put(
         warn(f"{where} trades: " + "; ".join(audit["trades"]))
 
 
+#: Objects per request of ``qclone load`` (the gateway's most).
+LOAD_BATCH = 1000
+#: Longest line of a ``qclone load`` file (characters): an 8-qubit density matrix in JSON is ~3 MB.
+MAX_LOAD_LINE = 4 * 1024 * 1024
+
+
+def load(
+    file: Annotated[Path, typer.Argument(help="JSON Lines file: one object per line, {\"name\": ..., \"state\": "
+                                              "{\"kind\", \"data\"}} or {\"name\": ..., \"bloch\" | \"statevector\" "
+                                              "| \"density\" | \"qasm\": ...} (Qiskit's qubit order).")],
+    clones: Annotated[int, typer.Option("--clones", "-n", help="Number of encrypted clones n of every object.")] = 4,
+    keep_reference: Annotated[bool, typer.Option("--keep-reference", help="Keep a copy of each input so get reports the fidelity.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Allow n = 1 (a lone clone leaks the Y component).")] = False,
+    placement: Annotated[str | None, typer.Option("--placement", help=(
+        "Where the keys and A live: today (default), keep-A, split-key, split-key:V, or a YAML/JSON file "
+        "with a custom placement (read here, its content sent).")) ] = None,
+    url: Url = None,
+    token: Token = None,
+    json: Json = False,
+) -> None:
+    """Store many states from a JSON Lines file, 1000 objects per request (each all or nothing).
+
+    Every request carries a key made from its lines: running the same file again after a failure stores
+    what is missing and nothing twice (objects stored before are reported, not stored again).
+    """
+    import hashlib
+
+    import orjson
+
+    from qclone.storage.substrate import MAX_CLONES
+
+    check_clones(clones, MAX_CLONES)
+    if clones == 1 and not force:
+        raise InvalidArgumentError("refusing to store a single clone: a lone clone leaks the Y component of the state. "
+                                   "Use --clones 2 or more (even n), or give --force.")
+    if file.is_dir() or not file.is_file():
+        raise InvalidArgumentError(f"{str(file)!r} is not a file")
+    options: dict[str, Any] = {"clones": clones, "keep_reference": keep_reference, "force": force}
+    if placement is not None:
+        options["placement"] = _placement_option(placement)
+    total = created = requests = 0
+
+    def send(c: Any, chunk: list[Any], raw: list[bytes], first: int, last: int) -> None:
+        nonlocal total, created, requests
+        key = hashlib.sha256(orjson.dumps(options) + b"\n" + b"".join(raw)).hexdigest()[:40]
+        try:
+            done = c.put_many(chunk, batch=LOAD_BATCH, key=key, **options)
+        except Exception:
+            if total:
+                warn(f"{total} objects of {str(file)!r} are stored (up to line {first - 1}); the lines from {first} "
+                     "on are not: run the same command again to store the rest")
+            raise
+        total += len(done)
+        created += sum(1 for d in done if d.created)
+        requests += 1
+
+    with _client(url, token) as c:
+        try:
+            handle = file.open("rb")
+        except OSError as e:
+            raise InvalidArgumentError(f"cannot read {str(file)!r}: {e.strerror}") from None
+        with handle:
+            chunk: list[Any] = []
+            raw: list[bytes] = []
+            first = 1
+            for number, line in enumerate(_lines(handle), 1):
+                if not line.strip():
+                    continue
+                try:
+                    item = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    raise InvalidArgumentError(f"{str(file)!r} line {number}: not a JSON object") from None
+                if not isinstance(item, dict):
+                    raise InvalidArgumentError(f"{str(file)!r} line {number}: not a JSON object")
+                if not chunk:
+                    first = number
+                chunk.append(item)
+                raw.append(line)
+                if len(chunk) == LOAD_BATCH:
+                    send(c, chunk, raw, first, number)
+                    chunk, raw = [], []
+            if chunk:
+                send(c, chunk, raw, first, number)
+    if total == 0:
+        raise InvalidArgumentError(f"{str(file)!r} holds no object")
+    if json:
+        print_json({"file": str(file), "objects": total, "created": created, "stored_before": total - created,
+                    "requests": requests})
+    else:
+        typer.echo(f"stored {total} objects from {str(file)!r}: {created} now, {total - created} stored before "
+                   f"({requests} request{'' if requests == 1 else 's'})")
+
+
+def _lines(handle: Any) -> Any:
+    """The lines of a file, none longer than :data:`MAX_LOAD_LINE` (read at most that much at a time)."""
+    number = 0
+    while True:
+        line = handle.readline(MAX_LOAD_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LOAD_LINE:
+            raise InvalidArgumentError(f"line {number} is longer than {MAX_LOAD_LINE} bytes")
+        yield line
+
+
 def _placement_option(value: str) -> str | dict:
     """A built-in placement name as it is, or the content of a YAML/JSON placement file (parsed
     here; the server checks it with its budgets)."""

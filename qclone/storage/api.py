@@ -4,6 +4,7 @@ Routes (all under ``/v1``; a tenant sends ``Authorization: Bearer <token>``):
 
 =======================================  ==========================================
 ``PUT`` or ``POST /objects/{name}``      store a state (201)
+``POST /objects:batch``                  store many states, all or nothing (201; idempotent per key)
 ``GET /objects``                         list this tenant's objects
 ``GET /objects/{name}``                  stat one object
 ``POST /objects/{name}/get``             the one-time retrieval (idempotent per key)
@@ -65,6 +66,8 @@ from qclone.storage.api_models import (
     ApplyIn,
     ApplyOut,
     AuditOut,
+    BatchPutIn,
+    BatchPutOut,
     ClockIn,
     ClockOut,
     DeleteOut,
@@ -359,6 +362,24 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
         app.add_api_route("/v1/objects/{name}", put_object, methods=[method], status_code=201, response_model=ObjectOut,
                           responses=_responses(401, 409, 503), openapi_extra=auth, summary="Store a state",
                           operation_id=f"put_object_{method.lower()}")
+
+    @app.post("/v1/objects:batch", status_code=201, response_model=BatchPutOut, responses=_responses(401, 409, 503),
+              openapi_extra=auth)
+    async def put_objects(request: Request, body: BatchPutIn) -> Response:
+        """Store many states at once, all or nothing (each store written once per batch); a retry with the
+        same key stores nothing twice."""
+        try:
+            key = _key(request, body.key)
+        except InvalidArgumentError as exc:
+            return _error(exc, request_id_of(request))
+
+        def put() -> dict:
+            tenant = tenant_of(request)
+            items = [{"name": o.name, "state": {"kind": o.state.kind, "data": o.state.data}} for o in body.objects]
+            return service.put_many(tenant, items, clones=body.clones, policy=body.policy, force=body.force,
+                                    keep_reference=body.keep_reference, placement=body.placement, key=key)
+
+        return await run(request, put, 201)
 
     @app.get("/v1/objects", response_model=ObjectListOut, responses=_responses(401), openapi_extra=auth)
     async def list_objects(request: Request,

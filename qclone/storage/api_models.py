@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from qclone.storage.inputs import MAX_BATCH, MAX_NAME
 from qclone.storage.substrate import MAX_CLONES, MAX_SHOTS
 
 __all__ = [
@@ -22,6 +23,10 @@ __all__ = [
     "MAX_AUDIT_LIMIT",
     "MAX_LIST_LIMIT",
     "AuditOut",
+    "BatchItemIn",
+    "BatchItemOut",
+    "BatchPutIn",
+    "BatchPutOut",
     "ClockIn",
     "ClockOut",
     "DeleteOut",
@@ -77,6 +82,29 @@ class PutIn(_In):
     placement: Annotated[str, StringConstraints(min_length=1, max_length=64)] | dict[str, Any] | None = Field(
         default=None, description="where the key qubits and A live: today (default), keep-A, split-key, split-key:V, "
                                   "or a custom placement {name, parties: {holder: [labels]}} (checked with budgets)")
+
+
+class BatchItemIn(_In):
+    """One object of a batch put."""
+
+    name: str = Field(min_length=1, max_length=MAX_NAME, description="the object's name (unique in the batch)")
+    state: StateIn
+
+
+class BatchPutIn(_In):
+    """Store many states at once, each as n encrypted clones (the options are the same for all)."""
+
+    objects: list[BatchItemIn] = Field(min_length=1, max_length=MAX_BATCH,
+                                       description=f"the objects, at most {MAX_BATCH} (and the gateway's body limit)")
+    clones: int = Field(default=4, ge=1, le=MAX_CLONES, description="number of encrypted clones n (n = 1 needs force)")
+    keep_reference: bool = Field(default=False, description="keep a copy of each input so a get reports the fidelity")
+    force: bool = Field(default=False, description="allow n = 1 (a lone clone leaks the Y component)")
+    policy: Literal["distinct-providers", "distinct-zones"] = Field(default="distinct-providers", description="placement")
+    placement: Annotated[str, StringConstraints(min_length=1, max_length=64)] | dict[str, Any] | None = Field(
+        default=None, description="where the key qubits and A live, as for a single put")
+    key: IdempotencyKey | None = Field(default=None, description="the batch's idempotency key (or the Idempotency-Key "
+                                                                "header): the same batch sent again with it stores "
+                                                                "nothing twice")
 
 
 class GetIn(_In):
@@ -330,6 +358,22 @@ class AckOut(BaseModel):
     name: str
     object_id: str
     state: str
+
+
+class BatchItemOut(BaseModel):
+    name: str
+    object_id: str
+    state: str = Field(description="stored, or the state now of an object an earlier attempt of the batch stored")
+    created: bool = Field(description="stored by this request (false: by an earlier attempt with the same key)")
+
+
+class BatchPutOut(BaseModel):
+    """The batch stored, all of it (a batch is all or nothing)."""
+
+    key: str = Field(description="the batch's idempotency key (send the batch again with it after a failure)")
+    stored: int
+    created: int
+    objects: list[BatchItemOut]
 
 
 class DeleteOut(BaseModel):

@@ -36,7 +36,7 @@ import builtins
 import os
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,7 @@ from qclone.storage.remote import error_from_body
 from qclone.storage.results import (
     Applied,
     AuditEntry,
+    BatchStored,
     Holder,
     NewTenant,
     ObjectStatus,
@@ -364,6 +365,68 @@ class Client:
             body["placement"] = placement
         return StoredObject.from_json(self._request("PUT", path, body))
 
+    def put_many(
+        self,
+        objects: Iterable[Any],
+        *,
+        clones: int = 4,
+        keep_reference: bool = False,
+        force: bool = False,
+        policy: str = "distinct-providers",
+        placement: str | dict | None = None,
+        batch: int = 1000,
+        key: str | None = None,
+        max_body_bytes: int = 4 * 1024 * 1024,
+        retry_for: float | None = None,
+    ) -> builtins.list[BatchStored]:
+        """Store many states (``POST /v1/objects:batch``), ``batch`` objects per request (at most
+        the gateway's 1000, and requests of at most ``max_body_bytes``, the gateway's default body
+        limit), every store written once per request; the options are :meth:`put`'s, the same for all.
+
+        ``objects``: ``(name, state)`` pairs (a state as :meth:`put`'s ``state``) or mappings
+        ``{"name", "state"}`` / ``{"name", "bloch" | "statevector" | "density" | "qasm"}``.
+        Each request is all or nothing and carries an idempotency key (``key`` and the request's
+        number, or a fresh one): when the server cannot be reached or answers 503, the same
+        request is sent again (for ``retry_for`` seconds, default :attr:`retry_for`) and stores
+        nothing twice. An error stops the load: the requests before it are stored, none after.
+
+        Returns:
+            One :class:`~qclone.storage.results.BatchStored` per object, in order.
+
+        Raises:
+            InvalidArgumentError: a malformed item (refused before its request is sent), or an
+                item the server refuses (its request stores nothing). ConflictError: a name is taken.
+        """
+        check_int(batch, "batch", 1, 1000)
+        check_int(max_body_bytes, "max_body_bytes", 1024)
+        base = {"clones": clones, "keep_reference": keep_reference, "force": force, "policy": policy}
+        if placement is not None:
+            base["placement"] = placement
+        wait = self.retry_for if retry_for is None else retry_for
+        prefix = key or uuid.uuid4().hex[:40]
+        out: builtins.list[BatchStored] = []
+        chunk: builtins.list[dict[str, Any]] = []
+        size = 0
+        sent = 0
+
+        def send() -> None:
+            nonlocal chunk, size, sent
+            body = {**base, "objects": chunk, "key": f"{prefix}.{sent}"}
+            reply = self._request("POST", "/v1/objects:batch", body, retry_for=wait)
+            out.extend(BatchStored.from_json(o) for o in reply["objects"])
+            chunk, size, sent = [], 0, sent + 1
+
+        for i, item in enumerate(objects):
+            entry = _batch_item(item, i)
+            grown = len(orjson.dumps(entry)) + 1
+            if chunk and (len(chunk) >= batch or size + grown + 512 > max_body_bytes):
+                send()
+            chunk.append(entry)
+            size += grown
+        if chunk:
+            send()
+        return out
+
     def get(self, name: str, *, basis: str | None = None, shots: int | None = None, seed: int | None = None,
             key: str | None = None, ack: bool = True, retry_for: float | None = None,
             retrieval: str | None = None) -> Retrieved:
@@ -532,6 +595,36 @@ class Client:
         at = timestamp(self._request("POST", "/v1/admin/clock", body, admin=True)["now"])
         assert at is not None, "the clock always answers its time"
         return at
+
+
+def _batch_item(item: Any, i: int) -> dict[str, Any]:
+    """One object of :meth:`Client.put_many` as the batch route takes it: ``{"name", "state"}``."""
+    from qclone.storage.inputs import check_name
+
+    try:
+        if isinstance(item, Mapping):
+            extra = set(item) - {"name", "state", *_KINDS}
+            if extra:
+                raise InvalidArgumentError(f"unknown field(s) {', '.join(sorted(map(str, extra)))}")
+            name, given = item.get("name"), {k: v for k, v in item.items() if k != "name"}
+            state = given.pop("state", None)
+            if given and state is not None:
+                raise InvalidArgumentError("give exactly one state")
+            spec = _wire_spec(state) if state is not None else state_spec(**given)
+        elif isinstance(item, tuple | builtins.list) and len(item) == 2:
+            name, spec = item[0], _wire_spec(item[1])
+        else:
+            raise InvalidArgumentError("an object is a (name, state) pair or a mapping {\"name\", \"state\"}")
+        return {"name": check_name(name), "state": spec}
+    except InvalidArgumentError as e:
+        raise InvalidArgumentError(f"object {i}: {e}") from None
+
+
+def _wire_spec(state: Any) -> dict:
+    """:func:`state_spec` of a state, or of a wire-format ``{"kind", "data"}``."""
+    if isinstance(state, Mapping) and set(state) == {"kind", "data"} and state["kind"] in _KINDS:
+        return state_spec(**{str(state["kind"]): state["data"]})
+    return state_spec(state)
 
 
 def _retry_after(resp: httpx.Response) -> float:

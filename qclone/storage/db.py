@@ -11,7 +11,7 @@ runs Alembic's ``upgrade head`` before returning.
 Examples:
     >>> db = Database.open()               # in memory, migrated
     >>> db.revision()
-    '0007_ui_sessions'
+    '0008_pending_indexes'
     >>> abs(db.now() - __import__("time").time()) < 5
     True
     >>> with db.read() as c:
@@ -27,7 +27,7 @@ import json
 import re
 import threading
 from collections import namedtuple
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
@@ -285,6 +285,38 @@ class FastConnection:
             raise DBAPIError.instance(prepared.sql, params, e, self._db.dbapi_error) from e
         finally:
             cursor.close()
+
+
+def insert_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+    """INSERT ``rows`` (mappings with the same keys) into ``table`` in the transaction of ``conn``,
+    the fastest way each database takes many rows: PostgreSQL's ``COPY ... FROM STDIN`` (one
+    stream, where an executemany costs a statement per row), SQLite's executemany. Values go
+    through the columns' own bind processors (JSON text, booleans). Returns the rows inserted."""
+    if not rows:
+        return 0
+    dialect = conn.dialect
+    cols = list(rows[0])
+    procs = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in cols]
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in cols)
+
+    def values(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(v if p is None else p(v) for v, p in zip([row[c] for c in cols], procs, strict=True))
+
+    if dialect.name != "postgresql":
+        marks = ", ".join("?" * len(cols))
+        conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", [values(r) for r in rows])
+        return len(rows)
+    dbapi: Any = conn.connection.dbapi_connection  # psycopg's connection: its cursors COPY
+    assert dbapi is not None, "a connection inside its transaction is open"
+    sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+    try:
+        with dbapi.cursor() as cur, cur.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(values(row))
+    except dialect.loaded_dbapi.Error as e:  # as SQLAlchemy's own (IntegrityError, OperationalError, ...)
+        raise DBAPIError.instance(sql, None, e, dialect.loaded_dbapi.Error) from e
+    return len(rows)
 
 
 class Database:

@@ -38,7 +38,8 @@ from qclone.protocol.render import QasmBudget
 from qclone.sim.exact import reverse_qubits
 from qclone.storage.wire import decode_array, encode_array
 
-__all__ = ["KINDS", "MAX_NAME", "MAX_QASM_CHARS", "MAX_QASM_OPERATIONS", "MAX_QUBITS", "NORM_TOLERANCE", "QASM_BUDGET",
+__all__ = ["KINDS", "MAX_BATCH", "MAX_BATCH_AMPLITUDES", "MAX_BATCH_QASM", "MAX_NAME", "MAX_QASM_CHARS",
+           "MAX_QASM_OPERATIONS", "MAX_QUBITS", "NORM_TOLERANCE", "QASM_BUDGET",
            "InputState", "check_name", "circuit_state", "load_state_file", "parse_state", "prepared_state"]
 
 #: The kinds of state a tenant can store.
@@ -59,6 +60,13 @@ SIMULATION_SECONDS = 0.5
 #: Most tokens of an OpenQASM 3 program (its loader takes ~25 µs per token: ~0.4 s at most; a
 #: generic 8-qubit preparation has about 6,700).
 MAX_QASM3_TOKENS = 15_000
+#: Most objects one batch put stores (``POST /v1/objects:batch``); a node's batch call takes as many.
+MAX_BATCH = 1000
+#: Most amplitudes (the entries of every state's array: 2^k of a state vector, 4^k of a density
+#: matrix) the states of one batch hold together.
+MAX_BATCH_AMPLITUDES = 2**18
+#: Most OpenQASM states in one batch (each may take up to ``SIMULATION_SECONDS`` to simulate).
+MAX_BATCH_QASM = 16
 #: The budget of an OpenQASM program (see :class:`qclone.protocol.render.QasmBudget`).
 QASM_BUDGET = QasmBudget(chars=MAX_QASM_CHARS, operations=MAX_QASM_OPERATIONS, qubits=MAX_QUBITS, bits=64, nesting=16,
                          qasm3_tokens=MAX_QASM3_TOKENS)

@@ -35,7 +35,7 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, UniqueConstraint, text
 
 metadata = MetaData()
 
@@ -84,6 +84,8 @@ objects = Table(
     UniqueConstraint("tenant_id", "name", name="uq_objects_tenant_name"),
     # keyset paging of a tenant's listing (migration 0006_object_listing)
     Index("ix_objects_tenant_created_name", "tenant_id", "created_at", "name"),
+    # the reconciler's purges to do (migration 0008_pending_indexes: only the pending rows)
+    Index("ix_objects_purge_pending", "id", postgresql_where=text("purge_pending"), sqlite_where=text("purge_pending")),
 )
 
 clones = Table(
@@ -95,6 +97,9 @@ clones = Table(
     Column("state", String(16), nullable=False),
     Column("discard_pending", Boolean, nullable=False),
     Column("stored_at", Float, nullable=False),
+    # discards still to reach a provider (migration 0008_pending_indexes: only the pending rows)
+    Index("ix_clones_discard_pending", "provider_id", postgresql_where=text("discard_pending"),
+          sqlite_where=text("discard_pending")),
 )
 
 holders = Table(
@@ -117,6 +122,9 @@ parts = Table(
     Column("labels", JSON, nullable=False),
     Column("state", String(16), nullable=False),
     Column("discard_pending", Boolean, nullable=False),
+    # discards still to reach a key holder (migration 0008_pending_indexes)
+    Index("ix_parts_discard_pending", "holder_id", postgresql_where=text("discard_pending"),
+          sqlite_where=text("discard_pending")),
 )
 
 audit_log = Table(

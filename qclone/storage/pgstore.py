@@ -114,6 +114,11 @@ class _Cursor:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._conn.execute(translate(sql), tuple(params))
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows (psycopg's pipeline), as on a sqlite3 connection."""
+        with self._conn.cursor() as cur:
+            cur.executemany(translate(sql), [tuple(r) for r in rows])
+
 
 class PostgresStore:
     """The substrate's tables in PostgreSQL at ``url`` (see the module docstring).

@@ -20,10 +20,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from qclone.errors import InvalidArgumentError
+from qclone.errors import InvalidArgumentError, is_int
 from qclone.storage.errors import ConflictError, NotFoundError
 from qclone.storage.localdb import LocalDB
-from qclone.storage.vault import DEFAULT_T1, DEFAULT_T2, check_coherence
+from qclone.storage.vault import DEFAULT_T1, DEFAULT_T2, check_batch_ids, check_batch_rows, check_coherence
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS clones (
@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS clones (
 )
 """
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: Most records one :meth:`ProviderNode.records` page holds.
+MAX_RECORDS_PAGE = 10_000
 
 
 def check_provider_id(provider_id: str) -> str:
@@ -76,6 +78,31 @@ class ProviderNode:
             if rows:
                 return  # the same clone: nothing to do (else it was discarded meanwhile: insert again)
 
+    def store_many(self, records: list[list]) -> None:
+        """:meth:`store` of a batch in one transaction: ``records`` is a list of at most
+        :data:`~qclone.storage.inputs.MAX_BATCH` ``[object_id, clone, labels, stored_at]``
+        (idempotent; a clone held already must be the same).
+
+        Raises:
+            ConflictError: it already holds a different clone of one of them (nothing is written).
+        """
+        rows = check_batch_rows(records, 4, "records", "[object_id, clone, labels, stored_at]")
+        try:
+            want = {str(o): (int(j), json.dumps([str(x) for x in labels]), float(t)) for o, j, labels, t in rows}
+        except (TypeError, ValueError):
+            raise InvalidArgumentError("each record is [object_id, clone, labels, stored_at]") from None
+        with self._db.tx() as c:
+            before = c.total_changes
+            c.executemany("INSERT INTO clones VALUES (?, ?, ?, ?) ON CONFLICT (object_id) DO NOTHING",
+                          [(o, j, lab, t) for o, (j, lab, t) in want.items()])
+            if c.total_changes - before == len(want):
+                return  # every record is new: nothing to compare
+            marks = ",".join("?" * len(want))
+            for o, j, lab in c.execute(f"SELECT object_id, clone, labels FROM clones WHERE object_id IN ({marks})",
+                                       list(want)).fetchall():
+                if (j, lab) != want[o][:2] and (j, json.loads(lab)) != (want[o][0], json.loads(want[o][1])):
+                    raise ConflictError(f"provider {self.id} already holds clone {j} of object {o}")
+
     def release(self, object_id: str, attempt: str) -> dict[str, Any] | None:
         """Release the clone of ``object_id`` to the retrieval ``attempt``: with an issuer, a one-time
         release signed by this node (the substrate recovers from its clone only with it; each is
@@ -97,6 +124,15 @@ class ProviderNode:
         with self._db.tx() as c:
             c.execute("DELETE FROM clones WHERE object_id = ?", (object_id,))
             c.execute("DELETE FROM gates WHERE object_id = ?", (object_id,))
+
+    def discard_many(self, object_ids: list[str]) -> None:
+        """:meth:`discard` of a batch of at most :data:`~qclone.storage.inputs.MAX_BATCH` objects,
+        in one transaction (idempotent)."""
+        ids = check_batch_ids(object_ids)
+        marks = ",".join("?" * len(ids))
+        with self._db.tx() as c:
+            c.execute(f"DELETE FROM clones WHERE object_id IN ({marks})", ids)
+            c.execute(f"DELETE FROM gates WHERE object_id IN ({marks})", ids)
 
     def apply(self, object_id: str, op: str, gates: dict[str, str]) -> dict[str, Any] | None:
         """Its part of logical gate ``op``: the local gates ``gates`` (label -> name) on its clone's
@@ -128,9 +164,21 @@ class ProviderNode:
         clone, labels, stored_at = rows[0]
         return {"clone": clone, "labels": json.loads(labels), "stored_at": stored_at}
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every clone held: ``{"object_id", "clone", "labels", "stored_at"}``, by object id."""
-        rows = self._db.query("SELECT object_id, clone, labels, stored_at FROM clones ORDER BY object_id")
+    def records(self, after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The clones held: ``{"object_id", "clone", "labels", "stored_at"}``, by object id; those
+        after the object id ``after`` only, at most ``limit`` (1..:data:`MAX_RECORDS_PAGE`) of them
+        (a page: the next one starts after the last id of this one); every one without ``limit``."""
+        if after is not None and (not isinstance(after, str) or len(after) > 128):
+            raise InvalidArgumentError("after is an object id")
+        if limit is not None and (not is_int(limit) or not 1 <= limit <= MAX_RECORDS_PAGE):
+            raise InvalidArgumentError(f"limit must be an integer in 1..{MAX_RECORDS_PAGE}")
+        sql, params = "SELECT object_id, clone, labels, stored_at FROM clones", list[Any]()
+        if after is not None:
+            sql, params = sql + " WHERE object_id > ?", [after]
+        sql += " ORDER BY object_id"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", [*params, int(limit)]
+        rows = self._db.query(sql, tuple(params))
         return [{"object_id": o, "clone": j, "labels": json.loads(lab), "stored_at": t} for o, j, lab, t in rows]
 
     def health(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from qclone.storage.wire import decode_array
 __all__ = [
     "Applied",
     "AuditEntry",
+    "BatchStored",
     "Holder",
     "NewTenant",
     "ObjectStatus",
@@ -413,6 +414,25 @@ class ObjectStatus:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "object_id": self.object_id, "state": self.state}
+
+
+@dataclass(frozen=True)
+class BatchStored:
+    """One object of a batch put (:meth:`Client.put_many`): ``created`` is False for an object an
+    earlier attempt of the same batch (the same key) stored; ``state`` its state now."""
+
+    name: str
+    object_id: str
+    state: str
+    created: bool
+
+    @classmethod
+    def from_json(cls, doc: Any) -> BatchStored:
+        d = _doc(doc, "batch item")
+        return cls(str(d["name"]), str(d["object_id"]), str(d["state"]), bool(d["created"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "object_id": self.object_id, "state": self.state, "created": self.created}
 
 
 @dataclass(frozen=True)

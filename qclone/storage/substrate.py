@@ -514,6 +514,30 @@ def _dump_joint(entry: _Entry) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
+def _dump_joints(entries: dict[str, _Entry]) -> dict[str, bytes]:
+    """:func:`_dump_joint` of many entries, byte for byte: the header (JSON) made once per distinct
+    shape and holder map, then per object only its input's bytes and the checksum."""
+    headers: dict[tuple, bytes] = {}
+    out: dict[str, bytes] = {}
+    crc32, pack = zlib.crc32, struct.pack
+    for object_id, e in entries.items():
+        if e.ops or e.op is not None:  # a gated object (never in a new batch): the general form
+            out[object_id] = _dump_joint(e)
+            continue
+        data = np.ascontiguousarray(e.input, dtype="<c16")
+        key = (e.qubits, e.clones, data.shape, e.keep_reference, tuple(sorted(e.aged.items())),
+               None if e.holders is None else tuple((h, tuple(v)) for h, v in e.holders.items()))
+        head = headers.get(key)
+        if head is None:
+            header = json.dumps({"qubits": e.qubits, "clones": e.clones, "shape": list(data.shape),
+                                 "keep_reference": e.keep_reference, "aged": e.aged,
+                                 **({} if e.holders is None else {"holders": e.holders})}).encode()
+            head = headers[key] = _MAGIC + pack("<I", len(header)) + header
+        body = head + data.tobytes()
+        out[object_id] = body + pack("<I", crc32(body))
+    return out
+
+
 def _load_joint(data: bytes, where: str) -> _Entry:
     try:
         body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
@@ -823,6 +847,108 @@ class Substrate:
         if (existing.qubits, existing.clones) != (k, n):
             raise ConflictError(f"object {object_id!r} exists with {existing.qubits} qubits and {existing.clones} clones")
         return self._describe(existing)
+
+    def create_many(self, objects: list[dict], clones: int, *, keep_reference: bool) -> dict:
+        """:meth:`create` for a batch, in one transaction: ``objects`` is a list of at most
+        :data:`~qclone.storage.inputs.MAX_BATCH` ``{"object_id", "state", "holders"}`` (each as
+        :meth:`create` takes them; ``clones`` and ``keep_reference`` the same for all).
+
+        The joint state of each object is its input (the encryption is a fixed Clifford, see the
+        module doc), so a batch costs one header per distinct shape and holder map, the input's
+        bytes and a checksum per object, and one ``INSERT`` of all rows. Idempotent as
+        :meth:`create`: an object that exists with the same size and clones is left as it is.
+
+        Returns:
+            ``{"created": objects stored now, "existing": objects that were there already}``.
+
+        Raises:
+            InvalidArgumentError: a malformed item, an object id twice, too many objects.
+            ConflictError: an object exists with another size, or has been decrypted.
+        """
+        from qclone.storage.inputs import MAX_BATCH
+
+        if not isinstance(objects, list) or not 1 <= len(objects) <= MAX_BATCH:
+            raise InvalidArgumentError(f"objects must be a list of 1..{MAX_BATCH} objects")
+        n = check_int(clones, "the number of clones", 1, MAX_CLONES)
+        keep = bool(keep_reference)
+        entries: dict[str, _Entry] = {}
+        checked: dict[tuple, dict[str, list[str]]] = {}  # a holder map checked once per batch
+        for item in objects:
+            if not isinstance(item, dict) or not set(item) <= {"object_id", "state", "holders"}:
+                raise InvalidArgumentError("each object is {\"object_id\", \"state\", \"holders\"}")
+            object_id = _check_object_id(item.get("object_id"))
+            if object_id in entries:
+                raise InvalidArgumentError(f"object {object_id!r} appears twice in the batch")
+            state = item.get("state")
+            if not isinstance(state, InputState):
+                raise InvalidArgumentError(f"object {object_id!r}: the state must be an InputState")
+            if state.qubits > MAX_QUBITS:
+                raise TooLargeError(f"a stored state has at most {MAX_QUBITS} qubits, got {state.qubits}")
+            holders = item.get("holders")
+            held = None
+            if holders is not None:
+                try:
+                    sig = (state.qubits, *((h, *v) for h, v in holders.items()))
+                except (AttributeError, TypeError):
+                    sig = None
+                held = checked.get(sig) if sig is not None else None
+                if held is None:
+                    held = _check_holders(holders, state.qubits, n)
+                    if sig is not None:
+                        checked[sig] = held
+            entries[object_id] = _Entry(state.qubits, n, np.array(state.engine_state, dtype=complex), keep, holders=held)
+        stripes = sorted({zlib.crc32(o.encode()) % _LOCK_STRIPES for o in entries})
+        for i in stripes:  # in stripe order: never a deadlock with another batch (others hold one stripe)
+            self._locks[i].acquire()
+        try:
+            if self._db is None:
+                fresh = [o for o in entries if self._existing(o, entries[o].qubits, n) is None]
+                for o in fresh:
+                    self._remember(self._states, o, entries[o])
+            else:
+                fresh = self._save_many(entries)
+        finally:
+            for i in reversed(stripes):
+                self._locks[i].release()
+        return {"created": len(fresh), "existing": len(entries) - len(fresh)}
+
+    def _save_many(self, entries: dict[str, _Entry]) -> list[str]:
+        """Insert the joint states of a batch in one transaction (those not there yet); the ids
+        inserted. ConflictError (nothing written) if one exists with another shape or was decrypted."""
+        assert self._db is not None
+        ids = sorted(entries)  # in one order: two batches naming the same objects take their locks alike
+        marks = ",".join("?" * len(ids))
+        blobs = _dump_joints(entries)
+        try:
+            with self._db.tx() as c:
+                self._lock_rows(c, ids)
+                decrypted = c.execute(f"SELECT object_id FROM outputs WHERE object_id IN ({marks})", ids).fetchall()
+                if decrypted:
+                    raise ConflictError(f"object {decrypted[0][0]!r} exists and has already been decrypted")
+                there = dict(c.execute(f"SELECT object_id, blob FROM joint WHERE object_id IN ({marks})", ids).fetchall())
+                for object_id, blob in there.items():
+                    old = _load_joint(bytes(blob), f"{self._db.path} (object {object_id})")
+                    new = entries[object_id]
+                    if (old.qubits, old.clones) != (new.qubits, new.clones):
+                        raise ConflictError(f"object {object_id!r} exists with {old.qubits} qubits and "
+                                            f"{old.clones} clones")
+                fresh = [o for o in ids if o not in there]
+                c.executemany("INSERT INTO joint (object_id, blob) VALUES (?, ?)", [(o, blobs[o]) for o in fresh])
+                faults.crash_point("substrate.create_many.tx")
+        except self._error as e:
+            raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
+        for o in fresh:
+            entries[o].stamp = blobs[o][-4:]
+        return fresh
+
+    def _lock_rows(self, c: Any, ids: list[str]) -> None:
+        """In a batch's transaction on PostgreSQL: every object's advisory lock, in the order of
+        ``ids`` (what one object's transaction takes, see :mod:`qclone.storage.pgstore`); SQLite's
+        ``BEGIN IMMEDIATE`` already serialises every write."""
+        schema = getattr(self._db, "schema", None)
+        if schema is not None:
+            c.execute("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest(?::text[]) AS k",
+                      ([f"{schema}:{o}" for o in ids],))
 
     def exists(self, object_id: str) -> bool:
         """Whether the object's joint state (its clones and key) is still present."""
@@ -1411,6 +1537,36 @@ class Substrate:
         except self._error as e:
             raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
         return fresh
+
+    def discard_many(self, object_ids: list[str]) -> None:
+        """:meth:`discard` of a batch of at most :data:`~qclone.storage.inputs.MAX_BATCH` objects,
+        in one transaction (idempotent)."""
+        from qclone.storage.inputs import MAX_BATCH
+
+        if not isinstance(object_ids, list) or not 1 <= len(object_ids) <= MAX_BATCH:
+            raise InvalidArgumentError(f"object_ids must be a list of 1..{MAX_BATCH} object ids")
+        ids = list(dict.fromkeys(_check_object_id(o) for o in object_ids))
+        stripes = sorted({zlib.crc32(o.encode()) % _LOCK_STRIPES for o in ids})
+        for i in stripes:
+            self._locks[i].acquire()
+        try:
+            for o in ids:
+                self._forget(self._outputs, o)
+                self._forget(self._states, o)
+                self._fences.pop(o, None)
+                self._moved.pop(o, None)
+            if self._db is not None:
+                marks = ",".join("?" * len(ids))
+                try:
+                    with self._db.tx() as c:
+                        self._lock_rows(c, sorted(ids))
+                        for table in ("outputs", "joint", "fences", "moved"):
+                            c.execute(f"DELETE FROM {table} WHERE object_id IN ({marks})", tuple(ids))
+                except self._error as e:
+                    raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
+        finally:
+            for i in reversed(stripes):
+                self._locks[i].release()
 
     def close(self) -> None:
         """Close the database file (the instance is unusable afterwards)."""

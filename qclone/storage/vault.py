@@ -41,6 +41,34 @@ CREATE TABLE IF NOT EXISTS keys (
 """
 
 
+def check_batch_rows(rows: Any, width: int, what: str, shape: str) -> list[list]:
+    """A node's batch argument checked: a list of 1..MAX_BATCH lists of ``width`` items, the
+    first a distinct object id (a string)."""
+    from qclone.storage.inputs import MAX_BATCH
+
+    if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_BATCH:
+        raise InvalidArgumentError(f"{what} must be a list of 1..{MAX_BATCH} {shape}")
+    seen = set()
+    for row in rows:
+        if not isinstance(row, list | tuple) or len(row) != width or not isinstance(row[0], str) \
+                or not 0 < len(row[0]) <= 128 or not isinstance(row[-2 if width > 2 else 1], list):
+            raise InvalidArgumentError(f"each of {what} is {shape}")
+        if row[0] in seen:
+            raise InvalidArgumentError(f"object {row[0]!r} appears twice in {what}")
+        seen.add(row[0])
+    return [list(r) for r in rows]
+
+
+def check_batch_ids(object_ids: Any) -> list[str]:
+    """A node's list of object ids checked: 1..MAX_BATCH strings of 1-128 characters."""
+    from qclone.storage.inputs import MAX_BATCH
+
+    if not isinstance(object_ids, list) or not 1 <= len(object_ids) <= MAX_BATCH \
+            or not all(isinstance(o, str) and 0 < len(o) <= 128 for o in object_ids):
+        raise InvalidArgumentError(f"object_ids must be a list of 1..{MAX_BATCH} object ids")
+    return list(object_ids)
+
+
 def check_coherence(t1: float, t2: float) -> tuple[float, float]:
     """Validated coherence times: finite, > 0 and T2 <= 2 T1."""
     try:
@@ -82,6 +110,28 @@ class KeyVault:
                 raise ConflictError(f"the vault already holds a different key for object {object_id}")
             if rows:
                 return  # the same key: nothing to do (else it was destroyed meanwhile: insert again)
+
+    def deposit_many(self, tenant: str, keys: list[list]) -> None:
+        """:meth:`deposit` of a batch in one transaction: ``keys`` is a list of at most
+        :data:`~qclone.storage.inputs.MAX_BATCH` ``[object_id, labels]`` (idempotent; a key held
+        already must be the same).
+
+        Raises:
+            ConflictError: an object already has a different key here (nothing is written).
+        """
+        rows = check_batch_rows(keys, 2, "keys", "[object_id, labels]")
+        want = {str(o): (str(tenant), json.dumps([str(x) for x in labels])) for o, labels in rows}
+        with self._db.tx() as c:
+            before = c.total_changes
+            c.executemany("INSERT INTO keys VALUES (?, ?, ?, 'held', NULL) ON CONFLICT (object_id) DO NOTHING",
+                          [(o, t, lab) for o, (t, lab) in want.items()])
+            if c.total_changes - before == len(want):
+                return  # every key is new: nothing to compare
+            marks = ",".join("?" * len(want))
+            for o, t, lab in c.execute(f"SELECT object_id, tenant, labels FROM keys WHERE object_id IN ({marks})",
+                                       list(want)).fetchall():
+                if (t, lab) != want[o] and (t, json.loads(lab)) != (want[o][0], json.loads(want[o][1])):
+                    raise ConflictError(f"the vault already holds a different key for object {o}")
 
     def _move(self, object_id: str, attempt: str, allowed: dict[tuple[str, bool], str | None], verb: str) -> None:
         for (state, same), target in allowed.items():  # the transition, as one statement
@@ -142,6 +192,15 @@ class KeyVault:
         with self._db.tx() as c:
             c.execute("DELETE FROM keys WHERE object_id = ?", (object_id,))
             c.execute("DELETE FROM gates WHERE object_id = ?", (object_id,))
+
+    def destroy_many(self, object_ids: list[str]) -> None:
+        """:meth:`destroy` of a batch of at most :data:`~qclone.storage.inputs.MAX_BATCH` objects,
+        in one transaction (idempotent)."""
+        ids = check_batch_ids(object_ids)
+        marks = ",".join("?" * len(ids))
+        with self._db.tx() as c:
+            c.execute(f"DELETE FROM keys WHERE object_id IN ({marks})", ids)
+            c.execute(f"DELETE FROM gates WHERE object_id IN ({marks})", ids)
 
     def apply(self, object_id: str, op: str, gates: dict[str, str]) -> dict[str, Any] | None:
         """Its part of logical gate ``op``: the local gates ``gates`` (label -> name) on the key

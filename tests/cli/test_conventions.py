@@ -25,7 +25,7 @@ IDS = [" ".join(p) for p in PATHS]
 FILL = {
     "--clones": "2", "--shots": "10", "--backend": "fake_fez", "--noise": "depolarizing", "--provider": "p1",
     "--role": "vault", "--output": "out.png", "--data-dir": "data", "--gate": "X",
-    "name": "obj", "provider_id": "p1", "qubits": "S1", "parties": "parties.yaml",
+    "name": "obj", "provider_id": "p1", "qubits": "S1", "parties": "parties.yaml", "file": "objects.jsonl",
 }
 #: The parties file ``storage plan`` reads (written into each test's working directory).
 PARTIES = "parties:\n  a: {failure: 0.01}\n  b: {failure: 0.01}\n  vault: {failure: 0.001, kind: vault}\ntrust: {max_coalition: 1}\nbudget: 5\n"
@@ -38,6 +38,7 @@ def workdir(tmp_path, monkeypatch):
     """Every test runs in its own directory, with the files the required parameters name."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "parties.yaml").write_text(PARTIES)
+    (tmp_path / "objects.jsonl").write_text('{"name": "a", "bloch": [0, 0, 1]}\n')
     return tmp_path
 
 
@@ -317,7 +318,7 @@ JSON_RUNS = {
     ("hardware", "compare"): ["--clones", "2,3"],
 }
 #: Commands whose --json needs a server or a device model run (their JSON is tested with them).
-JSON_ELSEWHERE = {("serve",), ("put",), ("get",), ("apply",), ("ls",), ("stat",), ("rm",), ("peek",), ("audit-log",),
+JSON_ELSEWHERE = {("serve",), ("put",), ("load",), ("get",), ("apply",), ("ls",), ("stat",), ("rm",), ("peek",), ("audit-log",),
                   ("tenant", "create"),
                   ("providers",), ("providers", "list"), ("providers", "add"), ("providers", "drain"), ("providers", "kill"),
                   ("providers", "revive"), ("storage", "rotate-key"), ("hardware", "run"), ("hardware", "layout"),

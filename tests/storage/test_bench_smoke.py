@@ -66,3 +66,25 @@ def test_storage_scaleout_benchmark_reports_costs_and_the_model(postgres_server:
     assert p["statements_by_role"]["peer"]["insert"] == pytest.approx(1.0, rel=0.3)
     assert q["statements_per_round_trip"] > p["statements_per_round_trip"]
     assert out["model_ok"] == all(abs(r["prediction"]["error"]) <= out["tolerance"] for r in out["runs"]["qclone"].values())
+
+
+@pytest.mark.service
+def test_storage_million_benchmark_runs_its_short_form(postgres_server) -> None:
+    """2,000 objects through the batch route, the checkpoints, the sizes and a kill -9 during a batch:
+    every figure present and consistent (correctness only)."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "storage_million.py"), "--objects", "2000",
+                           "--samples", "3", "--json", "--db", postgres_server],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert out["ok"] and out["metadata"] == "postgresql" and out["substrate"].startswith("postgresql")
+    assert [p["objects"] for p in out["checkpoints"]] == [1000, 2000]
+    for point in out["checkpoints"]:
+        rt, ls = point["round_trips"], point["listing"]
+        assert rt["put"]["p50_ms"] <= rt["put"]["p99_ms"] and rt["get"]["n"] == 3
+        assert ls["listed"] >= point["objects"] and ls["deep_page"] is not None
+    assert set(out["flatness"]) >= {"put_p99", "get_p99", "ls_first_p99", "ls_deep_p99"}
+    assert all(v > 0 for v in out["bytes_per_object"].values() if not isinstance(v, dict))
+    rec = out["recovery"]
+    assert rec["killed_mid_batch"] and not rec["killed_batch_answered"]
+    assert rec["retry_created"] + rec["retry_earlier"] == 1000 and rec["seconds_to_first_get"] > 0

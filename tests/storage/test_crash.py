@@ -188,5 +188,7 @@ def test_every_crash_point_is_tested():
     source = "".join(p.read_text() for p in [*(here / "service").glob("*.py"), here / "api.py"])
     points = set(re.findall(r'crash_point\("([a-z.]+)"\)', source))
     from tests.storage.test_apply_crash import APPLY_STEPS  # logical gates: their own chain
+    from tests.storage.test_batch_crash import BATCH_STEPS  # the batch put: its own chain
 
-    assert points == set(GET_STEPS + REPLY_STEPS + DELIVERY_STEPS + PUT_STEPS + DELETE_STEPS + APPLY_STEPS)
+    assert points == set(GET_STEPS + REPLY_STEPS + DELIVERY_STEPS + PUT_STEPS + DELETE_STEPS + APPLY_STEPS
+                         + BATCH_STEPS)

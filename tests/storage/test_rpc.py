@@ -46,11 +46,13 @@ def test_local_and_remote_implement_the_port(role):
 
 
 def test_the_ports_methods():
-    assert port_methods(SubstratePort) == ("create", "exists", "age", "peek", "fence", "decrypt", "recover",
-                                           "holders", "assign", "output", "sample", "release", "discard", "apply",
-                                           "gate_state")
-    assert port_methods(VaultPort) == ("deposit", "release", "consume", "restore", "state", "destroy", "apply")
-    assert port_methods(ProviderPort) == ("store", "release", "discard", "holding", "records", "apply")
+    assert port_methods(SubstratePort) == ("create", "create_many", "exists", "age", "peek", "fence", "decrypt",
+                                           "recover", "holders", "assign", "output", "sample", "release", "discard",
+                                           "discard_many", "apply", "gate_state")
+    assert port_methods(VaultPort) == ("deposit", "deposit_many", "release", "consume", "restore", "state", "destroy",
+                                       "destroy_many", "apply")
+    assert port_methods(ProviderPort) == ("store", "store_many", "release", "discard", "discard_many", "holding",
+                                          "records", "apply")
 
 
 def test_breaker_opens_fails_fast_and_probes(monkeypatch):

@@ -338,7 +338,7 @@ def test_list_stat_and_health(stack: Stack) -> None:
     assert stat["retrievable"] and stat["live_clones"] == 4 and stat["audit"]["complete"]
     health = stack.service.health()
     assert health["status"] == "ok" and health["providers"]["up"] == 4
-    assert health["database"]["revision"] == "0007_ui_sessions"
+    assert health["database"]["revision"] == "0008_pending_indexes"
 
 
 # ---------------------------------------------------------------------- crashes and recovery

@@ -15,7 +15,8 @@ from typing import Any
 from qclone.errors import InvalidArgumentError
 from qclone.storage.wire import decode_array, encode_array
 
-__all__ = ["CODECS", "DEFAULT_TIMEOUT", "PROBE_TIMEOUT", "Codec", "codec_of", "decode_state", "encode_state"]
+__all__ = ["CODECS", "DEFAULT_TIMEOUT", "PROBE_TIMEOUT", "Codec", "codec_of", "decode_batch", "decode_state", "encode_batch",
+           "encode_state"]
 
 #: Seconds the gateway waits for a node's answer to a small call (records, keys).
 DEFAULT_TIMEOUT = 3.0
@@ -45,6 +46,23 @@ def decode_state(value: Any) -> Any:
     return parse_state(value["kind"], value["data"])
 
 
+def encode_batch(objects: Any) -> list:
+    """A substrate batch (``[{"object_id", "state", "holders"}]``) with each state in the wire format."""
+    return [{**item, "state": encode_state(item["state"])} for item in objects]
+
+
+def decode_batch(value: Any) -> Any:
+    """The inverse of :func:`encode_batch`, each state validated (the substrate checks the rest,
+    the number of objects first)."""
+    from qclone.storage.inputs import MAX_BATCH
+
+    if not isinstance(value, list) or len(value) > MAX_BATCH:
+        raise InvalidArgumentError(f"objects must be a list of at most {MAX_BATCH} objects")
+    if not all(isinstance(item, dict) for item in value):
+        raise InvalidArgumentError("each object is {\"object_id\", \"state\", \"holders\"}")
+    return [{**item, "state": decode_state(item.get("state"))} for item in value]
+
+
 def _decode_peek(value: Any) -> Any:
     return decode_array(value, name="peek")
 
@@ -65,6 +83,8 @@ _HEAVY = Codec(timeout=HEAVY_TIMEOUT)
 CODECS: dict[str, dict[str, Codec]] = {
     "substrate": {
         "create": Codec(args={"state": (encode_state, decode_state)}, timeout=HEAVY_TIMEOUT),
+        "create_many": Codec(args={"objects": (encode_batch, decode_batch)}, timeout=HEAVY_TIMEOUT),
+        "discard_many": _HEAVY,
         "peek": Codec(result=(encode_array, _decode_peek), timeout=HEAVY_TIMEOUT),
         "age": _HEAVY,
         "decrypt": _HEAVY,
@@ -72,8 +92,8 @@ CODECS: dict[str, dict[str, Codec]] = {
         "apply": _HEAVY,
         "sample": _HEAVY,
     },
-    "vault": {},
-    "provider": {"records": _HEAVY},  # every record a provider holds (a sync after a revive)
+    "vault": {"deposit_many": _HEAVY, "destroy_many": _HEAVY},
+    "provider": {"records": _HEAVY, "store_many": _HEAVY, "discard_many": _HEAVY},  # every record a provider holds (a sync after a revive)
 }
 
 _PLAIN = Codec()

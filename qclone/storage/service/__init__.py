@@ -13,6 +13,7 @@ The class is assembled from one module per concern:
 * :mod:`.tenants`: tenants and their tokens;
 * :mod:`.placement`: choosing providers, storing clone records, the coalition audit;
 * :mod:`.objects`: put, stat, list, delete, peek;
+* :mod:`.batch`: the batch put (many objects, each store written once per batch);
 * :mod:`.retrieval`: the steps of a get;
 * :mod:`.recovery`: finishing or undoing what crashes left behind, the background reconciler;
 * :mod:`.integrity`: detecting keys and clones the vault or a provider lost;
@@ -48,6 +49,7 @@ from typing import Any
 
 from qclone.storage.db import Database
 from qclone.storage.service.audit import AuditMixin
+from qclone.storage.service.batch import BatchMixin
 from qclone.storage.service.common import (
     DEFAULT_CLONES,
     DELIVERY_RETENTION,
@@ -68,7 +70,7 @@ from qclone.storage.service.retrieval import ProviderLoad, RetrievalMixin
 from qclone.storage.service.tenants import TenantsMixin
 
 
-class StorageService(TenantsMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, IntegrityMixin, ProvidersMixin,
+class StorageService(TenantsMixin, BatchMixin, ObjectsMixin, RetrievalMixin, RecoveryMixin, IntegrityMixin, ProvidersMixin,
                      ComputeMixin, HoldersMixin, AuditMixin):
     """Encrypted quantum multi-cloud storage (see the package docstring and ``docs/storage.md``).
 

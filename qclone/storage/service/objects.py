@@ -41,15 +41,17 @@ from qclone.storage.service.placement import (
 )
 from qclone.storage.service.statements import (
     INSERT_CLONES,
+    INSERT_LOG,
     INSERT_OBJECT,
     INSERT_PARTS,
     Q_OBJECT,
-    Q_OBJECT_BY_ID,
     STORED,
 )
 from qclone.storage.states import ObjectState, transition
 
 log = logging.getLogger(__name__)
+#: What telling a key holder to destroy parts may meet (told again later).
+PART_ERRORS: tuple[type[Exception], ...] = (*NODE_ERRORS, NotFoundError)
 
 
 class ObjectsMixin(PlacementMixin, HoldersMixin):
@@ -183,34 +185,65 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
 
     def _abandon_put(self, object_id: str) -> bool:
         """Clean up after a put that never committed: its parts everywhere, then its reservation."""
+        return self._abandon_puts([object_id]) == 1
+
+    def _abandon_puts(self, object_ids: builtins.list[str]) -> int:
+        """Clean up after puts that never committed (a single put's or a batch's reservations):
+        their parts everywhere, then their reservations, :data:`~qclone.storage.inputs.MAX_BATCH`
+        at a time with one call per node. A chunk whose substrate, vault or key holder cannot be
+        told now stays reserved (the next recovery tries again); a provider that is down is swept
+        when revived. Returns how many reservations were removed."""
+        from qclone.storage.inputs import MAX_BATCH
+
+        return sum(self._abandon_chunk(object_ids[i:i + MAX_BATCH]) for i in range(0, len(object_ids), MAX_BATCH))
+
+    def _abandon_chunk(self, object_ids: builtins.list[str]) -> int:
         with self.db.read() as conn:
-            row = conn.execute(Q_OBJECT_BY_ID, {"b_id": object_id}).first()
             prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
-        if row is None or row.state != "storing":
-            return False
-        # end the reservation's lease first: from now on the put can no longer commit (its commit
-        # needs the lease), so what is destroyed below cannot belong to an acknowledged object; a
+        # end the reservations' leases first: from now on those puts can no longer commit (a commit
+        # needs its lease), so what is destroyed below cannot belong to an acknowledged object; a
         # put that committed before this is seen as stored and left alone (another gateway's put
         # still running when this one's start-up recovery came)
+        storing = (objects.c.id.in_(object_ids), objects.c.state == "storing")
         with self.db.write() as conn:
-            conn.execute(update(objects).where(objects.c.id == object_id, objects.c.state == "storing",
-                                               objects.c.lease_until > db_now()).values(lease_until=db_now()))
-            row = conn.execute(Q_OBJECT_BY_ID, {"b_id": object_id}).first()
-        if row is None or row.state != "storing":
-            return False
-        if not self._destroy_quantum(object_id, "abandoned put"):
-            return False
-        if self._discard_parts(object_id, [h for h in (row.placement or {}).get("parts") or {} if h != VAULT_PARTY]):
-            return False  # a holder that cannot be told now: the next recovery tries again
-        for p in prows:  # any provider may have recorded a clone of it; one that is down is swept when revived
+            conn.execute(update(objects).where(*storing, objects.c.lease_until > db_now()).values(lease_until=db_now()))
+            rows = conn.execute(select(objects.c.id, objects.c.tenant_id, objects.c.name, objects.c.placement)
+                                .where(*storing)).all()
+        if not rows:
+            return 0
+        ids = [r.id for r in rows]
+        try:
+            self.substrate.discard_many(ids)
+            self.vault.destroy_many(ids)
+        except NODE_ERRORS as e:  # retried at the next recovery
+            log.warning("abandoned puts of %d objects: undoing deferred: %s", len(ids), e)
+            return 0
+        by_holder: dict[str, builtins.list[str]] = {}
+        for r in rows:
+            for h in (r.placement or {}).get("parts") or {}:
+                if h != VAULT_PARTY:
+                    by_holder.setdefault(h, []).append(r.id)
+        records = self._holder_records(list(by_holder))
+        for h, held in by_holder.items():
+            try:
+                self._holder_node(h, records).destroy_many(held)
+            except PART_ERRORS as e:  # a holder that cannot be told now: the next recovery
+                log.warning("abandoned puts: discard at holder %s deferred: %s", h, e)
+                return 0
+        for p in prows:  # any provider may have recorded a clone of them; one that is down is swept when revived
             if p["state"] in ALIVE:
-                self._tell_discard(p, object_id)
+                try:
+                    self._node(p).discard_many(ids)
+                except NODE_ERRORS as e:
+                    log.warning("abandoned puts: discard at provider %s: %s", p["id"], e)
+        now = self._now()
         with self.db.write() as conn:
-            gone = conn.execute(delete(objects).where(objects.c.id == object_id, objects.c.state == "storing")).rowcount
+            gone = conn.execute(delete(objects).where(objects.c.id.in_(ids), objects.c.state == "storing")).rowcount
             if gone:
-                self._log(conn, self._now(), "system", "put.abandoned", tenant_id=row.tenant_id, object_id=object_id,
-                          object_name=row.name)
-        return bool(gone)
+                conn.execute(INSERT_LOG, [{"at": now, "tenant_id": r.tenant_id, "actor": "system",
+                                           "action": "put.abandoned", "object_id": r.id, "object_name": r.name,
+                                           "detail": {}} for r in rows])
+        return int(gone)
 
     def _purge(self, object_id: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
         """Best-effort removal of an object everywhere; the ids of providers that could not be told."""

@@ -80,6 +80,29 @@ def audit_document(n: int, k: int, holders: tuple[str, ...], max_coalition: int,
 
 
 
+def pick_providers(up: list[dict[str, Any]], n: int, policy: str) -> list[dict[str, Any]]:
+    """n providers for the clones of one object among those ``up``, at random (spreading the load),
+    in distinct zones for ``distinct-zones``; clone j goes to the j-th by id.
+
+    Raises:
+        UnavailableError: too few providers (or zones) up.
+    """
+    if policy == "distinct-providers":
+        if len(up) < n:
+            raise UnavailableError(f"{n} clones need {n} providers that are up; {len(up)} are"
+                                   f"{' (' + ', '.join(sorted(p['id'] for p in up)) + ')' if up else ''}")
+        chosen = random.sample(up, n)
+    else:
+        zones: dict[str, list[dict[str, Any]]] = {}
+        for p in up:
+            zones.setdefault(p["zone"], []).append(p)
+        if len(zones) < n:
+            raise UnavailableError(f"{n} clones in distinct zones need {n} zones with a provider that is up; "
+                                   f"{len(zones)} have one{' (' + ', '.join(sorted(zones)) + ')' if zones else ''}")
+        chosen = [random.choice(zones[z]) for z in random.sample(sorted(zones), n)]
+    return sorted(chosen, key=lambda p: p["id"])  # clone j at the j-th provider by id
+
+
 class PlacementMixin(ServiceBase):
     def _choose_providers(self, conn: Any, n: int, policy: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float]:
         """(n providers for the clones, every provider that is up, the database's clock)."""
@@ -93,20 +116,7 @@ class PlacementMixin(ServiceBase):
             if n > places:
                 raise InvalidArgumentError(f"{n} clones need {n} {'providers' if policy == 'distinct-providers' else 'zones'}"
                                            f"; this service has {places}")
-        if policy == "distinct-providers":
-            if len(up) < n:
-                raise UnavailableError(f"{n} clones need {n} providers that are up; {len(up)} are"
-                                       f"{' (' + ', '.join(sorted(p['id'] for p in up)) + ')' if up else ''}")
-            chosen = random.sample(up, n)
-        else:
-            zones: dict[str, list[dict[str, Any]]] = {}
-            for p in up:
-                zones.setdefault(p["zone"], []).append(p)
-            if len(zones) < n:
-                raise UnavailableError(f"{n} clones in distinct zones need {n} zones with a provider that is up; "
-                                       f"{len(zones)} have one{' (' + ', '.join(sorted(zones)) + ')' if zones else ''}")
-            chosen = [random.choice(zones[z]) for z in random.sample(sorted(zones), n)]
-        return sorted(chosen, key=lambda p: p["id"]), up, db_time  # clone j at the j-th provider by id
+        return pick_providers(up, n, policy), up, db_time
 
     def _place(self, object_id: str, info: Mapping[str, Any], chosen: list[dict[str, Any]], up: list[dict[str, Any]],
                policy: str, now: float, placed: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -107,9 +107,7 @@ class RecoveryMixin(HoldersMixin):
                                                                 objects.c.lease_until.is_not(None))).scalars().all()
             purge = conn.execute(select(objects.c.id).where(objects.c.purge_pending.is_(True))).scalars().all()
             prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
-        for object_id in storing:
-            if self._abandon_put(object_id):
-                counts["abandoned"] += 1
+        counts["abandoned"] = self._abandon_puts(list(storing))
         for object_id in retrieving:
             try:
                 done = self._recover_object(object_id)
@@ -223,12 +221,9 @@ class RecoveryMixin(HoldersMixin):
         records it keeps, stored before that time, of objects it holds no live clone of (a put
         still running stores its records before it commits, so only older ones are orphans).
         Returns (discards sent, orphans dropped)."""
-        orphans = orphans_before is not None
         with self.db.read() as conn:
             pending = conn.execute(select(clone_table.c.object_id).where(clone_table.c.provider_id == record["id"],
                                                                    clone_table.c.discard_pending.is_(True))).scalars().all()
-            live = set(conn.execute(select(clone_table.c.object_id).where(clone_table.c.provider_id == record["id"],
-                                                                    clone_table.c.state == "live")).scalars()) if orphans else set()
         node = self._node(record)
         sent: list[str] = []
         dropped = 0
@@ -237,11 +232,7 @@ class RecoveryMixin(HoldersMixin):
                 node.discard(object_id)
                 sent.append(object_id)
             if orphans_before is not None:
-                for rec in node.records():
-                    if rec["object_id"] not in live and rec["object_id"] not in sent \
-                            and float(rec["stored_at"]) < orphans_before:
-                        node.discard(rec["object_id"])
-                        dropped += 1
+                dropped = self._drop_orphans(record, node, set(sent), orphans_before)
         except NODE_ERRORS as e:  # the provider is unreachable: next time
             log.warning("provider %s: discards deferred: %s", record["id"], e)
         if sent:
@@ -250,6 +241,31 @@ class RecoveryMixin(HoldersMixin):
                                                   clone_table.c.object_id.in_(sent)).values(discard_pending=False))
         return len(sent), dropped
 
+    #: Records of a provider read (and compared with the metadata) at a time by the orphan sweep.
+    ORPHAN_PAGE = 5000
+
+    def _drop_orphans(self, record: Mapping[str, Any], node: Any, sent: set[str], before: float) -> int:
+        """Drop the records a provider keeps, stored before ``before``, of objects it holds no live
+        clone of, a page of :attr:`ORPHAN_PAGE` records at a time (memory and each call bounded,
+        whatever the number of objects; every orphan of a page discarded in one call)."""
+        dropped, after = 0, None
+        while True:
+            page = node.records(after=after, limit=self.ORPHAN_PAGE)
+            if not page:
+                return dropped
+            after = page[-1]["object_id"]
+            ids = [r["object_id"] for r in page]
+            with self.db.read() as conn:
+                live = set(conn.execute(select(clone_table.c.object_id).where(
+                    clone_table.c.provider_id == record["id"], clone_table.c.state == "live",
+                    clone_table.c.object_id.in_(ids))).scalars())
+            orphans = [r["object_id"] for r in page if r["object_id"] not in live and r["object_id"] not in sent
+                       and float(r["stored_at"]) < before]
+            for i in range(0, len(orphans), 1000):
+                node.discard_many(orphans[i:i + 1000])
+            dropped += len(orphans)
+            if len(page) < self.ORPHAN_PAGE:
+                return dropped
 
 
 class Reconciler:

@@ -40,6 +40,12 @@ INSERT_PARTS = insert(parts)
 STORED = transition(ObjectState.STORING, ObjectState.STORED, objects.c.id == bindparam("b_id"),
                     objects.c.lease_until > db_now(), lease_until=None,
                     placement=bindparam("b_placement"), audit=bindparam("b_audit"))
+#: a batch's reservations stored (the batch put: every object of one placement at once), while
+#: their leases run (as STORED)
+STORED_MANY = transition(ObjectState.STORING, ObjectState.STORED,
+                         objects.c.id.in_(bindparam("b_ids", expanding=True)), objects.c.lease_until > db_now(),
+                         lease_until=None,
+                         placement=bindparam("b_placement"), audit=bindparam("b_audit"))
 # the claim: the one compare-and-set that lets exactly one get through; it raises the fence
 CLAIM = transition(ObjectState.STORED, ObjectState.RETRIEVING, objects.c.id == bindparam("b_id"),
                    objects.c.fence == bindparam("b_fence"), fence=objects.c.fence + 1, attempt=bindparam("b_attempt"),
