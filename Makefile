@@ -30,19 +30,28 @@ lint: $(STAMP)
 	$(BIN)/ruff check qclone tests bench
 	$(BIN)/mypy
 
-# One BLAS/OpenMP thread per process while two xdist workers share the two
-# cores (more would oversubscribe them); the serial group keeps the defaults.
+# Both groups on two xdist workers, one BLAS/OpenMP thread per process (more would oversubscribe
+# the two cores). The slow/service group hands out whole files (--dist loadfile: a module's server
+# is started once); its tests mostly wait on server processes, so two at a time overlap. Tests that
+# kill a process at every step (tests marked sampled) run a seeded sample of their points here
+# (tests/sampling.py; the seed is printed at the end, QCLONE_SAMPLE_SEED=N repeats it); make chaos
+# runs every point.
 test: $(STAMP) browser
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -m "not slow and not service"
-	$(BIN)/python -m pytest -m "slow or service"; rc=$$?; test $$rc -eq 0 -o $$rc -eq 5
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile -m "slow or service"; \
+		rc=$$?; test $$rc -eq 0 -o $$rc -eq 5
 
 # The long form of the adversarial suite: each part prints its figures and fails on a finding.
+# First the full forms of the tests make test samples (QCLONE_FULL=1, the tests marked sampled: the
+# server killed at every crash point of a get, put, delete, apply and corrected get; the chaos short
+# forms killing every named role; the sampler route on every fake backend; about 5 min on 2 cores).
 # schemathesis (>= 1000 requests), then >= 100 kill -9 each: the embedded server and every role of a deployment, each on SQLite and PostgreSQL.
 # Then the other placements as deployments, 100 kills each (a kill every ~1.8 s: about 3 min a run on 2 cores):
 # keep-A killing only the vault, the custodian c1, a provider and the gateway in turn (the vault's loss, recovered
 # from c1 and the providers), and split-key (a second vault v2) with the metadata on PostgreSQL.
 # Last, three gateways and a substrate node of two workers on PostgreSQL (a gateway, the substrate or one of its workers killed).
 chaos: $(STAMP)
+	QCLONE_FULL=1 $(BIN)/python -m pytest -m sampled -rs
 	$(BIN)/python -m tests.storage.api_fuzz --requests 1200
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 1
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 2 --db postgresql

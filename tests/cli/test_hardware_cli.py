@@ -116,10 +116,16 @@ def test_modules_and_noise_errors(capsys, tmp_path):
         assert code == 2 and err.count("\n") == 1 and err.startswith("qclone: error:"), (args, err)
 
 
+FAKE_BACKENDS = ["fake_fez", "fake_marrakesh", "fake_kingston", "fake_aachen", "fake_torino"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["fake_fez", "fake_marrakesh", "fake_kingston", "fake_aachen", "fake_torino"])
-def test_sampler_route_on_every_fake_backend(backend, tmp_path, capsys):
-    # SamplerV2 in local mode with the device noise, the protocol's tomography circuits, n = 1 and 2
+@pytest.mark.parametrize("backend", FAKE_BACKENDS)
+def test_sampler_route_on_every_fake_backend(backend, tmp_path, capsys, sample):
+    # SamplerV2 in local mode with the device noise, the protocol's tomography circuits, n = 1 and 2;
+    # make test: two of the backends in each run (tests/sampling.py), QCLONE_FULL=1 every one
+    if backend not in sample(FAKE_BACKENDS, 2):
+        pytest.skip("not in this run's sample of the backends (tests/sampling.py)")
     code = main(["hardware", "run", "--backend", backend, "--clones", "1,2", "--shots", "100", "--bootstrap", "10",
                  "--runner", "sampler", "--output-dir", str(tmp_path), "--json"])  # fmt: skip
     out, err = capsys.readouterr()

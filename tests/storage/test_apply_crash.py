@@ -5,7 +5,8 @@ Logical H (n = 3) is its own inverse, so a gate applied twice would give back |�
 applied |ψ⟩ too: after the restart, the get must return H|ψ⟩ exactly (the settable clock never
 moves: no memory noise; only the small gate noise), the audit log must show one completed ``apply`` and ``stat`` one gate.
 A retry with the same idempotency key (the client's answer was lost with the process) returns the
-same gate, never a second one.
+same gate, never a second one. ``make test`` runs a seeded sample of the steps (``tests/sampling.py``);
+``QCLONE_FULL=1`` (``make chaos``) every step.
 """
 
 from __future__ import annotations
@@ -64,10 +65,10 @@ def _one_step(root, step: str) -> None:
 
 
 @pytest.mark.slow
-def test_crash_at_every_step_of_apply_then_restart(tmp_path):
+def test_crash_at_every_step_of_apply_then_restart(tmp_path, sample):
     """One data dir per crash point (a start-up recovery passes the later points of the gate it
-    finishes), three side by side: the server starts dominate."""
-    steps = APPLY_STEPS + SUBSTRATE_STEPS
+    finishes), three side by side: the server starts dominate. In ``make test`` three of the steps."""
+    steps = sample(APPLY_STEPS + SUBSTRATE_STEPS, 3)
     with ThreadPoolExecutor(3) as pool:
         for f in [pool.submit(_one_step, tmp_path / str(i), step) for i, step in enumerate(steps)]:
             f.result()

@@ -13,6 +13,9 @@ To keep it quick, each chain of crash points shares one data dir: the process
 started to crash at step s_i also recovers, at start-up, the object left
 behind by step s_(i-1); a last clean start checks every object. Three
 chains (two of get steps, one of put and delete steps) run side by side.
+``make test`` runs a seeded sample of each chain's points (``tests/sampling.py``:
+every point over a few runs, the seed printed); ``QCLONE_FULL=1`` (``make chaos``)
+every point.
 """
 
 from __future__ import annotations
@@ -138,27 +141,27 @@ def get_chain(root: Path, steps: list[str]) -> None:
         chain.stop()
 
 
-def put_delete_chain(root: Path) -> int:
+def put_delete_chain(root: Path, put_steps: list[str] = PUT_STEPS, delete_steps: list[str] = DELETE_STEPS) -> int:
     """Returns the number of joint states left in the substrate for objects that are not stored."""
     chain = Chain(root)
     try:
-        for step in PUT_STEPS:
+        for step in put_steps:
             chain.start(step)
             chain.crash("PUT", f"/v1/objects/{step}",
                         json={"state": {"kind": "bloch", "data": BLOCH}, "clones": 4, "keep_reference": True})
-        for step in DELETE_STEPS:
+        for step in delete_steps:
             chain.start(step)
             assert chain.put(step).status_code == 201
             chain.crash("DELETE", f"/v1/objects/{step}")
         chain.start()
-        for step in PUT_STEPS:
+        for step in put_steps:
             st = chain.call("GET", f"/v1/objects/{step}")
             if st.status_code == 404:  # the put never committed: the name is free, the put can be repeated
                 assert chain.put(step).status_code == 201
             else:
                 assert st.json()["state"] == "stored", (step, st.text)
             check_retrieved_once(chain, step)
-        for step in DELETE_STEPS:
+        for step in delete_steps:
             assert chain.call("GET", f"/v1/objects/{step}").json()["state"] == "deleted"
             assert chain.call("POST", f"/v1/objects/{step}/get", content=b"{}").status_code == 409
         orphans, outputs = substrate_extra(chain)
@@ -171,12 +174,16 @@ def put_delete_chain(root: Path) -> int:
 
 
 @pytest.mark.slow
-def test_crash_at_every_step_then_restart(tmp_path):
-    """Three chains side by side (the server starts dominate; the waits overlap)."""
+def test_crash_at_every_step_then_restart(tmp_path, sample):
+    """Three chains side by side (the server starts dominate; the waits overlap); in ``make test``
+    a sample of each chain's points (two gets, two later get or delivery steps, two puts and a delete)."""
+    a = sample(GET_STEPS[:5], 2, "get")
+    b = sample(GET_STEPS[5:] + REPLY_STEPS + DELIVERY_STEPS, 2, "get-late")
+    puts_sampled = sample(PUT_STEPS, 2, "put")
+    deletes = sample(DELETE_STEPS, 1, "delete")
     with ThreadPoolExecutor(3) as pool:
-        gets = [pool.submit(get_chain, tmp_path / "a", GET_STEPS[:5]),
-                pool.submit(get_chain, tmp_path / "b", GET_STEPS[5:] + REPLY_STEPS + DELIVERY_STEPS)]
-        puts = pool.submit(put_delete_chain, tmp_path / "c")
+        gets = [pool.submit(get_chain, tmp_path / "a", a), pool.submit(get_chain, tmp_path / "b", b)]
+        puts = pool.submit(put_delete_chain, tmp_path / "c", puts_sampled, deletes)
         for f in gets:
             f.result()
         # a put that died before its commit leaves no joint state behind: recovery destroys its parts

@@ -372,11 +372,12 @@ def test_every_route_with_every_role(srv):
     for method, path, kw, expected in routes:
         for who in ROLES:
             mine, mine2 = f"m-{uuid.uuid4().hex[:8]}", f"d-{uuid.uuid4().hex[:8]}"
-            for name in (mine, mine2):
-                assert req(srv, "PUT", f"/v1/objects/{name}", json=BLOCH).status_code == 201
+            p, body = path, json.dumps(kw)
+            for key, name in (("{mine}", mine), ("{mine2}", mine2)):
+                if key in p or key in body:  # A's objects the route names, fresh for each role
+                    assert req(srv, "PUT", f"/v1/objects/{name}", json=BLOCH).status_code == 201
             new = f"n-{uuid.uuid4().hex[:8]}"
             fill = {"{mine}": mine, "{mine2}": mine2, "{new}": new}
-            p, body = path, json.dumps(kw)
             for k, v in fill.items():
                 p, body = p.replace(k, v), body.replace(k, v)
             r = req(srv, method, p, who, **json.loads(body))

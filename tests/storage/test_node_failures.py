@@ -24,11 +24,14 @@ pytestmark = pytest.mark.service
 PROMPT = 1.5
 
 
-@pytest.fixture
-def deployment(tmp_path):
-    parts, client = start_deployment(tmp_path, 2)
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    """One deployment for the module: the stalled vault is resumed (and answers again) before the
+    first test ends, and the second test needs only its providers."""
+    root = tmp_path_factory.mktemp("deployment")
+    parts, client = start_deployment(root, 2)
     try:
-        yield parts, client, read_token(tmp_path / "gateway"), read_token(tmp_path / "gateway", "admin-token")
+        yield parts, client, read_token(root / "gateway"), read_token(root / "gateway", "admin-token")
     finally:
         for s in parts.values():
             if isinstance(s, Server):
