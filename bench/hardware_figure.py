@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qclone.errors import TooLargeError
 from qclone.hardware.devices import get_backend
 from qclone.hardware.predict import (
     CLASSICAL_LIMIT,
@@ -131,7 +132,11 @@ def budget(devices: list[str], points: list[tuple[str, int]]) -> list[dict]:
     for name in devices:
         be = get_backend(name)
         for variant, n in points:
-            dc = device_circuit(be, n, variant=variant)
+            try:
+                dc = device_circuit(be, n, variant=variant)
+            except TooLargeError as exc:
+                print(f"{name:12s} {variant:10s} n = {n:3d}  ({exc})", flush=True)
+                continue
             row = {"device": name, "variant": variant, "clones": n}
             for kind in ("all", "idle", "gates"):
                 model.device_noise = real if kind == "all" else ablated(kind)
@@ -267,10 +272,16 @@ def markdown(out: dict) -> str:
     """The tables of docs/hardware.md from a ``--json`` document."""
     lines = ["| device | technique | largest n | F(n) | F(n + 1) | 2q gates | 2q depth | duration µs | idle µs (summed) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in out["techniques"]:
+    for r in out.get("techniques", []):
         nxt = "—" if r["next_fidelity"] is None else f"{r['next_fidelity']:.4f}"
         lines.append(f"| {r['device']} | {r['technique']} | {r['largest_clones']} | {r['fidelity']:.4f} | {nxt} | "
                      f"{r['two_qubit_gates']} | {r['two_qubit_depth']} | {r['duration_us']:.2f} | {r['idle_us']:.2f} |")
+    if out.get("budget"):
+        lines = ["| device | variant | n | F (every error) | without idle relaxation | without gate errors |",
+                 "|---|---|---:|---:|---:|---:|"]
+        for r in out["budget"]:
+            lines.append(f"| {r['device']} | {r['variant']} | {r['clones']} | {r['all']:.4f} | {r['without_idle']:.4f} | "
+                         f"{r['without_gates']:.4f} |")
     if out.get("exact_check"):
         lines += ["", "| n | Aer density matrix, twirled device errors (exact) | stim model, same errors (exact) | difference |",
                   "|---:|---:|---:|---:|"]

@@ -246,6 +246,8 @@ def _error(backend: BackendV2, a: int, b: int) -> float:
     return float(props.error or 0.0) if props is not None else 0.0
 
 
+#: A two-qubit gate error at or above this marks a broken coupler; no window uses one.
+DEAD_EDGE = 0.5
 #: Seconds a walk spends per key qubit (two merged CNOTs per walker, one after the other), for the layout's score.
 WALK_STEP = 0.4e-6
 
@@ -263,9 +265,11 @@ def tree_layout(backend: BackendV2, clones: int, decrypt: int = 1, *, name: str 
     """Place the comb on the device: the spine is a window of the device's long path
     (:func:`~qclone.hardware.layout.long_path`), the branches are found as in :func:`_branches`; of the
     windows (both directions) the one with the smallest expected gate error is used: the CZ error of
-    every spine edge times 8 (the two walks cross it with about 8 CNOTs), of every branch edge times
+    every spine edge the walks cross times 8 (about 8 CNOTs), of the edges (A, s) and (R, A) times 2 and 1
+    (the seed's gates on A, the input's Bell pair), of every branch edge times
     the CNOTs its branch puts on it, plus the readout error of R and of the decrypted clone, plus the
     relaxation of the spine's qubits (the key qubits and the pair) over n walk steps (:data:`WALK_STEP`).
+    Windows with a broken coupler (error ≥ :data:`DEAD_EDGE`) are skipped.
 
     Raises:
         TooLargeError: if no window of the device's path holds n clones this way.
@@ -295,9 +299,13 @@ def tree_layout(backend: BackendV2, clones: int, decrypt: int = 1, *, name: str 
             _check_branches(n, [tuple(where[p] for p in brs[k]) for k in w[4:]])
         except (InvalidArgumentError, KeyError):
             continue
+        edges = list(zip(w, w[1:])) + [e for b in brs.values() for e in zip(b, b[1:])]
+        if any(_error(backend, x, y) >= DEAD_EDGE for x, y in edges):
+            continue  # a coupler the calibration reports as broken
         # the expected gate errors: each spine edge carries about 8 CNOTs (both walks), each branch edge
         # 1 (a clone beside its key) or 2 (a move), plus the readout of R and of the decrypted clone
         err = 8 * sum(_error(backend, x, y) for x, y in zip(w[2:], w[3:]))
+        err += 2 * _error(backend, w[1], w[2]) + _error(backend, w[0], w[1])  # the seed's gates on A; R's Bell pair
         err += sum((1 if len(b) == 2 else 2) * _error(backend, x, y) for b in brs.values() for x, y in zip(b, b[1:]))
         if readout is not None:
             err += sum(float(readout[(q,)].error or 0.0) for q in (w[0], w[2]) if (q,) in readout)
