@@ -41,6 +41,7 @@ test: $(STAMP) browser
 # Then the other placements as deployments, 100 kills each (a kill every ~1.8 s: about 3 min a run on 2 cores):
 # keep-A killing only the vault, the custodian c1, a provider and the gateway in turn (the vault's loss, recovered
 # from c1 and the providers), and split-key (a second vault v2) with the metadata on PostgreSQL.
+# Last, three gateways and a substrate node of two workers on PostgreSQL (a gateway, the substrate or one of its workers killed).
 chaos: $(STAMP)
 	$(BIN)/python -m tests.storage.api_fuzz --requests 1200
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 1
@@ -49,6 +50,7 @@ chaos: $(STAMP)
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 4 --mode deployment --db postgresql
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 5 --mode deployment --placement keep-A --targets vault,c1,p1,gateway
 	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 6 --mode deployment --placement split-key --db postgresql
+	$(BIN)/python -m qclone.storage.chaos --kills 100 --seed 7 --mode deployment --db postgresql --gateways 3 --substrate-workers 2
 
 # The documentation site (guides, tutorials, API reference from the docstrings) into site/;
 # a warning fails the build. make test builds it too (tests/docs/test_site.py).

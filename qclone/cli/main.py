@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "peek": ("qclone.cli.storage_client:peek", "What one provider can learn: the reduced state of the qubits it holds.", STORAGE),
     "audit-log": ("qclone.cli.storage_client:audit_log", "This tenant's audit log, oldest first.", STORAGE),
     "providers": ("qclone.cli.storage_client:providers_app", "List, add, drain, kill or revive storage providers.", STORAGE),
+    "cluster": ("qclone.cli.cluster:cluster_app", "Start, check and stop a local cluster: gateways, substrate, vault and providers as processes.", STORAGE),
     "storage": ("qclone.cli.storage:storage_app", "Encrypted multi-cloud storage: durability simulation, placement planning, node keys.", STORAGE),
 }
 

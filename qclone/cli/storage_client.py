@@ -96,7 +96,9 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port (default 8470).")] = 8470,
     host: Annotated[str, typer.Option("--host", help="Address to bind (default loopback).")] = "127.0.0.1",
     role: Annotated[str, typer.Option("--role", help="embedded (default: everything in one process), gateway, substrate, provider or vault.")] = "embedded",
-    db: Annotated[str | None, typer.Option("--db", help="Metadata database URL (default: the SQLite file DATA_DIR/gateway.sqlite3).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=(
+        "Metadata database URL (default: the SQLite file DATA_DIR/gateway.sqlite3); a PostgreSQL URL also holds "
+        "the substrate's state. substrate: its PostgreSQL database (default: its data dir)."))] = None,
     substrate: Annotated[str | None, typer.Option("--substrate", help="gateway: URL of the substrate node (default: in process).")] = None,
     vault: Annotated[str | None, typer.Option("--vault", help="gateway: URL of the vault node (default: in process).")] = None,
     provider_id: Annotated[str | None, typer.Option("--id", help="provider: its id.")] = None,
@@ -111,7 +113,7 @@ def serve(
         help="gateway: the vault's join token (printed at its first start; needed once).")] = None,
     settable_clock: Annotated[bool, typer.Option(
         "--settable-clock", help="Use a clock stored in the data dir that POST /v1/admin/clock sets (tests).")] = False,
-    workers: Annotated[int, typer.Option("--workers", help="gateway/embedded: worker processes sharing the port (SO_REUSEPORT).")] = 1,
+    workers: Annotated[int, typer.Option("--workers", help="gateway/embedded/substrate: worker processes sharing the port (SO_REUSEPORT).")] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="Log level (info: also one access-log line per request).")] = "warning",
     max_body_bytes: Annotated[int, typer.Option(
         "--max-body-bytes", help="larger request bodies are refused with 413 (default 4 MiB).")] = 4 * 1024 * 1024,

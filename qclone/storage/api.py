@@ -253,8 +253,9 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
             threads keep the event loop free without the switching cost of a large pool.
         max_body_bytes: larger request bodies are refused with 413 while they are read.
         dashboard: serve the web dashboard under ``/ui`` (:mod:`qclone.storage.web`).
-        ui_state_dir: where the dashboard keeps its session key and signed-out sessions (the
-            data dir; None: in memory). secure_cookies: its cookies are ``Secure`` (TLS).
+        ui_state_dir: where the dashboard keeps its session key (the data dir; None: in memory); the
+            signed-out sessions are in the service's metadata database.
+        secure_cookies: the dashboard's cookies are ``Secure`` (TLS).
     """
     # Qiskit's OpenQASM 2 parser (a Rust extension) crashed the process with a segmentation fault when
     # first used in a thread that then exited and used again in another: first use it in this thread
@@ -569,7 +570,7 @@ def create_app(service: Any, *, admin_token: str | None = None, clock: Any = Non
 
         mount_dashboard(app, service, is_admin=is_admin, json_response=_json, error_response=_error,
                         request_id=request_id_of, state_dir=ui_state_dir, on_failed_login=failed_logins.failed,
-                        secure_cookies=secure_cookies)
+                        secure_cookies=secure_cookies, database=getattr(service, "db", None))
     return app
 
 

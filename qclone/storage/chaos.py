@@ -17,11 +17,17 @@ are counted from what the clients received and from the audit log:
 * ``recovered without the vault``: gets that recovered from another authorized set of holders
   while the vault was down (``keep-A``: the custodian with every provider).
 
+With ``--gateways G`` (a deployment on PostgreSQL) the clients spread over G gateway processes
+(``gateway``, ``gateway-2``, ...), each one killed in turn like any other process; with
+``--substrate-workers S`` the substrate node runs S worker processes and the killer also picks
+``substrate-worker``: one worker killed -9, which the node replaces (the node itself is not restarted).
+
 With ``--placement keep-A`` (or ``split-key``) every object keeps ``A`` with a custodian (or
 splits its key over two vaults); in a deployment that holder is one more node process the killer
 picks from, and a get while the vault (or a vault) is down recovers from the holders that are up.
 
-Run: ``python -m qclone.storage.chaos --kills 100 [--mode embedded|deployment] [--db URL] [--placement P]``
+Run: ``python -m qclone.storage.chaos --kills 100 [--mode embedded|deployment] [--db URL] [--placement P]
+[--gateways G] [--substrate-workers S]``
 (``make chaos`` runs the long form on SQLite and PostgreSQL).
 """
 
@@ -48,7 +54,7 @@ from qclone.errors import QcloneError
 from qclone.storage.launcher import Cluster
 from qclone.storage.results import Retrieved
 
-__all__ = ["ChaosReport", "run"]
+__all__ = ["ChaosReport", "database_view", "is_aged_input", "run"]
 
 #: States an object must not be left in.
 UNSETTLED = ("storing", "retrieving", "delivering")
@@ -59,6 +65,8 @@ class ChaosReport:
     mode: str
     database: str
     placement: str = "today"
+    gateways: int = 1
+    substrate_workers: int = 1
     kills: int = 0
     killed: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -78,7 +86,9 @@ class ChaosReport:
             self.retrieved_exactly_once == self.acknowledged_puts
 
     def lines(self) -> list[str]:
-        return [f"chaos run: {self.mode} on {self.database}, placement {self.placement}, {self.kills} kills "
+        shape = "" if self.gateways == 1 and self.substrate_workers == 1 else \
+            f" ({self.gateways} gateways, {self.substrate_workers} substrate workers)"
+        return [f"chaos run: {self.mode}{shape} on {self.database}, placement {self.placement}, {self.kills} kills "
                 f"({', '.join(f'{k} {v}' for k, v in sorted(self.killed.items()))}) in {self.seconds:.0f} s",
                 f"  acknowledged puts       {self.acknowledged_puts}",
                 f"  retrieved exactly once  {self.retrieved_exactly_once}",
@@ -90,7 +100,7 @@ class ChaosReport:
                 f"  puts refused (503)      {self.refused_puts} (a node was down)"]
 
 
-def _is_aged_input(rho: np.ndarray, bloch: list[float]) -> bool:
+def is_aged_input(rho: np.ndarray, bloch: list[float]) -> bool:
     """Whether ``rho`` is the pure input of Bloch vector ``bloch`` after memory noise: a Pauli
     channel close to the identity, which shrinks each Bloch component by its own factor in (0, 1]
     (the same factor for all three when the decryption is the protocol's own and T1 = T2; a
@@ -169,7 +179,7 @@ def _client_loop(url: str, token: str, worker: int, ledger: _Ledger, stop: threa
                     ledger.problems.append(f"get {name} (during the run): {type(e).__name__}: {e}")
 
 
-def _database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str], dict[str, int], int]:
+def database_view(cluster: Cluster, db_url: str | None) -> tuple[dict[str, str], dict[str, int], int]:
     """(object name -> state, object name -> decryption entries in the audit log, how many of those
     recovered without the vault), read from the metadata database itself (every object, however many)."""
     from sqlalchemy import func, select
@@ -214,34 +224,36 @@ PLACEMENT_HOLDERS = {"today": [], "keep-A": ["custodian:c1"], "split-key": ["vau
 
 def run(root: Path, *, mode: str = "embedded", db_url: str | None = None, kills: int = 5, clients: int = 3,
         seed: int = 0, gap: tuple[float, float] = (0.2, 1.5), lease: float = 3.0, patience: float = 120.0,
-        log: Any = print, placement: str = "today", targets: list[str] | None = None) -> ChaosReport:
+        log: Any = print, placement: str = "today", targets: list[str] | None = None, gateways: int = 1,
+        substrate_workers: int = 1) -> ChaosReport:
     """One chaos run in ``root`` (see the module docstring); returns its figures.
 
     ``placement``: every object's (:data:`PLACEMENT_HOLDERS` says which holders the cluster then
     runs: ``keep-A`` a custodian ``c1``, ``split-key`` a second vault ``v2``); ``targets``: the
-    processes to kill, in a random order, cycled (default: any process, at random)."""
+    processes to kill, in a random order, cycled (default: any process, at random); ``gateways``,
+    ``substrate_workers``: the deployment's (see the module docstring)."""
     from qclone.storage.client import Client
     from qclone.storage.errors import ConflictError
 
     rng = random.Random(seed)
     report = ChaosReport(mode=mode, database="PostgreSQL" if db_url and db_url.startswith("postgres") else "SQLite",
-                         placement=placement)
+                         placement=placement, gateways=gateways, substrate_workers=substrate_workers)
     if placement not in PLACEMENT_HOLDERS:
         raise ValueError(f"placement is one of {', '.join(PLACEMENT_HOLDERS)}, got {placement!r}")
     cluster = Cluster(root, mode=mode, db_url=db_url, extra=["--lease", str(lease)],
-                      holders=PLACEMENT_HOLDERS[placement]).up()
+                      holders=PLACEMENT_HOLDERS[placement], gateways=gateways, substrate_workers=substrate_workers).up()
     t0 = time.monotonic()
     try:
         token = cluster.token()
         ledger = _Ledger()
         stop = threading.Event()
-        threads = [threading.Thread(target=_client_loop, args=(cluster.url, token, w, ledger, stop,
+        threads = [threading.Thread(target=_client_loop, args=(cluster.urls[w % len(cluster.urls)], token, w, ledger, stop,
                                                                random.Random(seed * 1000 + w), patience,
                                                                None if placement == "today" else placement), daemon=True)
                    for w in range(clients)]
         for t in threads:
             t.start()
-        roles = list(cluster.processes)
+        roles = list(cluster.processes) + (["substrate-worker"] if substrate_workers > 1 else [])
         order = list(targets or [])
         unknown = sorted(set(order) - set(roles))
         if unknown:
@@ -250,10 +262,19 @@ def run(root: Path, *, mode: str = "embedded", db_url: str | None = None, kills:
         for k in range(kills):
             time.sleep(rng.uniform(*gap))
             role = order[k % len(order)] if order else rng.choice(roles)
-            cluster.processes[role].kill(signal.SIGKILL)
+            if role == "substrate-worker":  # one worker; the node starts another in its place
+                node = cluster.processes["substrate"]
+                workers = node.worker_pids()
+                if workers:
+                    os.kill(rng.choice(workers), signal.SIGKILL)
+                deadline = time.monotonic() + 30
+                while len(node.worker_pids()) < substrate_workers and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            else:
+                cluster.processes[role].kill(signal.SIGKILL)
+                cluster.restart(role)
             report.killed[role] = report.killed.get(role, 0) + 1
             report.kills += 1
-            cluster.restart(role)
             if log is not None and (k + 1) % 10 == 0:
                 log(f"  {k + 1} kills, {len(ledger.acknowledged)} acknowledged puts so far")
         time.sleep(rng.uniform(*gap))
@@ -275,14 +296,14 @@ def run(root: Path, *, mode: str = "embedded", db_url: str | None = None, kills:
                     c.get(name)
                 except QcloneError:
                     pass
-        objects, decryptions, report.without_vault = _database_view(cluster, db_url)
+        objects, decryptions, report.without_vault = database_view(cluster, db_url)
         report.acknowledged_puts = len(ledger.acknowledged)
         report.unanswered_puts = len(ledger.unanswered)
         report.refused_puts = ledger.refused
         for name in ledger.acknowledged:
             twice = decryptions.get(name, 0) > 1 or len(ledger.attempts.get(name, ())) > 1
             got = ledger.received.get(name)
-            right = got is not None and _is_aged_input(got, ledger.inputs[name])
+            right = got is not None and is_aged_input(got, ledger.inputs[name])
             report.decrypted_twice += twice
             if objects.get(name) in UNSETTLED:
                 report.stuck += 1
@@ -339,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
                     "cycled in a random order; default: any process, at random")
     ap.add_argument("--placement", choices=tuple(PLACEMENT_HOLDERS), default="today",
                     help="every object's placement (keep-A: a custodian c1; split-key: a second vault v2)")
+    ap.add_argument("--gateways", type=int, default=1, help="gateway processes (more than one: --db postgresql)")
+    ap.add_argument("--substrate-workers", type=int, default=1, help="worker processes of the substrate node "
+                    "(more than one: --db postgresql)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     ap.add_argument("--keep", default=None, help="keep the data and logs in this directory")
@@ -350,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
           else nullcontext(args.db)) as db_url:
         report = run(root, mode=args.mode, db_url=db_url, kills=args.kills, clients=args.clients, seed=args.seed,
                      log=None if args.json else print, placement=args.placement,
-                     targets=[t for t in (args.targets or "").split(",") if t] or None)
+                     targets=[t for t in (args.targets or "").split(",") if t] or None, gateways=args.gateways,
+                     substrate_workers=args.substrate_workers)
     if args.json:
         print(json.dumps({**asdict(report), "ok": report.ok}))
     else:

@@ -11,7 +11,7 @@ runs Alembic's ``upgrade head`` before returning.
 Examples:
     >>> db = Database.open()               # in memory, migrated
     >>> db.revision()
-    '0006_object_listing'
+    '0007_ui_sessions'
     >>> abs(db.now() - __import__("time").time()) < 5
     True
     >>> with db.read() as c:

@@ -28,6 +28,10 @@ class LocalDB:
     """SQLite at ``<data_dir>/<filename>`` (``data_dir`` None: in memory) with ``schema`` applied
     (statements separated by ``;``, or a sequence of statements, e.g. when a trigger body holds ``;``)."""
 
+    #: what its statements raise (the PostgreSQL store, :class:`~qclone.storage.pgstore.PostgresStore`, has its own)
+    Error: type[Exception] = sqlite3.Error
+    IntegrityError: type[Exception] = sqlite3.IntegrityError
+
     def __init__(self, data_dir: Path | str | None, schema: str | Sequence[str], *, filename: str = "records.sqlite3",
                  durable: bool = False) -> None:
         if data_dir is None:
@@ -47,8 +51,10 @@ class LocalDB:
                     c.execute(statement)
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on an exception)."""
+    def tx(self, key: str | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on an exception).
+        ``key`` (what the transaction is about) changes nothing here: ``BEGIN IMMEDIATE`` already
+        serialises every write transaction on the file."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

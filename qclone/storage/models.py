@@ -25,6 +25,8 @@ from the service clock.
   key qubits N_j and input qubits A: labels, state (``live``/``discarded``/``lost``), whether
   a discard still has to reach the holder.
 * ``audit_log``: append-only (database triggers refuse UPDATE and DELETE).
+* ``ui_revoked_sessions``: the dashboard sessions signed out, by session id, until they would have
+  expired (database clock-free: the gateway's clock in seconds since the epoch).
 """
 
 from __future__ import annotations
@@ -127,6 +129,13 @@ audit_log = Table(
     Column("object_id", String(32), nullable=True),
     Column("object_name", String(255), nullable=True),
     Column("detail", JSON, nullable=False),
+)
+
+ui_revoked_sessions = Table(
+    "ui_revoked_sessions", metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("until", Float, nullable=False),
+    Index("ix_ui_revoked_sessions_until", "until"),
 )
 
 #: States of an object.

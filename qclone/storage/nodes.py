@@ -23,8 +23,10 @@ __all__ = ["NodeApp", "build_node", "endpoints", "node_app"]
 
 
 def build_node(role: str, data_dir: Path, *, provider_id: str | None = None, zone: str = "zone-a",
-               t1: float = 3600.0, t2: float = 3600.0) -> NodeApp:
-    """The app of a ``role`` node over its files in ``data_dir`` (see the module docstring)."""
+               t1: float = 3600.0, t2: float = 3600.0, db_url: str | None = None, shared: bool = False) -> NodeApp:
+    """The app of a ``role`` node over its files in ``data_dir`` (see the module docstring). The
+    substrate: its state in PostgreSQL at ``db_url`` (any number of processes), or in its data
+    dir, ``shared`` by several worker processes."""
     keys = NodeKeys(data_dir, role)
     component: Any
     if role == "substrate":
@@ -36,7 +38,7 @@ def build_node(role: str, data_dir: Path, *, provider_id: str | None = None, zon
             peer = party if party == "vault" or party.startswith("provider:") else f"holder:{party}"
             return check_grant(grant, keys.peer(peer), object_id, attempt, purpose=purpose)
 
-        component = Substrate(data_dir, authorize=authorize)
+        component = Substrate(data_dir, authorize=authorize, db_url=db_url, shared=shared)
     elif role == "vault":
         from qclone.storage.vault import KeyVault
 

@@ -17,15 +17,31 @@
   (:func:`qclone.storage.nodes.build_node`) over the local class, its files
   and its key in the data dir; until enrolled it prints its join token.
 
-With ``--workers N`` (gateway and embedded) N uvicorn worker processes share
-the port; each opens the same database, whose compare-and-set decides every
-state change, so exactly-once holds across workers. With N > 1 and no
-``--substrate`` URL every worker runs the whole service in process, its
+With ``--workers N`` (gateway, embedded and substrate) N uvicorn worker
+processes share the port; each opens the same database, whose compare-and-set
+decides every state change, so exactly-once holds across workers. With N > 1
+and no ``--substrate`` URL every worker runs the whole service in process, its
 substrate opened with ``shared=True`` on the one substrate file (existence and
 outputs read from the file, a decryption commits only if it deleted the joint
 state itself); the vault's and providers' records are SQLite files that
 several processes may share. The start-up recovery runs once, in the parent,
 before the workers start.
+
+Several gateways serve one service when the metadata is in PostgreSQL: each
+has its own data dir holding only :data:`GATEWAY_SHARED_FILES`, copied from the
+first gateway's (:func:`copy_gateway_files`); everything else is in the
+database, the dashboard's sign-outs included. On PostgreSQL the start-up
+recovery takes over only what the leases say was abandoned (other gateways may
+be serving); on a SQLite file, everything. ``qclone cluster up`` starts such a
+service on one machine (:class:`qclone.storage.launcher.Cluster`).
+
+The substrate's state lives in PostgreSQL when ``--db`` is a PostgreSQL URL:
+for the substrate node (``--role substrate --db URL``: its key stays in its
+data dir) and for the substrate in process of an embedded server or a gateway
+(with the metadata, in the schema :mod:`qclone.storage.pgstore` names; a
+substrate file from before that already holds objects stays in use). Any
+number of substrate processes, on any machines, may then serve the same
+objects (each opened shared).
 """
 
 from __future__ import annotations
@@ -42,7 +58,8 @@ from typing import Any
 
 from qclone.errors import InvalidArgumentError
 
-__all__ = ["ROLES", "ServeOptions", "build_app", "create_tenant_in", "make_private", "serve"]
+__all__ = ["GATEWAY_SHARED_FILES", "ROLES", "ServeOptions", "build_app", "copy_gateway_files", "create_tenant_in",
+           "make_private", "serve"]
 
 ROLES = ("embedded", "gateway", "substrate", "vault", "provider")
 #: Name of the first tenant an embedded server or gateway creates.
@@ -92,8 +109,17 @@ class ServeOptions:
                             (self.reconcile_interval, "the reconciler's interval")):
             if not (isinstance(value, (int, float)) and 0 < value < 1e9):
                 raise InvalidArgumentError(f"{what} must be a number of seconds > 0, got {value!r}")
-        if self.workers > 1 and self.role not in ("embedded", "gateway"):
-            raise InvalidArgumentError("--workers applies to the embedded server and the gateway only")
+        if self.workers > 1 and self.role not in ("embedded", "gateway", "substrate"):
+            raise InvalidArgumentError("--workers applies to the embedded server, the gateway and the substrate node only")
+        if self.db_url and self.role in ("vault", "provider"):
+            raise InvalidArgumentError(f"--db is an option of the gateway, the embedded server and the substrate node, "
+                                       f"not of a {self.role} node (its records stay in its data dir)")
+        if self.db_url and self.role == "substrate":
+            from qclone.storage.pgstore import is_postgres_url
+
+            if not is_postgres_url(self.db_url):
+                raise InvalidArgumentError("a substrate node's --db is a PostgreSQL URL (postgresql://user@host:port/db); "
+                                           "without it the substrate keeps its state in its data dir")
         if self.role == "provider" and not self.provider_id:
             raise InvalidArgumentError("a provider node needs --id")
         if self.role not in ("embedded", "gateway") and (self.substrate_url or self.vault_url):
@@ -155,6 +181,46 @@ class ServeOptions:
         for key in ("holders", "holder_joins"):
             raw[key] = tuple(raw.get(key) or ())
         return cls(**raw)
+
+
+#: The files of a gateway's data dir that every gateway of one service shares, copied from the first
+#: gateway's data dir into each new gateway's before it starts (as one copies a TLS key to a new
+#: machine; mode 0600): ``gateway-key`` (the gateway's node identity: the substrate, the vault, the
+#: providers and the holders pinned its public key when they were enrolled), ``nodes.json`` (the node
+#: keys the gateway pinned), ``admin-token``, ``ui-secret`` (the dashboard's cookie key: a session
+#: signed in at one gateway is valid at every other) and ``token`` (the first tenant's token, a
+#: convenience). Everything else a gateway needs is in the metadata database.
+GATEWAY_SHARED_FILES = ("gateway-key", "nodes.json", "admin-token", "ui-secret", "token")
+
+
+def copy_gateway_files(source: Path, target: Path) -> list[str]:
+    """Copy :data:`GATEWAY_SHARED_FILES` from the data dir ``source`` of a gateway that has run once
+    into the data dir ``target`` of another gateway of the same service (0600, each replaced
+    atomically); the names copied. ``gateway-key``, ``nodes.json`` and ``admin-token`` must exist."""
+    from qclone.storage.rpc.keys import write_private
+
+    copied = []
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in GATEWAY_SHARED_FILES:
+        try:
+            text = (source / name).read_bytes()
+        except FileNotFoundError:
+            if name in ("gateway-key", "nodes.json", "admin-token"):
+                raise InvalidArgumentError(f"{source} holds no {name}: start its gateway once (enrolled with its "
+                                           "nodes) before copying its files to another gateway") from None
+            continue
+        if name == "ui-secret":  # 32 raw bytes
+            tmp = target / f".{name}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target / name)
+        else:
+            write_private(target / name, text.decode())
+        copied.append(name)
+    return copied
 
 
 def make_private(data_dir: Path) -> None:
@@ -221,14 +287,16 @@ def gateway_identity(data_dir: Path) -> Any:
     return Identity.load_or_create(data_dir / "gateway-key")
 
 
-def provider_directory(data_dir: Path, identity: Any = None, *, opts: ServeOptions | None = None) -> Any:
+def provider_directory(data_dir: Path, identity: Any = None, *, opts: ServeOptions | None = None, db: Any = None) -> Any:
     """Providers: a :class:`~qclone.storage.remote.RemoteProvider` for a record with a url (calls
     signed with the gateway's ``identity``), else an embedded
     :class:`~qclone.storage.provider.ProviderNode` under ``DIR/providers/<id>``.
 
     With ``opts`` naming a substrate node (which checks every release), embedded providers sign
     their releases with the gateway's key, and every provider added is introduced to the
-    substrate (its key, or the gateway's, as the peer ``provider:ID``)."""
+    substrate (its key, or the gateway's, as the peer ``provider:ID``): with the metadata ``db``, the
+    substrate is handed every provider the database knows, so that what another gateway of the same
+    database added is never dropped from the substrate's peers by this one."""
     from qclone.storage.provider import ProviderNode
     from qclone.storage.remote import RemoteProvider, enroll
     from qclone.storage.service import ProviderDirectory
@@ -257,7 +325,16 @@ def provider_directory(data_dir: Path, identity: Any = None, *, opts: ServeOptio
 
     def introduce(provider_id: str, public_key: str | None) -> None:
         if opts is not None and opts.substrate_url:
-            add_substrate_peers(opts, me(), {f"provider:{provider_id}": public_key or me().key_id})
+            known: dict[str, str | None] = {}
+            if db is not None:
+                from sqlalchemy import select
+
+                from qclone.storage.models import providers
+
+                with db.read() as conn:
+                    known = {r.id: r.public_key for r in conn.execute(select(providers.c.id, providers.c.public_key))}
+            known[provider_id] = public_key
+            add_substrate_peers(opts, me(), {f"provider:{pid}": key or me().key_id for pid, key in known.items()})
 
     return ProviderDirectory(factory, enroll=enroll_provider, introduce=introduce)
 
@@ -352,9 +429,7 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
         assert identity is not None
         substrate: Any = RemoteSubstrate(opts.substrate_url, identity=identity, node_key=keys["substrate"])
     else:
-        from qclone.storage.substrate import Substrate
-
-        substrate = Substrate(data_dir / "substrate", shared=opts.workers > 1)
+        substrate = local_substrate(opts)
     if opts.vault_url:
         assert identity is not None
         vault: Any = RemoteVault(opts.vault_url, identity=identity, node_key=keys["vault"])
@@ -363,10 +438,33 @@ def build_service(opts: ServeOptions, *, clock: Any = None, recover: bool = True
 
         # with a remote substrate, the vault in process signs its authorizations with the gateway's key
         vault = KeyVault(data_dir / "vault", t1=opts.t1, t2=opts.t2, issuer=identity if opts.substrate_url else None)
-    return StorageService(db, substrate, vault, provider_directory(data_dir, identity, opts=opts),
-                          clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
-                          retention_seconds=opts.retention_seconds, recover=recover,
-                          holders=holder_directory(opts, identity if opts.substrate_url else None, keys))
+    service = StorageService(db, substrate, vault, provider_directory(data_dir, identity, opts=opts, db=db),
+                             clock if clock is not None else _clock(opts), lease_seconds=opts.lease_seconds,
+                             retention_seconds=opts.retention_seconds, recover=False,
+                             holders=holder_directory(opts, identity if opts.substrate_url else None, keys))
+    if recover:
+        # On PostgreSQL other gateways may be serving the same objects right now: the start-up
+        # recovery takes over only what their leases say was abandoned (as the reconciler does),
+        # never a get or a put another gateway is running (a client's retry with its key takes
+        # over its own get at once). A SQLite file has one gateway, which is not serving yet.
+        service.recover(expired_only=db.dialect == "postgresql")
+    return service
+
+
+def local_substrate(opts: ServeOptions) -> Any:
+    """The in-process substrate of an embedded server or a gateway: its state in PostgreSQL when
+    the metadata database is PostgreSQL (shared by every process that opens it), else the SQLite
+    file ``DIR/substrate/substrate.sqlite3`` (shared by the workers with ``--workers N``). A
+    substrate file that already holds objects stays in use (the state it holds is never left
+    behind by a new ``--db``)."""
+    from qclone.storage.pgstore import is_postgres_url
+    from qclone.storage.substrate import Substrate, has_local_state
+
+    assert opts.data_dir is not None
+    where = opts.data_dir / "substrate"
+    if is_postgres_url(opts.db_url) and not has_local_state(where):
+        return Substrate(where, db_url=opts.db_url, in_process=True)
+    return Substrate(where, shared=opts.workers > 1, in_process=True)
 
 
 def holder_directory(opts: ServeOptions, identity: Any, keys: dict[str, str]) -> Any:
@@ -442,7 +540,8 @@ def build_app(opts: ServeOptions, *, recover: bool = True, reconcile: bool = Tru
     if opts.role in ("substrate", "vault", "provider"):
         if opts.role == "substrate":
             warm_up()
-        return nodes.build_node(opts.role, data_dir, provider_id=opts.provider_id, zone=opts.zone, t1=opts.t1, t2=opts.t2)
+        return nodes.build_node(opts.role, data_dir, provider_id=opts.provider_id, zone=opts.zone, t1=opts.t1, t2=opts.t2,
+                                db_url=opts.db_url, shared=opts.workers > 1)
     return _gateway_app(opts, recover=recover, reconcile=reconcile)
 
 
@@ -453,7 +552,12 @@ def _worker_app() -> Any:
     os.umask(0o077)
     opts = ServeOptions.from_env(os.environ[_OPTIONS_ENV])
     _log_to_stderr(opts.log_level)
-    return build_app(opts, recover=False)
+    app = build_app(opts, recover=False)
+    if opts.role not in ("embedded", "gateway"):  # as serve() does for one process
+        from qclone.storage.api import RequestGuard
+
+        app = RequestGuard(app, max_body_bytes=opts.max_body_bytes)
+    return app
 
 
 def create_tenant_in(data_dir: Path | None, name: str, *, db_url: str | None = None) -> dict:
@@ -545,7 +649,9 @@ def serve(opts: ServeOptions) -> None:
         return
     # the database, the first tenant, the providers, the admin token and the start-up
     # recovery, once, before the workers start
-    build_app(opts, reconcile=False)  # each worker runs its own reconciler
+    first = build_app(opts, reconcile=False)  # each worker runs its own reconciler
+    if opts.role == "substrate":  # the workers open the store themselves
+        first.component.close()
     _announce(opts)
     os.environ[_OPTIONS_ENV] = opts.to_env()
     uvicorn.run("qclone.storage.server:_worker_app", factory=True, workers=opts.workers, **common)

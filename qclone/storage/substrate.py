@@ -47,7 +47,15 @@ record of ageing, so noise lost with the cache is re-applied by the next
 data directory; with ``shared=True`` several instances (processes) may use one
 file: the cache then only saves parsing the input (immutable once created),
 whether an object is live or decrypted is read from the file on every call, and
-the decryption transaction commits only if it deleted the joint state itself.
+the decryption transaction commits only if it deleted the joint state itself;
+ageing is then written too (unless ``in_process``), for the next call about the
+object may reach another process.
+
+PostgreSQL (``db_url``): the same tables in a PostgreSQL schema
+(:mod:`qclone.storage.pgstore`), always shared, any number of processes on any
+machines; every write transaction about an object first takes that object's
+advisory lock, which serialises them as ``BEGIN IMMEDIATE`` serialises the
+SQLite file's.
 
 Thread safety: operations on one object are serialised by a per-object lock
 (striped over a fixed pool), so the gateway may call from many threads.
@@ -65,19 +73,20 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
-import sqlite3
 import struct
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -91,9 +100,12 @@ from qclone.storage import faults
 from qclone.storage.errors import ConflictError, NotFoundError, UnauthorizedError, UnavailableError
 from qclone.storage.inputs import MAX_QUBITS, InputState
 from qclone.storage.localdb import LocalDB
+
+if TYPE_CHECKING:
+    from qclone.storage.pgstore import PostgresStore
 from qclone.storage.wire import decode_array, encode_array
 
-__all__ = ["BASES", "MAX_CLONES", "MAX_SHOTS", "Substrate"]
+__all__ = ["BASES", "MAX_CLONES", "MAX_SHOTS", "Substrate", "has_local_state"]
 
 #: Most clones of one object.
 MAX_CLONES = 64
@@ -102,6 +114,7 @@ MAX_SHOTS = 100_000
 #: Measurement bases of :meth:`Substrate.sample`.
 BASES = ("X", "Y", "Z")
 
+_USE_GRANT = "INSERT INTO grants (nonce, object_id) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING"
 _OBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MAGIC = b"QCLONE-SUBSTRATE3"
 _DB_FILE = "substrate.sqlite3"
@@ -123,8 +136,43 @@ _SCHEMA = (
     # clone qubits given to another party since the object was created (a provider replaced or drained)
     "CREATE TABLE IF NOT EXISTS moved (object_id TEXT NOT NULL, label TEXT NOT NULL, party TEXT NOT NULL,"
     " PRIMARY KEY (object_id, label)) WITHOUT ROWID",
+    # signed requests seen by any process of a substrate node (shared mode: a replay to another worker)
+    "CREATE TABLE IF NOT EXISTS request_nonces (nonce TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID",
 )
+
+
+def _pg_schema(schema: str) -> list[str]:
+    """The same tables in PostgreSQL (in ``schema``, a quoted name): the triggers are PL/pgSQL
+    functions that take the object's advisory lock before they look (see
+    :mod:`qclone.storage.pgstore`), so the check cannot race a concurrent decryption; and a
+    table of the signed requests seen (every worker of a substrate node refuses a replay)."""
+    out = [
+        "CREATE TABLE IF NOT EXISTS joint (object_id text PRIMARY KEY, blob bytea NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS outputs (object_id text PRIMARY KEY, attempt text NOT NULL, body text NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS fences (object_id text PRIMARY KEY, fence bigint NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS grants (nonce text PRIMARY KEY, object_id text NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS moved (object_id text NOT NULL, label text NOT NULL, party text NOT NULL,"
+        " PRIMARY KEY (object_id, label))",
+        "CREATE TABLE IF NOT EXISTS request_nonces (nonce text PRIMARY KEY, expires double precision NOT NULL)",
+    ]
+    name = schema.strip('"')
+    for trigger, table, other, message in (("joint_without_output", "joint", "outputs", "object already decrypted"),
+                                           ("output_without_joint", "outputs", "joint", "joint state still present")):
+        out.append(
+            f"CREATE OR REPLACE FUNCTION {schema}.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN "
+            f"PERFORM pg_advisory_xact_lock(hashtextextended('{name}:' || NEW.object_id, 0)); "
+            f"IF EXISTS (SELECT 1 FROM {schema}.{other} WHERE object_id = NEW.object_id) THEN "
+            f"RAISE EXCEPTION '{message}' USING ERRCODE = 'integrity_constraint_violation'; END IF; "
+            "RETURN NEW; END $fn$")
+        out.append(f"CREATE OR REPLACE TRIGGER {trigger} BEFORE INSERT ON {schema}.{table} FOR EACH ROW "
+                   f"EXECUTE FUNCTION {schema}.{trigger}()")
+    return out
+
 _LOCK_STRIPES = 64
+#: Compare-and-set writes of one call before it gives up (shared mode: other instances write too).
+_WRITE_TRIES = 8
+#: Every this many requests remembered (:meth:`Substrate.remember_request`), the expired ones are deleted.
+_NONCE_SWEEP = 256
 _CACHE_SIZE = 256
 
 _H = np.array([[1, 1], [1, -1]], dtype=complex) / math.sqrt(2)
@@ -457,7 +505,8 @@ def _dump_joint(entry: _Entry) -> bytes:
                          "keep_reference": entry.keep_reference, "aged": entry.aged,
                          **({} if entry.holders is None else {"holders": entry.holders}),
                          **({"noise": entry.noise, "lagging": {str(q): g for q, g in entry.lagging.items()},
-                             "op": entry.op, "ops": entry.ops} if entry.ops or entry.op is not None else {})}
+                             "op": entry.op, "ops": entry.ops} if entry.ops or entry.op is not None or entry.noise
+                            else {})}
                         ).encode()
     body = b"".join([_MAGIC, struct.pack("<I", len(header)), header, data.tobytes()])
     return body + struct.pack("<I", zlib.crc32(body))
@@ -506,6 +555,27 @@ class _NoJointStateError(Exception):
     """Rolls back a decryption transaction that found no joint state to delete."""
 
 
+class _GrantUsedError(Exception):
+    """Rolls back a transaction that found one of its one-time authorizations used already."""
+
+
+class _ChangedError(UnavailableError):
+    """A live object's row changed since it was read (another instance wrote it): nothing was
+    written; reading it again and retrying is safe."""
+
+
+def has_local_state(data_dir: Path) -> bool:
+    """Whether the substrate file in ``data_dir`` exists and holds a joint state or an output."""
+    path = Path(data_dir) / _DB_FILE
+    if not path.is_file():
+        return False
+    db = LocalDB(data_dir, _SCHEMA, filename=_DB_FILE)
+    try:
+        return bool(db.query("SELECT EXISTS (SELECT 1 FROM joint) OR EXISTS (SELECT 1 FROM outputs)")[0][0])
+    finally:
+        db.close()
+
+
 class Substrate:
     """Encrypts, stores, ages and decrypts the objects' joint states (see the module doc).
 
@@ -515,7 +585,14 @@ class Substrate:
             ``synchronous=NORMAL`` survives the process being killed at any point, like the
             metadata database.
         shared: other instances (other processes) use the same file: trust no cached
-            existence or output, read them from the file (needs ``data_dir``).
+            existence or output, read them from the file (needs ``data_dir``), and write memory
+            noise (:meth:`age`) with its record, for the next call may reach another process.
+        db_url: keep the records in PostgreSQL (:mod:`qclone.storage.pgstore`) instead of
+            ``data_dir``; always shared (any number of processes, on any machines).
+        max_connections: PostgreSQL: the connection pool's size.
+        in_process: every call of one retrieval comes from this process (the substrate of an
+            embedded server or a gateway): memory noise stays in memory even when shared, as it
+            does unshared (a retrieval interrupted and taken over in another process ages again).
         authorize: ``authorize(authorization, object_id, attempt[, party]) -> nonce`` checks a
             holder's one-time authorization of a decryption or recovery (the vault's unless
             ``party`` names another holder; raising
@@ -526,12 +603,17 @@ class Substrate:
     """
 
     def __init__(self, data_dir: str | Path | None, *, durable: bool = False, shared: bool = False,
-                 authorize: Callable[..., str] | None = None) -> None:
+                 authorize: Callable[..., str] | None = None, db_url: str | None = None,
+                 max_connections: int = 8, in_process: bool = False) -> None:
         self.data_dir = None if data_dir is None else Path(data_dir)
-        self.durable = bool(durable)
-        if shared and data_dir is None:
-            raise InvalidArgumentError("a shared substrate needs a data dir (its SQLite file is what is shared)")
-        self.shared = bool(shared)
+        self.durable = bool(durable) or db_url is not None
+        if shared and data_dir is None and db_url is None:
+            raise InvalidArgumentError("a shared substrate needs a data dir (its SQLite file is what is shared) "
+                                       "or a PostgreSQL URL")
+        self.shared = bool(shared) or db_url is not None
+        # shared by other processes that may take the next call about an object (a node's workers):
+        # memory noise is written; in process, a retrieval ages and decrypts in this process
+        self._write_ageing = self.shared and not in_process
         self._locks = [threading.RLock() for _ in range(_LOCK_STRIPES)]
         self._cache_lock = threading.Lock()
         # memory mode: the only copy; file mode: an LRU cache of the files' contents
@@ -541,8 +623,22 @@ class Substrate:
         self._grants_used: set[str] = set()  # memory mode only
         self._fences: dict[str, int] = {}  # memory mode only (file mode: the fences table)
         self._moved: dict[str, dict[str, str]] = {}  # memory mode only (file mode: the moved table)
-        self._db = None if self.data_dir is None else LocalDB(self.data_dir, _SCHEMA, filename=_DB_FILE,
-                                                                 durable=self.durable)
+        self._db: LocalDB | PostgresStore | None = None
+        if db_url is not None:
+            from qclone.storage.pgstore import PostgresStore
+
+            self._db = PostgresStore(db_url, _pg_schema, max_connections=max_connections)
+        elif self.data_dir is not None:
+            self._db = LocalDB(self.data_dir, _SCHEMA, filename=_DB_FILE, durable=self.durable)
+        #: what the store raises (a class never raised without one)
+        self._error: type[Exception] = _NoJointStateError if self._db is None else self._db.Error
+        self._integrity: type[Exception] = _NoJointStateError if self._db is None else self._db.IntegrityError
+        self._nonces_written = 0
+
+    @property
+    def store(self) -> str | None:
+        """Where the records are: the SQLite file, or the PostgreSQL database and schema (no password)."""
+        return None if self._db is None else str(self._db.path)
 
     # ------------------------------------------------------------------ plumbing
     def _lock(self, object_id: str) -> threading.RLock:
@@ -553,22 +649,23 @@ class Substrate:
         assert self._db is not None
         try:
             rows = self._db.query(sql, (object_id,))
-        except sqlite3.Error as e:
+        except self._error as e:
             raise UnavailableError(f"the substrate cannot read its database {self._db.path} ({e})") from None
         return rows[0] if rows else None
 
-    def _write(self, *statements: tuple[str, tuple[Any, ...]], crash_point: str | None = None,
+    def _write(self, *statements: tuple[str, tuple[Any, ...]], key: str, crash_point: str | None = None,
                integrity: bool = False) -> None:
-        """The statements in one transaction (``integrity``: let an IntegrityError through)."""
+        """The statements about object ``key`` in one transaction (``integrity``: let an
+        IntegrityError through)."""
         assert self._db is not None
         try:
-            with self._db.tx() as c:
+            with self._db.tx(key=key) as c:
                 for sql, params in statements:
                     c.execute(sql, params)
                 if crash_point is not None:
                     faults.crash_point(crash_point)
-        except sqlite3.Error as e:
-            if integrity and isinstance(e, sqlite3.IntegrityError):
+        except self._error as e:
+            if integrity and isinstance(e, self._integrity):
                 raise
             raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
 
@@ -576,7 +673,7 @@ class Substrate:
         with self._cache_lock:
             table[object_id] = value
             table.move_to_end(object_id)
-            if self.data_dir is not None:
+            if self._db is not None:
                 while len(table) > _CACHE_SIZE:
                     table.popitem(last=False)
 
@@ -615,7 +712,7 @@ class Substrate:
             # cached entry only saves parsing the input, which never changes once created
             entry = self._cached(self._states, object_id)
             if entry is not None:
-                row = self._query("SELECT substr(blob, -4) FROM joint WHERE object_id = ?", object_id)
+                row = self._query("SELECT substr(blob, length(blob) - 3, 4) FROM joint WHERE object_id = ?", object_id)
                 if row is not None and bytes(row[0]) == entry.stamp:
                     return entry
                 self._forget(self._states, object_id)
@@ -647,9 +744,9 @@ class Substrate:
             blob = _dump_joint(entry)
             entry.stamp = blob[-4:]
             try:
-                self._write(("INSERT INTO joint (object_id, blob) VALUES (?, ?)", (object_id, blob)),
+                self._write(("INSERT INTO joint (object_id, blob) VALUES (?, ?)", (object_id, blob)), key=object_id,
                             crash_point="substrate.create.tx", integrity=True)
-            except sqlite3.IntegrityError:
+            except self._integrity:
                 return False
         self._remember(self._states, object_id, entry)
         return True
@@ -749,30 +846,43 @@ class Substrate:
         """
         object_id = _check_object_id(object_id)
         twirled_relaxation(duration, t1, t2)  # validates the numbers
-        with self._lock(object_id):
-            entry = self._live(object_id)
-            qs = self._indices(entry, labels)
-            aged = dict(entry.aged)
-            noise = list(entry.noise)
-            for label, q in zip(labels, qs):
-                delta = float(duration) - aged.get(label, 0.0)
-                if delta <= 0:
-                    continue
-                px, py, pz = twirled_relaxation(delta, t1, t2)
-                if q in entry.lagging:  # its holder has not applied a logical gate's part yet: C_q† first
-                    from qclone.storage.gates import conjugate_channel
+        for _ in range(_WRITE_TRIES):
+            with self._lock(object_id):
+                entry = self._live(object_id)
+                qs = self._indices(entry, labels)
+                aged = dict(entry.aged)
+                noise = list(entry.noise)
+                for label, q in zip(labels, qs):
+                    delta = float(duration) - aged.get(label, 0.0)
+                    if delta <= 0:
+                        continue
+                    px, py, pz = twirled_relaxation(delta, t1, t2)
+                    if q in entry.lagging:  # its holder has not applied a logical gate's part yet: C_q† first
+                        from qclone.storage.gates import conjugate_channel
 
-                    px, py, pz = conjugate_channel((px, py, pz), entry.lagging[q])
-                if px or py or pz:
-                    noise.append((q, float(px), float(py), float(pz)))
-                aged[label] = float(duration)
-            if len(noise) != len(entry.noise) or aged != entry.aged:
-                # Kept in memory only: the database keeps the state and its record of ageing as of
-                # the last write, a consistent pair. If the ageing is lost (a restart, a cache
-                # eviction, a crash before decryption) the next age() call applies the missing
-                # noise again, which is exactly right for a retrieval that is retried.
-                entry.noise, entry.aged = noise, aged
-                self._remember(self._states, object_id, entry)
+                        px, py, pz = conjugate_channel((px, py, pz), entry.lagging[q])
+                    if px or py or pz:
+                        noise.append((q, float(px), float(py), float(pz)))
+                    aged[label] = float(duration)
+                if len(noise) == len(entry.noise) and aged == entry.aged:
+                    return
+                if not self._write_ageing:
+                    # Kept in memory only: the database keeps the state and its record of ageing as of
+                    # the last write, a consistent pair. If the ageing is lost (a restart, a cache
+                    # eviction, a crash before decryption) the next age() call applies the missing
+                    # noise again, which is exactly right for a retrieval that is retried.
+                    entry.noise, entry.aged = noise, aged
+                    self._remember(self._states, object_id, entry)
+                    return
+                # Shared: the next call about the object (its decryption) may run in another process,
+                # so the ageing is written with its record (a compare-and-set on the row read).
+                try:
+                    self._replace(object_id, dataclasses.replace(entry, noise=noise, aged=aged), (), entry.stamp,
+                                  crash_point="substrate.age.tx")
+                    return
+                except _ChangedError:
+                    continue  # another instance wrote the row meanwhile: age what it wrote
+        raise UnavailableError(f"object {object_id!r} keeps changing (other instances); try again")
 
     def peek(self, object_id: str, labels: list[str]) -> np.ndarray:
         """The reduced density matrix of ``labels`` (in that order): all a holder of them can learn."""
@@ -797,7 +907,8 @@ class Substrate:
                 now = self._fences[object_id] = max(fence, self._fences.get(object_id, 0))
             else:
                 self._write(("INSERT INTO fences (object_id, fence) VALUES (?, ?) ON CONFLICT (object_id) "
-                             "DO UPDATE SET fence = max(fence, excluded.fence)", (object_id, fence)))
+                             "DO UPDATE SET fence = excluded.fence WHERE excluded.fence > fences.fence",
+                             (object_id, fence)), key=object_id)
                 now = int(self._query("SELECT fence FROM fences WHERE object_id = ?", object_id)[0])
                 self._forget(self._states, object_id)  # read the row again: another instance may have decrypted
             out = self._output(object_id)
@@ -837,7 +948,7 @@ class Substrate:
             fence = check_int(fence, "fence", 0, 2**62)
         grant = None if self._authorize is None else self._authorize(authorization, object_id, attempt)
         with self._lock(object_id):
-            if grant is not None and self._grant_used(grant):
+            if grant is not None and self._known_used(grant):
                 raise UnauthorizedError("this decryption authorization has been used already")
             out = self._output(object_id)
             if out is not None:
@@ -872,7 +983,7 @@ class Substrate:
         else:
             try:
                 moved = dict(self._db.query("SELECT label, party FROM moved WHERE object_id = ?", (object_id,)))
-            except sqlite3.Error as e:
+            except self._error as e:
                 raise UnavailableError(f"the substrate cannot read its database {self._db.path} ({e})") from None
         for label, party in moved.items():
             for labels in out.values():
@@ -904,7 +1015,7 @@ class Substrate:
             else:
                 self._write(*[("INSERT INTO moved (object_id, label, party) VALUES (?, ?, ?) ON CONFLICT "
                                "(object_id, label) DO UPDATE SET party = excluded.party", (object_id, str(x), party))
-                              for x in labels])
+                              for x in labels], key=object_id)
 
     def recover(self, object_id: str, qubits: list[str], attempt: str, fence: int | None = None,
                 authorizations: dict | None = None, retrieval: str = "plain", fallback: str | None = None) -> dict:
@@ -955,7 +1066,7 @@ class Substrate:
                 if self._authorize is not None:  # the same attempt again: with fresh releases, as the first time
                     for party in out.get("parties") or []:
                         nonce = self._authorize((authorizations or {}).get(party), object_id, attempt, party)
-                        if self._grant_used(nonce):
+                        if self._known_used(nonce):
                             raise UnauthorizedError(f"the release of {party} has been used already")
                         self._use_grant(nonce, object_id)
                 return out
@@ -975,7 +1086,7 @@ class Substrate:
                 given = authorizations or {}
                 for party in parties:
                     nonce = self._authorize(given.get(party), object_id, attempt, party)
-                    if self._grant_used(nonce) or nonce in grants:
+                    if self._known_used(nonce) or nonce in grants:
                         raise UnauthorizedError(f"the release of {party} has been used already")
                     grants.append(nonce)
             rho, mode = _corrected(entry, qs) if corrected else \
@@ -1000,6 +1111,8 @@ class Substrate:
             self._forget(self._states, object_id)
             done = self._output(object_id)
             if done is not None and done["attempt"] == attempt:
+                for nonce in grants:  # another instance committed this attempt: these are used now
+                    self._use_grant(nonce, object_id)
                 return done
             if done is not None:
                 raise ConflictError(f"object {object_id!r} has already been {verb} by another attempt")
@@ -1012,17 +1125,33 @@ class Substrate:
         return out
 
     def _grant_used(self, nonce: str) -> bool:
+        """Whether a one-time authorization has been used."""
         if self._db is None:
             return nonce in self._grants_used
         return self._query("SELECT 1 FROM grants WHERE nonce = ?", nonce) is not None
 
+    def _known_used(self, nonce: str) -> bool:
+        """A refusal ahead of the work: in memory, whether the authorization has been used; with a
+        database, False (the transaction that uses it decides, :data:`_USE_GRANT`; no read ahead)."""
+        return self._db is None and nonce in self._grants_used
+
     def _use_grant(self, nonce: str | None, object_id: str) -> None:
+        """Record a one-time authorization as used; UnauthorizedError if it was already."""
         if nonce is None:
             return
         if self._db is None:
+            if nonce in self._grants_used:
+                raise UnauthorizedError("this authorization has been used already")
             self._grants_used.add(nonce)
-        else:
-            self._write(("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (nonce, object_id)))
+            return
+        try:
+            with self._db.tx(key=object_id) as c:
+                if c.execute(_USE_GRANT, (nonce, object_id)).rowcount != 1:
+                    raise _GrantUsedError
+        except _GrantUsedError:
+            raise UnauthorizedError("this authorization has been used already") from None
+        except self._error as e:
+            raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
 
     def _commit_decryption(self, object_id: str, attempt: str, out: dict, fence: int | None = None,
                            *grants: str | None) -> bool:
@@ -1036,18 +1165,20 @@ class Substrate:
             delete += " AND NOT EXISTS (SELECT 1 FROM fences WHERE object_id = ? AND fence > ?)"
             params = (object_id, object_id, fence)
         try:
-            with self._db.tx() as c:
+            with self._db.tx(key=object_id) as c:
                 if c.execute(delete, params).rowcount != 1:
                     raise _NoJointStateError
                 c.execute("INSERT INTO outputs (object_id, attempt, body) VALUES (?, ?, ?)",
                           (object_id, attempt, json.dumps(out)))
                 for grant in grants:
-                    if grant is not None:
-                        c.execute("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (grant, object_id))
+                    if grant is not None and c.execute(_USE_GRANT, (grant, object_id)).rowcount != 1:
+                        raise _GrantUsedError
                 faults.crash_point("substrate.decrypt.tx")
         except _NoJointStateError:
             return False
-        except sqlite3.Error as e:
+        except _GrantUsedError:
+            raise UnauthorizedError("this authorization has been used already") from None
+        except self._error as e:
             raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
         return True
 
@@ -1137,7 +1268,7 @@ class Substrate:
                 if self._authorize is not None:
                     nonce = self._authorize((authorizations or {}).get(party), object_id, f"{op}:{gates_digest(mine)}",
                                             party, purpose="apply")
-                    if self._grant_used(nonce) or nonce in grants:
+                    if self._known_used(nonce) or nonce in grants:
                         raise UnauthorizedError(f"the receipt of {party} has been used already")
                     grants.append(nonce)
                 for label in mine:
@@ -1176,7 +1307,8 @@ class Substrate:
             return {"applied": [{k: o[k] for k in ("id", "gate", "parties", "register_qubits")} for o in entry.ops],
                     "in_progress": progress}
 
-    def _replace(self, object_id: str, entry: _Entry, grants: Sequence[str], was: bytes) -> None:
+    def _replace(self, object_id: str, entry: _Entry, grants: Sequence[str], was: bytes,
+                 crash_point: str = "substrate.apply.tx") -> None:
         """Write a live object's new joint state (and the receipts it used) in one transaction, if
         its row is still the one read (``was``: its checksum; another instance on a shared file may
         have written it meanwhile: then nothing is written and the caller may try again)."""
@@ -1188,20 +1320,24 @@ class Substrate:
             entry.stamp = blob[-4:]
             assert self._db is not None
             try:
-                with self._db.tx() as c:
-                    if c.execute("UPDATE joint SET blob = ? WHERE object_id = ? AND substr(blob, -4) = ?",
+                with self._db.tx(key=object_id) as c:
+                    if c.execute("UPDATE joint SET blob = ? WHERE object_id = ? AND substr(blob, length(blob) - 3, 4) = ?",
                                  (blob, object_id, was)).rowcount != 1:
                         raise _NoJointStateError
                     for nonce in grants:
-                        c.execute("INSERT INTO grants (nonce, object_id) VALUES (?, ?)", (nonce, object_id))
-                    faults.crash_point("substrate.apply.tx")
+                        if c.execute(_USE_GRANT, (nonce, object_id)).rowcount != 1:
+                            raise _GrantUsedError
+                    faults.crash_point(crash_point)
             except _NoJointStateError:
                 self._forget(self._states, object_id)
                 if self._entry(object_id) is not None:
-                    raise UnavailableError(f"object {object_id!r} changed meanwhile (another instance); "
-                                           "try again") from None
+                    raise _ChangedError(f"object {object_id!r} changed meanwhile (another instance); "
+                                        "try again") from None
                 raise ConflictError(f"object {object_id!r} was decrypted or discarded meanwhile") from None
-            except sqlite3.Error as e:
+            except _GrantUsedError:
+                self._forget(self._states, object_id)
+                raise UnauthorizedError("a receipt has been used already") from None
+            except self._error as e:
                 raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
         self._remember(self._states, object_id, entry)
 
@@ -1241,7 +1377,7 @@ class Substrate:
             if self._db is not None:
                 try:
                     self._db.execute("DELETE FROM outputs WHERE object_id = ?", (object_id,))
-                except sqlite3.Error as e:
+                except self._error as e:
                     raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
 
     def discard(self, object_id: str) -> None:
@@ -1256,7 +1392,23 @@ class Substrate:
                 self._write(("DELETE FROM outputs WHERE object_id = ?", (object_id,)),
                             ("DELETE FROM joint WHERE object_id = ?", (object_id,)),
                             ("DELETE FROM fences WHERE object_id = ?", (object_id,)),
-                            ("DELETE FROM moved WHERE object_id = ?", (object_id,)))
+                            ("DELETE FROM moved WHERE object_id = ?", (object_id,)), key=object_id)
+
+    def remember_request(self, nonce: str, expires: float) -> bool:
+        """Shared mode: record the nonce of a signed request for every instance on the store (until
+        ``expires``, a Unix time); False if one has seen it already (a replay to another worker of
+        the node). Not a port method: the node's request check calls it. Without a shared store: True."""
+        if self._db is None or not self.shared:
+            return True
+        try:
+            fresh = self._db.execute("INSERT INTO request_nonces (nonce, expires) VALUES (?, ?) "
+                                     "ON CONFLICT (nonce) DO NOTHING", (str(nonce), float(expires))) == 1
+            self._nonces_written += 1
+            if self._nonces_written % _NONCE_SWEEP == 0:  # expired nonces can never match again
+                self._db.execute("DELETE FROM request_nonces WHERE expires < ?", (time.time(),))
+        except self._error as e:
+            raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
+        return fresh
 
     def close(self) -> None:
         """Close the database file (the instance is unusable afterwards)."""
@@ -1272,7 +1424,7 @@ class Substrate:
         else:
             try:
                 objects, outputs = self._db.query("SELECT (SELECT count(*) FROM joint), (SELECT count(*) FROM outputs)")[0]
-            except sqlite3.Error as e:
+            except self._error as e:
                 raise UnavailableError(f"the substrate cannot read its database {self._db.path} ({e})") from None
         return {
             "status": "ok",

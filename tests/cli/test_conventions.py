@@ -136,7 +136,8 @@ def test_a_number_option_given_a_word_is_one_line_and_status_2(capsys, path, opt
 BAD_VALUES = {
     "--clones": "0", "--seed": "-1", "--shots": "0", "--qubits": "0", "--workers": "0", "--port": "70000",
     "--max-coalition": "-1", "--objects": "0", "--failure-rate": "1.5", "--vault-failure-rate": "-0.1",
-    "--decrypt": "99", "--bootstrap": "0", "--confidence": "2",
+    "--decrypt": "99", "--bootstrap": "0", "--confidence": "2", "--gateways": "0", "--substrate-workers": "0",
+    "--providers": "0",
 }
 #: (command, option) pairs whose out-of-range value the service (not the command) refuses: exit 4 here, no server.
 SERVER_CHECKED = {("put", "--clones"), ("get", "--shots"), ("get", "--seed")}
@@ -320,7 +321,9 @@ JSON_ELSEWHERE = {("serve",), ("put",), ("get",), ("apply",), ("ls",), ("stat",)
                   ("tenant", "create"),
                   ("providers",), ("providers", "list"), ("providers", "add"), ("providers", "drain"), ("providers", "kill"),
                   ("providers", "revive"), ("storage", "rotate-key"), ("hardware", "run"), ("hardware", "layout"),
-                  ("hardware", "modules"), ("hardware", "predict")}
+                  ("hardware", "modules"), ("hardware", "predict"),
+                  # tests/storage/test_cluster.py (a running cluster) and tests/cli/test_cluster_cli.py
+                  ("cluster", "up"), ("cluster", "down"), ("cluster", "status")}
 
 
 def test_every_json_command_is_covered():

@@ -133,8 +133,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 class Stack:
-    """A storage service with its parts, over a data dir and a database; :meth:`restart` builds a
-    fresh service over the same files and database (what a process restart does)."""
+    """A storage service with its parts, over a data dir and a database (on PostgreSQL, the
+    substrate's state too); :meth:`restart` builds a fresh service over the same files and database
+    (what a process restart does)."""
 
     def __init__(self, data_dir: Path, url: str, *, providers: int = 4, zones: list[str] | None = None) -> None:
         self.data_dir, self.url = data_dir, url
@@ -155,7 +156,9 @@ class Stack:
         self.db = Database.open(self.url)
         self._dbs.append(self.db)
         self.clock = SettableClock(d / "clock.json", start=1000.0)
-        self.substrate = Substrate(d / "substrate", durable=False)
+        # on PostgreSQL the substrate's state is there too (as `qclone serve --db postgresql://...` keeps it)
+        self.substrate = Substrate(d / "substrate", durable=False, in_process=True,
+                                   db_url=self.url if self.url.startswith("postgresql") else None)
         self.vault = KeyVault(d / "vault")
         self.directory = ProviderDirectory.local(d)
         self.holders = HolderDirectory.local(d)
@@ -178,3 +181,73 @@ def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
         yield s
     finally:
         s.close()
+
+
+class SubstrateDB:
+    """Where one test's substrates keep their records: a data dir (SQLite) or a fresh PostgreSQL
+    schema (``url``). :meth:`open` makes an instance there (on PostgreSQL always shared, as every
+    instance of the store is); :meth:`connect` a raw connection to the same tables."""
+
+    def __init__(self, data_dir: Path, url: str | None = None) -> None:
+        self.data_dir, self.url = data_dir, url
+
+    @property
+    def postgres(self) -> bool:
+        return self.url is not None
+
+    @property
+    def arg(self) -> str:
+        """What a child process opens (see :data:`OPEN_SUBSTRATE`)."""
+        return self.url if self.url is not None else str(self.data_dir)
+
+    def open(self, **kw):  # noqa: ANN201 - a Substrate (imported late: the fixtures module stays light)
+        from qclone.storage.substrate import Substrate
+
+        return Substrate(self.data_dir, db_url=self.url, **kw)
+
+    @property
+    def integrity_error(self) -> type[Exception]:
+        if self.url is None:
+            import sqlite3
+
+            return sqlite3.IntegrityError
+        import psycopg
+
+        return psycopg.IntegrityError
+
+    def sql(self, text: str) -> str:
+        """A statement with ``?`` placeholders in the driver's style."""
+        return text if self.url is None else text.replace("?", "%s")
+
+    def connect(self):  # noqa: ANN201 - a sqlite3 or psycopg connection (autocommit), a context manager
+        if self.url is None:
+            import sqlite3
+
+            return sqlite3.connect(self.data_dir / "substrate.sqlite3", isolation_level=None)
+        from qclone.storage.pgstore import schema_of
+
+        conn = _connect(self.url)
+        conn.execute(f'SET search_path TO "{schema_of(self.url)}"')
+        return conn
+
+    def rows(self) -> tuple[list[str], list[str]]:
+        """(object ids with a joint state, object ids with an output)."""
+        with self.connect() as c:
+            return ([r[0] for r in c.execute("SELECT object_id FROM joint ORDER BY 1").fetchall()],
+                    [r[0] for r in c.execute("SELECT object_id FROM outputs ORDER BY 1").fetchall()])
+
+
+#: Python opening the substrate named by ``where`` (a data dir, or a PostgreSQL URL): for child processes.
+OPEN_SUBSTRATE = ("from qclone.storage.substrate import Substrate\n"
+                  "def open_substrate(where, **kw):\n"
+                  "    if where.startswith('postgresql'):\n"
+                  "        return Substrate(None, db_url=where, **kw)\n"
+                  "    return Substrate(where, **kw)\n")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])
+def substrate_db(request: pytest.FixtureRequest, tmp_path: Path) -> SubstrateDB:
+    """A substrate's records: in ``tmp_path`` (SQLite), or in a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return SubstrateDB(tmp_path)
+    return SubstrateDB(tmp_path, request.getfixturevalue("pg_schema_url"))

@@ -18,9 +18,11 @@ def read_token(data_dir: Path, name: str = "token") -> str:
     return (data_dir / name).read_text().strip()
 
 
-def start_deployment(root: Path, providers: int = 3, *, gateway_args: tuple[str, ...] = ()) -> tuple[dict[str, Server], Any]:
-    """A multi-process deployment under ``root``: substrate, vault, ``providers`` provider nodes
-    (``p1``.. in zones ``zone-1``..) and a gateway, every node enrolled with its join token.
+def start_deployment(root: Path, providers: int = 3, *, gateway_args: tuple[str, ...] = (),
+                     substrate_args: tuple[str, ...] = ()) -> tuple[dict[str, Server], Any]:
+    """A multi-process deployment under ``root``: substrate (with ``substrate_args``), vault,
+    ``providers`` provider nodes (``p1``.. in zones ``zone-1``..) and a gateway, every node enrolled
+    with its join token.
     Returns ``(servers by name, an admin-capable qclone.Client)``; the caller kills the servers."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -30,7 +32,7 @@ def start_deployment(root: Path, providers: int = 3, *, gateway_args: tuple[str,
         return Server([*args, "--data-dir", str(root / name)], free_port(), root / f"{name}.log")
 
     parts = {
-        "substrate": node("substrate", "--role", "substrate"),
+        "substrate": node("substrate", "--role", "substrate", *substrate_args),
         "vault": node("vault", "--role", "vault"),
         **{f"p{i}": node(f"p{i}", "--role", "provider", "--id", f"p{i}", "--zone", f"zone-{i}")
            for i in range(1, providers + 1)},

@@ -207,18 +207,18 @@ def test_each_part_and_each_gate_counts_once():
     np.testing.assert_allclose(decode_array(out["density_matrix"]), _qiskit_gated(state, "H", 1), atol=1e-10)
 
 
-def test_a_sequence_composes_as_the_logical_group_and_survives_a_restart(tmp_path):
+def test_a_sequence_composes_as_the_logical_group_and_survives_a_restart(substrate_db):
     """X, then H, then Z, each with its own op: the output is ZHX|ψ⟩; the gates and the ageing
     persist (a new instance on the same file gives the same output as the first)."""
     n = 3
     state = _state("mixed", 1)
     lay = Layout(n)
     holders = _holders(lay)
-    sub = Substrate(tmp_path)
+    sub = substrate_db.open()
     sub.create("o", state, n, keep_reference=True, holders=holders)
     for i, g in enumerate(("X", "H", "Z")):
         sub.apply("o", f"op{i}", g, _gates(lay, g), list(holders))
-    reopened = Substrate(tmp_path)
+    reopened = substrate_db.open()
     expected = _qiskit_gated(state, "X", 1)
     expected = reverse_qubits(np.asarray(QiskitDM(reverse_qubits(expected)).evolve(Operator(local_unitary("H"))).data))
     expected = reverse_qubits(np.asarray(QiskitDM(reverse_qubits(expected)).evolve(Operator(local_unitary("Z"))).data))
@@ -239,21 +239,21 @@ def test_gates_that_are_not_logical_are_refused():
     assert sub.gate_state("o") == {"applied": [], "in_progress": None}
 
 
-def _signed(tmp_path):
+def _signed(substrate_db):
     keys = {p: Identity.generate() for p in ("vault", "c1", "provider:p1", "provider:p2", "provider:p3")}
 
     def authorize(grant, object_id, attempt, party="vault", purpose="decrypt"):
         return check_grant(grant, keys[party].key_id if party in keys else None, object_id, attempt, purpose=purpose)
 
-    sub = Substrate(tmp_path, authorize=authorize)
+    sub = substrate_db.open(authorize=authorize)
     lay = Layout(3)
     holders = _holders(lay)
     sub.create("o", parse_state("bloch", [0.6, 0, 0.8]), 3, keep_reference=True, holders=holders)
     return sub, keys, lay, holders
 
 
-def test_each_part_needs_its_holders_one_time_receipt(tmp_path):
-    sub, keys, lay, holders = _signed(tmp_path)
+def test_each_part_needs_its_holders_one_time_receipt(substrate_db):
+    sub, keys, lay, holders = _signed(substrate_db)
     gates = _gates(lay, "H")
     mine = {x: gates[x] for x in holders["vault"]}
     good = issue_grant(keys["vault"], "o", f"op1:{gates_digest(mine)}", purpose="apply")

@@ -13,9 +13,9 @@ from qclone.storage.models import metadata
 def test_migrations_create_the_models_tables(database_url: str) -> None:
     db = Database.open(database_url)
     try:
-        assert db.revision() == "0006_object_listing"
+        assert db.revision() == "0007_ui_sessions"
         db.upgrade()  # idempotent
-        assert db.revision() == "0006_object_listing"
+        assert db.revision() == "0007_ui_sessions"
         insp = inspect(db.engine)
         for table in metadata.sorted_tables:
             columns = {c["name"]: c for c in insp.get_columns(table.name)}
@@ -35,7 +35,7 @@ def test_downgrade_removes_everything(database_url: str) -> None:
         assert db.revision() is None
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.upgrade()
-        assert db.revision() == "0006_object_listing"
+        assert db.revision() == "0007_ui_sessions"
     finally:
         db.dispose()
 
@@ -76,7 +76,7 @@ def test_postgresql_schema_option(postgres_server: str) -> None:
     schema = f"qclone_test_{uuid.uuid4().hex[:12]}"
     db = Database.open(postgres_server, schema=schema)
     try:
-        assert db.revision() == "0006_object_listing"
+        assert db.revision() == "0007_ui_sessions"
         with db.read() as conn:
             assert conn.exec_driver_sql("select current_schema()").scalar() == schema
             assert conn.exec_driver_sql(

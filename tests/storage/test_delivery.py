@@ -232,9 +232,9 @@ def test_a_data_dir_of_the_previous_schema_is_upgraded(tmp_path: Path) -> None:
         tar.extractall(tmp_path, filter="data")
     svc = build_service(ServeOptions(data_dir=tmp_path, settable_clock=True).checked())
     try:
-        # the head: 0006_object_listing revises 0005_applying, which revises 0004_holders, which
-        # revises 0002_node_keys, which revises 0003_delivery
-        assert svc.db.revision() == "0006_object_listing"
+        # the head: 0007_ui_sessions revises 0006_object_listing, which revises 0005_applying, which
+        # revises 0004_holders, which revises 0002_node_keys, which revises 0003_delivery
+        assert svc.db.revision() == "0007_ui_sessions"
         tenant = svc.authenticate((tmp_path / "token").read_text().strip())
         states = {o["name"]: o["state"] for o in svc.list(tenant)}
         assert states == {"kept": "stored", "done": "retrieved", "decrypted": "delivering",

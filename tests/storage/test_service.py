@@ -338,7 +338,7 @@ def test_list_stat_and_health(stack: Stack) -> None:
     assert stat["retrievable"] and stat["live_clones"] == 4 and stat["audit"]["complete"]
     health = stack.service.health()
     assert health["status"] == "ok" and health["providers"]["up"] == 4
-    assert health["database"]["revision"] == "0006_object_listing"
+    assert health["database"]["revision"] == "0007_ui_sessions"
 
 
 # ---------------------------------------------------------------------- crashes and recovery
@@ -446,8 +446,7 @@ def test_a_put_that_died_holds_its_name_until_its_lease_ends(stack: Stack, monke
         stack.service.put(stack.alice, "q", TILTED)
     with pytest.raises(ConflictError, match="being stored"):
         stack.service.get(stack.alice, "q", ack=True)
-    stack.service.lease_seconds = 0.0  # the next reservation finds the dead put's lease ended ...
-    _end_leases(stack)  # ... which ends on the database's clock
+    _end_leases(stack)  # the next reservation finds the dead put's lease ended (on the database's clock)
     assert stack.service.put(stack.alice, "q", TILTED, keep_reference=True)["state"] == "stored"
     assert stack.substrate.health()["objects"] == 1
     assert stack.service.get(stack.alice, "q", ack=True)["fidelity"] > 0.99

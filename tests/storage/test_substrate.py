@@ -3,7 +3,6 @@
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from qclone.storage.faults import CRASH_EXIT_STATUS
 from qclone.storage.inputs import parse_state
 from qclone.storage.substrate import Substrate, encrypt
 from qclone.storage.wire import decode_array, encode_array
+from tests.storage.conftest import OPEN_SUBSTRATE, SubstrateDB
 
 RNG = np.random.default_rng(88)
 
@@ -188,33 +188,26 @@ def test_age_is_idempotent_in_the_total_storage_time():
     np.testing.assert_allclose(a, dense, atol=1e-10)
 
 
-def _rows(path) -> tuple[list[str], list[str]]:
-    """(object ids with a joint state, object ids with an output) in the substrate's database file."""
-    with sqlite3.connect(path / "substrate.sqlite3") as c:
-        return ([r[0] for r in c.execute("SELECT object_id FROM joint ORDER BY 1")],
-                [r[0] for r in c.execute("SELECT object_id FROM outputs ORDER BY 1")])
-
-
-def test_persistence_across_instances(tmp_path):
+def test_persistence_across_instances(substrate_db):
     state = _input("mixed", 2)
-    sub = Substrate(tmp_path)
+    sub = substrate_db.open()
     info = sub.create("obj-1", state, 3, keep_reference=True)
     assert sub.health()["objects"] == 1
-    again = Substrate(tmp_path)
+    again = substrate_db.open()
     assert again.exists("obj-1")
     assert again.describe("obj-1") == info
     out = again.decrypt("obj-1", 3, "att")
     np.testing.assert_allclose(decode_array(out["density_matrix"]), _engine_rho(state), atol=1e-10)
-    assert _rows(tmp_path) == ([], ["obj-1"])
-    third = Substrate(tmp_path, durable=True)
+    assert substrate_db.rows() == ([], ["obj-1"])
+    third = substrate_db.open(durable=True)
     assert not third.exists("obj-1")
     assert third.output("obj-1") == out
     assert third.decrypt("obj-1", 3, "att") == out
     assert third.health() | {"data_dir": None} == {"status": "ok", "role": "substrate", "objects": 0,
                                                    "outputs": 1, "data_dir": None, "durable": True}
     third.release("obj-1")
-    assert Substrate(tmp_path).output("obj-1") is None
-    assert _rows(tmp_path) == ([], [])
+    assert substrate_db.open().output("obj-1") is None
+    assert substrate_db.rows() == ([], [])
 
 
 @pytest.mark.parametrize("kind", ["pure", "mixed"])
@@ -232,39 +225,40 @@ def test_reloaded_joint_state_is_the_encrypted_input(tmp_path, kind):
     np.testing.assert_allclose(again.peek("o", ["S0_1", "S1_1"]), np.eye(4) / 4, atol=1e-10)
 
 
-def test_aged_state_lost_in_a_restart_is_aged_again(tmp_path):
+def test_aged_state_lost_in_a_restart_is_aged_again(substrate_db):
+    """Not shared (SQLite), the ageing is in the first process only, and aged again after a restart;
+    shared (PostgreSQL), it was written with its record, and ageing again adds nothing."""
     state = parse_state("bloch", [0, 0.6, 0.8])
-    sub = Substrate(tmp_path)
+    sub = substrate_db.open()
     info = sub.create("o", state, 2, keep_reference=True)
     labels = info["clone_qubits"]["2"] + info["key_qubits"]
     sub.age("o", labels, 700.0, 1000.0, 800.0)
-    restarted = Substrate(tmp_path)  # the ageing was in the first process only
+    restarted = substrate_db.open()
     restarted.age("o", labels, 700.0, 1000.0, 800.0)
     out = restarted.decrypt("o", 2, "a")
     dense = _dense_noisy_output(_engine_rho(state), 1, 2, 2, {x: (700.0, 1000.0, 800.0) for x in labels})
     np.testing.assert_allclose(decode_array(out["density_matrix"]), dense, atol=1e-10)
 
 
-def test_joint_state_and_output_never_coexist(tmp_path):
-    sub = Substrate(tmp_path)
+def test_joint_state_and_output_never_coexist(substrate_db):
+    sub = substrate_db.open()
     sub.create("o", _input("pure", 1), 2, keep_reference=True)
-    with sqlite3.connect(tmp_path / "substrate.sqlite3") as c:
+    with substrate_db.connect() as c:
         joint = c.execute("SELECT blob FROM joint WHERE object_id = 'o'").fetchone()[0]
-        with pytest.raises(sqlite3.IntegrityError, match="joint state still present"):
+        with pytest.raises(substrate_db.integrity_error, match="joint state still present"):
             c.execute("INSERT INTO outputs VALUES ('o', 'x', '{}')")
     sub.decrypt("o", 1, "first")
-    with sqlite3.connect(tmp_path / "substrate.sqlite3") as c:
-        with pytest.raises(sqlite3.IntegrityError, match="already decrypted"):
-            c.execute("INSERT INTO joint VALUES ('o', ?)", (joint,))
-    assert _rows(tmp_path) == ([], ["o"])
+    with substrate_db.connect() as c:
+        with pytest.raises(substrate_db.integrity_error, match="already decrypted"):
+            c.execute(substrate_db.sql("INSERT INTO joint VALUES ('o', ?)"), (joint,))
+    assert substrate_db.rows() == ([], ["o"])
 
 
-_CRASH_SCRIPT = """
+_CRASH_SCRIPT = OPEN_SUBSTRATE + """
 import sys
 from qclone.storage.faults import crash_point
 from qclone.storage.inputs import parse_state
-from qclone.storage.substrate import Substrate
-sub = Substrate(sys.argv[1])
+sub = open_substrate(sys.argv[1])
 if sys.argv[2] == "create":
     sub.create("o", parse_state("bloch", [0.6, 0.0, 0.8]), 2, keep_reference=True)
 else:
@@ -273,9 +267,9 @@ crash_point("test.returned")  # killed (os._exit, no clean-up) right after the c
 """
 
 
-def _run_until_crash(tmp_path, what: str, crash_at: str | None) -> int:
+def _run_until_crash(where, what: str, crash_at: str | None) -> int:
     env = dict(os.environ, QCLONE_CRASH_AT=crash_at or "")
-    done = subprocess.run([sys.executable, "-c", _CRASH_SCRIPT, str(tmp_path), what], env=env,
+    done = subprocess.run([sys.executable, "-c", _CRASH_SCRIPT, where.arg, what], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode in (0, CRASH_EXIT_STATUS), done.stderr
     return done.returncode
@@ -284,24 +278,26 @@ def _run_until_crash(tmp_path, what: str, crash_at: str | None) -> int:
 def test_process_killed_inside_the_decryption_transaction(tmp_path):
     """A process killed after deleting the joint state and inserting the output, before the commit:
     neither happened, the object is still there to be decrypted once."""
-    assert _run_until_crash(tmp_path, "create", None) == 0
-    assert _run_until_crash(tmp_path, "decrypt", "substrate.decrypt.tx") == CRASH_EXIT_STATUS
-    assert _rows(tmp_path) == (["o"], [])
-    sub = Substrate(tmp_path)
+    substrate_db = SubstrateDB(tmp_path)  # on PostgreSQL: tests/storage/test_substrate_pg_processes.py
+    assert _run_until_crash(substrate_db, "create", None) == 0
+    assert _run_until_crash(substrate_db, "decrypt", "substrate.decrypt.tx") == CRASH_EXIT_STATUS
+    assert substrate_db.rows() == (["o"], [])
+    sub = substrate_db.open()
     assert sub.exists("o") and sub.output("o") is None
     out = sub.decrypt("o", 1, "second")
     assert out["fidelity"] == pytest.approx(1, abs=1e-9)
     with pytest.raises(ConflictError, match="another attempt"):
-        Substrate(tmp_path).decrypt("o", 2, "first")
+        substrate_db.open().decrypt("o", 2, "first")
 
 
 def test_process_killed_after_the_decryption_commit(tmp_path):
     """Killed right after decrypt returned: the output is there, the joint state is gone, the same
     attempt gets the same output and no other attempt any."""
-    assert _run_until_crash(tmp_path, "create", "test.returned") == CRASH_EXIT_STATUS
-    assert _run_until_crash(tmp_path, "decrypt", "test.returned") == CRASH_EXIT_STATUS
-    assert _rows(tmp_path) == ([], ["o"])
-    sub = Substrate(tmp_path)
+    substrate_db = SubstrateDB(tmp_path)  # on PostgreSQL: tests/storage/test_substrate_pg_processes.py
+    assert _run_until_crash(substrate_db, "create", "test.returned") == CRASH_EXIT_STATUS
+    assert _run_until_crash(substrate_db, "decrypt", "test.returned") == CRASH_EXIT_STATUS
+    assert substrate_db.rows() == ([], ["o"])
+    sub = substrate_db.open()
     assert not sub.exists("o")
     assert sub.decrypt("o", 2, "first")["fidelity"] == pytest.approx(1, abs=1e-9)
     with pytest.raises(ConflictError, match="another attempt"):
@@ -309,14 +305,15 @@ def test_process_killed_after_the_decryption_commit(tmp_path):
 
 
 def test_process_killed_inside_the_create_transaction(tmp_path):
-    assert _run_until_crash(tmp_path, "create", "substrate.create.tx") == CRASH_EXIT_STATUS
-    assert _rows(tmp_path) == ([], [])
-    sub = Substrate(tmp_path)
+    substrate_db = SubstrateDB(tmp_path)  # on PostgreSQL: tests/storage/test_substrate_pg_processes.py
+    assert _run_until_crash(substrate_db, "create", "substrate.create.tx") == CRASH_EXIT_STATUS
+    assert substrate_db.rows() == ([], [])
+    sub = substrate_db.open()
     assert not sub.exists("o")
     with pytest.raises(NotFoundError):
         sub.decrypt("o", 1, "a")
     sub.create("o", _input("pure", 1), 2, keep_reference=False)
-    assert Substrate(tmp_path).exists("o")
+    assert substrate_db.open().exists("o")
 
 
 @pytest.mark.parametrize("data_dir", [None, "tmp"])
@@ -405,9 +402,15 @@ def test_biased_sample_statistics():
     assert abs(zeros - 5000 * p0) < 5 * np.sqrt(5000 * p0 * (1 - p0))
 
 
-@pytest.mark.parametrize("data_dir", [None, "tmp"])
-def test_concurrent_decryptions_only_one_wins(tmp_path, data_dir):
-    sub = Substrate(tmp_path if data_dir else None)
+def test_concurrent_decryptions_only_one_wins_in_memory():
+    sub = Substrate(None)
+    sub.create("o", _input("pure", 1), 4, keep_reference=True)
+    results, errors = _decrypt_race(lambda i: sub)
+    assert len(results) == 1 and len(errors) == 7
+
+
+def test_concurrent_decryptions_only_one_wins(substrate_db):
+    sub = substrate_db.open()
     sub.create("o", _input("pure", 1), 4, keep_reference=True)
     results, errors = _decrypt_race(lambda i: sub)
     assert len(results) == 1 and len(errors) == 7
@@ -441,28 +444,28 @@ def test_cache_eviction_reloads_from_the_database(tmp_path, monkeypatch):
     assert sub.decrypt("b", 2, "y")["fidelity"] == pytest.approx(1, abs=1e-9)
 
 
-def test_corrupt_rows_are_unavailable_not_bad_input(tmp_path):
+def test_corrupt_rows_are_unavailable_not_bad_input(substrate_db):
     from qclone.storage.errors import UnavailableError
 
-    Substrate(tmp_path).create("o", _input("pure", 1), 2, keep_reference=False)
-    with sqlite3.connect(tmp_path / "substrate.sqlite3") as c:
+    substrate_db.open().create("o", _input("pure", 1), 2, keep_reference=False)
+    with substrate_db.connect() as c:
         data = bytearray(c.execute("SELECT blob FROM joint").fetchone()[0])
         data[len(data) // 2] ^= 0xFF
-        c.execute("UPDATE joint SET blob = ?", (bytes(data),))
+        c.execute(substrate_db.sql("UPDATE joint SET blob = ?"), (bytes(data),))
     with pytest.raises(UnavailableError, match="corrupt"):
-        Substrate(tmp_path).exists("o")
-    with sqlite3.connect(tmp_path / "substrate.sqlite3") as c:
+        substrate_db.open().exists("o")
+    with substrate_db.connect() as c:
         c.execute("DELETE FROM joint")
         c.execute("INSERT INTO outputs VALUES ('o', 'a', '{not json')")
     with pytest.raises(UnavailableError, match="cannot read"):
-        Substrate(tmp_path).output("o")
+        substrate_db.open().output("o")
 
 
-def test_shared_instances_on_one_file_see_each_others_changes(tmp_path):
-    """shared=True: two instances (as two worker processes would) on one file; each sees what the
-    other did, and a stale cache never allows a second decryption."""
+def test_shared_instances_on_one_file_see_each_others_changes(substrate_db):
+    """shared=True: two instances (as two worker processes would) on one file or PostgreSQL schema;
+    each sees what the other did, and a stale cache never allows a second decryption."""
     state = _input("pure", 1)
-    a, b = Substrate(tmp_path, shared=True), Substrate(tmp_path, shared=True)
+    a, b = substrate_db.open(shared=True), substrate_db.open(shared=True)
     info = a.create("o", state, 3, keep_reference=True)
     assert b.create("o", _input("pure", 1), 3, keep_reference=True) == info  # idempotent, decided by the row
     with pytest.raises(ConflictError, match="exists with"):
@@ -475,12 +478,12 @@ def test_shared_instances_on_one_file_see_each_others_changes(tmp_path):
     with pytest.raises(ConflictError):
         a.decrypt("o", 1, "att-a")
     b.release("o")
-    assert a.output("o") is None and _rows(tmp_path) == ([], [])
+    assert a.output("o") is None and substrate_db.rows() == ([], [])
     # released: the joint state is gone for good, whatever a's cache held
     with pytest.raises(NotFoundError):
         a.decrypt("o", 1, "att-a")
     # a row created anew under the same id is not mistaken for a cached older one
-    c = Substrate(tmp_path, shared=True)
+    c = substrate_db.open(shared=True)
     a.create("p", parse_state("bloch", [0, 0, 1]), 2, keep_reference=True)
     assert c.exists("p")
     a.discard("p")
@@ -489,28 +492,28 @@ def test_shared_instances_on_one_file_see_each_others_changes(tmp_path):
     np.testing.assert_allclose(fresh, [[0.5, 0.5], [0.5, 0.5]], atol=1e-10)
 
 
-def test_stale_cache_never_decrypts_a_released_object(tmp_path):
+def test_stale_cache_never_decrypts_a_released_object(substrate_db):
     """The decryption transaction commits only if it deleted the joint state itself: an instance whose
     cache still holds the object after another instance decrypted and released it writes nothing."""
-    a, b = Substrate(tmp_path, shared=True), Substrate(tmp_path, shared=True)
+    a, b = substrate_db.open(shared=True), substrate_db.open(shared=True)
     a.create("o", _input("pure", 1), 2, keep_reference=True)
     entry = b._entry("o")  # noqa: SLF001 - b holds the live state
     a.decrypt("o", 1, "first")
     a.release("o")
     # force b past its existence check, as if a decrypted between b's check and b's transaction
     assert not b._commit_decryption("o", "second", {"attempt": "second"})  # noqa: SLF001 - the commit step alone
-    assert entry is not None and _rows(tmp_path) == ([], [])
+    assert entry is not None and substrate_db.rows() == ([], [])
 
 
-def test_shared_instances_concurrent_decryptions_one_winner(tmp_path):
+def test_shared_instances_concurrent_decryptions_one_winner(substrate_db):
     """Two shared instances, four threads each, all decrypting one object: exactly one wins."""
-    subs = [Substrate(tmp_path, shared=True) for _ in range(2)]
+    subs = [substrate_db.open(shared=True) for _ in range(2)]
     subs[0].create("o", _input("pure", 1), 4, keep_reference=True)
     for s in subs:
         assert s.exists("o")
     results, errors = _decrypt_race(lambda i: subs[i % 2])
     assert len(results) == 1 and len(errors) == 7
-    assert _rows(tmp_path) == ([], ["o"])
+    assert substrate_db.rows() == ([], ["o"])
     assert subs[0].output("o") == subs[1].output("o") == results[0]
 
 

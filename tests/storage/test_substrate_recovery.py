@@ -131,21 +131,21 @@ def test_exactly_once_and_the_rest_learns_nothing():
     np.testing.assert_allclose(seen[0], np.eye(16) / 16, atol=1e-12)
 
 
-def _signed(tmp_path):
+def _signed(substrate_db):
     keys = {p: Identity.generate() for p in ("vault", "custodian-1", "vault-2")}
 
     def authorize(grant, object_id, attempt, party="vault"):
         return check_grant(grant, keys[party].key_id if party in keys else None, object_id, attempt)
 
-    sub = Substrate(tmp_path, authorize=authorize)
+    sub = substrate_db.open(authorize=authorize)
     lay = Layout(4)
     holders = {"vault": _labels(lay, ["N1", "N2"]), "vault-2": _labels(lay, ["N3", "N4"]), "custodian-1": _labels(lay, ["A"])}
     sub.create("o", parse_state("bloch", [0, 1, 0]), 4, keep_reference=True, holders=holders)
     return sub, keys, lay
 
 
-def test_recovery_needs_the_release_of_every_holder_it_uses(tmp_path):
-    sub, keys, lay = _signed(tmp_path)
+def test_recovery_needs_the_release_of_every_holder_it_uses(substrate_db):
+    sub, keys, lay = _signed(substrate_db)
     assert sub.holders("o")["custodian-1"] == ["A0"]
     survivors = _labels(lay, ["A", "S1", "S2", "S3", "S4"])  # uses the custodian only (and the providers)
     with pytest.raises(UnauthorizedError):
@@ -160,13 +160,13 @@ def test_recovery_needs_the_release_of_every_holder_it_uses(tmp_path):
     assert out["parties"] == ["custodian-1"] and out["fidelity"] == pytest.approx(1.0)
 
 
-def test_a_split_key_needs_both_vaults_and_a_release_is_used_once(tmp_path):
-    sub, keys, lay = _signed(tmp_path)
+def test_a_split_key_needs_both_vaults_and_a_release_is_used_once(substrate_db):
+    sub, keys, lay = _signed(substrate_db)
     survivors = _labels(lay, ["S2", "N1", "N2", "N3", "N4"])  # the plain decryption of clone 2
     both = {p: issue_grant(keys[p], "o", "a1") for p in ("vault", "vault-2")}
     with pytest.raises(UnauthorizedError):
         sub.recover("o", survivors, "a1", authorizations={"vault": both["vault"]})
-    sub2 = Substrate(tmp_path, authorize=sub._authorize)  # noqa: SLF001 - the same file, another instance
+    sub2 = substrate_db.open(authorize=sub._authorize)  # noqa: SLF001 - the same file or schema, another instance
     out = sub2.recover("o", survivors, "a1", authorizations=both)
     assert out["clone"] == 2 and out["parties"] == ["vault", "vault-2"]
     with pytest.raises(UnauthorizedError, match="used already"):  # replaying the releases
@@ -205,11 +205,11 @@ def test_process_killed_inside_the_recovery_transaction(tmp_path):
         Substrate(tmp_path).recover("o", ["A0", "S0_1", "S0_2"], "first")
 
 
-def test_concurrent_recoveries_from_different_sets_one_wins(tmp_path):
-    """Eight threads over two instances sharing the file, each recovering from another authorized
-    set (or decrypting): exactly one output, every other attempt refused."""
-    Substrate(tmp_path).create("o", parse_state("bloch", [0, 0, 1]), 4, keep_reference=True)
-    subs = [Substrate(tmp_path, shared=True) for _ in range(2)]
+def test_concurrent_recoveries_from_different_sets_one_wins(substrate_db):
+    """Eight threads over two instances sharing the file (or PostgreSQL schema), each recovering from
+    another authorized set (or decrypting): exactly one output, every other attempt refused."""
+    substrate_db.open().create("o", parse_state("bloch", [0, 0, 1]), 4, keep_reference=True)
+    subs = [substrate_db.open(shared=True) for _ in range(2)]
     lay = Layout(4)
     sets = [["A", "S1", "S2", "S3", "S4"], ["S1", "N1", "N2", "N3", "N4"], ["S1", "S2", "S3", "S4", "N3"],
             ["A", "S2", "N2"]]
@@ -233,13 +233,13 @@ def test_concurrent_recoveries_from_different_sets_one_wins(tmp_path):
     assert results[0]["fidelity"] == pytest.approx(1.0)
 
 
-def test_a_clone_is_released_by_the_provider_holding_it_even_after_it_moved(tmp_path):
+def test_a_clone_is_released_by_the_provider_holding_it_even_after_it_moved(substrate_db):
     keys = {p: Identity.generate() for p in ("vault", "provider:p1", "provider:p2", "provider:p9")}
 
     def authorize(grant, object_id, attempt, party="vault"):
         return check_grant(grant, keys[party].key_id if party in keys else None, object_id, attempt)
 
-    sub = Substrate(tmp_path, authorize=authorize)
+    sub = substrate_db.open(authorize=authorize)
     lay = Layout(2)
     holders = {"vault": _labels(lay, ["N1", "N2"]), "provider:p1": ["S0_1"], "provider:p2": ["S0_2"]}
     sub.create("o", parse_state("bloch", [0, 0, 1]), 2, keep_reference=True, holders=holders)
@@ -250,7 +250,7 @@ def test_a_clone_is_released_by_the_provider_holding_it_even_after_it_moved(tmp_
     with pytest.raises(InvalidArgumentError):
         sub.assign("o", ["N0_1"], "provider:p9")  # only clones move
     sub.assign("o", ["S0_2"], "provider:p9")  # drained to p9
-    assert Substrate(tmp_path).holders("o")["provider:p9"] == ["S0_2"] and "provider:p2" not in sub.holders("o")
+    assert substrate_db.open().holders("o")["provider:p9"] == ["S0_2"] and "provider:p2" not in sub.holders("o")
     with pytest.raises(UnauthorizedError):  # p2 no longer holds it
         sub.recover("o", survivors, "a1", authorizations={"vault": vault, "provider:p2": issue_grant(
             keys["provider:p2"], "o", "a1")})

@@ -38,6 +38,7 @@ Examples:
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
@@ -225,6 +226,9 @@ class NodeKeys:
 
     Files: ``node-key`` (the private key), ``join-token`` (while not enrolled),
     ``enrollment.json`` (``{"gateway": key id, "peers": {"vault": key id}}``), all 0600.
+    Several worker processes of one node share them: each reads ``enrollment.json`` again
+    when it changes, and an enrollment runs under a lock on ``enroll.lock`` with the files read
+    afresh (a join token works once across the workers too).
     """
 
     def __init__(self, data_dir: Path, role: str) -> None:
@@ -234,18 +238,35 @@ class NodeKeys:
         self.role = role
         self.identity = Identity.load_or_create(self.dir / "node-key")
         self._lock = threading.Lock()
+        self._seen: tuple[int, int, int] | None = None  # (inode, size, mtime) of enrollment.json read
         self._enrollment = self._read_enrollment()
         self.join_token: JoinToken | None = None
         if self._enrollment is None:
             self.join_token = self._read_or_make_token()
 
     # -- files
-    def _read_enrollment(self) -> dict[str, Any] | None:
+    def _stat(self) -> tuple[int, int, int] | None:
         try:
-            data = json.loads((self.dir / "enrollment.json").read_text())
+            st = os.stat(self.dir / "enrollment.json")
         except FileNotFoundError:
             return None
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def _read_enrollment(self) -> dict[str, Any] | None:
+        self._seen = self._stat()
+        try:
+            data = json.loads((self.dir / "enrollment.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
         return data if isinstance(data, dict) and isinstance(data.get("gateway"), str) else None
+
+    def _refresh(self) -> None:
+        """Read the enrollment again if another process (a worker of this node) changed it."""
+        if self._stat() != self._seen:
+            with self._lock:
+                enrollment = self._read_enrollment()
+                if enrollment is not None:
+                    self._enrollment, self.join_token = enrollment, None
 
     def _read_or_make_token(self) -> JoinToken:
         path = self.dir / "join-token"
@@ -273,10 +294,12 @@ class NodeKeys:
     # -- state
     @property
     def gateway_key(self) -> str | None:
+        self._refresh()
         return None if self._enrollment is None else self._enrollment["gateway"]
 
     def peer(self, role: str) -> str | None:
         """The public key of another node the gateway introduced (the substrate: the vault's)."""
+        self._refresh()
         peers = {} if self._enrollment is None else self._enrollment.get("peers") or {}
         value = peers.get(role)
         return value if isinstance(value, str) else None
@@ -291,7 +314,11 @@ class NodeKeys:
         public_key_of(gateway_key)
         for value in peers.values():
             public_key_of(value)
-        with self._lock:
+        with self._lock, open(self.dir / "enroll.lock", "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file closes
+            enrollment = self._read_enrollment()  # as another worker of this node may have left it
+            if enrollment is not None:
+                self._enrollment, self.join_token = enrollment, None
             if not signed_by_gateway:
                 token = self.join_token
                 proof = body.get("proof")
@@ -299,10 +326,11 @@ class NodeKeys:
                     raise UnauthorizedError("this node is enrolled already; rotate its key to enroll it again")
                 if not isinstance(proof, str) or not _same(proof, token.proof(gateway_key)):
                     raise UnauthorizedError("bad join proof")
-            elif gateway_key != self.gateway_key:
+            elif self._enrollment is None or gateway_key != self._enrollment["gateway"]:
                 raise UnauthorizedError("the gateway's key changes only with a join token")
             self._enrollment = {"gateway": gateway_key, "peers": dict(peers)}
             write_private(self.dir / "enrollment.json", json.dumps(self._enrollment) + "\n")
+            self._seen = self._stat()
             if self.join_token is not None:
                 (self.dir / "join-token").unlink(missing_ok=True)
                 self.join_token = None

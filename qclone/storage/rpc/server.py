@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -31,7 +32,7 @@ from qclone.errors import InvalidArgumentError
 from qclone.storage.errors import UnauthorizedError, error_body, http_status
 from qclone.storage.ports import PORTS, port_methods
 from qclone.storage.rpc.codec import codec_of
-from qclone.storage.rpc.keys import NodeKeys, RequestGuard
+from qclone.storage.rpc.keys import H_NONCE, H_TIME, NodeKeys, RequestGuard
 
 __all__ = ["MAX_BODY", "NodeApp", "endpoints", "node_app"]
 
@@ -67,13 +68,27 @@ class NodeApp:
         self.component = component
         self.keys = keys
         self.guard = RequestGuard(keys.identity, gateway_key=lambda: keys.gateway_key)
+        # several processes serve this node (a shared substrate): a request's nonce is also
+        # recorded where they all see it, so a replay to another worker is refused too
+        self.remember = component.remember_request if getattr(component, "shared", False) \
+            and callable(getattr(component, "remember_request", None)) else None
         self.methods = {name: getattr(component, name) for name in port_methods(PORTS[role])}
         self.signatures = {name: inspect.signature(m) for name, m in self.methods.items()}
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"qclone-{role}")
 
-    def call(self, name: str, raw: bytes) -> tuple[int, bytes]:
-        """Run one method call; (status, JSON body). Runs in the thread pool."""
+    def fresh(self, headers: dict[str, str]) -> None:
+        """Refuse a signed request another process of this node has taken already (see ``remember``)."""
+        if self.remember is not None:
+            at = float(headers[H_TIME])
+            if not self.remember(headers[H_NONCE], max(time.time(), at) + 2 * self.guard.skew):
+                raise UnauthorizedError("replayed request")
+
+    def call(self, name: str, raw: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """Run one method call; (status, JSON body). Runs in the thread pool. ``headers``: of the
+        signed request (checked by :meth:`fresh` first)."""
         try:
+            if headers is not None:
+                self.fresh(headers)
             kwargs = self._kwargs(raw)
             try:
                 self.signatures[name].bind(**kwargs)
@@ -105,8 +120,10 @@ class NodeApp:
         except Exception as exc:  # noqa: BLE001 - reported as the node's error
             return _error(exc)
 
-    def enroll(self, raw: bytes, signed: bool) -> tuple[int, bytes]:
+    def enroll(self, raw: bytes, signed: bool, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         try:
+            if signed and headers is not None:
+                self.fresh(headers)
             return 200, _body({"result": self.keys.enroll(self._kwargs(raw), signed_by_gateway=signed)})
         except Exception as exc:  # noqa: BLE001 - every error becomes a JSON error body
             return _error(exc)
@@ -154,7 +171,7 @@ class NodeApp:
         if path == "/v1/enroll":
             if method != "POST":
                 return 405, _body({"error": {"type": "MethodNotAllowed", "message": "use POST /v1/enroll"}})
-            return await loop.run_in_executor(self.pool, self.enroll, raw, signed)
+            return await loop.run_in_executor(self.pool, self.enroll, raw, signed, headers)
         if not signed:
             return _error(refusal)
         name = path[len("/v1/"):] if path.startswith("/v1/") else None
@@ -162,7 +179,7 @@ class NodeApp:
             return 404, _body({"error": {"type": "NotFoundError", "message": f"no such {self.role} call"}})
         if method != "POST":
             return 405, _body({"error": {"type": "MethodNotAllowed", "message": f"use POST {path}"}})
-        return await loop.run_in_executor(self.pool, self.call, name, raw)
+        return await loop.run_in_executor(self.pool, self.call, name, raw, headers)
 
 
 def node_app(role: str, component: Any, keys: NodeKeys) -> NodeApp:

@@ -16,6 +16,7 @@ from qclone.errors import InvalidArgumentError, is_int
 from qclone.protocol import Layout
 from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
+from qclone.storage.db import db_now
 from qclone.storage.errors import ConflictError, NotFoundError, UnavailableError
 from qclone.storage.inputs import check_name
 from qclone.storage.models import clones as clone_table
@@ -185,6 +186,16 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
         with self.db.read() as conn:
             row = conn.execute(Q_OBJECT_BY_ID, {"b_id": object_id}).first()
             prows = [self._provider_record(r) for r in conn.execute(select(providers)).all()]
+        if row is None or row.state != "storing":
+            return False
+        # end the reservation's lease first: from now on the put can no longer commit (its commit
+        # needs the lease), so what is destroyed below cannot belong to an acknowledged object; a
+        # put that committed before this is seen as stored and left alone (another gateway's put
+        # still running when this one's start-up recovery came)
+        with self.db.write() as conn:
+            conn.execute(update(objects).where(objects.c.id == object_id, objects.c.state == "storing",
+                                               objects.c.lease_until > db_now()).values(lease_until=db_now()))
+            row = conn.execute(Q_OBJECT_BY_ID, {"b_id": object_id}).first()
         if row is None or row.state != "storing":
             return False
         if not self._destroy_quantum(object_id, "abandoned put"):

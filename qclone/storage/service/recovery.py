@@ -43,8 +43,7 @@ class RecoveryMixin(HoldersMixin):
         attempt, fence = row.attempt, row.fence
         seen = self.substrate.fence(object_id, fence + 1)
         if seen["exists"]:
-            self._rollback(object_id, attempt)
-            return "rolled back"
+            return "rolled back" if self._rollback(object_id, attempt) else None
         if seen["output_attempt"] == attempt:
             out = self.substrate.output(object_id)
             used = [VAULT_PARTY] if out is None or "parties" not in out else \
@@ -54,12 +53,13 @@ class RecoveryMixin(HoldersMixin):
                 self._holder_node(h, records).consume(object_id, attempt)
             clone = None if out is None else out.get("clone")
             provider = next((c["provider_id"] for c in crows if clone is not None and c["j"] == clone), None)
-            if self._finish(object_id, attempt, fence, "system", row.tenant_id, row.name,
-                            int(clone) if clone is not None else 0, provider, None, action="get.recovered"):
-                self._discard_clones(object_id, crows)
-                with self.db.read() as conn:
-                    prows = self._part_rows(conn, object_id)
-                self._discard_unused_parts(object_id, prows, used)
+            if not self._finish(object_id, attempt, fence, "system", row.tenant_id, row.name,
+                                int(clone) if clone is not None else 0, provider, None, action="get.recovered"):
+                return None  # another gateway's recovery (or a retry of the get) finished it first
+            self._discard_clones(object_id, crows)
+            with self.db.read() as conn:
+                prows = self._part_rows(conn, object_id)
+            self._discard_unused_parts(object_id, prows, used)
             return "completed"
         with self.db.write() as conn:
             lost = conn.execute(transition(ObjectState.RETRIEVING, ObjectState.LOST, objects.c.id == object_id,
@@ -68,7 +68,7 @@ class RecoveryMixin(HoldersMixin):
             if lost:
                 self._log(conn, self._now(), "system", "object.lost", tenant_id=row.tenant_id, object_id=object_id,
                           object_name=row.name, reason="the substrate holds neither its state nor an output")
-        return "lost"
+        return "lost" if lost else None
 
     def recover(self, *, expired_only: bool = False) -> dict[str, int]:
         """Repair what crashes and failures left behind: at start-up (``expired_only=False``: every
@@ -258,7 +258,11 @@ class Reconciler:
     retention ended, releases, purges and discards that could not be done at the time; and every
     ``integrity_every`` passes the data-loss check (``check_integrity``).
 
-    Safe beside other gateways on the same database: every takeover is fenced.
+    Safe beside other gateways on the same database: every takeover is fenced, every decision is
+    one compare-and-set on the object's row (the attempt and the fence it read), so of two
+    reconcilers that take over the same object one acts and the other finds it done (its counts
+    then say nothing was done: :meth:`~RecoveryMixin.recover` counts only what this pass decided).
+    A put is abandoned only after its lease is ended, which its commit needs.
     """
 
     def __init__(self, service: Any, interval: float = 2.0, *, integrity_every: int = 10) -> None:

@@ -606,7 +606,7 @@ class RetrievalMixin(HoldersMixin):
         except NODE_ERRORS as e:
             log.warning("release of the output of %s deferred: %s", object_id, e)
 
-    def _rollback(self, object_id: str, attempt: str) -> None:
+    def _rollback(self, object_id: str, attempt: str) -> bool:
         """Undo a claim whose decryption never happened: the key back to held, the object back to
         stored. The database moves back even when the vault cannot be reached: the next claim
         restores a key still released to this attempt (:meth:`_release_key`)."""
@@ -626,6 +626,7 @@ class RetrievalMixin(HoldersMixin):
                                              chosen_clone=None, get_key=None, finished_at=None)).rowcount
             if undone:
                 self._log(conn, self._now(), "system", "get.rollback", object_id=object_id, attempt=attempt)
+        return bool(undone)
 
     def _recover_quietly(self, object_id: str) -> None:
         try:

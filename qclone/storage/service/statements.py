@@ -35,7 +35,10 @@ INSERT_LOG = insert(audit_log)
 INSERT_OBJECT = insert(objects)
 INSERT_CLONES = insert(clone_table)
 INSERT_PARTS = insert(parts)
-STORED = transition(ObjectState.STORING, ObjectState.STORED, objects.c.id == bindparam("b_id"), lease_until=None,
+# the commit of a put: only while its reservation's lease runs (a recovery that abandons the put
+# first ends the lease, so the commit and the abandonment exclude each other)
+STORED = transition(ObjectState.STORING, ObjectState.STORED, objects.c.id == bindparam("b_id"),
+                    objects.c.lease_until > db_now(), lease_until=None,
                     placement=bindparam("b_placement"), audit=bindparam("b_audit"))
 # the claim: the one compare-and-set that lets exactly one get through; it raises the fence
 CLAIM = transition(ObjectState.STORED, ObjectState.RETRIEVING, objects.c.id == bindparam("b_id"),

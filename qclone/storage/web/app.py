@@ -130,7 +130,7 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
                     json_response: Callable[..., Response], error_response: Callable[[BaseException, str], Response],
                     request_id: Callable[[Request], str], state_dir: str | Path | None = None,
                     on_failed_login: Callable[[str, str, str], Any] | None = None,
-                    secure_cookies: bool = False) -> None:
+                    secure_cookies: bool = False, database: Any = None) -> None:
     """Mount the dashboard under ``/ui`` on the gateway ``app``.
 
     Args:
@@ -140,10 +140,11 @@ def mount_dashboard(app: FastAPI, service: Any, *, is_admin: Callable[[str], boo
         state_dir: where the session key and the signed-out sessions live (the data dir); None: in memory.
         on_failed_login: ``(source, reason, path)``: the API's audit of failed logins.
         secure_cookies: mark cookies ``Secure`` (the server runs TLS).
+        database: the metadata database, where sign-outs are kept for every gateway (None: in ``state_dir``).
     """
     from qclone.storage.web.explorer import make_router as explorer_router
 
-    keeper = SessionKeeper(state_dir)
+    keeper = SessionKeeper(state_dir, database=database)
     templates = make_templates()
     cookie_kw: dict[str, Any] = {"httponly": True, "samesite": "strict", "secure": secure_cookies, "path": "/ui"}
 

@@ -8,9 +8,13 @@ authenticates the token it carries with the SAME call the JSON API makes (the te
 ``service.authenticate`` or the admin-token check), so a tenant whose token is gone loses its
 pages at once.
 
-Sign-out records the session id as revoked until the session would have expired, in
-``DIR/ui-sessions.sqlite3`` (shared by the worker processes of one data dir; in memory without
-one), so a copy of the cookie is worth nothing afterwards, also after a restart.
+Sign-out records the session id as revoked until the session would have expired, in the
+metadata database (table ``ui_revoked_sessions``: shared by every gateway of that database, so a
+sign-out at one gateway holds at all of them; several gateways also share ``DIR/ui-secret``, see
+:data:`qclone.storage.server.GATEWAY_SHARED_FILES`). Without a database: in
+``DIR/ui-sessions.sqlite3`` (shared by the worker processes of one data dir), or in memory without
+a data dir. A copy of the cookie is worth nothing afterwards, also after a restart. Revocations an
+earlier version kept in ``DIR/ui-sessions.sqlite3`` are moved into the database on first start.
 
 CSRF: every form carries ``csrf_token`` = HMAC(key, "csrf:" + sid) (the synchronizer token of
 the session); the sign-in form, which has no session yet, carries HMAC(key, "login:" + nonce)
@@ -31,6 +35,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -60,21 +65,57 @@ class Session:
 class SessionKeeper:
     """Makes and reads session cookies; remembers revoked sessions (see the module docstring)."""
 
-    def __init__(self, state_dir: str | Path | None = None, *, clock: object = time.time) -> None:
+    def __init__(self, state_dir: str | Path | None = None, *, clock: object = time.time, database: Any = None) -> None:
+        """``state_dir``: where ``ui-secret`` is (None: a key in memory); ``database``: the metadata
+        :class:`~qclone.storage.db.Database` that keeps the revocations (None: a file in
+        ``state_dir``, or memory)."""
         self._clock = clock
         self._lock = threading.Lock()
         self._revoked_mem: dict[str, float] = {}
         self._db: Path | None = None
+        self._meta = database
         if state_dir is None:
             self._key = AESGCM.generate_key(bit_length=256)
         else:
             d = Path(state_dir)
             d.mkdir(parents=True, exist_ok=True)
             self._key = _load_or_create_key(d / "ui-secret")
-            self._db = d / "ui-sessions.sqlite3"
-            with self._connect() as conn:
-                conn.execute("CREATE TABLE IF NOT EXISTS revoked (sid TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID")
+            if database is not None:
+                self._import_legacy(d / "ui-sessions.sqlite3")
+            else:
+                self._db = d / "ui-sessions.sqlite3"
+                with self._connect() as conn:
+                    conn.execute("CREATE TABLE IF NOT EXISTS revoked (sid TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID")
         self._aead = AESGCM(self._key)
+
+    def _import_legacy(self, path: Path) -> None:
+        """Move the unexpired revocations of an earlier version's ``ui-sessions.sqlite3`` into the
+        database, then remove the file (with its -wal and -shm)."""
+        if not path.exists():
+            return
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+            try:
+                rows = conn.execute("SELECT sid, until FROM revoked WHERE until > ?", (self._now(),)).fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error:  # gone meanwhile (another worker moved it), or never had the table
+            rows = []
+        for sid, until in rows:
+            self._revoke_in_db(str(sid), float(until))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    def _revoke_in_db(self, sid: str, until: float) -> None:
+        from sqlalchemy import delete
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        from qclone.storage.models import ui_revoked_sessions as table
+
+        insert = postgresql.insert if self._meta.dialect == "postgresql" else sqlite.insert
+        with self._meta.write() as conn:
+            conn.execute(insert(table).values(sid=sid, until=until).on_conflict_do_nothing(index_elements=["sid"]))
+            conn.execute(delete(table).where(table.c.until <= self._now()))
 
     def _now(self) -> float:
         return float(self._clock())  # type: ignore[operator]  # a callable clock
@@ -134,6 +175,9 @@ class SessionKeeper:
     def revoke(self, session: Session) -> None:
         """Sign a session out for good (durably with a data dir)."""
         now = self._now()
+        if self._meta is not None:
+            self._revoke_in_db(session.sid, session.expires)
+            return
         if self._db is None:
             with self._lock:
                 self._revoked_mem[session.sid] = session.expires
@@ -145,6 +189,13 @@ class SessionKeeper:
             conn.execute("DELETE FROM revoked WHERE until <= ?", (now,))
 
     def revoked(self, sid: str) -> bool:
+        if self._meta is not None:
+            from sqlalchemy import select
+
+            from qclone.storage.models import ui_revoked_sessions as table
+
+            with self._meta.read() as conn:
+                return conn.execute(select(table.c.sid).where(table.c.sid == sid)).first() is not None
         if self._db is None:
             with self._lock:
                 return sid in self._revoked_mem
