@@ -9,7 +9,9 @@ Aer where Aer runs:
 1. **techniques** (per device): every circuit variant of
    ``qclone.hardware.variants`` with ALAP timing, today's circuit with ASAP
    timing, and with X-X dynamical decoupling; the largest n with average
-   fidelity > 2/3 and F at that n and the next;
+   fidelity > 2/3 and F at that n and the next; and **combined**: the comb
+   layout (``tree``) with whichever timing (ALAP, ASAP) and decoupling (none,
+   X-X) gives the largest n (ties: the larger F(n));
 2. **curves** F(n) for the plot (``--plot``);
 3. **validation**: the model without readout against Aer's exact density
    matrix with the same twirled device errors (n = 1, 2, 3 on FakeFez), and
@@ -17,18 +19,23 @@ Aer where Aer runs:
    device's own (untwirled) noise, read from the result CSVs named by
    ``--aer-csv`` (each with its bootstrap interval and its simulation cost
    in seconds per shot);
-4. **beyond the chip**: a line of 2n + 2 qubits with FakeFez's median
+4. **error budget** (``--budget``): F(n) of a variant with everything, without
+   the idle windows' relaxation, and without the gate errors (readout kept), to
+   say what dominates;
+5. **beyond the chip**: a line of 2n + 2 qubits with FakeFez's median
    calibration; the factor on every error probability and 1/T1, 1/T2 at
    which n clones reach 2/3 (``--solve``), and the gate errors a perfect
    memory would need.
 
 Run: .venv/bin/python bench/hardware_figure.py [--devices fake_fez,fake_torino] [--curve 1,2,...]
      [--solve 10,20,63,100,1000] [--aer-csv docs/img/hardware_fake_fez.csv ...] [--json out.json] [--plot out.png]
+     [--budget today:9,tree:13,tree:15]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import math
@@ -37,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qclone.errors import TooLargeError
 from qclone.hardware.devices import get_backend
 from qclone.hardware.predict import (
     CLASSICAL_LIMIT,
@@ -60,29 +68,97 @@ def techniques() -> list[tuple[str, str, str, str | None]]:
     return out
 
 
-def technique_table(devices: list[str]) -> list[dict]:
+#: The combined row: the comb layout with each timing and decoupling; the best is reported.
+COMBINED_VARIANT = "tree"
+COMBINED_OPTIONS: tuple[tuple[str, str | None], ...] = (("alap", None), ("asap", None), ("alap", "XX"), ("asap", "XX"))
+
+
+def _row(be, name: str, label: str, variant: str, timing: str, dd: str | None) -> dict:  # noqa: ANN001 - a BackendV2
+    r = largest_clones(be, variant=variant, policy=timing, dd=dd, name=name)
+    at = predict(be, max(r.clones, 1), variant=variant, policy=timing, dd=dd, name=name)
+    return {"device": name, "technique": label, "variant": variant, "timing": timing, "dd": dd,
+            "largest_clones": r.clones, "fidelity": r.fidelity, "next_fidelity": r.next_fidelity,
+            "two_qubit_gates": at.stats.two_qubit_gates, "two_qubit_depth": at.stats.two_qubit_depth,
+            "duration_us": at.stats.idle.duration * 1e6, "idle_us": at.stats.idle.idle_qubit_seconds * 1e6,
+            "search_seconds": r.seconds, "points": {str(k): v for k, v in sorted(r.points.items())}}
+
+
+def _show(row: dict) -> None:
+    nxt = row["next_fidelity"] if row["next_fidelity"] is not None else float("nan")
+    print(f"{row['device']:12s} {row['technique']:36s} largest n = {row['largest_clones']:3d}  F(n) = {row['fidelity']:.4f}  "
+          f"F(n+1) = {nxt:.4f}  ({row['search_seconds']:.1f} s)", flush=True)
+
+
+def technique_table(devices: list[str], only: set[str] | None = None) -> list[dict]:
+    """Every technique's row (``only``: just those variants, and the combined row if it names ``combined``)."""
     rows = []
     for name in devices:
         be = get_backend(name)
         for label, variant, timing, dd in techniques():
-            r = largest_clones(be, variant=variant, policy=timing, dd=dd, name=name)
-            at = predict(be, max(r.clones, 1), variant=variant, policy=timing, dd=dd, name=name)
-            rows.append({"device": name, "technique": label, "variant": variant, "timing": timing, "dd": dd,
-                         "largest_clones": r.clones, "fidelity": r.fidelity, "next_fidelity": r.next_fidelity,
-                         "two_qubit_gates": at.stats.two_qubit_gates, "two_qubit_depth": at.stats.two_qubit_depth,
-                         "duration_us": at.stats.idle.duration * 1e6, "idle_us": at.stats.idle.idle_qubit_seconds * 1e6,
-                         "search_seconds": r.seconds, "points": {str(k): v for k, v in sorted(r.points.items())}})
-            print(f"{name:12s} {label:28s} largest n = {r.clones:3d}  F(n) = {r.fidelity:.4f}  "
-                  f"F(n+1) = {r.next_fidelity if r.next_fidelity is not None else float('nan'):.4f}  ({r.seconds:.1f} s)", flush=True)
+            if only is not None and variant not in only:
+                continue
+            rows.append(_row(be, name, label, variant, timing, dd))
+            _show(rows[-1])
+        if only is not None and "combined" not in only:
+            continue
+        tried = [_row(be, name, "", COMBINED_VARIANT, timing, dd) for timing, dd in COMBINED_OPTIONS]
+        best = max(tried, key=lambda r: (r["largest_clones"], r["fidelity"] or 0.0))
+        dd_text = " + DD (X-X)" if best["dd"] else ""
+        best["technique"] = f"combined: {COMBINED_VARIANT}, {best['timing'].upper()}{dd_text}"
+        best["tried"] = [{"timing": r["timing"], "dd": r["dd"], "largest_clones": r["largest_clones"], "fidelity": r["fidelity"]}
+                         for r in tried]
+        rows.append(best)
+        _show(best)
+    return rows
+
+
+def budget(devices: list[str], points: list[tuple[str, int]]) -> list[dict]:
+    """F(n) with every error, without the idle windows' relaxation, and without the gate errors (the readout
+    stays): an ablation of the model's noise (its ``DeviceNoise`` with one kind of error emptied)."""
+    import qclone.hardware.predict as model
+
+    real = model.device_noise
+
+    def ablated(kind: str):  # noqa: ANN202 - a device_noise replacement
+        def build(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - device_noise's own signature
+            noise = copy.copy(real(*args, **kwargs))  # the cached model stays whole
+            empty = lambda *_a, **_k: ()  # noqa: E731 - one error kind switched off
+            object.__setattr__(noise, "relaxation" if kind == "idle" else "gate", empty)
+            return noise
+
+        return build
+
+    rows = []
+    for name in devices:
+        be = get_backend(name)
+        for variant, n in points:
+            try:
+                dc = device_circuit(be, n, variant=variant)
+            except TooLargeError as exc:
+                print(f"{name:12s} {variant:10s} n = {n:3d}  ({exc})", flush=True)
+                continue
+            row = {"device": name, "variant": variant, "clones": n}
+            for kind in ("all", "idle", "gates"):
+                model.device_noise = real if kind == "all" else ablated(kind)
+                try:
+                    row["without_" + kind if kind != "all" else "all"] = predict(be, n, variant=variant, name=name, circuit=dc).average_fidelity
+                finally:
+                    model.device_noise = real
+            rows.append(row)
+            print(f"{name:12s} {variant:10s} n = {n:3d}  F = {row['all']:.4f}  without idle relaxation {row['without_idle']:.4f}  "
+                  f"without gate errors {row['without_gates']:.4f}", flush=True)
     return rows
 
 
 def curves(devices: list[str], ns: list[int]) -> list[dict]:
+    from qclone.hardware.variants import variant_max_clones
+
     rows = []
     for name in devices:
         be = get_backend(name)
         for label, variant, timing, dd in techniques():
-            for n in ns:
+            top = variant_max_clones(variant, be) if variant != "today" else max(ns)
+            for n in (n for n in ns if n <= top):
                 dc = device_circuit(be, n, variant=variant)
                 p = predict(be, n, variant=variant, policy=timing, dd=dd, name=name, circuit=dc)
                 rows.append({"device": name, "technique": label, "clones": n, "average_fidelity": p.average_fidelity,
@@ -196,10 +272,16 @@ def markdown(out: dict) -> str:
     """The tables of docs/hardware.md from a ``--json`` document."""
     lines = ["| device | technique | largest n | F(n) | F(n + 1) | 2q gates | 2q depth | duration µs | idle µs (summed) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in out["techniques"]:
+    for r in out.get("techniques", []):
         nxt = "—" if r["next_fidelity"] is None else f"{r['next_fidelity']:.4f}"
         lines.append(f"| {r['device']} | {r['technique']} | {r['largest_clones']} | {r['fidelity']:.4f} | {nxt} | "
                      f"{r['two_qubit_gates']} | {r['two_qubit_depth']} | {r['duration_us']:.2f} | {r['idle_us']:.2f} |")
+    if out.get("budget"):
+        lines = ["| device | variant | n | F (every error) | without idle relaxation | without gate errors |",
+                 "|---|---|---:|---:|---:|---:|"]
+        for r in out["budget"]:
+            lines.append(f"| {r['device']} | {r['variant']} | {r['clones']} | {r['all']:.4f} | {r['without_idle']:.4f} | "
+                         f"{r['without_gates']:.4f} |")
     if out.get("exact_check"):
         lines += ["", "| n | Aer density matrix, twirled device errors (exact) | stim model, same errors (exact) | difference |",
                   "|---:|---:|---:|---:|"]
@@ -232,12 +314,23 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--markdown", type=Path, help="print the tables of a --json document written earlier, and stop")
+    ap.add_argument("--budget", default="", help="variant:n points of the error budget, e.g. today:9,tree:15 (then stop)")
+    ap.add_argument("--techniques", default="", help="only these variants' rows (and 'combined'), e.g. tree,combined")
+    ap.add_argument("--no-techniques", action="store_true", help="skip the technique table")
     args = ap.parse_args()
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
         return
     devices = [d for d in args.devices.split(",") if d]
-    out: dict = {"techniques": technique_table(devices)}
+    if args.budget:
+        points = [(p.split(":")[0], int(p.split(":")[1])) for p in args.budget.split(",") if p]
+        rows = budget(devices, points)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"budget": rows}, indent=1, default=float))
+        return
+    only = {t for t in args.techniques.split(",") if t} or None
+    out: dict = {"techniques": [] if args.no_techniques else technique_table(devices, only)}
     out["curves"] = curves(devices, [int(x) for x in args.curve.split(",") if x]) if args.curve else []
     if not args.no_exact or args.aer_csv:
         exact, counted = validation(args.aer_csv, with_exact=not args.no_exact)

@@ -1,7 +1,7 @@
 """Schedule variants on Heron devices: two-qubit gates, depth, two-qubit depth, duration, and a stim estimate.
 
 For each device and n, every variant of :mod:`qclone.hardware.variants` (``today``
-is the heavy-hex schedule as it is) and Qiskit's own level-3 transpile of the
+is the heavy-hex schedule as it is; ``tree`` the comb layout, up to the n it fits) and Qiskit's own level-3 transpile of the
 logical circuit (layout and routing its own, best of three seeds) are lowered to
 the device's native gates, with the same input (R Bell-paired with A) and stage
 barriers. Duration: the critical path with the Target's gate durations (ALAP;
@@ -25,7 +25,7 @@ import time
 from qclone.hardware.compile import logical_circuit, merge_first_stages, preset_pass_manager
 from qclone.hardware.devices import get_backend
 from qclone.hardware.dynamic import max_dynamic_clones
-from qclone.hardware.variants import VARIANTS, GateStats, compile_variant, stim_estimate
+from qclone.hardware.variants import VARIANTS, GateStats, compile_variant, stim_estimate, variant_max_clones
 
 CLASSICAL_LIMIT = 2 / 3
 
@@ -66,12 +66,16 @@ def main(argv: list[str]) -> int:
         head = f"{'n':>3} | " + " | ".join(f"{v:^{38 if args.shots else 24}}" for v in (*VARIANTS, "qiskit-l3"))
         print(head)
         largest = {v: 0 for v in VARIANTS}
+        fits = {v: variant_max_clones(v, backend) for v in VARIANTS}  # the comb (tree) holds fewer clones
         started = time.perf_counter()
         for n in clones:
             if n > top + 1:
                 continue
             cells = []
             for v in VARIANTS:
+                if n > fits[v]:
+                    cells.append(f"{'(does not fit)':<{38 if args.shots else 24}}")
+                    continue
                 comp = compile_variant(v, backend, n, 1, input="bell", latency=args.latency)
                 s = comp.stats
                 cell = f"{s.two_qubit_gates:>4} {s.depth:>4} {s.two_qubit_depth:>4} {comp.duration * 1e6:>6.2f}"

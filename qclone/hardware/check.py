@@ -65,11 +65,12 @@ class ScheduleCheck:
         return asdict(self) | {"passed": self.passed}
 
 
-def _to_slots(circuit: Circuit, schedule: Schedule) -> Circuit:
-    """A textbook circuit (qubits as in :class:`Layout` with R) moved onto the schedule's slots."""
+def _to_slots(circuit: Circuit, schedule: Schedule, slots: Mapping[str, int] | None = None) -> Circuit:
+    """A textbook circuit (qubits as in :class:`Layout` with R) moved onto the schedule's slots
+    (``slots``: label → slot, default where the labels start)."""
     lay = Layout(schedule.clones, references=1)
     where = np.zeros(lay.num_qubits, dtype=np.int64)
-    for label, slot in schedule.initial_slots.items():
+    for label, slot in (schedule.initial_slots if slots is None else slots).items():
         where[lay.index_of(label)] = slot
     return Circuit(
         ((SLOT_REGISTER, schedule.num_slots),),
@@ -81,14 +82,19 @@ def reference_circuits(schedule: Schedule) -> tuple[Circuit, Circuit]:
     """Textbook (Bell pairs + encryption, decryption of the last pair) on the schedule's slots."""
     lay = Layout(schedule.clones, references=1)
     enc = encryption(lay, circuit=bell_pairs(lay))
-    return _to_slots(enc, schedule), _to_slots(clone_decryption(lay, schedule.decrypt), schedule)
+    return _to_slots(enc, schedule), _to_slots(clone_decryption(lay, schedule.decrypt), schedule, schedule.mid_slots)
 
 
-def slot_permutation(schedule: Schedule) -> np.ndarray:
-    """``perm[i]`` = slot where the qubit that started in slot ``i`` ends."""
+def slot_permutation(schedule: Schedule, stage: str = "protocol") -> np.ndarray:
+    """``perm[i]`` = slot where the qubit that sat in slot ``i`` at the start of ``stage`` is at its end
+    (``protocol``: start to end; ``encryption``: start to between the stages; ``decryption``: between
+    the stages to the end). Only a schedule with ``encrypted_slots`` moves qubits in its encryption."""
+    frm, to = {"protocol": (schedule.initial_slots, schedule.final_slots),
+               "encryption": (schedule.initial_slots, schedule.mid_slots),
+               "decryption": (schedule.mid_slots, schedule.final_slots)}[stage]
     perm = np.arange(schedule.num_slots)
-    for label, start in schedule.initial_slots.items():
-        perm[start] = schedule.final_slots[label]
+    for label, start in frm.items():
+        perm[start] = to[label]
     return perm
 
 
@@ -118,10 +124,12 @@ def _dense(schedule: Schedule) -> ScheduleCheck:
             v.apply_circuit(circ)
             cols.append(v.vector)
         images.append(np.stack(cols))
+    enc_perm = slot_permutation(schedule, "encryption")
+    images[1] = np.stack([_permute_state(col, enc_perm) for col in images[1]])
     enc_ok = equal_up_to_global_phase(images[0], images[1])
 
     pair_slots = list(range(2, m))
-    perm = slot_permutation(schedule)
+    perm = slot_permutation(schedule, "decryption")
     u = circuit_unitary(schedule.decryption, pair_slots)
     u_ref = circuit_unitary(dec_ref, pair_slots)
     k = len(pair_slots)
@@ -131,10 +139,14 @@ def _dense(schedule: Schedule) -> ScheduleCheck:
 
     ours = StateVector.zeros(m)
     ref = StateVector.zeros(m)
-    for state, circuits in ((ours, (schedule.encryption, schedule.decryption)), (ref, (enc_ref, dec_ref))):
+    ref_enc = StateVector.zeros(m)
+    for state, circuits in ((ours, (schedule.encryption, schedule.decryption)), (ref_enc, (enc_ref,))):
         state.apply_circuit(_choi_prefix(m))
         for c in circuits:
             state.apply_circuit(c)
+    # the textbook decryption acts where the encryption left the labels
+    ref = StateVector(_permute_state(ref_enc.vector, enc_perm))
+    ref.apply_circuit(dec_ref)
     proto_ok = equal_up_to_global_phase(ours.vector, _permute_state(ref.vector, perm))
     return ScheduleCheck(schedule.clones, schedule.decrypt, "dense", bool(enc_ok), bool(dec_ok), bool(proto_ok))
 
@@ -167,12 +179,12 @@ def _state_stabilizers(*circuits: Circuit) -> list[stim.PauliString]:
 def _stim(schedule: Schedule) -> ScheduleCheck:
     m = schedule.num_slots
     enc_ref, dec_ref = reference_circuits(schedule)
-    perm = slot_permutation(schedule)
+    enc_perm = slot_permutation(schedule, "encryption")
+    perm = slot_permutation(schedule, "decryption")
     prefix = _choi_prefix(m)
 
-    enc_ok = [str(s) for s in _state_stabilizers(prefix, schedule.encryption)] == [
-        str(s) for s in _state_stabilizers(prefix, enc_ref)
-    ]
+    encrypted_ref = [_permute_pauli(s, enc_perm) for s in _state_stabilizers(prefix, enc_ref)]
+    enc_ok = [str(s) for s in _state_stabilizers(prefix, schedule.encryption)] == _canonical(encrypted_ref)
 
     t = stim.Tableau.from_circuit(to_stim(schedule.decryption), ignore_noise=True)
     t_ref = stim.Tableau.from_circuit(to_stim(dec_ref), ignore_noise=True)
@@ -190,7 +202,10 @@ def _stim(schedule: Schedule) -> ScheduleCheck:
             break
 
     ours = _state_stabilizers(prefix, schedule.encryption, schedule.decryption)
-    ref_state = [_permute_pauli(s, perm) for s in _state_stabilizers(prefix, enc_ref, dec_ref)]
+    sim = stim.TableauSimulator()
+    sim.set_state_from_stabilizers(encrypted_ref)
+    sim.do_circuit(to_stim(dec_ref))
+    ref_state = [_permute_pauli(s, perm) for s in sim.canonical_stabilizers()]
     proto_ok = [str(s) for s in ours] == _canonical(ref_state)
     return ScheduleCheck(schedule.clones, schedule.decrypt, "stim", bool(enc_ok), bool(dec_ok), bool(proto_ok))
 
@@ -220,9 +235,11 @@ def final_state_reference(schedule: Schedule) -> np.ndarray:
     m = schedule.num_slots
     enc_ref, dec_ref = reference_circuits(schedule)
     ref = StateVector.zeros(m)
-    for c in (_choi_prefix(m), enc_ref, dec_ref):
+    for c in (_choi_prefix(m), enc_ref):
         ref.apply_circuit(c)
-    return _permute_state(ref.vector, slot_permutation(schedule))
+    ref = StateVector(_permute_state(ref.vector, slot_permutation(schedule, "encryption")))
+    ref.apply_circuit(dec_ref)
+    return _permute_state(ref.vector, slot_permutation(schedule, "decryption"))
 
 
 def check_compiled(compiled, *, atol: float = 1e-7) -> bool:  # noqa: ANN001 - CompiledProtocol (avoid an import cycle)

@@ -216,7 +216,7 @@ def dynamic_encryption(clones: int, left: int) -> Circuit:
     return c.append("H", signals).append("CX", pairs)
 
 
-class _Walker:
+class Walker:
     """Slot contents and the circuit of the walks (SWAPs tracked, as in the linear schedule)."""
 
     def __init__(self, m: int) -> None:
@@ -281,7 +281,7 @@ def dynamic_schedule(clones: int, decrypt: int = 1, pair_order: tuple[int, ...] 
     m = len(labels)
     cs, ct = 2 + 2 * nl, 3 + 2 * nl
     t, s = cs + 2, cs + 3
-    w = _Walker(m)
+    w = Walker(m)
     w.add("CX", s, t)
     w.add("H", s)
     # copies: c_t = t, then via t = a ⊕ b, c_s = a; t restored

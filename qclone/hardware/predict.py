@@ -672,6 +672,10 @@ def largest_clones(
     from qclone.hardware.layout import max_clones
 
     start = time.perf_counter()
+    if limit is None and variant != TODAY:
+        from qclone.hardware.variants import variant_max_clones
+
+        limit = variant_max_clones(variant, backend)
     top = max_clones(backend) if limit is None else int(limit)
     if top < 1:
         raise InvalidArgumentError(f"the largest n searched must be >= 1, got {limit!r}")

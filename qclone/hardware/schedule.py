@@ -77,6 +77,8 @@ class Schedule:
         decryption: U_dec of the last pair, with the SWAPs that move the qubits.
         initial_slots: label → slot before any gate.
         final_slots: label → slot after the decryption.
+        encrypted_slots: label → slot after the encryption, for schedules whose encryption moves
+            qubits (``None``: it moves none, the labels are where they started).
     """
 
     clones: int
@@ -85,6 +87,12 @@ class Schedule:
     decryption: Circuit
     initial_slots: Mapping[str, int]
     final_slots: Mapping[str, int]
+    encrypted_slots: Mapping[str, int] | None = None
+
+    @property
+    def mid_slots(self) -> Mapping[str, int]:
+        """Label → slot between the stages (after the encryption, before the decryption)."""
+        return self.initial_slots if self.encrypted_slots is None else self.encrypted_slots
 
     @property
     def decrypt(self) -> int:

@@ -17,6 +17,11 @@ stim tableaux above). Names are stable:
   the copies: the decryption's walk is half as long. The encryption is seeded at
   the decrypted pair and copied both ways (middle-out). n ≥ 3; for n ≤ 2 the
   variant is today's schedule. See :mod:`qclone.hardware.dynamic`.
+* ``tree``: a comb instead of a path: the key qubits on one path of the lattice (the
+  spine), every other clone on a branch off it, so the decrypted pair walks key
+  qubits only (4 CNOTs per key instead of 10 per pair); the encryption makes the
+  Bell pairs along the branches and walks the spine once. n ≥ 2 (n = 1 is
+  today's). See :mod:`qclone.hardware.tree`.
 
 :func:`variant_schedule` gives the slot schedule, :func:`compile_variant` the
 native-gate circuit on a backend (the same lowering as
@@ -59,13 +64,14 @@ from qclone.hardware.dynamic import (
     measurement_duration,
     schedule_dynamic,
 )
-from qclone.hardware.layout import DeviceLayout, device_layout
+from qclone.hardware.layout import DeviceLayout, device_layout, max_clones
 from qclone.hardware.schedule import SLOT_REGISTER, Schedule, protocol_schedule
+from qclone.hardware.tree import max_tree_clones, tree_layout, tree_schedule
 from qclone.protocol import Circuit
 from qclone.protocol.layout import check_clones
 
 #: Variant names (stable).
-VARIANTS: tuple[str, ...] = ("today", "middle-out", "dynamic")
+VARIANTS: tuple[str, ...] = ("today", "middle-out", "dynamic", "tree")
 #: Variants whose circuits contain mid-circuit measurements and feed-forward.
 DYNAMIC_VARIANTS: tuple[str, ...] = ("dynamic",)
 
@@ -131,6 +137,13 @@ def middle_out_encryption(clones: int) -> Circuit:
     return c.append("H", signals).append("CX", [q for s in signals for q in (s, s + 1)])
 
 
+def variant_max_clones(name: str, backend: BackendV2) -> int:
+    """The largest n :func:`~qclone.hardware.predict.largest_clones` searches for a variant: ``tree``,
+    :func:`~qclone.hardware.tree.max_tree_clones`; the others, the device's path
+    (:func:`~qclone.hardware.layout.max_clones`)."""
+    return max_tree_clones(backend) if check_variant(name) == "tree" else max_clones(backend)
+
+
 def _pair_order(backend: BackendV2 | None, clones: int, decrypt: int) -> tuple[int, ...]:
     if backend is not None:
         return device_layout(backend, clones, decrypt).pair_order
@@ -153,6 +166,11 @@ def variant_schedule(name: str, backend: BackendV2 | None, clones: int, decrypt:
         raise InvalidArgumentError(f"the decrypted clone must be in 1..{n}, got {decrypt!r}")
     if uses_dynamic(name, n):
         return dynamic_schedule(n, decrypt)
+    if name == "tree":
+        if backend is None:
+            return tree_schedule(n, decrypt)
+        tree = tree_layout(backend, n, decrypt)
+        return tree_schedule(n, decrypt, tree.pair_order, tree.branches)
     base = protocol_schedule(n, pair_order=_pair_order(backend, n, decrypt))
     if name == "middle-out":
         return replace(base, encryption=middle_out_encryption(n))
@@ -198,16 +216,20 @@ def compile_variant(
     input: str | None = "bell",
     seed: int | None = 0,
     latency: float | None = None,
-    optimization_level: int = 3,
+    optimization_level: int | None = None,
 ) -> CompiledVariant:
     """A variant placed on the device and lowered to native gates (layout fixed, no routing).
 
     ``latency``: the feed-forward wait of a dynamic variant in seconds (default :func:`default_latency`).
     ``optimization_level``: of Qiskit's preset pass manager (3, as :mod:`~qclone.hardware.compile`; 1
     keeps every one-qubit run a Clifford, which :func:`stim_estimate` needs when level 3's two-qubit
-    resynthesis leaves non-Clifford runs it cannot merge).
+    resynthesis leaves non-Clifford runs it cannot merge). Default: 3, but 1 for ``tree``, whose
+    two-qubit blocks level 3 resynthesises into non-Clifford one-qubit pieces the stim models cannot
+    take, for the same two-qubit gates (93 at n = 9 on FakeFez at both levels).
     """
     name = check_variant(name)
+    if optimization_level is None:
+        optimization_level = 1 if name == "tree" else 3
     schedule = variant_schedule(name, None, clones, decrypt)
     layout: DeviceLayout | DynamicLayout
     if isinstance(schedule, DynamicSchedule):
@@ -217,7 +239,7 @@ def compile_variant(
         layout = dynamic_layout(backend, clones, decrypt)
         qc = dynamic_device_circuit(schedule, layout, backend.num_qubits, input=input, latency=wait)
     else:
-        layout = device_layout(backend, clones, decrypt)
+        layout = tree_layout(backend, clones, decrypt) if name == "tree" else device_layout(backend, clones, decrypt)
         static = variant_schedule(name, backend, clones, decrypt)
         if not isinstance(static, Schedule):  # pragma: no cover - only dynamic variants give a DynamicSchedule
             raise InvalidArgumentError(f"variant {name!r} has no static schedule")

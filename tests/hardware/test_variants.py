@@ -23,7 +23,7 @@ from qclone.protocol import Circuit
 
 
 def test_names_are_stable():
-    assert VARIANTS[:3] == ("today", "middle-out", "dynamic")
+    assert VARIANTS[:4] == ("today", "middle-out", "dynamic", "tree")
     with pytest.raises(InvalidArgumentError, match="unknown schedule variant"):
         variant_schedule("fastest", None, 3)
     with pytest.raises(InvalidArgumentError, match="decrypted clone"):
@@ -90,7 +90,7 @@ def test_dynamic_only_from_three_clones():
     assert variant_schedule("dynamic", None, 2).decryption == protocol_schedule(2, decrypt=1).decryption
 
 
-@pytest.mark.parametrize("name", ["today", "middle-out"])
+@pytest.mark.parametrize("name", ["today", "middle-out", "tree"])
 def test_lowered_static_circuits_exact(fez, name):
     comp = compile_variant(name, fez, 3, 2)
     assert comp.circuit.metadata["variant"] == name
