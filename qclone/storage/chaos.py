@@ -54,7 +54,7 @@ from qclone.errors import QcloneError
 from qclone.storage.launcher import Cluster
 from qclone.storage.results import Retrieved
 
-__all__ = ["ChaosReport", "database_view", "is_aged_input", "run"]
+__all__ = ["ChaosReport", "Ledger", "database_view", "is_aged_input", "run"]
 
 #: States an object must not be left in.
 UNSETTLED = ("storing", "retrieving", "delivering")
@@ -116,7 +116,7 @@ def is_aged_input(rho: np.ndarray, bloch: list[float]) -> bool:
     return True
 
 
-class _Ledger:
+class Ledger:
     """What the clients saw, per object name."""
 
     def __init__(self) -> None:
@@ -136,7 +136,7 @@ class _Ledger:
             self.received[name] = np.asarray(out.density_matrix, dtype=complex)
 
 
-def _client_loop(url: str, token: str, worker: int, ledger: _Ledger, stop: threading.Event, rng: random.Random,
+def _client_loop(url: str, token: str, worker: int, ledger: Ledger, stop: threading.Event, rng: random.Random,
                  patience: float, placement: str | None = None) -> None:
     from qclone.storage.client import Client
     from qclone.storage.errors import UnavailableError
@@ -245,7 +245,7 @@ def run(root: Path, *, mode: str = "embedded", db_url: str | None = None, kills:
     t0 = time.monotonic()
     try:
         token = cluster.token()
-        ledger = _Ledger()
+        ledger = Ledger()
         stop = threading.Event()
         threads = [threading.Thread(target=_client_loop, args=(cluster.urls[w % len(cluster.urls)], token, w, ledger, stop,
                                                                random.Random(seed * 1000 + w), patience,

@@ -11,19 +11,7 @@ import sys
 
 import pytest
 
-from qclone.cli.main import main
-
-
-def _run(capsys, *args):
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_error(err: str, *words: str) -> None:
-    assert err.startswith("qclone: error:") and err.count("\n") == 1, err
-    for w in words:
-        assert w in err, err
+from tests.cli.helpers import one_error, run
 
 
 @pytest.mark.parametrize(("args", "words"), [
@@ -38,25 +26,25 @@ def _one_error(err: str, *words: str) -> None:
 ])
 def test_up_refuses_bad_input_before_starting_anything(tmp_path, capsys, args, words):
     d = tmp_path / "c"
-    code, out, err = _run(capsys, "cluster", "up", "--data-dir", str(d), "--quiet", *args)
+    code, out, err = run(capsys, "cluster", "up", "--data-dir", str(d), "--quiet", *args)
     assert code == 2 and out == ""
-    _one_error(err, words)
+    one_error(err, words)
     assert not (d / "cluster.json").exists() and not any(d.glob("*.log"))
 
 
 @pytest.mark.parametrize("verb", ["status", "down"])
 def test_status_and_down_need_a_cluster(tmp_path, capsys, verb):
-    code, out, err = _run(capsys, "cluster", verb, "--data-dir", str(tmp_path))
+    code, out, err = run(capsys, "cluster", verb, "--data-dir", str(tmp_path))
     assert code == 2 and out == ""
-    _one_error(err, "no cluster", "qclone cluster up")
+    one_error(err, "no cluster", "qclone cluster up")
     (tmp_path / "cluster.json").write_text("{not json")
-    code, _, err = _run(capsys, "cluster", verb, "--data-dir", str(tmp_path))
+    code, _, err = run(capsys, "cluster", verb, "--data-dir", str(tmp_path))
     assert code == 2
-    _one_error(err, "not a cluster state file")
+    one_error(err, "not a cluster state file")
     (tmp_path / "cluster.json").write_text(json.dumps({"version": 1, "processes": {"x": {}}}))
-    code, _, err = _run(capsys, "cluster", verb, "--data-dir", str(tmp_path))
+    code, _, err = run(capsys, "cluster", verb, "--data-dir", str(tmp_path))
     assert code == 2
-    _one_error(err, "not a cluster state file")
+    one_error(err, "not a cluster state file")
 
 
 def test_a_pid_that_is_no_longer_the_clusters_is_never_signalled(tmp_path, capsys):
@@ -69,9 +57,9 @@ def test_a_pid_that_is_no_longer_the_clusters_is_never_signalled(tmp_path, capsy
                                            "log": str(tmp_path / "g.log"), "data_dir": str(tmp_path / "gateway"),
                                            "workers": None}}}
         (tmp_path / "cluster.json").write_text(json.dumps(state))
-        code, out, _ = _run(capsys, "cluster", "status", "--data-dir", str(tmp_path), "--json")
+        code, out, _ = run(capsys, "cluster", "status", "--data-dir", str(tmp_path), "--json")
         assert code == 1 and json.loads(out)["processes"]["gateway"]["running"] is False
-        code, out, _ = _run(capsys, "cluster", "down", "--data-dir", str(tmp_path), "--json")
+        code, out, _ = run(capsys, "cluster", "down", "--data-dir", str(tmp_path), "--json")
         assert code == 0 and json.loads(out)["stopped"] == []
         assert other.poll() is None  # not signalled
     finally:

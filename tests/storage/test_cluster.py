@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qclone.storage.chaos import UNSETTLED, database_view, is_aged_input, postgres_schema
+from qclone.storage.chaos import UNSETTLED, Ledger, database_view, is_aged_input, postgres_schema
 from qclone.storage.launcher import Cluster
 
 pytestmark = pytest.mark.service
@@ -310,16 +310,12 @@ def test_reconcilers_in_separate_processes_take_over_each_interrupted_operation_
 
 
 # ---------------------------------------------------------------------- 3. kill -9 in the middle
-class _Ledger:
+class _Ledger(Ledger):
+    """The chaos run's ledger, with each acknowledged put's key (to finish its get after the kills)."""
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.inputs: dict[str, list[float]] = {}
-        self.acknowledged: set[str] = set()
-        self.unanswered: set[str] = set()
+        super().__init__()
         self.keys: dict[str, str] = {}
-        self.attempts: dict[str, set[str]] = {}
-        self.received: dict[str, np.ndarray] = {}
-        self.acked: set[str] = set()
 
 
 def _through_any(urls: list[str], token: str, first: int, call: Any, patience: float = 60.0,

@@ -39,9 +39,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from qclone.errors import InvalidArgumentError, QcloneError, TooLargeError, is_int
+from qclone.errors import InvalidArgumentError, QcloneError, TooLargeError
 from qclone.protocol import Layout
-from qclone.protocol.layout import single_clone_warning
 from qclone.storage import faults
 from qclone.storage.db import JSONDocument, db_now, insert_rows
 from qclone.storage.errors import ConflictError, UnavailableError
@@ -49,8 +48,8 @@ from qclone.storage.inputs import MAX_BATCH, MAX_BATCH_AMPLITUDES, MAX_BATCH_QAS
 from qclone.storage.models import audit_log, objects, parts
 from qclone.storage.models import clones as clone_table
 from qclone.storage.placements import ObjectPlacement, register_indices, resolve_placement
-from qclone.storage.service.common import DEFAULT_CLONES, POLICIES, VAULT_PARTY, Tenant, check_key
-from qclone.storage.service.objects import ObjectsMixin
+from qclone.storage.service.common import DEFAULT_CLONES, VAULT_PARTY, Tenant, check_key
+from qclone.storage.service.objects import ObjectsMixin, check_put_options
 from qclone.storage.service.placement import audit_document, default_max_coalition, pick_providers
 from qclone.storage.service.statements import STORED_MANY
 
@@ -145,13 +144,7 @@ class BatchMixin(ObjectsMixin):
                 up, a node down, an earlier attempt of this batch still running (retry).
         """
         batch = parse_batch(items)
-        if not is_int(clones) or clones < 1:
-            raise InvalidArgumentError(f"the number of clones must be an integer >= 1, got {clones!r}")
-        if clones == 1 and not force:
-            raise InvalidArgumentError(f"refusing to store a single clone: {single_clone_warning(1)} "
-                                       "(force=True, or --force on the command line, stores it anyway).")
-        if policy not in POLICIES:
-            raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        check_put_options(clones, policy, force=force)
         key = uuid.uuid4().hex if key is None else check_key(key)
         keep = bool(keep_reference)
         where = resolve_placement(placement, clones, self._holders_up())

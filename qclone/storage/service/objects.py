@@ -54,6 +54,18 @@ log = logging.getLogger(__name__)
 PART_ERRORS: tuple[type[Exception], ...] = (*NODE_ERRORS, NotFoundError)
 
 
+
+def check_put_options(clones: Any, policy: Any, *, force: bool) -> None:
+    """The options every put takes (one object or a batch): ``clones`` an integer >= 1 (a single
+    clone only with ``force``), ``policy`` one of :data:`POLICIES`."""
+    if not is_int(clones) or clones < 1:
+        raise InvalidArgumentError(f"the number of clones must be an integer >= 1, got {clones!r}")
+    if clones == 1 and not force:
+        raise InvalidArgumentError(f"refusing to store a single clone: {single_clone_warning(1)} "
+                                   "(force=True, or --force on the command line, stores it anyway).")
+    if policy not in POLICIES:
+        raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
+
 class ObjectsMixin(PlacementMixin, HoldersMixin):
     def put(self, tenant: Tenant, name: str, state: Any, *, clones: int = DEFAULT_CLONES,
             policy: str = "distinct-providers", force: bool = False, keep_reference: bool = False,
@@ -78,13 +90,7 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
             state = parse_state(state.get("kind"), state.get("data"))
         if not isinstance(state, InputState):
             raise InvalidArgumentError("state must be an InputState or {\"kind\": ..., \"data\": ...}")
-        if not is_int(clones) or clones < 1:
-            raise InvalidArgumentError(f"the number of clones must be an integer >= 1, got {clones!r}")
-        if clones == 1 and not force:
-            raise InvalidArgumentError(f"refusing to store a single clone: {single_clone_warning(1)} "
-                                       "(force=True, or --force on the command line, stores it anyway).")
-        if policy not in POLICIES:
-            raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        check_put_options(clones, policy, force=force)
         n, k = clones, state.qubits
         where = resolve_placement(placement, n, self._holders_up())
         object_id = uuid.uuid4().hex
