@@ -37,7 +37,7 @@ def _object(i: int, **kw: object) -> dict:
 
 def test_rows_equal_sqlalchemys(db: Database) -> None:
     with db.fast_write() as c:
-        c.execute(svc.INSERT_OBJECT, _object(1))
+        c.execute(svc.INSERT_OBJECT, _object(1, lease_until=4.0e9))  # a put commits while its lease runs
         assert c.execute(svc.STORED, {"b_id": "o1", "b_placement": {"a": [1, 2]},
                                        "b_audit": JSONDocument(summary={"safe": True}, report=None)}).rowcount == 1
         c.execute(svc.INSERT_CLONES, [{"object_id": "o1", "j": j, "provider_id": f"p{j}", "labels": [f"S{j}"],

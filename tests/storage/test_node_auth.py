@@ -102,6 +102,12 @@ BODIES = {
     "records": {},
     "apply": {"object_id": "obj1", "op": "op1", "gates": {"S0_1": "H"}},
     "gate_state": {"object_id": "obj1"},
+    # the batch calls (one transaction per batch)
+    "create_many": {"clones": 2, "keep_reference": True},
+    "discard_many": {"object_ids": ["obj9"]},
+    "deposit_many": {"tenant": "t", "keys": [["objb", ["N0_1", "N0_2"]]]},
+    "destroy_many": {"object_ids": ["obj9"]},
+    "store_many": {"records": [["objb", 1, ["S0_1"], 1.0]]},
 }
 
 
@@ -109,6 +115,8 @@ def body_for(role: str, method: str) -> dict:
     body = dict(BODIES[method])
     if (role, method) == ("substrate", "create"):
         body["state"] = encode_state(parse_state("bloch", [0.6, 0.8, 0.0]))
+    if (role, method) == ("substrate", "create_many"):
+        body["objects"] = [{"object_id": "objb", "state": encode_state(parse_state("bloch", [0.0, 0.6, 0.8]))}]
     if (role, method) in (("vault", "release"), ("provider", "release")):
         body = {"object_id": "obj1", "attempt": "a1"}
     if (role, method) == ("substrate", "apply"):

@@ -40,7 +40,7 @@ def _operations(doc: dict):
 
 def test_every_operation_has_a_response_schema_and_its_errors(doc):
     ops = list(_operations(doc))
-    assert len(ops) == 21  # every route of the gateway (POST /v1/objects/{name}/apply included; the /ui pages are not in it)
+    assert len(ops) == 22  # every route of the gateway (the apply and the batch put included; the /ui pages are not in it)
     for path, method, op in ops:
         ok = [c for c in op["responses"] if c.startswith("2")]
         assert len(ok) == 1, (path, method)
@@ -61,6 +61,7 @@ def test_request_bodies_are_the_models(doc):
     assert refs == {
         ("/v1/objects/{name}", "PUT"): "#/components/schemas/PutIn",
         ("/v1/objects/{name}", "POST"): "#/components/schemas/PutIn",
+        ("/v1/objects:batch", "POST"): "#/components/schemas/BatchPutIn",
         ("/v1/objects/{name}/get", "POST"): "#/components/schemas/GetIn",
         ("/v1/objects/{name}/ack", "POST"): "#/components/schemas/AckIn",
         ("/v1/objects/{name}/apply", "POST"): "#/components/schemas/ApplyIn",

@@ -32,15 +32,15 @@ def test_a_put_abandoned_by_another_gateways_recovery_is_refused_not_lost(stack,
     other = _other_gateway(stack)
     destroyed, committed = threading.Event(), threading.Event()
     seen: dict = {}
-    destroy = other._destroy_quantum
+    discard = stack.substrate.discard_many
 
-    def destroy_then_wait(object_id: str, why: str) -> bool:
-        done = destroy(object_id, why)
-        destroyed.set()
-        committed.wait(20)  # the put's commit comes now, between the destruction and the removal
-        return done
+    def discard_then_wait(object_ids: list[str]) -> None:
+        discard(object_ids)
+        if threading.current_thread() is recovery:  # the recovery destroyed the put's quantum state
+            destroyed.set()
+            committed.wait(20)  # the put's commit comes now, between the destruction and the removal
 
-    monkeypatch.setattr(other, "_destroy_quantum", destroy_then_wait)
+    monkeypatch.setattr(stack.substrate, "discard_many", discard_then_wait)
     recovery = threading.Thread(target=lambda: seen.update(other.recover()))
 
     def hook(name: str) -> None:
