@@ -5,9 +5,9 @@ What runs:
 
 * ``qclone serve --data-dir TMP --db URL`` (the embedded server: gateway, substrate, vault and
   four providers in one process) in its own process, the metadata in a fresh PostgreSQL
-  database (``--db``, default the local server; dropped at the end unless ``--keep``); the
-  substrate, vault and providers keep their SQLite files in the data dir (``--substrate-db``
-  names the substrate's store in the output).
+  database (``--db``, default the local server; dropped at the end unless ``--keep``), where
+  the embedded server also keeps the substrate's joint states; the vault and the providers keep
+  their SQLite files in the data dir (the output's ``substrate`` names the substrate's store).
 * **Load**: ``--objects`` N one-qubit objects (random pure states, n = 4 clones, the default
   placement: the key at the vault) through the batch route (``Client.put_many``, ``POST
   /v1/objects:batch``, ``--batch`` objects a request, ``--loaders`` requests in flight), the exact
