@@ -40,6 +40,7 @@ import pytest
 
 from qclone.storage.chaos import UNSETTLED, Ledger, database_view, is_aged_input, postgres_schema
 from qclone.storage.launcher import Cluster
+from tests.storage.procs import until
 
 pytestmark = pytest.mark.service
 
@@ -425,7 +426,8 @@ def test_kill_9_of_a_gateway_and_a_substrate_worker_loses_nothing_and_decrypts_n
         assert states[name] == "retrieved" and name in ledger.acked, (name, states[name])
         assert is_aged_input(ledger.received[name], ledger.inputs[name]), name
     assert not [n for n, s in states.items() if s in UNSETTLED], states
-    assert len(cluster.processes["substrate"].worker_pids()) == 2
+    # the substrate node replaced the killed worker (uvicorn's supervisor; a new worker takes seconds to start)
+    assert until(lambda: len(cluster.processes["substrate"].worker_pids()) == 2, timeout=90)
 
 
 # ---------------------------------------------------------------------- 4. status, down, up again
@@ -433,6 +435,7 @@ def test_status_down_and_up_again_with_another_number_of_gateways(cluster: Clust
     from qclone import Client
 
     root = str(cluster.root)
+    assert until(lambda: len(cluster.processes["substrate"].worker_pids()) == 2, timeout=90)
     status = _qclone("cluster", "status", "--data-dir", root, "--json")
     report = json.loads(status.stdout)
     assert status.returncode == 1 and report["healthy"] is False  # gateway-2 was killed for good above

@@ -338,6 +338,7 @@ def _matrix_routes(srv) -> list[tuple[str, str, dict, dict[str | None, set[int]]
     return [
         ("PUT", "/v1/objects/{new}", {"json": BLOCH}, tenant_new),
         ("POST", "/v1/objects/{new}", {"json": BLOCH}, tenant_new),
+        ("POST", "/v1/objects:batch", {"json": {"objects": [{"name": "{new}", **BLOCH}], "clones": 2}}, tenant_new),
         ("GET", "/v1/objects", {}, {"a": {200}, "b": {200}, "admin": {401}, None: {401}, "bad": {401}}),
         ("GET", "/v1/objects/{mine}", {}, tenant),
         ("GET", "/v1/objects/{mine}/peek", {"params": {"provider": "p1"}}, tenant | {"a": {200, 404}}),
