@@ -82,7 +82,8 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -171,6 +172,13 @@ def _pg_schema(schema: str) -> list[str]:
     return out
 
 _LOCK_STRIPES = 64
+
+
+def _stripe(object_id: str) -> int:
+    """The lock stripe of an object."""
+    return zlib.crc32(object_id.encode()) % _LOCK_STRIPES
+
+
 #: Compare-and-set writes of one call before it gives up (shared mode: other instances write too).
 _WRITE_TRIES = 8
 #: Every this many requests remembered (:meth:`Substrate.remember_request`), the expired ones are deleted.
@@ -668,7 +676,20 @@ class Substrate:
 
     # ------------------------------------------------------------------ plumbing
     def _lock(self, object_id: str) -> threading.RLock:
-        return self._locks[zlib.crc32(object_id.encode()) % _LOCK_STRIPES]
+        return self._locks[_stripe(object_id)]
+
+    @contextmanager
+    def _locks_of(self, object_ids: Iterable[str]) -> Iterator[None]:
+        """The locks of several objects (a batch), taken in stripe order: never a deadlock with
+        another batch, nor with a call on one object (which holds one stripe)."""
+        stripes = sorted({_stripe(o) for o in object_ids})
+        for i in stripes:
+            self._locks[i].acquire()
+        try:
+            yield
+        finally:
+            for i in reversed(stripes):
+                self._locks[i].release()
 
     def _query(self, sql: str, object_id: str) -> Any:
         """The first row of a read about one object, or None."""
@@ -897,19 +918,13 @@ class Substrate:
                     if sig is not None:
                         checked[sig] = held
             entries[object_id] = _Entry(state.qubits, n, np.array(state.engine_state, dtype=complex), keep, holders=held)
-        stripes = sorted({zlib.crc32(o.encode()) % _LOCK_STRIPES for o in entries})
-        for i in stripes:  # in stripe order: never a deadlock with another batch (others hold one stripe)
-            self._locks[i].acquire()
-        try:
+        with self._locks_of(entries):
             if self._db is None:
                 fresh = [o for o in entries if self._existing(o, entries[o].qubits, n) is None]
                 for o in fresh:
                     self._remember(self._states, o, entries[o])
             else:
                 fresh = self._save_many(entries)
-        finally:
-            for i in reversed(stripes):
-                self._locks[i].release()
         return {"created": len(fresh), "existing": len(entries) - len(fresh)}
 
     def _save_many(self, entries: dict[str, _Entry]) -> list[str]:
@@ -1546,10 +1561,7 @@ class Substrate:
         if not isinstance(object_ids, list) or not 1 <= len(object_ids) <= MAX_BATCH:
             raise InvalidArgumentError(f"object_ids must be a list of 1..{MAX_BATCH} object ids")
         ids = list(dict.fromkeys(_check_object_id(o) for o in object_ids))
-        stripes = sorted({zlib.crc32(o.encode()) % _LOCK_STRIPES for o in ids})
-        for i in stripes:
-            self._locks[i].acquire()
-        try:
+        with self._locks_of(ids):
             for o in ids:
                 self._forget(self._outputs, o)
                 self._forget(self._states, o)
@@ -1564,9 +1576,6 @@ class Substrate:
                             c.execute(f"DELETE FROM {table} WHERE object_id IN ({marks})", tuple(ids))
                 except self._error as e:
                     raise UnavailableError(f"the substrate cannot write its database {self._db.path} ({e})") from None
-        finally:
-            for i in reversed(stripes):
-                self._locks[i].release()
 
     def close(self) -> None:
         """Close the database file (the instance is unusable afterwards)."""
