@@ -5,11 +5,11 @@ from __future__ import annotations
 import builtins
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Select, delete, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from qclone.errors import InvalidArgumentError, is_int
@@ -65,6 +65,33 @@ def check_put_options(clones: Any, policy: Any, *, force: bool) -> None:
                                    "(force=True, or --force on the command line, stores it anyway).")
     if policy not in POLICIES:
         raise InvalidArgumentError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
+
+
+#: Set in a listing's transaction on PostgreSQL: a keyset page is read in the order of the index
+#: (tenant_id, created_at, name), never sorted. Right after a bulk load, before autovacuum has
+#: analysed the table, the planner's statistics still describe a small table and it would read every
+#: row of the tenant after the cursor and sort them (O(objects) a page: 100 ms at 10^5 objects,
+#: against 1 ms in index order). With sorting priced out the only plan left is the index walk.
+PAGE_PLAN = "SET LOCAL enable_sort = off"
+
+
+def listing_query(tenant_id: str, *, state: str | None = None, after: Sequence[Any] | None = None,
+                  limit: int) -> Select[Any]:
+    """The statement of one page of a tenant's objects: ``limit`` rows after the sort key ``after``
+    (``(created_at, name)`` of the last row shown; None: from the start), in that order."""
+    q = select(objects.c.name, objects.c.id.label("object_id"), objects.c.state, objects.c.k.label("qubits"),
+               objects.c.n.label("clones"), objects.c.policy, objects.c.created_at, objects.c.stored_at,
+               objects.c.finished_at).where(objects.c.tenant_id == tenant_id)
+    if state is not None:
+        q = q.where(objects.c.state == state)
+    if after is not None:
+        # a row-value comparison: both databases seek the index to (at, name) and read on. (Spelled
+        # created_at >= at AND (created_at > at OR name > name) instead, the index range starts at
+        # created_at = at and every earlier row of that instant is read and filtered out: a batch
+        # stores up to 1000 objects at one instant.)
+        q = q.where(tuple_(objects.c.created_at, objects.c.name) > tuple_(*after))
+    return q.order_by(objects.c.created_at, objects.c.name).limit(limit)
+
 
 class ObjectsMixin(PlacementMixin, HoldersMixin):
     def put(self, tenant: Tenant, name: str, state: Any, *, clones: int = DEFAULT_CLONES,
@@ -365,17 +392,11 @@ class ObjectsMixin(PlacementMixin, HoldersMixin):
         """
         if not is_int(limit) or limit < 1:
             raise InvalidArgumentError(f"limit must be an integer >= 1, got {limit!r}")
-        q = select(objects.c.name, objects.c.id.label("object_id"), objects.c.state, objects.c.k.label("qubits"),
-                   objects.c.n.label("clones"), objects.c.policy, objects.c.created_at, objects.c.stored_at,
-                   objects.c.finished_at).where(objects.c.tenant_id == tenant.id)
-        if state is not None:
-            q = q.where(objects.c.state == state)
-        if cursor is not None:
-            at, name = decode_cursor(cursor, "objects", (float, str))
-            # (created_at, name) > (at, name), spelled so both databases range-scan the index on created_at
-            q = q.where(objects.c.created_at >= at, or_(objects.c.created_at > at, objects.c.name > name))
+        key = None if cursor is None else decode_cursor(cursor, "objects", (float, str))
         with self.db.read() as conn:
-            result = conn.execute(q.order_by(objects.c.created_at, objects.c.name).limit(limit + 1))
+            if self.db.dialect == "postgresql":
+                conn.execute(text(PAGE_PLAN))
+            result = conn.execute(listing_query(tenant.id, state=state, after=key, limit=limit + 1))
             keys = list(result.keys())
             # fetched at once and zipped: ~10x faster than a Row mapping per row (this is the whole page cost)
             out = [dict(zip(keys, r, strict=True)) for r in result.all()]
