@@ -29,7 +29,7 @@ from typing import Any
 from qclone.errors import InvalidArgumentError, check_int, is_real
 
 __all__ = ["DatabaseCapacity", "DatabaseDemand", "Prediction", "ScaleOut", "database_limit", "machines_at_limit",
-           "predict", "report", "scale_out", "shards_for"]
+           "million_report", "predict", "report", "scale_out", "shards_for"]
 
 
 def _positive(value: float, what: str, *, zero: bool = False) -> float:
@@ -233,4 +233,59 @@ def report(figures: Mapping[str, Any], machines: tuple[int, ...] = (1, 10, 100))
                          f"{'(in PostgreSQL)' if shared else _si(b * 1e8 / 10, 'B')} | "
                          f"{'(in PostgreSQL)' if shared else _si(b * 1e8 / 100, 'B')} |")
         lines.append("--8<-- [end:storage]")
+    return "\n".join(lines) + "\n"
+
+
+def _objects(count: int) -> str:
+    exponent = round(math.log10(count)) if count > 0 else 0
+    return f"10{str(exponent).translate(str.maketrans('0123456789', '⁰¹²³⁴⁵⁶⁷⁸⁹'))}" if count == 10 ** exponent \
+        else f"{count:,}"
+
+
+def million_report(figures: Mapping[str, Any], target: float = 2.0) -> str:
+    """The Markdown of ``docs/scaling-storage.md``'s section on many objects in one tenant, from the
+    JSON that ``bench/storage_million.py --write-docs`` writes (section ``million``)."""
+    lines = ["--8<-- [start:million]",
+             "Latency at each size, p50 / p99 in ms, and in brackets each over the same figure of the "
+             "reference store (10³ objects) measured request by request in turn with it:", "",
+             "| objects | when | put | get | `ls` first page | `ls` middle page |", "|---|---|---|---|---|---|"]
+    for point in figures["checkpoints"]:
+        for phase, label in (("after_load", "right after the load"), ("maintained", "after VACUUM (ANALYZE)")):
+            m = point[phase]
+            big, ratios = m["big"], m["ratios"]
+            cells = []
+            for what, fig in (("put", big["round_trips"]["put"]), ("get", big["round_trips"]["get"]),
+                              ("ls_first", big["listing"]["first_page"]), ("ls_deep", big["listing"]["deep_page"])):
+                cells.append("-" if not fig else
+                             f"{fig['p50_ms']:.1f} / {fig['p99_ms']:.1f} "
+                             f"({ratios[what + '_p50']:.2f}× / {ratios[what + '_p99']:.2f}×)")
+            lines.append(f"| {_objects(point['objects'])} | {label} | " + " | ".join(cells) + " |")
+    last = figures["checkpoints"][-1]
+    worst = max(figures["flatness"], key=lambda k: figures["flatness"][k])
+    verdict = "flat" if figures["flat_within_2x"] else "**not** flat"
+    vac = ", ".join(f"{p['vacuum_analyze_seconds']:.1f} s at {_objects(p['objects'])}" for p in figures["checkpoints"]
+                    if "vacuum_analyze_seconds" in p)
+    per = figures["bytes_per_object"]
+    rec = figures["recovery"]
+    lines += ["", f"At {_objects(last['objects'])} objects, maintained, the latency is **{verdict} within {target:g}×** "
+                  f"of the reference's (the largest ratio: {worst.replace('_', ' ')}, "
+                  f"{figures['flatness'][worst]:.2f}×). `VACUUM (ANALYZE)` after the load took {vac}.", "",
+              f"Bulk load through the batch route: **{figures['load_per_second']:.0f} objects/s** "
+              f"({figures['batch']} objects a request, {figures['loaders']} requests in flight), "
+              f"{figures['bulk_to_single_put']:.0f}× the rate of single puts one at a time.", "",
+              "| where | bytes per stored object |", "|---|---|"]
+    in_pg = str(figures.get("substrate", "")).startswith("postgresql")
+    labels = {"substrate": "the substrate's joint states (its PostgreSQL tables)" if in_pg else "the substrate's file",
+              "vault": "the vault's file (the key)", "providers": "the providers' files (four clones)",
+              "metadata": "the whole PostgreSQL database (metadata, audit log"
+                          + (", joint states)" if in_pg else ")")}
+    for where, label in labels.items():
+        if where in per:
+            lines.append(f"| {label} | {per[where]:.0f} |")
+    lines += ["", f"Recovery after a kill -9 during a batch at {_objects(last['objects'])} objects: the server ready "
+                  f"{rec['seconds_to_ready']:.1f} s after its start, the first get answered after "
+                  f"{rec['seconds_to_first_get']:.1f} s, peak memory {rec['peak_rss_mb']:.0f} MB; the killed batch, "
+                  f"sent again with its key: {rec['retry_created']} objects created, {rec['retry_earlier']} found "
+                  "stored before the kill, none twice.",
+              "--8<-- [end:million]"]
     return "\n".join(lines) + "\n"

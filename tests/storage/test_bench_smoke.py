@@ -80,10 +80,18 @@ def test_storage_million_benchmark_runs_its_short_form(postgres_server) -> None:
     assert out["ok"] and out["metadata"] == "postgresql" and out["substrate"].startswith("postgresql")
     assert [p["objects"] for p in out["checkpoints"]] == [1000, 2000]
     for point in out["checkpoints"]:
-        rt, ls = point["round_trips"], point["listing"]
-        assert rt["put"]["p50_ms"] <= rt["put"]["p99_ms"] and rt["get"]["n"] == 3
-        assert ls["listed"] >= point["objects"] and ls["deep_page"] is not None
-    assert set(out["flatness"]) >= {"put_p99", "get_p99", "ls_first_p99", "ls_deep_p99"}
+        assert point["listed"] >= point["objects"] and point["vacuum_analyze_seconds"] > 0
+        for phase in ("after_load", "maintained"):
+            for store in ("big", "reference"):
+                rt, ls = point[phase][store]["round_trips"], point[phase][store]["listing"]
+                assert rt["put"]["p50_ms"] <= rt["put"]["p99_ms"] and rt["get"]["n"] == 3
+                assert ls["deep_page"] is not None and ls["first_page"]["n"] == 3
+            ratios, big, ref = point[phase]["ratios"], point[phase]["big"], point[phase]["reference"]
+            assert ratios["get_p99"] == pytest.approx(big["round_trips"]["get"]["p99_ms"]
+                                                      / ref["round_trips"]["get"]["p99_ms"])
+    assert set(out["flatness"]) == {f"{w}_{q}" for w in ("put", "get", "ls_first", "ls_deep") for q in ("p50", "p99")}
+    assert out["flatness"] == out["checkpoints"][-1]["maintained"]["ratios"]
+    assert out["flat_within_2x"] == all(v <= 2 for v in out["flatness"].values())
     assert all(v > 0 for v in out["bytes_per_object"].values() if not isinstance(v, dict))
     rec = out["recovery"]
     assert rec["killed_mid_batch"] and not rec["killed_batch_answered"]
