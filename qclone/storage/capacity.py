@@ -247,7 +247,8 @@ def million_report(figures: Mapping[str, Any], target: float = 2.0) -> str:
     JSON that ``bench/storage_million.py --write-docs`` writes (section ``million``)."""
     lines = ["--8<-- [start:million]",
              "Latency at each size, p50 / p99 in ms, and in brackets each over the same figure of the "
-             "reference store (10³ objects) measured request by request in turn with it:", "",
+             "reference store (loaded with 10³ objects; the round trips measured on it add theirs) measured request "
+             "by request in turn with it:", "",
              "| objects | when | put | get | `ls` first page | `ls` middle page |", "|---|---|---|---|---|---|"]
     for point in figures["checkpoints"]:
         for phase, label in (("after_load", "right after the load"), ("maintained", "after VACUUM (ANALYZE)")):
