@@ -43,7 +43,11 @@ the qubits.
 Without a backend the branches follow a heavy-hex row: the odd-numbered key
 qubits have their clone beside them, the others reach theirs through the previous
 pair (key, clone, then one step further: 5 CNOTs). :func:`tree_layout` finds the
-spine and the branches on a device.
+spine and the branches on a device: the spine may be any simple path of the coupling
+map (:func:`simple_paths`; it may turn at any bridge and go round a bad coupler), a
+cheap score ranks them all (:func:`ranked_spines`), and the scheduled stim model of
+:mod:`qclone.hardware.predict` picks the best of the first few
+(:func:`tree_candidates`) — the placement is chosen by the fidelity it predicts.
 
 Examples:
     >>> from qclone.hardware.check import check_schedule
@@ -418,7 +422,7 @@ class TreeCandidate:
     fidelity: float
 
 
-_CHOSEN: dict[tuple[int, int, str, int], tuple[TreeCandidate, ...]] = {}
+_CHOSEN: dict[tuple[int, int, str, int], tuple[BackendV2, tuple[TreeCandidate, ...]]] = {}
 
 
 def tree_candidates(backend: BackendV2, clones: int, *, spines: str = "paths",
@@ -436,7 +440,7 @@ def tree_candidates(backend: BackendV2, clones: int, *, spines: str = "paths",
     if not is_int(candidates) or candidates < 1:
         raise InvalidArgumentError(f"candidates must be a positive integer, got {candidates!r}")
     key = (id(backend), n, spines, int(candidates))
-    if key not in _CHOSEN:
+    if key not in _CHOSEN or _CHOSEN[key][0] is not backend:
         from qclone.hardware.predict import DeviceCircuit, predict
         from qclone.hardware.variants import compile_variant
 
@@ -460,8 +464,8 @@ def tree_candidates(backend: BackendV2, clones: int, *, spines: str = "paths",
             comp = compile_variant("tree", backend, n, 1, input="bell", layout=lay)
             dc = DeviceCircuit(comp.circuit, comp.reference_qubit, lay.A, comp.clone_qubit, "tree")
             out.append(TreeCandidate(lay, score, predict(backend, n, 1, circuit=dc).average_fidelity))
-        _CHOSEN[key] = tuple(out)
-    return _CHOSEN[key]
+        _CHOSEN[key] = (backend, tuple(out))
+    return _CHOSEN[key][1]
 
 
 def tree_layout(backend: BackendV2, clones: int, decrypt: int = 1, *, name: str | None = None,
@@ -496,14 +500,32 @@ def tree_layout(backend: BackendV2, clones: int, decrypt: int = 1, *, name: str 
                    pair_order=tuple(k for k in range(1, n + 1) if k != decrypt) + (decrypt,))
 
 
+_MAX_CLONES: dict[int, tuple[BackendV2, int]] = {}
+
+
 def max_tree_clones(backend: BackendV2) -> int:
-    """The largest n a window of the device's long path holds as a comb (searched by bisection; a spine
-    that turns may hold more, which is not searched)."""
-    lo, hi = 1, len(long_path(coupling_adjacency(backend)))
+    """The largest n some spine of :func:`ranked_spines` holds as a comb (searched by bisection; beyond
+    :data:`MAX_SPINES` paths of a length, the windows of the long path only). Cached per device object:
+    where no path of a length holds the comb, every one is tried (a minute or two on a Heron)."""
+    if id(backend) in _MAX_CLONES and _MAX_CLONES[id(backend)][0] is backend:
+        return _MAX_CLONES[id(backend)][1]
+    adj = coupling_adjacency(backend)
+    cal = _Calibration.of(backend, adj)
+    path = long_path(adj)
+
+    def fits(n: int) -> bool:
+        windows = [path[i : i + n + 3] for i in range(len(path) - n - 2)]
+        if any(_placement(cal, adj, w, n) is not None for w in windows + [w[::-1] for w in windows]):
+            return True
+        found = simple_paths(adj, n + 3, limit=MAX_SPINES, avoid=cal.dead)
+        return found is not None and any(_placement(cal, adj, w, n) is not None for w in found)
+
+    lo, hi = 1, len(path)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if ranked_spines(backend, mid, spines="windows"):
+        if fits(mid):
             lo = mid
         else:
             hi = mid
+    _MAX_CLONES[id(backend)] = (backend, lo)
     return lo
