@@ -360,6 +360,8 @@ def place_comb(device: str, clones: int, decrypt: int, spine: Sequence[int], brs
     """The :class:`TreeLayout` of a spine (physical qubits R, A, s, t, then the key qubits) and its branches
     (physical qubits from each key qubit to its clone), as :func:`ranked_spines` gives them."""
     n = check_clones(clones)
+    if not is_int(decrypt) or not 1 <= decrypt <= n:
+        raise InvalidArgumentError(f"the decrypted clone must be in 1..{n}, got {decrypt!r}")
     order = tuple(k for k in range(1, n + 1) if k != decrypt) + (decrypt,)
     slots = [0] * (2 * n + 2)
     for slot, phys in zip(spine_slots(n), spine):
