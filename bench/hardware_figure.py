@@ -22,14 +22,16 @@ Aer where Aer runs:
 4. **error budget** (``--budget``): F(n) of a variant with everything, without
    the idle windows' relaxation, and without the gate errors (readout kept), to
    say what dominates;
-5. **beyond the chip**: a line of 2n + 2 qubits with FakeFez's median
+5. **placements** (``--placements``): how the comb's placement is chosen, the model's F of the cheap
+   score's first spine, of the first window of the long path, and of the model's choice;
+6. **beyond the chip**: a line of 2n + 2 qubits with FakeFez's median
    calibration; the factor on every error probability and 1/T1, 1/T2 at
    which n clones reach 2/3 (``--solve``), and the gate errors a perfect
    memory would need.
 
 Run: .venv/bin/python bench/hardware_figure.py [--devices fake_fez,fake_torino] [--curve 1,2,...]
      [--solve 10,20,63,100,1000] [--aer-csv docs/img/hardware_fake_fez.csv ...] [--json out.json] [--plot out.png]
-     [--budget today:9,tree:13,tree:15]
+     [--budget today:9,tree:13,tree:15] [--placements 14,15,16]
 """
 
 from __future__ import annotations
@@ -147,6 +149,31 @@ def budget(devices: list[str], points: list[tuple[str, int]]) -> list[dict]:
             rows.append(row)
             print(f"{name:12s} {variant:10s} n = {n:3d}  F = {row['all']:.4f}  without idle relaxation {row['without_idle']:.4f}  "
                   f"without gate errors {row['without_gates']:.4f}", flush=True)
+    return rows
+
+
+def placements(devices: list[str], ns: list[int]) -> list[dict]:
+    """How the comb's placement is chosen (:func:`qclone.hardware.tree.tree_candidates`): the model's F of the
+    cheap score's first spine, of the first window of the device's long path, and of the model's choice
+    (with its rank by the score)."""
+    from qclone.hardware.tree import ranked_spines, tree_candidates
+
+    rows = []
+    for name in devices:
+        be = get_backend(name)
+        for n in ns:
+            found = tree_candidates(be, n)
+            windows = ranked_spines(be, n, spines="windows")
+            window = windows[0][1] if windows else None  # None: no window of the long path holds n clones
+            best = max(range(len(found)), key=lambda i: found[i].fidelity)
+            row = {"device": name, "clones": n, "candidates": len(found), "score_first": found[0].fidelity,
+                   "first_window": next((c.fidelity for c in found if window and c.layout.spine[1:] == window[1:]), None),
+                   "chosen": found[best].fidelity, "chosen_rank": best + 1, "chosen_spine": list(found[best].layout.spine),
+                   "chosen_is_window": window is not None and found[best].layout.spine[1:] == window[1:]}
+            rows.append(row)
+            shown = "none fits" if row["first_window"] is None else f"{row['first_window']:.4f}"
+            print(f"{name:12s} n = {n:3d}  score's first {row['score_first']:.4f}  first window {shown}  "
+                  f"model's choice {row['chosen']:.4f} (rank {best + 1} of {len(found)})", flush=True)
     return rows
 
 
@@ -282,6 +309,13 @@ def markdown(out: dict) -> str:
         for r in out["budget"]:
             lines.append(f"| {r['device']} | {r['variant']} | {r['clones']} | {r['all']:.4f} | {r['without_idle']:.4f} | "
                          f"{r['without_gates']:.4f} |")
+    if out.get("placements"):
+        lines = ["| device | n | score's first spine | first window of the long path | model's choice | its rank by the score |",
+                 "|---|---:|---:|---:|---:|---:|"]
+        for r in out["placements"]:
+            window = "— (none holds n)" if r["first_window"] is None else f"{r['first_window']:.4f}"
+            lines.append(f"| {r['device']} | {r['clones']} | {r['score_first']:.4f} | {window} | {r['chosen']:.4f} | "
+                         f"{r['chosen_rank']} of {r['candidates']} |")
     if out.get("exact_check"):
         lines += ["", "| n | Aer density matrix, twirled device errors (exact) | stim model, same errors (exact) | difference |",
                   "|---:|---:|---:|---:|"]
@@ -315,6 +349,7 @@ def main() -> None:
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--markdown", type=Path, help="print the tables of a --json document written earlier, and stop")
     ap.add_argument("--budget", default="", help="variant:n points of the error budget, e.g. today:9,tree:15 (then stop)")
+    ap.add_argument("--placements", default="", help="n of the comb's placement table, e.g. 14,15,16 (then stop)")
     ap.add_argument("--techniques", default="", help="only these variants' rows (and 'combined'), e.g. tree,combined")
     ap.add_argument("--no-techniques", action="store_true", help="skip the technique table")
     args = ap.parse_args()
@@ -328,6 +363,12 @@ def main() -> None:
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"budget": rows}, indent=1, default=float))
+        return
+    if args.placements:
+        rows = placements(devices, [int(x) for x in args.placements.split(",") if x])
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"placements": rows}, indent=1, default=float))
         return
     only = {t for t in args.techniques.split(",") if t} or None
     out: dict = {"techniques": [] if args.no_techniques else technique_table(devices, only)}

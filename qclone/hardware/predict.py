@@ -161,30 +161,30 @@ class DeviceNoise:
     readout: dict[int, float] = field(default_factory=dict)
     coherence: dict[int, tuple[float, float]] = field(default_factory=dict)
     covered: set[int] = field(default_factory=set)
+    covered_edges: set[tuple[int, int]] = field(default_factory=set)
 
     def cover(self, qubits: Iterable[int]) -> DeviceNoise:
-        """Make sure every gate on ``qubits`` (and every edge among them) has its error."""
+        """Make sure every gate on ``qubits`` and on every coupling edge among them has its error (an edge
+        between two qubits covered by earlier calls too)."""
         from qiskit_aer.noise import NoiseModel
 
         from qclone.hardware.backends import RestrictedBackend, physical_qubit_properties
 
         want = set(int(q) for q in qubits)
-        missing = want - self.covered
+        edges = [(int(a), int(b)) for a, b in self.backend.coupling_map.get_edges()]
+        loose = {q for e in edges if e[0] in want and e[1] in want and e not in self.covered_edges for q in e}
+        missing = (want - self.covered) | loose
         if not missing:
             return self
         if self.scale != 1.0:
             raise InvalidArgumentError("a scaled copy covers the qubits it was made for")
-        adj: dict[int, set[int]] = {}
-        for a, b in self.backend.coupling_map.get_edges():
-            adj.setdefault(a, set()).add(b)
-        extra = {b for q in missing for b in adj.get(q, ()) if b in want}
-        chosen = tuple(sorted(missing | extra))
+        chosen = tuple(sorted(missing))
         sub = RestrictedBackend(self.backend, chosen)
         model = NoiseModel.from_backend(sub)
         for name, errors in model._local_quantum_errors.items():  # noqa: SLF001 - Aer has no public iterator
             for qargs, error in errors.items():
                 key = (name, tuple(chosen[i] for i in qargs))
-                if key[1][0] in self.covered and all(q in self.covered for q in key[1]):
+                if key in self.probabilities:
                     continue
                 probs = pauli_probabilities(error)
                 self.probabilities[key] = probs
@@ -198,13 +198,14 @@ class DeviceNoise:
             if p is not None and p.t1 is not None and p.t2 is not None and q not in self.coherence:
                 self.coherence[q] = (float(p.t1), float(p.t2))
         self.covered |= set(chosen)
+        self.covered_edges |= {e for e in edges if e[0] in missing and e[1] in missing}
         return self
 
     def scaled(self, scale: float) -> DeviceNoise:
         """A copy with every error probability and 1/T1, 1/T2 multiplied by ``scale`` (covering the same qubits)."""
         if self.scale != 1.0:
             raise InvalidArgumentError("scale the device's own noise, not a scaled copy")
-        out = DeviceNoise(self.backend, scale=scale, covered=set(self.covered))
+        out = DeviceNoise(self.backend, scale=scale, covered=set(self.covered), covered_edges=set(self.covered_edges))
         for key, probs in self.probabilities.items():
             out.probabilities[key] = _scaled(probs, scale)
             out.gates[key] = independent_mechanisms(out.probabilities[key])
@@ -794,7 +795,8 @@ def line_noise(backend: LineBackend) -> DeviceNoise:
     small = LineBackend(2, backend.calibration)
     ref = DeviceNoise(small).cover([0, 1])
     m = backend.target.num_qubits
-    out = DeviceNoise(backend, covered=set(range(m)))
+    out = DeviceNoise(backend, covered=set(range(m)),
+                      covered_edges={(int(a), int(b)) for a, b in backend.coupling_map.get_edges()})
     for (name, qargs), probs in ref.probabilities.items():
         if len(qargs) == 1:
             for q in range(m):

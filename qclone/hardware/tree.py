@@ -43,7 +43,11 @@ the qubits.
 Without a backend the branches follow a heavy-hex row: the odd-numbered key
 qubits have their clone beside them, the others reach theirs through the previous
 pair (key, clone, then one step further: 5 CNOTs). :func:`tree_layout` finds the
-spine and the branches on a device.
+spine and the branches on a device: the spine may be any simple path of the coupling
+map (:func:`simple_paths`; it may turn at any bridge and go round a bad coupler), a
+cheap score ranks them all (:func:`ranked_spines`), and the scheduled stim model of
+:mod:`qclone.hardware.predict` picks the best of the first few
+(:func:`tree_candidates`) — the placement is chosen by the fidelity it predicts.
 
 Examples:
     >>> from qclone.hardware.check import check_schedule
@@ -56,8 +60,8 @@ Examples:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from qiskit.providers import BackendV2
 
@@ -261,62 +265,104 @@ def _decay_rate(backend: BackendV2, qubit: int) -> float:
     return 1 / (2 * min(t2, 2 * t1)) + 1 / (4 * t1)
 
 
-def tree_layout(backend: BackendV2, clones: int, decrypt: int = 1, *, name: str | None = None) -> TreeLayout:
-    """Place the comb on the device: the spine is a window of the device's long path
-    (:func:`~qclone.hardware.layout.long_path`), the branches are found as in :func:`_branches`; of the
-    windows (both directions) the one with the smallest expected gate error is used: the CZ error of
-    every spine edge the walks cross times 8 (about 8 CNOTs), of the edges (A, s) and (R, A) times 2 and 1
-    (the seed's gates on A, the input's Bell pair), of every branch edge times
-    the CNOTs its branch puts on it, plus the readout error of R and of the decrypted clone, plus the
-    relaxation of the spine's qubits (the key qubits and the pair) over n walk steps (:data:`WALK_STEP`).
-    Windows with a broken coupler (error ≥ :data:`DEAD_EDGE`) are skipped.
+#: Simple paths enumerated at most per spine length; above, the spines are the windows of the long path.
+MAX_SPINES = 250_000
+#: Spines the scheduled stim model scores by default (the best of the heuristic ranking, distinct ones).
+MODEL_CANDIDATES = 24
 
-    Raises:
-        TooLargeError: if no window of the device's path holds n clones this way.
+
+def simple_paths(adj: Sequence[Sequence[int]], length: int, *, limit: int | None = None,
+                 avoid: Callable[[int, int], bool] | None = None) -> list[tuple[int, ...]] | None:
+    """Every simple path of ``length`` qubits of the coupling graph, each direction once (a path and its
+    reverse are two spines: R sits at the first qubit), none with an edge ``avoid`` rejects. None if there
+    are more than ``limit``. On heavy-hex (degree ≤ 3) there are about 26 000 paths of 18 qubits on a
+    156-qubit device.
+
+    Examples:
+        >>> len(simple_paths(((1,), (0, 2), (1,)), 2))
+        4
     """
+    out: list[tuple[int, ...]] = []
+    path: list[int] = []
+    used: set[int] = set()
+
+    def grow(u: int) -> bool:
+        path.append(u)
+        used.add(u)
+        if len(path) == length:
+            out.append(tuple(path))
+        else:
+            for v in adj[u]:
+                if v not in used and (avoid is None or not avoid(u, v)) and not grow(v):
+                    return False
+        path.pop()
+        used.discard(u)
+        return limit is None or len(out) <= limit
+
+    for start in range(len(adj)):
+        path.clear()
+        used.clear()
+        if not grow(start):
+            return None
+    return out
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    """The numbers the heuristic score reads, looked up once per device."""
+
+    edge: dict[tuple[int, int], float]
+    readout: dict[int, float]
+    decay: dict[int, float]
+
+    @classmethod
+    def of(cls, backend: BackendV2, adj: Sequence[Sequence[int]]) -> _Calibration:
+        edge = {(a, b): _error(backend, a, b) for a in range(len(adj)) for b in adj[a]}
+        measure = backend.target["measure"] if "measure" in backend.target.operation_names else {}
+        readout = {q: float(measure[(q,)].error or 0.0) for q in range(len(adj))
+                   if (q,) in measure and measure[(q,)] is not None}
+        return cls(edge, readout, {q: _decay_rate(backend, q) for q in range(len(adj))})
+
+    def dead(self, a: int, b: int) -> bool:
+        return self.edge.get((a, b), 0.0) >= DEAD_EDGE
+
+
+def _placement(cal: _Calibration, adj: Sequence[Sequence[int]], spine: Sequence[int],
+               clones: int) -> tuple[float, dict[int, tuple[int, ...]]] | None:
+    """Branches for ``spine`` and its heuristic expected error (see :func:`ranked_spines`), or None if
+    the spine takes no comb or a branch crosses a broken coupler."""
+    n = clones
+    w = tuple(spine)
+    brs = _branches(adj, w)
+    if brs is None:
+        return None
+    where = {phys: 3 + 2 * i for i, phys in enumerate(w[4:])} | {b[-1]: 2 + 2 * i for i, b in enumerate(brs[k] for k in w[4:])}
+    try:
+        _check_branches(n, [tuple(where[p] for p in brs[k]) for k in w[4:]])
+    except (InvalidArgumentError, KeyError):
+        return None
+    e = cal.edge
+    if any(cal.dead(x, y) for x, y in zip(w, w[1:])) or any(cal.dead(x, y) for b in brs.values() for x, y in zip(b, b[1:])):
+        return None  # a coupler the calibration reports as broken
+    # the expected gate errors: each spine edge carries about 8 CNOTs (both walks), each branch edge
+    # 1 (a clone beside its key) or 2 (a move), plus the readout of R and of the decrypted clone
+    err = 8 * sum(e.get((x, y), 0.0) for x, y in zip(w[2:], w[3:]))
+    err += 2 * e.get((w[1], w[2]), 0.0) + e.get((w[0], w[1]), 0.0)  # the seed's gates on A; R's Bell pair
+    err += sum((1 if len(b) == 2 else 2) * e.get((x, y), 0.0) for b in brs.values() for x, y in zip(b, b[1:]))
+    err += cal.readout.get(w[0], 0.0) + cal.readout.get(w[2], 0.0)
+    # and the relaxation of the key qubits while they wait between the two walks: the encryption's walk
+    # passes spine qubit 2 + i at step i, the decryption's walk back reaches it at step 2n − i
+    err += sum(2 * (n - i) * WALK_STEP * cal.decay[q] for i, q in enumerate(w[2:]))
+    return err, brs
+
+
+def place_comb(device: str, clones: int, decrypt: int, spine: Sequence[int], brs: Mapping[int, Sequence[int]]) -> TreeLayout:
+    """The :class:`TreeLayout` of a spine (physical qubits R, A, s, t, then the key qubits) and its branches
+    (physical qubits from each key qubit to its clone), as :func:`ranked_spines` gives them."""
     n = check_clones(clones)
     if not is_int(decrypt) or not 1 <= decrypt <= n:
         raise InvalidArgumentError(f"the decrypted clone must be in 1..{n}, got {decrypt!r}")
-    device = str(name or getattr(backend, "name", "device"))
     order = tuple(k for k in range(1, n + 1) if k != decrypt) + (decrypt,)
-    if n == 1:
-        from qclone.hardware.layout import device_layout
-
-        base = device_layout(backend, 1, 1, name=name)
-        return TreeLayout(device=base.device, clones=1, decrypt=1, path=base.path, pair_order=base.pair_order)
-    adj = coupling_adjacency(backend)
-    path = long_path(adj)
-    length = n + 3
-    readout = backend.target["measure"] if "measure" in backend.target.operation_names else None
-    best: tuple | None = None
-    windows = [path[i : i + length] for i in range(len(path) - length + 1)]
-    for w in windows + [w[::-1] for w in windows]:
-        brs = _branches(adj, w)
-        if brs is None:
-            continue
-        where = {phys: 3 + 2 * i for i, phys in enumerate(w[4:])} | {b[-1]: 2 + 2 * i for i, b in enumerate(brs[k] for k in w[4:])}
-        try:
-            _check_branches(n, [tuple(where[p] for p in brs[k]) for k in w[4:]])
-        except (InvalidArgumentError, KeyError):
-            continue
-        edges = list(zip(w, w[1:])) + [e for b in brs.values() for e in zip(b, b[1:])]
-        if any(_error(backend, x, y) >= DEAD_EDGE for x, y in edges):
-            continue  # a coupler the calibration reports as broken
-        # the expected gate errors: each spine edge carries about 8 CNOTs (both walks), each branch edge
-        # 1 (a clone beside its key) or 2 (a move), plus the readout of R and of the decrypted clone
-        err = 8 * sum(_error(backend, x, y) for x, y in zip(w[2:], w[3:]))
-        err += 2 * _error(backend, w[1], w[2]) + _error(backend, w[0], w[1])  # the seed's gates on A; R's Bell pair
-        err += sum((1 if len(b) == 2 else 2) * _error(backend, x, y) for b in brs.values() for x, y in zip(b, b[1:]))
-        if readout is not None:
-            err += sum(float(readout[(q,)].error or 0.0) for q in (w[0], w[2]) if (q,) in readout)
-        # and the relaxation of the key qubits and the pair while the walks pass: about WALK_STEP per key
-        err += sum(n * WALK_STEP * rate for rate in (_decay_rate(backend, q) for q in w[2:]))
-        key = (err, w)
-        if best is None or key < best[0]:
-            best = (key, w, brs)
-    if best is None:
-        raise TooLargeError(f"{n} clones do not fit {device} as a comb (spine of {length} qubits with a branch per key)")
-    _, spine, brs = best
     slots = [0] * (2 * n + 2)
     for slot, phys in zip(spine_slots(n), spine):
         slots[slot] = phys
@@ -327,14 +373,161 @@ def tree_layout(backend: BackendV2, clones: int, decrypt: int = 1, *, name: str 
     return TreeLayout(device=device, clones=n, decrypt=decrypt, path=tuple(slots), pair_order=order, branches=branches)
 
 
+#: The two sets of spines :func:`ranked_spines` searches.
+SPINE_SETS: tuple[str, ...] = ("paths", "windows")
+
+
+def ranked_spines(backend: BackendV2, clones: int, *, spines: str = "paths") -> list[tuple[float, tuple[int, ...], dict[int, tuple[int, ...]]]]:
+    """Every spine that takes a comb for n clones, with its branches (:func:`_branches`), best heuristic
+    score first: (score, spine, branches by key qubit).
+
+    The score is the expected error: the CZ error of every spine edge the walks cross times 8 (about 8
+    CNOTs), of the edges (A, s) and (R, A) times 2 and 1 (the seed's gates on A, the input's Bell pair),
+    of every branch edge times the CNOTs its branch puts on it, plus the readout error of R and of the
+    decrypted clone, plus the relaxation of the qubits from the third of the spine on while they wait
+    between the two walks: 2(n − i) walk steps (:data:`WALK_STEP`) for the qubit 2 + i (the encryption's
+    walk passes it at step i, the decryption's walk back at step 2n − i). Spines with a broken coupler
+    (error ≥ :data:`DEAD_EDGE`) are left out.
+
+    ``spines``: ``"paths"``: every simple path of n + 3 qubits (:func:`simple_paths`; the spine may turn
+    at any bridge and go round a bad coupler), or the windows of the long path if the device has more
+    than :data:`MAX_SPINES` of them; ``"windows"``: the windows of the device's long path
+    (:func:`~qclone.hardware.layout.long_path`) in both directions.
+    """
+    n = check_clones(clones)
+    if spines not in SPINE_SETS:
+        raise InvalidArgumentError(f"spines must be one of {', '.join(SPINE_SETS)}, got {spines!r}")
+    adj = coupling_adjacency(backend)
+    cal = _Calibration.of(backend, adj)
+    length = n + 3
+    found = simple_paths(adj, length, limit=MAX_SPINES, avoid=cal.dead) if spines == "paths" else None
+    if found is None:
+        path = long_path(adj)
+        windows = [path[i : i + length] for i in range(len(path) - length + 1)]
+        found = windows + [w[::-1] for w in windows]
+    ranked = []
+    for w in found:
+        placed = _placement(cal, adj, w, n)
+        if placed is not None:
+            ranked.append((placed[0], tuple(w), placed[1]))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    return ranked
+
+
+@dataclass(frozen=True)
+class TreeCandidate:
+    """A placement of the comb the model scored: its layout, heuristic score (:func:`ranked_spines`; lower
+    is better) and the scheduled stim model's average fidelity (higher is better)."""
+
+    layout: TreeLayout
+    score: float
+    fidelity: float
+
+
+_CHOSEN: dict[tuple[int, int, str, int], tuple[BackendV2, tuple[TreeCandidate, ...]]] = {}
+
+
+def tree_candidates(backend: BackendV2, clones: int, *, spines: str = "paths",
+                    candidates: int = MODEL_CANDIDATES) -> tuple[TreeCandidate, ...]:
+    """The best ``candidates`` placements of the heuristic ranking (:func:`ranked_spines`; two spines that
+    differ only in R count once: the model never touches R), each scored by the scheduled stim model
+    (:func:`~qclone.hardware.predict.predict`, ALAP, no DD; decrypted clone 1), in ranking order; with
+    ``spines="paths"`` the first choice among the windows of the long path (the placement before paths
+    were searched) is scored too, last, if it is not among them. Cached per device object, n and arguments.
+
+    Raises:
+        TooLargeError: if no spine holds n clones this way.
+    """
+    n = check_clones(clones)
+    if not is_int(candidates) or candidates < 1:
+        raise InvalidArgumentError(f"candidates must be a positive integer, got {candidates!r}")
+    key = (id(backend), n, spines, int(candidates))
+    if key not in _CHOSEN or _CHOSEN[key][0] is not backend:
+        from qclone.hardware.predict import DeviceCircuit, predict
+        from qclone.hardware.variants import compile_variant
+
+        device = str(getattr(backend, "name", "device"))
+        ranked = ranked_spines(backend, n, spines=spines)
+        if not ranked:
+            raise TooLargeError(f"{n} clones do not fit {device} as a comb (spine of {n + 3} qubits with a branch per key)")
+        picked: list[tuple[float, tuple[int, ...], dict[int, tuple[int, ...]]]] = []
+        seen: set[tuple] = set()
+        windows = ranked_spines(backend, n, spines="windows")[:1] if spines == "paths" else []
+        for i, (score, spine, brs) in enumerate(ranked + windows):
+            if len(picked) >= candidates and i < len(ranked):
+                continue
+            same = (spine[1:], tuple(sorted(brs.items())))
+            if same not in seen:
+                seen.add(same)
+                picked.append((score, spine, brs))
+        out = []
+        for score, spine, brs in picked:
+            lay = place_comb(device, n, 1, spine, brs)
+            comp = compile_variant("tree", backend, n, 1, input="bell", layout=lay)
+            dc = DeviceCircuit(comp.circuit, comp.reference_qubit, lay.A, comp.clone_qubit, "tree")
+            out.append(TreeCandidate(lay, score, predict(backend, n, 1, circuit=dc).average_fidelity))
+        _CHOSEN[key] = (backend, tuple(out))
+    return _CHOSEN[key][1]
+
+
+def tree_layout(backend: BackendV2, clones: int, decrypt: int = 1, *, name: str | None = None,
+                spines: str = "paths", candidates: int = MODEL_CANDIDATES) -> TreeLayout:
+    """Place the comb on the device: of the spines :func:`ranked_spines` ranks (every simple path of
+    n + 3 qubits by default), the best ``candidates`` by the heuristic score are scored by the scheduled
+    stim model (:func:`tree_candidates`) and the one with the largest average fidelity is used — a
+    placement chosen by the model itself, as mapomatic scores layouts. ``candidates=1``: the heuristic's
+    first choice, without the model. The decrypted clone's label does not change the placement (its
+    pair ends at the spine's third qubit whichever it is).
+
+    Raises:
+        TooLargeError: if no spine holds n clones this way.
+    """
+    n = check_clones(clones)
+    if not is_int(decrypt) or not 1 <= decrypt <= n:
+        raise InvalidArgumentError(f"the decrypted clone must be in 1..{n}, got {decrypt!r}")
+    device = str(name or getattr(backend, "name", "device"))
+    if n == 1:
+        from qclone.hardware.layout import device_layout
+
+        base = device_layout(backend, 1, 1, name=name)
+        return TreeLayout(device=base.device, clones=1, decrypt=1, path=base.path, pair_order=base.pair_order)
+    if candidates == 1:
+        ranked = ranked_spines(backend, n, spines=spines)
+        if not ranked:
+            raise TooLargeError(f"{n} clones do not fit {device} as a comb (spine of {n + 3} qubits with a branch per key)")
+        _, spine, brs = ranked[0]
+        return place_comb(device, n, decrypt, spine, brs)
+    best = max(tree_candidates(backend, n, spines=spines, candidates=candidates), key=lambda c: c.fidelity)
+    return replace(best.layout, device=device, decrypt=decrypt,
+                   pair_order=tuple(k for k in range(1, n + 1) if k != decrypt) + (decrypt,))
+
+
+_MAX_CLONES: dict[int, tuple[BackendV2, int]] = {}
+
+
 def max_tree_clones(backend: BackendV2) -> int:
-    """The largest n :func:`tree_layout` places on the device (searched by bisection)."""
-    lo, hi = 1, len(long_path(coupling_adjacency(backend)))
+    """The largest n some spine of :func:`ranked_spines` holds as a comb (searched by bisection; beyond
+    :data:`MAX_SPINES` paths of a length, the windows of the long path only). Cached per device object:
+    where no path of a length holds the comb, every one is tried (a minute or two on a Heron)."""
+    if id(backend) in _MAX_CLONES and _MAX_CLONES[id(backend)][0] is backend:
+        return _MAX_CLONES[id(backend)][1]
+    adj = coupling_adjacency(backend)
+    cal = _Calibration.of(backend, adj)
+    path = long_path(adj)
+
+    def fits(n: int) -> bool:
+        windows = [path[i : i + n + 3] for i in range(len(path) - n - 2)]
+        if any(_placement(cal, adj, w, n) is not None for w in windows + [w[::-1] for w in windows]):
+            return True
+        found = simple_paths(adj, n + 3, limit=MAX_SPINES, avoid=cal.dead)
+        return found is not None and any(_placement(cal, adj, w, n) is not None for w in found)
+
+    lo, hi = 1, len(path)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        try:
-            tree_layout(backend, mid)
+        if fits(mid):
             lo = mid
-        except TooLargeError:
+        else:
             hi = mid
+    _MAX_CLONES[id(backend)] = (backend, lo)
     return lo

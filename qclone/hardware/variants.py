@@ -66,7 +66,7 @@ from qclone.hardware.dynamic import (
 )
 from qclone.hardware.layout import DeviceLayout, device_layout, max_clones
 from qclone.hardware.schedule import SLOT_REGISTER, Schedule, protocol_schedule
-from qclone.hardware.tree import max_tree_clones, tree_layout, tree_schedule
+from qclone.hardware.tree import TreeLayout, max_tree_clones, tree_layout, tree_schedule
 from qclone.protocol import Circuit
 from qclone.protocol.layout import check_clones
 
@@ -217,6 +217,7 @@ def compile_variant(
     seed: int | None = 0,
     latency: float | None = None,
     optimization_level: int | None = None,
+    layout: TreeLayout | None = None,
 ) -> CompiledVariant:
     """A variant placed on the device and lowered to native gates (layout fixed, no routing).
 
@@ -226,26 +227,33 @@ def compile_variant(
     resynthesis leaves non-Clifford runs it cannot merge). Default: 3, but 1 for ``tree``, whose
     two-qubit blocks level 3 resynthesises into non-Clifford one-qubit pieces the stim models cannot
     take, for the same two-qubit gates (93 at n = 9 on FakeFez at both levels).
+    ``layout``: for ``tree``, this placement of the comb instead of :func:`~qclone.hardware.tree.tree_layout`'s.
     """
     name = check_variant(name)
     if optimization_level is None:
         optimization_level = 1 if name == "tree" else 3
+    if layout is not None and (name != "tree" or layout.clones != clones or layout.decrypt != decrypt):
+        raise InvalidArgumentError("a layout is given for the tree variant only, with its n and decrypted clone")
     schedule = variant_schedule(name, None, clones, decrypt)
-    layout: DeviceLayout | DynamicLayout
+    placed: DeviceLayout | DynamicLayout
     if isinstance(schedule, DynamicSchedule):
         wait = default_latency(backend) if latency is None else float(latency)
         if not wait >= 0:
             raise InvalidArgumentError(f"the feed-forward latency must be >= 0 seconds, got {latency!r}")
-        layout = dynamic_layout(backend, clones, decrypt)
-        qc = dynamic_device_circuit(schedule, layout, backend.num_qubits, input=input, latency=wait)
+        placed = dynamic_layout(backend, clones, decrypt)
+        qc = dynamic_device_circuit(schedule, placed, backend.num_qubits, input=input, latency=wait)
     else:
-        layout = tree_layout(backend, clones, decrypt) if name == "tree" else device_layout(backend, clones, decrypt)
-        static = variant_schedule(name, backend, clones, decrypt)
+        if layout is not None and clones > 1:
+            placed = layout
+            static: Schedule | DynamicSchedule = tree_schedule(clones, decrypt, layout.pair_order, layout.branches)
+        else:
+            placed = tree_layout(backend, clones, decrypt) if name == "tree" else device_layout(backend, clones, decrypt)
+            static = variant_schedule(name, backend, clones, decrypt)
         if not isinstance(static, Schedule):  # pragma: no cover - only dynamic variants give a DynamicSchedule
             raise InvalidArgumentError(f"variant {name!r} has no static schedule")
         schedule = static
-        qc = device_circuit(schedule, layout, backend.num_qubits, input=input)
-    final = {label: layout.path[slot] for label, slot in schedule.final_slots.items()}
+        qc = device_circuit(schedule, placed, backend.num_qubits, input=input)
+    final = {label: placed.path[slot] for label, slot in schedule.final_slots.items()}
     qc.metadata = {**(qc.metadata or {}), "variant": name, "clone_qubit": final[f"S{decrypt}"], "reference_qubit": final["R"]}
     if optimization_level == 3:
         isa = preset_pass_manager(backend, seed=seed, fixed_layout=True).run(qc)
@@ -257,7 +265,7 @@ def compile_variant(
                                            seed_transpiler=seed).run(qc)
     dynamic = isinstance(schedule, DynamicSchedule)
     duration = dynamic_duration(isa, backend) if dynamic else float(isa.estimate_duration(backend.target, unit="s"))
-    return CompiledVariant(variant=name, circuit=isa, layout=layout, schedule=schedule, final_physical=final,
+    return CompiledVariant(variant=name, circuit=isa, layout=placed, schedule=schedule, final_physical=final,
                            stats=GateStats.of(isa), duration=duration, dynamic=dynamic)
 
 

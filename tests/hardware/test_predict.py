@@ -16,6 +16,7 @@ from qclone.hardware.idle import schedule
 from qclone.hardware.pauli_noise import pauli_probabilities, twirl_delays, twirled_noise_model
 from qclone.hardware.predict import (
     CLASSICAL_LIMIT,
+    DeviceNoise,
     device_circuit,
     device_noise,
     independent_mechanisms,
@@ -59,6 +60,16 @@ def test_independent_mechanisms_rebuild_every_twirled_device_error(fez):
                 assert rebuilt.get(lab, 0.0) == pytest.approx(probs.get(lab, 0.0), abs=1e-13)
             seen += 1
     assert seen >= 15
+
+
+def test_an_edge_between_qubits_covered_apart_gets_its_error(fez):
+    # the two ends of a coupler covered by two earlier calls: the coupler's CZ error is still there, the
+    # same as when both are covered at once (it was left out, which made the model better than the device)
+    a, b = (int(q) for q in fez.coupling_map.get_edges()[0])
+    apart = DeviceNoise(fez).cover([a]).cover([b]).cover([a, b])
+    together = DeviceNoise(fez).cover([a, b])
+    assert apart.gate("cz", (a, b)) and apart.gate("cz", (a, b)) == together.gate("cz", (a, b))
+    assert apart.probabilities == together.probabilities
 
 
 def test_a_correlated_channel_that_is_no_product_is_refused():

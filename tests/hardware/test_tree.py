@@ -8,10 +8,16 @@ import pytest
 from qclone.errors import InvalidArgumentError, TooLargeError
 from qclone.hardware.check import check_schedule
 from qclone.hardware.layout import coupling_adjacency
+from qclone.hardware.predict import predict
 from qclone.hardware.schedule import protocol_schedule
 from qclone.hardware.tree import (
+    MODEL_CANDIDATES,
+    place_comb,
+    ranked_spines,
     row_branches,
+    simple_paths,
     spine_slots,
+    tree_candidates,
     tree_encryption,
     tree_layout,
     tree_schedule,
@@ -88,23 +94,68 @@ def test_fewer_gates_and_a_shorter_decryption_than_todays_path():
         assert total < 0.8 * (_cnots(today.encryption) + _cnots(today.decryption))
 
 
-@pytest.mark.parametrize("device", ["fez", "torino"])
-def test_device_layout_is_a_comb_on_coupling_edges(device, request):
-    backend = request.getfixturevalue(device)
-    n = 9
-    lay = tree_layout(backend, n, 3)
+def _assert_comb_on_coupling_edges(backend, lay):
+    n = lay.clones
     adj = coupling_adjacency(backend)
     assert len(set(lay.path)) == 2 * n + 2
     spine = lay.spine
     assert all(b in adj[a] for a, b in zip(spine, spine[1:]))  # the spine is a path of the device
     assert all(lay.path[b[0]] in spine and lay.path[b[-1]] not in spine for b in lay.branches)  # clones off it
-    sched = tree_schedule(n, 3, lay.pair_order, lay.branches)
+    sched = tree_schedule(n, lay.decrypt, lay.pair_order, lay.branches)
     for stage in (sched.encryption, sched.decryption):
         for ins in stage.instructions:
             if ins.name in ("CX", "CZ", "SWAP"):
                 for a, b in zip(ins.targets[0::2], ins.targets[1::2]):
                     assert lay.path[int(b)] in adj[lay.path[int(a)]], (ins, a, b)
     assert check_schedule(sched, method="stim").passed
+
+
+@pytest.mark.parametrize("device", ["fez", "torino"])
+def test_device_layout_is_a_comb_on_coupling_edges(device, request):
+    # the placement the model chose, and the heuristic's first spine that turns off the long path
+    backend = request.getfixturevalue(device)
+    lay = tree_layout(backend, 9, 3)
+    _assert_comb_on_coupling_edges(backend, lay)
+    windows = {w for _, w, _ in ranked_spines(backend, 9, spines="windows")}
+    spine, branches = next((w, b) for _, w, b in ranked_spines(backend, 9) if w not in windows)
+    _assert_comb_on_coupling_edges(backend, place_comb(backend.name, 9, 2, spine, branches))
+
+
+def test_simple_paths():
+    # a square with a tail: 0-1-2-3-0 and 3-4
+    adj = ((1, 3), (0, 2), (1, 3), (0, 2, 4), (3,))
+    three = simple_paths(adj, 3)
+    assert len(three) == len(set(three)) and all(len(p) == 3 for p in three)
+    assert (2, 3, 4) in three and (4, 3, 2) in three and (0, 1, 2) in three
+    assert all(b in adj[a] for p in three for a, b in zip(p, p[1:]))
+    assert len(simple_paths(adj, 5)) == 4  # 4-3-0-1-2, 4-3-2-1-0 and their reverses
+    assert simple_paths(adj, 3, limit=5) is None
+    assert all(3 not in p for p in simple_paths(adj, 2, avoid=lambda a, b: 3 in (a, b)))
+
+
+@pytest.mark.parametrize("device", ["fez", "torino"])
+def test_every_window_is_a_spine_searched(device, request):
+    backend = request.getfixturevalue(device)
+    paths = {w for _, w, _ in ranked_spines(backend, 8)}
+    windows = {w for _, w, _ in ranked_spines(backend, 8, spines="windows")}
+    assert windows and windows <= paths and len(paths) > 10 * len(windows)
+
+
+def test_the_model_chooses_a_placement_no_worse_than_the_heuristic(fez):
+    n = 6
+    found = tree_candidates(fez, n)
+    assert MODEL_CANDIDATES <= len(found) <= MODEL_CANDIDATES + 1  # the first window joins if it is not among them
+    scored = {c.layout.path: c.fidelity for c in found}
+    assert len(scored) == len(found)
+    heuristic = tree_layout(fez, n, candidates=1)  # the ranking's first, without the model
+    before = tree_layout(fez, n, spines="windows", candidates=1)  # the placement before paths were searched
+    assert found[0].layout.path == heuristic.path and before.path in scored
+    chosen = tree_layout(fez, n, 2)
+    assert chosen.decrypt == 2 and chosen.pair_order[-1] == 2
+    best = max(scored.values())
+    assert scored[chosen.path] == best and best >= scored[heuristic.path] and best >= scored[before.path]
+    # the variant's own circuit on the chosen placement: the same F (the decrypted clone's label moves nothing)
+    assert predict(fez, n, 2, variant="tree").average_fidelity == pytest.approx(best, abs=1e-9)
 
 
 def test_too_many_clones_for_a_comb(fez):
