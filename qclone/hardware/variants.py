@@ -646,3 +646,79 @@ def measure_variant_bell(
     fit = analyse(exp, circuits, counts, bootstrap=bootstrap, seed=seed)
     lo, hi = percentile_interval(np.array(fit.bootstrap), confidence) if fit.bootstrap else (float("nan"), float("nan"))
     return VariantBellResult(name, comp.schedule.clones, shots, fit.fidelity, lo, hi, fit.concurrence, float(run_seconds), len(circuits))
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """The decrypted clone's six-input average fidelity for one variant, from counts: each cardinal
+    input prepared on A, the clone alone read out (the quantity :func:`qclone.hardware.predict.predict`
+    gives), with a bootstrap interval."""
+
+    variant: str
+    clones: int
+    shots: int
+    average_fidelity: float
+    ci_low: float
+    ci_high: float
+    run_seconds: float
+    circuits: int
+
+    @property
+    def seconds_per_shot(self) -> float:
+        return self.run_seconds / (self.circuits * self.shots) if self.circuits else float("nan")
+
+
+def measure_variant(
+    backend: BackendV2,
+    name: str,
+    clones: int,
+    *,
+    shots: int,
+    runner,  # noqa: ANN001 - a qclone.hardware.backends Runner
+    decrypt: int = 1,
+    bootstrap: int = 200,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+) -> VariantResult:
+    """Run a static variant on ``runner`` (Aer with the device's noise, or SamplerV2) for the six
+    cardinal inputs, scheduled as late as possible with explicit delays, and fit the decrypted clone
+    of each (three bases): the same quantity as the model's, with no reference qubit R in the reading.
+
+    :func:`measure_variant_bell` reads R as well, so its figure also carries R's readout error and
+    R's relaxation while it waits for the whole circuit beside A; this one compares with the model
+    like for like. With a Pauli-twirled noise model (``AerRunner(..., method="stabilizer",
+    noise="twirled")``) Aer's stabilizer method runs 32 active qubits at milliseconds a shot.
+    """
+    from qiskit.quantum_info import Statevector
+
+    from qclone.hardware.compile import CARDINAL_STATES, cardinal_vector
+    from qclone.hardware.experiment import check_confidence, percentile_interval, prepare_for_device
+    from qclone.hardware.tomography import analyse, tomography_experiment
+
+    confidence = check_confidence(confidence)
+    if uses_dynamic(name, clones):
+        raise InvalidArgumentError(f"measure_variant takes static variants; {name!r} is dynamic at n = {clones}")
+    experiments, batches, order = [], [], None
+    for label in CARDINAL_STATES:
+        comp = compile_variant(name, backend, clones, decrypt, input=label, seed=0)
+        order = comp.layout.path
+        exp = tomography_experiment(comp.circuit, [comp.clone_qubit], Statevector(cardinal_vector(label)))
+        experiments.append(exp)
+        batches.append(prepare_for_device(backend, exp.circuits(), True))
+    flat = [qc for batch in batches for qc in batch]
+    started = time.perf_counter()
+    counts = runner.run(flat, shots=shots, seed=seed, order=order)
+    run_seconds = getattr(runner, "last_simulate_seconds", None) or (time.perf_counter() - started)
+    rng = np.random.default_rng(seed)
+    fits, pos = [], 0
+    for exp, batch in zip(experiments, batches, strict=True):
+        fits.append(analyse(exp, batch, counts[pos:pos + len(batch)], bootstrap=bootstrap,
+                            seed=int(rng.integers(2**31))))
+        pos += len(batch)
+    fidelity = float(np.mean([f.fidelity for f in fits]))
+    lo, hi = float("nan"), float("nan")
+    if bootstrap:
+        samples = np.array([f.bootstrap for f in fits])  # (inputs, rounds): independent resamples per input
+        rounds = min(len(s) for s in samples)
+        lo, hi = percentile_interval(samples[:, :rounds].mean(axis=0), confidence)
+    return VariantResult(name, clones, shots, fidelity, float(lo), float(hi), float(run_seconds), len(flat))

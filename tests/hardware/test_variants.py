@@ -203,3 +203,21 @@ def test_isa_to_stim_matches_qiskit_on_a_clifford_circuit():
         sign = -1 if label[0] == "-" else 1
         pauli = label[1:].replace("_", "I")[::-1]  # qiskit: qubit 0 rightmost
         assert theirs.expectation_value(Pauli(pauli)) == sign
+
+
+@pytest.mark.slow
+def test_the_comb_from_aer_counts_agrees_with_the_model(fez):
+    """The comb's decrypted clone from Aer's counts (stabilizer method, the device's twirled noise,
+    six inputs, the clone alone read out) against the scheduled stim model: an independent engine on
+    the same circuit and schedule; the model must lie inside Aer's 95 % interval."""
+    from qclone.hardware.backends import AerRunner
+    from qclone.hardware.predict import predict
+    from qclone.hardware.variants import measure_variant
+
+    r = measure_variant(fez, "tree", 4, shots=4000, runner=AerRunner(fez, method="stabilizer", noise="twirled"),
+                        bootstrap=200, seed=3)
+    model = predict(fez, 4, variant="tree").average_fidelity
+    assert r.circuits == 18 and r.ci_low <= r.average_fidelity <= r.ci_high
+    assert r.ci_low <= model <= r.ci_high, (model, r)
+    with pytest.raises(InvalidArgumentError):
+        measure_variant(fez, "dynamic", 4, shots=10, runner=AerRunner(fez, method="stabilizer", noise="twirled"))
