@@ -573,8 +573,20 @@ def stim_estimate(compiled: CompiledVariant, backend: BackendV2, *, shots: int =
                         max(1 / 3, avg - 2 * half / 3), min(1.0, avg + 2 * half / 3), time.perf_counter() - start, level)
 
 
+class _RunCost:
+    """The simulator's (or device's) seconds per shot of a run of ``circuits`` circuits."""
+
+    shots: int
+    run_seconds: float
+    circuits: int
+
+    @property
+    def seconds_per_shot(self) -> float:
+        return self.run_seconds / (self.circuits * self.shots) if self.circuits else float("nan")
+
+
 @dataclass(frozen=True)
-class VariantBellResult:
+class VariantBellResult(_RunCost):
     """Two-qubit tomography of (R, decrypted clone) for one variant: fidelity with |Φ+⟩ from counts."""
 
     variant: str
@@ -586,10 +598,6 @@ class VariantBellResult:
     concurrence: float
     run_seconds: float
     circuits: int
-
-    @property
-    def seconds_per_shot(self) -> float:
-        return self.run_seconds / (self.circuits * self.shots) if self.circuits else float("nan")
 
     @property
     def average_fidelity(self) -> float:
@@ -649,7 +657,7 @@ def measure_variant_bell(
 
 
 @dataclass(frozen=True)
-class VariantResult:
+class VariantResult(_RunCost):
     """The decrypted clone's six-input average fidelity for one variant, from counts: each cardinal
     input prepared on A, the clone alone read out (the quantity :func:`qclone.hardware.predict.predict`
     gives), with a bootstrap interval."""
@@ -662,10 +670,6 @@ class VariantResult:
     ci_high: float
     run_seconds: float
     circuits: int
-
-    @property
-    def seconds_per_shot(self) -> float:
-        return self.run_seconds / (self.circuits * self.shots) if self.circuits else float("nan")
 
 
 def measure_variant(
