@@ -64,6 +64,15 @@ class LocalDB:
                 raise
             self._conn.execute("COMMIT")
 
+    def delete_objects(self, tables: Sequence[str], object_ids: Sequence[str]) -> None:
+        """Delete every row of ``tables`` (this module's own table names, never input) whose
+        ``object_id`` is one of ``object_ids``, in one transaction."""
+        ids = tuple(object_ids)
+        marks = ",".join("?" * len(ids))
+        with self.tx() as c:
+            for table in tables:
+                c.execute(f"DELETE FROM {table} WHERE object_id IN ({marks})", ids)  # noqa: S608 - fixed table names
+
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """One write statement as a transaction of its own; the number of rows it changed."""
         with self._lock:

@@ -121,18 +121,12 @@ class ProviderNode:
 
     def discard(self, object_id: str) -> None:
         """Drop the clone of ``object_id`` (idempotent)."""
-        with self._db.tx() as c:
-            c.execute("DELETE FROM clones WHERE object_id = ?", (object_id,))
-            c.execute("DELETE FROM gates WHERE object_id = ?", (object_id,))
+        self._db.delete_objects(("clones", "gates"), (object_id,))
 
     def discard_many(self, object_ids: list[str]) -> None:
         """:meth:`discard` of a batch of at most :data:`~qclone.storage.inputs.MAX_BATCH` objects,
         in one transaction (idempotent)."""
-        ids = check_batch_ids(object_ids)
-        marks = ",".join("?" * len(ids))
-        with self._db.tx() as c:
-            c.execute(f"DELETE FROM clones WHERE object_id IN ({marks})", ids)
-            c.execute(f"DELETE FROM gates WHERE object_id IN ({marks})", ids)
+        self._db.delete_objects(("clones", "gates"), check_batch_ids(object_ids))
 
     def apply(self, object_id: str, op: str, gates: dict[str, str]) -> dict[str, Any] | None:
         """Its part of logical gate ``op``: the local gates ``gates`` (label -> name) on its clone's

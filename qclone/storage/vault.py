@@ -189,18 +189,12 @@ class KeyVault:
 
     def destroy(self, object_id: str) -> None:
         """Forget the object's key (idempotent)."""
-        with self._db.tx() as c:
-            c.execute("DELETE FROM keys WHERE object_id = ?", (object_id,))
-            c.execute("DELETE FROM gates WHERE object_id = ?", (object_id,))
+        self._db.delete_objects(("keys", "gates"), (object_id,))
 
     def destroy_many(self, object_ids: list[str]) -> None:
         """:meth:`destroy` of a batch of at most :data:`~qclone.storage.inputs.MAX_BATCH` objects,
         in one transaction (idempotent)."""
-        ids = check_batch_ids(object_ids)
-        marks = ",".join("?" * len(ids))
-        with self._db.tx() as c:
-            c.execute(f"DELETE FROM keys WHERE object_id IN ({marks})", ids)
-            c.execute(f"DELETE FROM gates WHERE object_id IN ({marks})", ids)
+        self._db.delete_objects(("keys", "gates"), check_batch_ids(object_ids))
 
     def apply(self, object_id: str, op: str, gates: dict[str, str]) -> dict[str, Any] | None:
         """Its part of logical gate ``op``: the local gates ``gates`` (label -> name) on the key
